@@ -1,0 +1,22 @@
+/**
+ * One jest run across every workspace. Tests import workspace packages from source
+ * (no build needed) and talk to servers started by test-support/global-setup.ts.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/services'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  moduleNameMapper: {
+    '^@outbound/core$': '<rootDir>/packages/core/src/index.ts',
+    '^@outbound/cli$': '<rootDir>/packages/cli/src/index.ts',
+    '^@outbound/ingress$': '<rootDir>/services/ingress/src/index.ts',
+    '^@outbound/dispatcher$': '<rootDir>/services/dispatcher/src/index.ts',
+    '^@outbound/test-support$': '<rootDir>/test-support/index.ts',
+  },
+  globalSetup: '<rootDir>/test-support/global-setup.ts',
+  globalTeardown: '<rootDir>/test-support/global-teardown.ts',
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

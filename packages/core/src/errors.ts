@@ -1,0 +1,53 @@
+/**
+ * Every error Outbound reports, with the HTTP status it maps to and a message that says
+ * what to do. docs/errors.md lists them; a test checks the two agree.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is invalid; see details for each field.' },
+  UNAUTHORIZED: { status: 401, message: 'Send a valid API key as "Authorization: Bearer <key>".' },
+  FORBIDDEN: { status: 403, message: 'This API key lacks the role this route needs.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  COMMAND_NOT_FOUND: { status: 404, message: 'No command with this id (finished commands are kept for the retention period).' },
+  DEVICE_NOT_CONNECTED: { status: 404, message: 'The device holds no connection on this ingress replica.' },
+  STALE_EPOCH: { status: 409, message: 'The delivery names an older connection of this device; look up its route again.' },
+  LEASE_LOST: { status: 409, message: 'The lease on this command expired or was taken by another claimer; its outcome is ignored.' },
+  INVALID_STATE: { status: 409, message: 'The command is not in a state that allows this operation.' },
+  IDEMPOTENCY_CONFLICT: { status: 409, message: 'This idempotency key was used for a different device.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body or payload exceeds the configured limit.' },
+  QUEUE_FULL: { status: 429, message: 'The queue cap is reached; retry later or raise the cap.' },
+  INTERNAL: { status: 500, message: 'Unexpected internal error.' },
+  ACK_TIMEOUT: { status: 504, message: 'The device did not acknowledge the command in time.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The queue store is unreachable; retry after the indicated delay.' },
+  NOT_READY: { status: 503, message: 'The service is starting or draining.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A coded error that maps onto an HTTP answer `{error: {code, message, details?}}`. */
+export class OutboundError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message ?? ERROR_CODES[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OutboundError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options?.details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/** Turns whatever was thrown into an Error without losing it. */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+export function isOutboundError(value: unknown, code?: ErrorCode): value is OutboundError {
+  return value instanceof OutboundError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './command';
+export * from './queue/queue';
+export * from './registry/route-registry';
+export * from './redis/connection';

@@ -1,0 +1,182 @@
+import type { CommandStatus, EnqueueInput, StoredCommand } from '../command';
+import type { OutboundError } from '../errors';
+
+/**
+ * The queue contract both backends (Redis, PostgreSQL) implement and one conformance suite
+ * proves. Every method is one atomic step per command (a Lua script, one transaction).
+ *
+ * Order (DESIGN.md Guarantee 3): across devices, higher priority first; for one device by
+ * priority then enqueue order, at most `maxInFlightPerDevice` outstanding, and a command
+ * waiting for a retry keeps its place at the head of its device's line.
+ */
+export interface CommandQueue {
+  /** Enqueues one command. Idempotent by `idempotencyKey` (answers the first id, `duplicate: true`). Throws QUEUE_FULL. */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult>;
+  /** Enqueues many; each item answers on its own (a full device does not fail its neighbours). */
+  enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>>;
+
+  /** Claims up to `max` ready commands, each with a lease token valid for `leaseMs`. */
+  claim(options: ClaimOptions): Promise<ClaimedCommand[]>;
+  /** Records device outcomes (`ok` → acked, `rejected` → rejected). A stale token → LEASE_LOST for that item. */
+  ack(items: AckItem[]): Promise<Array<TransitionResult>>;
+  /** A failed attempt: retryable → backoff (or dead after maxAttempts), permanent → rejected. */
+  fail(items: FailItem[]): Promise<Array<TransitionResult>>;
+  /**
+   * Gives a claimed command back to the head of its device's line without spending its attempt.
+   * With `deviceOffline`, the device is parked: its commands wait (status queued, waitingFor
+   * `device`) until `markDeviceOnline`.
+   */
+  release(items: ReleaseItem[]): Promise<Array<TransitionResult>>;
+
+  /** Parks a device: none of its commands is claimed until it comes online. */
+  markDeviceOffline(phyId: string): Promise<void>;
+  /** Unparks a device so its commands are claimable at once, and wakes claimers. */
+  markDeviceOnline(phyId: string): Promise<void>;
+
+  /** Returns commands whose lease expired to the head of their device's line (attempt spent). Safe with many callers. */
+  reclaimExpired(options?: { limit?: number }): Promise<number>;
+  /** Moves queued commands whose TTL passed to `expired`; removes finished commands past retention. */
+  expireDue(options?: { limit?: number }): Promise<number>;
+
+  /** Cancels a command that is still queued. INVALID_STATE when in flight or finished, COMMAND_NOT_FOUND when unknown. */
+  cancel(id: string): Promise<StoredCommand>;
+  get(id: string): Promise<StoredCommand | null>;
+  /** A device's queued and in-flight commands in delivery order. */
+  listDevice(phyId: string, options?: { limit?: number }): Promise<StoredCommand[]>;
+  /** Pending count for one device (queued + inflight). */
+  countDevice(phyId: string): Promise<number>;
+
+  listDead(options?: { limit?: number; cursor?: string }): Promise<{ items: StoredCommand[]; nextCursor: string | null }>;
+  /** Requeues dead letters with attempts reset; answers how many moved. */
+  replayDead(selector: { ids: string[] } | { all: true }): Promise<number>;
+  /** Deletes dead letters; answers how many went. */
+  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number>;
+
+  stats(): Promise<QueueStats>;
+
+  /**
+   * Resolves when work may be ready (an enqueue, a device online, a retry or schedule due) or
+   * after `timeoutMs`, whichever is first, or when `signal` aborts. The fallback timeout covers
+   * lost wake-up signals; callers never poll on a fixed interval in the latency path.
+   */
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface EnqueueResult {
+  id: string;
+  status: CommandStatus;
+  /** True when an earlier enqueue with the same idempotency key answered this id. */
+  duplicate: boolean;
+}
+
+export interface ClaimOptions {
+  max: number;
+  leaseMs: number;
+}
+
+export interface ClaimedCommand {
+  id: string;
+  phyId: string;
+  payload: Buffer;
+  priority: number;
+  /** Attempts including this one. */
+  attempts: number;
+  maxAttempts: number;
+  ackTimeoutMs: number;
+  expiresAt: number;
+  createdAt: number;
+  leaseToken: string;
+  leaseExpiresAt: number;
+}
+
+export interface AckItem {
+  id: string;
+  leaseToken: string;
+  outcome: 'ok' | 'rejected';
+  result?: Buffer;
+}
+
+export interface FailItem {
+  id: string;
+  leaseToken: string;
+  error: string;
+  retryable: boolean;
+  /** Overrides the queue's backoff for this retry (e.g. a device's BUSY hint). */
+  retryDelayMs?: number;
+}
+
+export interface ReleaseItem {
+  id: string;
+  leaseToken: string;
+  /** Park the device until `markDeviceOnline`. */
+  deviceOffline?: boolean;
+  reason?: string;
+}
+
+/** Per-item answer of ack/fail/release. */
+export type TransitionResult =
+  | { id: string; ok: true; status: CommandStatus }
+  | { id: string; ok: false; error: OutboundError };
+
+export interface QueueCounts {
+  /** queued and ready now */
+  pending: number;
+  inflight: number;
+  /** queued, waiting for backoff or deliverAt */
+  delayed: number;
+  /** queued, device offline */
+  waitingForDevice: number;
+  dead: number;
+}
+
+export interface QueueStats {
+  total: QueueCounts;
+  shards: Array<QueueCounts & { shard: number }>;
+}
+
+/** Backoff and limits shared by both backends. */
+export interface QueueOptions {
+  /** Key prefix (Redis) or schema (PostgreSQL). Default `outbound`. */
+  prefix?: string;
+  /** Hash-tagged shards (Redis). Default 16. */
+  shards?: number;
+  /** Default 1. */
+  maxInFlightPerDevice?: number;
+  /** Default 1,000. */
+  perDeviceCap?: number;
+  /** Default 1,000,000. */
+  globalCap?: number;
+  /** Finished commands stay readable this long. Default 24 h. */
+  retentionMs?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface BackoffOptions {
+  /** Default 1,000 ms. */
+  baseMs?: number;
+  /** Default 60,000 ms. */
+  maxMs?: number;
+  /** 0..1 share of the delay that is random ("equal jitter"). Default 0.5. */
+  jitter?: number;
+}
+
+export const QUEUE_DEFAULTS = {
+  prefix: 'outbound',
+  shards: 16,
+  maxInFlightPerDevice: 1,
+  perDeviceCap: 1_000,
+  globalCap: 1_000_000,
+  retentionMs: 24 * 3_600_000,
+  backoff: { baseMs: 1_000, maxMs: 60_000, jitter: 0.5 },
+} as const;
+
+/** Exponential backoff with jitter for the attempt that just failed (1-based). */
+export function backoffDelayMs(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+  const base = options.baseMs ?? QUEUE_DEFAULTS.backoff.baseMs;
+  const max = options.maxMs ?? QUEUE_DEFAULTS.backoff.maxMs;
+  const jitter = options.jitter ?? QUEUE_DEFAULTS.backoff.jitter;
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp * (1 - jitter) + exp * jitter * random());
+}

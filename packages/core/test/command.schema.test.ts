@@ -1,0 +1,58 @@
+import { COMMAND_DEFAULTS, OutboundError, parseEnqueueRequest, toCommandView } from '@outbound/core';
+
+function validationDetails(body: unknown): Array<{ path: string; message: string }> {
+  try {
+    parseEnqueueRequest(body);
+  } catch (error) {
+    expect(error).toBeInstanceOf(OutboundError);
+    expect((error as OutboundError).code).toBe('VALIDATION_FAILED');
+    return (error as OutboundError).details as Array<{ path: string; message: string }>;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('enqueue request schema', () => {
+  it('applies the design defaults and decodes the payload', () => {
+    const input = parseEnqueueRequest({ phyId: 'DEV001', payload: Buffer.from('hi').toString('base64') });
+    expect(input).toEqual({
+      phyId: 'DEV001',
+      payload: Buffer.from('hi'),
+      priority: COMMAND_DEFAULTS.priority,
+      ttlMs: COMMAND_DEFAULTS.ttlMs,
+      ackTimeoutMs: COMMAND_DEFAULTS.ackTimeoutMs,
+      maxAttempts: COMMAND_DEFAULTS.maxAttempts,
+    });
+  });
+
+  it('names every failing field', () => {
+    const details = validationDetails({ phyId: 'bad id!', payload: '***', priority: 10, maxAttempts: 0 });
+    expect(details.map((d) => d.path).sort()).toEqual(['maxAttempts', 'payload', 'phyId', 'priority']);
+  });
+
+  it('prefixes paths for batch items and rejects unknown fields', () => {
+    let error: OutboundError | undefined;
+    try {
+      parseEnqueueRequest({ phyId: 'D1', payload: '', colour: 'red' }, ['commands', 3]);
+    } catch (e) {
+      error = e as OutboundError;
+    }
+    expect(error?.status).toBe(400);
+    expect(error?.message).toContain('commands.3');
+  });
+
+  it('accepts deliverAt as ISO time or epoch ms', () => {
+    const at = Date.UTC(2030, 0, 1);
+    expect(parseEnqueueRequest({ phyId: 'D1', payload: '', deliverAt: new Date(at).toISOString() }).deliverAt).toBe(at);
+    expect(parseEnqueueRequest({ phyId: 'D1', payload: '', deliverAt: at }).deliverAt).toBe(at);
+  });
+
+  it('shows a stored command with ISO times and base64 result', () => {
+    const view = toCommandView({
+      id: '0b7d4c58-9d0e-4f3c-8a39-61c0cf4d7a10', phyId: 'D1', payload: Buffer.from('x'), priority: 5, attempts: 1, maxAttempts: 5,
+      ackTimeoutMs: 1000, createdAt: 0, updatedAt: 1000, expiresAt: 2000, deliverAt: null, idempotencyKey: null,
+      status: 'acked', waitingFor: null, lastError: null, result: Buffer.from('ok'),
+    });
+    expect(view.result).toBe(Buffer.from('ok').toString('base64'));
+    expect(view.updatedAt).toBe('1970-01-01T00:00:01.000Z');
+  });
+});
