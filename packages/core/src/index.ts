@@ -3,3 +3,4 @@ export * from './command';
 export * from './queue/queue';
 export * from './registry/route-registry';
 export * from './redis/connection';
+export * from './service';
