@@ -32,6 +32,11 @@ export interface CommandQueue {
   markDeviceOffline(phyId: string): Promise<void>;
   /** Unparks a device so its commands are claimable at once, and wakes claimers. */
   markDeviceOnline(phyId: string): Promise<void>;
+  /**
+   * Parked (offline) devices, paged. The dispatcher's fallback check compares them with the
+   * route registry, so a lost "device online" signal delays delivery by one check, not forever.
+   */
+  listParkedDevices(options?: { limit?: number; cursor?: string }): Promise<{ phyIds: string[]; nextCursor: string | null }>;
 
   /** Returns commands whose lease expired to the head of their device's line (attempt spent). Safe with many callers. */
   reclaimExpired(options?: { limit?: number }): Promise<number>;
