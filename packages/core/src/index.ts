@@ -4,3 +4,4 @@ export * from './queue/queue';
 export * from './registry/route-registry';
 export * from './redis/connection';
 export * from './service';
+export * from './protocol';
