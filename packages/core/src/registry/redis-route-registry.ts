@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '../redis/connection';
+import type { DeviceRoute, ReplicaInfo, RouteRegistry } from './route-registry';
+import { RegistryKeys } from './redis-registry-keys';
+
+/**
+ * Scripts are registered under a versioned name so two releases can share one Redis during a
+ * rolling deploy; bump the suffix when a script's contract changes.
+ */
+const SCRIPTS = {
+  register: { name: 'outboundRegistryRegisterV1', file: 'register-3.lua', keys: 3 },
+  unregister: { name: 'outboundRegistryUnregisterV1', file: 'unregister-2.lua', keys: 2 },
+  removeReplicaShard: { name: 'outboundRegistryRemoveReplicaShardV1', file: 'remove-replica-shard-2.lua', keys: 2 },
+  heartbeat: { name: 'outboundRegistryHeartbeatV1', file: 'heartbeat-1.lua', keys: 1 },
+  liveReplicas: { name: 'outboundRegistryLiveReplicasV1', file: 'live-replicas-1.lua', keys: 1 },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCaller = (...args: Array<string | number>) => Promise<unknown>;
+
+/** Lua lives in packages/core/lua/registry (the same path from src/ and dist/). */
+const LUA_DIR = join(__dirname, '..', '..', 'lua', 'registry');
+
+export interface RedisRouteRegistryOptions {
+  /** Commands go through this client; the registry makes one duplicate for pub/sub. */
+  client: RedisClient;
+  /** Key prefix. Default `outbound`. */
+  prefix?: string;
+  /** Hash-tagged shards routes are spread over. Default 16. */
+  shards?: number;
+  /** Close `client` in close(). Default false (the caller owns it). */
+  ownsClient?: boolean;
+}
+
+interface StoredRoute {
+  replicaId: string;
+  epoch: number;
+  address: string;
+  connectedAt: number;
+  token: string;
+}
+
+/**
+ * RouteRegistry on Redis (standalone, Sentinel or Cluster): routes sharded by phyId, replica
+ * liveness judged by the Redis clock, signals on pub/sub. Every script touches one slot and
+ * is safe to run twice.
+ */
+export class RedisRouteRegistry implements RouteRegistry {
+  readonly keys: RegistryKeys;
+  private readonly client: RedisClient;
+  private readonly ownsClient: boolean;
+  private subscriber: RedisClient | undefined;
+  private subscribing: Promise<RedisClient> | undefined;
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** Distinguishes this process's connections in a re-run of `register`. */
+  private readonly tokenBase = randomBytes(6).toString('hex');
+  private tokenCounter = 0;
+
+  constructor(options: RedisRouteRegistryOptions) {
+    this.client = options.client;
+    this.ownsClient = options.ownsClient ?? false;
+    this.keys = new RegistryKeys(options.prefix ?? 'outbound', options.shards ?? 16);
+    for (const script of Object.values(SCRIPTS)) {
+      if (typeof (this.client as unknown as Record<string, unknown>)[script.name] === 'function') continue;
+      this.client.defineCommand(script.name, { numberOfKeys: script.keys, lua: readFileSync(join(LUA_DIR, script.file), 'utf8') });
+    }
+  }
+
+  private run(script: ScriptName, ...args: Array<string | number>): Promise<unknown> {
+    const caller = (this.client as unknown as Record<string, ScriptCaller>)[SCRIPTS[script].name];
+    return caller.apply(this.client, args);
+  }
+
+  async heartbeat(replica: { replicaId: string; address: string }, ttlMs: number): Promise<void> {
+    await this.run('heartbeat', this.keys.replicaInfo(), replica.replicaId, replica.address, Math.max(1, Math.round(ttlMs)));
+  }
+
+  async removeReplica(replicaId: string): Promise<number> {
+    const counts = await Promise.all(
+      Array.from({ length: this.keys.shards }, (_, shard) =>
+        this.run('removeReplicaShard', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), replicaId),
+      ),
+    );
+    await this.client.hdel(this.keys.replicaInfo(), replicaId);
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async register(phyId: string, replica: { replicaId: string; address: string }): Promise<{ epoch: number; previous: DeviceRoute | null }> {
+    const shard = this.keys.shardOf(phyId);
+    const token = `${this.tokenBase}.${++this.tokenCounter}`;
+    const [epoch, previous] = (await this.run(
+      'register',
+      this.keys.routes(shard), this.keys.epochs(shard), this.keys.replicaRoutes(shard, replica.replicaId),
+      phyId, replica.replicaId, replica.address, token,
+      this.keys.deviceOnlineChannel(), this.keys.supersededChannel(''),
+    )) as [number, string];
+    return { epoch: Number(epoch), previous: previous ? toRoute(phyId, previous) : null };
+  }
+
+  async unregister(phyId: string, replicaId: string, epoch: number): Promise<boolean> {
+    const shard = this.keys.shardOf(phyId);
+    const removed = await this.run('unregister', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), phyId, replicaId, String(epoch));
+    return Number(removed) === 1;
+  }
+
+  async lookup(phyId: string): Promise<DeviceRoute | null> {
+    return (await this.lookupMany([phyId])).get(phyId) ?? null;
+  }
+
+  async lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
+    const byShard = new Map<number, string[]>();
+    for (const phyId of new Set(phyIds)) {
+      const shard = this.keys.shardOf(phyId);
+      const list = byShard.get(shard);
+      if (list) list.push(phyId);
+      else byShard.set(shard, [phyId]);
+    }
+    const routes: DeviceRoute[] = [];
+    await Promise.all(
+      [...byShard].map(async ([shard, ids]) => {
+        const values = await this.client.hmget(this.keys.routes(shard), ...ids);
+        values.forEach((raw, i) => {
+          if (raw) routes.push(toRoute(ids[i], raw));
+        });
+      }),
+    );
+    const result = new Map<string, DeviceRoute>();
+    if (routes.length === 0) return result;
+    const live = await this.liveReplicas([...new Set(routes.map((r) => r.replicaId))]);
+    for (const route of routes) if (live.has(route.replicaId)) result.set(route.phyId, route);
+    return result;
+  }
+
+  async listReplicas(): Promise<ReplicaInfo[]> {
+    return [...(await this.liveReplicas([])).values()].sort((a, b) => a.replicaId.localeCompare(b.replicaId));
+  }
+
+  private async liveReplicas(replicaIds: string[]): Promise<Map<string, ReplicaInfo>> {
+    const flat = (await this.run('liveReplicas', this.keys.replicaInfo(), ...replicaIds)) as string[];
+    const live = new Map<string, ReplicaInfo>();
+    for (let i = 0; i < flat.length; i += 2) {
+      const info = JSON.parse(flat[i + 1]) as { address: string; heartbeatAt: number };
+      live.set(flat[i], { replicaId: flat[i], address: info.address, heartbeatAt: info.heartbeatAt });
+    }
+    return live;
+  }
+
+  onDeviceOnline(listener: (phyId: string) => void): Promise<() => Promise<void>> {
+    return this.listen(this.keys.deviceOnlineChannel(), listener);
+  }
+
+  onSuperseded(replicaId: string, listener: (phyId: string, epoch: number) => void): Promise<() => Promise<void>> {
+    return this.listen(this.keys.supersededChannel(replicaId), (message) => {
+      const colon = message.indexOf(':');
+      if (colon > 0) listener(message.slice(colon + 1), Number(message.slice(0, colon)));
+    });
+  }
+
+  /** Pub/sub needs its own connection: a subscribed connection cannot run other commands. */
+  private async subscriberClient(): Promise<RedisClient> {
+    if (this.subscriber) return this.subscriber;
+    this.subscribing ??= (async () => {
+      const sub = this.client.duplicate();
+      sub.on('error', () => undefined); // ioredis reconnects and re-subscribes on its own
+      sub.on('message', (channel: string, message: string) => {
+        for (const listener of this.listeners.get(channel) ?? []) listener(message);
+      });
+      this.subscriber = sub;
+      return sub;
+    })();
+    return this.subscribing;
+  }
+
+  private async listen(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    const sub = await this.subscriberClient();
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      await sub.subscribe(channel);
+    }
+    set.add(listener);
+    return async () => {
+      const current = this.listeners.get(channel);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.listeners.delete(channel);
+      if (sub.status === 'ready') await sub.unsubscribe(channel);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribing = undefined;
+    if (sub) await quietly(sub);
+    if (this.ownsClient) await quietly(this.client);
+  }
+}
+
+async function quietly(client: RedisClient): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+function toRoute(phyId: string, raw: string): DeviceRoute {
+  const stored = JSON.parse(raw) as StoredRoute;
+  return { phyId, replicaId: stored.replicaId, epoch: Number(stored.epoch), address: stored.address, connectedAt: Number(stored.connectedAt) };
+}
