@@ -6,3 +6,5 @@ export * from './registry/redis-route-registry';
 export * from './redis/connection';
 export * from './service';
 export * from './protocol';
+export * from './queue/redis/redis-queue';
+export { RedisKeys } from './queue/redis/keys';

@@ -1,0 +1,141 @@
+--[[
+  Shared by every per-shard script (inlined by the loader at "-- @include shard").
+
+  Every shard script takes the same ten shard keys first (built by keys.ts, one hash tag
+  `{<shard>}` so they share one slot):
+    KEYS[1]  <prefix>:{s}:           shard key prefix; per-command and per-device keys are
+                                     this prefix + 'cmd:<id>' / 'dev:<phyId>:...' (same tag,
+                                     same slot; keys.ts builds the same names for operators)
+    KEYS[2]  <prefix>:{s}:ready      zset phyId -> score of the device's head command
+    KEYS[3]  <prefix>:{s}:scheduled  zset id -> deliverAt (commands not yet due)
+    KEYS[4]  <prefix>:{s}:backoff    zset phyId -> retryAt (device waits for a retry)
+    KEYS[5]  <prefix>:{s}:offline    set of parked phyIds
+    KEYS[6]  <prefix>:{s}:leases     zset id -> leaseExpiresAt (in-flight commands)
+    KEYS[7]  <prefix>:{s}:expiry     zset id -> expiresAt (every pending command)
+    KEYS[8]  <prefix>:{s}:dead       zset id -> time it died (dead letters)
+    KEYS[9]  <prefix>:{s}:meta       hash: seq (FIFO sequence), size (pending commands)
+    KEYS[10] <prefix>:{s}:device-counts  hash phyId -> pending (queued + in flight)
+
+  Return codes (mirrored by script-codes.ts):
+     0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL, -5 INVALID_STATE
+]]
+local K = {
+  prefix = KEYS[1], ready = KEYS[2], scheduled = KEYS[3], backoff = KEYS[4], offline = KEYS[5],
+  leases = KEYS[6], expiry = KEYS[7], dead = KEYS[8], meta = KEYS[9], deviceCounts = KEYS[10],
+}
+local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
+-- Transition already made by this same token (ioredis re-sent the script): answer as before.
+local REPLAYED = 100
+-- (9 - priority) * 2^49 + seq stays an exact integer in a double up to seq 2^49.
+local PRIORITY_STEP = 562949953421312
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function cmdKey(id) return K.prefix .. 'cmd:' .. id end
+local function lineKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':line' end
+local function inflightKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':inflight' end
+local function deviceScheduledKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':scheduled' end
+local function idempotencyKeyOf(phyId, key) return K.prefix .. 'idem:' .. phyId .. ':' .. key end
+
+-- Puts the device in the ready set at its head's score iff it may be sent to now: no retry
+-- pending, online, fewer than maxInFlight outstanding, something queued. Returns true if ready.
+local function refreshDevice(phyId, now, maxInFlight)
+  local due = redis.call('ZSCORE', K.backoff, phyId)
+  if due then
+    if tonumber(due) > now then
+      redis.call('ZREM', K.ready, phyId)
+      return false
+    end
+    redis.call('ZREM', K.backoff, phyId)
+  end
+  if redis.call('SISMEMBER', K.offline, phyId) == 1
+    or redis.call('SCARD', inflightKey(phyId)) >= maxInFlight then
+    redis.call('ZREM', K.ready, phyId)
+    return false
+  end
+  local head = redis.call('ZRANGE', lineKey(phyId), 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    redis.call('ZREM', K.ready, phyId)
+    return false
+  end
+  redis.call('ZADD', K.ready, head[2], phyId)
+  return true
+end
+
+-- Moves due scheduled commands into their device's line and ends due retry waits.
+local function promoteDue(now, maxInFlight, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', K.scheduled, id)
+    local f = redis.call('HMGET', cmdKey(id), 'phyId', 'score')
+    if f[1] then
+      redis.call('ZREM', deviceScheduledKey(f[1]), id)
+      redis.call('ZADD', lineKey(f[1]), f[2], id)
+      refreshDevice(f[1], now, maxInFlight)
+    end
+  end
+  local devices = redis.call('ZRANGEBYSCORE', K.backoff, '-inf', now, 'LIMIT', 0, limit)
+  for _, phyId in ipairs(devices) do refreshDevice(phyId, now, maxInFlight) end
+  return #ids + #devices
+end
+
+-- Takes a pending command out of every pending index and marks it finished. Dead letters
+-- stay until replayed or purged; every other final state is kept for retentionMs.
+local function finish(id, phyId, status, now, retentionMs, extra)
+  local key = cmdKey(id)
+  redis.call('ZREM', K.expiry, id)
+  redis.call('ZREM', K.leases, id)
+  redis.call('ZREM', K.scheduled, id)
+  redis.call('SREM', inflightKey(phyId), id)
+  redis.call('ZREM', lineKey(phyId), id)
+  redis.call('ZREM', deviceScheduledKey(phyId), id)
+  if redis.call('HINCRBY', K.deviceCounts, phyId, -1) <= 0 then redis.call('HDEL', K.deviceCounts, phyId) end
+  redis.call('HINCRBY', K.meta, 'size', -1)
+  redis.call('HSET', key, 'status', status, 'updatedAt', now, 'leaseExpiresAt', '', 'retryAt', '')
+  if extra and #extra > 0 then redis.call('HSET', key, unpack(extra)) end
+  if status == 'dead' then
+    redis.call('ZADD', K.dead, now, id)
+  else
+    redis.call('PEXPIRE', key, retentionMs)
+  end
+end
+
+-- Puts an in-flight command back in its device's line at its original score (head of line).
+local function returnToLine(id, phyId, score)
+  redis.call('SREM', inflightKey(phyId), id)
+  redis.call('ZREM', K.leases, id)
+  redis.call('ZADD', lineKey(phyId), score, id)
+end
+
+-- Checks that `token` holds the lease on `id`. Returns OK + phyId, REPLAYED + status (the same
+-- holder already made its transition), NOT_FOUND, or LEASE_LOST + status.
+local function checkLease(id, token)
+  local f = redis.call('HMGET', cmdKey(id), 'status', 'leaseToken', 'doneToken', 'phyId')
+  if not f[1] then return NOT_FOUND, '' end
+  if f[1] == 'inflight' and f[2] == token then return OK, f[4] end
+  if token ~= '' and f[3] == token then return REPLAYED, f[1] end
+  return LEASE_LOST, f[1]
+end
+
+-- Why a queued command is not being sent right now ('' = it is not waiting).
+local function waitingFor(id, status, phyId, retryAt, now)
+  if status ~= 'queued' then return '' end
+  if redis.call('ZSCORE', K.scheduled, id) then return 'schedule' end
+  if redis.call('SISMEMBER', K.offline, phyId) == 1 then return 'device' end
+  if retryAt and retryAt ~= '' and tonumber(retryAt) > now then return 'backoff' end
+  return ''
+end
+
+-- The whole record as a flat field/value list, with the derived waitingFor appended.
+local function readRecord(id, now)
+  local all = redis.call('HGETALL', cmdKey(id))
+  if #all == 0 then return nil end
+  local map = {}
+  for i = 1, #all, 2 do map[all[i]] = all[i + 1] end
+  table.insert(all, 'waitingFor')
+  table.insert(all, waitingFor(id, map.status, map.phyId, map.retryAt, now))
+  return all
+end

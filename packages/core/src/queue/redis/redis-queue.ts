@@ -1,0 +1,460 @@
+import { randomUUID } from 'node:crypto';
+import { ReplyError } from 'ioredis';
+import { COMMAND_LIMITS, PHY_ID_PATTERN, type EnqueueInput, type StoredCommand } from '../../command';
+import { OutboundError, isOutboundError, toError } from '../../errors';
+import type { RedisClient } from '../../redis/connection';
+import {
+  QUEUE_DEFAULTS,
+  type AckItem,
+  type ClaimOptions,
+  type ClaimedCommand,
+  type CommandQueue,
+  type EnqueueResult,
+  type FailItem,
+  type QueueCounts,
+  type QueueOptions,
+  type QueueStats,
+  type ReleaseItem,
+  type TransitionResult,
+} from '../queue';
+import { RedisKeys } from './keys';
+import { toClaimedCommands, toStoredCommand } from './records';
+import { ScriptCode, scriptCodeToError } from './script-codes';
+import { QueueScripts, type QueueScriptName } from './scripts';
+import { WakeNotifier } from './wake-notifier';
+
+export interface RedisQueueOptions extends QueueOptions {
+  /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
+  ownsClient?: boolean;
+  /** How long a claim request's answer is remembered for a re-sent script. Default 60 s. */
+  claimMemoryMs?: number;
+}
+
+/** Items per script call: bounds the time one script holds Redis (a batch of 500 runs in ~2 ms). */
+const CHUNK = 500;
+const DEFAULT_LIMIT = 1_000;
+
+type Arg = string | number | Buffer;
+type CodeReply = [number, string, string];
+
+/**
+ * The Redis backend of CommandQueue. Commands are spread over hash-tagged shards by device;
+ * every transition is one Lua script on one shard (lua/*.lua, registered in scripts.ts),
+ * batched per shard, so a call costs one script per shard it touches, not one per command.
+ * Order: each device has a line (zset scored `(9 - priority) * 2^49 + shard sequence`), and
+ * each shard a ready set of devices scored by their head, so a claim takes the best head
+ * across devices; a device with maxInFlightPerDevice outstanding, a pending retry or parked
+ * leaves the ready set until that ends.
+ */
+export class RedisQueue implements CommandQueue {
+  readonly keys: RedisKeys;
+  private readonly scripts: QueueScripts;
+  private readonly notifier: WakeNotifier;
+  private readonly maxInFlight: number;
+  private readonly perDeviceCap: number;
+  private readonly shardCap: number;
+  private readonly retentionMs: number;
+  private readonly backoff: { baseMs: number; maxMs: number; jitter: number };
+  private readonly claimMemoryMs: number;
+  private closed = false;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly options: RedisQueueOptions = {},
+  ) {
+    this.keys = new RedisKeys(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
+    this.scripts = new QueueScripts(client);
+    this.notifier = new WakeNotifier(client, this.keys.wakeChannel());
+    this.maxInFlight = options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice;
+    this.perDeviceCap = options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap;
+    // The global cap is enforced per shard (globalCap / shards) so the check stays inside one
+    // slot and atomic; the total never exceeds globalCap, and a skewed shard fills first.
+    this.shardCap = Math.ceil((options.globalCap ?? QUEUE_DEFAULTS.globalCap) / this.keys.shards);
+    this.retentionMs = options.retentionMs ?? QUEUE_DEFAULTS.retentionMs;
+    this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
+    this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const [result] = await this.enqueueBatch([input]);
+    if (result instanceof OutboundError) throw result;
+    return result;
+  }
+
+  async enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
+    const results: Array<EnqueueResult | OutboundError> = new Array(inputs.length);
+    const byShard = new Map<number, number[]>();
+    inputs.forEach((input, index) => {
+      const invalid = validateInput(input);
+      if (invalid) {
+        results[index] = invalid;
+        return;
+      }
+      const shard = this.keys.shardOf(input.phyId);
+      const list = byShard.get(shard) ?? [];
+      list.push(index);
+      byShard.set(shard, list);
+    });
+    const calls: Array<Promise<void>> = [];
+    for (const [shard, indexes] of byShard) {
+      for (let i = 0; i < indexes.length; i += CHUNK) {
+        const chunk = indexes.slice(i, i + CHUNK);
+        const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.keys.wakeChannel(), chunk.length];
+        for (const index of chunk) {
+          const input = inputs[index];
+          args.push(
+            this.keys.newCommandId(shard),
+            input.phyId,
+            input.payload,
+            input.priority,
+            input.ttlMs,
+            input.ackTimeoutMs,
+            input.maxAttempts,
+            input.idempotencyKey ?? '',
+            input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+          );
+        }
+        calls.push(
+          this.run('enqueue', shard, args).then((reply) => {
+            (reply as CodeReply[]).forEach(([code, id, status], j) => {
+              const input = inputs[chunk[j]];
+              results[chunk[j]] =
+                code === ScriptCode.OK || code === ScriptCode.DUPLICATE
+                  ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+                  : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+            });
+          }),
+        );
+      }
+    }
+    await Promise.all(calls);
+    return results;
+  }
+
+  async claim({ max, leaseMs }: ClaimOptions): Promise<ClaimedCommand[]> {
+    if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
+    if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
+    if (this.keys.shards === 1) return this.claimShard(0, max, leaseMs);
+    // Plan: promote due work and read each shard's best ready devices (one script per shard,
+    // sent together), merge by head score, then claim from each shard what the merge gave it.
+    const heads = await Promise.all(
+      this.shardList().map(async (shard) => {
+        const flat = (await this.run('promote', shard, [this.maxInFlight, max])) as string[];
+        const out: Array<{ shard: number; score: number }> = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) out.push({ shard, score: Number(flat[i + 1]) });
+        return out;
+      }),
+    );
+    const best = heads.flat().sort((a, b) => a.score - b.score).slice(0, max);
+    const counts = new Map<number, number>();
+    for (const head of best) counts.set(head.shard, (counts.get(head.shard) ?? 0) + 1);
+    const claimed = await Promise.all([...counts].map(([shard, count]) => this.claimShard(shard, count, leaseMs)));
+    return claimed.flat().sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt);
+  }
+
+  /**
+   * Claims from one shard under one request id (the lease token). Re-running with the same
+   * `requestId` answers what the first run claimed and claims nothing more.
+   * @internal exposed for the re-run test and the benchmark.
+   */
+  async claimShard(shard: number, max: number, leaseMs: number, requestId: string = randomUUID()): Promise<ClaimedCommand[]> {
+    const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, requestId)];
+    const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs];
+    const reply = await this.call(this.scripts.runBuffer('claim', keys, args));
+    return toClaimedCommands(reply as Buffer[]);
+  }
+
+  ack(items: AckItem[]): Promise<TransitionResult[]> {
+    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.keys.wakeChannel()], (item) => [
+      item.id,
+      item.leaseToken,
+      item.outcome,
+      item.result === undefined ? '0' : '1',
+      item.result ?? '',
+    ]);
+  }
+
+  fail(items: FailItem[]): Promise<TransitionResult[]> {
+    const { baseMs, maxMs, jitter } = this.backoff;
+    return this.transition('fail', items, [this.maxInFlight, this.retentionMs], (item) => [
+      item.id,
+      item.leaseToken,
+      item.error,
+      item.retryable ? '1' : '0',
+      item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs)),
+      Math.random(),
+    ], [baseMs, maxMs, jitter]);
+  }
+
+  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
+    return this.transition('release', items, [this.maxInFlight, this.keys.wakeChannel()], (item) => [
+      item.id,
+      item.leaseToken,
+      item.deviceOffline ? '1' : '0',
+      item.reason ?? '',
+    ]);
+  }
+
+  async markDeviceOffline(phyId: string): Promise<void> {
+    assertPhyId(phyId);
+    await this.run('device-offline', this.keys.shardOf(phyId), [phyId]);
+  }
+
+  async markDeviceOnline(phyId: string): Promise<void> {
+    assertPhyId(phyId);
+    await this.run('device-online', this.keys.shardOf(phyId), [phyId, this.maxInFlight, this.keys.wakeChannel()]);
+  }
+
+  /** Cursor: `<shard>:<SSCAN cursor>`; SSCAN may answer a device twice across pages while the set changes. */
+  async listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    const limit = options.limit ?? DEFAULT_LIMIT;
+    let [shard, scan] = parseParkedCursor(options.cursor);
+    const phyIds: string[] = [];
+    while (shard < this.keys.shards && phyIds.length < limit) {
+      const [next, members] = await this.call(this.client.sscan(this.keys.shard(shard).offline, scan, 'COUNT', Math.max(10, limit - phyIds.length)));
+      phyIds.push(...members);
+      if (next === '0') {
+        shard += 1;
+        scan = '0';
+      } else {
+        scan = next;
+      }
+    }
+    return { phyIds, nextCursor: shard < this.keys.shards ? `${shard}:${scan}` : null };
+  }
+
+  async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
+    const limit = options.limit ?? DEFAULT_LIMIT;
+    const counts = await Promise.all(
+      this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.keys.wakeChannel()])),
+    );
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async expireDue(options: { limit?: number } = {}): Promise<number> {
+    const limit = options.limit ?? DEFAULT_LIMIT;
+    const counts = await Promise.all(this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs])));
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async cancel(id: string): Promise<StoredCommand> {
+    const shard = this.keys.shardOfId(id);
+    if (shard === null) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });
+    const [code, status] = (await this.run('cancel', shard, [id, this.maxInFlight, this.retentionMs])) as [number, string];
+    if (code !== ScriptCode.OK) throw scriptCodeToError(code, { id, status });
+    const command = await this.get(id);
+    if (!command) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });
+    return command;
+  }
+
+  async get(id: string): Promise<StoredCommand | null> {
+    const shard = this.keys.shardOfId(id);
+    if (shard === null) return null;
+    const flat = (await this.call(this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id]))) as Buffer[];
+    return flat.length === 0 ? null : toStoredCommand(flat);
+  }
+
+  async listDevice(phyId: string, options: { limit?: number } = {}): Promise<StoredCommand[]> {
+    assertPhyId(phyId);
+    const keys = this.keys.shardKeyList(this.keys.shardOf(phyId));
+    const records = (await this.call(this.scripts.runBuffer('list-device', keys, [phyId, options.limit ?? DEFAULT_LIMIT]))) as Buffer[][];
+    return records.map(toStoredCommand);
+  }
+
+  async countDevice(phyId: string): Promise<number> {
+    assertPhyId(phyId);
+    const value = await this.call(this.client.hget(this.keys.shard(this.keys.shardOf(phyId)).deviceCounts, phyId));
+    return Number(value ?? 0);
+  }
+
+  /** Oldest death first; cursor `<deadAt>:<id>` of the last item answered. */
+  async listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    const limit = options.limit ?? 100;
+    const [afterScore, afterId] = parseDeadCursor(options.cursor);
+    const pages = await Promise.all(
+      this.shardList().map(async (shard) => {
+        const reply = (await this.call(this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), [afterScore, afterId, limit + 1]))) as Array<
+          [Buffer, Buffer[]]
+        >;
+        return reply.map(([score, record]) => ({ deadAt: Number(score.toString()), command: toStoredCommand(record) }));
+      }),
+    );
+    const merged = pages.flat().sort((a, b) => a.deadAt - b.deadAt || (a.command.id < b.command.id ? -1 : a.command.id > b.command.id ? 1 : 0));
+    const page = merged.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map((p) => p.command), nextCursor: merged.length > limit && last ? `${last.deadAt}:${last.command.id}` : null };
+  }
+
+  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+    return this.deadOperation('replay-dead', selector, [this.maxInFlight, this.keys.wakeChannel()]);
+  }
+
+  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+    return this.deadOperation('purge-dead', selector, []);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const shards = await Promise.all(
+      this.shardList().map(async (shard) => {
+        const [pending, inflight, delayed, waitingForDevice, dead] = ((await this.run('stats', shard, [])) as number[]).map(Number);
+        return { shard, pending, inflight, delayed, waitingForDevice, dead };
+      }),
+    );
+    const total: QueueCounts = { pending: 0, inflight: 0, delayed: 0, waitingForDevice: 0, dead: 0 };
+    for (const s of shards) for (const k of Object.keys(total) as Array<keyof QueueCounts>) total[k] += s[k];
+    return { total, shards };
+  }
+
+  async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed || signal?.aborted) return;
+    await this.notifier.start();
+    // Register before looking, so a wake-up published while we look is not lost.
+    const waiter = this.notifier.register(signal);
+    const nextDueInMs = await this.nextWorkInMs();
+    if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
+    await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.notifier.stop();
+    if (this.options.ownsClient) await this.client.quit();
+  }
+
+  /** 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when none. */
+  private async nextWorkInMs(): Promise<number | null> {
+    const [time, ...perShard] = await Promise.all([
+      this.call(this.client.time()),
+      ...this.shardList().map(async (shard) => {
+        const k = this.keys.shard(shard);
+        const [ready, scheduled, backoff] = await Promise.all([
+          this.client.zcard(k.ready),
+          this.client.zrange(k.scheduled, 0, 0, 'WITHSCORES'),
+          this.client.zrange(k.backoff, 0, 0, 'WITHSCORES'),
+        ]);
+        return { ready, due: [scheduled[1], backoff[1]].filter((v): v is string => v !== undefined).map(Number) };
+      }),
+    ]);
+    if (perShard.some((s) => s.ready > 0)) return 0;
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const due = perShard.flatMap((s) => s.due);
+    return due.length === 0 ? null : Math.max(0, Math.min(...due) - now);
+  }
+
+  private async transition<T extends { id: string }>(
+    name: QueueScriptName,
+    items: T[],
+    head: Arg[],
+    encode: (item: T) => Arg[],
+    afterCount: Arg[] = [],
+  ): Promise<TransitionResult[]> {
+    const results: TransitionResult[] = new Array(items.length);
+    const byShard = new Map<number, number[]>();
+    items.forEach((item, index) => {
+      const shard = this.keys.shardOfId(item.id);
+      if (shard === null) {
+        results[index] = { id: item.id, ok: false, error: scriptCodeToError(ScriptCode.NOT_FOUND, { id: item.id }) };
+        return;
+      }
+      byShard.set(shard, [...(byShard.get(shard) ?? []), index]);
+    });
+    const calls: Array<Promise<void>> = [];
+    for (const [shard, indexes] of byShard) {
+      for (let i = 0; i < indexes.length; i += CHUNK) {
+        const chunk = indexes.slice(i, i + CHUNK);
+        const args: Arg[] = [...head, chunk.length, ...afterCount, ...chunk.flatMap((index) => encode(items[index]))];
+        calls.push(
+          this.run(name, shard, args).then((reply) => {
+            (reply as CodeReply[]).forEach(([code, status], j) => {
+              const id = items[chunk[j]].id;
+              results[chunk[j]] =
+                code === ScriptCode.OK
+                  ? { id, ok: true, status: String(status) as StoredCommand['status'] }
+                  : { id, ok: false, error: scriptCodeToError(code, { id, status: String(status) }) };
+            });
+          }),
+        );
+      }
+    }
+    await Promise.all(calls);
+    return results;
+  }
+
+  private async deadOperation(name: 'replay-dead' | 'purge-dead', selector: { ids: string[] } | { all: true }, head: Arg[]): Promise<number> {
+    let total = 0;
+    if ('all' in selector) {
+      await Promise.all(
+        this.shardList().map(async (shard) => {
+          for (;;) {
+            const n = Number(await this.run(name, shard, [...head, 'all', CHUNK]));
+            total += n;
+            if (n < CHUNK) return;
+          }
+        }),
+      );
+      return total;
+    }
+    const byShard = new Map<number, string[]>();
+    for (const id of selector.ids) {
+      const shard = this.keys.shardOfId(id);
+      if (shard !== null) byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    }
+    const counts = await Promise.all([...byShard].map(([shard, ids]) => this.run(name, shard, [...head, 'ids', 0, ...ids])));
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
+    return this.call(this.scripts.run(name, this.keys.shardKeyList(shard), args));
+  }
+
+  private shardList(): number[] {
+    return Array.from({ length: this.keys.shards }, (_, i) => i);
+  }
+
+  /** Redis answered with an error: a bug (INTERNAL); no answer at all: STORE_UNAVAILABLE. */
+  private async call<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (isOutboundError(error)) throw error;
+      const err = toError(error);
+      if (err instanceof ReplyError) throw new OutboundError('INTERNAL', `redis refused a queue operation: ${err.message}`, { cause: err });
+      throw new OutboundError('STORE_UNAVAILABLE', `redis is unreachable: ${err.message}`, { cause: err });
+    }
+  }
+}
+
+function assertPhyId(phyId: string): void {
+  if (!PHY_ID_PATTERN.test(phyId)) {
+    throw new OutboundError('VALIDATION_FAILED', 'phyId must be 1-64 characters of A-Z a-z 0-9 . _ : -', {
+      details: [{ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' }],
+    });
+  }
+}
+
+function validateInput(input: EnqueueInput): OutboundError | null {
+  const problems: Array<{ path: string; message: string }> = [];
+  if (!PHY_ID_PATTERN.test(input.phyId)) problems.push({ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' });
+  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 9) problems.push({ path: 'priority', message: 'must be an integer 0-9' });
+  if (!Number.isInteger(input.ttlMs) || input.ttlMs < 1) problems.push({ path: 'ttlMs', message: 'must be a positive integer' });
+  if (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1) problems.push({ path: 'maxAttempts', message: 'must be a positive integer' });
+  if (!Number.isInteger(input.ackTimeoutMs) || input.ackTimeoutMs < 1) problems.push({ path: 'ackTimeoutMs', message: 'must be a positive integer' });
+  if (input.payload.length > COMMAND_LIMITS.payloadMaxBytes) problems.push({ path: 'payload', message: `must be at most ${COMMAND_LIMITS.payloadMaxBytes} bytes` });
+  if (problems.length === 0) return null;
+  return new OutboundError('VALIDATION_FAILED', `invalid command: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems });
+}
+
+function parseParkedCursor(cursor: string | undefined): [number, string] {
+  if (!cursor) return [0, '0'];
+  const match = /^(\d+):(\d+)$/.exec(cursor);
+  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
+  return [Number(match[1]), match[2]];
+}
+
+function parseDeadCursor(cursor: string | undefined): [string, string] {
+  if (!cursor) return ['-inf', ''];
+  const match = /^(\d+):([0-9a-f-]{36})$/.exec(cursor);
+  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
+  return [match[1], match[2]];
+}

@@ -1,0 +1,83 @@
+import type { RedisClient } from '../../redis/connection';
+
+/**
+ * Wakes claimers waiting on an empty queue: scripts PUBLISH on the wake channel when work
+ * becomes ready (enqueue, device online, release, reclaim, replay), and one subscriber
+ * connection per queue resolves every waiter at once. Retry and schedule due times are
+ * not published (nothing runs at that instant): RedisQueue.waitForWork caps the wait at the
+ * next due time instead. The caller's timeout covers a lost message.
+ */
+export class WakeNotifier {
+  private subscriber: RedisClient | null = null;
+  private starting: Promise<void> | null = null;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly channel: string,
+  ) {}
+
+  /** Subscribes once (lazily, on the first wait). */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      const subscriber = this.client.duplicate();
+      subscriber.on('error', () => undefined); // reconnects on its own; waiters fall back to their timeout
+      subscriber.on('message', (channel: string) => {
+        if (channel === this.channel) this.wakeAll();
+      });
+      this.subscriber = subscriber;
+      await subscriber.subscribe(this.channel);
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Registers a waiter now (so a message that arrives while the caller still checks for work
+   * is not lost) and answers `wait(ms)`, which resolves on a message, the timeout or abort.
+   */
+  register(signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void } {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.waiters.add(wake);
+    const cancel = (): void => {
+      this.waiters.delete(wake);
+      wake();
+    };
+    return {
+      cancel,
+      wait: async (timeoutMs: number) => {
+        if (signal?.aborted) return cancel();
+        const timer = setTimeout(cancel, Math.max(0, timeoutMs));
+        const onAbort = (): void => cancel();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await woken;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        }
+      },
+    };
+  }
+
+  /** Resolves every current waiter (also used by this process's own enqueues). */
+  wakeAll(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  async stop(): Promise<void> {
+    this.wakeAll();
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    this.starting = null;
+    if (subscriber) {
+      try {
+        await subscriber.quit();
+      } catch {
+        subscriber.disconnect();
+      }
+    }
+  }
+}
