@@ -1,0 +1,68 @@
+import type { Express, RequestHandler } from 'express';
+import { z } from 'zod';
+import { OutboundError, parseOrThrow, phyIdSchema, toCommandView, type CommandQueue, type RouteRegistry } from '@outbound/core';
+
+export interface AdminRoutesDeps {
+  queue: CommandQueue;
+  registry: RouteRegistry;
+  /** Runs before each route (authentication with the `admin` role). */
+  guard: RequestHandler;
+}
+
+const pageQuery = (maxLimit: number, defaultLimit: number) =>
+  z.strictObject({
+    limit: z.coerce.number().int('must be an integer').min(1).max(maxLimit, `must be at most ${maxLimit}`).default(defaultLimit),
+    cursor: z.string().min(1).max(200).optional(),
+  });
+
+const replayBody = z.union([
+  z.strictObject({ ids: z.array(z.uuid('must be a command id (UUID)')).min(1).max(1000) }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+
+/** GET /v1/devices/:phyId(/commands), GET /v1/stats and the dead-letter routes: the `admin` role. */
+export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
+  const { queue, registry } = deps;
+
+  app.get('/v1/devices/:phyId', deps.guard, async (req, res) => {
+    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const [route, pending] = await Promise.all([registry.lookup(phyId), queue.countDevice(phyId)]);
+    res.json({
+      phyId,
+      online: route !== null,
+      replicaId: route?.replicaId ?? null,
+      epoch: route?.epoch ?? null,
+      connectedSince: route ? new Date(route.connectedAt).toISOString() : null,
+      pending,
+    });
+  });
+
+  app.get('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
+    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const { limit } = parseOrThrow(z.strictObject({ limit: pageQuery(1000, 100).shape.limit }), req.query, ['query']);
+    const items = await queue.listDevice(phyId, { limit });
+    res.json({ phyId, items: items.map(toCommandView) });
+  });
+
+  app.get('/v1/stats', deps.guard, async (_req, res) => {
+    res.json(await queue.stats());
+  });
+
+  app.get('/v1/dead-letters', deps.guard, async (req, res) => {
+    const { limit, cursor } = parseOrThrow(pageQuery(1000, 100), req.query, ['query']);
+    const page = await queue.listDead({ limit, ...(cursor === undefined ? {} : { cursor }) });
+    res.json({ items: page.items.map(toCommandView), nextCursor: page.nextCursor });
+  });
+
+  app.post('/v1/dead-letters/replay', deps.guard, async (req, res) => {
+    const selector = parseOrThrow(replayBody, req.body);
+    res.json({ replayed: await queue.replayDead(selector) });
+  });
+
+  app.delete('/v1/dead-letters/:id', deps.guard, async (req, res) => {
+    const id = parseOrThrow(z.uuid('must be a command id (UUID)'), req.params.id, ['id']);
+    const deleted = await queue.purgeDead({ ids: [id] });
+    if (deleted === 0) throw new OutboundError('COMMAND_NOT_FOUND', `no dead letter ${id}`);
+    res.json({ deleted });
+  });
+}

@@ -1,0 +1,111 @@
+import type { Express, Request, RequestHandler } from 'express';
+import { z } from 'zod';
+import {
+  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES,
+  type CommandQueue, type EnqueueInput, type StoredCommand,
+} from '@outbound/core';
+import type { CompletionWaiter } from './completion-waiter';
+import type { DispatcherMetrics } from './metrics';
+
+export interface CommandRoutesDeps {
+  queue: CommandQueue;
+  waiter: CompletionWaiter;
+  metrics: DispatcherMetrics;
+  maxWaitMs: number;
+  batchMax: number;
+  /** Runs before each route (authentication with the `send` role). */
+  guard: RequestHandler;
+}
+
+const commandIdSchema = z.uuid('must be a command id (UUID)');
+
+export function waitQuerySchema(maxWaitMs: number) {
+  return z.strictObject({
+    waitMs: z.coerce.number().int('must be an integer').min(0).max(maxWaitMs, `must be at most ${maxWaitMs}`).optional(),
+  });
+}
+
+/** Aborts when the caller hangs up, so a long-poll stops reading the store for nobody. */
+function callerGone(req: Request): AbortSignal {
+  const controller = new AbortController();
+  req.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+/**
+ * POST /v1/commands, POST /v1/commands/batch, GET and DELETE /v1/commands/:id.
+ * Enqueue answers 202 `{id, status, duplicate}`; with `?waitMs` it holds the answer until the
+ * command is terminal (200 with the full command) or the wait passes (202 with the full command).
+ */
+export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): void {
+  const { queue, waiter, metrics } = deps;
+  const waitQuery = waitQuerySchema(deps.maxWaitMs);
+  const read = (id: string) => () => queue.get(id);
+  const answerCommand = (command: StoredCommand, extra: Record<string, unknown> = {}) => ({
+    status: TERMINAL_STATUSES.has(command.status) ? 200 : 202,
+    body: { ...toCommandView(command), ...extra },
+  });
+
+  app.post('/v1/commands', deps.guard, async (req, res) => {
+    const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
+    const input = parseEnqueueRequest(req.body);
+    const result = await queue.enqueue(input);
+    if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
+    if (!waitMs) {
+      res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
+      return;
+    }
+    const command = await waiter.waitForTerminal(result.id, waitMs, read(result.id), callerGone(req));
+    if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `command ${result.id} is gone (retention passed)`);
+    const answer = answerCommand(command, { duplicate: result.duplicate });
+    res.status(answer.status).json(answer.body);
+  });
+
+  app.post('/v1/commands/batch', deps.guard, async (req, res) => {
+    const envelope = parseOrThrow(
+      z.strictObject({ commands: z.array(z.unknown()).min(1, 'must hold at least one command').max(deps.batchMax, `must hold at most ${deps.batchMax} commands`) }),
+      req.body,
+    );
+    // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
+    const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);
+    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    envelope.commands.forEach((item, index) => {
+      try {
+        valid.push({ index, input: parseEnqueueRequest(item, ['commands', index]) });
+      } catch (error) {
+        if (!isOutboundError(error)) throw error;
+        results[index] = { index, ...error.toJSON() };
+      }
+    });
+    let accepted = 0;
+    if (valid.length > 0) {
+      const answers = await queue.enqueueBatch(valid.map((v) => v.input));
+      answers.forEach((answer, i) => {
+        const index = valid[i]!.index;
+        if (answer instanceof OutboundError) {
+          results[index] = { index, ...answer.toJSON() };
+        } else {
+          accepted += 1;
+          if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
+          results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
+        }
+      });
+    }
+    res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
+  });
+
+  app.get('/v1/commands/:id', deps.guard, async (req, res) => {
+    const id = parseOrThrow(commandIdSchema, req.params.id, ['id']);
+    const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
+    const command = waitMs ? await waiter.waitForTerminal(id, waitMs, read(id), callerGone(req)) : await queue.get(id);
+    if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id} (finished commands are kept for the retention period)`);
+    res.status(200).json(toCommandView(command));
+  });
+
+  app.delete('/v1/commands/:id', deps.guard, async (req, res) => {
+    const id = parseOrThrow(commandIdSchema, req.params.id, ['id']);
+    const command = await queue.cancel(id);
+    waiter.notify(id);
+    res.status(200).json(toCommandView(command));
+  });
+}

@@ -1,0 +1,128 @@
+import convict from 'convict';
+import { ConfigError, loadConfig, logLevelSchema, redisConfigSchema, type RedisConfig } from '@outbound/core';
+
+/** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
+export type ApiRole = 'send' | 'admin';
+
+export interface DispatcherConfig {
+  logLevel: string;
+  http: { host: string; port: number; bodyLimitBytes: number };
+  /** `key:role` pairs. */
+  apiKeys: string[];
+  /** Bearer token for the ingress replicas' internal delivery endpoint. */
+  internalToken: string;
+  redis: RedisConfig;
+  queue: {
+    backend: 'redis' | 'postgres';
+    prefix: string;
+    shards: number;
+    maxInFlightPerDevice: number;
+    perDeviceCap: number;
+    globalCap: number;
+    retentionMs: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+  };
+  /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
+  registry: { prefix: string; shards: number };
+  postgres: { url: string };
+  worker: {
+    enabled: boolean;
+    claimBatch: number;
+    maxInFlight: number;
+    leaseMs: number;
+    leaseMarginMs: number;
+    idleWaitMs: number;
+    reapIntervalMs: number;
+    parkedCheckMs: number;
+    outcomeFlushMs: number;
+    deliveryBatchMax: number;
+  };
+  api: { maxWaitMs: number; batchMax: number };
+  shutdown: { graceMs: number };
+}
+
+convict.addFormat({
+  name: 'api-keys',
+  validate(value: unknown) {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of key:role');
+    for (const entry of value as unknown[]) {
+      const [key, role, ...rest] = String(entry).split(':');
+      if (!key || rest.length > 0 || (role !== 'send' && role !== 'admin')) {
+        throw new Error(`each entry must be key:send or key:admin (got an entry with role "${role ?? ''}")`);
+      }
+    }
+  },
+  coerce: (value: unknown) =>
+    typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s.length > 0) : value,
+});
+
+const nat = 'nat' as const;
+const pos = (doc: string, def: number, env: string) => ({ doc, format: 'nat', default: def, env }) as const;
+
+/** The dispatcher's configuration: defaults, DISPATCHER_CONFIG_FILE (JSON), then environment variables. */
+export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
+  logLevel: logLevelSchema,
+  http: {
+    host: { doc: 'public API bind address', format: String, default: '0.0.0.0', env: 'DISPATCHER_HTTP_HOST' },
+    port: { doc: 'public API port (0: any free port)', format: 'port', default: 8080, env: 'DISPATCHER_HTTP_PORT' },
+    bodyLimitBytes: pos('largest request body accepted (413 above)', 8 * 1024 * 1024, 'DISPATCHER_BODY_LIMIT_BYTES'),
+  },
+  apiKeys: { doc: 'API keys with roles: key1:send,key2:admin', format: 'api-keys', default: [], env: 'API_KEYS', sensitive: true },
+  internalToken: { doc: 'bearer token for the ingress internal delivery API', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
+  redis: redisConfigSchema,
+  queue: {
+    backend: { doc: 'queue store: redis or postgres', format: ['redis', 'postgres'], default: 'redis', env: 'QUEUE_BACKEND' },
+    prefix: { doc: 'key prefix (Redis) or schema (PostgreSQL)', format: String, default: 'outbound', env: 'QUEUE_PREFIX' },
+    shards: { doc: 'hash-tagged queue shards (Redis); every dispatcher must use the same', format: nat, default: 16, env: 'QUEUE_SHARDS' },
+    maxInFlightPerDevice: pos('commands outstanding per device', 1, 'QUEUE_MAX_IN_FLIGHT_PER_DEVICE'),
+    perDeviceCap: pos('queued commands per device (429 above)', 1_000, 'QUEUE_PER_DEVICE_CAP'),
+    globalCap: pos('queued commands in total (429 above)', 1_000_000, 'QUEUE_GLOBAL_CAP'),
+    retentionMs: pos('finished commands stay readable this long', 24 * 3_600_000, 'QUEUE_RETENTION_MS'),
+    backoffBaseMs: pos('first retry delay (doubles per attempt, with jitter)', 1_000, 'QUEUE_BACKOFF_BASE_MS'),
+    backoffMaxMs: pos('longest retry delay', 60_000, 'QUEUE_BACKOFF_MAX_MS'),
+  },
+  registry: {
+    prefix: { doc: 'route registry key prefix; the same as the ingress replicas\' REGISTRY_PREFIX', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
+    shards: pos('route registry shards; the same as the ingress replicas\' REGISTRY_SHARDS', 16, 'REGISTRY_SHARDS'),
+  },
+  postgres: { url: { doc: 'PostgreSQL URL (QUEUE_BACKEND=postgres)', format: String, default: '', env: 'PG_URL', sensitive: true } },
+  worker: {
+    enabled: { doc: 'run the delivery worker (false: API only)', format: Boolean, default: true, env: 'DISPATCHER_WORKER_ENABLED' },
+    claimBatch: pos('most commands taken per claim call', 200, 'DISPATCHER_CLAIM_BATCH'),
+    maxInFlight: pos('most deliveries outstanding at once in this process', 2_000, 'DISPATCHER_MAX_IN_FLIGHT'),
+    leaseMs: pos('lease on a claimed command; a crashed dispatcher\'s commands return after it', 30_000, 'DISPATCHER_LEASE_MS'),
+    leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
+    idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
+    reapIntervalMs: pos('how often expired leases are reclaimed and TTLs expired', 1_000, 'DISPATCHER_REAP_INTERVAL_MS'),
+    parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
+    outcomeFlushMs: pos('outcomes are gathered this long before one queue call', 2, 'DISPATCHER_OUTCOME_FLUSH_MS'),
+    deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
+  },
+  api: {
+    maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),
+    batchMax: pos('most commands per batch enqueue', 1_000, 'DISPATCHER_BATCH_MAX'),
+  },
+  shutdown: { graceMs: pos('SIGTERM: in-flight work gets this long before the process exits', 15_000, 'DISPATCHER_SHUTDOWN_GRACE_MS') },
+};
+
+/** Loads and validates the configuration; throws ConfigError with one line per problem. */
+export function loadDispatcherConfig(
+  options: { env?: NodeJS.ProcessEnv; overrides?: Partial<Record<string, unknown>> } = {},
+): { config: Readonly<DispatcherConfig>; redacted: Record<string, unknown> } {
+  const loaded = loadConfig(dispatcherConfigSchema, { ...options, configFileEnv: 'DISPATCHER_CONFIG_FILE' });
+  if (loaded.config.worker.leaseMs <= loaded.config.worker.leaseMarginMs) {
+    throw new ConfigError([`worker.leaseMs: must exceed worker.leaseMarginMs (${loaded.config.worker.leaseMarginMs}): value was ${loaded.config.worker.leaseMs}`]);
+  }
+  return loaded;
+}
+
+/** API_KEYS as a lookup table. */
+export function parseApiKeys(entries: readonly string[]): Map<string, ApiRole> {
+  const table = new Map<string, ApiRole>();
+  for (const entry of entries) {
+    const [key, role] = entry.split(':');
+    table.set(key!, role as ApiRole);
+  }
+  return table;
+}

@@ -1,0 +1,283 @@
+import {
+  toError, TERMINAL_STATUSES,
+  type ClaimedCommand, type CommandQueue, type DeviceRoute, type Logger, type RouteRegistry, type TransitionResult,
+} from '@outbound/core';
+import type { CompletionWaiter } from './completion-waiter';
+import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
+import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
+import type { OutcomeRecorder } from './outcome-recorder';
+
+export type DispatchLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export interface DispatchLoopOptions {
+  claimBatch: number;
+  maxInFlight: number;
+  leaseMs: number;
+  /** Lease time kept back from the ACK wait, so the outcome is recorded before the lease ends. */
+  leaseMarginMs: number;
+  /** Longest wait for a wake-up signal before claiming anyway. */
+  idleWaitMs: number;
+  deliveryBatchMax: number;
+}
+
+export interface DispatchLoopDeps {
+  queue: CommandQueue;
+  registry: RouteRegistry;
+  client: DeliveryClient;
+  recorder: OutcomeRecorder;
+  metrics: DispatcherMetrics;
+  waiter: CompletionWaiter;
+  logger: Logger;
+}
+
+/** What to do with a command after an ingress answer. */
+type Verdict =
+  | { kind: 'ack'; outcome: 'ok' | 'rejected'; result?: Buffer; metric: DeliveryOutcome }
+  | { kind: 'fail'; retryable: boolean; error: string; metric: DeliveryOutcome }
+  | { kind: 'release'; park: boolean; reason: string; metric: DeliveryOutcome };
+
+/** Maps one NDJSON line of the ingress to the queue transition (issue 4, "Outcomes"). */
+export function verdictFor(answer: DeliveryAnswer): Verdict {
+  if (answer.status === 200) {
+    if (answer.outcome === 'ok') return { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };
+    if (answer.outcome === 'rejected') return { kind: 'ack', outcome: 'rejected', result: answer.result, metric: 'rejected' };
+    return { kind: 'fail', retryable: true, error: 'BUSY: the device asked to retry later', metric: 'busy' };
+  }
+  const why = answer.error ? `${answer.error.code}: ${answer.error.message}` : `ingress answered ${answer.status}`;
+  switch (answer.status) {
+    case 404: return { kind: 'release', park: true, reason: why, metric: 'device_offline' };
+    // The device reconnected (possibly elsewhere) since the route was read: retry at once with the new route, no attempt spent.
+    case 409: return { kind: 'release', park: false, reason: why, metric: 'stale_route' };
+    case 504: return { kind: 'fail', retryable: true, error: why, metric: 'ack_timeout' };
+    case 400: return { kind: 'fail', retryable: false, error: why, metric: 'error' };
+    default: return { kind: 'fail', retryable: true, error: why, metric: 'error' };
+  }
+}
+
+/**
+ * The delivery worker: claim a batch from every shard (one claim call), look the devices up in
+ * the route registry, deliver per replica in batches, record outcomes. It waits on
+ * `queue.waitForWork` only when a claim came back empty, so ready work never waits for a tick,
+ * and it never waits to fill a batch. At most `maxInFlight` commands are held at once.
+ *
+ * States: idle → running → stopping → stopped. stop() stops claiming, lets deliveries in
+ * flight finish within the grace period, then gives back what is left without spending an attempt.
+ */
+export class DispatchLoop {
+  private stateValue: DispatchLoopState = 'idle';
+  private readonly held = new Map<string, ClaimedCommand>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private wakeUp = new AbortController();
+  private capacityWaiter: (() => void) | null = null;
+  private runPromise: Promise<void> | null = null;
+  private errorDelayMs = 0;
+
+  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
+
+  get state(): DispatchLoopState {
+    return this.stateValue;
+  }
+
+  /** Commands claimed by this loop whose outcome is not yet recorded. */
+  get inFlight(): number {
+    return this.held.size;
+  }
+
+  start(): void {
+    if (this.stateValue !== 'idle') return;
+    this.stateValue = 'running';
+    this.runPromise = this.run();
+  }
+
+  /** Cuts the current wait short (something may be ready). */
+  notify(): void {
+    this.wakeUp.abort();
+  }
+
+  /** Stops claiming, waits up to `graceMs` for deliveries in flight, releases the rest. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.stateValue === 'idle') this.stateValue = 'stopped';
+    if (this.stateValue !== 'running') return;
+    this.stateValue = 'stopping';
+    this.notify();
+    this.capacityWaiter?.();
+    await this.runPromise;
+    const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    while (this.deliveries.size > 0) {
+      if ((await Promise.race([Promise.all([...this.deliveries]).then(() => 'done' as const), deadline])) === 'timeout') break;
+    }
+    if (this.held.size > 0) {
+      this.deps.logger.warn({ count: this.held.size }, 'grace period over: giving unfinished commands back to the queue');
+      await Promise.all([...this.held.values()].map((c) => this.record(c, { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' })));
+    }
+    await this.deps.recorder.drain();
+    this.stateValue = 'stopped';
+  }
+
+  private async run(): Promise<void> {
+    const { queue, logger, metrics } = this.deps;
+    while (this.stateValue === 'running') {
+      if (this.errorDelayMs > 0) await this.pause(this.errorDelayMs);
+      const room = this.options.maxInFlight - this.held.size;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => { this.capacityWaiter = resolve; });
+        this.capacityWaiter = null;
+        continue;
+      }
+      if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
+      const claimedAt = Date.now();
+      let claimed: ClaimedCommand[];
+      try {
+        claimed = await queue.claim({ max: Math.min(room, this.options.claimBatch), leaseMs: this.options.leaseMs });
+        this.errorDelayMs = 0;
+      } catch (error) {
+        metrics.storeErrors.inc({ operation: 'claim' });
+        this.backOff(error, 'claim failed');
+        continue;
+      }
+      if (claimed.length === 0) {
+        try {
+          await queue.waitForWork(this.options.idleWaitMs, this.wakeUp.signal);
+        } catch (error) {
+          this.backOff(error, 'waiting for work failed');
+        }
+        continue;
+      }
+      for (const command of claimed) this.held.set(command.id, command);
+      metrics.inFlight.set(this.held.size);
+      if (this.stateValue !== 'running') {
+        await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' })));
+        break;
+      }
+      this.track(this.dispatch(claimed, claimedAt + this.options.leaseMs - this.options.leaseMarginMs));
+    }
+    logger.debug('dispatch loop left its claim loop');
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => this.deps.logger.error({ err: toError(error) }, 'dispatch failed'));
+    this.deliveries.add(tracked);
+    void tracked.finally(() => this.deliveries.delete(tracked));
+  }
+
+  /** Routes a claimed batch and delivers it, one batch call per replica. */
+  private async dispatch(claimed: ClaimedCommand[], answerBy: number): Promise<void> {
+    let routes: Map<string, DeviceRoute>;
+    try {
+      routes = await this.deps.registry.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
+    } catch (error) {
+      this.deps.metrics.storeErrors.inc({ operation: 'lookupMany' });
+      this.backOff(error, 'route lookup failed');
+      await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'route lookup failed', metric: 'error' })));
+      return;
+    }
+    const byReplica = new Map<string, Array<{ command: ClaimedCommand; route: DeviceRoute }>>();
+    const offline: ClaimedCommand[] = [];
+    for (const command of claimed) {
+      const route = routes.get(command.phyId);
+      if (!route) offline.push(command);
+      else byReplica.set(route.address, [...(byReplica.get(route.address) ?? []), { command, route }]);
+    }
+    const work: Promise<unknown>[] = [];
+    if (offline.length > 0) work.push(this.park(offline.map((command) => ({ command, route: null })), 'device has no route (offline)'));
+    for (const [address, items] of byReplica) {
+      for (let i = 0; i < items.length; i += this.options.deliveryBatchMax) {
+        work.push(this.deliverToReplica(address, items.slice(i, i + this.options.deliveryBatchMax), answerBy));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  private async deliverToReplica(address: string, items: Array<{ command: ClaimedCommand; route: DeviceRoute }>, answerBy: number): Promise<void> {
+    const { client, metrics } = this.deps;
+    const byId = new Map(items.map((i) => [i.command.id, i]));
+    const recorded: Promise<unknown>[] = [];
+    const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
+    const started = process.hrtime.bigint();
+    const ackWait = Math.max(100, answerBy - Date.now());
+    const onAnswer = (answer: DeliveryAnswer) => {
+      const item = byId.get(answer.id);
+      if (!item) return;
+      byId.delete(answer.id);
+      if (answer.latencyMs !== undefined) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
+      const verdict = verdictFor(answer);
+      if (verdict.kind === 'release' && verdict.park) parked.push(item);
+      else recorded.push(this.record(item.command, verdict));
+    };
+    try {
+      await client.deliverBatch(
+        address,
+        items.map(({ command, route }) => ({ phyId: command.phyId, id: command.id, payload: command.payload, ackTimeoutMs: Math.min(command.ackTimeoutMs, ackWait), epoch: route.epoch })),
+        onAnswer,
+      );
+    } catch (error) {
+      const batchError = error instanceof DeliveryBatchError ? error : null;
+      this.deps.logger.warn({ err: toError(error), address, count: byId.size }, 'delivery batch failed');
+      // Refused connections mean the replica is gone: its devices wait for a new route without spending an attempt.
+      if (batchError?.notSent) parked.push(...byId.values());
+      else for (const { command } of byId.values()) recorded.push(this.record(command, { kind: 'fail', retryable: true, error: `transport: ${toError(error).message}`, metric: 'transport_error' }));
+      byId.clear();
+    } finally {
+      metrics.deliveryCall.observe({ kind: 'batch' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    for (const { command } of byId.values()) {
+      recorded.push(this.record(command, { kind: 'fail', retryable: true, error: 'the ingress answered no outcome for this command', metric: 'transport_error' }));
+    }
+    if (parked.length > 0) recorded.push(this.park(parked, 'device not connected on its replica'));
+    await Promise.all(recorded);
+  }
+
+  /**
+   * Parks devices, then looks them up once more: a device that connected somewhere new while
+   * we were delivering has already sent its online signal, which the park would otherwise undo.
+   */
+  private async park(items: Array<{ command: ClaimedCommand; route: DeviceRoute | null }>, reason: string): Promise<void> {
+    await Promise.all(items.map(({ command }) => this.record(command, { kind: 'release', park: true, reason, metric: 'device_offline' })));
+    try {
+      const now = await this.deps.registry.lookupMany([...new Set(items.map((i) => i.command.phyId))]);
+      const used = new Map(items.map((i) => [i.command.phyId, i.route]));
+      for (const [phyId, route] of now) {
+        const before = used.get(phyId);
+        if (!before || before.replicaId !== route.replicaId || before.epoch !== route.epoch) await this.deps.queue.markDeviceOnline(phyId);
+      }
+    } catch (error) {
+      // The periodic parked-device check covers this.
+      this.deps.logger.warn({ err: toError(error) }, 'route re-check after parking failed');
+    }
+  }
+
+  private async record(command: ClaimedCommand, verdict: Verdict): Promise<void> {
+    const { recorder, metrics, waiter, logger } = this.deps;
+    metrics.delivered.inc({ outcome: verdict.metric });
+    let result: TransitionResult;
+    if (verdict.kind === 'ack') {
+      result = await recorder.record('ack', { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome, ...(verdict.result ? { result: verdict.result } : {}) });
+      if (result.ok && verdict.outcome === 'ok') metrics.enqueueToAck.observe(Math.max(0, Date.now() - command.createdAt) / 1000);
+    } else if (verdict.kind === 'fail') {
+      result = await recorder.record('fail', { id: command.id, leaseToken: command.leaseToken, error: verdict.error, retryable: verdict.retryable });
+      if (result.ok && result.status === 'dead') metrics.deadLettered.inc();
+      else if (result.ok && result.status === 'queued') metrics.retries.inc();
+    } else {
+      result = await recorder.record('release', { id: command.id, leaseToken: command.leaseToken, deviceOffline: verdict.park, reason: verdict.reason });
+    }
+    if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
+    else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);
+    this.held.delete(command.id);
+    metrics.inFlight.set(this.held.size);
+    this.capacityWaiter?.();
+  }
+
+  private backOff(error: unknown, what: string): void {
+    this.errorDelayMs = Math.min(5_000, Math.max(100, this.errorDelayMs * 2));
+    this.deps.logger.warn({ err: toError(error), retryInMs: this.errorDelayMs }, what);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      const stopEarly = () => { clearTimeout(timer); resolve(); };
+      if (this.stateValue !== 'running') stopEarly();
+      else this.wakeUp.signal.addEventListener('abort', stopEarly, { once: true });
+    });
+  }
+}

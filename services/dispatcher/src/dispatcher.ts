@@ -1,0 +1,105 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
+import { createApp } from './app';
+import { createBackend, type Backend } from './backend';
+import { CompletionWaiter } from './completion-waiter';
+import { parseApiKeys, type DispatcherConfig } from './config';
+import { DeliveryClient } from './delivery-client';
+import { DeviceResumer } from './device-resumer';
+import { DispatchLoop } from './dispatch-loop';
+import { createLeaseReaper } from './lease-reaper';
+import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
+import { OutcomeRecorder } from './outcome-recorder';
+import { guardStore } from './store-guard';
+
+/** A running dispatcher: its public API port and its parts (tests reach into them). */
+export interface RunningDispatcher {
+  httpPort: number;
+  url: string;
+  app: Express;
+  server: Server;
+  queue: CommandQueue;
+  registry: RouteRegistry;
+  loop: DispatchLoop | null;
+  resumer: DeviceResumer | null;
+  metrics: DispatcherMetrics;
+  logger: Logger;
+  /** Stops in order: not ready, no new claims, HTTP drained, in-flight finished or released, stores closed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the public API and (unless `worker.enabled` is false) the delivery worker, the lease
+ * reaper and the device resumer. main.ts adds signals; tests call this directly.
+ */
+export async function startDispatcher(config: Readonly<DispatcherConfig>, options: { logger?: Logger; backend?: Backend } = {}): Promise<RunningDispatcher> {
+  const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
+  const backend = options.backend ?? (await createBackend(config));
+  const metricsRegistry = createMetricsRegistry('dispatcher');
+  const metrics = createDispatcherMetrics(metricsRegistry, backend.queue);
+  const onUnavailable = (operation: string) => metrics.storeErrors.inc({ operation });
+  const queue = guardStore(backend.queue, onUnavailable);
+  const registry = guardStore(backend.registry, onUnavailable);
+  const waiter = new CompletionWaiter();
+  let ready = false;
+
+  const app = createApp({
+    queue, registry, waiter, metrics, metricsRegistry, logger,
+    apiKeys: parseApiKeys(config.apiKeys),
+    isReady: () => ready,
+    checks: backend.checks,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    maxWaitMs: config.api.maxWaitMs,
+    batchMax: config.api.batchMax,
+  });
+
+  let loop: DispatchLoop | null = null;
+  let resumer: DeviceResumer | null = null;
+  let reaper: ReturnType<typeof createLeaseReaper> | null = null;
+  const client = new DeliveryClient({ internalToken: config.internalToken });
+  const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs, onStoreError: (op) => metrics.storeErrors.inc({ operation: op }) });
+  if (config.worker.enabled) {
+    const w = config.worker;
+    loop = new DispatchLoop(
+      { queue, registry, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }) },
+      { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
+    );
+    const wake = () => loop?.notify();
+    resumer = new DeviceResumer({ queue, registry, logger: logger.child({ component: 'device-resumer' }), checkMs: w.parkedCheckMs, onResume: wake });
+    reaper = createLeaseReaper({ queue, metrics, logger: logger.child({ component: 'lease-reaper' }), intervalMs: w.reapIntervalMs, onWork: wake });
+    await resumer.start();
+    reaper.start();
+    loop.start();
+  }
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const httpPort = (server.address() as AddressInfo).port;
+  ready = true;
+  logger.info({ httpPort, worker: config.worker.enabled }, 'dispatcher started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      ready = false;
+      waiter.close();
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await loop?.stop(config.shutdown.graceMs);
+      await Promise.all([resumer?.stop(), reaper?.stop()]);
+      await httpClosed;
+      await client.close();
+      await backend.close();
+      logger.info('dispatcher stopped');
+    })();
+    return stopping;
+  };
+
+  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, loop, resumer, metrics, logger, stop };
+}

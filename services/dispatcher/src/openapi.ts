@@ -1,0 +1,124 @@
+/**
+ * The public API's OpenAPI 3.1 document, served at /openapi.json. A test walks the express
+ * router and this document both ways, so a route cannot exist without being documented here.
+ */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const errorResponse = (description: string) => ({ description, ...json(ref('Error')) });
+const errors = (...codes: number[]) => {
+  const text: Record<number, string> = {
+    400: 'invalid request (details name each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
+    404: 'not found', 409: 'conflict (state or idempotency key)', 413: 'body too large', 429: 'queue cap reached',
+    503: 'queue store unreachable (Retry-After)',
+  };
+  return Object.fromEntries([401, 503, ...codes].map((c) => [String(c), errorResponse(text[c] ?? 'error')]));
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const phyIdParam = { name: 'phyId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } };
+const waitParam = { name: 'waitMs', in: 'query', required: false, description: 'hold the answer until the command is terminal or this many ms pass (at most DISPATCHER_MAX_WAIT_MS, default 60000)', schema: { type: 'integer', minimum: 0 } };
+const limitParam = { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } };
+const cursorParam = { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } };
+const send = [{ apiKey: [] }];
+const admin = [{ apiKey: [] }];
+
+const counts = {
+  type: 'object',
+  properties: { pending: { type: 'integer' }, inflight: { type: 'integer' }, delayed: { type: 'integer' }, waitingForDevice: { type: 'integer' }, dead: { type: 'integer' } },
+};
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Outbound dispatcher API', version: '1.0.0', description: 'Queue commands for TCP-connected devices and follow them to a terminal state. Keys: `send` role for commands, `admin` for devices, stats and dead letters.' },
+  components: {
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' } },
+    schemas: {
+      Error: {
+        type: 'object', required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
+      },
+      EnqueueRequest: {
+        type: 'object', required: ['phyId', 'payload'], additionalProperties: false,
+        properties: {
+          phyId: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
+          payload: { type: 'string', contentEncoding: 'base64' },
+          priority: { type: 'integer', minimum: 0, maximum: 9, default: 5 },
+          ttlMs: { type: 'integer', minimum: 1, default: 3600000 },
+          ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 300000, default: 10000 },
+          maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+          idempotencyKey: { type: 'string', maxLength: 200 },
+          deliverAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }] },
+        },
+      },
+      EnqueueResult: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { type: 'string' }, duplicate: { type: 'boolean' } } },
+      Command: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' }, phyId: { type: 'string' }, priority: { type: 'integer' },
+          status: { enum: ['queued', 'inflight', 'acked', 'rejected', 'dead', 'expired', 'cancelled'] },
+          waitingFor: { enum: ['device', 'backoff', 'schedule', null] },
+          attempts: { type: 'integer' }, maxAttempts: { type: 'integer' },
+          createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+          expiresAt: { type: 'string', format: 'date-time' }, deliverAt: { type: ['string', 'null'], format: 'date-time' },
+          lastError: { type: ['string', 'null'] }, result: { type: ['string', 'null'], contentEncoding: 'base64', description: "the device's ACK bytes" },
+        },
+      },
+      Stats: { type: 'object', properties: { total: counts, shards: { type: 'array', items: { ...counts, properties: { ...counts.properties, shard: { type: 'integer' } } } } } },
+    },
+  },
+  paths: {
+    '/v1/commands': {
+      post: {
+        summary: 'Enqueue one command', security: send, parameters: [waitParam], requestBody: { required: true, ...json(ref('EnqueueRequest')) },
+        responses: {
+          '202': { description: 'accepted ({id, status, duplicate}; with waitMs the full command, not yet terminal)', ...json(ref('EnqueueResult')) },
+          '200': { description: 'with waitMs: the command reached a terminal state', ...json(ref('Command')) },
+          ...errors(400, 403, 409, 413, 429),
+        },
+      },
+    },
+    '/v1/commands/batch': {
+      post: {
+        summary: 'Enqueue up to 1000 commands; each item answers on its own', security: send,
+        requestBody: { required: true, ...json({ type: 'object', required: ['commands'], properties: { commands: { type: 'array', maxItems: 1000, items: ref('EnqueueRequest') } } }) },
+        responses: {
+          '200': { description: 'per-item results in request order: {index, id, status, duplicate} or {index, error}', ...json({ type: 'object', properties: { accepted: { type: 'integer' }, failed: { type: 'integer' }, results: { type: 'array', items: { type: 'object' } } } }) },
+          ...errors(400, 403, 413),
+        },
+      },
+    },
+    '/v1/commands/{id}': {
+      get: { summary: 'Read a command (long-poll with waitMs)', security: send, parameters: [idParam, waitParam], responses: { '200': { description: 'the command', ...json(ref('Command')) }, ...errors(400, 403, 404) } },
+      delete: { summary: 'Cancel a command that is still queued', security: send, parameters: [idParam], responses: { '200': { description: 'the cancelled command', ...json(ref('Command')) }, ...errors(400, 403, 404, 409) } },
+    },
+    '/v1/devices/{phyId}': {
+      get: {
+        summary: 'Is the device online, on which replica, since when, and how many commands it has pending', security: admin, parameters: [phyIdParam],
+        responses: { '200': { description: 'device view', ...json({ type: 'object', properties: { phyId: { type: 'string' }, online: { type: 'boolean' }, replicaId: { type: ['string', 'null'] }, epoch: { type: ['integer', 'null'] }, connectedSince: { type: ['string', 'null'], format: 'date-time' }, pending: { type: 'integer' } } }) }, ...errors(400, 403) },
+      },
+    },
+    '/v1/devices/{phyId}/commands': {
+      get: { summary: "The device's pending commands in delivery order", security: admin, parameters: [phyIdParam, limitParam], responses: { '200': { description: 'commands', ...json({ type: 'object', properties: { phyId: { type: 'string' }, items: { type: 'array', items: ref('Command') } } }) }, ...errors(400, 403) } },
+    },
+    '/v1/stats': {
+      get: { summary: 'Queue counts in total and per shard', security: admin, responses: { '200': { description: 'counts', ...json(ref('Stats')) }, ...errors(403) } },
+    },
+    '/v1/dead-letters': {
+      get: { summary: 'Dead letters, paged', security: admin, parameters: [limitParam, cursorParam], responses: { '200': { description: 'a page', ...json({ type: 'object', properties: { items: { type: 'array', items: ref('Command') }, nextCursor: { type: ['string', 'null'] } } }) }, ...errors(400, 403) } },
+    },
+    '/v1/dead-letters/replay': {
+      post: {
+        summary: 'Requeue dead letters (attempts reset)', security: admin,
+        requestBody: { required: true, ...json({ oneOf: [{ type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 1000 } } }, { type: 'object', required: ['all'], properties: { all: { const: true } } }] }) },
+        responses: { '200': { description: 'how many moved', ...json({ type: 'object', properties: { replayed: { type: 'integer' } } }) }, ...errors(400, 403) },
+      },
+    },
+    '/v1/dead-letters/{id}': {
+      delete: { summary: 'Delete one dead letter', security: admin, parameters: [idParam], responses: { '200': { description: 'deleted', ...json({ type: 'object', properties: { deleted: { type: 'integer' } } }) }, ...errors(400, 403, 404) } },
+    },
+    '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    '/healthz': { get: { summary: 'Alive', security: [], responses: { '200': { description: 'alive' } } } },
+    '/readyz': { get: { summary: 'Ready for traffic', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'starting, draining or a dependency is down' } } } },
+    '/health': { get: { summary: "Each dependency's status and latency", security: [], responses: { '200': { description: 'ok or degraded' }, '503': { description: 'a dependency is down' } } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format' } } } },
+  },
+} as const;
