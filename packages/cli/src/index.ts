@@ -1,1 +1,2 @@
-export {};
+export * from './sim';
+export { buildProgram } from './main';

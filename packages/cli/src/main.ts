@@ -1,2 +1,29 @@
 #!/usr/bin/env node
-console.log("outbound");
+import { Command } from 'commander';
+import { register as registerSim } from './commands/sim';
+
+/**
+ * Every subcommand lives in commands/<name>.ts and exports `register(program)`. To add one,
+ * write that module and add one line to this list.
+ */
+const REGISTRATIONS: Array<(program: Command) => void> = [
+  registerSim,
+];
+
+/** The `outbound` program with every subcommand registered (tests parse with it directly). */
+export function buildProgram(): Command {
+  const program = new Command('outbound')
+    .description('Outbound: reliable command delivery to TCP-connected devices')
+    .showHelpAfterError();
+  for (const register of REGISTRATIONS) register(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,347 @@
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect } from 'node:tls';
+import {
+  AckStatus,
+  FrameDecoder,
+  FrameType,
+  WireErrorCode,
+  decodeCommand,
+  decodeError,
+  decodeGoaway,
+  decodeWelcome,
+  deviceToken,
+  encodeAck,
+  encodeHello,
+  encodePing,
+  encodePong,
+  wireErrorName,
+  type Frame,
+} from '@outbound/core';
+import { Backoff, type ReconnectPolicy } from './backoff';
+import { decideOutcome, sampleLatency, validateBehaviour, type DeviceBehaviour } from './behaviour';
+import { CommandLedger } from './command-ledger';
+
+export interface SimulatedDeviceOptions extends DeviceBehaviour {
+  host: string;
+  port: number;
+  phyId: string;
+  /** HMAC secret; the HELLO token is computed from it. */
+  secret?: string;
+  /** Raw token sent as is (overrides `secret`; for wrong-token tests). */
+  token?: string;
+  /** Connect with TLS. */
+  tls?: { ca?: Buffer; rejectUnauthorized?: boolean };
+  /** Reconnect after a drop with jittered exponential backoff; default false (tests decide). */
+  reconnect?: false | ReconnectPolicy;
+  /** The ACK result of an applied command; default "ok". */
+  result?: (id: string, payload: Buffer) => Buffer;
+  /** Send a PING every heartbeat interval after WELCOME; default true (false lets a test provoke IDLE_TIMEOUT). */
+  heartbeat?: boolean;
+  /** How many command ids the device remembers for dedupe; default 100000. */
+  historyLimit?: number;
+}
+
+export interface DeviceStats {
+  /** COMMAND frames received, duplicates included. */
+  received: number;
+  /** Distinct commands applied. */
+  applied: number;
+  /** COMMAND frames for an id already answered OK or REJECTED. */
+  duplicates: number;
+  /** ACKs sent with OK, REJECTED, BUSY. */
+  acked: number;
+  rejected: number;
+  busy: number;
+  /** ACKs withheld (noAckRate). */
+  noAck: number;
+  /** Handshakes completed (WELCOME received). */
+  connects: number;
+}
+
+/** A command as the device saw it. */
+export interface ReceivedCommand {
+  id: string;
+  payload: Buffer;
+  duplicate: boolean;
+}
+
+/** connect() failed: the server sent ERROR (`wireCode` set) or closed before WELCOME. */
+export class DeviceHandshakeError extends Error {
+  constructor(
+    message: string,
+    readonly wireCode?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DeviceHandshakeError';
+  }
+}
+
+const DEFAULT_RESULT = Buffer.from('ok');
+const REJECTED_RESULT = Buffer.from('rejected');
+const BUSY_RESULT = Buffer.from('busy');
+
+type Handshake = { resolve: () => void; reject: (error: Error) => void };
+
+/**
+ * One simulated device speaking protocol v1 over a real TCP (or TLS) socket: HELLO with an
+ * HMAC token, PING every heartbeat interval, PONG to PINGs, ACKs with a configurable
+ * latency and outcome mix, dedupe by command id (a duplicate is re-ACKed with the first
+ * answer, not applied again), GOAWAY honoured, reconnect with jittered backoff.
+ *
+ * Events: 'welcome'(heartbeatSeconds), 'command'(ReceivedCommand), 'ack'({id, status,
+ * latencyMs, duplicate}), 'goaway'(reconnectAfterMs), 'error-frame'({code, reason}), 'close'().
+ */
+export class SimulatedDevice extends EventEmitter {
+  readonly phyId: string;
+  readonly stats: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+  /** The last ERROR frame the server sent, if any. */
+  lastErrorFrame: { code: number; reason: string } | undefined;
+  /** The interval the last WELCOME announced. */
+  heartbeatSeconds: number | undefined;
+
+  private readonly options: SimulatedDeviceOptions;
+  private behaviour: DeviceBehaviour;
+  private readonly ledger: CommandLedger;
+  private readonly backoff: Backoff | undefined;
+  private socket: Socket | undefined;
+  private welcomed = false;
+  private stopped = true;
+  private paused = false;
+  private handshake: Handshake | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly ackTimers = new Set<NodeJS.Timeout>();
+  private goawayUntil: number | undefined;
+  private pingSequence = 0;
+
+  constructor(options: SimulatedDeviceOptions) {
+    super();
+    validateBehaviour(options);
+    this.options = options;
+    this.phyId = options.phyId;
+    this.behaviour = { ackLatencyMs: options.ackLatencyMs, rejectRate: options.rejectRate, busyRate: options.busyRate, noAckRate: options.noAckRate };
+    this.ledger = new CommandLedger(options.historyLimit);
+    this.backoff = options.reconnect ? new Backoff(options.reconnect) : undefined;
+  }
+
+  /** True between WELCOME and the connection's close. */
+  get connected(): boolean {
+    return this.welcomed && this.socket !== undefined && !this.socket.destroyed;
+  }
+
+  /** Applied command ids in apply order; a duplicate does not appear twice. */
+  get appliedIds(): ReadonlyArray<string> {
+    return this.ledger.appliedIds;
+  }
+
+  appliedCount(id: string): number {
+    return this.ledger.appliedCount(id);
+  }
+
+  setBehaviour(behaviour: Partial<DeviceBehaviour>): void {
+    validateBehaviour(behaviour);
+    this.behaviour = { ...this.behaviour, ...behaviour };
+  }
+
+  /** Opens a connection; resolves on WELCOME, rejects on ERROR or a close before it. */
+  connect(): Promise<void> {
+    this.stopped = false;
+    this.clearReconnect();
+    if (this.socket) return Promise.reject(new Error(`${this.phyId}: already connected or connecting`));
+    return this.open();
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.clearReconnect();
+    const socket = this.socket;
+    if (!socket) return;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.destroy();
+    await closed;
+  }
+
+  /** Drops the connection as a network failure would; reconnects if the policy says so. */
+  dropConnection(): void {
+    this.socket?.destroy();
+  }
+
+  /** Stops reading the socket (the kernel buffers fill, then the server's writes back up). */
+  pauseReading(): void {
+    this.paused = true;
+    this.socket?.pause();
+  }
+
+  resumeReading(): void {
+    this.paused = false;
+    this.socket?.resume();
+  }
+
+  private open(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const { host, port, tls } = this.options;
+      const socket = tls
+        ? tlsConnect({ host, port, ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized ?? true })
+        : netConnect({ host, port });
+      this.socket = socket;
+      this.welcomed = false;
+      this.goawayUntil = undefined;
+      this.lastErrorFrame = undefined;
+      this.handshake = { resolve, reject };
+      const decoder = new FrameDecoder();
+      let lastError: Error | undefined;
+      socket.setNoDelay(true);
+      if (this.paused) socket.pause();
+      socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(encodeHello(this.phyId, this.token())));
+      socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
+      socket.on('error', (error) => (lastError = error));
+      socket.on('close', () => this.onClose(socket, lastError));
+    });
+  }
+
+  private token(): string {
+    if (this.options.token !== undefined) return this.options.token;
+    return this.options.secret === undefined ? '' : deviceToken(this.phyId, this.options.secret);
+  }
+
+  private onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = decoder.push(chunk);
+    } catch {
+      socket.destroy(); // the server broke framing: nothing sensible left to read
+      return;
+    }
+    for (const frame of frames) {
+      if (socket !== this.socket) return;
+      this.onFrame(socket, frame);
+    }
+  }
+
+  private onFrame(socket: Socket, frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.WELCOME:
+        return this.onWelcome(socket, decodeWelcome(frame.body).heartbeatSeconds);
+      case FrameType.PING:
+        socket.write(encodePong(frame.body));
+        return;
+      case FrameType.COMMAND:
+        if (this.welcomed) this.onCommand(socket, frame.body);
+        return;
+      case FrameType.GOAWAY:
+        return this.onGoaway(socket, decodeGoaway(frame.body).reconnectAfterMs);
+      case FrameType.ERROR: {
+        this.lastErrorFrame = decodeError(frame.body);
+        this.emit('error-frame', this.lastErrorFrame);
+        return;
+      }
+      default:
+        return; // PONG and anything newer than v1: nothing to do
+    }
+  }
+
+  private onWelcome(socket: Socket, heartbeatSeconds: number): void {
+    this.welcomed = true;
+    this.heartbeatSeconds = heartbeatSeconds;
+    this.stats.connects += 1;
+    this.backoff?.reset();
+    if (this.options.heartbeat !== false) {
+      this.heartbeatTimer = setInterval(() => {
+        const data = Buffer.allocUnsafe(4);
+        data.writeUInt32BE(this.pingSequence++ >>> 0, 0);
+        socket.write(encodePing(data));
+      }, heartbeatSeconds * 1000);
+      this.heartbeatTimer.unref();
+    }
+    const handshake = this.handshake;
+    this.handshake = undefined;
+    this.emit('welcome', heartbeatSeconds);
+    handshake?.resolve();
+  }
+
+  private onCommand(socket: Socket, body: Buffer): void {
+    const receivedAt = performance.now();
+    const { id, payload } = decodeCommand(body);
+    this.stats.received += 1;
+    const known = this.ledger.get(id);
+    let status: number;
+    let result: Buffer;
+    if (known) {
+      this.stats.duplicates += 1;
+      ({ status, result } = known);
+    } else {
+      status = decideOutcome(this.behaviour);
+      result = status === AckStatus.OK ? (this.options.result?.(id, payload) ?? DEFAULT_RESULT) : status === AckStatus.REJECTED ? REJECTED_RESULT : BUSY_RESULT;
+      if (status !== AckStatus.BUSY) this.ledger.record(id, status, Buffer.from(result));
+      if (status === AckStatus.OK) this.stats.applied += 1;
+    }
+    const duplicate = known !== undefined;
+    if (this.listenerCount('command') > 0) this.emit('command', { id, payload: Buffer.from(payload), duplicate } satisfies ReceivedCommand);
+
+    const send = (): void => {
+      if (Math.random() < (this.behaviour.noAckRate ?? 0)) {
+        this.stats.noAck += 1;
+      } else if (socket === this.socket && !socket.destroyed) {
+        socket.write(encodeAck(id, status, result));
+        if (status === AckStatus.OK) this.stats.acked += 1;
+        else if (status === AckStatus.REJECTED) this.stats.rejected += 1;
+        else this.stats.busy += 1;
+        this.emit('ack', { id, status, latencyMs: performance.now() - receivedAt, duplicate });
+      }
+      this.maybeFinishDraining(socket);
+    };
+    const delay = sampleLatency(this.behaviour.ackLatencyMs);
+    if (delay <= 0) return send();
+    const timer = setTimeout(() => {
+      this.ackTimers.delete(timer);
+      send();
+    }, delay);
+    this.ackTimers.add(timer);
+  }
+
+  private onGoaway(socket: Socket, reconnectAfterMs: number): void {
+    this.goawayUntil = Date.now() + reconnectAfterMs;
+    this.emit('goaway', reconnectAfterMs);
+    this.maybeFinishDraining(socket);
+  }
+
+  /** After GOAWAY: close our end once every command received so far is answered. */
+  private maybeFinishDraining(socket: Socket): void {
+    if (this.goawayUntil !== undefined && this.ackTimers.size === 0 && socket === this.socket) socket.end();
+  }
+
+  private onClose(socket: Socket, lastError: Error | undefined): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    const wasWelcomed = this.welcomed;
+    this.welcomed = false;
+    clearInterval(this.heartbeatTimer);
+    for (const timer of this.ackTimers) clearTimeout(timer); // the connection is gone: those ACKs are lost
+    this.ackTimers.clear();
+    const errorFrame = this.lastErrorFrame;
+    if (this.handshake && !wasWelcomed) {
+      const reason = errorFrame
+        ? `server sent ERROR ${wireErrorName(errorFrame.code)}: ${errorFrame.reason}`
+        : `connection closed before WELCOME${lastError ? ` (${lastError.message})` : ''}`;
+      this.handshake.reject(new DeviceHandshakeError(`${this.phyId}: ${reason}`, errorFrame?.code, { cause: lastError }));
+    }
+    this.handshake = undefined;
+    this.emit('close');
+    // A superseded device stops: two devices sharing a phyId would otherwise take turns forever.
+    if (this.stopped || !this.backoff || errorFrame?.code === WireErrorCode.SUPERSEDED) return;
+    const delay = this.goawayUntil !== undefined ? Math.max(0, this.goawayUntil - Date.now()) * (1 + Math.random() * 0.1) : this.backoff.next();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped && !this.socket) this.open().catch(() => undefined); // its close schedules the next try
+    }, delay);
+  }
+
+  private clearReconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+}
