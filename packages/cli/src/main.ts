@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { register as registerSim } from './commands/sim';
+import { register as registerEnqueue } from './commands/enqueue';
+import { register as registerStatus } from './commands/status';
+import { register as registerStats } from './commands/stats';
+import { register as registerDeadLetters } from './commands/dead-letters';
 
 /**
  * Every subcommand lives in commands/<name>.ts and exports `register(program)`. To add one,
@@ -8,6 +12,10 @@ import { register as registerSim } from './commands/sim';
  */
 const REGISTRATIONS: Array<(program: Command) => void> = [
   registerSim,
+  registerEnqueue,
+  registerStatus,
+  registerStats,
+  registerDeadLetters,
 ];
 
 /** The `outbound` program with every subcommand registered (tests parse with it directly). */
