@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import convict from 'convict';
+import { ConfigError, loadConfig, logLevelSchema, redisConfigSchema, type RedisConfig } from '@outbound/core';
+
+/** The ingress service's configuration (docs/ingress.md lists every environment name). */
+export interface IngressConfig {
+  logLevel: string;
+  replicaId: string;
+  tcp: {
+    host: string;
+    port: number;
+    tlsCertFile: string;
+    tlsKeyFile: string;
+    maxConnections: number;
+    maxFrameBytes: number;
+    writeHighWaterBytes: number;
+  };
+  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number };
+  auth: { mode: 'hmac' | 'none'; secrets: string[] };
+  internalToken: string;
+  timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
+  drain: { graceMs: number; reconnectSpreadMs: number };
+  registry: { backend: 'redis'; prefix: string; shards: number; heartbeatIntervalMs: number; heartbeatTtlMs: number };
+  redis: RedisConfig;
+}
+
+const nat = (doc: string, def: number, env: string) => ({ doc, format: 'nat', default: def, env }) as const;
+
+/** Defaults, then INGRESS_CONFIG_FILE (JSON), then environment variables. */
+export const ingressConfigSchema: convict.Schema<IngressConfig> = {
+  logLevel: logLevelSchema,
+  replicaId: { doc: 'this replica\'s id in the route registry (default: hostname-pid)', format: String, default: '', env: 'INGRESS_REPLICA_ID' },
+  tcp: {
+    host: { doc: 'device listener bind address', format: String, default: '0.0.0.0', env: 'INGRESS_TCP_HOST' },
+    port: { doc: 'device listener port (0: any free port)', format: 'port', default: 7000, env: 'INGRESS_TCP_PORT' },
+    tlsCertFile: { doc: 'PEM certificate; with INGRESS_TLS_KEY_FILE the listener speaks TLS', format: String, default: '', env: 'INGRESS_TLS_CERT_FILE' },
+    tlsKeyFile: { doc: 'PEM private key for INGRESS_TLS_CERT_FILE', format: String, default: '', env: 'INGRESS_TLS_KEY_FILE' },
+    maxConnections: nat('device connections held at once; more get ERROR BUSY', 60_000, 'INGRESS_MAX_CONNECTIONS'),
+    maxFrameBytes: nat('largest frame body a device may send (TOO_LARGE above); also caps COMMAND payloads', 65_536, 'INGRESS_MAX_FRAME_BYTES'),
+    writeHighWaterBytes: nat('bytes queued for a device that does not read before it is disconnected', 1_048_576, 'INGRESS_WRITE_HIGH_WATER_BYTES'),
+  },
+  http: {
+    host: { doc: 'internal delivery API bind address', format: String, default: '0.0.0.0', env: 'INGRESS_HTTP_HOST' },
+    port: { doc: 'internal delivery API port (0: any free port)', format: 'port', default: 8081, env: 'INGRESS_HTTP_PORT' },
+    advertiseUrl: { doc: 'delivery base URL dispatchers use (default: http://127.0.0.1:<http port>)', format: String, default: '', env: 'INGRESS_ADVERTISE_URL' },
+    bodyLimitBytes: nat('largest delivery request body (413 above)', 16 * 1024 * 1024, 'INGRESS_BODY_LIMIT_BYTES'),
+  },
+  auth: {
+    mode: { doc: 'device auth: hmac, or none (must be set explicitly)', format: ['hmac', 'none'], default: 'hmac', env: 'DEVICE_AUTH_MODE' },
+    secrets: { doc: 'HMAC secrets, comma-separated (several during a rotation)', format: 'string-list', default: [], env: 'DEVICE_AUTH_SECRETS', sensitive: true },
+  },
+  internalToken: { doc: 'bearer token every /internal route requires', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
+  timing: {
+    heartbeatSeconds: nat('heartbeat interval announced in WELCOME (1..65535)', 30, 'INGRESS_HEARTBEAT_SECONDS'),
+    handshakeTimeoutMs: nat('HELLO must arrive within this long', 10_000, 'INGRESS_HANDSHAKE_TIMEOUT_MS'),
+    idleTimeoutMs: nat('silence that closes a connection (0: 2.5 heartbeat intervals)', 0, 'INGRESS_IDLE_TIMEOUT_MS'),
+    errorLingerMs: nat('after an ERROR, how long the socket may take to flush before it is destroyed', 1_000, 'INGRESS_ERROR_LINGER_MS'),
+  },
+  drain: {
+    graceMs: nat('SIGTERM: longest drain before the process exits', 30_000, 'INGRESS_SHUTDOWN_GRACE_MS'),
+    reconnectSpreadMs: nat('GOAWAY reconnect-after is drawn from 0..this, so a drain does not cause a reconnect storm', 10_000, 'INGRESS_GOAWAY_SPREAD_MS'),
+  },
+  registry: {
+    backend: { doc: 'route registry store (redis; postgres is coming)', format: ['redis'], default: 'redis', env: 'QUEUE_BACKEND' },
+    prefix: { doc: 'route registry key prefix; dispatchers must use the same', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
+    shards: nat('route registry shards; dispatchers must use the same', 16, 'REGISTRY_SHARDS'),
+    heartbeatIntervalMs: nat('how often this replica refreshes its liveness', 2_000, 'REGISTRY_HEARTBEAT_INTERVAL_MS'),
+    heartbeatTtlMs: nat('liveness lapses this long after the last refresh (its routes then read offline)', 10_000, 'REGISTRY_HEARTBEAT_TTL_MS'),
+  },
+  redis: redisConfigSchema,
+};
+
+/** Loads, validates and completes the configuration; ConfigError has one line per problem. */
+export function loadIngressConfig(
+  options: { env?: NodeJS.ProcessEnv; overrides?: Partial<Record<string, unknown>> } = {},
+): { config: Readonly<IngressConfig>; redacted: Record<string, unknown> } {
+  const { config, redacted } = loadConfig(ingressConfigSchema, { ...options, configFileEnv: 'INGRESS_CONFIG_FILE' });
+  const problems: string[] = [];
+  if (!config.internalToken) problems.push('internalToken: INTERNAL_TOKEN is required (the bearer token of the delivery API)');
+  if (config.auth.mode === 'hmac' && config.auth.secrets.length === 0) problems.push('auth.secrets: DEVICE_AUTH_SECRETS is required when DEVICE_AUTH_MODE=hmac');
+  if (config.timing.heartbeatSeconds < 1 || config.timing.heartbeatSeconds > 0xffff) problems.push(`timing.heartbeatSeconds: must be 1..65535: value was ${config.timing.heartbeatSeconds}`);
+  if (config.timing.handshakeTimeoutMs < 1) problems.push('timing.handshakeTimeoutMs: must be at least 1');
+  if (Boolean(config.tcp.tlsCertFile) !== Boolean(config.tcp.tlsKeyFile)) problems.push('tcp.tlsCertFile/tlsKeyFile: set both INGRESS_TLS_CERT_FILE and INGRESS_TLS_KEY_FILE, or neither');
+  if (config.registry.shards < 1) problems.push('registry.shards: must be at least 1');
+  if (config.registry.heartbeatTtlMs <= config.registry.heartbeatIntervalMs) problems.push(`registry.heartbeatTtlMs: must exceed registry.heartbeatIntervalMs (${config.registry.heartbeatIntervalMs}): value was ${config.registry.heartbeatTtlMs}`);
+  if (config.http.advertiseUrl) {
+    try {
+      new URL(config.http.advertiseUrl);
+    } catch {
+      problems.push(`http.advertiseUrl: INGRESS_ADVERTISE_URL must be a URL: value was ${config.http.advertiseUrl}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const replicaId = config.replicaId || `${hostname()}-${process.pid}`;
+  const completed = Object.freeze({ ...config, replicaId });
+  return { config: completed, redacted: { ...redacted, replicaId } };
+}
+
+/** The idle timeout in force: configured, or 2.5 heartbeat intervals (DESIGN.md). */
+export function idleTimeoutMs(config: IngressConfig): number {
+  return config.timing.idleTimeoutMs || config.timing.heartbeatSeconds * 2_500;
+}

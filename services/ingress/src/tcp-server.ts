@@ -1,0 +1,253 @@
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { encodeError, encodeGoaway, FrameType, verifyDeviceToken, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
+import { ConnState, DeviceConnection, type ConnectionHost } from './device-connection';
+import type { DeliveryTracker } from './delivery-tracker';
+import type { IngressMetrics } from './metrics';
+
+export interface DeviceServerOptions {
+  host: string;
+  port: number;
+  tls?: { certFile: string; keyFile: string };
+  auth: { mode: 'hmac' | 'none'; secrets: readonly string[] };
+  heartbeatSeconds: number;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  errorLingerMs: number;
+  maxConnections: number;
+  maxFrameBytes: number;
+  writeHighWaterBytes: number;
+  metrics: IngressMetrics;
+  logger: Logger;
+}
+
+/** Records and removes routes; the server calls it, the ingress wires it to the registry. */
+export interface RouteHooks {
+  /** Records the route; answers the connection's epoch. */
+  register(conn: DeviceConnection): Promise<number>;
+  unregister(conn: DeviceConnection): Promise<void>;
+}
+
+/**
+ * The device TCP (or TLS) listener: accepts connections up to the limit, runs one sweep for
+ * every handshake, idle and linger deadline (no per-connection timers: at 50,000 connections
+ * one pass a second costs far less than 50,000 timers re-armed on every frame), keeps phyId →
+ * connection, and makes a newer connection of a phyId supersede the older one.
+ */
+export class DeviceServer implements ConnectionHost {
+  readonly heartbeatSeconds: number;
+  readonly writeHighWaterBytes: number;
+  private readonly server: Server;
+  private readonly connections = new Set<DeviceConnection>();
+  private readonly byPhyId = new Map<string, DeviceConnection>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private tracker: DeliveryTracker | undefined;
+  private routes: RouteHooks | undefined;
+  private draining = false;
+  private readonly secrets: string[];
+
+  constructor(private readonly options: DeviceServerOptions) {
+    this.heartbeatSeconds = options.heartbeatSeconds;
+    this.writeHighWaterBytes = options.writeHighWaterBytes;
+    this.secrets = [...options.auth.secrets];
+    if (options.tls) {
+      const tlsServer = createTlsServer({
+        cert: readFileSync(options.tls.certFile),
+        key: readFileSync(options.tls.keyFile),
+        handshakeTimeout: options.handshakeTimeoutMs,
+      });
+      tlsServer.on('secureConnection', (socket) => this.accept(socket));
+      tlsServer.on('tlsClientError', () => this.options.metrics.handshakes.labels('tls_error').inc());
+      this.server = tlsServer;
+    } else {
+      this.server = createTcpServer((socket) => this.accept(socket));
+    }
+  }
+
+  attach(tracker: DeliveryTracker, routes: RouteHooks): void {
+    this.tracker = tracker;
+    this.routes = routes;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const tick = Math.max(20, Math.min(1_000, Math.floor(Math.min(this.options.handshakeTimeoutMs, this.options.idleTimeoutMs, this.options.errorLingerMs || 1_000) / 4)));
+    this.sweepTimer = setInterval(() => this.sweep(), tick);
+    this.sweepTimer.unref();
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** The connection of a phyId, whatever its state. */
+  connectionOf(phyId: string): DeviceConnection | undefined {
+    return this.byPhyId.get(phyId);
+  }
+
+  /** A connection deliveries may use: registered, and the replica not draining. */
+  deliverable(phyId: string): DeviceConnection | undefined {
+    if (this.draining) return undefined;
+    const conn = this.byPhyId.get(phyId);
+    return conn && conn.state === ConnState.READY ? conn : undefined;
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const m = this.options.metrics;
+    if (this.draining || this.connections.size >= this.options.maxConnections) {
+      m.handshakes.labels('busy').inc();
+      m.frameErrors.labels('BUSY').inc();
+      m.frameOut(FrameType.ERROR);
+      socket.on('error', () => undefined);
+      socket.end(encodeError(WireErrorCode.BUSY, this.draining ? 'server is draining' : 'connection limit reached'));
+      socket.setTimeout(this.options.errorLingerMs || 1, () => socket.destroy());
+      return;
+    }
+    const conn = new DeviceConnection(socket, this, this.options.maxFrameBytes, Date.now());
+    this.connections.add(conn);
+    m.openConnections.inc();
+  }
+
+  authenticate(phyId: string, token: string): boolean {
+    return this.options.auth.mode === 'none' || verifyDeviceToken(phyId, token, this.secrets);
+  }
+
+  onAuthenticated(conn: DeviceConnection): void {
+    const older = this.byPhyId.get(conn.phyId);
+    this.byPhyId.set(conn.phyId, conn);
+    if (older && older !== conn) older.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived');
+    this.options.metrics.handshakes.labels('ok').inc();
+    const routes = this.routes;
+    if (!routes) throw new Error('DeviceServer.attach() was not called');
+    routes.register(conn).then(
+      (epoch) => {
+        conn.epoch = epoch;
+        if (conn.state === ConnState.CLOSING) {
+          // Closed while registering: remove the route it just recorded (fenced by epoch).
+          if (!this.connections.has(conn)) void routes.unregister(conn);
+          return;
+        }
+        if (conn.supersededUpTo >= epoch) {
+          conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+          return;
+        }
+        conn.state = ConnState.READY;
+        conn.counted = true;
+        this.options.metrics.connectedDevices.inc();
+        this.options.logger.debug({ phyId: conn.phyId, epoch, remote: conn.remote }, 'device connected');
+      },
+      (error: unknown) => {
+        this.options.logger.error({ phyId: conn.phyId, err: error }, 'could not record the route; closing so the device reconnects');
+        conn.destroy('registry_error');
+      },
+    );
+  }
+
+  /** The registry says another replica took `phyId` at an epoch above `epoch`. */
+  superseded(phyId: string, epoch: number): void {
+    const conn = this.byPhyId.get(phyId);
+    if (!conn || conn.state === ConnState.CLOSING) return;
+    if (conn.epoch === 0) conn.supersededUpTo = Math.max(conn.supersededUpTo, epoch);
+    else if (conn.epoch <= epoch) conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+  }
+
+  onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void {
+    this.tracker?.settle(conn, id, status, result);
+  }
+
+  onFrameIn(type: number): void {
+    this.options.metrics.frameIn(type);
+  }
+
+  onFrameOut(type: number): void {
+    this.options.metrics.frameOut(type);
+  }
+
+  onHandshakeFailed(reason: string): void {
+    this.options.metrics.handshakes.labels(reason).inc();
+  }
+
+  onErrorSent(code: number, conn: DeviceConnection, reason: string): void {
+    const name = wireErrorName(code);
+    this.options.metrics.frameErrors.labels(name).inc();
+    this.options.logger.info({ phyId: conn.phyId || undefined, remote: conn.remote, code: name, reason }, 'closing connection with ERROR');
+  }
+
+  onClosed(conn: DeviceConnection): void {
+    if (!this.connections.delete(conn)) return;
+    const m = this.options.metrics;
+    m.openConnections.dec();
+    m.disconnects.labels(conn.closeReason || 'peer_closed').inc();
+    if (this.byPhyId.get(conn.phyId) === conn) this.byPhyId.delete(conn.phyId);
+    conn.state = ConnState.CLOSING;
+    this.tracker?.connectionClosed(conn);
+    if (conn.counted) m.connectedDevices.dec();
+    if (conn.epoch > 0) void this.routes?.unregister(conn);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const { handshakeTimeoutMs, idleTimeoutMs, errorLingerMs } = this.options;
+    for (const conn of this.connections) {
+      if (conn.state === ConnState.HANDSHAKE) {
+        if (now - conn.openedAt > handshakeTimeoutMs) conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${handshakeTimeoutMs} ms`);
+      } else if (conn.state === ConnState.CLOSING) {
+        if (conn.closingSince > 0 && now - conn.closingSince > errorLingerMs) conn.destroy(conn.closeReason);
+      } else if (now - conn.lastSeenAt > idleTimeoutMs) {
+        conn.fail(WireErrorCode.IDLE_TIMEOUT, `nothing received for ${idleTimeoutMs} ms`);
+      }
+    }
+  }
+
+  /**
+   * Drain, first half: stop accepting, and send every device GOAWAY with a reconnect-after
+   * drawn from 0..spreadMs so the fleet does not reconnect all at once. Deliveries are
+   * refused from now on (DEVICE_NOT_CONNECTED); those in flight are answered when their ACK
+   * arrives, the device closes, or they time out.
+   */
+  beginDrain(spreadMs: number): void {
+    this.draining = true;
+    // close() stops accepting at once; its callback waits for every connection, so not awaited.
+    this.server.close();
+    for (const conn of this.connections) {
+      if (conn.state === ConnState.HANDSHAKE) conn.destroy('draining');
+      else if (conn.state !== ConnState.CLOSING && !conn.pending) {
+        conn.endWith(encodeGoaway(Math.floor(Math.random() * (spreadMs + 1))), FrameType.GOAWAY, 'goaway');
+      } else if (conn.state !== ConnState.CLOSING) {
+        // Keep reading its ACKs: GOAWAY now, close once its deliveries are answered.
+        conn.send(encodeGoaway(Math.floor(Math.random() * (spreadMs + 1))), FrameType.GOAWAY);
+      }
+    }
+  }
+
+  /** Drain, second half (and stop()): destroy every connection left. */
+  closeAll(reason: string): void {
+    this.draining = true;
+    for (const conn of this.connections) conn.destroy(reason);
+  }
+
+  /** Resolves when every connection has closed (or `timeoutMs` passed). */
+  async waitForConnectionsClosed(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async stop(): Promise<void> {
+    this.draining = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    if (this.server.listening) this.server.close();
+    this.closeAll('stopping');
+    await this.waitForConnectionsClosed(2_000);
+  }
+}

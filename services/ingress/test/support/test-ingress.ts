@@ -1,0 +1,39 @@
+import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
+import { createLogger } from '@outbound/core';
+import { testRedisUrl } from '@outbound/test-support';
+
+export const SECRET = 'test-secret-1';
+export const TOKEN = 'internal-test-token';
+
+/** An in-process ingress on free ports with short timeouts; `overrides` use the config's key paths. */
+export async function startTestIngress(prefix: string, overrides: Record<string, unknown> = {}): Promise<IngressHandle> {
+  const { config } = loadIngressConfig({
+    env: {},
+    overrides: deepMerge(
+      {
+        internalToken: TOKEN,
+        tcp: { host: '127.0.0.1', port: 0 },
+        http: { host: '127.0.0.1', port: 0 },
+        auth: { mode: 'hmac', secrets: ['old-secret', SECRET] },
+        timing: { handshakeTimeoutMs: 5_000, errorLingerMs: 500 },
+        registry: { prefix, heartbeatIntervalMs: 200, heartbeatTtlMs: 2_000 },
+        redis: { url: testRedisUrl() },
+        drain: { graceMs: 5_000, reconnectSpreadMs: 1_000 },
+      },
+      overrides,
+    ),
+  });
+  return startIngress(config, { logger: createLogger({ service: 'ingress-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+}
+
+function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}

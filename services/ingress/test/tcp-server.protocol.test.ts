@@ -1,0 +1,196 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  deviceToken, encodeFrame, encodeHello, encodePing, encodeAck, FrameType, WireErrorCode, AckStatus,
+} from '@outbound/core';
+import request from 'supertest';
+import type { IngressHandle } from '@outbound/ingress';
+import { uniquePrefix, waitFor } from '@outbound/test-support';
+import { RawDevice } from './support/raw-device';
+import { SECRET, TOKEN, startTestIngress } from './support/test-ingress';
+
+describe('ingress TCP server over real sockets', () => {
+  let ingress: IngressHandle;
+  const devices: RawDevice[] = [];
+  const track = <T extends RawDevice>(d: T): T => {
+    devices.push(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    ingress = await startTestIngress(uniquePrefix('ingress-tcp'), {
+      timing: { heartbeatSeconds: 7, handshakeTimeoutMs: 300, idleTimeoutMs: 400 },
+      tcp: { maxConnections: 50, maxFrameBytes: 1024 },
+    });
+  });
+
+  afterEach(() => {
+    for (const d of devices.splice(0)) d.close();
+  });
+
+  afterAll(async () => {
+    await ingress.stop();
+  });
+
+  it('welcomes a device with a valid token, records its route and answers PING with PONG', async () => {
+    const device = track(await RawDevice.connect(ingress.tcpPort));
+    device.send(encodeHello('DEV-HS-1', deviceToken('DEV-HS-1', SECRET)));
+    expect(await device.welcome()).toBe(7);
+    const route = await waitFor(() => ingress.registry.lookup('DEV-HS-1'), { what: 'the route' });
+    expect(route).toMatchObject({ replicaId: ingress.replicaId, address: ingress.address });
+    device.send(encodePing(Buffer.from('abc')));
+    expect((await device.next(FrameType.PONG)).body.toString()).toBe('abc');
+    device.close();
+    await waitFor(async () => (await ingress.registry.lookup('DEV-HS-1')) === null, { what: 'the route to go on disconnect' });
+  });
+
+  it('accepts a token made with an older secret during a rotation', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-2', 'old-secret'));
+    expect(device.closed).toBe(false);
+  });
+
+  it('answers a wrong token with AUTH_FAILED and closes, recording no route', async () => {
+    const device = track(await RawDevice.connect(ingress.tcpPort));
+    device.send(encodeHello('DEV-BAD', deviceToken('DEV-BAD', 'not-the-secret')));
+    expect((await device.errorAndClose()).code).toBe(WireErrorCode.AUTH_FAILED);
+    expect(await ingress.registry.lookup('DEV-BAD')).toBeNull();
+  });
+
+  it('closes a connection that sends no HELLO within the handshake timeout', async () => {
+    const device = track(await RawDevice.connect(ingress.tcpPort));
+    expect((await device.errorAndClose()).code).toBe(WireErrorCode.HANDSHAKE_TIMEOUT);
+  });
+
+  it('closes a silent device after the idle timeout, and keeps one that pings', async () => {
+    const silent = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-IDLE-1', SECRET));
+    const chatty = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-IDLE-2', SECRET));
+    const pinger = setInterval(() => chatty.send(encodePing()), 100);
+    try {
+      expect((await silent.errorAndClose()).code).toBe(WireErrorCode.IDLE_TIMEOUT);
+      expect(chatty.closed).toBe(false);
+    } finally {
+      clearInterval(pinger);
+    }
+  });
+
+  it('answers a frame above the size limit with TOO_LARGE before reading its body', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-BIG', SECRET));
+    const header = encodeFrame(FrameType.PING, Buffer.alloc(0));
+    header.writeUInt32BE(1025, 4);
+    device.send(header);
+    expect((await device.errorAndClose()).code).toBe(WireErrorCode.TOO_LARGE);
+  });
+
+  it('answers an unknown frame type with PROTOCOL', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-UNK', SECRET));
+    device.send(encodeFrame(0x55, Buffer.from('x')));
+    expect((await device.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
+  });
+
+  it('answers a frame not allowed in the state with PROTOCOL (ACK before HELLO, HELLO twice)', async () => {
+    const early = track(await RawDevice.connect(ingress.tcpPort));
+    early.send(encodeAck('6b1f0a52-8d4e-4c1e-9a57-0f3c2d1e4b5a', AckStatus.OK));
+    expect((await early.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
+    const twice = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-TWICE', SECRET));
+    twice.send(encodeHello('DEV-TWICE', deviceToken('DEV-TWICE', SECRET)));
+    expect((await twice.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
+  });
+
+  it('answers bad magic, a bad version and a malformed HELLO with BAD_FRAME', async () => {
+    const magic = track(await RawDevice.connect(ingress.tcpPort));
+    magic.send(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    expect((await magic.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+    const version = track(await RawDevice.connect(ingress.tcpPort));
+    const frame = encodeHello('DEV-V', deviceToken('DEV-V', SECRET));
+    frame[2] = 2;
+    version.send(frame);
+    expect((await version.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+    const body = track(await RawDevice.connect(ingress.tcpPort));
+    body.send(encodeFrame(FrameType.HELLO, Buffer.from([5, 0x41])));
+    expect((await body.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+  });
+
+  it('supersedes an older connection of the same phyId on this replica', async () => {
+    const older = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-SUP', SECRET));
+    const first = await waitFor(() => ingress.registry.lookup('DEV-SUP'), { what: 'first route' });
+    const newer = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-SUP', SECRET));
+    expect((await older.errorAndClose()).code).toBe(WireErrorCode.SUPERSEDED);
+    const second = await waitFor(async () => {
+      const r = await ingress.registry.lookup('DEV-SUP');
+      return r && r.epoch > first.epoch ? r : null;
+    }, { what: 'the newer route' });
+    expect(second.epoch).toBe(first.epoch + 1);
+    expect(newer.closed).toBe(false);
+    // The older connection's close must not remove the newer route (fencing).
+    expect(await ingress.registry.lookup('DEV-SUP')).toMatchObject({ epoch: second.epoch });
+  });
+});
+
+describe('ingress limits', () => {
+  it('answers connections past the limit with BUSY', async () => {
+    const ingress = await startTestIngress(uniquePrefix('ingress-limit'), { tcp: { maxConnections: 2 } });
+    const devices = [await RawDevice.handshake(ingress.tcpPort, 'DEV-L1', SECRET), await RawDevice.connect(ingress.tcpPort)];
+    try {
+      await waitFor(() => ingress.devices.connectionCount === 2, { what: 'two connections held' });
+      const third = await RawDevice.connect(ingress.tcpPort);
+      devices.push(third);
+      expect((await third.errorAndClose()).code).toBe(WireErrorCode.BUSY);
+      expect(devices[0].closed).toBe(false);
+    } finally {
+      for (const d of devices) d.close();
+      await ingress.stop();
+    }
+  });
+
+  it('disconnects a device that stops reading once its unread bytes pass the high-water mark', async () => {
+    const ingress = await startTestIngress(uniquePrefix('ingress-hwm'), { tcp: { writeHighWaterBytes: 64 * 1024, maxFrameBytes: 65_536 } });
+    const device = await RawDevice.handshake(ingress.tcpPort, 'DEV-STUCK', SECRET);
+    device.socket.pause();
+    try {
+      await waitFor(() => ingress.devices.deliverable('DEV-STUCK'), { what: 'the device to be deliverable' });
+      const payload = Buffer.alloc(60_000, 7).toString('base64');
+      const answers: number[] = [];
+      // Each COMMAND is 60 KB; the kernel buffers some, then the high-water mark trips.
+      for (let i = 0; i < 200 && ingress.devices.deliverable('DEV-STUCK'); i++) {
+        const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        void request(ingress.app)
+          .post('/internal/v1/devices/DEV-STUCK/deliver')
+          .set('Authorization', `Bearer ${TOKEN}`)
+          .send({ id, payload, ackTimeoutMs: 30_000 })
+          .then((r) => answers.push(r.status));
+        await waitFor(() => ingress.devices.connectionOf('DEV-STUCK')?.pending?.has(id) || !ingress.devices.deliverable('DEV-STUCK'), { what: `delivery ${i} written` });
+      }
+      await waitFor(() => ingress.devices.connectionOf('DEV-STUCK') === undefined, { what: 'the stuck device to be disconnected' });
+      // Every waiting delivery is answered at once (404), not at its 30 s timeout.
+      const written = (await ingress.metrics.framesOut.get()).values.find((v) => v.labels.type === 'COMMAND');
+      expect(written?.value).toBeGreaterThan(1);
+      await waitFor(() => answers.length >= 2, { what: 'the waiting deliveries to be answered' });
+      expect(new Set(answers)).toEqual(new Set([404]));
+      const metrics = await ingress.metrics.registry.getSingleMetricAsString('outbound_ingress_disconnects_total');
+      expect(metrics).toContain('reason="write_high_water"');
+    } finally {
+      device.close();
+      await ingress.stop();
+    }
+  });
+
+  it('speaks TLS when a certificate and key are configured', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingress-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const ingress = await startTestIngress(uniquePrefix('ingress-tls'), { tcp: { tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem') } });
+    try {
+      const device = await RawDevice.handshake(ingress.tcpPort, 'DEV-TLS', SECRET, { tls: true });
+      expect(await waitFor(() => ingress.registry.lookup('DEV-TLS'), { what: 'TLS route' })).toMatchObject({ replicaId: ingress.replicaId });
+      device.close();
+      const plain = await RawDevice.connect(ingress.tcpPort);
+      plain.send(encodeHello('DEV-PLAIN', deviceToken('DEV-PLAIN', SECRET)));
+      await plain.waitClosed();
+      expect(plain.frames).toEqual([]);
+    } finally {
+      await ingress.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
