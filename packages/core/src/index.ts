@@ -8,3 +8,4 @@ export * from './service';
 export * from './protocol';
 export * from './queue/redis/redis-queue';
 export { RedisKeys } from './queue/redis/keys';
+export * from './queue/postgres';

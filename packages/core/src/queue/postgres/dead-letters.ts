@@ -1,0 +1,61 @@
+import type { StoredCommand } from '../../command';
+import { OutboundError } from '../../errors';
+import { withPgRetry } from './retry';
+import { isUuid, type QueueContext } from './queue-context';
+import { COMMAND_COLUMNS, toStoredCommand, type CommandRow } from './rows';
+
+type Selector = { ids: string[] } | { all: true };
+
+/** Dead letters: list (paged by seq), replay (attempts reset, a fresh TTL), purge. */
+export function deadLetters(ctx: QueueContext) {
+  const idsOf = (selector: Selector): string[] | null => ('all' in selector && selector.all ? null : (selector as { ids: string[] }).ids.filter(isUuid));
+
+  return {
+    async list(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+      const limit = options.limit ?? 100;
+      if (options.cursor !== undefined && !/^\d+$/.test(options.cursor)) {
+        throw new OutboundError('VALIDATION_FAILED', 'cursor must be the nextCursor of an earlier page', { details: [{ path: 'cursor', message: 'unknown cursor' }] });
+      }
+      const { rows } = await ctx.pool.query<CommandRow>(
+        `SELECT ${COMMAND_COLUMNS} FROM ${ctx.commands} c LEFT JOIN ${ctx.devices} d USING (phy_id)
+         WHERE c.status = 'dead' AND c.seq > $1::bigint ORDER BY c.seq LIMIT $2`,
+        [options.cursor ?? '0', limit + 1],
+      );
+      const page = rows.slice(0, limit);
+      return { items: page.map(toStoredCommand), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+    },
+
+    async replay(selector: Selector): Promise<number> {
+      const ids = idsOf(selector);
+      if (ids !== null && ids.length === 0) return 0;
+      const { rows } = await withPgRetry(() =>
+        ctx.pool.query<{ n: number }>(
+          `WITH upd AS (
+             UPDATE ${ctx.commands}
+             SET status = 'queued', attempts = 0, run_at = now(), wait_reason = NULL,
+                 lease_token = NULL, lease_expires_at = NULL, finished_at = NULL,
+                 expires_at = now() + make_interval(secs => ttl_ms / 1000.0), updated_at = now()
+             WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+             RETURNING phy_id
+           ), bumped AS (
+             INSERT INTO ${ctx.devices} AS d (phy_id, queued)
+             SELECT phy_id, count(*)::int FROM upd GROUP BY phy_id ORDER BY phy_id
+             ON CONFLICT (phy_id) DO UPDATE SET queued = d.queued + EXCLUDED.queued, updated_at = now()
+           )
+           SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'replay') FROM upd LIMIT 1) x) AS woke FROM upd`,
+          [ids, ctx.schema.workChannel],
+        ),
+      );
+      return rows[0]?.n ?? 0;
+    },
+
+    async purge(selector: Selector): Promise<number> {
+      const ids = idsOf(selector);
+      if (ids !== null && ids.length === 0) return 0;
+      const result = await withPgRetry(() =>
+        ctx.pool.query(`DELETE FROM ${ctx.commands} WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))`, [ids]),
+      );
+      return result.rowCount ?? 0;
+    },
+  };
+}

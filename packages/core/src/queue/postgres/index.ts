@@ -1,0 +1,5 @@
+export { PostgresQueue } from './postgres-queue';
+export { runMigrations, schemaVersion, loadMigrations, MIGRATIONS_DIR, type MigrationReport, type Migration } from './migrate';
+export { createPgPool, checkPgHealth, inTransaction, type PgPoolOptions, type PgHealth } from './pool';
+export { withPgRetry, isRetryablePgError, RETRYABLE_SQLSTATES, type RetryOptions } from './retry';
+export { PgListener } from './pg-listener';

@@ -1,0 +1,253 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Pool } from 'pg';
+import type { EnqueueInput, StoredCommand } from '../../command';
+import { OutboundError } from '../../errors';
+import type {
+  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, TransitionResult,
+} from '../queue';
+import { enqueueMany } from './enqueue';
+import { PgListener } from './pg-listener';
+import { isUuid, queueContext, type QueueContext } from './queue-context';
+import { deadLetters } from './dead-letters';
+import { withPgRetry } from './retry';
+import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
+import { schemaName, withSchema } from './schema-name';
+import { ackMany, failMany, releaseMany } from './transitions';
+import { WorkSignal } from './work-signal';
+
+/** src/queue/postgres and dist/queue/postgres sit at the same depth, so this finds the .sql in src from both. */
+const CLAIM_SQL_PATH = path.resolve(__dirname, '../../../src/queue/postgres/sql/claim.sql');
+
+/**
+ * CommandQueue on PostgreSQL: the same guarantees as the Redis backend, one transaction per
+ * transition, times on the database clock (now()). The pool is the caller's; close() leaves it
+ * open. Run runMigrations() for the schema (QueueOptions.prefix) before use.
+ */
+export class PostgresQueue implements CommandQueue {
+  private readonly ctx: QueueContext;
+  private readonly claimSql: string;
+  private readonly listener: PgListener;
+  private readonly signal: WorkSignal;
+  private readonly dead: ReturnType<typeof deadLetters>;
+
+  constructor(pool: Pool, options: QueueOptions = {}) {
+    this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
+    this.claimSql = withSchema(readFileSync(CLAIM_SQL_PATH, 'utf8'), this.ctx.schema);
+    this.listener = new PgListener(pool);
+    this.signal = new WorkSignal(this.ctx, this.listener);
+    this.dead = deadLetters(this.ctx);
+  }
+
+  /** The schema this queue lives in. */
+  get schema(): string {
+    return this.ctx.schema.name;
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const [result] = await enqueueMany(this.ctx, [input]);
+    if (result instanceof OutboundError) throw result;
+    return result!;
+  }
+
+  enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
+    return inputs.length === 0 ? Promise.resolve([]) : enqueueMany(this.ctx, inputs);
+  }
+
+  async claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
+    if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
+    if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
+    await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
+    const { rows } = await withPgRetry(() => this.ctx.pool.query<ClaimRow>(this.claimSql, [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice]));
+    return rows.map(toClaimedCommand);
+  }
+
+  ack(items: AckItem[]): Promise<TransitionResult[]> {
+    return ackMany(this.ctx, items);
+  }
+
+  fail(items: FailItem[]): Promise<TransitionResult[]> {
+    return failMany(this.ctx, items);
+  }
+
+  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
+    return releaseMany(this.ctx, items);
+  }
+
+  async markDeviceOffline(phyId: string): Promise<void> {
+    await withPgRetry(() =>
+      this.ctx.pool.query(
+        `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, true)
+         ON CONFLICT (phy_id) DO UPDATE SET offline = true, updated_at = now()`,
+        [phyId],
+      ),
+    );
+  }
+
+  async markDeviceOnline(phyId: string): Promise<void> {
+    await withPgRetry(() =>
+      this.ctx.pool.query(
+        `WITH up AS (
+           INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, false)
+           ON CONFLICT (phy_id) DO UPDATE SET offline = false, updated_at = now() RETURNING queued)
+         SELECT pg_notify($2, 'online') FROM up WHERE queued > 0`,
+        [phyId, this.ctx.schema.workChannel],
+      ),
+    );
+  }
+
+  async listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    const limit = options.limit ?? 1_000;
+    const { rows } = await this.ctx.pool.query<{ phy_id: string }>(
+      `SELECT phy_id FROM ${this.ctx.devices} WHERE offline AND phy_id > $1 ORDER BY phy_id LIMIT $2`,
+      [options.cursor ?? '', limit + 1],
+    );
+    const page = rows.slice(0, limit).map((r) => r.phy_id);
+    return { phyIds: page, nextCursor: rows.length > limit ? page[page.length - 1]! : null };
+  }
+
+  async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
+    // The lease is judged on now(), the database clock; the token is cleared so the old
+    // holder's late ack or fail is refused (LEASE_LOST) rather than taken as a repeat.
+    const { rows } = await withPgRetry(() =>
+      this.ctx.pool.query<{ n: number }>(
+        `WITH due AS (
+           SELECT id FROM ${this.ctx.commands} WHERE status = 'inflight' AND lease_expires_at <= now()
+           ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         ), upd AS (
+           UPDATE ${this.ctx.commands} c
+           SET status = CASE WHEN c.expires_at <= now() THEN 'expired' WHEN c.attempts >= c.max_attempts THEN 'dead' ELSE 'queued' END,
+               run_at = now(), wait_reason = NULL, lease_token = NULL, lease_expires_at = NULL,
+               last_error = CASE WHEN c.expires_at <= now() THEN 'lease expired after the TTL passed'
+                                 WHEN c.attempts >= c.max_attempts THEN 'lease expired without an outcome (last attempt)'
+                                 ELSE 'lease expired without an outcome' END,
+               finished_at = CASE WHEN c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END, updated_at = now()
+           FROM due WHERE c.id = due.id AND c.status = 'inflight'
+           RETURNING c.phy_id, c.status
+         ), bumped AS (
+           UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, updated_at = now()
+           FROM (SELECT phy_id, count(*)::int AS c FROM upd WHERE status = 'queued' GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+         )
+         SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'reclaim') FROM upd WHERE status = 'queued' LIMIT 1) x) AS woke FROM upd`,
+        [options.limit ?? 1_000, this.ctx.schema.workChannel],
+      ),
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async expireDue(options: { limit?: number } = {}): Promise<number> {
+    const { rows } = await withPgRetry(() =>
+      this.ctx.pool.query<{ n: number }>(
+        `WITH due AS (
+           SELECT id FROM ${this.ctx.commands} WHERE status = 'queued' AND expires_at <= now()
+           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         ), upd AS (
+           UPDATE ${this.ctx.commands} c
+           SET status = 'expired', last_error = coalesce(c.last_error, 'ttl expired'), finished_at = now(), updated_at = now()
+           FROM due WHERE c.id = due.id AND c.status = 'queued'
+           RETURNING c.phy_id
+         ), bumped AS (
+           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, updated_at = now()
+           FROM (SELECT phy_id, count(*)::int AS c FROM upd GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+         ), removed AS (
+           DELETE FROM ${this.ctx.commands} WHERE id IN (
+             SELECT id FROM ${this.ctx.commands}
+             WHERE status IN ('acked', 'rejected', 'expired', 'cancelled') AND finished_at < now() - make_interval(secs => $2::float8 / 1000.0)
+             LIMIT $1 FOR UPDATE SKIP LOCKED)
+         )
+         SELECT count(*)::int AS n FROM upd`,
+        [options.limit ?? 1_000, this.ctx.retentionMs],
+      ),
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async cancel(id: string): Promise<StoredCommand> {
+    if (!isUuid(id)) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
+    const { rows } = await withPgRetry(() =>
+      this.ctx.pool.query<{ n: number }>(
+        `WITH upd AS (
+           UPDATE ${this.ctx.commands} SET status = 'cancelled', finished_at = now(), updated_at = now()
+           WHERE id = $1 AND status = 'queued' RETURNING phy_id
+         ), bumped AS (
+           UPDATE ${this.ctx.devices} d SET queued = d.queued - 1, updated_at = now() FROM upd WHERE d.phy_id = upd.phy_id
+         )
+         SELECT count(*)::int AS n FROM upd`,
+        [id],
+      ),
+    );
+    const command = await this.get(id);
+    if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
+    if (rows[0]?.n !== 1) {
+      throw new OutboundError('INVALID_STATE', `command ${id} is ${command.status}; only queued commands can be cancelled`, { details: { id, status: command.status } });
+    }
+    return command;
+  }
+
+  async get(id: string): Promise<StoredCommand | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await this.ctx.pool.query<CommandRow>(
+      `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id) WHERE c.id = $1`,
+      [id],
+    );
+    return rows[0] ? toStoredCommand(rows[0]) : null;
+  }
+
+  async listDevice(phyId: string, options: { limit?: number } = {}): Promise<StoredCommand[]> {
+    // Delivery order: what is in flight, then the line (retries at the head, priority, FIFO).
+    const { rows } = await this.ctx.pool.query<CommandRow>(
+      `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+       WHERE c.phy_id = $1 AND c.status IN ('queued', 'inflight')
+       ORDER BY (c.status = 'inflight') DESC, c.priority DESC, c.seq
+       LIMIT $2`,
+      [phyId, options.limit ?? 100],
+    );
+    return rows.map(toStoredCommand);
+  }
+
+  async countDevice(phyId: string): Promise<number> {
+    const { rows } = await this.ctx.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.ctx.commands} WHERE phy_id = $1 AND status IN ('queued', 'inflight')`,
+      [phyId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.dead.list(options);
+  }
+
+  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+    return this.dead.replay(selector);
+  }
+
+  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+    return this.dead.purge(selector);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const { rows } = await this.ctx.pool.query<{ pending: number; inflight: number; delayed: number; waiting: number; dead: number }>(
+      `SELECT
+         count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at <= now())::int AS pending,
+         count(*) FILTER (WHERE c.status = 'inflight')::int AS inflight,
+         count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at > now())::int AS delayed,
+         count(*) FILTER (WHERE c.status = 'queued' AND coalesce(d.offline, false))::int AS waiting,
+         count(*) FILTER (WHERE c.status = 'dead')::int AS dead
+       FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+       WHERE c.status IN ('queued', 'inflight', 'dead')`,
+    );
+    const r = rows[0]!;
+    const total = { pending: r.pending, inflight: r.inflight, delayed: r.delayed, waitingForDevice: r.waiting, dead: r.dead };
+    // PostgreSQL has no shards; one entry keeps the shape the Redis backend reports.
+    return { total, shards: [{ shard: 0, ...total }] };
+  }
+
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.signal.wait(timeoutMs, signal);
+  }
+
+  async close(): Promise<void> {
+    this.signal.close();
+    await this.listener.close();
+  }
+}

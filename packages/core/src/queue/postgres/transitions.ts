@@ -1,0 +1,148 @@
+import type { CommandStatus } from '../../command';
+import { OutboundError } from '../../errors';
+import type { AckItem, FailItem, ReleaseItem, TransitionResult } from '../queue';
+import { isUuid, type QueueContext } from './queue-context';
+import { withPgRetry } from './retry';
+
+/**
+ * ack / fail / release: one statement per batch (arrays through unnest), one transaction.
+ * Each UPDATE matches `status = 'inflight' AND lease_token = <token>` on the newest row
+ * version, so a stale holder changes nothing and gets LEASE_LOST. The token stays on the row
+ * after the transition, so the same call repeated (a retry after a lost answer) is answered
+ * with the state it produced instead of LEASE_LOST; a reclaim clears the token.
+ */
+
+interface OutcomeRow {
+  id: string;
+  new_status: CommandStatus | null;
+  old_status: CommandStatus | null;
+  same_token: boolean | null;
+}
+
+/** Finishes the final SELECT shared by the three transitions: one row per input, in input order. */
+const OUTCOME = (ctx: QueueContext): string => `
+  SELECT i.id::text AS id, u.status AS new_status, c.status AS old_status, (c.lease_token = i.token) AS same_token
+  FROM input i LEFT JOIN upd u ON u.id = i.id LEFT JOIN ${ctx.commands} c ON c.id = i.id
+  CROSS JOIN (SELECT count(*) FROM woke) w -- referencing woke is what makes it run
+  ORDER BY i.ord`;
+
+/** Wakes claimers when a transition left a device with claimable work (pg folds duplicate NOTIFYs in one transaction). */
+const WAKE = (ctx: QueueContext, condition: string): string => `
+  , woke AS (SELECT pg_notify('${ctx.schema.workChannel.replace(/'/g, "''")}', 'transition')
+             FROM (SELECT 1 WHERE ${condition}) g)`;
+
+export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<TransitionResult[]> {
+  return run(ctx, items, (valid) => ({
+    sql: `WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) WITH ORDINALITY AS t(id, token, outcome, result, ord)
+          ), upd AS (
+            UPDATE ${ctx.commands} c
+            SET status = CASE WHEN i.outcome = 'ok' THEN 'acked' ELSE 'rejected' END,
+                result = i.result, lease_expires_at = NULL, finished_at = now(), updated_at = now()
+            FROM input i
+            WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
+            RETURNING c.id, c.phy_id, c.status
+          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd JOIN ${ctx.devices} d USING (phy_id) WHERE d.queued > 0 AND NOT d.offline)`)}
+          ${OUTCOME(ctx)}`,
+    params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.outcome), valid.map((x) => x.result ?? null)],
+  }));
+}
+
+export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<TransitionResult[]> {
+  const { baseMs, maxMs, jitter } = ctx.backoff;
+  return run(ctx, items, (valid) => ({
+    // Backoff is backoffDelayMs() in SQL (same formula) so the attempt count read and the
+    // delay derived from it come from the same row version, in one round trip.
+    sql: `WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::float8[])
+              WITH ORDINALITY AS t(id, token, error, retryable, delay_ms, ord)
+          ), upd AS (
+            UPDATE ${ctx.commands} c
+            SET status = CASE WHEN NOT i.retryable THEN 'rejected' WHEN c.expires_at <= now() THEN 'expired'
+                              WHEN c.attempts >= c.max_attempts THEN 'dead' ELSE 'queued' END,
+                last_error = i.error,
+                run_at = now() + make_interval(secs => coalesce(i.delay_ms,
+                  round(least($7::float8, $6::float8 * power(2, greatest(0, c.attempts - 1)))
+                        * (1 - $8::float8 + $8::float8 * random()))) / 1000.0),
+                wait_reason = 'backoff',
+                finished_at = CASE WHEN NOT i.retryable OR c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END,
+                lease_expires_at = NULL, updated_at = now()
+            FROM input i
+            WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
+            RETURNING c.id, c.phy_id, c.status, c.run_at
+          ), bumped AS (
+            -- The whole device waits for the retry (head-of-line): its later commands stay behind.
+            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, retry_at = greatest(d.retry_at, n.retry_at), updated_at = now()
+            FROM (SELECT phy_id, count(*)::int AS c, max(run_at) AS retry_at FROM upd WHERE status = 'queued' GROUP BY phy_id ORDER BY phy_id) n
+            WHERE d.phy_id = n.phy_id
+          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE status = 'queued' AND run_at <= now())`)}
+          ${OUTCOME(ctx)}`,
+    params: [
+      valid.map((x) => x.id),
+      valid.map((x) => x.leaseToken),
+      valid.map((x) => x.error),
+      valid.map((x) => x.retryable),
+      valid.map((x) => x.retryDelayMs ?? null),
+      baseMs,
+      maxMs,
+      jitter,
+    ],
+  }));
+}
+
+export async function releaseMany(ctx: QueueContext, items: ReleaseItem[]): Promise<TransitionResult[]> {
+  return run(ctx, items, (valid) => ({
+    sql: `WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bool[], $4::text[]) WITH ORDINALITY AS t(id, token, offline, reason, ord)
+          ), upd AS (
+            UPDATE ${ctx.commands} c
+            SET status = 'queued', attempts = greatest(0, c.attempts - 1), run_at = now(),
+                wait_reason = NULL, last_error = coalesce(i.reason, c.last_error), lease_expires_at = NULL, updated_at = now()
+            FROM input i
+            WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
+            RETURNING c.id, c.phy_id, c.status, i.offline
+          ), bumped AS (
+            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, offline = d.offline OR n.offline, updated_at = now()
+            FROM (SELECT phy_id, count(*)::int AS c, bool_or(coalesce(offline, false)) AS offline FROM upd GROUP BY phy_id ORDER BY phy_id) n
+            WHERE d.phy_id = n.phy_id
+          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE NOT coalesce(offline, false))`)}
+          ${OUTCOME(ctx)}`,
+    params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.deviceOffline ?? false), valid.map((x) => x.reason ?? null)],
+  }));
+}
+
+async function run<T extends { id: string; leaseToken: string }>(
+  ctx: QueueContext,
+  items: T[],
+  build: (valid: T[]) => { sql: string; params: unknown[] },
+): Promise<TransitionResult[]> {
+  const valid = items.filter((x) => isUuid(x.id) && isUuid(x.leaseToken));
+  const byId = new Map<string, OutcomeRow>();
+  if (valid.length > 0) {
+    const { sql, params } = build(valid);
+    const { rows } = await withPgRetry(() => ctx.pool.query<OutcomeRow>(sql, params));
+    for (const row of rows) byId.set(row.id, row);
+  }
+  return items.map((item): TransitionResult => {
+    const row = byId.get(item.id.toLowerCase());
+    if (row?.new_status) return { id: item.id, ok: true, status: row.new_status };
+    if (!row?.old_status) {
+      if (isUuid(item.id) && !isUuid(item.leaseToken) && row === undefined) return leaseLost(item.id);
+      return { id: item.id, ok: false, error: new OutboundError('COMMAND_NOT_FOUND', `no command ${item.id}`) };
+    }
+    // The same holder repeating its call after the transition (the token stays on the row until
+    // the command is claimed again or reclaimed): answer with the state it produced.
+    if (row.same_token && row.old_status !== 'inflight') return { id: item.id, ok: true, status: row.old_status };
+    return leaseLost(item.id, row.old_status);
+  });
+}
+
+function leaseLost(id: string, status?: CommandStatus): TransitionResult {
+  return {
+    id,
+    ok: false,
+    error: new OutboundError('LEASE_LOST', `the lease on command ${id} expired or was taken by another claimer; its outcome is ignored`, {
+      details: { id, ...(status ? { status } : {}) },
+    }),
+  };
+}

@@ -1,0 +1,45 @@
+import { Pool } from 'pg';
+import { COMMAND_DEFAULTS, PostgresQueue, runMigrations, type EnqueueInput, type QueueOptions } from '@outbound/core';
+import { createTestDatabase, uniquePrefix, type TestDatabase } from '@outbound/test-support';
+
+/** One database per test file; each queue gets its own schema in it so tests do not see each other. */
+export class PgQueueFixture {
+  private db: TestDatabase | null = null;
+  pool!: Pool;
+  private readonly queues: PostgresQueue[] = [];
+
+  constructor(private readonly name: string) {}
+
+  async setup(): Promise<void> {
+    this.db = await createTestDatabase(this.name);
+    this.pool = new Pool({ connectionString: this.db.url, max: 12 });
+  }
+
+  async queue(options: QueueOptions = {}): Promise<PostgresQueue> {
+    const prefix = options.prefix ?? uniquePrefix(this.name).replace(/-/g, '_');
+    await runMigrations(this.pool, { schema: prefix });
+    const queue = new PostgresQueue(this.pool, { ...options, prefix });
+    this.queues.push(queue);
+    return queue;
+  }
+
+  async teardown(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.close()));
+    await this.pool?.end();
+    await this.db?.drop();
+  }
+}
+
+let n = 0;
+export function input(phyId: string, extra: Partial<EnqueueInput> = {}): EnqueueInput {
+  n++;
+  return {
+    phyId,
+    payload: Buffer.from(`cmd-${n}`),
+    priority: COMMAND_DEFAULTS.priority,
+    ttlMs: COMMAND_DEFAULTS.ttlMs,
+    ackTimeoutMs: COMMAND_DEFAULTS.ackTimeoutMs,
+    maxAttempts: COMMAND_DEFAULTS.maxAttempts,
+    ...extra,
+  };
+}

@@ -1,0 +1,122 @@
+import { isOutboundError, OutboundError } from '@outbound/core';
+import { waitFor } from '@outbound/test-support';
+import { PgQueueFixture, input } from './postgres-helpers';
+
+const fx = new PgQueueFixture('pg-transitions');
+beforeAll(() => fx.setup());
+afterAll(() => fx.teardown());
+
+const lease = { max: 10, leaseMs: 30_000 };
+
+describe('PostgreSQL queue transitions', () => {
+  it('retries with backoff at the head of the device line, then dead-letters with the reason', async () => {
+    const q = await fx.queue({ backoff: { baseMs: 50, maxMs: 50, jitter: 0 } });
+    const first = await q.enqueue(input('retry', { maxAttempts: 2 }));
+    const second = await q.enqueue(input('retry', { priority: 9 }));
+    const [c1] = await q.claim(lease);
+    expect(c1!.id).toBe(second.id); // priority 9 first
+    await q.ack([{ id: c1!.id, leaseToken: c1!.leaseToken, outcome: 'ok' }]);
+
+    const [a1] = await q.claim(lease);
+    expect(a1).toMatchObject({ id: first.id, attempts: 1 });
+    const third = await q.enqueue(input('retry'));
+    expect(await q.fail([{ id: a1!.id, leaseToken: a1!.leaseToken, error: 'busy', retryable: true }])).toEqual([
+      { id: first.id, ok: true, status: 'queued' },
+    ]);
+    // The device waits for the retry: its later command is not handed out meanwhile.
+    expect(await q.claim(lease)).toEqual([]);
+    expect(await q.get(first.id)).toMatchObject({ status: 'queued', waitingFor: 'backoff', lastError: 'busy' });
+    const a2 = await waitFor(async () => (await q.claim(lease))[0], { what: 'retry due', timeoutMs: 5_000 });
+    expect(a2).toMatchObject({ id: first.id, attempts: 2 });
+    expect(await q.fail([{ id: a2.id, leaseToken: a2.leaseToken, error: 'still busy', retryable: true }])).toEqual([
+      { id: first.id, ok: true, status: 'dead' },
+    ]);
+    expect((await q.listDead()).items.map((c) => [c.id, c.lastError])).toEqual([[first.id, 'still busy']]);
+    const [next] = await q.claim(lease);
+    expect(next!.id).toBe(third.id);
+  });
+
+  it('refuses a stale token after the lease expired and the reaper took the command back', async () => {
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('lease'));
+    const [old] = await q.claim({ max: 1, leaseMs: 50 });
+    await waitFor(async () => (await q.reclaimExpired()) === 1, { what: 'lease expiry' });
+    const [fresh] = await q.claim(lease);
+    expect(fresh).toMatchObject({ id, attempts: 2 });
+    const [late] = await q.ack([{ id, leaseToken: old!.leaseToken, outcome: 'ok' }]);
+    expect(late!.ok).toBe(false);
+    expect(!late!.ok && late!.error.code).toBe('LEASE_LOST');
+    expect(await q.ack([{ id, leaseToken: fresh!.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
+    // The same ack repeated (an answer lost on the way) is answered as before.
+    expect(await q.ack([{ id, leaseToken: fresh!.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
+    const [unknown] = await q.ack([{ id: '00000000-0000-4000-8000-000000000000', leaseToken: fresh!.leaseToken, outcome: 'ok' }]);
+    expect(!unknown!.ok && unknown!.error.code).toBe('COMMAND_NOT_FOUND');
+  });
+
+  it('answers the first id for a repeated idempotency key and QUEUE_FULL at the caps, changing nothing', async () => {
+    const q = await fx.queue({ perDeviceCap: 2, globalCap: 3 });
+    const a = await q.enqueue(input('capped', { idempotencyKey: 'k1' }));
+    expect(await q.enqueue(input('capped', { idempotencyKey: 'k1' }))).toEqual({ id: a.id, status: 'queued', duplicate: true });
+    await q.enqueue(input('capped'));
+    const full = await q.enqueue(input('capped')).catch((e: unknown) => e);
+    expect(isOutboundError(full, 'QUEUE_FULL')).toBe(true);
+    await q.enqueue(input('other'));
+    const globalFull = await q.enqueueBatch([input('third'), input('third')]);
+    expect(globalFull.map((r) => (r instanceof OutboundError ? r.code : r.status))).toEqual(['QUEUE_FULL', 'QUEUE_FULL']);
+    expect(await q.countDevice('capped')).toBe(2);
+    expect(await q.countDevice('third')).toBe(0);
+    expect((await q.stats()).total.pending).toBe(3);
+  });
+
+  it('expires queued commands whose TTL passed and never hands them out', async () => {
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('ttl', { ttlMs: 30 }));
+    await waitFor(async () => (await q.expireDue()) === 1, { what: 'ttl expiry' });
+    expect(await q.get(id)).toMatchObject({ status: 'expired' });
+    expect(await q.claim(lease)).toEqual([]);
+  });
+
+  it('parks an offline device without spending attempts and resumes it when online', async () => {
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('parked'));
+    const [c] = await q.claim(lease);
+    expect(await q.release([{ id, leaseToken: c!.leaseToken, deviceOffline: true, reason: 'not connected' }])).toEqual([
+      { id, ok: true, status: 'queued' },
+    ]);
+    expect(await q.get(id)).toMatchObject({ attempts: 0, waitingFor: 'device' });
+    expect(await q.claim(lease)).toEqual([]);
+    expect((await q.listParkedDevices()).phyIds).toEqual(['parked']);
+    const woke = q.waitForWork(10_000);
+    await q.markDeviceOnline('parked');
+    await woke;
+    const [again] = await q.claim(lease);
+    expect(again).toMatchObject({ id, attempts: 1 });
+  });
+
+  it('wakes a waiting claimer within milliseconds of an enqueue', async () => {
+    const q = await fx.queue();
+    await q.claim(lease); // starts LISTEN
+    const started = Date.now();
+    const waiting = q.waitForWork(10_000);
+    await q.enqueue(input('wake'));
+    await waiting;
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('cancels only queued commands; replays and purges dead letters', async () => {
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('cancel'));
+    expect(await q.cancel(id)).toMatchObject({ status: 'cancelled' });
+    expect(isOutboundError(await q.cancel(id).catch((e: unknown) => e), 'INVALID_STATE')).toBe(true);
+    const dead = await q.enqueue(input('dl', { maxAttempts: 1 }));
+    const [c] = await q.claim(lease);
+    await q.fail([{ id: c!.id, leaseToken: c!.leaseToken, error: 'boom', retryable: true }]);
+    expect((await q.stats()).total.dead).toBe(1);
+    expect(await q.replayDead({ ids: [dead.id] })).toBe(1);
+    expect(await q.get(dead.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    const [c2] = await q.claim(lease);
+    await q.fail([{ id: c2!.id, leaseToken: c2!.leaseToken, error: 'boom', retryable: true }]);
+    expect(await q.purgeDead({ all: true })).toBe(1);
+    expect(await q.get(dead.id)).toBeNull();
+  });
+});
