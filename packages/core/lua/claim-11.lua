@@ -9,8 +9,8 @@
   ARGV[4] requestId (also the lease token of every command claimed by this request)
   ARGV[5] how long to remember the request (ms)   ARGV[6] retentionMs
 
-  Returns a list of 11 fields per claimed command: id, phyId, payload, priority, attempts,
-  maxAttempts, ackTimeoutMs, expiresAt, createdAt, leaseToken, leaseExpiresAt.
+  Returns a list of 12 fields per claimed command: id, phyId, payload, priority, attempts,
+  maxAttempts, ackTimeoutMs, expiresAt, createdAt, leaseToken, leaseExpiresAt, score.
   Safe to run twice: a re-run with the same requestId claims nothing new and answers the
   commands the first run claimed that this token still holds.
 ]]
@@ -20,7 +20,7 @@ local max, leaseMs, maxInFlight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber
 local token, rememberMs, retentionMs = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = nowMs()
 local FIELDS = { 'id', 'phyId', 'payload', 'priority', 'attempts', 'maxAttempts', 'ackTimeoutMs',
-  'expiresAt', 'createdAt', 'leaseToken', 'leaseExpiresAt' }
+  'expiresAt', 'createdAt', 'leaseToken', 'leaseExpiresAt', 'score' }
 
 local function answer(ids)
   local out = {}

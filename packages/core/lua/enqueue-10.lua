@@ -19,6 +19,7 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local now = nowMs()
 local out, wake = {}, false
+local nextSeq = takeSeq(n) -- unused numbers (duplicates, full) are harmless gaps
 
 for i = 1, n do
   local b = 6 + (i - 1) * 9
@@ -42,8 +43,7 @@ for i = 1, n do
   elseif (tonumber(redis.call('HGET', K.meta, 'size')) or 0) >= shardCap then
     out[i] = { QUEUE_FULL, id, '' }
   else
-    local seq = redis.call('HINCRBY', K.meta, 'seq', 1)
-    local score = (9 - priority) * PRIORITY_STEP + seq
+    local score = (9 - priority) * PRIORITY_STEP + nextSeq + i - 1
     local expiresAt = now + ttlMs
     local scheduled = deliverAt ~= nil and deliverAt > now
     redis.call('HSET', key,

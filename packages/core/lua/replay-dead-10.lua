@@ -25,8 +25,7 @@ for _, id in ipairs(ids) do
   if redis.call('ZREM', K.dead, id) == 1 then
     local f = redis.call('HMGET', key, 'phyId', 'priority', 'ttlMs', 'status')
     if f[4] == 'dead' then
-      local seq = redis.call('HINCRBY', K.meta, 'seq', 1)
-      local score = (9 - tonumber(f[2])) * PRIORITY_STEP + seq
+      local score = (9 - tonumber(f[2])) * PRIORITY_STEP + takeSeq(1)
       local expiresAt = now + tonumber(f[3])
       redis.call('HSET', key, 'status', 'queued', 'attempts', 0, 'score', score, 'expiresAt', expiresAt,
         'updatedAt', now, 'leaseToken', '', 'doneToken', '', 'leaseExpiresAt', '', 'retryAt', '')

@@ -2,7 +2,7 @@ import { COMMAND_STATUSES, WAITING_FOR, type CommandStatus, type StoredCommand, 
 import type { ClaimedCommand } from '../queue';
 
 /** Field order of each claimed command in claim-11.lua's answer. */
-const CLAIM_FIELDS = 11;
+const CLAIM_FIELDS = 12;
 
 function num(value: Buffer | undefined): number {
   return value === undefined || value.length === 0 ? 0 : Number(value.toString());
@@ -45,9 +45,9 @@ export function toStoredCommand(flat: Buffer[]): StoredCommand {
   };
 }
 
-/** claim-11.lua's flat answer as ClaimedCommands. */
-export function toClaimedCommands(flat: Buffer[]): ClaimedCommand[] {
-  const out: ClaimedCommand[] = [];
+/** claim-11.lua's flat answer as ClaimedCommands with their line score (for merging shards). */
+export function toClaimedCommands(flat: Buffer[]): Array<ClaimedCommand & { score: number }> {
+  const out: Array<ClaimedCommand & { score: number }> = [];
   for (let i = 0; i + CLAIM_FIELDS <= flat.length; i += CLAIM_FIELDS) {
     const f = flat.slice(i, i + CLAIM_FIELDS);
     out.push({
@@ -62,6 +62,7 @@ export function toClaimedCommands(flat: Buffer[]): ClaimedCommand[] {
       createdAt: num(f[8]),
       leaseToken: f[9].toString(),
       leaseExpiresAt: num(f[10]),
+      score: num(f[11]),
     });
   }
   return out;

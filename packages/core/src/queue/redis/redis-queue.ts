@@ -134,22 +134,23 @@ export class RedisQueue implements CommandQueue {
   async claim({ max, leaseMs }: ClaimOptions): Promise<ClaimedCommand[]> {
     if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
     if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
-    if (this.keys.shards === 1) return this.claimShard(0, max, leaseMs);
-    // Plan: promote due work and read each shard's best ready devices (one script per shard,
-    // sent together), merge by head score, then claim from each shard what the merge gave it.
+    if (this.keys.shards === 1) return (await this.claimScored(0, max, leaseMs)).map(withoutScore);
+    // Plan: promote due work and read the scores each shard would hand out (one script per
+    // shard, sent together), merge them, then claim from each shard what the merge gave it.
     const heads = await Promise.all(
       this.shardList().map(async (shard) => {
-        const flat = (await this.run('promote', shard, [this.maxInFlight, max])) as string[];
-        const out: Array<{ shard: number; score: number }> = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) out.push({ shard, score: Number(flat[i + 1]) });
-        return out;
+        const scores = (await this.run('promote', shard, [this.maxInFlight, max])) as string[];
+        return scores.map((score) => ({ shard, score: Number(score) }));
       }),
     );
     const best = heads.flat().sort((a, b) => a.score - b.score).slice(0, max);
     const counts = new Map<number, number>();
     for (const head of best) counts.set(head.shard, (counts.get(head.shard) ?? 0) + 1);
-    const claimed = await Promise.all([...counts].map(([shard, count]) => this.claimShard(shard, count, leaseMs)));
-    return claimed.flat().sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt);
+    const claimed = await Promise.all([...counts].map(([shard, count]) => this.claimScored(shard, count, leaseMs)));
+    return claimed
+      .flat()
+      .sort((a, b) => a.score - b.score)
+      .map(withoutScore);
   }
 
   /**
@@ -158,6 +159,10 @@ export class RedisQueue implements CommandQueue {
    * @internal exposed for the re-run test and the benchmark.
    */
   async claimShard(shard: number, max: number, leaseMs: number, requestId: string = randomUUID()): Promise<ClaimedCommand[]> {
+    return (await this.claimScored(shard, max, leaseMs, requestId)).map(withoutScore);
+  }
+
+  private async claimScored(shard: number, max: number, leaseMs: number, requestId: string = randomUUID()) {
     const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, requestId)];
     const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs];
     const reply = await this.call(this.scripts.runBuffer('claim', keys, args));
@@ -423,6 +428,10 @@ export class RedisQueue implements CommandQueue {
       throw new OutboundError('STORE_UNAVAILABLE', `redis is unreachable: ${err.message}`, { cause: err });
     }
   }
+}
+
+function withoutScore({ score: _score, ...claimed }: ClaimedCommand & { score: number }): ClaimedCommand {
+  return claimed;
 }
 
 function assertPhyId(phyId: string): void {
