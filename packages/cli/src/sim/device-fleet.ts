@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder';
 import { SimulatedDevice, type DeviceStats, type SimulatedDeviceOptions } from './simulated-device';
 
@@ -63,6 +63,7 @@ export class DeviceFleet {
   async start(): Promise<void> {
     this.stopping = new AbortController();
     const { signal } = this.stopping;
+    setMaxListeners(0, signal); // one waiter per connecting device, connectConcurrency at a time
     const queue = [...this.devices];
     const worker = async (): Promise<void> => {
       for (let device = queue.shift(); device && !signal.aborted; device = queue.shift()) {
