@@ -1,4 +1,3 @@
-import { waitFor } from '@outbound/test-support';
 import { cmd, useQueues, LONG_LEASE, type MakeQueue } from './harness';
 
 /** Guarantee 4: commands for offline devices wait without spending attempts. */
