@@ -8,31 +8,43 @@ export const INTERNAL_TOKEN = 'internal-token-for-tests';
 /** Auth headers for a role. */
 export const as = (key: string) => ({ Authorization: `Bearer ${key}` });
 
-/**
- * Starts a dispatcher on a free port against `redisUrl` with a fresh key prefix. Short leases
- * and intervals keep end-to-end tests fast; `overrides` use the config's dotted keys' nesting.
- */
-export async function startTestDispatcher(
-  redisUrl: string,
-  overrides: Record<string, unknown> = {},
-  name = 'dispatcher',
-): Promise<RunningDispatcher> {
-  const prefix = (overrides.prefix as string | undefined) ?? uniquePrefix(name);
-  const { prefix: _ignored, worker, queue, registry, ...rest } = overrides as Record<string, Record<string, unknown> | undefined>;
-  const { config } = loadDispatcherConfig({
-    env: {},
-    overrides: {
+export function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/** Test settings: short leases and intervals keep end-to-end tests fast. `prefix` sets queue and registry prefix together. */
+export function testDispatcherSettings(redisUrl: string, prefix: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge(
+    {
       logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
       http: { host: '127.0.0.1', port: 0 },
       apiKeys: [`${SEND_KEY}:send`, `${ADMIN_KEY}:admin`],
       internalToken: INTERNAL_TOKEN,
       redis: { url: redisUrl, commandTimeoutMs: 2_000, connectTimeoutMs: 1_000 },
-      queue: { prefix, backoffBaseMs: 100, backoffMaxMs: 400, ...queue },
-      registry: { prefix, ...registry },
-      worker: { leaseMs: 3_000, leaseMarginMs: 1_000, reapIntervalMs: 200, parkedCheckMs: 500, idleWaitMs: 500, ...worker },
+      queue: { prefix, backoffBaseMs: 100, backoffMaxMs: 400 },
+      registry: { prefix },
+      worker: { leaseMs: 3_000, leaseMarginMs: 1_000, reapIntervalMs: 200, parkedCheckMs: 500, idleWaitMs: 500 },
       shutdown: { graceMs: 2_000 },
-      ...rest,
     },
-  });
+    overrides,
+  );
+}
+
+/** Starts a dispatcher in this process on a free port against `redisUrl`. */
+export async function startTestDispatcher(
+  redisUrl: string,
+  overrides: Record<string, unknown> = {},
+  name = 'dispatcher',
+  prefix = uniquePrefix(name),
+): Promise<RunningDispatcher> {
+  const { config } = loadDispatcherConfig({ env: {}, overrides: testDispatcherSettings(redisUrl, prefix, overrides) });
   return startDispatcher(config);
 }

@@ -1,0 +1,107 @@
+import request from 'supertest';
+import { createLogger } from '@outbound/core';
+import { SimulatedDevice, type DeviceBehaviour } from '@outbound/cli';
+import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
+import { uniquePrefix, waitFor } from '@outbound/test-support';
+import type { RunningDispatcher } from '../../../src';
+import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, deepMerge, startTestDispatcher } from '../../support/harness';
+
+export const DEVICE_SECRET = 'e2e-device-secret';
+
+/** Ingress settings for tests: free ports, HMAC auth, short heartbeats (liveness lapses in 2 s). */
+export function testIngressSettings(redisUrl: string, prefix: string, replicaId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge(
+    {
+      logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+      replicaId,
+      internalToken: INTERNAL_TOKEN,
+      tcp: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      auth: { mode: 'hmac', secrets: [DEVICE_SECRET] },
+      timing: { handshakeTimeoutMs: 5_000, errorLingerMs: 200 },
+      registry: { prefix, heartbeatIntervalMs: 200, heartbeatTtlMs: 2_000 },
+      redis: { url: redisUrl },
+      drain: { graceMs: 3_000, reconnectSpreadMs: 500 },
+    },
+    overrides,
+  );
+}
+
+export interface Stack {
+  prefix: string;
+  ingresses: IngressHandle[];
+  dispatchers: RunningDispatcher[];
+  /** The first dispatcher: the API tests talk to. */
+  api: RunningDispatcher;
+  /** Connects a simulated device to ingress `replica` (default 0); closed by stop(). */
+  device(phyId: string, behaviour?: DeviceBehaviour & { result?: (id: string, payload: Buffer) => Buffer }, replica?: number): Promise<SimulatedDevice>;
+  /** Enqueues through the public API; answers the command id. */
+  enqueue(body: Record<string, unknown>): Promise<string>;
+  get(id: string): Promise<Record<string, unknown> & { status: string; attempts: number }>;
+  /** Waits until the command is in `status` (through the API). */
+  waitStatus(id: string, status: string, timeoutMs?: number): Promise<Record<string, unknown> & { status: string; attempts: number }>;
+  startDispatcher(overrides?: Record<string, unknown>): Promise<RunningDispatcher>;
+  stop(): Promise<void>;
+}
+
+export const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** Real Redis, `ingresses` in-process ingress replicas and `dispatchers` in-process dispatchers, all on one fresh prefix. */
+export async function startStack(
+  redisUrl: string,
+  options: { name: string; ingresses?: number; dispatchers?: number; dispatcher?: Record<string, unknown>; ingress?: Record<string, unknown> },
+): Promise<Stack> {
+  const prefix = uniquePrefix(options.name);
+  const ingresses: IngressHandle[] = [];
+  const dispatchers: RunningDispatcher[] = [];
+  const devices: SimulatedDevice[] = [];
+  for (let i = 0; i < (options.ingresses ?? 1); i += 1) {
+    const { config } = loadIngressConfig({ env: {}, overrides: testIngressSettings(redisUrl, prefix, `replica-${i}`, options.ingress) });
+    ingresses.push(await startIngress(config, { logger: createLogger({ service: `ingress-${i}`, level: process.env.TEST_LOG_LEVEL ?? 'silent' }) }));
+  }
+  const startOne = async (overrides: Record<string, unknown> = {}) => {
+    const d = await startTestDispatcher(redisUrl, deepMerge(options.dispatcher ?? {}, overrides), options.name, prefix);
+    dispatchers.push(d);
+    return d;
+  };
+  for (let i = 0; i < (options.dispatchers ?? 1); i += 1) await startOne();
+
+  const stack: Stack = {
+    prefix,
+    ingresses,
+    dispatchers,
+    get api() {
+      return dispatchers[0]!;
+    },
+    async device(phyId, behaviour = {}, replica = 0) {
+      const ingress = ingresses[replica]!;
+      const device = new SimulatedDevice({ host: '127.0.0.1', port: ingress.tcpPort, phyId, secret: DEVICE_SECRET, ...behaviour });
+      devices.push(device);
+      await device.connect();
+      return device;
+    },
+    async enqueue(body) {
+      const res = await request(stack.api.app).post('/v1/commands').set(as(SEND_KEY)).send(body);
+      if (res.status !== 202) throw new Error(`enqueue answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body.id as string;
+    },
+    async get(id) {
+      const res = await request(stack.api.app).get(`/v1/commands/${id}`).set(as(ADMIN_KEY));
+      if (res.status !== 200) throw new Error(`GET answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async waitStatus(id, status, timeoutMs = 10_000) {
+      return waitFor(async () => {
+        const c = await stack.get(id);
+        return c.status === status ? c : null;
+      }, { timeoutMs, intervalMs: 20, what: `command ${id} to be ${status}` });
+    },
+    startDispatcher: startOne,
+    async stop() {
+      await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
+      await Promise.all(dispatchers.map((d) => d.stop()));
+      await Promise.all(ingresses.map((i) => i.stop()));
+    },
+  };
+  return stack;
+}
