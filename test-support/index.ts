@@ -2,6 +2,7 @@ export { freePort } from './free-port';
 export { waitFor } from './wait-for';
 export { uniquePrefix } from './unique-prefix';
 export { startRedisServer, type RedisServerHandle } from './redis-server';
+export { startRedisCluster, type RedisClusterHandle } from './redis-cluster';
 export { createTestDatabase, type TestDatabase } from './postgres';
 
 /** The run's shared redis-server (started by the global setup). */

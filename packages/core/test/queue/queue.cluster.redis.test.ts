@@ -1,0 +1,77 @@
+import { createRedisClient, RedisKeys, RedisQueue, type QueueOptions, type RedisClient } from '@outbound/core';
+import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@outbound/test-support';
+import type { Cluster } from 'ioredis';
+import { cmd, queueConformance } from './conformance';
+
+/**
+ * Redis Cluster (3 masters): the queue's scripts each touch one hash slot, so a
+ * representative part of the conformance suite runs without a CROSSSLOT error (one would
+ * surface as an INTERNAL error and fail the test), with shards spread over the masters.
+ */
+let cluster: RedisClusterHandle;
+const clients: RedisClient[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  await cluster?.stop();
+});
+
+function clusterClient(): RedisClient {
+  const client = createRedisClient({ url: `redis://${cluster.nodes[0]}`, mode: 'cluster', clusterNodes: cluster.nodes });
+  clients.push(client);
+  return client;
+}
+
+describe('redis cluster layout', () => {
+  it('spreads the 16 shards over all 3 masters and serves one queue across them', async () => {
+    const client = clusterClient() as Cluster;
+    const keys = new RedisKeys(uniquePrefix('layout'), 16);
+    const owners = new Set<string>();
+    for (let shard = 0; shard < 16; shard += 1) {
+      const slot = Number(await client.cluster('KEYSLOT', keys.shard(shard).ready));
+      // Every key of a shard shares its slot.
+      for (const key of keys.shardKeyList(shard)) expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
+      const slots = (await client.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
+      const owner = slots.find(([from, to]) => slot >= from && slot <= to);
+      owners.add(String(owner?.[2][1]));
+    }
+    expect(owners.size).toBe(3);
+
+    const queue = new RedisQueue(client, { prefix: keys.prefix });
+    const inputs = Array.from({ length: 200 }, (_, i) => cmd(`spread-${i}`));
+    const results = await queue.enqueueBatch(inputs);
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    const claimed = await queue.claim({ max: 200, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(200);
+    const stats = await queue.stats();
+    expect(stats.total.inflight).toBe(200);
+    expect(stats.shards.filter((s) => s.inflight > 0).length).toBeGreaterThan(8);
+    await queue.close();
+  });
+});
+
+queueConformance(
+  'redis cluster (3 masters)',
+  async (options: QueueOptions) => {
+    const prefix = uniquePrefix('cluster');
+    const queues: RedisQueue[] = [];
+    const make = (): RedisQueue => {
+      const queue = new RedisQueue(clusterClient(), { ...options, prefix });
+      queues.push(queue);
+      return queue;
+    };
+    const queue = make();
+    return {
+      queue,
+      sibling: async () => make(),
+      async cleanup() {
+        await Promise.all(queues.map((q) => q.close()));
+      },
+    };
+  },
+  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline'],
+);
