@@ -132,6 +132,11 @@ export class SimulatedDevice extends EventEmitter {
     return this.welcomed && this.socket !== undefined && !this.socket.destroyed;
   }
 
+  /** True while a reconnect is scheduled (set before 'close' is emitted). */
+  get reconnecting(): boolean {
+    return this.reconnectTimer !== undefined;
+  }
+
   /** Applied command ids in apply order; a duplicate does not appear twice. */
   get appliedIds(): ReadonlyArray<string> {
     return this.ledger.appliedIds;
@@ -330,9 +335,13 @@ export class SimulatedDevice extends EventEmitter {
       this.handshake.reject(new DeviceHandshakeError(`${this.phyId}: ${reason}`, errorFrame?.code, { cause: lastError }));
     }
     this.handshake = undefined;
+    this.scheduleReconnect(errorFrame?.code);
     this.emit('close');
+  }
+
+  private scheduleReconnect(errorCode: number | undefined): void {
     // A superseded device stops: two devices sharing a phyId would otherwise take turns forever.
-    if (this.stopped || !this.backoff || errorFrame?.code === WireErrorCode.SUPERSEDED) return;
+    if (this.stopped || !this.backoff || errorCode === WireErrorCode.SUPERSEDED) return;
     const delay = this.goawayUntil !== undefined ? Math.max(0, this.goawayUntil - Date.now()) * (1 + Math.random() * 0.1) : this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;

@@ -191,4 +191,18 @@ describe('SimulatedDevice against a real TCP peer', () => {
     await waitFor(() => d.stats.received === sent, { timeoutMs: 20_000, what: `all ${sent} commands read` });
     await waitFor(() => conn.acks.length === sent, { timeoutMs: 20_000, what: 'all ACKs' });
   });
+
+  it('reconnects after IDLE_TIMEOUT but not after SUPERSEDED (two devices sharing a phyId would flap forever)', async () => {
+    const idle = device({ reconnect: { minMs: 10, maxMs: 20 } });
+    const superseded = device({ reconnect: { minMs: 10, maxMs: 20 } });
+    await Promise.all([idle.connect(), superseded.connect()]);
+    const closedIdle = new Promise<boolean>((resolve) => idle.once('close', () => resolve(idle.reconnecting)));
+    const closedSuperseded = new Promise<boolean>((resolve) => superseded.once('close', () => resolve(superseded.reconnecting)));
+    (await peer.waitForDevice(idle.phyId)).sendError(WireErrorCode.IDLE_TIMEOUT, 'silent for 75 s');
+    (await peer.waitForDevice(superseded.phyId)).sendError(WireErrorCode.SUPERSEDED, 'connected again elsewhere');
+    expect(await closedIdle).toBe(true);
+    expect(await closedSuperseded).toBe(false);
+    expect(superseded.lastErrorFrame?.code).toBe(WireErrorCode.SUPERSEDED);
+    await peer.waitForDevice(idle.phyId, 2);
+  });
 });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import {
   FrameDecoder,
   FrameType,
@@ -73,12 +74,15 @@ export class TestPeer {
     private readonly secrets: string[],
     private readonly heartbeatSeconds: number,
     private readonly onWelcome?: (connection: PeerConnection) => void,
+    tls?: { key: Buffer; cert: Buffer },
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = tls ? createTlsServer(tls, (socket) => this.accept(socket)) : createServer((socket) => this.accept(socket));
   }
 
-  static async start(options: { secrets?: string[]; heartbeatSeconds?: number; onWelcome?: (connection: PeerConnection) => void } = {}): Promise<TestPeer> {
-    const peer = new TestPeer(options.secrets ?? ['test-secret'], options.heartbeatSeconds ?? 30, options.onWelcome);
+  static async start(
+    options: { secrets?: string[]; heartbeatSeconds?: number; onWelcome?: (connection: PeerConnection) => void; tls?: { key: Buffer; cert: Buffer } } = {},
+  ): Promise<TestPeer> {
+    const peer = new TestPeer(options.secrets ?? ['test-secret'], options.heartbeatSeconds ?? 30, options.onWelcome, options.tls);
     peer.server.listen(0, '127.0.0.1');
     await once(peer.server, 'listening');
     return peer;
