@@ -75,4 +75,10 @@ async function buildTemplate(admin: Client, base: string, template: string): Pro
     await pool.end();
   }
   await admin.query(`ALTER DATABASE ${escapeIdentifier(building)} RENAME TO ${escapeIdentifier(template)}`);
+  // Templates of older migration sets are dead weight; nobody clones them (we hold the lock).
+  const stale = await admin.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'outbound\\_tpl\\_%' AND datname NOT LIKE '%\\_building' AND datname <> $1",
+    [template],
+  );
+  for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(datname)} WITH (FORCE)`);
 }

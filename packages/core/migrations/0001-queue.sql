@@ -39,6 +39,7 @@ CREATE INDEX commands_inflight ON commands (phy_id) WHERE status = 'inflight';
 CREATE INDEX commands_lease ON commands (lease_expires_at) WHERE status = 'inflight';
 -- TTL expiry, next wake-up for a retry or a schedule, retention clean-up, dead letters.
 CREATE INDEX commands_expiry ON commands (expires_at) WHERE status = 'queued';
+CREATE INDEX commands_device_expiry ON commands (phy_id, expires_at) WHERE status = 'queued';
 CREATE INDEX commands_run_at ON commands (run_at) WHERE status = 'queued';
 CREATE INDEX commands_finished ON commands (finished_at) WHERE status IN ('acked', 'rejected', 'expired', 'cancelled');
 CREATE INDEX commands_dead ON commands (seq) WHERE status = 'dead';

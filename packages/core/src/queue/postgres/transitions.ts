@@ -116,7 +116,8 @@ async function run<T extends { id: string; leaseToken: string }>(
   items: T[],
   build: (valid: T[]) => { sql: string; params: unknown[] },
 ): Promise<TransitionResult[]> {
-  const valid = items.filter((x) => isUuid(x.id) && isUuid(x.leaseToken));
+  // A token that is not a UUID can hold no lease: it goes in as NULL (never matches).
+  const valid = items.filter((x) => isUuid(x.id)).map((x) => (isUuid(x.leaseToken) ? x : { ...x, leaseToken: null as unknown as string }));
   const byId = new Map<string, OutcomeRow>();
   if (valid.length > 0) {
     const { sql, params } = build(valid);
@@ -127,7 +128,6 @@ async function run<T extends { id: string; leaseToken: string }>(
     const row = byId.get(item.id.toLowerCase());
     if (row?.new_status) return { id: item.id, ok: true, status: row.new_status };
     if (!row?.old_status) {
-      if (isUuid(item.id) && !isUuid(item.leaseToken) && row === undefined) return leaseLost(item.id);
       return { id: item.id, ok: false, error: new OutboundError('COMMAND_NOT_FOUND', `no command ${item.id}`) };
     }
     // The same holder repeating its call after the transition (the token stays on the row until

@@ -12,6 +12,8 @@
 -- single command and cannot starve its neighbours: each device yields at most
 -- ($3 - in flight) commands per claim. A device whose retry wait has not ended (retry_at)
 -- yields nothing, which keeps the retried command at the head of its line.
+-- Commands of a locked device whose TTL passed are expired here rather than sent (up to 100 per
+-- device per claim, via commands_device_expiry), so a claim never delivers an expired command.
 -- The statement's snapshot may be older than the device lock; the UPDATE re-checks
 -- status = 'queued' on the newest row version, so a command claimed meanwhile by another
 -- claimer is skipped, never claimed twice.
@@ -25,7 +27,7 @@ WITH candidates AS (
   ) f
   CROSS JOIN LATERAL (
     SELECT c.priority, c.seq FROM :schema.commands c
-    WHERE c.phy_id = d.phy_id AND c.status = 'queued' AND c.run_at <= now() AND c.expires_at > now()
+    WHERE c.phy_id = d.phy_id AND c.status = 'queued' AND c.run_at <= now()
     ORDER BY c.priority DESC, c.seq
     LIMIT 1
   ) h
@@ -46,6 +48,20 @@ picked AS (
   ORDER BY l.priority DESC, l.seq
   LIMIT $1::int
 ),
+expired AS (
+  UPDATE :schema.commands c
+  SET status = 'expired', last_error = 'ttl passed before delivery', finished_at = now(), updated_at = now()
+  FROM (
+    SELECT x.id FROM candidates cd
+    CROSS JOIN LATERAL (
+      SELECT e.id FROM :schema.commands e
+      WHERE e.phy_id = cd.phy_id AND e.status = 'queued' AND e.expires_at <= now()
+      ORDER BY e.expires_at LIMIT 100
+    ) x
+  ) due
+  WHERE c.id = due.id AND c.status = 'queued'
+  RETURNING c.phy_id
+),
 claimed AS (
   UPDATE :schema.commands c
   SET status = 'inflight',
@@ -61,7 +77,8 @@ claimed AS (
 counted AS (
   UPDATE :schema.devices d
   SET queued = d.queued - n.claimed, updated_at = now()
-  FROM (SELECT phy_id, count(*)::int AS claimed FROM claimed GROUP BY phy_id) n
+  FROM (SELECT phy_id, count(*)::int AS claimed
+        FROM (SELECT phy_id FROM claimed UNION ALL SELECT phy_id FROM expired) gone GROUP BY phy_id) n
   WHERE d.phy_id = n.phy_id
 )
 SELECT id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, lease_token,
