@@ -47,6 +47,26 @@ export function ttlConformance(makeQueue: MakeQueue): void {
       expect(Date.now()).toBeGreaterThanOrEqual(deliverAt - 50);
     });
 
+    it('keeps finished commands readable for the retention period, then removes them; dead letters stay', async () => {
+      const queue = await open({ retentionMs: 150 });
+      const done = await queue.enqueue(cmd('retained'));
+      const dying = await queue.enqueue(cmd('retained-dead', { maxAttempts: 1 }));
+      const claimed = await queue.claim({ max: 2, leaseMs: LONG_LEASE });
+      const by = (id: string) => claimed.find((c) => c.id === id)!;
+      await queue.ack([{ id: done.id, leaseToken: by(done.id).leaseToken, outcome: 'ok' }]);
+      await queue.fail([{ id: dying.id, leaseToken: by(dying.id).leaseToken, error: 'last', retryable: true }]);
+      expect(await queue.get(done.id)).toMatchObject({ status: 'acked' });
+      await waitFor(
+        async () => {
+          await queue.expireDue();
+          return (await queue.get(done.id)) === null;
+        },
+        { what: 'the finished command to pass its retention' },
+      );
+      expect(await queue.get(dying.id)).toMatchObject({ status: 'dead', lastError: 'last' });
+      expect((await queue.listDead()).items.map((c) => c.id)).toEqual([dying.id]);
+    });
+
     it('treats a deliverAt in the past as now', async () => {
       const queue = await open();
       const { id } = await queue.enqueue(cmd('past', { deliverAt: Date.now() - 60_000 }));
