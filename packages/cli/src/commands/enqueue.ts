@@ -10,6 +10,9 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (text: stri
   };
 }
 
+/** 202 without --wait; the full command (plus `duplicate`) with it. */
+type EnqueueAnswer = { id: string; status: string; duplicate: boolean } | (CommandView & { duplicate: boolean });
+
 interface EnqueueFlags extends ApiFlags {
   encoding: 'utf8' | 'hex' | 'base64';
   priority?: number;
@@ -49,7 +52,7 @@ export function register(program: Command): void {
     const query = flags.wait ? `?waitMs=${flags.wait}` : '';
     await withClient(
       flags,
-      async (client) => (await client.call<CommandView & { duplicate: boolean }>('POST', `/v1/commands${query}`, body, flags.wait ?? 0)).body,
+      async (client) => (await client.call<EnqueueAnswer>('POST', `/v1/commands${query}`, body, flags.wait ?? 0)).body,
       (answer) => ('createdAt' in answer ? formatCommand(answer) : `${answer.id} ${answer.status}${answer.duplicate ? ' (duplicate)' : ''}`),
     );
   });
