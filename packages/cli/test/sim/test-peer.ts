@@ -61,7 +61,7 @@ export class PeerConnection {
   }
 
   waitForAck(id: string, count = 1): Promise<PeerAck[]> {
-    return waitFor(() => this.acksFor(id).length >= count && this.acksFor(id), { what: `${count} ACK(s) for ${id} from ${this.phyId}` });
+    return waitFor(() => (this.acksFor(id).length >= count ? this.acksFor(id) : undefined), { what: `${count} ACK(s) for ${id} from ${this.phyId}` });
   }
 }
 
