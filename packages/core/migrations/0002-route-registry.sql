@@ -16,6 +16,8 @@ CREATE TABLE routes (
   epoch        bigint      NOT NULL DEFAULT 0,
   replica_id   text,
   address      text,
-  connected_at timestamptz
+  connected_at timestamptz,
+  -- unique per connection: a register re-run after a lost answer finds its own row, not a rival
+  token        text
 );
 CREATE INDEX routes_replica ON routes (replica_id) WHERE replica_id IS NOT NULL;

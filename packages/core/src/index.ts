@@ -3,6 +3,7 @@ export * from './command';
 export * from './queue/queue';
 export * from './registry/route-registry';
 export * from './registry/redis-route-registry';
+export * from './registry/postgres-route-registry';
 export * from './redis/connection';
 export * from './service';
 export * from './protocol';

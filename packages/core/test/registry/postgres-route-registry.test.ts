@@ -1,0 +1,100 @@
+import { Pool } from 'pg';
+import { PostgresRouteRegistry, runMigrations } from '@outbound/core';
+import { createTestDatabase, uniquePrefix, waitFor, type TestDatabase } from '@outbound/test-support';
+
+describe('PostgresRouteRegistry', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let registry: PostgresRouteRegistry;
+  const A = { replicaId: 'replica-a', address: 'http://10.0.0.1:8081' };
+  const B = { replicaId: 'replica-b', address: 'http://10.0.0.2:8081' };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pg-registry');
+    pool = new Pool({ connectionString: db.url, max: 6 });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  beforeEach(async () => {
+    const schema = uniquePrefix('reg').replace(/-/g, '_');
+    await runMigrations(pool, { schema });
+    registry = new PostgresRouteRegistry({ pool, schema });
+    await registry.heartbeat(A, 10_000);
+    await registry.heartbeat(B, 10_000);
+  });
+  afterEach(() => registry.close());
+
+  it('records a route with a growing epoch and answers the route it replaced', async () => {
+    const first = await registry.register('DEV-1', A);
+    expect(first.previous).toBeNull();
+    const second = await registry.register('DEV-1', B);
+    expect(second.epoch).toBe(first.epoch + 1);
+    expect(second.previous).toMatchObject({ phyId: 'DEV-1', replicaId: 'replica-a', epoch: first.epoch, address: A.address });
+    const route = await registry.lookup('DEV-1');
+    expect(route).toMatchObject({ phyId: 'DEV-1', replicaId: 'replica-b', epoch: second.epoch, address: B.address });
+    expect(route!.connectedAt).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('gives concurrent registers of one device distinct epochs, each seeing the one before', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => registry.register('DEV-RACE', i % 2 ? A : B)));
+    const epochs = results.map((r) => r.epoch).sort((a, b) => a - b);
+    expect(epochs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Every register but the first replaced exactly the route of the epoch before it.
+    for (const r of results) expect(r.previous?.epoch ?? 0).toBe(r.epoch - 1);
+  });
+
+  it('fences unregister: an older connection cannot remove a newer route', async () => {
+    const old = await registry.register('DEV-2', A);
+    const current = await registry.register('DEV-2', B);
+    expect(await registry.unregister('DEV-2', 'replica-a', old.epoch)).toBe(false);
+    expect(await registry.lookup('DEV-2')).toMatchObject({ replicaId: 'replica-b', epoch: current.epoch });
+    expect(await registry.unregister('DEV-2', 'replica-b', current.epoch)).toBe(true);
+    expect(await registry.lookup('DEV-2')).toBeNull();
+    expect((await registry.register('DEV-2', A)).epoch).toBe(current.epoch + 1);
+  });
+
+  it('reads routes of a replica whose heartbeat lapsed (database clock) as offline', async () => {
+    const C = { replicaId: 'replica-c', address: 'http://10.0.0.3:8081' };
+    await registry.heartbeat(C, 150);
+    await registry.register('DEV-3', C);
+    await registry.register('DEV-4', A);
+    expect(await registry.lookup('DEV-3')).toMatchObject({ replicaId: 'replica-c' });
+    expect((await registry.listReplicas()).map((r) => r.replicaId)).toEqual(['replica-a', 'replica-b', 'replica-c']);
+    await waitFor(async () => (await registry.lookup('DEV-3')) === null, { what: 'the lapsed replica to read offline' });
+    expect([...(await registry.lookupMany(['DEV-3', 'DEV-4', 'DEV-unknown'])).keys()]).toEqual(['DEV-4']);
+    expect((await registry.listReplicas()).map((r) => r.replicaId)).toEqual(['replica-a', 'replica-b']);
+  });
+
+  it('removes every route of a replica, and only those', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `DEV-R${i}`);
+    for (const id of ids) await registry.register(id, A);
+    await registry.register('DEV-R0', B);
+    await registry.register('DEV-OTHER', B);
+    expect(await registry.removeReplica('replica-a')).toBe(19);
+    expect([...(await registry.lookupMany([...ids, 'DEV-OTHER'])).keys()].sort()).toEqual(['DEV-OTHER', 'DEV-R0']);
+    expect((await registry.listReplicas()).map((r) => r.replicaId)).toEqual(['replica-b']);
+  });
+
+  it('signals device online, and superseded to the previous replica only', async () => {
+    const online: string[] = [];
+    const supersededA: Array<[string, number]> = [];
+    const supersededB: Array<[string, number]> = [];
+    const offOnline = await registry.onDeviceOnline((phyId) => online.push(phyId));
+    await registry.onSuperseded('replica-a', (phyId, epoch) => supersededA.push([phyId, epoch]));
+    await registry.onSuperseded('replica-b', (phyId, epoch) => supersededB.push([phyId, epoch]));
+    const first = await registry.register('DEV:5', A);
+    await registry.register('DEV:5', B);
+    await waitFor(() => online.length === 2 && supersededA.length === 1, { what: 'online and superseded signals' });
+    expect(online).toEqual(['DEV:5', 'DEV:5']);
+    expect(supersededA).toEqual([['DEV:5', first.epoch]]);
+    expect(supersededB).toEqual([]);
+    await offOnline();
+    const third = await registry.register('DEV:5', A);
+    await waitFor(() => supersededB.length === 1, { what: 'superseded on replica-b' });
+    expect(supersededB).toEqual([['DEV:5', third.epoch - 1]]);
+    expect(online).toEqual(['DEV:5', 'DEV:5']);
+  });
+});
