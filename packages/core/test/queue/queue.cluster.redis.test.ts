@@ -35,9 +35,9 @@ describe('redis cluster layout', () => {
       const slot = Number(await client.cluster('KEYSLOT', keys.shard(shard).ready));
       // Every key of a shard shares its slot.
       for (const key of keys.shardKeyList(shard)) expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
-      const slots = (await client.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
+      const slots = await client.cluster('SLOTS');
       const owner = slots.find(([from, to]) => slot >= from && slot <= to);
-      owners.add(String(owner?.[2][1]));
+      owners.add(String(owner?.[2]?.[1]));
     }
     expect(owners.size).toBe(3);
 
