@@ -3,7 +3,6 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import {
-  AckStatus,
   FrameDecoder,
   FrameType,
   WireErrorCode,
@@ -20,8 +19,10 @@ import {
   type Frame,
 } from '@outbound/core';
 import { Backoff, type ReconnectPolicy } from './backoff';
-import { decideOutcome, sampleLatency, validateBehaviour, type DeviceBehaviour } from './behaviour';
-import { CommandLedger } from './command-ledger';
+import { sampleLatency, validateBehaviour, type DeviceBehaviour } from './behaviour';
+import { CommandResponder, type DeviceStats } from './command-responder';
+
+export type { DeviceStats } from './command-responder';
 
 export interface SimulatedDeviceOptions extends DeviceBehaviour {
   host: string;
@@ -43,23 +44,6 @@ export interface SimulatedDeviceOptions extends DeviceBehaviour {
   historyLimit?: number;
 }
 
-export interface DeviceStats {
-  /** COMMAND frames received, duplicates included. */
-  received: number;
-  /** Distinct commands applied. */
-  applied: number;
-  /** COMMAND frames for an id already answered OK or REJECTED. */
-  duplicates: number;
-  /** ACKs sent with OK, REJECTED, BUSY. */
-  acked: number;
-  rejected: number;
-  busy: number;
-  /** ACKs withheld (noAckRate). */
-  noAck: number;
-  /** Handshakes completed (WELCOME received). */
-  connects: number;
-}
-
 /** A command as the device saw it. */
 export interface ReceivedCommand {
   id: string;
@@ -79,10 +63,6 @@ export class DeviceHandshakeError extends Error {
   }
 }
 
-const DEFAULT_RESULT = Buffer.from('ok');
-const REJECTED_RESULT = Buffer.from('rejected');
-const BUSY_RESULT = Buffer.from('busy');
-
 type Handshake = { resolve: () => void; reject: (error: Error) => void };
 
 /**
@@ -96,7 +76,7 @@ type Handshake = { resolve: () => void; reject: (error: Error) => void };
  */
 export class SimulatedDevice extends EventEmitter {
   readonly phyId: string;
-  readonly stats: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+  readonly stats: DeviceStats;
   /** The last ERROR frame the server sent, if any. */
   lastErrorFrame: { code: number; reason: string } | undefined;
   /** The interval the last WELCOME announced. */
@@ -104,7 +84,7 @@ export class SimulatedDevice extends EventEmitter {
 
   private readonly options: SimulatedDeviceOptions;
   private behaviour: DeviceBehaviour;
-  private readonly ledger: CommandLedger;
+  private readonly responder: CommandResponder;
   private readonly backoff: Backoff | undefined;
   private socket: Socket | undefined;
   private welcomed = false;
@@ -123,7 +103,8 @@ export class SimulatedDevice extends EventEmitter {
     this.options = options;
     this.phyId = options.phyId;
     this.behaviour = { ackLatencyMs: options.ackLatencyMs, rejectRate: options.rejectRate, busyRate: options.busyRate, noAckRate: options.noAckRate };
-    this.ledger = new CommandLedger(options.historyLimit);
+    this.responder = new CommandResponder(options.historyLimit, options.result);
+    this.stats = this.responder.stats;
     this.backoff = options.reconnect ? new Backoff(options.reconnect) : undefined;
   }
 
@@ -139,11 +120,11 @@ export class SimulatedDevice extends EventEmitter {
 
   /** Applied command ids in apply order; a duplicate does not appear twice. */
   get appliedIds(): ReadonlyArray<string> {
-    return this.ledger.appliedIds;
+    return this.responder.ledger.appliedIds;
   }
 
   appliedCount(id: string): number {
-    return this.ledger.appliedCount(id);
+    return this.responder.ledger.appliedCount(id);
   }
 
   setBehaviour(behaviour: Partial<DeviceBehaviour>): void {
@@ -271,30 +252,15 @@ export class SimulatedDevice extends EventEmitter {
   private onCommand(socket: Socket, body: Buffer): void {
     const receivedAt = performance.now();
     const { id, payload } = decodeCommand(body);
-    this.stats.received += 1;
-    const known = this.ledger.get(id);
-    let status: number;
-    let result: Buffer;
-    if (known) {
-      this.stats.duplicates += 1;
-      ({ status, result } = known);
-    } else {
-      status = decideOutcome(this.behaviour);
-      result = status === AckStatus.OK ? (this.options.result?.(id, payload) ?? DEFAULT_RESULT) : status === AckStatus.REJECTED ? REJECTED_RESULT : BUSY_RESULT;
-      if (status !== AckStatus.BUSY) this.ledger.record(id, status, Buffer.from(result));
-      if (status === AckStatus.OK) this.stats.applied += 1;
-    }
-    const duplicate = known !== undefined;
+    const { status, result, duplicate } = this.responder.answer(id, payload, this.behaviour);
     if (this.listenerCount('command') > 0) this.emit('command', { id, payload: Buffer.from(payload), duplicate } satisfies ReceivedCommand);
 
     const send = (): void => {
       if (Math.random() < (this.behaviour.noAckRate ?? 0)) {
-        this.stats.noAck += 1;
+        this.responder.countAck(status, false);
       } else if (socket === this.socket && !socket.destroyed) {
         socket.write(encodeAck(id, status, result));
-        if (status === AckStatus.OK) this.stats.acked += 1;
-        else if (status === AckStatus.REJECTED) this.stats.rejected += 1;
-        else this.stats.busy += 1;
+        this.responder.countAck(status, true);
         this.emit('ack', { id, status, latencyMs: performance.now() - receivedAt, duplicate });
       }
       this.maybeFinishDraining(socket);

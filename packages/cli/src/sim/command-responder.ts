@@ -1,0 +1,72 @@
+import { AckStatus } from '@outbound/core';
+import { decideOutcome, type DeviceBehaviour } from './behaviour';
+import { CommandLedger } from './command-ledger';
+
+/** Counters a simulated device keeps; DeviceFleet sums them. */
+export interface DeviceStats {
+  /** COMMAND frames received, duplicates included. */
+  received: number;
+  /** Distinct commands applied. */
+  applied: number;
+  /** COMMAND frames for an id already answered OK or REJECTED. */
+  duplicates: number;
+  /** ACKs sent with OK, REJECTED, BUSY. */
+  acked: number;
+  rejected: number;
+  busy: number;
+  /** ACKs withheld (noAckRate). */
+  noAck: number;
+  /** Handshakes completed (WELCOME received). */
+  connects: number;
+}
+
+/** The device's answer to one COMMAND. */
+export interface CommandAnswer {
+  status: number;
+  result: Buffer;
+  duplicate: boolean;
+}
+
+const DEFAULT_RESULT = Buffer.from('ok');
+const REJECTED_RESULT = Buffer.from('rejected');
+const BUSY_RESULT = Buffer.from('busy');
+
+/**
+ * Decides what a device answers a command, independent of any socket: a known id gets the
+ * answer it got before (effectively-once), a fresh one is rolled against the behaviour and
+ * applied when OK. Counts everything in `stats`.
+ */
+export class CommandResponder {
+  readonly stats: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+  readonly ledger: CommandLedger;
+
+  constructor(
+    historyLimit: number | undefined,
+    private readonly resultOf?: (id: string, payload: Buffer) => Buffer,
+  ) {
+    this.ledger = new CommandLedger(historyLimit);
+  }
+
+  answer(id: string, payload: Buffer, behaviour: DeviceBehaviour): CommandAnswer {
+    this.stats.received += 1;
+    const known = this.ledger.get(id);
+    if (known) {
+      this.stats.duplicates += 1;
+      return { status: known.status, result: known.result, duplicate: true };
+    }
+    const status = decideOutcome(behaviour);
+    if (status === AckStatus.BUSY) return { status, result: BUSY_RESULT, duplicate: false };
+    const result = status === AckStatus.OK ? Buffer.from(this.resultOf?.(id, payload) ?? DEFAULT_RESULT) : REJECTED_RESULT;
+    this.ledger.record(id, status, result);
+    if (status === AckStatus.OK) this.stats.applied += 1;
+    return { status, result, duplicate: false };
+  }
+
+  /** Counts an ACK as sent (`sent`) or withheld. */
+  countAck(status: number, sent: boolean): void {
+    if (!sent) this.stats.noAck += 1;
+    else if (status === AckStatus.OK) this.stats.acked += 1;
+    else if (status === AckStatus.REJECTED) this.stats.rejected += 1;
+    else this.stats.busy += 1;
+  }
+}
