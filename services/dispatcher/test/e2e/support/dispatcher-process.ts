@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, waitFor } from '@outbound/test-support';
+import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY } from '../../support/harness';
+
+const MAIN = join(__dirname, '..', '..', '..', 'dist', 'main.js');
+
+export interface DispatcherProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code or signal. */
+  exited: Promise<number | string | null>;
+}
+
+/** Runs `node services/dispatcher/dist/main.js` as its own process (for crashes), configured through the environment like production. */
+export async function spawnDispatcher(redisUrl: string, prefix: string, env: Record<string, string> = {}): Promise<DispatcherProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      REGISTRY_PREFIX: prefix,
+      API_KEYS: `${SEND_KEY}:send,${ADMIN_KEY}:admin`,
+      INTERNAL_TOKEN,
+      DISPATCHER_HTTP_HOST: '127.0.0.1',
+      DISPATCHER_HTTP_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`dispatcher exited during start-up: ${output}`);
+    const res = await fetch(`${url}/readyz`).catch(() => null);
+    return res?.status === 200;
+  }, { timeoutMs: 15_000, intervalMs: 50, what: `dispatcher process on ${port} to be ready` });
+  return { child, url, output: () => output, exited };
+}
