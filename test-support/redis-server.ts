@@ -2,7 +2,7 @@ import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { connect } from 'node:net';
 import { freePort } from './free-port';
 import { waitFor } from './wait-for';
 
@@ -35,14 +35,7 @@ export async function startRedisServer(args: string[] = [], port?: number): Prom
   const exitPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
   await waitFor(async () => {
     if (exited) throw new Error(`redis-server on port ${chosen} exited during start-up`);
-    const probe = new Redis({ port: chosen, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } finally {
-      probe.disconnect();
-    }
+    return ping(chosen);
   }, { timeoutMs: 15_000, intervalMs: 50, what: `redis-server on port ${chosen}` });
 
   const handle: RedisServerHandle = {
@@ -69,4 +62,19 @@ export async function startRedisServer(args: string[] = [], port?: number): Prom
     },
   };
   return handle;
+}
+
+/** One inline PING over a raw socket: no client library, nothing left behind when it fails. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
 }
