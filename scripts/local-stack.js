@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+/*
+ * `npm start`: the whole Outbound stack on one machine, for a first look.
+ *
+ *   redis-server (AOF under .data/redis, or REDIS_URL) → ingress → dispatcher
+ *   + 100 simulated devices (`outbound sim`) + a small producer sending a mix of priorities.
+ *
+ * Every service is a real process started from dist/ (ensure-setup.js built it), configured
+ * through the same environment variables as production; their logs go to .data/logs/.
+ * Ctrl-C stops them in order: producer, devices, dispatcher (finishes in-flight work),
+ * ingress (drains), Redis (flushes its AOF). Plain Node on purpose: no build step of its own.
+ */
+'use strict';
+const { spawn, execSync, spawnSync } = require('node:child_process');
+const { mkdirSync, openSync, existsSync } = require('node:fs');
+const net = require('node:net');
+const { join } = require('node:path');
+const { randomBytes } = require('node:crypto');
+
+const root = join(__dirname, '..');
+const dataDir = join(root, '.data');
+const logDir = join(dataDir, 'logs');
+const DEVICES = Number(process.env.STACK_DEVICES || 100);
+const RATE = Number(process.env.STACK_RATE ?? 20); // producer commands per second (0: no producer, e.g. for the benchmark)
+const SIM_BEHAVIOUR = {
+  ackLatency: process.env.STACK_ACK_LATENCY ?? '2-30',
+  rejectRate: process.env.STACK_REJECT_RATE ?? '0.01',
+  busyRate: process.env.STACK_BUSY_RATE ?? '0.02',
+};
+const SEND_KEY = 'demo-send-key';
+const ADMIN_KEY = 'demo-admin-key';
+const DEVICE_SECRET = 'local-demo-device-secret';
+const INTERNAL_TOKEN = randomBytes(16).toString('hex');
+
+const say = (line) => process.stdout.write(`[stack] ${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The preferred port if it is free on 127.0.0.1, else any free port. */
+function portFor(preferred) {
+  const tryListen = (port) =>
+    new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => {
+        const chosen = server.address().port;
+        server.close(() => resolve(chosen));
+      });
+    });
+  return tryListen(preferred).then((p) => p ?? tryListen(0));
+}
+
+function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Finds redis-server, installing it with apt-get when we are root; otherwise says what to run. */
+function ensureRedisServer() {
+  if (hasCommand('redis-server')) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root && hasCommand('apt-get')) {
+    say('redis-server is missing; installing it with apt-get (you are root)');
+    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server', { stdio: 'inherit' });
+    if (hasCommand('redis-server')) return;
+  }
+  say('redis-server is not installed. Install it, then run npm start again:');
+  say('  Debian/Ubuntu:  sudo apt-get install -y redis-server');
+  say('  macOS:          brew install redis');
+  say('  or point at an existing Redis:  REDIS_URL=redis://host:6379 npm start');
+  process.exit(1);
+}
+
+/** PINGs Redis over a raw socket until it answers (no client library needed here). */
+async function waitForRedis(port, host = '127.0.0.1', timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, host);
+      socket.setTimeout(500);
+      socket.once('connect', () => socket.write('PING\r\n'));
+      socket.once('data', (d) => { socket.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      socket.once('error', () => resolve(false));
+      socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`Redis on ${host}:${port} did not answer PING within ${timeoutMs} ms`);
+}
+
+async function waitForHttp(url, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(url).catch(() => null);
+    if (res && res.status === 200) return;
+    await sleep(150);
+  }
+  throw new Error(`${url} was not ready within ${timeoutMs} ms (see .data/logs/)`);
+}
+
+const children = [];
+
+/** Starts a child in its own process group (so Ctrl-C reaches only us and we stop them in order), logging to .data/logs/<name>.log. */
+function start(name, command, args, env) {
+  const log = openSync(join(logDir, `${name}.log`), 'a');
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', log, log], detached: true });
+  const entry = { name, child, exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code))) };
+  entry.exited.then((how) => {
+    if (!stopping) {
+      say(`${name} exited unexpectedly (${how}); see .data/logs/${name}.log. Stopping the stack.`);
+      void stopAll(1);
+    }
+  });
+  children.push(entry);
+  return entry;
+}
+
+async function stopChild(entry, signal, graceMs) {
+  if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+  entry.child.kill(signal);
+  const result = await Promise.race([entry.exited, sleep(graceMs).then(() => 'timeout')]);
+  if (result === 'timeout') {
+    say(`${entry.name} did not stop within ${graceMs} ms; killing it`);
+    entry.child.kill('SIGKILL');
+    await entry.exited;
+  }
+}
+
+let stopping = false;
+let producer = null;
+async function stopAll(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping: producer, devices, dispatcher, ingress, redis');
+  if (producer) producer.stop();
+  // Reverse start order: devices first (nothing new arrives), then the dispatcher finishes what
+  // it holds, the ingress drains, and Redis flushes its AOF last.
+  const byName = Object.fromEntries(children.map((c) => [c.name, c]));
+  if (byName.devices) await stopChild(byName.devices, 'SIGINT', 5_000);
+  if (byName.dispatcher) await stopChild(byName.dispatcher, 'SIGTERM', 20_000);
+  if (byName.ingress) await stopChild(byName.ingress, 'SIGTERM', 35_000);
+  if (byName.redis) await stopChild(byName.redis, 'SIGTERM', 10_000);
+  say('stopped');
+  process.exit(code);
+}
+
+/** Sends RATE commands per second to random devices with a spread of priorities, in small batches. */
+function startProducer(apiUrl) {
+  let sent = 0;
+  let failed = 0;
+  let timer = null;
+  const tick = async () => {
+    const n = Math.max(1, Math.round(RATE / 4));
+    const commands = Array.from({ length: n }, () => {
+      const device = 1 + Math.floor(Math.random() * DEVICES);
+      const roll = Math.random();
+      const priority = roll < 0.1 ? 9 : roll < 0.3 ? 7 : roll < 0.8 ? 5 : 1;
+      const payload = Buffer.from(JSON.stringify({ op: 'set-current', amps: 6 + Math.floor(Math.random() * 26) })).toString('base64');
+      return { phyId: `SIM${String(device).padStart(5, '0')}`, payload, priority, ttlMs: 600_000, ackTimeoutMs: 5_000 };
+    });
+    try {
+      const res = await fetch(`${apiUrl}/v1/commands/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SEND_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ commands }),
+      });
+      const body = await res.json();
+      sent += body.accepted ?? 0;
+      failed += body.failed ?? n;
+    } catch {
+      failed += n;
+    }
+    if (!stopping) timer = setTimeout(tick, 250);
+  };
+  timer = setTimeout(tick, 250);
+  return {
+    stats: () => ({ sent, failed }),
+    stop: () => clearTimeout(timer),
+  };
+}
+
+/** One status line: what the producer sent, what devices acknowledged, and the queue. */
+async function report(apiUrl) {
+  try {
+    const [stats, metrics] = await Promise.all([
+      fetch(`${apiUrl}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }).then((r) => r.json()),
+      fetch(`${apiUrl}/metrics`).then((r) => r.text()),
+    ]);
+    const delivered = (outcome) => {
+      const m = new RegExp(`outbound_dispatcher_delivered_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(metrics);
+      return m ? Number(m[1]) : 0;
+    };
+    const t = stats.total;
+    const { sent, failed } = producer ? producer.stats() : { sent: 0, failed: 0 };
+    say(`sent ${sent}${failed ? ` (${failed} refused)` : ''} | acked ${delivered('ok')}, rejected ${delivered('rejected')}, busy ${delivered('busy')} | queue: pending ${t.pending}, in flight ${t.inflight}, delayed ${t.delayed}, waiting for device ${t.waitingForDevice}, dead ${t.dead}`);
+  } catch (error) {
+    say(`status unavailable: ${error.message}`);
+  }
+}
+
+async function main() {
+  for (const bin of ['services/ingress/dist/main.js', 'services/dispatcher/dist/main.js', 'packages/cli/dist/main.js']) {
+    if (!existsSync(join(root, bin))) {
+      say(`${bin} is missing: run "npm run build" (npm start normally does it through scripts/ensure-setup.js)`);
+      process.exit(1);
+    }
+  }
+  mkdirSync(logDir, { recursive: true });
+  process.on('SIGINT', () => void (stopping ? process.exit(130) : stopAll(0)));
+  process.on('SIGTERM', () => void stopAll(0));
+  process.on('exit', () => {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  let redisUrl = process.env.REDIS_URL;
+  if (redisUrl) {
+    say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  } else {
+    ensureRedisServer();
+    const port = await portFor(Number(process.env.STACK_REDIS_PORT || 6390));
+    const dir = join(dataDir, 'redis');
+    mkdirSync(dir, { recursive: true });
+    start('redis', 'redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no',
+    ]);
+    await waitForRedis(port);
+    redisUrl = `redis://127.0.0.1:${port}`;
+    say(`redis-server on ${redisUrl} (AOF in .data/redis)`);
+  }
+
+  const ingressHttp = await portFor(Number(process.env.STACK_INGRESS_HTTP_PORT || 8081));
+  const ingressTcp = await portFor(Number(process.env.STACK_INGRESS_TCP_PORT || 7000));
+  const apiPort = await portFor(Number(process.env.STACK_API_PORT || 8080));
+  const common = { REDIS_URL: redisUrl, INTERNAL_TOKEN, LOG_LEVEL: process.env.LOG_LEVEL || 'info' };
+
+  start('ingress', process.execPath, ['services/ingress/dist/main.js'], {
+    ...common,
+    INGRESS_REPLICA_ID: 'local-ingress-1',
+    INGRESS_HTTP_HOST: '127.0.0.1', INGRESS_HTTP_PORT: String(ingressHttp),
+    INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(ingressTcp),
+    DEVICE_AUTH_MODE: 'hmac', DEVICE_AUTH_SECRETS: DEVICE_SECRET,
+    INGRESS_SHUTDOWN_GRACE_MS: '5000',
+  });
+  await waitForHttp(`http://127.0.0.1:${ingressHttp}/readyz`);
+  say(`ingress: devices connect to tcp://127.0.0.1:${ingressTcp}`);
+
+  start('dispatcher', process.execPath, ['services/dispatcher/dist/main.js'], {
+    ...common,
+    API_KEYS: `${SEND_KEY}:send,${ADMIN_KEY}:admin`,
+    DISPATCHER_HTTP_HOST: '127.0.0.1', DISPATCHER_HTTP_PORT: String(apiPort),
+    DISPATCHER_SHUTDOWN_GRACE_MS: '10000',
+  });
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitForHttp(`${apiUrl}/readyz`);
+
+  start('devices', process.execPath, [
+    'packages/cli/dist/main.js', 'sim', '--host', '127.0.0.1', '--port', String(ingressTcp), '--devices', String(DEVICES),
+    '--secret', DEVICE_SECRET, '--ack-latency', SIM_BEHAVIOUR.ackLatency, '--reject-rate', SIM_BEHAVIOUR.rejectRate,
+    '--busy-rate', SIM_BEHAVIOUR.busyRate, '--summary-interval', '10',
+  ], {});
+  if (RATE > 0) producer = startProducer(apiUrl);
+
+  const b64 = Buffer.from('hello device').toString('base64');
+  process.stdout.write(`
+  Outbound is running.
+
+    API          ${apiUrl}            (OpenAPI: ${apiUrl}/openapi.json)
+    API keys     ${SEND_KEY} (role send)   ${ADMIN_KEY} (role admin)
+    devices      ${DEVICES} simulated, SIM00001 .. SIM${String(DEVICES).padStart(5, '0')}, on tcp://127.0.0.1:${ingressTcp}
+    metrics      ${apiUrl}/metrics   http://127.0.0.1:${ingressHttp}/metrics
+    health       ${apiUrl}/health    http://127.0.0.1:${ingressHttp}/health
+    logs         .data/logs/{redis,ingress,dispatcher,devices}.log
+
+  Try it${RATE > 0 ? ` (a producer is already sending ~${RATE} commands/s with mixed priorities)` : ''}:
+
+    curl -s -X POST '${apiUrl}/v1/commands?waitMs=5000' \\
+      -H 'Authorization: Bearer ${SEND_KEY}' -H 'Content-Type: application/json' \\
+      -d '{"phyId":"SIM00001","payload":"${b64}","priority":9}'
+
+    curl -s ${apiUrl}/v1/commands/<id> -H 'Authorization: Bearer ${SEND_KEY}'
+    curl -s ${apiUrl}/v1/devices/SIM00001 -H 'Authorization: Bearer ${ADMIN_KEY}'
+    curl -s ${apiUrl}/v1/stats -H 'Authorization: Bearer ${ADMIN_KEY}'
+
+    node packages/cli/dist/main.js enqueue SIM00002 hello --wait 5000 --url ${apiUrl} --key ${SEND_KEY}
+
+  Ctrl-C stops everything.
+
+`);
+  setInterval(() => void report(apiUrl), 5_000).unref();
+}
+
+main().catch((error) => {
+  say(`failed: ${error.message}`);
+  void stopAll(1);
+});
