@@ -1,44 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
-import { ROOT } from './deploy-files';
+import { DOCKERFILE_TEXT, dockerfileStages, stageArgs, type Stage } from './dockerfile-stages';
 
 /**
  * deploy/docker/Dockerfile, checked without a Docker engine: dockerfile-utils (the validator
  * behind VS Code's Dockerfile support) with every optional check raised to a warning, then what
  * the issue asks of each image, read from the parsed instructions.
  */
-const DOCKERFILE = 'deploy/docker/Dockerfile';
-const text = readFileSync(join(ROOT, DOCKERFILE), 'utf8');
+const text = DOCKERFILE_TEXT;
 const W = ValidationSeverity.WARNING;
 const STRICT = {
   deprecatedMaintainer: W, directiveCasing: W, emptyContinuationLine: W, instructionCasing: W, instructionCmdMultiple: W,
   instructionEntrypointMultiple: W, instructionHealthcheckMultiple: W, instructionJSONInSingleQuotes: W, instructionWorkdirRelative: W,
 };
 
-interface Stage { base: string; instructions: Instruction[] }
-
-/** Instructions grouped by build stage (FROM ... AS name). */
-function stages(content: string): Map<string, Stage> {
-  const parsed = DockerfileParser.parse(content);
-  const result = new Map<string, Stage>();
-  let current: Stage | undefined;
-  for (const instruction of parsed.getInstructions()) {
-    if (instruction.getKeyword() === 'FROM') {
-      const from = parsed.getFROMs().find((f) => f.getRange().start.line === instruction.getRange().start.line)!;
-      current = { base: from.getImageName() ?? '', instructions: [] };
-      result.set(from.getBuildStage() ?? `#${result.size}`, current);
-    } else {
-      current?.instructions.push(instruction);
-    }
-  }
-  return result;
-}
-
-const all = stages(text);
-const args = (stage: Stage, keyword: string): string[] =>
-  stage.instructions.filter((i) => i.getKeyword() === keyword).map((i) => i.getRawArgumentsContent() ?? '');
+const all = dockerfileStages(text);
+const args = stageArgs;
 
 /** A runtime target's instructions including those of the stages it builds on. */
 function chain(name: string): Stage[] {

@@ -1,0 +1,166 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { freePort, startRedisServer, waitFor, type RedisServerHandle } from '@outbound/test-support';
+import { readYaml, ROOT } from './deploy-files';
+import { healthcheckCommand, startCommand } from './dockerfile-stages';
+
+/**
+ * A real Prometheus (Debian's package; deploy/check.sh installs it) scrapes a real ingress and
+ * dispatcher, each started as its image starts it (the Dockerfile's exec-form command, from
+ * the built dist/) on free ports with a private redis-server, and loads the real alert rules.
+ * Everything is read back through Prometheus's HTTP API.
+ */
+const run = promisify(execFile);
+const API_KEY = 'deploy-test-key';
+/** Series the rules use that come from redis_exporter, which this test does not run. */
+const FROM_REDIS_EXPORTER = new Set(['redis_memory_used_bytes', 'redis_memory_max_bytes']);
+
+let redis: RedisServerHandle;
+let dir: string;
+const children: ChildProcess[] = [];
+const stderr = new Map<ChildProcess, string>();
+let ingressHttp: number;
+let dispatcherHttp: number;
+let promUrl: string;
+let ingressEnv: NodeJS.ProcessEnv;
+let dispatcherEnv: NodeJS.ProcessEnv;
+
+function start(command: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  stderr.set(child, '');
+  child.stderr!.on('data', (chunk: Buffer) => stderr.set(child, (stderr.get(child)! + chunk.toString()).slice(-4000)));
+  children.push(child);
+  return child;
+}
+
+async function ready(url: string, child: ChildProcess): Promise<void> {
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${stderr.get(child)}`);
+    return (await fetch(url)).status === 200;
+  }, { timeoutMs: 30_000, intervalMs: 100, what: url });
+}
+
+async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  if (body.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
+  return body.data.result;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  dir = mkdtempSync(join(tmpdir(), 'outbound-prometheus-'));
+  const [ingressTcp, promPort] = [await freePort(), await freePort()];
+  [ingressHttp, dispatcherHttp] = [await freePort(), await freePort()];
+  const common = { PATH: process.env.PATH, REDIS_URL: redis.url, INTERNAL_TOKEN: 'deploy-test-internal', LOG_LEVEL: 'warn' };
+  ingressEnv = {
+    ...common, INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(ingressTcp), INGRESS_HTTP_HOST: '127.0.0.1',
+    INGRESS_HTTP_PORT: String(ingressHttp), DEVICE_AUTH_SECRETS: 'deploy-test-secret', INGRESS_REPLICA_ID: 'deploy-test-ingress',
+  };
+  dispatcherEnv = { ...common, DISPATCHER_HTTP_HOST: '127.0.0.1', DISPATCHER_HTTP_PORT: String(dispatcherHttp), API_KEYS: `${API_KEY}:admin` };
+  const ingress = start(startCommand('ingress'), ingressEnv);
+  const dispatcher = start(startCommand('dispatcher'), dispatcherEnv);
+  await ready(`http://127.0.0.1:${ingressHttp}/readyz`, ingress);
+  await ready(`http://127.0.0.1:${dispatcherHttp}/readyz`, dispatcher);
+
+  const config = {
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: [join(ROOT, 'deploy/prometheus/rules/outbound-alerts.yml')],
+    scrape_configs: [
+      { job_name: 'outbound-ingress', static_configs: [{ targets: [`127.0.0.1:${ingressHttp}`] }] },
+      { job_name: 'outbound-dispatcher', static_configs: [{ targets: [`127.0.0.1:${dispatcherHttp}`] }] },
+    ],
+  };
+  writeFileSync(join(dir, 'prometheus.yml'), YAML.stringify(config));
+  promUrl = `http://127.0.0.1:${promPort}`;
+  const prometheus = start(
+    ['prometheus', `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
+    { PATH: process.env.PATH },
+  );
+  await ready(`${promUrl}/-/ready`, prometheus);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(children.map(async (child) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }));
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+test('the images\' HEALTHCHECK commands pass against the running services', async () => {
+  for (const [target, env] of [['ingress', ingressEnv], ['dispatcher', dispatcherEnv]] as const) {
+    const [cmd, ...args] = healthcheckCommand(target);
+    await expect(run(cmd!, args, { env, timeout: 10_000 })).resolves.toBeDefined();
+  }
+});
+
+test('Prometheus scrapes the ingress and the dispatcher: up == 1 for both', async () => {
+  const up = await waitFor(async () => {
+    const result = await query('up == 1');
+    const jobs = result.map((r) => r.metric.job).sort();
+    return jobs.length === 2 ? jobs : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 250, what: 'up == 1 for both jobs' });
+  expect(up).toEqual(['outbound-dispatcher', 'outbound-ingress']);
+});
+
+test('queue depth reaches Prometheus and follows the queue', async () => {
+  await waitFor(async () => (await query('outbound_dispatcher_queue_depth{state="pending"}')).length === 1, {
+    timeoutMs: 20_000, intervalMs: 250, what: 'a queue-depth series',
+  });
+  const res = await fetch(`http://127.0.0.1:${dispatcherHttp}/v1/commands`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ phyId: 'DEPLOYTEST1', payload: Buffer.from('hello').toString('base64') }),
+  });
+  expect(res.status).toBe(202);
+  // The device is not connected: the command waits (pending, then parked for its device).
+  const waiting = 'sum(outbound_dispatcher_queue_depth{state=~"pending|waiting_for_device|delayed|inflight"})';
+  await waitFor(async () => (await query(waiting))[0]?.value[1] === '1', { timeoutMs: 20_000, intervalMs: 250, what: `${waiting} == 1` });
+});
+
+test('the alert rules load into Prometheus and evaluate cleanly; no availability alert fires', async () => {
+  type Rules = { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+  const groups = await waitFor(async () => {
+    const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as Rules;
+    const all = body.data.groups.flatMap((g) => g.rules);
+    return all.length > 0 && all.every((r) => r.health !== 'unknown') ? body.data.groups : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 250, what: 'every rule evaluated' });
+  const expected = readYaml<{ groups: Array<{ name: string; rules: Array<{ alert: string }> }> }>('deploy/prometheus/rules/outbound-alerts.yml');
+  expect(groups.map((g) => g.name).sort()).toEqual(expected.groups.map((g) => g.name).sort());
+  expect(groups.flatMap((g) => g.rules).length).toBe(expected.groups.flatMap((g) => g.rules).length);
+  for (const rule of groups.flatMap((g) => g.rules)) expect({ rule: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', error: '' });
+  const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: { alertname: string } }> } };
+  const names = alerts.data.alerts.map((a) => a.labels.alertname);
+  expect(names).not.toContain('OutboundNoIngressAlive');
+  expect(names).not.toContain('OutboundNoDispatcherAlive');
+});
+
+test('every metric the alert rules and the dashboard use is exported by the services', async () => {
+  const exported = new Set<string>();
+  for (const port of [ingressHttp, dispatcherHttp]) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      exported.add(name!);
+      if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
+    }
+  }
+  expect(exported.has('outbound_dispatcher_queue_depth')).toBe(true);
+  const rules = readYaml<{ groups: Array<{ rules: Array<{ expr: string }> }> }>('deploy/prometheus/rules/outbound-alerts.yml')
+    .groups.flatMap((g) => g.rules.map((r) => r.expr)).join('\n');
+  const dashboard = (JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/outbound-overview.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> })
+    .panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  const used = new Set([...`${rules}\n${dashboard}`.matchAll(/\b((?:outbound|redis)_[a-z0-9_]+)\b/g)].map((m) => m[1]!));
+  const missing = [...used].filter((name) => !exported.has(name) && !FROM_REDIS_EXPORTER.has(name));
+  expect(missing).toEqual([]);
+  expect(used.size).toBeGreaterThan(10);
+});
