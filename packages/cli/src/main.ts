@@ -5,6 +5,8 @@ import { register as registerEnqueue } from './commands/enqueue';
 import { register as registerStatus } from './commands/status';
 import { register as registerStats } from './commands/stats';
 import { register as registerDeadLetters } from './commands/dead-letters';
+import { register as registerMigrate } from './commands/migrate';
+import { register as registerMigrateQueue } from './commands/migrate-queue';
 
 /**
  * Every subcommand lives in commands/<name>.ts and exports `register(program)`. To add one,
@@ -16,6 +18,8 @@ const REGISTRATIONS: Array<(program: Command) => void> = [
   registerStatus,
   registerStats,
   registerDeadLetters,
+  registerMigrate,
+  registerMigrateQueue,
 ];
 
 /** The `outbound` program with every subcommand registered (tests parse with it directly). */

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { PHY_ID_PATTERN, type CommandStatus, type EnqueueInput } from '../../command';
 import { OutboundError } from '../../errors';
 import type { EnqueueResult } from '../queue';
 import { inTransaction } from './pool';
-import type { QueueContext } from './queue-context';
+import { commandIdFor, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
 interface Existing {
@@ -23,7 +22,7 @@ interface Existing {
  * and inserts nothing twice.
  */
 export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
-  const ids = inputs.map(() => randomUUID());
+  const ids = inputs.map((input) => commandIdFor(String(input.phyId), ctx.shards));
   const results: Array<EnqueueResult | OutboundError | undefined> = inputs.map((input) => invalid(input));
   const valid = inputs.map((_, i) => i).filter((i) => results[i] === undefined);
   if (valid.length === 0) return results as Array<EnqueueResult | OutboundError>;

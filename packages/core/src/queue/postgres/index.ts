@@ -3,3 +3,4 @@ export { runMigrations, schemaVersion, loadMigrations, MIGRATIONS_DIR, type Migr
 export { createPgPool, checkPgHealth, inTransaction, type PgPoolOptions, type PgHealth } from './pool';
 export { withPgRetry, isRetryablePgError, RETRYABLE_SQLSTATES, type RetryOptions } from './retry';
 export { PgListener } from './pg-listener';
+export { PostgresTransfer, type TransferRecord, type ImportReport } from './transfer';

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { fnv1a32 } from '../redis/keys';
 import { QUEUE_DEFAULTS, type QueueOptions } from '../queue';
 import type { SchemaName } from './schema-name';
 
@@ -10,6 +12,8 @@ export interface QueueContext {
   commands: string;
   /** `"schema".devices` */
   devices: string;
+  /** The Redis shard count ids are minted for (see commandIdFor). */
+  shards: number;
   maxInFlightPerDevice: number;
   perDeviceCap: number;
   globalCap: number;
@@ -23,6 +27,7 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
     schema,
     commands: `${schema.quoted}.commands`,
     devices: `${schema.quoted}.devices`,
+    shards: options.shards ?? QUEUE_DEFAULTS.shards,
     maxInFlightPerDevice: options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice,
     perDeviceCap: options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap,
     globalCap: options.globalCap ?? QUEUE_DEFAULTS.globalCap,
@@ -33,6 +38,15 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
       jitter: options.backoff?.jitter ?? QUEUE_DEFAULTS.backoff.jitter,
     },
   };
+}
+
+/**
+ * A command id in the Redis backend's layout: a UUID whose first 4 hex digits are the device's
+ * Redis shard. PostgreSQL does not need it, but `outbound migrate-queue --to redis` keeps ids,
+ * and Redis finds a command by the shard in its id.
+ */
+export function commandIdFor(phyId: string, shards: number): string {
+  return (fnv1a32(phyId) % shards).toString(16).padStart(4, '0') + randomUUID().slice(4);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
