@@ -176,6 +176,18 @@ describe('ingress limits', () => {
     }
   });
 
+  it('admits any token when DEVICE_AUTH_MODE=none is set explicitly', async () => {
+    const ingress = await startTestIngress(uniquePrefix('ingress-noauth'), { auth: { mode: 'none', secrets: [] } });
+    const device = await RawDevice.connect(ingress.tcpPort);
+    try {
+      device.send(encodeHello('DEV-OPEN', 'anything'));
+      expect(await device.welcome()).toBe(30);
+    } finally {
+      device.close();
+      await ingress.stop();
+    }
+  });
+
   it('speaks TLS when a certificate and key are configured', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingress-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
