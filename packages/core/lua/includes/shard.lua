@@ -28,6 +28,19 @@ local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STA
 local REPLAYED = 100
 -- (9 - priority) * 2^49 + seq stays an exact integer in a double up to seq 2^49.
 local PRIORITY_STEP = 562949953421312
+-- seq is microseconds since 2025-01-01 (2^49 us lasts until 2042), never less than the shard's
+-- last seq + 1: strictly increasing in a shard, and comparable across shards (merged claims
+-- keep FIFO between devices of different shards to the microsecond of the Redis clock).
+local SEQ_EPOCH_S = 1735689600
+
+-- Hands out `count` sequence numbers; answers the first.
+local function takeSeq(count)
+  local t = redis.call('TIME')
+  local us = (tonumber(t[1]) - SEQ_EPOCH_S) * 1000000 + tonumber(t[2])
+  local first = math.max((tonumber(redis.call('HGET', K.meta, 'seq')) or 0) + 1, us)
+  redis.call('HSET', K.meta, 'seq', first + count - 1)
+  return first
+end
 
 local function nowMs()
   local t = redis.call('TIME')
