@@ -52,6 +52,9 @@ async function query(expr: string): Promise<Array<{ metric: Record<string, strin
 }
 
 beforeAll(async () => {
+  await run('prometheus', ['--version']).catch((error: Error) => {
+    throw new Error(`prometheus is not installed: run \`bash deploy/check.sh\` (installs Debian's prometheus): ${error.message}`, { cause: error });
+  });
   redis = await startRedisServer();
   dir = mkdtempSync(join(tmpdir(), 'outbound-prometheus-'));
   const [ingressTcp, promPort] = [await freePort(), await freePort()];
