@@ -262,6 +262,10 @@ export class DispatchLoop {
     }
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
     else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);
+    // A recorded outcome frees the device's slot, so its next command may be ready now. The queue
+    // publishes wake-ups for enqueues, not for acks: without this the loop would sleep until the
+    // next enqueue or idleWaitMs, and a device's second command would wait up to a second.
+    if (result.ok) this.notify();
     this.held.delete(command.id);
     metrics.inFlight.set(this.held.size);
     this.capacityWaiter?.();
