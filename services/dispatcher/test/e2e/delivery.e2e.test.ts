@@ -87,6 +87,17 @@ describe('end to end: dispatcher + ingress + simulated devices over real TCP and
     expect(device.appliedIds).toEqual(ids);
   });
 
+  it('resumes a parked device through the periodic check when its online signal was lost', async () => {
+    const device = await stack.device('E2E-LOST');
+    // As if the device had been parked and its "online" signal never arrived.
+    await stack.api.queue.markDeviceOffline('E2E-LOST');
+    const id = await stack.enqueue({ phyId: 'E2E-LOST', payload: b64('x') });
+    expect((await stack.get(id)).waitingFor).toBe('device');
+    const acked = await stack.waitStatus(id, 'acked', 5_000);
+    expect(acked.attempts).toBe(1);
+    expect(device.appliedIds).toEqual([id]);
+  });
+
   it('expires a command whose TTL passes while its device is offline', async () => {
     const id = await stack.enqueue({ phyId: 'E2E-TTL', payload: b64('x'), ttlMs: 400 });
     const expired = await stack.waitStatus(id, 'expired', 5_000);
@@ -110,5 +121,18 @@ describe('end to end: dispatcher + ingress + simulated devices over real TCP and
     const expected = [...sent].sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((c) => c.id);
     expect(device.appliedIds).toEqual(expected);
     expect(device.stats.busy).toBeGreaterThan(0);
+  });
+
+  it('exports what happened as metrics', async () => {
+    const text = (await request(stack.api.app).get('/metrics').expect(200)).text;
+    expect(text).toMatch(/outbound_dispatcher_delivered_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_delivered_total\{[^}]*outcome="busy"[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_dead_lettered_total\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_retries_total\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_expired_total\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_enqueue_to_ack_seconds_count\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_delivery_call_seconds_count\{[^}]*kind="batch"[^}]*\} [1-9]/);
+    expect(text).toMatch(/outbound_dispatcher_queue_depth\{[^}]*state="pending"[^}]*\} \d+/);
+    expect(text).toMatch(/outbound_dispatcher_enqueued_total\{[^}]*source="single"[^}]*\} [1-9]/);
   });
 });
