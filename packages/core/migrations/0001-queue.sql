@@ -55,6 +55,10 @@ CREATE TABLE devices (
   offline    boolean     NOT NULL DEFAULT false,
   retry_at   timestamptz,
   queued     integer     NOT NULL DEFAULT 0 CHECK (queued >= 0),
+  -- priority and seq of the best queued command: a hint that orders the claim's walk over
+  -- devices (src/queue/postgres/device-head.ts keeps it)
+  head_priority smallint,
+  head_seq      bigint,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX devices_with_work ON devices (phy_id) WHERE queued > 0 AND NOT offline;
+CREATE INDEX devices_with_work ON devices (head_priority DESC, head_seq) WHERE queued > 0 AND NOT offline;

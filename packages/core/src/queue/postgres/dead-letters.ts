@@ -1,5 +1,6 @@
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
+import { arrivals, MERGE_HEAD } from './device-head';
 import { withPgRetry } from './retry';
 import { isUuid, type QueueContext } from './queue-context';
 import { COMMAND_COLUMNS, toStoredCommand, type CommandRow } from './rows';
@@ -36,11 +37,11 @@ export function deadLetters(ctx: QueueContext) {
                  lease_token = NULL, lease_expires_at = NULL, finished_at = NULL,
                  expires_at = now() + make_interval(secs => ttl_ms / 1000.0), updated_at = now()
              WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
-             RETURNING phy_id
+             RETURNING phy_id, priority, seq
            ), bumped AS (
-             INSERT INTO ${ctx.devices} AS d (phy_id, queued)
-             SELECT phy_id, count(*)::int FROM upd GROUP BY phy_id ORDER BY phy_id
-             ON CONFLICT (phy_id) DO UPDATE SET queued = d.queued + EXCLUDED.queued, updated_at = now()
+             -- Every command's device row exists (enqueue made it and rows are never deleted).
+             UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
+             FROM ${arrivals('upd')} n WHERE d.phy_id = n.phy_id
            )
            SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'replay') FROM upd LIMIT 1) x) AS woke FROM upd`,
           [ids, ctx.schema.workChannel],

@@ -3,6 +3,7 @@ import { PHY_ID_PATTERN, type CommandStatus, type EnqueueInput } from '../../com
 import { OutboundError } from '../../errors';
 import type { EnqueueResult } from '../queue';
 import { inTransaction } from './pool';
+import { arrivals, MERGE_HEAD } from './device-head';
 import { commandIdFor, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
@@ -108,10 +109,10 @@ async function insertAccepted(
             WITH ORDINALITY AS t(id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idem, deliver_ms, ord)
        ORDER BY t.ord
        ON CONFLICT DO NOTHING
-       RETURNING id, phy_id, run_at <= now() AS ready
+       RETURNING id, phy_id, priority, seq, run_at <= now() AS ready
      ), bumped AS (
-       UPDATE ${ctx.devices} d SET queued = d.queued + n.c
-       FROM (SELECT phy_id, count(*)::int AS c FROM ins GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+       UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}
+       FROM ${arrivals('ins')} n WHERE d.phy_id = n.phy_id
      )
      SELECT id::text FROM ins
      UNION ALL

@@ -6,6 +6,7 @@ import { OutboundError } from '../../errors';
 import type {
   AckItem, ClaimedCommand, ClaimOptions, CommandQueue, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, TransitionResult,
 } from '../queue';
+import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
 import { PgListener } from './pg-listener';
 import { isUuid, queueContext, type QueueContext } from './queue-context';
@@ -58,7 +59,10 @@ export class PostgresQueue implements CommandQueue {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    const { rows } = await withPgRetry(() => this.ctx.pool.query<ClaimRow>(this.claimSql, [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice]));
+    // A named statement is parsed and planned once per connection (planning this one costs
+    // about as much as running it: ~1.2 ms vs ~0.6 ms measured with EXPLAIN ANALYZE).
+    const query = { name: `outbound-claim:${this.ctx.schema.name}`, text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
+    const { rows } = await withPgRetry(() => this.ctx.pool.query<ClaimRow>(query));
     return rows.map(toClaimedCommand);
   }
 
@@ -123,10 +127,10 @@ export class PostgresQueue implements CommandQueue {
                                  ELSE 'lease expired without an outcome' END,
                finished_at = CASE WHEN c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END, updated_at = now()
            FROM due WHERE c.id = due.id AND c.status = 'inflight'
-           RETURNING c.phy_id, c.status
+           RETURNING c.phy_id, c.status, c.priority, c.seq
          ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, updated_at = now()
-           FROM (SELECT phy_id, count(*)::int AS c FROM upd WHERE status = 'queued' GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+           UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
+           FROM ${arrivals('upd', "status = 'queued'")} n WHERE d.phy_id = n.phy_id
          )
          SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'reclaim') FROM upd WHERE status = 'queued' LIMIT 1) x) AS woke FROM upd`,
         [options.limit ?? 1_000, this.ctx.schema.workChannel],
@@ -145,10 +149,10 @@ export class PostgresQueue implements CommandQueue {
            UPDATE ${this.ctx.commands} c
            SET status = 'expired', last_error = coalesce(c.last_error, 'ttl expired'), finished_at = now(), updated_at = now()
            FROM due WHERE c.id = due.id AND c.status = 'queued'
-           RETURNING c.phy_id
+           RETURNING c.id, c.phy_id
          ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, updated_at = now()
-           FROM (SELECT phy_id, count(*)::int AS c FROM upd GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+           FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
          ), removed AS (
            DELETE FROM ${this.ctx.commands} WHERE id IN (
              SELECT id FROM ${this.ctx.commands}
@@ -168,9 +172,10 @@ export class PostgresQueue implements CommandQueue {
       this.ctx.pool.query<{ n: number }>(
         `WITH upd AS (
            UPDATE ${this.ctx.commands} SET status = 'cancelled', finished_at = now(), updated_at = now()
-           WHERE id = $1 AND status = 'queued' RETURNING phy_id
+           WHERE id = $1 AND status = 'queued' RETURNING id, phy_id
          ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued - 1, updated_at = now() FROM upd WHERE d.phy_id = upd.phy_id
+           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+           FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
          )
          SELECT count(*)::int AS n FROM upd`,
         [id],

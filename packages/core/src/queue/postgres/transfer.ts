@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { OutboundError } from '../../errors';
+import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { withPgRetry } from './retry';
 import { inTransaction } from './pool';
 import { schemaName, type SchemaName } from './schema-name';
@@ -111,7 +112,7 @@ export class PostgresTransfer {
           `INSERT INTO ${this.devices} (phy_id) SELECT p FROM unnest($1::text[]) AS p ORDER BY p ON CONFLICT (phy_id) DO UPDATE SET updated_at = now()`,
           [[...new Set(records.map((r) => r.phyId))].sort()],
         );
-        const { rows } = await client.query<{ id: string; phy_id: string; status: string }>(
+        const { rows } = await client.query<{ id: string; phy_id: string; status: string; priority: number; seq: string }>(
           `INSERT INTO ${this.commands} (id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, ttl_ms, created_at, updated_at,
                                          expires_at, deliver_at, idempotency_key, status, last_error, run_at, wait_reason, finished_at)
            SELECT t.id, t.phy_id, t.payload, t.priority, t.attempts, t.max_attempts, t.ack_timeout_ms, t.ttl_ms, ${ts('t.created_ms')}, now(),
@@ -125,7 +126,7 @@ export class PostgresTransfer {
                                      expires_ms, deliver_ms, idem, status, last_error, ord)
            ORDER BY t.ord
            ON CONFLICT (id) DO NOTHING
-           RETURNING id, phy_id, status`,
+           RETURNING id, phy_id, status, priority, seq`,
           [
             records.map((r) => r.id), records.map((r) => r.phyId), records.map((r) => r.payload), records.map((r) => r.priority),
             records.map((r) => r.attempts), records.map((r) => r.maxAttempts), records.map((r) => r.ackTimeoutMs), records.map((r) => r.ttlMs),
@@ -133,12 +134,12 @@ export class PostgresTransfer {
             records.map((r) => r.status), records.map((r) => r.lastError),
           ],
         );
-        const queued = new Map<string, number>();
-        for (const r of rows) if (r.status === 'queued') queued.set(r.phy_id, (queued.get(r.phy_id) ?? 0) + 1);
-        if (queued.size > 0) {
+        const queued = rows.filter((r) => r.status === 'queued');
+        if (queued.length > 0) {
           await client.query(
-            `UPDATE ${this.devices} d SET queued = d.queued + n.c FROM unnest($1::text[], $2::int[]) AS n(phy_id, c) WHERE d.phy_id = n.phy_id`,
-            [[...queued.keys()], [...queued.values()]],
+            `UPDATE ${this.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}
+             FROM ${arrivals('unnest($1::text[], $2::int[], $3::bigint[]) AS a(phy_id, priority, seq)')} n WHERE d.phy_id = n.phy_id`,
+            [queued.map((r) => r.phy_id), queued.map((r) => r.priority), queued.map((r) => r.seq)],
           );
           await client.query('SELECT pg_notify($1, $2)', [this.schema.workChannel, 'import']);
         }
@@ -158,10 +159,10 @@ export class PostgresTransfer {
     const { rows } = await withPgRetry(() =>
       this.pool.query<{ n: number }>(
         `WITH gone AS (
-           DELETE FROM ${this.commands} WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'inflight', 'dead') RETURNING phy_id, status
+           DELETE FROM ${this.commands} WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'inflight', 'dead') RETURNING id, phy_id, status
          ), bumped AS (
-           UPDATE ${this.devices} d SET queued = d.queued - n.c
-           FROM (SELECT phy_id, count(*)::int AS c FROM gone WHERE status = 'queued' GROUP BY phy_id) n WHERE d.phy_id = n.phy_id
+           UPDATE ${this.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}
+           FROM ${departures("(SELECT id, phy_id FROM gone WHERE status = 'queued') q", this.commands)} n WHERE d.phy_id = n.phy_id
          )
          SELECT count(*)::int AS n FROM gone`,
         [ids],

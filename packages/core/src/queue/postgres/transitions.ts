@@ -1,6 +1,7 @@
 import type { CommandStatus } from '../../command';
 import { OutboundError } from '../../errors';
 import type { AckItem, FailItem, ReleaseItem, TransitionResult } from '../queue';
+import { arrivals, MERGE_HEAD } from './device-head';
 import { isUuid, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
@@ -69,11 +70,12 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
                 lease_expires_at = NULL, updated_at = now()
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
-            RETURNING c.id, c.phy_id, c.status, c.run_at
+            RETURNING c.id, c.phy_id, c.status, c.run_at, c.priority, c.seq
           ), bumped AS (
             -- The whole device waits for the retry (head-of-line): its later commands stay behind.
-            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, retry_at = greatest(d.retry_at, n.retry_at), updated_at = now()
-            FROM (SELECT phy_id, count(*)::int AS c, max(run_at) AS retry_at FROM upd WHERE status = 'queued' GROUP BY phy_id ORDER BY phy_id) n
+            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, retry_at = greatest(d.retry_at, r.retry_at), ${MERGE_HEAD}, updated_at = now()
+            FROM ${arrivals('upd', "status = 'queued'")} n
+            JOIN (SELECT phy_id, max(run_at) AS retry_at FROM upd WHERE status = 'queued' GROUP BY phy_id) r USING (phy_id)
             WHERE d.phy_id = n.phy_id
           )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE status = 'queued' AND run_at <= now())`)}
           ${OUTCOME(ctx)}`,
@@ -100,10 +102,11 @@ export async function releaseMany(ctx: QueueContext, items: ReleaseItem[]): Prom
                 wait_reason = NULL, last_error = coalesce(i.reason, c.last_error), lease_expires_at = NULL, updated_at = now()
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
-            RETURNING c.id, c.phy_id, c.status, i.offline
+            RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, i.offline
           ), bumped AS (
-            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, offline = d.offline OR n.offline, updated_at = now()
-            FROM (SELECT phy_id, count(*)::int AS c, bool_or(coalesce(offline, false)) AS offline FROM upd GROUP BY phy_id ORDER BY phy_id) n
+            UPDATE ${ctx.devices} d SET queued = d.queued + n.c, offline = d.offline OR o.offline, ${MERGE_HEAD}, updated_at = now()
+            FROM ${arrivals('upd')} n
+            JOIN (SELECT phy_id, bool_or(coalesce(offline, false)) AS offline FROM upd GROUP BY phy_id) o USING (phy_id)
             WHERE d.phy_id = n.phy_id
           )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE NOT coalesce(offline, false))`)}
           ${OUTCOME(ctx)}`,

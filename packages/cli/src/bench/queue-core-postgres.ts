@@ -1,0 +1,92 @@
+/**
+ * Queue core benchmark on PostgreSQL: enqueue + claim + ack throughput of PostgresQueue for
+ * claim batches of 1, 16 and 64 over 1,000 devices (median of BENCH_RUNS runs), the same
+ * workload as queue-core.ts runs on Redis.
+ *
+ *   npm run build && node packages/cli/dist/bench/queue-core-postgres.js
+ *
+ * Uses OUTBOUND_BENCH_PG_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
+ * each run migrates a schema of its own and drops it afterwards.
+ * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64).
+ */
+import { createPgPool, PostgresQueue, runMigrations, type EnqueueInput } from '@outbound/core';
+
+const DEVICES = 1_000;
+const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
+const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 10_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
+const URL = process.env.OUTBOUND_BENCH_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+interface RunResult {
+  enqueuePerSec: number;
+  claimAckPerSec: number;
+  endToEndPerSec: number;
+  claimP50Ms: number;
+  claimP99Ms: number;
+}
+
+async function runOnce(batch: number, run: number): Promise<RunResult> {
+  const pool = createPgPool({ url: URL, max: CLAIMERS + 2, applicationName: 'outbound-bench' });
+  const schema = `bench_${batch}_${run}_${Date.now()}`;
+  await runMigrations(pool, { schema });
+  const queues = Array.from({ length: CLAIMERS }, () => new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS }));
+  const inputs: EnqueueInput[] = Array.from({ length: COMMANDS }, (_, i) => ({
+    phyId: `DEV${String(i % DEVICES).padStart(4, '0')}`,
+    payload: Buffer.alloc(64, i & 0xff),
+    priority: i % 10,
+    ttlMs: 3_600_000,
+    ackTimeoutMs: 10_000,
+    maxAttempts: 5,
+  }));
+  const claimMs: number[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < inputs.length; i += 1_000) await queues[0]!.enqueueBatch(inputs.slice(i, i + 1_000));
+  const enqueued = process.hrtime.bigint();
+  let done = 0;
+  await Promise.all(
+    queues.map(async (queue) => {
+      for (;;) {
+        const t0 = process.hrtime.bigint();
+        const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
+        claimMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (claimed.length === 0) return;
+        await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+        done += claimed.length;
+      }
+    }),
+  );
+  const finished = process.hrtime.bigint();
+  if (done !== COMMANDS) throw new Error(`claimed ${done} of ${COMMANDS}`);
+  await Promise.all(queues.map((q) => q.close()));
+  await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+  await pool.end();
+  const seconds = (from: bigint, to: bigint): number => Number(to - from) / 1e9;
+  const sorted = [...claimMs].sort((a, b) => a - b);
+  return {
+    enqueuePerSec: COMMANDS / seconds(started, enqueued),
+    claimAckPerSec: COMMANDS / seconds(enqueued, finished),
+    endToEndPerSec: COMMANDS / seconds(started, finished),
+    claimP50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
+    claimP99Ms: sorted[Math.floor(sorted.length * 0.99)]!,
+  };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  console.log(`PostgresQueue on ${URL.replace(/\/\/[^@]*@/, '//')}: ${COMMANDS} commands over ${DEVICES} devices, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
+  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms |');
+  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|');
+  for (const batch of BATCHES) {
+    const results: RunResult[] = [];
+    for (let run = 0; run < RUNS; run += 1) results.push(await runOnce(batch, run));
+    const m = (key: keyof RunResult, digits = 0): string => median(results.map((r) => r[key])).toFixed(digits);
+    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} |`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
