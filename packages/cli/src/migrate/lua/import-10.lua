@@ -28,7 +28,7 @@ for i = 1, n do
   if redis.call('EXISTS', key) == 1 then
     out[i] = 0
   else
-    local seq = redis.call('HINCRBY', K.meta, 'seq', 1)
+    local seq = takeSeq(1) -- the shard's microsecond sequence: import order = order across shards too
     local score = (9 - priority) * PRIORITY_STEP + seq
     redis.call('HSET', key,
       'id', id, 'phyId', phyId, 'payload', payload, 'priority', priority, 'attempts', ARGV[b + 5],
