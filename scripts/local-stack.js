@@ -191,7 +191,7 @@ async function report(apiUrl) {
     };
     const t = stats.total;
     const { sent, failed } = producer ? producer.stats() : { sent: 0, failed: 0 };
-    say(`sent ${sent}${failed ? ` (${failed} refused)` : ''} | acked ${delivered('ok')}, rejected ${delivered('rejected')}, busy ${delivered('busy')} | queue: pending ${t.pending}, in flight ${t.inflight}, delayed ${t.delayed}, waiting for device ${t.waitingForDevice}, dead ${t.dead}`);
+    say(`producer sent ${sent}${failed ? ` (${failed} refused)` : ''} | dispatcher since start: acked ${delivered('ok')}, rejected ${delivered('rejected')}, busy ${delivered('busy')} | queue: pending ${t.pending}, in flight ${t.inflight}, delayed ${t.delayed}, waiting for device ${t.waitingForDevice}, dead ${t.dead}`);
   } catch (error) {
     say(`status unavailable: ${error.message}`);
   }
