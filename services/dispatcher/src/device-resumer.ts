@@ -1,4 +1,5 @@
 import { toError, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
+import type { DispatcherMetrics } from './metrics';
 import { PeriodicTask } from './periodic-task';
 
 /**
@@ -10,14 +11,17 @@ export class DeviceResumer {
   private unsubscribe: (() => Promise<void>) | null = null;
   private readonly check: PeriodicTask;
 
-  constructor(private readonly deps: { queue: CommandQueue; registry: RouteRegistry; logger: Logger; checkMs: number; onResume: () => void }) {
+  constructor(private readonly deps: { queue: CommandQueue; registry: RouteRegistry; logger: Logger; metrics: DispatcherMetrics; checkMs: number; onResume: () => void }) {
     this.check = new PeriodicTask('parked-device-check', deps.checkMs, async () => { await this.resumeConnected(); }, deps.logger);
   }
 
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.registry.onDeviceOnline((phyId) => {
       this.deps.queue.markDeviceOnline(phyId).then(
-        () => this.deps.onResume(),
+        () => {
+          this.deps.metrics.devicesResumed.inc({ via: 'signal' });
+          this.deps.onResume();
+        },
         (error: unknown) => this.deps.logger.warn({ err: toError(error), phyId }, 'could not unpark a device; the periodic check will'),
       );
     });
@@ -40,6 +44,7 @@ export class DeviceResumer {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     if (resumed > 0) {
+      this.deps.metrics.devicesResumed.inc({ via: 'check' }, resumed);
       this.deps.logger.info({ resumed }, 'unparked connected devices found by the periodic check');
       this.deps.onResume();
     }

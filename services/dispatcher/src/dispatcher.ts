@@ -67,7 +67,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();
-    resumer = new DeviceResumer({ queue, registry, logger: logger.child({ component: 'device-resumer' }), checkMs: w.parkedCheckMs, onResume: wake });
+    resumer = new DeviceResumer({ queue, registry, metrics, logger: logger.child({ component: 'device-resumer' }), checkMs: w.parkedCheckMs, onResume: wake });
     reaper = createLeaseReaper({ queue, metrics, logger: logger.child({ component: 'lease-reaper' }), intervalMs: w.reapIntervalMs, onWork: wake });
     await resumer.start();
     reaper.start();

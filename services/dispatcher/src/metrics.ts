@@ -13,6 +13,7 @@ export interface DispatcherMetrics {
   deadLettered: Counter;
   expired: Counter;
   reclaimed: Counter;
+  devicesResumed: Counter<'via'>;
   enqueueToAck: Histogram;
   deliveryCall: Histogram<'kind'>;
   inFlight: Gauge;
@@ -54,6 +55,12 @@ export function createDispatcherMetrics(registry: Registry, queue: CommandQueue)
     retries: new Counter({ name: `${P}retries_total`, help: 'Failed attempts scheduled for a retry', registers: [registry] }),
     deadLettered: new Counter({ name: `${P}dead_lettered_total`, help: 'Commands moved to dead letters after maxAttempts', registers: [registry] }),
     expired: new Counter({ name: `${P}expired_total`, help: 'Commands whose TTL passed before delivery', registers: [registry] }),
+    devicesResumed: new Counter({
+      name: `${P}devices_resumed_total`,
+      help: 'Devices marked online: via=signal on every handshake signal, via=check for parked devices the periodic fallback found connected (a steady rise means lost signals)',
+      labelNames: ['via'],
+      registers: [registry],
+    }),
     reclaimed: new Counter({ name: `${P}leases_reclaimed_total`, help: 'Expired leases returned to the queue', registers: [registry] }),
     enqueueToAck: new Histogram({
       name: `${P}enqueue_to_ack_seconds`,

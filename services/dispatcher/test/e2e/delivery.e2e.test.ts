@@ -88,14 +88,19 @@ describe('end to end: dispatcher + ingress + simulated devices over real TCP and
   });
 
   it('resumes a parked device through the periodic check when its online signal was lost', async () => {
+    const resumed = async (via: string) => (await stack.api.metrics.devicesResumed.get()).values.find((v) => v.labels.via === via)?.value ?? 0;
+    const signals = await resumed('signal');
     const device = await stack.device('E2E-LOST');
-    // As if the device had been parked and its "online" signal never arrived.
+    // Let the connection's own online signal land first, so it cannot be what unparks the device below.
+    await waitFor(async () => (await resumed('signal')) > signals, { what: 'the online signal of the connection' });
+    const before = await resumed('check');
+    // As if the device had been parked and its "online" signal never arrived: only the check can unpark it.
     await stack.api.queue.markDeviceOffline('E2E-LOST');
     const id = await stack.enqueue({ phyId: 'E2E-LOST', payload: b64('x') });
-    expect((await stack.get(id)).waitingFor).toBe('device');
     const acked = await stack.waitStatus(id, 'acked', 5_000);
     expect(acked.attempts).toBe(1);
     expect(device.appliedIds).toEqual([id]);
+    expect(await resumed('check')).toBeGreaterThan(before);
   });
 
   it('expires a command whose TTL passes while its device is offline', async () => {
