@@ -1,5 +1,5 @@
 import {
-  checkRedisHealth, createRedisClient, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
+  checkPgHealth, checkRedisHealth, createPgPool, createRedisClient, PostgresQueue, PostgresRouteRegistry, runMigrations, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
@@ -27,9 +27,7 @@ export function queueOptions(config: DispatcherConfig): QueueOptions {
 
 /** The one place that picks a backend: everything else sees CommandQueue and RouteRegistry. */
 export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher'): Promise<Backend> {
-  if (config.queue.backend !== 'redis') {
-    throw new Error(`queue.backend "${config.queue.backend}" is not available in this build yet; use QUEUE_BACKEND=redis`);
-  }
+  if (config.queue.backend === 'postgres') return createPostgresBackend(config, name);
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
@@ -43,6 +41,39 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/**
+ * PostgreSQL: the queue lives in schema QUEUE_PREFIX, the route registry in schema
+ * REGISTRY_PREFIX (the same by default). Migrations run at start; they take an advisory lock,
+ * so dispatchers starting together are safe.
+ */
+async function createPostgresBackend(config: DispatcherConfig, name: string): Promise<Backend> {
+  if (!config.postgres.url) throw new Error('QUEUE_BACKEND=postgres needs PG_URL');
+  const pool = createPgPool({ url: config.postgres.url, applicationName: name, max: 20 });
+  try {
+    for (const schema of new Set([config.queue.prefix, config.registry.prefix])) await runMigrations(pool, { schema });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  const queue = new PostgresQueue(pool, queueOptions(config));
+  const registry = new PostgresRouteRegistry({ pool, schema: config.registry.prefix });
+  return {
+    queue,
+    registry,
+    checks: {
+      postgres: async () => {
+        const health = await checkPgHealth(pool);
+        return { ...health, status: health.ok ? 'ok' : 'down' };
+      },
+    },
+    async close() {
+      await registry.close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
     },
   };
 }
