@@ -20,8 +20,10 @@ describe('dispatcher on the PostgreSQL backend (QUEUE_BACKEND=postgres)', () => 
   });
 
   it('serves the same API: enqueue, batch, read, cancel, stats, health', async () => {
+    // The worker runs in this dispatcher: the command to cancel is scheduled an hour ahead so
+    // it is still queued (not momentarily in flight) when the cancel arrives.
     const one = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'PG-1', payload, priority: 8 }).expect(202);
-    const batch = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands: [{ phyId: 'PG-2', payload }, { phyId: 'bad id', payload }] }).expect(200);
+    const batch = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands: [{ phyId: 'PG-2', payload, deliverAt: Date.now() + 3_600_000 }, { phyId: 'bad id', payload }] }).expect(200);
     expect(batch.body).toMatchObject({ accepted: 1, failed: 1 });
     const read = await request(d.app).get(`/v1/commands/${one.body.id}`).set(as(SEND_KEY)).expect(200);
     expect(read.body).toMatchObject({ phyId: 'PG-1', priority: 8 });
