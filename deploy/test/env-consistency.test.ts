@@ -55,6 +55,13 @@ describe('docker-compose.yml', () => {
     expect(config.apiKeys.length).toBeGreaterThan(0);
   });
 
+  test('ingress and dispatchers agree on the store and the route registry (QUEUE_BACKEND, REGISTRY_PREFIX, REGISTRY_SHARDS)', () => {
+    const stores = [...ingressNames.map((n) => loadIngressConfig({ env: composeEnv(n) }).config), ...dispatcherNames.map((n) => loadDispatcherConfig({ env: composeEnv(n) }).config)]
+      .map((c) => ({ backend: 'queue' in c ? c.queue.backend : c.registry.backend, prefix: c.registry.prefix, shards: c.registry.shards, databaseUrl: c.postgres.url }));
+    expect(new Set(stores.map((s) => JSON.stringify(s))).size).toBe(1);
+    expect(stores[0]!.databaseUrl).toMatch(/^postgres:\/\//);
+  });
+
   test('Prometheus scrapes every ingress and dispatcher on its HTTP port', () => {
     const prom = readYaml<{ scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> }>('deploy/prometheus/prometheus.yml');
     const targets = (job: string) => prom.scrape_configs.find((s) => s.job_name === job)!.static_configs.flatMap((s) => s.targets).sort();
@@ -117,6 +124,13 @@ describe.each(['deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod'])('%s', (di
     const { config } = loadDispatcherConfig({ env });
     expect(Object.fromEntries(c.ports!.map((p) => [p.name, p.containerPort]))).toEqual({ http: config.http.port });
     expect(config.internalToken).toBe(effectiveEnv(containerOf('StatefulSet', 'outbound-ingress')).INTERNAL_TOKEN);
+  });
+
+  test('ingress and dispatcher agree on the store and the route registry (a mismatch splits the registry)', () => {
+    const ingress = loadIngressConfig({ env: effectiveEnv(containerOf('StatefulSet', 'outbound-ingress')) }).config;
+    const dispatcher = loadDispatcherConfig({ env: effectiveEnv(containerOf('Deployment', 'outbound-dispatcher')) }).config;
+    expect({ backend: ingress.registry.backend, prefix: ingress.registry.prefix, shards: ingress.registry.shards })
+      .toEqual({ backend: dispatcher.queue.backend, prefix: dispatcher.registry.prefix, shards: dispatcher.registry.shards });
   });
 
   test('the device Service forwards the ingress device port', () => {

@@ -1,5 +1,5 @@
 import {
-  checkPgHealth, checkRedisHealth, createPgPool, createRedisClient, PostgresQueue, PostgresRouteRegistry, runMigrations, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
@@ -46,34 +46,22 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
 }
 
 /**
- * PostgreSQL: the queue lives in schema QUEUE_PREFIX, the route registry in schema
- * REGISTRY_PREFIX (the same by default). Migrations run at start; they take an advisory lock,
- * so dispatchers starting together are safe.
+ * PostgreSQL (DATABASE_URL): the queue lives in schema QUEUE_PREFIX, the route registry in
+ * schema REGISTRY_PREFIX (the same by default). Migrations run at start unless
+ * DATABASE_MIGRATE=false; they take an advisory lock, so dispatchers starting together are safe.
  */
 async function createPostgresBackend(config: DispatcherConfig, name: string): Promise<Backend> {
-  if (!config.postgres.url) throw new Error('QUEUE_BACKEND=postgres needs PG_URL');
-  const pool = createPgPool({ url: config.postgres.url, applicationName: name, max: 20 });
-  try {
-    for (const schema of new Set([config.queue.prefix, config.registry.prefix])) await runMigrations(pool, { schema });
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    throw error;
-  }
-  const queue = new PostgresQueue(pool, queueOptions(config));
-  const registry = new PostgresRouteRegistry({ pool, schema: config.registry.prefix });
+  const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.queue.prefix, config.registry.prefix] });
+  const queue = new PostgresQueue(store.pool, queueOptions(config));
+  const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
   return {
     queue,
     registry,
-    checks: {
-      postgres: async () => {
-        const health = await checkPgHealth(pool);
-        return { ...health, status: health.ok ? 'ok' : 'down' };
-      },
-    },
+    checks: { postgres: () => store.check() },
     async close() {
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
-      await pool.end().catch(() => undefined);
+      await store.close().catch(() => undefined);
     },
   };
 }

@@ -1,5 +1,7 @@
 import convict from 'convict';
-import { ConfigError, loadConfig, logLevelSchema, redisConfigSchema, type RedisConfig } from '@outbound/core';
+import {
+  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+} from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
 export type ApiRole = 'send' | 'admin';
@@ -25,7 +27,8 @@ export interface DispatcherConfig {
   };
   /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
   registry: { prefix: string; shards: number };
-  postgres: { url: string };
+  /** QUEUE_BACKEND=postgres: DATABASE_URL, pool and migrations (the same names as ingress). */
+  postgres: PostgresConfig;
   worker: {
     enabled: boolean;
     claimBatch: number;
@@ -72,7 +75,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
   internalToken: { doc: 'bearer token for the ingress internal delivery API', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
   redis: redisConfigSchema,
   queue: {
-    backend: { doc: 'queue store: redis or postgres', format: ['redis', 'postgres'], default: 'redis', env: 'QUEUE_BACKEND' },
+    backend: { doc: 'queue and route registry store: redis or postgres (the same on every ingress and dispatcher)', format: ['redis', 'postgres'], default: 'redis', env: 'QUEUE_BACKEND' },
     prefix: { doc: 'key prefix (Redis) or schema (PostgreSQL)', format: String, default: 'outbound', env: 'QUEUE_PREFIX' },
     shards: { doc: 'hash-tagged queue shards (Redis); every dispatcher must use the same', format: nat, default: 16, env: 'QUEUE_SHARDS' },
     maxInFlightPerDevice: pos('commands outstanding per device', 1, 'QUEUE_MAX_IN_FLIGHT_PER_DEVICE'),
@@ -83,10 +86,11 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     backoffMaxMs: pos('longest retry delay', 60_000, 'QUEUE_BACKOFF_MAX_MS'),
   },
   registry: {
-    prefix: { doc: 'route registry key prefix; the same as the ingress replicas\' REGISTRY_PREFIX', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
-    shards: pos('route registry shards; the same as the ingress replicas\' REGISTRY_SHARDS', 16, 'REGISTRY_SHARDS'),
+    prefix: { doc: 'route registry key prefix (Redis) or schema (PostgreSQL); the same on every ingress and dispatcher', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
+    shards: pos('route registry shards (Redis); the same on every ingress and dispatcher', 16, 'REGISTRY_SHARDS'),
   },
-  postgres: { url: { doc: 'PostgreSQL URL (QUEUE_BACKEND=postgres)', format: String, default: '', env: 'PG_URL', sensitive: true } },
+  // The dispatcher claims, records outcomes and serves the API at once: twice ingress' pool.
+  postgres: { ...postgresConfigSchema, poolMax: { ...(postgresConfigSchema.poolMax as object), default: 20 } } as convict.Schema<PostgresConfig>,
   worker: {
     enabled: { doc: 'run the delivery worker (false: API only)', format: Boolean, default: true, env: 'DISPATCHER_WORKER_ENABLED' },
     claimBatch: pos('most commands taken per claim call', 200, 'DISPATCHER_CLAIM_BATCH'),
@@ -111,9 +115,13 @@ export function loadDispatcherConfig(
   options: { env?: NodeJS.ProcessEnv; overrides?: Partial<Record<string, unknown>> } = {},
 ): { config: Readonly<DispatcherConfig>; redacted: Record<string, unknown> } {
   const loaded = loadConfig(dispatcherConfigSchema, { ...options, configFileEnv: 'DISPATCHER_CONFIG_FILE' });
-  if (loaded.config.worker.leaseMs <= loaded.config.worker.leaseMarginMs) {
-    throw new ConfigError([`worker.leaseMs: must exceed worker.leaseMarginMs (${loaded.config.worker.leaseMarginMs}): value was ${loaded.config.worker.leaseMs}`]);
+  const { config } = loaded;
+  const problems = postgresConfigProblems(config.queue.backend, config.postgres);
+  if (config.worker.leaseMs <= config.worker.leaseMarginMs) {
+    problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }
+  if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
+  if (problems.length) throw new ConfigError(problems);
   return loaded;
 }
 

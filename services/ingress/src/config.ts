@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import convict from 'convict';
-import { ConfigError, loadConfig, logLevelSchema, redisConfigSchema, type RedisConfig } from '@outbound/core';
+import {
+  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+} from '@outbound/core';
 
 /** The ingress service's configuration (docs/ingress.md lists every environment name). */
 export interface IngressConfig {
@@ -20,8 +22,11 @@ export interface IngressConfig {
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
   drain: { graceMs: number; reconnectSpreadMs: number };
-  registry: { backend: 'redis'; prefix: string; shards: number; heartbeatIntervalMs: number; heartbeatTtlMs: number };
+  /** `backend` is QUEUE_BACKEND: the route registry lives where the dispatchers keep the queue. */
+  registry: { backend: 'redis' | 'postgres'; prefix: string; shards: number; heartbeatIntervalMs: number; heartbeatTtlMs: number };
   redis: RedisConfig;
+  /** QUEUE_BACKEND=postgres: DATABASE_URL, pool and migrations (the same names as the dispatcher). */
+  postgres: PostgresConfig;
 }
 
 const nat = (doc: string, def: number, env: string) => ({ doc, format: 'nat', default: def, env }) as const;
@@ -61,13 +66,14 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
     reconnectSpreadMs: nat('GOAWAY reconnect-after is drawn from 0..this, so a drain does not cause a reconnect storm', 10_000, 'INGRESS_GOAWAY_SPREAD_MS'),
   },
   registry: {
-    backend: { doc: 'route registry store (redis; postgres is coming)', format: ['redis'], default: 'redis', env: 'QUEUE_BACKEND' },
-    prefix: { doc: 'route registry key prefix; dispatchers must use the same', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
-    shards: nat('route registry shards; dispatchers must use the same', 16, 'REGISTRY_SHARDS'),
+    backend: { doc: 'route registry store: redis or postgres (the same on every ingress and dispatcher)', format: ['redis', 'postgres'], default: 'redis', env: 'QUEUE_BACKEND' },
+    prefix: { doc: 'route registry key prefix (Redis) or schema (PostgreSQL); the same on every ingress and dispatcher', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },
+    shards: nat('route registry shards (Redis); the same on every ingress and dispatcher', 16, 'REGISTRY_SHARDS'),
     heartbeatIntervalMs: nat('how often this replica refreshes its liveness', 2_000, 'REGISTRY_HEARTBEAT_INTERVAL_MS'),
     heartbeatTtlMs: nat('liveness lapses this long after the last refresh (its routes then read offline)', 10_000, 'REGISTRY_HEARTBEAT_TTL_MS'),
   },
   redis: redisConfigSchema,
+  postgres: postgresConfigSchema,
 };
 
 /** Loads, validates and completes the configuration; ConfigError has one line per problem. */
@@ -75,7 +81,7 @@ export function loadIngressConfig(
   options: { env?: NodeJS.ProcessEnv; overrides?: Partial<Record<string, unknown>> } = {},
 ): { config: Readonly<IngressConfig>; redacted: Record<string, unknown> } {
   const { config, redacted } = loadConfig(ingressConfigSchema, { ...options, configFileEnv: 'INGRESS_CONFIG_FILE' });
-  const problems: string[] = [];
+  const problems = postgresConfigProblems(config.registry.backend, config.postgres);
   if (!config.internalToken) problems.push('internalToken: INTERNAL_TOKEN is required (the bearer token of the delivery API)');
   if (config.auth.mode === 'hmac' && config.auth.secrets.length === 0) problems.push('auth.secrets: DEVICE_AUTH_SECRETS is required when DEVICE_AUTH_MODE=hmac');
   if (config.timing.heartbeatSeconds < 1 || config.timing.heartbeatSeconds > 0xffff) problems.push(`timing.heartbeatSeconds: must be 1..65535: value was ${config.timing.heartbeatSeconds}`);

@@ -38,7 +38,7 @@ export interface IngressHandle {
 export async function startIngress(config: IngressConfig, options: { logger?: Logger } = {}): Promise<IngressHandle> {
   const logger = options.logger ?? createLogger({ service: 'ingress', level: config.logLevel });
   const metrics = new IngressMetrics();
-  const store = createRouteRegistry(config);
+  const store = await createRouteRegistry(config);
   const { registry } = store;
   let ready = false;
 

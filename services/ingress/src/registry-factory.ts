@@ -1,5 +1,5 @@
 import {
-  checkRedisHealth, createRedisClient, RedisRouteRegistry, toRedisConnectionOptions,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresRouteRegistry, RedisRouteRegistry, toRedisConnectionOptions,
   type DependencyCheck, type RouteRegistry,
 } from '@outbound/core';
 import type { IngressConfig } from './config';
@@ -13,13 +13,15 @@ export interface RegistryBundle {
 }
 
 /**
- * Makes the route registry `registry.backend` names. The one place that knows the backends:
- * PostgreSQL (PostgresRouteRegistry) is one more branch here.
+ * Makes the route registry `registry.backend` (QUEUE_BACKEND) names: the one place that knows
+ * the backends. PostgreSQL applies the migrations first unless DATABASE_MIGRATE=false (the
+ * registry's tables are migration 0002 of the same schema the dispatchers use).
  */
-export function createRouteRegistry(config: IngressConfig): RegistryBundle {
+export async function createRouteRegistry(config: IngressConfig): Promise<RegistryBundle> {
+  const name = `outbound-ingress:${config.replicaId}`;
   switch (config.registry.backend) {
     case 'redis': {
-      const client = createRedisClient(toRedisConnectionOptions(config.redis, `outbound-ingress:${config.replicaId}`));
+      const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
       // ioredis reconnects by itself; errors surface through commands and /health.
       client.on('error', () => undefined);
       const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards, ownsClient: true });
@@ -27,6 +29,18 @@ export function createRouteRegistry(config: IngressConfig): RegistryBundle {
         registry,
         checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
         close: () => registry.close(),
+      };
+    }
+    case 'postgres': {
+      const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.registry.prefix] });
+      const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
+      return {
+        registry,
+        checks: { postgres: () => store.check() },
+        async close() {
+          await registry.close().catch(() => undefined);
+          await store.close().catch(() => undefined);
+        },
       };
     }
     default:

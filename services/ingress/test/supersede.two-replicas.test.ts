@@ -2,24 +2,42 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { WireErrorCode } from '@outbound/core';
 import type { IngressHandle } from '@outbound/ingress';
-import { uniquePrefix, waitFor } from '@outbound/test-support';
+import { createTestDatabase, uniquePrefix, waitFor, type TestDatabase } from '@outbound/test-support';
 import { RawDevice } from './support/raw-device';
 import { SECRET, TOKEN, startTestIngress } from './support/test-ingress';
 
-describe('supersede across two ingress replicas sharing one Redis', () => {
+// QUEUE_BACKEND selects the registry: the superseded signal travels over Redis pub/sub or
+// PostgreSQL LISTEN/NOTIFY; the replicas' behaviour must not differ.
+describe.each(['redis', 'postgres'] as const)('supersede across two ingress replicas sharing one registry (%s)', (backend) => {
   let a: IngressHandle;
   let b: IngressHandle;
+  let database: TestDatabase | undefined;
   const devices: RawDevice[] = [];
 
   beforeAll(async () => {
     const prefix = uniquePrefix('ingress-two');
-    a = await startTestIngress(prefix, { replicaId: 'replica-a' });
-    b = await startTestIngress(prefix, { replicaId: 'replica-b' });
+    let store: Record<string, unknown> = {};
+    if (backend === 'postgres') {
+      // A fresh database; the registry schema is the prefix, so start-up runs the migrations.
+      database = await createTestDatabase('ingress-two');
+      store = { registry: { backend }, postgres: { url: database.url } };
+    }
+    a = await startTestIngress(prefix, { replicaId: 'replica-a', ...store });
+    b = await startTestIngress(prefix, { replicaId: 'replica-b', ...store });
   });
 
   afterAll(async () => {
     for (const d of devices) d.close();
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  it('reports the store behind the registry in /health (PostgreSQL: pool counters and latency)', async () => {
+    const health = (await request(a.app).get('/health').expect(200)).body;
+    expect(Object.keys(health.checks)).toEqual([backend]);
+    // The test Redis runs without AOF, which /health reports as degraded.
+    expect(health.checks[backend]).toMatchObject({ status: backend === 'redis' ? 'degraded' : 'ok', latencyMs: expect.any(Number) });
+    if (backend === 'postgres') expect(health.checks.postgres).toMatchObject({ total: expect.any(Number), idle: expect.any(Number), waiting: 0 });
   });
 
   it('closes the older connection on the other replica with SUPERSEDED and routes to the newer one', async () => {

@@ -5,3 +5,4 @@ export { createMetricsRegistry } from './metrics';
 export { healthRoutes, type DependencyCheck, type HealthRoutesOptions } from './health-routes';
 export { errorHandler, notFoundHandler } from './http-errors';
 export { installShutdown, type ShutdownStep } from './shutdown';
+export { postgresConfigSchema, postgresConfigProblems, openPostgresStore, type PostgresConfig, type PostgresStore } from './postgres-store';
