@@ -3,18 +3,18 @@ import type { SimulatedDevice } from '@outbound/cli';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { SEND_KEY, as } from '../support/harness';
 import { spawnDispatcher, type DispatcherProcess } from './support/dispatcher-process';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
 const DEVICES = 30;
 const COMMANDS = 2_000;
 const MAX_IN_FLIGHT = 300;
 
-describe('end to end: kill -9 of a dispatcher process under load', () => {
+describe.each(BACKENDS)('end to end on %s: kill -9 of a dispatcher process under load', (backend) => {
   let stack: Stack;
   const processes: DispatcherProcess[] = [];
   beforeAll(async () => {
     // In-process: one ingress and an API-only dispatcher. The workers are real processes.
-    stack = await startStack(testRedisUrl(), { name: 'e2e-crash', dispatcher: { worker: { enabled: false } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-crash', backend, dispatcher: { worker: { enabled: false } } });
   });
   afterAll(async () => {
     for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -29,8 +29,8 @@ describe('end to end: kill -9 of a dispatcher process under load', () => {
       DISPATCHER_LEASE_MS: '2000', DISPATCHER_LEASE_MARGIN_MS: '800', DISPATCHER_REAP_INTERVAL_MS: '200',
       DISPATCHER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), DISPATCHER_PARKED_CHECK_MS: '500',
     };
-    const victim = await spawnDispatcher(testRedisUrl(), stack.prefix, workerEnv);
-    const survivor = await spawnDispatcher(testRedisUrl(), stack.prefix, workerEnv);
+    const victim = await spawnDispatcher(testRedisUrl(), stack.prefix, { ...stack.env, ...workerEnv });
+    const survivor = await spawnDispatcher(testRedisUrl(), stack.prefix, { ...stack.env, ...workerEnv });
     processes.push(victim, survivor);
 
     const ids: string[] = [];

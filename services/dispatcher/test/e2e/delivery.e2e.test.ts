@@ -1,12 +1,12 @@
 import request from 'supertest';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { SEND_KEY, as } from '../support/harness';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
-describe('end to end: dispatcher + ingress + simulated devices over real TCP and Redis', () => {
+describe.each(BACKENDS)('end to end on %s: dispatcher + ingress + simulated devices over real TCP', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-delivery' });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-delivery', backend });
   });
   afterAll(() => stack.stop());
 

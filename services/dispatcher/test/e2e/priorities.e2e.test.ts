@@ -1,11 +1,11 @@
 import { testRedisUrl, waitFor } from '@outbound/test-support';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
-describe('end to end: priority across devices', () => {
+describe.each(BACKENDS)('end to end on %s: priority across devices', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
     // The first dispatcher serves the API only, so commands pile up before any worker runs.
-    stack = await startStack(testRedisUrl(), { name: 'e2e-priorities', dispatcher: { worker: { enabled: false } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-priorities', backend, dispatcher: { worker: { enabled: false } } });
   });
   afterAll(() => stack.stop());
 

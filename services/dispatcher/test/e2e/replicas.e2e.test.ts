@@ -1,11 +1,11 @@
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import type { SimulatedDevice } from '@outbound/cli';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
-describe('end to end: two ingress replicas and two dispatchers', () => {
+describe.each(BACKENDS)('end to end on %s: two ingress replicas and two dispatchers', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-replicas', ingresses: 2, dispatchers: 2 });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-replicas', backend, ingresses: 2, dispatchers: 2 });
   });
   afterAll(() => stack.stop());
 

@@ -2,13 +2,13 @@ import request from 'supertest';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { SEND_KEY, as } from '../support/harness';
 import { spawnDispatcher, type DispatcherProcess } from './support/dispatcher-process';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
-describe('end to end: SIGTERM of a dispatcher process', () => {
+describe.each(BACKENDS)('end to end on %s: SIGTERM of a dispatcher process', (backend) => {
   let stack: Stack;
   let worker: DispatcherProcess | null = null;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-sigterm', dispatcher: { worker: { enabled: false } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-sigterm', backend, dispatcher: { worker: { enabled: false } } });
   });
   afterAll(async () => {
     if (worker && worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
@@ -18,7 +18,7 @@ describe('end to end: SIGTERM of a dispatcher process', () => {
 
   it('stops claiming, finishes what is in flight, and exits 0 within the grace period leaving nothing in flight', async () => {
     const devices = await Promise.all(Array.from({ length: 10 }, (_, i) => stack.device(`TERM-${i}`, { ackLatencyMs: 300 })));
-    worker = await spawnDispatcher(testRedisUrl(), stack.prefix, { DISPATCHER_SHUTDOWN_GRACE_MS: '3000', DISPATCHER_LEASE_MS: '20000' });
+    worker = await spawnDispatcher(testRedisUrl(), stack.prefix, { ...stack.env, DISPATCHER_SHUTDOWN_GRACE_MS: '3000', DISPATCHER_LEASE_MS: '20000' });
     const commands = Array.from({ length: 50 }, (_, i) => ({ phyId: `TERM-${i % 10}`, payload: b64(`t${i}`) }));
     const res = await request(stack.api.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands }).expect(200);
     await waitFor(async () => (await stack.api.queue.stats()).total.inflight >= 5, { what: 'deliveries in flight' });

@@ -2,11 +2,15 @@ import request from 'supertest';
 import { createLogger } from '@outbound/core';
 import { SimulatedDevice, type DeviceBehaviour } from '@outbound/cli';
 import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
-import { uniquePrefix, waitFor } from '@outbound/test-support';
+import { createTestDatabase, uniquePrefix, waitFor, type TestDatabase } from '@outbound/test-support';
 import type { RunningDispatcher } from '../../../src';
 import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, deepMerge, startTestDispatcher } from '../../support/harness';
 
 export const DEVICE_SECRET = 'e2e-device-secret';
+
+/** QUEUE_BACKEND values every end-to-end file runs against (describe.each). */
+export const BACKENDS = ['redis', 'postgres'] as const;
+export type StoreBackend = (typeof BACKENDS)[number];
 
 /** Ingress settings for tests: free ports, HMAC auth, short heartbeats (liveness lapses in 2 s). */
 export function testIngressSettings(redisUrl: string, prefix: string, replicaId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -28,7 +32,10 @@ export function testIngressSettings(redisUrl: string, prefix: string, replicaId:
 }
 
 export interface Stack {
+  backend: StoreBackend;
   prefix: string;
+  /** The store settings as environment variables, for dispatcher processes (spawnDispatcher). */
+  env: Record<string, string>;
   ingresses: IngressHandle[];
   dispatchers: RunningDispatcher[];
   /** The first dispatcher: the API tests talk to. */
@@ -46,28 +53,46 @@ export interface Stack {
 
 export const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-/** Real Redis, `ingresses` in-process ingress replicas and `dispatchers` in-process dispatchers, all on one fresh prefix. */
+/**
+ * `ingresses` in-process ingress replicas and `dispatchers` in-process dispatchers on one fresh
+ * prefix, on real Redis or (backend `postgres`) on a fresh PostgreSQL database of their own whose
+ * schema `prefix` the services migrate at start-up, as in production.
+ */
 export async function startStack(
   redisUrl: string,
-  options: { name: string; ingresses?: number; dispatchers?: number; dispatcher?: Record<string, unknown>; ingress?: Record<string, unknown> },
+  options: { name: string; backend?: StoreBackend; ingresses?: number; dispatchers?: number; dispatcher?: Record<string, unknown>; ingress?: Record<string, unknown> },
 ): Promise<Stack> {
+  const backend = options.backend ?? 'redis';
   const prefix = uniquePrefix(options.name);
   const ingresses: IngressHandle[] = [];
   const dispatchers: RunningDispatcher[] = [];
   const devices: SimulatedDevice[] = [];
+  let database: TestDatabase | null = null;
+  let ingressStore: Record<string, unknown> = {};
+  let dispatcherStore: Record<string, unknown> = {};
+  let env: Record<string, string> = { QUEUE_BACKEND: 'redis' };
+  if (backend === 'postgres') {
+    database = await createTestDatabase(options.name);
+    ingressStore = { registry: { backend }, postgres: { url: database.url } };
+    dispatcherStore = { queue: { backend }, postgres: { url: database.url } };
+    env = { QUEUE_BACKEND: backend, DATABASE_URL: database.url };
+  }
   for (let i = 0; i < (options.ingresses ?? 1); i += 1) {
-    const { config } = loadIngressConfig({ env: {}, overrides: testIngressSettings(redisUrl, prefix, `replica-${i}`, options.ingress) });
+    const overrides = deepMerge(ingressStore, options.ingress ?? {});
+    const { config } = loadIngressConfig({ env: {}, overrides: testIngressSettings(redisUrl, prefix, `replica-${i}`, overrides) });
     ingresses.push(await startIngress(config, { logger: createLogger({ service: `ingress-${i}`, level: process.env.TEST_LOG_LEVEL ?? 'silent' }) }));
   }
   const startOne = async (overrides: Record<string, unknown> = {}) => {
-    const d = await startTestDispatcher(redisUrl, deepMerge(options.dispatcher ?? {}, overrides), options.name, prefix);
+    const d = await startTestDispatcher(redisUrl, deepMerge(deepMerge(dispatcherStore, options.dispatcher ?? {}), overrides), options.name, prefix);
     dispatchers.push(d);
     return d;
   };
   for (let i = 0; i < (options.dispatchers ?? 1); i += 1) await startOne();
 
   const stack: Stack = {
+    backend,
     prefix,
+    env,
     ingresses,
     dispatchers,
     get api() {
@@ -101,6 +126,7 @@ export async function startStack(
       await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
       await Promise.all(dispatchers.map((d) => d.stop()));
       await Promise.all(ingresses.map((i) => i.stop()));
+      await database?.drop();
     },
   };
   return stack;
