@@ -5,6 +5,10 @@
  *   redis-server (AOF under .data/redis, or REDIS_URL) → ingress → dispatcher
  *   + 100 simulated devices (`outbound sim`) + a small producer sending a mix of priorities.
  *
+ * `npm start -- --backend postgres` (or QUEUE_BACKEND=postgres npm start) keeps the queue and
+ * the route registry in PostgreSQL instead: DATABASE_URL, else database `outbound_local` on the
+ * local server at 127.0.0.1:5432 (created when missing); no Redis is started.
+ *
  * Every service is a real process started from dist/ (ensure-setup.js built it), configured
  * through the same environment variables as production; their logs go to .data/logs/.
  * Ctrl-C stops them in order: producer, devices, dispatcher (finishes in-flight work),
@@ -33,6 +37,25 @@ const DEVICE_SECRET = 'local-demo-device-secret';
 const INTERNAL_TOKEN = randomBytes(16).toString('hex');
 
 const say = (line) => process.stdout.write(`[stack] ${line}\n`);
+
+/** `--backend redis|postgres` (also `--backend=postgres`), else QUEUE_BACKEND, else redis. */
+function chooseBackend(argv) {
+  let chosen = process.env.QUEUE_BACKEND || 'redis';
+  argv.forEach((arg, i) => {
+    if (arg === '--backend') chosen = argv[i + 1] ?? '';
+    else if (arg.startsWith('--backend=')) chosen = arg.slice('--backend='.length);
+  });
+  if (chosen !== 'redis' && chosen !== 'postgres') {
+    say(`unknown backend "${chosen}": use --backend redis or --backend postgres`);
+    process.exit(2);
+  }
+  return chosen;
+}
+const BACKEND = chooseBackend(process.argv.slice(2));
+const LOCAL_DATABASE = process.env.STACK_PG_DATABASE || 'outbound_local';
+// Where `outbound_local` is created when DATABASE_URL is not given: the local server as its superuser.
+const PG_ADMIN_URL = process.env.STACK_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const hideSecret = (url) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The preferred port if it is free on 127.0.0.1, else any free port. */
@@ -67,6 +90,55 @@ function ensureRedisServer() {
   say('  macOS:          brew install redis');
   say('  or point at an existing Redis:  REDIS_URL=redis://host:6379 npm start');
   process.exit(1);
+}
+
+/** Says what PostgreSQL mode needs when the local server cannot be used, and exits. */
+function postgresMissing(reason) {
+  say(`PostgreSQL mode needs a PostgreSQL server (13 or newer); ${reason}.`);
+  say('  Debian/Ubuntu:  sudo apt-get install -y postgresql && sudo service postgresql start');
+  say('  macOS:          brew install postgresql@16 && brew services start postgresql@16');
+  say(`  npm start then creates database ${LOCAL_DATABASE} through ${hideSecret(PG_ADMIN_URL)} (STACK_PG_ADMIN_URL to change it),`);
+  say('  or point at a database you made:  DATABASE_URL=postgres://user:pass@host:5432/db npm start -- --backend postgres');
+  process.exit(1);
+}
+
+/**
+ * DATABASE_URL as given, else `outbound_local` on the local server (created when missing). The
+ * services apply the schema migrations themselves at start-up.
+ */
+async function ensureDatabase() {
+  if (process.env.DATABASE_URL) {
+    say(`using PostgreSQL at ${hideSecret(process.env.DATABASE_URL)}`);
+    return process.env.DATABASE_URL;
+  }
+  let Client;
+  try {
+    ({ Client } = require('pg'));
+  } catch {
+    say('the pg package is missing: run "npm install" (npm start normally does it through scripts/ensure-setup.js)');
+    process.exit(1);
+  }
+  const admin = new Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    postgresMissing(`${hideSecret(PG_ADMIN_URL)} did not answer (${error.message})`);
+  }
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [LOCAL_DATABASE]);
+    if (rowCount === 0) {
+      await admin.query(`CREATE DATABASE "${LOCAL_DATABASE.replace(/"/g, '""')}"`);
+      say(`created database ${LOCAL_DATABASE}`);
+    }
+  } catch (error) {
+    postgresMissing(`database ${LOCAL_DATABASE} could not be created (${error.message})`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${LOCAL_DATABASE}`;
+  say(`PostgreSQL: database ${LOCAL_DATABASE} at ${hideSecret(url.toString())} (schema outbound)`);
+  return url.toString();
 }
 
 /** PINGs Redis over a raw socket until it answers (no client library needed here). */
@@ -127,10 +199,11 @@ async function stopChild(entry, signal, graceMs) {
 
 let stopping = false;
 let producer = null;
+const byNameHas = (name) => children.some((c) => c.name === name);
 async function stopAll(code = 0) {
   if (stopping) return;
   stopping = true;
-  say('stopping: producer, devices, dispatcher, ingress, redis');
+  say(`stopping: producer, devices, dispatcher, ingress${byNameHas('redis') ? ', redis' : ''}`);
   if (producer) producer.stop();
   // Reverse start order: devices first (nothing new arrives), then the dispatcher finishes what
   // it holds, the ingress drains, and Redis flushes its AOF last.
@@ -211,27 +284,34 @@ async function main() {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
-  let redisUrl = process.env.REDIS_URL;
-  if (redisUrl) {
-    say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  // The store: Redis (started here unless REDIS_URL) or PostgreSQL (QUEUE_BACKEND=postgres).
+  const store = { QUEUE_BACKEND: BACKEND };
+  if (BACKEND === 'postgres') {
+    store.DATABASE_URL = await ensureDatabase();
   } else {
-    ensureRedisServer();
-    const port = await portFor(Number(process.env.STACK_REDIS_PORT || 6390));
-    const dir = join(dataDir, 'redis');
-    mkdirSync(dir, { recursive: true });
-    start('redis', 'redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no',
-    ]);
-    await waitForRedis(port);
-    redisUrl = `redis://127.0.0.1:${port}`;
-    say(`redis-server on ${redisUrl} (AOF in .data/redis)`);
+    let redisUrl = process.env.REDIS_URL;
+    if (redisUrl) {
+      say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+    } else {
+      ensureRedisServer();
+      const port = await portFor(Number(process.env.STACK_REDIS_PORT || 6390));
+      const dir = join(dataDir, 'redis');
+      mkdirSync(dir, { recursive: true });
+      start('redis', 'redis-server', [
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+        '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no',
+      ]);
+      await waitForRedis(port);
+      redisUrl = `redis://127.0.0.1:${port}`;
+      say(`redis-server on ${redisUrl} (AOF in .data/redis)`);
+    }
+    store.REDIS_URL = redisUrl;
   }
 
   const ingressHttp = await portFor(Number(process.env.STACK_INGRESS_HTTP_PORT || 8081));
   const ingressTcp = await portFor(Number(process.env.STACK_INGRESS_TCP_PORT || 7000));
   const apiPort = await portFor(Number(process.env.STACK_API_PORT || 8080));
-  const common = { REDIS_URL: redisUrl, INTERNAL_TOKEN, LOG_LEVEL: process.env.LOG_LEVEL || 'info' };
+  const common = { ...store, INTERNAL_TOKEN, LOG_LEVEL: process.env.LOG_LEVEL || 'info' };
 
   start('ingress', process.execPath, ['services/ingress/dist/main.js'], {
     ...common,
@@ -262,14 +342,14 @@ async function main() {
 
   const b64 = Buffer.from('hello device').toString('base64');
   process.stdout.write(`
-  Outbound is running.
+  Outbound is running on ${BACKEND === 'postgres' ? 'PostgreSQL' : 'Redis'} (queue and route registry).
 
     API          ${apiUrl}            (OpenAPI: ${apiUrl}/openapi.json)
     API keys     ${SEND_KEY} (role send)   ${ADMIN_KEY} (role admin)
     devices      ${DEVICES} simulated, SIM00001 .. SIM${String(DEVICES).padStart(5, '0')}, on tcp://127.0.0.1:${ingressTcp}
     metrics      ${apiUrl}/metrics   http://127.0.0.1:${ingressHttp}/metrics
     health       ${apiUrl}/health    http://127.0.0.1:${ingressHttp}/health
-    logs         .data/logs/{redis,ingress,dispatcher,devices}.log
+    logs         .data/logs/{${BACKEND === 'redis' && !process.env.REDIS_URL ? 'redis,' : ''}ingress,dispatcher,devices}.log
 
   Try it${RATE > 0 ? ` (a producer is already sending ~${RATE} commands/s with mixed priorities)` : ''}:
 
