@@ -5,6 +5,7 @@ import { register as registerEnqueue } from './commands/enqueue';
 import { register as registerStatus } from './commands/status';
 import { register as registerStats } from './commands/stats';
 import { register as registerDeadLetters } from './commands/dead-letters';
+import { register as registerBench } from './commands/bench';
 import { register as registerMigrate } from './commands/migrate';
 import { register as registerMigrateQueue } from './commands/migrate-queue';
 
@@ -20,6 +21,7 @@ const REGISTRATIONS: Array<(program: Command) => void> = [
   registerDeadLetters,
   registerMigrate,
   registerMigrateQueue,
+  registerBench,
 ];
 
 /** The `outbound` program with every subcommand registered (tests parse with it directly). */

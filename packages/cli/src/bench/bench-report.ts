@@ -1,0 +1,114 @@
+import type { ConnectionScaleResult } from './connection-scale';
+import type { E2eResult, E2eStep } from './end-to-end';
+import type { QueueCoreResult } from './queue-core-compare';
+import type { RawTcpResult } from './raw-tcp';
+
+/** Everything one `outbound bench` run measured; written as JSON to bench/results/. */
+export interface BenchReport {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationSeconds: number;
+  command: string;
+  host: { cpus: number; cpuModel: string; memoryGb: number; node: string; loadAverageAtStart: number[]; redis: string };
+  endToEnd: E2eResult[];
+  rawTcp?: RawTcpResult;
+  queueCore?: QueueCoreResult;
+  connectionScale?: ConnectionScaleResult;
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const fmt = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const ms = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? 'n/a' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+
+function stepAt(result: E2eResult | undefined, rate: number): E2eStep | undefined {
+  return result?.steps.find((s) => s.offeredPerSec === rate);
+}
+
+/** The issue's targets, each against what this run measured (null: not measured). */
+export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[] {
+  const redis = report.endToEnd.find((r) => r.backend === 'redis' && !r.error);
+  const pg = report.endToEnd.find((r) => r.backend === 'postgres' && !r.error);
+  const raw = report.rawTcp?.roundTripsPerSec;
+  const r1000 = stepAt(redis, 1_000);
+  const p500 = stepAt(pg, 500);
+  const core64 = report.queueCore?.redis.find((r) => r.batch === 64);
+  const ratio = report.queueCore?.redisBatch64OverBullmq;
+  const scale = report.connectionScale;
+  const check = (target: string, measured: string, met: boolean | undefined): TargetCheck => ({ target, measured, met: met === undefined ? null : met });
+  return [
+    check('Redis e2e >= 20,000 commands/s', `${fmt(redis?.max.ackedPerSec)}/s`, redis ? redis.max.ackedPerSec >= 20_000 && redis.max.leftBehind === 0 : undefined),
+    check('Redis e2e >= 0.5 of raw TCP', redis && raw ? (redis.max.ackedPerSec / raw).toFixed(2) : 'n/a', redis && raw ? redis.max.ackedPerSec / raw >= 0.5 : undefined),
+    check('Redis at 1,000/s: p50 <= 2 ms', `${ms(r1000?.latencyMs.p50)} ms`, r1000 ? r1000.latencyMs.p50 <= 2 : undefined),
+    check('Redis at 1,000/s: p99 <= 10 ms', `${ms(r1000?.latencyMs.p99)} ms`, r1000 ? r1000.latencyMs.p99 <= 10 : undefined),
+    check('PostgreSQL e2e >= 6,000 commands/s', `${fmt(pg?.max.ackedPerSec)}/s`, pg ? pg.max.ackedPerSec >= 6_000 && pg.max.leftBehind === 0 : undefined),
+    check('PostgreSQL at 500/s: p99 <= 25 ms', `${ms(p500?.latencyMs.p99)} ms`, p500 ? p500.latencyMs.p99 <= 25 : undefined),
+    check('Queue core Redis batch 64 >= 60,000/s', `${fmt(core64?.endToEndPerSec)}/s`, core64 ? core64.endToEndPerSec >= 60_000 : undefined),
+    check('Queue core Redis batch 64 >= 3x BullMQ', ratio !== undefined && !Number.isNaN(ratio) ? `${ratio}x` : 'n/a', ratio !== undefined && !Number.isNaN(ratio) ? ratio >= 3 : undefined),
+    check('One ingress holds 50,000 devices', scale ? `${fmt(scale.heldDevices)}${scale.limitedBy ? ' (capped by the open-files limit)' : ''}` : 'n/a', scale ? scale.heldDevices >= 50_000 : undefined),
+    check('<= 10 KB RSS per idle connection', scale ? `${scale.rssKbPerConnection} KB` : 'n/a', scale && !scale.error ? scale.rssKbPerConnection <= 10 : undefined),
+  ];
+}
+
+/** The run as markdown: tables next to the replaced system's claims, then the targets. */
+export function renderMarkdown(report: BenchReport, chartFile?: string): string {
+  const lines: string[] = [];
+  const redis = report.endToEnd.find((r) => r.backend === 'redis');
+  const pg = report.endToEnd.find((r) => r.backend === 'postgres');
+  const raw = report.rawTcp?.roundTripsPerSec;
+  const h = report.host;
+  lines.push(`# Outbound benchmark (${report.mode} run, ${report.startedAt})`, '');
+  lines.push(`\`${report.command}\` took ${Math.round(report.durationSeconds)} s on ${h.cpus} cores (${h.cpuModel}), ${h.memoryGb} GB, Node ${h.node}, ${h.redis}; load average at start ${h.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. Everything on one host: redis-server, PostgreSQL, ingress, dispatcher, the device fleet and the producer each in their own process, sharing ${h.cpus} cores.`, '');
+  lines.push('## End to end: producer → API (batch enqueue) → queue → dispatcher → ingress → 1,000 devices → ACK recorded', '');
+  const e2eCell = (r: E2eResult | undefined, f: (r: E2eResult) => string) => (!r ? 'not run' : r.error ? `failed: ${r.error.slice(0, 80)}` : f(r));
+  const lat = (r: E2eResult | undefined, rate: number) => e2eCell(r, (x) => {
+    const s = stepAt(x, rate);
+    return s ? `${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p95)} / ${ms(s.latencyMs.p99)}` : 'n/a';
+  });
+  const eighty = (r: E2eResult | undefined) => r?.steps.find((s) => s.eightyPercentOfMax);
+  lines.push('| | Outbound on Redis | Outbound on PostgreSQL | replaced system (claimed, never load-tested) |');
+  lines.push('|---|---:|---:|---|');
+  lines.push(`| highest sustained throughput (ACKed/s, nothing left behind) | ${e2eCell(redis, (x) => `${fmt(x.max.ackedPerSec)}/s`)} | ${e2eCell(pg, (x) => `${fmt(x.max.ackedPerSec)}/s`)} | ~1,000/s (Redis), ~100/s (PostgreSQL) |`);
+  lines.push(`| left behind after the drain | ${e2eCell(redis, (x) => String(x.max.leftBehind))} | ${e2eCell(pg, (x) => String(x.max.leftBehind))} | |`);
+  lines.push(`| fraction of the raw TCP limit (${fmt(raw)} round trips/s) | ${e2eCell(redis, (x) => (raw ? (x.max.ackedPerSec / raw).toFixed(2) : 'n/a'))} | ${e2eCell(pg, (x) => (raw ? (x.max.ackedPerSec / raw).toFixed(2) : 'n/a'))} | |`);
+  for (const rate of [500, 1_000, 5_000]) {
+    lines.push(`| enqueue-to-ACK p50 / p95 / p99 ms at ${fmt(rate)}/s | ${lat(redis, rate)} | ${lat(pg, rate)} | ${rate === 1_000 ? '1–5 ms (Redis), 10–50 ms (PostgreSQL)' : ''} |`);
+  }
+  lines.push(`| … at 80% of max (Redis ${fmt(eighty(redis)?.offeredPerSec)}/s, PostgreSQL ${fmt(eighty(pg)?.offeredPerSec)}/s) | ${eighty(redis) ? lat(redis, eighty(redis)!.offeredPerSec) : 'n/a'} | ${eighty(pg) ? lat(pg, eighty(pg)!.offeredPerSec) : 'n/a'} | |`);
+  lines.push('');
+  lines.push('Latency runs from each command\'s intended send time (open-loop producer) to the `updatedAt` the queue store wrote when it recorded the ACK (±0.5 ms: the stores keep whole milliseconds).');
+  if (chartFile) lines.push('', `![latency against offered load](${chartFile})`);
+  for (const r of report.endToEnd) {
+    if (r.error) continue;
+    lines.push('', `### ${r.backend}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of r.steps) {
+      lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
+    }
+    lines.push('', `Saturation: ${fmt(r.max.accepted)} accepted in ${r.max.seconds} s, drained ${r.max.drainMs} ms after the producer stopped, ${r.max.duplicatesAtDevices} duplicates at the devices; CPU cores used in the steady window: ${Object.entries(r.max.cpuCores).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  }
+  if (report.queueCore) {
+    const q = report.queueCore;
+    lines.push('', `## Queue core: enqueue + claim + ack, ${fmt(q.commands)} commands over 1,000 devices, median of ${q.runs}`, '');
+    lines.push('| backend | claim batch / worker concurrency | enqueue/s | claim+ack/s | enqueue+claim+ack/s |', '|---|---:|---:|---:|---:|');
+    for (const r of q.redis) lines.push(`| Outbound RedisQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
+    for (const r of q.postgres) lines.push(`| Outbound PostgresQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
+    for (const b of q.bullmq) lines.push(`| BullMQ (same redis-server) | concurrency ${b.concurrency} | ${fmt(b.addPerSec)} | ${fmt(b.processPerSec)} | ${fmt(b.endToEndPerSec)} |`);
+    lines.push('', `Outbound on Redis with claim batches of 64 does **${q.redisBatch64OverBullmq}×** the best BullMQ configuration.`);
+    if (q.errors.length) lines.push('', ...q.errors.map((e) => `- error: ${e}`));
+  }
+  if (report.connectionScale) {
+    const c = report.connectionScale;
+    lines.push('', '## Connection scale: one ingress process', '', '| requested | held | handshakes/s | RSS baseline → connected | RSS per connection |', '|---:|---:|---:|---:|---:|');
+    lines.push(`| ${fmt(c.requestedDevices)} | ${fmt(c.heldDevices)} | ${fmt(c.handshakesPerSec)} | ${c.rssBaselineMb} MB → ${c.rssConnectedMb} MB | ${c.rssKbPerConnection} KB |`);
+    if (c.limitedBy) lines.push('', `Capped at ${fmt(c.attemptedDevices)}: ${c.limitedBy}.`);
+    if (c.error) lines.push('', `Error: ${c.error}`);
+  }
+  lines.push('', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---:|:---:|');
+  for (const t of report.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
+  return `${lines.join('\n')}\n`;
+}

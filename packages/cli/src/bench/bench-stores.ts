@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPgPool, createRedisClient } from '@outbound/core';
+import { freePort, waitUntil, type ChildGroup } from './child-processes';
+
+/** A redis-server started for the bench, configured as DESIGN.md requires in production. */
+export interface BenchRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts redis-server on 127.0.0.1 with AOF on (`appendfsync everysec`, the production setting
+ * DESIGN.md asks for) and `maxmemory-policy noeviction`, in a temporary directory removed on stop.
+ * `persistence: false` turns AOF off (queue-core section, to match the Redis engineer's script).
+ */
+export async function startBenchRedis(group: ChildGroup, name: string, options: { persistence?: boolean } = {}): Promise<BenchRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'outbound-bench-redis-'));
+  const persistence = options.persistence ?? true;
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    '--appendonly', persistence ? 'yes' : 'no', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
+  ];
+  const child = group.spawn(name, 'redis-server', args);
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = createRedisClient({ url });
+  probe.on('error', () => undefined);
+  try {
+    await waitUntil(`redis-server on ${url}`, 10_000, async () => (await probe.ping()) === 'PONG');
+  } finally {
+    probe.disconnect();
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      await group.stop(name);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PostgreSQL to bench against: OUTBOUND_BENCH_PG_URL, else PG_URL, else the local server on 5432 (trust auth). */
+export function benchPgAdminUrl(): string {
+  return process.env.OUTBOUND_BENCH_PG_URL ?? process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/**
+ * Creates a fresh database for one bench section (dropped first if a previous run left it),
+ * so every run starts from an empty queue. Answers its URL and a function that drops it.
+ */
+export async function freshPgDatabase(database: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = benchPgAdminUrl();
+  const admin = createPgPool({ url: adminUrl, max: 1, applicationName: 'outbound-bench' });
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = createPgPool({ url: adminUrl, max: 1, applicationName: 'outbound-bench' });
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

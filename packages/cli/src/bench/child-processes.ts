@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** The repository root, from packages/cli/dist/bench (compiled) or packages/cli/src/bench (ts-node, jest). */
+export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
+
+/** A free TCP port on 127.0.0.1 (the bench never listens anywhere else). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` every 50 ms until it answers something truthy; throws naming `what` after `timeoutMs`. */
+export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Resident set size of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
+}
+
+/** The soft open-files limit of a process (children inherit ours unless raised, which needs CAP_SYS_RESOURCE above the hard limit). */
+export function openFilesLimit(pid: number | 'self' = 'self'): { soft: number; hard: number } {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files')) ?? '';
+  const [soft, hard] = line.replace('Max open files', '').trim().split(/\s+/);
+  const num = (v: string | undefined) => (v === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(v));
+  return { soft: num(soft), hard: num(hard) };
+}
+
+/**
+ * Every process a bench section starts, so each section can stop exactly what it started
+ * (by pid, never by name) and nothing outlives the bench, even when it throws or is interrupted.
+ */
+export class ChildGroup {
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly killAll = (): void => {
+    for (const child of this.children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+
+  constructor() {
+    process.once('exit', this.killAll);
+  }
+
+  /** Starts a process; its stderr is kept (last 4 KB) so a failed start can say why. */
+  spawn(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
+    let tail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString('utf8')).slice(-4096);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.children.get(name) === child && code !== 0 && signal === null) {
+        process.stderr.write(`bench: ${name} exited with code ${code}${tail ? `:\n${tail}` : ''}\n`);
+      }
+    });
+    this.children.set(name, child);
+    return child;
+  }
+
+  /** Starts a Node script with IPC, so a bench worker can report to the parent. */
+  spawnNode(name: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
+    // BENCH_CHILD_LOGS=1 shows the services' own (pino) logs, for finding out why a run stalls.
+    const stdout = process.env.BENCH_CHILD_LOGS === '1' ? 'inherit' : 'ignore';
+    return this.spawn(name, process.execPath, [...nodeArgs, script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', stdout, 'pipe', 'ipc'],
+    });
+  }
+
+  get(name: string): ChildProcess | undefined {
+    return this.children.get(name);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  async stop(name: string, graceMs = 5_000): Promise<void> {
+    const child = this.children.get(name);
+    if (!child) return;
+    this.children.delete(name);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops every process, newest first (devices before ingress before the stores). */
+  async stopAll(graceMs = 5_000): Promise<void> {
+    for (const name of [...this.children.keys()].reverse()) await this.stop(name, graceMs);
+    process.removeListener('exit', this.killAll);
+  }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU use of named processes over a stretch of time, as a share of one core. */
+export class CpuMeter {
+  private readonly start = new Map<string, number>();
+  private startedAt = 0;
+
+  constructor(private readonly pids: Record<string, number>) {}
+
+  begin(): void {
+    this.startedAt = Date.now();
+    for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuSeconds(pid));
+  }
+
+  /** name → cores used (1.0 = one core busy all the time). */
+  end(): Record<string, number> {
+    const seconds = (Date.now() - this.startedAt) / 1000;
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.pids)) out[name] = Math.round(((cpuSeconds(pid) - this.start.get(name)!) / seconds) * 100) / 100;
+    return out;
+  }
+}

@@ -1,0 +1,204 @@
+import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, type CommandQueue } from '@outbound/core';
+import { percentiles, readAckLatencies, type LatencyStats } from './ack-latency';
+import { freshPgDatabase, startBenchRedis } from './bench-stores';
+import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
+import { FleetProcess, fleetPhyId } from './fleet-process';
+import { epochMs, LoadGenerator } from './load-generator';
+import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type Backend, type StoreUrls } from './service-processes';
+
+export interface E2eOptions {
+  backend: Backend;
+  devices: number;
+  saturationSeconds: number;
+  stepSeconds: number;
+  /** Fixed offered rates (commands/s); 80% of the measured maximum is added. */
+  rates: number[];
+  /** Most commands read back per step for latency. */
+  sample: number;
+  /** Directory for `--cpu-prof` of ingress, dispatcher and fleet (off when unset). */
+  profileDir?: string;
+  log: (line: string) => void;
+}
+
+export interface E2eStep {
+  offeredPerSec: number;
+  seconds: number;
+  accepted: number;
+  refused: number;
+  /** Intended send time → ACK recorded in the queue. */
+  latencyMs: LatencyStats;
+  /** Intended send time → the API's answer to the batch enqueue. */
+  enqueueAnswerMs: LatencyStats;
+  notAcked: number;
+  /** Share of this step's commands offered at 80% of the maximum (true for that step). */
+  eightyPercentOfMax: boolean;
+}
+
+export interface E2eResult {
+  backend: Backend;
+  devices: number;
+  max: {
+    /** ACKed commands per second in the steady part of the saturation run. */
+    ackedPerSec: number;
+    accepted: number;
+    refused: number;
+    seconds: number;
+    /** ms from the end of production until every accepted command was ACKed. */
+    drainMs: number;
+    /** Commands left pending/in flight/delayed/waiting in the queue after the drain (must be 0). */
+    leftBehind: number;
+    duplicatesAtDevices: number;
+    /** Cores used per process during the steady window. */
+    cpuCores: Record<string, number>;
+  };
+  steps: E2eStep[];
+  error?: string;
+}
+
+interface Stack {
+  group: ChildGroup;
+  queue: CommandQueue;
+  apiUrl: string;
+  fleet: FleetProcess;
+  pids: Record<string, number>;
+  close(): Promise<void>;
+}
+
+const PREFIX = 'bench';
+
+async function startStack(options: E2eOptions): Promise<Stack> {
+  const group = new ChildGroup();
+  const prof = (name: string) => (options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${options.backend}-${name}-${process.pid}.cpuprofile`] : []);
+  const redis = await startBenchRedis(group, `${options.backend}-redis`);
+  let pg: { url: string; drop(): Promise<void> } | undefined;
+  const stores: StoreUrls = { backend: options.backend, redisUrl: redis.url, prefix: PREFIX };
+  if (options.backend === 'postgres') {
+    pg = await freshPgDatabase('outbound_bench_e2e');
+    stores.pgUrl = pg.url;
+  }
+  const ingress = await startIngressProcess(group, `${options.backend}-ingress`, stores, {}, prof('ingress'));
+  const dispatcher = await startDispatcherProcess(group, `${options.backend}-dispatcher`, stores, {}, prof('dispatcher'));
+  const fleet = new FleetProcess(group, `${options.backend}-fleet`, {
+    host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: options.devices, idPrefix: 'DEV',
+  }, prof('fleet'));
+  await fleet.waitConnected();
+  let queue: CommandQueue;
+  let closeStore: () => Promise<void>;
+  if (pg) {
+    const pool = createPgPool({ url: pg.url, max: 16, applicationName: 'outbound-bench-reader' });
+    queue = new PostgresQueue(pool, { prefix: PREFIX });
+    closeStore = async () => {
+      await queue.close();
+      await pool.end();
+    };
+  } else {
+    const client = createRedisClient({ url: redis.url });
+    queue = new RedisQueue(client, { prefix: PREFIX });
+    closeStore = async () => {
+      await queue.close();
+      await client.quit();
+    };
+  }
+  return {
+    group, queue, apiUrl: dispatcher.apiUrl, fleet,
+    pids: { redis: redis.pid, ingress: ingress.pid, dispatcher: dispatcher.pid, devices: fleet.pid, producer: process.pid },
+    async close() {
+      await closeStore().catch(() => undefined);
+      await fleet.stop();
+      await group.stopAll(20_000);
+      await redis.stop();
+      await pg?.drop().catch(() => undefined);
+    },
+  };
+}
+
+/** Waits until the devices ACKed `expected` commands in total (fleet counter), or `timeoutMs` passes. */
+async function drained(stack: Stack, expected: number, timeoutMs: number): Promise<boolean> {
+  try {
+    await waitUntil(`${expected} ACKs at the devices`, timeoutMs, async () => stack.fleet.counters.acked >= expected);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function queueLeftovers(queue: CommandQueue): Promise<number> {
+  const { total } = await queue.stats();
+  return total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
+}
+
+/**
+ * End to end for one backend: producer → public API (batch enqueue over HTTP) → queue →
+ * dispatcher → ingress → simulated devices → ACK recorded in the queue. Ingress, dispatcher,
+ * the device fleet and redis-server each run in their own process; the producer and the
+ * latency read-back run in this one.
+ */
+export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
+  const result: E2eResult = {
+    backend: options.backend, devices: options.devices, steps: [],
+    max: { ackedPerSec: 0, accepted: 0, refused: 0, seconds: 0, drainMs: 0, leftBehind: 0, duplicatesAtDevices: 0, cpuCores: {} },
+  };
+  let stack: Stack | undefined;
+  try {
+    stack = await startStack(options);
+    const phyIds = Array.from({ length: options.devices }, (_, i) => fleetPhyId('DEV', options.devices, i));
+    const producer = new LoadGenerator({ apiUrl: stack.apiUrl, phyIds });
+    let expectedAcks = 0;
+
+    // Warm-up (JIT, pools, Lua script cache): not reported.
+    const warm = await producer.openLoop(2_000, 1);
+    expectedAcks += warm.ids.length;
+    await drained(stack, expectedAcks, 30_000);
+
+    // Highest sustained throughput: closed loop with a bounded backlog, steady window = the last 75%.
+    options.log(`  ${options.backend}: saturating for ${options.saturationSeconds} s`);
+    const base = { acked: stack.fleet.counters.acked, duplicates: stack.fleet.counters.duplicates };
+    const cpu = new CpuMeter(stack.pids);
+    let steady: { at: number; acked: number } | undefined;
+    const marker = setTimeout(() => {
+      steady = { at: epochMs(), acked: stack!.fleet.counters.acked };
+      cpu.begin();
+    }, options.saturationSeconds * 250);
+    const fleet = stack.fleet;
+    const sat = await producer.saturate(options.saturationSeconds, (accepted) => expectedAcks + accepted - fleet.counters.acked, { window: 10_000, batch: 500, workers: 4 });
+    clearTimeout(marker);
+    const endSample = { at: epochMs(), acked: fleet.counters.acked };
+    result.max.cpuCores = steady ? cpu.end() : {};
+    expectedAcks += sat.accepted;
+    const drainStarted = epochMs();
+    const complete = await drained(stack, expectedAcks, 60_000);
+    result.max.drainMs = Math.round(epochMs() - drainStarted);
+    await sleep(200); // the last outcomes are flushed to the queue a few ms after the device ACKs
+    result.max.leftBehind = complete ? await queueLeftovers(stack.queue) : expectedAcks - fleet.counters.acked;
+    result.max.accepted = sat.accepted;
+    result.max.refused = sat.refused;
+    result.max.seconds = Math.round((sat.finishedAt - sat.startedAt) / 100) / 10;
+    result.max.ackedPerSec = steady ? Math.round(((endSample.acked - steady.acked) * 1000) / (endSample.at - steady.at)) : 0;
+    result.max.duplicatesAtDevices = fleet.counters.duplicates - base.duplicates;
+    options.log(`  ${options.backend}: max ${result.max.ackedPerSec} acked/s (left behind ${result.max.leftBehind}), cores ${JSON.stringify(result.max.cpuCores)}`);
+
+    // Latency at fixed offered rates, open loop.
+    const eighty = Math.round((result.max.ackedPerSec * 0.8) / 100) * 100;
+    const rates = [...new Set([...options.rates, eighty])].filter((r) => r > 0).sort((a, b) => a - b);
+    for (const rate of rates) {
+      const produced = await producer.openLoop(rate, options.stepSeconds);
+      expectedAcks += produced.ids.length;
+      await drained(stack, expectedAcks, 120_000);
+      const read = await readAckLatencies(stack.queue, produced, { sample: options.sample });
+      const step: E2eStep = {
+        offeredPerSec: rate, seconds: options.stepSeconds, accepted: produced.ids.length, refused: produced.refused,
+        latencyMs: read.latency, enqueueAnswerMs: percentiles(produced.enqueueAnswerMs), notAcked: read.notAcked,
+        eightyPercentOfMax: rate === eighty,
+      };
+      result.steps.push(step);
+      options.log(`  ${options.backend}: ${rate}/s → p50 ${step.latencyMs.p50} p95 ${step.latencyMs.p95} p99 ${step.latencyMs.p99} ms (enqueue answer p50 ${step.enqueueAnswerMs.p50} ms)${read.notAcked ? `, ${read.notAcked} not acked ${JSON.stringify(read.statuses)}` : ''}`);
+    }
+    await producer.close();
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+    options.log(`  ${options.backend}: FAILED: ${result.error}`);
+  } finally {
+    await stack?.close();
+  }
+  return result;
+}

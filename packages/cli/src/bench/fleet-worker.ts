@@ -1,0 +1,79 @@
+/**
+ * Child-process entry of a simulated device fleet (bench only). Runs `DeviceFleet` in its own
+ * process so the devices' CPU is not counted against the ingress or the load generator, and
+ * reports to the parent over IPC:
+ *   → {type:'connected', devices, seconds}        once every device got WELCOME
+ *   → {type:'stats', at, acked, received, duplicates, applied}   every statsIntervalMs
+ *   → {type:'failed', message}                    when the fleet could not connect
+ *   ← {type:'stop'}                               closes every device and exits
+ * Options arrive as JSON in argv[2] (FleetWorkerOptions).
+ */
+import * as net from 'node:net';
+import { DeviceFleet } from '../sim';
+
+export interface FleetWorkerOptions {
+  host: string;
+  port: number;
+  secret: string;
+  count: number;
+  idPrefix: string;
+  /** Source address for every device socket (127.0.0.x), so many fleets do not share one ephemeral port range. */
+  localAddress?: string;
+  connectConcurrency?: number;
+  /** How often counters are sent (default 100 ms; summing them walks every device). */
+  statsIntervalMs?: number;
+}
+
+/**
+ * SimulatedDevice has no localAddress option, so this process (and only this one: it runs
+ * nothing but the fleet) gives every outgoing socket its source address here. Each fleet
+ * process gets its own 127.0.0.x, i.e. its own 28k-port ephemeral range.
+ */
+function bindSourceAddress(localAddress: string): void {
+  const original = net.connect;
+  const patched = (...args: unknown[]): net.Socket => {
+    if (typeof args[0] === 'object' && args[0] !== null) args[0] = { ...(args[0] as object), localAddress };
+    return (original as (...a: unknown[]) => net.Socket)(...args);
+  };
+  (net as { connect: unknown }).connect = patched;
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as FleetWorkerOptions;
+  if (options.localAddress) bindSourceAddress(options.localAddress);
+  const send = (message: object): void => {
+    if (process.connected) process.send?.(message);
+  };
+  const fleet = new DeviceFleet({
+    host: options.host, port: options.port, secret: options.secret, count: options.count, idPrefix: options.idPrefix,
+    reconnect: false, connectConcurrency: options.connectConcurrency ?? 200, historyLimit: 10_000,
+  });
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    await fleet.stop().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'stop') void stop();
+  });
+  process.on('disconnect', () => void stop()); // the parent is gone: never outlive it
+  process.on('SIGTERM', () => void stop());
+  const report = (): void => {
+    const s = fleet.summary();
+    send({ type: 'stats', at: Date.now(), acked: s.acked, received: s.received, duplicates: s.duplicates, applied: s.applied, connected: s.connected });
+  };
+  const timer = setInterval(report, options.statsIntervalMs ?? 100);
+  const started = process.hrtime.bigint();
+  try {
+    await fleet.start();
+  } catch (error) {
+    send({ type: 'failed', message: error instanceof Error ? error.message : String(error), connected: fleet.summary().connected });
+    return;
+  }
+  send({ type: 'connected', devices: options.count, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+}
+
+void main();

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { benchPgAdminUrl, startBenchRedis } from './bench-stores';
+import { runBullmq, type BullmqResult } from './bullmq-core';
+import { ChildGroup } from './child-processes';
+
+/** One row of a queue-core table: commands per second for one claim batch size. */
+export interface QueueCoreRow {
+  batch: number;
+  enqueuePerSec: number;
+  claimAckPerSec: number;
+  /** enqueue + claim + ack of every command, over the whole time. */
+  endToEndPerSec: number;
+}
+
+export interface QueueCoreResult {
+  commands: number;
+  runs: number;
+  redis: QueueCoreRow[];
+  postgres: QueueCoreRow[];
+  bullmq: BullmqResult[];
+  /** Outbound Redis end-to-end at batch 64 over the best BullMQ end-to-end. */
+  redisBatch64OverBullmq: number;
+  errors: string[];
+}
+
+const run = promisify(execFile);
+
+/**
+ * Reads the markdown table the engineers' queue-core scripts print (rows `| batch | enqueue |
+ * claim+ack | end-to-end | ...`), so the harness runs their code unchanged instead of a copy.
+ */
+export function parseQueueCoreTable(stdout: string): QueueCoreRow[] {
+  const rows: QueueCoreRow[] = [];
+  for (const line of stdout.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim()).filter((c) => c.length > 0);
+    if (cells.length < 4 || !/^\d+$/.test(cells[0]!)) continue;
+    const [batch, enqueuePerSec, claimAckPerSec, endToEndPerSec] = cells.slice(0, 4).map(Number) as [number, number, number, number];
+    rows.push({ batch, enqueuePerSec, claimAckPerSec, endToEndPerSec });
+  }
+  return rows;
+}
+
+async function script(name: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<QueueCoreRow[]> {
+  const { stdout } = await run(process.execPath, [join(__dirname, name)], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 1 << 20 });
+  const rows = parseQueueCoreTable(stdout);
+  if (rows.length === 0) throw new Error(`${name} printed no result table:\n${stdout.slice(0, 500)}`);
+  return rows;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Queue core for each backend (claim batches 1, 16, 64 on Redis; 1 and 64 on PostgreSQL) by
+ * the engineers' own scripts, then BullMQ on the same redis-server in the same run
+ * (concurrency 1 and 64, median of `runs`).
+ */
+export async function runQueueCore(options: { commands: number; runs: number; log: (line: string) => void }): Promise<QueueCoreResult> {
+  const group = new ChildGroup();
+  const result: QueueCoreResult = { commands: options.commands, runs: options.runs, redis: [], postgres: [], bullmq: [], redisBatch64OverBullmq: NaN, errors: [] };
+  const common = { BENCH_COMMANDS: String(options.commands), BENCH_RUNS: String(options.runs) };
+  try {
+    // No AOF here, as the Redis engineer's script runs its own redis-server; BullMQ shares it.
+    const redis = await startBenchRedis(group, 'queue-core-redis', { persistence: false });
+    try {
+      result.redis = await script('queue-core.js', { ...common, OUTBOUND_BENCH_REDIS_URL: redis.url }, 300_000);
+      options.log(`  redis queue core: ${result.redis.map((r) => `batch ${r.batch} ${r.endToEndPerSec}/s`).join(', ')}`);
+    } catch (error) {
+      result.errors.push(`redis queue core: ${(error as Error).message}`);
+    }
+    for (const concurrency of [1, 64]) {
+      try {
+        const runs: BullmqResult[] = [];
+        for (let i = 0; i < options.runs; i++) runs.push(await runBullmq(redis.url, { jobs: options.commands, concurrency }));
+        const pick = runs.find((r) => r.endToEndPerSec === median(runs.map((x) => x.endToEndPerSec)))!;
+        result.bullmq.push(pick);
+        options.log(`  bullmq concurrency ${concurrency}: ${pick.endToEndPerSec}/s`);
+      } catch (error) {
+        result.errors.push(`bullmq concurrency ${concurrency}: ${(error as Error).message}`);
+      }
+    }
+    await redis.stop();
+    // Batch 1 on PostgreSQL is one commit per claim and per ack (~100/s here), so it runs a tenth of the commands.
+    for (const [batch, commands] of [[1, Math.max(500, Math.round(options.commands / 10))], [64, options.commands]] as const) {
+      try {
+        const rows = await script('queue-core-postgres.js', { ...common, BENCH_COMMANDS: String(commands), BENCH_BATCHES: String(batch), OUTBOUND_BENCH_PG_URL: benchPgAdminUrl() }, 300_000);
+        result.postgres.push(...rows);
+        options.log(`  postgres queue core: batch ${batch} ${rows[0]!.endToEndPerSec}/s (${commands} commands)`);
+      } catch (error) {
+        result.errors.push(`postgres queue core batch ${batch}: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await group.stopAll();
+  }
+  const batch64 = result.redis.find((r) => r.batch === 64);
+  const bestBull = Math.max(...result.bullmq.map((b) => b.endToEndPerSec));
+  if (batch64 && bestBull > 0) result.redisBatch64OverBullmq = Math.round((batch64.endToEndPerSec / bestBull) * 100) / 100;
+  return result;
+}

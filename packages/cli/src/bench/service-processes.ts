@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { freePort, REPO_ROOT, waitUntil, type ChildGroup } from './child-processes';
+
+/** The queue store an end-to-end run uses (QUEUE_BACKEND). */
+export type Backend = 'redis' | 'postgres';
+
+/** Shared secrets of one bench stack; never used outside 127.0.0.1. */
+export const BENCH_SECRETS = { deviceSecret: 'bench-device-secret', internalToken: 'bench-internal-token', apiKey: 'bench-api-key' } as const;
+
+export interface StoreUrls {
+  backend: Backend;
+  redisUrl: string;
+  /** PostgreSQL database URL (backend postgres). */
+  pgUrl?: string;
+  /** Queue prefix (Redis) or schema (PostgreSQL), and the route registry prefix. */
+  prefix: string;
+}
+
+/** Extra node flags per service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (the profile is written when the process exits on SIGTERM). */
+export interface NodeFlags {
+  ingress?: string[];
+  dispatcher?: string[];
+}
+
+function storeEnv(stores: StoreUrls): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: stores.redisUrl,
+    QUEUE_BACKEND: stores.backend,
+    QUEUE_PREFIX: stores.prefix,
+    REGISTRY_PREFIX: stores.prefix,
+    // Issue 5 names DATABASE_URL; the dispatcher's convict schema reads PG_URL. Both point at the bench database.
+    ...(stores.pgUrl ? { PG_URL: stores.pgUrl, DATABASE_URL: stores.pgUrl } : {}),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+async function ready(url: string, what: string, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(`${what} /readyz`, timeoutMs, async () => (await fetch(`${url}/readyz`)).status === 200);
+}
+
+export interface RunningIngress {
+  pid: number;
+  tcpPort: number;
+  httpUrl: string;
+}
+
+/** Starts the built ingress (services/ingress/dist/main.js) as its own process, bound to 127.0.0.1. */
+export async function startIngressProcess(group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<RunningIngress> {
+  const [tcpPort, httpPort] = [await freePort(), await freePort()];
+  const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'ingress', 'dist', 'main.js'), [], {
+    ...storeEnv(stores),
+    INGRESS_TCP_HOST: '127.0.0.1',
+    INGRESS_TCP_PORT: String(tcpPort),
+    INGRESS_HTTP_HOST: '127.0.0.1',
+    INGRESS_HTTP_PORT: String(httpPort),
+    DEVICE_AUTH_SECRETS: BENCH_SECRETS.deviceSecret,
+    INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
+    INGRESS_REPLICA_ID: `${name}-${process.pid}`,
+    ...extra,
+  }, nodeArgs);
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  await ready(httpUrl, name);
+  return { pid: child.pid!, tcpPort, httpUrl };
+}
+
+export interface RunningDispatcher {
+  pid: number;
+  apiUrl: string;
+}
+
+/** Starts the built dispatcher (services/dispatcher/dist/main.js) as its own process, bound to 127.0.0.1. */
+export async function startDispatcherProcess(group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<RunningDispatcher> {
+  const httpPort = await freePort();
+  const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'dispatcher', 'dist', 'main.js'), [], {
+    ...storeEnv(stores),
+    DISPATCHER_HTTP_HOST: '127.0.0.1',
+    DISPATCHER_HTTP_PORT: String(httpPort),
+    API_KEYS: `${BENCH_SECRETS.apiKey}:admin`,
+    INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
+    // The saturation step keeps up to ~25 commands per device queued; the default cap (1,000) is far above that, raised anyway so a slow run never answers 429.
+    QUEUE_PER_DEVICE_CAP: '100000',
+    ...extra,
+  }, nodeArgs);
+  const apiUrl = `http://127.0.0.1:${httpPort}`;
+  await ready(apiUrl, name);
+  return { pid: child.pid!, apiUrl };
+}
+
+/** Reads one sample (sum over label sets) from a Prometheus text endpoint. */
+export async function readMetric(baseUrl: string, name: string, labelFilter = ''): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    if (labelFilter && !line.includes(labelFilter)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
