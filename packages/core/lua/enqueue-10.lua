@@ -18,8 +18,15 @@
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local now = nowMs()
+local nowText = int(now)
 local out, wake = {}, false
 local nextSeq = takeSeq(n) -- unused numbers (duplicates, full) are harmless gaps
+local size = tonumber(redis.call('HGET', K.meta, 'size')) or 0
+local added, expiries = 0, {}
+-- phyId -> the device's ready score (a number) or false when it is not ready, learnt in this
+-- call: adding to the line of a device that is not ready (parked, busy, backing off) cannot
+-- make it ready, and a ready device only needs a new score when the new command is its head.
+local readyScore = {}
 
 for i = 1, n do
   local b = 6 + (i - 1) * 9
@@ -34,37 +41,62 @@ for i = 1, n do
     idemRef = idempotencyKeyOf(phyId, idem)
     first = redis.call('GET', idemRef)
   end
+  local count = 0
   if existing then
     out[i] = { OK, id, existing }
   elseif first and redis.call('EXISTS', cmdKey(first)) == 1 then
     out[i] = { DUPLICATE, first, redis.call('HGET', cmdKey(first), 'status') }
-  elseif (tonumber(redis.call('HGET', K.deviceCounts, phyId)) or 0) >= perDeviceCap then
-    out[i] = { DEVICE_FULL, id, '' }
-  elseif (tonumber(redis.call('HGET', K.meta, 'size')) or 0) >= shardCap then
-    out[i] = { QUEUE_FULL, id, '' }
   else
+    count = redis.call('HINCRBY', K.deviceCounts, phyId, '1')
+    if count > perDeviceCap or size >= shardCap then
+      if count <= 1 then redis.call('HDEL', K.deviceCounts, phyId) else redis.call('HINCRBY', K.deviceCounts, phyId, -1) end
+      out[i] = { count > perDeviceCap and DEVICE_FULL or QUEUE_FULL, id, '' }
+      count = 0
+    end
+  end
+  if count > 0 then
     local score = (9 - priority) * PRIORITY_STEP + nextSeq + i - 1
-    local expiresAt = now + ttlMs
+    local expiresAt = int(now + ttlMs)
+    local scoreText = int(score)
     local scheduled = deliverAt ~= nil and deliverAt > now
-    redis.call('HSET', key,
-      'id', id, 'phyId', phyId, 'payload', payload, 'priority', priority, 'attempts', 0,
-      'maxAttempts', maxAttempts, 'ackTimeoutMs', ackTimeoutMs, 'ttlMs', ttlMs,
-      'createdAt', now, 'updatedAt', now, 'expiresAt', expiresAt, 'deliverAt', ARGV[b + 9],
-      'idempotencyKey', idem, 'status', 'queued', 'lastError', '', 'score', score,
-      'leaseToken', '', 'doneToken', '', 'leaseExpiresAt', '', 'retryAt', '')
-    redis.call('HINCRBY', K.deviceCounts, phyId, 1)
-    redis.call('HINCRBY', K.meta, 'size', 1)
-    redis.call('ZADD', K.expiry, expiresAt, id)
+    -- Empty fields are left out (a missing field reads as ''): fewer fields, a cheaper HSET.
+    local fields = { 'id', id, 'phyId', phyId, 'payload', payload, 'priority', ARGV[b + 4], 'attempts', '0',
+      'maxAttempts', maxAttempts, 'ackTimeoutMs', ackTimeoutMs, 'ttlMs', ARGV[b + 5], 'createdAt', nowText,
+      'updatedAt', nowText, 'expiresAt', expiresAt, 'status', 'queued', 'score', scoreText }
+    if deliverAt ~= nil then fields[#fields + 1] = 'deliverAt'; fields[#fields + 1] = ARGV[b + 9] end
+    if idem ~= '' then fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = idem end
+    redis.call('HSET', key, unpack(fields))
+    size = size + 1
+    added = added + 1
+    expiries[#expiries + 1] = expiresAt
+    expiries[#expiries + 1] = id
     if scheduled then
       redis.call('ZADD', K.scheduled, deliverAt, id)
       redis.call('ZADD', deviceScheduledKey(phyId), deliverAt, id)
     else
-      redis.call('ZADD', lineKey(phyId), score, id)
-      if refreshDevice(phyId, now, maxInFlight) then wake = true end
+      redis.call('ZADD', lineKey(phyId), scoreText, id)
+      local current = readyScore[phyId]
+      if current == nil then
+        current = tonumber(redis.call('ZSCORE', K.ready, phyId))
+        if not current then
+          local ready, head = refreshDevice(phyId, now, maxInFlight)
+          current = ready and tonumber(head) or false
+        end
+      end
+      if current and score < current then
+        redis.call('ZADD', K.ready, scoreText, phyId)
+        current = score
+      end
+      readyScore[phyId] = current
+      if current then wake = true end
     end
     if idemRef then redis.call('SET', idemRef, id, 'PX', ttlMs + retentionMs) end
     out[i] = { OK, id, 'queued' }
   end
+end
+if added > 0 then
+  redis.call('ZADD', K.expiry, unpack(expiries))
+  redis.call('HINCRBY', K.meta, 'size', added)
 end
 if wake then redis.call('PUBLISH', channel, 'enqueue') end
 return out

@@ -38,6 +38,8 @@ export function fnv1a32(value: string): number {
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class RedisKeys {
+  private readonly keyLists: string[][] = [];
+
   constructor(
     readonly prefix: string,
     readonly shards: number,
@@ -85,10 +87,15 @@ export class RedisKeys {
     };
   }
 
-  /** KEYS[1..10] of every per-shard script. */
+  /** KEYS[1..10] of every per-shard script (built once per shard: every script call needs them). */
   shardKeyList(shard: number): string[] {
-    const k = this.shard(shard);
-    return [k.prefix, k.ready, k.scheduled, k.backoff, k.offline, k.leases, k.expiry, k.dead, k.meta, k.deviceCounts];
+    let list = this.keyLists[shard];
+    if (!list) {
+      const k = this.shard(shard);
+      list = [k.prefix, k.ready, k.scheduled, k.backoff, k.offline, k.leases, k.expiry, k.dead, k.meta, k.deviceCounts];
+      this.keyLists[shard] = list;
+    }
+    return [...list];
   }
 
   /** The claim request's memory (KEYS[11] of claim): what it claimed, for a re-sent script. */

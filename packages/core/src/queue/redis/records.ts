@@ -2,7 +2,7 @@ import { COMMAND_STATUSES, WAITING_FOR, type CommandStatus, type StoredCommand, 
 import type { ClaimedCommand } from '../queue';
 
 /** Field order of each claimed command in claim-11.lua's answer. */
-const CLAIM_FIELDS = 12;
+const CLAIM_FIELDS = 10;
 
 function num(value: Buffer | undefined): number {
   return value === undefined || value.length === 0 ? 0 : Number(value.toString());
@@ -45,25 +45,35 @@ export function toStoredCommand(flat: Buffer[]): StoredCommand {
   };
 }
 
-/** claim-11.lua's flat answer as ClaimedCommands with their line score (for merging shards). */
-export function toClaimedCommands(flat: Buffer[]): Array<ClaimedCommand & { score: number }> {
-  const out: Array<ClaimedCommand & { score: number }> = [];
-  for (let i = 0; i + CLAIM_FIELDS <= flat.length; i += CLAIM_FIELDS) {
-    const f = flat.slice(i, i + CLAIM_FIELDS);
-    out.push({
-      id: f[0].toString(),
-      phyId: f[1].toString(),
-      payload: f[2],
-      priority: num(f[3]),
-      attempts: num(f[4]),
-      maxAttempts: num(f[5]),
-      ackTimeoutMs: num(f[6]),
-      expiresAt: num(f[7]),
-      createdAt: num(f[8]),
-      leaseToken: f[9].toString(),
-      leaseExpiresAt: num(f[10]),
-      score: num(f[11]),
+/** A claimed command with its line score, for merging shards. */
+export type ScoredClaim = ClaimedCommand & { score: number };
+
+/**
+ * claim-11.lua's flat answer (`leaseExpiresAt`, d, d scores, then CLAIM_FIELDS per command):
+ * the claimed commands and the shard's best claimable scores left. Every lease token is the
+ * claim's request id.
+ */
+export function toClaimReply(flat: Buffer[], leaseToken: string): { claimed: ScoredClaim[]; scores: number[] } {
+  const leaseExpiresAt = num(flat[0]);
+  const d = num(flat[1]);
+  const scores: number[] = new Array(d);
+  for (let i = 0; i < d; i += 1) scores[i] = num(flat[2 + i]);
+  const claimed: ScoredClaim[] = [];
+  for (let i = 2 + d; i + CLAIM_FIELDS <= flat.length; i += CLAIM_FIELDS) {
+    claimed.push({
+      id: flat[i].toString(),
+      phyId: flat[i + 1].toString(),
+      payload: flat[i + 2],
+      priority: num(flat[i + 3]),
+      attempts: num(flat[i + 4]),
+      maxAttempts: num(flat[i + 5]),
+      ackTimeoutMs: num(flat[i + 6]),
+      expiresAt: num(flat[i + 7]),
+      createdAt: num(flat[i + 8]),
+      leaseToken,
+      leaseExpiresAt,
+      score: num(flat[i + 9]),
     });
   }
-  return out;
+  return { claimed, scores };
 }

@@ -17,8 +17,9 @@ import {
   type ReleaseItem,
   type TransitionResult,
 } from '../queue';
+import { firstDepth, planClaim, type ShardScores } from './claim-plan';
 import { RedisKeys } from './keys';
-import { toClaimedCommands, toStoredCommand } from './records';
+import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
@@ -33,8 +34,12 @@ export interface RedisQueueOptions extends QueueOptions {
 /** Items per script call: bounds the time one script holds Redis (a batch of 500 runs in ~2 ms). */
 const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
+/** A claim re-asks a shard it has not heard from for this long even when the plan gives it nothing. */
+const PLAN_TTL_MS = 100;
 
 type Arg = string | number | Buffer;
+/** Scripts after which a shard's known best scores (claim-plan.ts) may be wrong; claim and ack answer fresh ones. */
+const CHANGES_CLAIMABLE = new Set<QueueScriptName>(['enqueue', 'fail', 'release', 'device-offline', 'device-online', 'cancel', 'replay-dead']);
 type CodeReply = [number, string, string];
 
 /**
@@ -57,6 +62,10 @@ export class RedisQueue implements CommandQueue {
   private readonly backoff: { baseMs: number; maxMs: number; jitter: number };
   private readonly claimMemoryMs: number;
   private closed = false;
+  /** Each shard's best claimable scores from its last claim/ack reply (claim-plan.ts); a shard is dropped when another call changed it. */
+  private readonly shardScores = new Map<number, ShardScores>();
+  /** How many scores claim and ack replies answer: set by the last claim's size. */
+  private planDepth = 0;
 
   constructor(
     readonly client: RedisClient,
@@ -135,22 +144,42 @@ export class RedisQueue implements CommandQueue {
     if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
     if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
     if (this.keys.shards === 1) return (await this.claimScored(0, max, leaseMs)).map(withoutScore);
-    // Plan: promote due work and read the scores each shard would hand out (one script per
-    // shard, sent together), merge them, then claim from each shard what the merge gave it.
-    const heads = await Promise.all(
-      this.shardList().map(async (shard) => {
-        const scores = (await this.run('promote', shard, [this.maxInFlight, max])) as string[];
-        return scores.map((score) => ({ shard, score: Number(score) }));
-      }),
+    // Usually one round trip: the plan uses each shard's best scores from its last claim or
+    // ack reply, and claim scripts go to the shards it gives a quota (and, quota 0, to shards
+    // not heard from for PLAN_TTL_MS: they promote due work and answer fresh scores). A round
+    // that comes back short asks every shard not yet heard from in this claim (another
+    // dispatcher's enqueue, a retry wait that ended) and takes what they have. What order
+    // this keeps across shards: docs/redis-keys.md, "Across shards".
+    this.planDepth = firstDepth(max, this.keys.shards);
+    const heard = new Set<number>();
+    const staleBefore = Date.now() - PLAN_TTL_MS;
+    const taken: ScoredClaim[] = [];
+    for (let round = 0; round < 3 && taken.length < max; round += 1) {
+      if (round > 0) for (const shard of this.shardList()) if (!heard.has(shard)) this.shardScores.delete(shard);
+      const counts = await this.plan(max - taken.length, heard);
+      const targets = this.shardList().filter(
+        (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
+      );
+      if (targets.length === 0) {
+        if (round > 0) break;
+        continue; // nothing known and nothing stale: the next round asks every shard
+      }
+      const replies = await Promise.all(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
+      for (const shard of targets) heard.add(shard);
+      for (const reply of replies) taken.push(...reply);
+    }
+    return taken.sort((a, b) => a.score - b.score).map(withoutScore);
+  }
+
+  /** Quotas per shard for a claim of `max` (claim-plan.ts), asking the promote script where the scores are unknown. */
+  private plan(max: number, heard: Set<number>): Promise<Map<number, number>> {
+    return planClaim(
+      max,
+      this.shardList(),
+      this.shardScores,
+      async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as string[]).map(Number),
+      heard,
     );
-    const best = heads.flat().sort((a, b) => a.score - b.score).slice(0, max);
-    const counts = new Map<number, number>();
-    for (const head of best) counts.set(head.shard, (counts.get(head.shard) ?? 0) + 1);
-    const claimed = await Promise.all([...counts].map(([shard, count]) => this.claimScored(shard, count, leaseMs)));
-    return claimed
-      .flat()
-      .sort((a, b) => a.score - b.score)
-      .map(withoutScore);
   }
 
   /**
@@ -162,15 +191,17 @@ export class RedisQueue implements CommandQueue {
     return (await this.claimScored(shard, max, leaseMs, requestId)).map(withoutScore);
   }
 
-  private async claimScored(shard: number, max: number, leaseMs: number, requestId: string = randomUUID()) {
+  private async claimScored(shard: number, max: number, leaseMs: number, requestId: string = randomUUID()): Promise<ScoredClaim[]> {
     const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, requestId)];
-    const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs];
-    const reply = await this.call(this.scripts.runBuffer('claim', keys, args));
-    return toClaimedCommands(reply as Buffer[]);
+    const depth = this.keys.shards === 1 ? 0 : this.planDepth;
+    const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs, depth];
+    const { claimed, scores } = toClaimReply((await this.call(this.scripts.runBuffer('claim', keys, args))) as Buffer[], requestId);
+    if (depth > 0) this.shardScores.set(shard, { scores, depth, at: Date.now() });
+    return claimed;
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.keys.wakeChannel()], (item) => [
+    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.keys.wakeChannel(), this.planDepth], (item) => [
       item.id,
       item.leaseToken,
       item.outcome,
@@ -233,12 +264,14 @@ export class RedisQueue implements CommandQueue {
     const counts = await Promise.all(
       this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.keys.wakeChannel()])),
     );
+    counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   async expireDue(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
     const counts = await Promise.all(this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs])));
+    counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
@@ -362,7 +395,9 @@ export class RedisQueue implements CommandQueue {
         results[index] = { id: item.id, ok: false, error: scriptCodeToError(ScriptCode.NOT_FOUND, { id: item.id }) };
         return;
       }
-      byShard.set(shard, [...(byShard.get(shard) ?? []), index]);
+      const list = byShard.get(shard);
+      if (list) list.push(index);
+      else byShard.set(shard, [index]);
     });
     const calls: Array<Promise<void>> = [];
     for (const [shard, indexes] of byShard) {
@@ -371,7 +406,14 @@ export class RedisQueue implements CommandQueue {
         const args: Arg[] = [...head, chunk.length, ...afterCount, ...chunk.flatMap((index) => encode(items[index]))];
         calls.push(
           this.run(name, shard, args).then((reply) => {
-            (reply as CodeReply[]).forEach(([code, status], j) => {
+            let answers = reply as CodeReply[];
+            if (name === 'ack') {
+              // ack answers {items, the shard's best claimable scores after the acks}.
+              const [items, scores] = reply as [CodeReply[], string[]];
+              answers = items;
+              if (args[3] !== 0) this.shardScores.set(shard, { scores: scores.map(Number), depth: Number(args[3]), at: Date.now() });
+            }
+            answers.forEach(([code, status], j) => {
               const id = items[chunk[j]].id;
               results[chunk[j]] =
                 code === ScriptCode.OK
@@ -410,6 +452,7 @@ export class RedisQueue implements CommandQueue {
   }
 
   private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
+    if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
     return this.call(this.scripts.run(name, this.keys.shardKeyList(shard), args));
   }
 
