@@ -40,6 +40,15 @@ describe('cross-shard claim plan', () => {
     expect(new Map(counts)).toEqual(new Map([[2, 1], [0, 1]]));
   });
 
+  it('plans from a snapshot when other calls drop shards it knew while it waits', async () => {
+    const known = new Map<number, ShardScores>([[0, { scores: [10], depth: 3, at: Date.now() }]]);
+    const counts = await planClaim(2, [0, 1], known, async () => {
+      known.delete(0); // an enqueue on shard 0 while shard 1 is being asked
+      return [20];
+    });
+    expect(new Map(counts)).toEqual(new Map([[0, 1], [1, 1]]));
+  });
+
   describe('on redis', () => {
     const clients: Redis[] = [];
     const queues: RedisQueue[] = [];

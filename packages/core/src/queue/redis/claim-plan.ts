@@ -27,20 +27,28 @@ export async function planClaim(
   answeredNow?: Set<number>,
 ): Promise<Map<number, number>> {
   let depth = firstDepth(max, shards.length);
-  let pending = shards.filter((shard) => !known.has(shard));
+  // A snapshot: other calls on the queue drop entries from `known` while this awaits.
+  const view = new Map<number, ShardScores>();
+  for (const shard of shards) {
+    const entry = known.get(shard);
+    if (entry) view.set(shard, entry);
+  }
+  let pending = shards.filter((shard) => !view.has(shard));
   for (;;) {
     const replies = await Promise.all(pending.map(async (shard) => [shard, await ask(shard, depth)] as const));
     for (const [shard, scores] of replies) {
-      known.set(shard, { scores, depth, at: Date.now() });
+      const entry = { scores, depth, at: Date.now() };
+      view.set(shard, entry);
+      known.set(shard, entry);
       answeredNow?.add(shard);
     }
     const best: Array<{ shard: number; score: number }> = [];
-    for (const shard of shards) for (const score of known.get(shard)!.scores) best.push({ shard, score });
+    for (const shard of shards) for (const score of view.get(shard)!.scores) best.push({ shard, score });
     best.sort((a, b) => a.score - b.score);
     best.length = Math.min(best.length, max);
     const cut = best.length === max ? best[max - 1].score : Infinity;
     pending = shards.filter((shard) => {
-      const { scores, depth: asked } = known.get(shard)!;
+      const { scores, depth: asked } = view.get(shard)!;
       return asked < max && scores.length === asked && (asked === 0 || scores[asked - 1] <= cut);
     });
     if (pending.length === 0) {
@@ -48,7 +56,7 @@ export async function planClaim(
       for (const { shard } of best) counts.set(shard, (counts.get(shard) ?? 0) + 1);
       return counts;
     }
-    depth = Math.min(max, Math.max(1, depth, ...pending.map((shard) => known.get(shard)!.depth)) * 4);
+    depth = Math.min(max, Math.max(1, depth, ...pending.map((shard) => view.get(shard)!.depth)) * 4);
   }
 }
 

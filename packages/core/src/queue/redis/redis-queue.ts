@@ -154,19 +154,27 @@ export class RedisQueue implements CommandQueue {
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
-    for (let round = 0; round < 3 && taken.length < max; round += 1) {
-      if (round > 0) for (const shard of this.shardList()) if (!heard.has(shard)) this.shardScores.delete(shard);
-      const counts = await this.plan(max - taken.length, heard);
-      const targets = this.shardList().filter(
-        (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
-      );
-      if (targets.length === 0) {
-        if (round > 0) break;
-        continue; // nothing known and nothing stale: the next round asks every shard
+    try {
+      for (let round = 0; round < 3 && taken.length < max; round += 1) {
+        if (round > 0) for (const shard of this.shardList()) if (!heard.has(shard)) this.shardScores.delete(shard);
+        const counts = await this.plan(max - taken.length, heard);
+        const targets = this.shardList().filter(
+          (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
+        );
+        if (targets.length === 0) {
+          if (round > 0) break;
+          continue; // nothing known and nothing stale: the next round asks every shard
+        }
+        const replies = await Promise.allSettled(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
+        for (const shard of targets) heard.add(shard);
+        for (const reply of replies) if (reply.status === 'fulfilled') taken.push(...reply.value);
+        const failed = replies.find((reply) => reply.status === 'rejected');
+        if (failed) throw failed.reason;
       }
-      const replies = await Promise.all(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
-      for (const shard of targets) heard.add(shard);
-      for (const reply of replies) taken.push(...reply);
+    } catch (error) {
+      // What other shards leased must reach the caller, or it would sit leased to nobody until
+      // the lease expires (an attempt spent for nothing): answer it, fail only with nothing.
+      if (taken.length === 0) throw error;
     }
     return taken.sort((a, b) => a.score - b.score).map(withoutScore);
   }
