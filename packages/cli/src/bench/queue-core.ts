@@ -5,14 +5,43 @@
  *   npm run build && npm run bench:queue
  *
  * Starts its own redis-server on a free port (no persistence) unless OUTBOUND_BENCH_REDIS_URL
- * is set. Env: BENCH_COMMANDS (default 20000), BENCH_RUNS (3), BENCH_CLAIMERS (1).
+ * is set. Env: BENCH_COMMANDS (default 20000), BENCH_RUNS (3), BENCH_CLAIMERS (1),
+ * BENCH_BATCHES (1,16,64). One claimer claims, then acks, then claims: Node and Redis take
+ * turns, nothing overlaps. Besides rates it prints Redis and Node CPU per command, which
+ * swing far less than rates when other work shares the machine (compare those first).
+ *
+ * Measured 2026-11-27 on the shared 2-core machine (load average 3.9-5.2), before (47f2879)
+ * and after (3426f5e; 71588f4 after it touches no hot path) side by side in one run on one
+ * redis-server, median of 3,
+ * end-to-end = 20,000 enqueued, claimed and acked over the whole time:
+ *
+ * | claim batch | end-to-end before | after | Redis CPU us/cmd before | after | Node CPU us/cmd before | after |
+ * |------------:|------------------:|------:|------------------------:|------:|-----------------------:|------:|
+ * |           1 |               838 | 2,561 |                     587 |   197 |                    603 |   180 |
+ * |          16 |             3,520 | 5,900 |                     210 |   121 |                    127 |    79 |
+ * |          64 |             5,184 | 7,960 |                     140 |    83 |                     54 |    44 |
+ *
+ * BullMQ in the same run (add + no-op worker + completion, the BullMQ run of `npm run bench`): 2,662
+ * (concurrency 1) and 5,335 (concurrency 64) end to end. This script after the change, alone:
+ * batch 1 2,653, batch 16 6,552, batch 64 8,229 end to end (83 us Redis, 32 us Node per command).
+ * Redis instructions for one batch-64 run (valgrind --tool=callgrind on redis-server, which
+ * does not care how loaded the machine is): 15.4 G before, 8.9 G after.
+ *
+ * Where the time goes (callgrind, after): ~85% of Redis instructions run inside Lua; each
+ * redis.call costs about what a network command does (~9 k instructions in the command, as
+ * many again converting arguments and replies). Per command: enqueue ~5 calls, claim ~4, ack
+ * ~10. So the 60,000/s target is out of reach at ~20 calls per command on this machine; what
+ * is left to win is fewer calls (per-device state in one hash instead of the offline set,
+ * backoff zset and in-flight set that an ack re-checks) or Redis Functions (FUNCTION LOAD:
+ * helpers defined once instead of per call).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { createRedisClient, RedisQueue, type EnqueueInput } from '@outbound/core';
 
 const DEVICES = 1_000;
-const BATCHES = [1, 16, 64];
+const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
@@ -50,6 +79,16 @@ interface RunResult {
   enqueuePerSec: number;
   claimAckPerSec: number;
   endToEndPerSec: number;
+  /** Redis CPU (user + sys, INFO cpu) per command over the run: steadier than rates on a shared machine. */
+  redisCpuUsPerCmd: number;
+  /** This process' CPU per command over the run. */
+  nodeCpuUsPerCmd: number;
+}
+
+async function redisCpuSeconds(client: ReturnType<typeof createRedisClient>): Promise<number> {
+  const info = await client.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function runOnce(url: string, batch: number, run: number): Promise<RunResult> {
@@ -64,6 +103,8 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
     ackTimeoutMs: 10_000,
     maxAttempts: 5,
   }));
+  const cpuBefore = await redisCpuSeconds(clients[0]);
+  const nodeBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < inputs.length; i += 1_000) await queues[0].enqueueBatch(inputs.slice(i, i + 1_000));
   const enqueued = process.hrtime.bigint();
@@ -79,6 +120,8 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
     }),
   );
   const finished = process.hrtime.bigint();
+  const nodeCpu = process.cpuUsage(nodeBefore);
+  const redisCpu = (await redisCpuSeconds(clients[0])) - cpuBefore;
   if (done !== COMMANDS) throw new Error(`claimed ${done} of ${COMMANDS}`);
   const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9;
   await clients[0].eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end", 0, `${prefix}:*`);
@@ -88,6 +131,8 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
     enqueuePerSec: COMMANDS / seconds(started, enqueued),
     claimAckPerSec: COMMANDS / seconds(enqueued, finished),
     endToEndPerSec: COMMANDS / seconds(started, finished),
+    redisCpuUsPerCmd: (redisCpu * 1e6) / COMMANDS,
+    nodeCpuUsPerCmd: (nodeCpu.user + nodeCpu.system) / COMMANDS,
   };
 }
 
@@ -97,15 +142,19 @@ async function main(): Promise<void> {
   const { url, child } = await startRedis();
   try {
     console.log(`RedisQueue on ${url}: ${COMMANDS} commands over ${DEVICES} devices, 16 shards, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
+    console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (the machine is shared: compare CPU per command, not only rates)`);
     const rows: string[] = [];
     for (const batch of BATCHES) {
       const results: RunResult[] = [];
       for (let run = 0; run < RUNS; run += 1) results.push(await runOnce(url, batch, run));
       const m = (key: keyof RunResult) => Math.round(median(results.map((r) => r[key])));
-      rows.push(`| ${String(batch).padStart(11)} | ${String(m('enqueuePerSec')).padStart(15)} | ${String(m('claimAckPerSec')).padStart(17)} | ${String(m('endToEndPerSec')).padStart(18)} |`);
+      rows.push(
+        `| ${String(batch).padStart(11)} | ${String(m('enqueuePerSec')).padStart(15)} | ${String(m('claimAckPerSec')).padStart(17)} | ${String(m('endToEndPerSec')).padStart(18)} | ${String(m('redisCpuUsPerCmd')).padStart(16)} | ${String(m('nodeCpuUsPerCmd')).padStart(15)} |`,
+      );
     }
-    console.log('| claim batch | enqueue cmds/s  | claim+ack cmds/s  | end-to-end cmds/s  |');
-    console.log('|------------:|----------------:|------------------:|-------------------:|');
+    // The first four columns are parsed by queue-core-compare.ts (npm run bench): keep them first.
+    console.log('| claim batch | enqueue cmds/s  | claim+ack cmds/s  | end-to-end cmds/s  | redis CPU us/cmd | node CPU us/cmd |');
+    console.log('|------------:|----------------:|------------------:|-------------------:|-----------------:|----------------:|');
     for (const row of rows) console.log(row);
   } finally {
     child?.kill('SIGTERM');
