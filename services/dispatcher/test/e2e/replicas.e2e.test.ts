@@ -20,7 +20,7 @@ describe.each(BACKENDS)('end to end on %s: two ingress replicas and two dispatch
       ids.push(id);
       expected.set(phyId, [...(expected.get(phyId) ?? []), id]);
     }
-    await Promise.all(ids.map((id) => stack.waitStatus(id, 'acked', 15_000)));
+    await stack.waitAllStatus(ids, 'acked', 15_000);
     devices.forEach((device, i) => expect(device.appliedIds).toEqual(expected.get(`REP-${i}`)));
     // Both dispatchers took part, and both replicas delivered.
     for (const d of stack.dispatchers) {
@@ -41,7 +41,7 @@ describe.each(BACKENDS)('end to end on %s: two ingress replicas and two dispatch
         second = await stack.device('MOVER', { ackLatencyMs: 2 }, 1);
       }
     }
-    await Promise.all(ids.map((id) => stack.waitStatus(id, 'acked', 20_000)));
+    await stack.waitAllStatus(ids, 'acked', 20_000);
     const applied = new Set([...first.appliedIds, ...second!.appliedIds]);
     expect(ids.filter((id) => !applied.has(id))).toEqual([]);
     expect(second!.appliedIds.length).toBeGreaterThan(0);

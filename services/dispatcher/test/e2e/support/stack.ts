@@ -47,6 +47,12 @@ export interface Stack {
   get(id: string): Promise<Record<string, unknown> & { status: string; attempts: number }>;
   /** Waits until the command is in `status` (through the API). */
   waitStatus(id: string, status: string, timeoutMs?: number): Promise<Record<string, unknown> & { status: string; attempts: number }>;
+  /**
+   * Waits until every command is in `status`, polling one command at a time (through the API). One waitStatus per id
+   * in Promise.all polled 60-100 commands every 20 ms, each GET a fresh supertest server: thousands of requests a
+   * second on the event loop that also runs the services under test, which slowed delivery into ACK timeouts.
+   */
+  waitAllStatus(ids: readonly string[], status: string, timeoutMs?: number): Promise<void>;
   startDispatcher(overrides?: Record<string, unknown>): Promise<RunningDispatcher>;
   stop(): Promise<void>;
 }
@@ -120,6 +126,25 @@ export async function startStack(
         const c = await stack.get(id);
         return c.status === status ? c : null;
       }, { timeoutMs, intervalMs: 20, what: `command ${id} to be ${status}` });
+    },
+    async waitAllStatus(ids, status, timeoutMs = 10_000) {
+      const left = [...ids];
+      let last: { id: string; status: string; attempts: number; lastError?: unknown } | null = null;
+      try {
+        await waitFor(async () => {
+          while (left.length > 0) {
+            const c = await stack.get(left[0]!);
+            if (c.status !== status) {
+              last = { id: left[0]!, status: c.status, attempts: c.attempts, lastError: c.lastError };
+              return false;
+            }
+            left.shift();
+          }
+          return true;
+        }, { timeoutMs, intervalMs: 20, what: `all ${ids.length} commands to be ${status}` });
+      } catch (error) {
+        throw new Error(`${(error as Error).message}: ${left.length} are not; the first of them: ${JSON.stringify(last)}`, { cause: error });
+      }
     },
     startDispatcher: startOne,
     async stop() {
