@@ -58,16 +58,23 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
 /** The run as markdown: tables next to the replaced system's claims, then the targets. */
 export function renderMarkdown(report: BenchReport, chartFile?: string): string {
   const lines: string[] = [];
-  const redis = report.endToEnd.find((r) => r.backend === 'redis');
-  const pg = report.endToEnd.find((r) => r.backend === 'postgres');
-  const raw = report.rawTcp?.roundTripsPerSec;
   const h = report.host;
   lines.push(`# Outbound benchmark (${report.mode} run, ${report.startedAt})`, '');
   lines.push(`\`${report.command}\` took ${Math.round(report.durationSeconds)} s on ${h.cpus} cores (${h.cpuModel}), ${h.memoryGb} GB, Node ${h.node}, ${h.redis}; load average at start ${h.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. Everything on one host: redis-server, PostgreSQL, ingress, dispatcher, the device fleet and the producer each in their own process, sharing ${h.cpus} cores.`, '');
+  if (report.endToEnd.length > 0) renderEndToEnd(lines, report, chartFile);
+  renderRest(lines, report);
+  return `${lines.join('\n')}\n`;
+}
+
+function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string | undefined): void {
+  const redis = report.endToEnd.find((r) => r.backend === 'redis');
+  const pg = report.endToEnd.find((r) => r.backend === 'postgres');
+  const raw = report.rawTcp?.roundTripsPerSec;
   lines.push('## End to end: producer → API (batch enqueue) → queue → dispatcher → ingress → 1,000 devices → ACK recorded', '');
-  const e2eCell = (r: E2eResult | undefined, f: (r: E2eResult) => string) => (!r ? 'not run' : r.error ? `failed: ${r.error.slice(0, 80)}` : f(r));
+  const e2eCell = (r: E2eResult | undefined, f: (r: E2eResult) => string) => (!r ? 'not run' : r.error ? 'failed (below)' : f(r));
   const lat = (r: E2eResult | undefined, rate: number) => e2eCell(r, (x) => {
     const s = stepAt(x, rate);
+    if (s?.overCapacity) return `over capacity (max ${fmt(x.max.ackedPerSec)}/s)`;
     return s ? `${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p95)} / ${ms(s.latencyMs.p99)}` : 'n/a';
   });
   const eighty = (r: E2eResult | undefined) => r?.steps.find((s) => s.eightyPercentOfMax);
@@ -81,16 +88,21 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
   }
   lines.push(`| … at 80% of max (Redis ${fmt(eighty(redis)?.offeredPerSec)}/s, PostgreSQL ${fmt(eighty(pg)?.offeredPerSec)}/s) | ${eighty(redis) ? lat(redis, eighty(redis)!.offeredPerSec) : 'n/a'} | ${eighty(pg) ? lat(pg, eighty(pg)!.offeredPerSec) : 'n/a'} | |`);
   lines.push('');
+  for (const r of report.endToEnd) if (r.error) lines.push(`**${r.backend} failed:** ${r.error}`, '');
   lines.push('Latency runs from each command\'s intended send time (open-loop producer) to the `updatedAt` the queue store wrote when it recorded the ACK (±0.5 ms: the stores keep whole milliseconds).');
   if (chartFile) lines.push('', `![latency against offered load](${chartFile})`);
   for (const r of report.endToEnd) {
     if (r.error) continue;
     lines.push('', `### ${r.backend}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const s of r.steps) {
+    for (const s of r.steps.filter((x) => !x.overCapacity)) {
       lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
     }
     lines.push('', `Saturation: ${fmt(r.max.accepted)} accepted in ${r.max.seconds} s, drained ${r.max.drainMs} ms after the producer stopped, ${r.max.duplicatesAtDevices} duplicates at the devices; CPU cores used in the steady window: ${Object.entries(r.max.cpuCores).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   }
+}
+
+function renderRest(lines: string[], report: BenchReport): void {
+  if (report.rawTcp) lines.push('', `## Raw limit`, '', `${fmt(report.rawTcp.roundTripsPerSec)} request/response round trips/s between two Node processes over ${fmt(report.rawTcp.connections)} TCP connections on 127.0.0.1 (${report.rawTcp.messageBytes}-byte messages, one outstanding per connection, ${report.rawTcp.seconds} s).`);
   if (report.queueCore) {
     const q = report.queueCore;
     lines.push('', `## Queue core: enqueue + claim + ack, ${fmt(q.commands)} commands over 1,000 devices, median of ${q.runs}`, '');
@@ -110,5 +122,4 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
   }
   lines.push('', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---:|:---:|');
   for (const t of report.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
-  return `${lines.join('\n')}\n`;
 }

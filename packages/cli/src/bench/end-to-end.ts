@@ -30,8 +30,10 @@ export interface E2eStep {
   /** Intended send time → the API's answer to the batch enqueue. */
   enqueueAnswerMs: LatencyStats;
   notAcked: number;
-  /** Share of this step's commands offered at 80% of the maximum (true for that step). */
+  /** True for the step offered at 80% of the measured maximum. */
   eightyPercentOfMax: boolean;
+  /** Not run: the rate is over 1.5x the measured maximum. */
+  overCapacity?: boolean;
 }
 
 export interface E2eResult {
@@ -68,6 +70,15 @@ const PREFIX = 'bench';
 
 async function startStack(options: E2eOptions): Promise<Stack> {
   const group = new ChildGroup();
+  try {
+    return await startStackIn(group, options);
+  } catch (error) {
+    await group.stopAll(5_000);
+    throw error;
+  }
+}
+
+async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Stack> {
   const prof = (name: string) => (options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${options.backend}-${name}-${process.pid}.cpuprofile`] : []);
   const redis = await startBenchRedis(group, `${options.backend}-redis`);
   let pg: { url: string; drop(): Promise<void> } | undefined;
@@ -181,10 +192,17 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
     const eighty = Math.round((result.max.ackedPerSec * 0.8) / 100) * 100;
     const rates = [...new Set([...options.rates, eighty])].filter((r) => r > 0).sort((a, b) => a - b);
     for (const rate of rates) {
+      if (rate > result.max.ackedPerSec * 1.5) {
+        // Above capacity the backlog only grows: latency would measure the step's length, not the system.
+        result.steps.push({ offeredPerSec: rate, seconds: 0, accepted: 0, refused: 0, latencyMs: percentiles([]), enqueueAnswerMs: percentiles([]), notAcked: 0, eightyPercentOfMax: false, overCapacity: true });
+        options.log(`  ${options.backend}: ${rate}/s skipped: over 1.5x the measured maximum`);
+        continue;
+      }
       const produced = await producer.openLoop(rate, options.stepSeconds);
       expectedAcks += produced.ids.length;
-      await drained(stack, expectedAcks, 120_000);
-      const read = await readAckLatencies(stack.queue, produced, { sample: options.sample });
+      // A step that cannot drain in a minute is reported with what did not finish (notAcked).
+      await drained(stack, expectedAcks, 60_000);
+      const read = await readAckLatencies(stack.queue, produced, { sample: options.sample, timeoutMs: 5_000 });
       const step: E2eStep = {
         offeredPerSec: rate, seconds: options.stepSeconds, accepted: produced.ids.length, refused: produced.refused,
         latencyMs: read.latency, enqueueAnswerMs: percentiles(produced.enqueueAnswerMs), notAcked: read.notAcked,

@@ -8,7 +8,7 @@
  *   ← {type:'stop'}                               closes every device and exits
  * Options arrive as JSON in argv[2] (FleetWorkerOptions).
  */
-import * as net from 'node:net';
+import net from 'node:net'; // the module object itself (a namespace import would be a read-only copy)
 import { DeviceFleet } from '../sim';
 
 export interface FleetWorkerOptions {

@@ -11,7 +11,7 @@ export async function renderLatencyChart(results: E2eResult[], title: string): P
   const vegaLite = require('vega-lite') as typeof import('vega-lite');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const values = results.flatMap((r) =>
-    r.steps.flatMap((s) => [
+    r.steps.filter((s) => !s.overCapacity && s.latencyMs.count > 0).flatMap((s) => [
       { backend: r.backend, percentile: 'p50', series: `${r.backend} p50`, offered: s.offeredPerSec, latency: Math.max(0.1, s.latencyMs.p50) },
       { backend: r.backend, percentile: 'p99', series: `${r.backend} p99`, offered: s.offeredPerSec, latency: Math.max(0.1, s.latencyMs.p99) },
     ]),

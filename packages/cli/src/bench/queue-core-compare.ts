@@ -81,8 +81,8 @@ export async function runQueueCore(options: { commands: number; runs: number; lo
       }
     }
     await redis.stop();
-    // Batch 1 on PostgreSQL is one commit per claim and per ack (~100/s here), so it runs a tenth of the commands.
-    for (const [batch, commands] of [[1, Math.max(500, Math.round(options.commands / 10))], [64, options.commands]] as const) {
+    // Batch 1 on PostgreSQL is one commit per claim and per ack (~100/s here), so it runs a twentieth of the commands (at least 500).
+    for (const [batch, commands] of [[1, Math.max(500, Math.round(options.commands / 20))], [64, options.commands]] as const) {
       try {
         const rows = await script('queue-core-postgres.js', { ...common, BENCH_COMMANDS: String(commands), BENCH_BATCHES: String(batch), OUTBOUND_BENCH_PG_URL: benchPgAdminUrl() }, 300_000);
         result.postgres.push(...rows);

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, REPO_ROOT, waitUntil, type ChildGroup } from './child-processes';
 
@@ -34,8 +35,21 @@ function storeEnv(stores: StoreUrls): NodeJS.ProcessEnv {
   };
 }
 
-async function ready(url: string, what: string, timeoutMs = 30_000): Promise<void> {
-  await waitUntil(`${what} /readyz`, timeoutMs, async () => (await fetch(`${url}/readyz`)).status === 200);
+/** Waits for /readyz; fails at once when the process exits first (e.g. a configuration it refuses). */
+async function ready(child: ChildProcess, url: string, what: string, timeoutMs = 30_000): Promise<void> {
+  let exited: string | undefined;
+  const onExit = (code: number | null) => (exited = `${what} exited with code ${code} before it was ready`);
+  child.once('exit', onExit);
+  try {
+    await waitUntil(`${what} /readyz`, timeoutMs, async () => {
+      if (exited) throw new Error(exited);
+      return (await fetch(`${url}/readyz`)).status === 200;
+    });
+  } catch (error) {
+    throw new Error(exited ?? (error as Error).message);
+  } finally {
+    child.off('exit', onExit);
+  }
 }
 
 export interface RunningIngress {
@@ -59,7 +73,7 @@ export async function startIngressProcess(group: ChildGroup, name: string, store
     ...extra,
   }, nodeArgs);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(httpUrl, name);
+  await ready(child, httpUrl, name);
   return { pid: child.pid!, tcpPort, httpUrl };
 }
 
@@ -82,7 +96,7 @@ export async function startDispatcherProcess(group: ChildGroup, name: string, st
     ...extra,
   }, nodeArgs);
   const apiUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(apiUrl, name);
+  await ready(child, apiUrl, name);
   return { pid: child.pid!, apiUrl };
 }
 

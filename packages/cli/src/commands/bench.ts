@@ -42,5 +42,8 @@ export function register(program: Command): void {
         quick: flags.quick, sections: flags.only, backends: flags.backends, outDir: flags.out, profileDir: flags.profile,
         scaleDevices: flags.scaleDevices, command,
       });
+      // Every section stopped what it started; exiting here also ends anything a failed section
+      // left behind (ChildGroup kills its processes on exit), so a run always ends by itself.
+      process.exit(0);
     });
 }
