@@ -97,6 +97,13 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
     for (const s of r.steps.filter((x) => !x.overCapacity)) {
       lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
     }
+    if (r.max.redisPerCommand) {
+      // commandstats counts a script's redis.call()s both under evalsha and under their own names.
+      const rows = Object.entries(r.max.redisPerCommand).sort((a, b) => b[1].usec - a[1].usec);
+      const scripts = r.max.redisPerCommand.evalsha;
+      const others = rows.filter(([k]) => k !== 'evalsha');
+      lines.push('', `Redis server time per ACKed command in the steady window (INFO commandstats): Lua scripts ${scripts ? `${scripts.usec} µs in ${scripts.calls} EVALSHA calls` : 'n/a'}, their redis.call()s and direct commands: ${others.slice(0, 8).map(([k, v]) => `${k} ${v.calls}× ${v.usec} µs`).join(', ')}.`);
+    }
     lines.push('', `Saturation: ${fmt(r.max.accepted)} accepted in ${r.max.seconds} s, drained ${r.max.drainMs} ms after the producer stopped, ${r.max.duplicatesAtDevices} duplicates at the devices; CPU cores used in the steady window: ${Object.entries(r.max.cpuCores).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   }
 }

@@ -52,6 +52,8 @@ export interface E2eResult {
     duplicatesAtDevices: number;
     /** Cores used per process during the steady window. */
     cpuCores: Record<string, number>;
+    /** Redis only: server-side calls and microseconds per ACKed command in the steady window, by command (INFO commandstats). */
+    redisPerCommand?: Record<string, { calls: number; usec: number }>;
   };
   steps: E2eStep[];
   error?: string;
@@ -59,6 +61,8 @@ export interface E2eResult {
 
 interface Stack {
   group: ChildGroup;
+  /** INFO commandstats of the bench's redis-server: command → {calls, usec}. */
+  commandStats(): Promise<Map<string, { calls: number; usec: number }>>;
   queue: CommandQueue;
   apiUrl: string;
   fleet: FleetProcess;
@@ -110,10 +114,19 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
       await client.quit();
     };
   }
+  const statsClient = createRedisClient({ url: redis.url });
+  const commandStats = async () => {
+    const out = new Map<string, { calls: number; usec: number }>();
+    for (const m of (await statsClient.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+    }
+    return out;
+  };
   return {
-    group, queue, apiUrl: dispatcher.apiUrl, fleet,
+    group, queue, apiUrl: dispatcher.apiUrl, fleet, commandStats,
     pids: { redis: redis.pid, ingress: ingress.pid, dispatcher: dispatcher.pid, devices: fleet.pid, producer: process.pid },
     async close() {
+      statsClient.disconnect();
       await closeStore().catch(() => undefined);
       await fleet.stop();
       await group.stopAll(20_000);
@@ -123,10 +136,13 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
   };
 }
 
-/** Waits until the devices ACKed `expected` commands in total (fleet counter), or `timeoutMs` passes. */
+/**
+ * Waits until the devices applied `expected` distinct commands in total, or `timeoutMs` passes.
+ * `applied` counts each command id once (a re-delivered duplicate is re-ACKed but not counted again).
+ */
 async function drained(stack: Stack, expected: number, timeoutMs: number): Promise<boolean> {
   try {
-    await waitUntil(`${expected} ACKs at the devices`, timeoutMs, async () => stack.fleet.counters.acked >= expected);
+    await waitUntil(`${expected} ACKs at the devices`, timeoutMs, async () => stack.fleet.counters.applied >= expected);
     return true;
   } catch {
     return false;
@@ -163,24 +179,36 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
 
     // Highest sustained throughput: closed loop with a bounded backlog, steady window = the last 75%.
     options.log(`  ${options.backend}: saturating for ${options.saturationSeconds} s`);
-    const base = { acked: stack.fleet.counters.acked, duplicates: stack.fleet.counters.duplicates };
+    const base = { duplicates: stack.fleet.counters.duplicates };
     const cpu = new CpuMeter(stack.pids);
     let steady: { at: number; acked: number } | undefined;
+    let statsBefore: Promise<Map<string, { calls: number; usec: number }>> | undefined;
     const marker = setTimeout(() => {
-      steady = { at: epochMs(), acked: stack!.fleet.counters.acked };
+      steady = { at: epochMs(), acked: stack!.fleet.counters.applied };
       cpu.begin();
+      statsBefore = stack!.commandStats();
     }, options.saturationSeconds * 250);
     const fleet = stack.fleet;
-    const sat = await producer.saturate(options.saturationSeconds, (accepted) => expectedAcks + accepted - fleet.counters.acked, { window: 10_000, batch: 500, workers: 4 });
+    const sat = await producer.saturate(options.saturationSeconds, (accepted) => expectedAcks + accepted - fleet.counters.applied, { window: 10_000, batch: 500, workers: 4 });
     clearTimeout(marker);
-    const endSample = { at: epochMs(), acked: fleet.counters.acked };
+    const endSample = { at: epochMs(), acked: fleet.counters.applied };
     result.max.cpuCores = steady ? cpu.end() : {};
+    if (statsBefore && options.backend === 'redis') {
+      const [before, after] = [await statsBefore, await stack.commandStats()];
+      const acked = Math.max(1, endSample.acked - steady!.acked);
+      const per: Record<string, { calls: number; usec: number }> = {};
+      for (const [name, a] of after) {
+        const b = before.get(name) ?? { calls: 0, usec: 0 };
+        if (a.calls - b.calls > 0 && name !== 'info') per[name] = { calls: Math.round(((a.calls - b.calls) / acked) * 100) / 100, usec: Math.round(((a.usec - b.usec) / acked) * 10) / 10 };
+      }
+      result.max.redisPerCommand = per;
+    }
     expectedAcks += sat.accepted;
     const drainStarted = epochMs();
     const complete = await drained(stack, expectedAcks, 60_000);
     result.max.drainMs = Math.round(epochMs() - drainStarted);
     await sleep(200); // the last outcomes are flushed to the queue a few ms after the device ACKs
-    result.max.leftBehind = complete ? await queueLeftovers(stack.queue) : expectedAcks - fleet.counters.acked;
+    result.max.leftBehind = complete ? await queueLeftovers(stack.queue) : expectedAcks - fleet.counters.applied;
     result.max.accepted = sat.accepted;
     result.max.refused = sat.refused;
     result.max.seconds = Math.round((sat.finishedAt - sat.startedAt) / 100) / 10;
