@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client, Pool, escapeIdentifier } from 'pg';
 import { loadMigrations, runMigrations } from '../packages/core/src/queue/postgres/migrate';
+import { waitFor } from './wait-for';
 
 export interface TestDatabase {
   /** Connection URL of the fresh database. */
@@ -54,6 +55,13 @@ export async function createTestDatabase(name: string): Promise<TestDatabase> {
       const c = new Client({ connectionString: base });
       await c.connect();
       try {
+        // pg-pool's end() resolves once it has asked its clients to end, not once their server processes are gone.
+        // FORCE terminates those, and a terminated client emits 'error' through its pool: on a pool without an
+        // error listener that fails the test file ("terminating connection due to administrator command", seen in
+        // migrations.test.ts). So wait for them to leave; FORCE is for connections a failed test left open.
+        const open = async () =>
+          (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])).rows[0]!.n;
+        await waitFor(async () => (await open()) === 0, { timeoutMs: 5_000, intervalMs: 20, what: `connections to ${database} to close` }).catch(() => undefined);
         await c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`);
       } finally {
         await c.end();
