@@ -44,10 +44,13 @@ export function offlineConformance(makeQueue: MakeQueue): void {
       const queue = await open();
       await queue.markDeviceOffline('wake-online');
       await queue.enqueue(cmd('wake-online'));
+      // As the dispatcher does: wait only after an empty claim. On PostgreSQL the claim is what starts the LISTEN
+      // (a bare wait starts it in the background): waiting on a fresh queue, the NOTIFY could come before the LISTEN
+      // and the wait ran its full 10 s (seen in a loaded full run, where a 50 ms pause did not cover it).
+      expect(await queue.claim({ max: 1, leaseMs: LONG_LEASE })).toEqual([]);
       const started = Date.now();
+      // The waiter is registered before markDeviceOnline's round trip can complete, so the wake-up ends the wait.
       const waiting = queue.waitForWork(10_000).then(() => Date.now());
-      // Give the claimer time to settle into its wait, so the wake-up (not the first look) ends it.
-      await new Promise((r) => setTimeout(r, 50));
       await queue.markDeviceOnline('wake-online');
       const wokeAt = await waiting;
       expect(wokeAt - started).toBeLessThan(5_000);
