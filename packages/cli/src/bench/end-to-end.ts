@@ -189,7 +189,19 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
       statsBefore = stack!.commandStats();
     }, options.saturationSeconds * 250);
     const fleet = stack.fleet;
-    const sat = await producer.saturate(options.saturationSeconds, (accepted) => expectedAcks + accepted - fleet.counters.applied, { window: 10_000, batch: 500, workers: 4 });
+    // The backlog allowed is about two seconds of the current ACK rate (2,000..10,000: at least two
+    // per device, so every device always has its next command ready), so the drain after the run
+    // stays short whatever the backend's speed.
+    const rate = { at: epochMs(), applied: fleet.counters.applied, perSec: 0 };
+    const rateTimer = setInterval(() => {
+      const now = epochMs();
+      rate.perSec = ((fleet.counters.applied - rate.applied) * 1000) / (now - rate.at);
+      rate.at = now;
+      rate.applied = fleet.counters.applied;
+    }, 500);
+    const window = () => Math.max(2_000, Math.min(10_000, Math.round(rate.perSec * 2)));
+    const sat = await producer.saturate(options.saturationSeconds, (accepted) => expectedAcks + accepted - fleet.counters.applied, { window, batch: 500, workers: 4 });
+    clearInterval(rateTimer);
     clearTimeout(marker);
     const endSample = { at: epochMs(), acked: fleet.counters.applied };
     result.max.cpuCores = steady ? cpu.end() : {};

@@ -76,18 +76,18 @@ export class LoadGenerator {
   }
 
   /**
-   * Closed loop as fast as the system takes it, with at most `window` commands accepted but not
+   * Closed loop as fast as the system takes it, with at most `window()` commands accepted but not
    * yet ACKed (`unacked()` reads the device fleet's counter) so the queue stays bounded and the
    * run measures steady state, not how fast a backlog drains. `workers` requests of `batch` commands.
    */
-  async saturate(seconds: number, unacked: (accepted: number) => number, options: { window: number; batch: number; workers: number }): Promise<{ accepted: number; refused: number; startedAt: number; finishedAt: number }> {
+  async saturate(seconds: number, unacked: (accepted: number) => number, options: { window: () => number; batch: number; workers: number }): Promise<{ accepted: number; refused: number; startedAt: number; finishedAt: number }> {
     const result = { accepted: 0, refused: 0, startedAt: epochMs(), finishedAt: 0 };
     const deadline = result.startedAt + seconds * 1000;
     // Ids are not kept here (only counted): a saturation run sends hundreds of thousands.
     const sink: ProducedCommands = { ids: [], intendedMs: [], refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const worker = async (): Promise<void> => {
       while (epochMs() < deadline) {
-        if (unacked(result.accepted) + options.batch > options.window) {
+        if (unacked(result.accepted) + options.batch > options.window()) {
           await sleep(1);
           continue;
         }
