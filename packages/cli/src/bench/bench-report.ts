@@ -93,7 +93,9 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
   if (chartFile) lines.push('', `![latency against offered load](${chartFile})`);
   for (const r of report.endToEnd) {
     if (r.error) continue;
-    lines.push('', `### ${r.backend}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    if (r.steps.every((x) => x.overCapacity)) {
+      lines.push('', `### ${r.backend}`, '', `Every fixed rate was over 1.5× the measured maximum (${fmt(r.max.ackedPerSec)}/s): no latency step ran.`);
+    } else lines.push('', `### ${r.backend}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of r.steps.filter((x) => !x.overCapacity)) {
       lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
     }
