@@ -91,7 +91,9 @@ export class DispatchLoop {
 
   /** Cuts the current wait short (something may be ready). */
   notify(): void {
-    this.wakeUp.abort();
+    // Runs once per recorded outcome: abort() builds a DOMException with a stack trace on
+    // every call, even when the signal is already aborted, so only the first call aborts.
+    if (!this.wakeUp.signal.aborted) this.wakeUp.abort();
   }
 
   /** Stops claiming, waits up to `graceMs` for deliveries in flight, releases the rest. */
