@@ -83,6 +83,21 @@ export class DispatchLoop {
     return this.held.size;
   }
 
+  /**
+   * The most commands held for any one device (0 when none). Read at scrape time for the
+   * per-device alert; the count is per process, so the alert takes the max across dispatchers.
+   */
+  maxInFlightForOneDevice(): number {
+    const perDevice = new Map<string, number>();
+    let max = 0;
+    for (const { phyId } of this.held.values()) {
+      const count = (perDevice.get(phyId) ?? 0) + 1;
+      perDevice.set(phyId, count);
+      if (count > max) max = count;
+    }
+    return max;
+  }
+
   start(): void {
     if (this.stateValue !== 'idle') return;
     this.stateValue = 'running';

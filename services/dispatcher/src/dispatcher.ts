@@ -38,7 +38,8 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
   const backend = options.backend ?? (await createBackend(config));
   const metricsRegistry = createMetricsRegistry('dispatcher');
-  const metrics = createDispatcherMetrics(metricsRegistry, backend.queue);
+  // `loop` is assigned below; the gauge reads it only at scrape time.
+  const metrics = createDispatcherMetrics(metricsRegistry, backend.queue, () => loop?.maxInFlightForOneDevice() ?? 0);
   const onUnavailable = (operation: string) => metrics.storeErrors.inc({ operation });
   const queue = guardStore(backend.queue, onUnavailable);
   const registry = guardStore(backend.registry, onUnavailable);

@@ -25,9 +25,10 @@ const P = 'outbound_dispatcher_';
 /**
  * Creates the counters and histograms, and a queue-depth gauge that reads `queue.stats()` at
  * scrape time (a failed read leaves the last values and counts a store error, so /metrics
- * still answers while Redis is down).
+ * still answers while Redis is down). `deviceInFlightMax` feeds the per-device in-flight gauge
+ * at scrape time (0 without a delivery worker).
  */
-export function createDispatcherMetrics(registry: Registry, queue: CommandQueue): DispatcherMetrics {
+export function createDispatcherMetrics(registry: Registry, queue: CommandQueue, deviceInFlightMax: () => number = () => 0): DispatcherMetrics {
   const storeErrors = new Counter({ name: `${P}redis_errors_total`, help: 'Queue store calls that failed', labelNames: ['operation'], registers: [registry] });
   new Gauge({
     name: `${P}queue_depth`,
@@ -45,6 +46,15 @@ export function createDispatcherMetrics(registry: Registry, queue: CommandQueue)
       } catch {
         storeErrors.inc({ operation: 'stats' });
       }
+    },
+  });
+  // The replaced system alerted on HLEN outbound:processing:<phyId> > 100; this is its per-process equivalent.
+  new Gauge({
+    name: `${P}device_inflight_max`,
+    help: 'Most commands this dispatcher holds in flight for any one device (read at scrape time)',
+    registers: [registry],
+    collect() {
+      this.set(deviceInFlightMax());
     },
   });
   return {
