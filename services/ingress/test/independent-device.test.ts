@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+
+/**
+ * Issue 3's "Done when": a device written from DESIGN.md's spec alone (Python, standard library,
+ * no code shared with the project) against the real `node services/ingress/dist/main.js`.
+ */
+const MAIN = join(__dirname, '..', 'dist', 'main.js');
+const DEVICE = join(__dirname, 'independent-device', 'device.py');
+const SECRET = 'independent-device-secret';
+const INTERNAL_TOKEN = 'independent-device-internal-token';
+const MAX_FRAME = 4096;
+const HEARTBEAT_SECONDS = 1;
+const HANDSHAKE_TIMEOUT_MS = 400;
+
+type Json = Record<string, unknown>;
+
+interface Ingress {
+  child: ChildProcess;
+  tcpPort: number;
+  base: string;
+}
+
+/** Starts the built ingress as its own process and waits until /readyz answers 200. */
+async function startIngress(name: string, extraEnv: Record<string, string> = {}): Promise<Ingress> {
+  const [tcpPort, httpPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: testRedisUrl(),
+      REGISTRY_PREFIX: uniquePrefix(`independent-device-${name}`),
+      INGRESS_REPLICA_ID: `independent-${name}`,
+      INGRESS_TCP_HOST: '127.0.0.1',
+      INGRESS_TCP_PORT: String(tcpPort),
+      INGRESS_HTTP_HOST: '127.0.0.1',
+      INGRESS_HTTP_PORT: String(httpPort),
+      // Rotation: the device signs with the second secret.
+      DEVICE_AUTH_SECRETS: `retired-secret,${SECRET}`,
+      INTERNAL_TOKEN,
+      INGRESS_MAX_FRAME_BYTES: String(MAX_FRAME),
+      INGRESS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
+      INGRESS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+      INGRESS_SHUTDOWN_GRACE_MS: '3000',
+      INGRESS_GOAWAY_SPREAD_MS: '0',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${httpPort}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`ingress ${name} exited with ${child.exitCode}`);
+    return (await fetch(`${base}/readyz`)).status === 200;
+  }, { timeoutMs: 15_000, what: `ingress ${name} to be ready` });
+  return { child, tcpPort, base };
+}
+
+async function stopIngress(ingress: Ingress | undefined): Promise<void> {
+  if (!ingress || ingress.child.exitCode !== null || ingress.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => ingress.child.once('exit', resolve));
+  ingress.child.kill('SIGTERM');
+  const timer = setTimeout(() => ingress.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The Python device as a child process; every stdout line it prints is one JSON object. */
+class PythonDevice {
+  readonly lines: Json[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private stderr = '';
+
+  constructor(mode: string, port: number, phyId: string, extra: string[] = []) {
+    this.child = spawn('python3', [DEVICE, mode, '--port', String(port), '--phy-id', phyId, '--secret', SECRET,
+      '--max-frame', String(MAX_FRAME), '--timeout', '6', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffered = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        this.lines.push(JSON.parse(buffered.slice(0, nl)) as Json);
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** The single report line of a malformed mode, once the program has exited 0. */
+  async report(): Promise<Json> {
+    const code = await this.exited;
+    if (code !== 0) throw new Error(`device exited ${code}: ${JSON.stringify(this.lines)} ${this.stderr}`);
+    expect(this.lines).toHaveLength(1);
+    return this.lines[0]!;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+describe('an independent Python device against node services/ingress/dist/main.js', () => {
+  let ingress: Ingress | undefined;
+  let limited: Ingress | undefined;
+  const devices: PythonDevice[] = [];
+  const device = (...args: ConstructorParameters<typeof PythonDevice>) => {
+    const d = new PythonDevice(...args);
+    devices.push(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
+    [ingress, limited] = await Promise.all([startIngress('main'), startIngress('limited', { INGRESS_MAX_CONNECTIONS: '1' })]);
+  });
+
+  afterAll(async () => {
+    for (const d of devices) d.kill();
+    await Promise.all(devices.map((d) => d.exited));
+    await Promise.all([stopIngress(ingress), stopIngress(limited)]);
+  });
+
+  it('authenticates, stays alive on its PINGs, receives a COMMAND sent through the delivery endpoint and ACKs it', async () => {
+    const phyId = `PY-${randomBytes(3).toString('hex')}`;
+    const result = Buffer.from('applied:42');
+    const dev = device('serve', ingress!.tcpPort, phyId, ['--result-hex', result.toString('hex')]);
+    await waitFor(() => dev.lines.find((l) => l.event === 'welcome'), { what: 'WELCOME' });
+    expect(dev.lines[0]).toEqual({ event: 'welcome', heartbeatSeconds: HEARTBEAT_SECONDS });
+    // Three answered PINGs span more than the 2.5-interval idle limit: the heartbeat keeps it connected.
+    await waitFor(() => dev.lines.filter((l) => l.event === 'pong').length >= 3, { timeoutMs: 6_000, what: 'three PONGs' });
+
+    const id = randomUUID();
+    const payload = Buffer.from([0x00, 0xff, 0x10, ...Buffer.from('set-power:on')]);
+    const res = await fetch(`${ingress!.base}/internal/v1/devices/${phyId}/deliver`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${INTERNAL_TOKEN}` },
+      body: JSON.stringify({ id, payload: payload.toString('base64'), ackTimeoutMs: 5_000 }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: 'ok', result: result.toString('base64') });
+
+    expect(await dev.exited).toBe(0);
+    const commands = dev.lines.filter((l) => l.event === 'command');
+    expect(commands).toEqual([{ event: 'command', id, payloadHex: payload.toString('hex'), duplicate: false }]);
+    expect(dev.lines.at(-1)).toEqual({ event: 'done', commands: 1 });
+  });
+
+  const cases: Array<[mode: string, code: number, name: string]> = [
+    ['bad-magic', 1, 'BAD_FRAME'],
+    ['bad-version', 1, 'BAD_FRAME'],
+    ['bad-hello-body', 1, 'BAD_FRAME'],
+    ['wrong-token', 2, 'AUTH_FAILED'],
+    ['too-large', 3, 'TOO_LARGE'],
+    ['too-large-after-welcome', 3, 'TOO_LARGE'],
+    ['handshake-timeout', 4, 'HANDSHAKE_TIMEOUT'],
+    ['idle', 6, 'IDLE_TIMEOUT'],
+    ['unknown-type', 8, 'PROTOCOL'],
+    ['command-from-device', 8, 'PROTOCOL'],
+    ['hello-twice', 8, 'PROTOCOL'],
+    ['ack-before-hello', 8, 'PROTOCOL'],
+  ];
+
+  it.each(cases)('%s gets ERROR %i (%s) and then the server closes', async (mode, code, name) => {
+    const report = await device(mode, ingress!.tcpPort, `PY-${mode}-${randomBytes(2).toString('hex')}`).report();
+    expect(report).toMatchObject({ mode, error: { code, name }, closedByServer: true, close: 'eof', framesBeforeError: [] });
+    if (mode === 'handshake-timeout') expect(report.elapsedMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS);
+    // Silence is measured from the device's WELCOME, a little after the server's clock started.
+    if (mode === 'idle') expect(report.elapsedMs).toBeGreaterThanOrEqual(HEARTBEAT_SECONDS * 2_500 - 250);
+  });
+
+  it('a second connection with the same phyId supersedes the first: ERROR 5 (SUPERSEDED) and a close; the second stays', async () => {
+    const report = await device('supersede', ingress!.tcpPort, `PY-sup-${randomBytes(2).toString('hex')}`).report();
+    expect(report).toMatchObject({ error: { code: 5, name: 'SUPERSEDED' }, closedByServer: true, close: 'eof', secondWelcomed: true, secondAlive: true });
+  });
+
+  it('past the connection limit (INGRESS_MAX_CONNECTIONS=1) a connection gets ERROR 7 (BUSY) and a close; the first stays', async () => {
+    const report = await device('busy', limited!.tcpPort, `PY-busy-${randomBytes(2).toString('hex')}`).report();
+    expect(report).toMatchObject({ error: { code: 7, name: 'BUSY' }, closedByServer: true, close: 'eof', firstAlive: true });
+  });
+});
