@@ -98,7 +98,12 @@ describe.each(['deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod'])('%s', (di
     for (const e of c.env ?? []) {
       const ref = e.valueFrom?.secretKeyRef;
       if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
-      else if (ref) env[e.name] = dataOf(objects, 'Secret', ref.name)?.[ref.key] ?? (ref.key === 'api-keys' ? 'placeholder:send' : 'placeholder');
+      else if (ref) {
+        const value = dataOf(objects, 'Secret', ref.name)?.[ref.key];
+        // The kubelet leaves an optional reference to a missing key unset.
+        if (value !== undefined) env[e.name] = value;
+        else if (!ref.optional) env[e.name] = ref.key === 'api-keys' ? 'placeholder:send' : 'placeholder';
+      }
       else env[e.name] = (e.value ?? '').replace(/\$\(([A-Z_]+)\)/g, (_m, name: string) => env[name] ?? '');
     }
     return env;
@@ -131,6 +136,22 @@ describe.each(['deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod'])('%s', (di
     const dispatcher = loadDispatcherConfig({ env: effectiveEnv(containerOf('Deployment', 'outbound-dispatcher')) }).config;
     expect({ backend: ingress.registry.backend, prefix: ingress.registry.prefix, shards: ingress.registry.shards })
       .toEqual({ backend: dispatcher.queue.backend, prefix: dispatcher.registry.prefix, shards: dispatcher.registry.shards });
+  });
+
+  test('PostgreSQL mode: both services take DATABASE_URL from outbound-secrets (optional), and load with QUEUE_BACKEND=postgres', () => {
+    const ingressC = containerOf('StatefulSet', 'outbound-ingress');
+    const dispatcherC = containerOf('Deployment', 'outbound-dispatcher');
+    for (const c of [ingressC, dispatcherC]) {
+      expect(c.env!.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: expect.stringMatching(/^outbound-secrets/), key: 'database-url', optional: true });
+    }
+    // What docs/deploy.md tells you to do: QUEUE_BACKEND=postgres in both ConfigMaps (prod: plus the Secret's key).
+    const url = dir.endsWith('dev') ? undefined : 'postgres://outbound:secret@db.example.com:5432/outbound';
+    const postgresEnv = (c: Container) => ({ ...effectiveEnv(c), QUEUE_BACKEND: 'postgres', ...(url ? { DATABASE_URL: url } : {}) });
+    const ingress = loadIngressConfig({ env: postgresEnv(ingressC) }).config;
+    const dispatcher = loadDispatcherConfig({ env: postgresEnv(dispatcherC) }).config;
+    expect([ingress.registry.backend, dispatcher.queue.backend]).toEqual(['postgres', 'postgres']);
+    expect(ingress.postgres.url).toMatch(/^postgres:\/\//);
+    expect(dispatcher.postgres.url).toBe(ingress.postgres.url);
   });
 
   test('the device Service forwards the ingress device port', () => {
