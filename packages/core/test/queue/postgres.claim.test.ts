@@ -1,3 +1,6 @@
+import { Pool } from 'pg';
+import { PostgresQueue, runMigrations } from '@outbound/core';
+import { uniquePrefix } from '@outbound/test-support';
 import { PgQueueFixture, input } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-claim');
@@ -88,5 +91,27 @@ describe('PostgreSQL claim', () => {
     const batch = await q.claim({ max: 2, leaseMs: 30_000 });
     expect(batch.map((c) => c.phyId).sort()).toEqual(['hog', 'quiet']);
     expect(batch.some((c) => c.id === id)).toBe(true);
+  });
+
+  it('plans each claim with its own values, never with a generic plan cached while the queue was empty', async () => {
+    // One connection, so every claim and the catalog read below share a session. A dispatcher
+    // polls an empty queue at start-up; a named (prepared) claim would then get a generic plan
+    // built on empty, never-analyzed tables and keep it: ~5 s per claim at 10,000 queued.
+    const single = new Pool({ ...fx.pool.options, max: 1 });
+    const prefix = uniquePrefix('pg-claim-plan').replace(/-/g, '_');
+    const q = new PostgresQueue(single, { prefix });
+    try {
+      await runMigrations(single, { schema: prefix });
+      for (let i = 0; i < 8; i++) expect(await q.claim({ max: 50, leaseMs: 30_000 })).toEqual([]);
+      await q.enqueueBatch(Array.from({ length: 300 }, (_, i) => input(`plan-${i % 100}`)));
+      expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(50);
+      const { rows } = await single.query<{ name: string; generic_plans: string }>(
+        `SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%' AND generic_plans > 0`,
+      );
+      expect(rows).toEqual([]);
+    } finally {
+      await q.close();
+      await single.end();
+    }
   });
 });
