@@ -16,3 +16,4 @@ export function testRedisUrl(): string {
 export function testPgUrl(): string {
   return process.env.OUTBOUND_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }
+export { deepMerge } from './deep-merge';

@@ -1,4 +1,4 @@
-import { uniquePrefix } from '@outbound/test-support';
+import { deepMerge, uniquePrefix } from '@outbound/test-support';
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '../../src';
 
 export const SEND_KEY = 'send-key-0123456789';
@@ -7,18 +7,6 @@ export const INTERNAL_TOKEN = 'internal-token-for-tests';
 
 /** Auth headers for a role. */
 export const as = (key: string) => ({ Authorization: `Bearer ${key}` });
-
-export function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
-        : value;
-  }
-  return out;
-}
 
 /** Test settings: short leases and intervals keep end-to-end tests fast. `prefix` sets queue and registry prefix together. */
 export function testDispatcherSettings(redisUrl: string, prefix: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {

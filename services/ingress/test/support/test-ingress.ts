@@ -1,6 +1,6 @@
 import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
 import { createLogger } from '@outbound/core';
-import { testRedisUrl } from '@outbound/test-support';
+import { deepMerge, testRedisUrl } from '@outbound/test-support';
 
 export const SECRET = 'test-secret-1';
 export const TOKEN = 'internal-test-token';
@@ -24,16 +24,4 @@ export async function startTestIngress(prefix: string, overrides: Record<string,
     ),
   });
   return startIngress(config, { logger: createLogger({ service: 'ingress-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-}
-
-function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
-        : value;
-  }
-  return out;
 }

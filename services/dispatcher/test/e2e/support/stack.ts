@@ -2,9 +2,9 @@ import request from 'supertest';
 import { createLogger } from '@outbound/core';
 import { SimulatedDevice, type DeviceBehaviour } from '@outbound/cli';
 import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
-import { createTestDatabase, uniquePrefix, waitFor, type TestDatabase } from '@outbound/test-support';
+import { createTestDatabase, deepMerge, uniquePrefix, waitFor, type TestDatabase } from '@outbound/test-support';
 import type { RunningDispatcher } from '../../../src';
-import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, deepMerge, startTestDispatcher } from '../../support/harness';
+import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, startTestDispatcher } from '../../support/harness';
 
 export const DEVICE_SECRET = 'e2e-device-secret';
 
