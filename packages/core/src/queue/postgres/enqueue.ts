@@ -7,6 +7,13 @@ import { arrivals, MERGE_HEAD } from './device-head';
 import { commandIdFor, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
+/**
+ * The global cap's count (queued + in flight) sums every device row, which costs milliseconds
+ * per enqueue (more where dead row versions pile up): it is read at most this often per
+ * process, and always when the count is within 10% of the cap.
+ */
+const PENDING_COUNT_TTL_MS = 1_000;
+
 interface Existing {
   id: string;
   key: string | null;
@@ -18,7 +25,8 @@ interface Existing {
  * Enqueues a batch in one transaction: lock the devices' rows in phy_id order (so two
  * batches never deadlock), read counts and existing idempotency keys with a fresh snapshot
  * taken after the locks (so per-device caps are exact), decide each item in JS, then insert
- * the accepted ones, bump the device counters and NOTIFY in one statement.
+ * the accepted ones and bump the device counters in one statement; claimers are told after the
+ * COMMIT (WorkNotifier).
  * Ids are chosen before the first try, so a retry after a lost COMMIT finds its own rows
  * and inserts nothing twice.
  */
@@ -38,22 +46,30 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
          ON CONFLICT (phy_id) DO UPDATE SET updated_at = now() RETURNING phy_id, queued`,
         [phyIds],
       );
-      const counts = await client.query<{ inflight: Record<string, number> | null; global: number; existing: Existing[] | null }>(
+      const known = ctx.pendingCount;
+      const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * valid.length >= ctx.globalCap * 0.9;
+      const counts = await client.query<{ inflight: Record<string, number> | null; global: number | null; existing: Existing[] | null }>(
         `SELECT
            (SELECT json_object_agg(phy_id, n) FROM (SELECT phy_id, count(*)::int AS n FROM ${ctx.commands}
               WHERE status = 'inflight' AND phy_id = ANY($1::text[]) GROUP BY phy_id) x) AS inflight,
-           ((SELECT coalesce(sum(queued), 0) FROM ${ctx.devices})
-             + (SELECT count(*) FROM ${ctx.commands} WHERE status = 'inflight'))::float8 AS global,
+           CASE WHEN $5::bool THEN ((SELECT coalesce(sum(queued), 0) FROM ${ctx.devices})
+             + (SELECT count(*) FROM ${ctx.commands} WHERE status = 'inflight'))::float8 END AS global,
+           -- Two index probes (primary key; commands_idempotency), not one WHERE ... OR ...: the OR
+           -- made a sequential scan of every command, retained ones included (3 ms at 20,000 rows).
            (SELECT json_agg(json_build_object('id', id, 'key', idempotency_key, 'phy_id', phy_id, 'status', status))
-              FROM ${ctx.commands}
-              WHERE (phy_id, idempotency_key) IN (SELECT * FROM unnest($2::text[], $3::text[])) OR id = ANY($4::uuid[])) AS existing`,
-        [phyIds, keyed.map((i) => inputs[i]!.phyId), keyed.map((i) => inputs[i]!.idempotencyKey), valid.map((i) => ids[i])],
+              FROM (SELECT c.id, c.idempotency_key, c.phy_id, c.status FROM ${ctx.commands} c WHERE c.id = ANY($4::uuid[])
+                    UNION
+                    SELECT c.id, c.idempotency_key, c.phy_id, c.status FROM ${ctx.commands} c
+                    JOIN unnest($2::text[], $3::text[]) AS k(phy_id, idempotency_key)
+                      ON c.phy_id = k.phy_id AND c.idempotency_key = k.idempotency_key) e) AS existing`,
+        [phyIds, keyed.map((i) => inputs[i]!.phyId), keyed.map((i) => inputs[i]!.idempotencyKey), valid.map((i) => ids[i]), exact],
       );
       const row = counts.rows[0]!;
+      if (row.global !== null) ctx.pendingCount = { value: row.global, at: Date.now() };
       const perDevice = new Map(locked.rows.map((r) => [r.phy_id, r.queued + (row.inflight?.[r.phy_id] ?? 0)]));
       const byId = new Map((row.existing ?? []).map((e) => [e.id, e]));
       const byKey = new Map((row.existing ?? []).filter((e) => e.key !== null).map((e) => [idemOf(e.phy_id, e.key!), e]));
-      let global = row.global;
+      let global = row.global ?? known!.value;
       const accepted: number[] = [];
       for (const i of valid) {
         const input = inputs[i]!;
@@ -84,10 +100,14 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
           byKey.set(idemOf(input.phyId, input.idempotencyKey), { id: ids[i]!, key: input.idempotencyKey, phy_id: input.phyId, status: 'queued' });
         }
       }
-      if (accepted.length > 0) await insertAccepted(ctx, client, accepted.map((i) => ({ id: ids[i]!, input: inputs[i]! })), results, accepted);
-      return results as Array<EnqueueResult | OutboundError>;
+      if (ctx.pendingCount && accepted.length > 0) ctx.pendingCount.value += accepted.length;
+      const ready = accepted.length > 0 && (await insertAccepted(ctx, client, accepted.map((i) => ({ id: ids[i]!, input: inputs[i]! })), results, accepted));
+      return { results: results as Array<EnqueueResult | OutboundError>, ready };
     }),
-  );
+  ).then(({ results: answered, ready }) => {
+    if (ready) ctx.workReady();
+    return answered;
+  });
 }
 
 async function insertAccepted(
@@ -96,8 +116,8 @@ async function insertAccepted(
   items: Array<{ id: string; input: EnqueueInput }>,
   results: Array<EnqueueResult | OutboundError | undefined>,
   positions: number[],
-): Promise<void> {
-  const inserted = await client.query<{ id: string }>(
+): Promise<boolean> {
+  const inserted = await client.query<{ id: string; ready: boolean }>(
     `WITH ins AS (
        INSERT INTO ${ctx.commands} (id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idempotency_key,
                                     status, run_at, wait_reason, expires_at, deliver_at)
@@ -114,9 +134,7 @@ async function insertAccepted(
        UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}
        FROM ${arrivals('ins')} n WHERE d.phy_id = n.phy_id
      )
-     SELECT id::text FROM ins
-     UNION ALL
-     SELECT NULL FROM (SELECT pg_notify($10, 'enqueue') FROM (SELECT 1 WHERE EXISTS (SELECT 1 FROM ins WHERE ready)) g) n`,
+     SELECT id::text, ready FROM ins`,
     [
       items.map((x) => x.id),
       items.map((x) => x.input.phyId),
@@ -127,16 +145,17 @@ async function insertAccepted(
       items.map((x) => x.input.ttlMs),
       items.map((x) => x.input.idempotencyKey ?? null),
       items.map((x) => x.input.deliverAt ?? null),
-      ctx.schema.workChannel,
     ],
   );
-  const done = new Set(inserted.rows.map((r) => r.id).filter((id) => id !== null));
+  const done = new Set(inserted.rows.map((r) => r.id));
+  const ready = inserted.rows.some((r) => r.ready);
   const lost = items.map((x, k) => ({ ...x, position: positions[k]! })).filter((x) => !done.has(x.id));
-  if (lost.length === 0) return;
+  if (lost.length === 0) return ready;
   // The device row lock serializes enqueues of one device, so an insert that did nothing means
   // a unique conflict we could not foresee: report it rather than claim the command exists.
   for (const x of lost) results[x.position] = new OutboundError('INTERNAL', `command ${x.id} was not stored (conflicting row)`);
   // The device counter was bumped only for inserted rows (RETURNING), so it stays exact.
+  return ready;
 }
 
 function full(scope: 'device' | 'global', phyId: string, cap: number): OutboundError {

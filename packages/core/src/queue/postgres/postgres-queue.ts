@@ -15,7 +15,7 @@ import { withPgRetry } from './retry';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
-import { WorkSignal } from './work-signal';
+import { WorkNotifier, WorkSignal } from './work-signal';
 
 /** src/queue/postgres and dist/queue/postgres sit at the same depth, so this finds the .sql in src from both. */
 const CLAIM_SQL_PATH = path.resolve(__dirname, '../../../src/queue/postgres/sql/claim.sql');
@@ -37,6 +37,8 @@ export class PostgresQueue implements CommandQueue {
     this.claimSql = withSchema(readFileSync(CLAIM_SQL_PATH, 'utf8'), this.ctx.schema);
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
+    const notifier = new WorkNotifier(pool, this.ctx.schema.workChannel, () => this.signal.wake());
+    this.ctx.workReady = () => notifier.notify();
     this.dead = deadLetters(this.ctx);
   }
 

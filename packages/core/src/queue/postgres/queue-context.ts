@@ -19,6 +19,10 @@ export interface QueueContext {
   globalCap: number;
   retentionMs: number;
   backoff: { baseMs: number; maxMs: number; jitter: number };
+  /** Called after a commit that made work claimable (WorkNotifier.notify). */
+  workReady: () => void;
+  /** The global cap's last exact count and when it was read, plus what this process enqueued since (enqueue.ts). */
+  pendingCount: { value: number; at: number } | null;
 }
 
 export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptions): QueueContext {
@@ -37,6 +41,8 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
       maxMs: options.backoff?.maxMs ?? QUEUE_DEFAULTS.backoff.maxMs,
       jitter: options.backoff?.jitter ?? QUEUE_DEFAULTS.backoff.jitter,
     },
+    workReady: () => undefined,
+    pendingCount: null,
   };
 }
 

@@ -15,6 +15,7 @@ import { withPgRetry } from './retry';
 
 interface OutcomeRow {
   id: string;
+  wake: boolean;
   new_status: CommandStatus | null;
   old_status: CommandStatus | null;
   same_token: boolean | null;
@@ -22,15 +23,14 @@ interface OutcomeRow {
 
 /** Finishes the final SELECT shared by the three transitions: one row per input, in input order. */
 const OUTCOME = (ctx: QueueContext): string => `
-  SELECT i.id::text AS id, u.status AS new_status, c.status AS old_status, (c.lease_token = i.token) AS same_token
+  SELECT i.id::text AS id, u.status AS new_status, c.status AS old_status, (c.lease_token = i.token) AS same_token, w.wake
   FROM input i LEFT JOIN upd u ON u.id = i.id LEFT JOIN ${ctx.commands} c ON c.id = i.id
-  CROSS JOIN (SELECT count(*) FROM woke) w -- referencing woke is what makes it run
+  CROSS JOIN woke w
   ORDER BY i.ord`;
 
-/** Wakes claimers when a transition left a device with claimable work (pg folds duplicate NOTIFYs in one transaction). */
-const WAKE = (ctx: QueueContext, condition: string): string => `
-  , woke AS (SELECT pg_notify('${ctx.schema.workChannel.replace(/'/g, "''")}', 'transition')
-             FROM (SELECT 1 WHERE ${condition}) g)`;
+/** Whether the transition left a device with claimable work: claimers are told after the COMMIT (WorkNotifier). */
+const WAKE = (condition: string): string => `
+  , woke AS (SELECT ${condition} AS wake)`;
 
 export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<TransitionResult[]> {
   return run(ctx, items, (valid) => ({
@@ -43,7 +43,7 @@ export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<Tran
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
             RETURNING c.id, c.phy_id, c.status
-          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd JOIN ${ctx.devices} d USING (phy_id) WHERE d.queued > 0 AND NOT d.offline)`)}
+          )${WAKE(`EXISTS (SELECT 1 FROM upd JOIN ${ctx.devices} d USING (phy_id) WHERE d.queued > 0 AND NOT d.offline)`)}
           ${OUTCOME(ctx)}`,
     params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.outcome), valid.map((x) => x.result ?? null)],
   }));
@@ -77,7 +77,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
             FROM ${arrivals('upd', "status = 'queued'")} n
             JOIN (SELECT phy_id, max(run_at) AS retry_at FROM upd WHERE status = 'queued' GROUP BY phy_id) r USING (phy_id)
             WHERE d.phy_id = n.phy_id
-          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE status = 'queued' AND run_at <= now())`)}
+          )${WAKE(`EXISTS (SELECT 1 FROM upd WHERE status = 'queued' AND run_at <= now())`)}
           ${OUTCOME(ctx)}`,
     params: [
       valid.map((x) => x.id),
@@ -108,7 +108,7 @@ export async function releaseMany(ctx: QueueContext, items: ReleaseItem[]): Prom
             FROM ${arrivals('upd')} n
             JOIN (SELECT phy_id, bool_or(coalesce(offline, false)) AS offline FROM upd GROUP BY phy_id) o USING (phy_id)
             WHERE d.phy_id = n.phy_id
-          )${WAKE(ctx, `EXISTS (SELECT 1 FROM upd WHERE NOT coalesce(offline, false))`)}
+          )${WAKE(`EXISTS (SELECT 1 FROM upd WHERE NOT coalesce(offline, false))`)}
           ${OUTCOME(ctx)}`,
     params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.deviceOffline ?? false), valid.map((x) => x.reason ?? null)],
   }));
@@ -126,6 +126,7 @@ async function run<T extends { id: string; leaseToken: string }>(
     const { sql, params } = build(valid);
     const { rows } = await withPgRetry(() => ctx.pool.query<OutcomeRow>(sql, params));
     for (const row of rows) byId.set(row.id, row);
+    if (rows.some((row) => row.wake)) ctx.workReady();
   }
   return items.map((item): TransitionResult => {
     const row = byId.get(item.id.toLowerCase());

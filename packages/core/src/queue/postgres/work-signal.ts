@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { PgListener } from './pg-listener';
 import type { QueueContext } from './queue-context';
 
@@ -74,7 +75,8 @@ export class WorkSignal {
     this.wake();
   }
 
-  private wake(): void {
+  /** Ends the current wait, or makes the next one return at once (also this process's own writes). */
+  wake(): void {
     if (this.waiters.size === 0) {
       this.missed = true;
       return;
@@ -89,5 +91,47 @@ export class WorkSignal {
        FROM ${this.ctx.commands} WHERE status = 'queued' AND run_at > now()`,
     );
     return rows[0]?.ms ?? null;
+  }
+}
+
+/**
+ * Tells claimers that work may be ready, after the commit that made it so. A NOTIFY inside
+ * the writing transaction makes PostgreSQL hold one database-wide lock from the NOTIFY through
+ * the COMMIT's WAL flush, so every enqueue and ack commit queued behind the one before
+ * (enqueue answers took 1.4 s at 500 commands/s). Instead the statements answer whether they
+ * made work ready, and this sends one `pg_notify` outside any transaction: at most one in flight,
+ * and one more after it when signals arrived meanwhile, so every commit is followed by a NOTIFY
+ * that started after it. This process's own claimers are woken at once, without the round trip.
+ * A process that dies between its COMMIT and the NOTIFY leaves the others to their idle timeout.
+ */
+export class WorkNotifier {
+  private sending = false;
+  private again = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly channel: string,
+    private readonly local: () => void,
+  ) {}
+
+  notify(): void {
+    this.local();
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.send();
+  }
+
+  private send(): void {
+    this.sending = true;
+    this.again = false;
+    this.pool
+      .query('SELECT pg_notify($1, $2)', [this.channel, 'work'])
+      .catch(() => undefined) // the claimers' idle timeout covers a lost signal
+      .finally(() => {
+        this.sending = false;
+        if (this.again) this.send();
+      });
   }
 }
