@@ -36,6 +36,8 @@ const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 /** A claim re-asks a shard it has not heard from for this long even when the plan gives it nothing. */
 const PLAN_TTL_MS = 100;
+/** A wait reuses a scan this fresh instead of scanning again (wake messages since then end the wait at once). */
+const SCAN_REUSE_MS = 5;
 
 type Arg = string | number | Buffer;
 /** Scripts after which a shard's known best scores (claim-plan.ts) may be wrong; claim and ack answer fresh ones. */
@@ -64,6 +66,8 @@ export class RedisQueue implements CommandQueue {
   private closed = false;
   /** Each shard's best claimable scores from its last claim/ack reply (claim-plan.ts); a shard is dropped when another call changed it. */
   private readonly shardScores = new Map<number, ShardScores>();
+  /** The last scan of every shard's ready set and due times (nextWorkInMs), reused by a wait right after it. */
+  private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
   private planDepth = 0;
 
@@ -73,7 +77,13 @@ export class RedisQueue implements CommandQueue {
   ) {
     this.keys = new RedisKeys(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
     this.scripts = new QueueScripts(client);
-    this.notifier = new WakeNotifier(client, this.keys.wakeChannel());
+    // A wake message names the shard that changed: drop what this process knew of it, so the
+    // next claim asks that shard (claim-plan.ts) instead of sweeping every shard.
+    this.notifier = new WakeNotifier(client, this.keys.wakeChannel(), (message) => {
+      const shard = /\{(\d+)\}:$/.exec(message);
+      if (shard) this.shardScores.delete(Number(shard[1]));
+      else this.shardScores.clear(); // an older script's message: any shard may have changed
+    });
     this.maxInFlight = options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice;
     this.perDeviceCap = options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap;
     // The global cap is enforced per shard (globalCap / shards) so the check stays inside one
@@ -146,24 +156,29 @@ export class RedisQueue implements CommandQueue {
     if (this.keys.shards === 1) return (await this.claimScored(0, max, leaseMs)).map(withoutScore);
     // Usually one round trip: the plan uses each shard's best scores from its last claim or
     // ack reply, and claim scripts go to the shards it gives a quota (and, quota 0, to shards
-    // not heard from for PLAN_TTL_MS: they promote due work and answer fresh scores). A round
-    // that comes back short asks every shard not yet heard from in this claim (another
-    // dispatcher's enqueue, a retry wait that ended) and takes what they have. What order
-    // this keeps across shards: docs/redis-keys.md, "Across shards".
+    // not heard from for PLAN_TTL_MS: they promote due work and answer fresh scores). What this
+    // process knows of a shard is dropped when work became ready there (its own calls, and the
+    // wake messages every script that readies work publishes with its shard), so the plan asks
+    // exactly those shards again. A round that comes back short reads every shard's ready set
+    // and due times in one pipelined round trip (nextWorkInMs: a message may not have arrived
+    // yet) and re-plans with the shards that have work, so a claim with room never leaves
+    // ready work behind. What order this keeps across shards: docs/redis-keys.md, "Across shards".
+    // Subscribed before the first claim, so wake messages published from here on reach us.
+    await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
-        if (round > 0) for (const shard of this.shardList()) if (!heard.has(shard)) this.shardScores.delete(shard);
+        if (round > 0 && (await this.scanForWork()) !== 0) break; // nothing ready anywhere
         const counts = await this.plan(max - taken.length, heard);
         const targets = this.shardList().filter(
           (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
         );
         if (targets.length === 0) {
           if (round > 0) break;
-          continue; // nothing known and nothing stale: the next round asks every shard
+          continue; // nothing known to be claimable: the next round scans for work
         }
         const replies = await Promise.allSettled(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
         for (const shard of targets) heard.add(shard);
@@ -356,7 +371,10 @@ export class RedisQueue implements CommandQueue {
     await this.notifier.start();
     // Register before looking, so a wake-up published while we look is not lost.
     const waiter = this.notifier.register(signal);
-    const nextDueInMs = await this.nextWorkInMs();
+    if (waiter.woken) return; // published since the last wait: look again at once
+    // A claim that came back short has just scanned; messages since then end the wait above.
+    const recent = this.lastScan && Date.now() - this.lastScan.at <= SCAN_REUSE_MS ? this.lastScan.inMs : undefined;
+    const nextDueInMs = recent !== undefined ? recent : await this.scanForWork();
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
@@ -368,24 +386,49 @@ export class RedisQueue implements CommandQueue {
     if (this.options.ownsClient) await this.client.quit();
   }
 
-  /** 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when none. */
+  /**
+   * 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when
+   * none. A shard with work ready or due is dropped from what this process knows, so the next
+   * claim asks it. One pipelined round trip on a standalone server; Cluster sends the reads
+   * per shard (a pipeline must stay in one slot).
+   */
+  private async scanForWork(): Promise<number | null> {
+    const at = Date.now();
+    const inMs = await this.nextWorkInMs();
+    this.lastScan = { at, inMs };
+    return inMs;
+  }
+
   private async nextWorkInMs(): Promise<number | null> {
-    const [time, ...perShard] = await Promise.all([
-      this.call(this.client.time()),
-      ...this.shardList().map(async (shard) => {
-        const k = this.keys.shard(shard);
-        const [ready, scheduled, backoff] = await Promise.all([
-          this.client.zcard(k.ready),
-          this.client.zrange(k.scheduled, 0, 0, 'WITHSCORES'),
-          this.client.zrange(k.backoff, 0, 0, 'WITHSCORES'),
-        ]);
-        return { ready, due: [scheduled[1], backoff[1]].filter((v): v is string => v !== undefined).map(Number) };
-      }),
-    ]);
-    if (perShard.some((s) => s.ready > 0)) return 0;
+    const shards = this.shardList();
+    const reads = (shard: number): Array<[string, ...string[]]> => {
+      const k = this.keys.shard(shard);
+      return [['zcard', k.ready], ['zrange', k.scheduled, '0', '0', 'WITHSCORES'], ['zrange', k.backoff, '0', '0', 'WITHSCORES']];
+    };
+    let replies: unknown[];
+    if (this.client.isCluster) {
+      replies = await Promise.all([
+        this.call(this.client.time()),
+        ...shards.flatMap((shard) => reads(shard).map(([name, ...args]) => this.call(this.client.call(name, ...args)))),
+      ]);
+    } else {
+      const answers = (await this.call(this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
+      const failed = answers.find(([error]) => error);
+      if (failed) throw new OutboundError('STORE_UNAVAILABLE', `redis is unreachable: ${toError(failed[0]).message}`, { cause: failed[0] });
+      replies = answers.map(([, value]) => value);
+    }
+    const time = replies[0] as [string, string];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const due = perShard.flatMap((s) => s.due);
-    return due.length === 0 ? null : Math.max(0, Math.min(...due) - now);
+    let next: number | null = null;
+    shards.forEach((shard, i) => {
+      const [ready, scheduled, backoff] = replies.slice(1 + i * 3, 4 + i * 3) as [number, string[], string[]];
+      const due = [scheduled[1], backoff[1]].filter((v): v is string => v !== undefined).map((v) => Number(v) - now);
+      const soonest = due.length === 0 ? null : Math.max(0, Math.min(...due));
+      if (Number(ready) > 0 || soonest === 0) this.shardScores.delete(shard);
+      const inMs = Number(ready) > 0 ? 0 : soonest;
+      if (inMs !== null && (next === null || inMs < next)) next = inMs;
+    });
+    return next;
   }
 
   private async transition<T extends { id: string }>(

@@ -1,20 +1,27 @@
 import type { RedisClient } from '../../redis/connection';
 
 /**
- * Wakes claimers waiting on an empty queue: scripts PUBLISH on the wake channel when work
- * becomes ready (enqueue, device online, release, reclaim, replay), and one subscriber
- * connection per queue resolves every waiter at once. Retry and schedule due times are
- * not published (nothing runs at that instant): RedisQueue.waitForWork caps the wait at the
- * next due time instead. The caller's timeout covers a lost message.
+ * Wakes claimers waiting for work: scripts PUBLISH on the wake channel when work becomes
+ * ready (enqueue, ack that frees a device, device online, release, reclaim, replay), with the
+ * shard's key prefix as the message, and one subscriber connection per queue resolves every
+ * waiter at once and tells the queue which shard changed (`onShard`). A message that arrives
+ * while nobody waits is remembered, so the next wait returns at once: a claimer may look for
+ * work, find less than it asked for, and only then wait, without losing what was published
+ * meanwhile. Retry and schedule due times are not published (nothing runs at that instant):
+ * RedisQueue.waitForWork caps the wait at the next due time instead. The caller's timeout
+ * covers a lost message.
  */
 export class WakeNotifier {
   private subscriber: RedisClient | null = null;
   private starting: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
+  private missed = false;
 
   constructor(
     private readonly client: RedisClient,
     private readonly channel: string,
+    /** Called per message with the shard prefix it names (or another text from an older script). */
+    private readonly onShard: (message: string) => void = () => undefined,
   ) {}
 
   /** Subscribes once (lazily, on the first wait). */
@@ -22,8 +29,10 @@ export class WakeNotifier {
     this.starting ??= (async () => {
       const subscriber = this.client.duplicate();
       subscriber.on('error', () => undefined); // reconnects on its own; waiters fall back to their timeout
-      subscriber.on('message', (channel: string) => {
-        if (channel === this.channel) this.wakeAll();
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return;
+        this.onShard(message);
+        this.wakeAll();
       });
       this.subscriber = subscriber;
       await subscriber.subscribe(this.channel);
@@ -35,16 +44,24 @@ export class WakeNotifier {
    * Registers a waiter now (so a message that arrives while the caller still checks for work
    * is not lost) and answers `wait(ms)`, which resolves on a message, the timeout or abort.
    */
-  register(signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void } {
+  register(signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void; woken: boolean } {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    this.waiters.add(wake);
+    const already = this.missed;
+    if (already) {
+      this.missed = false;
+      wake();
+    } else {
+      this.waiters.add(wake);
+    }
     const cancel = (): void => {
       this.waiters.delete(wake);
       wake();
     };
     return {
       cancel,
+      /** True when a message arrived since the last wait: nothing to wait for. */
+      woken: already,
       wait: async (timeoutMs: number) => {
         if (signal?.aborted) return cancel();
         const timer = setTimeout(cancel, Math.max(0, timeoutMs));
@@ -62,6 +79,10 @@ export class WakeNotifier {
 
   /** Resolves every current waiter (also used by this process's own enqueues). */
   wakeAll(): void {
+    if (this.waiters.size === 0) {
+      this.missed = true;
+      return;
+    }
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const wake of waiters) wake();
@@ -69,6 +90,7 @@ export class WakeNotifier {
 
   async stop(): Promise<void> {
     this.wakeAll();
+    this.missed = false;
     const subscriber = this.subscriber;
     this.subscriber = null;
     this.starting = null;
