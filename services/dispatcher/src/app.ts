@@ -7,6 +7,7 @@ import {
 import { registerAdminRoutes } from './admin-routes';
 import { requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
+import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import type { DispatcherMetrics } from './metrics';
@@ -26,6 +27,8 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxWaitMs: number;
   batchMax: number;
+  /** Enqueue store calls in flight at once; requests beyond share the next call (EnqueueCoalescer). */
+  enqueueConcurrency: number;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
 
   registerCommandRoutes(app, {
     queue: deps.queue,
+    enqueuer: new EnqueueCoalescer(deps.queue, { concurrency: deps.enqueueConcurrency, maxBatch: deps.batchMax }),
     waiter: deps.waiter,
     metrics: deps.metrics,
     maxWaitMs: deps.maxWaitMs,

@@ -9,6 +9,8 @@ import type { DispatcherMetrics } from './metrics';
 
 export interface CommandRoutesDeps {
   queue: CommandQueue;
+  /** Where enqueues go: the queue's own enqueue calls, or an EnqueueCoalescer sharing them between requests. */
+  enqueuer: Pick<CommandQueue, 'enqueue' | 'enqueueBatch'>;
   waiter: CompletionWaiter;
   metrics: DispatcherMetrics;
   maxWaitMs: number;
@@ -49,7 +51,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   app.post('/v1/commands', deps.guard, async (req, res) => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const input = parseEnqueueRequest(req.body);
-    const result = await queue.enqueue(input);
+    const result = await deps.enqueuer.enqueue(input);
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
@@ -79,7 +81,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     });
     let accepted = 0;
     if (valid.length > 0) {
-      const answers = await queue.enqueueBatch(valid.map((v) => v.input));
+      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input));
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {

@@ -41,7 +41,7 @@ export interface DispatcherConfig {
     outcomeFlushMs: number;
     deliveryBatchMax: number;
   };
-  api: { maxWaitMs: number; batchMax: number };
+  api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number };
   shutdown: { graceMs: number };
 }
 
@@ -100,12 +100,13 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
     reapIntervalMs: pos('how often expired leases are reclaimed and TTLs expired', 1_000, 'DISPATCHER_REAP_INTERVAL_MS'),
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
-    outcomeFlushMs: pos('outcomes are gathered this long before one queue call', 2, 'DISPATCHER_OUTCOME_FLUSH_MS'),
+    outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
   },
   api: {
     maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),
     batchMax: pos('most commands per batch enqueue', 1_000, 'DISPATCHER_BATCH_MAX'),
+    enqueueConcurrency: pos('enqueue store calls in flight at once; requests arriving beyond share the next call (group commit)', 4, 'DISPATCHER_ENQUEUE_CONCURRENCY'),
   },
   shutdown: { graceMs: pos('SIGTERM: in-flight work gets this long before the process exits', 15_000, 'DISPATCHER_SHUTDOWN_GRACE_MS') },
 };
@@ -121,6 +122,7 @@ export function loadDispatcherConfig(
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
+  if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
   if (problems.length) throw new ConfigError(problems);
   return loaded;
 }

@@ -57,8 +57,8 @@ export function verdictFor(answer: DeliveryAnswer): Verdict {
 /**
  * The delivery worker: claim a batch from every shard (one claim call), look the devices up in
  * the route registry, deliver per replica in batches, record outcomes. It waits on
- * `queue.waitForWork` only when a claim came back empty, so ready work never waits for a tick,
- * and it never waits to fill a batch. At most `maxInFlight` commands are held at once.
+ * `queue.waitForWork` only when a claim came back with less than it asked for (nothing more
+ * is ready), so ready work never waits for a tick, and it never waits to fill a batch. At most `maxInFlight` commands are held at once.
  *
  * States: idle → running → stopping → stopped. stop() stops claiming, lets deliveries in
  * flight finish within the grace period, then gives back what is left without spending an attempt.
@@ -143,32 +143,41 @@ export class DispatchLoop {
       }
       if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
       const claimedAt = Date.now();
+      const asked = Math.min(room, this.options.claimBatch);
       let claimed: ClaimedCommand[];
       try {
-        claimed = await queue.claim({ max: Math.min(room, this.options.claimBatch), leaseMs: this.options.leaseMs });
+        claimed = await queue.claim({ max: asked, leaseMs: this.options.leaseMs });
         this.errorDelayMs = 0;
       } catch (error) {
         metrics.storeErrors.inc({ operation: 'claim' });
         this.backOff(error, 'claim failed');
         continue;
       }
-      if (claimed.length === 0) {
+      if (claimed.length > 0) this.take(claimed, claimedAt);
+      if (claimed.length < asked && this.stateValue === 'running') {
+        // Less than asked: nothing more is ready now, so wait for a signal instead of asking
+        // again (an empty claim costs the store as much as a full one). The queue remembers
+        // a signal that came while we claimed, and this loop's own (notify) aborts the wait.
         try {
           await queue.waitForWork(this.options.idleWaitMs, this.wakeUp.signal);
         } catch (error) {
           this.backOff(error, 'waiting for work failed');
         }
-        continue;
       }
-      for (const command of claimed) this.held.set(command.id, command);
-      metrics.inFlight.set(this.held.size);
-      if (this.stateValue !== 'running') {
-        await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' })));
-        break;
-      }
-      this.track(this.dispatch(claimed, claimedAt + this.options.leaseMs - this.options.leaseMarginMs));
     }
     logger.debug('dispatch loop left its claim loop');
+  }
+
+  /** Holds a claimed batch and starts its delivery (or gives it back when stopping). */
+  private take(claimed: ClaimedCommand[], claimedAt: number): void {
+    for (const command of claimed) this.held.set(command.id, command);
+    this.deps.metrics.inFlight.set(this.held.size);
+    if (this.stateValue !== 'running') {
+      const release = { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' } as const;
+      this.track(Promise.all(claimed.map((c) => this.record(c, release))).then(() => undefined));
+      return;
+    }
+    this.track(this.dispatch(claimed, claimedAt + this.options.leaseMs - this.options.leaseMarginMs));
   }
 
   private track(work: Promise<void>): void {

@@ -54,6 +54,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxWaitMs: config.api.maxWaitMs,
     batchMax: config.api.batchMax,
+    enqueueConcurrency: config.api.enqueueConcurrency,
   });
 
   let loop: DispatchLoop | null = null;

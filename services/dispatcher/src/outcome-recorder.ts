@@ -14,42 +14,68 @@ interface Pending<K extends Kind> {
 const MAX_TRIES = 5;
 
 /**
- * Gathers outcomes for `flushMs` (or until `maxBatch`) and records each kind with one queue
- * call: one ack call for 100 answers costs one Redis round trip instead of 100. Every
- * `record` resolves with that command's transition result (never rejects).
+ * Records outcomes in batches without waiting to fill them (group commit): an outcome goes out
+ * with the others answered in the same event-loop turn (setImmediate), one queue call per kind,
+ * while fewer than `maxSending` calls are in flight; otherwise it waits for one to finish and
+ * goes with everything gathered meanwhile. At low load an ACK is recorded at once; under load
+ * one ack call carries hundreds of outcomes (one Redis script per shard instead of hundreds).
+ * `flushMs` > 0 waits that long before each flush instead (more batching, more latency).
+ * Every `record` resolves with that command's transition result (never rejects).
  */
 export class OutcomeRecorder {
   private readonly pending: { ack: Pending<'ack'>[]; fail: Pending<'fail'>[]; release: Pending<'release'>[] } = { ack: [], fail: [], release: [] };
-  private timer: NodeJS.Timeout | null = null;
+  private scheduled: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private readonly flushing = new Set<Promise<void>>();
 
   constructor(
     private readonly queue: CommandQueue,
     private readonly logger: Logger,
-    private readonly options: { flushMs: number; maxBatch?: number; onStoreError?: (operation: string) => void },
+    private readonly options: { flushMs?: number; maxBatch?: number; maxSending?: number; onStoreError?: (operation: string) => void },
   ) {}
 
   record<K extends Kind>(kind: K, item: ItemOf<K>): Promise<TransitionResult> {
     return new Promise((resolve) => {
       (this.pending[kind] as Pending<K>[]).push({ item, resolve });
-      const size = this.pending.ack.length + this.pending.fail.length + this.pending.release.length;
-      if (size >= (this.options.maxBatch ?? 200)) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.options.flushMs);
+      this.schedule();
     });
   }
 
-  /** Sends everything gathered now. */
+  /** Sends everything gathered now, whatever is in flight. */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelScheduled();
     for (const kind of ['ack', 'fail', 'release'] as const) {
-      const batch = this.pending[kind];
-      if (batch.length === 0) continue;
+      const all = this.pending[kind];
       this.pending[kind] = [];
-      const done = this.send(kind, batch as Pending<Kind>[]);
-      this.flushing.add(done);
-      void done.finally(() => this.flushing.delete(done));
+      const max = this.options.maxBatch ?? 500;
+      for (let i = 0; i < all.length; i += max) this.send(kind, all.slice(i, i + max) as Pending<Kind>[]);
     }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing.size >= (this.options.maxSending ?? 2)) return; // a finishing send reschedules
+    const flushMs = this.options.flushMs ?? 0;
+    this.scheduled = flushMs > 0 ? setTimeout(() => this.flushScheduled(), flushMs) : setImmediate(() => this.flushScheduled());
+  }
+
+  private flushScheduled(): void {
+    this.scheduled = null;
+    this.flush();
+  }
+
+  private cancelScheduled(): void {
+    if (!this.scheduled) return;
+    clearTimeout(this.scheduled as NodeJS.Timeout);
+    clearImmediate(this.scheduled as NodeJS.Immediate);
+    this.scheduled = null;
+  }
+
+  private send(kind: Kind, batch: Pending<Kind>[]): void {
+    const done = this.sendWithRetries(kind, batch);
+    this.flushing.add(done);
+    void done.finally(() => {
+      this.flushing.delete(done);
+      if (this.pending.ack.length + this.pending.fail.length + this.pending.release.length > 0) this.schedule();
+    });
   }
 
   /** Flushes and waits until every recorded outcome has been answered. */
@@ -58,7 +84,7 @@ export class OutcomeRecorder {
     while (this.flushing.size > 0) await Promise.all([...this.flushing]);
   }
 
-  private async send(kind: Kind, batch: Pending<Kind>[]): Promise<void> {
+  private async sendWithRetries(kind: Kind, batch: Pending<Kind>[]): Promise<void> {
     const items = batch.map((p) => p.item);
     for (let attempt = 1; ; attempt += 1) {
       try {
