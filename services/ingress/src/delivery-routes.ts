@@ -60,17 +60,19 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
     const { deliveries } = parseOrThrow(batchSchema, req.body);
     req.socket.setNoDelay(true);
     res.status(200).set({ 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store, no-transform', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
     let open = deliveries.length;
-    // Lines answered in the same tick go out as one chunk; each tick's lines leave at once.
+    // Lines answered in the same tick go out as one chunk; each tick's lines leave at once. The
+    // headers leave with the first lines, and a batch answered within one tick is one write
+    // (headers, body and end): a separate write for the headers, each line and the end cost a
+    // socket write and a wake-up of the dispatcher each (~1 ms per batch of one on 2 shared cores).
     let buffered = '';
     let flushQueued = false;
     const flush = (): void => {
       flushQueued = false;
       const text = buffered;
       buffered = '';
-      if (text) res.write(text);
-      if (open === 0) res.end();
+      if (open === 0) res.end(text);
+      else if (text) res.write(text);
     };
     const emit = (text: string): void => {
       buffered += text;
