@@ -164,7 +164,7 @@ export class RedisQueue implements CommandQueue {
     // yet) and re-plans with the shards that have work, so a claim with room never leaves
     // ready work behind. What order this keeps across shards: docs/redis-keys.md, "Across shards".
     // Subscribed before the first claim, so wake messages published from here on reach us.
-    await this.notifier.start();
+    if (!this.closed) await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;

@@ -91,9 +91,12 @@ export class WakeNotifier {
   async stop(): Promise<void> {
     this.wakeAll();
     this.missed = false;
+    // A start still subscribing would leave its connection open behind us: let it finish first.
+    const starting = this.starting;
+    this.starting = null;
+    if (starting) await starting.catch(() => undefined);
     const subscriber = this.subscriber;
     this.subscriber = null;
-    this.starting = null;
     if (subscriber) {
       try {
         await subscriber.quit();
