@@ -47,5 +47,5 @@ if #done > 0 then
   redis.call('ZREM', K.expiry, unpack(done))
   redis.call('HINCRBY', K.meta, 'size', -#done)
 end
-if wake then redis.call('PUBLISH', channel, K.prefix) end
+if wake then publishWake(channel) end
 return { out, bestScores(maxInFlight, depth) }

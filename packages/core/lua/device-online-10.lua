@@ -9,7 +9,7 @@
 
 redis.call('SREM', K.offline, ARGV[1])
 if refreshDevice(ARGV[1], nowMs(), tonumber(ARGV[2])) then
-  redis.call('PUBLISH', ARGV[3], K.prefix)
+  publishWake(ARGV[3])
   return 1
 end
 return 0

@@ -98,5 +98,5 @@ if added > 0 then
   redis.call('ZADD', K.expiry, unpack(expiries))
   redis.call('HINCRBY', K.meta, 'size', added)
 end
-if wake then redis.call('PUBLISH', channel, K.prefix) end
+if wake then publishWake(channel) end
 return out

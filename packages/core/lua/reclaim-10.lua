@@ -37,5 +37,5 @@ for _, id in ipairs(ids) do
     count = count + 1
   end
 end
-if wake then redis.call('PUBLISH', channel, K.prefix) end
+if wake then publishWake(channel) end
 return count

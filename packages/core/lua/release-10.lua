@@ -38,5 +38,5 @@ for i = 1, n do
     out[i] = { code, info }
   end
 end
-if wake then redis.call('PUBLISH', channel, K.prefix) end
+if wake then publishWake(channel) end
 return out

@@ -39,5 +39,5 @@ for _, id in ipairs(ids) do
     end
   end
 end
-if wake then redis.call('PUBLISH', channel, K.prefix) end
+if wake then publishWake(channel) end
 return count

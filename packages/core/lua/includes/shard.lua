@@ -23,6 +23,17 @@ local K = {
   prefix = KEYS[1], ready = KEYS[2], scheduled = KEYS[3], backoff = KEYS[4], offline = KEYS[5],
   leases = KEYS[6], expiry = KEYS[7], dead = KEYS[8], meta = KEYS[9], deviceCounts = KEYS[10],
 }
+-- Wake-up: the script's wake argument is '<channel>\n<origin>' (origin: the calling queue's id),
+-- or just '<channel>'. The message is the shard prefix, then the origin after a newline, so
+-- every claimer learns which shard changed and the caller can tell its own messages.
+local function publishWake(arg)
+  local channel, origin = string.match(arg, '^([^\n]+)\n(.+)$')
+  if channel then
+    redis.call('PUBLISH', channel, K.prefix .. '\n' .. origin)
+  else
+    redis.call('PUBLISH', arg, K.prefix)
+  end
+end
 local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
 -- Transition already made by this same token (ioredis re-sent the script): answer as before.
 local REPLAYED = 100

@@ -66,6 +66,10 @@ export class RedisQueue implements CommandQueue {
   private closed = false;
   /** Each shard's best claimable scores from its last claim/ack reply (claim-plan.ts); a shard is dropped when another call changed it. */
   private readonly shardScores = new Map<number, ShardScores>();
+  /** Tells this queue's wake messages from other processes' (lua/includes/shard.lua publishWake). */
+  private readonly origin = randomUUID().slice(0, 8);
+  /** The wake argument scripts take: the channel and this queue's origin. */
+  private readonly wakeArg: string;
   /** The last scan of every shard's ready set and due times (nextWorkInMs), reused by a wait right after it. */
   private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
@@ -79,10 +83,14 @@ export class RedisQueue implements CommandQueue {
     this.scripts = new QueueScripts(client);
     // A wake message names the shard that changed: drop what this process knew of it, so the
     // next claim asks that shard (claim-plan.ts) instead of sweeping every shard.
+    // Our own scripts already updated (claim, ack) or dropped (enqueue, release, ...) what we
+    // know of their shard, so messages this queue caused only wake; a message without a shard
+    // (an older script) drops everything.
+    this.wakeArg = `${this.keys.wakeChannel()}\n${this.origin}`;
     this.notifier = new WakeNotifier(client, this.keys.wakeChannel(), (message) => {
-      const shard = /\{(\d+)\}:$/.exec(message);
-      if (shard) this.shardScores.delete(Number(shard[1]));
-      else this.shardScores.clear(); // an older script's message: any shard may have changed
+      const parsed = /\{(\d+)\}:(?:\n(.*))?$/.exec(message);
+      if (!parsed) this.shardScores.clear();
+      else if (parsed[2] !== this.origin) this.shardScores.delete(Number(parsed[1]));
     });
     this.maxInFlight = options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice;
     this.perDeviceCap = options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap;
@@ -118,7 +126,7 @@ export class RedisQueue implements CommandQueue {
     for (const [shard, indexes] of byShard) {
       for (let i = 0; i < indexes.length; i += CHUNK) {
         const chunk = indexes.slice(i, i + CHUNK);
-        const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.keys.wakeChannel(), chunk.length];
+        const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
         for (const index of chunk) {
           const input = inputs[index];
           args.push(
@@ -224,7 +232,7 @@ export class RedisQueue implements CommandQueue {
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.keys.wakeChannel(), this.planDepth], (item) => [
+    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.wakeArg, this.planDepth], (item) => [
       item.id,
       item.leaseToken,
       item.outcome,
@@ -246,7 +254,7 @@ export class RedisQueue implements CommandQueue {
   }
 
   release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return this.transition('release', items, [this.maxInFlight, this.keys.wakeChannel()], (item) => [
+    return this.transition('release', items, [this.maxInFlight, this.wakeArg], (item) => [
       item.id,
       item.leaseToken,
       item.deviceOffline ? '1' : '0',
@@ -261,7 +269,7 @@ export class RedisQueue implements CommandQueue {
 
   async markDeviceOnline(phyId: string): Promise<void> {
     assertPhyId(phyId);
-    await this.run('device-online', this.keys.shardOf(phyId), [phyId, this.maxInFlight, this.keys.wakeChannel()]);
+    await this.run('device-online', this.keys.shardOf(phyId), [phyId, this.maxInFlight, this.wakeArg]);
   }
 
   /** Cursor: `<shard>:<SSCAN cursor>`; SSCAN may answer a device twice across pages while the set changes. */
@@ -285,7 +293,7 @@ export class RedisQueue implements CommandQueue {
   async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
     const counts = await Promise.all(
-      this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.keys.wakeChannel()])),
+      this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.wakeArg])),
     );
     counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
@@ -347,7 +355,7 @@ export class RedisQueue implements CommandQueue {
   }
 
   replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.deadOperation('replay-dead', selector, [this.maxInFlight, this.keys.wakeChannel()]);
+    return this.deadOperation('replay-dead', selector, [this.maxInFlight, this.wakeArg]);
   }
 
   purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
