@@ -40,6 +40,7 @@ export interface DispatcherConfig {
     parkedCheckMs: number;
     outcomeFlushMs: number;
     deliveryBatchMax: number;
+    routeCacheMs: number;
   };
   api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number };
   shutdown: { graceMs: number };
@@ -102,6 +103,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
     outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
+    routeCacheMs: pos('how long a looked-up device route is reused (dropped at once on the device\'s online signal or a 404/409 from its ingress); 0: look up every claim', 2_000, 'DISPATCHER_ROUTE_CACHE_MS'),
   },
   api: {
     maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),

@@ -6,6 +6,7 @@ import type { CompletionWaiter } from './completion-waiter';
 import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
 import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { OutcomeRecorder } from './outcome-recorder';
+import type { RouteCache } from './route-cache';
 
 export type DispatchLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -23,6 +24,8 @@ export interface DispatchLoopOptions {
 export interface DispatchLoopDeps {
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Where deliveries look routes up (a RouteCache over `registry`); re-checks after a park read `registry` itself. */
+  routes: Pick<RouteCache, 'lookupMany' | 'forget' | 'forgetAddress'>;
   client: DeliveryClient;
   recorder: OutcomeRecorder;
   metrics: DispatcherMetrics;
@@ -190,7 +193,7 @@ export class DispatchLoop {
   private async dispatch(claimed: ClaimedCommand[], answerBy: number): Promise<void> {
     let routes: Map<string, DeviceRoute>;
     try {
-      routes = await this.deps.registry.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
+      routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
     } catch (error) {
       this.deps.metrics.storeErrors.inc({ operation: 'lookupMany' });
       this.backOff(error, 'route lookup failed');
@@ -227,6 +230,8 @@ export class DispatchLoop {
       byId.delete(answer.id);
       if (answer.latencyMs !== undefined) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
       const verdict = verdictFor(answer);
+      // The device left or reconnected since its route was read: never use that route again.
+      if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
       if (verdict.kind === 'release' && verdict.park) parked.push(item);
       else recorded.push(this.record(item.command, verdict));
     };
@@ -240,7 +245,10 @@ export class DispatchLoop {
       const batchError = error instanceof DeliveryBatchError ? error : null;
       this.deps.logger.warn({ err: toError(error), address, count: byId.size }, 'delivery batch failed');
       // Refused connections mean the replica is gone: its devices wait for a new route without spending an attempt.
-      if (batchError?.notSent) parked.push(...byId.values());
+      if (batchError?.notSent) {
+        this.deps.routes.forgetAddress(address);
+        parked.push(...byId.values());
+      }
       else for (const { command } of byId.values()) recorded.push(this.record(command, { kind: 'fail', retryable: true, error: `transport: ${toError(error).message}`, metric: 'transport_error' }));
       byId.clear();
     } finally {

@@ -8,6 +8,7 @@ import { CompletionWaiter } from './completion-waiter';
 import { parseApiKeys, type DispatcherConfig } from './config';
 import { DeliveryClient } from './delivery-client';
 import { DeviceResumer } from './device-resumer';
+import { RouteCache } from './route-cache';
 import { DispatchLoop } from './dispatch-loop';
 import { createLeaseReaper } from './lease-reaper';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
@@ -59,13 +60,16 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
 
   let loop: DispatchLoop | null = null;
   let resumer: DeviceResumer | null = null;
+  let routes: RouteCache | null = null;
   let reaper: ReturnType<typeof createLeaseReaper> | null = null;
   const client = new DeliveryClient({ internalToken: config.internalToken });
   const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs, onStoreError: (op) => metrics.storeErrors.inc({ operation: op }) });
   if (config.worker.enabled) {
     const w = config.worker;
+    routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });
+    await routes.start();
     loop = new DispatchLoop(
-      { queue, registry, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }) },
+      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }) },
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();
@@ -94,7 +98,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await loop?.stop(config.shutdown.graceMs);
-      await Promise.all([resumer?.stop(), reaper?.stop()]);
+      await Promise.all([resumer?.stop(), reaper?.stop(), routes?.stop()]);
       await httpClosed;
       await client.close();
       await backend.close();

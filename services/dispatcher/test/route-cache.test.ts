@@ -1,0 +1,83 @@
+import Redis from 'ioredis';
+import { RedisRouteRegistry } from '@outbound/core';
+import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+import { RouteCache } from '../src/route-cache';
+
+describe('RouteCache over the Redis route registry', () => {
+  let client: Redis;
+  let registry: RedisRouteRegistry;
+  /** Devices the cache asked the registry for, per call. */
+  let asked: string[][];
+  let cache: RouteCache;
+  const A = { replicaId: 'replica-a', address: 'http://10.0.0.1:8081' };
+  const B = { replicaId: 'replica-b', address: 'http://10.0.0.2:8081' };
+
+  const open = (ttlMs: number, maxEntries = 100): RouteCache =>
+    new RouteCache(
+      {
+        lookupMany: (phyIds: string[]) => (asked.push([...phyIds]), registry.lookupMany(phyIds)),
+        onDeviceOnline: (listener: (phyId: string) => void) => registry.onDeviceOnline(listener),
+      },
+      { ttlMs, maxEntries },
+    );
+
+  beforeEach(async () => {
+    client = new Redis(testRedisUrl());
+    registry = new RedisRouteRegistry({ client, prefix: uniquePrefix('route-cache'), shards: 4 });
+    await registry.heartbeat(A, 10_000);
+    await registry.heartbeat(B, 10_000);
+    asked = [];
+    cache = open(60_000);
+    await cache.start();
+  });
+  afterEach(async () => {
+    await cache.stop();
+    await registry.close();
+    await client.quit();
+  });
+
+  it('asks the registry only for devices it has not seen, and never caches an absent route', async () => {
+    await registry.register('DEV-1', A);
+    const first = await cache.lookupMany(['DEV-1', 'DEV-OFF']);
+    expect([...first.keys()]).toEqual(['DEV-1']);
+    const second = await cache.lookupMany(['DEV-1', 'DEV-OFF']);
+    expect(second.get('DEV-1')).toEqual(first.get('DEV-1'));
+    expect(asked).toEqual([['DEV-1', 'DEV-OFF'], ['DEV-OFF']]);
+  });
+
+  it('drops a device when it comes online again, so the new route is read', async () => {
+    const old = await registry.register('DEV-2', A);
+    expect((await cache.lookupMany(['DEV-2'])).get('DEV-2')?.epoch).toBe(old.epoch);
+    const moved = await registry.register('DEV-2', B); // the handshake's online signal
+    await waitFor(() => cache.size === 0, { what: 'the online signal to drop the cached route' });
+    const route = (await cache.lookupMany(['DEV-2'])).get('DEV-2');
+    expect(route).toMatchObject({ replicaId: 'replica-b', epoch: moved.epoch });
+  });
+
+  it('forgets one device or every device of an address on demand', async () => {
+    await registry.register('DEV-3', A);
+    await registry.register('DEV-4', A);
+    await registry.register('DEV-5', B);
+    await cache.lookupMany(['DEV-3', 'DEV-4', 'DEV-5']);
+    cache.forget('DEV-5');
+    expect(cache.size).toBe(2);
+    cache.forgetAddress(A.address);
+    expect(cache.size).toBe(0);
+    await cache.lookupMany(['DEV-3', 'DEV-4', 'DEV-5']);
+    expect(asked).toHaveLength(2);
+  });
+
+  it('reads again after the entry lived ttlMs, and keeps at most maxEntries', async () => {
+    const short = open(30, 2);
+    await registry.register('DEV-6', A);
+    await registry.register('DEV-7', A);
+    await registry.register('DEV-8', A);
+    await short.lookupMany(['DEV-6', 'DEV-7', 'DEV-8']);
+    expect(short.size).toBe(2);
+    const readAt = Date.now();
+    await waitFor(() => Date.now() - readAt > 40, { what: 'the entries to age past ttlMs' });
+    await short.lookupMany(['DEV-7']);
+    expect(asked.at(-1)).toEqual(['DEV-7']);
+    await short.stop();
+  });
+});
