@@ -10,7 +10,8 @@ const lease = { max: 10, leaseMs: 30_000 };
 
 describe('PostgreSQL queue transitions', () => {
   it('retries with backoff at the head of the device line, then dead-letters with the reason', async () => {
-    const q = await fx.queue({ backoff: { baseMs: 50, maxMs: 50, jitter: 0 } });
+    // 500 ms: the claim right after the fail must come before the wait ends, even on a loaded host.
+    const q = await fx.queue({ backoff: { baseMs: 500, maxMs: 500, jitter: 0 } });
     const first = await q.enqueue(input('retry', { maxAttempts: 2 }));
     const second = await q.enqueue(input('retry', { priority: 9 }));
     const [c1] = await q.claim(lease);
