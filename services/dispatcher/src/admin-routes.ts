@@ -37,9 +37,10 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     });
   });
 
+  const deviceListQuery = z.strictObject({ limit: pageQuery(1000, 100).shape.limit });
   app.get('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
-    const { limit } = parseOrThrow(z.strictObject({ limit: pageQuery(1000, 100).shape.limit }), req.query, ['query']);
+    const { limit } = parseOrThrow(deviceListQuery, req.query, ['query']);
     const items = await queue.listDevice(phyId, { limit });
     res.json({ phyId, items: items.map(toCommandView) });
   });
@@ -59,8 +60,9 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     res.json({ replayed: await queue.replayDead(selector) });
   });
 
+  const commandId = z.uuid('must be a command id (UUID)');
   app.delete('/v1/dead-letters/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(z.uuid('must be a command id (UUID)'), req.params.id, ['id']);
+    const id = parseOrThrow(commandId, req.params.id, ['id']);
     const deleted = await queue.purgeDead({ ids: [id] });
     if (deleted === 0) throw new OutboundError('COMMAND_NOT_FOUND', `no dead letter ${id}`);
     res.json({ deleted });
