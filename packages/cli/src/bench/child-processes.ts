@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -128,23 +128,51 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** CPU use of named processes over a stretch of time, as a share of one core. */
+/** CPU seconds of every process whose command name (/proc/<pid>/comm) is `comm`, summed (e.g. all PostgreSQL backends). */
+export function cpuSecondsOfCommand(comm: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
+    } catch {
+      continue; // gone meanwhile
+    }
+    const seconds = cpuSeconds(Number(entry));
+    if (!Number.isNaN(seconds)) total += seconds;
+  }
+  return total;
+}
+
+/**
+ * CPU use of named processes over a stretch of time, as a share of one core. `commands` names
+ * groups of processes by command name (label → comm), e.g. `{ postgres: 'postgres' }` for the
+ * database server's processes, which the bench did not start (a backend that exits meanwhile
+ * takes its time with it: pooled connections stay for the run).
+ */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
   private startedAt = 0;
 
-  constructor(private readonly pids: Record<string, number>) {}
+  constructor(private readonly pids: Record<string, number>, private readonly commands: Record<string, string> = {}) {}
 
   begin(): void {
     this.startedAt = Date.now();
-    for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuSeconds(pid));
+    for (const [name, seconds] of this.read()) this.start.set(name, seconds);
   }
 
   /** name → cores used (1.0 = one core busy all the time). */
   end(): Record<string, number> {
-    const seconds = (Date.now() - this.startedAt) / 1000;
+    const elapsed = (Date.now() - this.startedAt) / 1000;
     const out: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.pids)) out[name] = Math.round(((cpuSeconds(pid) - this.start.get(name)!) / seconds) * 100) / 100;
+    for (const [name, seconds] of this.read()) out[name] = Math.round(((seconds - this.start.get(name)!) / elapsed) * 100) / 100;
     return out;
+  }
+
+  private read(): Array<[string, number]> {
+    return [
+      ...Object.entries(this.pids).map(([name, pid]): [string, number] => [name, cpuSeconds(pid)]),
+      ...Object.entries(this.commands).map(([name, comm]): [string, number] => [name, cpuSecondsOfCommand(comm)]),
+    ];
   }
 }

@@ -180,7 +180,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
     // Highest sustained throughput: closed loop with a bounded backlog, steady window = the last 75%.
     options.log(`  ${options.backend}: saturating for ${options.saturationSeconds} s`);
     const base = { duplicates: stack.fleet.counters.duplicates };
-    const cpu = new CpuMeter(stack.pids);
+    const cpu = new CpuMeter(stack.pids, options.backend === 'postgres' ? { postgres: 'postgres' } : {});
     let steady: { at: number; acked: number } | undefined;
     let statsBefore: Promise<Map<string, { calls: number; usec: number }>> | undefined;
     const marker = setTimeout(() => {
