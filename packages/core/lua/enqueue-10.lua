@@ -6,17 +6,21 @@
   ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
   then 9 per item: id, phyId, payload, priority, ttlMs, ackTimeoutMs, maxAttempts,
                    idempotencyKey ('' none), deliverAt (epoch ms, '' none)
+  then depth: how many of the shard's best claimable scores to answer (0 or missing: none)
 
-  Returns per item {code, id, status}:
+  Returns {items, scores}: per item {code, id, status}:
      0 created (or the same id already exists: a re-sent script answers as before)
      1 DUPLICATE: the idempotency key already named `id`
     -3 DEVICE_FULL, -4 QUEUE_FULL: nothing was written for that item
+  and the shard's best `depth` claimable scores after the enqueue, so a dispatcher in the
+  enqueuing process plans its next claim without asking this shard first (claim-plan.ts).
   Publishes on the wake channel when a command became ready.
 ]]
 -- @include shard
 
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local depth = tonumber(ARGV[7 + 9 * n]) or 0
 local now = nowMs()
 local nowText = int(now)
 local out, wake = {}, false
@@ -99,4 +103,4 @@ if added > 0 then
   redis.call('HINCRBY', K.meta, 'size', added)
 end
 if wake then publishWake(channel) end
-return out
+return { out, bestScores(maxInFlight, depth) }

@@ -126,6 +126,7 @@ export class RedisQueue implements CommandQueue {
     for (const [shard, indexes] of byShard) {
       for (let i = 0; i < indexes.length; i += CHUNK) {
         const chunk = indexes.slice(i, i + CHUNK);
+        const depth = this.keys.shards === 1 ? 0 : this.planDepth;
         const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
         for (const index of chunk) {
           const input = inputs[index];
@@ -141,9 +142,13 @@ export class RedisQueue implements CommandQueue {
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
           );
         }
+        args.push(depth);
         calls.push(
           this.run('enqueue', shard, args).then((reply) => {
-            (reply as CodeReply[]).forEach(([code, id, status], j) => {
+            // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
+            const [items, scores] = reply as [CodeReply[], string[]];
+            if (depth > 0) this.shardScores.set(shard, { scores: scores.map(Number), depth, at: Date.now() });
+            items.forEach(([code, id, status], j) => {
               const input = inputs[chunk[j]];
               results[chunk[j]] =
                 code === ScriptCode.OK || code === ScriptCode.DUPLICATE
