@@ -35,6 +35,9 @@ export class WakeNotifier {
         this.wakeAll();
       });
       this.subscriber = subscriber;
+      // The subscriber is ours, the client is the caller's: when the caller closes its client
+      // without closing the queue, the subscriber goes too instead of keeping the process alive.
+      this.client.once('end', this.onClientEnd);
       await subscriber.subscribe(this.channel);
     })();
     return this.starting;
@@ -88,7 +91,12 @@ export class WakeNotifier {
     for (const wake of waiters) wake();
   }
 
+  private readonly onClientEnd = (): void => {
+    void this.stop();
+  };
+
   async stop(): Promise<void> {
+    this.client.off('end', this.onClientEnd);
     this.wakeAll();
     this.missed = false;
     // A start still subscribing would leave its connection open behind us: let it finish first.
