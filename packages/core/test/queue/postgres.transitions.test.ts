@@ -104,6 +104,18 @@ describe('PostgreSQL queue transitions', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it("wakes another process's claimer by the NOTIFY sent after the enqueue's commit", async () => {
+    const producer = await fx.queue();
+    const claimer = await fx.queue({ prefix: producer.schema }); // its own listener, as a second dispatcher has
+    await claimer.claim(lease); // starts LISTEN
+    const started = Date.now();
+    const waiting = claimer.waitForWork(10_000);
+    const { id } = await producer.enqueue(input('wake-elsewhere'));
+    await waiting;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((await claimer.claim(lease)).map((c) => c.id)).toEqual([id]);
+  });
+
   it('cancels only queued commands; replays and purges dead letters', async () => {
     const q = await fx.queue();
     const { id } = await q.enqueue(input('cancel'));
