@@ -147,7 +147,7 @@ export class RedisQueue implements CommandQueue {
           this.run('enqueue', shard, args).then((reply) => {
             // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
             const [items, scores] = reply as [CodeReply[], string[]];
-            if (depth > 0) this.shardScores.set(shard, { scores: scores.map(Number), depth, at: Date.now() });
+            this.rememberScores(shard, scores, depth);
             items.forEach(([code, id, status], j) => {
               const input = inputs[chunk[j]];
               results[chunk[j]] =
@@ -176,7 +176,7 @@ export class RedisQueue implements CommandQueue {
     // and due times in one pipelined round trip (nextWorkInMs: a message may not have arrived
     // yet) and re-plans with the shards that have work, so a claim with room never leaves
     // ready work behind. What order this keeps across shards: docs/redis-keys.md, "Across shards".
-    // Subscribed before the first claim, so wake messages published from here on reach us.
+    // Subscribing before the first claim makes every wake message published from here on count.
     if (!this.closed) await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
     const heard = new Set<number>();
@@ -232,7 +232,7 @@ export class RedisQueue implements CommandQueue {
     const depth = this.keys.shards === 1 ? 0 : this.planDepth;
     const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs, depth];
     const { claimed, scores } = toClaimReply((await this.call(this.scripts.runBuffer('claim', keys, args))) as Buffer[], requestId);
-    if (depth > 0) this.shardScores.set(shard, { scores, depth, at: Date.now() });
+    this.rememberScores(shard, scores, depth);
     return claimed;
   }
 
@@ -399,12 +399,7 @@ export class RedisQueue implements CommandQueue {
     if (this.options.ownsClient) await this.client.quit();
   }
 
-  /**
-   * 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when
-   * none. A shard with work ready or due is dropped from what this process knows, so the next
-   * claim asks it. One pipelined round trip on a standalone server; Cluster sends the reads
-   * per shard (a pipeline must stay in one slot).
-   */
+  /** nextWorkInMs, remembered for a wait that comes right after it (waitForWork). */
   private async scanForWork(): Promise<number | null> {
     const at = Date.now();
     const inMs = await this.nextWorkInMs();
@@ -412,6 +407,12 @@ export class RedisQueue implements CommandQueue {
     return inMs;
   }
 
+  /**
+   * 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when
+   * none. A shard with work ready or due is dropped from what this process knows, so the next
+   * claim asks it. One pipelined round trip on a standalone server; Cluster sends the reads
+   * per shard (a pipeline must stay in one slot).
+   */
   private async nextWorkInMs(): Promise<number | null> {
     const shards = this.shardList();
     const reads = (shard: number): Array<[string, ...string[]]> => {
@@ -427,7 +428,7 @@ export class RedisQueue implements CommandQueue {
     } else {
       const answers = (await this.call(this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
       const failed = answers.find(([error]) => error);
-      if (failed) throw new OutboundError('STORE_UNAVAILABLE', `redis is unreachable: ${toError(failed[0]).message}`, { cause: failed[0] });
+      if (failed) await this.call(Promise.reject(failed[0])); // the same mapping as a command that failed alone
       replies = answers.map(([, value]) => value);
     }
     const time = replies[0] as [string, string];
@@ -475,7 +476,7 @@ export class RedisQueue implements CommandQueue {
               // ack answers {items, the shard's best claimable scores after the acks}.
               const [items, scores] = reply as [CodeReply[], string[]];
               answers = items;
-              if (args[3] !== 0) this.shardScores.set(shard, { scores: scores.map(Number), depth: Number(args[3]), at: Date.now() });
+              this.rememberScores(shard, scores, Number(args[3]));
             }
             answers.forEach(([code, status], j) => {
               const id = items[chunk[j]].id;
@@ -518,6 +519,11 @@ export class RedisQueue implements CommandQueue {
   private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
     if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
     return this.call(this.scripts.run(name, this.keys.shardKeyList(shard), args));
+  }
+
+  /** A shard's best claimable scores as a claim, ack or enqueue reply answered them (depth 0: none asked). */
+  private rememberScores(shard: number, scores: Array<string | number>, depth: number): void {
+    if (depth > 0) this.shardScores.set(shard, { scores: scores.map(Number), depth, at: Date.now() });
   }
 
   private shardList(): number[] {
