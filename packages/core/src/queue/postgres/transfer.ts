@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
+import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { withPgRetry } from './retry';
+import { ms, type CommandRow } from './rows';
 import { inTransaction } from './pool';
 import { schemaName, type SchemaName } from './schema-name';
 
@@ -10,21 +12,12 @@ import { schemaName, type SchemaName } from './schema-name';
  * everything that decides its identity, order and remaining budget. In-flight commands travel
  * as queued (their lease cannot move; the attempt the claim counted stays spent).
  */
-export interface TransferRecord {
-  id: string;
-  phyId: string;
-  payload: Buffer;
-  priority: number;
-  attempts: number;
-  maxAttempts: number;
-  ackTimeoutMs: number;
+export interface TransferRecord extends Pick<
+  StoredCommand,
+  'id' | 'phyId' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'ackTimeoutMs' | 'createdAt' | 'expiresAt' | 'deliverAt' | 'idempotencyKey' | 'lastError'
+> {
   ttlMs: number;
-  createdAt: number;
-  expiresAt: number;
-  deliverAt: number | null;
-  idempotencyKey: string | null;
   status: 'queued' | 'dead';
-  lastError: string | null;
 }
 
 /** What an import did with each record. */
@@ -34,25 +27,14 @@ export interface ImportReport {
   existing: number;
 }
 
-interface ExportRow {
-  seq: string;
-  id: string;
-  phy_id: string;
-  payload: Buffer;
-  priority: number;
-  attempts: number;
-  max_attempts: number;
-  ack_timeout_ms: number;
+interface ExportRow extends Pick<
+  CommandRow,
+  'seq' | 'id' | 'phy_id' | 'payload' | 'priority' | 'attempts' | 'max_attempts' | 'ack_timeout_ms' | 'created_at' | 'expires_at' | 'deliver_at' | 'idempotency_key' | 'last_error'
+> {
   ttl_ms: string;
-  created_at: number;
-  expires_at: number;
-  deliver_at: number | null;
-  idempotency_key: string | null;
   status: string;
-  last_error: string | null;
 }
 
-const ms = (c: string): string => `floor(extract(epoch FROM ${c}) * 1000)::float8`;
 const ts = (param: string): string => `to_timestamp(${param}::float8 / 1000.0)`;
 
 /** Export, import-with-id and removal of pending and dead commands on the PostgreSQL queue. */
