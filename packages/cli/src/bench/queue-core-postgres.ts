@@ -9,7 +9,8 @@
  * each run migrates a schema of its own and drops it afterwards.
  * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64).
  */
-import { createPgPool, PostgresQueue, runMigrations, type EnqueueInput } from '@outbound/core';
+import { createPgPool, PostgresQueue, runMigrations } from '@outbound/core';
+import { coreInputs } from './core-inputs';
 
 const DEVICES = 1_000;
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
@@ -31,14 +32,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
   const schema = `bench_${batch}_${run}_${Date.now()}`;
   await runMigrations(pool, { schema });
   const queues = Array.from({ length: CLAIMERS }, () => new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS }));
-  const inputs: EnqueueInput[] = Array.from({ length: COMMANDS }, (_, i) => ({
-    phyId: `DEV${String(i % DEVICES).padStart(4, '0')}`,
-    payload: Buffer.alloc(64, i & 0xff),
-    priority: i % 10,
-    ttlMs: 3_600_000,
-    ackTimeoutMs: 10_000,
-    maxAttempts: 5,
-  }));
+  const inputs = coreInputs(COMMANDS, DEVICES);
   const claimMs: number[] = [];
   const started = process.hrtime.bigint();
   for (let i = 0; i < inputs.length; i += 1_000) await queues[0]!.enqueueBatch(inputs.slice(i, i + 1_000));

@@ -36,25 +36,16 @@
  * helpers defined once instead of per call).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
-import { createRedisClient, RedisQueue, type EnqueueInput } from '@outbound/core';
+import { createRedisClient, RedisQueue } from '@outbound/core';
+import { freePort } from './child-processes';
+import { coreInputs } from './core-inputs';
 
 const DEVICES = 1_000;
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function startRedis(): Promise<{ url: string; child: ChildProcess | null }> {
   if (process.env.OUTBOUND_BENCH_REDIS_URL) return { url: process.env.OUTBOUND_BENCH_REDIS_URL, child: null };
@@ -95,14 +86,7 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
   const clients = Array.from({ length: CLAIMERS }, () => createRedisClient({ url }));
   const prefix = `bench-${batch}-${run}-${Date.now()}`;
   const queues = clients.map((c) => new RedisQueue(c, { prefix, perDeviceCap: COMMANDS }));
-  const inputs: EnqueueInput[] = Array.from({ length: COMMANDS }, (_, i) => ({
-    phyId: `DEV${String(i % DEVICES).padStart(4, '0')}`,
-    payload: Buffer.alloc(64, i & 0xff),
-    priority: i % 10,
-    ttlMs: 3_600_000,
-    ackTimeoutMs: 10_000,
-    maxAttempts: 5,
-  }));
+  const inputs = coreInputs(COMMANDS, DEVICES);
   const cpuBefore = await redisCpuSeconds(clients[0]);
   const nodeBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
