@@ -43,11 +43,13 @@ export function deadLetters(ctx: QueueContext) {
              UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
              FROM ${arrivals('upd')} n WHERE d.phy_id = n.phy_id
            )
-           SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'replay') FROM upd LIMIT 1) x) AS woke FROM upd`,
-          [ids, ctx.schema.workChannel],
+           SELECT count(*)::int AS n FROM upd`,
+          [ids],
         ),
       );
-      return rows[0]?.n ?? 0;
+      const n = rows[0]?.n ?? 0;
+      if (n > 0) ctx.workReady();
+      return n;
     },
 
     async purge(selector: Selector): Promise<number> {

@@ -96,15 +96,14 @@ export class PostgresQueue implements CommandQueue {
   }
 
   async markDeviceOnline(phyId: string): Promise<void> {
-    await withPgRetry(() =>
-      this.ctx.pool.query(
-        `WITH up AS (
-           INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, false)
-           ON CONFLICT (phy_id) DO UPDATE SET offline = false, updated_at = now() RETURNING queued)
-         SELECT pg_notify($2, 'online') FROM up WHERE queued > 0`,
-        [phyId, this.ctx.schema.workChannel],
+    const { rows } = await withPgRetry(() =>
+      this.ctx.pool.query<{ queued: number }>(
+        `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, false)
+         ON CONFLICT (phy_id) DO UPDATE SET offline = false, updated_at = now() RETURNING queued`,
+        [phyId],
       ),
     );
+    if ((rows[0]?.queued ?? 0) > 0) this.ctx.workReady();
   }
 
   async listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
@@ -121,7 +120,7 @@ export class PostgresQueue implements CommandQueue {
     // The lease is judged on now(), the database clock; the token is cleared so the old
     // holder's late ack or fail is refused (LEASE_LOST) rather than taken as a repeat.
     const { rows } = await withPgRetry(() =>
-      this.ctx.pool.query<{ n: number }>(
+      this.ctx.pool.query<{ n: number; woke: boolean | null }>(
         `WITH due AS (
            SELECT id FROM ${this.ctx.commands} WHERE status = 'inflight' AND lease_expires_at <= now()
            ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
@@ -139,10 +138,11 @@ export class PostgresQueue implements CommandQueue {
            UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
            FROM ${arrivals('upd', "status = 'queued'")} n WHERE d.phy_id = n.phy_id
          )
-         SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($2, 'reclaim') FROM upd WHERE status = 'queued' LIMIT 1) x) AS woke FROM upd`,
-        [options.limit ?? 1_000, this.ctx.schema.workChannel],
+         SELECT count(*)::int AS n, bool_or(status = 'queued') AS woke FROM upd`,
+        [options.limit ?? 1_000],
       ),
     );
+    if (rows[0]?.woke) this.ctx.workReady();
     return rows[0]?.n ?? 0;
   }
 
