@@ -2,6 +2,8 @@ export * from './errors';
 export * from './command';
 export * from './queue/queue';
 export * from './registry/route-registry';
+export * from './registry/credential-store';
+export * from './queue/store-errors';
 export * from './registry/redis-route-registry';
 export * from './registry/postgres-route-registry';
 export * from './redis/connection';
