@@ -135,7 +135,7 @@ export class DispatchLoop {
   }
 
   private async run(): Promise<void> {
-    const { queue, logger, metrics } = this.deps;
+    const { queue, logger } = this.deps;
     while (this.stateValue === 'running') {
       if (this.errorDelayMs > 0) await this.pause(this.errorDelayMs);
       const room = this.options.maxInFlight - this.held.size;
@@ -152,7 +152,6 @@ export class DispatchLoop {
         claimed = await queue.claim({ max: asked, leaseMs: this.options.leaseMs });
         this.errorDelayMs = 0;
       } catch (error) {
-        metrics.storeErrors.inc({ operation: 'claim' });
         this.backOff(error, 'claim failed');
         continue;
       }
@@ -195,7 +194,6 @@ export class DispatchLoop {
     try {
       routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
     } catch (error) {
-      this.deps.metrics.storeErrors.inc({ operation: 'lookupMany' });
       this.backOff(error, 'route lookup failed');
       await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'route lookup failed', metric: 'error' })));
       return;

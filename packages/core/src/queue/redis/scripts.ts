@@ -9,7 +9,7 @@ export const LUA_DIR = resolve(__dirname, '../../../lua');
  * Bump when any script's behaviour changes: the scripts are registered under versioned names
  * (and run by their SHA), so two releases can share one Redis during a rolling deploy.
  */
-export const SCRIPT_VERSION = 2;
+export const SCRIPT_VERSION = 3;
 
 /** Script file stem -> number of KEYS (the file's suffix). */
 export const QUEUE_SCRIPTS = {
@@ -32,14 +32,51 @@ export const QUEUE_SCRIPTS = {
   'purge-dead': 10,
 } as const;
 
+/**
+ * The Redis 7 `#!lua` flags each script is declared with (Redis checks them before the script
+ * runs). A script without `allow-oom` is refused as a whole under OOM, before it writes
+ * anything: an enqueue batch is stored entirely or not at all. Scripts that drain the queue
+ * (claim, record an outcome, return leases, expire, cancel, purge) carry `allow-oom`: they
+ * write little and mostly free memory, and a full Redis must still deliver what it holds.
+ * Enqueue and replay-dead add work, so they never do. Read-only scripts say `no-writes`.
+ */
+export const SCRIPT_FLAGS: Record<QueueScriptName, string> = {
+  enqueue: '',
+  'replay-dead': '',
+  claim: 'allow-oom',
+  promote: 'allow-oom',
+  ack: 'allow-oom',
+  fail: 'allow-oom',
+  release: 'allow-oom',
+  'device-offline': 'allow-oom',
+  'device-online': 'allow-oom',
+  reclaim: 'allow-oom',
+  expire: 'allow-oom',
+  cancel: 'allow-oom',
+  'purge-dead': 'allow-oom',
+  // list-dead drops index entries whose record is gone: a removal.
+  'list-dead': 'allow-oom',
+  get: 'no-writes',
+  'list-device': 'no-writes',
+  stats: 'no-writes',
+};
+
 export type QueueScriptName = keyof typeof QUEUE_SCRIPTS;
 
 const INCLUDE = /^--\s*@include\s+(\S+)\s*$/gm;
 
-/** Reads `<name>-<keys>.lua` and inlines its `-- @include x` lines from lua/includes/x.lua. */
+/**
+ * Reads `<name>-<keys>.lua`, inlines its `-- @include x` lines from lua/includes/x.lua and
+ * prepends the script's `#!lua` line (SCRIPT_FLAGS).
+ */
 export function loadScript(name: QueueScriptName): string {
   const source = readFileSync(resolve(LUA_DIR, `${name}-${QUEUE_SCRIPTS[name]}.lua`), 'utf8');
-  return source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8'));
+  return withShebang(source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8')), SCRIPT_FLAGS[name]);
+}
+
+/** `#!lua flags=<flags>` (or a bare `#!lua`) on the first line of a script's source. */
+export function withShebang(source: string, flags: string): string {
+  return `#!lua${flags ? ` flags=${flags}` : ''}\n${source}`;
 }
 
 /** The ioredis command name a script is registered under, e.g. `outbound_v1_claim`. */
