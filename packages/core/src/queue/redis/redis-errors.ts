@@ -5,9 +5,9 @@ import { StoreError } from '../store-errors';
 /**
  * Replies with which Redis refuses a command as a whole, before running it: the server is
  * loading its data, is a replica, the cluster is failing over or resharding, or a script is
- * busy. Nothing was written, so the caller may retry after a delay.
+ * busy, or a script is not loaded (NOSCRIPT). Nothing ran, so the caller may retry after a delay.
  */
-const REFUSED_AS_A_WHOLE = /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|BUSY)\b/;
+const REFUSED_AS_A_WHOLE = /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|BUSY|NOSCRIPT)\b/;
 /** Out of memory: with `#!lua` scripts (scripts.ts) Redis refuses a writing script before it runs. */
 const OUT_OF_MEMORY = /^OOM\b/;
 /**

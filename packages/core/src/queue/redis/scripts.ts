@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
 
 /** packages/core/lua, from both src/queue/redis and dist/queue/redis. */
@@ -92,19 +93,39 @@ type ScriptFn = (...args: Array<string | number | Buffer>) => Promise<unknown>;
  * Buffers, which the payload and result fields need.
  */
 export class QueueScripts {
+  private readonly sources = new Map<QueueScriptName, string>();
+
   constructor(private readonly client: RedisClient) {
     for (const name of Object.keys(QUEUE_SCRIPTS) as QueueScriptName[]) {
       const cmd = commandName(name);
-      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: QUEUE_SCRIPTS[name], lua: loadScript(name) });
+      const lua = loadScript(name);
+      this.sources.set(name, lua);
+      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: QUEUE_SCRIPTS[name], lua });
     }
   }
 
   run(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.fn(commandName(name))(...keys, ...args);
+    return this.loaded(name, () => this.fn(commandName(name))(...keys, ...args));
   }
 
   runBuffer(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.fn(`${commandName(name)}Buffer`)(...keys, ...args);
+    return this.loaded(name, () => this.fn(`${commandName(name)}Buffer`)(...keys, ...args));
+  }
+
+  /**
+   * ioredis loads a script with its first EVAL on a connection, then sends EVALSHA. An EVAL that
+   * Redis refuses before running (OOM for a script without allow-oom) is not cached, so the
+   * calls that went out with EVALSHA meanwhile answer NOSCRIPT instead of why it was refused:
+   * SCRIPT LOAD (allowed at OOM) and ask once more, so they answer the real reason.
+   */
+  private async loaded<T>(name: QueueScriptName, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!/^NOSCRIPT/.test((error as Error).message ?? '') || this.client instanceof Cluster) throw error;
+      await this.client.script('LOAD', this.sources.get(name)!);
+      return call();
+    }
   }
 
   private fn(cmd: string): ScriptFn {
