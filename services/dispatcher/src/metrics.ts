@@ -2,7 +2,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core';
 
 /** Delivery outcomes as counted by `outbound_dispatcher_delivered_total{outcome}`. */
-export type DeliveryOutcome = 'ok' | 'rejected' | 'busy' | 'ack_timeout' | 'transport_error' | 'device_offline' | 'stale_route' | 'error';
+export type DeliveryOutcome =
+  | 'ok' | 'rejected' | 'busy' | 'ack_timeout' | 'transport_error' | 'device_offline' | 'stale_route' | 'error'
+  /** Given back unsent: the lease would end before the device could answer. */
+  | 'lease_expired'
+  /** The store refused the outcome: the lease had passed to another dispatcher. */
+  | 'lease_lost';
 
 /** Every metric the dispatcher exports, on one registry (never the global one). */
 export interface DispatcherMetrics {
@@ -81,7 +86,7 @@ export function createDispatcherMetrics(
     registry,
     storeErrors,
     enqueued: new Counter({ name: `${P}enqueued_total`, help: 'Commands accepted by the API', labelNames: ['source'], registers: [registry] }),
-    delivered: new Counter({ name: `${P}delivered_total`, help: 'Delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] }),
+    delivered: new Counter({ name: `${P}delivered_total`, help: 'Delivery outcomes the store recorded, by outcome (lease_lost: refused, the command belonged to another dispatcher by then)', labelNames: ['outcome'], registers: [registry] }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Failed attempts scheduled for a retry', registers: [registry] }),
     deadLettered: new Counter({ name: `${P}dead_lettered_total`, help: 'Commands moved to dead letters after maxAttempts', registers: [registry] }),
     expired: new Counter({ name: `${P}expired_total`, help: 'Commands whose TTL passed before delivery', registers: [registry] }),
