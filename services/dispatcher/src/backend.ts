@@ -1,11 +1,12 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
 
 /** The stores the dispatcher runs on, chosen by `queue.backend` (QUEUE_BACKEND). */
 export interface Backend {
+  /** The store behind the queue layer (ValidatedQueue): every enqueue is checked before it reaches the store. */
   queue: CommandQueue;
   registry: RouteRegistry;
   /** Each store's health check for /health and /readyz. */
@@ -31,7 +32,7 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
-  const queue = new RedisQueue(client, queueOptions(config));
+  const queue = new ValidatedQueue(new RedisQueue(client, queueOptions(config)));
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   return {
     queue,
@@ -52,7 +53,7 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
  */
 async function createPostgresBackend(config: DispatcherConfig, name: string): Promise<Backend> {
   const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.queue.prefix, config.registry.prefix] });
-  const queue = new PostgresQueue(store.pool, queueOptions(config));
+  const queue = new ValidatedQueue(new PostgresQueue(store.pool, queueOptions(config)));
   const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
   return {
     queue,
