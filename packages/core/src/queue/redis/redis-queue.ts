@@ -111,8 +111,8 @@ export class RedisQueue implements CommandStore {
     const results: Array<EnqueueResult | OutboundError> = new Array(items.length);
     const byShard = new Map<number, number[]>();
     items.forEach((item, index) => {
-      // The id names its shard (newCommandId), which is the device's: one script per shard.
-      const shard = this.keys.shardOfId(item.id) ?? this.keys.shardOf(item.phyId);
+      // One script per shard of devices; the id carries the same shard (newCommandId), so get(id) finds it.
+      const shard = this.keys.shardOf(item.phyId);
       const list = byShard.get(shard) ?? [];
       list.push(index);
       byShard.set(shard, list);
