@@ -85,6 +85,10 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   });
 
   app.post('/v1/commands/batch', deps.guard, async (req, res) => {
+    // One key cannot name many commands: silently ignoring it would let a caller believe its retry is safe.
+    if (req.get('Idempotency-Key') !== undefined) {
+      throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
+    }
     const envelope = parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
     const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);

@@ -65,5 +65,8 @@ describe('public API: idempotency keys (worker off, real Redis)', () => {
     const long = await post({ phyId: 'DEV-IX', payload }, { 'Idempotency-Key': 'k'.repeat(201) }).expect(400);
     expect(long.body.errors[0].path).toBe('headers.idempotency-key');
     expect(await d.queue.countDevice('DEV-IX')).toBe(before);
+    const batch = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY)).set('Idempotency-Key', 'b').send({ commands: [{ phyId: 'DEV-IX', payload }] }).expect(400);
+    expect(batch.body.errors[0].path).toBe('headers.idempotency-key');
+    expect(await d.queue.countDevice('DEV-IX')).toBe(before);
   });
 });
