@@ -17,8 +17,8 @@ import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { WorkNotifier, WorkSignal } from './work-signal';
 
-/** src/queue/postgres and dist/queue/postgres sit at the same depth, so this finds the .sql in src from both. */
-const CLAIM_SQL_PATH = path.resolve(__dirname, '../../../src/queue/postgres/sql/claim.sql');
+/** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
+const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
 
 /**
  * CommandQueue on PostgreSQL: the same guarantees as the Redis backend, one transaction per
