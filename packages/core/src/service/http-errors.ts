@@ -27,7 +27,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err: toError(err) }, 'unhandled error in request');
       error = new OutboundError('INTERNAL');
     }
-    if (error.code === 'STORE_UNAVAILABLE') res.set('Retry-After', '1');
+    // Every 503 (store unavailable or full, outcome unknown, not ready) says when to come back.
+    if (error.status === 503) res.set('Retry-After', '1');
     res.status(error.status).json(error.toJSON());
   };
 }

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { PHY_ID_PATTERN, type CommandStatus, type EnqueueInput } from '../../command';
 import { OutboundError } from '../../errors';
 import type { EnqueueResult } from '../queue';
+import { classifyPostgresError } from './classify-error';
 import { inTransaction } from './pool';
 import { arrivals, MERGE_HEAD } from './device-head';
 import { commandIdFor, type QueueContext } from './queue-context';
@@ -104,10 +105,29 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
       const ready = accepted.length > 0 && (await insertAccepted(ctx, client, accepted.map((i) => ({ id: ids[i]!, input: inputs[i]! })), results, accepted));
       return { results: results as Array<EnqueueResult | OutboundError>, ready };
     }),
-  ).then(({ results: answered, ready }) => {
-    if (ready) ctx.workReady();
-    return answered;
-  });
+  ).then(
+    ({ results: answered, ready }) => {
+      if (ready) ctx.workReady();
+      return answered;
+    },
+    (error: unknown) => outcomeUnknown(error, ids, results, valid),
+  );
+}
+
+/**
+ * A failed enqueue, classified: when it may have committed (COMMIT lost, or a timeout), each
+ * command gets its own OUTCOME_UNKNOWN naming its id, so every caller of a shared batch can
+ * look up its own command; otherwise nothing was stored and the call fails as a whole.
+ */
+function outcomeUnknown(
+  error: unknown,
+  ids: string[],
+  results: Array<EnqueueResult | OutboundError | undefined>,
+  valid: number[],
+): Array<EnqueueResult | OutboundError> {
+  if (classifyPostgresError(error, 'enqueue', { ids }).code !== 'OUTCOME_UNKNOWN') throw classifyPostgresError(error, 'enqueue');
+  for (const i of valid) results[i] = classifyPostgresError(error, 'enqueue', { ids: [ids[i]!] });
+  return results as Array<EnqueueResult | OutboundError>;
 }
 
 async function insertAccepted(
