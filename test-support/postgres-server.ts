@@ -13,7 +13,7 @@ export interface PostgresServerHandle {
   dataDir: string;
   /** The postmaster's pid while it runs. */
   pid(): number | undefined;
-  /** SIGKILL of the postmaster, as a crash; resolves once its backends are gone too (so it can start again). */
+  /** SIGKILL of the postmaster and every backend at once, as a crash; resolves once all are gone (so it can start again). */
   kill(): Promise<void>;
   /** Starts the server again on the same port and data directory (crash recovery runs first). */
   restart(): Promise<void>;
@@ -39,15 +39,7 @@ function runAs(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
-/** The pids of a process's children (its backends, for a postmaster). */
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)]).toString().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
-  }
-}
-
+/** True while the process (or, for a negative pid, any process of the group) exists. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -77,7 +69,8 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
     const proc = spawn(
       join(bin, 'postgres'),
       ['-D', dataDir, '-p', String(port), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=100'],
-      { stdio: 'ignore', ...user },
+      // Its own process group, so kill() reaches the postmaster and every backend in one signal.
+      { stdio: 'ignore', detached: true, ...user },
     );
     child = proc;
     let gone = false;
@@ -99,14 +92,12 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
   const kill = async (): Promise<void> => {
     const pid = child?.pid;
     if (pid === undefined || child?.exitCode !== null) return;
-    const backends = childrenOf(pid);
-    process.kill(pid, 'SIGKILL');
+    // Every process of the server in one signal, as when its container or machine dies: backends
+    // vanish mid-statement without a word to their clients. (Killed one by one, the survivors
+    // say goodbye first, a FATAL 57P01/57P02, which pg hands to the query in flight.)
+    process.kill(-pid, 'SIGKILL');
     await exited;
-    // Orphaned backends notice the postmaster's death and exit; a new postmaster will not start
-    // while one still holds the old shared memory.
-    await waitFor(() => backends.every((b) => !alive(b)), { timeoutMs: 10_000, intervalMs: 20, what: 'orphaned backends to exit' }).catch(() => {
-      for (const b of backends) if (alive(b)) process.kill(b, 'SIGKILL');
-    });
+    await waitFor(() => !alive(-pid), { timeoutMs: 10_000, intervalMs: 20, what: 'every postgres process to exit' });
     child = null;
   };
 

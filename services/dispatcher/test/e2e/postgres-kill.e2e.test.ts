@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { SimulatedDevice } from '@outbound/cli';
 import { createLogger } from '@outbound/core';
 import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/ingress';
@@ -8,7 +9,7 @@ import { b64, DEVICE_SECRET, testIngressSettings } from './support/stack';
 
 /**
  * kill -9 of the PostgreSQL postmaster under load, with QUEUE_BACKEND=postgres: two dispatcher
- * processes (one API-only taking the load, one delivering) and an in-process ingress on a
+ * processes (one API-only taking the load from back-to-back callers, one delivering) and an in-process ingress on a
  * private server. The delivering one waits up to a minute between claims unless woken, so
  * commands accepted after the restart reach the device only through its LISTEN connection
  * coming back (or the wake-up on reconnect), not through a poll.
@@ -22,6 +23,8 @@ interface Answer {
 }
 
 const DEVICES = ['PGKILL-1', 'PGKILL-2', 'PGKILL-3'];
+/** Enough that the API always has enqueue transactions open (it runs 4 at once and batches the rest). */
+const CALLERS = 16;
 
 describe('end to end on postgres: kill -9 of the PostgreSQL server under load', () => {
   let pg: PostgresServerHandle;
@@ -61,34 +64,50 @@ describe('end to end on postgres: kill -9 of the PostgreSQL server under load', 
     const api = await spawnDispatcher(testRedisUrl(), prefix, { ...env, DISPATCHER_WORKER_ENABLED: 'false' });
     processes.push(api);
 
-    // About 50 commands/s into the API-only dispatcher, each answer kept.
+    // Callers back to back, so enqueue transactions are open on the server when it dies (a
+    // checked-out connection is where a dying server's 'error' event lands); each answer kept.
     const answers: Answer[] = [];
     loading = true;
     let n = 0;
-    const load = (async () => {
+    const caller = async () => {
       while (loading) {
-        const sent = fetch(`${api.url}/v1/commands`, {
+        const phyId = DEVICES[n % DEVICES.length];
+        const payload = b64(`c${n}`);
+        n += 1;
+        await fetch(`${api.url}/v1/commands`, {
           method: 'POST',
           headers: { Authorization: `Bearer ${SEND_KEY}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ phyId: DEVICES[n % DEVICES.length], payload: b64(`c${n}`), ackTimeoutMs: 1_000, maxAttempts: 20 }),
+          body: JSON.stringify({ phyId, payload, ackTimeoutMs: 1_000, maxAttempts: 20 }),
           signal: AbortSignal.timeout(10_000),
         }).then(
           async (res) => {
             const body = (await res.json()) as { id?: string; error?: { code: string; details?: { id?: string } } };
             answers.push({ status: res.status, code: body.error?.code, retryAfter: res.headers.get('retry-after'), id: body.id ?? body.error?.details?.id, at: Date.now() });
           },
-          () => answers.push({ status: 0, retryAfter: null, at: Date.now() }),
+          async () => {
+            answers.push({ status: 0, retryAfter: null, at: Date.now() });
+            await new Promise((resolve) => setTimeout(resolve, 50)); // the API is gone: do not spin
+          },
         );
-        n += 1;
-        await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 20))]);
       }
-    })();
+    };
+    const load = Promise.all(Array.from({ length: CALLERS }, caller));
 
     const accepted = () => answers.filter((a) => a.status === 202).length;
     await waitFor(() => accepted() >= 50, { timeoutMs: 15_000, what: '50 commands accepted before the kill' });
 
+    // Killed while an enqueue transaction is open: its connection is checked out of the pool,
+    // where a vanishing server's 'error' event lands on the client itself.
+    const watcher = new Client({ connectionString: pg.url });
+    watcher.on('error', () => undefined);
+    await watcher.connect();
+    await waitFor(async () => {
+      const open = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbound-dispatcher' AND state = 'idle in transaction'");
+      return (open.rowCount ?? 0) > 0;
+    }, { timeoutMs: 10_000, intervalMs: 0, what: 'an enqueue transaction to be open' });
     await pg.kill();
     const killedAt = Date.now();
+    await watcher.end().catch(() => undefined);
     // While the server is down the API answers 503 with Retry-After, never 500 and never a hang.
     const exited = () => processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.output().slice(-2_000));
     await waitFor(() => {
