@@ -1,6 +1,7 @@
 import convict from 'convict';
 import {
-  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem,
+  type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -125,8 +126,28 @@ export function loadDispatcherConfig(
   }
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
+  problems.push(...secretProblems(config));
   if (problems.length) throw new ConfigError(problems);
   return loaded;
+}
+
+/**
+ * Weak secrets stop the start: every API key and the internal token need 16 characters. The
+ * internal token may be empty only when this process runs no delivery worker (API only).
+ * Problems name the entry's position and role, never the key.
+ */
+function secretProblems(config: DispatcherConfig): string[] {
+  const problems: string[] = [];
+  config.apiKeys.forEach((entry, index) => {
+    const [key, role] = entry.split(':');
+    const problem = tokenStrengthProblem(`apiKeys: API_KEYS entry ${index + 1} (role ${role})`, key!);
+    if (problem) problems.push(problem);
+  });
+  if (config.internalToken || config.worker.enabled) {
+    const problem = tokenStrengthProblem('internalToken: INTERNAL_TOKEN', config.internalToken);
+    if (problem) problems.push(problem);
+  }
+  return problems;
 }
 
 /** API_KEYS as a lookup table. */

@@ -1,17 +1,21 @@
 import { ConfigError } from '@outbound/core';
 import { loadDispatcherConfig, parseApiKeys } from '../src';
 
+const k1 = 'send-key-0123456789ab';
+const k2 = 'admin-key-0123456789ab';
+const token = 'internal-token-0123456789';
+
 describe('dispatcher configuration', () => {
   it('reads the documented environment names', () => {
     const { config, redacted } = loadDispatcherConfig({
-      env: { DISPATCHER_HTTP_PORT: '9090', API_KEYS: 'k1:send, k2:admin', INTERNAL_TOKEN: 'tok', REDIS_URL: 'redis://10.0.0.1:6380', QUEUE_SHARDS: '8', LOG_LEVEL: 'warn' },
+      env: { DISPATCHER_HTTP_PORT: '9090', API_KEYS: `${k1}:send, ${k2}:admin`, INTERNAL_TOKEN: token, REDIS_URL: 'redis://10.0.0.1:6380', QUEUE_SHARDS: '8', LOG_LEVEL: 'warn' },
     });
     expect(config.http.port).toBe(9090);
     expect(config.queue.shards).toBe(8);
     expect(config.logLevel).toBe('warn');
-    expect(parseApiKeys(config.apiKeys)).toEqual(new Map([['k1', 'send'], ['k2', 'admin']]));
+    expect(parseApiKeys(config.apiKeys)).toEqual(new Map([[k1, 'send'], [k2, 'admin']]));
     // Secrets never reach the logged configuration.
-    expect(JSON.stringify(redacted)).not.toMatch(/k1|k2|tok"|10\.0\.0\.1/);
+    for (const secret of [k1, k2, token, '10.0.0.1']) expect(JSON.stringify(redacted)).not.toContain(secret);
   });
 
   it('stops with one line per problem naming the key and the value', () => {
@@ -31,4 +35,31 @@ describe('dispatcher configuration', () => {
   it('refuses a lease no longer than its margin', () => {
     expect(() => loadDispatcherConfig({ env: { DISPATCHER_LEASE_MS: '1000', DISPATCHER_LEASE_MARGIN_MS: '1000' } })).toThrow(/worker\.leaseMs/);
   });
+
+  it('refuses to start with an API key or the internal token under 16 characters, naming the key, never the value', () => {
+    const problems = problemsOf({ API_KEYS: `a:admin,${k1}:send,short-key:send`, INTERNAL_TOKEN: 'x' });
+    expect(problems).toEqual([
+      'apiKeys: API_KEYS entry 1 (role admin) must be at least 16 characters (it has 1); generate one with: openssl rand -hex 16',
+      'apiKeys: API_KEYS entry 3 (role send) must be at least 16 characters (it has 9); generate one with: openssl rand -hex 16',
+      'internalToken: INTERNAL_TOKEN must be at least 16 characters (it has 1); generate one with: openssl rand -hex 16',
+    ]);
+    expect(problems.join('\n')).not.toContain('short-key');
+    expect(problemsOf({ API_KEYS: `${'a'.repeat(16)}:admin`, INTERNAL_TOKEN: 'b'.repeat(16) })).toEqual([]);
+  });
+
+  it('needs the internal token only when it runs the delivery worker', () => {
+    expect(problemsOf({ API_KEYS: `${k1}:send` })).toEqual([expect.stringMatching(/^internalToken: INTERNAL_TOKEN must be at least 16 characters \(it has 0\)/)]);
+    expect(problemsOf({ API_KEYS: `${k1}:send`, DISPATCHER_WORKER_ENABLED: 'false' })).toEqual([]);
+    expect(problemsOf({ DISPATCHER_WORKER_ENABLED: 'false', INTERNAL_TOKEN: 'short' })).toHaveLength(1);
+  });
 });
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadDispatcherConfig({ env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}

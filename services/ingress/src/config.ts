@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import convict from 'convict';
 import {
-  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+  ConfigError, deviceSecretStrengthProblem, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem,
+  type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** The ingress service's configuration (docs/ingress.md lists every environment name). */
@@ -83,7 +84,9 @@ export function loadIngressConfig(
   const { config, redacted } = loadConfig(ingressConfigSchema, { ...options, configFileEnv: 'INGRESS_CONFIG_FILE' });
   const problems = postgresConfigProblems(config.registry.backend, config.postgres);
   if (!config.internalToken) problems.push('internalToken: INTERNAL_TOKEN is required (the bearer token of the delivery API)');
+  else pushIf(problems, tokenStrengthProblem('internalToken: INTERNAL_TOKEN', config.internalToken));
   if (config.auth.mode === 'hmac' && config.auth.secrets.length === 0) problems.push('auth.secrets: DEVICE_AUTH_SECRETS is required when DEVICE_AUTH_MODE=hmac');
+  config.auth.secrets.forEach((secret, index) => pushIf(problems, deviceSecretStrengthProblem(`auth.secrets: DEVICE_AUTH_SECRETS entry ${index + 1}`, secret)));
   if (config.timing.heartbeatSeconds < 1 || config.timing.heartbeatSeconds > 0xffff) problems.push(`timing.heartbeatSeconds: must be 1..65535: value was ${config.timing.heartbeatSeconds}`);
   if (config.timing.handshakeTimeoutMs < 1) problems.push('timing.handshakeTimeoutMs: must be at least 1');
   if (Boolean(config.tcp.tlsCertFile) !== Boolean(config.tcp.tlsKeyFile)) problems.push('tcp.tlsCertFile/tlsKeyFile: set both INGRESS_TLS_CERT_FILE and INGRESS_TLS_KEY_FILE, or neither');
@@ -100,6 +103,10 @@ export function loadIngressConfig(
   const replicaId = config.replicaId || `${hostname()}-${process.pid}`;
   const completed = Object.freeze({ ...config, replicaId });
   return { config: completed, redacted: { ...redacted, replicaId } };
+}
+
+function pushIf(problems: string[], problem: string | undefined): void {
+  if (problem) problems.push(problem);
 }
 
 /** The idle timeout in force: configured, or 2.5 heartbeat intervals (DESIGN.md). */

@@ -10,7 +10,7 @@ import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-su
  */
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
 const DEVICE = join(__dirname, 'independent-device', 'device.py');
-const SECRET = 'independent-device-secret';
+const SECRET = 'independent-device-secret-0123456789';
 const INTERNAL_TOKEN = 'independent-device-internal-token';
 const MAX_FRAME = 4096;
 const HEARTBEAT_SECONDS = 1;
@@ -38,7 +38,7 @@ async function startIngress(name: string, extraEnv: Record<string, string> = {})
       INGRESS_HTTP_HOST: '127.0.0.1',
       INGRESS_HTTP_PORT: String(httpPort),
       // Rotation: the device signs with the second secret.
-      DEVICE_AUTH_SECRETS: `retired-secret,${SECRET}`,
+      DEVICE_AUTH_SECRETS: `retired-fleet-secret-0123456789abcdef,${SECRET}`,
       INTERNAL_TOKEN,
       INGRESS_MAX_FRAME_BYTES: String(MAX_FRAME),
       INGRESS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),

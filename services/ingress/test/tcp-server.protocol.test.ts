@@ -9,7 +9,7 @@ import request from 'supertest';
 import type { IngressHandle } from '@outbound/ingress';
 import { uniquePrefix, waitFor } from '@outbound/test-support';
 import { RawDevice } from './support/raw-device';
-import { SECRET, TOKEN, startTestIngress } from './support/test-ingress';
+import { OLD_SECRET, SECRET, TOKEN, startTestIngress } from './support/test-ingress';
 
 describe('ingress TCP server over real sockets', () => {
   let ingress: IngressHandle;
@@ -47,7 +47,7 @@ describe('ingress TCP server over real sockets', () => {
   });
 
   it('accepts a token made with an older secret during a rotation', async () => {
-    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-2', 'old-secret'));
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-2', OLD_SECRET));
     expect(device.closed).toBe(false);
   });
 

@@ -6,7 +6,7 @@ import { freePort, REPO_ROOT, waitUntil, type ChildGroup } from './child-process
 export type Backend = 'redis' | 'postgres';
 
 /** Shared secrets of one bench stack; never used outside 127.0.0.1. */
-export const BENCH_SECRETS = { deviceSecret: 'bench-device-secret', internalToken: 'bench-internal-token', apiKey: 'bench-api-key' } as const;
+export const BENCH_SECRETS = { deviceSecret: 'bench-device-secret-0123456789abcdef', internalToken: 'bench-internal-token', apiKey: 'bench-api-key-0123456789' } as const;
 
 export interface StoreUrls {
   backend: Backend;

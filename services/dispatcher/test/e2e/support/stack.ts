@@ -6,7 +6,7 @@ import { createTestDatabase, deepMerge, uniquePrefix, waitFor, type TestDatabase
 import type { RunningDispatcher } from '../../../src';
 import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, startTestDispatcher } from '../../support/harness';
 
-export const DEVICE_SECRET = 'e2e-device-secret';
+export const DEVICE_SECRET = 'e2e-device-secret-0123456789abcdef';
 
 /** QUEUE_BACKEND values every end-to-end file runs against (describe.each). */
 export const BACKENDS = ['redis', 'postgres'] as const;
