@@ -5,7 +5,7 @@ import {
   type CommandQueue, type DependencyCheck, type Logger, type RouteRegistry,
 } from '@outbound/core';
 import { registerAdminRoutes } from './admin-routes';
-import { requireRole } from './api-auth';
+import { authenticate, requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
@@ -36,12 +36,13 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: deps.bodyLimitBytes }));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
+  // Authentication comes before the body parser: a caller without a key costs headers only.
+  app.use('/v1', authenticate(deps.apiKeys), express.json({ limit: deps.bodyLimitBytes }));
 
   registerCommandRoutes(app, {
     queue: deps.queue,
@@ -50,9 +51,9 @@ export function createApp(deps: AppDeps): Express {
     metrics: deps.metrics,
     maxWaitMs: deps.maxWaitMs,
     batchMax: deps.batchMax,
-    guard: requireRole(deps.apiKeys, 'send'),
+    guard: requireRole('send'),
   });
-  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, guard: requireRole(deps.apiKeys, 'admin') });
+  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, guard: requireRole('admin') });
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -1,7 +1,7 @@
 import convict from 'convict';
 import {
-  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem,
-  type PostgresConfig, type RedisConfig,
+  ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema,
+  redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -9,7 +9,7 @@ export type ApiRole = 'send' | 'admin';
 
 export interface DispatcherConfig {
   logLevel: string;
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: { host: string; port: number; bodyLimitBytes: number } & HttpServerLimits;
   /** `key:role` pairs. */
   apiKeys: string[];
   /** Bearer token for the ingress replicas' internal delivery endpoint. */
@@ -72,6 +72,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     host: { doc: 'public API bind address', format: String, default: '0.0.0.0', env: 'DISPATCHER_HTTP_HOST' },
     port: { doc: 'public API port (0: any free port)', format: 'port', default: 8080, env: 'DISPATCHER_HTTP_PORT' },
     bodyLimitBytes: pos('largest request body accepted (413 above)', 8 * 1024 * 1024, 'DISPATCHER_BODY_LIMIT_BYTES'),
+    ...httpServerLimitsSchema('DISPATCHER_HTTP', 10_000),
   },
   apiKeys: { doc: 'API keys with roles: key1:send,key2:admin', format: 'api-keys', default: [], env: 'API_KEYS', sensitive: true },
   internalToken: { doc: 'bearer token for the ingress internal delivery API', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
@@ -126,7 +127,7 @@ export function loadDispatcherConfig(
   }
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
-  problems.push(...secretProblems(config));
+  problems.push(...httpServerLimitsProblems('http', config.http), ...secretProblems(config));
   if (problems.length) throw new ConfigError(problems);
   return loaded;
 }

@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
+import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
@@ -80,7 +80,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     loop.start();
   }
 
-  const server = createServer(app);
+  const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import convict from 'convict';
 import {
-  ConfigError, deviceSecretStrengthProblem, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem,
-  type PostgresConfig, type RedisConfig,
+  ConfigError, deviceSecretStrengthProblem, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, postgresConfigProblems,
+  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** The ingress service's configuration (docs/ingress.md lists every environment name). */
@@ -18,7 +18,7 @@ export interface IngressConfig {
     maxFrameBytes: number;
     writeHighWaterBytes: number;
   };
-  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number };
+  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number } & HttpServerLimits;
   auth: { mode: 'hmac' | 'none'; secrets: string[] };
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
@@ -50,6 +50,8 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
     port: { doc: 'internal delivery API port (0: any free port)', format: 'port', default: 8081, env: 'INGRESS_HTTP_PORT' },
     advertiseUrl: { doc: 'delivery base URL dispatchers use (default: http://127.0.0.1:<http port>)', format: String, default: '', env: 'INGRESS_ADVERTISE_URL' },
     bodyLimitBytes: nat('largest delivery request body (413 above)', 16 * 1024 * 1024, 'INGRESS_BODY_LIMIT_BYTES'),
+    // Only dispatchers call it (32 pooled connections each) and Prometheus scrapes it.
+    ...httpServerLimitsSchema('INGRESS_HTTP', 2_000),
   },
   auth: {
     mode: { doc: 'device auth: hmac, or none (must be set explicitly)', format: ['hmac', 'none'], default: 'hmac', env: 'DEVICE_AUTH_MODE' },
@@ -91,6 +93,7 @@ export function loadIngressConfig(
   if (config.timing.handshakeTimeoutMs < 1) problems.push('timing.handshakeTimeoutMs: must be at least 1');
   if (Boolean(config.tcp.tlsCertFile) !== Boolean(config.tcp.tlsKeyFile)) problems.push('tcp.tlsCertFile/tlsKeyFile: set both INGRESS_TLS_CERT_FILE and INGRESS_TLS_KEY_FILE, or neither');
   if (config.registry.shards < 1) problems.push('registry.shards: must be at least 1');
+  problems.push(...httpServerLimitsProblems('http', config.http));
   if (config.registry.heartbeatTtlMs <= config.registry.heartbeatIntervalMs) problems.push(`registry.heartbeatTtlMs: must exceed registry.heartbeatIntervalMs (${config.registry.heartbeatIntervalMs}): value was ${config.registry.heartbeatTtlMs}`);
   if (config.http.advertiseUrl) {
     try {

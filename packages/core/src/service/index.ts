@@ -9,3 +9,4 @@ export { healthRoutes, type DependencyCheck, type HealthRoutesOptions } from './
 export { errorHandler, notFoundHandler } from './http-errors';
 export { installShutdown, type ShutdownStep } from './shutdown';
 export { postgresConfigSchema, postgresConfigProblems, openPostgresStore, type PostgresConfig, type PostgresStore } from './postgres-store';
+export { createLimitedServer, httpServerLimitsSchema, httpServerLimitsProblems, closeIfBodyUnread, type HttpServerLimits } from './http-server';
