@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import {
   errorHandler, healthRoutes, notFoundHandler,
@@ -29,6 +29,8 @@ export interface AppDeps {
   batchMax: number;
   /** Enqueue store calls in flight at once; requests beyond share the next call (EnqueueCoalescer). */
   enqueueConcurrency: number;
+  /** Per-API-key rate limit; runs after authentication, before the body is read. */
+  rateLimit: RequestHandler;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -41,8 +43,9 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
-  // Authentication comes before the body parser: a caller without a key costs headers only.
-  app.use('/v1', authenticate(deps.apiKeys), express.json({ limit: deps.bodyLimitBytes }));
+  // Authentication and the rate limit come before the body parser: a caller without a key, or
+  // over its limit, costs headers only.
+  app.use('/v1', authenticate(deps.apiKeys), deps.rateLimit, express.json({ limit: deps.bodyLimitBytes }));
 
   registerCommandRoutes(app, {
     queue: deps.queue,

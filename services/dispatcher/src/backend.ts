@@ -2,12 +2,16 @@ import {
   checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
 } from '@outbound/core';
+import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RateLimiterFactory } from './api-rate-limit';
 import type { DispatcherConfig } from './config';
 
 /** The stores the dispatcher runs on, chosen by `queue.backend` (QUEUE_BACKEND). */
 export interface Backend {
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Rate limiters counting in this store, so every dispatcher shares each budget. */
+  rateLimiter: RateLimiterFactory;
   /** Each store's health check for /health and /readyz. */
   checks: Record<string, () => Promise<DependencyCheck>>;
   close(): Promise<void>;
@@ -33,9 +37,14 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   client.on('error', () => undefined);
   const queue = new RedisQueue(client, queueOptions(config));
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
+  const limitPrefix = `${config.queue.prefix}:rate`;
   return {
     queue,
     registry,
+    // rejectIfRedisNotReady: while Redis is down the limit steps aside at once instead of
+    // holding each request for the command timeout before its 503.
+    rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
+      new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds, rejectIfRedisNotReady: true }),
     checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
     async close() {
       await registry.close().catch(() => undefined);
@@ -57,6 +66,12 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
   return {
     queue,
     registry,
+    // Table rate_limits (migration 0004) in the registry schema; tableCreated: the migration made it.
+    rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
+      new RateLimiterPostgres({
+        storeClient: store.pool, storeType: 'pool', schemaName: config.registry.prefix, tableName: 'rate_limits', tableCreated: true,
+        clearExpiredByTimeout: true, keyPrefix, points, duration: durationSeconds,
+      }),
     checks: { postgres: () => store.check() },
     async close() {
       await registry.close().catch(() => undefined);

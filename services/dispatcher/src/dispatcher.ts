@@ -5,7 +5,8 @@ import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQ
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
-import { parseApiKeys, type DispatcherConfig } from './config';
+import { apiRateLimit } from './api-rate-limit';
+import { apiKeyLimits, parseApiKeys, type DispatcherConfig } from './config';
 import { DeliveryClient } from './delivery-client';
 import { DeviceResumer } from './device-resumer';
 import { RouteCache } from './route-cache';
@@ -56,6 +57,13 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     maxWaitMs: config.api.maxWaitMs,
     batchMax: config.api.batchMax,
     enqueueConcurrency: config.api.enqueueConcurrency,
+    rateLimit: apiRateLimit({
+      factory: backend.rateLimiter,
+      limits: apiKeyLimits(config),
+      windowSeconds: config.rateLimit.windowSeconds,
+      onLimited: (role) => metrics.rateLimited.inc({ role }),
+      logger,
+    }),
   });
 
   let loop: DispatchLoop | null = null;

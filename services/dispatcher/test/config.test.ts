@@ -1,4 +1,5 @@
 import { ConfigError } from '@outbound/core';
+import { apiKeyLimits } from '../src/config';
 import { loadDispatcherConfig, parseApiKeys } from '../src';
 
 const k1 = 'send-key-0123456789ab';
@@ -51,6 +52,20 @@ describe('dispatcher configuration', () => {
     expect(problemsOf({ API_KEYS: `${k1}:send` })).toEqual([expect.stringMatching(/^internalToken: INTERNAL_TOKEN must be at least 16 characters \(it has 0\)/)]);
     expect(problemsOf({ API_KEYS: `${k1}:send`, DISPATCHER_WORKER_ENABLED: 'false' })).toEqual([]);
     expect(problemsOf({ DISPATCHER_WORKER_ENABLED: 'false', INTERNAL_TOKEN: 'short' })).toHaveLength(1);
+  });
+});
+
+describe('per-key rate limits', () => {
+  it('gives each key its own limit from API_KEYS, else its role\'s', () => {
+    const { config } = loadDispatcherConfig({ env: { API_KEYS: `${k1}:send:50,${k2}:admin`, INTERNAL_TOKEN: token, API_RATE_LIMIT_ADMIN: '7' } });
+    expect(apiKeyLimits(config)).toEqual(new Map([[k1, 50], [k2, 7]]));
+    expect(parseApiKeys(config.apiKeys)).toEqual(new Map([[k1, 'send'], [k2, 'admin']]));
+    expect(config.rateLimit).toEqual({ windowSeconds: 1, send: 1_000, admin: 7 });
+  });
+
+  it('refuses a limit that is not a whole number, and a zero window', () => {
+    expect(problemsOf({ API_KEYS: `${k1}:send:lots`, INTERNAL_TOKEN: token })).toEqual([expect.stringMatching(/^apiKeys: .*rate limit, a whole number/)]);
+    expect(problemsOf({ API_KEYS: `${k1}:send`, INTERNAL_TOKEN: token, API_RATE_LIMIT_WINDOW_SECONDS: '0' })).toEqual([expect.stringMatching(/API_RATE_LIMIT_WINDOW_SECONDS/)]);
   });
 });
 

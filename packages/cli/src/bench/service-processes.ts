@@ -93,6 +93,9 @@ export async function startDispatcherProcess(group: ChildGroup, name: string, st
     INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
     // The saturation step keeps up to ~25 commands per device queued; the default cap (1,000) is far above that, raised anyway so a slow run never answers 429.
     QUEUE_PER_DEVICE_CAP: '100000',
+    // The benchmark measures throughput: the per-key rate limit is off.
+    API_RATE_LIMIT_SEND: '0',
+    API_RATE_LIMIT_ADMIN: '0',
     ...extra,
   }, nodeArgs);
   const apiUrl = `http://127.0.0.1:${httpPort}`;
