@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { closeIfBodyUnread, OutboundError, toError, type Logger } from '@outbound/core';
 import { callerOf } from './api-auth';
 
@@ -17,6 +17,12 @@ export interface ApiRateLimitOptions {
   logger: Logger;
 }
 
+/**
+ * Longest wait for the store's count. Past it the request goes ahead: while the store is down
+ * the limit must not hold each request for the store's own command timeout before its 503.
+ */
+const STORE_WAIT_MS = 250;
+
 /** Store keys name a hash of the API key, so the store never holds a key a caller could present. */
 function keyId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
@@ -28,16 +34,17 @@ function keyId(key: string): string {
  * read: a throttled caller's body costs nothing. Over the limit: 429 RATE_LIMITED with
  * Retry-After (whole seconds, at least 1).
  *
- * If the store cannot answer, the request goes ahead: the limit protects the service, and a
- * store outage already answers 503 to whatever needs the store.
+ * If the store does not answer within 250 ms, the request goes ahead: the limit protects the
+ * service, and a store outage already answers 503 to whatever needs the store.
  */
 export function apiRateLimit(options: ApiRateLimitOptions): RequestHandler {
   // One limiter per distinct limit: rate-limiter-flexible fixes the points per instance.
-  const limiters = new Map<number, RateLimiterAbstract>();
+  const limiters = new Map<number, RLWrapperTimeouts>();
   const limiterFor = (points: number) => {
     let limiter = limiters.get(points);
     if (!limiter) {
-      limiter = options.factory({ keyPrefix: `api-rate:${points}`, points, durationSeconds: options.windowSeconds });
+      const inner = options.factory({ keyPrefix: `api-rate:${points}`, points, durationSeconds: options.windowSeconds });
+      limiter = new RLWrapperTimeouts({ limiter: inner, timeoutMs: STORE_WAIT_MS });
       limiters.set(points, limiter);
     }
     return limiter;

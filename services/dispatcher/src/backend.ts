@@ -41,10 +41,8 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   return {
     queue,
     registry,
-    // rejectIfRedisNotReady: while Redis is down the limit steps aside at once instead of
-    // holding each request for the command timeout before its 503.
     rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
-      new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds, rejectIfRedisNotReady: true }),
+      new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds }),
     checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
     async close() {
       await registry.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createPgPool } from '@outbound/core';
-import { RawHttpConnection, requestHead, testPgUrl, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+import { RawHttpConnection, requestHead, startRedisServer, testPgUrl, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 import type { RunningDispatcher } from '../src';
 import { ADMIN_KEY, SEND_KEY, as, startTestDispatcher } from './support/harness';
 
@@ -82,6 +82,27 @@ describe.each([
       expect(c.received).toMatch(/\r\nretry-after: \d+\r\n/i);
     } finally {
       c.destroy();
+    }
+  });
+});
+
+describe('per-API-key rate limit while its store is down', () => {
+  it('steps aside: the caller gets the store\'s 503, not a 429 or a wait for the store', async () => {
+    const redis = await startRedisServer();
+    const d = await startTestDispatcher(redis.url, { ...settings, apiKeys: [`${LIMITED_KEY}:send:1`], rateLimit: { windowSeconds: 60, send: 0, admin: 0 } }, 'rate-down');
+    try {
+      await read(d, LIMITED_KEY).expect(404);
+      await read(d, LIMITED_KEY).expect(429);
+      await redis.kill();
+      const started = performance.now();
+      const res = await request(d.app).post('/v1/commands').set(as(LIMITED_KEY)).send({ phyId: 'DEV-1', payload: '' });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('STORE_UNAVAILABLE');
+      // The harness' Redis command timeout is 2 s: the limit gave up on the store well before it.
+      expect(performance.now() - started).toBeLessThan(2_000 + 250 + 500);
+    } finally {
+      await d.stop();
+      await redis.stop();
     }
   });
 });
