@@ -2,11 +2,12 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import {
   errorHandler, healthRoutes, notFoundHandler,
-  type CommandQueue, type DependencyCheck, type Logger, type RouteRegistry,
+  type CommandQueue, type CredentialStore, type DependencyCheck, type Logger, type RouteRegistry,
 } from '@outbound/core';
 import { registerAdminRoutes } from './admin-routes';
 import { authenticate, requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
+import { registerCredentialRoutes } from './credential-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
@@ -17,6 +18,8 @@ export interface AppDeps {
   /** The queue, already wrapped by guardStore so an unreachable store answers 503. */
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Per-device keys and revocations (admin routes), wrapped like the queue. */
+  credentials: CredentialStore;
   apiKeys: ReadonlyMap<string, ApiRole>;
   waiter: CompletionWaiter;
   metrics: DispatcherMetrics;
@@ -56,7 +59,8 @@ export function createApp(deps: AppDeps): Express {
     batchMax: deps.batchMax,
     guard: requireRole('send'),
   });
-  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, guard: requireRole('admin') });
+  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });
+  registerCredentialRoutes(app, { credentials: deps.credentials, guard: requireRole('admin') });
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -1,6 +1,6 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
-  type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
+  RedisRouteRegistry, toRedisConnectionOptions, type CommandQueue, type CredentialStore, type DependencyCheck, type QueueOptions, type RouteRegistry,
 } from '@outbound/core';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterFactory } from './api-rate-limit';
@@ -10,6 +10,8 @@ import type { DispatcherConfig } from './config';
 export interface Backend {
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Per-device keys and revocations, beside the route registry (the ingress replicas read them there). */
+  credentials: CredentialStore;
   /** Rate limiters counting in this store, so every dispatcher shares each budget. */
   rateLimiter: RateLimiterFactory;
   /** Each store's health check for /health and /readyz. */
@@ -29,7 +31,7 @@ export function queueOptions(config: DispatcherConfig): QueueOptions {
   };
 }
 
-/** The one place that picks a backend: everything else sees CommandQueue and RouteRegistry. */
+/** The one place that picks a backend: everything else sees CommandQueue, RouteRegistry and CredentialStore. */
 export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher'): Promise<Backend> {
   if (config.queue.backend === 'postgres') return createPostgresBackend(config, name);
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
@@ -37,14 +39,17 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   client.on('error', () => undefined);
   const queue = new RedisQueue(client, queueOptions(config));
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
+  const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const limitPrefix = `${config.queue.prefix}:rate`;
   return {
     queue,
     registry,
+    credentials,
     rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
       new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds }),
     checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
     async close() {
+      await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await client.quit().catch(() => client.disconnect());
@@ -61,9 +66,11 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
   const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.queue.prefix, config.registry.prefix] });
   const queue = new PostgresQueue(store.pool, queueOptions(config));
   const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
+  const credentials = new PostgresCredentialStore({ pool: store.pool, schema: config.registry.prefix });
   return {
     queue,
     registry,
+    credentials,
     // Table rate_limits (migration 0004) in the registry schema; tableCreated: the migration made it.
     rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
       new RateLimiterPostgres({
@@ -72,6 +79,7 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
       }),
     checks: { postgres: () => store.check() },
     async close() {
+      await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await store.close().catch(() => undefined);

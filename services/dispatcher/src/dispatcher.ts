@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
+import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
@@ -24,6 +24,7 @@ export interface RunningDispatcher {
   server: Server;
   queue: CommandQueue;
   registry: RouteRegistry;
+  credentials: CredentialStore;
   loop: DispatchLoop | null;
   resumer: DeviceResumer | null;
   metrics: DispatcherMetrics;
@@ -45,11 +46,12 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const onUnavailable = (operation: string) => metrics.storeErrors.inc({ operation });
   const queue = guardStore(backend.queue, onUnavailable);
   const registry = guardStore(backend.registry, onUnavailable);
+  const credentials = guardStore(backend.credentials, onUnavailable);
   const waiter = new CompletionWaiter();
   let ready = false;
 
   const app = createApp({
-    queue, registry, waiter, metrics, metricsRegistry, logger,
+    queue, registry, credentials, waiter, metrics, metricsRegistry, logger,
     apiKeys: parseApiKeys(config.apiKeys),
     isReady: () => ready,
     checks: backend.checks,
@@ -115,5 +117,5 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     return stopping;
   };
 
-  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, loop, resumer, metrics, logger, stop };
+  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, credentials, loop, resumer, metrics, logger, stop };
 }
