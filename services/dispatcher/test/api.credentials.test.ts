@@ -81,7 +81,7 @@ describe.each(['redis', 'postgres'] as const)('device credentials admin API (%s)
     ['a number', { key: 5 }, 'key', 'must be a base64 string'],
     ['nothing', {}, 'key', 'is required: base64 of 32 bytes'],
     ['an extra field', { key: randomBytes(32).toString('base64'), note: 'x' }, '(body)', 'Unrecognized key: "note"'],
-  ])('refuses %s with 400 naming the field, never echoing the key, and stores nothing', async (_name, body, path, message) => {
+  ] as Array<[string, Record<string, unknown>, string, string]>)('refuses %s with 400 naming the field, never echoing the key, and stores nothing', async (_name, body, path, message) => {
     const res = await request(d.app).put('/v1/devices/DEV-BAD/credentials').set(as(ADMIN_KEY)).send(body).expect(400);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(res.body.error.details).toEqual([{ path, message }]);
