@@ -19,7 +19,7 @@ export interface IngressConfig {
     writeHighWaterBytes: number;
   };
   http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number } & HttpServerLimits;
-  auth: { mode: 'hmac' | 'none'; secrets: string[] };
+  auth: { mode: 'hmac' | 'none'; secrets: string[]; legacyTokenAuth: boolean };
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
   drain: { graceMs: number; reconnectSpreadMs: number };
@@ -55,12 +55,18 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
   },
   auth: {
     mode: { doc: 'device auth: hmac, or none (must be set explicitly)', format: ['hmac', 'none'], default: 'hmac', env: 'DEVICE_AUTH_MODE' },
-    secrets: { doc: 'HMAC secrets, comma-separated (several during a rotation)', format: 'string-list', default: [], env: 'DEVICE_AUTH_SECRETS', sensitive: true },
+    secrets: { doc: 'fleet secrets, comma-separated (several during a rotation); a device without a provisioned key uses HMAC-SHA256(secret, phyId)', format: 'string-list', default: [], env: 'DEVICE_AUTH_SECRETS', sensitive: true },
+    legacyTokenAuth: {
+      doc: 'also accept the v1 static-token HELLO (a captured HELLO impersonates the device; migration only)',
+      format: Boolean,
+      default: false,
+      env: 'INGRESS_LEGACY_TOKEN_AUTH',
+    },
   },
   internalToken: { doc: 'bearer token every /internal route requires', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
   timing: {
     heartbeatSeconds: nat('heartbeat interval announced in WELCOME (1..65535)', 30, 'INGRESS_HEARTBEAT_SECONDS'),
-    handshakeTimeoutMs: nat('HELLO must arrive within this long', 10_000, 'INGRESS_HANDSHAKE_TIMEOUT_MS'),
+    handshakeTimeoutMs: nat('from accept, the TLS handshake, HELLO2 and PROOF must all complete within this long', 10_000, 'INGRESS_HANDSHAKE_TIMEOUT_MS'),
     idleTimeoutMs: nat('silence that closes a connection (0: 2.5 heartbeat intervals)', 0, 'INGRESS_IDLE_TIMEOUT_MS'),
     errorLingerMs: nat('after an ERROR, how long the socket may take to flush before it is destroyed', 1_000, 'INGRESS_ERROR_LINGER_MS'),
   },

@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import { createLimitedServer, createLogger, toError, type Logger, type RouteRegistry } from '@outbound/core';
+import { createLimitedServer, createLogger, toError, type CredentialStore, type Logger, type RouteRegistry } from '@outbound/core';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';
 import { IngressMetrics } from './metrics';
+import { DeviceAuthenticator } from './device-auth';
 import { createRouteRegistry } from './registry-factory';
 import { ReplicaHeartbeat } from './replica-heartbeat';
 import { DeviceServer } from './tcp-server';
@@ -20,6 +21,7 @@ export interface IngressHandle {
   app: Express;
   metrics: IngressMetrics;
   registry: RouteRegistry;
+  credentials: CredentialStore;
   devices: DeviceServer;
   /**
    * SIGTERM's sequence: readiness false, listener closed, GOAWAY to every device (jittered
@@ -39,14 +41,19 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   const logger = options.logger ?? createLogger({ service: 'ingress', level: config.logLevel });
   const metrics = new IngressMetrics();
   const store = await createRouteRegistry(config);
-  const { registry } = store;
+  const { registry, credentials } = store;
   let ready = false;
+  if (config.auth.legacyTokenAuth) {
+    logger.warn('INGRESS_LEGACY_TOKEN_AUTH=true: the v1 static-token HELLO is accepted; a HELLO captured on the network impersonates its device. Move devices to HELLO2 and turn it off');
+  }
+  const authenticator = new DeviceAuthenticator({ mode: config.auth.mode, secrets: config.auth.secrets, credentials });
 
   const devices = new DeviceServer({
     host: config.tcp.host,
     port: config.tcp.port,
     tls: config.tcp.tlsCertFile ? { certFile: config.tcp.tlsCertFile, keyFile: config.tcp.tlsKeyFile } : undefined,
-    auth: config.auth,
+    authenticator,
+    legacyTokenAuth: config.auth.legacyTokenAuth,
     heartbeatSeconds: config.timing.heartbeatSeconds,
     handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
     idleTimeoutMs: idleTimeoutMs(config),
@@ -87,10 +94,12 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
 
   const heartbeat = new ReplicaHeartbeat(registry, replica, config.registry.heartbeatIntervalMs, config.registry.heartbeatTtlMs, logger);
   let unsubscribe: (() => Promise<void>) | undefined;
+  let revocations: { stop(): Promise<void> } | undefined;
   let tcpPort: number;
   try {
     await heartbeat.start();
     unsubscribe = await registry.onSuperseded(replica.replicaId, (phyId, epoch) => devices.superseded(phyId, epoch));
+    revocations = await credentials.onRevoked((phyId) => devices.revoked(phyId));
     tcpPort = await devices.listen();
   } catch (error) {
     heartbeat.stop();
@@ -112,6 +121,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
       logger.error({ err: toError(error) }, 'could not remove this replica\'s routes; they read offline once its heartbeat lapses');
     }
     await unsubscribe?.().catch(() => undefined);
+    await revocations?.stop().catch(() => undefined);
     await closeHttp(http);
     await store.close();
   };
@@ -124,6 +134,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     app,
     metrics,
     registry,
+    credentials,
     devices,
     drain() {
       ending ??= (async () => {

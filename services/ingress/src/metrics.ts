@@ -13,6 +13,9 @@ export class IngressMetrics {
   readonly deliveries: Counter<'outcome'>;
   readonly ackLatency: Histogram;
   readonly disconnects: Counter<'reason'>;
+  readonly authFailures: Counter<'reason'>;
+  readonly rateLimitedHandshakes: Counter<'scope'>;
+  readonly supersedes: Counter;
   /** Pre-bound children: the per-frame path must not look labels up in a map. */
   private readonly inByType = new Map<number, { inc(n?: number): void }>();
   private readonly outByType = new Map<number, { inc(n?: number): void }>();
@@ -34,6 +37,14 @@ export class IngressMetrics {
       registers,
     });
     this.disconnects = new Counter({ name: 'outbound_ingress_disconnects_total', help: 'Connections closed, by reason', labelNames: ['reason'], registers });
+    this.authFailures = new Counter({ name: 'outbound_ingress_auth_failures_total', help: 'Handshakes answered AUTH_FAILED, by reason', labelNames: ['reason'], registers });
+    this.rateLimitedHandshakes = new Counter({
+      name: 'outbound_ingress_rate_limited_handshakes_total',
+      help: 'Handshakes answered RATE_LIMITED, by the limit that refused them (ip, phy_id, supersede_storm)',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.supersedes = new Counter({ name: 'outbound_ingress_supersedes_total', help: 'Connections closed because a newer connection of the same phyId arrived', registers });
     for (const type of Object.values(FrameType)) {
       this.inByType.set(type, this.framesIn.labels(frameTypeName(type)));
       this.outByType.set(type, this.framesOut.labels(frameTypeName(type)));

@@ -1,12 +1,13 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresRouteRegistry, RedisRouteRegistry, toRedisConnectionOptions,
-  type DependencyCheck, type RouteRegistry,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresCredentialStore, PostgresRouteRegistry, RedisCredentialStore, RedisRouteRegistry,
+  toRedisConnectionOptions, type CredentialStore, type DependencyCheck, type RouteRegistry,
 } from '@outbound/core';
 import type { IngressConfig } from './config';
 
-/** The route registry and the health checks of the store behind it. */
+/** The route registry, the device credentials, and the health checks of the store behind them. */
 export interface RegistryBundle {
   registry: RouteRegistry;
+  credentials: CredentialStore;
   checks: Record<string, () => Promise<DependencyCheck>>;
   /** Closes the registry and every connection it opened. */
   close(): Promise<void>;
@@ -24,20 +25,28 @@ export async function createRouteRegistry(config: IngressConfig): Promise<Regist
       const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
       // ioredis reconnects by itself; errors surface through commands and /health.
       client.on('error', () => undefined);
+      const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
       const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards, ownsClient: true });
       return {
         registry,
+        credentials,
         checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
-        close: () => registry.close(),
+        async close() {
+          await credentials.close().catch(() => undefined);
+          await registry.close();
+        },
       };
     }
     case 'postgres': {
       const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.registry.prefix] });
       const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
+      const credentials = new PostgresCredentialStore({ pool: store.pool, schema: config.registry.prefix });
       return {
         registry,
+        credentials,
         checks: { postgres: () => store.check() },
         async close() {
+          await credentials.close().catch(() => undefined);
           await registry.close().catch(() => undefined);
           await store.close().catch(() => undefined);
         },

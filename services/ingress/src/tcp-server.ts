@@ -1,7 +1,8 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { encodeError, encodeGoaway, FrameType, verifyDeviceToken, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
+import { encodeError, encodeGoaway, FrameType, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
+import type { AdmitVerdict, AuthFailure, DeviceAuthenticator } from './device-auth';
 import { ConnState, DeviceConnection, type ConnectionHost } from './device-connection';
 import type { DeliveryTracker } from './delivery-tracker';
 import type { IngressMetrics } from './metrics';
@@ -10,7 +11,9 @@ export interface DeviceServerOptions {
   host: string;
   port: number;
   tls?: { certFile: string; keyFile: string };
-  auth: { mode: 'hmac' | 'none'; secrets: readonly string[] };
+  authenticator: DeviceAuthenticator;
+  /** Accept the v1 static-token HELLO (INGRESS_LEGACY_TOKEN_AUTH). */
+  legacyTokenAuth: boolean;
   heartbeatSeconds: number;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
@@ -38,6 +41,7 @@ export interface RouteHooks {
 export class DeviceServer implements ConnectionHost {
   readonly heartbeatSeconds: number;
   readonly writeHighWaterBytes: number;
+  readonly legacyTokenAuth: boolean;
   private readonly server: Server;
   private readonly connections = new Set<DeviceConnection>();
   private readonly byPhyId = new Map<string, DeviceConnection>();
@@ -45,12 +49,11 @@ export class DeviceServer implements ConnectionHost {
   private tracker: DeliveryTracker | undefined;
   private routes: RouteHooks | undefined;
   private draining = false;
-  private readonly secrets: string[];
 
   constructor(private readonly options: DeviceServerOptions) {
     this.heartbeatSeconds = options.heartbeatSeconds;
     this.writeHighWaterBytes = options.writeHighWaterBytes;
-    this.secrets = [...options.auth.secrets];
+    this.legacyTokenAuth = options.legacyTokenAuth;
     if (options.tls) {
       const tlsServer = createTlsServer({
         cert: readFileSync(options.tls.certFile),
@@ -118,14 +121,33 @@ export class DeviceServer implements ConnectionHost {
     m.openConnections.inc();
   }
 
-  authenticate(phyId: string, token: string): boolean {
-    return this.options.auth.mode === 'none' || verifyDeviceToken(phyId, token, this.secrets);
+  admit(conn: DeviceConnection, phyId: string): Promise<AdmitVerdict> {
+    return this.options.authenticator.admit(phyId, conn.socket.remoteAddress ?? '').then((verdict) => {
+      if (verdict.kind === 'rate_limited') this.options.metrics.rateLimitedHandshakes.labels(verdict.scope).inc();
+      return verdict;
+    });
+  }
+
+  onAuthFailed(conn: DeviceConnection, reason: AuthFailure): void {
+    this.options.metrics.authFailures.labels(reason).inc();
+    this.options.logger.info({ phyId: conn.phyId || undefined, remote: conn.remote, reason }, 'device authentication failed');
+  }
+
+  /** The device was revoked (any replica heard it): cut every connection of that phyId. */
+  revoked(phyId: string): void {
+    for (const conn of this.connections) {
+      if (conn.phyId !== phyId || conn.state === ConnState.CLOSING) continue;
+      conn.authFailed(conn.inHandshake ? 'revoked' : 'revoked_while_connected', 'this device is revoked');
+    }
   }
 
   onAuthenticated(conn: DeviceConnection): void {
     const older = this.byPhyId.get(conn.phyId);
     this.byPhyId.set(conn.phyId, conn);
-    if (older && older !== conn) older.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived');
+    if (older && older !== conn) {
+      this.options.metrics.supersedes.inc();
+      older.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived');
+    }
     this.options.metrics.handshakes.labels('ok').inc();
     const routes = this.routes;
     if (!routes) throw new Error('DeviceServer.attach() was not called');
@@ -158,7 +180,10 @@ export class DeviceServer implements ConnectionHost {
     const conn = this.byPhyId.get(phyId);
     if (!conn || conn.state === ConnState.CLOSING) return;
     if (conn.epoch === 0) conn.supersededUpTo = Math.max(conn.supersededUpTo, epoch);
-    else if (conn.epoch <= epoch) conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+    else if (conn.epoch <= epoch) {
+      this.options.metrics.supersedes.inc();
+      conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+    }
   }
 
   onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void {
@@ -200,7 +225,9 @@ export class DeviceServer implements ConnectionHost {
     const { handshakeTimeoutMs, idleTimeoutMs, errorLingerMs } = this.options;
     for (const conn of this.connections) {
       if (conn.state === ConnState.HANDSHAKE) {
-        if (now - conn.openedAt > handshakeTimeoutMs) conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${handshakeTimeoutMs} ms`);
+        if (now - conn.openedAt > handshakeTimeoutMs) conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO2 within ${handshakeTimeoutMs} ms`);
+      } else if (conn.inHandshake) {
+        if (now - conn.openedAt > handshakeTimeoutMs) conn.authFailed('proof_timeout', `no PROOF within ${handshakeTimeoutMs} ms`);
       } else if (conn.state === ConnState.CLOSING) {
         if (conn.closingSince > 0 && now - conn.closingSince > errorLingerMs) conn.destroy(conn.closeReason);
       } else if (now - conn.lastSeenAt > idleTimeoutMs) {
@@ -220,7 +247,7 @@ export class DeviceServer implements ConnectionHost {
     // close() stops accepting at once; its callback waits for every connection, so not awaited.
     this.server.close();
     for (const conn of this.connections) {
-      if (conn.state === ConnState.HANDSHAKE) conn.destroy('draining');
+      if (conn.inHandshake) conn.destroy('draining');
       else if (conn.state !== ConnState.CLOSING && !conn.pending) {
         conn.endWith(encodeGoaway(Math.floor(Math.random() * (spreadMs + 1))), FrameType.GOAWAY, 'goaway');
       } else if (conn.state !== ConnState.CLOSING) {

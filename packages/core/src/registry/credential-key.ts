@@ -1,7 +1,5 @@
 import { OutboundError } from '../errors';
-
-/** Length of a device key: one HMAC-SHA256 output. */
-export const DEVICE_KEY_BYTES = 32;
+import { DEVICE_KEY_BYTES } from '../protocol/handshake';
 
 /** Refuses a key of the wrong length before any store sees it (both backends call this). */
 export function assertDeviceKey(key: Buffer): void {

@@ -2,9 +2,10 @@ import { loadIngressConfig, startIngress, type IngressHandle } from '@outbound/i
 import { createLogger } from '@outbound/core';
 import { deepMerge, testRedisUrl } from '@outbound/test-support';
 
+/** Fleet secrets are at least 32 bytes (the config refuses shorter ones). */
 export const SECRET = 'test-fleet-secret-1-0123456789abcdef';
 /** The retired secret of a rotation: still accepted. */
-export const OLD_SECRET = 'old-fleet-secret-0123456789abcdef012';
+export const OLD_SECRET = 'test-fleet-secret-0-0123456789abcdef';
 export const TOKEN = 'internal-test-token';
 
 /** An in-process ingress on free ports with short timeouts; `overrides` use the config's key paths. */
