@@ -40,8 +40,8 @@ export interface Stack {
   dispatchers: RunningDispatcher[];
   /** The first dispatcher: the API tests talk to. */
   api: RunningDispatcher;
-  /** Connects a simulated device to ingress `replica` (default 0); closed by stop(). */
-  device(phyId: string, behaviour?: DeviceBehaviour & { result?: (id: string, payload: Buffer) => Buffer }, replica?: number): Promise<SimulatedDevice>;
+  /** Connects a simulated device to ingress `replica` (default 0), with the derived key unless `key` is given; closed by stop(). */
+  device(phyId: string, behaviour?: DeviceBehaviour & { key?: Buffer; result?: (id: string, payload: Buffer) => Buffer }, replica?: number): Promise<SimulatedDevice>;
   /** Enqueues through the public API; answers the command id. */
   enqueue(body: Record<string, unknown>): Promise<string>;
   get(id: string): Promise<Record<string, unknown> & { status: string; attempts: number }>;
