@@ -1,8 +1,9 @@
--- 0004: request counters for rate limits shared by every replica (rate-limiter-flexible's
--- RateLimiterPostgres layout; each limiter's keyPrefix keeps its keys apart).
+-- 0004: counters of the rate limits shared by every replica: the ingress handshake limits and
+-- the dispatchers' per-API-key limit.
 
--- Created here rather than by the library at start-up, so replicas starting together cannot
--- race on CREATE TABLE; expired rows are deleted by the limiter every five minutes.
+-- The layout rate-limiter-flexible's RateLimiterPostgres expects (it is told the table exists,
+-- so replicas starting together never race to create it): key = limiter prefix and key, points
+-- consumed in the current window, expire = end of the window (epoch milliseconds).
 CREATE TABLE rate_limits (
   key     varchar(255) PRIMARY KEY,
   points  integer      NOT NULL DEFAULT 0,

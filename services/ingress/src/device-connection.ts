@@ -70,6 +70,8 @@ export class DeviceConnection {
   /** When CLOSING began; the sweep destroys the socket if it has not closed after the linger. */
   closingSince = 0;
   closeReason = '';
+  /** A TLS connection whose TLS handshake has not finished (no frame can be sent yet). */
+  transportPending = false;
   /** Counted in the connected-devices gauge (reached READY). */
   counted = false;
   pending: Map<string, PendingDelivery> | null = null;

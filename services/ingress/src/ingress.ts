@@ -6,6 +6,8 @@ import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';
 import { IngressMetrics } from './metrics';
 import { DeviceAuthenticator } from './device-auth';
+import { effectiveMaxConnections, openFileLimit } from './file-limit';
+import { HandshakeLimits } from './handshake-limits';
 import { createRouteRegistry } from './registry-factory';
 import { ReplicaHeartbeat } from './replica-heartbeat';
 import { DeviceServer } from './tcp-server';
@@ -46,7 +48,26 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   if (config.auth.legacyTokenAuth) {
     logger.warn('INGRESS_LEGACY_TOKEN_AUTH=true: the v1 static-token HELLO is accepted; a HELLO captured on the network impersonates its device. Move devices to HELLO2 and turn it off');
   }
-  const authenticator = new DeviceAuthenticator({ mode: config.auth.mode, secrets: config.auth.secrets, credentials });
+  const connectionLimit = effectiveMaxConnections(config.tcp.maxConnections, openFileLimit());
+  if (connectionLimit.clampedFrom !== undefined) {
+    logger.warn(
+      { configured: connectionLimit.clampedFrom, maxConnections: connectionLimit.maxConnections, openFileLimit: connectionLimit.fileLimit },
+      'INGRESS_MAX_CONNECTIONS is above what this process can open (ulimit -n, less a reserve for the store, HTTP and logs): clamped; raise the file limit to hold more devices',
+    );
+  }
+  metrics.maxConnections.set(connectionLimit.maxConnections);
+  const l = config.limits;
+  const limits = new HandshakeLimits(store.limiterStore, {
+    perIp: { points: l.handshakesPerIp, windowSeconds: l.handshakesPerIpWindowSeconds },
+    perPhyId: { points: l.handshakesPerPhyId, windowSeconds: l.handshakesPerPhyIdWindowSeconds },
+    supersedeStorm: { points: l.supersedeStormCount, windowSeconds: l.supersedeStormWindowSeconds, lockoutSeconds: l.supersedeLockoutSeconds },
+  });
+  const authenticator = new DeviceAuthenticator({
+    mode: config.auth.mode,
+    secrets: config.auth.secrets,
+    credentials,
+    admission: (phyId, remoteAddress) => limits.admit(phyId, remoteAddress),
+  });
 
   const devices = new DeviceServer({
     host: config.tcp.host,
@@ -58,7 +79,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
     idleTimeoutMs: idleTimeoutMs(config),
     errorLingerMs: config.timing.errorLingerMs,
-    maxConnections: config.tcp.maxConnections,
+    maxConnections: connectionLimit.maxConnections,
     maxFrameBytes: config.tcp.maxFrameBytes,
     writeHighWaterBytes: config.tcp.writeHighWaterBytes,
     metrics,
@@ -81,7 +102,13 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   const replica = { replicaId: config.replicaId, address };
 
   devices.attach(tracker, {
-    register: async (conn) => (await registry.register(conn.phyId, replica)).epoch,
+    register: async (conn) => {
+      const { epoch, previous } = await registry.register(conn.phyId, replica);
+      if (previous) {
+        limits.recordSupersede(conn.phyId).catch((error: unknown) => logger.warn({ phyId: conn.phyId, err: toError(error) }, 'could not count the supersede'));
+      }
+      return epoch;
+    },
     unregister: async (conn) => {
       try {
         await registry.unregister(conn.phyId, replica.replicaId, conn.epoch);

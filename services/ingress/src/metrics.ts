@@ -6,6 +6,7 @@ export class IngressMetrics {
   readonly registry: Registry;
   readonly connectedDevices: Gauge;
   readonly openConnections: Gauge;
+  readonly maxConnections: Gauge;
   readonly handshakes: Counter<'result'>;
   readonly framesIn: Counter<'type'>;
   readonly framesOut: Counter<'type'>;
@@ -24,7 +25,8 @@ export class IngressMetrics {
     this.registry = registry;
     const registers = [registry];
     this.connectedDevices = new Gauge({ name: 'outbound_ingress_connected_devices', help: 'Devices past WELCOME and registered', registers });
-    this.openConnections = new Gauge({ name: 'outbound_ingress_open_connections', help: 'TCP connections open, including handshakes in progress', registers });
+    this.openConnections = new Gauge({ name: 'outbound_ingress_open_connections', help: 'TCP connections open, including TLS and protocol handshakes in progress', registers });
+    this.maxConnections = new Gauge({ name: 'outbound_ingress_max_connections', help: 'Connection limit in force (INGRESS_MAX_CONNECTIONS, clamped to the open-file limit)', registers });
     this.handshakes = new Counter({ name: 'outbound_ingress_handshakes_total', help: 'Handshakes by result', labelNames: ['result'], registers });
     this.framesIn = new Counter({ name: 'outbound_ingress_frames_in_total', help: 'Frames received from devices by type', labelNames: ['type'], registers });
     this.framesOut = new Counter({ name: 'outbound_ingress_frames_out_total', help: 'Frames sent to devices by type', labelNames: ['type'], registers });

@@ -3,11 +3,14 @@ import {
   toRedisConnectionOptions, type CredentialStore, type DependencyCheck, type RouteRegistry,
 } from '@outbound/core';
 import type { IngressConfig } from './config';
+import type { LimiterStore } from './handshake-limits';
 
 /** The route registry, the device credentials, and the health checks of the store behind them. */
 export interface RegistryBundle {
   registry: RouteRegistry;
   credentials: CredentialStore;
+  /** Where the handshake rate limits keep their counters. */
+  limiterStore: LimiterStore;
   checks: Record<string, () => Promise<DependencyCheck>>;
   /** Closes the registry and every connection it opened. */
   close(): Promise<void>;
@@ -30,6 +33,7 @@ export async function createRouteRegistry(config: IngressConfig): Promise<Regist
       return {
         registry,
         credentials,
+        limiterStore: { kind: 'redis', client, prefix: config.registry.prefix },
         checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
         async close() {
           await credentials.close().catch(() => undefined);
@@ -44,6 +48,7 @@ export async function createRouteRegistry(config: IngressConfig): Promise<Regist
       return {
         registry,
         credentials,
+        limiterStore: { kind: 'postgres', pool: store.pool, schema: config.registry.prefix },
         checks: { postgres: () => store.check() },
         async close() {
           await credentials.close().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { encodeError, encodeGoaway, FrameType, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
 import type { AdmitVerdict, AuthFailure, DeviceAuthenticator } from './device-auth';
@@ -43,6 +43,7 @@ export class DeviceServer implements ConnectionHost {
   readonly writeHighWaterBytes: number;
   readonly legacyTokenAuth: boolean;
   private readonly server: Server;
+  private readonly secureContext: SecureContext | undefined;
   private readonly connections = new Set<DeviceConnection>();
   private readonly byPhyId = new Map<string, DeviceConnection>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -54,18 +55,11 @@ export class DeviceServer implements ConnectionHost {
     this.heartbeatSeconds = options.heartbeatSeconds;
     this.writeHighWaterBytes = options.writeHighWaterBytes;
     this.legacyTokenAuth = options.legacyTokenAuth;
-    if (options.tls) {
-      const tlsServer = createTlsServer({
-        cert: readFileSync(options.tls.certFile),
-        key: readFileSync(options.tls.keyFile),
-        handshakeTimeout: options.handshakeTimeoutMs,
-      });
-      tlsServer.on('secureConnection', (socket) => this.accept(socket));
-      tlsServer.on('tlsClientError', () => this.options.metrics.handshakes.labels('tls_error').inc());
-      this.server = tlsServer;
-    } else {
-      this.server = createTcpServer((socket) => this.accept(socket));
-    }
+    // TLS is layered on accepted TCP sockets rather than left to tls.Server, so a socket is
+    // counted against the limit and held to the handshake deadline from accept, TLS handshake
+    // included (tls.Server hands a socket over only once its handshake is done).
+    if (options.tls) this.secureContext = createSecureContext({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
+    this.server = createTcpServer((socket) => this.accept(socket));
   }
 
   attach(tracker: DeliveryTracker, routes: RouteHooks): void {
@@ -109,14 +103,35 @@ export class DeviceServer implements ConnectionHost {
     const m = this.options.metrics;
     if (this.draining || this.connections.size >= this.options.maxConnections) {
       m.handshakes.labels('busy').inc();
+      socket.on('error', () => undefined);
+      if (this.secureContext) {
+        // An ERROR frame would need a TLS handshake first: the cost the limit is there to refuse.
+        socket.destroy();
+        return;
+      }
       m.frameErrors.labels('BUSY').inc();
       m.frameOut(FrameType.ERROR);
-      socket.on('error', () => undefined);
-      socket.end(encodeError(WireErrorCode.BUSY, this.draining ? 'server is draining' : 'connection limit reached'));
+      // Release the descriptor as soon as the frame is handed to the kernel: a flood of refused
+      // connections must not hold files of its own (the kernel still delivers the frame and FIN).
+      socket.end(encodeError(WireErrorCode.BUSY, this.draining ? 'server is draining' : 'connection limit reached'), () => socket.destroy());
       socket.setTimeout(this.options.errorLingerMs || 1, () => socket.destroy());
       return;
     }
-    const conn = new DeviceConnection(socket, this, this.options.maxFrameBytes, Date.now());
+    const openedAt = Date.now();
+    if (!this.secureContext) {
+      this.connections.add(new DeviceConnection(socket, this, this.options.maxFrameBytes, openedAt));
+      m.openConnections.inc();
+      return;
+    }
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
+    const conn = new DeviceConnection(secure, this, this.options.maxFrameBytes, openedAt);
+    conn.transportPending = true;
+    secure.once('secure', () => {
+      conn.transportPending = false;
+    });
+    secure.once('error', () => {
+      if (conn.transportPending) m.handshakes.labels('tls_error').inc();
+    });
     this.connections.add(conn);
     m.openConnections.inc();
   }
@@ -225,7 +240,14 @@ export class DeviceServer implements ConnectionHost {
     const { handshakeTimeoutMs, idleTimeoutMs, errorLingerMs } = this.options;
     for (const conn of this.connections) {
       if (conn.state === ConnState.HANDSHAKE) {
-        if (now - conn.openedAt > handshakeTimeoutMs) conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO2 within ${handshakeTimeoutMs} ms`);
+        if (now - conn.openedAt <= handshakeTimeoutMs) continue;
+        if (conn.transportPending) {
+          // No TLS session to carry an ERROR frame: close the socket.
+          this.options.metrics.handshakes.labels('tls_timeout').inc();
+          conn.destroy('tls_handshake_timeout');
+        } else {
+          conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO2 within ${handshakeTimeoutMs} ms`);
+        }
       } else if (conn.inHandshake) {
         if (now - conn.openedAt > handshakeTimeoutMs) conn.authFailed('proof_timeout', `no PROOF within ${handshakeTimeoutMs} ms`);
       } else if (conn.state === ConnState.CLOSING) {

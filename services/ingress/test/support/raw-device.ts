@@ -31,10 +31,11 @@ export class RawDevice {
     });
   }
 
-  static async connect(port: number, options: { tls?: boolean } = {}): Promise<RawDevice> {
+  /** `localAddress` (any of 127.0.0.0/8) makes the connection come from another source address. */
+  static async connect(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawDevice> {
     const socket = options.tls
-      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : connect({ port, host: '127.0.0.1' });
+      ? tlsConnect({ socket: connect({ port, host: '127.0.0.1', localAddress: options.localAddress }), rejectUnauthorized: false })
+      : connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -46,7 +47,7 @@ export class RawDevice {
    * Connects and completes the challenge-response handshake with the key derived from
    * `secret` (or a provisioned `key`), and checks the server's proof in WELCOME.
    */
-  static async handshake(port: number, phyId: string, secret: string | { key: Buffer }, options: { tls?: boolean } = {}): Promise<RawDevice> {
+  static async handshake(port: number, phyId: string, secret: string | { key: Buffer }, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawDevice> {
     const device = await RawDevice.connect(port, options);
     const key = typeof secret === 'string' ? deriveDeviceKey(secret, phyId) : secret.key;
     const { clientNonce, serverNonce } = await device.challenge(phyId);
