@@ -12,16 +12,15 @@ export interface ApiRateLimitOptions {
   /** Requests per window for each API key (0: unlimited). */
   limits: ReadonlyMap<string, number>;
   windowSeconds: number;
+  /**
+   * Longest wait for the store's count. Past it the request goes ahead: while the store is down
+   * the limit must not hold each request for the store's own command timeout before its 503.
+   */
+  storeWaitMs: number;
   /** Called with the caller's role on each 429. */
   onLimited: (role: string) => void;
   logger: Logger;
 }
-
-/**
- * Longest wait for the store's count. Past it the request goes ahead: while the store is down
- * the limit must not hold each request for the store's own command timeout before its 503.
- */
-const STORE_WAIT_MS = 250;
 
 /** Store keys name a hash of the API key, so the store never holds a key a caller could present. */
 function keyId(key: string): string {
@@ -34,7 +33,7 @@ function keyId(key: string): string {
  * read: a throttled caller's body costs nothing. Over the limit: 429 RATE_LIMITED with
  * Retry-After (whole seconds, at least 1).
  *
- * If the store does not answer within 250 ms, the request goes ahead: the limit protects the
+ * If the store does not answer within `storeWaitMs`, the request goes ahead: the limit protects the
  * service, and a store outage already answers 503 to whatever needs the store.
  */
 export function apiRateLimit(options: ApiRateLimitOptions): RequestHandler {
@@ -44,7 +43,7 @@ export function apiRateLimit(options: ApiRateLimitOptions): RequestHandler {
     let limiter = limiters.get(points);
     if (!limiter) {
       const inner = options.factory({ keyPrefix: `api-rate:${points}`, points, durationSeconds: options.windowSeconds });
-      limiter = new RLWrapperTimeouts({ limiter: inner, timeoutMs: STORE_WAIT_MS });
+      limiter = new RLWrapperTimeouts({ limiter: inner, timeoutMs: options.storeWaitMs });
       limiters.set(points, limiter);
     }
     return limiter;

@@ -13,7 +13,7 @@ export interface DispatcherConfig {
   /** `key:role` or `key:role:limit` entries (limit: requests per rate-limit window for that key). */
   apiKeys: string[];
   /** Requests each API key may make per window, by role (0: unlimited); an API_KEYS entry's own limit wins. */
-  rateLimit: { windowSeconds: number; send: number; admin: number };
+  rateLimit: { windowSeconds: number; send: number; admin: number; storeWaitMs: number };
   /** Bearer token for the ingress replicas' internal delivery endpoint. */
   internalToken: string;
   redis: RedisConfig;
@@ -82,6 +82,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     windowSeconds: pos('rate-limit window: each key\'s requests are counted per this many seconds, across every dispatcher', 1, 'API_RATE_LIMIT_WINDOW_SECONDS'),
     send: pos('requests per window for each send key (429 above; 0: unlimited)', 1_000, 'API_RATE_LIMIT_SEND'),
     admin: pos('requests per window for each admin key (429 above; 0: unlimited)', 1_000, 'API_RATE_LIMIT_ADMIN'),
+    storeWaitMs: pos('longest wait for the store\'s count; past it the request goes ahead unlimited (a down store must not delay every request)', 250, 'API_RATE_LIMIT_STORE_WAIT_MS'),
   },
   internalToken: { doc: 'bearer token for the ingress internal delivery API', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
   redis: redisConfigSchema,

@@ -63,6 +63,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       factory: backend.rateLimiter,
       limits: apiKeyLimits(config),
       windowSeconds: config.rateLimit.windowSeconds,
+      storeWaitMs: config.rateLimit.storeWaitMs,
       onLimited: (role) => metrics.rateLimited.inc({ role }),
       logger,
     }),

@@ -60,7 +60,7 @@ describe('per-key rate limits', () => {
     const { config } = loadDispatcherConfig({ env: { API_KEYS: `${k1}:send:50,${k2}:admin`, INTERNAL_TOKEN: token, API_RATE_LIMIT_ADMIN: '7' } });
     expect(apiKeyLimits(config)).toEqual(new Map([[k1, 50], [k2, 7]]));
     expect(parseApiKeys(config.apiKeys)).toEqual(new Map([[k1, 'send'], [k2, 'admin']]));
-    expect(config.rateLimit).toEqual({ windowSeconds: 1, send: 1_000, admin: 7 });
+    expect(config.rateLimit).toEqual({ windowSeconds: 1, send: 1_000, admin: 7, storeWaitMs: 250 });
   });
 
   it('refuses a limit that is not a whole number, and a zero window', () => {
