@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   FrameDecoder, FrameType, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodeHello2,
-  decodePing, decodePong, decodeProof, encodeChallenge, encodeError, encodePong, encodeWelcome, isKnownFrameType, matchDeviceProof,
+  decodePing, decodePong, decodeProof, encodeChallenge, encodeCommand, encodeError, encodePong, encodeWelcome, isKnownFrameType, matchDeviceProof,
   matchDeviceToken, serverProof, wireErrorName, frameTypeName, type Frame,
 } from '@outbound/core';
-import type { PendingDelivery } from './delivery-tracker';
 import type { AdmitVerdict, AuthFailure } from './device-auth';
+import { PendingDeliveries, type DeliveryOutcome } from './pending-deliveries';
 
 /**
  * Connection states. Frames allowed: HELLO2 (or, when enabled, HELLO) in HANDSHAKE; PROOF in
@@ -41,7 +41,8 @@ export interface ConnectionHost {
   onAuthFailed(conn: DeviceConnection, reason: AuthFailure): void;
   /** The device proved its key and WELCOME went out: supersede older connections and record the route. */
   onAuthenticated(conn: DeviceConnection): void;
-  onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void;
+  /** An ACK arrived: ms since its COMMAND was written, or null when no delivery waited for it (late or duplicate). */
+  onAck(conn: DeviceConnection, latencyMs: number | null): void;
   onFrameIn(type: number): void;
   onFrameOut(type: number): void;
   /** The connection ended in a handshake failure (for the handshake counter). */
@@ -53,28 +54,28 @@ export interface ConnectionHost {
 }
 
 /**
- * One device connection: decoder, protocol state and the deliveries waiting for its ACKs.
+ * One device connection: decoder, protocol state and the deliveries waiting for its ACKs,
+ * each changed only here (the server and the delivery tracker ask it, through methods).
  * Kept small on purpose (target: well under 10 KB per connection including the socket): no
  * timers of its own (the server's sweep checks handshake and idle deadlines), the pending map
  * made only when a delivery waits, the decoder holding at most one partial frame.
  */
 export class DeviceConnection {
-  state: ConnStateValue = ConnState.HANDSHAKE;
   phyId = '';
-  /** 0 until the registry answers. */
-  epoch = 0;
-  /** Highest epoch another replica superseded while this one was still registering. */
-  supersededUpTo = 0;
   readonly openedAt: number;
   lastSeenAt: number;
   /** When CLOSING began; the sweep destroys the socket if it has not closed after the linger. */
   closingSince = 0;
   closeReason = '';
   /** A TLS connection whose TLS handshake has not finished (no frame can be sent yet). */
-  transportPending = false;
-  /** Counted in the connected-devices gauge (reached READY). */
-  counted = false;
-  pending: Map<string, PendingDelivery> | null = null;
+  transportPending: boolean;
+  private currentState: ConnStateValue = ConnState.HANDSHAKE;
+  /** 0 until the registry answers. */
+  private currentEpoch = 0;
+  /** Highest epoch another replica superseded while this one was still registering. */
+  private supersededUpTo = 0;
+  private reachedReady = false;
+  private readonly deliveries = new PendingDeliveries();
   private readonly decoder: FrameDecoder;
   private corked = false;
   /** Handshake material, dropped at WELCOME. */
@@ -85,14 +86,90 @@ export class DeviceConnection {
     private readonly host: ConnectionHost,
     private readonly maxFrameBytes: number,
     now: number,
+    /** `socket` is a server-side TLS socket whose handshake is still to come. */
+    tls = false,
   ) {
     // Until WELCOME an unauthenticated peer may make us hold at most one small frame.
     this.decoder = new FrameDecoder({ maxFrameBytes: Math.min(maxFrameBytes, MAX_HANDSHAKE_FRAME_BYTES) });
     this.openedAt = now;
     this.lastSeenAt = now;
+    this.transportPending = tls;
+    if (tls) socket.once('secure', () => (this.transportPending = false));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // 'close' follows; the reason is recorded there
-    socket.on('close', () => host.onClosed(this));
+    socket.on('close', () => {
+      this.currentState = ConnState.CLOSING;
+      this.deliveries.closeAll(this.closeReason || 'closed');
+      host.onClosed(this);
+    });
+  }
+
+  get state(): ConnStateValue {
+    return this.currentState;
+  }
+
+  /** The connection's epoch in the route registry; 0 until the registry answered. */
+  get epoch(): number {
+    return this.currentEpoch;
+  }
+
+  /** Reached READY (counted in the connected-devices gauge). */
+  get counted(): boolean {
+    return this.reachedReady;
+  }
+
+  get hasPendingDeliveries(): boolean {
+    return this.deliveries.size > 0;
+  }
+
+  /** Callers waiting for the ACK of command `id` on this connection. */
+  waitersFor(id: string): number {
+    return this.deliveries.waitersFor(id);
+  }
+
+  /**
+   * Writes COMMAND `id` (or joins the one already in flight) and answers its ACK, its timeout,
+   * or the connection's close, whichever comes first.
+   */
+  deliver(id: string, payload: Buffer, ackTimeoutMs: number): { joined: boolean; outcome: Promise<DeliveryOutcome> } {
+    if (this.currentState === ConnState.CLOSING) return { joined: false, outcome: Promise.resolve({ kind: 'closed', reason: this.closeReason || 'closed' }) };
+    const waiting = this.deliveries.wait(id, ackTimeoutMs);
+    // A write that trips the high-water mark destroys the socket; its close answers the waiter.
+    if (!waiting.joined) this.send(encodeCommand(id, payload), FrameType.COMMAND);
+    return waiting;
+  }
+
+  /**
+   * The registry recorded this connection at `epoch`. Answers true when it is now deliverable
+   * (READY); false when it closed meanwhile or another replica superseded it meanwhile (then it
+   * is closed with SUPERSEDED).
+   */
+  registered(epoch: number): boolean {
+    this.currentEpoch = epoch;
+    if (this.currentState === ConnState.CLOSING) return false;
+    if (this.supersededUpTo >= epoch) {
+      this.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+      return false;
+    }
+    this.currentState = ConnState.READY;
+    this.reachedReady = true;
+    return true;
+  }
+
+  /**
+   * Another replica took this phyId at an epoch above `epoch`. Answers true when this
+   * connection was closed for it (SUPERSEDED); a signal that arrives before the registry
+   * answered is remembered and judged by registered().
+   */
+  supersededElsewhere(epoch: number): boolean {
+    if (this.currentState === ConnState.CLOSING) return false;
+    if (this.currentEpoch === 0) {
+      this.supersededUpTo = Math.max(this.supersededUpTo, epoch);
+      return false;
+    }
+    if (this.currentEpoch > epoch) return false;
+    this.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+    return true;
   }
 
   get remote(): string {
@@ -118,7 +195,7 @@ export class DeviceConnection {
       return;
     }
     for (let i = 0; i < frames.length; i++) {
-      if ((this.state as ConnStateValue) === ConnState.CLOSING) return;
+      if ((this.currentState as ConnStateValue) === ConnState.CLOSING) return;
       this.onFrame(frames[i]);
     }
   }
@@ -145,7 +222,7 @@ export class DeviceConnection {
       switch (frame.type) {
         case FrameType.ACK: {
           const ack = decodeAck(frame.body);
-          this.host.onAck(this, ack.id, ack.status, ack.result);
+          this.host.onAck(this, this.deliveries.settle(ack.id, ack.status, ack.result));
           return;
         }
         case FrameType.PING:
@@ -170,11 +247,11 @@ export class DeviceConnection {
   private onHello2(body: Buffer): void {
     const hello = decodeHello2(body);
     this.phyId = hello.phyId;
-    this.state = ConnState.ADMITTING;
+    this.currentState = ConnState.ADMITTING;
     this.whenAdmitted((verdict) => {
       const serverNonce = randomBytes(NONCE_BYTES);
       this.handshake = { clientNonce: hello.clientNonce, serverNonce, verdict };
-      this.state = ConnState.CHALLENGED;
+      this.currentState = ConnState.CHALLENGED;
       this.send(encodeChallenge(serverNonce), FrameType.CHALLENGE);
     });
   }
@@ -206,7 +283,7 @@ export class DeviceConnection {
     }
     const hello = decodeHello(body);
     this.phyId = hello.phyId;
-    this.state = ConnState.ADMITTING;
+    this.currentState = ConnState.ADMITTING;
     this.whenAdmitted((verdict) => {
       if (!verdict.anyProof && !matchDeviceToken(hello.token, verdict.keys)) this.authFailed('bad_token', 'token does not match the device key');
       else if (verdict.revoked) this.authFailed('revoked', 'this device is revoked');
@@ -233,7 +310,7 @@ export class DeviceConnection {
   }
 
   private welcome(frame: Buffer): void {
-    this.state = ConnState.REGISTERING;
+    this.currentState = ConnState.REGISTERING;
     this.decoder.setMaxFrameBytes(this.maxFrameBytes);
     this.send(frame, FrameType.WELCOME);
     this.host.onAuthenticated(this);
@@ -287,7 +364,7 @@ export class DeviceConnection {
   }
 
   private beginClose(reason: string): void {
-    this.state = ConnState.CLOSING;
+    this.currentState = ConnState.CLOSING;
     this.closeReason ||= reason;
     this.closingSince = Date.now();
     this.flushWrites();
@@ -304,7 +381,7 @@ export class DeviceConnection {
   /** Closes at once, without a frame. */
   destroy(reason: string): void {
     this.closeReason ||= reason;
-    this.state = ConnState.CLOSING;
+    this.currentState = ConnState.CLOSING;
     this.socket.destroy();
   }
 }

@@ -10,7 +10,7 @@ import { effectiveMaxConnections, openFileLimit } from './file-limit';
 import { HandshakeLimits } from './handshake-limits';
 import { createRouteRegistry } from './registry-factory';
 import { ReplicaHeartbeat } from './replica-heartbeat';
-import { DeviceServer } from './tcp-server';
+import { DeviceServer, type RouteHooks } from './tcp-server';
 
 /** A running ingress: the ports it actually bound, and the two ways to end it. */
 export interface IngressHandle {
@@ -69,22 +69,8 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     admission: (phyId, remoteAddress) => limits.admit(phyId, remoteAddress),
   });
 
-  const devices = new DeviceServer({
-    host: config.tcp.host,
-    port: config.tcp.port,
-    tls: config.tcp.tlsCertFile ? { certFile: config.tcp.tlsCertFile, keyFile: config.tcp.tlsKeyFile } : undefined,
-    authenticator,
-    legacyTokenAuth: config.auth.legacyTokenAuth,
-    heartbeatSeconds: config.timing.heartbeatSeconds,
-    handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
-    idleTimeoutMs: idleTimeoutMs(config),
-    errorLingerMs: config.timing.errorLingerMs,
-    maxConnections: connectionLimit.maxConnections,
-    maxFrameBytes: config.tcp.maxFrameBytes,
-    writeHighWaterBytes: config.tcp.writeHighWaterBytes,
-    metrics,
-    logger,
-  });
+  // The lookup runs only once a delivery arrives, by then `devices` (made below, once the
+  // replica's delivery address is known for its route hooks) exists.
   const tracker = new DeliveryTracker((phyId) => devices.deliverable(phyId), metrics, logger);
   const app = createIngressApp({
     tracker,
@@ -101,7 +87,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   const address = config.http.advertiseUrl || `http://127.0.0.1:${httpPort}`;
   const replica = { replicaId: config.replicaId, address };
 
-  devices.attach(tracker, {
+  const routes: RouteHooks = {
     register: async (conn) => {
       const { epoch, previous } = await registry.register(conn.phyId, replica);
       if (previous) {
@@ -117,8 +103,25 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
         logger.warn({ phyId: conn.phyId, epoch: conn.epoch, err: toError(error) }, 'could not remove the route');
       }
     },
-  });
+  };
 
+  const devices = new DeviceServer({
+    host: config.tcp.host,
+    port: config.tcp.port,
+    tls: config.tcp.tlsCertFile ? { certFile: config.tcp.tlsCertFile, keyFile: config.tcp.tlsKeyFile } : undefined,
+    authenticator,
+    legacyTokenAuth: config.auth.legacyTokenAuth,
+    heartbeatSeconds: config.timing.heartbeatSeconds,
+    handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
+    idleTimeoutMs: idleTimeoutMs(config),
+    errorLingerMs: config.timing.errorLingerMs,
+    maxConnections: connectionLimit.maxConnections,
+    maxFrameBytes: config.tcp.maxFrameBytes,
+    writeHighWaterBytes: config.tcp.writeHighWaterBytes,
+    routes,
+    metrics,
+    logger,
+  });
   const heartbeat = new ReplicaHeartbeat(registry, replica, config.registry.heartbeatIntervalMs, config.registry.heartbeatTtlMs, logger);
   let unsubscribe: (() => Promise<void>) | undefined;
   let revocations: { stop(): Promise<void> } | undefined;

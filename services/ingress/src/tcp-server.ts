@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { encodeError, encodeGoaway, FrameType, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
 import type { AdmitVerdict, AuthFailure, DeviceAuthenticator } from './device-auth';
 import { ConnState, DeviceConnection, type ConnectionHost } from './device-connection';
-import type { DeliveryTracker } from './delivery-tracker';
 import type { IngressMetrics } from './metrics';
 
 export interface DeviceServerOptions {
@@ -21,6 +20,8 @@ export interface DeviceServerOptions {
   maxConnections: number;
   maxFrameBytes: number;
   writeHighWaterBytes: number;
+  /** Records and removes the routes of connections. */
+  routes: RouteHooks;
   metrics: IngressMetrics;
   logger: Logger;
 }
@@ -47,24 +48,19 @@ export class DeviceServer implements ConnectionHost {
   private readonly connections = new Set<DeviceConnection>();
   private readonly byPhyId = new Map<string, DeviceConnection>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private tracker: DeliveryTracker | undefined;
-  private routes: RouteHooks | undefined;
+  private readonly routes: RouteHooks;
   private draining = false;
 
   constructor(private readonly options: DeviceServerOptions) {
     this.heartbeatSeconds = options.heartbeatSeconds;
     this.writeHighWaterBytes = options.writeHighWaterBytes;
     this.legacyTokenAuth = options.legacyTokenAuth;
+    this.routes = options.routes;
     // TLS is layered on accepted TCP sockets rather than left to tls.Server, so a socket is
     // counted against the limit and held to the handshake deadline from accept, TLS handshake
     // included (tls.Server hands a socket over only once its handshake is done).
     if (options.tls) this.secureContext = createSecureContext({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
     this.server = createTcpServer((socket) => this.accept(socket));
-  }
-
-  attach(tracker: DeliveryTracker, routes: RouteHooks): void {
-    this.tracker = tracker;
-    this.routes = routes;
   }
 
   async listen(): Promise<number> {
@@ -124,11 +120,7 @@ export class DeviceServer implements ConnectionHost {
       return;
     }
     const secure = new TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
-    const conn = new DeviceConnection(secure, this, this.options.maxFrameBytes, openedAt);
-    conn.transportPending = true;
-    secure.once('secure', () => {
-      conn.transportPending = false;
-    });
+    const conn = new DeviceConnection(secure, this, this.options.maxFrameBytes, openedAt, true);
     secure.once('error', () => {
       if (conn.transportPending) m.handshakes.labels('tls_error').inc();
     });
@@ -165,21 +157,13 @@ export class DeviceServer implements ConnectionHost {
     }
     this.options.metrics.handshakes.labels('ok').inc();
     const routes = this.routes;
-    if (!routes) throw new Error('DeviceServer.attach() was not called');
     routes.register(conn).then(
       (epoch) => {
-        conn.epoch = epoch;
-        if (conn.state === ConnState.CLOSING) {
+        if (!conn.registered(epoch)) {
           // Closed while registering: remove the route it just recorded (fenced by epoch).
           if (!this.connections.has(conn)) void routes.unregister(conn);
           return;
         }
-        if (conn.supersededUpTo >= epoch) {
-          conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
-          return;
-        }
-        conn.state = ConnState.READY;
-        conn.counted = true;
         this.options.metrics.connectedDevices.inc();
         this.options.logger.debug({ phyId: conn.phyId, epoch, remote: conn.remote }, 'device connected');
       },
@@ -193,16 +177,16 @@ export class DeviceServer implements ConnectionHost {
   /** The registry says another replica took `phyId` at an epoch above `epoch`. */
   superseded(phyId: string, epoch: number): void {
     const conn = this.byPhyId.get(phyId);
-    if (!conn || conn.state === ConnState.CLOSING) return;
-    if (conn.epoch === 0) conn.supersededUpTo = Math.max(conn.supersededUpTo, epoch);
-    else if (conn.epoch <= epoch) {
-      this.options.metrics.supersedes.inc();
-      conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
-    }
+    if (conn?.supersededElsewhere(epoch)) this.options.metrics.supersedes.inc();
   }
 
-  onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void {
-    this.tracker?.settle(conn, id, status, result);
+  onAck(conn: DeviceConnection, latencyMs: number | null): void {
+    if (latencyMs !== null) {
+      this.options.metrics.ackLatency.observe(latencyMs / 1000);
+      return;
+    }
+    this.options.metrics.deliveries.labels('late_ack').inc();
+    this.options.logger.debug({ phyId: conn.phyId }, 'ACK for no waiting delivery (late or duplicate)');
   }
 
   onFrameIn(type: number): void {
@@ -229,10 +213,8 @@ export class DeviceServer implements ConnectionHost {
     m.openConnections.dec();
     m.disconnects.labels(conn.closeReason || 'peer_closed').inc();
     if (this.byPhyId.get(conn.phyId) === conn) this.byPhyId.delete(conn.phyId);
-    conn.state = ConnState.CLOSING;
-    this.tracker?.connectionClosed(conn);
     if (conn.counted) m.connectedDevices.dec();
-    if (conn.epoch > 0) void this.routes?.unregister(conn);
+    if (conn.epoch > 0) void this.routes.unregister(conn);
   }
 
   private sweep(): void {
@@ -270,7 +252,7 @@ export class DeviceServer implements ConnectionHost {
     this.server.close();
     for (const conn of this.connections) {
       if (conn.inHandshake) conn.destroy('draining');
-      else if (conn.state !== ConnState.CLOSING && !conn.pending) {
+      else if (conn.state !== ConnState.CLOSING && !conn.hasPendingDeliveries) {
         conn.endWith(encodeGoaway(Math.floor(Math.random() * (spreadMs + 1))), FrameType.GOAWAY, 'goaway');
       } else if (conn.state !== ConnState.CLOSING) {
         // Keep reading its ACKs: GOAWAY now, close once its deliveries are answered.

@@ -165,7 +165,7 @@ describe('ingress limits', () => {
           .set('Authorization', `Bearer ${TOKEN}`)
           .send({ id, payload, ackTimeoutMs: 30_000 })
           .then((r) => answers.push(r.status));
-        await waitFor(() => ingress.devices.connectionOf('DEV-STUCK')?.pending?.has(id) || !ingress.devices.deliverable('DEV-STUCK'), { what: `delivery ${i} written` });
+        await waitFor(() => (ingress.devices.connectionOf('DEV-STUCK')?.waitersFor(id) ?? 0) > 0 || !ingress.devices.deliverable('DEV-STUCK'), { what: `delivery ${i} written` });
       }
       await waitFor(() => ingress.devices.connectionOf('DEV-STUCK') === undefined, { what: 'the stuck device to be disconnected' });
       // Every waiting delivery is answered at once (404), not at its 30 s timeout.
