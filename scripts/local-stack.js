@@ -31,9 +31,9 @@ const SIM_BEHAVIOUR = {
   rejectRate: process.env.STACK_REJECT_RATE ?? '0.01',
   busyRate: process.env.STACK_BUSY_RATE ?? '0.02',
 };
-const SEND_KEY = 'demo-send-key';
-const ADMIN_KEY = 'demo-admin-key';
-const DEVICE_SECRET = 'local-demo-device-secret';
+const SEND_KEY = 'demo-send-key-local';
+const ADMIN_KEY = 'demo-admin-key-local';
+const DEVICE_SECRET = 'local-demo-device-secret-not-for-prod';
 const INTERNAL_TOKEN = randomBytes(16).toString('hex');
 
 const say = (line) => process.stdout.write(`[stack] ${line}\n`);

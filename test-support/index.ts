@@ -19,3 +19,4 @@ export function testPgUrl(): string {
 }
 export { deepMerge } from './deep-merge';
 export { fillRedisMemory, redisMemoryOf } from './redis-memory';
+export { RawHttpConnection, requestHead } from './raw-http';

@@ -15,7 +15,7 @@ import { healthcheckCommand, startCommand } from './dockerfile-stages';
  * Everything is read back through Prometheus's HTTP API.
  */
 const run = promisify(execFile);
-const API_KEY = 'deploy-test-key';
+const API_KEY = 'deploy-test-key-0123456789';
 /** Series the rules use that come from redis_exporter, which this test does not run. */
 const FROM_REDIS_EXPORTER = new Set(['redis_memory_used_bytes', 'redis_memory_max_bytes']);
 
@@ -59,10 +59,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outbound-prometheus-'));
   const [ingressTcp, promPort] = [await freePort(), await freePort()];
   [ingressHttp, dispatcherHttp] = [await freePort(), await freePort()];
-  const common = { PATH: process.env.PATH, REDIS_URL: redis.url, INTERNAL_TOKEN: 'deploy-test-internal', LOG_LEVEL: 'warn' };
+  const common = { PATH: process.env.PATH, REDIS_URL: redis.url, INTERNAL_TOKEN: 'deploy-test-internal-token', LOG_LEVEL: 'warn' };
   ingressEnv = {
     ...common, INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(ingressTcp), INGRESS_HTTP_HOST: '127.0.0.1',
-    INGRESS_HTTP_PORT: String(ingressHttp), DEVICE_AUTH_SECRETS: 'deploy-test-secret', INGRESS_REPLICA_ID: 'deploy-test-ingress',
+    INGRESS_HTTP_PORT: String(ingressHttp), DEVICE_AUTH_SECRETS: 'deploy-test-secret-0123456789abcdef', INGRESS_REPLICA_ID: 'deploy-test-ingress',
   };
   dispatcherEnv = { ...common, DISPATCHER_HTTP_HOST: '127.0.0.1', DISPATCHER_HTTP_PORT: String(dispatcherHttp), API_KEYS: `${API_KEY}:admin` };
   const ingress = start(startCommand('ingress'), ingressEnv);

@@ -30,7 +30,7 @@ export class ApiClient {
     this.agent = new Agent({ keepAliveTimeout: 10_000 });
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, extraWaitMs = 0): Promise<{ status: number; body: T }> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, extraWaitMs = 0): Promise<{ status: number; body: T }> {
     const timeout = (this.options.timeoutMs ?? 30_000) + extraWaitMs;
     let response;
     try {

@@ -5,6 +5,7 @@ import { register as registerEnqueue } from './commands/enqueue';
 import { register as registerStatus } from './commands/status';
 import { register as registerStats } from './commands/stats';
 import { register as registerDeadLetters } from './commands/dead-letters';
+import { register as registerDevice } from './commands/device';
 import { register as registerBench } from './commands/bench';
 import { register as registerMigrate } from './commands/migrate';
 import { register as registerMigrateQueue } from './commands/migrate-queue';
@@ -19,6 +20,7 @@ const REGISTRATIONS: Array<(program: Command) => void> = [
   registerStatus,
   registerStats,
   registerDeadLetters,
+  registerDevice,
   registerMigrate,
   registerMigrateQueue,
   registerBench,

@@ -1,10 +1,11 @@
 import type { Express, RequestHandler } from 'express';
 import { z } from 'zod';
-import { OutboundError, parseOrThrow, phyIdSchema, toCommandView, type CommandQueue, type RouteRegistry } from '@outbound/core';
+import { OutboundError, parseOrThrow, phyIdSchema, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry } from '@outbound/core';
 
 export interface AdminRoutesDeps {
   queue: CommandQueue;
   registry: RouteRegistry;
+  credentials: CredentialStore;
   /** Runs before each route (authentication with the `admin` role). */
   guard: RequestHandler;
 }
@@ -26,7 +27,7 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
 
   app.get('/v1/devices/:phyId', deps.guard, async (req, res) => {
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
-    const [route, pending] = await Promise.all([registry.lookup(phyId), queue.countDevice(phyId)]);
+    const [route, pending, credential] = await Promise.all([registry.lookup(phyId), queue.countDevice(phyId), deps.credentials.get(phyId)]);
     res.json({
       phyId,
       online: route !== null,
@@ -34,6 +35,8 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
       epoch: route?.epoch ?? null,
       connectedSince: route ? new Date(route.connectedAt).toISOString() : null,
       pending,
+      // Which key is in force, never the key itself.
+      credentials: { key: credential.key ? 'provisioned' : 'derived', revoked: credential.revoked },
     });
   });
 

@@ -1,11 +1,12 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core/queue';
-import type { RouteRegistry } from '@outbound/core/registry';
+import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
 import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
 import { registerAdminRoutes } from './admin-routes';
-import { requireRole } from './api-auth';
+import { authenticate, requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
+import { registerCredentialRoutes } from './credential-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
@@ -16,6 +17,8 @@ export interface AppDeps {
   /** The queue layer (ValidatedQueue), already wrapped by guardStore so an unreachable store answers 503. */
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Per-device keys and revocations (admin routes), wrapped like the queue. */
+  credentials: CredentialStore;
   apiKeys: ReadonlyMap<string, ApiRole>;
   waiter: CompletionWaiter;
   metrics: DispatcherMetrics;
@@ -28,6 +31,8 @@ export interface AppDeps {
   batchMax: number;
   /** Enqueue store calls in flight at once; requests beyond share the next call (EnqueueCoalescer). */
   enqueueConcurrency: number;
+  /** Per-API-key rate limit; runs after authentication, before the body is read. */
+  rateLimit: RequestHandler;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -35,12 +40,14 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
+  // Authentication and the rate limit come before the body parser: a caller without a key, or
+  // over its limit, costs headers only. A body that is not JSON answers 415 before it is read.
+  app.use('/v1', authenticate(deps.apiKeys), deps.rateLimit, requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
 
   registerCommandRoutes(app, {
     queue: deps.queue,
@@ -49,9 +56,10 @@ export function createApp(deps: AppDeps): Express {
     metrics: deps.metrics,
     maxWaitMs: deps.maxWaitMs,
     batchMax: deps.batchMax,
-    guard: requireRole(deps.apiKeys, 'send'),
+    guard: requireRole('send'),
   });
-  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, guard: requireRole(deps.apiKeys, 'admin') });
+  registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });
+  registerCredentialRoutes(app, { credentials: deps.credentials, guard: requireRole('admin') });
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

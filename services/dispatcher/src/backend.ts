@@ -1,7 +1,10 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
-  type CommandQueue, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
+  RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
+  type CommandQueue, type CredentialStore, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
+import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RateLimiterFactory } from './api-rate-limit';
 import type { DispatcherConfig } from './config';
 
 /** The stores the dispatcher runs on, chosen by `queue.backend` (QUEUE_BACKEND). */
@@ -9,6 +12,10 @@ export interface Backend {
   /** The store behind the queue layer (ValidatedQueue): every enqueue is checked before it reaches the store. */
   queue: CommandQueue;
   registry: RouteRegistry;
+  /** Per-device keys and revocations, beside the route registry (the ingress replicas read them there). */
+  credentials: CredentialStore;
+  /** Rate limiters counting in this store, so every dispatcher shares each budget. */
+  rateLimiter: RateLimiterFactory;
   /** Each store's health check for /health and /readyz. */
   checks: Record<string, () => Promise<DependencyCheck>>;
   /** Store memory used as a share of its limit (the metric), null when the store has none to tell. */
@@ -28,7 +35,7 @@ export function queueOptions(config: DispatcherConfig): QueueOptions {
   };
 }
 
-/** The one place that picks a backend: everything else sees CommandQueue and RouteRegistry. */
+/** The one place that picks a backend: everything else sees CommandQueue, RouteRegistry and CredentialStore. */
 export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher'): Promise<Backend> {
   if (config.queue.backend === 'postgres') return createPostgresBackend(config, name);
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
@@ -37,12 +44,18 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   const store = new RedisQueue(client, { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio });
   const queue = new ValidatedQueue(store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
+  const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
+  const limitPrefix = `${config.queue.prefix}:rate`;
   return {
     queue,
     registry,
+    credentials,
+    rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
+      new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds }),
     checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await store.memory(), store.admissionMaxMemoryRatio) },
     memoryRatio: async () => (await store.memory())?.ratio ?? null,
     async close() {
+      await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await client.quit().catch(() => client.disconnect());
@@ -74,12 +87,21 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
   const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.queue.prefix, config.registry.prefix] });
   const queue = new ValidatedQueue(new PostgresQueue(store.pool, queueOptions(config)));
   const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
+  const credentials = new PostgresCredentialStore({ pool: store.pool, schema: config.registry.prefix });
   return {
     queue,
     registry,
+    credentials,
+    // Table rate_limits (migration 0005) in the registry schema; tableCreated: the migration made it.
+    rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
+      new RateLimiterPostgres({
+        storeClient: store.pool, storeType: 'pool', schemaName: config.registry.prefix, tableName: 'rate_limits', tableCreated: true,
+        clearExpiredByTimeout: true, keyPrefix, points, duration: durationSeconds,
+      }),
     checks: { postgres: () => store.check() },
     memoryRatio: () => Promise.resolve(null),
     async close() {
+      await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await store.close().catch(() => undefined);

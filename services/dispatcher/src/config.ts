@@ -1,6 +1,7 @@
 import convict from 'convict';
 import {
-  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+  ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema,
+  redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -8,9 +9,11 @@ export type ApiRole = 'send' | 'admin';
 
 export interface DispatcherConfig {
   logLevel: string;
-  http: { host: string; port: number; bodyLimitBytes: number };
-  /** `key:role` pairs. */
+  http: { host: string; port: number; bodyLimitBytes: number } & HttpServerLimits;
+  /** `key:role` or `key:role:limit` entries (limit: requests per rate-limit window for that key). */
   apiKeys: string[];
+  /** Requests each API key may make per window, by role (0: unlimited); an API_KEYS entry's own limit wins. */
+  rateLimit: { windowSeconds: number; send: number; admin: number; storeWaitMs: number };
   /** Bearer token for the ingress replicas' internal delivery endpoint. */
   internalToken: string;
   redis: RedisConfig;
@@ -51,12 +54,13 @@ export interface DispatcherConfig {
 convict.addFormat({
   name: 'api-keys',
   validate(value: unknown) {
-    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of key:role');
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of key:role[:limit]');
     for (const entry of value as unknown[]) {
-      const [key, role, ...rest] = String(entry).split(':');
+      const [key, role, limit, ...rest] = String(entry).split(':');
       if (!key || rest.length > 0 || (role !== 'send' && role !== 'admin')) {
-        throw new Error(`each entry must be key:send or key:admin (got an entry with role "${role ?? ''}")`);
+        throw new Error(`each entry must be key:send or key:admin, optionally :<requests per window> (got an entry with role "${role ?? ''}")`);
       }
+      if (limit !== undefined && !/^\d+$/.test(limit)) throw new Error(`the third field of an entry is its rate limit, a whole number (got "${limit}")`);
     }
   },
   coerce: (value: unknown) =>
@@ -73,8 +77,15 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     host: { doc: 'public API bind address', format: String, default: '0.0.0.0', env: 'DISPATCHER_HTTP_HOST' },
     port: { doc: 'public API port (0: any free port)', format: 'port', default: 8080, env: 'DISPATCHER_HTTP_PORT' },
     bodyLimitBytes: pos('largest request body accepted (413 above)', 8 * 1024 * 1024, 'DISPATCHER_BODY_LIMIT_BYTES'),
+    ...httpServerLimitsSchema('DISPATCHER_HTTP', 10_000),
   },
-  apiKeys: { doc: 'API keys with roles: key1:send,key2:admin', format: 'api-keys', default: [], env: 'API_KEYS', sensitive: true },
+  apiKeys: { doc: 'API keys with roles: key1:send,key2:admin; key3:send:50 gives key3 its own rate limit', format: 'api-keys', default: [], env: 'API_KEYS', sensitive: true },
+  rateLimit: {
+    windowSeconds: pos('rate-limit window: each key\'s requests are counted per this many seconds, across every dispatcher', 1, 'API_RATE_LIMIT_WINDOW_SECONDS'),
+    send: pos('requests per window for each send key (429 above; 0: unlimited)', 1_000, 'API_RATE_LIMIT_SEND'),
+    admin: pos('requests per window for each admin key (429 above; 0: unlimited)', 1_000, 'API_RATE_LIMIT_ADMIN'),
+    storeWaitMs: pos('longest wait for the store\'s count; past it the request goes ahead unlimited (a down store must not delay every request)', 250, 'API_RATE_LIMIT_STORE_WAIT_MS'),
+  },
   internalToken: { doc: 'bearer token for the ingress internal delivery API', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
   redis: redisConfigSchema,
   queue: {
@@ -134,9 +145,40 @@ export function loadDispatcherConfig(
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
+  if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');
   if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
+  problems.push(...httpServerLimitsProblems('http', config.http), ...secretProblems(config));
   if (problems.length) throw new ConfigError(problems);
   return loaded;
+}
+
+/**
+ * Weak secrets stop the start: every API key and the internal token need 16 characters. The
+ * internal token may be empty only when this process runs no delivery worker (API only).
+ * Problems name the entry's position and role, never the key.
+ */
+function secretProblems(config: DispatcherConfig): string[] {
+  const problems: string[] = [];
+  config.apiKeys.forEach((entry, index) => {
+    const [key, role] = entry.split(':');
+    const problem = tokenStrengthProblem(`apiKeys: API_KEYS entry ${index + 1} (role ${role})`, key!);
+    if (problem) problems.push(problem);
+  });
+  if (config.internalToken || config.worker.enabled) {
+    const problem = tokenStrengthProblem('internalToken: INTERNAL_TOKEN', config.internalToken);
+    if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
+/** Each key's rate limit (requests per window; 0: unlimited): its own from API_KEYS, else its role's. */
+export function apiKeyLimits(config: Pick<DispatcherConfig, 'apiKeys' | 'rateLimit'>): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const entry of config.apiKeys) {
+    const [key, role, limit] = entry.split(':');
+    limits.set(key!, limit === undefined ? config.rateLimit[role as ApiRole] : Number(limit));
+  }
+  return limits;
 }
 
 /** API_KEYS as a lookup table. */

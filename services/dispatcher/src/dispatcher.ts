@@ -1,11 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
+import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
-import { parseApiKeys, type DispatcherConfig } from './config';
+import { apiRateLimit } from './api-rate-limit';
+import { apiKeyLimits, parseApiKeys, type DispatcherConfig } from './config';
 import { DeliveryClient } from './delivery-client';
 import { DeviceResumer } from './device-resumer';
 import { RouteCache } from './route-cache';
@@ -35,6 +36,7 @@ export interface RunningDispatcher {
   server: Server;
   queue: CommandQueue;
   registry: RouteRegistry;
+  credentials: CredentialStore;
   loop: DispatchLoop | null;
   resumer: DeviceResumer | null;
   metrics: DispatcherMetrics;
@@ -59,13 +61,14 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   };
   const queue = guardStore(backend.queue, onStoreError);
   const registry = guardStore(backend.registry, onStoreError);
+  const credentials = guardStore(backend.credentials, onStoreError);
   // `loop` is assigned below; the gauge reads it only at scrape time.
   const metrics = createDispatcherMetrics(metricsRegistry, queue, () => loop?.maxInFlightForOneDevice() ?? 0, () => backend.memoryRatio());
   const waiter = new CompletionWaiter();
   let ready = false;
 
   const app = createApp({
-    queue, registry, waiter, metrics, metricsRegistry, logger,
+    queue, registry, credentials, waiter, metrics, metricsRegistry, logger,
     apiKeys: parseApiKeys(config.apiKeys),
     isReady: () => ready,
     checks: backend.checks,
@@ -73,6 +76,14 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     maxWaitMs: config.api.maxWaitMs,
     batchMax: config.api.batchMax,
     enqueueConcurrency: config.api.enqueueConcurrency,
+    rateLimit: apiRateLimit({
+      factory: backend.rateLimiter,
+      limits: apiKeyLimits(config),
+      windowSeconds: config.rateLimit.windowSeconds,
+      storeWaitMs: config.rateLimit.storeWaitMs,
+      onLimited: (role) => metrics.rateLimited.inc({ role }),
+      logger,
+    }),
   });
 
   let loop: DispatchLoop | null = null;
@@ -97,7 +108,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     loop.start();
   }
 
-  const server = createServer(app);
+  const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -124,5 +135,5 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     return stopping;
   };
 
-  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, loop, resumer, metrics, logger, stop };
+  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, credentials, loop, resumer, metrics, logger, stop };
 }

@@ -19,7 +19,6 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'dispatcher', level: config.logLevel });
   logger.info({ config: redacted }, 'effective configuration');
   if (config.apiKeys.length === 0) logger.warn('API_KEYS is empty: every /v1 call will answer 401');
-  if (!config.internalToken) logger.warn('INTERNAL_TOKEN is empty: ingress replicas will refuse deliveries');
   const dispatcher = await startDispatcher(config, { logger });
   // The grace period covers the loop's own grace plus closing stores.
   installShutdown({ logger, graceMs: config.shutdown.graceMs + 5_000, steps: [{ name: 'dispatcher', run: () => dispatcher.stop() }] });

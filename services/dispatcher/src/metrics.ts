@@ -23,6 +23,7 @@ export interface DispatcherMetrics {
   deliveryCall: Histogram<'kind'>;
   inFlight: Gauge;
   storeErrors: Counter<'backend' | 'kind'>;
+  rateLimited: Counter<'role'>;
 }
 
 const P = 'outbound_dispatcher_';
@@ -111,5 +112,6 @@ export function createDispatcherMetrics(
       registers: [registry],
     }),
     inFlight: new Gauge({ name: `${P}in_flight`, help: 'Deliveries outstanding in this process', registers: [registry] }),
+    rateLimited: new Counter({ name: `${P}rate_limited_total`, help: 'API requests answered 429 by the per-key rate limit, by the key\'s role', labelNames: ['role'], registers: [registry] }),
   };
 }

@@ -18,10 +18,12 @@ const errors = (...codes: number[]) => {
   const text: Record<number, string> = {
     400: 'invalid request (`errors` names each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
     404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, or an idempotency key used for another payload)',
-    413: 'body too large', 415: 'the body is not application/json', 429: 'queue cap reached (Retry-After)',
+    413: 'body too large', 415: 'the body is not application/json',
+    429: "the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry",
     503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',
   };
-  return Object.fromEntries([401, 405, 415, 503, ...codes].map((c) => [String(c), errorResponse(c, text[c] ?? 'error')]));
+  // Every /v1 route checks the key and its rate limit before anything else.
+  return Object.fromEntries([401, 405, 415, 429, 503, ...codes].map((c) => [String(c), errorResponse(c, text[c] ?? 'error')]));
 };
 const idempotencyHeader = {
   name: 'Idempotency-Key', in: 'header', required: false,
@@ -43,7 +45,7 @@ const counts = {
 
 export const openApiDocument = {
   openapi: '3.1.0',
-  info: { title: 'Outbound dispatcher API', version: '1.0.0', description: 'Queue commands for TCP-connected devices and follow them to a terminal state. Keys: `send` role for commands, `admin` for devices, stats and dead letters.' },
+  info: { title: 'Outbound dispatcher API', version: '1.0.0', description: 'Queue commands for TCP-connected devices and follow them to a terminal state. Keys: `send` role for commands, `admin` for devices, device credentials, stats and dead letters.' },
   components: {
     securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' } },
     schemas: {
@@ -87,6 +89,10 @@ export const openApiDocument = {
           lastError: { type: ['string', 'null'] }, result: { type: ['string', 'null'], contentEncoding: 'base64', description: "the device's ACK bytes" },
         },
       },
+      CredentialState: {
+        type: 'object', description: 'Which handshake key is in force for the device (never the key itself), and whether it is revoked',
+        properties: { key: { enum: ['provisioned', 'derived'] }, revoked: { type: 'boolean' } },
+      },
       Stats: { type: 'object', properties: { total: counts, shards: { type: 'array', items: { ...counts, properties: { ...counts.properties, shard: { type: 'integer' } } } } } },
     },
   },
@@ -118,11 +124,32 @@ export const openApiDocument = {
     '/v1/devices/{phyId}': {
       get: {
         summary: 'Is the device online, on which replica, since when, and how many commands it has pending', security: admin, parameters: [phyIdParam],
-        responses: { '200': { description: 'device view', ...json({ type: 'object', properties: { phyId: { type: 'string' }, online: { type: 'boolean' }, replicaId: { type: ['string', 'null'] }, epoch: { type: ['integer', 'null'] }, connectedSince: { type: ['string', 'null'], format: 'date-time' }, pending: { type: 'integer' } } }) }, ...errors(400, 403) },
+        responses: { '200': { description: 'device view', ...json({ type: 'object', properties: { phyId: { type: 'string' }, online: { type: 'boolean' }, replicaId: { type: ['string', 'null'] }, epoch: { type: ['integer', 'null'] }, connectedSince: { type: ['string', 'null'], format: 'date-time' }, pending: { type: 'integer' }, credentials: ref('CredentialState') } }) }, ...errors(400, 403) },
       },
     },
     '/v1/devices/{phyId}/commands': {
       get: { summary: "The device's pending commands in delivery order", security: admin, parameters: [phyIdParam, limitParam], responses: { '200': { description: 'commands', ...json({ type: 'object', properties: { phyId: { type: 'string' }, items: { type: 'array', items: ref('Command') } } }) }, ...errors(400, 403) } },
+    },
+    '/v1/devices/{phyId}/credentials': {
+      put: {
+        summary: "Provision (or replace) the device's own handshake key; the key is stored, never logged or answered", security: admin, parameters: [phyIdParam],
+        requestBody: { required: true, ...json({ type: 'object', required: ['key'], additionalProperties: false, properties: { key: { type: 'string', contentEncoding: 'base64', description: '32 bytes, base64' } } }) },
+        responses: { '200': { description: 'provisioned', ...json({ type: 'object', properties: { phyId: { type: 'string' }, key: { const: 'provisioned' } } }) }, ...errors(400, 403, 413) },
+      },
+      delete: {
+        summary: 'Revert the device to the key derived from the fleet secret', security: admin, parameters: [phyIdParam],
+        responses: { '200': { description: 'derived key in force; removed says whether a key was provisioned', ...json({ type: 'object', properties: { phyId: { type: 'string' }, key: { const: 'derived' }, removed: { type: 'boolean' } } }) }, ...errors(400, 403) },
+      },
+    },
+    '/v1/devices/{phyId}/revocation': {
+      put: {
+        summary: 'Revoke the device: every ingress replica disconnects it and refuses its handshakes until lifted', security: admin, parameters: [phyIdParam],
+        responses: { '200': { description: 'revoked', ...json({ type: 'object', properties: { phyId: { type: 'string' }, revoked: { const: true } } }) }, ...errors(400, 403) },
+      },
+      delete: {
+        summary: 'Lift a revocation', security: admin, parameters: [phyIdParam],
+        responses: { '200': { description: 'not revoked; lifted says whether a revocation was in place', ...json({ type: 'object', properties: { phyId: { type: 'string' }, revoked: { const: false }, lifted: { type: 'boolean' } } }) }, ...errors(400, 403) },
+      },
     },
     '/v1/stats': {
       get: { summary: 'Queue counts in total and per shard', security: admin, responses: { '200': { description: 'counts', ...json(ref('Stats')) }, ...errors(403) } },

@@ -27,7 +27,9 @@ describe('public API: devices, stats, dead letters (worker off, real Redis)', ()
     const high = await enqueue({ phyId: 'DEV-V1', priority: 8 });
     const mid = await enqueue({ phyId: 'DEV-V1', priority: 5 });
     const view = await request(d.app).get('/v1/devices/DEV-V1').set(as(ADMIN_KEY)).expect(200);
-    expect(view.body).toEqual({ phyId: 'DEV-V1', online: false, replicaId: null, epoch: null, connectedSince: null, pending: 3 });
+    expect(view.body).toEqual({
+      phyId: 'DEV-V1', online: false, replicaId: null, epoch: null, connectedSince: null, pending: 3, credentials: { key: 'derived', revoked: false },
+    });
     const list = await request(d.app).get('/v1/devices/DEV-V1/commands').set(as(ADMIN_KEY)).expect(200);
     expect(list.body.items.map((c: { id: string }) => c.id)).toEqual([high, mid, low]);
     await request(d.app).get('/v1/devices/DEV-V1').set(as(SEND_KEY)).expect(403);

@@ -15,8 +15,8 @@ const shared = {
   DATABASE_MIGRATE: 'false',
   REGISTRY_PREFIX: 'fleet-a',
   REGISTRY_SHARDS: '8',
-  INTERNAL_TOKEN: 'tok',
-  DEVICE_AUTH_SECRETS: 's',
+  INTERNAL_TOKEN: 'internal-token-0123456789',
+  DEVICE_AUTH_SECRETS: 'fleet-secret-0123456789abcdef0123',
 };
 
 describe('the environment contract ingress and dispatcher share', () => {
@@ -31,7 +31,7 @@ describe('the environment contract ingress and dispatcher share', () => {
     expect(dispatcher.config.postgres).toEqual({ url: shared.DATABASE_URL, poolMax: 7, idleTimeoutMs: 1_000, statementTimeoutMs: 2_000, connectTimeoutMs: 3_000, migrate: false });
     for (const { redacted } of [ingress, dispatcher]) expect(JSON.stringify(redacted)).not.toContain('s3cret');
 
-    const defaults = { INTERNAL_TOKEN: 'tok', DEVICE_AUTH_SECRETS: 's' };
+    const defaults = { INTERNAL_TOKEN: shared.INTERNAL_TOKEN, DEVICE_AUTH_SECRETS: shared.DEVICE_AUTH_SECRETS };
     const i = loadIngressConfig({ env: defaults }).config;
     const d = loadDispatcherConfig({ env: defaults }).config;
     expect([i.registry.backend, i.registry.prefix, i.registry.shards]).toEqual([d.queue.backend, d.registry.prefix, d.registry.shards]);
@@ -46,7 +46,7 @@ describe('the environment contract ingress and dispatcher share', () => {
     for (const load of [loadIngressConfig, loadDispatcherConfig]) {
       let error: unknown;
       try {
-        load({ env: { INTERNAL_TOKEN: 'tok', DEVICE_AUTH_SECRETS: 's', ...env } });
+        load({ env: { INTERNAL_TOKEN: shared.INTERNAL_TOKEN, DEVICE_AUTH_SECRETS: shared.DEVICE_AUTH_SECRETS, ...env } });
       } catch (e) {
         error = e;
       }

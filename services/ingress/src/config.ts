@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import convict from 'convict';
 import {
-  ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
+  ConfigError, deviceSecretStrengthProblem, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, postgresConfigProblems,
+  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type PostgresConfig, type RedisConfig,
 } from '@outbound/core/service';
 
 /** The ingress service's configuration (docs/ingress.md lists every environment name). */
@@ -17,7 +18,7 @@ export interface IngressConfig {
     maxFrameBytes: number;
     writeHighWaterBytes: number;
   };
-  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number };
+  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number } & HttpServerLimits;
   auth: { mode: 'hmac' | 'none'; secrets: string[]; legacyTokenAuth: boolean };
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
@@ -59,6 +60,8 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
     port: { doc: 'internal delivery API port (0: any free port)', format: 'port', default: 8081, env: 'INGRESS_HTTP_PORT' },
     advertiseUrl: { doc: 'delivery base URL dispatchers use (default: http://127.0.0.1:<http port>)', format: String, default: '', env: 'INGRESS_ADVERTISE_URL' },
     bodyLimitBytes: nat('largest delivery request body (413 above)', 16 * 1024 * 1024, 'INGRESS_BODY_LIMIT_BYTES'),
+    // Only dispatchers call it (32 pooled connections each) and Prometheus scrapes it.
+    ...httpServerLimitsSchema('INGRESS_HTTP', 2_000),
   },
   auth: {
     mode: { doc: 'device auth: hmac, or none (must be set explicitly)', format: ['hmac', 'none'], default: 'hmac', env: 'DEVICE_AUTH_MODE' },
@@ -108,11 +111,14 @@ export function loadIngressConfig(
   const { config, redacted } = loadConfig(ingressConfigSchema, { ...options, configFileEnv: 'INGRESS_CONFIG_FILE' });
   const problems = postgresConfigProblems(config.registry.backend, config.postgres);
   if (!config.internalToken) problems.push('internalToken: INTERNAL_TOKEN is required (the bearer token of the delivery API)');
+  else pushIf(problems, tokenStrengthProblem('internalToken: INTERNAL_TOKEN', config.internalToken));
   if (config.auth.mode === 'hmac' && config.auth.secrets.length === 0) problems.push('auth.secrets: DEVICE_AUTH_SECRETS is required when DEVICE_AUTH_MODE=hmac');
+  config.auth.secrets.forEach((secret, index) => pushIf(problems, deviceSecretStrengthProblem(`auth.secrets: DEVICE_AUTH_SECRETS entry ${index + 1}`, secret)));
   if (config.timing.heartbeatSeconds < 1 || config.timing.heartbeatSeconds > 0xffff) problems.push(`timing.heartbeatSeconds: must be 1..65535: value was ${config.timing.heartbeatSeconds}`);
   if (config.timing.handshakeTimeoutMs < 1) problems.push('timing.handshakeTimeoutMs: must be at least 1');
   if (Boolean(config.tcp.tlsCertFile) !== Boolean(config.tcp.tlsKeyFile)) problems.push('tcp.tlsCertFile/tlsKeyFile: set both INGRESS_TLS_CERT_FILE and INGRESS_TLS_KEY_FILE, or neither');
   if (config.registry.shards < 1) problems.push('registry.shards: must be at least 1');
+  problems.push(...httpServerLimitsProblems('http', config.http));
   for (const key of ['handshakesPerIpWindowSeconds', 'handshakesPerPhyIdWindowSeconds', 'supersedeStormWindowSeconds', 'supersedeLockoutSeconds'] as const) {
     if (config.limits[key] < 1) problems.push(`limits.${key}: must be at least 1 second: value was ${config.limits[key]}`);
   }
@@ -128,6 +134,10 @@ export function loadIngressConfig(
   const replicaId = config.replicaId || `${hostname()}-${process.pid}`;
   const completed = Object.freeze({ ...config, replicaId });
   return { config: completed, redacted: { ...redacted, replicaId } };
+}
+
+function pushIf(problems: string[], problem: string | undefined): void {
+  if (problem) problems.push(problem);
 }
 
 /** The idle timeout in force: configured, or 2.5 heartbeat intervals (DESIGN.md). */

@@ -3,6 +3,7 @@ import { Router, json, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { OutboundError, parseOrThrow, phyIdSchema, zodIssues } from '@outbound/core/command';
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
+import { closeIfBodyUnread } from '@outbound/core/service';
 import type { DeliveryAnswer, DeliveryRequest, DeliveryTracker } from './delivery-tracker';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -20,13 +21,20 @@ function deliverySchema(maxPayloadBytes: number) {
   });
 }
 
-/** `Authorization: Bearer <INTERNAL_TOKEN>`, compared in constant time; 401 JSON otherwise. */
+/**
+ * `Authorization: Bearer <INTERNAL_TOKEN>`, compared in constant time; 401 JSON otherwise.
+ * It runs before the body parser, and the 401 closes the connection so the body is never read.
+ */
 export function requireInternalToken(token: string): RequestHandler {
   const expected = Buffer.from(`Bearer ${token}`);
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) next();
-    else next(new OutboundError('UNAUTHORIZED', 'send the internal token as "Authorization: Bearer <INTERNAL_TOKEN>"'));
+    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      next();
+      return;
+    }
+    closeIfBodyUnread(req, res);
+    next(new OutboundError('UNAUTHORIZED', 'send the internal token as "Authorization: Bearer <INTERNAL_TOKEN>"'));
   };
 }
 

@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { toError } from '@outbound/core/command';
 import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
-import { createLogger, type Logger } from '@outbound/core/service';
+import { createLimitedServer, createLogger, type Logger } from '@outbound/core/service';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';
@@ -84,7 +84,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     registry: metrics.registry,
     logger,
   });
-  const http = createServer({ noDelay: true }, app);
+  const http = createLimitedServer(app, config.http, { noDelay: true });
   const httpPort = await listen(http, config.http.port, config.http.host);
   const address = config.http.advertiseUrl || `http://127.0.0.1:${httpPort}`;
   const replica = { replicaId: config.replicaId, address };

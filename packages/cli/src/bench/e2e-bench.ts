@@ -107,7 +107,7 @@ async function run(flags: Flags): Promise<void> {
 const program = new Command('e2e-bench')
   .description('end-to-end commands/s and enqueue-to-ACK latency against a running stack')
   .option('--url <url>', 'dispatcher API', process.env.OUTBOUND_API_URL ?? 'http://127.0.0.1:8080')
-  .option('--key <key>', 'API key (send role)', process.env.OUTBOUND_API_KEY ?? 'demo-send-key')
+  .option('--key <key>', 'API key (send role)', process.env.OUTBOUND_API_KEY ?? 'demo-send-key-local')
   .option('--devices <n>', 'devices SIM00001..n that are connected', int(1), 100)
   .option('--commands <n>', 'commands to send', int(1), 20_000)
   .option('--rate <n>', 'commands per second, open loop (0: as fast as the API takes them)', int(0), 0)

@@ -64,8 +64,8 @@ async function main(): Promise<void> {
       redisUrl = `redis://127.0.0.1:${port}`;
     }
     const [tcpPort, httpPort] = [await freePort(), await freePort()];
-    const token = 'bench-token';
-    const secret = 'bench-secret';
+    const token = 'bench-internal-token';
+    const secret = 'bench-device-secret-0123456789abcdef';
     const main = join(__dirname, '..', '..', '..', '..', 'services', 'ingress', 'dist', 'main.js');
     // BENCH_INGRESS_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the ingress.
     const nodeArgs = (process.env.BENCH_INGRESS_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -6,7 +6,7 @@ import { freePort, REPO_ROOT, waitUntil, type ChildGroup } from './child-process
 export type Backend = 'redis' | 'postgres';
 
 /** Shared secrets of one bench stack; never used outside 127.0.0.1. */
-export const BENCH_SECRETS = { deviceSecret: 'bench-device-secret', internalToken: 'bench-internal-token', apiKey: 'bench-api-key' } as const;
+export const BENCH_SECRETS = { deviceSecret: 'bench-device-secret-0123456789abcdef', internalToken: 'bench-internal-token', apiKey: 'bench-api-key-0123456789' } as const;
 
 export interface StoreUrls {
   backend: Backend;
@@ -95,6 +95,9 @@ export async function startDispatcherProcess(group: ChildGroup, name: string, st
     INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
     // The saturation step keeps up to ~25 commands per device queued; the default cap (1,000) is far above that, raised anyway so a slow run never answers 429.
     QUEUE_PER_DEVICE_CAP: '100000',
+    // The benchmark measures throughput: the per-key rate limit is off.
+    API_RATE_LIMIT_SEND: '0',
+    API_RATE_LIMIT_ADMIN: '0',
     ...extra,
   }, nodeArgs);
   const apiUrl = `http://127.0.0.1:${httpPort}`;

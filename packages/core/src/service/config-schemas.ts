@@ -50,3 +50,24 @@ export const logLevelSchema = {
   default: 'info',
   env: 'LOG_LEVEL',
 } as const;
+
+/** Shortest API key or internal token accepted: 16 characters (e.g. `openssl rand -hex 16` gives 32). */
+export const MIN_TOKEN_CHARS = 16;
+/** Shortest device fleet secret accepted: 32 bytes, the HMAC-SHA256 key size (`openssl rand -hex 32`). */
+export const MIN_DEVICE_SECRET_BYTES = 32;
+
+/**
+ * A one-line problem when a bearer token (API key, internal token) is too short to resist
+ * guessing, or undefined. `what` names the setting; the value itself is never repeated.
+ */
+export function tokenStrengthProblem(what: string, value: string): string | undefined {
+  if (value.length >= MIN_TOKEN_CHARS) return undefined;
+  return `${what} must be at least ${MIN_TOKEN_CHARS} characters (it has ${value.length}); generate one with: openssl rand -hex 16`;
+}
+
+/** A one-line problem when a device fleet secret is under 32 bytes (UTF-8), or undefined. */
+export function deviceSecretStrengthProblem(what: string, value: string): string | undefined {
+  const bytes = Buffer.byteLength(value);
+  if (bytes >= MIN_DEVICE_SECRET_BYTES) return undefined;
+  return `${what} must be at least ${MIN_DEVICE_SECRET_BYTES} bytes (it has ${bytes}); generate one with: openssl rand -hex 32`;
+}

@@ -65,8 +65,10 @@ export const notFoundHandler: RequestHandler = (req, res) => {
  * a misleading field error.
  */
 export const requireJsonBody: RequestHandler = (req: Request, _res, next) => {
-  // req.is: null when there is no body, false when there is one of another type.
-  if (req.is(['application/json', 'application/*+json']) === false) {
+  // req.is: null when there is no body, false when there is one of another type. A
+  // `Content-Length: 0` request (a PUT or POST that carries nothing) has no body to judge.
+  const empty = req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined;
+  if (!empty && req.is(['application/json', 'application/*+json']) === false) {
     next(new OutboundError('UNSUPPORTED_MEDIA_TYPE', `send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`));
     return;
   }

@@ -4,6 +4,7 @@ import { deepMerge, testRedisUrl } from '@outbound/test-support';
 
 /** Fleet secrets are at least 32 bytes (the config refuses shorter ones). */
 export const SECRET = 'test-fleet-secret-1-0123456789abcdef';
+/** The retired secret of a rotation: still accepted. */
 export const OLD_SECRET = 'test-fleet-secret-0-0123456789abcdef';
 export const TOKEN = 'internal-test-token';
 

@@ -6,7 +6,7 @@ import { createTestDatabase, deepMerge, uniquePrefix, waitFor, type TestDatabase
 import type { RunningDispatcher } from '../../../src';
 import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, startTestDispatcher } from '../../support/harness';
 
-export const DEVICE_SECRET = 'e2e-device-secret';
+export const DEVICE_SECRET = 'e2e-device-secret-0123456789abcdef';
 
 /** QUEUE_BACKEND values every end-to-end file runs against (describe.each). */
 export const BACKENDS = ['redis', 'postgres'] as const;
@@ -40,8 +40,8 @@ export interface Stack {
   dispatchers: RunningDispatcher[];
   /** The first dispatcher: the API tests talk to. */
   api: RunningDispatcher;
-  /** Connects a simulated device to ingress `replica` (default 0); closed by stop(). */
-  device(phyId: string, behaviour?: DeviceBehaviour & { result?: (id: string, payload: Buffer) => Buffer }, replica?: number): Promise<SimulatedDevice>;
+  /** Connects a simulated device to ingress `replica` (default 0), with the derived key unless `key` is given; closed by stop(). */
+  device(phyId: string, behaviour?: DeviceBehaviour & { key?: Buffer; result?: (id: string, payload: Buffer) => Buffer }, replica?: number): Promise<SimulatedDevice>;
   /** Enqueues through the public API; answers the command id. */
   enqueue(body: Record<string, unknown>): Promise<string>;
   get(id: string): Promise<Record<string, unknown> & { status: string; attempts: number }>;
