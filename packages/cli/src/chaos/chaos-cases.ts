@@ -12,28 +12,26 @@ export interface CaseSize {
 const RATE = 100;
 const none = (): FaultOutcome => ({ notes: [], failures: [] });
 
-/** kill -9 of a dispatcher under load, `kills` times (a replacement starts after each). */
+/**
+ * kill -9 of a dispatcher under load, `kills` times, 1.5 s apart, down to the last one: it
+ * must take over every lease the others held. (Replacements started mid-fault would take tens
+ * of seconds to come up on a busy 2-core host and make the case's duration depend on it.)
+ */
 export function dispatcherKill(backend: Backend, { quick }: CaseSize): ChaosCase {
   const kills = quick ? 1 : 5;
   return {
     name: quick ? 'dispatcher-kill-1' : 'dispatcher-kill-5', backend, devices: 30,
-    proves: `kill -9 of a dispatcher ${kills === 1 ? 'once' : `${kills} times`} under ${RATE}/s: its claimed commands come back after the lease and are delivered, in order`,
-    stack: { dispatchers: 3, ingresses: 1 },
+    proves: `kill -9 of ${kills === 1 ? 'one of 2 dispatchers' : `${kills} of ${kills + 1} dispatchers, 1.5 s apart,`} under ${RATE}/s: the commands they held come back after the lease and are delivered, in order`,
+    stack: { dispatchers: kills + 1, ingresses: 1 },
     load: { ratePerSecond: RATE },
     async fault({ stack, log }) {
-      // Replacements start in the background (a start takes seconds on a busy host); a victim
-      // is only picked while another dispatcher is up, so the API never goes dark.
-      const starting: Promise<string>[] = [];
       for (let i = 0; i < kills; i++) {
-        await waitUntil('a second live dispatcher', 60_000, async () => stack.dispatchers.size >= 2);
         const names = [...stack.dispatchers.keys()];
         const victim = names[Math.floor(Math.random() * names.length)]!;
         await stack.kill(victim);
         log(`kill -9 ${victim}`);
-        starting.push(stack.startDispatcher());
-        await sleep(2_000);
+        await sleep(1_500);
       }
-      await Promise.all(starting);
       return none();
     },
     afterMs: CHAOS_TIMING.leaseMs + 1_000,
@@ -50,16 +48,20 @@ export function ingressKill(backend: Backend): ChaosCase {
     async fault({ stack, log }) {
       const victim = [...stack.ingresses.keys()][0]!;
       const victimPort = stack.ingresses.get(victim)!.tcpPort;
+      // Device i started on ports[i % n] (device-process.ts): these were on the victim.
+      const ports = stack.ingressPorts();
+      const onVictim = new Set(stack.options.phyIds.filter((_, i) => ports[i % ports.length] === victimPort));
+      // Kill while commands are flowing through the victim, not before its first one.
+      await waitUntil(`a command through ${victim}`, 15_000, async () => stack.readLog().some((l) => l.port === victimPort));
       await stack.kill(victim);
-      log(`kill -9 ${victim}`);
+      const killedAt = Date.now();
+      log(`kill -9 ${victim} (${onVictim.size} devices on it)`);
       const replacement = await stack.startIngress();
       log(`started ${replacement}`);
       await sleep(4_000);
-      const moved = new Set(stack.readLog().filter((l) => l.port !== victimPort).map((l) => l.phyId));
-      const before = new Set(stack.readLog().filter((l) => l.port === victimPort).map((l) => l.phyId));
-      const movedCount = [...before].filter((p) => moved.has(p)).length;
-      const failures = movedCount === 0 ? ['no device received a command on another replica after the kill'] : [];
-      return { notes: [`${movedCount} of ${before.size} devices of the killed replica received commands on another replica`], failures };
+      const moved = new Set(stack.readLog().filter((l) => l.at > killedAt && l.port !== victimPort && onVictim.has(l.phyId)).map((l) => l.phyId));
+      const failures = moved.size === 0 ? [`no device of ${victim} received a command through another replica after the kill`] : [];
+      return { notes: [`${moved.size} of the ${onVictim.size} devices of the killed replica received commands through another replica after the kill`], failures };
     },
   };
 }
@@ -196,8 +198,7 @@ export function redisFull(): ChaosCase {
     },
     check(_ctx, counts) {
       const failures: string[] = [];
-      if (counts.fiveXx.INTERNAL || counts.fiveXx.HTTP_500) failures.push('Redis full answered 500 INTERNAL instead of a 503 with a code');
-      const refused = Object.entries(counts.fiveXx).reduce((n, [, v]) => n + v, 0);
+      const refused = Object.values(counts.fiveXx).reduce((n, v) => n + v, 0);
       if (refused === 0) failures.push('no enqueue was refused: the store never got full, the case proved nothing');
       return failures;
     },

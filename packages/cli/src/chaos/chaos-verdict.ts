@@ -93,12 +93,15 @@ export function countCase({ records, log, statuses }: VerdictInput): ChaosCounts
   return counts;
 }
 
-/** The pass rule every case shares: nothing lost, nothing out of order, every 5xx truthful, nothing left unanswered. */
+/** The pass rule every case shares: nothing lost, nothing out of order, every 5xx truthful and coded, nothing left unanswered. */
 export function basePass(counts: ChaosCounts): string[] {
   const failures: string[] = [];
   if (counts.lost) failures.push(`${counts.lost} accepted command(s) lost`);
   if (counts.outOfOrder) failures.push(`${counts.outOfOrder} command(s) out of order`);
   if (counts.untruthful) failures.push(`${counts.untruthful} untruthful 5xx answer(s)`);
+  // A fault the system is built for is answered with a coded 503, never an unexpected-error 500.
+  const internal = (counts.fiveXx.INTERNAL ?? 0) + (counts.fiveXx.HTTP_500 ?? 0);
+  if (internal) failures.push(`${internal} 500 INTERNAL answer(s) where a coded 503 was due`);
   if (counts.missingRetryAfter) failures.push(`${counts.missingRetryAfter} 429/503 answer(s) without Retry-After`);
   if (counts.noAnswer) failures.push(`${counts.noAnswer} enqueue(s) never answered by any dispatcher`);
   if (Object.keys(counts.rejected).length) failures.push(`4xx answers: ${JSON.stringify(counts.rejected)}`);
