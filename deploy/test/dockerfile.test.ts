@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { DOCKERFILE_TEXT, dockerfileStages, stageArgs, type Stage } from './dockerfile-stages';
 
@@ -29,10 +31,40 @@ test('dockerfile-utils reports nothing, and reports a broken Dockerfile (so a pa
   expect(validate(broken, STRICT).map((d) => d.message)).toEqual(expect.arrayContaining(['Unknown flag: intervall', 'Invalid containerPort: http']));
 });
 
-test('every image builds on Node 20 slim (bookworm)', () => {
-  const arg = /ARG NODE_IMAGE=(\S+)/.exec(text)?.[1];
-  expect(arg).toBe('node:20-bookworm-slim');
+/** The Node versions the project says it runs on: root package.json `engines.node`, a lower bound like `>=20.19.0`. */
+const ENGINES = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+
+/** [major, minor, patch] of a lower bound `>=X[.Y[.Z]]`, the only form engines may take here. */
+function lowerBound(range: string): number[] {
+  const match = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(range.trim());
+  if (!match) throw new Error(`engines.node ${JSON.stringify(range)} is not a lower bound like ">=20.19.0"`);
+  return match.slice(1).map((part) => Number(part ?? 0));
+}
+
+test('every image builds on one Node LTS slim image, at or above the engines floor of every workspace', () => {
+  const arg = /ARG NODE_IMAGE=(\S+)/.exec(text)?.[1] ?? '';
+  const image = /^node:(\d+)-[a-z]+-slim$/.exec(arg);
+  expect({ arg, slim: image !== null }).toEqual({ arg, slim: true });
+  const major = Number(image![1]);
+  // Even majors become LTS; an odd one never does and is out of support within months.
+  expect({ major, lts: major % 2 === 0 }).toEqual({ major, lts: true });
+  // The image's Node is one the project admits: its major is at least the engines floor's.
+  expect(major).toBeGreaterThanOrEqual(lowerBound(ENGINES)[0]!);
   for (const [name, stage] of all) expect({ name, base: [...all.keys(), '${NODE_IMAGE}'].includes(stage.base) }).toEqual({ name, base: true });
+});
+
+test('every workspace declares the same engines as the root', () => {
+  const root = join(__dirname, '..', '..');
+  const workspaces = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+  for (const workspace of workspaces) {
+    const engines = (JSON.parse(readFileSync(join(root, workspace, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines?.node;
+    expect({ workspace, engines }).toEqual({ workspace, engines: ENGINES });
+  }
+});
+
+test('the engines check refuses what it should (so a pass means something)', () => {
+  expect(lowerBound('>=20.19.0')).toEqual([20, 19, 0]);
+  expect(() => lowerBound('^20 || ^26')).toThrow(/not a lower bound/);
 });
 
 describe.each([
