@@ -37,7 +37,8 @@ export async function startBenchRedis(group: ChildGroup, name: string, options: 
     '--appendonly', persistence ? 'yes' : 'no', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
     ...(options.extraArgs ?? []),
   ];
-  const child = group.spawn(name, 'redis-server', args);
+  // REDIS_SERVER_BIN: the same override the test harness honours (a redis-server not on PATH).
+  const child = group.spawn(name, process.env.REDIS_SERVER_BIN ?? 'redis-server', args);
   const url = `redis://127.0.0.1:${port}`;
   const probe = createRedisClient({ url });
   probe.on('error', () => undefined);

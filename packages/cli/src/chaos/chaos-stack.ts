@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPgPool } from '@outbound/core';
 import { startBenchRedis, type BenchRedis, type BenchRedisOptions } from '../bench/bench-stores';
-import { ChildGroup, REPO_ROOT, waitUntil } from '../bench/child-processes';
+import { ChildGroup, REPO_ROOT } from '../bench/child-processes';
 import {
   BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type Backend, type RunningDispatcher, type RunningIngress, type StoreUrls,
 } from '../bench/service-processes';
@@ -196,14 +196,20 @@ export class ChaosStack {
     if (!existsSync(script)) throw new Error(`chaos: ${script} is missing: run npm run build first`);
     this.device = this.group.spawnNode('devices', script, [JSON.stringify(options)]);
     this.watch('devices');
-    const ready = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('chaos: not every device connected within 30 s')), 30_000);
       this.device!.on('message', (message: { type: string; connected?: number; received?: number }) => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
         if (message.type === 'stats') this.deviceStats = { connected: message.connected ?? 0, received: message.received ?? 0 };
       });
-      this.device!.once('exit', (code) => reject(new Error(`chaos: the device process exited (code ${code}) before every device connected`)));
+      this.device!.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`chaos: the device process exited (code ${code}) before every device connected`));
+      });
     });
-    await Promise.race([ready, waitUntil('every device connected', 30_000, async () => false)]);
   }
 
   /** Devices connected right now (the device process reports every 200 ms). */

@@ -1,5 +1,5 @@
 import { runCase } from '../../src/chaos/chaos-case';
-import { fastCases } from '../../src/chaos/chaos-cases';
+import { fastCase } from '../../src/chaos/chaos-cases';
 import { formatResult } from '../../src/chaos/chaos-report';
 
 /**
@@ -9,13 +9,11 @@ import { formatResult } from '../../src/chaos/chaos-report';
  * command, or on any process exiting on its own.
  */
 describe('fault suite, fast cases (Redis)', () => {
-  for (const c of fastCases()) {
-    it(`${c.name}: ${c.proves}`, async () => {
-      const lines: string[] = [];
-      const result = await runCase(c, { log: (line) => lines.push(line) });
-      // The whole report on failure, so the jest output says what broke.
-      expect({ failures: result.failures, report: formatResult(result) }).toEqual({ failures: [], report: expect.stringContaining('PASS') });
-      expect(result.counts.accepted).toBeGreaterThan(0);
-    }, 120_000);
-  }
+  const c = fastCase();
+  it(`${c.name}: ${c.proves}`, async () => {
+    const result = await runCase(c, { log: () => undefined });
+    // The whole report on failure, so the jest output says what broke.
+    expect({ failures: result.failures, report: formatResult(result) }).toEqual({ failures: [], report: expect.stringContaining('PASS') });
+    expect(result.counts.accepted).toBeGreaterThan(0);
+  }, 120_000);
 });
