@@ -9,6 +9,7 @@
  *   node packages/cli/dist/chaos/run-chaos.js [--only name,name] [--backend redis|postgres] [--json file]
  */
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { ChildGroup } from '../bench/child-processes';
 import { runCase, type CaseResult } from './chaos-case';
 import { allCases } from './chaos-cases';
@@ -26,6 +27,10 @@ async function main(): Promise<void> {
   const cases = allCases().filter((c) => (!only || only.includes(c.name)) && (!backend || c.backend === backend));
   if (cases.length === 0) throw new Error('chaos: no case matches --only/--backend');
   const started = Date.now();
+  // The durations depend on how busy the host is: say so next to them.
+  const load = (): string => loadavg().map((v) => v.toFixed(1)).join(' ');
+  const loadAtStart = load();
+  console.log(`load average at start: ${loadAtStart}`);
   const group = new ChildGroup();
   let postgres: ChaosPostgres | undefined;
   const results: CaseResult[] = [];
@@ -44,9 +49,9 @@ async function main(): Promise<void> {
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`\n${renderTable(results)}\n`);
   const failed = results.filter((r) => !r.passed);
-  console.log(`${results.length - failed.length} of ${results.length} cases passed in ${seconds} s`);
+  console.log(`${results.length - failed.length} of ${results.length} cases passed in ${seconds} s (load average at start ${loadAtStart}, at the end ${load()})`);
   const json = arg('--json');
-  if (json) writeFileSync(json, `${JSON.stringify({ startedAt: new Date(started).toISOString(), seconds, results }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ startedAt: new Date(started).toISOString(), seconds, loadAtStart, loadAtEnd: load(), results }, null, 2)}\n`);
   process.exitCode = failed.length ? 1 : 0;
 }
 
