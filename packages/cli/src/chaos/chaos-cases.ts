@@ -62,6 +62,24 @@ export function ingressKill(backend: Backend): ChaosCase {
   };
 }
 
+/**
+ * SIGSTOP of dispatcher `name` for `pauseMs` the moment a 1 s store stall ends, with enqueues
+ * to it waiting: the stop lands while it is taking in the replies that piled up (claims it has
+ * not delivered yet, enqueues it has not answered), which it reads when it resumes, after its
+ * lease is gone. (A stop at a random moment catches that only now and then.)
+ */
+async function stopWithCallsInFlight({ stack, driver, log }: CaseContext, name: string, pauseMs: number): Promise<void> {
+  const stall = stack.stallStore(1_000);
+  await sleep(100);
+  driver.burst(stack.dispatchers.get(name)!.apiUrl);
+  await stall;
+  stack.signal(name, 'SIGSTOP');
+  log(`SIGSTOP ${name} for ${pauseMs} ms, as a 1 s store stall ends with enqueues to it waiting`);
+  await sleep(pauseMs);
+  stack.signal(name, 'SIGCONT');
+  log(`SIGCONT ${name}`);
+}
+
 /** SIGSTOP of a dispatcher past its lease, then SIGCONT: the stale holder must not write to devices. */
 export function dispatcherPause(backend: Backend): ChaosCase {
   const pauseMs = CHAOS_TIMING.leaseMs + 2_000;
@@ -70,13 +88,8 @@ export function dispatcherPause(backend: Backend): ChaosCase {
     proves: `SIGSTOP of a dispatcher for ${pauseMs / 1000} s (lease ${CHAOS_TIMING.leaseMs / 1000} s), then SIGCONT: another dispatcher takes its commands over and the resumed one writes nothing out of order`,
     stack: { dispatchers: 2, ingresses: 1 },
     load: { ratePerSecond: RATE },
-    async fault({ stack, log }) {
-      const victim = [...stack.dispatchers.keys()][0]!;
-      stack.signal(victim, 'SIGSTOP');
-      log(`SIGSTOP ${victim} for ${pauseMs} ms`);
-      await sleep(pauseMs);
-      stack.signal(victim, 'SIGCONT');
-      log(`SIGCONT ${victim}`);
+    async fault(ctx) {
+      await stopWithCallsInFlight(ctx, [...ctx.stack.dispatchers.keys()][0]!, pauseMs);
       return none();
     },
     check(_ctx, counts) {
@@ -268,13 +281,10 @@ export function fastCase(): ChaosCase {
     // Two dispatchers: the paused one holds half the work, and after the kill it holds all of it.
     stack: { dispatchers: 2, ingresses: 1 },
     load: { ratePerSecond: RATE, silentCommands: 3, silentAckTimeoutMs: 500, silentMaxAttempts: SILENT_MAX_ATTEMPTS },
-    async fault({ stack, log }) {
+    async fault(ctx) {
+      const { stack, log } = ctx;
       const [paused, killed] = [...stack.dispatchers.keys()];
-      stack.signal(paused!, 'SIGSTOP');
-      log(`SIGSTOP ${paused} for ${pauseMs} ms`);
-      await sleep(pauseMs);
-      stack.signal(paused!, 'SIGCONT');
-      log(`SIGCONT ${paused}`);
+      await stopWithCallsInFlight(ctx, paused!, pauseMs);
       await sleep(1_000);
       await stack.kill(killed!);
       log(`kill -9 ${killed}`);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPgPool } from '@outbound/core';
+import { createPgPool, createRedisClient } from '@outbound/core';
 import { startBenchRedis, type BenchRedis, type BenchRedisOptions } from '../bench/bench-stores';
 import { ChildGroup, REPO_ROOT } from '../bench/child-processes';
 import {
@@ -101,7 +101,39 @@ export class ChaosStack {
   }
 
   private redisOptions(): BenchRedisOptions {
-    return { extraArgs: this.options.redisArgs };
+    // DEBUG SLEEP stalls the server on purpose (stallStore); Redis 7 refuses DEBUG unless enabled.
+    return { extraArgs: ['--enable-debug-command', 'local', ...(this.options.redisArgs ?? [])] };
+  }
+
+  /**
+   * Holds every queue operation for `ms` without stopping any process: DEBUG SLEEP on Redis,
+   * an exclusive lock on the commands table on PostgreSQL. A process stopped during the stall
+   * is left with store calls in flight (a claim, an enqueue) whose replies arrive while it
+   * is stopped, which is the moment a stop past the lease has to get right.
+   */
+  async stallStore(ms: number): Promise<void> {
+    if (this.options.backend === 'redis') {
+      const client = createRedisClient({ url: this.redis.url });
+      client.on('error', () => undefined);
+      try {
+        await client.call('DEBUG', 'SLEEP', String(ms / 1000));
+      } finally {
+        client.disconnect();
+      }
+      return;
+    }
+    const pool = createPgPool({ url: this.stores.pgUrl!, max: 1, applicationName: 'outbound-chaos' });
+    pool.on('error', () => undefined);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`LOCK TABLE "${this.stores.prefix}".commands IN ACCESS EXCLUSIVE MODE`);
+      await client.query('SELECT pg_sleep($1)', [ms / 1000]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+      await pool.end();
+    }
   }
 
   /** Records an exit of `name` that the case did not cause. */

@@ -84,9 +84,26 @@ export class LoadDriver {
     return seq;
   }
 
-  private body(phyId: string, seq: number): { priority: number; body: Record<string, unknown> } {
+  /**
+   * One enqueue per answering device at once, sent to `baseUrl` first, at priority 0 (a lane
+   * of its own, so the device's order check is unaffected). Fired just before a process is
+   * stopped, it leaves requests and claims in flight at the moment of the stop, which is
+   * what a stop past the lease must get right. Answers are recorded as they come.
+   */
+  burst(baseUrl: string): void {
+    for (const phyId of this.options.phyIds.filter((p) => !this.silent(p))) {
+      const seq = this.nextSeq(phyId);
+      const { body } = this.body(phyId, seq, 0);
+      const sentAt = Date.now();
+      this.loops.push(this.post('/v1/commands', body, baseUrl).then((answer) => {
+        this.records.push({ phyId, seq, priority: 0, sentAt, ...classify(answer.status, answer.json, answer.retryAfter) });
+      }));
+    }
+  }
+
+  private body(phyId: string, seq: number, fixedPriority?: number): { priority: number; body: Record<string, unknown> } {
     // Two priorities, so the order check covers the per-priority lines of one device.
-    const priority = seq % 4 === 0 ? 9 : 5;
+    const priority = fixedPriority ?? (seq % 4 === 0 ? 9 : 5);
     const silent = this.silent(phyId);
     return {
       priority,
@@ -137,10 +154,10 @@ export class LoadDriver {
   }
 
   /** POST with transport retries on the next dispatcher (same body: the idempotency key makes that safe). */
-  private async post(path: string, body: object): Promise<{ status: number; json: unknown; retryAfter: string | null }> {
+  private async post(path: string, body: object, first?: string): Promise<{ status: number; json: unknown; retryAfter: string | null }> {
     const deadline = Date.now() + TRANSPORT_GIVE_UP_MS;
-    for (;;) {
-      const base = this.targets[this.next++ % Math.max(1, this.targets.length)];
+    for (let attempt = 0; ; attempt++) {
+      const base = attempt === 0 && first ? first : this.targets[this.next++ % Math.max(1, this.targets.length)];
       if (base) {
         try {
           const response = await fetch(`${base}${path}`, {
