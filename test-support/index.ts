@@ -17,3 +17,4 @@ export function testPgUrl(): string {
   return process.env.OUTBOUND_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }
 export { deepMerge } from './deep-merge';
+export { fillRedisMemory, redisMemoryOf } from './redis-memory';

@@ -30,6 +30,8 @@ test('the alert rules cover the thresholds the issue names', () => {
   expect(byName.get('OutboundNoIngressAlive')?.expr).toBe('absent(up{job="outbound-ingress"} == 1)');
   expect(byName.get('OutboundEnqueueToAckP99High')?.expr).toMatch(/histogram_quantile\(0\.99, .*outbound_dispatcher_enqueue_to_ack_seconds_bucket/);
   expect(byName.get('RedisMemoryNearMax')?.expr).toMatch(/redis_memory_used_bytes \/ redis_memory_max_bytes > 0\.9/);
+  expect(byName.get('OutboundStoreNearlyFull')?.expr).toMatch(/outbound_dispatcher_store_memory_ratio/);
+  expect(byName.get('OutboundDispatcherStoreErrors')?.expr).toMatch(/sum by \(backend, kind\) \(rate\(outbound_dispatcher_store_errors_total/);
   for (const rule of byName.values()) expect(['warning', 'critical']).toContain(rule.labels?.severity);
 });
 

@@ -12,3 +12,5 @@ export * from './protocol';
 export * from './queue/redis/redis-queue';
 export { RedisKeys } from './queue/redis/keys';
 export * from './queue/postgres';
+export { classifyRedisError, outcomeUnknown } from './queue/redis/redis-errors';
+export type { RedisMemorySample } from './queue/redis/redis-memory';

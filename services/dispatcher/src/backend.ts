@@ -1,6 +1,6 @@
 import {
   checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
-  type CommandQueue, type DependencyCheck, type QueueOptions, type RouteRegistry,
+  type CommandQueue, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
 
@@ -10,6 +10,8 @@ export interface Backend {
   registry: RouteRegistry;
   /** Each store's health check for /health and /readyz. */
   checks: Record<string, () => Promise<DependencyCheck>>;
+  /** Store memory used as a share of its limit (the metric), null when the store has none to tell. */
+  memoryRatio(): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -31,18 +33,34 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
-  const queue = new RedisQueue(client, queueOptions(config));
+  const queue = new RedisQueue(client, { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio });
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   return {
     queue,
     registry,
-    checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
+    checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await queue.memory(), queue.admissionMaxMemoryRatio) },
+    memoryRatio: async () => (await queue.memory())?.ratio ?? null,
     async close() {
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * The Redis check with its memory: `degraded` (still ready: a full store still delivers) once
+ * used memory reaches the enqueue high-water mark, saying that enqueue is paused.
+ */
+function withMemory(health: DependencyCheck, memory: RedisMemorySample | null, admissionRatio: number): DependencyCheck {
+  if (!memory) return health;
+  const check: DependencyCheck = { ...health, usedMemoryBytes: memory.usedBytes, maxMemoryBytes: memory.maxBytes, memoryRatio: Number(memory.ratio.toFixed(4)) };
+  if (health.status !== 'down' && admissionRatio > 0 && memory.maxBytes > 0 && memory.ratio >= admissionRatio) {
+    const warnings = Array.isArray(health.warnings) ? (health.warnings as string[]) : [];
+    check.status = 'degraded';
+    check.warnings = [...warnings, `memory at ${(memory.ratio * 100).toFixed(1)}% of maxmemory: enqueue is paused (STORE_FULL) at ${(admissionRatio * 100).toFixed(0)}% while the queue drains`];
+  }
+  return check;
 }
 
 /**
@@ -58,6 +76,7 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
     queue,
     registry,
     checks: { postgres: () => store.check() },
+    memoryRatio: () => Promise.resolve(null),
     async close() {
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);

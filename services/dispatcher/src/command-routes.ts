@@ -1,7 +1,7 @@
 import type { Express, Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES,
+  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, retryAfterSeconds, toCommandView, TERMINAL_STATUSES,
   type CommandQueue, type EnqueueInput, type StoredCommand,
 } from '@outbound/core';
 import type { CompletionWaiter } from './completion-waiter';
@@ -81,12 +81,14 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
       }
     });
     let accepted = 0;
+    const storeFailures: OutboundError[] = [];
     if (valid.length > 0) {
       const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input));
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
           results[index] = { index, ...answer.toJSON() };
+          storeFailures.push(answer);
         } else {
           accepted += 1;
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
@@ -94,6 +96,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
         }
       });
     }
+    // Items the store could not take (or whose outcome is unknown) say when to try again.
+    const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
+    if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
   });
 

@@ -24,6 +24,8 @@ export interface DispatcherConfig {
     retentionMs: number;
     backoffBaseMs: number;
     backoffMaxMs: number;
+    /** Enqueue stops (503 STORE_FULL) once Redis used_memory reaches this share of maxmemory; 0: off. */
+    admissionMaxMemoryRatio: number;
   };
   /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
   registry: { prefix: string; shards: number };
@@ -85,6 +87,14 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     retentionMs: pos('finished commands stay readable this long', 24 * 3_600_000, 'QUEUE_RETENTION_MS'),
     backoffBaseMs: pos('first retry delay (doubles per attempt, with jitter)', 1_000, 'QUEUE_BACKOFF_BASE_MS'),
     backoffMaxMs: pos('longest retry delay', 60_000, 'QUEUE_BACKOFF_MAX_MS'),
+    admissionMaxMemoryRatio: {
+      doc: 'Redis: enqueue answers 503 STORE_FULL once used_memory reaches this share of maxmemory, so deliveries and acks keep the rest to drain the queue (0: off)',
+      format: (value: unknown) => {
+        if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error('must be a number from 0 to 1');
+      },
+      default: 0.9,
+      env: 'QUEUE_ADMISSION_MAX_MEMORY_RATIO',
+    },
   },
   registry: {
     prefix: { doc: 'route registry key prefix (Redis) or schema (PostgreSQL); the same on every ingress and dispatcher', format: String, default: 'outbound', env: 'REGISTRY_PREFIX' },

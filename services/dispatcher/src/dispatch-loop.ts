@@ -33,6 +33,9 @@ export interface DispatchLoopDeps {
   logger: Logger;
 }
 
+/** The shortest ACK wait worth a delivery: with less lease left, the command goes back unsent. */
+const MIN_ACK_WAIT_MS = 100;
+
 /** What to do with a command after an ingress answer. */
 type Verdict =
   | { kind: 'ack'; outcome: 'ok' | 'rejected'; result?: Buffer; metric: DeliveryOutcome }
@@ -135,7 +138,7 @@ export class DispatchLoop {
   }
 
   private async run(): Promise<void> {
-    const { queue, logger, metrics } = this.deps;
+    const { queue, logger } = this.deps;
     while (this.stateValue === 'running') {
       if (this.errorDelayMs > 0) await this.pause(this.errorDelayMs);
       const room = this.options.maxInFlight - this.held.size;
@@ -152,7 +155,6 @@ export class DispatchLoop {
         claimed = await queue.claim({ max: asked, leaseMs: this.options.leaseMs });
         this.errorDelayMs = 0;
       } catch (error) {
-        metrics.storeErrors.inc({ operation: 'claim' });
         this.backOff(error, 'claim failed');
         continue;
       }
@@ -180,6 +182,9 @@ export class DispatchLoop {
       this.track(Promise.all(claimed.map((c) => this.record(c, release))).then(() => undefined));
       return;
     }
+    // The lease is judged by this process' clock from before the claim was sent: the store
+    // started the lease later than that, so this end is never after the store's, whatever the
+    // two clocks say (the store's leaseExpiresAt is on the store's clock).
     this.track(this.dispatch(claimed, claimedAt + this.options.leaseMs - this.options.leaseMarginMs));
   }
 
@@ -195,7 +200,6 @@ export class DispatchLoop {
     try {
       routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
     } catch (error) {
-      this.deps.metrics.storeErrors.inc({ operation: 'lookupMany' });
       this.backOff(error, 'route lookup failed');
       await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'route lookup failed', metric: 'error' })));
       return;
@@ -219,11 +223,21 @@ export class DispatchLoop {
 
   private async deliverToReplica(address: string, items: Array<{ command: ClaimedCommand; route: DeviceRoute }>, answerBy: number): Promise<void> {
     const { client, metrics } = this.deps;
+    // Checked right before the write: this process may have been paused (SIGSTOP, a long GC, a
+    // frozen VM) since the claim, and another dispatcher may have reclaimed and delivered these
+    // commands meanwhile. A lease that ends (less the margin for recording) before a device could
+    // answer gives the commands back unsent: writing them could reach the device out of order.
+    const ackWait = answerBy - Date.now();
+    if (ackWait < MIN_ACK_WAIT_MS) {
+      this.deps.logger.warn({ address, count: items.length, leaseLeftMs: ackWait }, 'lease too close to its end to deliver: giving the commands back unsent');
+      const release = { kind: 'release', park: false, reason: 'lease ended before delivery', metric: 'lease_expired' } as const;
+      await Promise.all(items.map(({ command }) => this.record(command, release)));
+      return;
+    }
     const byId = new Map(items.map((i) => [i.command.id, i]));
     const recorded: Promise<unknown>[] = [];
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
     const started = process.hrtime.bigint();
-    const ackWait = Math.max(100, answerBy - Date.now());
     const onAnswer = (answer: DeliveryAnswer) => {
       const item = byId.get(answer.id);
       if (!item) return;
@@ -282,7 +296,6 @@ export class DispatchLoop {
 
   private async record(command: ClaimedCommand, verdict: Verdict): Promise<void> {
     const { recorder, metrics, waiter, logger } = this.deps;
-    metrics.delivered.inc({ outcome: verdict.metric });
     let result: TransitionResult;
     if (verdict.kind === 'ack') {
       result = await recorder.record('ack', { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome, ...(verdict.result ? { result: verdict.result } : {}) });
@@ -294,6 +307,10 @@ export class DispatchLoop {
     } else {
       result = await recorder.record('release', { id: command.id, leaseToken: command.leaseToken, deviceOffline: verdict.park, reason: verdict.reason });
     }
+    // Only outcomes the store took count: one refused for a lost lease belongs to whichever
+    // dispatcher holds the command now.
+    if (result.ok) metrics.delivered.inc({ outcome: verdict.metric });
+    else if (result.error.code === 'LEASE_LOST') metrics.delivered.inc({ outcome: 'lease_lost' });
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
     else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);
     // A recorded outcome frees the device's slot, so its next command may be ready now. The queue

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry } from '@outbound/core';
+import { createLogger, createMetricsRegistry, type CommandQueue, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
@@ -14,6 +14,18 @@ import { createLeaseReaper } from './lease-reaper';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
 import { OutcomeRecorder } from './outcome-recorder';
 import { guardStore } from './store-guard';
+
+/** True at most once per `everyMs` (a warn line per refused request would flood the log under load). */
+class Throttle {
+  private last = 0;
+  constructor(private readonly everyMs: number) {}
+  ready(): boolean {
+    const now = Date.now();
+    if (now - this.last < this.everyMs) return false;
+    this.last = now;
+    return true;
+  }
+}
 
 /** A running dispatcher: its public API port and its parts (tests reach into them). */
 export interface RunningDispatcher {
@@ -39,11 +51,16 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
   const backend = options.backend ?? (await createBackend(config));
   const metricsRegistry = createMetricsRegistry('dispatcher');
+  // Every store failure is counted here and only here (the guard sees each store call once).
+  const fullLog = new Throttle(1_000);
+  const onStoreError = (operation: string, error: StoreError) => {
+    metrics.storeErrors.inc({ backend: error.backend, kind: error.kind });
+    if (error.kind === 'full' && fullLog.ready()) logger.warn({ operation, err: error, details: error.details }, 'store is full: enqueue refused (STORE_FULL) while the queue drains');
+  };
+  const queue = guardStore(backend.queue, onStoreError);
+  const registry = guardStore(backend.registry, onStoreError);
   // `loop` is assigned below; the gauge reads it only at scrape time.
-  const metrics = createDispatcherMetrics(metricsRegistry, backend.queue, () => loop?.maxInFlightForOneDevice() ?? 0);
-  const onUnavailable = (operation: string) => metrics.storeErrors.inc({ operation });
-  const queue = guardStore(backend.queue, onUnavailable);
-  const registry = guardStore(backend.registry, onUnavailable);
+  const metrics = createDispatcherMetrics(metricsRegistry, queue, () => loop?.maxInFlightForOneDevice() ?? 0, () => backend.memoryRatio());
   const waiter = new CompletionWaiter();
   let ready = false;
 
@@ -63,7 +80,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   let routes: RouteCache | null = null;
   let reaper: ReturnType<typeof createLeaseReaper> | null = null;
   const client = new DeliveryClient({ internalToken: config.internalToken });
-  const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs, onStoreError: (op) => metrics.storeErrors.inc({ operation: op }) });
+  const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs });
   if (config.worker.enabled) {
     const w = config.worker;
     routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });

@@ -9,25 +9,20 @@ import { PeriodicTask } from './periodic-task';
  */
 export function createLeaseReaper(deps: { queue: CommandQueue; metrics: DispatcherMetrics; logger: Logger; intervalMs: number; onWork?: () => void }): PeriodicTask {
   return new PeriodicTask('lease-reaper', deps.intervalMs, async () => {
-    try {
-      // Loop while full pages come back so a burst of expiries is cleared in one tick.
-      for (let i = 0; i < 20; i += 1) {
-        const reclaimed = await deps.queue.reclaimExpired({ limit: 500 });
-        if (reclaimed > 0) {
-          deps.metrics.reclaimed.inc(reclaimed);
-          deps.logger.info({ reclaimed }, 'reclaimed expired leases');
-          deps.onWork?.();
-        }
-        if (reclaimed < 500) break;
+    // Loop while full pages come back so a burst of expiries is cleared in one tick.
+    for (let i = 0; i < 20; i += 1) {
+      const reclaimed = await deps.queue.reclaimExpired({ limit: 500 });
+      if (reclaimed > 0) {
+        deps.metrics.reclaimed.inc(reclaimed);
+        deps.logger.info({ reclaimed }, 'reclaimed expired leases');
+        deps.onWork?.();
       }
-      for (let i = 0; i < 20; i += 1) {
-        const expired = await deps.queue.expireDue({ limit: 500 });
-        if (expired > 0) deps.metrics.expired.inc(expired);
-        if (expired < 500) break;
-      }
-    } catch (error) {
-      deps.metrics.storeErrors.inc({ operation: 'reap' });
-      throw error;
+      if (reclaimed < 500) break;
+    }
+    for (let i = 0; i < 20; i += 1) {
+      const expired = await deps.queue.expireDue({ limit: 500 });
+      if (expired > 0) deps.metrics.expired.inc(expired);
+      if (expired < 500) break;
     }
   }, deps.logger);
 }

@@ -2,7 +2,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core';
 
 /** Delivery outcomes as counted by `outbound_dispatcher_delivered_total{outcome}`. */
-export type DeliveryOutcome = 'ok' | 'rejected' | 'busy' | 'ack_timeout' | 'transport_error' | 'device_offline' | 'stale_route' | 'error';
+export type DeliveryOutcome =
+  | 'ok' | 'rejected' | 'busy' | 'ack_timeout' | 'transport_error' | 'device_offline' | 'stale_route' | 'error'
+  /** Given back unsent: the lease would end before the device could answer. */
+  | 'lease_expired'
+  /** The store refused the outcome: the lease had passed to another dispatcher. */
+  | 'lease_lost';
 
 /** Every metric the dispatcher exports, on one registry (never the global one). */
 export interface DispatcherMetrics {
@@ -17,19 +22,39 @@ export interface DispatcherMetrics {
   enqueueToAck: Histogram;
   deliveryCall: Histogram<'kind'>;
   inFlight: Gauge;
-  storeErrors: Counter<'operation'>;
+  storeErrors: Counter<'backend' | 'kind'>;
 }
 
 const P = 'outbound_dispatcher_';
 
 /**
  * Creates the counters and histograms, and a queue-depth gauge that reads `queue.stats()` at
- * scrape time (a failed read leaves the last values and counts a store error, so /metrics
- * still answers while Redis is down). `deviceInFlightMax` feeds the per-device in-flight gauge
+ * scrape time (a failed read leaves the last values, so /metrics still answers while the store
+ * is down; pass the guarded queue so the failure is counted). `storeMemoryRatio` feeds the
+ * store memory gauge (null: not known, e.g. PostgreSQL). `deviceInFlightMax` feeds the per-device in-flight gauge
  * at scrape time (0 without a delivery worker).
  */
-export function createDispatcherMetrics(registry: Registry, queue: CommandQueue, deviceInFlightMax: () => number = () => 0): DispatcherMetrics {
-  const storeErrors = new Counter({ name: `${P}redis_errors_total`, help: 'Queue store calls that failed', labelNames: ['operation'], registers: [registry] });
+export function createDispatcherMetrics(
+  registry: Registry,
+  queue: CommandQueue,
+  deviceInFlightMax: () => number = () => 0,
+  storeMemoryRatio: () => Promise<number | null> = () => Promise.resolve(null),
+): DispatcherMetrics {
+  const storeErrors = new Counter({
+    name: `${P}store_errors_total`,
+    help: 'Queue and route store calls that failed, by store and kind (unreachable, timeout, failover, full, internal); counted once, by the store guard',
+    labelNames: ['backend', 'kind'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${P}store_memory_ratio`,
+    help: 'Store memory used as a share of its limit (Redis used_memory / maxmemory; 0 without a limit); enqueue stops at QUEUE_ADMISSION_MAX_MEMORY_RATIO',
+    registers: [registry],
+    async collect() {
+      const ratio = await storeMemoryRatio().catch(() => null);
+      if (ratio !== null) this.set(ratio);
+    },
+  });
   new Gauge({
     name: `${P}queue_depth`,
     help: 'Commands by state (read from the queue at scrape time)',
@@ -44,7 +69,7 @@ export function createDispatcherMetrics(registry: Registry, queue: CommandQueue,
         this.set({ state: 'waiting_for_device' }, total.waitingForDevice);
         this.set({ state: 'dead' }, total.dead);
       } catch {
-        storeErrors.inc({ operation: 'stats' });
+        // Keep the last values; the store guard counted the failure.
       }
     },
   });
@@ -61,7 +86,7 @@ export function createDispatcherMetrics(registry: Registry, queue: CommandQueue,
     registry,
     storeErrors,
     enqueued: new Counter({ name: `${P}enqueued_total`, help: 'Commands accepted by the API', labelNames: ['source'], registers: [registry] }),
-    delivered: new Counter({ name: `${P}delivered_total`, help: 'Delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] }),
+    delivered: new Counter({ name: `${P}delivered_total`, help: 'Delivery outcomes the store recorded, by outcome (lease_lost: refused, the command belonged to another dispatcher by then)', labelNames: ['outcome'], registers: [registry] }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Failed attempts scheduled for a retry', registers: [registry] }),
     deadLettered: new Counter({ name: `${P}dead_lettered_total`, help: 'Commands moved to dead letters after maxAttempts', registers: [registry] }),
     expired: new Counter({ name: `${P}expired_total`, help: 'Commands whose TTL passed before delivery', registers: [registry] }),

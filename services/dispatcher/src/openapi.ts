@@ -9,7 +9,7 @@ const errors = (...codes: number[]) => {
   const text: Record<number, string> = {
     400: 'invalid request (details name each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
     404: 'not found', 409: 'conflict (state or idempotency key)', 413: 'body too large', 429: 'queue cap reached',
-    503: 'queue store unreachable (Retry-After)',
+    503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',
   };
   return Object.fromEntries([401, 503, ...codes].map((c) => [String(c), errorResponse(text[c] ?? 'error')]));
 };

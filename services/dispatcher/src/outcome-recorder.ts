@@ -30,7 +30,7 @@ export class OutcomeRecorder {
   constructor(
     private readonly queue: CommandQueue,
     private readonly logger: Logger,
-    private readonly options: { flushMs?: number; maxBatch?: number; maxSending?: number; onStoreError?: (operation: string) => void },
+    private readonly options: { flushMs?: number; maxBatch?: number; maxSending?: number },
   ) {}
 
   record<K extends Kind>(kind: K, item: ItemOf<K>): Promise<TransitionResult> {
@@ -95,7 +95,6 @@ export class OutcomeRecorder {
         batch.forEach((p, i) => p.resolve(results[i]!));
         return;
       } catch (error) {
-        this.options.onStoreError?.(kind);
         if (attempt >= MAX_TRIES) {
           this.logger.error({ err: toError(error), kind, ids: items.map((i) => i.id) }, 'could not record outcomes; their leases will expire and be reclaimed');
           const failure = new OutboundError('STORE_UNAVAILABLE', `recording ${kind} failed: ${toError(error).message}`, { cause: error });

@@ -1,26 +1,14 @@
-import { OutboundError, isOutboundError, toError } from '@outbound/core';
-
-/** Error names, codes and messages that mean "the store is unreachable", not "the request is wrong". */
-const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-const UNAVAILABLE_MESSAGE = /Connection is closed|Command timed out|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|max retries per request|^LOADING|^READONLY|^CLUSTERDOWN|^MASTERDOWN|^TRYAGAIN|Connection terminated|connect ECONN/i;
-
-/** True when `error` says the queue store (Redis or PostgreSQL) could not be reached. */
-export function isStoreUnavailable(error: unknown): boolean {
-  if (isOutboundError(error)) return error.code === 'STORE_UNAVAILABLE';
-  const e = error as { name?: string; code?: string; message?: string } | null;
-  if (!e) return false;
-  if (e.name && UNAVAILABLE_NAMES.has(e.name)) return true;
-  // PostgreSQL: class 08 is connection exceptions, 57P0x is admin/crash shutdown.
-  if (typeof e.code === 'string' && (/^08/.test(e.code) || /^57P0/.test(e.code) || /^E[A-Z]+$/.test(e.code))) return true;
-  return typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message);
-}
+import { isStoreError, type StoreError } from '@outbound/core';
 
 /**
- * Wraps a store object (queue or registry) so every method that fails because the store is
- * unreachable rejects with STORE_UNAVAILABLE (503 + Retry-After at the API) and is counted.
- * Coded errors (QUEUE_FULL, COMMAND_NOT_FOUND, ...) and programming errors pass unchanged.
+ * Wraps a store object (queue or registry) so every store failure is reported once, here:
+ * each backend has already classified what its driver threw into a StoreError (Redis:
+ * classifyRedisError, PostgreSQL: classifyPostgresError), so this layer needs only its
+ * `backend` and `kind`. A failure counts once per store call: a thrown StoreError, or the
+ * StoreErrors in an answer of per-item results (an enqueue batch answers OUTCOME_UNKNOWN per
+ * command, each naming the one failed call as its `cause`). Errors pass through unchanged.
  */
-export function guardStore<T extends object>(target: T, onUnavailable: (operation: string, error: Error) => void): T {
+export function guardStore<T extends object>(target: T, onStoreError: (operation: string, error: StoreError) => void): T {
   return new Proxy(target, {
     get(obj, property, receiver) {
       const value = Reflect.get(obj, property, receiver) as unknown;
@@ -31,18 +19,30 @@ export function guardStore<T extends object>(target: T, onUnavailable: (operatio
         try {
           result = (value as (...a: unknown[]) => unknown).apply(obj, args);
         } catch (error) {
-          throw translate(operation, error, onUnavailable);
+          report(operation, error, onStoreError);
+          throw error;
         }
-        if (result instanceof Promise) return result.catch((error: unknown) => { throw translate(operation, error, onUnavailable); });
-        return result;
+        if (!(result instanceof Promise)) return result;
+        return result.then(
+          (answer: unknown) => {
+            if (Array.isArray(answer)) report(operation, answer, onStoreError);
+            return answer;
+          },
+          (error: unknown) => {
+            report(operation, error, onStoreError);
+            throw error;
+          },
+        );
       };
     },
   });
 }
 
-function translate(operation: string, error: unknown, onUnavailable: (operation: string, error: Error) => void): unknown {
-  if (!isStoreUnavailable(error)) return error;
-  onUnavailable(operation, toError(error));
-  if (isOutboundError(error)) return error;
-  return new OutboundError('STORE_UNAVAILABLE', `the queue store is unreachable (${operation}): ${toError(error).message}`, { cause: error });
+function report(operation: string, failure: unknown, onStoreError: (operation: string, error: StoreError) => void): void {
+  const failed = new Set<StoreError>();
+  for (const item of Array.isArray(failure) ? failure : [failure]) {
+    if (!isStoreError(item)) continue;
+    failed.add(isStoreError(item.cause) ? item.cause : item);
+  }
+  for (const error of failed) onStoreError(operation, error);
 }

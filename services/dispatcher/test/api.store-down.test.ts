@@ -31,6 +31,6 @@ describe('public API when Redis is unreachable', () => {
     const health = await request(d.app).get('/health').expect(503);
     expect(health.body.checks.redis.status).toBe('down');
     const metrics = await request(d.app).get('/metrics').expect(200);
-    expect(metrics.text).toMatch(/outbound_dispatcher_redis_errors_total\{operation="enqueue(Batch)?"[^}]*\} [1-9]/);
+    expect(metrics.text).toMatch(/outbound_dispatcher_store_errors_total\{backend="redis",kind="unreachable"[^}]*\} [1-9]/);
   });
 });

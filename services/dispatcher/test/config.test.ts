@@ -28,6 +28,13 @@ describe('dispatcher configuration', () => {
     expect(problems).toMatch(/queue\.backend/);
   });
 
+  it('reads the enqueue memory high-water mark as a share of maxmemory, 0.9 by default', () => {
+    expect(loadDispatcherConfig({ env: {} }).config.queue.admissionMaxMemoryRatio).toBe(0.9);
+    expect(loadDispatcherConfig({ env: { QUEUE_ADMISSION_MAX_MEMORY_RATIO: '0.75' } }).config.queue.admissionMaxMemoryRatio).toBe(0.75);
+    expect(() => loadDispatcherConfig({ env: { QUEUE_ADMISSION_MAX_MEMORY_RATIO: '1.5' } })).toThrow(/queue\.admissionMaxMemoryRatio/);
+    expect(() => loadDispatcherConfig({ env: { QUEUE_ADMISSION_MAX_MEMORY_RATIO: 'most' } })).toThrow(/queue\.admissionMaxMemoryRatio/);
+  });
+
   it('refuses a lease no longer than its margin', () => {
     expect(() => loadDispatcherConfig({ env: { DISPATCHER_LEASE_MS: '1000', DISPATCHER_LEASE_MARGIN_MS: '1000' } })).toThrow(/worker\.leaseMs/);
   });

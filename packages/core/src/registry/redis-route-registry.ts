@@ -1,20 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { isOutboundError } from '../errors';
+import { classifyRedisError } from '../queue/redis/redis-errors';
+import { withShebang } from '../queue/redis/scripts';
 import type { RedisClient } from '../redis/connection';
 import type { DeviceRoute, ReplicaInfo, RouteRegistry } from './route-registry';
 import { RegistryKeys } from './redis-registry-keys';
 
 /**
  * Scripts are registered under a versioned name so two releases can share one Redis during a
- * rolling deploy; bump the suffix when a script's contract changes.
+ * rolling deploy; bump the suffix when a script's contract changes. Route writes carry
+ * `allow-oom` (`#!lua` flags): a Redis that is full must still record where devices are, or
+ * nothing it holds can be delivered.
  */
 const SCRIPTS = {
-  register: { name: 'outboundRegistryRegisterV1', file: 'register-3.lua', keys: 3 },
-  unregister: { name: 'outboundRegistryUnregisterV1', file: 'unregister-2.lua', keys: 2 },
-  removeReplicaShard: { name: 'outboundRegistryRemoveReplicaShardV1', file: 'remove-replica-shard-2.lua', keys: 2 },
-  heartbeat: { name: 'outboundRegistryHeartbeatV1', file: 'heartbeat-1.lua', keys: 1 },
-  liveReplicas: { name: 'outboundRegistryLiveReplicasV1', file: 'live-replicas-1.lua', keys: 1 },
+  register: { name: 'outboundRegistryRegisterV1', file: 'register-3.lua', keys: 3, flags: 'allow-oom' },
+  unregister: { name: 'outboundRegistryUnregisterV1', file: 'unregister-2.lua', keys: 2, flags: 'allow-oom' },
+  removeReplicaShard: { name: 'outboundRegistryRemoveReplicaShardV1', file: 'remove-replica-shard-2.lua', keys: 2, flags: 'allow-oom' },
+  heartbeat: { name: 'outboundRegistryHeartbeatV1', file: 'heartbeat-1.lua', keys: 1, flags: 'allow-oom' },
+  liveReplicas: { name: 'outboundRegistryLiveReplicasV1', file: 'live-replicas-1.lua', keys: 1, flags: 'no-writes' },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -64,7 +69,7 @@ export class RedisRouteRegistry implements RouteRegistry {
     this.keys = new RegistryKeys(options.prefix ?? 'outbound', options.shards ?? 16);
     for (const script of Object.values(SCRIPTS)) {
       if (typeof (this.client as unknown as Record<string, unknown>)[script.name] === 'function') continue;
-      this.client.defineCommand(script.name, { numberOfKeys: script.keys, lua: readFileSync(join(LUA_DIR, script.file), 'utf8') });
+      this.client.defineCommand(script.name, { numberOfKeys: script.keys, lua: withShebang(readFileSync(join(LUA_DIR, script.file), 'utf8'), script.flags) });
     }
   }
 
@@ -73,68 +78,88 @@ export class RedisRouteRegistry implements RouteRegistry {
     return caller.apply(this.client, args);
   }
 
-  async heartbeat(replica: { replicaId: string; address: string }, ttlMs: number): Promise<void> {
-    await this.run('heartbeat', this.keys.replicaInfo(), replica.replicaId, replica.address, Math.max(1, Math.round(ttlMs)));
+  /** Runs a registry operation; what the driver threw is classified (redis-errors.ts). */
+  private async classified<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isOutboundError(error)) throw error;
+      throw classifyRedisError(error, operation);
+    }
   }
 
-  async removeReplica(replicaId: string): Promise<number> {
-    const counts = await Promise.all(
-      Array.from({ length: this.keys.shards }, (_, shard) =>
-        this.run('removeReplicaShard', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), replicaId),
-      ),
-    );
-    await this.client.hdel(this.keys.replicaInfo(), replicaId);
-    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  heartbeat(replica: { replicaId: string; address: string }, ttlMs: number): Promise<void> {
+    return this.classified('heartbeat', async () => {
+      await this.run('heartbeat', this.keys.replicaInfo(), replica.replicaId, replica.address, Math.max(1, Math.round(ttlMs)));
+    });
   }
 
-  async register(phyId: string, replica: { replicaId: string; address: string }): Promise<{ epoch: number; previous: DeviceRoute | null }> {
-    const shard = this.keys.shardOf(phyId);
-    const token = `${this.tokenBase}.${++this.tokenCounter}`;
-    const [epoch, previous] = (await this.run(
-      'register',
-      this.keys.routes(shard), this.keys.epochs(shard), this.keys.replicaRoutes(shard, replica.replicaId),
-      phyId, replica.replicaId, replica.address, token,
-      this.keys.deviceOnlineChannel(), this.keys.supersededChannel(''),
-    )) as [number, string];
-    return { epoch: Number(epoch), previous: previous ? toRoute(phyId, previous) : null };
+  removeReplica(replicaId: string): Promise<number> {
+    return this.classified('removeReplica', async () => {
+      const counts = await Promise.all(
+        Array.from({ length: this.keys.shards }, (_, shard) =>
+          this.run('removeReplicaShard', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), replicaId),
+        ),
+      );
+      await this.client.hdel(this.keys.replicaInfo(), replicaId);
+      return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+    });
   }
 
-  async unregister(phyId: string, replicaId: string, epoch: number): Promise<boolean> {
-    const shard = this.keys.shardOf(phyId);
-    const removed = await this.run('unregister', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), phyId, replicaId, String(epoch));
-    return Number(removed) === 1;
+  register(phyId: string, replica: { replicaId: string; address: string }): Promise<{ epoch: number; previous: DeviceRoute | null }> {
+    return this.classified('register', async () => {
+      const shard = this.keys.shardOf(phyId);
+      const token = `${this.tokenBase}.${++this.tokenCounter}`;
+      const [epoch, previous] = (await this.run(
+        'register',
+        this.keys.routes(shard), this.keys.epochs(shard), this.keys.replicaRoutes(shard, replica.replicaId),
+        phyId, replica.replicaId, replica.address, token,
+        this.keys.deviceOnlineChannel(), this.keys.supersededChannel(''),
+      )) as [number, string];
+      return { epoch: Number(epoch), previous: previous ? toRoute(phyId, previous) : null };
+    });
+  }
+
+  unregister(phyId: string, replicaId: string, epoch: number): Promise<boolean> {
+    return this.classified('unregister', async () => {
+      const shard = this.keys.shardOf(phyId);
+      const removed = await this.run('unregister', this.keys.routes(shard), this.keys.replicaRoutes(shard, replicaId), phyId, replicaId, String(epoch));
+      return Number(removed) === 1;
+    });
   }
 
   async lookup(phyId: string): Promise<DeviceRoute | null> {
     return (await this.lookupMany([phyId])).get(phyId) ?? null;
   }
 
-  async lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
-    const byShard = new Map<number, string[]>();
-    for (const phyId of new Set(phyIds)) {
-      const shard = this.keys.shardOf(phyId);
-      const list = byShard.get(shard);
-      if (list) list.push(phyId);
-      else byShard.set(shard, [phyId]);
-    }
-    const routes: DeviceRoute[] = [];
-    await Promise.all(
-      [...byShard].map(async ([shard, ids]) => {
-        const values = await this.client.hmget(this.keys.routes(shard), ...ids);
-        values.forEach((raw, i) => {
-          if (raw) routes.push(toRoute(ids[i], raw));
-        });
-      }),
-    );
-    const result = new Map<string, DeviceRoute>();
-    if (routes.length === 0) return result;
-    const live = await this.liveReplicas([...new Set(routes.map((r) => r.replicaId))]);
-    for (const route of routes) if (live.has(route.replicaId)) result.set(route.phyId, route);
-    return result;
+  lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
+    return this.classified('lookupMany', async () => {
+      const byShard = new Map<number, string[]>();
+      for (const phyId of new Set(phyIds)) {
+        const shard = this.keys.shardOf(phyId);
+        const list = byShard.get(shard);
+        if (list) list.push(phyId);
+        else byShard.set(shard, [phyId]);
+      }
+      const routes: DeviceRoute[] = [];
+      await Promise.all(
+        [...byShard].map(async ([shard, ids]) => {
+          const values = await this.client.hmget(this.keys.routes(shard), ...ids);
+          values.forEach((raw, i) => {
+            if (raw) routes.push(toRoute(ids[i], raw));
+          });
+        }),
+      );
+      const result = new Map<string, DeviceRoute>();
+      if (routes.length === 0) return result;
+      const live = await this.liveReplicas([...new Set(routes.map((r) => r.replicaId))]);
+      for (const route of routes) if (live.has(route.replicaId)) result.set(route.phyId, route);
+      return result;
+    });
   }
 
-  async listReplicas(): Promise<ReplicaInfo[]> {
-    return [...(await this.liveReplicas([])).values()].sort((a, b) => a.replicaId.localeCompare(b.replicaId));
+  listReplicas(): Promise<ReplicaInfo[]> {
+    return this.classified('listReplicas', async () => [...(await this.liveReplicas([])).values()].sort((a, b) => a.replicaId.localeCompare(b.replicaId)));
   }
 
   private async liveReplicas(replicaIds: string[]): Promise<Map<string, ReplicaInfo>> {

@@ -13,15 +13,23 @@ export interface HealthRoutesOptions {
   /** Each dependency's check (Redis, PostgreSQL, ...). `down` fails /readyz. */
   checks: Record<string, () => Promise<DependencyCheck>>;
   registry: Registry;
+  /** A check not answered in this time is `down`, so /readyz and /health answer within a second even when a store stalls. Default 800 ms. */
+  checkTimeoutMs?: number;
 }
 
-async function runChecks(checks: HealthRoutesOptions['checks']): Promise<Record<string, DependencyCheck>> {
+async function runChecks(checks: HealthRoutesOptions['checks'], timeoutMs: number): Promise<Record<string, DependencyCheck>> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<DependencyCheck>((resolve) => {
+        timer = setTimeout(() => resolve({ status: 'down', latencyMs: null, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
+      });
       try {
-        return [name, await check()] as const;
+        return [name, await Promise.race([check(), late])] as const;
       } catch (error) {
         return [name, { status: 'down', error: (error as Error).message } as DependencyCheck] as const;
+      } finally {
+        clearTimeout(timer);
       }
     }),
   );
@@ -29,11 +37,13 @@ async function runChecks(checks: HealthRoutesOptions['checks']): Promise<Record<
 }
 
 /**
- * `/healthz` (alive), `/readyz` (ready for traffic: started, not draining, no dependency down),
+ * `/healthz` (alive), `/readyz` (ready for traffic: started, not draining, no dependency down;
+ * a `degraded` dependency, e.g. a store at its memory high-water mark, is named but stays ready),
  * `/health` (each dependency's status, latency and details) and `/metrics` (Prometheus text).
  */
 export function healthRoutes(options: HealthRoutesOptions): Router {
   const router = Router();
+  const timeoutMs = options.checkTimeoutMs ?? 800;
   router.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });
   });
@@ -42,12 +52,13 @@ export function healthRoutes(options: HealthRoutesOptions): Router {
       res.status(503).json({ status: 'not_ready' });
       return;
     }
-    const results = await runChecks(options.checks);
-    const down = Object.entries(results).filter(([, r]) => r.status === 'down').map(([name]) => name);
-    res.status(down.length ? 503 : 200).json({ status: down.length ? 'not_ready' : 'ready', down });
+    const results = await runChecks(options.checks, timeoutMs);
+    const named = (status: DependencyCheck['status']) => Object.entries(results).filter(([, r]) => r.status === status).map(([name]) => name);
+    const down = named('down');
+    res.status(down.length ? 503 : 200).json({ status: down.length ? 'not_ready' : 'ready', down, degraded: named('degraded') });
   });
   router.get('/health', async (_req: Request, res: Response) => {
-    const results = await runChecks(options.checks);
+    const results = await runChecks(options.checks, timeoutMs);
     const statuses = Object.values(results).map((r) => r.status);
     const status = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'ok';
     res.status(status === 'down' ? 503 : 200).json({ status, ready: options.isReady(), checks: results });

@@ -27,7 +27,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err: toError(err) }, 'unhandled error in request');
       error = new OutboundError('INTERNAL');
     }
-    if (error.code === 'STORE_UNAVAILABLE') res.set('Retry-After', '1');
+    const retryAfter = retryAfterSeconds(error);
+    if (retryAfter !== null) res.set('Retry-After', String(retryAfter));
     res.status(error.status).json(error.toJSON());
   };
+}
+
+/**
+ * Seconds a caller should wait before retrying, for answers that say "try again later"
+ * (every 429 and 503 carries one); null for the rest. A full store drains in seconds, not at once.
+ */
+export function retryAfterSeconds(error: OutboundError): number | null {
+  if (error.code === 'STORE_FULL') return 5;
+  return error.status === 503 || error.status === 429 ? 1 : null;
 }

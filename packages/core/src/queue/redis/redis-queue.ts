@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ReplyError } from 'ioredis';
 import { COMMAND_LIMITS, PHY_ID_PATTERN, type EnqueueInput, type StoredCommand } from '../../command';
-import { OutboundError, isOutboundError, toError } from '../../errors';
+import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
   QUEUE_DEFAULTS,
@@ -21,6 +20,10 @@ import { firstDepth, planClaim, type ShardScores } from './claim-plan';
 import { RedisKeys } from './keys';
 import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
+import { StoreError } from '../store-errors';
+import { classifyRedisError, outcomeUnknown } from './redis-errors';
+import { RedisLiveness, type RedisLivenessOptions } from './redis-liveness';
+import { RedisMemory, type RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
 
@@ -29,6 +32,14 @@ export interface RedisQueueOptions extends QueueOptions {
   ownsClient?: boolean;
   /** How long a claim request's answer is remembered for a re-sent script. Default 60 s. */
   claimMemoryMs?: number;
+  /**
+   * Enqueue answers STORE_FULL once Redis' used_memory reaches this share of maxmemory
+   * (sampled at most once a second), so acks, claims and route writes keep the room left to
+   * drain the queue. 0 turns admission off. Default 0.9.
+   */
+  admissionMaxMemoryRatio?: number;
+  /** Refuse requests up front while Redis is not answering a PING (redis-liveness.ts); false: off. Default on. */
+  liveness?: RedisLivenessOptions | false;
 }
 
 /** Items per script call: bounds the time one script holds Redis (a batch of 500 runs in ~2 ms). */
@@ -74,6 +85,9 @@ export class RedisQueue implements CommandQueue {
   private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
   private planDepth = 0;
+  private readonly liveness: RedisLiveness | null;
+  private readonly memorySampler: RedisMemory;
+  private readonly admissionRatio: number;
 
   constructor(
     readonly client: RedisClient,
@@ -100,6 +114,9 @@ export class RedisQueue implements CommandQueue {
     this.retentionMs = options.retentionMs ?? QUEUE_DEFAULTS.retentionMs;
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
+    this.liveness = options.liveness === false ? null : new RedisLiveness(client, options.liveness);
+    this.memorySampler = new RedisMemory(client);
+    this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
   }
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
@@ -122,16 +139,18 @@ export class RedisQueue implements CommandQueue {
       list.push(index);
       byShard.set(shard, list);
     });
+    if (byShard.size > 0) await this.admit();
     const calls: Array<Promise<void>> = [];
     for (const [shard, indexes] of byShard) {
       for (let i = 0; i < indexes.length; i += CHUNK) {
         const chunk = indexes.slice(i, i + CHUNK);
+        const ids = chunk.map(() => this.keys.newCommandId(shard));
         const depth = this.keys.shards === 1 ? 0 : this.planDepth;
         const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-        for (const index of chunk) {
+        chunk.forEach((index, j) => {
           const input = inputs[index];
           args.push(
-            this.keys.newCommandId(shard),
+            ids[j],
             input.phyId,
             input.payload,
             input.priority,
@@ -141,7 +160,7 @@ export class RedisQueue implements CommandQueue {
             input.idempotencyKey ?? '',
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
           );
-        }
+        });
         args.push(depth);
         calls.push(
           this.run('enqueue', shard, args).then((reply) => {
@@ -154,6 +173,13 @@ export class RedisQueue implements CommandQueue {
                 code === ScriptCode.OK || code === ScriptCode.DUPLICATE
                   ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
                   : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+            });
+          }, (error: unknown) => {
+            // Each command answers for itself: one that may have been stored names its id
+            // (minted here, so the caller can look it up); one refused as a whole says so.
+            const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
+            chunk.forEach((index, j) => {
+              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]) : failure;
             });
           }),
         );
@@ -231,7 +257,7 @@ export class RedisQueue implements CommandQueue {
     const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, requestId)];
     const depth = this.keys.shards === 1 ? 0 : this.planDepth;
     const args: Arg[] = [max, leaseMs, this.maxInFlight, requestId, Math.max(this.claimMemoryMs, leaseMs), this.retentionMs, depth];
-    const { claimed, scores } = toClaimReply((await this.call(this.scripts.runBuffer('claim', keys, args))) as Buffer[], requestId);
+    const { claimed, scores } = toClaimReply((await this.call('claim', () => this.scripts.runBuffer('claim', keys, args))) as Buffer[], requestId);
     this.rememberScores(shard, scores, depth);
     return claimed;
   }
@@ -283,7 +309,7 @@ export class RedisQueue implements CommandQueue {
     let [shard, scan] = parseParkedCursor(options.cursor);
     const phyIds: string[] = [];
     while (shard < this.keys.shards && phyIds.length < limit) {
-      const [next, members] = await this.call(this.client.sscan(this.keys.shard(shard).offline, scan, 'COUNT', Math.max(10, limit - phyIds.length)));
+      const [next, members] = await this.call('listParkedDevices', () => this.client.sscan(this.keys.shard(shard).offline, scan, 'COUNT', Math.max(10, limit - phyIds.length)));
       phyIds.push(...members);
       if (next === '0') {
         shard += 1;
@@ -324,20 +350,20 @@ export class RedisQueue implements CommandQueue {
   async get(id: string): Promise<StoredCommand | null> {
     const shard = this.keys.shardOfId(id);
     if (shard === null) return null;
-    const flat = (await this.call(this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id]))) as Buffer[];
+    const flat = (await this.call('get', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id]))) as Buffer[];
     return flat.length === 0 ? null : toStoredCommand(flat);
   }
 
   async listDevice(phyId: string, options: { limit?: number } = {}): Promise<StoredCommand[]> {
     assertPhyId(phyId);
     const keys = this.keys.shardKeyList(this.keys.shardOf(phyId));
-    const records = (await this.call(this.scripts.runBuffer('list-device', keys, [phyId, options.limit ?? DEFAULT_LIMIT]))) as Buffer[][];
+    const records = (await this.call('list-device', () => this.scripts.runBuffer('list-device', keys, [phyId, options.limit ?? DEFAULT_LIMIT]))) as Buffer[][];
     return records.map(toStoredCommand);
   }
 
   async countDevice(phyId: string): Promise<number> {
     assertPhyId(phyId);
-    const value = await this.call(this.client.hget(this.keys.shard(this.keys.shardOf(phyId)).deviceCounts, phyId));
+    const value = await this.call('countDevice', () => this.client.hget(this.keys.shard(this.keys.shardOf(phyId)).deviceCounts, phyId));
     return Number(value ?? 0);
   }
 
@@ -347,7 +373,7 @@ export class RedisQueue implements CommandQueue {
     const [afterScore, afterId] = parseDeadCursor(options.cursor);
     const pages = await Promise.all(
       this.shardList().map(async (shard) => {
-        const reply = (await this.call(this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), [afterScore, afterId, limit + 1]))) as Array<
+        const reply = (await this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), [afterScore, afterId, limit + 1]))) as Array<
           [Buffer, Buffer[]]
         >;
         return reply.map(([score, record]) => ({ deadAt: Number(score.toString()), command: toStoredCommand(record) }));
@@ -395,6 +421,7 @@ export class RedisQueue implements CommandQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness?.stop();
     await this.notifier.stop();
     if (this.options.ownsClient) await this.client.quit();
   }
@@ -422,13 +449,13 @@ export class RedisQueue implements CommandQueue {
     let replies: unknown[];
     if (this.client.isCluster) {
       replies = await Promise.all([
-        this.call(this.client.time()),
-        ...shards.flatMap((shard) => reads(shard).map(([name, ...args]) => this.call(this.client.call(name, ...args)))),
+        this.call('scan', () => this.client.time()),
+        ...shards.flatMap((shard) => reads(shard).map(([name, ...args]) => this.call('scan', () => this.client.call(name, ...args)))),
       ]);
     } else {
-      const answers = (await this.call(this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
+      const answers = (await this.call('scan', () => this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
       const failed = answers.find(([error]) => error);
-      if (failed) await this.call(Promise.reject(failed[0])); // the same mapping as a command that failed alone
+      if (failed) await this.call('scan', () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
       replies = answers.map(([, value]) => value);
     }
     const time = replies[0] as [string, string];
@@ -518,7 +545,7 @@ export class RedisQueue implements CommandQueue {
 
   private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
     if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
-    return this.call(this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
   }
 
   /** A shard's best claimable scores as a claim, ack or enqueue reply answered them (depth 0: none asked). */
@@ -530,16 +557,50 @@ export class RedisQueue implements CommandQueue {
     return Array.from({ length: this.keys.shards }, (_, i) => i);
   }
 
-  /** Redis answered with an error: a bug (INTERNAL); no answer at all: STORE_UNAVAILABLE. */
-  private async call<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * Sends one request unless Redis is known not to be answering (then it is refused unsent,
+   * STORE_UNAVAILABLE), and classifies what failed (redis-errors.ts).
+   */
+  private async call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
+    const why = this.liveness?.notAnswering();
+    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis ${operation} not sent: ${why}`);
     try {
-      return await promise;
+      return await issue();
     } catch (error) {
       if (isOutboundError(error)) throw error;
-      const err = toError(error);
-      if (err instanceof ReplyError) throw new OutboundError('INTERNAL', `redis refused a queue operation: ${err.message}`, { cause: err });
-      throw new OutboundError('STORE_UNAVAILABLE', `redis is unreachable: ${err.message}`, { cause: err });
+      throw classifyRedisError(error, operation);
     }
+  }
+
+  /**
+   * Enqueue admission: refuses a whole enqueue unsent while Redis is not answering, or while
+   * its memory is at the high-water mark (STORE_FULL), so what room is left goes to draining.
+   */
+  private async admit(): Promise<void> {
+    const why = this.liveness?.notAnswering();
+    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis enqueue not sent: ${why}`);
+    if (this.admissionRatio <= 0) return;
+    const memory = await this.memorySampler.current();
+    if (memory && memory.maxBytes > 0 && memory.ratio >= this.admissionRatio) {
+      const { usedBytes, maxBytes } = memory;
+      throw new StoreError(
+        'redis',
+        'full',
+        'STORE_FULL',
+        `redis memory is at ${(memory.ratio * 100).toFixed(1)}% of maxmemory (admission stops at ${(this.admissionRatio * 100).toFixed(0)}%); nothing was stored`,
+        { details: { usedMemoryBytes: usedBytes, maxMemoryBytes: maxBytes } },
+      );
+    }
+  }
+
+  /** Redis memory (INFO memory, sampled at most once a second) for health and metrics. */
+  memory(): Promise<RedisMemorySample | null> {
+    return this.memorySampler.current();
+  }
+
+  /** The enqueue high-water mark as a share of maxmemory (0: admission off). */
+  get admissionMaxMemoryRatio(): number {
+    return this.admissionRatio;
   }
 }
 

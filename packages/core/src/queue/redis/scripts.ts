@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
 
 /** packages/core/lua, from both src/queue/redis and dist/queue/redis. */
@@ -9,7 +10,7 @@ export const LUA_DIR = resolve(__dirname, '../../../lua');
  * Bump when any script's behaviour changes: the scripts are registered under versioned names
  * (and run by their SHA), so two releases can share one Redis during a rolling deploy.
  */
-export const SCRIPT_VERSION = 2;
+export const SCRIPT_VERSION = 3;
 
 /** Script file stem -> number of KEYS (the file's suffix). */
 export const QUEUE_SCRIPTS = {
@@ -32,14 +33,51 @@ export const QUEUE_SCRIPTS = {
   'purge-dead': 10,
 } as const;
 
+/**
+ * The Redis 7 `#!lua` flags each script is declared with (Redis checks them before the script
+ * runs). A script without `allow-oom` is refused as a whole under OOM, before it writes
+ * anything: an enqueue batch is stored entirely or not at all. Scripts that drain the queue
+ * (claim, record an outcome, return leases, expire, cancel, purge) carry `allow-oom`: they
+ * write little and mostly free memory, and a full Redis must still deliver what it holds.
+ * Enqueue and replay-dead add work, so they never do. Read-only scripts say `no-writes`.
+ */
+export const SCRIPT_FLAGS: Record<QueueScriptName, string> = {
+  enqueue: '',
+  'replay-dead': '',
+  claim: 'allow-oom',
+  promote: 'allow-oom',
+  ack: 'allow-oom',
+  fail: 'allow-oom',
+  release: 'allow-oom',
+  'device-offline': 'allow-oom',
+  'device-online': 'allow-oom',
+  reclaim: 'allow-oom',
+  expire: 'allow-oom',
+  cancel: 'allow-oom',
+  'purge-dead': 'allow-oom',
+  // list-dead drops index entries whose record is gone: a removal.
+  'list-dead': 'allow-oom',
+  get: 'no-writes',
+  'list-device': 'no-writes',
+  stats: 'no-writes',
+};
+
 export type QueueScriptName = keyof typeof QUEUE_SCRIPTS;
 
 const INCLUDE = /^--\s*@include\s+(\S+)\s*$/gm;
 
-/** Reads `<name>-<keys>.lua` and inlines its `-- @include x` lines from lua/includes/x.lua. */
+/**
+ * Reads `<name>-<keys>.lua`, inlines its `-- @include x` lines from lua/includes/x.lua and
+ * prepends the script's `#!lua` line (SCRIPT_FLAGS).
+ */
 export function loadScript(name: QueueScriptName): string {
   const source = readFileSync(resolve(LUA_DIR, `${name}-${QUEUE_SCRIPTS[name]}.lua`), 'utf8');
-  return source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8'));
+  return withShebang(source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8')), SCRIPT_FLAGS[name]);
+}
+
+/** `#!lua flags=<flags>` (or a bare `#!lua`) on the first line of a script's source. */
+export function withShebang(source: string, flags: string): string {
+  return `#!lua${flags ? ` flags=${flags}` : ''}\n${source}`;
 }
 
 /** The ioredis command name a script is registered under, e.g. `outbound_v1_claim`. */
@@ -55,19 +93,39 @@ type ScriptFn = (...args: Array<string | number | Buffer>) => Promise<unknown>;
  * Buffers, which the payload and result fields need.
  */
 export class QueueScripts {
+  private readonly sources = new Map<QueueScriptName, string>();
+
   constructor(private readonly client: RedisClient) {
     for (const name of Object.keys(QUEUE_SCRIPTS) as QueueScriptName[]) {
       const cmd = commandName(name);
-      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: QUEUE_SCRIPTS[name], lua: loadScript(name) });
+      const lua = loadScript(name);
+      this.sources.set(name, lua);
+      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: QUEUE_SCRIPTS[name], lua });
     }
   }
 
   run(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.fn(commandName(name))(...keys, ...args);
+    return this.loaded(name, () => this.fn(commandName(name))(...keys, ...args));
   }
 
   runBuffer(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.fn(`${commandName(name)}Buffer`)(...keys, ...args);
+    return this.loaded(name, () => this.fn(`${commandName(name)}Buffer`)(...keys, ...args));
+  }
+
+  /**
+   * ioredis loads a script with its first EVAL on a connection, then sends EVALSHA. An EVAL that
+   * Redis refuses before running (OOM for a script without allow-oom) is not cached, so the
+   * calls that went out with EVALSHA meanwhile answer NOSCRIPT instead of why it was refused:
+   * SCRIPT LOAD (allowed at OOM) and ask once more, so they answer the real reason.
+   */
+  private async loaded<T>(name: QueueScriptName, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!/^NOSCRIPT/.test((error as Error).message ?? '') || this.client instanceof Cluster) throw error;
+      await this.client.script('LOAD', this.sources.get(name)!);
+      return call();
+    }
   }
 
   private fn(cmd: string): ScriptFn {
