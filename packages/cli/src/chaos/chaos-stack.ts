@@ -32,6 +32,9 @@ const DISPATCHER_ENV: NodeJS.ProcessEnv = {
   QUEUE_BACKOFF_MAX_MS: '1000',
   DISPATCHER_SHUTDOWN_GRACE_MS: '2000',
 };
+/** Six processes starting at once on a busy 2-core host take far longer than the bench's 30 s. */
+const READY_TIMEOUT_MS = 120_000;
+
 const INGRESS_ENV: NodeJS.ProcessEnv = {
   REGISTRY_HEARTBEAT_INTERVAL_MS: '500',
   REGISTRY_HEARTBEAT_TTL_MS: '2000',
@@ -145,7 +148,7 @@ export class ChaosStack {
 
   async startDispatcher(): Promise<string> {
     const name = `dispatcher-${++this.counter}`;
-    const running = await startDispatcherProcess(this.group, name, this.stores, DISPATCHER_ENV);
+    const running = await startDispatcherProcess(this.group, name, this.stores, DISPATCHER_ENV, [], READY_TIMEOUT_MS);
     this.watch(name);
     this.dispatchers.set(name, running);
     this.targets.push(running.apiUrl);
@@ -154,7 +157,7 @@ export class ChaosStack {
 
   async startIngress(): Promise<string> {
     const name = `ingress-${++this.counter}`;
-    const running = await startIngressProcess(this.group, name, this.stores, INGRESS_ENV);
+    const running = await startIngressProcess(this.group, name, this.stores, INGRESS_ENV, [], READY_TIMEOUT_MS);
     this.watch(name);
     this.ingresses.set(name, running);
     this.device?.send({ type: 'ports', ports: this.ingressPorts() });
