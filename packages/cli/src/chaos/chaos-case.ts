@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { sleep } from '../bench/child-processes';
 import { BENCH_SECRETS, type Backend } from '../bench/service-processes';
 import { basePass, countCase, TERMINAL, type ChaosCounts } from './chaos-verdict';
@@ -114,9 +116,10 @@ export async function runCase(c: ChaosCase, options: { postgres?: ChaosPostgres;
   const notes: string[] = [];
   const failures: string[] = [];
   let counts: ChaosCounts | undefined;
+  let driver: LoadDriver | undefined;
   try {
     await stack.start();
-    const driver = new LoadDriver(stack.targets, { ...c.load, phyIds, silentPhyIds: silent, ackTimeoutMs: CHAOS_TIMING.ackTimeoutMs });
+    driver = new LoadDriver(stack.targets, { ...c.load, phyIds, silentPhyIds: silent, ackTimeoutMs: CHAOS_TIMING.ackTimeoutMs });
     const ctx: CaseContext = { stack, driver, postgres: options.postgres, log: (line) => log(`    ${line}`) };
     const phaseLog = (what: string) => log(`    ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     phaseLog('stack up');
@@ -144,7 +147,14 @@ export async function runCase(c: ChaosCase, options: { postgres?: ChaosPostgres;
   } catch (error) {
     failures.push(`harness: ${(error as Error).message}`);
   } finally {
-    await stack.close().catch((error: Error) => failures.push(`harness: close failed: ${error.message}`));
+    const keep = failures.length > 0;
+    await stack.close(keep).catch((error: Error) => failures.push(`harness: close failed: ${error.message}`));
+    if (keep) {
+      // What the API answered, next to what the devices received, for reading the failure.
+      const answers = join(dirname(stack.logFile), 'api-answers.ndjson');
+      writeFileSync(answers, (driver?.records ?? []).map((r) => JSON.stringify(r)).join('\n'));
+      notes.push(`device log kept: ${stack.logFile}, the API's answers: ${answers}`);
+    }
   }
   const result: CaseResult = {
     name: c.name, backend: c.backend, proves: c.proves, notes, failures, passed: failures.length === 0,

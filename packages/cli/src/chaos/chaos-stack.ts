@@ -265,7 +265,8 @@ export class ChaosStack {
     return url;
   }
 
-  async close(): Promise<void> {
+  /** Stops everything; `keepLog` leaves the device log (and its directory) for a failed case to be read. */
+  async close(keepLog = false): Promise<void> {
     for (const name of [...this.dispatchers.keys(), ...this.ingresses.keys(), 'devices', 'redis']) this.killed.add(name);
     // A stopped process cannot handle SIGTERM; continue them all first.
     for (const name of this.dispatchers.keys()) this.signal(name, 'SIGCONT');
@@ -278,6 +279,6 @@ export class ChaosStack {
       await admin.query(`DROP DATABASE IF EXISTS "${this.options.database}" WITH (FORCE)`).catch(() => undefined);
       await admin.end().catch(() => undefined);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!keepLog) rmSync(this.dir, { recursive: true, force: true });
   }
 }
