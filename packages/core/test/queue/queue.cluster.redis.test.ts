@@ -1,4 +1,4 @@
-import { createRedisClient, RedisKeys, RedisQueue, type QueueOptions, type RedisClient } from '@outbound/core';
+import { createRedisClient, RedisKeys, RedisQueue, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
 import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
 import { cmd, queueConformance } from './conformance';
@@ -41,7 +41,7 @@ describe('redis cluster layout', () => {
     }
     expect(owners.size).toBe(3);
 
-    const queue = new RedisQueue(client, { prefix: keys.prefix });
+    const queue = new ValidatedQueue(new RedisQueue(client, { prefix: keys.prefix }));
     const inputs = Array.from({ length: 200 }, (_, i) => cmd(`spread-${i}`));
     const results = await queue.enqueueBatch(inputs);
     expect(results.every((r) => !(r instanceof Error))).toBe(true);
@@ -59,10 +59,10 @@ queueConformance(
   async (options: QueueOptions) => {
     const prefix = uniquePrefix('cluster');
     const queues: RedisQueue[] = [];
-    const make = (): RedisQueue => {
+    const make = (): ValidatedQueue => {
       const queue = new RedisQueue(clusterClient(), { ...options, prefix });
       queues.push(queue);
-      return queue;
+      return new ValidatedQueue(queue);
     };
     const queue = make();
     return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { COMMAND_LIMITS, PHY_ID_PATTERN, type EnqueueInput, type StoredCommand } from '../../command';
+import { PHY_ID_MESSAGE, PHY_ID_PATTERN, type StoredCommand } from '../../command';
 import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
@@ -7,13 +7,14 @@ import {
   type AckItem,
   type ClaimOptions,
   type ClaimedCommand,
-  type CommandQueue,
+  type CommandStore,
   type EnqueueResult,
   type FailItem,
   type QueueCounts,
   type QueueOptions,
   type QueueStats,
   type ReleaseItem,
+  type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from './claim-plan';
@@ -56,7 +57,7 @@ const CHANGES_CLAIMABLE = new Set<QueueScriptName>(['enqueue', 'fail', 'release'
 type CodeReply = [number, string, string];
 
 /**
- * The Redis backend of CommandQueue. Commands are spread over hash-tagged shards by device;
+ * The Redis store behind the queue layer (ValidatedQueue checks input first). Commands are spread over hash-tagged shards by device;
  * every transition is one Lua script on one shard (lua/*.lua, registered in scripts.ts),
  * batched per shard, so a call costs one script per shard it touches, not one per command.
  * Order: each device has a line (zset scored `(9 - priority) * 2^49 + shard sequence`), and
@@ -64,7 +65,7 @@ type CodeReply = [number, string, string];
  * across devices; a device with maxInFlightPerDevice outstanding, a pending retry or parked
  * leaves the ready set until that ends.
  */
-export class RedisQueue implements CommandQueue {
+export class RedisQueue implements CommandStore {
   readonly keys: RedisKeys;
   private readonly scripts: QueueScripts;
   private readonly notifier: WakeNotifier;
@@ -119,22 +120,16 @@ export class RedisQueue implements CommandQueue {
     this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const [result] = await this.enqueueBatch([input]);
-    if (result instanceof OutboundError) throw result;
-    return result;
+  newCommandId(phyId: string): string {
+    return this.keys.newCommandIdFor(phyId);
   }
 
-  async enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
-    const results: Array<EnqueueResult | OutboundError> = new Array(inputs.length);
+  async enqueueBatch(items: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
+    const results: Array<EnqueueResult | OutboundError> = new Array(items.length);
     const byShard = new Map<number, number[]>();
-    inputs.forEach((input, index) => {
-      const invalid = validateInput(input);
-      if (invalid) {
-        results[index] = invalid;
-        return;
-      }
-      const shard = this.keys.shardOf(input.phyId);
+    items.forEach((item, index) => {
+      // One script per shard of devices; the id carries the same shard (newCommandId), so get(id) finds it.
+      const shard = this.keys.shardOf(item.phyId);
       const list = byShard.get(shard) ?? [];
       list.push(index);
       byShard.set(shard, list);
@@ -144,13 +139,12 @@ export class RedisQueue implements CommandQueue {
     for (const [shard, indexes] of byShard) {
       for (let i = 0; i < indexes.length; i += CHUNK) {
         const chunk = indexes.slice(i, i + CHUNK);
-        const ids = chunk.map(() => this.keys.newCommandId(shard));
         const depth = this.keys.shards === 1 ? 0 : this.planDepth;
         const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-        chunk.forEach((index, j) => {
-          const input = inputs[index];
+        for (const index of chunk) {
+          const input = items[index]!;
           args.push(
-            ids[j],
+            input.id,
             input.phyId,
             input.payload,
             input.priority,
@@ -159,27 +153,30 @@ export class RedisQueue implements CommandQueue {
             input.maxAttempts,
             input.idempotencyKey ?? '',
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+            input.fingerprint,
           );
-        });
+        }
         args.push(depth);
         calls.push(
           this.run('enqueue', shard, args).then((reply) => {
             // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
-            const [items, scores] = reply as [CodeReply[], string[]];
+            const [answers, scores] = reply as [CodeReply[], string[]];
             this.rememberScores(shard, scores, depth);
-            items.forEach(([code, id, status], j) => {
-              const input = inputs[chunk[j]];
-              results[chunk[j]] =
+            answers.forEach(([code, id, status], j) => {
+              const input = items[chunk[j]!]!;
+              results[chunk[j]!] =
                 code === ScriptCode.OK || code === ScriptCode.DUPLICATE
                   ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-                  : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+                  : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                    ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                    : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
             });
           }, (error: unknown) => {
             // Each command answers for itself: one that may have been stored names its id
             // (minted here, so the caller can look it up); one refused as a whole says so.
             const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-            chunk.forEach((index, j) => {
-              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]) : failure;
+            chunk.forEach((index) => {
+              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
             });
           }),
         );
@@ -610,22 +607,8 @@ function withoutScore({ score: _score, ...claimed }: ClaimedCommand & { score: n
 
 function assertPhyId(phyId: string): void {
   if (!PHY_ID_PATTERN.test(phyId)) {
-    throw new OutboundError('VALIDATION_FAILED', 'phyId must be 1-64 characters of A-Z a-z 0-9 . _ : -', {
-      details: [{ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' }],
-    });
+    throw new OutboundError('VALIDATION_FAILED', `phyId ${PHY_ID_MESSAGE}`, { details: [{ path: 'phyId', message: PHY_ID_MESSAGE }] });
   }
-}
-
-function validateInput(input: EnqueueInput): OutboundError | null {
-  const problems: Array<{ path: string; message: string }> = [];
-  if (!PHY_ID_PATTERN.test(input.phyId)) problems.push({ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' });
-  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 9) problems.push({ path: 'priority', message: 'must be an integer 0-9' });
-  if (!Number.isInteger(input.ttlMs) || input.ttlMs < 1) problems.push({ path: 'ttlMs', message: 'must be a positive integer' });
-  if (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1) problems.push({ path: 'maxAttempts', message: 'must be a positive integer' });
-  if (!Number.isInteger(input.ackTimeoutMs) || input.ackTimeoutMs < 1) problems.push({ path: 'ackTimeoutMs', message: 'must be a positive integer' });
-  if (input.payload.length > COMMAND_LIMITS.payloadMaxBytes) problems.push({ path: 'payload', message: `must be at most ${COMMAND_LIMITS.payloadMaxBytes} bytes` });
-  if (problems.length === 0) return null;
-  return new OutboundError('VALIDATION_FAILED', `invalid command: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems });
 }
 
 function parseParkedCursor(cursor: string | undefined): [number, string] {
