@@ -8,7 +8,19 @@ import { freePort, waitUntil, type ChildGroup } from './child-processes';
 export interface BenchRedis {
   url: string;
   pid: number;
+  port: number;
+  /** The data directory (AOF), kept until stop(): a restart on the same port and directory reloads it. */
+  dir: string;
   stop(): Promise<void>;
+}
+
+/** How startBenchRedis starts the server; `port` and `dir` restart one that was killed, on its data. */
+export interface BenchRedisOptions {
+  persistence?: boolean;
+  port?: number;
+  dir?: string;
+  /** More redis-server arguments, e.g. `['--maxmemory', '64mb']`. */
+  extraArgs?: string[];
 }
 
 /**
@@ -16,15 +28,17 @@ export interface BenchRedis {
  * DESIGN.md asks for) and `maxmemory-policy noeviction`, in a temporary directory removed on stop.
  * `persistence: false` turns AOF off (queue-core section, to match the Redis engineer's script).
  */
-export async function startBenchRedis(group: ChildGroup, name: string, options: { persistence?: boolean } = {}): Promise<BenchRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'outbound-bench-redis-'));
+export async function startBenchRedis(group: ChildGroup, name: string, options: BenchRedisOptions = {}): Promise<BenchRedis> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'outbound-bench-redis-'));
   const persistence = options.persistence ?? true;
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', persistence ? 'yes' : 'no', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
+    ...(options.extraArgs ?? []),
   ];
-  const child = group.spawn(name, 'redis-server', args);
+  // REDIS_SERVER_BIN: the same override the test harness honours (a redis-server not on PATH).
+  const child = group.spawn(name, process.env.REDIS_SERVER_BIN ?? 'redis-server', args);
   const url = `redis://127.0.0.1:${port}`;
   const probe = createRedisClient({ url });
   probe.on('error', () => undefined);
@@ -36,6 +50,8 @@ export async function startBenchRedis(group: ChildGroup, name: string, options: 
   return {
     url,
     pid: child.pid!,
+    port,
+    dir,
     async stop() {
       await group.stop(name);
       rmSync(dir, { recursive: true, force: true });

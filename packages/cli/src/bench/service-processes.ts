@@ -59,7 +59,9 @@ export interface RunningIngress {
 }
 
 /** Starts the built ingress (services/ingress/dist/main.js) as its own process, bound to 127.0.0.1. */
-export async function startIngressProcess(group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<RunningIngress> {
+export async function startIngressProcess(
+  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000,
+): Promise<RunningIngress> {
   const [tcpPort, httpPort] = [await freePort(), await freePort()];
   const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'ingress', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
@@ -75,7 +77,7 @@ export async function startIngressProcess(group: ChildGroup, name: string, store
     ...extra,
   }, nodeArgs);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(child, httpUrl, name);
+  await ready(child, httpUrl, name, readyTimeoutMs);
   return { pid: child.pid!, tcpPort, httpUrl };
 }
 
@@ -85,7 +87,9 @@ export interface RunningDispatcher {
 }
 
 /** Starts the built dispatcher (services/dispatcher/dist/main.js) as its own process, bound to 127.0.0.1. */
-export async function startDispatcherProcess(group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<RunningDispatcher> {
+export async function startDispatcherProcess(
+  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000,
+): Promise<RunningDispatcher> {
   const httpPort = await freePort();
   const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'dispatcher', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
@@ -101,7 +105,7 @@ export async function startDispatcherProcess(group: ChildGroup, name: string, st
     ...extra,
   }, nodeArgs);
   const apiUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(child, apiUrl, name);
+  await ready(child, apiUrl, name, readyTimeoutMs);
   return { pid: child.pid!, apiUrl };
 }
 
