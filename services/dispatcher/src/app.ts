@@ -2,7 +2,9 @@ import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core/queue';
 import type { RouteRegistry } from '@outbound/core/registry';
-import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
+import {
+  errorHandler, healthRoutes, notFoundHandler, requestObserver, requireJsonBody, type DependencyCheck, type Logger, type LogSamplingConfig,
+} from '@outbound/core/service';
 import { registerAdminRoutes } from './admin-routes';
 import { requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
@@ -11,6 +13,7 @@ import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import type { DispatcherMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { TransitionLog } from './transition-log';
 
 export interface AppDeps {
   /** The queue layer (ValidatedQueue), already wrapped by guardStore so an unreachable store answers 503. */
@@ -28,6 +31,8 @@ export interface AppDeps {
   batchMax: number;
   /** Enqueue store calls in flight at once; requests beyond share the next call (EnqueueCoalescer). */
   enqueueConcurrency: number;
+  /** Access-log and enqueue-line sampling of success lines (default: every line). */
+  logSampling?: LogSamplingConfig;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -35,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestObserver({ logger: deps.logger, registry: deps.metricsRegistry, sampling: deps.logSampling }));
   app.use(requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
 
   app.get('/openapi.json', (_req, res) => {
@@ -50,6 +56,8 @@ export function createApp(deps: AppDeps): Express {
     maxWaitMs: deps.maxWaitMs,
     batchMax: deps.batchMax,
     guard: requireRole(deps.apiKeys, 'send'),
+    transitions: new TransitionLog(deps.metricsRegistry, deps.logSampling),
+    logger: deps.logger,
   });
   registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, guard: requireRole(deps.apiKeys, 'admin') });
 

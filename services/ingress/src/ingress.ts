@@ -69,6 +69,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     checks: store.checks,
     registry: metrics.registry,
     logger,
+    logSampling: config.log,
   });
   const http = createServer({ noDelay: true }, app);
   const httpPort = await listen(http, config.http.port, config.http.host);

@@ -1,8 +1,10 @@
 export { createLogger, type Logger } from './logger';
 export { loadConfig, ConfigError } from './config';
 export { redisConfigSchema, toRedisConnectionOptions, logLevelSchema, type RedisConfig } from './config-schemas';
-export { createMetricsRegistry } from './metrics';
+export { createMetricsRegistry, packageVersion, type BuildInfo } from './metrics';
 export { healthRoutes, type DependencyCheck, type HealthRoutesOptions } from './health-routes';
 export { errorHandler, notFoundHandler, requireJsonBody, retryAfterSeconds, sendProblem } from './http-errors';
 export { installShutdown, type ShutdownStep } from './shutdown';
 export { postgresConfigSchema, postgresConfigProblems, type PostgresConfig } from './postgres-config';
+export { LogSampler, logSamplingSchema, logSamplingProblems, type LogSamplingConfig } from './log-sampler';
+export { requestObserver, requestIdFor, requestLogger, routeOf, logLinesDroppedCounter, REQUEST_ID_HEADER, type RequestObserverOptions } from './request-observer';
