@@ -56,7 +56,7 @@ test('the dashboard has datasource, namespace and instance variables; every pane
     for (const target of panel.targets!) {
       expect({ panel: panel.title, uid: target.datasource.uid }).toEqual({ panel: panel.title, uid: '${datasource}' });
       // Every series selector (metric{...}) filters on both variables, and no metric is selected bare.
-      const selectors = [...target.expr.matchAll(/\b([a-z_][a-z0-9_]*)(\{[^}]*\})?(?=[\s\[)/,]|$)/g)]
+      const selectors = [...target.expr.matchAll(/\b([a-z_][a-z0-9_]*)(\{[^}]*\})?(?=[\s[)/,]|$)/g)]
         .filter((m) => /^(outbound|redis|pg|nodejs|process|up$)/.test(m[1]!));
       expect(selectors.length).toBeGreaterThan(0);
       for (const [whole, name, matchers] of selectors) {
