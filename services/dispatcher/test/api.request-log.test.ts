@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
+import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '../src';
 import { SEND_KEY, as, testDispatcherSettings } from './support/harness';
 import { captureLogs, type LogLine } from './support/log-capture';
@@ -48,6 +48,22 @@ describe('dispatcher request ids and access log (real HTTP, real pino stream)', 
     const missing = await request(d.app).get('/no/such/path').set('X-Request-Id', 'err-2').expect(404);
     expect(missing.headers['x-request-id']).toBe('err-2');
     expect(accessLines(logs.lines, 'err-2')[0]).toMatchObject({ status: 404, route: 'unmatched' });
+  });
+
+  it('logs and counts a long-poll the caller hung up on as 499, not as the 200 never sent', async () => {
+    const created = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'LOG-3', payload }).expect(202);
+    const controller = new AbortController();
+    // The poll is in its route handler (which waits up to 5 s) once the server has dispatched it and a turn has passed.
+    const arrived = new Promise((resolve) => d.server.once('request', resolve));
+    const polling = fetch(`${d.url}/v1/commands/${created.body.id}?waitMs=5000`, { headers: { ...as(SEND_KEY), 'X-Request-Id': 'gone-1' }, signal: controller.signal });
+    await arrived;
+    await new Promise((r) => setImmediate(r));
+    controller.abort();
+    await expect(polling).rejects.toThrow();
+    const line = await waitFor(() => accessLines(logs.lines, 'gone-1')[0], { what: 'the access line of the abandoned poll' });
+    expect(line).toMatchObject({ level: 'warn', status: 499, route: '/v1/commands/:id' });
+    const text = (await request(d.app).get('/metrics').expect(200)).text;
+    expect(text).toMatch(/outbound_http_requests_total\{[^}]*route="\/v1\/commands\/:id"[^}]*status="499"[^}]*\} 1/);
   });
 
   it('replaces a missing, overlong or odd request id with a UUID', async () => {

@@ -32,6 +32,14 @@ export function routeOf(req: IncomingMessage): string {
   return typeof path === 'string' ? `${r.baseUrl ?? ''}${path}` : 'unmatched';
 }
 
+/**
+ * The status to report: a caller that hung up before the answer was written is 499 (as nginx
+ * logs it), not the 200 the response object still holds.
+ */
+function statusOf(res: ServerResponse): number {
+  return res.writableFinished ? res.statusCode : 499;
+}
+
 /** Counts success log lines left out by sampling, by kind (`access`, `transition`). */
 export function logLinesDroppedCounter(registry: Registry): Counter<'kind'> {
   const name = 'outbound_log_lines_dropped_total';
@@ -77,7 +85,7 @@ export function requestObserver(options: RequestObserverOptions): RequestHandler
     return {
       method: req.method,
       route: routeOf(req),
-      status: res.statusCode,
+      status: statusOf(res),
       durationMs,
       ...(locals.apiKeyName ? { apiKey: locals.apiKeyName } : {}),
       ...(locals.role ? { role: locals.role } : {}),
@@ -95,8 +103,9 @@ export function requestObserver(options: RequestObserverOptions): RequestHandler
       return id;
     },
     customLogLevel: (_req, res, err) => {
-      if (err || res.statusCode >= 500) return 'error';
-      if (res.statusCode >= 400) return 'warn';
+      const status = statusOf(res);
+      if (err || status >= 500) return 'error';
+      if (status >= 400) return 'warn';
       if (sampler.keep()) return 'info';
       dropped.inc({ kind: 'access' });
       return 'silent';
@@ -113,8 +122,7 @@ export function requestObserver(options: RequestObserverOptions): RequestHandler
     const count = () => {
       if (counted) return;
       counted = true;
-      // A caller that hung up before the answer is counted with status 499 (as nginx does), not as the 200 never sent.
-      const status = res.writableFinished ? String(res.statusCode) : '499';
+      const status = String(statusOf(res));
       const labels = { method: req.method, route: routeOf(req), status };
       requests.inc(labels);
       duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
