@@ -6,7 +6,7 @@
 #   promtool      check config, check rules, test rules   (Debian package prometheus)
 #   dclint        docker-compose.yml against the Compose Specification schema + lint rules
 #   dockerfile-utils lint deploy/docker/Dockerfile        (the VS Code Dockerfile validator)
-#   kubectl kustomize  base and both overlays render      (kustomize v5, deploy/scripts/ensure-kubectl.sh)
+#   kubectl kustomize  base and the overlays render      (kustomize v5, deploy/scripts/ensure-kubectl.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +37,7 @@ step "dockerfile-utils lint deploy/docker/Dockerfile"
 npx --no-install dockerfile-utils lint deploy/docker/Dockerfile
 
 kubectl=$(bash deploy/scripts/ensure-kubectl.sh)
-for dir in deploy/k8s/base deploy/k8s/overlays/dev deploy/k8s/overlays/prod; do
+for dir in deploy/k8s/base deploy/k8s/overlays/dev deploy/k8s/overlays/prod deploy/k8s/overlays/prod-keda; do
   step "kubectl kustomize $dir"
   "$kubectl" kustomize "$dir" >/dev/null
 done

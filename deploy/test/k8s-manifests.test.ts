@@ -8,7 +8,7 @@ import { dispatcherConfigSchema } from '../../services/dispatcher/src/config';
  * the output offline: each object against the Kubernetes / Prometheus Operator JSON schemas,
  * then what the issue asks of the manifests (probes, drain time, NetworkPolicy, selectors).
  */
-const DIRS = ['deploy/k8s/base', 'deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod'];
+const DIRS = ['deploy/k8s/base', 'deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod', 'deploy/k8s/overlays/prod-keda'];
 const rendered = new Map<string, K8sObject[]>();
 beforeAll(() => {
   for (const dir of DIRS) rendered.set(dir, renderKustomize(dir));
@@ -77,8 +77,10 @@ describe.each(DIRS)('%s', (dir) => {
     }
     const pdbs = objects().filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name);
     expect(pdbs).toEqual(expect.arrayContaining(['outbound-ingress', 'outbound-dispatcher']));
-    const hpa = find(objects(), 'HorizontalPodAutoscaler', 'outbound-dispatcher') as K8sObject & { spec: { scaleTargetRef: { kind: string; name: string } } };
-    find(objects(), hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
+    // One autoscaler for the dispatchers: the CPU HPA, or KEDA's ScaledObject in place of it.
+    const scalers = objects().filter((o) => ['HorizontalPodAutoscaler', 'ScaledObject'].includes(o.kind) && o.metadata.name === 'outbound-dispatcher') as Array<K8sObject & { spec: { scaleTargetRef: { kind?: string; name: string } } }>;
+    expect(scalers).toHaveLength(1);
+    find(objects(), scalers[0]!.spec.scaleTargetRef.kind ?? 'Deployment', scalers[0]!.spec.scaleTargetRef.name);
   });
 
   test('liveness, readiness and startup probes use /healthz and /readyz on the service port', () => {
@@ -169,4 +171,21 @@ test('prod: no Secret in git, images pinned to a version, Redis through Sentinel
   expect(config.REDIS_MODE).toBe('sentinel');
   expect(config.REDIS_SENTINELS!.split(',')).toHaveLength(3);
   expect(ingress.spec.replicas).toBeGreaterThanOrEqual(3);
+});
+
+test('prod-keda: one autoscaler (KEDA\'s), on the dispatcher, scaling on queue depth and command wait', () => {
+  const objects = rendered.get('deploy/k8s/overlays/prod-keda')!;
+  expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
+  const scaled = find(objects, 'ScaledObject', 'outbound-dispatcher') as K8sObject & {
+    spec: { scaleTargetRef: { kind: string; name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Array<{ type: string; name?: string; metadata: Record<string, string> }> };
+  };
+  find<Workload>(objects, scaled.spec.scaleTargetRef.kind, scaled.spec.scaleTargetRef.name);
+  expect(scaled.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'outbound-dispatcher' });
+  expect(scaled.metadata.namespace).toBe('outbound');
+  expect(scaled.spec.minReplicaCount).toBeLessThanOrEqual(scaled.spec.maxReplicaCount);
+  const prometheus = scaled.spec.triggers.filter((t) => t.type === 'prometheus');
+  expect(prometheus.map((t) => t.name)).toEqual(['queue-depth', 'command-wait']);
+  expect(prometheus[0]!.metadata.query).toMatch(/^max\(outbound_dispatcher_queue_depth\{namespace="outbound",/);
+  expect(prometheus[1]!.metadata.query).toMatch(/outbound_dispatcher_enqueue_to_ack_seconds_bucket\{namespace="outbound"\}/);
+  for (const t of prometheus) expect(Number(t.metadata.threshold)).toBeGreaterThan(0);
 });

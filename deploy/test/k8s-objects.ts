@@ -4,10 +4,11 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import type { K8sObject } from './deploy-files';
 
 /**
- * The JSON schemas kubernetes-models ships (Kubernetes 1.27 API, Prometheus Operator CRDs), by
+ * The JSON schemas kubernetes-models ships (Kubernetes 1.27 API, Prometheus Operator and KEDA CRDs), by
  * apiVersion/kind. A kind missing here fails the test: add its model rather than skip it.
  */
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -23,6 +24,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
 };
 
 /** Validates one object against its schema; throws naming the object and the failing paths. */

@@ -12,10 +12,15 @@ interface Rule { alert: string; expr: string; for?: string; labels?: Record<stri
 interface Groups { groups: Array<{ name: string; rules: Rule[] }> }
 
 const rules = readYaml<Groups>('deploy/prometheus/rules/outbound-alerts.yml');
+interface Target { expr: string; datasource: { uid: string } }
+interface Panel { type: string; title: string; datasource?: { uid: string }; targets?: Target[] }
+interface Variable { name: string; type: string; query: unknown; includeAll?: boolean; allValue?: string; current?: { value: unknown }; datasource?: { uid: string } }
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/outbound-overview.json'), 'utf8')) as {
   uid: string;
-  panels: Array<{ title: string; datasource: { uid: string }; targets: Array<{ expr: string; datasource: { uid: string } }> }>;
+  panels: Panel[];
+  templating: { list: Variable[] };
 };
+const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 
 test('the PrometheusRule is the rule file (regenerate with node deploy/scripts/sync-prometheus-rule.js)', () => {
   const rule = readYaml<{ kind: string; spec: Groups }>('deploy/k8s/base/prometheus-rule.yaml');
@@ -35,18 +40,46 @@ test('the alert rules cover the thresholds the issue names', () => {
   for (const rule of byName.values()) expect(['warning', 'critical']).toContain(rule.labels?.severity);
 });
 
-test('the dashboard queries the provisioned Prometheus data source and shows what the issue lists', () => {
+test('the dashboard has datasource, namespace and instance variables; every panel and query uses them', () => {
   const provisioned = readYaml<{ datasources: Array<{ uid: string; url: string }> }>('deploy/grafana/provisioning/datasources/prometheus.yml');
-  const uid = provisioned.datasources[0]!.uid;
-  for (const panel of dashboard.panels) {
-    expect(panel.datasource.uid).toBe(uid);
-    expect(panel.targets.length).toBeGreaterThan(0);
-    for (const target of panel.targets) expect(target.datasource.uid).toBe(uid);
+  const byName = new Map(dashboard.templating.list.map((v) => [v.name, v]));
+  expect([...byName.keys()]).toEqual(['datasource', 'namespace', 'instance']);
+  expect(byName.get('datasource')).toMatchObject({ type: 'datasource', query: 'prometheus', current: { value: provisioned.datasources[0]!.uid } });
+  for (const name of ['namespace', 'instance']) {
+    // "All" must match series without the label too (the compose stack has no namespace).
+    expect(byName.get(name)).toMatchObject({ type: 'query', includeAll: true, allValue: '.*', datasource: { uid: '${datasource}' } });
   }
-  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  expect(JSON.stringify(byName.get('instance')!.query)).toContain('namespace=~\\"$namespace\\"');
+  for (const panel of queryPanels) {
+    expect({ panel: panel.title, uid: panel.datasource?.uid }).toEqual({ panel: panel.title, uid: '${datasource}' });
+    expect(panel.targets?.length).toBeGreaterThan(0);
+    for (const target of panel.targets!) {
+      expect({ panel: panel.title, uid: target.datasource.uid }).toEqual({ panel: panel.title, uid: '${datasource}' });
+      // Every series selector (metric{...}) filters on both variables, and no metric is selected bare.
+      const selectors = [...target.expr.matchAll(/\b([a-z_][a-z0-9_]*)(\{[^}]*\})?(?=[\s[)/,]|$)/g)]
+        .filter((m) => /^(outbound|redis|pg|nodejs|process|up$)/.test(m[1]!));
+      expect(selectors.length).toBeGreaterThan(0);
+      for (const [whole, name, matchers] of selectors) {
+        expect({ panel: panel.title, selector: whole, ok: Boolean(matchers?.includes('namespace=~"$namespace"') && matchers.includes('instance=~"$instance"')) })
+          .toEqual({ panel: panel.title, selector: whole, ok: true });
+        expect(name).toBeDefined();
+      }
+    }
+  }
+});
+
+test('the dashboard is grouped in rows, one per concern, and shows what an operator needs', () => {
+  expect(dashboard.panels[0]!.type).toBe('row');
+  const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
+  expect(rows).toEqual(['Overview', 'API (HTTP, both services)', 'Queue and delivery (dispatcher)', 'Ingress and devices', 'Stores: Redis and PostgreSQL', 'Processes']);
+  const exprs = queryPanels.flatMap((p) => p.targets!.map((t) => t.expr)).join('\n');
   expect(exprs).toMatch(/outbound_dispatcher_queue_depth/);
   expect(exprs).toMatch(/outbound_dispatcher_delivered_total/);
   expect(exprs).toMatch(/histogram_quantile\(0\.99, .*enqueue_to_ack_seconds_bucket/);
   expect(exprs).toMatch(/outbound_ingress_connected_devices/);
+  expect(exprs).toMatch(/outbound_http_requests_total/);
+  expect(exprs).toMatch(/outbound_build_info/);
+  expect(exprs).toMatch(/nodejs_eventloop_lag_p99_seconds/);
+  expect(exprs).toMatch(/\bpg_up\b/);
   expect(exprs).toMatch(/errors_total/);
 });

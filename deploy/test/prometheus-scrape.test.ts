@@ -18,6 +18,10 @@ const run = promisify(execFile);
 const API_KEY = 'deploy-test-key-0123456789';
 /** Series the rules use that come from redis_exporter, which this test does not run. */
 const FROM_REDIS_EXPORTER = new Set(['redis_memory_used_bytes', 'redis_memory_max_bytes']);
+/** postgres_exporter's series (job postgres), which this test does not run either. */
+const fromPostgresExporter = (name: string) => name.startsWith('pg_');
+/** Exported series an operator needs on no dashboard panel. */
+const NOT_ON_DASHBOARD = new Set<string>();
 
 let redis: RedisServerHandle;
 let dir: string;
@@ -154,7 +158,7 @@ test('the alert rules load into Prometheus and evaluate cleanly; no availability
   await waitFor(async () => (await active()).length === 0, { timeoutMs: 20_000, intervalMs: 250, what: 'no availability alert active' });
 });
 
-test('every metric the alert rules and the dashboard use is exported by the services', async () => {
+test('every metric the alert rules, the dashboard and the KEDA triggers use is exported by the services, and every outbound_ metric is on the dashboard', async () => {
   const exported = new Set<string>();
   for (const port of [ingressHttp, dispatcherHttp]) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -166,10 +170,16 @@ test('every metric the alert rules and the dashboard use is exported by the serv
   expect(exported.has('outbound_dispatcher_queue_depth')).toBe(true);
   const rules = readYaml<{ groups: Array<{ rules: Array<{ expr: string }> }> }>('deploy/prometheus/rules/outbound-alerts.yml')
     .groups.flatMap((g) => g.rules.map((r) => r.expr)).join('\n');
-  const dashboard = (JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/outbound-overview.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> })
-    .panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
-  const used = new Set([...`${rules}\n${dashboard}`.matchAll(/\b((?:outbound|redis)_[a-z0-9_]+)\b/g)].map((m) => m[1]!));
-  const missing = [...used].filter((name) => !exported.has(name) && !FROM_REDIS_EXPORTER.has(name));
+  const dashboard = (JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/outbound-overview.json'), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> })
+    .panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
+  const scaling = readYaml<{ spec: { triggers: Array<{ type: string; metadata: { query?: string } }> } }>('deploy/k8s/overlays/prod-keda/scaled-object.yaml')
+    .spec.triggers.map((t) => t.metadata.query ?? '').join('\n');
+  const used = new Set([...`${rules}\n${dashboard}\n${scaling}`.matchAll(/\b((?:outbound|redis|pg|nodejs|process)_[a-z0-9_]+)\b/g)].map((m) => m[1]!));
+  const missing = [...used].filter((name) => !exported.has(name) && !FROM_REDIS_EXPORTER.has(name) && !fromPostgresExporter(name));
   expect(missing).toEqual([]);
   expect(used.size).toBeGreaterThan(10);
+  // And the other way round: every series the services export under outbound_ is on the dashboard.
+  const shown = (name: string) => dashboard.includes(name) || (/_(bucket|sum|count)$/.test(name) && dashboard.includes(name.replace(/_(bucket|sum|count)$/, '')));
+  const hidden = [...exported].filter((name) => name.startsWith('outbound_') && !NOT_ON_DASHBOARD.has(name) && !shown(name));
+  expect(hidden).toEqual([]);
 });

@@ -47,6 +47,7 @@ export function authenticate(keys: ReadonlyMap<string, ApiRole>): RequestHandler
       return;
     }
     res.locals.caller = { key: presented!, role } satisfies Caller;
+    res.locals.role = role; // the access log names the role, never the key
     next();
   };
 }

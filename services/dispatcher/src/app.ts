@@ -2,7 +2,9 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core/queue';
 import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
-import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
+import {
+  errorHandler, healthRoutes, notFoundHandler, requestObserver, requireJsonBody, type DependencyCheck, type Logger, type LogSamplingConfig,
+} from '@outbound/core/service';
 import { registerAdminRoutes } from './admin-routes';
 import { authenticate, requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
@@ -12,6 +14,7 @@ import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import type { DispatcherMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { TransitionLog } from './transition-log';
 
 export interface AppDeps {
   /** The queue layer (ValidatedQueue), already wrapped by guardStore so an unreachable store answers 503. */
@@ -33,6 +36,8 @@ export interface AppDeps {
   enqueueConcurrency: number;
   /** Per-API-key rate limit; runs after authentication, before the body is read. */
   rateLimit: RequestHandler;
+  /** Access-log and enqueue-line sampling of success lines (default: every line). */
+  logSampling?: LogSamplingConfig;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -40,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestObserver({ logger: deps.logger, registry: deps.metricsRegistry, sampling: deps.logSampling }));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
@@ -57,6 +63,8 @@ export function createApp(deps: AppDeps): Express {
     maxWaitMs: deps.maxWaitMs,
     batchMax: deps.batchMax,
     guard: requireRole('send'),
+    transitions: new TransitionLog(deps.metricsRegistry, deps.logSampling),
+    logger: deps.logger,
   });
   registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });
   registerCredentialRoutes(app, { credentials: deps.credentials, guard: requireRole('admin') });

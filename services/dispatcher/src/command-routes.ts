@@ -5,9 +5,10 @@ import {
   type EnqueueInput, type StoredCommand,
 } from '@outbound/core/command';
 import type { CommandQueue } from '@outbound/core/queue';
-import { retryAfterSeconds } from '@outbound/core/service';
+import { requestLogger, retryAfterSeconds, type Logger } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
+import type { TransitionLog } from './transition-log';
 
 export interface CommandRoutesDeps {
   queue: CommandQueue;
@@ -19,6 +20,9 @@ export interface CommandRoutesDeps {
   batchMax: number;
   /** Runs before each route (authentication with the `send` role). */
   guard: RequestHandler;
+  /** Where each accepted command's first line goes (with the request id, from `req.log`). */
+  transitions: TransitionLog;
+  logger: Logger;
 }
 
 const commandIdSchema = z.uuid('must be a command id (UUID)');
@@ -75,6 +79,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const input = parseEnqueueRequest(withIdempotencyHeader(req));
     const result = await deps.enqueuer.enqueue(input);
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
+    deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate }, 'command accepted');
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
       return;
@@ -114,6 +119,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
         } else {
           accepted += 1;
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
+          deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate }, 'command accepted');
           results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
         }
       });

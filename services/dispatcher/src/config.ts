@@ -1,7 +1,7 @@
 import convict from 'convict';
 import {
-  ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema,
-  redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type PostgresConfig, type RedisConfig,
+  ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema, postgresConfigProblems,
+  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type LogSamplingConfig, type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -9,6 +9,8 @@ export type ApiRole = 'send' | 'admin';
 
 export interface DispatcherConfig {
   logLevel: string;
+  /** Sampling of success log lines (access log, command transitions). */
+  log: LogSamplingConfig;
   http: { host: string; port: number; bodyLimitBytes: number } & HttpServerLimits;
   /** `key:role` or `key:role:limit` entries (limit: requests per rate-limit window for that key). */
   apiKeys: string[];
@@ -73,6 +75,7 @@ const pos = (doc: string, def: number, env: string) => ({ doc, format: 'nat', de
 /** The dispatcher's configuration: defaults, DISPATCHER_CONFIG_FILE (JSON), then environment variables. */
 export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
   logLevel: logLevelSchema,
+  log: logSamplingSchema,
   http: {
     host: { doc: 'public API bind address', format: String, default: '0.0.0.0', env: 'DISPATCHER_HTTP_HOST' },
     port: { doc: 'public API port (0: any free port)', format: 'port', default: 8080, env: 'DISPATCHER_HTTP_PORT' },
@@ -141,6 +144,7 @@ export function loadDispatcherConfig(
   const loaded = loadConfig(dispatcherConfigSchema, { ...options, configFileEnv: 'DISPATCHER_CONFIG_FILE' });
   const { config } = loaded;
   const problems = postgresConfigProblems(config.queue.backend, config.postgres);
+  problems.push(...logSamplingProblems(config.log));
   if (config.worker.leaseMs <= config.worker.leaseMarginMs) {
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }

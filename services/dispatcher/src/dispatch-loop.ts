@@ -7,6 +7,7 @@ import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './
 import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { OutcomeRecorder } from './outcome-recorder';
 import type { RouteCache } from './route-cache';
+import type { TransitionLog } from './transition-log';
 
 export type DispatchLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -31,6 +32,8 @@ export interface DispatchLoopDeps {
   metrics: DispatcherMetrics;
   waiter: CompletionWaiter;
   logger: Logger;
+  /** Where each recorded outcome is logged with the command id (none: only refused outcomes, at debug). */
+  transitions?: TransitionLog;
 }
 
 /** The shortest ACK wait worth a delivery: with less lease left, the command goes back unsent. */
@@ -311,6 +314,7 @@ export class DispatchLoop {
     // dispatcher holds the command now.
     if (result.ok) metrics.delivered.inc({ outcome: verdict.metric });
     else if (result.error.code === 'LEASE_LOST') metrics.delivered.inc({ outcome: 'lease_lost' });
+    this.logTransition(command, verdict, result);
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
     else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);
     // A recorded outcome frees the device's slot, so its next command may be ready now. The queue
@@ -320,6 +324,23 @@ export class DispatchLoop {
     this.held.delete(command.id);
     metrics.inFlight.set(this.held.size);
     this.capacityWaiter?.();
+  }
+
+  /** One line per recorded outcome: delivered and plain give-backs sampled, failed attempts and refusals always. */
+  private logTransition(command: ClaimedCommand, verdict: Verdict, result: TransitionResult): void {
+    const { transitions, logger } = this.deps;
+    if (!transitions) return;
+    const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric };
+    if (!result.ok) {
+      transitions.failure(logger, { ...fields, code: result.error.code }, 'outcome not recorded');
+    } else if (verdict.kind === 'fail') {
+      const dead = result.status === 'dead';
+      transitions.failure(logger, { ...fields, status: result.status, error: verdict.error }, dead ? 'attempt failed: dead-lettered' : 'attempt failed', dead ? 'warn' : 'info');
+    } else if (verdict.kind === 'ack') {
+      transitions.success(logger, { ...fields, status: result.status }, verdict.outcome === 'ok' ? 'command delivered' : 'command rejected by the device');
+    } else {
+      transitions.success(logger, { ...fields, status: result.status, reason: verdict.reason }, verdict.park ? 'device offline: command parked' : 'command given back');
+    }
   }
 
   private backOff(error: unknown, what: string): void {

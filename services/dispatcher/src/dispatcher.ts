@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLimitedServer, createLogger, createMetricsRegistry, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
+import { createLimitedServer, createLogger, createMetricsRegistry, packageVersion, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
@@ -15,6 +15,7 @@ import { createLeaseReaper } from './lease-reaper';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
 import { OutcomeRecorder } from './outcome-recorder';
 import { guardStore } from './store-guard';
+import { TransitionLog } from './transition-log';
 
 /** True at most once per `everyMs` (a warn line per refused request would flood the log under load). */
 class Throttle {
@@ -52,7 +53,7 @@ export interface RunningDispatcher {
 export async function startDispatcher(config: Readonly<DispatcherConfig>, options: { logger?: Logger; backend?: Backend } = {}): Promise<RunningDispatcher> {
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
   const backend = options.backend ?? (await createBackend(config));
-  const metricsRegistry = createMetricsRegistry('dispatcher');
+  const metricsRegistry = createMetricsRegistry('dispatcher', { version: packageVersion(__dirname) });
   // Every store failure is counted here and only here (the guard sees each store call once).
   const fullLog = new Throttle(1_000);
   const onStoreError = (operation: string, error: StoreError) => {
@@ -84,6 +85,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       onLimited: (role) => metrics.rateLimited.inc({ role }),
       logger,
     }),
+    logSampling: config.log,
   });
 
   let loop: DispatchLoop | null = null;
@@ -97,7 +99,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });
     await routes.start();
     loop = new DispatchLoop(
-      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }) },
+      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log) },
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();

@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
-import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
+import {
+  errorHandler, healthRoutes, notFoundHandler, requestObserver, requireJsonBody, type DependencyCheck, type Logger, type LogSamplingConfig,
+} from '@outbound/core/service';
 import type { Registry } from 'prom-client';
 import { deliveryRoutes } from './delivery-routes';
 import type { DeliveryTracker } from './delivery-tracker';
@@ -13,6 +15,8 @@ export interface IngressAppOptions {
   checks: Record<string, () => Promise<DependencyCheck>>;
   registry: Registry;
   logger: Logger;
+  /** Access-log sampling of success lines (default: every line). */
+  logSampling?: LogSamplingConfig;
 }
 
 /**
@@ -23,6 +27,7 @@ export function createIngressApp(options: IngressAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  app.use(requestObserver({ logger: options.logger, registry: options.registry, sampling: options.logSampling }));
   app.use(requireJsonBody);
   app.use(healthRoutes({ isReady: options.isReady, checks: options.checks, registry: options.registry }));
   app.use(deliveryRoutes(options));

@@ -83,6 +83,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     checks: store.checks,
     registry: metrics.registry,
     logger,
+    logSampling: config.log,
   });
   const http = createLimitedServer(app, config.http, { noDelay: true });
   const httpPort = await listen(http, config.http.port, config.http.host);

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { frameTypeName, FrameType } from '@outbound/core/protocol';
-import { createMetricsRegistry } from '@outbound/core/service';
+import { createMetricsRegistry, packageVersion } from '@outbound/core/service';
 
 /** Every ingress metric, named `outbound_ingress_*` (docs/ingress.md lists them). */
 export class IngressMetrics {
@@ -22,7 +22,7 @@ export class IngressMetrics {
   private readonly inByType = new Map<number, { inc(n?: number): void }>();
   private readonly outByType = new Map<number, { inc(n?: number): void }>();
 
-  constructor(registry: Registry = createMetricsRegistry('ingress')) {
+  constructor(registry: Registry = createMetricsRegistry('ingress', { version: packageVersion(__dirname) })) {
     this.registry = registry;
     const registers = [registry];
     this.connectedDevices = new Gauge({ name: 'outbound_ingress_connected_devices', help: 'Devices past WELCOME and registered', registers });
