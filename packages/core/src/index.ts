@@ -14,3 +14,4 @@ export { RedisKeys } from './queue/redis/keys';
 export * from './queue/postgres';
 export { classifyRedisError, outcomeUnknown } from './queue/redis/redis-errors';
 export type { RedisMemorySample } from './queue/redis/redis-memory';
+export * from './queue/redis-v3';

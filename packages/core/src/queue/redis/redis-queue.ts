@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { COMMAND_LIMITS, PHY_ID_PATTERN, type EnqueueInput, type StoredCommand } from '../../command';
+import type { EnqueueInput, StoredCommand } from '../../command';
 import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
@@ -26,6 +26,7 @@ import { RedisLiveness, type RedisLivenessOptions } from './redis-liveness';
 import { RedisMemory, type RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
+import { assertPhyId, parseDeadCursor, parseParkedCursor, validateInput, withoutScore } from './queue-input';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -602,42 +603,4 @@ export class RedisQueue implements CommandQueue {
   get admissionMaxMemoryRatio(): number {
     return this.admissionRatio;
   }
-}
-
-function withoutScore({ score: _score, ...claimed }: ClaimedCommand & { score: number }): ClaimedCommand {
-  return claimed;
-}
-
-function assertPhyId(phyId: string): void {
-  if (!PHY_ID_PATTERN.test(phyId)) {
-    throw new OutboundError('VALIDATION_FAILED', 'phyId must be 1-64 characters of A-Z a-z 0-9 . _ : -', {
-      details: [{ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' }],
-    });
-  }
-}
-
-function validateInput(input: EnqueueInput): OutboundError | null {
-  const problems: Array<{ path: string; message: string }> = [];
-  if (!PHY_ID_PATTERN.test(input.phyId)) problems.push({ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' });
-  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 9) problems.push({ path: 'priority', message: 'must be an integer 0-9' });
-  if (!Number.isInteger(input.ttlMs) || input.ttlMs < 1) problems.push({ path: 'ttlMs', message: 'must be a positive integer' });
-  if (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1) problems.push({ path: 'maxAttempts', message: 'must be a positive integer' });
-  if (!Number.isInteger(input.ackTimeoutMs) || input.ackTimeoutMs < 1) problems.push({ path: 'ackTimeoutMs', message: 'must be a positive integer' });
-  if (input.payload.length > COMMAND_LIMITS.payloadMaxBytes) problems.push({ path: 'payload', message: `must be at most ${COMMAND_LIMITS.payloadMaxBytes} bytes` });
-  if (problems.length === 0) return null;
-  return new OutboundError('VALIDATION_FAILED', `invalid command: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems });
-}
-
-function parseParkedCursor(cursor: string | undefined): [number, string] {
-  if (!cursor) return [0, '0'];
-  const match = /^(\d+):(\d+)$/.exec(cursor);
-  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
-  return [Number(match[1]), match[2]];
-}
-
-function parseDeadCursor(cursor: string | undefined): [string, string] {
-  if (!cursor) return ['-inf', ''];
-  const match = /^(\d+):([0-9a-f-]{36})$/.exec(cursor);
-  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
-  return [match[1], match[2]];
 }
