@@ -33,16 +33,13 @@ for i = 1, n do
   local id, phyId, priority, ttlMs = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local deliverAt, idem, fingerprint, fixed, payload = tonumber(ARGV[b + 5]), ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
   local key = cmdKey(id)
-  local existing = redis.call('GET', key)
   local idemRef, first = nil, nil
   if idem ~= '' then
     idemRef = K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. idem
     first = redis.call('GET', idemRef)
   end
-  local firstRec = first and redis.call('GET', cmdKey(first))
-  if existing then
-    out[i] = { OK, id, statusOf(id, existing) }
-  elseif firstRec then
+  local firstRec = first and first ~= id and redis.call('GET', cmdKey(first))
+  if firstRec then
     local stored = recFingerprint(firstRec)
     if stored ~= '' and stored ~= fingerprint then
       out[i] = { IDEMPOTENCY_CONFLICT, first, statusOf(first, firstRec) }
@@ -55,15 +52,19 @@ for i = 1, n do
       d = readDev(phyId)
       devs[phyId] = d
     end
-    if d.pending + 1 > perDeviceCap then
-      out[i] = { DEVICE_FULL, id, '' }
-    elseif meta.size >= shardCap then
-      out[i] = { QUEUE_FULL, id, '' }
+    local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
+    local existing = full and redis.call('GET', key)
+    local score = (9 - priority) * PRIORITY_STEP + nextSeq + i - 1
+    local expiresAt = now + ttlMs
+    -- NX: the id exists only when this script was sent twice (ioredis re-sends after a
+    -- reconnect), which answers as before, so the usual path needs no read per command.
+    local created = not full and redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
+      .. fixed .. tail .. spack('>I4', #payload) .. payload, 'NX')
+    if existing or (not full and not created) then
+      out[i] = { OK, id, statusOf(id, existing or redis.call('GET', key)) }
+    elseif full then
+      out[i] = { full, id, '' }
     else
-      local score = (9 - priority) * PRIORITY_STEP + nextSeq + i - 1
-      local expiresAt = now + ttlMs
-      redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score) .. fixed .. tail
-        .. spack('>I4', #payload) .. payload)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
