@@ -189,7 +189,9 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
     redis.call('ZADD', K.dead, now, id)
   else
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, keepPayload and nil or false, result), 'PX', retentionMs)
+    local payload = false -- dropped
+    if keepPayload then payload = nil end -- kept
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', retentionMs)
   end
 end
 
