@@ -1,5 +1,5 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisRouteRegistry, toRedisConnectionOptions,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
@@ -33,7 +33,11 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
-  const queue = new RedisQueue(client, { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio });
+  const redisOptions = { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio };
+  const queue =
+    config.queue.redisLayout === 'v3'
+      ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload })
+      : new RedisQueue(client, redisOptions);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   return {
     queue,
