@@ -13,12 +13,13 @@
  *   - commands/s end to end (wall time: the first to suffer from a loaded machine).
  * Then bytes: used_memory delta per queued command and per finished command (after claim
  * memory, which lapses after claimMemoryMs, is dropped), 32-byte and 1 KB payloads.
- * With BENCH_CALLGRIND=1 and valgrind installed, each implementation also runs once at batch
+ * With BENCH_SECTIONS=...,callgrind and valgrind installed, each implementation also runs once at batch
  * 64 (BENCH_CALLGRIND_COMMANDS, 5,000) on a redis-server under `valgrind --tool=callgrind`:
  * instructions per command, which machine load does not change (an idle server's start and
  * stop are measured and subtracted).
  *
- * Env: BENCH_COMMANDS, BENCH_RUNS (3), BENCH_BATCHES (1,16,64), BENCH_SHARDS (16).
+ * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
+ * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -53,11 +54,12 @@ function inputs(count: number, payloadBytes: number): EnqueueInput[] {
   }));
 }
 
-async function startRedis(wrapper: string[] = []): Promise<{ url: string; child: ChildProcess; dir: string }> {
+async function startRedis(wrapper: string[] = []): Promise<{ url: string; child: ChildProcess; dir: string; exited: Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'outbound-layouts-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const child = wrapper.length ? spawn(wrapper[0]!, [...wrapper.slice(1), 'redis-server', ...args], { stdio: 'ignore', cwd: dir }) : spawn('redis-server', args, { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
   const probe = createRedisClient({ url });
   probe.on('error', () => undefined);
@@ -70,7 +72,7 @@ async function startRedis(wrapper: string[] = []): Promise<{ url: string; child:
     }
   }
   probe.disconnect();
-  return { url, child, dir };
+  return { url, child, dir, exited };
 }
 
 async function info(client: RedisClient, section: string): Promise<string> {
@@ -190,9 +192,10 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   const server = await startRedis(['valgrind', '--tool=callgrind', '--callgrind-out-file=callgrind.out']);
   if (impl !== 'idle') await runOnce(server.url, impl, 64, commands);
   const client = createRedisClient({ url: server.url });
+  client.on('error', () => undefined);
   await client.shutdown('NOSAVE').catch(() => undefined);
   client.disconnect();
-  await new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+  await server.exited;
   const file = readdirSync(server.dir).find((f) => f.startsWith('callgrind.out'))!;
   const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
   rmSync(server.dir, { recursive: true, force: true });
@@ -203,12 +206,13 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
+  const sections = (process.env.BENCH_SECTIONS ?? 'cost,bytes').split(',');
   const server = await startRedis();
   try {
     console.log(`redis-server ${server.url}: ${COMMANDS} commands over ${DEVICES} devices, ${SHARDS} shards, 32-byte payloads, ${RUNS} interleaved rounds`);
     console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (shared 2-core machine: compare same-run ratios)`);
     const results = new Map<string, Cost[]>();
-    for (let round = 0; round < RUNS; round += 1) {
+    for (let round = 0; round < (sections.includes('cost') ? RUNS : 0); round += 1) {
       for (const batch of BATCHES) {
         for (const impl of IMPLS) {
           const cost = await runOnce(server.url, impl, batch);
@@ -218,9 +222,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | commands/s end to end | CPU vs BullMQ |');
-    console.log('|---:|---|---:|---:|---:|---:|');
-    for (const batch of BATCHES) {
+    if (sections.includes('cost')) console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | commands/s end to end | CPU vs BullMQ |');
+    if (sections.includes('cost')) console.log('|---:|---|---:|---:|---:|---:|');
+    for (const batch of sections.includes('cost') ? BATCHES : []) {
       const bull = median(results.get(`bullmq:${batch}`)!.map((c) => c.cpuUsPerCmd));
       for (const impl of IMPLS) {
         const runs = results.get(`${impl}:${batch}`)!;
@@ -229,9 +233,9 @@ async function main(): Promise<void> {
         console.log(`| ${batch} | ${name} | ${fmt(cpu, 1)} | ${fmt(median(runs.map((c) => c.callsPerCmd)), 1)} | ${fmt(median(runs.map((c) => c.perSec)))} | ${fmt(cpu / bull, 2)} |`);
       }
     }
-    console.log('\n| implementation | payload | bytes / queued command | bytes / finished command |');
-    console.log('|---|---:|---:|---:|');
-    for (const payload of [32, 1024]) {
+    if (sections.includes('bytes')) console.log('\n| implementation | payload | bytes / queued command | bytes / finished command |');
+    if (sections.includes('bytes')) console.log('|---|---:|---:|---:|');
+    for (const payload of sections.includes('bytes') ? [32, 1024] : []) {
       for (const impl of IMPLS) {
         const bytes = await bytesPerCommand(server.url, impl, payload);
         console.log(`| ${impl === 'bullmq' ? 'BullMQ (completed jobs kept)' : `Outbound ${impl}`} | ${payload} B | ${fmt(bytes.queued)} | ${fmt(bytes.finished)} |`);
@@ -241,7 +245,7 @@ async function main(): Promise<void> {
     server.child.kill('SIGTERM');
     rmSync(server.dir, { recursive: true, force: true });
   }
-  if (process.env.BENCH_CALLGRIND === '1') {
+  if (sections.includes('callgrind')) {
     const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
     const idle = await callgrindPerCommand('idle', commands);
     console.log(`\n| implementation (batch 64, ${commands} commands, callgrind) | instructions / command |`);

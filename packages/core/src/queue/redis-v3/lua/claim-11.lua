@@ -75,11 +75,11 @@ local function take(phyId)
 end
 
 while #claimed < max do
-  local devices = redis.call('ZRANGE', K.ready, 0, max - #claimed - 1)
+  local devices = redis.call('ZRANGE', K.ready, '0', int(max - #claimed - 1))
   if #devices == 0 then break end
   if maxInFlight == 1 then
     -- each ready device gives exactly its head
-    redis.call('ZREMRANGEBYRANK', K.ready, 0, #devices - 1)
+    redis.call('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
     for i = 1, #devices do take(devices[i]) end
   else
     redis.call('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
@@ -87,13 +87,13 @@ while #claimed < max do
   end
 end
 if #claimed > 0 then
-  redis.call('ZADD', K.leases, leaseExpiresAt, token)
-  redis.call('HSET', KEYS[11], 'ids', table.concat(claimed), 'left', #claimed)
+  redis.call('ZADD', K.leases, int(leaseExpiresAt), token)
+  redis.call('HSET', KEYS[11], 'ids', table.concat(claimed), 'left', int(#claimed))
   meta.inflight = meta.inflight + #claimed
 end
 writeMeta(meta)
 local scores = bestScores(maxInFlight, depth)
-local reply = { tostring(leaseExpiresAt), #scores }
+local reply = { int(leaseExpiresAt), #scores }
 for i = 1, #scores do reply[i + 2] = scores[i] end
 local o = #reply
 for i = 1, #out do reply[o + i] = out[i] end

@@ -71,11 +71,11 @@ for i = 1, n do
         redis.call('ZADD', K.scheduled, deliverAt, id)
         redis.call('ZADD', schedKey(phyId), deliverAt, id)
       else
-        redis.call('ZADD', lineKey(phyId), score, id)
+        redis.call('ZADD', lineKey(phyId), int(score), id)
         if not heads[phyId] or score < heads[phyId] then heads[phyId] = score end
       end
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
-      if idemRef then redis.call('SET', idemRef, id, 'PX', ttlMs + retentionMs) end
+      if idemRef then redis.call('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
       out[i] = { OK, id, 'queued' }
     end
   end
@@ -87,13 +87,13 @@ local readyArgs, expiryArgs, wake = { 'LT' }, { 'LT' }, false
 for phyId, score in pairs(heads) do
   local d = devs[phyId]
   if not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) then
-    readyArgs[#readyArgs + 1] = score
+    readyArgs[#readyArgs + 1] = int(score)
     readyArgs[#readyArgs + 1] = phyId
     wake = true
   end
 end
 for phyId, expiresAt in pairs(expiries) do
-  expiryArgs[#expiryArgs + 1] = expiresAt
+  expiryArgs[#expiryArgs + 1] = int(expiresAt)
   expiryArgs[#expiryArgs + 1] = phyId
 end
 if #readyArgs > 1 then redis.call('ZADD', K.ready, unpack(readyArgs)) end

@@ -56,7 +56,7 @@ for i = 1, n do
       if status == QUEUED then
         local retryAt = now + (delayMs or backoffMs(attempts, random))
         redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, token, err, nil, nil))
-        redis.call('ZADD', lineKey(phyId), recScore(rec), id)
+        redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
         noteExpiry(phyId, recExpiresAt(rec))
         if retryAt > d.backoff then
           d.backoff = retryAt

@@ -41,7 +41,7 @@ for _, token in ipairs(tokens) do
           finished = finished + 1
         else
           redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, '', 'lease expired without an outcome', nil, nil))
-          redis.call('ZADD', lineKey(phyId), recScore(rec), id)
+          redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
           noteExpiry(phyId, recExpiresAt(rec))
         end
         count = count + 1

@@ -33,7 +33,7 @@ for i = 1, n do
       table.remove(d.inflight, at)
       leaseDone(leases, token)
       redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, recAttempts(rec), now, token, reason ~= '' and reason or nil, nil, nil))
-      redis.call('ZADD', lineKey(phyId), recScore(rec), id)
+      redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
       noteExpiry(phyId, recExpiresAt(rec))
       if offline == '1' and d.offline == 0 then
         d.offline = 1

@@ -36,7 +36,7 @@ for _, id in ipairs(ids) do
       end
       d.pending = d.pending + 1
       meta.size = meta.size + 1
-      redis.call('ZADD', lineKey(phyId), score, id)
+      redis.call('ZADD', lineKey(phyId), int(score), id)
       noteExpiry(phyId, expiresAt)
       count = count + 1
     end

@@ -48,6 +48,10 @@ local function publishWake(arg)
   if channel then redis.call('PUBLISH', channel, K.prefix .. '\n' .. origin) else redis.call('PUBLISH', arg, K.prefix) end
 end
 
+-- An integer as text: redis.call turns a Lua number into text with a slow float conversion
+-- (printf's %.17g), so hot paths hand it text made by the integer path.
+local function int(n) return string.format('%d', n) end
+
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -191,7 +195,7 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   else
     local payload = false -- dropped
     if keepPayload then payload = nil end -- kept
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', retentionMs)
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
   end
 end
 
@@ -202,7 +206,7 @@ end
 local function closeLeases(counts, memoryMs)
   for token, n in pairs(counts) do
     local key = claimKey(token)
-    if redis.call('HINCRBY', key, 'left', -n) <= 0 then
+    if redis.call('HINCRBY', key, 'left', int(-n)) <= 0 then
       redis.call('ZREM', K.leases, token)
       redis.call('PEXPIRE', key, memoryMs)
     end
@@ -211,14 +215,14 @@ end
 
 -- A command back in its line notes its expiry on the device's sparse entry (keeps the earliest).
 local function noteExpiry(phyId, expiresAt)
-  redis.call('ZADD', K.expiry, 'LT', expiresAt, phyId)
+  redis.call('ZADD', K.expiry, 'LT', int(expiresAt), phyId)
 end
 
 -- The scores of the best `depth` commands a claim would take from this shard now.
 local function bestScores(maxInFlight, depth)
   if depth <= 0 then return {} end
   if maxInFlight == 1 then
-    local flat = redis.call('ZRANGE', K.ready, '0', tostring(depth - 1), 'WITHSCORES')
+    local flat = redis.call('ZRANGE', K.ready, '0', int(depth - 1), 'WITHSCORES')
     local out = {}
     for i = 2, #flat, 2 do out[i / 2] = flat[i] end
     return out
@@ -237,19 +241,20 @@ end
 
 -- Moves due scheduled commands into their device's line and ends due retry waits.
 local function promoteDue(now, maxInFlight, limit)
-  local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, limit)
+  local nowText, limitText = int(now), int(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, id in ipairs(ids) do
     redis.call('ZREM', K.scheduled, id)
     local rec = redis.call('GET', cmdKey(id))
     if rec then
       local phyId = recPhy(rec)
       redis.call('ZREM', schedKey(phyId), id)
-      redis.call('ZADD', lineKey(phyId), recScore(rec), id)
+      redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
       noteExpiry(phyId, recExpiresAt(rec))
       refresh(phyId, readDev(phyId), now, maxInFlight)
     end
   end
-  local devices = redis.call('ZRANGEBYSCORE', K.backoff, '-inf', now, 'LIMIT', 0, limit)
+  local devices = redis.call('ZRANGEBYSCORE', K.backoff, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, phyId in ipairs(devices) do
     redis.call('ZREM', K.backoff, phyId)
     refresh(phyId, readDev(phyId), now, maxInFlight)
