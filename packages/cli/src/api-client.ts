@@ -1,9 +1,12 @@
 import { Agent, request } from 'undici';
 import { Option, type Command } from 'commander';
 
-/** The public API answered an error: `{error: {code, message, details?}}`. */
+/**
+ * The public API answered an error: RFC 9457 problem details, `{type, title, status, detail,
+ * code, errors?}`. `details` holds the field errors (`errors`) when there are some.
+ */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown, readonly retryAfterSeconds?: number) {
     super(message);
     this.name = 'ApiError';
   }
@@ -50,8 +53,15 @@ export class ApiClient {
       parsed = undefined;
     }
     if (response.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      throw new ApiError(response.statusCode, error?.code ?? `HTTP_${response.statusCode}`, error?.message ?? text.slice(0, 200), error?.details);
+      const problem = parsed as { code?: string; detail?: string; title?: string; errors?: unknown } | undefined;
+      const retryAfter = Number(response.headers['retry-after']);
+      throw new ApiError(
+        response.statusCode,
+        problem?.code ?? `HTTP_${response.statusCode}`,
+        problem?.detail ?? problem?.title ?? text.slice(0, 200),
+        problem?.errors,
+        Number.isFinite(retryAfter) ? retryAfter : undefined,
+      );
     }
     return { status: response.statusCode, body: parsed as T };
   }

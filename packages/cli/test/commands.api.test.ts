@@ -51,7 +51,14 @@ describe('outbound enqueue/status/stats/dead-letters against a real dispatcher',
     const stats = JSON.parse(await run(['stats', '--json', ...api, '--key', ADMIN_KEY]));
     expect(stats.total.pending).toBeGreaterThanOrEqual(1);
     expect(await run(['stats', ...api, '--key', ADMIN_KEY])).toMatch(/total\s+\d+/);
-    await expect(run(['stats', ...api, '--key', SEND_KEY])).rejects.toThrow(/FORBIDDEN/);
+    await expect(run(['stats', ...api, '--key', SEND_KEY])).rejects.toThrow(/FORBIDDEN: /);
+  });
+
+  it('prints the problem answer of a refused command: its code, its detail and each field', async () => {
+    const error = await run(['enqueue', 'DEV-CLI', 'hello', '--max-attempts', '1000', ...api, '--key', SEND_KEY]).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/^VALIDATION_FAILED: invalid request: maxAttempts/);
+    expect((error as Error).message).toContain('"path": "maxAttempts"');
   });
 
   it('lists, replays and purges dead letters', async () => {

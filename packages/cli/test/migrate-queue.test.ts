@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import {
-  COMMAND_DEFAULTS, PostgresQueue, PostgresTransfer, RedisQueue, runMigrations, type CommandQueue, type EnqueueInput, type StoredCommand,
+  COMMAND_DEFAULTS, loadMigrations, PostgresQueue, PostgresTransfer, RedisQueue, runMigrations, ValidatedQueue, type CommandQueue, type EnqueueInput, type StoredCommand,
 } from '@outbound/core';
 import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from '@outbound/test-support';
 import { buildProgram } from '../src/main';
@@ -23,8 +23,8 @@ afterAll(async () => {
 });
 
 interface Ends {
-  pg: PostgresQueue;
-  rd: RedisQueue;
+  pg: ValidatedQueue<PostgresQueue>;
+  rd: ValidatedQueue<RedisQueue>;
   pgSide: TransferSide;
   rdSide: TransferSide;
   close(): Promise<void>;
@@ -34,8 +34,8 @@ async function ends(): Promise<Ends> {
   const prefix = uniquePrefix('mq').replace(/-/g, '_');
   await runMigrations(pool, { schema: prefix });
   const options = { prefix, shards: 4, backoff: { baseMs: 1, maxMs: 1, jitter: 0 } };
-  const pg = new PostgresQueue(pool, options);
-  const rd = new RedisQueue(redis, options);
+  const pg = new ValidatedQueue(new PostgresQueue(pool, options));
+  const rd = new ValidatedQueue(new RedisQueue(redis, options));
   return {
     pg,
     rd,
@@ -137,7 +137,7 @@ describe('outbound migrate-queue', () => {
     const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
     try {
       await buildProgram().parseAsync(['node', 'outbound', 'migrate', '--database-url', db.url, '--schema', schema, '--json']);
-      expect(JSON.parse(out[0]!)).toMatchObject({ schema, version: 2 });
+      expect(JSON.parse(out[0]!)).toMatchObject({ schema, version: loadMigrations().length });
       await buildProgram().parseAsync([
         'node', 'outbound', 'migrate-queue', '--from', 'postgres', '--to', 'redis', '--database-url', db.url,
         '--redis-url', testRedisUrl(), '--prefix', schema, '--dry-run', '--json',

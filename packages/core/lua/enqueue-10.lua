@@ -4,14 +4,16 @@
   KEYS[1..10]: the shard keys (see includes/shard.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] perDeviceCap   ARGV[3] shardCap (globalCap / shards)
   ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
-  then 9 per item: id, phyId, payload, priority, ttlMs, ackTimeoutMs, maxAttempts,
-                   idempotencyKey ('' none), deliverAt (epoch ms, '' none)
+  then 10 per item: id, phyId, payload, priority, ttlMs, ackTimeoutMs, maxAttempts,
+                    idempotencyKey ('' none), deliverAt (epoch ms, '' none),
+                    fingerprint (of the payload and parameters, kept with a keyed command)
   then depth: how many of the shard's best claimable scores to answer (0 or missing: none)
 
   Returns {items, scores}: per item {code, id, status}:
      0 created (or the same id already exists: a re-sent script answers as before)
-     1 DUPLICATE: the idempotency key already named `id`
-    -3 DEVICE_FULL, -4 QUEUE_FULL: nothing was written for that item
+     1 DUPLICATE: the idempotency key already named `id`, asked with the same fingerprint
+    -6 IDEMPOTENCY_CONFLICT: the key names `id`, stored with another fingerprint
+    -3 DEVICE_FULL, -4 QUEUE_FULL: nothing was written for that item (nor for a conflict)
   and the shard's best `depth` claimable scores after the enqueue, so a dispatcher in the
   enqueuing process plans its next claim without asking this shard first (claim-plan.ts).
   Publishes on the wake channel when a command became ready.
@@ -20,7 +22,7 @@
 
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local depth = tonumber(ARGV[7 + 9 * n]) or 0
+local depth = tonumber(ARGV[7 + 10 * n]) or 0
 local now = nowMs()
 local nowText = int(now)
 local out, wake = {}, false
@@ -33,10 +35,10 @@ local added, expiries = 0, {}
 local readyScore = {}
 
 for i = 1, n do
-  local b = 6 + (i - 1) * 9
+  local b = 6 + (i - 1) * 10
   local id, phyId, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, ttlMs, ackTimeoutMs, maxAttempts = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), ARGV[b + 6], ARGV[b + 7]
-  local idem, deliverAt = ARGV[b + 8], tonumber(ARGV[b + 9])
+  local idem, deliverAt, fingerprint = ARGV[b + 8], tonumber(ARGV[b + 9]), ARGV[b + 10]
   local key = cmdKey(id)
   local existing = redis.call('HGET', key, 'status')
   local first = nil
@@ -49,7 +51,13 @@ for i = 1, n do
   if existing then
     out[i] = { OK, id, existing }
   elseif first and redis.call('EXISTS', cmdKey(first)) == 1 then
-    out[i] = { DUPLICATE, first, redis.call('HGET', cmdKey(first), 'status') }
+    local f = redis.call('HMGET', cmdKey(first), 'status', 'fingerprint')
+    -- A record written before fingerprints were kept has none: it answers as a duplicate.
+    if f[2] and f[2] ~= fingerprint then
+      out[i] = { IDEMPOTENCY_CONFLICT, first, f[1] }
+    else
+      out[i] = { DUPLICATE, first, f[1] }
+    end
   else
     count = redis.call('HINCRBY', K.deviceCounts, phyId, '1')
     if count > perDeviceCap or size >= shardCap then
@@ -68,7 +76,10 @@ for i = 1, n do
       'maxAttempts', maxAttempts, 'ackTimeoutMs', ackTimeoutMs, 'ttlMs', ARGV[b + 5], 'createdAt', nowText,
       'updatedAt', nowText, 'expiresAt', expiresAt, 'status', 'queued', 'score', scoreText }
     if deliverAt ~= nil then fields[#fields + 1] = 'deliverAt'; fields[#fields + 1] = ARGV[b + 9] end
-    if idem ~= '' then fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = idem end
+    if idem ~= '' then
+      fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = idem
+      fields[#fields + 1] = 'fingerprint'; fields[#fields + 1] = fingerprint
+    end
     redis.call('HSET', key, unpack(fields))
     size = size + 1
     added = added + 1

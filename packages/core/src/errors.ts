@@ -28,23 +28,75 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** A coded error that maps onto an HTTP answer `{error: {code, message, details?}}`. */
+/** The `type` URI of a problem answer: one per code; docs/errors.md describes each. */
+export function problemType(code: ErrorCode): string {
+  return `urn:outbound:error:${code}`;
+}
+
+/**
+ * An error answer as RFC 9457 problem details (`application/problem+json`): `type`, `title`
+ * (the same for every answer of a code), `status`, `detail` (this occurrence), and the
+ * extension members `code` and, for field errors, `errors` (`{path, message}` each). Other
+ * context (the command `id`, a cap's `scope`) rides as further extension members.
+ */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  errors?: Array<{ path: string; message: string }>;
+  [extension: string]: unknown;
+}
+
+/** The media type of every error answer. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Members an error's details may not overwrite. */
+const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'errors', 'instance']);
+
+/**
+ * A coded error that maps onto an HTTP problem answer. `details` is either the failing fields
+ * (`errors`) or an object whose members become extension members of the answer.
+ */
 export class OutboundError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details?: unknown;
+  /** Seconds for Retry-After (429 and 503 always carry one; 1 when not given). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: unknown; retryAfterSeconds?: number }) {
     super(message ?? ERROR_CODES[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OutboundError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.details = options?.details;
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
-    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  toProblem(): ProblemDetails {
+    const problem: ProblemDetails = { type: problemType(this.code), title: ERROR_CODES[this.code].message, status: this.status, detail: this.message, code: this.code };
+    if (Array.isArray(this.details)) {
+      problem.errors = this.details as Array<{ path: string; message: string }>;
+    } else if (this.details !== null && typeof this.details === 'object') {
+      for (const [key, value] of Object.entries(this.details)) if (!PROBLEM_MEMBERS.has(key)) problem[key] = value;
+    }
+    return problem;
   }
+
+  toJSON(): ProblemDetails {
+    return this.toProblem();
+  }
+}
+
+/** The same key of the same device was used before for a command with another payload or parameters. */
+export function idempotencyConflict(phyId: string, firstId: string): OutboundError {
+  return new OutboundError(
+    'IDEMPOTENCY_CONFLICT',
+    `idempotency key already used for command ${firstId} of device ${phyId} with another payload or parameters; send a new key for a new command`,
+    { details: { id: firstId, phyId } },
+  );
 }
 
 /** Turns whatever was thrown into an Error without losing it. */

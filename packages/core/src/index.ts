@@ -1,17 +1,12 @@
+/**
+ * Everything at once. A service that needs only part should import its subpath instead
+ * (`@outbound/core/protocol`, `/command`, `/queue`, `/registry`, `/service`, `/postgres`):
+ * this barrel loads ioredis, pg, express and convict whatever the caller uses.
+ */
 export * from './errors';
 export * from './command';
-export * from './queue/queue';
-export * from './registry/route-registry';
-export * from './registry/credential-store';
-export * from './queue/store-errors';
-export * from './registry/redis-route-registry';
-export * from './registry/postgres-route-registry';
-export * from './redis/connection';
+export * from './queue';
+export * from './registry';
 export * from './service';
 export * from './protocol';
-export * from './queue/redis/redis-queue';
-export { RedisKeys } from './queue/redis/keys';
-export * from './queue/postgres';
-export { classifyRedisError, outcomeUnknown } from './queue/redis/redis-errors';
-export type { RedisMemorySample } from './queue/redis/redis-memory';
-export * from './queue/redis-v3';
+export * from './postgres';

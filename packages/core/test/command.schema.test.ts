@@ -1,4 +1,4 @@
-import { COMMAND_DEFAULTS, OutboundError, parseEnqueueRequest, toCommandView } from '@outbound/core';
+import { COMMAND_DEFAULTS, COMMAND_LIMITS, OutboundError, parseEnqueueRequest, toCommandView } from '@outbound/core';
 
 function validationDetails(body: unknown): Array<{ path: string; message: string }> {
   try {
@@ -41,9 +41,34 @@ describe('enqueue request schema', () => {
   });
 
   it('accepts deliverAt as ISO time or epoch ms', () => {
-    const at = Date.UTC(2030, 0, 1);
+    const at = Date.now() + 60_000;
     expect(parseEnqueueRequest({ phyId: 'D1', payload: '', deliverAt: new Date(at).toISOString() }).deliverAt).toBe(at);
     expect(parseEnqueueRequest({ phyId: 'D1', payload: '', deliverAt: at }).deliverAt).toBe(at);
+  });
+
+  it('refuses a deliverAt after the command expires, or past any date, naming deliverAt', () => {
+    expect(validationDetails({ phyId: 'D1', payload: '', ttlMs: 60_000, deliverAt: Date.now() + 120_000 }).map((d) => d.path)).toEqual(['deliverAt']);
+    expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: 9007199254740991 }).map((d) => d.path)).toEqual(['deliverAt']);
+    expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: '2999-01-01T00:00:00Z' }).map((d) => d.path)).toEqual(['deliverAt']);
+  });
+
+  it('refuses an oversized payload on its length, fast, before looking at its content', () => {
+    for (const payload of ['A'.repeat(7_000_000), 'A'.repeat(4 * 1024 * 1024)]) {
+      const started = process.hrtime.bigint();
+      const details = validationDetails({ phyId: 'D1', payload });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      expect(details).toEqual([{ path: 'payload', message: expect.stringContaining('at most') }]);
+      expect(ms).toBeLessThan(50);
+    }
+  });
+
+  it('refuses text that is not base64 and takes a payload at the limit', () => {
+    expect(validationDetails({ phyId: 'D1', payload: 'QQ=' }).map((d) => d.path)).toEqual(['payload']);
+    expect(validationDetails({ phyId: 'D1', payload: `${'A'.repeat(80)}!` }).map((d) => d.path)).toEqual(['payload']);
+    const limit = Buffer.alloc(COMMAND_LIMITS.payloadMaxBytes, 7);
+    expect(parseEnqueueRequest({ phyId: 'D1', payload: limit.toString('base64') }).payload).toEqual(limit);
+    const over = Buffer.alloc(COMMAND_LIMITS.payloadMaxBytes + 1).toString('base64');
+    expect(validationDetails({ phyId: 'D1', payload: over }).map((d) => d.path)).toEqual(['payload']);
   });
 
   it('shows a stored command with ISO times and base64 result', () => {

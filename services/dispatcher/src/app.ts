@@ -1,9 +1,8 @@
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
-import {
-  errorHandler, healthRoutes, notFoundHandler,
-  type CommandQueue, type DependencyCheck, type Logger, type RouteRegistry,
-} from '@outbound/core';
+import type { CommandQueue } from '@outbound/core/queue';
+import type { RouteRegistry } from '@outbound/core/registry';
+import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
 import { registerAdminRoutes } from './admin-routes';
 import { requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
@@ -14,7 +13,7 @@ import type { DispatcherMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 
 export interface AppDeps {
-  /** The queue, already wrapped by guardStore so an unreachable store answers 503. */
+  /** The queue layer (ValidatedQueue), already wrapped by guardStore so an unreachable store answers 503. */
   queue: CommandQueue;
   registry: RouteRegistry;
   apiKeys: ReadonlyMap<string, ApiRole>;
@@ -36,7 +35,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: deps.bodyLimitBytes }));
+  app.use(requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);

@@ -1,11 +1,12 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions,
+  checkRedisHealth, createRedisClient, openPostgresStore, PostgresQueue, PostgresRouteRegistry, RedisQueue, RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
   type CommandQueue, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
 import type { DispatcherConfig } from './config';
 
 /** The stores the dispatcher runs on, chosen by `queue.backend` (QUEUE_BACKEND). */
 export interface Backend {
+  /** The store behind the queue layer (ValidatedQueue): every enqueue is checked before it reaches the store. */
   queue: CommandQueue;
   registry: RouteRegistry;
   /** Each store's health check for /health and /readyz. */
@@ -34,16 +35,17 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
   const redisOptions = { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio };
-  const queue =
+  const store =
     config.queue.redisLayout === 'v3'
       ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload })
       : new RedisQueue(client, redisOptions);
+  const queue = new ValidatedQueue(store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   return {
     queue,
     registry,
-    checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await queue.memory(), queue.admissionMaxMemoryRatio) },
-    memoryRatio: async () => (await queue.memory())?.ratio ?? null,
+    checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await store.memory(), store.admissionMaxMemoryRatio) },
+    memoryRatio: async () => (await store.memory())?.ratio ?? null,
     async close() {
       await registry.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
@@ -74,7 +76,7 @@ function withMemory(health: DependencyCheck, memory: RedisMemorySample | null, a
  */
 async function createPostgresBackend(config: DispatcherConfig, name: string): Promise<Backend> {
   const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.queue.prefix, config.registry.prefix] });
-  const queue = new PostgresQueue(store.pool, queueOptions(config));
+  const queue = new ValidatedQueue(new PostgresQueue(store.pool, queueOptions(config)));
   const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
   return {
     queue,

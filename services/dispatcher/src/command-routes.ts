@@ -1,9 +1,11 @@
 import type { Express, Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, retryAfterSeconds, toCommandView, TERMINAL_STATUSES,
-  type CommandQueue, type EnqueueInput, type StoredCommand,
-} from '@outbound/core';
+  idempotencyKeySchema, OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
+  type EnqueueInput, type StoredCommand,
+} from '@outbound/core/command';
+import type { CommandQueue } from '@outbound/core/queue';
+import { retryAfterSeconds } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
 
@@ -25,6 +27,22 @@ export function waitQuerySchema(maxWaitMs: number) {
   return z.strictObject({
     waitMs: z.coerce.number().int('must be an integer').min(0).max(maxWaitMs, `must be at most ${maxWaitMs}`).optional(),
   });
+}
+
+/**
+ * The body with the `Idempotency-Key` header folded in: the header and the body's
+ * `idempotencyKey` name the same thing, so either may carry it; both, differing, is a 400.
+ */
+function withIdempotencyHeader(req: Request): unknown {
+  const header = req.get('Idempotency-Key');
+  if (header === undefined) return req.body;
+  const key = parseOrThrow(idempotencyKeySchema, header, ['headers', 'idempotency-key']);
+  const body = req.body as Record<string, unknown> | undefined;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  if (body.idempotencyKey !== undefined && body.idempotencyKey !== key) {
+    throw validationError([{ path: 'headers.idempotency-key', message: 'differs from the body\'s idempotencyKey; send one, or the same in both' }]);
+  }
+  return { ...body, idempotencyKey: key };
 }
 
 /** Aborts when the caller hangs up, so a long-poll stops reading the store for nobody. */
@@ -54,7 +72,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
 
   app.post('/v1/commands', deps.guard, async (req, res) => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
-    const input = parseEnqueueRequest(req.body);
+    const input = parseEnqueueRequest(withIdempotencyHeader(req));
     const result = await deps.enqueuer.enqueue(input);
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
     if (!waitMs) {
@@ -68,6 +86,10 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   });
 
   app.post('/v1/commands/batch', deps.guard, async (req, res) => {
+    // One key cannot name many commands: silently ignoring it would let a caller believe its retry is safe.
+    if (req.get('Idempotency-Key') !== undefined) {
+      throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
+    }
     const envelope = parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
     const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);

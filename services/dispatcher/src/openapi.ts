@@ -2,16 +2,31 @@
  * The public API's OpenAPI 3.1 document, served at /openapi.json. A test walks the express
  * router and this document both ways, so a route cannot exist without being documented here.
  */
+import { COMMAND_LIMITS, PHY_ID_PATTERN } from '@outbound/core/command';
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
-const errorResponse = (description: string) => ({ description, ...json(ref('Error')) });
+const retryAfter = { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 0 } } };
+const errorResponse = (status: number, description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+  ...(status === 429 || status === 503 ? { headers: retryAfter } : {}),
+  ...(status === 405 ? { headers: { Allow: { description: 'the methods this path takes', schema: { type: 'string' } } } } : {}),
+});
+/** Every route may answer 401, 405, 415 (a POST body that is not JSON) and 503; `codes` adds the route's own. */
 const errors = (...codes: number[]) => {
   const text: Record<number, string> = {
-    400: 'invalid request (details name each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
-    404: 'not found', 409: 'conflict (state or idempotency key)', 413: 'body too large', 429: 'queue cap reached',
+    400: 'invalid request (`errors` names each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
+    404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, or an idempotency key used for another payload)',
+    413: 'body too large', 415: 'the body is not application/json', 429: 'queue cap reached (Retry-After)',
     503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',
   };
-  return Object.fromEntries([401, 503, ...codes].map((c) => [String(c), errorResponse(text[c] ?? 'error')]));
+  return Object.fromEntries([401, 405, 415, 503, ...codes].map((c) => [String(c), errorResponse(c, text[c] ?? 'error')]));
+};
+const idempotencyHeader = {
+  name: 'Idempotency-Key', in: 'header', required: false,
+  description: 'the same as the body\'s idempotencyKey (either may carry it; both, differing, is a 400)',
+  schema: { type: 'string', minLength: 1, maxLength: COMMAND_LIMITS.idempotencyKeyMaxLength },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const phyIdParam = { name: 'phyId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } };
@@ -32,21 +47,31 @@ export const openApiDocument = {
   components: {
     securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' } },
     schemas: {
-      Error: {
-        type: 'object', required: ['error'],
-        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
+      Problem: {
+        type: 'object', required: ['type', 'title', 'status', 'detail', 'code'],
+        description: 'RFC 9457 problem details; docs/errors.md lists every code and what it means for a retry',
+        properties: {
+          type: { type: 'string', format: 'uri-reference', description: 'urn:outbound:error:<code>' },
+          title: { type: 'string', description: 'the same for every answer of this code' },
+          status: { type: 'integer' },
+          detail: { type: 'string', description: 'what went wrong this time' },
+          code: { type: 'string', description: 'the error code (docs/errors.md)' },
+          errors: { type: 'array', description: 'field errors (400)', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          id: { type: 'string', description: 'the command this error is about (IDEMPOTENCY_CONFLICT: the first command of the key; OUTCOME_UNKNOWN: the id to look up)' },
+        },
+        additionalProperties: true,
       },
       EnqueueRequest: {
         type: 'object', required: ['phyId', 'payload'], additionalProperties: false,
         properties: {
-          phyId: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
-          payload: { type: 'string', contentEncoding: 'base64' },
-          priority: { type: 'integer', minimum: 0, maximum: 9, default: 5 },
-          ttlMs: { type: 'integer', minimum: 1, default: 3600000 },
-          ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 300000, default: 10000 },
-          maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
-          idempotencyKey: { type: 'string', maxLength: 200 },
-          deliverAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }] },
+          phyId: { type: 'string', pattern: PHY_ID_PATTERN.source },
+          payload: { type: 'string', contentEncoding: 'base64', description: `at most ${COMMAND_LIMITS.payloadMaxBytes} bytes once decoded` },
+          priority: { type: 'integer', minimum: COMMAND_LIMITS.priorityMin, maximum: COMMAND_LIMITS.priorityMax, default: 5 },
+          ttlMs: { type: 'integer', minimum: COMMAND_LIMITS.ttlMsMin, maximum: COMMAND_LIMITS.ttlMsMax, default: 3600000 },
+          ackTimeoutMs: { type: 'integer', minimum: COMMAND_LIMITS.ackTimeoutMsMin, maximum: COMMAND_LIMITS.ackTimeoutMsMax, default: 10000 },
+          maxAttempts: { type: 'integer', minimum: COMMAND_LIMITS.maxAttemptsMin, maximum: COMMAND_LIMITS.maxAttemptsMax, default: 5 },
+          idempotencyKey: { type: 'string', minLength: 1, maxLength: COMMAND_LIMITS.idempotencyKeyMaxLength, description: 'scoped to the device; a repeat with the same payload and parameters answers the first command, with others 409' },
+          deliverAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }], description: 'not after the command expires (now + ttlMs)' },
         },
       },
       EnqueueResult: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { type: 'string' }, duplicate: { type: 'boolean' } } },
@@ -68,7 +93,7 @@ export const openApiDocument = {
   paths: {
     '/v1/commands': {
       post: {
-        summary: 'Enqueue one command', security: send, parameters: [waitParam], requestBody: { required: true, ...json(ref('EnqueueRequest')) },
+        summary: 'Enqueue one command', security: send, parameters: [waitParam, idempotencyHeader], requestBody: { required: true, ...json(ref('EnqueueRequest')) },
         responses: {
           '202': { description: 'accepted ({id, status, duplicate}; with waitMs the full command, not yet terminal)', ...json(ref('EnqueueResult')) },
           '200': { description: 'with waitMs: the command reached a terminal state', ...json(ref('Command')) },
@@ -81,7 +106,7 @@ export const openApiDocument = {
         summary: 'Enqueue up to 1000 commands; each item answers on its own', security: send,
         requestBody: { required: true, ...json({ type: 'object', required: ['commands'], properties: { commands: { type: 'array', maxItems: 1000, items: ref('EnqueueRequest') } } }) },
         responses: {
-          '200': { description: 'per-item results in request order: {index, id, status, duplicate} or {index, error}', ...json({ type: 'object', properties: { accepted: { type: 'integer' }, failed: { type: 'integer' }, results: { type: 'array', items: { type: 'object' } } } }) },
+          '200': { description: 'per-item results in request order: {index, id, status, duplicate} or {index, ...problem details of that item}', ...json({ type: 'object', properties: { accepted: { type: 'integer' }, failed: { type: 'integer' }, results: { type: 'array', items: { type: 'object' } } } }) },
           ...errors(400, 403, 413),
         },
       },

@@ -32,7 +32,7 @@ describe('public API: devices, stats, dead letters (worker off, real Redis)', ()
     expect(list.body.items.map((c: { id: string }) => c.id)).toEqual([high, mid, low]);
     await request(d.app).get('/v1/devices/DEV-V1').set(as(SEND_KEY)).expect(403);
     const bad = await request(d.app).get('/v1/devices/bad%20id').set(as(ADMIN_KEY)).expect(400);
-    expect(bad.body.error.details[0].path).toBe('phyId');
+    expect(bad.body.errors[0].path).toBe('phyId');
   });
 
   it('shows a connected device with its replica and epoch', async () => {
@@ -73,7 +73,7 @@ describe('public API: devices, stats, dead letters (worker off, real Redis)', ()
 
     await request(d.app).delete(`/v1/dead-letters/${ids[2]}`).set(as(ADMIN_KEY)).expect(200, { deleted: 1 });
     const gone = await request(d.app).delete(`/v1/dead-letters/${ids[2]}`).set(as(ADMIN_KEY)).expect(404);
-    expect(gone.body.error.code).toBe('COMMAND_NOT_FOUND');
+    expect(gone.body.code).toBe('COMMAND_NOT_FOUND');
 
     const all = await request(d.app).post('/v1/dead-letters/replay').set(as(ADMIN_KEY)).send({ all: true }).expect(200);
     expect(all.body.replayed).toBeGreaterThanOrEqual(2);
@@ -81,7 +81,7 @@ describe('public API: devices, stats, dead letters (worker off, real Redis)', ()
     expect(empty.body.items).toEqual([]);
 
     const invalid = await request(d.app).post('/v1/dead-letters/replay').set(as(ADMIN_KEY)).send({ ids: ['x'] }).expect(400);
-    expect(invalid.body.error.code).toBe('VALIDATION_FAILED');
+    expect(invalid.body.code).toBe('VALIDATION_FAILED');
     await request(d.app).get('/v1/dead-letters').set(as(SEND_KEY)).expect(403);
   });
 });

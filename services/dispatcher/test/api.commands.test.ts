@@ -23,24 +23,24 @@ describe('public API: commands (worker off, real Redis)', () => {
   it('answers 400 naming each bad field, and stores nothing', async () => {
     const before = (await d.queue.stats()).total.pending;
     const res = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'bad id!', payload: '%%%', priority: 12 }).expect(400);
-    expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    expect(res.body.error.details.map((i: { path: string }) => i.path).sort()).toEqual(['payload', 'phyId', 'priority']);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.errors.map((i: { path: string }) => i.path).sort()).toEqual(['payload', 'phyId', 'priority']);
     expect((await d.queue.stats()).total.pending).toBe(before);
   });
 
   it('names unknown fields and bad query parameters', async () => {
     const unknown = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-A1', payload, colour: 'red' }).expect(400);
-    expect(JSON.stringify(unknown.body.error.details)).toContain('colour');
+    expect(JSON.stringify(unknown.body.errors)).toContain('colour');
     const wait = await request(d.app).post('/v1/commands?waitMs=999999').set(as(SEND_KEY)).send({ phyId: 'DEV-A1', payload }).expect(400);
-    expect(wait.body.error.details[0].path).toBe('query.waitMs');
+    expect(wait.body.errors[0].path).toBe('query.waitMs');
   });
 
   it('rejects missing, unknown and under-privileged keys', async () => {
     const none = await request(d.app).post('/v1/commands').send({ phyId: 'DEV-A1', payload }).expect(401);
-    expect(none.body.error.code).toBe('UNAUTHORIZED');
+    expect(none.body.code).toBe('UNAUTHORIZED');
     await request(d.app).get('/v1/stats').set(as('not-a-key')).expect(401);
     const weak = await request(d.app).get('/v1/stats').set(as(SEND_KEY)).expect(403);
-    expect(weak.body.error.code).toBe('FORBIDDEN');
+    expect(weak.body.code).toBe('FORBIDDEN');
     await request(d.app).get('/v1/stats').set(as(ADMIN_KEY)).expect(200);
     // admin may do what send may
     await request(d.app).post('/v1/commands').set(as(ADMIN_KEY)).send({ phyId: 'DEV-A1', payload }).expect(202);
@@ -48,9 +48,9 @@ describe('public API: commands (worker off, real Redis)', () => {
 
   it('answers 400 for malformed JSON and 413 for a body over the limit', async () => {
     const bad = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).set('Content-Type', 'application/json').send('{"phyId":').expect(400);
-    expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
     const big = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-A1', payload: 'A'.repeat(70_000) }).expect(413);
-    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(big.body.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('deduplicates by idempotency key', async () => {
@@ -69,7 +69,7 @@ describe('public API: commands (worker off, real Redis)', () => {
     expect(res.body.accepted).toBe(2);
     expect(res.body.failed).toBe(1);
     expect(res.body.results[0]).toMatchObject({ index: 0, status: 'queued' });
-    expect(res.body.results[1]).toMatchObject({ index: 1, error: { code: 'VALIDATION_FAILED', details: [{ path: 'commands.1.priority' }] } });
+    expect(res.body.results[1]).toMatchObject({ index: 1, status: 400, code: 'VALIDATION_FAILED', errors: [{ path: 'commands.1.priority' }] });
     expect((await d.queue.get(res.body.results[2].id))?.phyId).toBe('DEV-B3');
     await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands: [] }).expect(400);
   });
@@ -77,7 +77,7 @@ describe('public API: commands (worker off, real Redis)', () => {
   it('refuses a batch over 1000 commands', async () => {
     const commands = Array.from({ length: 1001 }, () => ({ phyId: 'D', payload: '' }));
     const res = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands }).expect(400);
-    expect(res.body.error.details[0]).toMatchObject({ path: 'commands', message: 'must hold at most 1000 commands' });
+    expect(res.body.errors[0]).toMatchObject({ path: 'commands', message: 'must hold at most 1000 commands' });
   });
 
   it('cancels a queued command (idempotently), refuses one in flight with 409, and 404s an unknown id', async () => {
@@ -91,12 +91,12 @@ describe('public API: commands (worker off, real Redis)', () => {
     const claimed = await d.queue.claim({ max: 1000, leaseMs: 10_000 });
     expect(claimed.map((c) => c.id)).toContain(sent.body.id);
     const conflict = await request(d.app).delete(`/v1/commands/${sent.body.id}`).set(as(SEND_KEY)).expect(409);
-    expect(conflict.body.error.code).toBe('INVALID_STATE');
+    expect(conflict.body.code).toBe('INVALID_STATE');
     await d.queue.release(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken })));
     const missing = await request(d.app).get('/v1/commands/00000000-0000-4000-8000-000000000000').set(as(SEND_KEY)).expect(404);
-    expect(missing.body.error.code).toBe('COMMAND_NOT_FOUND');
+    expect(missing.body.code).toBe('COMMAND_NOT_FOUND');
     const malformed = await request(d.app).get('/v1/commands/not-a-uuid').set(as(SEND_KEY)).expect(400);
-    expect(malformed.body.error.details[0].path).toBe('id');
+    expect(malformed.body.errors[0].path).toBe('id');
   });
 
   it('long-polls: enqueue ?waitMs answers 202 with the full command when the wait passes', async () => {
@@ -120,6 +120,6 @@ describe('public API: commands (worker off, real Redis)', () => {
 
   it('serves unknown routes as 404 in the error shape', async () => {
     const res = await request(d.app).get('/v1/nothing-here').set(as(SEND_KEY)).expect(404);
-    expect(res.body.error.code).toBe('NOT_FOUND');
+    expect(res.body.code).toBe('NOT_FOUND');
   });
 });

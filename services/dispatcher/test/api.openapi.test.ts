@@ -55,7 +55,7 @@ describe('/openapi.json', () => {
       const [method, path] = route.split(' ') as [string, string];
       const concrete = path.replace('{id}', '00000000-0000-4000-8000-000000000000').replace('{phyId}', 'DEV-1');
       const res = await request(d.app)[method.toLowerCase() as 'get'](concrete).set(as(ADMIN_KEY)).send({});
-      const noRoute = res.status === 404 && res.body?.error?.code === 'NOT_FOUND';
+      const noRoute = res.status === 404 && res.body?.code === 'NOT_FOUND';
       expect({ route, noRoute }).toEqual({ route, noRoute: false });
     }
   });

@@ -23,7 +23,7 @@ describe('public API when Redis is unreachable', () => {
     const res = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-1', payload: '' });
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(res.body.error.code).toBe('STORE_UNAVAILABLE');
+    expect(res.body.code).toBe('STORE_UNAVAILABLE');
 
     const stats = await request(d.app).get('/v1/stats').set(as(ADMIN_KEY));
     expect(stats.status).toBe(503);

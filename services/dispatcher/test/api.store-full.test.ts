@@ -28,13 +28,13 @@ describe('public API when Redis reaches the enqueue high-water mark', () => {
 
     const single = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'FULL-2', payload });
     expect(single.status).toBe(503);
-    expect(single.body.error.code).toBe('STORE_FULL');
+    expect(single.body.code).toBe('STORE_FULL');
     expect(Number(single.headers['retry-after'])).toBeGreaterThan(0);
 
     const batch = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY))
       .send({ commands: Array.from({ length: 100 }, (_, i) => ({ phyId: `FULL-B${i}`, payload })) });
     expect(batch.status).toBe(503);
-    expect(batch.body.error.code).toBe('STORE_FULL');
+    expect(batch.body.code).toBe('STORE_FULL');
     expect(Number(batch.headers['retry-after'])).toBeGreaterThan(0);
     const stats = await request(d.app).get('/v1/stats').set(as(ADMIN_KEY)).expect(200);
     expect(stats.body.total.pending).toBe(1);

@@ -45,17 +45,17 @@ describe('public API while Redis is stopped (SIGSTOP)', () => {
     const unknown = await single;
     expect(unknown.status).toBe(503);
     expect(unknown.headers['retry-after']).toBe('1');
-    expect(unknown.body.error.code).toBe('OUTCOME_UNKNOWN');
-    const id = unknown.body.error.details.id as string;
+    expect(unknown.body.code).toBe('OUTCOME_UNKNOWN');
+    const id = unknown.body.id as string;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
 
     const batchAnswer = await batch;
     expect(batchAnswer.status).toBe(200);
     expect(batchAnswer.headers['retry-after']).toBe('1');
     expect(batchAnswer.body.accepted).toBe(0);
-    const batchIds = (batchAnswer.body.results as Array<{ error: { code: string; details: { id: string } } }>).map((r) => {
-      expect(r.error.code).toBe('OUTCOME_UNKNOWN');
-      return r.error.details.id;
+    const batchIds = (batchAnswer.body.results as Array<{ code: string; id: string }>).map((r) => {
+      expect(r.code).toBe('OUTCOME_UNKNOWN');
+      return r.id;
     });
     expect(new Set(batchIds).size).toBe(2);
 
@@ -64,7 +64,7 @@ describe('public API while Redis is stopped (SIGSTOP)', () => {
     const fast = await timed(request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'STALL-4', payload }));
     expect(fast.ms).toBeLessThan(500);
     expect(fast.res.status).toBe(503);
-    expect(fast.res.body.error.code).toBe('STORE_UNAVAILABLE');
+    expect(fast.res.body.code).toBe('STORE_UNAVAILABLE');
     expect(fast.res.headers['retry-after']).toBe('1');
 
     redis.process.kill('SIGCONT');

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue, RedisQueueV3 } from '@outbound/core';
+import { RedisQueue, RedisQueueV3, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { createBackend, loadDispatcherConfig } from '../src';
 
@@ -14,7 +14,8 @@ describe('dispatcher Redis layout', () => {
     const backend = await createBackend(config, 'layout-test');
     const probe = new Redis(testRedisUrl());
     try {
-      expect(backend.queue).toBeInstanceOf(kind);
+      expect(backend.queue).toBeInstanceOf(ValidatedQueue);
+      expect((backend.queue as ValidatedQueue).store).toBeInstanceOf(kind);
       const { id } = await backend.queue.enqueue({ phyId: 'layout-dev', payload: Buffer.from('x'), priority: 5, ttlMs: 60_000, ackTimeoutMs: 10_000, maxAttempts: 3 });
       const [, keys] = await probe.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 10_000);
       expect(keys.some((key) => key.includes(id))).toBe(true);

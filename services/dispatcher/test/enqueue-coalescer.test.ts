@@ -1,4 +1,4 @@
-import { createRedisClient, OutboundError, RedisQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
+import { createRedisClient, OutboundError, RedisQueue, ValidatedQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { EnqueueCoalescer } from '../src/enqueue-coalescer';
 
@@ -8,14 +8,14 @@ const command = (phyId: string, extra: Partial<EnqueueInput> = {}): EnqueueInput
 
 describe('EnqueueCoalescer (real Redis queue)', () => {
   let client: RedisClient;
-  let queue: RedisQueue;
+  let queue: ValidatedQueue<RedisQueue>;
   /** Store calls the coalescer made, with their sizes (the queue itself is the real one). */
   let calls: number[];
   let coalescer: EnqueueCoalescer;
 
   beforeEach(() => {
     client = createRedisClient({ url: testRedisUrl() });
-    queue = new RedisQueue(client, { prefix: uniquePrefix('coalescer'), perDeviceCap: 3, shards: 4 });
+    queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('coalescer'), perDeviceCap: 3, shards: 4 }));
     calls = [];
     const counted = { enqueueBatch: (inputs: EnqueueInput[]) => (calls.push(inputs.length), queue.enqueueBatch(inputs)) };
     coalescer = new EnqueueCoalescer(counted, { concurrency: 1, maxBatch: 100 });

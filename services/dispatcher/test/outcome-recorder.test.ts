@@ -1,19 +1,19 @@
-import { createLogger, createRedisClient, RedisQueue, type AckItem, type ClaimedCommand, type RedisClient } from '@outbound/core';
+import { createLogger, createRedisClient, RedisQueue, ValidatedQueue, type AckItem, type ClaimedCommand, type RedisClient } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { OutcomeRecorder } from '../src/outcome-recorder';
 
 describe('OutcomeRecorder (real Redis queue)', () => {
   let client: RedisClient;
-  let queue: RedisQueue;
+  let queue: ValidatedQueue<RedisQueue>;
   /** Sizes of the ack calls the recorder made (the queue itself is the real one). */
   let ackCalls: number[];
-  let counted: RedisQueue;
+  let counted: ValidatedQueue<RedisQueue>;
 
   beforeEach(() => {
     client = createRedisClient({ url: testRedisUrl() });
-    queue = new RedisQueue(client, { prefix: uniquePrefix('recorder'), shards: 2 });
+    queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('recorder'), shards: 2 }));
     ackCalls = [];
-    counted = Object.create(queue) as RedisQueue;
+    counted = Object.create(queue) as ValidatedQueue<RedisQueue>;
     counted.ack = (items: AckItem[]) => (ackCalls.push(items.length), queue.ack(items));
   });
   afterEach(async () => {

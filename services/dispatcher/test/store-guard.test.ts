@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue, RedisRouteRegistry, type StoreError } from '@outbound/core';
+import { RedisQueue, RedisRouteRegistry, ValidatedQueue, type StoreError } from '@outbound/core';
 import { freePort, startRedisServer, uniquePrefix, type RedisServerHandle } from '@outbound/test-support';
 import { guardStore } from '../src/store-guard';
 
@@ -22,7 +22,7 @@ describe('guardStore on a Redis that refuses writes (a replica)', () => {
   it('reports each failed store call once, with the backend and kind, and passes the answer on unchanged', async () => {
     const seen: Array<[string, string, string]> = [];
     const onStoreError = (operation: string, error: StoreError) => seen.push([operation, error.backend, error.kind]);
-    const queue = guardStore(new RedisQueue(client, { prefix: uniquePrefix('guard'), shards: 1 }), onStoreError);
+    const queue = guardStore(new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('guard'), shards: 1 })), onStoreError);
     const registry = guardStore(new RedisRouteRegistry({ client, prefix: uniquePrefix('guard-routes'), shards: 1 }), onStoreError);
 
     // One script call for three commands: three per-item answers, one failure counted.

@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { errorHandler, healthRoutes, notFoundHandler, type DependencyCheck, type Logger } from '@outbound/core';
+import { errorHandler, healthRoutes, notFoundHandler, requireJsonBody, type DependencyCheck, type Logger } from '@outbound/core/service';
 import type { Registry } from 'prom-client';
 import { deliveryRoutes } from './delivery-routes';
 import type { DeliveryTracker } from './delivery-tracker';
@@ -23,6 +23,7 @@ export function createIngressApp(options: IngressAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  app.use(requireJsonBody);
   app.use(healthRoutes({ isReady: options.isReady, checks: options.checks, registry: options.registry }));
   app.use(deliveryRoutes(options));
   app.use(notFoundHandler);

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import convict from 'convict';
 import {
   ConfigError, loadConfig, logLevelSchema, postgresConfigProblems, postgresConfigSchema, redisConfigSchema, type PostgresConfig, type RedisConfig,
-} from '@outbound/core';
+} from '@outbound/core/service';
 
 /** The ingress service's configuration (docs/ingress.md lists every environment name). */
 export interface IngressConfig {

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, json, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { OutboundError, parseOrThrow, phyIdSchema, zodIssues, COMMAND_ID_BYTES } from '@outbound/core';
+import { OutboundError, parseOrThrow, phyIdSchema, zodIssues } from '@outbound/core/command';
+import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import type { DeliveryAnswer, DeliveryRequest, DeliveryTracker } from './delivery-tracker';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -53,7 +54,7 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
     const body = parseOrThrow(schema, req.body);
     const answer = await options.tracker.deliver(toRequest(phyId, body));
     if (answer.status === 200) res.json({ outcome: answer.outcome, result: answer.result, latencyMs: answer.latencyMs });
-    else res.status(answer.status).json({ error: answer.error });
+    else throw new OutboundError(answer.error.code, answer.error.message);
   });
 
   router.post('/internal/v1/deliveries', (req, res) => {

@@ -1,5 +1,6 @@
-import { AckStatus, encodeCommand, FrameType, OutboundError, type ErrorCode } from '@outbound/core';
-import type { Logger } from '@outbound/core';
+import { OutboundError, type ErrorCode } from '@outbound/core/command';
+import { AckStatus, encodeCommand, FrameType } from '@outbound/core/protocol';
+import type { Logger } from '@outbound/core/service';
 import { ConnState, type DeviceConnection } from './device-connection';
 import type { IngressMetrics } from './metrics';
 

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import {
   FrameDecoder, FrameType, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodePing,
   encodeError, encodePong, encodeWelcome, isKnownFrameType, wireErrorName, frameTypeName, type Frame,
-} from '@outbound/core';
+} from '@outbound/core/protocol';
 import type { PendingDelivery } from './delivery-tracker';
 
 /** Connection states. Frames allowed: HELLO in HANDSHAKE; PING, PONG, ACK once WELCOMEd. */

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
-import { createLogger, toError, type Logger, type RouteRegistry } from '@outbound/core';
+import { toError } from '@outbound/core/command';
+import type { RouteRegistry } from '@outbound/core/registry';
+import { createLogger, type Logger } from '@outbound/core/service';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';

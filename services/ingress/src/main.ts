@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, installShutdown } from '@outbound/core';
+import { ConfigError, createLogger, installShutdown } from '@outbound/core/service';
 import { loadIngressConfig } from './config';
 import { startIngress } from './ingress';
 

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createMetricsRegistry, frameTypeName, FrameType } from '@outbound/core';
+import { frameTypeName, FrameType } from '@outbound/core/protocol';
+import { createMetricsRegistry } from '@outbound/core/service';
 
 /** Every ingress metric, named `outbound_ingress_*` (docs/ingress.md lists them). */
 export class IngressMetrics {

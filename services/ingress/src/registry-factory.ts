@@ -1,7 +1,5 @@
-import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresRouteRegistry, RedisRouteRegistry, toRedisConnectionOptions,
-  type DependencyCheck, type RouteRegistry,
-} from '@outbound/core';
+import { checkRedisHealth, createRedisClient, RedisRouteRegistry, type RouteRegistry } from '@outbound/core/registry';
+import { toRedisConnectionOptions, type DependencyCheck } from '@outbound/core/service';
 import type { IngressConfig } from './config';
 
 /** The route registry and the health checks of the store behind it. */
@@ -32,6 +30,8 @@ export async function createRouteRegistry(config: IngressConfig): Promise<Regist
       };
     }
     case 'postgres': {
+      // Loaded only here: an ingress on Redis never loads pg.
+      const { openPostgresStore, PostgresRouteRegistry } = await import('@outbound/core/postgres');
       const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.registry.prefix] });
       const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
       return {

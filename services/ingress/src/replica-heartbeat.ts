@@ -1,4 +1,5 @@
-import type { Logger, RouteRegistry } from '@outbound/core';
+import type { RouteRegistry } from '@outbound/core/registry';
+import type { Logger } from '@outbound/core/service';
 
 /**
  * Keeps this replica's liveness in the route registry: one beat every `intervalMs`, lapsing

@@ -1,7 +1,8 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { encodeError, encodeGoaway, FrameType, verifyDeviceToken, wireErrorName, WireErrorCode, type Logger } from '@outbound/core';
+import { encodeError, encodeGoaway, FrameType, verifyDeviceToken, wireErrorName, WireErrorCode } from '@outbound/core/protocol';
+import type { Logger } from '@outbound/core/service';
 import { ConnState, DeviceConnection, type ConnectionHost } from './device-connection';
 import type { DeliveryTracker } from './delivery-tracker';
 import type { IngressMetrics } from './metrics';

@@ -64,13 +64,23 @@ describe('internal delivery endpoint against a device on a real socket', () => {
     await device('DEV-SLOW');
     const res = await deliver('DEV-SLOW', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 150 });
     expect(res.status).toBe(504);
-    expect(res.body.error.code).toBe('ACK_TIMEOUT');
+    expect(res.body.code).toBe('ACK_TIMEOUT');
+  });
+
+  it('answers errors as problem details: 404 for a device it does not hold, 405 with Allow, 415 for a body that is not JSON', async () => {
+    const missing = await deliver('DEV-NOBODY', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 1_000 }).expect(404);
+    expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(missing.body).toMatchObject({ type: 'urn:outbound:error:DEVICE_NOT_CONNECTED', status: 404, code: 'DEVICE_NOT_CONNECTED', detail: expect.any(String) });
+    const wrongMethod = await request(ingress.app).get('/internal/v1/deliveries').set(auth).expect(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+    const text = await request(ingress.app).post('/internal/v1/deliveries').set(auth).set('Content-Type', 'text/plain').send('{"deliveries":[]}').expect(415);
+    expect(text.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('answers 404 DEVICE_NOT_CONNECTED for an unknown device, and at once when the connection closes while waiting', async () => {
     const missing = await deliver('DEV-NOBODY', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 1_000 });
     expect(missing.status).toBe(404);
-    expect(missing.body.error.code).toBe('DEVICE_NOT_CONNECTED');
+    expect(missing.body.code).toBe('DEVICE_NOT_CONNECTED');
     const dev = await device('DEV-GONE');
     const started = Date.now();
     const answer = deliver('DEV-GONE', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 30_000 }).then((r) => r);
@@ -78,7 +88,7 @@ describe('internal delivery endpoint against a device on a real socket', () => {
     dev.close();
     const res = await answer;
     expect(res.status).toBe(404);
-    expect(res.body.error.code).toBe('DEVICE_NOT_CONNECTED');
+    expect(res.body.code).toBe('DEVICE_NOT_CONNECTED');
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
@@ -105,7 +115,7 @@ describe('internal delivery endpoint against a device on a real socket', () => {
     newer.ackAll();
     const stale = await deliver('DEV-EPOCH', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 1_000, epoch: oldEpoch });
     expect(stale.status).toBe(409);
-    expect(stale.body.error.code).toBe('STALE_EPOCH');
+    expect(stale.body.code).toBe('STALE_EPOCH');
     expect(newer.frames.filter((f) => f.type === 0x10)).toHaveLength(0);
     const current = await deliver('DEV-EPOCH', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 1_000, epoch: oldEpoch + 1 });
     expect(current.status).toBe(200);
@@ -114,7 +124,7 @@ describe('internal delivery endpoint against a device on a real socket', () => {
   it('answers 401 without the internal token, and serves health without one', async () => {
     const none = await request(ingress.app).post('/internal/v1/devices/DEV-X/deliver').send({});
     expect(none.status).toBe(401);
-    expect(none.body.error.code).toBe('UNAUTHORIZED');
+    expect(none.body.code).toBe('UNAUTHORIZED');
     const wrong = await request(ingress.app).post('/internal/v1/deliveries').set('Authorization', 'Bearer nope').send({});
     expect(wrong.status).toBe(401);
     expect((await request(ingress.app).get('/healthz')).status).toBe(200);
@@ -135,17 +145,17 @@ describe('internal delivery endpoint against a device on a real socket', () => {
     for (const [body, field] of cases) {
       const res = await deliver('DEV-X', body);
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.errors.map((d: { path: string }) => d.path)).toContain(field);
     }
     const badPhy = await deliver('bad%20id', { id: randomUUID(), payload: 'AA==', ackTimeoutMs: 10 });
     expect(badPhy.status).toBe(400);
-    expect(badPhy.body.error.details[0].path).toBe('phyId');
+    expect(badPhy.body.errors[0].path).toBe('phyId');
     const badJson = await request(ingress.app).post('/internal/v1/deliveries').set(auth).set('Content-Type', 'application/json').send('{"deliveries":');
     expect(badJson.status).toBe(400);
     const tooMany = await request(ingress.app).post('/internal/v1/deliveries').set(auth).send({ deliveries: Array.from({ length: 1001 }, () => ({})) });
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.error.details[0].path).toBe('deliveries');
+    expect(tooMany.body.errors[0].path).toBe('deliveries');
   });
 
   it('streams one NDJSON line per batch delivery as each is answered', async () => {

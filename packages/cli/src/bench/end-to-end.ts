@@ -1,4 +1,4 @@
-import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, type CommandQueue } from '@outbound/core';
+import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, ValidatedQueue, type CommandQueue } from '@outbound/core';
 import { percentiles, readAckLatencies, type LatencyStats } from './ack-latency';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
@@ -101,14 +101,14 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
   let closeStore: () => Promise<void>;
   if (pg) {
     const pool = createPgPool({ url: pg.url, max: 16, applicationName: 'outbound-bench-reader' });
-    queue = new PostgresQueue(pool, { prefix: PREFIX });
+    queue = new ValidatedQueue(new PostgresQueue(pool, { prefix: PREFIX }));
     closeStore = async () => {
       await queue.close();
       await pool.end();
     };
   } else {
     const client = createRedisClient({ url: redis.url });
-    queue = new RedisQueue(client, { prefix: PREFIX });
+    queue = new ValidatedQueue(new RedisQueue(client, { prefix: PREFIX }));
     closeStore = async () => {
       await queue.close();
       await client.quit();

@@ -9,7 +9,7 @@
  * each run migrates a schema of its own and drops it afterwards.
  * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64).
  */
-import { createPgPool, PostgresQueue, runMigrations } from '@outbound/core';
+import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { coreInputs } from './core-inputs';
 
 const DEVICES = 1_000;
@@ -31,7 +31,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
   const pool = createPgPool({ url: URL, max: CLAIMERS + 2, applicationName: 'outbound-bench' });
   const schema = `bench_${batch}_${run}_${Date.now()}`;
   await runMigrations(pool, { schema });
-  const queues = Array.from({ length: CLAIMERS }, () => new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS }));
+  const queues = Array.from({ length: CLAIMERS }, () => new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS })));
   const inputs = coreInputs(COMMANDS, DEVICES);
   const claimMs: number[] = [];
   const started = process.hrtime.bigint();

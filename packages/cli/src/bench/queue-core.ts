@@ -37,7 +37,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { createRedisClient, RedisQueue } from '@outbound/core';
+import { createRedisClient, RedisQueue, ValidatedQueue } from '@outbound/core';
 import { freePort } from './child-processes';
 import { coreInputs } from './core-inputs';
 
@@ -85,7 +85,7 @@ async function redisCpuSeconds(client: ReturnType<typeof createRedisClient>): Pr
 async function runOnce(url: string, batch: number, run: number): Promise<RunResult> {
   const clients = Array.from({ length: CLAIMERS }, () => createRedisClient({ url }));
   const prefix = `bench-${batch}-${run}-${Date.now()}`;
-  const queues = clients.map((c) => new RedisQueue(c, { prefix, perDeviceCap: COMMANDS }));
+  const queues = clients.map((c) => new ValidatedQueue(new RedisQueue(c, { prefix, perDeviceCap: COMMANDS })));
   const inputs = coreInputs(COMMANDS, DEVICES);
   const cpuBefore = await redisCpuSeconds(clients[0]);
   const nodeBefore = process.cpuUsage();

@@ -25,7 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedisClient, RedisQueue, RedisQueueV3, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
+import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
 import { runBullmq } from './bullmq-core';
 import { freePort } from './child-processes';
 
@@ -105,7 +105,7 @@ async function dropAll(client: RedisClient): Promise<void> {
 
 function makeQueue(impl: 'v2' | 'v3', client: RedisClient, prefix: string): CommandQueue {
   const options = { prefix, perDeviceCap: COMMANDS, shards: SHARDS, liveness: false as const, admissionMaxMemoryRatio: 0 };
-  return impl === 'v3' ? new RedisQueueV3(client, options) : new RedisQueue(client, options);
+  return new ValidatedQueue(impl === 'v3' ? new RedisQueueV3(client, options) : new RedisQueue(client, options));
 }
 
 async function drain(queue: CommandQueue, batch: number): Promise<number> {

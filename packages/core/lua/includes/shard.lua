@@ -17,7 +17,8 @@
     KEYS[10] <prefix>:{s}:device-counts  hash phyId -> pending (queued + in flight)
 
   Return codes (mirrored by script-codes.ts):
-     0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL, -5 INVALID_STATE
+     0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL, -5 INVALID_STATE,
+    -6 IDEMPOTENCY_CONFLICT
 ]]
 local K = {
   prefix = KEYS[1], ready = KEYS[2], scheduled = KEYS[3], backoff = KEYS[4], offline = KEYS[5],
@@ -35,6 +36,7 @@ local function publishWake(arg)
   end
 end
 local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
+local IDEMPOTENCY_CONFLICT = -6
 -- Transition already made by this same token (ioredis re-sent the script): answer as before.
 local REPLAYED = 100
 -- (9 - priority) * 2^49 + seq stays an exact integer in a double up to seq 2^49.
@@ -67,7 +69,9 @@ local function cmdKey(id) return K.prefix .. 'cmd:' .. id end
 local function lineKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':line' end
 local function inflightKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':inflight' end
 local function deviceScheduledKey(phyId) return K.prefix .. 'dev:' .. phyId .. ':scheduled' end
-local function idempotencyKeyOf(phyId, key) return K.prefix .. 'idem:' .. phyId .. ':' .. key end
+-- The phyId's length comes first, so where the phyId ends is never a guess: a phyId may hold
+-- ':' (and a key anything), and 'idem:<phyId>:<key>' made (A:B, k) and (A, B:k) one key.
+local function idempotencyKeyOf(phyId, key) return K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. key end
 
 -- Puts the device in the ready set at its head's score iff it may be sent to now: no retry
 -- pending, online, fewer than maxInFlight outstanding, something queued. Returns true and the

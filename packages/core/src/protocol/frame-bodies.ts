@@ -1,4 +1,4 @@
-import { PHY_ID_PATTERN } from '../command';
+import { PHY_ID_PATTERN } from '../command/limits';
 import { COMMAND_ID_BYTES, FRAME_HEADER_BYTES, FrameType, MAX_PING_BYTES, WireErrorCode, isAckStatus } from './constants';
 import { readCommandId, writeCommandId } from './command-id';
 import { allocFrame } from './frame-encoder';

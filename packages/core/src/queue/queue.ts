@@ -10,7 +10,11 @@ import type { OutboundError } from '../errors';
  * waiting for a retry keeps its place at the head of its device's line.
  */
 export interface CommandQueue {
-  /** Enqueues one command. Idempotent by `idempotencyKey` (answers the first id, `duplicate: true`). Throws QUEUE_FULL. */
+  /**
+   * Enqueues one command. Idempotent by `idempotencyKey`, scoped to the device: a repeat asking
+   * for the same thing answers the first id (`duplicate: true`), a repeat with another payload or
+   * parameters throws IDEMPOTENCY_CONFLICT. Throws VALIDATION_FAILED and QUEUE_FULL.
+   */
   enqueue(input: EnqueueInput): Promise<EnqueueResult>;
   /** Enqueues many; each item answers on its own (a full device does not fail its neighbours). */
   enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>>;
@@ -67,6 +71,27 @@ export interface CommandQueue {
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** One command as the queue layer hands it to a store: checked, with its id and its fingerprint. */
+export interface StoreEnqueueItem extends EnqueueInput {
+  /** Minted by the store's `newCommandId`; a re-sent call with the same id answers the stored command. */
+  id: string;
+  /** enqueueFingerprint(input): kept with an idempotency key, compared on a repeat. */
+  fingerprint: string;
+}
+
+/**
+ * A store backend (Redis, PostgreSQL): only its atomic operations. It trusts its input; the
+ * queue layer (ValidatedQueue) checks every command, mints its id and its fingerprint first.
+ * On a repeated idempotency key a store answers the first command (`duplicate: true`) when the
+ * fingerprints match and IDEMPOTENCY_CONFLICT when they differ.
+ */
+export interface CommandStore extends Omit<CommandQueue, 'enqueue' | 'enqueueBatch'> {
+  /** A fresh command id for a command of this device (Redis ids carry the device's shard). */
+  newCommandId(phyId: string): string;
+  /** Stores each item alone (caps, idempotency), in order; answers one result or coded error per item. */
+  enqueueBatch(items: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>>;
 }
 
 export interface EnqueueResult {

@@ -1,12 +1,12 @@
 import { Pool } from 'pg';
-import { COMMAND_DEFAULTS, PostgresQueue, runMigrations, type EnqueueInput, type QueueOptions } from '@outbound/core';
+import { COMMAND_DEFAULTS, PostgresQueue, runMigrations, ValidatedQueue, type EnqueueInput, type QueueOptions } from '@outbound/core';
 import { createTestDatabase, uniquePrefix, type TestDatabase } from '@outbound/test-support';
 
 /** One database per test file; each queue gets its own schema in it so tests do not see each other. */
 export class PgQueueFixture {
   private db: TestDatabase | null = null;
   pool!: Pool;
-  private readonly queues: PostgresQueue[] = [];
+  private readonly queues: Array<ValidatedQueue<PostgresQueue>> = [];
 
   constructor(private readonly name: string) {}
 
@@ -15,10 +15,11 @@ export class PgQueueFixture {
     this.pool = new Pool({ connectionString: this.db.url, max: 12 });
   }
 
-  async queue(options: QueueOptions = {}): Promise<PostgresQueue> {
+  /** A queue as callers see it (the store behind it: `.store`). */
+  async queue(options: QueueOptions = {}): Promise<ValidatedQueue<PostgresQueue>> {
     const prefix = options.prefix ?? uniquePrefix(this.name).replace(/-/g, '_');
     await runMigrations(this.pool, { schema: prefix });
-    const queue = new PostgresQueue(this.pool, { ...options, prefix });
+    const queue = new ValidatedQueue(new PostgresQueue(this.pool, { ...options, prefix }));
     this.queues.push(queue);
     return queue;
   }

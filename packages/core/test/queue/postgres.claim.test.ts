@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { PostgresQueue, runMigrations } from '@outbound/core';
+import { PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { uniquePrefix } from '@outbound/test-support';
 import { PgQueueFixture, input } from './postgres-helpers';
 
@@ -57,7 +57,7 @@ describe('PostgreSQL claim', () => {
     let maxConcurrentPerDevice = 0;
     const inflightPerDevice = async (): Promise<number> => {
       const { rows } = await fx.pool.query<{ n: number | null }>(
-        `SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM "${q.schema}".commands WHERE status = 'inflight' GROUP BY phy_id) x`,
+        `SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM "${q.store.schema}".commands WHERE status = 'inflight' GROUP BY phy_id) x`,
       );
       return rows[0]?.n ?? 0;
     };
@@ -99,7 +99,7 @@ describe('PostgreSQL claim', () => {
     // built on empty, never-analyzed tables and keep it: ~5 s per claim at 10,000 queued.
     const single = new Pool({ ...fx.pool.options, max: 1 });
     const prefix = uniquePrefix('pg-claim-plan').replace(/-/g, '_');
-    const q = new PostgresQueue(single, { prefix });
+    const q = new ValidatedQueue(new PostgresQueue(single, { prefix }));
     try {
       await runMigrations(single, { schema: prefix });
       for (let i = 0; i < 8; i++) expect(await q.claim({ max: 50, leaseMs: 30_000 })).toEqual([]);

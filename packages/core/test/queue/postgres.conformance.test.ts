@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { PostgresQueue, runMigrations, type QueueOptions } from '@outbound/core';
+import { PostgresQueue, runMigrations, ValidatedQueue, type QueueOptions } from '@outbound/core';
 import { createTestDatabase, uniquePrefix, type TestDatabase } from '@outbound/test-support';
 import { queueConformance } from './conformance';
 
@@ -22,12 +22,12 @@ queueConformance('postgres', async (options: QueueOptions) => {
   const pools: Pool[] = [];
   const queues: PostgresQueue[] = [];
   // Each instance has its own pool, as separate dispatcher processes would.
-  const make = (): PostgresQueue => {
+  const make = (): ValidatedQueue => {
     const pool = new Pool({ connectionString: db.url, max: 4 });
     pools.push(pool);
     const queue = new PostgresQueue(pool, { ...options, prefix: schema });
     queues.push(queue);
-    return queue;
+    return new ValidatedQueue(queue);
   };
   const queue = make();
   return {

@@ -56,8 +56,9 @@ describe('PostgreSQL queue transitions', () => {
 
   it('answers the first id for a repeated idempotency key and QUEUE_FULL at the caps, changing nothing', async () => {
     const q = await fx.queue({ perDeviceCap: 2, globalCap: 3 });
-    const a = await q.enqueue(input('capped', { idempotencyKey: 'k1' }));
-    expect(await q.enqueue(input('capped', { idempotencyKey: 'k1' }))).toEqual({ id: a.id, status: 'queued', duplicate: true });
+    const keyed = input('capped', { idempotencyKey: 'k1' });
+    const a = await q.enqueue(keyed);
+    expect(await q.enqueue({ ...keyed })).toEqual({ id: a.id, status: 'queued', duplicate: true });
     await q.enqueue(input('capped'));
     const full = await q.enqueue(input('capped')).catch((e: unknown) => e);
     expect(isOutboundError(full, 'QUEUE_FULL')).toBe(true);
@@ -106,7 +107,7 @@ describe('PostgreSQL queue transitions', () => {
 
   it("wakes another process's claimer by the NOTIFY sent after the enqueue's commit", async () => {
     const producer = await fx.queue();
-    const claimer = await fx.queue({ prefix: producer.schema }); // its own listener, as a second dispatcher has
+    const claimer = await fx.queue({ prefix: producer.store.schema }); // its own listener, as a second dispatcher has
     await claimer.claim(lease); // starts LISTEN
     const started = Date.now();
     const waiting = claimer.waitForWork(10_000);

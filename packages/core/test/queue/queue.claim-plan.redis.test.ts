@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue } from '@outbound/core';
+import { RedisQueue, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { firstDepth, planClaim, type ShardScores } from '../../src/queue/redis/claim-plan';
 import { cmd } from './conformance';
@@ -51,15 +51,15 @@ describe('cross-shard claim plan', () => {
 
   describe('on redis', () => {
     const clients: Redis[] = [];
-    const queues: RedisQueue[] = [];
+    const queues: Array<ValidatedQueue<RedisQueue>> = [];
     afterEach(async () => {
       await Promise.all(queues.splice(0).map((q) => q.close()));
       await Promise.all(clients.splice(0).map((c) => c.quit()));
     });
-    const open = (prefix: string): RedisQueue => {
+    const open = (prefix: string): ValidatedQueue<RedisQueue> => {
       const client = new Redis(testRedisUrl());
       clients.push(client);
-      const queue = new RedisQueue(client, { prefix, shards: 16 });
+      const queue = new ValidatedQueue(new RedisQueue(client, { prefix, shards: 16 }));
       queues.push(queue);
       return queue;
     };

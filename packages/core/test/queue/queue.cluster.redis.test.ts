@@ -1,4 +1,4 @@
-import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, type CommandQueue, type QueueOptions, type RedisClient } from '@outbound/core';
+import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
 import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
 import { cmd, queueConformance } from './conformance';
@@ -41,7 +41,7 @@ describe('redis cluster layout', () => {
     }
     expect(owners.size).toBe(3);
 
-    const queue = new RedisQueue(client, { prefix: keys.prefix });
+    const queue = new ValidatedQueue(new RedisQueue(client, { prefix: keys.prefix }));
     const inputs = Array.from({ length: 200 }, (_, i) => cmd(`spread-${i}`));
     const results = await queue.enqueueBatch(inputs);
     expect(results.every((r) => !(r instanceof Error))).toBe(true);
@@ -65,35 +65,37 @@ describe('redis cluster layout', () => {
   });
 });
 
-const clusterQueues = (layout: 'v2' | 'v3') => async (options: QueueOptions) => {
-  const prefix = uniquePrefix('cluster');
-  const queues: CommandQueue[] = [];
-  const make = (): CommandQueue => {
-    const queue = layout === 'v3' ? new RedisQueueV3(clusterClient(), { ...options, prefix }) : new RedisQueue(clusterClient(), { ...options, prefix });
-    queues.push(queue);
-    return queue;
-  };
-  const queue = make();
-  return {
-    queue,
-    sibling: async () => make(),
-    async cleanup() {
-      await Promise.all(queues.map((q) => q.close()));
-    },
-  };
-};
-
-queueConformance('redis cluster (3 masters), v3 layout', clusterQueues('v3'), ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline']);
+queueConformance(
+  'redis cluster (3 masters), v3 layout',
+  async (options: QueueOptions) => {
+    const prefix = uniquePrefix('cluster3');
+    const stores: RedisQueueV3[] = [];
+    const make = (): ValidatedQueue => {
+      const store = new RedisQueueV3(clusterClient(), { ...options, prefix });
+      stores.push(store);
+      return new ValidatedQueue(store);
+    };
+    const queue = make();
+    return {
+      queue,
+      sibling: async () => make(),
+      async cleanup() {
+        await Promise.all(stores.map((s) => s.close()));
+      },
+    };
+  },
+  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline'],
+);
 
 queueConformance(
   'redis cluster (3 masters)',
   async (options: QueueOptions) => {
     const prefix = uniquePrefix('cluster');
     const queues: RedisQueue[] = [];
-    const make = (): RedisQueue => {
+    const make = (): ValidatedQueue => {
       const queue = new RedisQueue(clusterClient(), { ...options, prefix });
       queues.push(queue);
-      return queue;
+      return new ValidatedQueue(queue);
     };
     const queue = make();
     return {

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { isOutboundError, RedisQueueV3 } from '@outbound/core';
+import { isOutboundError, RedisQueueV3, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { packFixed, parseRecord, payloadHash } from '../../src/queue/redis-v3/records-v3';
 import { commandNameV3, loadScriptV3, ScriptsV3, V3_SCRIPT_FLAGS, V3_SCRIPTS } from '../../src/queue/redis-v3/scripts-v3';
@@ -13,13 +13,15 @@ import { cmd } from './conformance';
  */
 describe('RedisQueueV3 scripts and layout', () => {
   let client: Redis;
-  let queue: RedisQueueV3;
+  let store: RedisQueueV3;
+  let queue: ValidatedQueue<RedisQueueV3>;
   let prefix: string;
 
   beforeEach(() => {
     client = new Redis(testRedisUrl());
     prefix = uniquePrefix('v3');
-    queue = new RedisQueueV3(client, { prefix, shards: 1, retentionMs: 60_000 });
+    store = new RedisQueueV3(client, { prefix, shards: 1, retentionMs: 60_000 });
+    queue = new ValidatedQueue(store);
   });
 
   afterEach(async () => {
@@ -29,12 +31,12 @@ describe('RedisQueueV3 scripts and layout', () => {
 
   it('claims nothing more when a claim request is run again, and answers the same commands', async () => {
     await queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => cmd(`rerun-${i}`)));
-    const first = await queue.claimShard(0, 3, 60_000, 'request-1');
-    const again = await queue.claimShard(0, 3, 60_000, 'request-1');
+    const first = await store.claimShard(0, 3, 60_000, 'request-1');
+    const again = await store.claimShard(0, 3, 60_000, 'request-1');
     expect(first).toHaveLength(3);
     expect(again.map((c) => [c.id, c.leaseToken, c.attempts, c.leaseExpiresAt])).toEqual(first.map((c) => [c.id, c.leaseToken, c.attempts, c.leaseExpiresAt]));
     expect((await queue.stats()).total).toMatchObject({ inflight: 3, pending: 2 });
-    const rest = await queue.claimShard(0, 10, 60_000, 'request-2');
+    const rest = await store.claimShard(0, 10, 60_000, 'request-2');
     expect(rest).toHaveLength(2);
     expect(rest.map((c) => c.id)).not.toEqual(expect.arrayContaining(first.map((c) => c.id)));
   });
@@ -64,12 +66,12 @@ describe('RedisQueueV3 scripts and layout', () => {
 
   it('creates one command when an enqueue script is run twice with the same id, even on a full device', async () => {
     const scripts = new ScriptsV3(client);
-    const keys = queue.keys.shardKeyList(0);
+    const keys = store.keys.shardKeyList(0);
     const input = cmd('twice-enqueue', { payload: Buffer.from([0, 1, 2]) });
-    const ids = [queue.keys.newCommandId(0), queue.keys.newCommandId(0)];
+    const ids = [store.keys.newCommandId(0), store.keys.newCommandId(0)];
     const item = (id: string) => [id, input.phyId, input.priority, input.ttlMs, '', '', '', packFixed(input, ''), input.payload];
     // a per-device cap of 2: the re-sent script finds the device full of its own commands
-    const args = [1, 2, 1000, 60_000, queue.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0];
+    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0];
     const first = await scripts.run('enqueue', keys, args);
     const second = await scripts.run('enqueue', keys, args);
     expect(second).toEqual(first);
@@ -81,21 +83,21 @@ describe('RedisQueueV3 scripts and layout', () => {
     const payload = Buffer.alloc(1024, 7);
     const { id } = await queue.enqueue(cmd('finished', { payload }));
     const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
-    const queuedBytes = await client.strlen(queue.keys.command(id)!);
+    const queuedBytes = await client.strlen(store.keys.command(id)!);
     await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok', result: Buffer.from('fine') }]);
     const stored = await queue.get(id);
     expect(stored).toMatchObject({ status: 'acked', attempts: 1, lastError: null });
     expect(stored!.payload).toHaveLength(0);
     expect(stored!.result?.toString()).toBe('fine');
-    const record = parseRecord((await client.getBuffer(queue.keys.command(id)!))!);
+    const record = parseRecord((await client.getBuffer(store.keys.command(id)!))!);
     expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024 });
     expect(record.payloadHash).toEqual(payloadHash(payload));
-    expect(await client.strlen(queue.keys.command(id)!)).toBeLessThan(queuedBytes - 900); // 1,024 payload bytes gone, a 4-byte result and the token added
-    const ttl = await client.pttl(queue.keys.command(id)!);
+    expect(await client.strlen(store.keys.command(id)!)).toBeLessThan(queuedBytes - 900); // 1,024 payload bytes gone, a 4-byte result and the token added
+    const ttl = await client.pttl(store.keys.command(id)!);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
 
-    const keeping = new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true });
+    const keeping = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true }));
     const kept = await keeping.enqueue(cmd('finished', { payload }));
     const [k] = await keeping.claim({ max: 1, leaseMs: 60_000 });
     await keeping.ack([{ id: kept.id, leaseToken: k!.leaseToken, outcome: 'rejected' }]);
@@ -105,7 +107,7 @@ describe('RedisQueueV3 scripts and layout', () => {
 
   it('keeps one lease entry per claim batch, gone with its last command, and one expiry entry per device', async () => {
     await queue.enqueueBatch(Array.from({ length: 20 }, (_, i) => cmd(`batch-${i % 10}`)));
-    const [leases, expiry] = [`${queue.keys.shardPrefix(0)}leases`, `${queue.keys.shardPrefix(0)}expiry`];
+    const [leases, expiry] = [`${store.keys.shardPrefix(0)}leases`, `${store.keys.shardPrefix(0)}expiry`];
     expect(await client.zcard(expiry)).toBe(10);
     const claimed = await queue.claim({ max: 10, leaseMs: 60_000 });
     expect(claimed).toHaveLength(10);

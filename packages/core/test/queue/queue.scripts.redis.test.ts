@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue, RedisKeys } from '@outbound/core';
+import { RedisQueue, RedisKeys, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { QueueScripts, commandName, SCRIPT_VERSION } from '../../src/queue/redis/scripts';
 import { cmd } from './conformance';
@@ -11,13 +11,13 @@ import { cmd } from './conformance';
  */
 describe('RedisQueue scripts', () => {
   let client: Redis;
-  let queue: RedisQueue;
+  let queue: ValidatedQueue<RedisQueue>;
   let prefix: string;
 
   beforeEach(() => {
     client = new Redis(testRedisUrl());
     prefix = uniquePrefix('scripts');
-    queue = new RedisQueue(client, { prefix, shards: 1, retentionMs: 60_000 });
+    queue = new ValidatedQueue(new RedisQueue(client, { prefix, shards: 1, retentionMs: 60_000 }));
   });
 
   afterEach(async () => {
@@ -27,12 +27,12 @@ describe('RedisQueue scripts', () => {
 
   it('claims nothing more when a claim request is run again, and answers the same commands', async () => {
     await queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => cmd(`rerun-${i}`)));
-    const first = await queue.claimShard(0, 3, 60_000, 'request-1');
-    const again = await queue.claimShard(0, 3, 60_000, 'request-1');
+    const first = await queue.store.claimShard(0, 3, 60_000, 'request-1');
+    const again = await queue.store.claimShard(0, 3, 60_000, 'request-1');
     expect(first).toHaveLength(3);
     expect(again.map((c) => [c.id, c.leaseToken, c.attempts])).toEqual(first.map((c) => [c.id, c.leaseToken, c.attempts]));
     expect((await queue.stats()).total).toMatchObject({ inflight: 3, pending: 2 });
-    const rest = await queue.claimShard(0, 10, 60_000, 'request-2');
+    const rest = await queue.store.claimShard(0, 10, 60_000, 'request-2');
     expect(rest).toHaveLength(2);
     expect(rest.map((c) => c.id)).not.toEqual(expect.arrayContaining(first.map((c) => c.id)));
   });
@@ -71,11 +71,11 @@ describe('RedisQueue scripts', () => {
   });
 
   it('keeps every key under <prefix>:{<shard>}: as keys.ts builds them', async () => {
-    const sharded = new RedisQueue(client, { prefix: `${prefix}-16`, shards: 16 });
+    const sharded = new ValidatedQueue(new RedisQueue(client, { prefix: `${prefix}-16`, shards: 16 }));
     const { id } = await sharded.enqueue(cmd('layout-dev', { idempotencyKey: 'k1' }));
     await sharded.enqueue(cmd('layout-dev'));
     const [claimed] = await sharded.claim({ max: 1, leaseMs: 60_000 });
-    const k = sharded.keys;
+    const k = sharded.store.keys;
     const shard = k.shardOf('layout-dev');
     expect(k.shardOfId(id)).toBe(shard);
     expect(await client.exists(k.command(id)!)).toBe(1);
@@ -99,7 +99,7 @@ describe('RedisQueue scripts', () => {
     expect(stored!.createdAt).toBeLessThanOrEqual(after);
     const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
     await queue.ack([{ id, leaseToken: claimed.leaseToken, outcome: 'ok' }]);
-    const ttl = await client.pttl(queue.keys.command(id)!);
+    const ttl = await client.pttl(queue.store.keys.command(id)!);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
   });

@@ -1,5 +1,5 @@
 import Redis, { ReplyError } from 'ioredis';
-import { RedisQueue, RedisRouteRegistry, classifyRedisError, type StoreError } from '@outbound/core';
+import { RedisQueue, RedisRouteRegistry, ValidatedQueue, classifyRedisError, type StoreError } from '@outbound/core';
 import { freePort, startRedisServer, uniquePrefix, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
@@ -30,7 +30,7 @@ describe('classifyRedisError', () => {
     const redis = await startRedisServer();
     const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     client.on('error', () => undefined);
-    const queue = new RedisQueue(client, { prefix: uniquePrefix('lost'), shards: 2 });
+    const queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('lost'), shards: 2 }));
     await queue.enqueue(cmd('lost-1'));
     await redis.kill();
     const failure = (await queue.enqueue(cmd('lost-1')).catch((error: unknown) => error)) as StoreError;
@@ -57,7 +57,7 @@ describe('Redis refusing writes (a replica: READONLY)', () => {
   });
 
   it('answers 503 STORE_UNAVAILABLE (failover) for queue and registry writes, and still reads', async () => {
-    const queue = new RedisQueue(client, { prefix: uniquePrefix('readonly'), shards: 2 });
+    const queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('readonly'), shards: 2 }));
     const batch = await queue.enqueueBatch([cmd('ro-1'), cmd('ro-2')]);
     for (const answer of batch) expect(answer).toMatchObject({ backend: 'redis', kind: 'failover', code: 'STORE_UNAVAILABLE', status: 503 });
     await expect(queue.claim({ max: 5, leaseMs: 10_000 })).rejects.toMatchObject({ kind: 'failover', code: 'STORE_UNAVAILABLE' });

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueueV3, type QueueOptions } from '@outbound/core';
+import { RedisQueueV3, ValidatedQueue, type QueueOptions } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { queueConformance } from './conformance';
 
@@ -17,12 +17,12 @@ queueConformance('redis v3 layout (standalone)', async (options: QueueOptions) =
   const prefix = uniquePrefix('queue');
   const clients: Redis[] = [];
   const queues: RedisQueueV3[] = [];
-  const make = (): RedisQueueV3 => {
+  const make = (): ValidatedQueue => {
     const client = new Redis(testRedisUrl());
     clients.push(client);
     const queue = new RedisQueueV3(client, { ...options, prefix });
     queues.push(queue);
-    return queue;
+    return new ValidatedQueue(queue);
   };
   const queue = make();
   return {

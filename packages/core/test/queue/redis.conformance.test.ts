@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue, type QueueOptions } from '@outbound/core';
+import { RedisQueue, ValidatedQueue, type QueueOptions } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { queueConformance } from './conformance';
 
@@ -17,12 +17,12 @@ queueConformance('redis (standalone)', async (options: QueueOptions) => {
   const prefix = uniquePrefix('queue');
   const clients: Redis[] = [];
   const queues: RedisQueue[] = [];
-  const make = (): RedisQueue => {
+  const make = (): ValidatedQueue => {
     const client = new Redis(testRedisUrl());
     clients.push(client);
     const queue = new RedisQueue(client, { ...options, prefix });
     queues.push(queue);
-    return queue;
+    return new ValidatedQueue(queue);
   };
   const queue = make();
   return {

@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
-import { RedisQueue, RedisRouteRegistry, StoreError, isStoreError } from '@outbound/core';
+import { RedisQueue, RedisRouteRegistry, StoreError, ValidatedQueue, isStoreError } from '@outbound/core';
 import { fillRedisMemory, startRedisServer, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
 describe('RedisQueue when Redis is out of memory (maxmemory, noeviction)', () => {
   let redis: RedisServerHandle;
   let client: Redis;
-  let queue: RedisQueue;
+  let queue: ValidatedQueue<RedisQueue>;
 
   beforeAll(async () => {
     redis = await startRedisServer(['--maxmemory', '8mb', '--maxmemory-policy', 'noeviction']);
@@ -14,7 +14,7 @@ describe('RedisQueue when Redis is out of memory (maxmemory, noeviction)', () =>
   beforeEach(() => {
     client = new Redis(redis.url);
     // Admission off: what Redis itself does at OOM.
-    queue = new RedisQueue(client, { prefix: uniquePrefix('oom'), shards: 16, admissionMaxMemoryRatio: 0 });
+    queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('oom'), shards: 16, admissionMaxMemoryRatio: 0 }));
   });
   afterEach(async () => {
     await client.del('test-filler');
@@ -56,11 +56,11 @@ describe('RedisQueue when Redis is out of memory (maxmemory, noeviction)', () =>
   });
 
   it('stops enqueue at the high-water mark, before Redis refuses anything, and says how full it is', async () => {
-    const guarded = new RedisQueue(client, { prefix: uniquePrefix('oom-mark'), shards: 16, admissionMaxMemoryRatio: 0.9 });
+    const guarded = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('oom-mark'), shards: 16, admissionMaxMemoryRatio: 0.9 }));
     await guarded.enqueue(cmd('mark-1'));
     await fillRedisMemory(client, 0.95);
     // The sample is at most a second old: wait for one that shows the fill.
-    await waitFor(async () => ((await guarded.memory())?.ratio ?? 0) >= 0.9, { what: 'a memory sample above the mark' });
+    await waitFor(async () => ((await guarded.store.memory())?.ratio ?? 0) >= 0.9, { what: 'a memory sample above the mark' });
     const answer = await guarded.enqueueBatch(Array.from({ length: 100 }, (_, i) => cmd(`mark-${i}`))).catch((error: unknown) => error);
     expect(answer).toMatchObject({ code: 'STORE_FULL', kind: 'full', details: { maxMemoryBytes: 8 * 1024 * 1024 } });
     expect(((answer as StoreError).details as { usedMemoryBytes: number }).usedMemoryBytes).toBeGreaterThan(0.9 * 8 * 1024 * 1024);

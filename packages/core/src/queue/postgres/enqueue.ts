@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
-import { PHY_ID_PATTERN, type CommandStatus, type EnqueueInput } from '../../command';
-import { OutboundError } from '../../errors';
-import type { EnqueueResult } from '../queue';
+import type { CommandStatus } from '../../command';
+import { OutboundError, idempotencyConflict } from '../../errors';
+import type { EnqueueResult, StoreEnqueueItem } from '../queue';
 import { inTransaction } from './pool';
 import { arrivals, MERGE_HEAD } from './device-head';
-import { commandIdFor, type QueueContext } from './queue-context';
+import type { QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
 /**
@@ -19,6 +19,8 @@ interface Existing {
   key: string | null;
   phy_id: string;
   status: CommandStatus;
+  /** null on rows stored before fingerprints were kept: they answer as duplicates. */
+  fingerprint: string | null;
 }
 
 /**
@@ -27,16 +29,16 @@ interface Existing {
  * taken after the locks (so per-device caps are exact), decide each item in JS, then insert
  * the accepted ones and bump the device counters in one statement; claimers are told after the
  * COMMIT (WorkNotifier).
- * Ids are chosen before the first try, so a retry after a lost COMMIT finds its own rows
- * and inserts nothing twice.
+ * Ids come with the items (minted by the queue layer before the first try), so a retry after a
+ * lost COMMIT finds its own rows and inserts nothing twice. A repeated idempotency key answers
+ * the first command when its fingerprint matches, IDEMPOTENCY_CONFLICT when it does not.
  */
-export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
-  const ids = inputs.map((input) => commandIdFor(String(input.phyId), ctx.shards));
-  const results: Array<EnqueueResult | OutboundError | undefined> = inputs.map((input) => invalid(input));
-  const valid = inputs.map((_, i) => i).filter((i) => results[i] === undefined);
-  if (valid.length === 0) return results as Array<EnqueueResult | OutboundError>;
-  const phyIds = [...new Set(valid.map((i) => inputs[i]!.phyId))].sort();
-  const keyed = valid.filter((i) => inputs[i]!.idempotencyKey !== undefined);
+export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
+  const ids = inputs.map((input) => input.id);
+  const results: Array<EnqueueResult | OutboundError | undefined> = new Array(inputs.length);
+  const all = inputs.map((_, i) => i);
+  const phyIds = [...new Set(all.map((i) => inputs[i]!.phyId))].sort();
+  const keyed = all.filter((i) => inputs[i]!.idempotencyKey !== undefined);
   const idemOf = (phyId: string, key: string): string => `${phyId}\u0000${key}`;
 
   return withPgRetry(() =>
@@ -47,7 +49,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
         [phyIds],
       );
       const known = ctx.pendingCount;
-      const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * valid.length >= ctx.globalCap * 0.9;
+      const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * all.length >= ctx.globalCap * 0.9;
       const counts = await client.query<{ inflight: Record<string, number> | null; global: number | null; existing: Existing[] | null }>(
         `SELECT
            (SELECT json_object_agg(phy_id, n) FROM (SELECT phy_id, count(*)::int AS n FROM ${ctx.commands}
@@ -56,13 +58,14 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
              + (SELECT count(*) FROM ${ctx.commands} WHERE status = 'inflight'))::float8 END AS global,
            -- Two index probes (primary key; commands_idempotency), not one WHERE ... OR ...: the OR
            -- made a sequential scan of every command, retained ones included (3 ms at 20,000 rows).
-           (SELECT json_agg(json_build_object('id', id, 'key', idempotency_key, 'phy_id', phy_id, 'status', status))
-              FROM (SELECT c.id, c.idempotency_key, c.phy_id, c.status FROM ${ctx.commands} c WHERE c.id = ANY($4::uuid[])
+           (SELECT json_agg(json_build_object('id', id, 'key', idempotency_key, 'phy_id', phy_id, 'status', status,
+                                     'fingerprint', idempotency_fingerprint))
+              FROM (SELECT c.id, c.idempotency_key, c.phy_id, c.status, c.idempotency_fingerprint FROM ${ctx.commands} c WHERE c.id = ANY($4::uuid[])
                     UNION
-                    SELECT c.id, c.idempotency_key, c.phy_id, c.status FROM ${ctx.commands} c
+                    SELECT c.id, c.idempotency_key, c.phy_id, c.status, c.idempotency_fingerprint FROM ${ctx.commands} c
                     JOIN unnest($2::text[], $3::text[]) AS k(phy_id, idempotency_key)
                       ON c.phy_id = k.phy_id AND c.idempotency_key = k.idempotency_key) e) AS existing`,
-        [phyIds, keyed.map((i) => inputs[i]!.phyId), keyed.map((i) => inputs[i]!.idempotencyKey), valid.map((i) => ids[i]), exact],
+        [phyIds, keyed.map((i) => inputs[i]!.phyId), keyed.map((i) => inputs[i]!.idempotencyKey), all.map((i) => ids[i]), exact],
       );
       const row = counts.rows[0]!;
       if (row.global !== null) ctx.pendingCount = { value: row.global, at: Date.now() };
@@ -71,7 +74,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
       const byKey = new Map((row.existing ?? []).filter((e) => e.key !== null).map((e) => [idemOf(e.phy_id, e.key!), e]));
       let global = row.global ?? known!.value;
       const accepted: number[] = [];
-      for (const i of valid) {
+      for (const i of all) {
         const input = inputs[i]!;
         const mine = byId.get(ids[i]!);
         if (mine) {
@@ -80,7 +83,10 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
         }
         const earlier = input.idempotencyKey === undefined ? undefined : byKey.get(idemOf(input.phyId, input.idempotencyKey));
         if (earlier) {
-          results[i] = { id: earlier.id, status: earlier.status, duplicate: true };
+          results[i] =
+            earlier.fingerprint === null || earlier.fingerprint === input.fingerprint
+              ? { id: earlier.id, status: earlier.status, duplicate: true }
+              : idempotencyConflict(input.phyId, earlier.id);
           continue;
         }
         const deviceCount = perDevice.get(input.phyId) ?? 0;
@@ -97,7 +103,8 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
         accepted.push(i);
         results[i] = { id: ids[i]!, status: 'queued', duplicate: false };
         if (input.idempotencyKey !== undefined) {
-          byKey.set(idemOf(input.phyId, input.idempotencyKey), { id: ids[i]!, key: input.idempotencyKey, phy_id: input.phyId, status: 'queued' });
+          const keyed = { id: ids[i]!, key: input.idempotencyKey, phy_id: input.phyId, status: 'queued' as const, fingerprint: input.fingerprint };
+          byKey.set(idemOf(input.phyId, input.idempotencyKey), keyed);
         }
       }
       if (ctx.pendingCount && accepted.length > 0) ctx.pendingCount.value += accepted.length;
@@ -113,20 +120,21 @@ export async function enqueueMany(ctx: QueueContext, inputs: EnqueueInput[]): Pr
 async function insertAccepted(
   ctx: QueueContext,
   client: PoolClient,
-  items: Array<{ id: string; input: EnqueueInput }>,
+  items: Array<{ id: string; input: StoreEnqueueItem }>,
   results: Array<EnqueueResult | OutboundError | undefined>,
   positions: number[],
 ): Promise<boolean> {
   const inserted = await client.query<{ id: string; ready: boolean }>(
     `WITH ins AS (
        INSERT INTO ${ctx.commands} (id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idempotency_key,
-                                    status, run_at, wait_reason, expires_at, deliver_at)
+                                    idempotency_fingerprint, status, run_at, wait_reason, expires_at, deliver_at)
        SELECT t.id, t.phy_id, t.payload, t.priority, t.max_attempts, t.ack_timeout_ms, t.ttl_ms, t.idem,
+              CASE WHEN t.idem IS NOT NULL THEN t.fingerprint END,
               'queued', greatest(now(), coalesce(to_timestamp(t.deliver_ms / 1000.0), now())),
               CASE WHEN to_timestamp(t.deliver_ms / 1000.0) > now() THEN 'schedule' END,
               now() + make_interval(secs => t.ttl_ms / 1000.0), to_timestamp(t.deliver_ms / 1000.0)
-       FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::float8[])
-            WITH ORDINALITY AS t(id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idem, deliver_ms, ord)
+       FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::float8[], $10::text[])
+            WITH ORDINALITY AS t(id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idem, deliver_ms, fingerprint, ord)
        ORDER BY t.ord
        ON CONFLICT DO NOTHING
        RETURNING id, phy_id, priority, seq, run_at <= now() AS ready
@@ -145,6 +153,7 @@ async function insertAccepted(
       items.map((x) => x.input.ttlMs),
       items.map((x) => x.input.idempotencyKey ?? null),
       items.map((x) => x.input.deliverAt ?? null),
+      items.map((x) => x.input.fingerprint),
     ],
   );
   const done = new Set(inserted.rows.map((r) => r.id));
@@ -161,15 +170,4 @@ async function insertAccepted(
 function full(scope: 'device' | 'global', phyId: string, cap: number): OutboundError {
   const what = scope === 'device' ? `device ${phyId} has ${cap} pending commands (the per-device cap)` : `the queue holds ${cap} pending commands (the global cap)`;
   return new OutboundError('QUEUE_FULL', `${what}; retry later or raise the cap`, { details: { scope, phyId, cap } });
-}
-
-function invalid(input: EnqueueInput): OutboundError | undefined {
-  const problems: Array<{ path: string; message: string }> = [];
-  if (typeof input.phyId !== 'string' || !PHY_ID_PATTERN.test(input.phyId)) problems.push({ path: 'phyId', message: 'must be 1-64 characters of A-Z a-z 0-9 . _ : -' });
-  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 9) problems.push({ path: 'priority', message: 'must be an integer 0-9' });
-  if (!Buffer.isBuffer(input.payload)) problems.push({ path: 'payload', message: 'must be bytes' });
-  if (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1) problems.push({ path: 'maxAttempts', message: 'must be a positive integer' });
-  if (!Number.isFinite(input.ttlMs) || input.ttlMs <= 0) problems.push({ path: 'ttlMs', message: 'must be positive' });
-  if (problems.length === 0) return undefined;
-  return new OutboundError('VALIDATION_FAILED', `invalid command: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems });
 }

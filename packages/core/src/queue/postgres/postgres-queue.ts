@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool } from 'pg';
-import type { EnqueueInput, StoredCommand } from '../../command';
+import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, TransitionResult,
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
+  TransitionResult,
 } from '../queue';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
 import { PgListener } from './pg-listener';
-import { isUuid, queueContext, type QueueContext } from './queue-context';
+import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-context';
 import { deadLetters } from './dead-letters';
 import { withPgRetry } from './retry';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
@@ -21,11 +22,11 @@ import { WorkNotifier, WorkSignal } from './work-signal';
 const CLAIM_SQL_PATH = path.resolve(__dirname, '../../../src/queue/postgres/sql/claim.sql');
 
 /**
- * CommandQueue on PostgreSQL: the same guarantees as the Redis backend, one transaction per
+ * The PostgreSQL store behind the queue layer (ValidatedQueue checks input first): the same guarantees as the Redis backend, one transaction per
  * transition, times on the database clock (now()). The pool is the caller's; close() leaves it
  * open. Run runMigrations() for the schema (QueueOptions.prefix) before use.
  */
-export class PostgresQueue implements CommandQueue {
+export class PostgresQueue implements CommandStore {
   private readonly ctx: QueueContext;
   private readonly claimSql: string;
   private readonly listener: PgListener;
@@ -47,13 +48,12 @@ export class PostgresQueue implements CommandQueue {
     return this.ctx.schema.name;
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const [result] = await enqueueMany(this.ctx, [input]);
-    if (result instanceof OutboundError) throw result;
-    return result!;
+  /** Ids name the device's Redis shard too, so a queue migrated to Redis finds them (queue-context.ts). */
+  newCommandId(phyId: string): string {
+    return commandIdFor(phyId, this.ctx.shards);
   }
 
-  enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
+  enqueueBatch(inputs: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
     return inputs.length === 0 ? Promise.resolve([]) : enqueueMany(this.ctx, inputs);
   }
 

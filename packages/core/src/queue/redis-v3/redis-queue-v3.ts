@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { EnqueueInput, StoredCommand } from '../../command';
+import type { StoredCommand } from '../../command';
 import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
@@ -7,16 +7,17 @@ import {
   type AckItem,
   type ClaimOptions,
   type ClaimedCommand,
-  type CommandQueue,
+  type CommandStore,
   type EnqueueResult,
   type FailItem,
   type QueueCounts,
   type QueueStats,
   type ReleaseItem,
+  type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from '../redis/claim-plan';
-import { assertPhyId, parseDeadCursor, parseParkedCursor, validateInput, withoutScore } from '../redis/queue-input';
+import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { RedisLiveness } from '../redis/redis-liveness';
 import { RedisMemory, type RedisMemorySample } from '../redis/redis-memory';
@@ -38,7 +39,6 @@ const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 const PLAN_TTL_MS = 100;
 const SCAN_REUSE_MS = 5;
-const IDEMPOTENCY_CONFLICT = -6;
 /** Scripts after which a shard's known best scores may be wrong (claim, ack and enqueue answer fresh ones). */
 const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offline', 'device-online', 'cancel', 'replay-dead']);
 type CodeReply = [number, string, string];
@@ -50,7 +50,7 @@ type CodeReply = [number, string, string];
  * per claim batch; TTL checked at claim and by a sparse per-device sweep. Placement, ids, the
  * cross-shard claim plan and wake-ups are the v2 layout's (RedisQueue).
  */
-export class RedisQueueV3 implements CommandQueue {
+export class RedisQueueV3 implements CommandStore {
   readonly keys: RedisKeysV3;
   private readonly scripts: ScriptsV3;
   private readonly notifier: WakeNotifier;
@@ -96,45 +96,37 @@ export class RedisQueueV3 implements CommandQueue {
     this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const [result] = await this.enqueueBatch([input]);
-    if (result instanceof OutboundError) throw result;
-    return result!;
+  newCommandId(phyId: string): string {
+    return this.keys.newCommandId(this.keys.shardOf(phyId));
   }
 
-  async enqueueBatch(inputs: EnqueueInput[], fingerprints?: string[]): Promise<Array<EnqueueResult | OutboundError>> {
-    const results: Array<EnqueueResult | OutboundError> = new Array(inputs.length);
-    const valid: number[] = [];
-    inputs.forEach((input, index) => {
-      const invalid = validateInput(input);
-      if (invalid) results[index] = invalid;
-      else valid.push(index);
-    });
-    const byShard = groupByShard(valid, (index) => this.keys.shardOf(inputs[index]!.phyId));
+  /** Items come checked, with their ids and fingerprints, from the queue layer (ValidatedQueue). */
+  async enqueueBatch(items: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
+    const results: Array<EnqueueResult | OutboundError> = new Array(items.length);
+    // One script per shard of devices: a command is placed by its device, whatever its id says.
+    const byShard = groupByShard(items.map((_, index) => index), (index) => this.keys.shardOf(items[index]!.phyId));
     if (byShard.size > 0) await this.admit();
     await fanOut(byShard, CHUNK, async (shard, chunk) => {
-      const ids = chunk.map(() => this.keys.newCommandId(shard));
+      const ids = chunk.map((index) => items[index]!.id);
       const depth = this.keys.shards === 1 ? 0 : this.planDepth;
       const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
       chunk.forEach((index, j) => {
-        const input = inputs[index]!;
-        const fingerprint = fingerprints?.[index] ?? '';
+        const input = items[index]!;
+        const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
         const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
         args.push(ids[j]!, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload);
       });
       args.push(depth);
       try {
-        const [items, scores] = (await this.run('enqueue', shard, args)) as [CodeReply[], string[]];
+        const [answers, scores] = (await this.run('enqueue', shard, args)) as [CodeReply[], string[]];
         this.rememberScores(shard, scores, depth);
-        items.forEach(([code, id, status], j) => {
-          const input = inputs[chunk[j]!]!;
+        answers.forEach(([code, id, status], j) => {
+          const input = items[chunk[j]!]!;
           results[chunk[j]!] =
             code === ScriptCode.OK || code === ScriptCode.DUPLICATE
               ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-              : code === IDEMPOTENCY_CONFLICT
-                ? new OutboundError('IDEMPOTENCY_CONFLICT', `idempotency key ${JSON.stringify(input.idempotencyKey)} already named command ${id} with another payload or parameters`, {
-                    details: { id: String(id), phyId: input.phyId },
-                  })
+              : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
                 : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
         });
       } catch (error) {

@@ -123,9 +123,17 @@ export class RedisKeys {
     return `${this.shardPrefix(this.shardOf(phyId))}dev:${phyId}:scheduled`;
   }
 
-  /** string -> first command id for an idempotency key (scope: one device). */
+  /**
+   * string -> first command id for an idempotency key (scope: one device). The phyId's length
+   * leads, so no (phyId, key) pair shares a name with another (a phyId may contain ':').
+   */
   idempotency(phyId: string, key: string): string {
-    return `${this.shardPrefix(this.shardOf(phyId))}idem:${phyId}:${key}`;
+    return `${this.shardPrefix(this.shardOf(phyId))}idem:${phyId.length}:${phyId}:${key}`;
+  }
+
+  /** A fresh command id for a command of this device: the id names the device's shard. */
+  newCommandIdFor(phyId: string): string {
+    return this.newCommandId(this.shardOf(phyId));
   }
 
   /** Pub/sub channel (not a key) on which scripts announce work that became ready. */

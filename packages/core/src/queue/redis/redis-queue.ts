@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EnqueueInput, StoredCommand } from '../../command';
+import type { StoredCommand } from '../../command';
 import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
@@ -7,13 +7,14 @@ import {
   type AckItem,
   type ClaimOptions,
   type ClaimedCommand,
-  type CommandQueue,
+  type CommandStore,
   type EnqueueResult,
   type FailItem,
   type QueueCounts,
   type QueueOptions,
   type QueueStats,
   type ReleaseItem,
+  type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from './claim-plan';
@@ -26,7 +27,7 @@ import { RedisLiveness, type RedisLivenessOptions } from './redis-liveness';
 import { RedisMemory, type RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
-import { assertPhyId, parseDeadCursor, parseParkedCursor, validateInput, withoutScore } from './queue-input';
+import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from './queue-input';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -57,7 +58,7 @@ const CHANGES_CLAIMABLE = new Set<QueueScriptName>(['enqueue', 'fail', 'release'
 type CodeReply = [number, string, string];
 
 /**
- * The Redis backend of CommandQueue. Commands are spread over hash-tagged shards by device;
+ * The Redis store behind the queue layer (ValidatedQueue checks input first). Commands are spread over hash-tagged shards by device;
  * every transition is one Lua script on one shard (lua/*.lua, registered in scripts.ts),
  * batched per shard, so a call costs one script per shard it touches, not one per command.
  * Order: each device has a line (zset scored `(9 - priority) * 2^49 + shard sequence`), and
@@ -65,7 +66,7 @@ type CodeReply = [number, string, string];
  * across devices; a device with maxInFlightPerDevice outstanding, a pending retry or parked
  * leaves the ready set until that ends.
  */
-export class RedisQueue implements CommandQueue {
+export class RedisQueue implements CommandStore {
   readonly keys: RedisKeys;
   private readonly scripts: QueueScripts;
   private readonly notifier: WakeNotifier;
@@ -120,22 +121,16 @@ export class RedisQueue implements CommandQueue {
     this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const [result] = await this.enqueueBatch([input]);
-    if (result instanceof OutboundError) throw result;
-    return result;
+  newCommandId(phyId: string): string {
+    return this.keys.newCommandIdFor(phyId);
   }
 
-  async enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>> {
-    const results: Array<EnqueueResult | OutboundError> = new Array(inputs.length);
+  async enqueueBatch(items: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
+    const results: Array<EnqueueResult | OutboundError> = new Array(items.length);
     const byShard = new Map<number, number[]>();
-    inputs.forEach((input, index) => {
-      const invalid = validateInput(input);
-      if (invalid) {
-        results[index] = invalid;
-        return;
-      }
-      const shard = this.keys.shardOf(input.phyId);
+    items.forEach((item, index) => {
+      // One script per shard of devices; the id carries the same shard (newCommandId), so get(id) finds it.
+      const shard = this.keys.shardOf(item.phyId);
       const list = byShard.get(shard) ?? [];
       list.push(index);
       byShard.set(shard, list);
@@ -145,13 +140,12 @@ export class RedisQueue implements CommandQueue {
     for (const [shard, indexes] of byShard) {
       for (let i = 0; i < indexes.length; i += CHUNK) {
         const chunk = indexes.slice(i, i + CHUNK);
-        const ids = chunk.map(() => this.keys.newCommandId(shard));
         const depth = this.keys.shards === 1 ? 0 : this.planDepth;
         const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-        chunk.forEach((index, j) => {
-          const input = inputs[index];
+        for (const index of chunk) {
+          const input = items[index]!;
           args.push(
-            ids[j],
+            input.id,
             input.phyId,
             input.payload,
             input.priority,
@@ -160,27 +154,30 @@ export class RedisQueue implements CommandQueue {
             input.maxAttempts,
             input.idempotencyKey ?? '',
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+            input.fingerprint,
           );
-        });
+        }
         args.push(depth);
         calls.push(
           this.run('enqueue', shard, args).then((reply) => {
             // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
-            const [items, scores] = reply as [CodeReply[], string[]];
+            const [answers, scores] = reply as [CodeReply[], string[]];
             this.rememberScores(shard, scores, depth);
-            items.forEach(([code, id, status], j) => {
-              const input = inputs[chunk[j]];
-              results[chunk[j]] =
+            answers.forEach(([code, id, status], j) => {
+              const input = items[chunk[j]!]!;
+              results[chunk[j]!] =
                 code === ScriptCode.OK || code === ScriptCode.DUPLICATE
                   ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-                  : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+                  : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                    ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                    : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
             });
           }, (error: unknown) => {
             // Each command answers for itself: one that may have been stored names its id
             // (minted here, so the caller can look it up); one refused as a whole says so.
             const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-            chunk.forEach((index, j) => {
-              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]) : failure;
+            chunk.forEach((index) => {
+              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
             });
           }),
         );

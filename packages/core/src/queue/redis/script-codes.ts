@@ -1,4 +1,4 @@
-import { OutboundError } from '../../errors';
+import { OutboundError, idempotencyConflict } from '../../errors';
 
 /** The integer codes the Lua scripts answer (lua/includes/shard.lua defines the same). */
 export enum ScriptCode {
@@ -9,6 +9,7 @@ export enum ScriptCode {
   DEVICE_FULL = -3,
   QUEUE_FULL = -4,
   INVALID_STATE = -5,
+  IDEMPOTENCY_CONFLICT = -6,
 }
 
 /** Turns a script's error code into the typed error callers see. */
@@ -35,6 +36,8 @@ export function scriptCodeToError(code: number, context: { id?: string; phyId?: 
       return new OutboundError('INVALID_STATE', `command ${context.id} is ${context.status}; only queued commands can be cancelled`, {
         details,
       });
+    case ScriptCode.IDEMPOTENCY_CONFLICT:
+      return idempotencyConflict(context.phyId ?? '', context.id ?? '');
     default:
       return new OutboundError('INTERNAL', `queue script answered unknown code ${code}`, { details });
   }

@@ -1,4 +1,5 @@
 import { isOutboundError, OutboundError } from '@outbound/core';
+import type { EnqueueInput } from '@outbound/core';
 import { cmd, useQueues, type MakeQueue } from './harness';
 
 /** Idempotent enqueue, per-device and global caps (QUEUE_FULL changes nothing), bad input, cancel. */
@@ -10,13 +11,53 @@ export function idempotencyCapsConformance(makeQueue: MakeQueue): void {
       const queue = await open();
       const first = await queue.enqueue(cmd('idem', { idempotencyKey: 'order-42' }));
       expect(first.duplicate).toBe(false);
-      const again = await queue.enqueue(cmd('idem', { idempotencyKey: 'order-42', payload: Buffer.from('other') }));
+      const again = await queue.enqueue(cmd('idem', { idempotencyKey: 'order-42' }));
       expect(again).toEqual({ id: first.id, status: 'queued', duplicate: true });
       const batch = await queue.enqueueBatch([cmd('idem', { idempotencyKey: 'order-42' }), cmd('idem', { idempotencyKey: 'order-43' })]);
       expect(batch[0]).toEqual({ id: first.id, status: 'queued', duplicate: true });
       expect(batch[1]).toMatchObject({ duplicate: false });
       expect(await queue.countDevice('idem')).toBe(2);
       expect((await queue.get(first.id))?.payload.toString()).toBe('payload for idem');
+    });
+
+    it('keeps keys of different devices apart even where phyId and key share a colon', async () => {
+      const queue = await open();
+      const a = await queue.enqueue(cmd('IDC0:Z', { idempotencyKey: 'order-1' }));
+      const b = await queue.enqueue(cmd('IDC0', { idempotencyKey: 'Z:order-1' }));
+      expect(b.duplicate).toBe(false);
+      expect(b.id).not.toBe(a.id);
+      expect(await queue.countDevice('IDC0')).toBe(1);
+      expect((await queue.listDevice('IDC0')).map((c) => c.id)).toEqual([b.id]);
+      // The same key on the other device is its own key too.
+      expect(await queue.enqueue(cmd('IDC0', { idempotencyKey: 'order-1' }))).toMatchObject({ duplicate: false });
+    });
+
+    it('answers IDEMPOTENCY_CONFLICT for a repeated key with another payload or parameters, and stores nothing', async () => {
+      const queue = await open();
+      const first = await queue.enqueue(cmd('idem-conflict', { idempotencyKey: 'k' }));
+      const changes: Array<Partial<EnqueueInput>> = [
+        { payload: Buffer.from('other') },
+        { priority: 9 },
+        { ttlMs: 60_000 },
+        { ackTimeoutMs: 5_000 },
+        { maxAttempts: 2 },
+        { deliverAt: Date.now() + 60_000 },
+      ];
+      for (const change of changes) {
+        const error = await queue.enqueue(cmd('idem-conflict', { idempotencyKey: 'k', ...change })).catch((e: unknown) => e);
+        expect(isOutboundError(error, 'IDEMPOTENCY_CONFLICT')).toBe(true);
+        expect((error as OutboundError).status).toBe(409);
+        expect((error as OutboundError).toProblem()).toMatchObject({ id: first.id });
+      }
+      // In one batch: the first item stores, the second (same key, other payload) conflicts.
+      const batch = await queue.enqueueBatch([
+        cmd('idem-conflict', { idempotencyKey: 'k2' }),
+        cmd('idem-conflict', { idempotencyKey: 'k2', payload: Buffer.from('changed') }),
+      ]);
+      expect(batch[0]).toMatchObject({ duplicate: false });
+      expect(isOutboundError(batch[1], 'IDEMPOTENCY_CONFLICT')).toBe(true);
+      expect(await queue.countDevice('idem-conflict')).toBe(2);
+      expect(await queue.enqueue(cmd('idem-conflict', { idempotencyKey: 'k' }))).toEqual({ id: first.id, status: 'queued', duplicate: true });
     });
 
     it('answers QUEUE_FULL at the per-device cap and changes nothing', async () => {

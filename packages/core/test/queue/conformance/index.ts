@@ -7,6 +7,7 @@ import { orderConformance } from './order';
 import { retryConformance } from './retries';
 import { statsConformance } from './stats';
 import { ttlConformance } from './ttl';
+import { validationConformance } from './validation';
 
 export type { MakeQueue } from './harness';
 export { claimersFor, cmd, drain, enqueueAll, useQueues } from './harness';
@@ -20,6 +21,7 @@ export const CONFORMANCE_MODULES = {
   idempotencyCaps: idempotencyCapsConformance,
   stats: statsConformance,
   offline: offlineConformance,
+  validation: validationConformance,
 } as const;
 
 /**

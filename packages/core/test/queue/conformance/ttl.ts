@@ -31,7 +31,8 @@ export function ttlConformance(makeQueue: MakeQueue): void {
 
     it('holds a scheduled command until deliverAt, then it becomes claimable', async () => {
       const queue = await open();
-      const deliverAt = Date.now() + 300;
+      // Four store calls must land before deliverAt: 300 ms was too short for PostgreSQL on a loaded machine.
+      const deliverAt = Date.now() + 2_000;
       const { id } = await queue.enqueue(cmd('sched', { deliverAt }));
       expect(await queue.get(id)).toMatchObject({ status: 'queued', waitingFor: 'schedule', deliverAt });
       expect((await queue.stats()).total).toMatchObject({ delayed: 1, pending: 0 });

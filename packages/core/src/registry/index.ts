@@ -1,0 +1,5 @@
+/** The route registry contract, the credential store contract and the Redis registry. PostgreSQL: `@outbound/core/postgres`. */
+export * from './route-registry';
+export * from './credential-store';
+export * from './redis-route-registry';
+export * from '../redis/connection';
