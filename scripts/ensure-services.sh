@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Makes sure redis-server is installed and PostgreSQL is installed and answering on
-# 127.0.0.1:5432 (trust auth). Installs with apt-get when run as root and they are missing.
-# Used by .ci/run; safe to run again.
+# Makes sure redis-server and prometheus/promtool are installed and PostgreSQL is installed and
+# answering on 127.0.0.1:5432 (trust auth): what `npm test` runs against. Installs with apt-get
+# when run as root and they are missing; otherwise says what to install. Used by .ci/run and
+# by `npm test` (scripts/ensure-setup.js --services); safe to run again.
 set -euo pipefail
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+# deploy/test/ runs a real Prometheus; deploy/check.sh runs promtool.
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "missing: ${need_apt[*]}; run as root: apt-get install -y ${need_apt[*]}" >&2
+    echo "missing: ${need_apt[*]}; run as root: apt-get install -y --no-install-recommends ${need_apt[*]}" >&2
     exit 1
   fi
   echo "[services] installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

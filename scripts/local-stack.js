@@ -319,6 +319,8 @@ async function main() {
     INGRESS_HTTP_HOST: '127.0.0.1', INGRESS_HTTP_PORT: String(ingressHttp),
     INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(ingressTcp),
     DEVICE_AUTH_MODE: 'hmac', DEVICE_AUTH_SECRETS: DEVICE_SECRET,
+    // The simulated devices all connect from 127.0.0.1: no per-address handshake limit.
+    INGRESS_HANDSHAKES_PER_IP: '0',
     INGRESS_SHUTDOWN_GRACE_MS: '5000',
   });
   await waitForHttp(`http://127.0.0.1:${ingressHttp}/readyz`);

@@ -4,6 +4,7 @@ export { uniquePrefix } from './unique-prefix';
 export { startRedisServer, type RedisServerHandle } from './redis-server';
 export { startRedisCluster, type RedisClusterHandle } from './redis-cluster';
 export { createTestDatabase, type TestDatabase } from './postgres';
+export { startPostgresServer, type PostgresServerHandle } from './postgres-server';
 
 /** The run's shared redis-server (started by the global setup). */
 export function testRedisUrl(): string {

@@ -5,3 +5,4 @@
 export * from './queue/postgres';
 export { PostgresRouteRegistry, type PostgresRouteRegistryOptions } from './registry/postgres-route-registry';
 export { openPostgresStore, type PostgresStore } from './service/postgres-store';
+export { PostgresCredentialStore, type PostgresCredentialStoreOptions } from './registry/postgres-credential-store';

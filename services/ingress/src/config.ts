@@ -18,10 +18,20 @@ export interface IngressConfig {
     writeHighWaterBytes: number;
   };
   http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number };
-  auth: { mode: 'hmac' | 'none'; secrets: string[] };
+  auth: { mode: 'hmac' | 'none'; secrets: string[]; legacyTokenAuth: boolean };
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
   drain: { graceMs: number; reconnectSpreadMs: number };
+  /** Handshake rate limits, shared by every replica through the registry's store; 0 points turns one off. */
+  limits: {
+    handshakesPerIp: number;
+    handshakesPerIpWindowSeconds: number;
+    handshakesPerPhyId: number;
+    handshakesPerPhyIdWindowSeconds: number;
+    supersedeStormCount: number;
+    supersedeStormWindowSeconds: number;
+    supersedeLockoutSeconds: number;
+  };
   /** `backend` is QUEUE_BACKEND: the route registry lives where the dispatchers keep the queue. */
   registry: { backend: 'redis' | 'postgres'; prefix: string; shards: number; heartbeatIntervalMs: number; heartbeatTtlMs: number };
   redis: RedisConfig;
@@ -52,18 +62,33 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
   },
   auth: {
     mode: { doc: 'device auth: hmac, or none (must be set explicitly)', format: ['hmac', 'none'], default: 'hmac', env: 'DEVICE_AUTH_MODE' },
-    secrets: { doc: 'HMAC secrets, comma-separated (several during a rotation)', format: 'string-list', default: [], env: 'DEVICE_AUTH_SECRETS', sensitive: true },
+    secrets: { doc: 'fleet secrets, comma-separated (several during a rotation); a device without a provisioned key uses HMAC-SHA256(secret, phyId)', format: 'string-list', default: [], env: 'DEVICE_AUTH_SECRETS', sensitive: true },
+    legacyTokenAuth: {
+      doc: 'also accept the v1 static-token HELLO (a captured HELLO impersonates the device; migration only)',
+      format: Boolean,
+      default: false,
+      env: 'INGRESS_LEGACY_TOKEN_AUTH',
+    },
   },
   internalToken: { doc: 'bearer token every /internal route requires', format: String, default: '', env: 'INTERNAL_TOKEN', sensitive: true },
   timing: {
     heartbeatSeconds: nat('heartbeat interval announced in WELCOME (1..65535)', 30, 'INGRESS_HEARTBEAT_SECONDS'),
-    handshakeTimeoutMs: nat('HELLO must arrive within this long', 10_000, 'INGRESS_HANDSHAKE_TIMEOUT_MS'),
+    handshakeTimeoutMs: nat('from accept, the TLS handshake, HELLO2 and PROOF must all complete within this long', 10_000, 'INGRESS_HANDSHAKE_TIMEOUT_MS'),
     idleTimeoutMs: nat('silence that closes a connection (0: 2.5 heartbeat intervals)', 0, 'INGRESS_IDLE_TIMEOUT_MS'),
     errorLingerMs: nat('after an ERROR, how long the socket may take to flush before it is destroyed', 1_000, 'INGRESS_ERROR_LINGER_MS'),
   },
   drain: {
     graceMs: nat('SIGTERM: longest drain before the process exits', 30_000, 'INGRESS_SHUTDOWN_GRACE_MS'),
     reconnectSpreadMs: nat('GOAWAY reconnect-after is drawn from 0..this, so a drain does not cause a reconnect storm', 10_000, 'INGRESS_GOAWAY_SPREAD_MS'),
+  },
+  limits: {
+    handshakesPerIp: nat('handshakes (HELLO2 or HELLO) one source address may start per window, all replicas together; 0: no limit', 500, 'INGRESS_HANDSHAKES_PER_IP'),
+    handshakesPerIpWindowSeconds: nat('window of INGRESS_HANDSHAKES_PER_IP, seconds', 10, 'INGRESS_HANDSHAKES_PER_IP_WINDOW_S'),
+    handshakesPerPhyId: nat('handshakes one phyId may start per window, all replicas together; 0: no limit', 20, 'INGRESS_HANDSHAKES_PER_PHY_ID'),
+    handshakesPerPhyIdWindowSeconds: nat('window of INGRESS_HANDSHAKES_PER_PHY_ID, seconds', 60, 'INGRESS_HANDSHAKES_PER_PHY_ID_WINDOW_S'),
+    supersedeStormCount: nat('a phyId superseded more than this many times within the window is locked out; 0: no lockout', 5, 'INGRESS_SUPERSEDE_STORM_COUNT'),
+    supersedeStormWindowSeconds: nat('window of INGRESS_SUPERSEDE_STORM_COUNT, seconds', 60, 'INGRESS_SUPERSEDE_STORM_WINDOW_S'),
+    supersedeLockoutSeconds: nat('how long a phyId in a supersede storm is answered RATE_LIMITED, seconds', 300, 'INGRESS_SUPERSEDE_LOCKOUT_S'),
   },
   registry: {
     backend: { doc: 'route registry store: redis or postgres (the same on every ingress and dispatcher)', format: ['redis', 'postgres'], default: 'redis', env: 'QUEUE_BACKEND' },
@@ -88,6 +113,9 @@ export function loadIngressConfig(
   if (config.timing.handshakeTimeoutMs < 1) problems.push('timing.handshakeTimeoutMs: must be at least 1');
   if (Boolean(config.tcp.tlsCertFile) !== Boolean(config.tcp.tlsKeyFile)) problems.push('tcp.tlsCertFile/tlsKeyFile: set both INGRESS_TLS_CERT_FILE and INGRESS_TLS_KEY_FILE, or neither');
   if (config.registry.shards < 1) problems.push('registry.shards: must be at least 1');
+  for (const key of ['handshakesPerIpWindowSeconds', 'handshakesPerPhyIdWindowSeconds', 'supersedeStormWindowSeconds', 'supersedeLockoutSeconds'] as const) {
+    if (config.limits[key] < 1) problems.push(`limits.${key}: must be at least 1 second: value was ${config.limits[key]}`);
+  }
   if (config.registry.heartbeatTtlMs <= config.registry.heartbeatIntervalMs) problems.push(`registry.heartbeatTtlMs: must exceed registry.heartbeatIntervalMs (${config.registry.heartbeatIntervalMs}): value was ${config.registry.heartbeatTtlMs}`);
   if (config.http.advertiseUrl) {
     try {

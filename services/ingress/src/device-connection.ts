@@ -1,13 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
-  FrameDecoder, FrameType, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodePing,
-  encodeError, encodePong, encodeWelcome, isKnownFrameType, wireErrorName, frameTypeName, type Frame,
+  FrameDecoder, FrameType, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodeHello2,
+  decodePing, decodePong, decodeProof, encodeChallenge, encodeCommand, encodeError, encodePong, encodeWelcome, isKnownFrameType, matchDeviceProof,
+  matchDeviceToken, serverProof, wireErrorName, frameTypeName, type Frame,
 } from '@outbound/core/protocol';
-import type { PendingDelivery } from './delivery-tracker';
+import type { AdmitVerdict, AuthFailure } from './device-auth';
+import { PendingDeliveries, type DeliveryOutcome } from './pending-deliveries';
 
-/** Connection states. Frames allowed: HELLO in HANDSHAKE; PING, PONG, ACK once WELCOMEd. */
+/**
+ * Connection states. Frames allowed: HELLO2 (or, when enabled, HELLO) in HANDSHAKE; PROOF in
+ * CHALLENGED; nothing while the server looks the device up (ADMITTING); PING, PONG, ACK once
+ * WELCOMEd.
+ */
 export const ConnState = {
-  /** Waiting for HELLO. */
+  /** Waiting for HELLO2 (or HELLO). */
   HANDSHAKE: 0,
   /** WELCOME sent, route being recorded; not yet deliverable. */
   REGISTERING: 1,
@@ -15,6 +22,10 @@ export const ConnState = {
   READY: 2,
   /** ERROR or GOAWAY sent, or closing; frames are ignored. */
   CLOSING: 3,
+  /** HELLO2 or HELLO received; rate limits and credentials being read. */
+  ADMITTING: 4,
+  /** CHALLENGE sent; waiting for PROOF. */
+  CHALLENGED: 5,
 } as const;
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 
@@ -22,10 +33,16 @@ export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 export interface ConnectionHost {
   readonly heartbeatSeconds: number;
   readonly writeHighWaterBytes: number;
-  authenticate(phyId: string, token: string): boolean;
-  /** HELLO passed auth and WELCOME went out: supersede older connections and record the route. */
+  /** The v1 static-token HELLO is accepted (INGRESS_LEGACY_TOKEN_AUTH); otherwise AUTH_FAILED. */
+  readonly legacyTokenAuth: boolean;
+  /** Rate limits, then the device's candidate keys and revocation. */
+  admit(conn: DeviceConnection, phyId: string): Promise<AdmitVerdict>;
+  /** Counts an authentication failure by reason (the ERROR is sent by the connection). */
+  onAuthFailed(conn: DeviceConnection, reason: AuthFailure): void;
+  /** The device proved its key and WELCOME went out: supersede older connections and record the route. */
   onAuthenticated(conn: DeviceConnection): void;
-  onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void;
+  /** An ACK arrived: ms since its COMMAND was written, or null when no delivery waited for it (late or duplicate). */
+  onAck(conn: DeviceConnection, latencyMs: number | null): void;
   onFrameIn(type: number): void;
   onFrameOut(type: number): void;
   /** The connection ended in a handshake failure (for the handshake counter). */
@@ -37,45 +54,131 @@ export interface ConnectionHost {
 }
 
 /**
- * One device connection: decoder, protocol state and the deliveries waiting for its ACKs.
+ * One device connection: decoder, protocol state and the deliveries waiting for its ACKs,
+ * each changed only here (the server and the delivery tracker ask it, through methods).
  * Kept small on purpose (target: well under 10 KB per connection including the socket): no
  * timers of its own (the server's sweep checks handshake and idle deadlines), the pending map
  * made only when a delivery waits, the decoder holding at most one partial frame.
  */
 export class DeviceConnection {
-  state: ConnStateValue = ConnState.HANDSHAKE;
   phyId = '';
-  /** 0 until the registry answers. */
-  epoch = 0;
-  /** Highest epoch another replica superseded while this one was still registering. */
-  supersededUpTo = 0;
   readonly openedAt: number;
   lastSeenAt: number;
   /** When CLOSING began; the sweep destroys the socket if it has not closed after the linger. */
   closingSince = 0;
   closeReason = '';
-  /** Counted in the connected-devices gauge (reached READY). */
-  counted = false;
-  pending: Map<string, PendingDelivery> | null = null;
+  /** A TLS connection whose TLS handshake has not finished (no frame can be sent yet). */
+  transportPending: boolean;
+  private currentState: ConnStateValue = ConnState.HANDSHAKE;
+  /** 0 until the registry answers. */
+  private currentEpoch = 0;
+  /** Highest epoch another replica superseded while this one was still registering. */
+  private supersededUpTo = 0;
+  private reachedReady = false;
+  private readonly deliveries = new PendingDeliveries();
   private readonly decoder: FrameDecoder;
   private corked = false;
+  /** Handshake material, dropped at WELCOME. */
+  private handshake: { clientNonce: Buffer; serverNonce: Buffer; verdict: AdmitVerdict & { kind: 'credentials' } } | null = null;
 
   constructor(
     readonly socket: Socket,
     private readonly host: ConnectionHost,
-    maxFrameBytes: number,
+    private readonly maxFrameBytes: number,
     now: number,
+    /** `socket` is a server-side TLS socket whose handshake is still to come. */
+    tls = false,
   ) {
-    this.decoder = new FrameDecoder({ maxFrameBytes });
+    // Until WELCOME an unauthenticated peer may make us hold at most one small frame.
+    this.decoder = new FrameDecoder({ maxFrameBytes: Math.min(maxFrameBytes, MAX_HANDSHAKE_FRAME_BYTES) });
     this.openedAt = now;
     this.lastSeenAt = now;
+    this.transportPending = tls;
+    if (tls) socket.once('secure', () => (this.transportPending = false));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // 'close' follows; the reason is recorded there
-    socket.on('close', () => host.onClosed(this));
+    socket.on('close', () => {
+      this.currentState = ConnState.CLOSING;
+      this.deliveries.closeAll(this.closeReason || 'closed');
+      host.onClosed(this);
+    });
+  }
+
+  get state(): ConnStateValue {
+    return this.currentState;
+  }
+
+  /** The connection's epoch in the route registry; 0 until the registry answered. */
+  get epoch(): number {
+    return this.currentEpoch;
+  }
+
+  /** Reached READY (counted in the connected-devices gauge). */
+  get counted(): boolean {
+    return this.reachedReady;
+  }
+
+  get hasPendingDeliveries(): boolean {
+    return this.deliveries.size > 0;
+  }
+
+  /** Callers waiting for the ACK of command `id` on this connection. */
+  waitersFor(id: string): number {
+    return this.deliveries.waitersFor(id);
+  }
+
+  /**
+   * Writes COMMAND `id` (or joins the one already in flight) and answers its ACK, its timeout,
+   * or the connection's close, whichever comes first.
+   */
+  deliver(id: string, payload: Buffer, ackTimeoutMs: number): { joined: boolean; outcome: Promise<DeliveryOutcome> } {
+    if (this.currentState === ConnState.CLOSING) return { joined: false, outcome: Promise.resolve({ kind: 'closed', reason: this.closeReason || 'closed' }) };
+    const waiting = this.deliveries.wait(id, ackTimeoutMs);
+    // A write that trips the high-water mark destroys the socket; its close answers the waiter.
+    if (!waiting.joined) this.send(encodeCommand(id, payload), FrameType.COMMAND);
+    return waiting;
+  }
+
+  /**
+   * The registry recorded this connection at `epoch`. Answers true when it is now deliverable
+   * (READY); false when it closed meanwhile or another replica superseded it meanwhile (then it
+   * is closed with SUPERSEDED).
+   */
+  registered(epoch: number): boolean {
+    this.currentEpoch = epoch;
+    if (this.currentState === ConnState.CLOSING) return false;
+    if (this.supersededUpTo >= epoch) {
+      this.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+      return false;
+    }
+    this.currentState = ConnState.READY;
+    this.reachedReady = true;
+    return true;
+  }
+
+  /**
+   * Another replica took this phyId at an epoch above `epoch`. Answers true when this
+   * connection was closed for it (SUPERSEDED); a signal that arrives before the registry
+   * answered is remembered and judged by registered().
+   */
+  supersededElsewhere(epoch: number): boolean {
+    if (this.currentState === ConnState.CLOSING) return false;
+    if (this.currentEpoch === 0) {
+      this.supersededUpTo = Math.max(this.supersededUpTo, epoch);
+      return false;
+    }
+    if (this.currentEpoch > epoch) return false;
+    this.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+    return true;
   }
 
   get remote(): string {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  /** True until WELCOME: a failure now counts as a failed handshake. */
+  get inHandshake(): boolean {
+    return this.state === ConnState.HANDSHAKE || this.state === ConnState.ADMITTING || this.state === ConnState.CHALLENGED;
   }
 
   private onData(chunk: Buffer): void {
@@ -92,7 +195,7 @@ export class DeviceConnection {
       return;
     }
     for (let i = 0; i < frames.length; i++) {
-      if ((this.state as ConnStateValue) === ConnState.CLOSING) return;
+      if ((this.currentState as ConnStateValue) === ConnState.CLOSING) return;
       this.onFrame(frames[i]);
     }
   }
@@ -100,24 +203,33 @@ export class DeviceConnection {
   private onFrame(frame: Frame): void {
     this.host.onFrameIn(frame.type);
     try {
-      if (this.state === ConnState.HANDSHAKE) {
-        if (frame.type !== FrameType.HELLO) {
-          this.fail(WireErrorCode.PROTOCOL, `expected HELLO, got ${frameTypeName(frame.type)}`);
+      switch (this.state) {
+        case ConnState.HANDSHAKE:
+          if (frame.type === FrameType.HELLO2) this.onHello2(frame.body);
+          else if (frame.type === FrameType.HELLO) this.onHello(frame.body);
+          else this.fail(WireErrorCode.PROTOCOL, `expected HELLO2, got ${frameTypeName(frame.type)}`);
           return;
-        }
-        this.onHello(frame.body);
-        return;
+        case ConnState.ADMITTING:
+          this.fail(WireErrorCode.PROTOCOL, `${frameTypeName(frame.type)} before the server's CHALLENGE or WELCOME`);
+          return;
+        case ConnState.CHALLENGED:
+          if (frame.type === FrameType.PROOF) this.onProof(frame.body);
+          else this.fail(WireErrorCode.PROTOCOL, `expected PROOF, got ${frameTypeName(frame.type)}`);
+          return;
+        default:
+          break;
       }
       switch (frame.type) {
         case FrameType.ACK: {
           const ack = decodeAck(frame.body);
-          this.host.onAck(this, ack.id, ack.status, ack.result);
+          this.host.onAck(this, this.deliveries.settle(ack.id, ack.status, ack.result));
           return;
         }
         case FrameType.PING:
           this.send(encodePong(decodePing(frame.body).data), FrameType.PONG);
           return;
         case FrameType.PONG:
+          decodePong(frame.body);
           return;
         default:
           this.fail(
@@ -131,17 +243,85 @@ export class DeviceConnection {
     }
   }
 
-  private onHello(body: Buffer): void {
-    const hello = decodeHello(body);
-    if (!this.host.authenticate(hello.phyId, hello.token)) {
-      this.phyId = hello.phyId;
-      this.fail(WireErrorCode.AUTH_FAILED, 'token does not match any configured secret');
+  /** HELLO2: admit (rate limits, credentials), then CHALLENGE with a fresh server nonce. */
+  private onHello2(body: Buffer): void {
+    const hello = decodeHello2(body);
+    this.phyId = hello.phyId;
+    this.currentState = ConnState.ADMITTING;
+    this.whenAdmitted((verdict) => {
+      const serverNonce = randomBytes(NONCE_BYTES);
+      this.handshake = { clientNonce: hello.clientNonce, serverNonce, verdict };
+      this.currentState = ConnState.CHALLENGED;
+      this.send(encodeChallenge(serverNonce), FrameType.CHALLENGE);
+    });
+  }
+
+  /** PROOF: right under a candidate key and not revoked, or AUTH_FAILED. */
+  private onProof(body: Buffer): void {
+    const { proof } = decodeProof(body);
+    const { clientNonce, serverNonce, verdict } = this.handshake!;
+    this.handshake = null;
+    const key = verdict.anyProof ? verdict.keys[0] : matchDeviceProof(verdict.keys, this.phyId, clientNonce, serverNonce, proof);
+    if (!key) {
+      this.authFailed('bad_proof', 'PROOF does not match the device key');
       return;
     }
+    if (verdict.revoked) {
+      this.authFailed('revoked', 'this device is revoked');
+      return;
+    }
+    this.welcome(encodeWelcome(this.host.heartbeatSeconds, serverProof(key, serverNonce, clientNonce)));
+  }
+
+  /** v1 HELLO with a static token: only when the operator enabled it. */
+  private onHello(body: Buffer): void {
+    if (!this.host.legacyTokenAuth) {
+      // Decode anyway, so the phyId is in the log line.
+      this.phyId = decodeHello(body).phyId;
+      this.authFailed('legacy_disabled', 'static-token HELLO is disabled on this server; use HELLO2');
+      return;
+    }
+    const hello = decodeHello(body);
     this.phyId = hello.phyId;
-    this.state = ConnState.REGISTERING;
-    this.send(encodeWelcome(this.host.heartbeatSeconds), FrameType.WELCOME);
+    this.currentState = ConnState.ADMITTING;
+    this.whenAdmitted((verdict) => {
+      if (!verdict.anyProof && !matchDeviceToken(hello.token, verdict.keys)) this.authFailed('bad_token', 'token does not match the device key');
+      else if (verdict.revoked) this.authFailed('revoked', 'this device is revoked');
+      else this.welcome(encodeWelcome(this.host.heartbeatSeconds));
+    });
+  }
+
+  /** Runs `next` with the host's verdict unless the connection ended meanwhile; RATE_LIMITED otherwise. */
+  private whenAdmitted(next: (verdict: AdmitVerdict & { kind: 'credentials' }) => void): void {
+    this.host.admit(this, this.phyId).then(
+      (verdict) => {
+        if (this.state !== ConnState.ADMITTING) return;
+        if (verdict.kind === 'rate_limited') {
+          this.fail(WireErrorCode.RATE_LIMITED, verdict.reason);
+          return;
+        }
+        next(verdict);
+      },
+      () => {
+        // The store is down: close without a verdict, the device retries with its backoff.
+        if (this.state === ConnState.ADMITTING) this.destroy('credentials_unavailable');
+      },
+    );
+  }
+
+  private welcome(frame: Buffer): void {
+    this.currentState = ConnState.REGISTERING;
+    this.decoder.setMaxFrameBytes(this.maxFrameBytes);
+    this.send(frame, FrameType.WELCOME);
     this.host.onAuthenticated(this);
+  }
+
+  /** AUTH_FAILED and close, counted by reason. */
+  authFailed(reason: AuthFailure, message: string): void {
+    if (this.state === ConnState.CLOSING) return;
+    this.handshake = null;
+    this.host.onAuthFailed(this, reason);
+    this.fail(WireErrorCode.AUTH_FAILED, message);
   }
 
   /**
@@ -169,7 +349,7 @@ export class DeviceConnection {
   /** Sends ERROR and closes (DESIGN.md: the server closes after every ERROR). */
   fail(code: number, reason: string): void {
     if (this.state === ConnState.CLOSING) return;
-    const wasHandshake = this.state === ConnState.HANDSHAKE;
+    const wasHandshake = this.inHandshake;
     this.send(encodeError(code, reason), FrameType.ERROR);
     this.host.onErrorSent(code, this, reason);
     if (wasHandshake) this.host.onHandshakeFailed(wireErrorName(code).toLowerCase());
@@ -184,7 +364,7 @@ export class DeviceConnection {
   }
 
   private beginClose(reason: string): void {
-    this.state = ConnState.CLOSING;
+    this.currentState = ConnState.CLOSING;
     this.closeReason ||= reason;
     this.closingSince = Date.now();
     this.flushWrites();
@@ -201,7 +381,7 @@ export class DeviceConnection {
   /** Closes at once, without a frame. */
   destroy(reason: string): void {
     this.closeReason ||= reason;
-    this.state = ConnState.CLOSING;
+    this.currentState = ConnState.CLOSING;
     this.socket.destroy();
   }
 }

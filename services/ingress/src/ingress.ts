@@ -1,15 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import { toError } from '@outbound/core/command';
-import type { RouteRegistry } from '@outbound/core/registry';
+import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
 import { createLogger, type Logger } from '@outbound/core/service';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';
 import { IngressMetrics } from './metrics';
+import { DeviceAuthenticator } from './device-auth';
+import { effectiveMaxConnections, openFileLimit } from './file-limit';
+import { HandshakeLimits } from './handshake-limits';
 import { createRouteRegistry } from './registry-factory';
 import { ReplicaHeartbeat } from './replica-heartbeat';
-import { DeviceServer } from './tcp-server';
+import { DeviceServer, type RouteHooks } from './tcp-server';
 
 /** A running ingress: the ports it actually bound, and the two ways to end it. */
 export interface IngressHandle {
@@ -22,6 +25,7 @@ export interface IngressHandle {
   app: Express;
   metrics: IngressMetrics;
   registry: RouteRegistry;
+  credentials: CredentialStore;
   devices: DeviceServer;
   /**
    * SIGTERM's sequence: readiness false, listener closed, GOAWAY to every device (jittered
@@ -41,24 +45,34 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   const logger = options.logger ?? createLogger({ service: 'ingress', level: config.logLevel });
   const metrics = new IngressMetrics();
   const store = await createRouteRegistry(config);
-  const { registry } = store;
+  const { registry, credentials } = store;
   let ready = false;
-
-  const devices = new DeviceServer({
-    host: config.tcp.host,
-    port: config.tcp.port,
-    tls: config.tcp.tlsCertFile ? { certFile: config.tcp.tlsCertFile, keyFile: config.tcp.tlsKeyFile } : undefined,
-    auth: config.auth,
-    heartbeatSeconds: config.timing.heartbeatSeconds,
-    handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
-    idleTimeoutMs: idleTimeoutMs(config),
-    errorLingerMs: config.timing.errorLingerMs,
-    maxConnections: config.tcp.maxConnections,
-    maxFrameBytes: config.tcp.maxFrameBytes,
-    writeHighWaterBytes: config.tcp.writeHighWaterBytes,
-    metrics,
-    logger,
+  if (config.auth.legacyTokenAuth) {
+    logger.warn('INGRESS_LEGACY_TOKEN_AUTH=true: the v1 static-token HELLO is accepted; a HELLO captured on the network impersonates its device. Move devices to HELLO2 and turn it off');
+  }
+  const connectionLimit = effectiveMaxConnections(config.tcp.maxConnections, openFileLimit());
+  if (connectionLimit.clampedFrom !== undefined) {
+    logger.warn(
+      { configured: connectionLimit.clampedFrom, maxConnections: connectionLimit.maxConnections, openFileLimit: connectionLimit.fileLimit },
+      'INGRESS_MAX_CONNECTIONS is above what this process can open (ulimit -n, less a reserve for the store, HTTP and logs): clamped; raise the file limit to hold more devices',
+    );
+  }
+  metrics.maxConnections.set(connectionLimit.maxConnections);
+  const l = config.limits;
+  const limits = new HandshakeLimits(store.limiterStore, {
+    perIp: { points: l.handshakesPerIp, windowSeconds: l.handshakesPerIpWindowSeconds },
+    perPhyId: { points: l.handshakesPerPhyId, windowSeconds: l.handshakesPerPhyIdWindowSeconds },
+    supersedeStorm: { points: l.supersedeStormCount, windowSeconds: l.supersedeStormWindowSeconds, lockoutSeconds: l.supersedeLockoutSeconds },
   });
+  const authenticator = new DeviceAuthenticator({
+    mode: config.auth.mode,
+    secrets: config.auth.secrets,
+    credentials,
+    admission: (phyId, remoteAddress) => limits.admit(phyId, remoteAddress),
+  });
+
+  // The lookup runs only once a delivery arrives, by then `devices` (made below, once the
+  // replica's delivery address is known for its route hooks) exists.
   const tracker = new DeliveryTracker((phyId) => devices.deliverable(phyId), metrics, logger);
   const app = createIngressApp({
     tracker,
@@ -75,8 +89,14 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   const address = config.http.advertiseUrl || `http://127.0.0.1:${httpPort}`;
   const replica = { replicaId: config.replicaId, address };
 
-  devices.attach(tracker, {
-    register: async (conn) => (await registry.register(conn.phyId, replica)).epoch,
+  const routes: RouteHooks = {
+    register: async (conn) => {
+      const { epoch, previous } = await registry.register(conn.phyId, replica);
+      if (previous) {
+        limits.recordSupersede(conn.phyId).catch((error: unknown) => logger.warn({ phyId: conn.phyId, err: toError(error) }, 'could not count the supersede'));
+      }
+      return epoch;
+    },
     unregister: async (conn) => {
       try {
         await registry.unregister(conn.phyId, replica.replicaId, conn.epoch);
@@ -85,14 +105,33 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
         logger.warn({ phyId: conn.phyId, epoch: conn.epoch, err: toError(error) }, 'could not remove the route');
       }
     },
-  });
+  };
 
+  const devices = new DeviceServer({
+    host: config.tcp.host,
+    port: config.tcp.port,
+    tls: config.tcp.tlsCertFile ? { certFile: config.tcp.tlsCertFile, keyFile: config.tcp.tlsKeyFile } : undefined,
+    authenticator,
+    legacyTokenAuth: config.auth.legacyTokenAuth,
+    heartbeatSeconds: config.timing.heartbeatSeconds,
+    handshakeTimeoutMs: config.timing.handshakeTimeoutMs,
+    idleTimeoutMs: idleTimeoutMs(config),
+    errorLingerMs: config.timing.errorLingerMs,
+    maxConnections: connectionLimit.maxConnections,
+    maxFrameBytes: config.tcp.maxFrameBytes,
+    writeHighWaterBytes: config.tcp.writeHighWaterBytes,
+    routes,
+    metrics,
+    logger,
+  });
   const heartbeat = new ReplicaHeartbeat(registry, replica, config.registry.heartbeatIntervalMs, config.registry.heartbeatTtlMs, logger);
   let unsubscribe: (() => Promise<void>) | undefined;
+  let revocations: { stop(): Promise<void> } | undefined;
   let tcpPort: number;
   try {
     await heartbeat.start();
     unsubscribe = await registry.onSuperseded(replica.replicaId, (phyId, epoch) => devices.superseded(phyId, epoch));
+    revocations = await credentials.onRevoked((phyId) => devices.revoked(phyId));
     tcpPort = await devices.listen();
   } catch (error) {
     heartbeat.stop();
@@ -114,6 +153,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
       logger.error({ err: toError(error) }, 'could not remove this replica\'s routes; they read offline once its heartbeat lapses');
     }
     await unsubscribe?.().catch(() => undefined);
+    await revocations?.stop().catch(() => undefined);
     await closeHttp(http);
     await store.close();
   };
@@ -126,6 +166,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     app,
     metrics,
     registry,
+    credentials,
     devices,
     drain() {
       ending ??= (async () => {

@@ -1,10 +1,14 @@
-import { checkRedisHealth, createRedisClient, RedisRouteRegistry, type RouteRegistry } from '@outbound/core/registry';
+import { checkRedisHealth, createRedisClient, RedisCredentialStore, RedisRouteRegistry, type CredentialStore, type RouteRegistry } from '@outbound/core/registry';
 import { toRedisConnectionOptions, type DependencyCheck } from '@outbound/core/service';
 import type { IngressConfig } from './config';
+import type { LimiterStore } from './handshake-limits';
 
-/** The route registry and the health checks of the store behind it. */
+/** The route registry, the device credentials, and the health checks of the store behind them. */
 export interface RegistryBundle {
   registry: RouteRegistry;
+  credentials: CredentialStore;
+  /** Where the handshake rate limits keep their counters. */
+  limiterStore: LimiterStore;
   checks: Record<string, () => Promise<DependencyCheck>>;
   /** Closes the registry and every connection it opened. */
   close(): Promise<void>;
@@ -22,22 +26,32 @@ export async function createRouteRegistry(config: IngressConfig): Promise<Regist
       const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
       // ioredis reconnects by itself; errors surface through commands and /health.
       client.on('error', () => undefined);
+      const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
       const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards, ownsClient: true });
       return {
         registry,
+        credentials,
+        limiterStore: { kind: 'redis', client, prefix: config.registry.prefix },
         checks: { redis: async () => ({ ...(await checkRedisHealth(client)) }) },
-        close: () => registry.close(),
+        async close() {
+          await credentials.close().catch(() => undefined);
+          await registry.close();
+        },
       };
     }
     case 'postgres': {
       // Loaded only here: an ingress on Redis never loads pg.
-      const { openPostgresStore, PostgresRouteRegistry } = await import('@outbound/core/postgres');
+      const { openPostgresStore, PostgresCredentialStore, PostgresRouteRegistry } = await import('@outbound/core/postgres');
       const store = await openPostgresStore(config.postgres, { applicationName: name, schemas: [config.registry.prefix] });
       const registry = new PostgresRouteRegistry({ pool: store.pool, schema: config.registry.prefix });
+      const credentials = new PostgresCredentialStore({ pool: store.pool, schema: config.registry.prefix });
       return {
         registry,
+        credentials,
+        limiterStore: { kind: 'postgres', pool: store.pool, schema: config.registry.prefix },
         checks: { postgres: () => store.check() },
         async close() {
+          await credentials.close().catch(() => undefined);
           await registry.close().catch(() => undefined);
           await store.close().catch(() => undefined);
         },

@@ -1,17 +1,19 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { encodeError, encodeGoaway, FrameType, verifyDeviceToken, wireErrorName, WireErrorCode } from '@outbound/core/protocol';
+import { encodeError, encodeGoaway, FrameType, wireErrorName, WireErrorCode } from '@outbound/core/protocol';
 import type { Logger } from '@outbound/core/service';
+import type { AdmitVerdict, AuthFailure, DeviceAuthenticator } from './device-auth';
 import { ConnState, DeviceConnection, type ConnectionHost } from './device-connection';
-import type { DeliveryTracker } from './delivery-tracker';
 import type { IngressMetrics } from './metrics';
 
 export interface DeviceServerOptions {
   host: string;
   port: number;
   tls?: { certFile: string; keyFile: string };
-  auth: { mode: 'hmac' | 'none'; secrets: readonly string[] };
+  authenticator: DeviceAuthenticator;
+  /** Accept the v1 static-token HELLO (INGRESS_LEGACY_TOKEN_AUTH). */
+  legacyTokenAuth: boolean;
   heartbeatSeconds: number;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
@@ -19,6 +21,8 @@ export interface DeviceServerOptions {
   maxConnections: number;
   maxFrameBytes: number;
   writeHighWaterBytes: number;
+  /** Records and removes the routes of connections. */
+  routes: RouteHooks;
   metrics: IngressMetrics;
   logger: Logger;
 }
@@ -39,36 +43,25 @@ export interface RouteHooks {
 export class DeviceServer implements ConnectionHost {
   readonly heartbeatSeconds: number;
   readonly writeHighWaterBytes: number;
+  readonly legacyTokenAuth: boolean;
   private readonly server: Server;
+  private readonly secureContext: SecureContext | undefined;
   private readonly connections = new Set<DeviceConnection>();
   private readonly byPhyId = new Map<string, DeviceConnection>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private tracker: DeliveryTracker | undefined;
-  private routes: RouteHooks | undefined;
+  private readonly routes: RouteHooks;
   private draining = false;
-  private readonly secrets: string[];
 
   constructor(private readonly options: DeviceServerOptions) {
     this.heartbeatSeconds = options.heartbeatSeconds;
     this.writeHighWaterBytes = options.writeHighWaterBytes;
-    this.secrets = [...options.auth.secrets];
-    if (options.tls) {
-      const tlsServer = createTlsServer({
-        cert: readFileSync(options.tls.certFile),
-        key: readFileSync(options.tls.keyFile),
-        handshakeTimeout: options.handshakeTimeoutMs,
-      });
-      tlsServer.on('secureConnection', (socket) => this.accept(socket));
-      tlsServer.on('tlsClientError', () => this.options.metrics.handshakes.labels('tls_error').inc());
-      this.server = tlsServer;
-    } else {
-      this.server = createTcpServer((socket) => this.accept(socket));
-    }
-  }
-
-  attach(tracker: DeliveryTracker, routes: RouteHooks): void {
-    this.tracker = tracker;
-    this.routes = routes;
+    this.legacyTokenAuth = options.legacyTokenAuth;
+    this.routes = options.routes;
+    // TLS is layered on accepted TCP sockets rather than left to tls.Server, so a socket is
+    // counted against the limit and held to the handshake deadline from accept, TLS handshake
+    // included (tls.Server hands a socket over only once its handshake is done).
+    if (options.tls) this.secureContext = createSecureContext({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
+    this.server = createTcpServer((socket) => this.accept(socket));
   }
 
   async listen(): Promise<number> {
@@ -107,43 +100,71 @@ export class DeviceServer implements ConnectionHost {
     const m = this.options.metrics;
     if (this.draining || this.connections.size >= this.options.maxConnections) {
       m.handshakes.labels('busy').inc();
+      socket.on('error', () => undefined);
+      if (this.secureContext) {
+        // An ERROR frame would need a TLS handshake first: the cost the limit is there to refuse.
+        socket.destroy();
+        return;
+      }
       m.frameErrors.labels('BUSY').inc();
       m.frameOut(FrameType.ERROR);
-      socket.on('error', () => undefined);
-      socket.end(encodeError(WireErrorCode.BUSY, this.draining ? 'server is draining' : 'connection limit reached'));
+      // Release the descriptor as soon as the frame is handed to the kernel: a flood of refused
+      // connections must not hold files of its own (the kernel still delivers the frame and FIN).
+      socket.end(encodeError(WireErrorCode.BUSY, this.draining ? 'server is draining' : 'connection limit reached'), () => socket.destroy());
       socket.setTimeout(this.options.errorLingerMs || 1, () => socket.destroy());
       return;
     }
-    const conn = new DeviceConnection(socket, this, this.options.maxFrameBytes, Date.now());
+    const openedAt = Date.now();
+    if (!this.secureContext) {
+      this.connections.add(new DeviceConnection(socket, this, this.options.maxFrameBytes, openedAt));
+      m.openConnections.inc();
+      return;
+    }
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
+    const conn = new DeviceConnection(secure, this, this.options.maxFrameBytes, openedAt, true);
+    secure.once('error', () => {
+      if (conn.transportPending) m.handshakes.labels('tls_error').inc();
+    });
     this.connections.add(conn);
     m.openConnections.inc();
   }
 
-  authenticate(phyId: string, token: string): boolean {
-    return this.options.auth.mode === 'none' || verifyDeviceToken(phyId, token, this.secrets);
+  admit(conn: DeviceConnection, phyId: string): Promise<AdmitVerdict> {
+    return this.options.authenticator.admit(phyId, conn.socket.remoteAddress ?? '').then((verdict) => {
+      if (verdict.kind === 'rate_limited') this.options.metrics.rateLimitedHandshakes.labels(verdict.scope).inc();
+      return verdict;
+    });
+  }
+
+  onAuthFailed(conn: DeviceConnection, reason: AuthFailure): void {
+    this.options.metrics.authFailures.labels(reason).inc();
+    this.options.logger.info({ phyId: conn.phyId || undefined, remote: conn.remote, reason }, 'device authentication failed');
+  }
+
+  /** The device was revoked (any replica heard it): cut every connection of that phyId. */
+  revoked(phyId: string): void {
+    for (const conn of this.connections) {
+      if (conn.phyId !== phyId || conn.state === ConnState.CLOSING) continue;
+      conn.authFailed(conn.inHandshake ? 'revoked' : 'revoked_while_connected', 'this device is revoked');
+    }
   }
 
   onAuthenticated(conn: DeviceConnection): void {
     const older = this.byPhyId.get(conn.phyId);
     this.byPhyId.set(conn.phyId, conn);
-    if (older && older !== conn) older.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived');
+    if (older && older !== conn) {
+      this.options.metrics.supersedes.inc();
+      older.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived');
+    }
     this.options.metrics.handshakes.labels('ok').inc();
     const routes = this.routes;
-    if (!routes) throw new Error('DeviceServer.attach() was not called');
     routes.register(conn).then(
       (epoch) => {
-        conn.epoch = epoch;
-        if (conn.state === ConnState.CLOSING) {
+        if (!conn.registered(epoch)) {
           // Closed while registering: remove the route it just recorded (fenced by epoch).
           if (!this.connections.has(conn)) void routes.unregister(conn);
           return;
         }
-        if (conn.supersededUpTo >= epoch) {
-          conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
-          return;
-        }
-        conn.state = ConnState.READY;
-        conn.counted = true;
         this.options.metrics.connectedDevices.inc();
         this.options.logger.debug({ phyId: conn.phyId, epoch, remote: conn.remote }, 'device connected');
       },
@@ -157,13 +178,16 @@ export class DeviceServer implements ConnectionHost {
   /** The registry says another replica took `phyId` at an epoch above `epoch`. */
   superseded(phyId: string, epoch: number): void {
     const conn = this.byPhyId.get(phyId);
-    if (!conn || conn.state === ConnState.CLOSING) return;
-    if (conn.epoch === 0) conn.supersededUpTo = Math.max(conn.supersededUpTo, epoch);
-    else if (conn.epoch <= epoch) conn.fail(WireErrorCode.SUPERSEDED, 'a newer connection of this device arrived on another replica');
+    if (conn?.supersededElsewhere(epoch)) this.options.metrics.supersedes.inc();
   }
 
-  onAck(conn: DeviceConnection, id: string, status: number, result: Buffer): void {
-    this.tracker?.settle(conn, id, status, result);
+  onAck(conn: DeviceConnection, latencyMs: number | null): void {
+    if (latencyMs !== null) {
+      this.options.metrics.ackLatency.observe(latencyMs / 1000);
+      return;
+    }
+    this.options.metrics.deliveries.labels('late_ack').inc();
+    this.options.logger.debug({ phyId: conn.phyId }, 'ACK for no waiting delivery (late or duplicate)');
   }
 
   onFrameIn(type: number): void {
@@ -190,10 +214,8 @@ export class DeviceServer implements ConnectionHost {
     m.openConnections.dec();
     m.disconnects.labels(conn.closeReason || 'peer_closed').inc();
     if (this.byPhyId.get(conn.phyId) === conn) this.byPhyId.delete(conn.phyId);
-    conn.state = ConnState.CLOSING;
-    this.tracker?.connectionClosed(conn);
     if (conn.counted) m.connectedDevices.dec();
-    if (conn.epoch > 0) void this.routes?.unregister(conn);
+    if (conn.epoch > 0) void this.routes.unregister(conn);
   }
 
   private sweep(): void {
@@ -201,7 +223,16 @@ export class DeviceServer implements ConnectionHost {
     const { handshakeTimeoutMs, idleTimeoutMs, errorLingerMs } = this.options;
     for (const conn of this.connections) {
       if (conn.state === ConnState.HANDSHAKE) {
-        if (now - conn.openedAt > handshakeTimeoutMs) conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${handshakeTimeoutMs} ms`);
+        if (now - conn.openedAt <= handshakeTimeoutMs) continue;
+        if (conn.transportPending) {
+          // No TLS session to carry an ERROR frame: close the socket.
+          this.options.metrics.handshakes.labels('tls_timeout').inc();
+          conn.destroy('tls_handshake_timeout');
+        } else {
+          conn.fail(WireErrorCode.HANDSHAKE_TIMEOUT, `no HELLO2 within ${handshakeTimeoutMs} ms`);
+        }
+      } else if (conn.inHandshake) {
+        if (now - conn.openedAt > handshakeTimeoutMs) conn.authFailed('proof_timeout', `no PROOF within ${handshakeTimeoutMs} ms`);
       } else if (conn.state === ConnState.CLOSING) {
         if (conn.closingSince > 0 && now - conn.closingSince > errorLingerMs) conn.destroy(conn.closeReason);
       } else if (now - conn.lastSeenAt > idleTimeoutMs) {
@@ -221,8 +252,8 @@ export class DeviceServer implements ConnectionHost {
     // close() stops accepting at once; its callback waits for every connection, so not awaited.
     this.server.close();
     for (const conn of this.connections) {
-      if (conn.state === ConnState.HANDSHAKE) conn.destroy('draining');
-      else if (conn.state !== ConnState.CLOSING && !conn.pending) {
+      if (conn.inHandshake) conn.destroy('draining');
+      else if (conn.state !== ConnState.CLOSING && !conn.hasPendingDeliveries) {
         conn.endWith(encodeGoaway(Math.floor(Math.random() * (spreadMs + 1))), FrameType.GOAWAY, 'goaway');
       } else if (conn.state !== ConnState.CLOSING) {
         // Keep reading its ACKs: GOAWAY now, close once its deliveries are answered.

@@ -8,7 +8,8 @@ describe('ingress configuration', () => {
     const { config, redacted } = loadIngressConfig({ env: { ...valid, INGRESS_TCP_PORT: '7100', INGRESS_HEARTBEAT_SECONDS: '20', REDIS_URL: 'redis://example:6380' } });
     expect(config.tcp.port).toBe(7100);
     expect(config.http.port).toBe(8081);
-    expect(config.auth).toEqual({ mode: 'hmac', secrets: ['s1', 's2'] });
+    expect(config.auth).toEqual({ mode: 'hmac', secrets: ['s1', 's2'], legacyTokenAuth: false });
+    expect(loadIngressConfig({ env: { ...valid, INGRESS_LEGACY_TOKEN_AUTH: 'true' } }).config.auth.legacyTokenAuth).toBe(true);
     expect(idleTimeoutMs(config)).toBe(50_000);
     expect(config.replicaId).toMatch(/-\d+$/);
     expect(JSON.stringify(redacted)).not.toContain('s1');

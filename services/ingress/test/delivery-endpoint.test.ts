@@ -99,7 +99,7 @@ describe('internal delivery endpoint against a device on a real socket', () => {
     const first = deliver('DEV-DUP', body).then((r) => r);
     await dev.nextCommand();
     const second = deliver('DEV-DUP', body).then((r) => r);
-    await waitFor(() => ingress.devices.connectionOf('DEV-DUP')?.pending?.get(id)?.waiters.length === 2, { what: 'the duplicate to join' });
+    await waitFor(() => ingress.devices.connectionOf('DEV-DUP')?.waitersFor(id) === 2, { what: 'the duplicate to join' });
     dev.send(encodeAck(id, AckStatus.OK, Buffer.from('r')));
     const [a, b] = await Promise.all([first, second]);
     expect([a.status, b.status]).toEqual([200, 200]);

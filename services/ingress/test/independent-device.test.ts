@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 
 /**
- * Issue 3's "Done when": a device written from DESIGN.md's spec alone (Python, standard library,
- * no code shared with the project) against the real `node services/ingress/dist/main.js`.
+ * A device written from docs/protocol.md alone (Python, standard library, no code shared with
+ * the project) against the real `node services/ingress/dist/main.js`.
  */
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
 const DEVICE = join(__dirname, 'independent-device', 'device.py');
-const SECRET = 'independent-device-secret';
+const SECRET = 'independent-device-fleet-secret-0123456789';
 const INTERNAL_TOKEN = 'independent-device-internal-token';
 const MAX_FRAME = 4096;
 const HEARTBEAT_SECONDS = 1;
@@ -38,7 +38,7 @@ async function startIngress(name: string, extraEnv: Record<string, string> = {})
       INGRESS_HTTP_HOST: '127.0.0.1',
       INGRESS_HTTP_PORT: String(httpPort),
       // Rotation: the device signs with the second secret.
-      DEVICE_AUTH_SECRETS: `retired-secret,${SECRET}`,
+      DEVICE_AUTH_SECRETS: `retired-fleet-secret-0123456789abcdef,${SECRET}`,
       INTERNAL_TOKEN,
       INGRESS_MAX_FRAME_BYTES: String(MAX_FRAME),
       INGRESS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
@@ -153,7 +153,11 @@ describe('an independent Python device against node services/ingress/dist/main.j
     ['bad-magic', 1, 'BAD_FRAME'],
     ['bad-version', 1, 'BAD_FRAME'],
     ['bad-hello-body', 1, 'BAD_FRAME'],
-    ['wrong-token', 2, 'AUTH_FAILED'],
+    ['v1-hello', 2, 'AUTH_FAILED'],
+    ['wrong-proof', 2, 'AUTH_FAILED'],
+    ['proof-timeout', 2, 'AUTH_FAILED'],
+    ['ping-before-proof', 8, 'PROTOCOL'],
+    ['big-pong', 1, 'BAD_FRAME'],
     ['too-large', 3, 'TOO_LARGE'],
     ['too-large-after-welcome', 3, 'TOO_LARGE'],
     ['handshake-timeout', 4, 'HANDSHAKE_TIMEOUT'],
@@ -170,6 +174,11 @@ describe('an independent Python device against node services/ingress/dist/main.j
     if (mode === 'handshake-timeout') expect(report.elapsedMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS);
     // Silence is measured from the device's WELCOME, a little after the server's clock started.
     if (mode === 'idle') expect(report.elapsedMs).toBeGreaterThanOrEqual(HEARTBEAT_SECONDS * 2_500 - 250);
+  });
+
+  it('a PROOF replayed on a new connection (same HELLO2) meets a fresh server nonce and gets ERROR 2 (AUTH_FAILED)', async () => {
+    const report = await device('replayed-proof', ingress!.tcpPort, `PY-replay-${randomBytes(2).toString('hex')}`).report();
+    expect(report).toMatchObject({ firstWelcomed: true, serverNonceDiffers: true, error: { code: 2, name: 'AUTH_FAILED' }, closedByServer: true });
   });
 
   it('a second connection with the same phyId supersedes the first: ERROR 5 (SUPERSEDED) and a close; the second stays', async () => {

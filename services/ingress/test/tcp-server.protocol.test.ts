@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  deviceToken, encodeFrame, encodeHello, encodePing, encodeAck, FrameType, WireErrorCode, AckStatus,
+  encodeFrame, encodeHello2, encodePing, encodeAck, FrameType, WireErrorCode, AckStatus,
 } from '@outbound/core';
 import request from 'supertest';
 import type { IngressHandle } from '@outbound/ingress';
 import { uniquePrefix, waitFor } from '@outbound/test-support';
 import { RawDevice } from './support/raw-device';
-import { SECRET, TOKEN, startTestIngress } from './support/test-ingress';
+import { OLD_SECRET, SECRET, TOKEN, startTestIngress } from './support/test-ingress';
 
 describe('ingress TCP server over real sockets', () => {
   let ingress: IngressHandle;
@@ -34,10 +34,8 @@ describe('ingress TCP server over real sockets', () => {
     await ingress.stop();
   });
 
-  it('welcomes a device with a valid token, records its route and answers PING with PONG', async () => {
-    const device = track(await RawDevice.connect(ingress.tcpPort));
-    device.send(encodeHello('DEV-HS-1', deviceToken('DEV-HS-1', SECRET)));
-    expect(await device.welcome()).toBe(7);
+  it('welcomes a device that proves its key, records its route and answers PING with PONG', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-1', SECRET));
     const route = await waitFor(() => ingress.registry.lookup('DEV-HS-1'), { what: 'the route' });
     expect(route).toMatchObject({ replicaId: ingress.replicaId, address: ingress.address });
     device.send(encodePing(Buffer.from('abc')));
@@ -46,19 +44,12 @@ describe('ingress TCP server over real sockets', () => {
     await waitFor(async () => (await ingress.registry.lookup('DEV-HS-1')) === null, { what: 'the route to go on disconnect' });
   });
 
-  it('accepts a token made with an older secret during a rotation', async () => {
-    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-2', 'old-secret'));
+  it('accepts a key derived from an older fleet secret during a rotation', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-HS-2', OLD_SECRET));
     expect(device.closed).toBe(false);
   });
 
-  it('answers a wrong token with AUTH_FAILED and closes, recording no route', async () => {
-    const device = track(await RawDevice.connect(ingress.tcpPort));
-    device.send(encodeHello('DEV-BAD', deviceToken('DEV-BAD', 'not-the-secret')));
-    expect((await device.errorAndClose()).code).toBe(WireErrorCode.AUTH_FAILED);
-    expect(await ingress.registry.lookup('DEV-BAD')).toBeNull();
-  });
-
-  it('closes a connection that sends no HELLO within the handshake timeout', async () => {
+  it('closes a connection that sends no HELLO2 within the handshake timeout', async () => {
     const device = track(await RawDevice.connect(ingress.tcpPort));
     expect((await device.errorAndClose()).code).toBe(WireErrorCode.HANDSHAKE_TIMEOUT);
   });
@@ -89,27 +80,41 @@ describe('ingress TCP server over real sockets', () => {
     expect((await device.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
   });
 
-  it('answers a frame not allowed in the state with PROTOCOL (ACK before HELLO, HELLO twice)', async () => {
+  it('answers a frame not allowed in the state with PROTOCOL (ACK before HELLO2, HELLO2 twice)', async () => {
     const early = track(await RawDevice.connect(ingress.tcpPort));
     early.send(encodeAck('6b1f0a52-8d4e-4c1e-9a57-0f3c2d1e4b5a', AckStatus.OK));
     expect((await early.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
     const twice = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-TWICE', SECRET));
-    twice.send(encodeHello('DEV-TWICE', deviceToken('DEV-TWICE', SECRET)));
+    twice.send(encodeHello2('DEV-TWICE', Buffer.alloc(16)));
     expect((await twice.errorAndClose()).code).toBe(WireErrorCode.PROTOCOL);
   });
 
-  it('answers bad magic, a bad version and a malformed HELLO with BAD_FRAME', async () => {
+  it('answers bad magic, a bad version and a malformed HELLO2 with BAD_FRAME', async () => {
     const magic = track(await RawDevice.connect(ingress.tcpPort));
     magic.send(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     expect((await magic.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
     const version = track(await RawDevice.connect(ingress.tcpPort));
-    const frame = encodeHello('DEV-V', deviceToken('DEV-V', SECRET));
+    const frame = encodeHello2('DEV-V', Buffer.alloc(16));
     frame[2] = 2;
     version.send(frame);
     expect((await version.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
     const body = track(await RawDevice.connect(ingress.tcpPort));
-    body.send(encodeFrame(FrameType.HELLO, Buffer.from([5, 0x41])));
+    body.send(encodeFrame(FrameType.HELLO2, Buffer.from([5, 0x41])));
     expect((await body.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+  });
+
+  it('answers a PING or PONG body over 64 bytes with BAD_FRAME', async () => {
+    const ping = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-PING65', SECRET));
+    ping.send(encodeFrame(FrameType.PING, Buffer.alloc(65)));
+    expect((await ping.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+    const pong = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-PONG65', SECRET));
+    pong.send(encodeFrame(FrameType.PONG, Buffer.alloc(65)));
+    expect((await pong.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+    // 64 bytes is still fine.
+    const fine = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-PONG64', SECRET));
+    fine.send(encodeFrame(FrameType.PONG, Buffer.alloc(64)));
+    fine.send(encodePing(Buffer.alloc(64, 1)));
+    expect((await fine.next(FrameType.PONG)).body).toEqual(Buffer.alloc(64, 1));
   });
 
   it('supersedes an older connection of the same phyId on this replica', async () => {
@@ -160,7 +165,7 @@ describe('ingress limits', () => {
           .set('Authorization', `Bearer ${TOKEN}`)
           .send({ id, payload, ackTimeoutMs: 30_000 })
           .then((r) => answers.push(r.status));
-        await waitFor(() => ingress.devices.connectionOf('DEV-STUCK')?.pending?.has(id) || !ingress.devices.deliverable('DEV-STUCK'), { what: `delivery ${i} written` });
+        await waitFor(() => (ingress.devices.connectionOf('DEV-STUCK')?.waitersFor(id) ?? 0) > 0 || !ingress.devices.deliverable('DEV-STUCK'), { what: `delivery ${i} written` });
       }
       await waitFor(() => ingress.devices.connectionOf('DEV-STUCK') === undefined, { what: 'the stuck device to be disconnected' });
       // Every waiting delivery is answered at once (404), not at its 30 s timeout.
@@ -176,11 +181,12 @@ describe('ingress limits', () => {
     }
   });
 
-  it('admits any token when DEVICE_AUTH_MODE=none is set explicitly', async () => {
+  it('admits any PROOF when DEVICE_AUTH_MODE=none is set explicitly', async () => {
     const ingress = await startTestIngress(uniquePrefix('ingress-noauth'), { auth: { mode: 'none', secrets: [] } });
     const device = await RawDevice.connect(ingress.tcpPort);
     try {
-      device.send(encodeHello('DEV-OPEN', 'anything'));
+      await device.challenge('DEV-OPEN');
+      device.send(encodeFrame(FrameType.PROOF, Buffer.alloc(32, 9)));
       expect(await device.welcome()).toBe(30);
     } finally {
       device.close();
@@ -197,7 +203,7 @@ describe('ingress limits', () => {
       expect(await waitFor(() => ingress.registry.lookup('DEV-TLS'), { what: 'TLS route' })).toMatchObject({ replicaId: ingress.replicaId });
       device.close();
       const plain = await RawDevice.connect(ingress.tcpPort);
-      plain.send(encodeHello('DEV-PLAIN', deviceToken('DEV-PLAIN', SECRET)));
+      plain.send(encodeHello2('DEV-PLAIN', Buffer.alloc(16)));
       await plain.waitClosed();
       expect(plain.frames).toEqual([]);
     } finally {

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
       env: {
         ...process.env, REDIS_URL: redisUrl, INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(tcpPort), INGRESS_HTTP_HOST: '127.0.0.1',
         INGRESS_HTTP_PORT: String(httpPort), DEVICE_AUTH_SECRETS: secret, INTERNAL_TOKEN: token, LOG_LEVEL: 'warn',
+        // The whole simulated fleet connects from 127.0.0.1: no per-address handshake limit.
+        INGRESS_HANDSHAKES_PER_IP: '0',
         REGISTRY_PREFIX: `bench-${Date.now()}`,
       },
       stdio: ['ignore', 'inherit', 'inherit'],

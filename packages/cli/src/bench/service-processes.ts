@@ -68,6 +68,8 @@ export async function startIngressProcess(group: ChildGroup, name: string, store
     INGRESS_HTTP_HOST: '127.0.0.1',
     INGRESS_HTTP_PORT: String(httpPort),
     DEVICE_AUTH_SECRETS: BENCH_SECRETS.deviceSecret,
+    // The whole simulated fleet connects from 127.0.0.1: no per-address handshake limit.
+    INGRESS_HANDSHAKES_PER_IP: '0',
     INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
     INGRESS_REPLICA_ID: `${name}-${process.pid}`,
     ...extra,

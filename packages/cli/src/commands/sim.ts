@@ -42,12 +42,19 @@ function noAckRateOption(): Option {
   return option;
 }
 
+function deviceKey(value: string): Buffer {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32 || key.toString('base64') !== value) throw new InvalidArgumentError('must be 32 bytes in base64');
+  return key;
+}
+
 interface SimFlags {
   host: string;
   port: number;
   devices: number;
   secret?: string;
-  token?: string;
+  key?: Buffer;
+  legacyToken?: string | true;
   idPrefix: string;
   ackLatency: number | { min: number; max: number };
   rejectRate: number;
@@ -73,8 +80,9 @@ export function register(program: Command): void {
     .addOption(new Option('--host <host>', 'ingress TCP host').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'ingress TCP port').env('INGRESS_TCP_PORT').argParser(integer(1)).makeOptionMandatory())
     .addOption(new Option('--devices <n>', 'how many devices').argParser(integer(1)).default(10))
-    .addOption(new Option('--secret <secret>', 'HMAC secret the tokens are made with').env('DEVICE_AUTH_SECRET'))
-    .addOption(new Option('--token <token>', 'send this raw token instead (auth mode none, or to test rejection)'))
+    .addOption(new Option('--secret <secret>', 'fleet secret the device keys are derived from (HMAC-SHA256(secret, phyId))').env('DEVICE_AUTH_SECRET'))
+    .addOption(new Option('--key <base64>', 'a provisioned 32-byte device key (base64) every simulated device uses').argParser(deviceKey))
+    .addOption(new Option('--legacy-token [token]', 'speak the v1 static-token HELLO (servers with INGRESS_LEGACY_TOKEN_AUTH=true): this token, or the device key\'s hex'))
     .addOption(new Option('--id-prefix <prefix>', 'phyId prefix: PREFIX00001, ...').default('SIM'))
     .addOption(new Option('--ack-latency <ms>', 'ACK delay: MS or MIN-MAX (uniform)').argParser(latency).default(0))
     .addOption(new Option('--reject-rate <rate>', 'share of commands answered REJECTED').argParser(rate).default(0))
@@ -92,8 +100,8 @@ export function register(program: Command): void {
     .addOption(new Option('--json', 'print summaries as JSON lines'))
     .action(async (flags: SimFlags) => {
       if (flags.reconnectMaxMs < flags.reconnectMinMs) throw new InvalidArgumentError('--reconnect-max-ms must be >= --reconnect-min-ms');
-      if (flags.secret === undefined && flags.token === undefined) {
-        process.stderr.write('[sim] no --secret or --token: sending an empty token (works only with auth mode none)\n');
+      if (flags.secret === undefined && flags.key === undefined) {
+        process.stderr.write('[sim] no --secret or --key: proving an all-zero key (works only with auth mode none)\n');
       }
       await runSimulator(
         {
@@ -101,7 +109,8 @@ export function register(program: Command): void {
           port: flags.port,
           count: flags.devices,
           secret: flags.secret,
-          token: flags.token,
+          key: flags.key,
+          legacyToken: flags.legacyToken,
           idPrefix: flags.idPrefix,
           ackLatencyMs: flags.ackLatency,
           rejectRate: flags.rejectRate,

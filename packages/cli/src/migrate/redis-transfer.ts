@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { QUEUE_DEFAULTS, RedisKeys, type ImportReport, type RedisClient, type TransferRecord } from '@outbound/core';
 
-/** src/migrate and dist/migrate sit at the same depth, so this finds the .lua in src from both. */
-const LUA_DIR = path.resolve(__dirname, '../../src/migrate/lua');
+/** Beside this file in src/ and in dist/ (the build copies lua/ along, scripts/copy-assets.js). */
+const LUA_DIR = path.join(__dirname, 'lua');
 /** The queue's shared Lua include (keys, counters, refreshDevice, finish) from @outbound/core. */
 const SHARD_INCLUDE = path.join(path.dirname(require.resolve('@outbound/core/package.json')), 'lua', 'includes', 'shard.lua');
 const PRIORITY_STEP = 2 ** 49;

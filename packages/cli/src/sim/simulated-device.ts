@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -6,15 +7,22 @@ import {
   FrameDecoder,
   FrameType,
   WireErrorCode,
+  DEVICE_KEY_BYTES,
+  NONCE_BYTES,
+  decodeChallenge,
   decodeCommand,
   decodeError,
   decodeGoaway,
   decodeWelcome,
-  deviceToken,
+  deriveDeviceKey,
+  deviceProof,
   encodeAck,
   encodeHello,
+  encodeHello2,
   encodePing,
   encodePong,
+  encodeProof,
+  verifyServerProof,
   wireErrorName,
   type Frame,
 } from '@outbound/core';
@@ -28,10 +36,15 @@ export interface SimulatedDeviceOptions extends DeviceBehaviour {
   host: string;
   port: number;
   phyId: string;
-  /** HMAC secret; the HELLO token is computed from it. */
+  /** Fleet secret; the device key is HMAC-SHA256(secret, phyId). */
   secret?: string;
-  /** Raw token sent as is (overrides `secret`; for wrong-token tests). */
-  token?: string;
+  /** A key provisioned for this device (32 bytes; overrides `secret`). */
+  key?: Buffer;
+  /**
+   * Speak the v1 static-token HELLO instead of HELLO2 (only servers with legacy auth enabled
+   * accept it): this token as is, or `true` for the hex of the device key.
+   */
+  legacyToken?: string | true;
   /** Connect with TLS. */
   tls?: { ca?: Buffer; rejectUnauthorized?: boolean };
   /** Reconnect after a drop with jittered exponential backoff; default false (tests decide). */
@@ -66,8 +79,8 @@ export class DeviceHandshakeError extends Error {
 type Handshake = { resolve: () => void; reject: (error: Error) => void };
 
 /**
- * One simulated device speaking protocol v1 over a real TCP (or TLS) socket: HELLO with an
- * HMAC token, PING every heartbeat interval, PONG to PINGs, ACKs with a configurable
+ * One simulated device over a real TCP (or TLS) socket: the challenge-response handshake
+ * (HELLO2, PROOF, and a check of the server's proof in WELCOME), PING every heartbeat interval, PONG to PINGs, ACKs with a configurable
  * latency and outcome mix, dedupe by command id (a duplicate is re-ACKed with the first
  * answer, not applied again), GOAWAY honoured, reconnect with jittered backoff.
  *
@@ -96,6 +109,9 @@ export class SimulatedDevice extends EventEmitter {
   private readonly ackTimers = new Set<NodeJS.Timeout>();
   private goawayUntil: number | undefined;
   private pingSequence = 0;
+  /** This connection's client nonce and, once CHALLENGE arrived, the server's. */
+  private nonces: { client: Buffer; server?: Buffer } | undefined;
+  private serverProofFailed = false;
 
   constructor(options: SimulatedDeviceOptions) {
     super();
@@ -182,16 +198,30 @@ export class SimulatedDevice extends EventEmitter {
       let lastError: Error | undefined;
       socket.setNoDelay(true);
       if (this.paused) socket.pause();
-      socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(encodeHello(this.phyId, this.token())));
+      socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(this.hello()));
       socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
       socket.on('error', (error) => (lastError = error));
       socket.on('close', () => this.onClose(socket, lastError));
     });
   }
 
-  private token(): string {
-    if (this.options.token !== undefined) return this.options.token;
-    return this.options.secret === undefined ? '' : deviceToken(this.phyId, this.options.secret);
+  /**
+   * The device key: provisioned, derived from the fleet secret, or (neither given) all zeros,
+   * the key a server in auth mode `none` proves itself with.
+   */
+  private key(): Buffer {
+    if (this.options.key) return this.options.key;
+    return this.options.secret === undefined ? Buffer.alloc(DEVICE_KEY_BYTES) : deriveDeviceKey(this.options.secret, this.phyId);
+  }
+
+  private hello(): Buffer {
+    const legacy = this.options.legacyToken;
+    if (legacy !== undefined) {
+      this.nonces = undefined;
+      return encodeHello(this.phyId, legacy === true ? this.key().toString('hex') : legacy);
+    }
+    this.nonces = { client: randomBytes(NONCE_BYTES) };
+    return encodeHello2(this.phyId, this.nonces.client);
   }
 
   private onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
@@ -210,8 +240,25 @@ export class SimulatedDevice extends EventEmitter {
 
   private onFrame(socket: Socket, frame: Frame): void {
     switch (frame.type) {
-      case FrameType.WELCOME:
-        return this.onWelcome(socket, decodeWelcome(frame.body).heartbeatSeconds);
+      case FrameType.CHALLENGE: {
+        if (!this.nonces || this.nonces.server) {
+          socket.destroy();
+          return;
+        }
+        this.nonces.server = decodeChallenge(frame.body).serverNonce;
+        socket.write(encodeProof(deviceProof(this.key(), this.phyId, this.nonces.client, this.nonces.server)));
+        return;
+      }
+      case FrameType.WELCOME: {
+        const welcome = decodeWelcome(frame.body);
+        if (this.nonces && !this.serverProven(welcome.serverProof)) {
+          this.lastErrorFrame = undefined;
+          this.serverProofFailed = true;
+          socket.destroy();
+          return;
+        }
+        return this.onWelcome(socket, welcome.heartbeatSeconds);
+      }
       case FrameType.PING:
         socket.write(encodePong(frame.body));
         return;
@@ -228,6 +275,12 @@ export class SimulatedDevice extends EventEmitter {
       default:
         return; // PONG and anything newer than v1: nothing to do
     }
+  }
+
+  /** A HELLO2 handshake's WELCOME must prove the server holds this device's key. */
+  private serverProven(proof: Buffer | null): boolean {
+    const nonces = this.nonces;
+    return Boolean(proof && nonces?.server && verifyServerProof(this.key(), nonces.server, nonces.client, proof));
   }
 
   private onWelcome(socket: Socket, heartbeatSeconds: number): void {
@@ -294,10 +347,14 @@ export class SimulatedDevice extends EventEmitter {
     for (const timer of this.ackTimers) clearTimeout(timer); // the connection is gone: those ACKs are lost
     this.ackTimers.clear();
     const errorFrame = this.lastErrorFrame;
+    const proofFailed = this.serverProofFailed;
+    this.serverProofFailed = false;
     if (this.handshake && !wasWelcomed) {
       const reason = errorFrame
         ? `server sent ERROR ${wireErrorName(errorFrame.code)}: ${errorFrame.reason}`
-        : `connection closed before WELCOME${lastError ? ` (${lastError.message})` : ''}`;
+        : proofFailed
+          ? 'the server\'s proof in WELCOME does not match the device key (not our server, or a different key): closed'
+          : `connection closed before WELCOME${lastError ? ` (${lastError.message})` : ''}`;
       this.handshake.reject(new DeviceHandshakeError(`${this.phyId}: ${reason}`, errorFrame?.code, { cause: lastError }));
     }
     this.handshake = undefined;

@@ -25,7 +25,7 @@ describe('SimulatedDevice against a real TCP peer', () => {
     await peer.stop();
   });
 
-  it('authenticates with the HMAC token of its phyId and learns the heartbeat from WELCOME', async () => {
+  it('authenticates with HELLO2 and a PROOF of its derived key, and learns the heartbeat from WELCOME', async () => {
     const d = device({ phyId: 'meter:7' });
     const welcomed = new Promise<number>((resolve) => d.once('welcome', resolve));
     await d.connect();
@@ -41,7 +41,23 @@ describe('SimulatedDevice against a real TCP peer', () => {
     expect(error).toBeInstanceOf(DeviceHandshakeError);
     expect((error as DeviceHandshakeError).wireCode).toBe(WireErrorCode.AUTH_FAILED);
     expect(d.connected).toBe(false);
-    expect(d.lastErrorFrame?.reason).toBe('token matches no secret');
+    expect(d.lastErrorFrame?.reason).toBe('PROOF matches no key');
+  });
+
+  it('refuses a server whose WELCOME does not prove it holds the device key', async () => {
+    peer.forgeServerProof = true;
+    const d = device({ phyId: 'DEV-IMPOSTOR' });
+    const error = await d.connect().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeviceHandshakeError);
+    expect((error as Error).message).toMatch(/server's proof/);
+    expect(d.connected).toBe(false);
+    expect(d.stats.connects).toBe(0);
+  });
+
+  it('authenticates with a key derived from an older secret during a rotation', async () => {
+    const d = device({ secret: 'old-secret' });
+    await d.connect();
+    expect(d.connected).toBe(true);
   });
 
   it('applies a command and ACKs it with its result after the configured latency', async () => {

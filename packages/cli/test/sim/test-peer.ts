@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -7,6 +8,12 @@ import {
   WireErrorCode,
   decodeAck,
   decodeHello,
+  decodeHello2,
+  decodeProof,
+  deriveDeviceKey,
+  encodeChallenge,
+  matchDeviceProof,
+  serverProof,
   encodeCommand,
   encodeError,
   encodeGoaway,
@@ -17,8 +24,8 @@ import {
 import { waitFor } from '@outbound/test-support';
 
 /**
- * A test-only server side of protocol v1 over a real socket, built on the codec: it checks
- * HELLO tokens, sends WELCOME, writes COMMANDs and records what the device sends back. Just
+ * A test-only server side of the protocol over a real socket, built on the codec: it runs the
+ * HELLO2 / CHALLENGE / PROOF handshake (and checks v1 HELLO tokens), sends WELCOME, writes COMMANDs and records what the device sends back. Just
  * enough to drive the simulator; the real server is services/ingress.
  */
 export interface PeerAck {
@@ -70,6 +77,9 @@ export class TestPeer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
+  /** Answer PROOF with a WELCOME whose server proof is wrong (an impostor server). */
+  forgeServerProof = false;
+
   private constructor(
     private readonly secrets: string[],
     private readonly heartbeatSeconds: number,
@@ -110,9 +120,30 @@ export class TestPeer {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
+    let nonces: { client: Buffer; server: Buffer } | undefined;
     socket.on('data', (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) {
         switch (frame.type) {
+          case FrameType.HELLO2: {
+            const hello = decodeHello2(frame.body);
+            connection.phyId = hello.phyId;
+            nonces = { client: hello.clientNonce, server: randomBytes(16) };
+            socket.write(encodeChallenge(nonces.server));
+            break;
+          }
+          case FrameType.PROOF: {
+            const keys = this.secrets.map((secret) => deriveDeviceKey(secret, connection.phyId));
+            const key = nonces && matchDeviceProof(keys, connection.phyId, nonces.client, nonces.server, decodeProof(frame.body).proof);
+            if (!key || !nonces) {
+              connection.sendError(WireErrorCode.AUTH_FAILED, 'PROOF matches no key');
+              break;
+            }
+            const proof = this.forgeServerProof ? randomBytes(32) : serverProof(key, nonces.server, nonces.client);
+            socket.write(encodeWelcome(this.heartbeatSeconds, proof));
+            connection.welcomed = true;
+            this.onWelcome?.(connection);
+            break;
+          }
           case FrameType.HELLO: {
             const { phyId, token } = decodeHello(frame.body);
             connection.phyId = phyId;

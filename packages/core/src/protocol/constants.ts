@@ -13,6 +13,13 @@ export const FRAME_HEADER_BYTES = 8;
 /** Default limit on a frame's body length; a larger declared length is TOO_LARGE. */
 export const DEFAULT_MAX_FRAME_BYTES = 65536;
 
+/**
+ * Until WELCOME no frame may declare a longer body (TOO_LARGE, before a byte of it is kept):
+ * the largest handshake frame is a v1 HELLO of 2 + 64 + 255 bytes, so an unauthenticated
+ * peer can make the server hold at most this much.
+ */
+export const MAX_HANDSHAKE_FRAME_BYTES = 512;
+
 /** Magic bytes "OB" as one big-endian u16. */
 export const FRAME_MAGIC = 0x4f42;
 
@@ -22,6 +29,9 @@ export const FrameType = {
   WELCOME: 0x02,
   PING: 0x03,
   PONG: 0x04,
+  HELLO2: 0x05,
+  CHALLENGE: 0x06,
+  PROOF: 0x07,
   COMMAND: 0x10,
   ACK: 0x11,
   GOAWAY: 0x30,
@@ -34,11 +44,11 @@ export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 export const WireErrorCode = {
   /** Bad magic or version, or a malformed body. */
   BAD_FRAME: 0x01,
-  /** HELLO carried a token no configured secret produces. */
+  /** Wrong PROOF (or v1 token), a revoked device, no PROOF in time, or v1 HELLO while it is disabled. */
   AUTH_FAILED: 0x02,
   /** The header declared a body longer than the server's maxFrameBytes. */
   TOO_LARGE: 0x03,
-  /** No HELLO within the handshake timeout. */
+  /** No HELLO or HELLO2 within the handshake timeout. */
   HANDSHAKE_TIMEOUT: 0x04,
   /** The same phyId connected again (here or on another replica); the newer connection wins. */
   SUPERSEDED: 0x05,
@@ -48,6 +58,8 @@ export const WireErrorCode = {
   BUSY: 0x07,
   /** A frame not allowed in this state, or an unknown type. */
   PROTOCOL: 0x08,
+  /** Too many handshakes from this address or for this phyId, or a supersede storm; the reason says when to retry. */
+  RATE_LIMITED: 0x09,
 } as const;
 
 export type WireErrorCodeValue = (typeof WireErrorCode)[keyof typeof WireErrorCode];
@@ -74,7 +86,7 @@ const FRAME_TYPE_NAMES = new Map<number, string>(Object.entries(FrameType).map((
 const WIRE_ERROR_NAMES = new Map<number, string>(Object.entries(WireErrorCode).map(([name, value]) => [value, name]));
 const ACK_STATUS_NAMES = new Map<number, string>(Object.entries(AckStatus).map(([name, value]) => [value, name]));
 
-/** True for the eight types of protocol v1. The decoder passes unknown types through; the server answers PROTOCOL. */
+/** True for the frame types this protocol defines. The decoder passes unknown types through; the server answers PROTOCOL. */
 export function isKnownFrameType(type: number): type is FrameTypeValue {
   return FRAME_TYPE_NAMES.has(type);
 }

@@ -1,24 +1,32 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { deriveDeviceKey } from './handshake';
 
-const TOKEN_HEX_LENGTH = 64;
+/** A v1 token: the device key as 64 lowercase hex digits, nothing else. */
+const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 
-/** The token a device sends in HELLO: lowercase hex HMAC-SHA256 of its phyId under `secret`. */
+/**
+ * The token a device sends in a v1 HELLO: the lowercase hex of its derived key, the
+ * HMAC-SHA256 of its phyId under `secret`.
+ */
 export function deviceToken(phyId: string, secret: string): string {
-  return createHmac('sha256', secret).update(phyId, 'utf8').digest('hex');
+  return deriveDeviceKey(secret, phyId).toString('hex');
 }
 
 /**
- * True when `token` is the device token of `phyId` under any of `secrets` (several are
- * configured during a rotation). Compares in constant time and checks every secret, so
- * timing reveals neither how much of the token matched nor which secret did.
+ * The candidate key whose hex `token` is, or null. A token that is not 64 lowercase hex
+ * digits matches nothing. Every candidate is compared in constant time.
  */
-export function verifyDeviceToken(phyId: string, token: string, secrets: string[]): boolean {
-  if (token.length !== TOKEN_HEX_LENGTH) return false;
-  const presented = Buffer.from(token, 'latin1');
-  let matched = false;
-  for (const secret of secrets) {
-    const expected = Buffer.from(deviceToken(phyId, secret), 'latin1');
-    if (timingSafeEqual(presented, expected)) matched = true;
+export function matchDeviceToken(token: string, candidates: readonly Buffer[]): Buffer | null {
+  if (!TOKEN_PATTERN.test(token)) return null;
+  const presented = Buffer.from(token, 'hex');
+  let matched: Buffer | null = null;
+  for (const key of candidates) {
+    if (key.length === presented.length && timingSafeEqual(presented, key) && !matched) matched = key;
   }
   return matched;
+}
+
+/** True when `token` is the v1 token of `phyId` under any of `secrets` (several during a rotation). */
+export function verifyDeviceToken(phyId: string, token: string, secrets: readonly string[]): boolean {
+  return matchDeviceToken(token, secrets.map((secret) => deriveDeviceKey(secret, phyId))) !== null;
 }

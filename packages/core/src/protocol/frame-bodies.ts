@@ -2,6 +2,7 @@ import { PHY_ID_PATTERN } from '../command/limits';
 import { COMMAND_ID_BYTES, FRAME_HEADER_BYTES, FrameType, MAX_PING_BYTES, WireErrorCode, isAckStatus } from './constants';
 import { readCommandId, writeCommandId } from './command-id';
 import { allocFrame } from './frame-encoder';
+import { PROOF_BYTES } from './handshake';
 import { ProtocolError } from './protocol-error';
 
 /*
@@ -12,6 +13,7 @@ import { ProtocolError } from './protocol-error';
 
 const H = FRAME_HEADER_BYTES;
 const MAX_TOKEN_BYTES = 255;
+const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 
 function badFrame(what: string): ProtocolError {
   return new ProtocolError(WireErrorCode.BAD_FRAME, what);
@@ -48,22 +50,30 @@ export function decodeHello(body: Buffer): { phyId: string; token: string } {
   if (body.length !== 2 + idLength + tokenLength) {
     throw badFrame(`HELLO body is ${body.length} bytes but its lengths add up to ${2 + idLength + tokenLength}`);
   }
-  return { phyId, token: body.toString('utf8', 2 + idLength) };
+  const token = body.toString('latin1', 2 + idLength);
+  if (!TOKEN_PATTERN.test(token)) throw badFrame('HELLO token must be 64 lowercase hex digits');
+  return { phyId, token };
 }
 
-/** WELCOME: u16 heartbeat seconds (1..65535). */
-export function encodeWelcome(heartbeatSeconds: number): Buffer {
+/**
+ * WELCOME: u16 heartbeat seconds (1..65535), then, answering a HELLO2, the 32-byte server
+ * proof (answering a v1 HELLO, nothing more).
+ */
+export function encodeWelcome(heartbeatSeconds: number, serverProof?: Buffer): Buffer {
   checkUint('heartbeatSeconds', heartbeatSeconds, 1, 0xffff);
-  const frame = allocFrame(FrameType.WELCOME, 2);
+  if (serverProof && serverProof.length !== PROOF_BYTES) throw new RangeError(`server proof must be ${PROOF_BYTES} bytes, got ${serverProof.length}`);
+  const frame = allocFrame(FrameType.WELCOME, 2 + (serverProof?.length ?? 0));
   frame.writeUInt16BE(heartbeatSeconds, H);
+  serverProof?.copy(frame, H + 2);
   return frame;
 }
 
-export function decodeWelcome(body: Buffer): { heartbeatSeconds: number } {
-  if (body.length !== 2) throw badFrame(`WELCOME body must be 2 bytes, got ${body.length}`);
+/** `serverProof` is null for a v1 WELCOME (2 bytes). */
+export function decodeWelcome(body: Buffer): { heartbeatSeconds: number; serverProof: Buffer | null } {
+  if (body.length !== 2 && body.length !== 2 + PROOF_BYTES) throw badFrame(`WELCOME body must be 2 or ${2 + PROOF_BYTES} bytes, got ${body.length}`);
   const heartbeatSeconds = body.readUInt16BE(0);
   if (heartbeatSeconds === 0) throw badFrame('WELCOME heartbeat must be at least 1 second');
-  return { heartbeatSeconds };
+  return { heartbeatSeconds, serverProof: body.length === 2 ? null : body.subarray(2) };
 }
 
 function encodeOpaque(type: number, name: string, data: Buffer): Buffer {

@@ -26,7 +26,7 @@ const EMPTY = Buffer.alloc(0);
  * Frame types are not checked here: the server answers an unknown type with PROTOCOL.
  */
 export class FrameDecoder {
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private readonly header = Buffer.alloc(H);
   private headerFilled = 0;
   /** Type and declared length of the frame whose body is being collected, or -1 between frames. */
@@ -38,6 +38,15 @@ export class FrameDecoder {
 
   constructor(options: { maxFrameBytes?: number } = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (!Number.isInteger(max) || max < 0 || max > 0xffffffff) throw new RangeError(`maxFrameBytes must be an integer in 0..4294967295, got ${max}`);
+    this.maxFrameBytes = max;
+  }
+
+  /**
+   * Changes the limit for headers not yet checked (the server raises it from the handshake
+   * limit to maxFrameBytes once the device is authenticated).
+   */
+  setMaxFrameBytes(max: number): void {
     if (!Number.isInteger(max) || max < 0 || max > 0xffffffff) throw new RangeError(`maxFrameBytes must be an integer in 0..4294967295, got ${max}`);
     this.maxFrameBytes = max;
   }

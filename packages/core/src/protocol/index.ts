@@ -6,3 +6,5 @@ export * from './frame-encoder';
 export * from './frame-bodies';
 export * from './frame-decoder';
 export * from './device-token';
+export * from './handshake';
+export * from './handshake-bodies';

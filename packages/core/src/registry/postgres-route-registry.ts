@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
+import { classified } from '../queue/postgres/classify-error';
 import { inTransaction } from '../queue/postgres/pool';
 import { PgListener } from '../queue/postgres/pg-listener';
 import { withPgRetry } from '../queue/postgres/retry';
@@ -26,7 +27,7 @@ const ROUTE_COLUMNS = `r.phy_id, r.replica_id, r.address, r.epoch, floor(extract
  * RouteRegistry on PostgreSQL: one row per device (its epoch outlives the connection, so it
  * keeps growing across reconnects), replica liveness by heartbeat on the database clock, and
  * the device-online / superseded signals on LISTEN/NOTIFY (delivered at COMMIT, so a listener
- * never hears of a route it cannot read yet).
+ * never hears of a route it cannot read yet). Failures go through classifyPostgresError.
  */
 export class PostgresRouteRegistry implements RouteRegistry {
   private readonly pool: Pool;
@@ -51,109 +52,121 @@ export class PostgresRouteRegistry implements RouteRegistry {
     this.supersededChannel = `${this.schema.name}:superseded`;
   }
 
-  async heartbeat(replica: { replicaId: string; address: string }, ttlMs: number): Promise<void> {
-    await withPgRetry(() =>
-      this.pool.query(
-        `INSERT INTO ${this.replicas} (replica_id, address, heartbeat_at, expires_at)
-         VALUES ($1, $2, now(), now() + make_interval(secs => $3::float8 / 1000.0))
-         ON CONFLICT (replica_id) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = now(), expires_at = EXCLUDED.expires_at`,
-        [replica.replicaId, replica.address, Math.max(1, Math.round(ttlMs))],
-      ),
-    );
+  heartbeat(replica: { replicaId: string; address: string }, ttlMs: number): Promise<void> {
+    return classified('heartbeat', async () => {
+      await withPgRetry(() =>
+        this.pool.query(
+          `INSERT INTO ${this.replicas} (replica_id, address, heartbeat_at, expires_at)
+           VALUES ($1, $2, now(), now() + make_interval(secs => $3::float8 / 1000.0))
+           ON CONFLICT (replica_id) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = now(), expires_at = EXCLUDED.expires_at`,
+          [replica.replicaId, replica.address, Math.max(1, Math.round(ttlMs))],
+        ),
+      );
+    });
   }
 
-  async removeReplica(replicaId: string): Promise<number> {
-    return withPgRetry(() =>
-      inTransaction(this.pool, async (client) => {
-        const cleared = await client.query(`UPDATE ${this.routes} SET replica_id = NULL, address = NULL, token = NULL WHERE replica_id = $1`, [replicaId]);
-        await client.query(`DELETE FROM ${this.replicas} WHERE replica_id = $1`, [replicaId]);
-        return cleared.rowCount ?? 0;
-      }),
-    );
+  removeReplica(replicaId: string): Promise<number> {
+    return classified('removeReplica', async () => {
+      return withPgRetry(() =>
+        inTransaction(this.pool, async (client) => {
+          const cleared = await client.query(`UPDATE ${this.routes} SET replica_id = NULL, address = NULL, token = NULL WHERE replica_id = $1`, [replicaId]);
+          await client.query(`DELETE FROM ${this.replicas} WHERE replica_id = $1`, [replicaId]);
+          return cleared.rowCount ?? 0;
+        }),
+      );
+    });
   }
 
-  async register(phyId: string, replica: { replicaId: string; address: string }): Promise<{ epoch: number; previous: DeviceRoute | null }> {
-    const token = `${this.tokenBase}.${++this.tokenCounter}`;
-    return withPgRetry(() =>
-      inTransaction(this.pool, async (client) => {
-        // Make sure the row exists, then lock its newest version: concurrent registers of one
-        // device queue up here and each sees the route the previous one wrote.
-        await client.query(`INSERT INTO ${this.routes} (phy_id) VALUES ($1) ON CONFLICT (phy_id) DO NOTHING`, [phyId]);
-        const current = await client.query<RouteRow & { token: string | null }>(
-          `SELECT ${ROUTE_COLUMNS}, r.token FROM ${this.routes} r WHERE r.phy_id = $1 FOR UPDATE`,
-          [phyId],
-        );
-        const row = current.rows[0]!;
-        if (row.token === token) return { epoch: Number(row.epoch), previous: null }; // our own commit, answered again
-        const previous = row.replica_id === null ? null : toRoute(row);
-        const updated = await client.query<{ epoch: string }>(
-          `UPDATE ${this.routes} SET epoch = epoch + 1, replica_id = $2, address = $3, connected_at = now(), token = $4
-           WHERE phy_id = $1 RETURNING epoch`,
-          [phyId, replica.replicaId, replica.address, token],
-        );
-        const epoch = Number(updated.rows[0]!.epoch);
-        await client.query(
-          `SELECT pg_notify($1, $2), CASE WHEN $4::text IS NOT NULL THEN pg_notify($3, $4) END`,
-          [
-            this.onlineChannel,
-            phyId,
-            this.supersededChannel,
-            previous ? JSON.stringify({ replicaId: previous.replicaId, phyId, epoch: previous.epoch }) : null,
-          ],
-        );
-        return { epoch, previous };
-      }),
-    );
+  register(phyId: string, replica: { replicaId: string; address: string }): Promise<{ epoch: number; previous: DeviceRoute | null }> {
+    return classified('register', async () => {
+      const token = `${this.tokenBase}.${++this.tokenCounter}`;
+      return withPgRetry(() =>
+        inTransaction(this.pool, async (client) => {
+          // Make sure the row exists, then lock its newest version: concurrent registers of one
+          // device queue up here and each sees the route the previous one wrote.
+          await client.query(`INSERT INTO ${this.routes} (phy_id) VALUES ($1) ON CONFLICT (phy_id) DO NOTHING`, [phyId]);
+          const current = await client.query<RouteRow & { token: string | null }>(
+            `SELECT ${ROUTE_COLUMNS}, r.token FROM ${this.routes} r WHERE r.phy_id = $1 FOR UPDATE`,
+            [phyId],
+          );
+          const row = current.rows[0]!;
+          if (row.token === token) return { epoch: Number(row.epoch), previous: null }; // our own commit, answered again
+          const previous = row.replica_id === null ? null : toRoute(row);
+          const updated = await client.query<{ epoch: string }>(
+            `UPDATE ${this.routes} SET epoch = epoch + 1, replica_id = $2, address = $3, connected_at = now(), token = $4
+             WHERE phy_id = $1 RETURNING epoch`,
+            [phyId, replica.replicaId, replica.address, token],
+          );
+          const epoch = Number(updated.rows[0]!.epoch);
+          await client.query(
+            `SELECT pg_notify($1, $2), CASE WHEN $4::text IS NOT NULL THEN pg_notify($3, $4) END`,
+            [
+              this.onlineChannel,
+              phyId,
+              this.supersededChannel,
+              previous ? JSON.stringify({ replicaId: previous.replicaId, phyId, epoch: previous.epoch }) : null,
+            ],
+          );
+          return { epoch, previous };
+        }),
+      );
+    });
   }
 
-  async unregister(phyId: string, replicaId: string, epoch: number): Promise<boolean> {
-    const result = await withPgRetry(() =>
-      this.pool.query(
-        `UPDATE ${this.routes} SET replica_id = NULL, address = NULL, token = NULL WHERE phy_id = $1 AND replica_id = $2 AND epoch = $3`,
-        [phyId, replicaId, epoch],
-      ),
-    );
-    return result.rowCount === 1;
+  unregister(phyId: string, replicaId: string, epoch: number): Promise<boolean> {
+    return classified('unregister', async () => {
+      const result = await withPgRetry(() =>
+        this.pool.query(
+          `UPDATE ${this.routes} SET replica_id = NULL, address = NULL, token = NULL WHERE phy_id = $1 AND replica_id = $2 AND epoch = $3`,
+          [phyId, replicaId, epoch],
+        ),
+      );
+      return result.rowCount === 1;
+    });
   }
 
   async lookup(phyId: string): Promise<DeviceRoute | null> {
     return (await this.lookupMany([phyId])).get(phyId) ?? null;
   }
 
-  async lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
-    const result = new Map<string, DeviceRoute>();
-    if (phyIds.length === 0) return result;
-    const { rows } = await this.pool.query<RouteRow>(
-      `SELECT ${ROUTE_COLUMNS} FROM ${this.routes} r
-       JOIN ${this.replicas} p ON p.replica_id = r.replica_id AND p.expires_at > now()
-       WHERE r.phy_id = ANY($1::text[])`,
-      [[...new Set(phyIds)]],
-    );
-    for (const row of rows) result.set(row.phy_id, toRoute(row));
-    return result;
+  lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
+    return classified('lookupMany', async () => {
+      const result = new Map<string, DeviceRoute>();
+      if (phyIds.length === 0) return result;
+      const { rows } = await this.pool.query<RouteRow>(
+        `SELECT ${ROUTE_COLUMNS} FROM ${this.routes} r
+         JOIN ${this.replicas} p ON p.replica_id = r.replica_id AND p.expires_at > now()
+         WHERE r.phy_id = ANY($1::text[])`,
+        [[...new Set(phyIds)]],
+      );
+      for (const row of rows) result.set(row.phy_id, toRoute(row));
+      return result;
+    });
   }
 
-  async listReplicas(): Promise<ReplicaInfo[]> {
-    const { rows } = await this.pool.query<{ replica_id: string; address: string; heartbeat_at: number }>(
-      `SELECT replica_id, address, floor(extract(epoch FROM heartbeat_at) * 1000)::float8 AS heartbeat_at
-       FROM ${this.replicas} WHERE expires_at > now() ORDER BY replica_id`,
-    );
-    return rows.map((r) => ({ replicaId: r.replica_id, address: r.address, heartbeatAt: r.heartbeat_at }));
+  listReplicas(): Promise<ReplicaInfo[]> {
+    return classified('listReplicas', async () => {
+      const { rows } = await this.pool.query<{ replica_id: string; address: string; heartbeat_at: number }>(
+        `SELECT replica_id, address, floor(extract(epoch FROM heartbeat_at) * 1000)::float8 AS heartbeat_at
+         FROM ${this.replicas} WHERE expires_at > now() ORDER BY replica_id`,
+      );
+      return rows.map((r) => ({ replicaId: r.replica_id, address: r.address, heartbeatAt: r.heartbeat_at }));
+    });
   }
 
   onDeviceOnline(listener: (phyId: string) => void): Promise<() => Promise<void>> {
-    return this.listener.subscribe(this.onlineChannel, listener);
+    return classified('onDeviceOnline', () => this.listener.subscribe(this.onlineChannel, listener));
   }
 
   onSuperseded(replicaId: string, listener: (phyId: string, epoch: number) => void): Promise<() => Promise<void>> {
-    return this.listener.subscribe(this.supersededChannel, (payload) => {
+    return classified('onSuperseded', () => this.listener.subscribe(this.supersededChannel, (payload) => {
       try {
         const message = JSON.parse(payload) as { replicaId: string; phyId: string; epoch: number };
         if (message.replicaId === replicaId) listener(message.phyId, Number(message.epoch));
       } catch {
         // not ours: ignore
       }
-    });
+    }));
   }
 
   async close(): Promise<void> {

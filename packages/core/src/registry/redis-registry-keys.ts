@@ -8,8 +8,12 @@
  *   replica's routes can be removed shard by shard). A script touches one shard, so one slot.
  * - Replica liveness lives in one slot: `<prefix>:{reg-replicas}:info` (replicaId → JSON) and
  *   `<prefix>:{reg-replicas}:alive:<replicaId>` (expires after the heartbeat TTL).
- * - Channels: `<prefix>:registry:device-online` (message: phyId) and
- *   `<prefix>:registry:superseded:<replicaId>` (message: `<epoch>:<phyId>`).
+ * - Device credentials live in the same shards: `<prefix>:{reg-<s>}:keys` (phyId → the
+ *   provisioned 32-byte key, raw) and `<prefix>:{reg-<s>}:revoked` (set of revoked phyIds), so
+ *   one device's credential read touches one slot.
+ * - Channels: `<prefix>:registry:device-online` (message: phyId),
+ *   `<prefix>:registry:superseded:<replicaId>` (message: `<epoch>:<phyId>`) and
+ *   `<prefix>:registry:revoked` (message: phyId).
  */
 export class RegistryKeys {
   constructor(
@@ -45,6 +49,14 @@ export class RegistryKeys {
     return `${this.shardTag(shard)}:replica:${replicaId}`;
   }
 
+  deviceKeys(shard: number): string {
+    return `${this.shardTag(shard)}:keys`;
+  }
+
+  revokedDevices(shard: number): string {
+    return `${this.shardTag(shard)}:revoked`;
+  }
+
   replicaInfo(): string {
     return `${this.prefix}:{reg-replicas}:info`;
   }
@@ -64,5 +76,9 @@ export class RegistryKeys {
 
   supersededChannel(replicaId: string): string {
     return `${this.prefix}:registry:superseded:${replicaId}`;
+  }
+
+  revokedChannel(): string {
+    return `${this.prefix}:registry:revoked`;
   }
 }

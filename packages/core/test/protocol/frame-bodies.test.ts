@@ -7,18 +7,24 @@ import {
   WireErrorCode,
   decodeAck,
   decodeCommand,
+  decodeChallenge,
   decodeError,
   decodeGoaway,
   decodeHello,
+  decodeHello2,
+  decodeProof,
   decodePing,
   decodePong,
   decodeWelcome,
   encodeAck,
+  encodeChallenge,
   encodeCommand,
   encodeError,
   encodeGoaway,
   encodeHello,
+  encodeHello2,
   encodePing,
+  encodeProof,
   encodePong,
   encodeWelcome,
   isKnownFrameType,
@@ -49,11 +55,28 @@ describe('frame bodies round trip', () => {
     const frame = roundTrip(encodeHello('meter:42.a_b-C', 'f'.repeat(64)));
     expect(frame.type).toBe(FrameType.HELLO);
     expect(decodeHello(frame.body)).toEqual({ phyId: 'meter:42.a_b-C', token: 'f'.repeat(64) });
-    expect(decodeHello(roundTrip(encodeHello('X'.repeat(64), '')).body)).toEqual({ phyId: 'X'.repeat(64), token: '' });
+    expect(decodeHello(roundTrip(encodeHello('X'.repeat(64), '0'.repeat(64))).body)).toEqual({ phyId: 'X'.repeat(64), token: '0'.repeat(64) });
+  });
+
+  it('HELLO2, CHALLENGE and PROOF', () => {
+    const nonce = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const hello = roundTrip(encodeHello2('meter:42', nonce));
+    expect(hello.type).toBe(FrameType.HELLO2);
+    expect(hello.body).toEqual(Buffer.concat([Buffer.from([8]), Buffer.from('meter:42'), nonce]));
+    expect(decodeHello2(hello.body)).toEqual({ phyId: 'meter:42', clientNonce: nonce });
+    expect(decodeChallenge(roundTrip(encodeChallenge(nonce)).body)).toEqual({ serverNonce: nonce });
+    const proof = Buffer.alloc(32, 7);
+    expect(decodeProof(roundTrip(encodeProof(proof)).body)).toEqual({ proof });
+    expect(() => encodeHello2('meter', Buffer.alloc(15))).toThrow(RangeError);
+    expect(() => encodeChallenge(Buffer.alloc(17))).toThrow(RangeError);
+    expect(() => encodeProof(Buffer.alloc(31))).toThrow(RangeError);
   });
 
   it('WELCOME, GOAWAY and ERROR', () => {
-    expect(decodeWelcome(roundTrip(encodeWelcome(65535)).body)).toEqual({ heartbeatSeconds: 65535 });
+    expect(decodeWelcome(roundTrip(encodeWelcome(65535)).body)).toEqual({ heartbeatSeconds: 65535, serverProof: null });
+    const proof = Buffer.alloc(32, 0xee);
+    expect(decodeWelcome(roundTrip(encodeWelcome(30, proof)).body)).toEqual({ heartbeatSeconds: 30, serverProof: proof });
+    expect(() => encodeWelcome(30, Buffer.alloc(31))).toThrow(RangeError);
     expect(decodeGoaway(roundTrip(encodeGoaway(0xffffffff)).body)).toEqual({ reconnectAfterMs: 0xffffffff });
     const error = roundTrip(encodeError(WireErrorCode.SUPERSEDED, 'connected elsewhere – newer wins'));
     expect(error.type).toBe(FrameType.ERROR);
@@ -95,9 +118,10 @@ describe('frame bodies round trip', () => {
     expect(() => encodeGoaway(-1)).toThrow(RangeError);
   });
 
-  it('knows the eight frame types of v1', () => {
+  it('knows the eleven frame types', () => {
+    expect(Object.values(FrameType)).toHaveLength(11);
     expect(Object.values(FrameType).every(isKnownFrameType)).toBe(true);
-    expect([0x00, 0x05, 0x12, 0x7e, 0x80, 0xff].some(isKnownFrameType)).toBe(false);
+    expect([0x00, 0x08, 0x12, 0x7e, 0x80, 0xff].some(isKnownFrameType)).toBe(false);
   });
 });
 
@@ -114,13 +138,32 @@ describe('malformed bodies are BAD_FRAME', () => {
     ['phyId with a non-ASCII byte', hello([2, A, 0xc3, 0])],
     ['token length past the end', hello([1, A, 4, 0x61, 0x61])],
     ['trailing bytes after the token', hello([1, A, 1, 0x61, 0x61])],
+    ['token of 63 hex digits', Buffer.concat([hello([1, A, 63]), Buffer.from('a'.repeat(63))])],
+    ['token in uppercase hex', Buffer.concat([hello([1, A, 64]), Buffer.from('A'.repeat(64))])],
+    ['token of non-hex characters', Buffer.concat([hello([1, A, 64]), Buffer.from('g'.repeat(64))])],
   ])('HELLO: %s', (_name, body) => {
     expect(badFrame(() => decodeHello(body))).toMatch(/HELLO/);
   });
 
-  it('WELCOME must be exactly 2 bytes and a heartbeat of at least 1 s', () => {
+  it.each([
+    ['empty', Buffer.alloc(0)],
+    ['id length 0', Buffer.concat([Buffer.from([0]), Buffer.alloc(16)])],
+    ['nonce of 15 bytes', Buffer.concat([Buffer.from([1, A]), Buffer.alloc(15)])],
+    ['nonce of 17 bytes', Buffer.concat([Buffer.from([1, A]), Buffer.alloc(17)])],
+    ['phyId with a space', Buffer.concat([Buffer.from([2, A, 0x20]), Buffer.alloc(16)])],
+  ])('HELLO2: %s', (_name, body) => {
+    expect(badFrame(() => decodeHello2(body))).toMatch(/HELLO2/);
+  });
+
+  it('CHALLENGE is 16 bytes, PROOF 32', () => {
+    badFrame(() => decodeChallenge(Buffer.alloc(15)));
+    badFrame(() => decodeProof(Buffer.alloc(33)));
+  });
+
+  it('WELCOME must be 2 or 34 bytes and a heartbeat of at least 1 s', () => {
     badFrame(() => decodeWelcome(Buffer.alloc(1)));
     badFrame(() => decodeWelcome(Buffer.alloc(3)));
+    badFrame(() => decodeWelcome(Buffer.alloc(33)));
     badFrame(() => decodeWelcome(Buffer.alloc(2)));
   });
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""An Outbound device written from DESIGN.md's "Device wire protocol v1" alone.
+"""An Outbound device written from docs/protocol.md alone.
 
 It shares no code with the project (Python 3, standard library only), so it shows the spec is
 enough to build a device, and it doubles as a reference for device makers.
 
 Modes:
-  serve            HELLO, WELCOME, PING every heartbeat interval, answer server PINGs, print each
+  serve            HELLO2, CHALLENGE, PROOF, WELCOME (whose server proof it checks), PING every heartbeat interval, answer server PINGs, print each
                    COMMAND as a JSON line and ACK it OK with --result-hex (a duplicate id is
                    re-ACKed with the first result, not applied again); exit after --count commands.
   <malformed>      break one rule and report, as one JSON line, the ERROR frame the server sent
@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import socket
 import struct
 import sys
@@ -28,10 +29,12 @@ VERSION = 0x01
 HEADER = struct.Struct(">2sBBI")  # magic, version, type, body length (big-endian)
 
 HELLO, WELCOME, PING, PONG = 0x01, 0x02, 0x03, 0x04
+HELLO2, CHALLENGE, PROOF = 0x05, 0x06, 0x07
 COMMAND, ACK, GOAWAY, ERROR = 0x10, 0x11, 0x30, 0x7F
 ACK_OK, ACK_REJECTED, ACK_BUSY = 0x00, 0x01, 0x02
 ERROR_NAMES = {1: "BAD_FRAME", 2: "AUTH_FAILED", 3: "TOO_LARGE", 4: "HANDSHAKE_TIMEOUT",
-               5: "SUPERSEDED", 6: "IDLE_TIMEOUT", 7: "BUSY", 8: "PROTOCOL"}
+               5: "SUPERSEDED", 6: "IDLE_TIMEOUT", 7: "BUSY", 8: "PROTOCOL", 9: "RATE_LIMITED"}
+HANDSHAKE_FRAME_LIMIT = 512
 
 
 class ProtocolViolation(Exception):
@@ -47,14 +50,35 @@ def frame(ftype, body=b"", magic=MAGIC, version=VERSION, declared_length=None):
     return HEADER.pack(magic, version, ftype, length) + body
 
 
+def device_key(phy_id, secret):
+    """The key of a device without a provisioned one: HMAC-SHA256(fleet secret, phyId), raw bytes."""
+    return hmac.new(secret.encode(), phy_id.encode(), hashlib.sha256).digest()
+
+
 def token_for(phy_id, secret):
-    """Lowercase hex HMAC-SHA256 of the phyId under the shared secret."""
-    return hmac.new(secret.encode(), phy_id.encode(), hashlib.sha256).hexdigest()
+    """The v1 static token: the device key as lowercase hex."""
+    return device_key(phy_id, secret).hex()
 
 
 def hello_body(phy_id, token):
     pid, tok = phy_id.encode(), token.encode()
     return struct.pack(">B", len(pid)) + pid + struct.pack(">B", len(tok)) + tok
+
+
+def hello2_body(phy_id, client_nonce):
+    pid = phy_id.encode()
+    return struct.pack(">B", len(pid)) + pid + client_nonce
+
+
+def proof_for(key, phy_id, client_nonce, server_nonce):
+    """PROOF = HMAC-SHA256(deviceKey, "OB2" || u8 idLen || phyId || clientNonce || serverNonce)."""
+    pid = phy_id.encode()
+    return hmac.new(key, b"OB2" + struct.pack(">B", len(pid)) + pid + client_nonce + server_nonce, hashlib.sha256).digest()
+
+
+def server_proof_for(key, server_nonce, client_nonce):
+    """What WELCOME carries after the heartbeat: HMAC-SHA256(deviceKey, "OB2S" || serverNonce || clientNonce)."""
+    return hmac.new(key, b"OB2S" + server_nonce + client_nonce, hashlib.sha256).digest()
 
 
 class Connection:
@@ -107,15 +131,30 @@ def parse_error(body):
     return {"code": code, "name": ERROR_NAMES.get(code, "UNKNOWN"), "reason": body[1:].decode("utf-8")}
 
 
-def handshake(conn, phy_id, token, timeout):
-    """HELLO, then the WELCOME's heartbeat seconds (raises on anything else)."""
-    conn.send(frame(HELLO, hello_body(phy_id, token)))
+def read_expected(conn, want, length, timeout):
     ftype, body = conn.read_frame(timeout)
     if ftype == ERROR:
         raise ProtocolViolation("handshake refused: %s" % json.dumps(parse_error(body)))
-    if ftype != WELCOME or len(body) != 2:
-        raise ProtocolViolation("expected WELCOME, got type 0x%02x (%d bytes)" % (ftype, len(body)))
-    return struct.unpack(">H", body)[0]
+    if ftype != want or len(body) != length:
+        raise ProtocolViolation("expected type 0x%02x of %d bytes, got type 0x%02x (%d bytes)" % (want, length, ftype, len(body)))
+    return body
+
+
+def challenge(conn, phy_id, timeout, client_nonce=None):
+    """HELLO2, then the CHALLENGE's server nonce. Returns (client nonce, server nonce)."""
+    client_nonce = client_nonce or os.urandom(16)
+    conn.send(frame(HELLO2, hello2_body(phy_id, client_nonce)))
+    return client_nonce, read_expected(conn, CHALLENGE, 16, timeout)
+
+
+def handshake(conn, phy_id, key, timeout):
+    """HELLO2, CHALLENGE, PROOF, WELCOME; checks the server proof; returns the heartbeat seconds."""
+    client_nonce, server_nonce = challenge(conn, phy_id, timeout)
+    conn.send(frame(PROOF, proof_for(key, phy_id, client_nonce, server_nonce)))
+    body = read_expected(conn, WELCOME, 34, timeout)
+    if not hmac.compare_digest(body[2:], server_proof_for(key, server_nonce, client_nonce)):
+        raise ProtocolViolation("the WELCOME's server proof does not match our key: not our server")
+    return struct.unpack(">H", body[:2])[0]
 
 
 def expect_error_and_close(conn, timeout, started):
@@ -144,7 +183,7 @@ def expect_error_and_close(conn, timeout, started):
 
 def serve(args):
     conn = Connection(args.host, args.port, args.max_frame)
-    heartbeat = handshake(conn, args.phy_id, token_for(args.phy_id, args.secret), args.timeout)
+    heartbeat = handshake(conn, args.phy_id, device_key(args.phy_id, args.secret), args.timeout)
     emit(event="welcome", heartbeatSeconds=heartbeat)
     result = bytes.fromhex(args.result_hex)
     applied = {}  # command id -> the result we ACKed it with (duplicates are re-ACKed, not re-applied)
@@ -194,28 +233,50 @@ def serve(args):
 
 def malformed(args):
     """Each case breaks one rule; the report says which ERROR came back and how the socket ended."""
-    token = token_for(args.phy_id, args.secret)
-    good_hello = hello_body(args.phy_id, token)
+    key = device_key(args.phy_id, args.secret)
+    good_hello = hello2_body(args.phy_id, os.urandom(16))
     conn = Connection(args.host, args.port, args.max_frame)
     started = time.monotonic()
     report = {"mode": args.mode}
     mode = args.mode
     if mode == "bad-magic":
-        conn.send(frame(HELLO, good_hello, magic=b"XB"))
+        conn.send(frame(HELLO2, good_hello, magic=b"XB"))
     elif mode == "bad-version":
-        conn.send(frame(HELLO, good_hello, version=0x02))
-    elif mode == "wrong-token":
-        conn.send(frame(HELLO, hello_body(args.phy_id, token_for(args.phy_id, "not-" + args.secret))))
+        conn.send(frame(HELLO2, good_hello, version=0x02))
+    elif mode == "v1-hello":
+        conn.send(frame(HELLO, hello_body(args.phy_id, token_for(args.phy_id, args.secret))))
     elif mode == "bad-hello-body":
-        conn.send(frame(HELLO, hello_body("bad id!", token)))  # space and '!' are outside the phyId alphabet
+        conn.send(frame(HELLO2, hello2_body("bad id!", os.urandom(16))))  # space and '!' are outside the phyId alphabet
     elif mode == "too-large":
-        conn.send(frame(HELLO, declared_length=args.max_frame + 1))  # the header alone: the length must be refused
+        conn.send(frame(HELLO2, declared_length=HANDSHAKE_FRAME_LIMIT + 1))  # the header alone: the length must be refused
     elif mode == "handshake-timeout":
         pass  # connect and say nothing
     elif mode == "ack-before-hello":
         conn.send(frame(ACK, uuid.uuid4().bytes + b"\x00"))
+    elif mode in ("wrong-proof", "proof-timeout", "ping-before-proof", "replayed-proof"):
+        client_nonce, server_nonce = challenge(conn, args.phy_id, args.timeout)
+        started = time.monotonic()
+        if mode == "wrong-proof":
+            conn.send(frame(PROOF, proof_for(device_key(args.phy_id, "not-" + args.secret), args.phy_id, client_nonce, server_nonce)))
+        elif mode == "ping-before-proof":
+            conn.send(frame(PING, b"early"))
+        elif mode == "replayed-proof":
+            # A PROOF an eavesdropper captured: right for this connection's nonces, then replayed
+            # on a new connection with the same HELLO2. The new server nonce makes it worthless.
+            captured = proof_for(key, args.phy_id, client_nonce, server_nonce)
+            conn.send(frame(PROOF, captured))
+            report["firstWelcomed"] = len(read_expected(conn, WELCOME, 34, args.timeout)) == 34
+            replay = Connection(args.host, args.port, args.max_frame)
+            _, replay_nonce = challenge(replay, args.phy_id, args.timeout, client_nonce)
+            report["serverNonceDiffers"] = replay_nonce != server_nonce
+            replay.send(frame(PROOF, captured))
+            report.update(expect_error_and_close(replay, args.timeout, time.monotonic()))
+            replay.close()
+            conn.close()
+            emit(**report)
+            return
     else:
-        report["heartbeatSeconds"] = handshake(conn, args.phy_id, token, args.timeout)
+        report["heartbeatSeconds"] = handshake(conn, args.phy_id, key, args.timeout)
         started = time.monotonic()
         if mode == "idle":
             pass  # stay silent after WELCOME
@@ -224,7 +285,9 @@ def malformed(args):
         elif mode == "command-from-device":
             conn.send(frame(COMMAND, uuid.uuid4().bytes + b"x"))
         elif mode == "hello-twice":
-            conn.send(frame(HELLO, good_hello))
+            conn.send(frame(HELLO2, good_hello))
+        elif mode == "big-pong":
+            conn.send(frame(PONG, b"x" * 65))
         elif mode == "too-large-after-welcome":
             conn.send(frame(ACK, declared_length=args.max_frame + 1))
         elif mode in ("supersede", "busy"):
@@ -232,8 +295,8 @@ def malformed(args):
             # a connection limit of one it is refused with BUSY (then the first must stay alive).
             second = Connection(args.host, args.port, args.max_frame)
             second_id = args.phy_id if mode == "supersede" else args.phy_id + "-2"
-            second.send(frame(HELLO, hello_body(second_id, token_for(second_id, args.secret))))
             if mode == "busy":
+                second.send(frame(HELLO2, hello2_body(second_id, os.urandom(16))))
                 report.update(expect_error_and_close(second, args.timeout, started))
                 conn.send(frame(PING, b"still-here"))
                 ftype, body = conn.read_frame(args.timeout)
@@ -241,8 +304,7 @@ def malformed(args):
                 conn.close()
                 emit(**report)
                 return
-            ftype, body = second.read_frame(args.timeout)
-            report["secondWelcomed"] = ftype == WELCOME
+            report["secondWelcomed"] = handshake(second, second_id, key, args.timeout) > 0
             report.update(expect_error_and_close(conn, args.timeout, started))
             second.send(frame(PING, b"still-here"))
             ftype, body = second.read_frame(args.timeout)
@@ -257,8 +319,9 @@ def malformed(args):
     emit(**report)
 
 
-MALFORMED = ["bad-magic", "bad-version", "wrong-token", "bad-hello-body", "too-large", "handshake-timeout",
-             "ack-before-hello", "idle", "unknown-type", "command-from-device", "hello-twice",
+MALFORMED = ["bad-magic", "bad-version", "v1-hello", "bad-hello-body", "too-large", "handshake-timeout",
+             "ack-before-hello", "wrong-proof", "proof-timeout", "ping-before-proof", "replayed-proof",
+             "idle", "unknown-type", "command-from-device", "hello-twice", "big-pong",
              "too-large-after-welcome", "supersede", "busy"]
 
 

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
-  AckStatus, decodeCommand, decodeError, decodeGoaway, decodeWelcome, deviceToken, encodeAck, encodeHello, FrameDecoder,
-  FrameType, type Frame,
+  AckStatus, decodeChallenge, decodeCommand, decodeError, decodeGoaway, decodeWelcome, deriveDeviceKey, deviceProof, encodeAck, encodeHello2,
+  encodeProof, FrameDecoder, FrameType, NONCE_BYTES, verifyServerProof, wireErrorName, type Frame,
 } from '@outbound/core';
 import { waitFor } from '@outbound/test-support';
 
@@ -30,10 +31,11 @@ export class RawDevice {
     });
   }
 
-  static async connect(port: number, options: { tls?: boolean } = {}): Promise<RawDevice> {
+  /** `localAddress` (any of 127.0.0.0/8) makes the connection come from another source address. */
+  static async connect(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawDevice> {
     const socket = options.tls
-      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : connect({ port, host: '127.0.0.1' });
+      ? tlsConnect({ socket: connect({ port, host: '127.0.0.1', localAddress: options.localAddress }), rejectUnauthorized: false })
+      : connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -41,12 +43,33 @@ export class RawDevice {
     return new RawDevice(socket);
   }
 
-  /** Connects and completes the handshake; answers the heartbeat seconds from WELCOME. */
-  static async handshake(port: number, phyId: string, secret: string, options: { tls?: boolean } = {}): Promise<RawDevice> {
+  /**
+   * Connects and completes the challenge-response handshake with the key derived from
+   * `secret` (or a provisioned `key`), and checks the server's proof in WELCOME.
+   */
+  static async handshake(port: number, phyId: string, secret: string | { key: Buffer }, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawDevice> {
     const device = await RawDevice.connect(port, options);
-    device.send(encodeHello(phyId, deviceToken(phyId, secret)));
-    await device.next(FrameType.WELCOME);
+    const key = typeof secret === 'string' ? deriveDeviceKey(secret, phyId) : secret.key;
+    const { clientNonce, serverNonce } = await device.challenge(phyId);
+    device.send(encodeProof(deviceProof(key, phyId, clientNonce, serverNonce)));
+    const answer = await waitFor(() => device.frames.find((f) => f.type === FrameType.WELCOME || f.type === FrameType.ERROR), { what: 'WELCOME or ERROR' });
+    if (answer.type === FrameType.ERROR) {
+      device.close();
+      const error = decodeError(answer.body);
+      throw new Error(`${phyId}: handshake refused with ERROR ${wireErrorName(error.code)}: ${error.reason}`);
+    }
+    const welcome = decodeWelcome((await device.next(FrameType.WELCOME)).body);
+    if (!welcome.serverProof || !verifyServerProof(key, serverNonce, clientNonce, welcome.serverProof)) {
+      device.close();
+      throw new Error(`${phyId}: the WELCOME's server proof does not match the device key`);
+    }
     return device;
+  }
+
+  /** Sends HELLO2 and waits for the CHALLENGE; answers both nonces. */
+  async challenge(phyId: string, clientNonce: Buffer = randomBytes(NONCE_BYTES)): Promise<{ clientNonce: Buffer; serverNonce: Buffer }> {
+    this.send(encodeHello2(phyId, clientNonce));
+    return { clientNonce, serverNonce: decodeChallenge((await this.next(FrameType.CHALLENGE)).body).serverNonce };
   }
 
   send(bytes: Buffer): void {

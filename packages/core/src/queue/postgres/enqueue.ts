@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { CommandStatus } from '../../command';
 import { OutboundError, idempotencyConflict } from '../../errors';
 import type { EnqueueResult, StoreEnqueueItem } from '../queue';
+import { classifyPostgresError } from './classify-error';
 import { inTransaction } from './pool';
 import { arrivals, MERGE_HEAD } from './device-head';
 import type { QueueContext } from './queue-context';
@@ -111,10 +112,29 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
       const ready = accepted.length > 0 && (await insertAccepted(ctx, client, accepted.map((i) => ({ id: ids[i]!, input: inputs[i]! })), results, accepted));
       return { results: results as Array<EnqueueResult | OutboundError>, ready };
     }),
-  ).then(({ results: answered, ready }) => {
-    if (ready) ctx.workReady();
-    return answered;
-  });
+  ).then(
+    ({ results: answered, ready }) => {
+      if (ready) ctx.workReady();
+      return answered;
+    },
+    (error: unknown) => outcomeUnknown(error, ids, results, all),
+  );
+}
+
+/**
+ * A failed enqueue, classified: when it may have committed (COMMIT lost, or a timeout), each
+ * command gets its own OUTCOME_UNKNOWN naming its id, so every caller of a shared batch can
+ * look up its own command; otherwise nothing was stored and the call fails as a whole.
+ */
+function outcomeUnknown(
+  error: unknown,
+  ids: string[],
+  results: Array<EnqueueResult | OutboundError | undefined>,
+  positions: number[],
+): Array<EnqueueResult | OutboundError> {
+  if (classifyPostgresError(error, 'enqueue', { ids }).code !== 'OUTCOME_UNKNOWN') throw classifyPostgresError(error, 'enqueue');
+  for (const i of positions) results[i] = classifyPostgresError(error, 'enqueue', { ids: [ids[i]!] });
+  return results as Array<EnqueueResult | OutboundError>;
 }
 
 async function insertAccepted(

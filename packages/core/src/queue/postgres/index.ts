@@ -4,3 +4,4 @@ export { createPgPool, checkPgHealth, inTransaction, type PgPoolOptions, type Pg
 export { withPgRetry, isRetryablePgError, RETRYABLE_SQLSTATES, type RetryOptions } from './retry';
 export { PgListener } from './pg-listener';
 export { PostgresTransfer, type TransferRecord, type ImportReport } from './transfer';
+export { classifyPostgresError, isCommitUnknown, type PgWrite } from './classify-error';

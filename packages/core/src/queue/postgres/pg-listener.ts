@@ -2,11 +2,16 @@ import { Client, escapeIdentifier, type Pool } from 'pg';
 
 type Handler = (payload: string) => void;
 
+/** Longest wait between two reconnect attempts. */
+const RECONNECT_MAX_MS = 2_000;
+
 /**
  * One dedicated connection (outside the pool) that LISTENs on channels and fans NOTIFY
- * payloads out to handlers. When the connection drops it reconnects with backoff and LISTENs
- * again; signals sent while it was down are lost, which is why every waiter also has a
- * fallback timer and `onReconnect` handlers can re-check state.
+ * payloads out to handlers. When the connection drops (server killed, restarted, failed over)
+ * it reconnects with jittered backoff (at most RECONNECT_MAX_MS apart, so it is back within
+ * about that long of the server) and LISTENs again; signals sent while it was down are lost,
+ * which is why every waiter also has a fallback timer and `onReconnect` handlers re-check state
+ * (the queue wakes its claimers).
  */
 export class PgListener {
   private client: Client | null = null;
@@ -28,8 +33,15 @@ export class PgListener {
       this.handlers.set(channel, set);
     }
     set.add(handler);
-    const client = await this.connect();
-    if (first) await client.query(`LISTEN ${escapeIdentifier(channel)}`);
+    try {
+      const client = await this.connect();
+      if (first) await client.query(`LISTEN ${escapeIdentifier(channel)}`);
+    } catch (error) {
+      // Not subscribed: forget the handler, so a later subscribe starts afresh.
+      set.delete(handler);
+      if (set.size === 0 && this.handlers.get(channel) === set) this.handlers.delete(channel);
+      throw error;
+    }
     return async () => {
       const current = this.handlers.get(channel);
       if (!current) return;
@@ -75,14 +87,17 @@ export class PgListener {
       for (const handler of this.handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
     });
     const lost = (): void => this.lost(client);
+    // Always heard: an 'error' event without a listener would end the process.
     client.on('error', lost);
     client.on('end', lost);
-    await client.connect();
-    if (this.closed) {
-      await client.end();
-      throw new Error('listener is closed');
+    try {
+      await client.connect();
+      if (this.closed) throw new Error('listener is closed');
+      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${escapeIdentifier(channel)}`);
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
     }
-    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${escapeIdentifier(channel)}`);
     this.client = client;
     this.failures = 0;
     return client;
@@ -97,7 +112,7 @@ export class PgListener {
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer || this.handlers.size === 0) return;
-    const delay = Math.min(5_000, 100 * 2 ** this.failures) * (0.5 + Math.random() / 2);
+    const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** this.failures) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect().then(

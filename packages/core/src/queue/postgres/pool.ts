@@ -1,5 +1,6 @@
 import { Pool, type PoolClient } from 'pg';
 import { toError } from '../../errors';
+import { markCommitUnknown, pgErrorKind } from './classify-error';
 
 /** How to reach PostgreSQL and size the pool (from each service's config). */
 export interface PgPoolOptions {
@@ -27,7 +28,12 @@ export function createPgPool(options: PgPoolOptions): Pool {
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     application_name: options.applicationName ?? 'outbound',
   });
+  // A server that goes away emits 'error' on every connection it had: on idle ones through the
+  // pool (absorbed here; the pool drops them), on checked-out ones on the client itself, where an
+  // unheard 'error' event would end the process. The query in flight rejects on its own, and a
+  // client that errored is released as broken, so the listener only has to exist.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
@@ -63,16 +69,23 @@ export async function checkPgHealth(pool: Pool, timeoutMs = 2_000): Promise<PgHe
   }
 }
 
-/** Runs `fn` inside BEGIN/COMMIT on one pooled client; rolls back and rethrows on error. */
+/**
+ * Runs `fn` inside BEGIN/COMMIT on one pooled client; rolls back and rethrows on error. A
+ * connection lost while COMMIT was on the wire leaves the outcome unknown: that error is marked
+ * (isCommitUnknown). Lost any earlier, the server rolls the transaction back.
+ */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  let committing = false;
   try {
     await client.query('BEGIN');
     const value = await fn(client);
+    committing = true;
     await client.query('COMMIT');
     return value;
   } catch (error) {
+    if (committing && pgErrorKind(error) !== null) markCommitUnknown(error);
     try {
       await client.query('ROLLBACK');
     } catch {

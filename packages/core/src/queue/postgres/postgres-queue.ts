@@ -11,6 +11,7 @@ import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head'
 import { enqueueMany } from './enqueue';
 import { PgListener } from './pg-listener';
 import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-context';
+import { classified } from './classify-error';
 import { deadLetters } from './dead-letters';
 import { withPgRetry } from './retry';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
@@ -18,13 +19,14 @@ import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { WorkNotifier, WorkSignal } from './work-signal';
 
-/** src/queue/postgres and dist/queue/postgres sit at the same depth, so this finds the .sql in src from both. */
-const CLAIM_SQL_PATH = path.resolve(__dirname, '../../../src/queue/postgres/sql/claim.sql');
+/** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
+const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
 
 /**
  * The PostgreSQL store behind the queue layer (ValidatedQueue checks input first): the same guarantees as the Redis backend, one transaction per
  * transition, times on the database clock (now()). The pool is the caller's; close() leaves it
- * open. Run runMigrations() for the schema (QueueOptions.prefix) before use.
+ * open. Run runMigrations() for the schema (QueueOptions.prefix) before use. Every method fails
+ * with a coded error: what the driver throws goes through classifyPostgresError.
  */
 export class PostgresQueue implements CommandStore {
   private readonly ctx: QueueContext;
@@ -54,7 +56,7 @@ export class PostgresQueue implements CommandStore {
   }
 
   enqueueBatch(inputs: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
-    return inputs.length === 0 ? Promise.resolve([]) : enqueueMany(this.ctx, inputs);
+    return inputs.length === 0 ? Promise.resolve([]) : classified('enqueue', () => enqueueMany(this.ctx, inputs));
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
@@ -69,189 +71,209 @@ export class PostgresQueue implements CommandStore {
     // devices fell to 27-160 commands/s). An unnamed statement is planned with this call's
     // values and the tables' current size every time (~1 ms of planning, 9-12 ms to claim 200).
     const query = { text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
-    const { rows } = await withPgRetry(() => this.ctx.pool.query<ClaimRow>(query));
+    const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow>(query)));
     return rows.map(toClaimedCommand);
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return ackMany(this.ctx, items);
+    return classified('ack', () => ackMany(this.ctx, items), { ids: items.map((i) => i.id) });
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
-    return failMany(this.ctx, items);
+    return classified('fail', () => failMany(this.ctx, items), { ids: items.map((i) => i.id) });
   }
 
   release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return releaseMany(this.ctx, items);
+    return classified('release', () => releaseMany(this.ctx, items), { ids: items.map((i) => i.id) });
   }
 
-  async markDeviceOffline(phyId: string): Promise<void> {
-    await withPgRetry(() =>
-      this.ctx.pool.query(
-        `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, true)
-         ON CONFLICT (phy_id) DO UPDATE SET offline = true, updated_at = now()`,
-        [phyId],
-      ),
-    );
+  markDeviceOffline(phyId: string): Promise<void> {
+    return classified('markDeviceOffline', async () => {
+      await withPgRetry(() =>
+        this.ctx.pool.query(
+          `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, true)
+           ON CONFLICT (phy_id) DO UPDATE SET offline = true, updated_at = now()`,
+          [phyId],
+        ),
+      );
+    });
   }
 
-  async markDeviceOnline(phyId: string): Promise<void> {
-    const { rows } = await withPgRetry(() =>
-      this.ctx.pool.query<{ queued: number }>(
-        `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, false)
-         ON CONFLICT (phy_id) DO UPDATE SET offline = false, updated_at = now() RETURNING queued`,
-        [phyId],
-      ),
-    );
-    if ((rows[0]?.queued ?? 0) > 0) this.ctx.workReady();
+  markDeviceOnline(phyId: string): Promise<void> {
+    return classified('markDeviceOnline', async () => {
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ queued: number }>(
+          `INSERT INTO ${this.ctx.devices} (phy_id, offline) VALUES ($1, false)
+           ON CONFLICT (phy_id) DO UPDATE SET offline = false, updated_at = now() RETURNING queued`,
+          [phyId],
+        ),
+      );
+      if ((rows[0]?.queued ?? 0) > 0) this.ctx.workReady();
+    });
   }
 
-  async listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
-    const limit = options.limit ?? 1_000;
-    const { rows } = await this.ctx.pool.query<{ phy_id: string }>(
-      `SELECT phy_id FROM ${this.ctx.devices} WHERE offline AND phy_id > $1 ORDER BY phy_id LIMIT $2`,
-      [options.cursor ?? '', limit + 1],
-    );
-    const page = rows.slice(0, limit).map((r) => r.phy_id);
-    return { phyIds: page, nextCursor: rows.length > limit ? page[page.length - 1]! : null };
+  listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    return classified('listParkedDevices', async () => {
+      const limit = options.limit ?? 1_000;
+      const { rows } = await this.ctx.pool.query<{ phy_id: string }>(
+        `SELECT phy_id FROM ${this.ctx.devices} WHERE offline AND phy_id > $1 ORDER BY phy_id LIMIT $2`,
+        [options.cursor ?? '', limit + 1],
+      );
+      const page = rows.slice(0, limit).map((r) => r.phy_id);
+      return { phyIds: page, nextCursor: rows.length > limit ? page[page.length - 1]! : null };
+    });
   }
 
-  async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
-    // The lease is judged on now(), the database clock; the token is cleared so the old
-    // holder's late ack or fail is refused (LEASE_LOST) rather than taken as a repeat.
-    const { rows } = await withPgRetry(() =>
-      this.ctx.pool.query<{ n: number; woke: boolean | null }>(
-        `WITH due AS (
-           SELECT id FROM ${this.ctx.commands} WHERE status = 'inflight' AND lease_expires_at <= now()
-           ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
-         ), upd AS (
-           UPDATE ${this.ctx.commands} c
-           SET status = CASE WHEN c.expires_at <= now() THEN 'expired' WHEN c.attempts >= c.max_attempts THEN 'dead' ELSE 'queued' END,
-               run_at = now(), wait_reason = NULL, lease_token = NULL, lease_expires_at = NULL,
-               last_error = CASE WHEN c.expires_at <= now() THEN 'lease expired after the TTL passed'
-                                 WHEN c.attempts >= c.max_attempts THEN 'lease expired without an outcome (last attempt)'
-                                 ELSE 'lease expired without an outcome' END,
-               finished_at = CASE WHEN c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END, updated_at = now()
-           FROM due WHERE c.id = due.id AND c.status = 'inflight'
-           RETURNING c.phy_id, c.status, c.priority, c.seq
-         ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
-           FROM ${arrivals('upd', "status = 'queued'")} n WHERE d.phy_id = n.phy_id
-         )
-         SELECT count(*)::int AS n, bool_or(status = 'queued') AS woke FROM upd`,
-        [options.limit ?? 1_000],
-      ),
-    );
-    if (rows[0]?.woke) this.ctx.workReady();
-    return rows[0]?.n ?? 0;
+  reclaimExpired(options: { limit?: number } = {}): Promise<number> {
+    return classified('reclaimExpired', async () => {
+      // The lease is judged on now(), the database clock; the token is cleared so the old
+      // holder's late ack or fail is refused (LEASE_LOST) rather than taken as a repeat.
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ n: number; woke: boolean | null }>(
+          `WITH due AS (
+             SELECT id FROM ${this.ctx.commands} WHERE status = 'inflight' AND lease_expires_at <= now()
+             ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+           ), upd AS (
+             UPDATE ${this.ctx.commands} c
+             SET status = CASE WHEN c.expires_at <= now() THEN 'expired' WHEN c.attempts >= c.max_attempts THEN 'dead' ELSE 'queued' END,
+                 run_at = now(), wait_reason = NULL, lease_token = NULL, lease_expires_at = NULL,
+                 last_error = CASE WHEN c.expires_at <= now() THEN 'lease expired after the TTL passed'
+                                   WHEN c.attempts >= c.max_attempts THEN 'lease expired without an outcome (last attempt)'
+                                   ELSE 'lease expired without an outcome' END,
+                 finished_at = CASE WHEN c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END, updated_at = now()
+             FROM due WHERE c.id = due.id AND c.status = 'inflight'
+             RETURNING c.phy_id, c.status, c.priority, c.seq
+           ), bumped AS (
+             UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
+             FROM ${arrivals('upd', "status = 'queued'")} n WHERE d.phy_id = n.phy_id
+           )
+           SELECT count(*)::int AS n, bool_or(status = 'queued') AS woke FROM upd`,
+          [options.limit ?? 1_000],
+        ),
+      );
+      if (rows[0]?.woke) this.ctx.workReady();
+      return rows[0]?.n ?? 0;
+    });
   }
 
-  async expireDue(options: { limit?: number } = {}): Promise<number> {
-    const { rows } = await withPgRetry(() =>
-      this.ctx.pool.query<{ n: number }>(
-        `WITH due AS (
-           SELECT id FROM ${this.ctx.commands} WHERE status = 'queued' AND expires_at <= now()
-           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
-         ), upd AS (
-           UPDATE ${this.ctx.commands} c
-           SET status = 'expired', last_error = coalesce(c.last_error, 'ttl expired'), finished_at = now(), updated_at = now()
-           FROM due WHERE c.id = due.id AND c.status = 'queued'
-           RETURNING c.id, c.phy_id
-         ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
-           FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
-         ), removed AS (
-           DELETE FROM ${this.ctx.commands} WHERE id IN (
-             SELECT id FROM ${this.ctx.commands}
-             WHERE status IN ('acked', 'rejected', 'expired', 'cancelled') AND finished_at < now() - make_interval(secs => $2::float8 / 1000.0)
-             LIMIT $1 FOR UPDATE SKIP LOCKED)
-         )
-         SELECT count(*)::int AS n FROM upd`,
-        [options.limit ?? 1_000, this.ctx.retentionMs],
-      ),
-    );
-    return rows[0]?.n ?? 0;
+  expireDue(options: { limit?: number } = {}): Promise<number> {
+    return classified('expireDue', async () => {
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ n: number }>(
+          `WITH due AS (
+             SELECT id FROM ${this.ctx.commands} WHERE status = 'queued' AND expires_at <= now()
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+           ), upd AS (
+             UPDATE ${this.ctx.commands} c
+             SET status = 'expired', last_error = coalesce(c.last_error, 'ttl expired'), finished_at = now(), updated_at = now()
+             FROM due WHERE c.id = due.id AND c.status = 'queued'
+             RETURNING c.id, c.phy_id
+           ), bumped AS (
+             UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+             FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
+           ), removed AS (
+             DELETE FROM ${this.ctx.commands} WHERE id IN (
+               SELECT id FROM ${this.ctx.commands}
+               WHERE status IN ('acked', 'rejected', 'expired', 'cancelled') AND finished_at < now() - make_interval(secs => $2::float8 / 1000.0)
+               LIMIT $1 FOR UPDATE SKIP LOCKED)
+           )
+           SELECT count(*)::int AS n FROM upd`,
+          [options.limit ?? 1_000, this.ctx.retentionMs],
+        ),
+      );
+      return rows[0]?.n ?? 0;
+    });
   }
 
-  async cancel(id: string): Promise<StoredCommand> {
-    if (!isUuid(id)) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
-    const { rows } = await withPgRetry(() =>
-      this.ctx.pool.query<{ n: number }>(
-        `WITH upd AS (
-           UPDATE ${this.ctx.commands} SET status = 'cancelled', finished_at = now(), updated_at = now()
-           WHERE id = $1 AND status = 'queued' RETURNING id, phy_id
-         ), bumped AS (
-           UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
-           FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
-         )
-         SELECT count(*)::int AS n FROM upd`,
+  cancel(id: string): Promise<StoredCommand> {
+    return classified('cancel', async () => {
+      if (!isUuid(id)) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ n: number }>(
+          `WITH upd AS (
+             UPDATE ${this.ctx.commands} SET status = 'cancelled', finished_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'queued' RETURNING id, phy_id
+           ), bumped AS (
+             UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+             FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
+           )
+           SELECT count(*)::int AS n FROM upd`,
+          [id],
+        ),
+      );
+      const command = await this.get(id);
+      if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
+      if (rows[0]?.n !== 1) {
+        throw new OutboundError('INVALID_STATE', `command ${id} is ${command.status}; only queued commands can be cancelled`, { details: { id, status: command.status } });
+      }
+      return command;
+    }, { ids: [id] });
+  }
+
+  get(id: string): Promise<StoredCommand | null> {
+    return classified('get', async () => {
+      if (!isUuid(id)) return null;
+      const { rows } = await this.ctx.pool.query<CommandRow>(
+        `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id) WHERE c.id = $1`,
         [id],
-      ),
-    );
-    const command = await this.get(id);
-    if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
-    if (rows[0]?.n !== 1) {
-      throw new OutboundError('INVALID_STATE', `command ${id} is ${command.status}; only queued commands can be cancelled`, { details: { id, status: command.status } });
-    }
-    return command;
+      );
+      return rows[0] ? toStoredCommand(rows[0]) : null;
+    });
   }
 
-  async get(id: string): Promise<StoredCommand | null> {
-    if (!isUuid(id)) return null;
-    const { rows } = await this.ctx.pool.query<CommandRow>(
-      `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id) WHERE c.id = $1`,
-      [id],
-    );
-    return rows[0] ? toStoredCommand(rows[0]) : null;
+  listDevice(phyId: string, options: { limit?: number } = {}): Promise<StoredCommand[]> {
+    return classified('listDevice', async () => {
+      // Delivery order: what is in flight, then the line (retries at the head, priority, FIFO).
+      const { rows } = await this.ctx.pool.query<CommandRow>(
+        `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+         WHERE c.phy_id = $1 AND c.status IN ('queued', 'inflight')
+         ORDER BY (c.status = 'inflight') DESC, c.priority DESC, c.seq
+         LIMIT $2`,
+        [phyId, options.limit ?? 100],
+      );
+      return rows.map(toStoredCommand);
+    });
   }
 
-  async listDevice(phyId: string, options: { limit?: number } = {}): Promise<StoredCommand[]> {
-    // Delivery order: what is in flight, then the line (retries at the head, priority, FIFO).
-    const { rows } = await this.ctx.pool.query<CommandRow>(
-      `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
-       WHERE c.phy_id = $1 AND c.status IN ('queued', 'inflight')
-       ORDER BY (c.status = 'inflight') DESC, c.priority DESC, c.seq
-       LIMIT $2`,
-      [phyId, options.limit ?? 100],
-    );
-    return rows.map(toStoredCommand);
-  }
-
-  async countDevice(phyId: string): Promise<number> {
-    const { rows } = await this.ctx.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${this.ctx.commands} WHERE phy_id = $1 AND status IN ('queued', 'inflight')`,
-      [phyId],
-    );
-    return rows[0]?.n ?? 0;
+  countDevice(phyId: string): Promise<number> {
+    return classified('countDevice', async () => {
+      const { rows } = await this.ctx.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${this.ctx.commands} WHERE phy_id = $1 AND status IN ('queued', 'inflight')`,
+        [phyId],
+      );
+      return rows[0]?.n ?? 0;
+    });
   }
 
   listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return this.dead.list(options);
+    return classified('listDead', () => this.dead.list(options));
   }
 
   replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.dead.replay(selector);
+    return classified('replayDead', () => this.dead.replay(selector));
   }
 
   purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.dead.purge(selector);
+    return classified('purgeDead', () => this.dead.purge(selector));
   }
 
-  async stats(): Promise<QueueStats> {
-    const { rows } = await this.ctx.pool.query<{ pending: number; inflight: number; delayed: number; waiting: number; dead: number }>(
-      `SELECT
-         count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at <= now())::int AS pending,
-         count(*) FILTER (WHERE c.status = 'inflight')::int AS inflight,
-         count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at > now())::int AS delayed,
-         count(*) FILTER (WHERE c.status = 'queued' AND coalesce(d.offline, false))::int AS waiting,
-         count(*) FILTER (WHERE c.status = 'dead')::int AS dead
-       FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
-       WHERE c.status IN ('queued', 'inflight', 'dead')`,
-    );
-    const r = rows[0]!;
-    const total = { pending: r.pending, inflight: r.inflight, delayed: r.delayed, waitingForDevice: r.waiting, dead: r.dead };
-    // PostgreSQL has no shards; one entry keeps the shape the Redis backend reports.
-    return { total, shards: [{ shard: 0, ...total }] };
+  stats(): Promise<QueueStats> {
+    return classified('stats', async () => {
+      const { rows } = await this.ctx.pool.query<{ pending: number; inflight: number; delayed: number; waiting: number; dead: number }>(
+        `SELECT
+           count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at <= now())::int AS pending,
+           count(*) FILTER (WHERE c.status = 'inflight')::int AS inflight,
+           count(*) FILTER (WHERE c.status = 'queued' AND NOT coalesce(d.offline, false) AND c.run_at > now())::int AS delayed,
+           count(*) FILTER (WHERE c.status = 'queued' AND coalesce(d.offline, false))::int AS waiting,
+           count(*) FILTER (WHERE c.status = 'dead')::int AS dead
+         FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+         WHERE c.status IN ('queued', 'inflight', 'dead')`,
+      );
+      const r = rows[0]!;
+      const total = { pending: r.pending, inflight: r.inflight, delayed: r.delayed, waitingForDevice: r.waiting, dead: r.dead };
+      // PostgreSQL has no shards; one entry keeps the shape the Redis backend reports.
+      return { total, shards: [{ shard: 0, ...total }] };
+    });
   }
 
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+const MEASURED = join(__dirname, 'measured-ingress.js');
+
+/** The built ingress (`node services/ingress/dist/main.js`) as its own process. */
+export interface IngressProcess {
+  child: ChildProcess;
+  tcpPort: number;
+  base: string;
+  /** Everything it logged (pino JSON lines on stdout). */
+  log: string[];
+  /** Resident set size of the process now, bytes (from /proc). */
+  rssBytes(): number;
+  /** After a full garbage collection: JS heap used plus memory outside it (buffers), bytes. Needs `measured`. */
+  retainedBytes(): Promise<{ heapUsed: number; external: number; rss: number }>;
+  metric(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the built ingress and waits until /readyz answers 200. `ulimitFiles` runs it under
+ * `ulimit -n` (through sh), as an operator's service manager would.
+ */
+export async function startIngressProcess(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean } = {}): Promise<IngressProcess> {
+  const [tcpPort, httpPort] = [await freePort(), await freePort()];
+  const fullEnv = {
+    PATH: process.env.PATH,
+    REDIS_URL: testRedisUrl(),
+    REGISTRY_PREFIX: uniquePrefix('ingress-proc'),
+    INGRESS_TCP_HOST: '127.0.0.1',
+    INGRESS_TCP_PORT: String(tcpPort),
+    INGRESS_HTTP_HOST: '127.0.0.1',
+    INGRESS_HTTP_PORT: String(httpPort),
+    DEVICE_AUTH_SECRETS: 'ingress-process-fleet-secret-0123456789',
+    INTERNAL_TOKEN: 'ingress-process-internal-token',
+    INGRESS_SHUTDOWN_GRACE_MS: '3000',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+  const child = options.ulimitFiles
+    ? spawn('sh', ['-c', `ulimit -n ${options.ulimitFiles} && exec "$0" "$1"`, process.execPath, MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] })
+    : options.measured
+      ? spawn(process.execPath, ['--expose-gc', MEASURED], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+      : spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const log: string[] = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      log.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  const base = `http://127.0.0.1:${httpPort}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`ingress exited with ${child.exitCode}: ${log.join('\n')}`);
+    return (await fetch(`${base}/readyz`)).status === 200;
+  }, { timeoutMs: 15_000, what: 'the ingress process to be ready' });
+  return {
+    child,
+    tcpPort,
+    base,
+    log,
+    rssBytes() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    },
+    retainedBytes() {
+      return new Promise((resolve) => {
+        child.once('message', (usage: NodeJS.MemoryUsage) => resolve({ heapUsed: usage.heapUsed, external: usage.external, rss: usage.rss }));
+        child.send('measure');
+      });
+    },
+    async metric(name: string) {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+      if (!line) throw new Error(`no metric ${name}`);
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
