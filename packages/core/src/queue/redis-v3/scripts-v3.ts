@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
 import { withShebang } from '../redis/scripts';
 
-/** The v3 Lua, beside this loader in src (and read from src when running from dist). */
-export const LUA_DIR_V3 = [resolve(__dirname, 'lua'), resolve(__dirname, '../../../src/queue/redis-v3/lua')].find((dir) => existsSync(dir)) ?? resolve(__dirname, 'lua');
+/** The v3 Lua, beside this loader (the build copies it into dist/, scripts/copy-assets.js). */
+export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
 export const SCRIPT_VERSION_V3 = 1;
