@@ -1,6 +1,6 @@
 import {
   checkRedisHealth, createRedisClient, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
-  RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
+  RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
   type CommandQueue, type CredentialStore, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
@@ -41,7 +41,11 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
   client.on('error', () => undefined);
-  const store = new RedisQueue(client, { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio });
+  const redisOptions = { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio };
+  const store =
+    config.queue.redisLayout === 'v3'
+      ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload })
+      : new RedisQueue(client, redisOptions);
   const queue = new ValidatedQueue(store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });

@@ -31,6 +31,10 @@ export interface DispatcherConfig {
     backoffMaxMs: number;
     /** Enqueue stops (503 STORE_FULL) once Redis used_memory reaches this share of maxmemory; 0: off. */
     admissionMaxMemoryRatio: number;
+    /** Redis record layout: v2 (default) or v3 (docs/redis-keys.md); every dispatcher must use the same. */
+    redisLayout: 'v2' | 'v3';
+    /** v3: keep a finished command's payload (default: dropped, its size and hash kept). */
+    keepFinishedPayload: boolean;
   };
   /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
   registry: { prefix: string; shards: number };
@@ -108,6 +112,18 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
       },
       default: 0.9,
       env: 'QUEUE_ADMISSION_MAX_MEMORY_RATIO',
+    },
+    redisLayout: {
+      doc: 'Redis record layout: v2, or v3 (leaner per command; keys under <prefix>:v3:, so a switch starts from an empty queue); the same on every dispatcher',
+      format: ['v2', 'v3'],
+      default: 'v2',
+      env: 'QUEUE_REDIS_LAYOUT',
+    },
+    keepFinishedPayload: {
+      doc: 'Redis v3 layout: keep a finished command\'s payload for its retention (default: dropped, its size and hash kept)',
+      format: Boolean,
+      default: false,
+      env: 'QUEUE_KEEP_FINISHED_PAYLOAD',
     },
   },
   registry: {

@@ -41,6 +41,12 @@ describe('dispatcher configuration', () => {
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_ADMISSION_MAX_MEMORY_RATIO: 'most' } })).toThrow(/queue\.admissionMaxMemoryRatio/);
   });
 
+  it('reads the Redis record layout, v2 by default, and refuses another', () => {
+    expect(loadDispatcherConfig({ env: {} }).config.queue).toMatchObject({ redisLayout: 'v2', keepFinishedPayload: false });
+    expect(loadDispatcherConfig({ env: { QUEUE_REDIS_LAYOUT: 'v3', QUEUE_KEEP_FINISHED_PAYLOAD: 'true' } }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: true });
+    expect(() => loadDispatcherConfig({ env: { QUEUE_REDIS_LAYOUT: 'v4' } })).toThrow(/queue\.redisLayout/);
+  });
+
   it('refuses a lease no longer than its margin', () => {
     expect(() => loadDispatcherConfig({ env: { INTERNAL_TOKEN: token, DISPATCHER_LEASE_MS: '1000', DISPATCHER_LEASE_MARGIN_MS: '1000' } })).toThrow(/worker\.leaseMs/);
   });

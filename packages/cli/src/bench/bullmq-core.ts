@@ -15,14 +15,17 @@ export interface BullmqResult {
  * a dev dependency of the bench only: the `outbound` CLI must start without it. Completed jobs
  * are kept (BullMQ's default), as Outbound keeps finished commands for their retention period.
  */
-export async function runBullmq(redisUrl: string, options: { jobs: number; concurrency: number }): Promise<BullmqResult> {
+export async function runBullmq(
+  redisUrl: string,
+  options: { jobs: number; concurrency: number; payloadBytes?: number; afterAdd?: () => Promise<void>; beforeCleanup?: () => Promise<void> },
+): Promise<BullmqResult> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Queue, Worker } = require('bullmq') as typeof import('bullmq');
   const url = new URL(redisUrl);
   const connection = { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null };
   const name = `bench-${options.concurrency}-${Date.now()}`;
   const queue = new Queue(name, { connection });
-  const payload = Buffer.alloc(64, 0x61).toString('base64');
+  const payload = Buffer.alloc(options.payloadBytes ?? 64, 0x61).toString('base64');
   const started = performance.now();
   for (let i = 0; i < options.jobs; i += 1_000) {
     await queue.addBulk(Array.from({ length: Math.min(1_000, options.jobs - i) }, (_, k) => ({
@@ -30,6 +33,7 @@ export async function runBullmq(redisUrl: string, options: { jobs: number; concu
     })));
   }
   const added = performance.now();
+  await options.afterAdd?.();
   let completed = 0;
   const worker = new Worker(name, async () => undefined, { connection, concurrency: options.concurrency, autorun: false });
   const done = new Promise<void>((resolve, reject) => {
@@ -43,6 +47,7 @@ export async function runBullmq(redisUrl: string, options: { jobs: number; concu
   await done;
   const finished = performance.now();
   await worker.close();
+  await options.beforeCleanup?.();
   await queue.obliterate({ force: true });
   await queue.close();
   const perSec = (ms: number) => Math.round((options.jobs * 1000) / ms);

@@ -6,3 +6,4 @@ export * from './redis/redis-queue';
 export { RedisKeys } from './redis/keys';
 export { classifyRedisError, outcomeUnknown } from './redis/redis-errors';
 export type { RedisMemorySample } from './redis/redis-memory';
+export { RedisQueueV3, RedisKeysV3, type RedisQueueV3Options } from './redis-v3';

@@ -1,4 +1,4 @@
-import { createRedisClient, RedisKeys, RedisQueue, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
+import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
 import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
 import { cmd, queueConformance } from './conformance';
@@ -52,7 +52,40 @@ describe('redis cluster layout', () => {
     expect(stats.shards.filter((s) => s.inflight > 0).length).toBeGreaterThan(8);
     await queue.close();
   });
+
+  it('keeps every key of a v3 shard in its shard slot', async () => {
+    const client = clusterClient() as Cluster;
+    const keys = new RedisKeysV3(uniquePrefix('layout3'), 16);
+    for (let shard = 0; shard < 16; shard += 1) {
+      const slot = Number(await client.cluster('KEYSLOT', keys.ready(shard)));
+      for (const key of [...keys.shardKeyList(shard), keys.claimRequest(shard, 'token'), `${keys.shardPrefix(shard)}line:dev`]) {
+        expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
+      }
+    }
+  });
 });
+
+queueConformance(
+  'redis cluster (3 masters), v3 layout',
+  async (options: QueueOptions) => {
+    const prefix = uniquePrefix('cluster3');
+    const stores: RedisQueueV3[] = [];
+    const make = (): ValidatedQueue => {
+      const store = new RedisQueueV3(clusterClient(), { ...options, prefix });
+      stores.push(store);
+      return new ValidatedQueue(store);
+    };
+    const queue = make();
+    return {
+      queue,
+      sibling: async () => make(),
+      async cleanup() {
+        await Promise.all(stores.map((s) => s.close()));
+      },
+    };
+  },
+  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline'],
+);
 
 queueConformance(
   'redis cluster (3 masters)',

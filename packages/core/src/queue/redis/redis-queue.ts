@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PHY_ID_MESSAGE, PHY_ID_PATTERN, type StoredCommand } from '../../command';
+import type { StoredCommand } from '../../command';
 import { OutboundError, isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
@@ -27,6 +27,7 @@ import { RedisLiveness, type RedisLivenessOptions } from './redis-liveness';
 import { RedisMemory, type RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
+import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from './queue-input';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -599,28 +600,4 @@ export class RedisQueue implements CommandStore {
   get admissionMaxMemoryRatio(): number {
     return this.admissionRatio;
   }
-}
-
-function withoutScore({ score: _score, ...claimed }: ClaimedCommand & { score: number }): ClaimedCommand {
-  return claimed;
-}
-
-function assertPhyId(phyId: string): void {
-  if (!PHY_ID_PATTERN.test(phyId)) {
-    throw new OutboundError('VALIDATION_FAILED', `phyId ${PHY_ID_MESSAGE}`, { details: [{ path: 'phyId', message: PHY_ID_MESSAGE }] });
-  }
-}
-
-function parseParkedCursor(cursor: string | undefined): [number, string] {
-  if (!cursor) return [0, '0'];
-  const match = /^(\d+):(\d+)$/.exec(cursor);
-  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
-  return [Number(match[1]), match[2]];
-}
-
-function parseDeadCursor(cursor: string | undefined): [string, string] {
-  if (!cursor) return ['-inf', ''];
-  const match = /^(\d+):([0-9a-f-]{36})$/.exec(cursor);
-  if (!match) throw new OutboundError('VALIDATION_FAILED', `cursor ${JSON.stringify(cursor)} is not one this queue answered`, { details: [{ path: 'cursor', message: 'unknown cursor' }] });
-  return [match[1], match[2]];
 }

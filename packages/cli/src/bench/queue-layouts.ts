@@ -1,0 +1,263 @@
+/**
+ * Redis cost per command of the two Redis layouts and BullMQ, in one run on one redis-server:
+ *
+ *   npm run build && npm run bench:layouts
+ *
+ * For claim batches 1, 16 and 64 (BullMQ: worker concurrency 1, 16, 64), rounds interleaved
+ * (v2, v3, BullMQ, then again), each run enqueuing BENCH_COMMANDS (20,000) over 1,000 devices
+ * and claiming + acking them all:
+ *   - Redis CPU µs per command: INFO used_cpu_user + used_cpu_sys delta / commands (the
+ *     server's own CPU time, which load on the machine slows but does not add to);
+ *   - Redis calls per command: commands Redis ran, those scripts call included (INFO
+ *     commandstats after CONFIG RESETSTAT), without the EVALSHA/EVAL wrappers;
+ *   - commands/s end to end (wall time: the first to suffer from a loaded machine).
+ * Then bytes: used_memory delta per queued command and per finished command (after claim
+ * memory, which lapses after claimMemoryMs, is dropped), 32-byte and 1 KB payloads.
+ * With BENCH_SECTIONS=...,callgrind and valgrind installed, each implementation also runs once at batch
+ * 64 (BENCH_CALLGRIND_COMMANDS, 5,000) on a redis-server under `valgrind --tool=callgrind`:
+ * instructions per command, which machine load does not change (an idle server's start and
+ * stop are measured and subtracted).
+ *
+ * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
+ * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
+import { runBullmq } from './bullmq-core';
+import { freePort } from './child-processes';
+
+const DEVICES = 1_000;
+const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
+const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
+type Impl = 'v2' | 'v3' | 'bullmq';
+const IMPLS: Impl[] = ['v2', 'v3', 'bullmq'];
+
+interface Cost {
+  cpuUsPerCmd: number;
+  callsPerCmd: number;
+  perSec: number;
+}
+
+function inputs(count: number, payloadBytes: number): EnqueueInput[] {
+  return Array.from({ length: count }, (_, i) => ({
+    phyId: `DEV${String(i % DEVICES).padStart(4, '0')}`,
+    payload: Buffer.alloc(payloadBytes, i & 0xff),
+    priority: 5,
+    ttlMs: 3_600_000,
+    ackTimeoutMs: 10_000,
+    maxAttempts: 5,
+  }));
+}
+
+async function startRedis(wrapper: string[] = []): Promise<{ url: string; child: ChildProcess; dir: string; exited: Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'outbound-layouts-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const child = wrapper.length ? spawn(wrapper[0]!, [...wrapper.slice(1), 'redis-server', ...args], { stdio: 'ignore', cwd: dir }) : spawn('redis-server', args, { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = createRedisClient({ url });
+  probe.on('error', () => undefined);
+  for (let i = 0; ; i += 1) {
+    try {
+      if ((await probe.ping()) === 'PONG') break;
+    } catch (error) {
+      if (i > 600) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  probe.disconnect();
+  return { url, child, dir, exited };
+}
+
+async function info(client: RedisClient, section: string): Promise<string> {
+  return client.info(section);
+}
+
+async function cpuSeconds(client: RedisClient): Promise<number> {
+  const text = await info(client, 'cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Commands Redis ran since the last CONFIG RESETSTAT, scripts' own calls included, wrappers and the bench's probes not. */
+async function calls(client: RedisClient): Promise<number> {
+  const text = await info(client, 'commandstats');
+  let total = 0;
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (!/^(eval|evalsha|eval_ro|evalsha_ro|fcall|info|config|script|ping|select|client|hello)$/.test(match[1]!)) total += Number(match[2]);
+  }
+  return total;
+}
+
+async function usedMemory(client: RedisClient): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await info(client, 'memory'))?.[1] ?? 0);
+}
+
+async function dropAll(client: RedisClient): Promise<void> {
+  await client.flushall();
+}
+
+function makeQueue(impl: 'v2' | 'v3', client: RedisClient, prefix: string): CommandQueue {
+  const options = { prefix, perDeviceCap: COMMANDS, shards: SHARDS, liveness: false as const, admissionMaxMemoryRatio: 0 };
+  return new ValidatedQueue(impl === 'v3' ? new RedisQueueV3(client, options) : new RedisQueue(client, options));
+}
+
+async function drain(queue: CommandQueue, batch: number): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
+    if (claimed.length === 0) return done;
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    done += claimed.length;
+  }
+}
+
+/** One run of enqueue + claim + ack of COMMANDS, measured from the server. */
+async function runOnce(url: string, impl: Impl, batch: number, commands = COMMANDS): Promise<Cost> {
+  const client = createRedisClient({ url });
+  try {
+    await client.config('RESETSTAT');
+    const cpuBefore = await cpuSeconds(client);
+    const started = process.hrtime.bigint();
+    let cpuAfter = 0;
+    let callCount = 0;
+    const measure = async () => {
+      cpuAfter = await cpuSeconds(client);
+      callCount = await calls(client);
+    };
+    if (impl === 'bullmq') {
+      await runBullmq(url, { jobs: commands, concurrency: batch, payloadBytes: 32, beforeCleanup: measure });
+    } else {
+      const queue = makeQueue(impl, client, `layouts-${impl}`);
+      const all = inputs(commands, 32);
+      for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
+      const done = await drain(queue, batch);
+      if (done !== commands) throw new Error(`${impl}: claimed ${done} of ${commands}`);
+      await measure();
+      await queue.close();
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await dropAll(client);
+    return { cpuUsPerCmd: ((cpuAfter - cpuBefore) * 1e6) / commands, callsPerCmd: callCount / commands, perSec: commands / seconds };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** used_memory per queued and per finished command. */
+async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): Promise<{ queued: number; finished: number }> {
+  const client = createRedisClient({ url });
+  try {
+    await dropAll(client);
+    const base = await usedMemory(client);
+    let queuedBytes = 0;
+    let finishedBytes = 0;
+    if (impl === 'bullmq') {
+      await runBullmq(url, {
+        jobs: COMMANDS,
+        concurrency: 64,
+        payloadBytes,
+        afterAdd: async () => {
+          queuedBytes = (await usedMemory(client)) - base;
+        },
+        beforeCleanup: async () => {
+          finishedBytes = (await usedMemory(client)) - base;
+        },
+      });
+    } else {
+      const queue = makeQueue(impl, client, `bytes-${impl}`);
+      const all = inputs(COMMANDS, payloadBytes);
+      for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
+      queuedBytes = (await usedMemory(client)) - base;
+      await drain(queue, 64);
+      // A claim's memory (for a re-sent script) lapses after claimMemoryMs: not what stays.
+      await client.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end", 0, `bytes-${impl}:*claim:*`);
+      finishedBytes = (await usedMemory(client)) - base;
+      await queue.close();
+    }
+    await dropAll(client);
+    return { queued: queuedBytes / COMMANDS, finished: finishedBytes / COMMANDS };
+  } finally {
+    client.disconnect();
+  }
+}
+/** Instructions redis-server ran per command under callgrind, less an idle server's start and stop. */
+async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<number> {
+  const server = await startRedis(['valgrind', '--tool=callgrind', '--callgrind-out-file=callgrind.out']);
+  if (impl !== 'idle') await runOnce(server.url, impl, 64, commands);
+  const client = createRedisClient({ url: server.url });
+  client.on('error', () => undefined);
+  await client.shutdown('NOSAVE').catch(() => undefined);
+  client.disconnect();
+  await server.exited;
+  const file = readdirSync(server.dir).find((f) => f.startsWith('callgrind.out'))!;
+  const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
+  rmSync(server.dir, { recursive: true, force: true });
+  return impl === 'idle' ? total : total / commands;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const sections = (process.env.BENCH_SECTIONS ?? 'cost,bytes').split(',');
+  const server = await startRedis();
+  try {
+    console.log(`redis-server ${server.url}: ${COMMANDS} commands over ${DEVICES} devices, ${SHARDS} shards, 32-byte payloads, ${RUNS} interleaved rounds`);
+    console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (shared 2-core machine: compare same-run ratios)`);
+    const results = new Map<string, Cost[]>();
+    for (let round = 0; round < (sections.includes('cost') ? RUNS : 0); round += 1) {
+      for (const batch of BATCHES) {
+        for (const impl of IMPLS) {
+          const cost = await runOnce(server.url, impl, batch);
+          const key = `${impl}:${batch}`;
+          results.set(key, [...(results.get(key) ?? []), cost]);
+          console.error(`round ${round + 1} batch ${batch} ${impl}: ${fmt(cost.cpuUsPerCmd, 1)} µs, ${fmt(cost.callsPerCmd, 1)} calls, ${fmt(cost.perSec)}/s`);
+        }
+      }
+    }
+    if (sections.includes('cost')) console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | commands/s end to end | CPU vs BullMQ |');
+    if (sections.includes('cost')) console.log('|---:|---|---:|---:|---:|---:|');
+    for (const batch of sections.includes('cost') ? BATCHES : []) {
+      const bull = median(results.get(`bullmq:${batch}`)!.map((c) => c.cpuUsPerCmd));
+      for (const impl of IMPLS) {
+        const runs = results.get(`${impl}:${batch}`)!;
+        const cpu = median(runs.map((c) => c.cpuUsPerCmd));
+        const name = impl === 'bullmq' ? `BullMQ (concurrency ${batch})` : `Outbound ${impl}`;
+        console.log(`| ${batch} | ${name} | ${fmt(cpu, 1)} | ${fmt(median(runs.map((c) => c.callsPerCmd)), 1)} | ${fmt(median(runs.map((c) => c.perSec)))} | ${fmt(cpu / bull, 2)} |`);
+      }
+    }
+    if (sections.includes('bytes')) console.log('\n| implementation | payload | bytes / queued command | bytes / finished command |');
+    if (sections.includes('bytes')) console.log('|---|---:|---:|---:|');
+    for (const payload of sections.includes('bytes') ? [32, 1024] : []) {
+      for (const impl of IMPLS) {
+        const bytes = await bytesPerCommand(server.url, impl, payload);
+        console.log(`| ${impl === 'bullmq' ? 'BullMQ (completed jobs kept)' : `Outbound ${impl}`} | ${payload} B | ${fmt(bytes.queued)} | ${fmt(bytes.finished)} |`);
+      }
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+  if (sections.includes('callgrind')) {
+    const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
+    const idle = await callgrindPerCommand('idle', commands);
+    console.log(`\n| implementation (batch 64, ${commands} commands, callgrind) | instructions / command |`);
+    console.log('|---|---:|');
+    for (const impl of IMPLS) {
+      const perCmd = (await callgrindPerCommand(impl, commands)) - idle / commands;
+      console.log(`| ${impl === 'bullmq' ? 'BullMQ (concurrency 64)' : `Outbound ${impl}`} | ${fmt(perCmd)} |`);
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+--[[
+  Records device outcomes for in-flight commands of one shard: 'ok' -> acked, 'rejected' ->
+  rejected, both kept for retentionMs (the payload dropped unless asked to keep it).
+
+  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
+  ARGV[4] depth   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')   ARGV[7] n
+  then 4 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length
+  prefix tells: '0' none, '1' + bytes)
+
+  Returns {items, scores}: per item {code, status}: 0 OK (also when this token already made
+  the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
+  and the shard's best `depth` claimable scores after the acks.
+
+  Cost per command: GET and SET of its record, and (once per device in the call) HGET + HSET
+  of its device's state; the batch's lease entry goes with its last command.
+]]
+-- @include v3
+
+local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local depth, memoryMs, keepPayload, n = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
+local now = nowMs()
+local out, devs, leases, done = {}, {}, {}, 0
+for i = 1, n do
+  local b = 7 + (i - 1) * 4
+  local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local rec = redis.call('GET', cmdKey(id))
+  if not rec then
+    out[i] = { NOT_FOUND, '' }
+  else
+    local phyId, fixedEnd = recPhy(rec)
+    local d = devs[phyId]
+    if not d then
+      d = readDev(phyId)
+      devs[phyId] = d
+    end
+    local at = recStatus(rec) == QUEUED and inflightIndex(d, id)
+    if at and d.inflight[at][2] == token then
+      local status = outcome == 'ok' and ACKED or REJECTED
+      table.remove(d.inflight, at)
+      d.pending = d.pending - 1
+      finishRecord(id, rec, status, recAttempts(rec) + 1, now, retentionMs, token,
+        status == REJECTED and 'rejected by the device' or nil, keepPayload,
+        sbyte(result, 1) == 49 and ssub(result, 2) or nil)
+      leaseDone(leases, token)
+      done = done + 1
+      out[i] = { OK, STATUS_NAME[status] }
+    elseif recTail(rec, fixedEnd) == token and token ~= '' then
+      out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+    else
+      out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+    end
+  end
+end
+local wake = false
+for phyId, d in pairs(devs) do
+  if d.pending > #d.inflight and refresh(phyId, d, now, maxInFlight) then wake = true end
+  writeDev(phyId, d)
+end
+if done > 0 then
+  closeLeases(leases, memoryMs)
+  local meta = readMeta()
+  meta.size, meta.inflight = meta.size - done, meta.inflight - done
+  writeMeta(meta)
+end
+if wake then publishWake(channel) end
+return { out, bestScores(maxInFlight, depth) }

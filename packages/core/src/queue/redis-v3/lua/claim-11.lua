@@ -1,0 +1,100 @@
+--[[
+  Claims up to ARGV[1] ready commands of one shard, highest priority then oldest first, at most
+  maxInFlightPerDevice per device. Promotes due scheduled commands and ended retry waits first,
+  and expires (instead of sending) heads whose TTL passed.
+
+  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[11]   <prefix>:v3:{s}:claim:<token>  hash: ids (the ids claimed, concatenated), left
+             (how many still hold this lease)
+  ARGV[1] max   ARGV[2] leaseMs   ARGV[3] maxInFlightPerDevice   ARGV[4] token (request id)
+  ARGV[5] retentionMs   ARGV[6] depth (how many of the shard's next best scores to answer)
+  ARGV[7] keep payload of finished commands ('1'|'0')
+
+  Returns {leaseExpiresAt, d, d scores, then per claimed command: id, record}, best first.
+  Safe to run twice: a re-run with the same token claims nothing new and answers what the
+  first run claimed that this token still holds.
+
+  Cost per command: ZPOPMIN of its line, GET of its record, HGET + HSET of its device's state;
+  one lease entry and one request hash for the whole call.
+]]
+-- @include v3
+
+local max, leaseMs, maxInFlight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local token, retentionMs, depth, keepPayload = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]) or 0, ARGV[7] == '1'
+local now = nowMs()
+
+local prior = max > 0 and redis.call('HGET', KEYS[11], 'ids')
+if prior then
+  local out = { redis.call('ZSCORE', K.leases, token) or '0', 0 }
+  for p = 1, #prior, 36 do
+    local id = ssub(prior, p, p + 35)
+    local rec = redis.call('GET', cmdKey(id))
+    if rec and recStatus(rec) == QUEUED then
+      local d = readDev((recPhy(rec)))
+      local i = inflightIndex(d, id)
+      if i and d.inflight[i][2] == token then
+        out[#out + 1] = id
+        out[#out + 1] = rec
+      end
+    end
+  end
+  return out
+end
+
+promoteDue(now, maxInFlight, 1000)
+local meta = readMeta()
+local out, claimed = {}, {}
+local leaseExpiresAt = now + leaseMs
+
+-- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
+-- re-adds the device when it may still be sent to (a head that expired, free slots).
+local function take(phyId)
+  local d = readDev(phyId)
+  local head = redis.call('ZPOPMIN', lineKey(phyId))
+  if #head == 0 then return end
+  local id = head[1]
+  local rec = redis.call('GET', cmdKey(id))
+  if not rec then
+    refresh(phyId, d, now, maxInFlight) -- index entry without a record: dropped
+    return
+  end
+  if recExpiresAt(rec) <= now then
+    finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
+    d.pending = d.pending - 1
+    meta.size = meta.size - 1
+    refresh(phyId, d, now, maxInFlight)
+    writeDev(phyId, d)
+    return
+  end
+  d.inflight[#d.inflight + 1] = { id, token, now }
+  claimed[#claimed + 1] = id
+  out[#out + 1] = id
+  out[#out + 1] = rec
+  if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
+  writeDev(phyId, d)
+end
+
+while #claimed < max do
+  local devices = redis.call('ZRANGE', K.ready, '0', int(max - #claimed - 1))
+  if #devices == 0 then break end
+  if maxInFlight == 1 then
+    -- each ready device gives exactly its head
+    redis.call('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
+    for i = 1, #devices do take(devices[i]) end
+  else
+    redis.call('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
+    take(devices[1])
+  end
+end
+if #claimed > 0 then
+  redis.call('ZADD', K.leases, int(leaseExpiresAt), token)
+  redis.call('HSET', KEYS[11], 'ids', table.concat(claimed), 'left', int(#claimed))
+  meta.inflight = meta.inflight + #claimed
+end
+writeMeta(meta)
+local scores = bestScores(maxInFlight, depth)
+local reply = { int(leaseExpiresAt), #scores }
+for i = 1, #scores do reply[i + 2] = scores[i] end
+local o = #reply
+for i = 1, #out do reply[o + i] = out[i] end
+return reply

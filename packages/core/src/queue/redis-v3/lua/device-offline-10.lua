@@ -1,0 +1,12 @@
+--[[
+  Parks a device: none of its commands is claimed until device-online.
+  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] phyId
+]]
+-- @include v3
+
+local d = readDev(ARGV[1])
+d.offline = 1
+writeDev(ARGV[1], d)
+redis.call('SADD', K.offline, ARGV[1])
+redis.call('ZREM', K.ready, ARGV[1])
+return OK

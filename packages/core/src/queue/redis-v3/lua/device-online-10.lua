@@ -1,0 +1,16 @@
+--[[
+  Unparks a device; publishes a wake-up when it has work ready.
+  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice
+  ARGV[3] wake channel. Returns 1 when the device became ready, else 0.
+]]
+-- @include v3
+
+redis.call('SREM', K.offline, ARGV[1])
+local d = readDev(ARGV[1])
+d.offline = 0
+writeDev(ARGV[1], d)
+if refresh(ARGV[1], d, nowMs(), tonumber(ARGV[2])) then
+  publishWake(ARGV[3])
+  return 1
+end
+return 0

@@ -1,0 +1,289 @@
+--[[
+  Shared by every v3 shard script (inlined by the loader at "-- @include v3").
+
+  KEYS[1]  <prefix>:v3:{s}:          shard prefix; per-command and per-device keys are this
+                                     prefix + 'c:<id>', 'line:<phyId>', 'sched:<phyId>',
+                                     'idem:<len(phyId)>:<phyId>:<key>', 'claim:<token>'
+  KEYS[2]  ready      zset phyId -> score of the device's head (only while it may be sent to)
+  KEYS[3]  dev        hash phyId -> packed device state (see readDev)
+  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight
+  KEYS[5]  leases     zset token -> leaseExpiresAt, one entry per claim batch
+  KEYS[6]  scheduled  zset id -> deliverAt (commands not due yet)
+  KEYS[7]  backoff    zset phyId -> retryAt (devices waiting for a retry)
+  KEYS[8]  expiry     zset phyId -> earliest expiresAt of its queued commands (sparse, by device)
+  KEYS[9]  dead       zset id -> time it died
+  KEYS[10] offline    set of parked phyIds (for paging; the device state carries the flag)
+
+  A command is one string, written at enqueue and rewritten only when it goes back to its line
+  (fail, release, reclaim) or finishes; claim and ack touch the device state, not the record:
+    mutable head: B flags (1 payload dropped, 2 has deliverAt, 4 has result), B status,
+                  I4 attempts, d updatedAt                                    (bytes 1..14)
+    fixed:        d createdAt (15), d expiresAt (23), d score (31)
+    from 39, as the caller packed it: B priority, I4 maxAttempts, d ackTimeoutMs, d ttlMs,
+                  d deliverAt, I4 payload size, c8 payload hash, B+phyId, H+idempotencyKey,
+                  B+fingerprint
+    tail:         B+doneToken, H+lastError, I4+payload, then I4+result when flag 4
+  Status codes: 1 queued, 3 acked, 4 rejected, 5 expired, 6 dead, 7 cancelled. "In flight" is
+  not written to the record: a queued command with an entry in its device's state is in flight.
+
+  Return codes (mirrored by script-codes.ts):
+     0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL,
+    -5 INVALID_STATE, -6 IDEMPOTENCY_CONFLICT
+]]
+local K = {
+  prefix = KEYS[1], ready = KEYS[2], dev = KEYS[3], meta = KEYS[4], leases = KEYS[5],
+  scheduled = KEYS[6], backoff = KEYS[7], expiry = KEYS[8], dead = KEYS[9], offline = KEYS[10],
+}
+local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
+local IDEMPOTENCY_CONFLICT = -6
+local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
+local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'expired', [6] = 'dead', [7] = 'cancelled' }
+local DROPPED, HAS_RESULT = 1, 4
+local PRIORITY_STEP = 562949953421312
+local SEQ_EPOCH_S = 1735689600
+local spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub
+
+local function publishWake(arg)
+  local channel, origin = string.match(arg, '^([^\n]+)\n(.+)$')
+  if channel then redis.call('PUBLISH', channel, K.prefix .. '\n' .. origin) else redis.call('PUBLISH', arg, K.prefix) end
+end
+
+-- An integer as text: redis.call turns a Lua number into text with a slow float conversion
+-- (printf's %.17g), so hot paths hand it text made by the integer path.
+local function int(n) return string.format('%d', n) end
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function cmdKey(id) return K.prefix .. 'c:' .. id end
+local function lineKey(phyId) return K.prefix .. 'line:' .. phyId end
+local function schedKey(phyId) return K.prefix .. 'sched:' .. phyId end
+local function claimKey(token) return K.prefix .. 'claim:' .. token end
+
+-- meta: seq, size, inflight (one GET and one SET per call)
+local function readMeta()
+  local m = redis.call('GET', K.meta)
+  if not m then return { seq = 0, size = 0, inflight = 0 } end
+  local seq, size, inflight = sunpack('>ddd', m)
+  return { seq = seq, size = size, inflight = inflight }
+end
+local function writeMeta(m) redis.call('SET', K.meta, spack('>ddd', m.seq, m.size, m.inflight)) end
+
+-- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard).
+local function takeSeq(m, count)
+  local t = redis.call('TIME')
+  local us = (tonumber(t[1]) - SEQ_EPOCH_S) * 1000000 + tonumber(t[2])
+  local first = math.max(m.seq + 1, us)
+  m.seq = first + count - 1
+  return first
+end
+
+-- Device state: I4 pending (queued + in flight), B offline, d backoffUntil, B n, then n
+-- in-flight entries: c36 id, B+token, d claimedAt. Read and written once per call.
+local function readDev(phyId)
+  local raw = redis.call('HGET', K.dev, phyId)
+  local d = { pending = 0, offline = 0, backoff = 0, inflight = {} }
+  if not raw then return d end
+  local pending, offline, backoff, n, pos = sunpack('>I4BdB', raw)
+  d.pending, d.offline, d.backoff = pending, offline, backoff
+  for i = 1, n do
+    local tl = sbyte(raw, pos + 36)
+    d.inflight[i] = { ssub(raw, pos, pos + 35), ssub(raw, pos + 37, pos + 36 + tl), (sunpack('>d', raw, pos + 37 + tl)) }
+    pos = pos + 45 + tl
+  end
+  return d
+end
+local function writeDev(phyId, d)
+  if d.pending <= 0 and d.offline == 0 and #d.inflight == 0 then
+    redis.call('HDEL', K.dev, phyId)
+    return
+  end
+  local parts = { spack('>I4BdB', math.max(d.pending, 0), d.offline, d.backoff, #d.inflight) }
+  for i, e in ipairs(d.inflight) do parts[i + 1] = e[1] .. string.char(#e[2]) .. e[2] .. spack('>d', e[3]) end
+  redis.call('HSET', K.dev, phyId, table.concat(parts))
+end
+-- The index of id's in-flight entry, or nil.
+local function inflightIndex(d, id)
+  for i, e in ipairs(d.inflight) do if e[1] == id then return i end end
+  return nil
+end
+
+-- Ready iff no retry pending, online, below maxInFlight and something in its line. Answers
+-- true and the head's score when ready.
+local function refresh(phyId, d, now, maxInFlight)
+  if d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight or d.pending <= #d.inflight then
+    redis.call('ZREM', K.ready, phyId)
+    return false
+  end
+  local head = redis.call('ZRANGE', lineKey(phyId), '0', '0', 'WITHSCORES')
+  if #head == 0 then
+    redis.call('ZREM', K.ready, phyId)
+    return false
+  end
+  redis.call('ZADD', K.ready, head[2], phyId)
+  return true, head[2]
+end
+
+-- Record fields the scripts read.
+local function recStatus(rec) return sbyte(rec, 2) end
+local function recAttempts(rec) return (sunpack('>I4', rec, 3)) end
+local function recExpiresAt(rec) return (sunpack('>d', rec, 23)) end
+local function recScore(rec) return (sunpack('>d', rec, 31)) end
+local function recMaxAttempts(rec) return (sunpack('>I4', rec, 40)) end
+local function recTtl(rec) return (sunpack('>d', rec, 52)) end
+-- phyId, and where the immutable part ends (the tail starts right after).
+local function recPhy(rec)
+  local n = sbyte(rec, 80)
+  local phyId = ssub(rec, 81, 80 + n)
+  local pos = 81 + n
+  pos = pos + 2 + sunpack('>H', rec, pos)
+  pos = pos + 1 + sbyte(rec, pos)
+  return phyId, pos - 1
+end
+-- The fingerprint of a keyed command's payload and parameters ('' none).
+local function recFingerprint(rec)
+  local pos = 81 + sbyte(rec, 80)
+  pos = pos + 2 + sunpack('>H', rec, pos)
+  return ssub(rec, pos + 1, pos + sbyte(rec, pos))
+end
+-- doneToken, lastError, payload (nil when dropped), result (nil when none)
+local function recTail(rec, fixedEnd)
+  local pos = fixedEnd + 1
+  local tl = sbyte(rec, pos)
+  local token = ssub(rec, pos + 1, pos + tl)
+  pos = pos + 1 + tl
+  local el = sunpack('>H', rec, pos)
+  local err = ssub(rec, pos + 2, pos + 1 + el)
+  pos = pos + 2 + el
+  local pl = sunpack('>I4', rec, pos)
+  local payload = ssub(rec, pos + 4, pos + 3 + pl)
+  pos = pos + 4 + pl
+  local result = nil
+  if bit.band(sbyte(rec, 1), HAS_RESULT) ~= 0 then
+    local rl = sunpack('>I4', rec, pos)
+    result = ssub(rec, pos + 4, pos + 3 + rl)
+  end
+  return token, err, payload, result
+end
+
+-- A new version of a record: status, attempts, updatedAt, the tail; the immutable part kept.
+-- err/payload/result nil keep the old ones; payload false drops it (its size and hash stay).
+local function rewrite(rec, status, attempts, now, token, err, payload, result)
+  local _, fixedEnd = recPhy(rec)
+  local oldToken, oldErr, oldPayload, oldResult = recTail(rec, fixedEnd)
+  local flags = bit.band(sbyte(rec, 1), 2)
+  if payload == nil then payload = oldPayload end
+  if payload == false then payload = ''; flags = bit.bor(flags, DROPPED) else flags = bit.bor(flags, bit.band(sbyte(rec, 1), DROPPED)) end
+  if err == nil then err = oldErr end
+  if result == nil then result = oldResult end
+  local tail = string.char(#token) .. token .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload
+  if result then
+    flags = bit.bor(flags, HAS_RESULT)
+    tail = tail .. spack('>I4', #result) .. result
+  end
+  return spack('>BBI4d', flags, status, attempts, now) .. ssub(rec, 15, fixedEnd) .. tail
+end
+
+-- Writes a final record: dead letters (payload kept, for replay) stay until replayed or
+-- purged; every other final state keeps no payload unless asked, for retentionMs.
+local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result)
+  if status == DEAD then
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
+    redis.call('ZADD', K.dead, now, id)
+  else
+    local payload = false -- dropped
+    if keepPayload then payload = nil end -- kept
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
+  end
+end
+
+-- Ends one command's part in its claim batch; the batch's lease entry goes with its last one.
+local function leaseDone(counts, token)
+  counts[token] = (counts[token] or 0) + 1
+end
+local function closeLeases(counts, memoryMs)
+  for token, n in pairs(counts) do
+    local key = claimKey(token)
+    if redis.call('HINCRBY', key, 'left', int(-n)) <= 0 then
+      redis.call('ZREM', K.leases, token)
+      redis.call('PEXPIRE', key, memoryMs)
+    end
+  end
+end
+
+-- A command back in its line notes its expiry on the device's sparse entry (keeps the earliest).
+local function noteExpiry(phyId, expiresAt)
+  redis.call('ZADD', K.expiry, 'LT', int(expiresAt), phyId)
+end
+
+-- The scores of the best `depth` commands a claim would take from this shard now.
+local function bestScores(maxInFlight, depth)
+  if depth <= 0 then return {} end
+  if maxInFlight == 1 then
+    local flat = redis.call('ZRANGE', K.ready, '0', int(depth - 1), 'WITHSCORES')
+    local out = {}
+    for i = 2, #flat, 2 do out[i / 2] = flat[i] end
+    return out
+  end
+  local scores = {}
+  for _, phyId in ipairs(redis.call('ZRANGE', K.ready, 0, depth - 1)) do
+    local free = maxInFlight - #readDev(phyId).inflight
+    local line = redis.call('ZRANGE', lineKey(phyId), 0, math.min(free, depth) - 1, 'WITHSCORES')
+    for i = 2, #line, 2 do scores[#scores + 1] = tonumber(line[i]) end
+  end
+  table.sort(scores)
+  local out = {}
+  for i = 1, math.min(depth, #scores) do out[i] = string.format('%.0f', scores[i]) end
+  return out
+end
+
+-- Moves due scheduled commands into their device's line and ends due retry waits.
+local function promoteDue(now, maxInFlight, limit)
+  local nowText, limitText = int(now), int(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', K.scheduled, id)
+    local rec = redis.call('GET', cmdKey(id))
+    if rec then
+      local phyId = recPhy(rec)
+      redis.call('ZREM', schedKey(phyId), id)
+      redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
+      noteExpiry(phyId, recExpiresAt(rec))
+      refresh(phyId, readDev(phyId), now, maxInFlight)
+    end
+  end
+  local devices = redis.call('ZRANGEBYSCORE', K.backoff, '-inf', nowText, 'LIMIT', '0', limitText)
+  for _, phyId in ipairs(devices) do
+    redis.call('ZREM', K.backoff, phyId)
+    refresh(phyId, readDev(phyId), now, maxInFlight)
+  end
+  return #ids + #devices
+end
+
+-- Why a queued command waits ('' = it does not), and whether it is in flight (its claimedAt).
+local function describe(id, rec, now)
+  if recStatus(rec) ~= QUEUED then return { 0, '' } end
+  local phyId = recPhy(rec)
+  local d = readDev(phyId)
+  local i = inflightIndex(d, id)
+  if i then return { 1, tostring(d.inflight[i][3]) } end
+  if redis.call('ZSCORE', K.scheduled, id) then return { 0, 'schedule' } end
+  if d.offline == 1 then return { 0, 'device' } end
+  if d.backoff > now then return { 0, 'backoff' } end
+  return { 0, '' }
+end
+
+-- The answer for one record: {id, record, inflight (0|1), claimedAt or waitingFor}.
+local function view(id, rec, now)
+  local s = describe(id, rec, now)
+  return { id, rec, s[1], s[2] }
+end
+
+-- The status a caller sees.
+local function statusOf(id, rec)
+  local s = recStatus(rec)
+  if s == QUEUED and inflightIndex(readDev((recPhy(rec))), id) then return 'inflight' end
+  return STATUS_NAME[s]
+end

@@ -1,0 +1,10 @@
+--[[
+  Makes due scheduled commands and ended retry waits claimable, and answers the shard's best
+  ARGV[2] claimable scores (for a cross-shard claim plan).
+  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] maxInFlightPerDevice   ARGV[2] depth
+]]
+-- @include v3
+
+local maxInFlight, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+promoteDue(nowMs(), maxInFlight, 1000)
+return bestScores(maxInFlight, max)

@@ -1,0 +1,51 @@
+--[[
+  Requeues dead letters with attempts reset, a fresh TTL and a place at the end of their line.
+  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  ARGV[1] maxInFlightPerDevice   ARGV[2] wake channel   ARGV[3] 'all'|'ids'   ARGV[4] limit
+  then the ids. Returns how many moved.
+]]
+-- @include v3
+
+local maxInFlight, channel, mode, limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local now = nowMs()
+local ids
+if mode == 'all' then
+  ids = redis.call('ZRANGE', K.dead, 0, limit - 1)
+else
+  ids = {}
+  for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local meta = readMeta()
+local count, wake, devs = 0, false, {}
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', K.dead, id) == 1 then
+    local rec = redis.call('GET', cmdKey(id))
+    if rec and recStatus(rec) == DEAD then
+      local phyId, fixedEnd = recPhy(rec)
+      local _, err, payload, result = recTail(rec, fixedEnd)
+      local priority = sbyte(rec, 39)
+      local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1)
+      local expiresAt = now + recTtl(rec)
+      local flags = bit.band(sbyte(rec, 1), 2)
+      redis.call('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
+        .. ssub(rec, 39, fixedEnd) .. string.char(0) .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload)
+      local d = devs[phyId]
+      if not d then
+        d = readDev(phyId)
+        devs[phyId] = d
+      end
+      d.pending = d.pending + 1
+      meta.size = meta.size + 1
+      redis.call('ZADD', lineKey(phyId), int(score), id)
+      noteExpiry(phyId, expiresAt)
+      count = count + 1
+    end
+  end
+end
+for phyId, d in pairs(devs) do
+  if refresh(phyId, d, now, maxInFlight) then wake = true end
+  writeDev(phyId, d)
+end
+writeMeta(meta)
+if wake then publishWake(channel) end
+return count

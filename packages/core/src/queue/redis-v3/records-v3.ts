@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import type { CommandStatus, EnqueueInput, StoredCommand, WaitingFor } from '../../command';
+import type { ClaimedCommand } from '../queue';
+
+/**
+ * The v3 command record: one Redis string per command (lua/includes/v3.lua describes every
+ * byte). The caller packs the part that needs no Redis clock (from byte 39) and reads records
+ * back here, so Lua does no per-field formatting.
+ */
+
+/** Status codes in byte 2 of a record. In flight is never written: the device state says so. */
+const STATUS: Record<number, CommandStatus> = { 1: 'queued', 3: 'acked', 4: 'rejected', 5: 'expired', 6: 'dead', 7: 'cancelled' };
+const FLAG_DELIVER_AT = 2;
+const FLAG_RESULT = 4;
+/** Where the caller's part starts (1-based 39 in Lua). */
+const FIXED_AT = 38;
+
+/** First 8 bytes of the payload's SHA-256: what a finished record keeps when its payload is dropped. */
+export function payloadHash(payload: Buffer): Buffer {
+  return createHash('sha256').update(payload).digest().subarray(0, 8);
+}
+
+/**
+ * The record bytes from 39 to the end of the fixed part: priority, maxAttempts, ackTimeoutMs,
+ * ttlMs, deliverAt, payload size and hash, phyId, idempotency key, fingerprint.
+ */
+export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
+  const phyId = Buffer.from(input.phyId, 'utf8');
+  const idem = Buffer.from(input.idempotencyKey ?? '', 'utf8');
+  const fp = Buffer.from(fingerprint, 'utf8');
+  const out = Buffer.allocUnsafe(41 + 1 + phyId.length + 2 + idem.length + 1 + fp.length);
+  let o = out.writeUInt8(input.priority, 0);
+  o = out.writeUInt32BE(input.maxAttempts, o);
+  o = out.writeDoubleBE(input.ackTimeoutMs, o);
+  o = out.writeDoubleBE(input.ttlMs, o);
+  o = out.writeDoubleBE(input.deliverAt === undefined ? 0 : Math.trunc(input.deliverAt), o);
+  o = out.writeUInt32BE(input.payload.length, o);
+  o += payloadHash(input.payload).copy(out, o);
+  o = out.writeUInt8(phyId.length, o);
+  o += phyId.copy(out, o);
+  o = out.writeUInt16BE(idem.length, o);
+  o += idem.copy(out, o);
+  o = out.writeUInt8(fp.length, o);
+  fp.copy(out, o);
+  return out;
+}
+
+/** A record's fields as the scripts wrote them. */
+export interface RecordFields {
+  status: CommandStatus;
+  attempts: number;
+  updatedAt: number;
+  createdAt: number;
+  expiresAt: number;
+  score: number;
+  priority: number;
+  maxAttempts: number;
+  ackTimeoutMs: number;
+  ttlMs: number;
+  deliverAt: number | null;
+  payloadSize: number;
+  payloadHash: Buffer;
+  phyId: string;
+  idempotencyKey: string | null;
+  lastError: string | null;
+  /** Empty when dropped at finish (payloadSize and payloadHash stay). */
+  payload: Buffer;
+  payloadDropped: boolean;
+  result: Buffer | null;
+}
+
+export function parseRecord(rec: Buffer): RecordFields {
+  const flags = rec[0]!;
+  const status = STATUS[rec[1]!];
+  if (!status) throw new Error(`stored v3 record has unknown status code ${rec[1]}`);
+  let o = FIXED_AT + 41;
+  const phyLen = rec[o]!;
+  const phyId = rec.toString('utf8', o + 1, o + 1 + phyLen);
+  o += 1 + phyLen;
+  const idemLen = rec.readUInt16BE(o);
+  const idem = rec.toString('utf8', o + 2, o + 2 + idemLen);
+  o += 2 + idemLen;
+  o += 1 + rec[o]!; // fingerprint
+  o += 1 + rec[o]!; // done token
+  const errLen = rec.readUInt16BE(o);
+  const lastError = rec.toString('utf8', o + 2, o + 2 + errLen);
+  o += 2 + errLen;
+  const payloadLen = rec.readUInt32BE(o);
+  const payload = rec.subarray(o + 4, o + 4 + payloadLen);
+  o += 4 + payloadLen;
+  const result = flags & FLAG_RESULT ? rec.subarray(o + 4, o + 4 + rec.readUInt32BE(o)) : null;
+  return {
+    status,
+    attempts: rec.readUInt32BE(2),
+    updatedAt: rec.readDoubleBE(6),
+    createdAt: rec.readDoubleBE(14),
+    expiresAt: rec.readDoubleBE(22),
+    score: rec.readDoubleBE(30),
+    priority: rec[FIXED_AT]!,
+    maxAttempts: rec.readUInt32BE(FIXED_AT + 1),
+    ackTimeoutMs: rec.readDoubleBE(FIXED_AT + 5),
+    ttlMs: rec.readDoubleBE(FIXED_AT + 13),
+    deliverAt: flags & FLAG_DELIVER_AT ? rec.readDoubleBE(FIXED_AT + 21) : null,
+    payloadSize: rec.readUInt32BE(FIXED_AT + 29),
+    payloadHash: rec.subarray(FIXED_AT + 33, FIXED_AT + 41),
+    phyId,
+    idempotencyKey: idemLen > 0 ? idem : null,
+    lastError: errLen > 0 ? lastError : null,
+    payload,
+    payloadDropped: (flags & 1) !== 0,
+    result,
+  };
+}
+
+/**
+ * A script's view of one command, `[id, record, inflight, claimedAt | waitingFor]`
+ * (lua/includes/v3.lua view()), as StoredCommand.
+ */
+export function toStoredCommandV3(view: Buffer[]): StoredCommand {
+  const [idBuf, rec, inflightBuf, extraBuf] = view as [Buffer, Buffer, Buffer | number, Buffer];
+  const r = parseRecord(rec);
+  const inflight = Number(inflightBuf.toString()) === 1;
+  const extra = extraBuf.toString();
+  return {
+    id: idBuf.toString(),
+    phyId: r.phyId,
+    payload: r.payload,
+    priority: r.priority,
+    attempts: inflight ? r.attempts + 1 : r.attempts,
+    maxAttempts: r.maxAttempts,
+    ackTimeoutMs: r.ackTimeoutMs,
+    createdAt: r.createdAt,
+    updatedAt: inflight ? Number(extra) : r.updatedAt,
+    expiresAt: r.expiresAt,
+    deliverAt: r.deliverAt,
+    idempotencyKey: r.idempotencyKey,
+    status: inflight ? 'inflight' : r.status,
+    waitingFor: !inflight && r.status === 'queued' && extra !== '' ? (extra as WaitingFor) : null,
+    lastError: r.lastError,
+    result: r.result,
+  };
+}
+
+/** A claimed command with its line score, for merging shards. */
+export type ScoredClaimV3 = ClaimedCommand & { score: number };
+
+/** claim-11.lua's answer: leaseExpiresAt, d, d scores, then id and record per command. */
+export function toClaimReplyV3(flat: Buffer[], leaseToken: string): { claimed: ScoredClaimV3[]; scores: number[] } {
+  const leaseExpiresAt = Number(flat[0]!.toString());
+  const d = Number(flat[1]!.toString());
+  const scores: number[] = new Array(d);
+  for (let i = 0; i < d; i += 1) scores[i] = Number(flat[2 + i]!.toString());
+  const claimed: ScoredClaimV3[] = [];
+  for (let i = 2 + d; i + 1 < flat.length; i += 2) {
+    const r = parseRecord(flat[i + 1]!);
+    claimed.push({
+      id: flat[i]!.toString(),
+      phyId: r.phyId,
+      payload: r.payload,
+      priority: r.priority,
+      attempts: r.attempts + 1,
+      maxAttempts: r.maxAttempts,
+      ackTimeoutMs: r.ackTimeoutMs,
+      expiresAt: r.expiresAt,
+      createdAt: r.createdAt,
+      leaseToken,
+      leaseExpiresAt,
+      score: r.score,
+    });
+  }
+  return { claimed, scores };
+}

@@ -1,0 +1,145 @@
+import Redis from 'ioredis';
+import { isOutboundError, RedisQueueV3, ValidatedQueue } from '@outbound/core';
+import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
+import { packFixed, parseRecord, payloadHash } from '../../src/queue/redis-v3/records-v3';
+import { commandNameV3, loadScriptV3, ScriptsV3, V3_SCRIPT_FLAGS, V3_SCRIPTS } from '../../src/queue/redis-v3/scripts-v3';
+import { cmd } from './conformance';
+
+/**
+ * v3-layout properties the conformance suite does not see: scripts safe to run twice (ioredis
+ * re-sends after a reconnect), the record kept at finish (payload dropped, its size and hash
+ * kept), one lease entry per claim batch, the sparse expiry index, Redis' clock, script names
+ * and flags.
+ */
+describe('RedisQueueV3 scripts and layout', () => {
+  let client: Redis;
+  let store: RedisQueueV3;
+  let queue: ValidatedQueue<RedisQueueV3>;
+  let prefix: string;
+
+  beforeEach(() => {
+    client = new Redis(testRedisUrl());
+    prefix = uniquePrefix('v3');
+    store = new RedisQueueV3(client, { prefix, shards: 1, retentionMs: 60_000 });
+    queue = new ValidatedQueue(store);
+  });
+
+  afterEach(async () => {
+    await queue.close();
+    await client.quit();
+  });
+
+  it('claims nothing more when a claim request is run again, and answers the same commands', async () => {
+    await queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => cmd(`rerun-${i}`)));
+    const first = await store.claimShard(0, 3, 60_000, 'request-1');
+    const again = await store.claimShard(0, 3, 60_000, 'request-1');
+    expect(first).toHaveLength(3);
+    expect(again.map((c) => [c.id, c.leaseToken, c.attempts, c.leaseExpiresAt])).toEqual(first.map((c) => [c.id, c.leaseToken, c.attempts, c.leaseExpiresAt]));
+    expect((await queue.stats()).total).toMatchObject({ inflight: 3, pending: 2 });
+    const rest = await store.claimShard(0, 10, 60_000, 'request-2');
+    expect(rest).toHaveLength(2);
+    expect(rest.map((c) => c.id)).not.toEqual(expect.arrayContaining(first.map((c) => c.id)));
+  });
+
+  it('answers a re-sent ack, fail or release by the same holder as before, without a second effect', async () => {
+    await queue.enqueueBatch([cmd('twice-ack'), cmd('twice-fail'), cmd('twice-release')]);
+    const claimed = await queue.claim({ max: 3, leaseMs: 60_000 });
+    const by = (phyId: string) => claimed.find((c) => c.phyId === phyId)!;
+    const ack = { id: by('twice-ack').id, leaseToken: by('twice-ack').leaseToken, outcome: 'ok' as const };
+    const [a1] = await queue.ack([ack]);
+    expect(a1).toEqual({ id: ack.id, ok: true, status: 'acked' });
+    expect(await queue.ack([ack])).toEqual([a1]);
+
+    const fail = { id: by('twice-fail').id, leaseToken: by('twice-fail').leaseToken, error: 'busy', retryable: true, retryDelayMs: 60_000 };
+    const [f1] = await queue.fail([fail]);
+    expect(f1).toEqual({ id: fail.id, ok: true, status: 'queued' });
+    expect(await queue.fail([fail])).toEqual([f1]);
+    expect(await queue.get(fail.id)).toMatchObject({ attempts: 1, status: 'queued', waitingFor: 'backoff' });
+
+    const release = { id: by('twice-release').id, leaseToken: by('twice-release').leaseToken };
+    await queue.release([release]);
+    await queue.release([release]);
+    expect(await queue.get(release.id)).toMatchObject({ attempts: 0, status: 'queued' });
+    expect(await queue.countDevice('twice-release')).toBe(1);
+    expect((await queue.stats()).total).toMatchObject({ inflight: 0, pending: 1, delayed: 1 });
+  });
+
+  it('creates one command when an enqueue script is run twice with the same id, even on a full device', async () => {
+    const scripts = new ScriptsV3(client);
+    const keys = store.keys.shardKeyList(0);
+    const input = cmd('twice-enqueue', { payload: Buffer.from([0, 1, 2]) });
+    const ids = [store.keys.newCommandId(0), store.keys.newCommandId(0)];
+    const item = (id: string) => [id, input.phyId, input.priority, input.ttlMs, '', '', '', packFixed(input, ''), input.payload];
+    // a per-device cap of 2: the re-sent script finds the device full of its own commands
+    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0];
+    const first = await scripts.run('enqueue', keys, args);
+    const second = await scripts.run('enqueue', keys, args);
+    expect(second).toEqual(first);
+    expect(await queue.countDevice('twice-enqueue')).toBe(2);
+    expect((await queue.get(ids[0]!))?.payload).toEqual(Buffer.from([0, 1, 2]));
+  });
+
+  it('keeps a finished command without its payload (its size and hash stay), unless asked to keep it', async () => {
+    const payload = Buffer.alloc(1024, 7);
+    const { id } = await queue.enqueue(cmd('finished', { payload }));
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    const queuedBytes = await client.strlen(store.keys.command(id)!);
+    await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok', result: Buffer.from('fine') }]);
+    const stored = await queue.get(id);
+    expect(stored).toMatchObject({ status: 'acked', attempts: 1, lastError: null });
+    expect(stored!.payload).toHaveLength(0);
+    expect(stored!.result?.toString()).toBe('fine');
+    const record = parseRecord((await client.getBuffer(store.keys.command(id)!))!);
+    expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024 });
+    expect(record.payloadHash).toEqual(payloadHash(payload));
+    expect(await client.strlen(store.keys.command(id)!)).toBeLessThan(queuedBytes - 900); // 1,024 payload bytes gone, a 4-byte result and the token added
+    const ttl = await client.pttl(store.keys.command(id)!);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    const keeping = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true }));
+    const kept = await keeping.enqueue(cmd('finished', { payload }));
+    const [k] = await keeping.claim({ max: 1, leaseMs: 60_000 });
+    await keeping.ack([{ id: kept.id, leaseToken: k!.leaseToken, outcome: 'rejected' }]);
+    expect(await keeping.get(kept.id)).toMatchObject({ status: 'rejected', payload, lastError: 'rejected by the device' });
+    await keeping.close();
+  });
+
+  it('keeps one lease entry per claim batch, gone with its last command, and one expiry entry per device', async () => {
+    await queue.enqueueBatch(Array.from({ length: 20 }, (_, i) => cmd(`batch-${i % 10}`)));
+    const [leases, expiry] = [`${store.keys.shardPrefix(0)}leases`, `${store.keys.shardPrefix(0)}expiry`];
+    expect(await client.zcard(expiry)).toBe(10);
+    const claimed = await queue.claim({ max: 10, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(10);
+    expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(1);
+    expect(await client.zcard(leases)).toBe(1);
+    await queue.ack(claimed.slice(0, 9).map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(await client.zcard(leases)).toBe(1);
+    await queue.fail([{ id: claimed[9]!.id, leaseToken: claimed[9]!.leaseToken, error: 'late', retryable: false }]);
+    expect(await client.zcard(leases)).toBe(0);
+    // a stale token stays refused once the batch's entry is gone
+    const [late] = await queue.ack([{ id: claimed[0]!.id, leaseToken: 'not-the-token', outcome: 'ok' }]);
+    expect(!late!.ok && isOutboundError(late!.error, 'LEASE_LOST')).toBe(true);
+  });
+
+  it('stamps times from the Redis clock (TIME)', async () => {
+    const toMs = ([s, us]: [string, string]) => Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    const before = toMs((await client.time()) as unknown as [string, string]);
+    const { id } = await queue.enqueue(cmd('clock'));
+    const after = toMs((await client.time()) as unknown as [string, string]);
+    const stored = await queue.get(id);
+    expect(stored!.createdAt).toBeGreaterThanOrEqual(before);
+    expect(stored!.createdAt).toBeLessThanOrEqual(after);
+  });
+
+  it('registers each script under a v3 name, with the v2 scripts\' #!lua flags', () => {
+    expect(commandNameV3('claim')).toMatch(/^outbound_l3v\d+_claim$/);
+    for (const name of Object.keys(V3_SCRIPTS) as Array<keyof typeof V3_SCRIPTS>) {
+      expect(typeof (client as unknown as Record<string, unknown>)[commandNameV3(name)]).toBe('function');
+      const flags = V3_SCRIPT_FLAGS[name];
+      expect(loadScriptV3(name).split('\n')[0]).toBe(flags ? `#!lua flags=${flags}` : '#!lua');
+    }
+    expect(V3_SCRIPT_FLAGS.enqueue).toBe('');
+    expect(V3_SCRIPT_FLAGS.get).toBe('no-writes');
+  });
+});
