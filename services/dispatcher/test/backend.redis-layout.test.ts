@@ -10,7 +10,7 @@ describe('dispatcher Redis layout', () => {
     ['v3', RedisQueueV3, ':v3:{'],
   ] as const)('QUEUE_REDIS_LAYOUT=%s stores commands in that layout', async (layout, kind, segment) => {
     const prefix = uniquePrefix(`layout-${layout}`);
-    const { config } = loadDispatcherConfig({ env: { REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, QUEUE_REDIS_LAYOUT: layout } });
+    const { config } = loadDispatcherConfig({ env: { REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, QUEUE_REDIS_LAYOUT: layout, INTERNAL_TOKEN: 'internal-token-0123456789' } });
     const backend = await createBackend(config, 'layout-test');
     const probe = new Redis(testRedisUrl());
     try {

@@ -42,9 +42,10 @@ describe('dispatcher configuration', () => {
   });
 
   it('reads the Redis record layout, v2 by default, and refuses another', () => {
-    expect(loadDispatcherConfig({ env: {} }).config.queue).toMatchObject({ redisLayout: 'v2', keepFinishedPayload: false });
-    expect(loadDispatcherConfig({ env: { QUEUE_REDIS_LAYOUT: 'v3', QUEUE_KEEP_FINISHED_PAYLOAD: 'true' } }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: true });
-    expect(() => loadDispatcherConfig({ env: { QUEUE_REDIS_LAYOUT: 'v4' } })).toThrow(/queue\.redisLayout/);
+    const env = { INTERNAL_TOKEN: token };
+    expect(loadDispatcherConfig({ env }).config.queue).toMatchObject({ redisLayout: 'v2', keepFinishedPayload: false });
+    expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_KEEP_FINISHED_PAYLOAD: 'true' } }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: true });
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v4' } })).toThrow(/queue\.redisLayout/);
   });
 
   it('refuses a lease no longer than its margin', () => {
