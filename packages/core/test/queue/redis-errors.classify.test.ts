@@ -1,6 +1,7 @@
 import Redis, { ReplyError } from 'ioredis';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors';
 import { RedisQueue, RedisRouteRegistry, ValidatedQueue, classifyRedisError, type StoreError } from '@outbound/core';
-import { freePort, startRedisServer, uniquePrefix, type RedisServerHandle } from '@outbound/test-support';
+import { freePort, startRedisServer, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
 describe('classifyRedisError', () => {
@@ -24,6 +25,9 @@ describe('classifyRedisError', () => {
     expect(classifyRedisError(new Error("Stream isn't writeable and enableOfflineQueue options is false"), 'get')).toMatchObject({ kind: 'unreachable', code: 'STORE_UNAVAILABLE' });
     expect(classifyRedisError(new Error('Command timed out'), 'ack')).toMatchObject({ kind: 'timeout' });
     expect(classifyRedisError(new Error('Connection is closed.'), 'ack')).toMatchObject({ kind: 'timeout' });
+    // ioredis rejects the commands it had written and not seen answered with this error too,
+    // when it gives up reconnecting: such a command may have run before the server died.
+    expect(classifyRedisError(new MaxRetriesPerRequestError(3), 'enqueue')).toMatchObject({ kind: 'timeout' });
   });
 
   it('calls a queue that lost its server unreachable, and refuses requests unsent from then on', async () => {
@@ -33,6 +37,8 @@ describe('classifyRedisError', () => {
     const queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('lost'), shards: 2 }));
     await queue.enqueue(cmd('lost-1'));
     await redis.kill();
+    // From the moment the client knows the connection is gone, requests are refused unsent.
+    await waitFor(() => client.status !== 'ready', { what: 'the client to see the connection lost' });
     const failure = (await queue.enqueue(cmd('lost-1')).catch((error: unknown) => error)) as StoreError;
     expect(failure).toMatchObject({ backend: 'redis', kind: 'unreachable', code: 'STORE_UNAVAILABLE', status: 503 });
     await queue.close();

@@ -11,17 +11,22 @@ const REFUSED_AS_A_WHOLE = /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|N
 /** Out of memory: with `#!lua` scripts (scripts.ts) Redis refuses a writing script before it runs. */
 const OUT_OF_MEMORY = /^OOM\b/;
 /**
- * ioredis' own rejections of a command it never wrote: the connection is down and the offline
- * queue gave up on it (MaxRetriesPerRequestError), or the client refused it up front
- * (offline queue disabled, or this process' liveness probe says the server is not answering).
+ * ioredis' own rejections of a command it never wrote: the client refused it up front (offline
+ * queue disabled, or this process' liveness probe says the server is not answering).
+ * Not MaxRetriesPerRequestError: when the connection drops, ioredis keeps the commands it had
+ * written and not yet seen answered to re-send them, and the same flush that gives up on the
+ * offline queue rejects those too. Such a command may have run before the server died (a
+ * kill -9 after the write reached the AOF), so that error is "may have run" below.
  */
-const NOT_SENT_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const NOT_SENT_NAMES = new Set(['ClusterAllFailedError']);
 const NOT_SENT_MESSAGE = /Stream isn't writeable|enableOfflineQueue options is false|Failed to refresh slots cache|None of startup nodes is available/;
 /**
  * The command may have been written and may still run: it timed out (a command in ioredis'
- * offline queue that timed out is still sent after a reconnect), or the connection closed
- * with it outstanding (ioredis re-sends unanswered commands after a reconnect).
+ * offline queue that timed out is still sent after a reconnect), the connection closed with it
+ * outstanding (ioredis re-sends unanswered commands after a reconnect), or ioredis gave up
+ * reconnecting with it outstanding (MaxRetriesPerRequestError, see NOT_SENT_NAMES).
  */
+const MAYBE_SENT_NAMES = new Set(['MaxRetriesPerRequestError']);
 const MAYBE_SENT_MESSAGE = /Command timed out|Connection is closed/;
 
 /**
@@ -30,9 +35,9 @@ const MAYBE_SENT_MESSAGE = /Command timed out|Connection is closed/;
  * errors (OutboundError) through before asking.
  *
  * - refused as a whole (LOADING, READONLY, CLUSTERDOWN, TRYAGAIN, MASTERDOWN, BUSY): `failover`, STORE_UNAVAILABLE
- * - never sent (offline queue gave up, client refused up front): `unreachable`, STORE_UNAVAILABLE
+ * - never sent (client refused up front: no connection, or the liveness probe): `unreachable`, STORE_UNAVAILABLE
  * - OOM: `full`, STORE_FULL
- * - may have run (timed out, connection closed while outstanding): `timeout`, STORE_UNAVAILABLE
+ * - may have run (timed out, connection closed or retries given up while outstanding): `timeout`, STORE_UNAVAILABLE
  *   here; a write that knows its ids answers OUTCOME_UNKNOWN with them (see `outcomeUnknown`)
  * - anything else (a script error, a bug): `internal`, INTERNAL
  */
@@ -48,7 +53,7 @@ export function classifyRedisError(error: unknown, operation: string): StoreErro
   if (NOT_SENT_NAMES.has(err.name) || NOT_SENT_MESSAGE.test(err.message)) {
     return new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis is unreachable; the request was not sent (${what})`, { cause: err });
   }
-  if (MAYBE_SENT_MESSAGE.test(err.message)) {
+  if (MAYBE_SENT_NAMES.has(err.name) || MAYBE_SENT_MESSAGE.test(err.message)) {
     return new StoreError('redis', 'timeout', 'STORE_UNAVAILABLE', `redis did not answer in time (${what})`, { cause: err });
   }
   return new StoreError('redis', 'internal', 'INTERNAL', `unexpected error from redis (${what})`, { cause: err });
