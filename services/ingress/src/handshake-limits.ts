@@ -49,7 +49,11 @@ export class HandshakeLimits {
     ]);
     if (ip) return { scope: 'ip', reason: `too many handshakes from this address; retry in ${seconds(ip)} s` };
     if (storm && storm.consumedPoints > this.stormPoints && storm.msBeforeNext > 0) {
-      return { scope: 'supersede_storm', reason: `this device keeps replacing its own connection; locked out, retry in ${seconds(storm)} s` };
+      // The lockout shortens the counter's expiry to lockoutSeconds, but the PostgreSQL store
+      // writes it in a second statement after the consume that broke the limit: read in
+      // between, the expiry is still the window's. The lockout is what the device will wait.
+      const retryIn = Math.min(seconds(storm), this.options.supersedeStorm.lockoutSeconds);
+      return { scope: 'supersede_storm', reason: `this device keeps replacing its own connection; locked out, retry in ${retryIn} s` };
     }
     if (phy) return { scope: 'phy_id', reason: `too many handshakes for this device; retry in ${seconds(phy)} s` };
     return null;
