@@ -45,7 +45,7 @@ type Verdict =
   | { kind: 'fail'; retryable: boolean; error: string; metric: DeliveryOutcome }
   | { kind: 'release'; park: boolean; reason: string; metric: DeliveryOutcome };
 
-/** Maps one NDJSON line of the ingress to the queue transition (issue 4, "Outcomes"). */
+/** Maps one NDJSON line of the ingress to the queue transition (docs/architecture.md, "Outcomes"). */
 export function verdictFor(answer: DeliveryAnswer): Verdict {
   if (answer.status === 200) {
     if (answer.outcome === 'ok') return { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };

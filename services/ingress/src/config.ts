@@ -145,7 +145,7 @@ function pushIf(problems: string[], problem: string | undefined): void {
   if (problem) problems.push(problem);
 }
 
-/** The idle timeout in force: configured, or 2.5 heartbeat intervals (DESIGN.md). */
+/** The idle timeout in force: configured, or 2.5 heartbeat intervals (docs/protocol.md). */
 export function idleTimeoutMs(config: IngressConfig): number {
   return config.timing.idleTimeoutMs || config.timing.heartbeatSeconds * 2_500;
 }

@@ -346,7 +346,7 @@ export class DeviceConnection {
     return true;
   }
 
-  /** Sends ERROR and closes (DESIGN.md: the server closes after every ERROR). */
+  /** Sends ERROR and closes (docs/protocol.md: the server closes after every ERROR). */
   fail(code: number, reason: string): void {
     if (this.state === ConnState.CLOSING) return;
     const wasHandshake = this.inHandshake;

@@ -129,6 +129,6 @@ function renderRest(lines: string[], report: BenchReport): void {
     if (c.limitedBy) lines.push('', `Capped at ${fmt(c.attemptedDevices)}: ${c.limitedBy}.`);
     if (c.error) lines.push('', `Error: ${c.error}`);
   }
-  lines.push('', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---:|:---:|');
+  lines.push('', '## Targets', '', '| target | measured | met |', '|---|---:|:---:|');
   for (const t of report.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createPgPool, createRedisClient } from '@outbound/core';
 import { freePort, waitUntil, type ChildGroup } from './child-processes';
 
-/** A redis-server started for the bench, configured as DESIGN.md requires in production. */
+/** A redis-server started for the bench, configured as production requires (docs/deploy.md, Redis settings). */
 export interface BenchRedis {
   url: string;
   pid: number;
@@ -25,7 +25,7 @@ export interface BenchRedisOptions {
 
 /**
  * Starts redis-server on 127.0.0.1 with AOF on (`appendfsync everysec`, the production setting
- * DESIGN.md asks for) and `maxmemory-policy noeviction`, in a temporary directory removed on stop.
+ * production asks for) and `maxmemory-policy noeviction`, in a temporary directory removed on stop.
  * `persistence: false` turns AOF off (queue-core section, to match the Redis engineer's script).
  */
 export async function startBenchRedis(group: ChildGroup, name: string, options: BenchRedisOptions = {}): Promise<BenchRedis> {

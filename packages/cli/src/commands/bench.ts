@@ -22,7 +22,7 @@ function positiveInt(text: string): number {
 interface BenchFlags { quick: boolean; only: BenchSection[]; backends: Backend[]; out: string; profile?: string; scaleDevices?: number }
 
 /**
- * `outbound bench [--quick]`: the benchmark harness of issue 6 (bench/README.md). Starts its own
+ * `outbound bench [--quick]`: the benchmark harness (bench/README.md). Starts its own
  * redis-server, ingress, dispatcher and device processes on 127.0.0.1, uses PostgreSQL on
  * 127.0.0.1:5432 (OUTBOUND_BENCH_PG_URL), stops everything it started, writes bench/results/.
  */

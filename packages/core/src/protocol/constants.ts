@@ -1,6 +1,5 @@
 /**
- * Numbers of the device wire protocol v1 (DESIGN.md "Device wire protocol v1",
- * docs/protocol.md). Device makers implement against these values, so they never change
+ * Numbers of the device wire protocol v1 (docs/protocol.md). Device makers implement against these values, so they never change
  * within a protocol version.
  */
 

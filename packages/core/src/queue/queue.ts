@@ -5,7 +5,7 @@ import type { OutboundError } from '../errors';
  * The queue contract both backends (Redis, PostgreSQL) implement and one conformance suite
  * proves. Every method is one atomic step per command (a Lua script, one transaction).
  *
- * Order (DESIGN.md Guarantee 3): across devices, higher priority first; for one device by
+ * Order (docs/architecture.md, "Order and fairness"): across devices, higher priority first; for one device by
  * priority then enqueue order, at most `maxInFlightPerDevice` outstanding, and a command
  * waiting for a retry keeps its place at the head of its device's line.
  */

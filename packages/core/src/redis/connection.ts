@@ -87,7 +87,7 @@ export interface RedisHealth {
 
 /**
  * Ping latency, connection state, and warnings when Redis is set up to lose data
- * (`maxmemory-policy` other than `noeviction`, AOF off). DESIGN.md Guarantee 6.
+ * (`maxmemory-policy` other than `noeviction`, AOF off); docs/deploy.md, Redis settings.
  */
 export async function checkRedisHealth(client: RedisClient): Promise<RedisHealth> {
   const connection = client.status;

@@ -1,7 +1,7 @@
 /**
  * Every Redis key and channel the route registry uses, built in this one module.
  *
- * Layout (DESIGN.md Guarantee 6: Cluster-safe, no hot key):
+ * Layout (Cluster-safe, no hot key):
  * - Routes live in `shards` hash-tagged shards chosen by phyId: `<prefix>:{reg-<s>}:routes`
  *   (phyId → route), `<prefix>:{reg-<s>}:epochs` (phyId → last epoch) and
  *   `<prefix>:{reg-<s>}:replica:<replicaId>` (the phyIds of that shard a replica holds, so a

@@ -25,7 +25,7 @@ export const CONFORMANCE_MODULES = {
 } as const;
 
 /**
- * The behaviour every CommandQueue backend must show (DESIGN.md Guarantees 1-4), written
+ * The behaviour every CommandQueue backend must show (delivery, atomic transitions, order, offline devices), written
  * against the interface only. `makeQueue` answers a fresh, empty queue per test (see
  * MakeQueue for siblings). `only` runs a subset (e.g. on a Redis Cluster).
  */
