@@ -67,12 +67,27 @@ export type QueueScriptName = keyof typeof QUEUE_SCRIPTS;
 const INCLUDE = /^--\s*@include\s+(\S+)\s*$/gm;
 
 /**
- * Reads `<name>-<keys>.lua`, inlines its `-- @include x` lines from lua/includes/x.lua and
- * prepends the script's `#!lua` line (SCRIPT_FLAGS).
+ * One family of Lua scripts: where its files are, each script's KEYS count and `#!lua` flags,
+ * and the versioned name it is registered under. The v2 and v3 layouts are two such families
+ * loaded and run by the same code.
  */
-export function loadScript(name: QueueScriptName): string {
-  const source = readFileSync(resolve(LUA_DIR, `${name}-${QUEUE_SCRIPTS[name]}.lua`), 'utf8');
-  return withShebang(source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8')), SCRIPT_FLAGS[name]);
+export interface ScriptFamily<N extends string> {
+  /** Holds `<name>-<keys>.lua` and `includes/<x>.lua`. */
+  dir: string;
+  keyCounts: Readonly<Record<N, number>>;
+  flags: Readonly<Record<N, string>>;
+  /** The ioredis command name, versioned so two releases can share one Redis. */
+  commandName(name: N): string;
+}
+
+/**
+ * Reads `<name>-<keys>.lua`, inlines its `-- @include x` lines from includes/x.lua and
+ * prepends the script's `#!lua` line (its flags).
+ */
+export function loadFamilyScript<N extends string>(family: ScriptFamily<N>, name: N): string {
+  const source = readFileSync(resolve(family.dir, `${name}-${family.keyCounts[name]}.lua`), 'utf8');
+  const inlined = source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(family.dir, 'includes', `${include}.lua`), 'utf8'));
+  return withShebang(inlined, family.flags[name]);
 }
 
 /** `#!lua flags=<flags>` (or a bare `#!lua`) on the first line of a script's source. */
@@ -85,31 +100,43 @@ export function commandName(name: QueueScriptName): string {
   return `outbound_v${SCRIPT_VERSION}_${name.replace(/-/g, '_')}`;
 }
 
+/** The v2 layout's scripts (packages/core/lua). */
+export const QUEUE_SCRIPT_FAMILY: ScriptFamily<QueueScriptName> = { dir: LUA_DIR, keyCounts: QUEUE_SCRIPTS, flags: SCRIPT_FLAGS, commandName };
+
+/** A v2 script's source as Redis receives it. */
+export function loadScript(name: QueueScriptName): string {
+  return loadFamilyScript(QUEUE_SCRIPT_FAMILY, name);
+}
+
 type ScriptFn = (...args: Array<string | number | Buffer>) => Promise<unknown>;
+export type Arg = string | number | Buffer;
 
 /**
- * Registers every queue script on a client (ioredis defineCommand: EVALSHA, falling back to
- * EVAL once per node) and answers typed callers. `buffers` variants return bulk strings as
+ * Registers every script of a family on a client (ioredis defineCommand: EVALSHA, falling back
+ * to EVAL once per node) and answers typed callers. `runBuffer` returns bulk strings as
  * Buffers, which the payload and result fields need.
  */
-export class QueueScripts {
-  private readonly sources = new Map<QueueScriptName, string>();
+export class LuaScripts<N extends string> {
+  private readonly sources = new Map<N, string>();
 
-  constructor(private readonly client: RedisClient) {
-    for (const name of Object.keys(QUEUE_SCRIPTS) as QueueScriptName[]) {
-      const cmd = commandName(name);
-      const lua = loadScript(name);
+  constructor(
+    private readonly client: RedisClient,
+    private readonly family: ScriptFamily<N>,
+  ) {
+    for (const name of Object.keys(family.keyCounts) as N[]) {
+      const cmd = family.commandName(name);
+      const lua = loadFamilyScript(family, name);
       this.sources.set(name, lua);
-      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: QUEUE_SCRIPTS[name], lua });
+      if (!(cmd in client)) client.defineCommand(cmd, { numberOfKeys: family.keyCounts[name], lua });
     }
   }
 
-  run(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.loaded(name, () => this.fn(commandName(name))(...keys, ...args));
+  run(name: N, keys: string[], args: Arg[]): Promise<unknown> {
+    return this.loaded(name, () => this.fn(this.family.commandName(name))(...keys, ...args));
   }
 
-  runBuffer(name: QueueScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
-    return this.loaded(name, () => this.fn(`${commandName(name)}Buffer`)(...keys, ...args));
+  runBuffer(name: N, keys: string[], args: Arg[]): Promise<unknown> {
+    return this.loaded(name, () => this.fn(`${this.family.commandName(name)}Buffer`)(...keys, ...args));
   }
 
   /**
@@ -118,7 +145,7 @@ export class QueueScripts {
    * calls that went out with EVALSHA meanwhile answer NOSCRIPT instead of why it was refused:
    * SCRIPT LOAD (allowed at OOM) and ask once more, so they answer the real reason.
    */
-  private async loaded<T>(name: QueueScriptName, call: () => Promise<T>): Promise<T> {
+  private async loaded<T>(name: N, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
@@ -130,6 +157,13 @@ export class QueueScripts {
 
   private fn(cmd: string): ScriptFn {
     const fn = (this.client as unknown as Record<string, ScriptFn>)[cmd];
-    return fn.bind(this.client);
+    return fn!.bind(this.client);
+  }
+}
+
+/** The v2 layout's scripts on one client. */
+export class QueueScripts extends LuaScripts<QueueScriptName> {
+  constructor(client: RedisClient) {
+    super(client, QUEUE_SCRIPT_FAMILY);
   }
 }
