@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
-import { OutboundError, isOutboundError } from '../../errors';
+import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
   QUEUE_DEFAULTS,
@@ -19,8 +19,8 @@ import {
 import { firstDepth, planClaim, type ShardScores } from '../redis/claim-plan';
 import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
-import { RedisLiveness } from '../redis/redis-liveness';
-import { RedisMemory, type RedisMemorySample } from '../redis/redis-memory';
+import { RedisGate } from '../redis/redis-gate';
+import type { RedisMemorySample } from '../redis/redis-memory';
 import type { RedisQueueOptions } from '../redis/redis-queue';
 import { ScriptCode, scriptCodeToError } from '../redis/script-codes';
 import { WakeNotifier } from '../redis/wake-notifier';
@@ -67,9 +67,7 @@ export class RedisQueueV3 implements CommandStore {
   private readonly wakeArg: string;
   private lastScan: { at: number; inMs: number | null } | null = null;
   private planDepth = 0;
-  private readonly liveness: RedisLiveness | null;
-  private readonly memorySampler: RedisMemory;
-  private readonly admissionRatio: number;
+  private readonly gate: RedisGate;
 
   constructor(
     readonly client: RedisClient,
@@ -91,9 +89,7 @@ export class RedisQueueV3 implements CommandStore {
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
     this.keepPayload = options.keepFinishedPayload ? '1' : '0';
-    this.liveness = options.liveness === false ? null : new RedisLiveness(client, options.liveness);
-    this.memorySampler = new RedisMemory(client);
-    this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
+    this.gate = new RedisGate(client, options);
   }
 
   newCommandId(phyId: string): string {
@@ -348,18 +344,18 @@ export class RedisQueueV3 implements CommandStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.liveness?.stop();
+    this.gate.stop();
     await this.notifier.stop();
     if (this.options.ownsClient) await this.client.quit();
   }
 
   /** Redis memory (INFO memory, sampled at most once a second) for health and metrics. */
   memory(): Promise<RedisMemorySample | null> {
-    return this.memorySampler.current();
+    return this.gate.memory();
   }
 
   get admissionMaxMemoryRatio(): number {
-    return this.admissionRatio;
+    return this.gate.admissionMaxMemoryRatio;
   }
 
   private async scanForWork(): Promise<number | null> {
@@ -474,33 +470,13 @@ export class RedisQueueV3 implements CommandStore {
   }
 
   /** One request unless Redis is known not to be answering; what failed classified once (redis-errors.ts). */
-  private async call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
-    const why = this.liveness?.notAnswering();
-    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis ${operation} not sent: ${why}`);
-    try {
-      return await issue();
-    } catch (error) {
-      if (isOutboundError(error)) throw error;
-      throw classifyRedisError(error, operation);
-    }
+  private call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
+    return this.gate.call(operation, issue);
   }
 
   /** Enqueue admission (RedisQueue.admit): refused unsent while Redis is down or at its memory high-water mark. */
-  private async admit(): Promise<void> {
-    const why = this.liveness?.notAnswering();
-    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis enqueue not sent: ${why}`);
-    if (this.admissionRatio <= 0) return;
-    const memory = await this.memorySampler.current();
-    if (memory && memory.maxBytes > 0 && memory.ratio >= this.admissionRatio) {
-      const { usedBytes, maxBytes } = memory;
-      throw new StoreError(
-        'redis',
-        'full',
-        'STORE_FULL',
-        `redis memory is at ${(memory.ratio * 100).toFixed(1)}% of maxmemory (admission stops at ${(this.admissionRatio * 100).toFixed(0)}%); nothing was stored`,
-        { details: { usedMemoryBytes: usedBytes, maxMemoryBytes: maxBytes } },
-      );
-    }
+  private admit(): Promise<void> {
+    return this.gate.admit();
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
-import { OutboundError, isOutboundError } from '../../errors';
+import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import {
   QUEUE_DEFAULTS,
@@ -23,8 +23,9 @@ import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
 import { StoreError } from '../store-errors';
 import { classifyRedisError, outcomeUnknown } from './redis-errors';
-import { RedisLiveness, type RedisLivenessOptions } from './redis-liveness';
-import { RedisMemory, type RedisMemorySample } from './redis-memory';
+import { RedisGate } from './redis-gate';
+import type { RedisLivenessOptions } from './redis-liveness';
+import type { RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
 import { WakeNotifier } from './wake-notifier';
 import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from './queue-input';
@@ -87,9 +88,7 @@ export class RedisQueue implements CommandStore {
   private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
   private planDepth = 0;
-  private readonly liveness: RedisLiveness | null;
-  private readonly memorySampler: RedisMemory;
-  private readonly admissionRatio: number;
+  private readonly gate: RedisGate;
 
   constructor(
     readonly client: RedisClient,
@@ -116,9 +115,7 @@ export class RedisQueue implements CommandStore {
     this.retentionMs = options.retentionMs ?? QUEUE_DEFAULTS.retentionMs;
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
-    this.liveness = options.liveness === false ? null : new RedisLiveness(client, options.liveness);
-    this.memorySampler = new RedisMemory(client);
-    this.admissionRatio = options.admissionMaxMemoryRatio ?? 0.9;
+    this.gate = new RedisGate(client, options);
   }
 
   newCommandId(phyId: string): string {
@@ -419,7 +416,7 @@ export class RedisQueue implements CommandStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.liveness?.stop();
+    this.gate.stop();
     await this.notifier.stop();
     if (this.options.ownsClient) await this.client.quit();
   }
@@ -559,45 +556,25 @@ export class RedisQueue implements CommandStore {
    * Sends one request unless Redis is known not to be answering (then it is refused unsent,
    * STORE_UNAVAILABLE), and classifies what failed (redis-errors.ts).
    */
-  private async call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
-    const why = this.liveness?.notAnswering();
-    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis ${operation} not sent: ${why}`);
-    try {
-      return await issue();
-    } catch (error) {
-      if (isOutboundError(error)) throw error;
-      throw classifyRedisError(error, operation);
-    }
+  private call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
+    return this.gate.call(operation, issue);
   }
 
   /**
    * Enqueue admission: refuses a whole enqueue unsent while Redis is not answering, or while
    * its memory is at the high-water mark (STORE_FULL), so what room is left goes to draining.
    */
-  private async admit(): Promise<void> {
-    const why = this.liveness?.notAnswering();
-    if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis enqueue not sent: ${why}`);
-    if (this.admissionRatio <= 0) return;
-    const memory = await this.memorySampler.current();
-    if (memory && memory.maxBytes > 0 && memory.ratio >= this.admissionRatio) {
-      const { usedBytes, maxBytes } = memory;
-      throw new StoreError(
-        'redis',
-        'full',
-        'STORE_FULL',
-        `redis memory is at ${(memory.ratio * 100).toFixed(1)}% of maxmemory (admission stops at ${(this.admissionRatio * 100).toFixed(0)}%); nothing was stored`,
-        { details: { usedMemoryBytes: usedBytes, maxMemoryBytes: maxBytes } },
-      );
-    }
+  private admit(): Promise<void> {
+    return this.gate.admit();
   }
 
   /** Redis memory (INFO memory, sampled at most once a second) for health and metrics. */
   memory(): Promise<RedisMemorySample | null> {
-    return this.memorySampler.current();
+    return this.gate.memory();
   }
 
   /** The enqueue high-water mark as a share of maxmemory (0: admission off). */
   get admissionMaxMemoryRatio(): number {
-    return this.admissionRatio;
+    return this.gate.admissionMaxMemoryRatio;
   }
 }
