@@ -1,8 +1,9 @@
 import {
-  checkRedisHealth, createRedisClient, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
+  checkRedisHealth, createRedisClient, DrainingQueue, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
   RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
-  type CommandQueue, type CredentialStore, type DependencyCheck, type QueueOptions, type RedisMemorySample, type RouteRegistry,
+  type CommandQueue, type CredentialStore, type DependencyCheck, type Logger, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
+import { Gauge, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterFactory } from './api-rate-limit';
 import type { DispatcherConfig } from './config';
@@ -20,6 +21,8 @@ export interface Backend {
   checks: Record<string, () => Promise<DependencyCheck>>;
   /** Store memory used as a share of its limit (the metric), null when the store has none to tell. */
   memoryRatio(): Promise<number | null>;
+  /** Registers this backend's own gauges (the draining upgrade's pending count). */
+  registerMetrics(registry: Registry): void;
   close(): Promise<void>;
 }
 
@@ -36,7 +39,7 @@ export function queueOptions(config: DispatcherConfig): QueueOptions {
 }
 
 /** The one place that picks a backend: everything else sees CommandQueue, RouteRegistry and CredentialStore. */
-export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher'): Promise<Backend> {
+export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher', logger?: Logger): Promise<Backend> {
   if (config.queue.backend === 'postgres') return createPostgresBackend(config, name);
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
@@ -46,7 +49,12 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
     config.queue.redisLayout === 'v3'
       ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload })
       : new RedisQueue(client, redisOptions);
-  const queue = new ValidatedQueue(store);
+  // QUEUE_REDIS_UPGRADE_FROM: the old layout keeps delivering what it holds (draining-queue.ts) until it is empty.
+  const draining =
+    config.queue.redisUpgradeFrom === 'v2'
+      ? new DrainingQueue(new RedisQueue(client, redisOptions), store, { ...(logger ? { logger } : {}), names: { old: 'v2', next: config.queue.redisLayout } })
+      : null;
+  const queue = new ValidatedQueue(draining ?? store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const limitPrefix = `${config.queue.prefix}:rate`;
@@ -58,6 +66,7 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
       new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds }),
     checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await store.memory(), store.admissionMaxMemoryRatio) },
     memoryRatio: async () => (await store.memory())?.ratio ?? null,
+    registerMetrics: (registry) => draining && registerUpgradeGauge(registry, draining),
     async close() {
       await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
@@ -65,6 +74,22 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * `outbound_queue_upgrade_pending_commands`: what the old layout still holds, counted at scrape
+ * time (a failed count leaves the last value). 0: drained, QUEUE_REDIS_UPGRADE_FROM may go.
+ */
+function registerUpgradeGauge(registry: Registry, draining: DrainingQueue): void {
+  new Gauge({
+    name: 'outbound_queue_upgrade_pending_commands',
+    help: 'Commands the layout named by QUEUE_REDIS_UPGRADE_FROM still holds (queued, scheduled, backing off, parked, in flight, dead); 0: drained, the setting may be removed',
+    registers: [registry],
+    async collect() {
+      const pending = await draining.oldPending().catch(() => null);
+      if (pending !== null) this.set(pending);
+    },
+  });
 }
 
 /**
@@ -104,6 +129,7 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
       }),
     checks: { postgres: () => store.check() },
     memoryRatio: () => Promise.resolve(null),
+    registerMetrics: () => undefined,
     async close() {
       await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);

@@ -33,6 +33,8 @@ export interface DispatcherConfig {
     admissionMaxMemoryRatio: number;
     /** Redis record layout: v2 (default) or v3 (docs/redis-keys.md); every dispatcher must use the same. */
     redisLayout: 'v2' | 'v3';
+    /** The layout a draining upgrade moves away from ('' none): docs/operations.md, "Upgrading the Redis layout". */
+    redisUpgradeFrom: '' | 'v2';
     /** v3: keep a finished command's payload (default: dropped, its size and hash kept). */
     keepFinishedPayload: boolean;
   };
@@ -119,6 +121,12 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
       default: 'v2',
       env: 'QUEUE_REDIS_LAYOUT',
     },
+    redisUpgradeFrom: {
+      doc: 'Redis: the layout a running deployment moves away from (v2, with QUEUE_REDIS_LAYOUT=v3): it keeps delivering what that layout holds while new commands go to the new one; remove once outbound_queue_upgrade_pending_commands is 0 ("": no upgrade)',
+      format: ['', 'v2'],
+      default: '',
+      env: 'QUEUE_REDIS_UPGRADE_FROM',
+    },
     keepFinishedPayload: {
       doc: 'Redis v3 layout: keep a finished command\'s payload for its retention (default: dropped, its size and hash kept)',
       format: Boolean,
@@ -163,6 +171,9 @@ export function loadDispatcherConfig(
   problems.push(...logSamplingProblems(config.log));
   if (config.worker.leaseMs <= config.worker.leaseMarginMs) {
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
+  }
+  if (config.queue.redisUpgradeFrom && (config.queue.backend !== 'redis' || config.queue.redisLayout === config.queue.redisUpgradeFrom)) {
+    problems.push(`queue.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=${config.queue.redisUpgradeFrom} needs QUEUE_BACKEND=redis and another QUEUE_REDIS_LAYOUT (v3): value was backend ${config.queue.backend}, layout ${config.queue.redisLayout}`);
   }
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');

@@ -52,7 +52,7 @@ export interface RunningDispatcher {
  */
 export async function startDispatcher(config: Readonly<DispatcherConfig>, options: { logger?: Logger; backend?: Backend } = {}): Promise<RunningDispatcher> {
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
-  const backend = options.backend ?? (await createBackend(config));
+  const backend = options.backend ?? (await createBackend(config, undefined, logger));
   const metricsRegistry = createMetricsRegistry('dispatcher', { version: packageVersion(__dirname) });
   // Every store failure is counted here and only here (the guard sees each store call once).
   const fullLog = new Throttle(1_000);
@@ -65,6 +65,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const credentials = guardStore(backend.credentials, onStoreError);
   // `loop` is assigned below; the gauge reads it only at scrape time.
   const metrics = createDispatcherMetrics(metricsRegistry, queue, () => loop?.maxInFlightForOneDevice() ?? 0, () => backend.memoryRatio());
+  backend.registerMetrics(metricsRegistry);
   const waiter = new CompletionWaiter();
   let ready = false;
 

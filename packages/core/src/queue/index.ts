@@ -2,6 +2,7 @@
 export * from './queue';
 export * from './store-errors';
 export { ValidatedQueue } from './validated-queue';
+export { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup, type IdempotencyRecord } from './draining-queue';
 export * from './redis/redis-queue';
 export { RedisKeys } from './redis/keys';
 export { classifyRedisError, outcomeUnknown } from './redis/redis-errors';

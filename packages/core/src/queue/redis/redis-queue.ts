@@ -22,6 +22,7 @@ import { RedisKeys } from './keys';
 import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
 import { StoreError } from '../store-errors';
+import type { IdempotencyRecord } from '../draining-queue';
 import { classifyRedisError, outcomeUnknown } from './redis-errors';
 import { RedisGate } from './redis-gate';
 import type { RedisLivenessOptions } from './redis-liveness';
@@ -360,6 +361,20 @@ export class RedisQueue implements CommandStore {
     assertPhyId(phyId);
     const value = await this.call('countDevice', () => this.client.hget(this.keys.shard(this.keys.shardOf(phyId)).deviceCounts, phyId));
     return Number(value ?? 0);
+  }
+
+  /**
+   * The command an idempotency key of this device first named, while that command is kept (as
+   * enqueue answers a repeat); null otherwise. The draining upgrade (draining-queue.ts) asks it
+   * so that a retry made after the switch answers the command this layout holds.
+   */
+  async findIdempotent(phyId: string, key: string): Promise<IdempotencyRecord | null> {
+    assertPhyId(phyId);
+    const id = await this.call('findIdempotent', () => this.client.get(this.keys.idempotency(phyId, key)));
+    const commandKey = id === null ? null : this.keys.command(id);
+    if (id === null || commandKey === null) return null;
+    const [status, fingerprint] = await this.call('findIdempotent', () => this.client.hmget(commandKey, 'status', 'fingerprint'));
+    return status ? { id, status: status as IdempotencyRecord['status'], fingerprint: fingerprint || null } : null;
   }
 
   /** Oldest death first; cursor `<deadAt>:<id>` of the last item answered. */
