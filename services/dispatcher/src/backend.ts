@@ -54,6 +54,7 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
     config.queue.redisUpgradeFrom === 'v2'
       ? new DrainingQueue(new RedisQueue(client, redisOptions), store, { ...(logger ? { logger } : {}), names: { old: 'v2', next: config.queue.redisLayout } })
       : null;
+  if (config.queue.redisLayout === 'v3' && !draining && logger) await warnIfStranded(new RedisQueue(client, { ...redisOptions, liveness: false }), logger);
   const queue = new ValidatedQueue(draining ?? store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
@@ -74,6 +75,24 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * The start-up check for a switch made without the upgrade setting: the v3 layout never reads
+ * what v2 holds, so say how much would be stranded and what to set. It only warns (an operator
+ * may have moved those commands on purpose); an upgrade is asked for by name, never guessed, so
+ * every dispatcher of a deployment routes the same way whatever it saw when it started.
+ */
+async function warnIfStranded(v2: RedisQueue, logger: Logger): Promise<void> {
+  try {
+    const { total } = await v2.stats();
+    const held = total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
+    if (held > 0) logger.warn({ held, counts: total }, 'QUEUE_REDIS_LAYOUT=v3 but the v2 layout still holds commands this dispatcher will not deliver: set QUEUE_REDIS_UPGRADE_FROM=v2 until outbound_queue_upgrade_pending_commands is 0');
+  } catch {
+    // A store that is not answering yet: the health checks say so.
+  } finally {
+    await v2.close();
+  }
 }
 
 /**

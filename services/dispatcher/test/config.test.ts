@@ -48,6 +48,15 @@ describe('dispatcher configuration', () => {
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v4' } })).toThrow(/queue\.redisLayout/);
   });
 
+  it('reads the layout an upgrade drains (QUEUE_REDIS_UPGRADE_FROM), only on Redis and only away from the layout in use', () => {
+    const env = { INTERNAL_TOKEN: token };
+    expect(loadDispatcherConfig({ env }).config.queue.redisUpgradeFrom).toBe('');
+    expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v2' } }).config.queue).toMatchObject({ redisLayout: 'v3', redisUpgradeFrom: 'v2' });
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/queue\.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=v2 needs .*layout v2/);
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v1' } })).toThrow(/queue\.redisUpgradeFrom/);
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_BACKEND: 'postgres', DATABASE_URL: 'postgres://x@127.0.0.1/db', QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/backend postgres/);
+  });
+
   it('refuses a lease no longer than its margin', () => {
     expect(() => loadDispatcherConfig({ env: { INTERNAL_TOKEN: token, DISPATCHER_LEASE_MS: '1000', DISPATCHER_LEASE_MARGIN_MS: '1000' } })).toThrow(/worker\.leaseMs/);
   });
