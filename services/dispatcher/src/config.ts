@@ -116,7 +116,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
       env: 'QUEUE_ADMISSION_MAX_MEMORY_RATIO',
     },
     redisLayout: {
-      doc: 'Redis record layout: v2, or v3 (leaner per command; keys under <prefix>:v3:, so a switch starts from an empty queue); the same on every dispatcher',
+      doc: 'Redis record layout: v2, or v3 (leaner per command; keys under <prefix>:v3:, so a running deployment switches with QUEUE_REDIS_UPGRADE_FROM); the same on every dispatcher',
       format: ['v2', 'v3'],
       default: 'v2',
       env: 'QUEUE_REDIS_LAYOUT',
