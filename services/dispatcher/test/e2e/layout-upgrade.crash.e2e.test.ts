@@ -56,7 +56,7 @@ describe('end to end: kill -9 of a dispatcher process in the middle of the v2 to
     };
     const victim = await spawnDispatcher(testRedisUrl(), stack.prefix, workerEnv);
     processes.push(victim);
-    await waitFor(() => devices.reduce((n, d) => n + d.stats.applied, 0) >= 200, { what: 'deliveries under way' });
+    await waitFor(() => devices.reduce((n, d) => n + d.stats.applied, 0) >= 100, { timeoutMs: 30_000, what: 'deliveries under way' });
     // Freeze it while it holds v2 leases (the v2 replica's stats read only the v2 layout), then kill it.
     const held = await waitFor(async () => {
       victim.child.kill('SIGSTOP');
@@ -96,5 +96,5 @@ describe('end to end: kill -9 of a dispatcher process in the middle of the v2 to
     await waitFor(async () => /^outbound_queue_upgrade_pending_commands(\{[^}]*\})? 0$/m.test(await metrics()), { what: 'the gauge to reach 0' });
     await waitFor(() => survivor.output().includes('upgrade drained'), { what: 'the drained log line' });
     expect(survivor.child.exitCode).toBeNull();
-  });
+  }, 150_000);
 });

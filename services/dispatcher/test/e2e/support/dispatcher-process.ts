@@ -38,10 +38,16 @@ export async function spawnDispatcher(redisUrl: string, prefix: string, env: Rec
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`dispatcher exited during start-up: ${output}`);
-    const res = await fetch(`${url}/readyz`).catch(() => null);
-    return res?.status === 200;
-  }, { timeoutMs: 15_000, intervalMs: 50, what: `dispatcher process on ${port} to be ready` });
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`dispatcher exited during start-up: ${output}`);
+      const res = await fetch(`${url}/readyz`).catch(() => null);
+      return res?.status === 200;
+    }, { timeoutMs: 30_000, intervalMs: 50, what: `dispatcher process on ${port} to be ready` });
+  } catch (error) {
+    // Not handed to the caller: stop it here, or it outlives the test run.
+    child.kill('SIGKILL');
+    throw error;
+  }
   return { child, url, output: () => output, exited };
 }
