@@ -86,6 +86,8 @@ export class DrainingQueue implements CommandStore {
         const names = this.options.names ?? { old: 'old', next: 'new' };
         if (pending === 0 && this.pending !== 0) {
           this.options.logger?.info({ upgradeFrom: names.old, layout: names.next }, `upgrade drained: the ${names.old} layout holds no queued, in-flight, parked or dead command; its setting may be removed`);
+        } else if (pending > 0 && this.pending === null) {
+          this.options.logger?.info({ upgradeFrom: names.old, layout: names.next, pending, counts: total }, `upgrade: delivering what the ${names.old} layout holds while new commands go to ${names.next}`);
         } else if (pending > 0 && this.pending === 0) {
           this.options.logger?.warn({ upgradeFrom: names.old, pending, counts: total }, `upgrade: the ${names.old} layout holds commands again (a process still writing it?); keep the upgrade setting`);
         }
