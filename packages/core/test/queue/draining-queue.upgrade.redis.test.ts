@@ -198,6 +198,24 @@ describe('draining upgrade from the v2 layout to v3', () => {
     expect((await claimOf(queue, 'dev-busy')).id).toBe(b);
   });
 
+  it('records a v2 command\'s release and failed attempt in v2, where its device\'s line is', async () => {
+    const before = new ValidatedQueue(v2());
+    const id = await enqueue(before, 'dev-retry');
+    const { queue, old, next } = upgrading();
+    const first = await claimOf(queue, 'dev-retry');
+    expect(await queue.release([{ id, leaseToken: first.leaseToken, reason: 'shutting down' }])).toEqual([{ id, ok: true, status: 'queued' }]);
+    const second = await claimOf(queue, 'dev-retry');
+    expect(second.attempts).toBe(1); // a release spends no attempt
+    expect(await queue.fail([{ id, leaseToken: second.leaseToken, error: 'busy', retryable: true, retryDelayMs: 0 }])).toEqual([{ id, ok: true, status: 'queued' }]);
+    expect(await old.get(id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'busy' });
+    expect(await next.get(id)).toBeNull();
+    const third = await claimOf(queue, 'dev-retry');
+    expect(third.attempts).toBe(2);
+    // A stale token is refused by v2 (the layout that holds the command), not answered as unknown.
+    expect(await queue.ack([{ id, leaseToken: second.leaseToken, outcome: 'ok' }])).toMatchObject([{ id, ok: false, error: { code: 'LEASE_LOST' } }]);
+    expect(await queue.ack([{ id, leaseToken: third.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
+  });
+
   it('wakes a waiting claimer on work that becomes ready in either layout', async () => {
     const before = new ValidatedQueue(v2());
     await enqueue(before, 'dev-parked-wake');
