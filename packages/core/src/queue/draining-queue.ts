@@ -5,6 +5,7 @@ import type {
   AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueCounts, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from './queue';
+import { pageUnion, type Page, type PageRequest } from './paged-union';
 
 /** The first command an idempotency key named, while the store keeps that command. */
 export interface IdempotencyRecord {
@@ -29,7 +30,8 @@ export interface DrainingQueueOptions {
 }
 
 type Selector = { ids: string[] } | { all: true };
-type Page<T> = { items: T[]; nextCursor: string | null };
+/** Cursors of listings across both stores: `old:<old store's cursor>`, then `new:<new store's>`. */
+const CURSOR_NAMES = { first: 'old', second: 'new' };
 const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
 
 /**
@@ -210,11 +212,14 @@ export class DrainingQueue implements CommandStore {
     await Promise.all([this.old.markDeviceOnline(phyId), this.next.markDeviceOnline(phyId)]);
   }
 
-  /** The old store's parked devices, then the new store's; a device parked in both may be listed twice. */
-  listParkedDevices(options: { limit?: number; cursor?: string } = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
-    return this.pageBoth(options, (store, page) => store.listParkedDevices(page).then(({ phyIds, nextCursor }) => ({ items: phyIds, nextCursor }))).then(
-      ({ items, nextCursor }) => ({ phyIds: items, nextCursor }),
-    );
+  /** The old store's parked devices, then the new store's (cursor `old:…`, then `new:…`); a device parked in both may be listed twice. */
+  async listParkedDevices(options: PageRequest = {}): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    const read = (store: CommandStore) => async (page: PageRequest) => {
+      const { phyIds, nextCursor } = await store.listParkedDevices(page);
+      return { items: phyIds, nextCursor };
+    };
+    const { items, nextCursor } = await pageUnion(options, read(this.old), read(this.next), CURSOR_NAMES);
+    return { phyIds: items, nextCursor };
   }
 
   async reclaimExpired(options?: { limit?: number }): Promise<number> {
@@ -253,9 +258,10 @@ export class DrainingQueue implements CommandStore {
     return a + b;
   }
 
-  /** The old store's dead letters, then the new store's. */
-  listDead(options: { limit?: number; cursor?: string } = {}): Promise<Page<StoredCommand>> {
-    return this.pageBoth({ limit: options.limit ?? 100, ...(options.cursor === undefined ? {} : { cursor: options.cursor }) }, (store, page) => store.listDead(page));
+  /** The old store's dead letters, then the new store's (cursor `old:…`, then `new:…`). */
+  listDead(options: PageRequest = {}): Promise<Page<StoredCommand>> {
+    const request = { ...options, limit: options.limit ?? 100 };
+    return pageUnion(request, (page) => this.old.listDead(page), (page) => this.next.listDead(page), CURSOR_NAMES);
   }
 
   async replayDead(selector: Selector): Promise<number> {
@@ -302,29 +308,6 @@ export class DrainingQueue implements CommandStore {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([this.old.close(), this.next.close()]);
-  }
-
-  /**
-   * Pages through the old store, then the new one. The cursor says which: `old:<its cursor>` or
-   * `new:<its cursor>` (`new:` starts the new store from its beginning).
-   */
-  private async pageBoth<T>(options: { limit?: number; cursor?: string }, read: (store: CommandStore, page: { limit?: number; cursor?: string }) => Promise<Page<T>>): Promise<Page<T>> {
-    const { cursor, limit } = options;
-    const at = cursor === undefined ? ['', 'old', ''] : /^(old|new):(.*)$/s.exec(cursor);
-    if (!at) throw new OutboundError('VALIDATION_FAILED', `cursor ${cursor} is not one this queue answered`, { details: { field: 'cursor' } });
-    const which = at[1];
-    const inner = at[2] || undefined;
-    const withCursor = (c: string | undefined, l: number | undefined) => ({ ...(l === undefined ? {} : { limit: l }), ...(c === undefined ? {} : { cursor: c }) });
-    const items: T[] = [];
-    if (which === 'old') {
-      const page = await read(this.old, withCursor(inner, limit));
-      items.push(...page.items);
-      if (page.nextCursor !== null) return { items, nextCursor: `old:${page.nextCursor}` };
-      if (limit !== undefined && items.length >= limit) return { items, nextCursor: 'new:' };
-    }
-    const page = await read(this.next, withCursor(which === 'new' ? inner : undefined, limit === undefined ? undefined : limit - items.length));
-    items.push(...page.items);
-    return { items, nextCursor: page.nextCursor === null ? null : `new:${page.nextCursor}` };
   }
 }
 

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { DrainingQueue, OutboundError, RedisQueue, RedisQueueV3, ValidatedQueue, type ClaimedCommand, type QueueOptions } from '@outbound/core';
+import { DrainingQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type ClaimedCommand, type QueueOptions } from '@outbound/core';
 import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 import { cmd } from './conformance';
 
@@ -63,12 +63,13 @@ async function claimOf(queue: ValidatedQueue, phyId: string, leaseMs = LEASE): P
 }
 
 /**
- * A delivery worker: claims and acks until every id in `ids` is acked; answers the claims in order
- * (so a test can read each device's delivery order and count repeats).
+ * A delivery worker with its lease reaper: claims and acks until every id in `ids` is acked;
+ * answers the claims in order (so a test can read each device's delivery order and count repeats).
  */
 async function deliverAll(queue: ValidatedQueue, ids: string[], leaseMs = LEASE): Promise<ClaimedCommand[]> {
   const delivered: ClaimedCommand[] = [];
   await waitFor(async () => {
+    await queue.reclaimExpired();
     const claimed = await queue.claim({ max: 50, leaseMs });
     delivered.push(...claimed);
     if (claimed.length) {
@@ -269,9 +270,34 @@ describe('draining upgrade from the v2 layout to v3', () => {
   });
 
   it('pages dead letters and parked devices across both layouts with its own cursor', async () => {
+    const before = new ValidatedQueue(v2());
+    const kill = async (queue: ValidatedQueue, phyId: string) => {
+      const id = await enqueue(queue, phyId, { maxAttempts: 1 });
+      const c = await claimOf(queue, phyId);
+      await queue.fail([{ id, leaseToken: c.leaseToken, error: 'broken', retryable: true }]);
+      return id;
+    };
+    const oldDead = [await kill(before, 'dead-a'), await kill(before, 'dead-b')];
+    const parked = await enqueue(before, 'parked-old');
+    await before.markDeviceOffline('parked-old');
     const { queue } = upgrading();
-    await expect(queue.listDead({ cursor: '123:abc' })).rejects.toBeInstanceOf(OutboundError);
-    expect(await queue.listDead()).toEqual({ items: [], nextCursor: null });
-    expect(await queue.listParkedDevices()).toEqual({ phyIds: [], nextCursor: null });
+    const newDead = await kill(queue, 'dead-new');
+    await queue.markDeviceOffline('parked-new');
+    const first = await queue.listDead({ limit: 2 });
+    expect(first.items.map((c) => c.id).sort()).toEqual([...oldDead].sort());
+    expect(first.nextCursor).toMatch(/^(old|new):/);
+    const second = await queue.listDead({ limit: 2, cursor: first.nextCursor! });
+    expect(second).toEqual({ items: [expect.objectContaining({ id: newDead, status: 'dead' })], nextCursor: null });
+    const phyIds: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queue.listParkedDevices({ limit: 1, ...(cursor ? { cursor } : {}) });
+      phyIds.push(...page.phyIds);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect([...new Set(phyIds)].sort()).toEqual(['parked-new', 'parked-old']);
+    expect(await queue.get(parked)).toMatchObject({ status: 'queued' });
+    // A cursor of either layout's own form is not one this listing answered.
+    await expect(queue.listDead({ cursor: '123:abc' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
