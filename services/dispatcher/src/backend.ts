@@ -1,5 +1,5 @@
 import {
-  checkRedisHealth, createRedisClient, DrainingQueue, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
+  checkRedisHealth, createLogger, createRedisClient, DrainingQueue, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
   RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
   type CommandQueue, type CredentialStore, type DependencyCheck, type Logger, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
@@ -38,8 +38,16 @@ export function queueOptions(config: DispatcherConfig): QueueOptions {
   };
 }
 
-/** The one place that picks a backend: everything else sees CommandQueue, RouteRegistry and CredentialStore. */
-export async function createBackend(config: DispatcherConfig, name = 'outbound-dispatcher', logger?: Logger): Promise<Backend> {
+/**
+ * The one place that picks a backend: everything else sees CommandQueue, RouteRegistry and
+ * CredentialStore. `logger` gets the layout upgrade's lines (draining-queue.ts) and the start-up
+ * check's; by default a logger like the dispatcher's own.
+ */
+export async function createBackend(
+  config: DispatcherConfig,
+  name = 'outbound-dispatcher',
+  logger: Logger = createLogger({ service: 'dispatcher', level: config.logLevel }),
+): Promise<Backend> {
   if (config.queue.backend === 'postgres') return createPostgresBackend(config, name);
   const client = createRedisClient(toRedisConnectionOptions(config.redis, name));
   // ioredis reconnects on its own; each failed command is reported by the caller.
@@ -52,9 +60,9 @@ export async function createBackend(config: DispatcherConfig, name = 'outbound-d
   // QUEUE_REDIS_UPGRADE_FROM: the old layout keeps delivering what it holds (draining-queue.ts) until it is empty.
   const draining =
     config.queue.redisUpgradeFrom === 'v2'
-      ? new DrainingQueue(new RedisQueue(client, redisOptions), store, { ...(logger ? { logger } : {}), names: { old: 'v2', next: config.queue.redisLayout } })
+      ? new DrainingQueue(new RedisQueue(client, redisOptions), store, { logger, names: { old: 'v2', next: config.queue.redisLayout } })
       : null;
-  if (config.queue.redisLayout === 'v3' && !draining && logger) await warnIfStranded(new RedisQueue(client, { ...redisOptions, liveness: false }), logger);
+  if (config.queue.redisLayout === 'v3' && !draining) await warnIfStranded(new RedisQueue(client, { ...redisOptions, liveness: false }), logger);
   const queue = new ValidatedQueue(draining ?? store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });

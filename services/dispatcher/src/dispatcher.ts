@@ -52,7 +52,7 @@ export interface RunningDispatcher {
  */
 export async function startDispatcher(config: Readonly<DispatcherConfig>, options: { logger?: Logger; backend?: Backend } = {}): Promise<RunningDispatcher> {
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
-  const backend = options.backend ?? (await createBackend(config, undefined, logger));
+  const backend = options.backend ?? (await createBackend(config));
   const metricsRegistry = createMetricsRegistry('dispatcher', { version: packageVersion(__dirname) });
   // Every store failure is counted here and only here (the guard sees each store call once).
   const fullLog = new Throttle(1_000);
