@@ -47,12 +47,12 @@ type Verdict =
 
 /** Maps one NDJSON line of the ingress to the queue transition (docs/architecture.md, "Outcomes"). */
 export function verdictFor(answer: DeliveryAnswer): Verdict {
-  if (answer.status === 200) {
+  if ('outcome' in answer) {
     if (answer.outcome === 'ok') return { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };
     if (answer.outcome === 'rejected') return { kind: 'ack', outcome: 'rejected', result: answer.result, metric: 'rejected' };
     return { kind: 'fail', retryable: true, error: 'BUSY: the device asked to retry later', metric: 'busy' };
   }
-  const why = answer.error ? `${answer.error.code}: ${answer.error.message}` : `ingress answered ${answer.status}`;
+  const why = `${answer.error.code}: ${answer.error.message}`;
   switch (answer.status) {
     case 404: return { kind: 'release', park: true, reason: why, metric: 'device_offline' };
     // The device reconnected (possibly elsewhere) since the route was read: retry at once with the new route, no attempt spent.
@@ -242,10 +242,10 @@ export class DispatchLoop {
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
     const started = process.hrtime.bigint();
     const onAnswer = (answer: DeliveryAnswer) => {
-      const item = byId.get(answer.id);
+      const item = answer.id === null ? undefined : byId.get(answer.id);
       if (!item) return;
-      byId.delete(answer.id);
-      if (answer.latencyMs !== undefined) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
+      byId.delete(item.command.id);
+      if ('latencyMs' in answer) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
       if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
