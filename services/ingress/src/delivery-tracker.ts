@@ -25,6 +25,8 @@ export class DeliveryTracker {
   /** Callers waiting (joined ones counted each); the drain waits for this to reach 0. */
   waiting = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Counter children by outcome, bound once: labels() hashes its argument on every call. */
+  private readonly counters = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly lookup: (phyId: string) => DeviceConnection | undefined,
@@ -92,6 +94,12 @@ export class DeliveryTracker {
   }
 
   private count(answer: DeliveryAnswer): void {
-    this.metrics.deliveries.labels('outcome' in answer ? answer.outcome : answer.error.code.toLowerCase()).inc();
+    const outcome = 'outcome' in answer ? answer.outcome : answer.error.code.toLowerCase();
+    let counter = this.counters.get(outcome);
+    if (!counter) {
+      counter = this.metrics.deliveries.labels(outcome);
+      this.counters.set(outcome, counter);
+    }
+    counter.inc();
   }
 }
