@@ -83,22 +83,8 @@ export class DispatchLoop {
   private capacityWaiter: (() => void) | null = null;
   private runPromise: Promise<void> | null = null;
   private errorDelayMs = 0;
-  /** Metric children bound once per label value: labels() hashes its argument on every call, twice per command here. */
-  private readonly deliveredCounters = new Map<DeliveryOutcome, { inc(): void }>();
-  private readonly itemCall: { observe(value: number): void };
 
-  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {
-    this.itemCall = deps.metrics.deliveryCall.labels('item');
-  }
-
-  private delivered(outcome: DeliveryOutcome): { inc(): void } {
-    let counter = this.deliveredCounters.get(outcome);
-    if (!counter) {
-      counter = this.deps.metrics.delivered.labels(outcome);
-      this.deliveredCounters.set(outcome, counter);
-    }
-    return counter;
-  }
+  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
 
   get state(): DispatchLoopState {
     return this.stateValue;
@@ -283,7 +269,7 @@ export class DispatchLoop {
       byId.delete(item.command.id);
       const readAt = hops?.now() ?? 0;
       if (hops && answer.t) hops.observeIngress(sentAt, readAt, answer.t);
-      if ('latencyMs' in answer) this.itemCall.observe(answer.latencyMs / 1000);
+      if ('latencyMs' in answer) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
       if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
@@ -351,8 +337,8 @@ export class DispatchLoop {
     }
     // Only outcomes the store took count: one refused for a lost lease belongs to whichever
     // dispatcher holds the command now.
-    if (result.ok) this.delivered(verdict.metric).inc();
-    else if (result.error.code === 'LEASE_LOST') this.delivered('lease_lost').inc();
+    if (result.ok) metrics.delivered.inc({ outcome: verdict.metric });
+    else if (result.error.code === 'LEASE_LOST') metrics.delivered.inc({ outcome: 'lease_lost' });
     this.logTransition(command, verdict, result);
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
     else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);

