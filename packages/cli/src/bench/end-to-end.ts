@@ -39,6 +39,8 @@ export interface E2eStep {
   hops?: Record<string, HopStats>;
   /** Event-loop delay of each service over this step. */
   loopDelayMs?: Record<string, LoopDelay>;
+  /** Redis only: server calls per accepted command over this step (EVALSHA = scripts; their redis.call()s counted apart), from INFO commandstats. */
+  redisCallsPerCommand?: Record<string, number>;
   /** Not run: the rate is over 1.5x the measured maximum. */
   overCapacity?: boolean;
 }
@@ -166,6 +168,16 @@ async function queueLeftovers(queue: CommandQueue): Promise<number> {
   return total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
 }
 
+/** Redis calls per command between two INFO commandstats readings (the bench's own INFO left out). */
+function callsPer(before: Map<string, { calls: number }>, after: Map<string, { calls: number }>, commands: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, a] of after) {
+    const calls = a.calls - (before.get(name)?.calls ?? 0);
+    if (calls > 0 && name !== 'info') out[name] = Math.round((calls / Math.max(1, commands)) * 100) / 100;
+  }
+  return out;
+}
+
 /**
  * End to end for one backend: producer → public API (batch enqueue over HTTP) → queue →
  * dispatcher → ingress → simulated devices → ACK recorded in the queue. Ingress, dispatcher,
@@ -258,6 +270,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
       const services = { ingress: stack.ingressUrl, dispatcher: stack.apiUrl };
       // Scraping resets the event-loop delay histograms: what the step's end reads is the step's own.
       const [hopsBefore] = await Promise.all([scrape(services.dispatcher).then(hopSnapshot), scrape(services.ingress)]);
+      const statsAtStart = options.backend === 'redis' ? await stack.commandStats() : undefined;
       const stepCpu = new CpuMeter(stack.pids);
       stepCpu.begin();
       const produced = await producer.openLoop(rate, options.stepSeconds);
@@ -265,6 +278,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
       // A step that cannot drain in a minute is reported with what did not finish (notAcked).
       await drained(stack, expectedAcks, 60_000);
       const cpuSeconds = stepCpu.seconds();
+      const statsAtEnd = statsAtStart ? await stack.commandStats() : undefined;
       const [dispatcherText, ingressText] = await Promise.all([scrape(services.dispatcher), scrape(services.ingress)]);
       const read = await readAckLatencies(stack.queue, produced, { sample: options.sample, timeoutMs: 5_000 });
       const step: E2eStep = {
@@ -273,6 +287,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
         eightyPercentOfMax: rate === eighty,
         cpuUsPerCommand: Object.fromEntries(Object.entries(cpuSeconds).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / Math.max(1, produced.ids.length))])),
         hops: hopSplit(hopsBefore, hopSnapshot(dispatcherText)),
+        ...(statsAtStart && statsAtEnd ? { redisCallsPerCommand: callsPer(statsAtStart, statsAtEnd, produced.ids.length) } : {}),
         loopDelayMs: Object.fromEntries(([['ingress', ingressText], ['dispatcher', dispatcherText]] as const).flatMap(([name, text]) => {
           const delay = loopDelay(text);
           return delay ? [[name, delay]] : [];
@@ -280,7 +295,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
       };
       result.steps.push(step);
       options.log(`  ${options.backend}: ${rate}/s → p50 ${step.latencyMs.p50} p95 ${step.latencyMs.p95} p99 ${step.latencyMs.p99} ms (enqueue answer p50 ${step.enqueueAnswerMs.p50} ms)${read.notAcked ? `, ${read.notAcked} not acked ${JSON.stringify(read.statuses)}` : ''}`);
-      options.log(`    CPU µs/command ${JSON.stringify(step.cpuUsPerCommand)}; loop delay ms ${JSON.stringify(step.loopDelayMs)}`);
+      options.log(`    CPU µs/command ${JSON.stringify(step.cpuUsPerCommand)}; loop delay ms ${JSON.stringify(step.loopDelayMs)}; Redis calls/command ${JSON.stringify(step.redisCallsPerCommand)}`);
       if (step.hops && Object.keys(step.hops).length > 0) options.log(`    hops p50/mean ms: ${Object.entries(step.hops).map(([hop, h]) => `${hop} ${h.p50Ms}/${h.meanMs}`).join(', ')}`);
     }
     await producer.close();
