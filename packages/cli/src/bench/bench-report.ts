@@ -123,6 +123,9 @@ function renderSplit(lines: string[], r: E2eResult): void {
   lines.push(`| **enqueue → ACK recorded p50** | ${steps.map((x) => `**${ms(x.latencyMs.p50)}**`).join(' | ')} |`);
   const processes = [...new Set(steps.flatMap((x) => Object.keys(x.cpuUsPerCommand ?? {})))];
   for (const name of processes) lines.push(`| CPU µs/command: ${name} | ${steps.map((x) => fmt(x.cpuUsPerCommand?.[name])).join(' | ')} |`);
+  if (steps.some((x) => x.redisCallsPerCommand)) {
+    lines.push(`| Redis per command: scripts / commands run (script calls included) | ${steps.map((x) => (x.redisCallsPerCommand ? `${x.redisCallsPerCommand.evalsha ?? 0} / ${Math.round(Object.entries(x.redisCallsPerCommand).filter(([k]) => k !== 'evalsha').reduce((sum, [, v]) => sum + v, 0))}` : '')).join(' | ')} |`);
+  }
   for (const name of ['ingress', 'dispatcher']) lines.push(`| loop delay p99: ${name} | ${steps.map((x) => (x.loopDelayMs?.[name] ? String(x.loopDelayMs[name]!.p99Ms) : '')).join(' | ')} |`);
   if (r.max.cpuUsPerCommand) lines.push('', `CPU µs per ACKed command at saturation: ${Object.entries(r.max.cpuUsPerCommand).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}.`);
 }
