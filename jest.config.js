@@ -10,7 +10,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
   moduleNameMapper: {
     '^@outbound/core$': '<rootDir>/packages/core/src/index.ts',
-    '^@outbound/core/(protocol|command|queue|registry|service)$': '<rootDir>/packages/core/src/$1/index.ts',
+    '^@outbound/core/(protocol|command|delivery|queue|registry|service)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@outbound/core/postgres$': '<rootDir>/packages/core/src/postgres.ts',
     '^@outbound/cli$': '<rootDir>/packages/cli/src/index.ts',
     '^@outbound/ingress$': '<rootDir>/services/ingress/src/index.ts',

@@ -5,6 +5,7 @@
  */
 export * from './errors';
 export * from './command';
+export * from './delivery';
 export * from './queue';
 export * from './registry';
 export * from './service';

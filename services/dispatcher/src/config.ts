@@ -54,6 +54,7 @@ export interface DispatcherConfig {
     outcomeFlushMs: number;
     deliveryBatchMax: number;
     routeCacheMs: number;
+    hopTiming: boolean;
   };
   api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number };
   shutdown: { graceMs: number };
@@ -152,6 +153,12 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
     routeCacheMs: pos('how long a looked-up device route is reused (dropped at once on the device\'s online signal or a 404/409 from its ingress); 0: look up every claim', 2_000, 'DISPATCHER_ROUTE_CACHE_MS'),
+    hopTiming: {
+      doc: 'measure each hop of a delivery (outbound_dispatcher_hop_seconds); the ingress stamps its answer lines for it. For benchmarks and diagnosis: it adds a few clock reads per command',
+      format: Boolean,
+      default: false,
+      env: 'DISPATCHER_HOP_TIMING',
+    },
   },
   api: {
     maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),

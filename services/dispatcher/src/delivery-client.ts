@@ -1,25 +1,15 @@
 import { Pool } from 'undici';
 import { toError } from '@outbound/core';
+import {
+  DELIVERY_BATCH_PATH, DELIVERY_TIMING_HEADER, LineSplitter, encodeDeliveryBatch, parseAnswerLine,
+  type DeliveryAnswerLine, type DeliveryItem,
+} from '@outbound/core/delivery';
 
-/** One command for one device, as the ingress batch endpoint takes it. */
-export interface Delivery {
-  phyId: string;
-  id: string;
-  payload: Buffer;
-  ackTimeoutMs: number;
-  epoch: number;
-}
+/** One command for one device, as the ingress batch endpoint takes it (the contract's item). */
+export type Delivery = DeliveryItem;
 
-/** One line of the ingress' NDJSON answer. */
-export interface DeliveryAnswer {
-  id: string;
-  phyId: string;
-  status: number;
-  outcome?: 'ok' | 'rejected' | 'busy';
-  result?: Buffer;
-  latencyMs?: number;
-  error?: { code: string; message: string };
-}
+/** One line of the ingress' NDJSON answer (the contract's answer line). */
+export type DeliveryAnswer = DeliveryAnswerLine;
 
 /**
  * A batch call failed as a whole. `notSent` is true when no byte reached the replica (it
@@ -42,7 +32,7 @@ const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EH
 export class DeliveryClient {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly options: { internalToken: string; connectionsPerReplica?: number }) {}
+  constructor(private readonly options: { internalToken: string; connectionsPerReplica?: number; hopTiming?: boolean }) {}
 
   private pool(address: string): Pool {
     let pool = this.pools.get(address);
@@ -53,19 +43,23 @@ export class DeliveryClient {
     return pool;
   }
 
-  /** Delivers up to 1000 commands to one replica; `onAnswer` runs per NDJSON line. Throws DeliveryBatchError when the call as a whole fails. */
+  /**
+   * Delivers up to DELIVERY_BATCH_MAX commands to one replica; `onAnswer` runs per NDJSON line.
+   * Throws DeliveryBatchError when the call as a whole fails.
+   */
   async deliverBatch(address: string, deliveries: Delivery[], onAnswer: (answer: DeliveryAnswer) => void): Promise<void> {
-    const waitMs = Math.max(...deliveries.map((d) => d.ackTimeoutMs)) + 5_000;
-    const body = JSON.stringify({
-      deliveries: deliveries.map((d) => ({ phyId: d.phyId, id: d.id, payload: d.payload.toString('base64'), ackTimeoutMs: d.ackTimeoutMs, epoch: d.epoch })),
-    });
+    let longest = 0;
+    for (const d of deliveries) if (d.ackTimeoutMs > longest) longest = d.ackTimeoutMs;
+    const waitMs = longest + 5_000;
+    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.options.internalToken}` };
+    if (this.options.hopTiming) headers[DELIVERY_TIMING_HEADER] = '1';
     let response;
     try {
       response = await this.pool(address).request({
         method: 'POST',
-        path: '/internal/v1/deliveries',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.internalToken}` },
-        body,
+        path: DELIVERY_BATCH_PATH,
+        headers,
+        body: encodeDeliveryBatch(deliveries),
         headersTimeout: waitMs,
         bodyTimeout: waitMs,
       });
@@ -77,18 +71,11 @@ export class DeliveryClient {
       const text = await response.body.text().catch(() => '');
       throw new DeliveryBatchError(`delivery call to ${address} answered ${response.statusCode}: ${text.slice(0, 300)}`, false, response.statusCode);
     }
-    let buffered = '';
+    const lines = new LineSplitter();
+    const onLine = (line: string): void => onAnswer(parseAnswerLine(line));
     try {
-      for await (const chunk of response.body) {
-        buffered += (chunk as Buffer).toString('utf8');
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line) onAnswer(parseAnswer(line));
-        }
-      }
-      if (buffered.trim()) onAnswer(parseAnswer(buffered.trim()));
+      for await (const chunk of response.body) lines.push(chunk as Buffer, onLine);
+      lines.end(onLine);
     } catch (error) {
       throw new DeliveryBatchError(`delivery stream from ${address} broke: ${toError(error).message}`, false, 200, { cause: error });
     }
@@ -99,9 +86,4 @@ export class DeliveryClient {
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
   }
-}
-
-function parseAnswer(line: string): DeliveryAnswer {
-  const raw = JSON.parse(line) as Omit<DeliveryAnswer, 'result'> & { result?: string };
-  return { ...raw, result: typeof raw.result === 'string' ? Buffer.from(raw.result, 'base64') : undefined };
 }

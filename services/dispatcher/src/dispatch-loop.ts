@@ -4,6 +4,7 @@ import {
 } from '@outbound/core';
 import type { CompletionWaiter } from './completion-waiter';
 import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
+import type { HopTimer } from './hop-timer';
 import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { OutcomeRecorder } from './outcome-recorder';
 import type { RouteCache } from './route-cache';
@@ -34,6 +35,8 @@ export interface DispatchLoopDeps {
   logger: Logger;
   /** Where each recorded outcome is logged with the command id (none: only refused outcomes, at debug). */
   transitions?: TransitionLog;
+  /** Per-hop timing (DISPATCHER_HOP_TIMING); none: not measured. */
+  hops?: HopTimer;
 }
 
 /** The shortest ACK wait worth a delivery: with less lease left, the command goes back unsent. */
@@ -47,12 +50,12 @@ type Verdict =
 
 /** Maps one NDJSON line of the ingress to the queue transition (docs/architecture.md, "Outcomes"). */
 export function verdictFor(answer: DeliveryAnswer): Verdict {
-  if (answer.status === 200) {
+  if ('outcome' in answer) {
     if (answer.outcome === 'ok') return { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };
     if (answer.outcome === 'rejected') return { kind: 'ack', outcome: 'rejected', result: answer.result, metric: 'rejected' };
     return { kind: 'fail', retryable: true, error: 'BUSY: the device asked to retry later', metric: 'busy' };
   }
-  const why = answer.error ? `${answer.error.code}: ${answer.error.message}` : `ingress answered ${answer.status}`;
+  const why = `${answer.error.code}: ${answer.error.message}`;
   switch (answer.status) {
     case 404: return { kind: 'release', park: true, reason: why, metric: 'device_offline' };
     // The device reconnected (possibly elsewhere) since the route was read: retry at once with the new route, no attempt spent.
@@ -152,6 +155,7 @@ export class DispatchLoop {
       }
       if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
       const claimedAt = Date.now();
+      const claimSentAt = this.deps.hops?.now() ?? 0;
       const asked = Math.min(room, this.options.claimBatch);
       let claimed: ClaimedCommand[];
       try {
@@ -161,6 +165,7 @@ export class DispatchLoop {
         this.backOff(error, 'claim failed');
         continue;
       }
+      if (this.deps.hops && claimed.length > 0) this.timeClaim(claimed, claimSentAt);
       if (claimed.length > 0) this.take(claimed, claimedAt);
       if (claimed.length < asked && this.stateValue === 'running') {
         // Less than asked: nothing more is ready now, so wait for a signal instead of asking
@@ -174,6 +179,16 @@ export class DispatchLoop {
       }
     }
     logger.debug('dispatch loop left its claim loop');
+  }
+
+  private timeClaim(claimed: ClaimedCommand[], claimSentAt: number): void {
+    const hops = this.deps.hops!;
+    const claimMs = hops.now() - claimSentAt;
+    for (const command of claimed) {
+      // createdAt is the store's whole millisecond: its middle is within ±0.5 ms of the truth.
+      hops.observe('wake', claimSentAt - (command.createdAt + 0.5));
+      hops.observe('claim', claimMs);
+    }
   }
 
   /** Holds a claimed batch and starts its delivery (or gives it back when stopping). */
@@ -200,8 +215,13 @@ export class DispatchLoop {
   /** Routes a claimed batch and delivers it, one batch call per replica. */
   private async dispatch(claimed: ClaimedCommand[], answerBy: number): Promise<void> {
     let routes: Map<string, DeviceRoute>;
+    const lookupAt = this.deps.hops?.now() ?? 0;
     try {
       routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
+      if (this.deps.hops) {
+        const ms = this.deps.hops.now() - lookupAt;
+        for (let i = 0; i < claimed.length; i++) this.deps.hops.observe('route', ms);
+      }
     } catch (error) {
       this.backOff(error, 'route lookup failed');
       await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'route lookup failed', metric: 'error' })));
@@ -241,15 +261,20 @@ export class DispatchLoop {
     const recorded: Promise<unknown>[] = [];
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
     const started = process.hrtime.bigint();
+    const hops = this.deps.hops;
+    const sentAt = hops?.now() ?? 0;
     const onAnswer = (answer: DeliveryAnswer) => {
-      const item = byId.get(answer.id);
+      const item = answer.id === null ? undefined : byId.get(answer.id);
       if (!item) return;
-      byId.delete(answer.id);
-      if (answer.latencyMs !== undefined) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
+      byId.delete(item.command.id);
+      const readAt = hops?.now() ?? 0;
+      if (hops && answer.t) hops.observeIngress(sentAt, readAt, answer.t);
+      if ('latencyMs' in answer) metrics.deliveryCall.observe({ kind: 'item' }, answer.latencyMs / 1000);
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
       if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
       if (verdict.kind === 'release' && verdict.park) parked.push(item);
+      else if (hops) recorded.push(this.record(item.command, verdict).then(() => hops.observe('record', hops.now() - readAt)));
       else recorded.push(this.record(item.command, verdict));
     };
     try {
@@ -330,6 +355,8 @@ export class DispatchLoop {
   private logTransition(command: ClaimedCommand, verdict: Verdict, result: TransitionResult): void {
     const { transitions, logger } = this.deps;
     if (!transitions) return;
+    // Success lines are info: with info off, building them (two object spreads per command) is wasted.
+    if (result.ok && verdict.kind !== 'fail' && !logger.isLevelEnabled('info')) return;
     const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric };
     if (!result.ok) {
       transitions.failure(logger, { ...fields, code: result.error.code }, 'outcome not recorded');

@@ -11,6 +11,7 @@ import { DeliveryClient } from './delivery-client';
 import { DeviceResumer } from './device-resumer';
 import { RouteCache } from './route-cache';
 import { DispatchLoop } from './dispatch-loop';
+import { HopTimer } from './hop-timer';
 import { createLeaseReaper } from './lease-reaper';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -93,14 +94,14 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   let resumer: DeviceResumer | null = null;
   let routes: RouteCache | null = null;
   let reaper: ReturnType<typeof createLeaseReaper> | null = null;
-  const client = new DeliveryClient({ internalToken: config.internalToken });
+  const client = new DeliveryClient({ internalToken: config.internalToken, hopTiming: config.worker.hopTiming });
   const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs });
   if (config.worker.enabled) {
     const w = config.worker;
     routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });
     await routes.start();
     loop = new DispatchLoop(
-      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log) },
+      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(w.hopTiming ? { hops: new HopTimer(metricsRegistry) } : {}) },
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();

@@ -1,25 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, json, type RequestHandler } from 'express';
-import { z } from 'zod';
-import { OutboundError, parseOrThrow, phyIdSchema, zodIssues } from '@outbound/core/command';
+import { OutboundError, phyIdSchema, parseOrThrow, validationError, type ErrorCode } from '@outbound/core/command';
+import {
+  DELIVERY_BATCH_PATH, DELIVERY_TIMING_HEADER, DEVICE_DELIVER_ROUTE, checkDeliveryBatch, checkDeliveryItem, encodeAnswerLine, hostClockMs,
+  type DeliveryAnswer, type DeliveryHopTimes,
+} from '@outbound/core/delivery';
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import { closeIfBodyUnread } from '@outbound/core/service';
-import type { DeliveryAnswer, DeliveryRequest, DeliveryTracker } from './delivery-tracker';
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-export const MAX_BATCH = 1_000;
-
-function deliverySchema(maxPayloadBytes: number) {
-  return z.strictObject({
-    id: z.uuid({ message: 'must be a UUID' }),
-    payload: z
-      .string()
-      .regex(BASE64, 'must be base64')
-      .refine((s) => Buffer.byteLength(s, 'base64') <= maxPayloadBytes, { message: `must decode to at most ${maxPayloadBytes} bytes` }),
-    ackTimeoutMs: z.number().int().min(1).max(300_000),
-    epoch: z.number().int().min(1).optional(),
-  });
-}
+import type { DeliveryTracker } from './delivery-tracker';
 
 /**
  * `Authorization: Bearer <INTERNAL_TOKEN>`, compared in constant time; 401 JSON otherwise.
@@ -38,13 +26,6 @@ export function requireInternalToken(token: string): RequestHandler {
   };
 }
 
-/** One NDJSON line of the batch answer. */
-function line(phyId: unknown, id: unknown, answer: DeliveryAnswer | OutboundError): string {
-  const head = { id: typeof id === 'string' ? id : null, phyId: typeof phyId === 'string' ? phyId : null };
-  if (answer instanceof OutboundError) return `${JSON.stringify({ ...head, status: answer.status, error: { code: answer.code, message: answer.message } })}\n`;
-  return `${JSON.stringify({ ...head, ...answer })}\n`;
-}
-
 /**
  * The internal delivery API the dispatchers call:
  * `POST /internal/v1/devices/:phyId/deliver` (one, answered as JSON) and
@@ -53,20 +34,23 @@ function line(phyId: unknown, id: unknown, answer: DeliveryAnswer | OutboundErro
  */
 export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToken: string; bodyLimitBytes: number; maxFrameBytes: number }): Router {
   const router = Router();
-  const schema = deliverySchema(Math.max(0, options.maxFrameBytes - COMMAND_ID_BYTES));
-  const batchSchema = z.strictObject({ deliveries: z.array(z.object({}).passthrough()).min(1).max(MAX_BATCH) });
+  const maxPayloadBytes = Math.max(0, options.maxFrameBytes - COMMAND_ID_BYTES);
   router.use('/internal', requireInternalToken(options.internalToken), json({ limit: options.bodyLimitBytes }));
 
-  router.post('/internal/v1/devices/:phyId/deliver', async (req, res) => {
+  router.post(DEVICE_DELIVER_ROUTE, async (req, res) => {
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
-    const body = parseOrThrow(schema, req.body);
-    const answer = await options.tracker.deliver(toRequest(phyId, body));
-    if (answer.status === 200) res.json({ outcome: answer.outcome, result: answer.result, latencyMs: answer.latencyMs });
-    else throw new OutboundError(answer.error.code, answer.error.message);
+    const checked = checkDeliveryItem(req.body, maxPayloadBytes, [], phyId);
+    if ('issues' in checked) throw validationError(checked.issues);
+    const answer = await options.tracker.deliver(checked.item);
+    if ('outcome' in answer) res.json({ outcome: answer.outcome, result: answer.result.length ? answer.result.toString('base64') : '', latencyMs: answer.latencyMs });
+    else throw new OutboundError(answer.error.code as ErrorCode, answer.error.message);
   });
 
-  router.post('/internal/v1/deliveries', (req, res) => {
-    const { deliveries } = parseOrThrow(batchSchema, req.body);
+  router.post(DELIVERY_BATCH_PATH, (req, res) => {
+    const received = req.headers[DELIVERY_TIMING_HEADER] === '1' ? hostClockMs() : 0;
+    const envelope = checkDeliveryBatch(req.body);
+    if ('issues' in envelope) throw validationError(envelope.issues);
+    const deliveries = envelope.items;
     req.socket.setNoDelay(true);
     res.status(200).set({ 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store, no-transform', 'X-Accel-Buffering': 'no' });
     let open = deliveries.length;
@@ -83,8 +67,9 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
       if (open === 0) res.end(text);
       else if (text) res.write(text);
     };
-    const emit = (text: string): void => {
-      buffered += text;
+    const emit = (id: unknown, phyId: unknown, answer: DeliveryAnswer): void => {
+      if (answer.t) answer.t.answered = hostClockMs();
+      buffered += encodeAnswerLine(id, phyId, answer);
       open--;
       if (!flushQueued) {
         flushQueued = true;
@@ -92,25 +77,17 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
       }
     };
     for (let i = 0; i < deliveries.length; i++) {
-      const item = deliveries[i] as Record<string, unknown>;
-      const phyId = item.phyId;
-      const { phyId: _drop, ...rest } = item;
-      const parsedPhyId = phyIdSchema.safeParse(phyId);
-      const parsed = schema.safeParse(rest);
-      if (!parsedPhyId.success || !parsed.success) {
-        const issues = [
-          ...(parsedPhyId.success ? [] : zodIssues(parsedPhyId.error, ['deliveries', i, 'phyId'])),
-          ...(parsed.success ? [] : zodIssues(parsed.error, ['deliveries', i])),
-        ];
-        emit(line(phyId, item.id, new OutboundError('VALIDATION_FAILED', `invalid delivery: ${issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`)));
+      const raw = deliveries[i] as Record<string, unknown> | null;
+      const checked = checkDeliveryItem(raw, maxPayloadBytes, ['deliveries', i]);
+      if ('issues' in checked) {
+        const error = validationError(checked.issues, 'delivery');
+        emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } });
         continue;
       }
-      void options.tracker.deliver(toRequest(parsedPhyId.data, parsed.data)).then((answer) => emit(line(phyId, item.id, answer)));
+      const { item } = checked;
+      const times: DeliveryHopTimes | undefined = received ? { received, answered: 0 } : undefined;
+      void options.tracker.deliver(item, times).then((answer) => emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer));
     }
   });
   return router;
-}
-
-function toRequest(phyId: string, body: { id: string; payload: string; ackTimeoutMs: number; epoch?: number }): DeliveryRequest {
-  return { phyId, id: body.id.toLowerCase(), payload: Buffer.from(body.payload, 'base64'), ackTimeoutMs: body.ackTimeoutMs, epoch: body.epoch };
 }

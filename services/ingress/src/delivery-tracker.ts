@@ -1,29 +1,19 @@
-import { OutboundError, type ErrorCode } from '@outbound/core/command';
+import { OutboundError } from '@outbound/core/command';
+import { hostClockMs, type DeliveryAnswer, type DeliveryHopTimes, type DeliveryItem } from '@outbound/core/delivery';
 import { AckStatus } from '@outbound/core/protocol';
 import type { Logger } from '@outbound/core/service';
 import { ConnState, type DeviceConnection } from './device-connection';
 import type { IngressMetrics } from './metrics';
 import type { DeliveryOutcome } from './pending-deliveries';
 
-/** One delivery request as both endpoints take it (already validated). */
-export interface DeliveryRequest {
-  phyId: string;
-  id: string;
-  payload: Buffer;
-  ackTimeoutMs: number;
-  epoch?: number;
-}
-
-/** The answer to one delivery: the device's ACK, or why there is none. */
-export type DeliveryAnswer =
-  | { status: 200; outcome: 'ok' | 'rejected' | 'busy'; result: string; latencyMs: number }
-  | { status: 404 | 409 | 504; error: { code: ErrorCode; message: string } };
+/** One delivery request as both endpoints take it (already checked): the contract's item. */
+export type DeliveryRequest = DeliveryItem;
 
 const OUTCOMES: Record<number, 'ok' | 'rejected' | 'busy'> = { [AckStatus.OK]: 'ok', [AckStatus.REJECTED]: 'rejected', [AckStatus.BUSY]: 'busy' };
 
 function failure(code: 'DEVICE_NOT_CONNECTED' | 'STALE_EPOCH' | 'ACK_TIMEOUT', message: string): DeliveryAnswer {
   const error = new OutboundError(code, message);
-  return { status: error.status as 404 | 409 | 504, error: { code, message: error.message } };
+  return { status: error.status, error: { code, message: error.message } };
 }
 
 /**
@@ -42,7 +32,11 @@ export class DeliveryTracker {
     private readonly logger: Logger,
   ) {}
 
-  deliver(request: DeliveryRequest): Promise<DeliveryAnswer> {
+  /**
+   * Delivers one command; `times` (when the caller measures hops) gets the moment the COMMAND
+   * was handed to the socket and the moment the ACK was read.
+   */
+  deliver(request: DeliveryRequest, times?: DeliveryHopTimes): Promise<DeliveryAnswer> {
     const conn = this.lookup(request.phyId);
     if (!conn || conn.state !== ConnState.READY) {
       return this.done(failure('DEVICE_NOT_CONNECTED', `device ${request.phyId} holds no connection on this ingress replica`));
@@ -55,8 +49,12 @@ export class DeliveryTracker {
     }
     this.waiting++;
     const { joined, outcome } = conn.deliver(request.id, request.payload, request.ackTimeoutMs);
+    if (times) times.written = hostClockMs();
     if (joined) this.metrics.deliveries.labels('joined').inc();
-    return outcome.then((o) => this.answer(this.toAnswer(conn, request, o)));
+    return outcome.then((o) => {
+      if (times) times.acked = hostClockMs();
+      return this.answer(this.toAnswer(conn, request, o));
+    });
   }
 
   /** Resolves once no caller is waiting (the drain's "in-flight deliveries are answered"). */
@@ -68,7 +66,7 @@ export class DeliveryTracker {
   private toAnswer(conn: DeviceConnection, request: DeliveryRequest, outcome: DeliveryOutcome): DeliveryAnswer {
     switch (outcome.kind) {
       case 'ack':
-        return { status: 200, outcome: OUTCOMES[outcome.status]!, result: outcome.result.length ? outcome.result.toString('base64') : '', latencyMs: outcome.latencyMs };
+        return { status: 200, outcome: OUTCOMES[outcome.status]!, result: outcome.result, latencyMs: outcome.latencyMs };
       case 'timeout':
         this.logger.debug({ phyId: conn.phyId, commandId: request.id, ackTimeoutMs: request.ackTimeoutMs }, 'ACK timeout');
         return failure('ACK_TIMEOUT', `device ${conn.phyId} did not ACK command ${request.id} within ${request.ackTimeoutMs} ms`);
@@ -94,6 +92,5 @@ export class DeliveryTracker {
   }
 
   private count(answer: DeliveryAnswer): void {
-    this.metrics.deliveries.labels(answer.status === 200 ? answer.outcome : answer.error.code.toLowerCase()).inc();
-  }
-}
+    this.metrics.deliveries.labels('outcome' in answer ? answer.outcome : answer.error.code.toLowerCase()).inc();
+  }}

@@ -22,13 +22,14 @@ describe('@outbound/core subpaths (built packages, as the images run them)', () 
   });
 
   it('each subpath resolves through the exports map, and only /postgres loads pg', () => {
-    const subpaths = ['protocol', 'command', 'queue', 'registry', 'service', 'postgres'];
+    const subpaths = ['protocol', 'command', 'delivery', 'queue', 'registry', 'service', 'postgres'];
     const out = inFreshNode(
       `${LOADED} const seen = {}; for (const s of ${JSON.stringify(subpaths)}) { const m = require('@outbound/core/' + s); seen[s] = { exports: Object.keys(m).length > 0, pg: loaded('pg') }; } console.log(JSON.stringify(seen));`,
     );
     expect(JSON.parse(out)).toEqual({
       protocol: { exports: true, pg: false },
       command: { exports: true, pg: false },
+      delivery: { exports: true, pg: false },
       queue: { exports: true, pg: false },
       registry: { exports: true, pg: false },
       service: { exports: true, pg: false },

@@ -99,6 +99,7 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
     for (const s of r.steps.filter((x) => !x.overCapacity)) {
       lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
     }
+    renderSplit(lines, r);
     if (r.max.redisPerCommand) {
       // commandstats counts a script's redis.call()s both under evalsha and under their own names.
       const rows = Object.entries(r.max.redisPerCommand).sort((a, b) => b[1].usec - a[1].usec);
@@ -108,6 +109,25 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
     }
     lines.push('', `Saturation: ${fmt(r.max.accepted)} accepted in ${r.max.seconds} s, drained ${r.max.drainMs} ms after the producer stopped, ${r.max.duplicatesAtDevices} duplicates at the devices; CPU cores used in the steady window: ${Object.entries(r.max.cpuCores).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   }
+}
+
+/** Per step: where a command's time went (hop p50 / mean), CPU µs per command per process, event-loop delay p99. */
+function renderSplit(lines: string[], r: E2eResult): void {
+  const steps = r.steps.filter((x) => !x.overCapacity && (x.hops || x.cpuUsPerCommand));
+  if (steps.length === 0) return;
+  lines.push('', `Per step (${r.backend}): hop p50 / mean ms (DISPATCHER_HOP_TIMING, docs/operations.md "Where the time goes"; the enqueue answer is the producer's), CPU µs per command, event-loop delay p99 ms beyond the 10 ms sampling interval.`, '');
+  lines.push(`| | ${steps.map((x) => `${fmt(x.offeredPerSec)}/s`).join(' | ')} |`, `|---|${steps.map(() => '---:').join('|')}|`);
+  lines.push(`| enqueue answer p50 | ${steps.map((x) => ms(x.enqueueAnswerMs.p50)).join(' | ')} |`);
+  const hops = [...new Set(steps.flatMap((x) => Object.keys(x.hops ?? {})))];
+  for (const hop of hops) lines.push(`| ${hop} | ${steps.map((x) => (x.hops?.[hop] ? `${x.hops[hop]!.p50Ms} / ${x.hops[hop]!.meanMs}` : '')).join(' | ')} |`);
+  lines.push(`| **enqueue → ACK recorded p50** | ${steps.map((x) => `**${ms(x.latencyMs.p50)}**`).join(' | ')} |`);
+  const processes = [...new Set(steps.flatMap((x) => Object.keys(x.cpuUsPerCommand ?? {})))];
+  for (const name of processes) lines.push(`| CPU µs/command: ${name} | ${steps.map((x) => fmt(x.cpuUsPerCommand?.[name])).join(' | ')} |`);
+  if (steps.some((x) => x.redisCallsPerCommand)) {
+    lines.push(`| Redis per command: scripts / commands run (script calls included) | ${steps.map((x) => (x.redisCallsPerCommand ? `${x.redisCallsPerCommand.evalsha ?? 0} / ${Math.round(Object.entries(x.redisCallsPerCommand).filter(([k]) => k !== 'evalsha').reduce((sum, [, v]) => sum + v, 0))}` : '')).join(' | ')} |`);
+  }
+  for (const name of ['ingress', 'dispatcher']) lines.push(`| loop delay p99: ${name} | ${steps.map((x) => (x.loopDelayMs?.[name] ? String(x.loopDelayMs[name]!.p99Ms) : '')).join(' | ')} |`);
+  if (r.max.cpuUsPerCommand) lines.push('', `CPU µs per ACKed command at saturation: ${Object.entries(r.max.cpuUsPerCommand).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}.`);
 }
 
 function renderRest(lines: string[], report: BenchReport): void {

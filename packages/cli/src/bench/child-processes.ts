@@ -161,6 +161,13 @@ export class CpuMeter {
     for (const [name, seconds] of this.read()) this.start.set(name, seconds);
   }
 
+  /** name → CPU seconds used since begin() (user + system). */
+  seconds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, seconds] of this.read()) out[name] = seconds - this.start.get(name)!;
+    return out;
+  }
+
   /** name → cores used (1.0 = one core busy all the time). */
   end(): Record<string, number> {
     const elapsed = (Date.now() - this.startedAt) / 1000;

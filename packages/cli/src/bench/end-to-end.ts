@@ -4,6 +4,7 @@ import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
 import { epochMs, LoadGenerator } from './load-generator';
+import { hopSnapshot, hopSplit, loopDelay, scrape, type HopStats, type LoopDelay } from './service-metrics';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type Backend, type StoreUrls } from './service-processes';
 
 export interface E2eOptions {
@@ -32,6 +33,14 @@ export interface E2eStep {
   notAcked: number;
   /** True for the step offered at 80% of the measured maximum. */
   eightyPercentOfMax: boolean;
+  /** CPU µs per accepted command, per process, from the step's start until its commands were ACKed. */
+  cpuUsPerCommand?: Record<string, number>;
+  /** Where the time went, per hop (the dispatcher's outbound_dispatcher_hop_seconds over this step). */
+  hops?: Record<string, HopStats>;
+  /** Event-loop delay of each service over this step. */
+  loopDelayMs?: Record<string, LoopDelay>;
+  /** Redis only: server calls per accepted command over this step (EVALSHA = scripts; their redis.call()s counted apart), from INFO commandstats. */
+  redisCallsPerCommand?: Record<string, number>;
   /** Not run: the rate is over 1.5x the measured maximum. */
   overCapacity?: boolean;
 }
@@ -52,6 +61,8 @@ export interface E2eResult {
     duplicatesAtDevices: number;
     /** Cores used per process during the steady window. */
     cpuCores: Record<string, number>;
+    /** CPU µs per ACKed command per process during the steady window. */
+    cpuUsPerCommand?: Record<string, number>;
     /** Redis only: server-side calls and microseconds per ACKed command in the steady window, by command (INFO commandstats). */
     redisPerCommand?: Record<string, { calls: number; usec: number }>;
   };
@@ -65,6 +76,7 @@ interface Stack {
   commandStats(): Promise<Map<string, { calls: number; usec: number }>>;
   queue: CommandQueue;
   apiUrl: string;
+  ingressUrl: string;
   fleet: FleetProcess;
   pids: Record<string, number>;
   close(): Promise<void>;
@@ -92,7 +104,9 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
     stores.pgUrl = pg.url;
   }
   const ingress = await startIngressProcess(group, `${options.backend}-ingress`, stores, {}, prof('ingress'));
-  const dispatcher = await startDispatcherProcess(group, `${options.backend}-dispatcher`, stores, {}, prof('dispatcher'));
+  // Per-hop timing costs a few clock reads per command; BENCH_HOP_TIMING=0 leaves it off for pure CPU comparisons.
+  const hopTiming = process.env.BENCH_HOP_TIMING !== '0';
+  const dispatcher = await startDispatcherProcess(group, `${options.backend}-dispatcher`, stores, { DISPATCHER_HOP_TIMING: String(hopTiming) }, prof('dispatcher'));
   const fleet = new FleetProcess(group, `${options.backend}-fleet`, {
     host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: options.devices, idPrefix: 'DEV',
   }, prof('fleet'));
@@ -123,7 +137,7 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
     return out;
   };
   return {
-    group, queue, apiUrl: dispatcher.apiUrl, fleet, commandStats,
+    group, queue, apiUrl: dispatcher.apiUrl, ingressUrl: ingress.httpUrl, fleet, commandStats,
     pids: { redis: redis.pid, ingress: ingress.pid, dispatcher: dispatcher.pid, devices: fleet.pid, producer: process.pid },
     async close() {
       statsClient.disconnect();
@@ -152,6 +166,16 @@ async function drained(stack: Stack, expected: number, timeoutMs: number): Promi
 async function queueLeftovers(queue: CommandQueue): Promise<number> {
   const { total } = await queue.stats();
   return total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
+}
+
+/** Redis calls per command between two INFO commandstats readings (the bench's own INFO left out). */
+function callsPer(before: Map<string, { calls: number }>, after: Map<string, { calls: number }>, commands: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, a] of after) {
+    const calls = a.calls - (before.get(name)?.calls ?? 0);
+    if (calls > 0 && name !== 'info') out[name] = Math.round((calls / Math.max(1, commands)) * 100) / 100;
+  }
+  return out;
 }
 
 /**
@@ -204,6 +228,11 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
     clearInterval(rateTimer);
     clearTimeout(marker);
     const endSample = { at: epochMs(), acked: fleet.counters.applied };
+    if (steady) {
+      const used = cpu.seconds();
+      const acked = Math.max(1, endSample.acked - steady.acked);
+      result.max.cpuUsPerCommand = Object.fromEntries(Object.entries(used).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / acked)]));
+    }
     result.max.cpuCores = steady ? cpu.end() : {};
     if (statsBefore && options.backend === 'redis') {
       const [before, after] = [await statsBefore, await stack.commandStats()];
@@ -226,7 +255,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
     result.max.seconds = Math.round((sat.finishedAt - sat.startedAt) / 100) / 10;
     result.max.ackedPerSec = steady ? Math.round(((endSample.acked - steady.acked) * 1000) / (endSample.at - steady.at)) : 0;
     result.max.duplicatesAtDevices = fleet.counters.duplicates - base.duplicates;
-    options.log(`  ${options.backend}: max ${result.max.ackedPerSec} acked/s (left behind ${result.max.leftBehind}), cores ${JSON.stringify(result.max.cpuCores)}`);
+    options.log(`  ${options.backend}: max ${result.max.ackedPerSec} acked/s (left behind ${result.max.leftBehind}), cores ${JSON.stringify(result.max.cpuCores)}, CPU µs/command ${JSON.stringify(result.max.cpuUsPerCommand)}`);
 
     // Latency at fixed offered rates, open loop.
     const eighty = Math.round((result.max.ackedPerSec * 0.8) / 100) * 100;
@@ -238,18 +267,36 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
         options.log(`  ${options.backend}: ${rate}/s skipped: over 1.5x the measured maximum`);
         continue;
       }
+      const services = { ingress: stack.ingressUrl, dispatcher: stack.apiUrl };
+      // Scraping resets the event-loop delay histograms: what the step's end reads is the step's own.
+      const [hopsBefore] = await Promise.all([scrape(services.dispatcher).then(hopSnapshot), scrape(services.ingress)]);
+      const statsAtStart = options.backend === 'redis' ? await stack.commandStats() : undefined;
+      const stepCpu = new CpuMeter(stack.pids);
+      stepCpu.begin();
       const produced = await producer.openLoop(rate, options.stepSeconds);
       expectedAcks += produced.ids.length;
       // A step that cannot drain in a minute is reported with what did not finish (notAcked).
       await drained(stack, expectedAcks, 60_000);
+      const cpuSeconds = stepCpu.seconds();
+      const statsAtEnd = statsAtStart ? await stack.commandStats() : undefined;
+      const [dispatcherText, ingressText] = await Promise.all([scrape(services.dispatcher), scrape(services.ingress)]);
       const read = await readAckLatencies(stack.queue, produced, { sample: options.sample, timeoutMs: 5_000 });
       const step: E2eStep = {
         offeredPerSec: rate, seconds: options.stepSeconds, accepted: produced.ids.length, refused: produced.refused,
         latencyMs: read.latency, enqueueAnswerMs: percentiles(produced.enqueueAnswerMs), notAcked: read.notAcked,
         eightyPercentOfMax: rate === eighty,
+        cpuUsPerCommand: Object.fromEntries(Object.entries(cpuSeconds).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / Math.max(1, produced.ids.length))])),
+        hops: hopSplit(hopsBefore, hopSnapshot(dispatcherText)),
+        ...(statsAtStart && statsAtEnd ? { redisCallsPerCommand: callsPer(statsAtStart, statsAtEnd, produced.ids.length) } : {}),
+        loopDelayMs: Object.fromEntries(([['ingress', ingressText], ['dispatcher', dispatcherText]] as const).flatMap(([name, text]) => {
+          const delay = loopDelay(text);
+          return delay ? [[name, delay]] : [];
+        })),
       };
       result.steps.push(step);
       options.log(`  ${options.backend}: ${rate}/s → p50 ${step.latencyMs.p50} p95 ${step.latencyMs.p95} p99 ${step.latencyMs.p99} ms (enqueue answer p50 ${step.enqueueAnswerMs.p50} ms)${read.notAcked ? `, ${read.notAcked} not acked ${JSON.stringify(read.statuses)}` : ''}`);
+      options.log(`    CPU µs/command ${JSON.stringify(step.cpuUsPerCommand)}; loop delay ms ${JSON.stringify(step.loopDelayMs)}; Redis calls/command ${JSON.stringify(step.redisCallsPerCommand)}`);
+      if (step.hops && Object.keys(step.hops).length > 0) options.log(`    hops p50/mean ms: ${Object.entries(step.hops).map(([hop, h]) => `${hop} ${h.p50Ms}/${h.meanMs}`).join(', ')}`);
     }
     await producer.close();
   } catch (error) {

@@ -31,7 +31,7 @@ export interface BenchOptions {
 /** Durations and sizes of a quick run (< 2 minutes) and a full one. */
 function plan(quick: boolean) {
   return quick
-    ? { saturationSeconds: 4, stepSeconds: 2, rates: [500, 1_000, 5_000], sample: 10_000, rawSeconds: 3, coreCommands: 5_000, coreRuns: 1, scaleDevices: 5_000 }
+    ? { saturationSeconds: 4, stepSeconds: 2, rates: [50, 500, 1_000, 5_000], sample: 10_000, rawSeconds: 3, coreCommands: 5_000, coreRuns: 1, scaleDevices: 5_000 }
     : { saturationSeconds: 20, stepSeconds: 10, rates: [50, 500, 1_000, 2_000, 5_000, 10_000], sample: 50_000, rawSeconds: 10, coreCommands: 20_000, coreRuns: 3, scaleDevices: 50_000 };
 }
 

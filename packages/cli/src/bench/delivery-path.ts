@@ -1,0 +1,111 @@
+import { Pool } from 'undici';
+import { startBenchRedis } from './bench-stores';
+import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
+import { FleetProcess, fleetPhyId } from './fleet-process';
+import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
+
+/**
+ * CPU per command of each process on the delivery path, with the batching held fixed so runs
+ * compare on a loaded host (`npm run build && npm run bench:delivery`; bench/README.md, "The fast
+ * path"). Each round: an API-only dispatcher takes N commands in batches of 500 (its CPU / N is the
+ * API's cost), then a worker-only dispatcher is started and drains them through the ingress to
+ * 1,000 simulated devices, claiming 200 at a time; from its /readyz until the devices applied all N,
+ * CPU / N per process is the delivery path's cost. Rounds are repeated and the medians printed.
+ *
+ * Env: BENCH_COMMANDS (default 20,000), BENCH_ROUNDS (3), BENCH_HOP_TIMING (1: on; off by default
+ * here), BENCH_PROFILE=<dir> (`--cpu-prof` of the ingress and the worker dispatchers).
+ */
+const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DEVICES = 1_000;
+const PREFIX = 'bench';
+const PROFILE = process.env.BENCH_PROFILE;
+const prof = (name: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`] : []);
+
+/** Enqueues `total` commands through the API in batches of 500 (4 at once); a refused command is sent again. */
+async function enqueueAll(apiUrl: string, phyIds: string[], total: number): Promise<void> {
+  const pool = new Pool(apiUrl, { connections: 4 });
+  const payload = Buffer.alloc(32, 7).toString('base64');
+  let planned = 0;
+  let accepted = 0;
+  let refusedBatches = 0;
+  const worker = async (): Promise<void> => {
+    while (planned < total) {
+      const n = Math.min(500, total - planned);
+      planned += n;
+      const commands = Array.from({ length: n }, (_, i) => ({ phyId: phyIds[(accepted + planned + i) % phyIds.length]!, payload }));
+      const response = await pool.request({
+        method: 'POST', path: '/v1/commands/batch',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_SECRETS.apiKey}` },
+        body: JSON.stringify({ commands }),
+      });
+      const text = await response.body.text();
+      const ok = response.statusCode === 200 ? (JSON.parse(text) as { results: Array<{ id?: string }> }).results.filter((r) => r.id).length : 0;
+      accepted += ok;
+      if (ok < n) {
+        // A loaded host can make the store's liveness probe lapse for a moment: send the rest again.
+        if (refusedBatches++ > 50) throw new Error(`batch enqueue keeps refusing (${response.statusCode}): ${text.slice(0, 400)}`);
+        planned -= n - ok;
+        await sleep(200);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  await pool.close();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const group = new ChildGroup();
+  const rows: Array<Record<string, number>> = [];
+  try {
+    const redis = await startBenchRedis(group, 'path-redis');
+    const stores: StoreUrls = { backend: 'redis', redisUrl: redis.url, prefix: PREFIX };
+    const ingress = await startIngressProcess(group, 'path-ingress', stores, {}, prof('ingress'));
+    const api = await startDispatcherProcess(group, 'path-api', stores, { DISPATCHER_WORKER_ENABLED: 'false' });
+    const fleet = new FleetProcess(group, 'path-fleet', { host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: DEVICES, idPrefix: 'DEV' });
+    await fleet.waitConnected();
+    const phyIds = Array.from({ length: DEVICES }, (_, i) => fleetPhyId('DEV', DEVICES, i));
+    let applied = fleet.counters.applied;
+    for (let round = 0; round <= ROUNDS; round++) {
+      const n = round === 0 ? 2_000 : COMMANDS; // round 0 warms up (JIT, pools, script cache), not reported
+      const apiCpu = new CpuMeter({ api: api.pid, redis: redis.pid });
+      apiCpu.begin();
+      await enqueueAll(api.apiUrl, phyIds, n);
+      const enqueueSeconds = apiCpu.seconds();
+      const worker = await startDispatcherProcess(group, `path-worker-${round}`, stores, { DISPATCHER_HOP_TIMING: process.env.BENCH_HOP_TIMING === '1' ? 'true' : 'false' }, prof(`dispatcher-${round}`));
+      const cpu = new CpuMeter({ dispatcher: worker.pid, ingress: ingress.pid, redis: redis.pid, devices: fleet.pid });
+      cpu.begin();
+      const started = Date.now();
+      await waitUntil(`${n} commands applied`, 600_000, async () => fleet.counters.applied >= applied + n);
+      const seconds = cpu.seconds();
+      const wall = (Date.now() - started) / 1000;
+      applied += n;
+      await group.stop(`path-worker-${round}`);
+      if (round === 0) continue;
+      const per = (s: number) => Math.round((s * 1e6) / n);
+      const row = {
+        'api µs/cmd': per(enqueueSeconds.api!), 'redis (enqueue) µs/cmd': per(enqueueSeconds.redis!),
+        'dispatcher µs/cmd': per(seconds.dispatcher!), 'ingress µs/cmd': per(seconds.ingress!), 'redis (deliver) µs/cmd': per(seconds.redis!), 'devices µs/cmd': per(seconds.devices!),
+        'delivered/s': Math.round(n / wall),
+      };
+      rows.push(row);
+      console.log(`round ${round}: ${JSON.stringify(row)}`);
+    }
+    const medians: Record<string, number> = {};
+    for (const key of Object.keys(rows[0] ?? {})) medians[key] = median(rows.map((r) => r[key]!));
+    console.log(`median of ${rows.length} rounds, ${COMMANDS} commands each: ${JSON.stringify(medians)}`);
+    await fleet.stop();
+  } finally {
+    await group.stopAll(10_000);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
