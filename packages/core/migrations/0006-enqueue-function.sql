@@ -6,7 +6,9 @@
 -- Arguments: one array per command column, all of the same length, in batch order (ids are
 -- minted by the caller, so a retry after a lost answer finds its own rows), then the caps and the
 -- global count the caller already knows (NULL: count it now, which sums every device row).
--- A new command column is one more array argument and one more column in `item` and in the INSERT.
+-- A new command column is one more array argument (after p_fingerprints), one more name in the
+-- unnest column list of `item`, and one more column in the INSERT; its migration drops this
+-- function and creates it again (CREATE OR REPLACE cannot change the arguments).
 --
 -- One row per command, in batch order:
 --   outcome  'queued'      stored now (id = its id; ready: claimable now)
