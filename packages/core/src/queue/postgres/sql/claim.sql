@@ -18,10 +18,10 @@
 -- The statement's snapshot may be older than the device lock; the UPDATE re-checks
 -- status = 'queued' on the newest row version, so a command claimed meanwhile by another
 -- claimer is skipped, never claimed twice.
--- The UPDATEs reach their rows by ctid (a TID scan per row), not by joining on id: the statement
+-- The command UPDATEs reach their rows by ctid (a TID scan per row), not by joining on id: the statement
 -- is prepared once per connection (postgres-queue.ts) and its generic plan is built from the
 -- statistics of that moment; built on empty tables, the id join became a scan of every queued
--- command per claimed row (~5 s per claim of 200 at 10,000 queued). A ctid read in this snapshot
+-- command per claimed row (~5 s per claim of 200 at 10,000 queued). A command's ctid read in this snapshot
 -- that no longer names a queued row (the row changed since) matches nothing: skipped, not claimed.
 -- Measured (1,000 devices, 1 claimer, 2 shared cores, PostgreSQL 15): reading every device's
 -- line head per claim cost ~12 ms per claim (batch 1: 52 claims+acks/s); walking the hint
@@ -99,6 +99,8 @@ counted AS (
       ORDER BY x.priority DESC, x.seq LIMIT 1
     ) h ON true
   ) n
+  -- by key, not by ctid: a device row updated by a commit after this statement's snapshot is
+  -- locked at its newest version, which a ctid from this snapshot cannot reach
   WHERE d.phy_id = n.phy_id
 )
 SELECT id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, lease_token,
