@@ -67,13 +67,20 @@ export function benchPgAdminUrl(): string {
 /**
  * Creates a fresh database for one bench section (dropped first if a previous run left it),
  * so every run starts from an empty queue. Answers its URL and a function that drops it.
+ *
+ * Autovacuum runs as in production: PostgreSQL has no per-database switch for it, so when the
+ * server has it off (a CI-style configuration), it is turned on server-wide (ALTER SYSTEM, then a
+ * reload) for the section and turned back off by drop(). Without it the hot tables keep every
+ * dead row version and the planner never learns their size, which is not what a deployment sees.
  */
-export async function freshPgDatabase(database: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshPgDatabase(database: string): Promise<{ url: string; autovacuum: 'on' | 'turned on for this run'; drop(): Promise<void> }> {
   const adminUrl = benchPgAdminUrl();
   const admin = createPgPool({ url: adminUrl, max: 1, applicationName: 'outbound-bench' });
+  let turnedOn = false;
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     await admin.query(`CREATE DATABASE "${database}"`);
+    turnedOn = await ensureAutovacuum(admin);
   } finally {
     await admin.end();
   }
@@ -81,13 +88,29 @@ export async function freshPgDatabase(database: string): Promise<{ url: string; 
   url.pathname = `/${database}`;
   return {
     url: url.toString(),
+    autovacuum: turnedOn ? 'turned on for this run' : 'on',
     async drop() {
       const client = createPgPool({ url: adminUrl, max: 1, applicationName: 'outbound-bench' });
       try {
         await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+        if (turnedOn) {
+          await client.query('ALTER SYSTEM RESET autovacuum');
+          await client.query('SELECT pg_reload_conf()');
+        }
       } finally {
         await client.end();
       }
     },
   };
+}
+
+/** Turns autovacuum on when the server has it off; true when it did. Waits until the server reports it on. */
+async function ensureAutovacuum(admin: ReturnType<typeof createPgPool>): Promise<boolean> {
+  const setting = async (): Promise<string> => (await admin.query<{ autovacuum: string }>('SHOW autovacuum')).rows[0]!.autovacuum;
+  if ((await setting()) === 'on') return false;
+  await admin.query('ALTER SYSTEM SET autovacuum = on');
+  await admin.query('SELECT pg_reload_conf()');
+  // The reload reaches each backend (this one too) at its next command, not at once.
+  await waitUntil('PostgreSQL to report autovacuum on', 10_000, async () => (await setting()) === 'on');
+  return true;
 }

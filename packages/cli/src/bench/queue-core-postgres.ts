@@ -8,7 +8,12 @@
  * Uses OUTBOUND_BENCH_PG_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
  * each run migrates a schema of its own and drops it afterwards.
  * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64).
+ *
+ * "server CPU us/cmd" is the CPU time the run's own PostgreSQL backends spent per command (from
+ * /proc/<pid>/schedstat, so only when the server runs on this host; "n/a" otherwise): unlike the
+ * rates it hardly moves with the host's load, so it compares two versions on a busy machine.
  */
+import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { coreInputs } from './core-inputs';
 
@@ -25,12 +30,30 @@ interface RunResult {
   endToEndPerSec: number;
   claimP50Ms: number;
   claimP99Ms: number;
+  serverCpuUsPerCommand: number;
+}
+
+/** Nanoseconds on CPU of each backend serving `applicationName` (empty when /proc cannot see them). */
+async function backendCpu(pool: ReturnType<typeof createPgPool>, applicationName: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      cpu.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      // another host's server, or the backend just ended
+    }
+  }
+  return cpu;
 }
 
 async function runOnce(batch: number, run: number): Promise<RunResult> {
-  const pool = createPgPool({ url: URL, max: CLAIMERS + 2, applicationName: 'outbound-bench' });
+  const applicationName = `outbound-bench-${process.pid}-${batch}-${run}`;
+  const pool = createPgPool({ url: URL, max: CLAIMERS + 2, applicationName });
   const schema = `bench_${batch}_${run}_${Date.now()}`;
   await runMigrations(pool, { schema });
+  await Promise.all(Array.from({ length: CLAIMERS + 2 }, () => pool.query('SELECT 1')));
+  const cpuBefore = await backendCpu(pool, applicationName);
   const queues = Array.from({ length: CLAIMERS }, () => new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS })));
   const inputs = coreInputs(COMMANDS, DEVICES);
   const claimMs: number[] = [];
@@ -51,6 +74,8 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
     }),
   );
   const finished = process.hrtime.bigint();
+  const cpuAfter = await backendCpu(pool, applicationName);
+  const serverNs = [...cpuAfter].reduce((sum, [pid, ns]) => sum + ns - (cpuBefore.get(pid) ?? ns), 0);
   if (done !== COMMANDS) throw new Error(`claimed ${done} of ${COMMANDS}`);
   await Promise.all(queues.map((q) => q.close()));
   await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
@@ -63,6 +88,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
     endToEndPerSec: COMMANDS / seconds(started, finished),
     claimP50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
     claimP99Ms: sorted[Math.floor(sorted.length * 0.99)]!,
+    serverCpuUsPerCommand: cpuAfter.size > 0 ? serverNs / 1_000 / COMMANDS : NaN,
   };
 }
 
@@ -70,13 +96,13 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 
 async function main(): Promise<void> {
   console.log(`PostgresQueue on ${URL.replace(/\/\/[^@]*@/, '//')}: ${COMMANDS} commands over ${DEVICES} devices, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
-  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms |');
-  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|');
+  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms | server CPU us/cmd |');
+  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|------------------:|');
   for (const batch of BATCHES) {
     const results: RunResult[] = [];
     for (let run = 0; run < RUNS; run += 1) results.push(await runOnce(batch, run));
     const m = (key: keyof RunResult, digits = 0): string => median(results.map((r) => r[key])).toFixed(digits);
-    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} |`);
+    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} | ${m('serverCpuUsPerCommand', 1).replace('NaN', 'n/a')} |`);
   }
 }
 

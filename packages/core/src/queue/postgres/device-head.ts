@@ -8,7 +8,9 @@
  *
  * Every statement that changes a device's queued line keeps the hint: arrivals (enqueue, retry,
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
- * recompute it from the line without the departed rows.
+ * recompute it from the line without the departed rows. Two copies live in plain SQL and must
+ * change with these: the merge in enqueue_commands() (migrations/0006-enqueue-function.sql) and
+ * the recompute in sql/claim.sql.
  */
 
 /** True when the arriving best `n` beats the device's hint `d` (or the hint is meaningless). */

@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import { DatabaseError, Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
 import { toError } from '../../errors';
 import { markCommitUnknown, pgErrorKind } from './classify-error';
 
@@ -90,6 +90,27 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
       await client.query('ROLLBACK');
     } catch {
       broken = true; // the connection itself is gone: do not hand it back to the pool
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Runs one write statement in its own implicit transaction. A connection lost once the statement
+ * was sent leaves its outcome unknown (the server may have committed before the socket went):
+ * that error is marked (isCommitUnknown). An error the server answered with rolled it back.
+ */
+export async function writeStatement<R extends QueryResultRow>(pool: Pool, query: QueryConfig): Promise<R[]> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return (await client.query<R>(query)).rows;
+  } catch (error) {
+    if (!(error instanceof DatabaseError) && pgErrorKind(error) !== null) {
+      markCommitUnknown(error);
+      broken = true;
     }
     throw error;
   } finally {

@@ -7,6 +7,7 @@ import type {
   AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from '../queue';
+import { fnv1a32 } from '../redis/keys';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
 import { PgListener } from './pg-listener';
@@ -31,6 +32,7 @@ const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
 export class PostgresQueue implements CommandStore {
   private readonly ctx: QueueContext;
   private readonly claimSql: string;
+  private readonly claimName: string;
   private readonly listener: PgListener;
   private readonly signal: WorkSignal;
   private readonly dead: ReturnType<typeof deadLetters>;
@@ -38,6 +40,8 @@ export class PostgresQueue implements CommandStore {
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
     this.claimSql = withSchema(readFileSync(CLAIM_SQL_PATH, 'utf8'), this.ctx.schema);
+    // one name per schema (the text names the schema), short enough for PostgreSQL's 63 bytes
+    this.claimName = `outbound_claim_${fnv1a32(this.claimSql).toString(16)}`;
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
     const notifier = new WorkNotifier(pool, this.ctx.schema.workChannel, () => this.signal.wake());
@@ -63,14 +67,14 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    // Deliberately NOT a named statement: PostgreSQL switches a named statement to a generic
-    // plan after five executions and keeps it for the connection's life. Built while the tables
-    // are empty (a dispatcher polling an idle queue at start-up; no ANALYZE has run yet, and
-    // with autovacuum off none ever does) that plan nests loops over every queued command for
-    // each candidate: 3,000,000 loops and ~5 s per claim of 200 at 10,000 queued (e2e on 1,000
-    // devices fell to 27-160 commands/s). An unnamed statement is planned with this call's
-    // values and the tables' current size every time (~1 ms of planning, 9-12 ms to claim 200).
-    const query = { text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
+    // A named statement: parsed and planned once per connection (after five custom plans
+    // PostgreSQL keeps a generic plan), not on every call, which cost ~1 ms a claim, most of a
+    // claim at low load. A generic plan is built from the statistics of the moment and replaced
+    // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: claim.sql
+    // reaches the rows it updates by ctid, never by a join the planner could turn into a scan
+    // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
+    // 10,000 queued).
+    const query = { name: this.claimName, text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
     const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow>(query)));
     return rows.map(toClaimedCommand);
   }

@@ -7,7 +7,7 @@ export function retryConformance(makeQueue: MakeQueue): void {
     const open = useQueues(makeQueue);
 
     it('retries with backoff at the head of its device line, then dead-letters after maxAttempts with the reason', async () => {
-      const queue = await open({ backoff: { baseMs: 40, maxMs: 200, jitter: 0 } });
+      const queue = await open({ backoff: { baseMs: 400, maxMs: 2_000, jitter: 0 } });
       const { id } = await queue.enqueue(cmd('retry-dev', { maxAttempts: 3 }));
       const next = await queue.enqueue(cmd('retry-dev'));
       for (let attempt = 1; attempt <= 3; attempt += 1) {

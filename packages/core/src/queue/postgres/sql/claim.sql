@@ -18,6 +18,11 @@
 -- The statement's snapshot may be older than the device lock; the UPDATE re-checks
 -- status = 'queued' on the newest row version, so a command claimed meanwhile by another
 -- claimer is skipped, never claimed twice.
+-- The command UPDATEs reach their rows by ctid (a TID scan per row), not by joining on id: the statement
+-- is prepared once per connection (postgres-queue.ts) and its generic plan is built from the
+-- statistics of that moment; built on empty tables, the id join became a scan of every queued
+-- command per claimed row (~5 s per claim of 200 at 10,000 queued). A command's ctid read in this snapshot
+-- that no longer names a queued row (the row changed since) matches nothing: skipped, not claimed.
 -- Measured (1,000 devices, 1 claimer, 2 shared cores, PostgreSQL 15): reading every device's
 -- line head per claim cost ~12 ms per claim (batch 1: 52 claims+acks/s); walking the hint
 -- index brings batch 1 to the numbers in docs/postgres.md "Throughput".
@@ -43,10 +48,10 @@ WITH candidates AS (
   FOR UPDATE OF d SKIP LOCKED
 ),
 picked AS (
-  SELECT l.id, l.priority, l.seq
+  SELECT l.tid, l.id, l.priority, l.seq
   FROM candidates cd
   CROSS JOIN LATERAL (
-    SELECT c.id, c.priority, c.seq FROM :schema.commands c
+    SELECT c.ctid AS tid, c.id, c.priority, c.seq FROM :schema.commands c
     WHERE c.phy_id = cd.phy_id AND c.status = 'queued' AND c.run_at <= now() AND c.expires_at > now()
     ORDER BY c.priority DESC, c.seq
     LIMIT cd.room
@@ -58,14 +63,14 @@ expired AS (
   UPDATE :schema.commands c
   SET status = 'expired', last_error = 'ttl passed before delivery', finished_at = now(), updated_at = now()
   FROM (
-    SELECT x.id FROM candidates cd
+    SELECT x.tid FROM candidates cd
     CROSS JOIN LATERAL (
-      SELECT e.id FROM :schema.commands e
+      SELECT e.ctid AS tid FROM :schema.commands e
       WHERE e.phy_id = cd.phy_id AND e.status = 'queued' AND e.expires_at <= now()
       ORDER BY e.expires_at LIMIT 100
     ) x
   ) due
-  WHERE c.id = due.id AND c.status = 'queued'
+  WHERE c.ctid = due.tid AND c.status = 'queued'
   RETURNING c.id, c.phy_id
 ),
 claimed AS (
@@ -77,7 +82,7 @@ claimed AS (
       wait_reason = NULL,
       updated_at = now()
   FROM picked p
-  WHERE c.id = p.id AND c.status = 'queued'
+  WHERE c.ctid = p.tid AND c.status = 'queued'
   RETURNING c.*
 ),
 counted AS (
@@ -94,6 +99,8 @@ counted AS (
       ORDER BY x.priority DESC, x.seq LIMIT 1
     ) h ON true
   ) n
+  -- by key, not by ctid: a device row updated by a commit after this statement's snapshot is
+  -- locked at its newest version, which a ctid from this snapshot cannot reach
   WHERE d.phy_id = n.phy_id
 )
 SELECT id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, lease_token,
