@@ -147,14 +147,14 @@ async function insertAccepted(
   const inserted = await client.query<{ id: string; ready: boolean }>(
     `WITH ins AS (
        INSERT INTO ${ctx.commands} (id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idempotency_key,
-                                    idempotency_fingerprint, status, run_at, wait_reason, expires_at, deliver_at)
+                                    idempotency_fingerprint, status, run_at, wait_reason, expires_at, deliver_at, trace_context)
        SELECT t.id, t.phy_id, t.payload, t.priority, t.max_attempts, t.ack_timeout_ms, t.ttl_ms, t.idem,
               CASE WHEN t.idem IS NOT NULL THEN t.fingerprint END,
               'queued', greatest(now(), coalesce(to_timestamp(t.deliver_ms / 1000.0), now())),
               CASE WHEN to_timestamp(t.deliver_ms / 1000.0) > now() THEN 'schedule' END,
-              now() + make_interval(secs => t.ttl_ms / 1000.0), to_timestamp(t.deliver_ms / 1000.0)
-       FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::float8[], $10::text[])
-            WITH ORDINALITY AS t(id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idem, deliver_ms, fingerprint, ord)
+              now() + make_interval(secs => t.ttl_ms / 1000.0), to_timestamp(t.deliver_ms / 1000.0), t.trace
+       FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::float8[], $10::text[], $11::text[])
+            WITH ORDINALITY AS t(id, phy_id, payload, priority, max_attempts, ack_timeout_ms, ttl_ms, idem, deliver_ms, fingerprint, trace, ord)
        ORDER BY t.ord
        ON CONFLICT DO NOTHING
        RETURNING id, phy_id, priority, seq, run_at <= now() AS ready
@@ -174,6 +174,7 @@ async function insertAccepted(
       items.map((x) => x.input.idempotencyKey ?? null),
       items.map((x) => x.input.deliverAt ?? null),
       items.map((x) => x.input.fingerprint),
+      items.map((x) => x.input.traceContext ?? null),
     ],
   );
   const done = new Set(inserted.rows.map((r) => r.id));

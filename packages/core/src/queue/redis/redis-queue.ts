@@ -152,6 +152,7 @@ export class RedisQueue implements CommandStore {
             input.idempotencyKey ?? '',
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
             input.fingerprint,
+            input.traceContext ?? '',
           );
         }
         args.push(depth);
