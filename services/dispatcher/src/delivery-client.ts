@@ -8,6 +8,8 @@ export interface Delivery {
   payload: Buffer;
   ackTimeoutMs: number;
   epoch: number;
+  /** W3C traceparent of the attempt (tracing on): the ingress's span for this delivery continues it. */
+  traceparent?: string;
 }
 
 /** One line of the ingress' NDJSON answer. */
@@ -57,14 +59,17 @@ export class DeliveryClient {
   async deliverBatch(address: string, deliveries: Delivery[], onAnswer: (answer: DeliveryAnswer) => void): Promise<void> {
     const waitMs = Math.max(...deliveries.map((d) => d.ackTimeoutMs)) + 5_000;
     const body = JSON.stringify({
-      deliveries: deliveries.map((d) => ({ phyId: d.phyId, id: d.id, payload: d.payload.toString('base64'), ackTimeoutMs: d.ackTimeoutMs, epoch: d.epoch })),
+      deliveries: deliveries.map((d) => ({ phyId: d.phyId, id: d.id, payload: d.payload.toString('base64'), ackTimeoutMs: d.ackTimeoutMs, epoch: d.epoch, traceparent: d.traceparent })),
     });
+    // Each delivery names its own trace in the body (a batch mixes commands of many traces); a
+    // batch of one also sends it as the W3C `traceparent` header.
+    const traceparent = deliveries.length === 1 ? deliveries[0]!.traceparent : undefined;
     let response;
     try {
       response = await this.pool(address).request({
         method: 'POST',
         path: '/internal/v1/deliveries',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.internalToken}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.internalToken}`, ...(traceparent ? { traceparent } : {}) },
         body,
         headersTimeout: waitMs,
         bodyTimeout: waitMs,

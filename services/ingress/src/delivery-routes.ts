@@ -18,6 +18,7 @@ function deliverySchema(maxPayloadBytes: number) {
       .refine((s) => Buffer.byteLength(s, 'base64') <= maxPayloadBytes, { message: `must decode to at most ${maxPayloadBytes} bytes` }),
     ackTimeoutMs: z.number().int().min(1).max(300_000),
     epoch: z.number().int().min(1).optional(),
+    traceparent: z.string().max(256).optional(),
   });
 }
 
@@ -60,7 +61,7 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
   router.post('/internal/v1/devices/:phyId/deliver', async (req, res) => {
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
     const body = parseOrThrow(schema, req.body);
-    const answer = await options.tracker.deliver(toRequest(phyId, body));
+    const answer = await options.tracker.deliver(toRequest(phyId, body, req.get('traceparent')));
     if (answer.status === 200) res.json({ outcome: answer.outcome, result: answer.result, latencyMs: answer.latencyMs });
     else throw new OutboundError(answer.error.code, answer.error.message);
   });
@@ -105,12 +106,14 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
         emit(line(phyId, item.id, new OutboundError('VALIDATION_FAILED', `invalid delivery: ${issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`)));
         continue;
       }
-      void options.tracker.deliver(toRequest(parsedPhyId.data, parsed.data)).then((answer) => emit(line(phyId, item.id, answer)));
+      void options.tracker.deliver(toRequest(parsedPhyId.data, parsed.data, deliveries.length === 1 ? req.get('traceparent') : undefined)).then((answer) => emit(line(phyId, item.id, answer)));
     }
   });
   return router;
 }
 
-function toRequest(phyId: string, body: { id: string; payload: string; ackTimeoutMs: number; epoch?: number }): DeliveryRequest {
-  return { phyId, id: body.id.toLowerCase(), payload: Buffer.from(body.payload, 'base64'), ackTimeoutMs: body.ackTimeoutMs, epoch: body.epoch };
+/** `header`: the W3C `traceparent` header, for a call carrying one delivery (a delivery's own field wins). */
+function toRequest(phyId: string, body: { id: string; payload: string; ackTimeoutMs: number; epoch?: number; traceparent?: string }, header?: string): DeliveryRequest {
+  const traceparent = body.traceparent ?? header;
+  return { phyId, id: body.id.toLowerCase(), payload: Buffer.from(body.payload, 'base64'), ackTimeoutMs: body.ackTimeoutMs, epoch: body.epoch, ...(traceparent ? { traceparent } : {}) };
 }

@@ -1,9 +1,10 @@
 import { OutboundError, type ErrorCode } from '@outbound/core/command';
 import { AckStatus } from '@outbound/core/protocol';
-import type { Logger } from '@outbound/core/service';
+import type { Logger, Span } from '@outbound/core/service';
 import { ConnState, type DeviceConnection } from './device-connection';
 import type { IngressMetrics } from './metrics';
 import type { DeliveryOutcome } from './pending-deliveries';
+import type { DeviceSpans } from './tracing';
 
 /** One delivery request as both endpoints take it (already validated). */
 export interface DeliveryRequest {
@@ -12,6 +13,8 @@ export interface DeliveryRequest {
   payload: Buffer;
   ackTimeoutMs: number;
   epoch?: number;
+  /** W3C traceparent of the dispatcher's attempt (tracing on there). */
+  traceparent?: string;
 }
 
 /** The answer to one delivery: the device's ACK, or why there is none. */
@@ -40,9 +43,16 @@ export class DeliveryTracker {
     private readonly lookup: (phyId: string) => DeviceConnection | undefined,
     private readonly metrics: IngressMetrics,
     private readonly logger: Logger,
+    private readonly spans?: DeviceSpans,
   ) {}
 
   deliver(request: DeliveryRequest): Promise<DeliveryAnswer> {
+    const span = request.traceparent ? this.spans?.start(request) : undefined;
+    if (!span) return this.deliverTraced(request);
+    return this.deliverTraced(request, span).then((answer) => this.spans!.answered(span, answer));
+  }
+
+  private deliverTraced(request: DeliveryRequest, span?: Span): Promise<DeliveryAnswer> {
     const conn = this.lookup(request.phyId);
     if (!conn || conn.state !== ConnState.READY) {
       return this.done(failure('DEVICE_NOT_CONNECTED', `device ${request.phyId} holds no connection on this ingress replica`));
@@ -55,6 +65,7 @@ export class DeliveryTracker {
     }
     this.waiting++;
     const { joined, outcome } = conn.deliver(request.id, request.payload, request.ackTimeoutMs);
+    if (span) this.spans!.written(span, joined);
     if (joined) this.metrics.deliveries.labels('joined').inc();
     return outcome.then((o) => this.answer(this.toAnswer(conn, request, o)));
   }
