@@ -81,7 +81,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const input = parseEnqueueRequest(withIdempotencyHeader(req));
     const span = startEnqueueSpan(deps.tracing, res, 1);
-    if (span) input.traceContext = deps.tracing!.traceparentOf(span);
+    // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
+    if (span?.isRecording()) input.traceContext = deps.tracing!.traceparentOf(span);
     const result = await deps.enqueuer.enqueue(input).finally(() => span?.end());
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
     deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
@@ -116,7 +117,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const storeFailures: OutboundError[] = [];
     if (valid.length > 0) {
       const span = startEnqueueSpan(deps.tracing, res, valid.length);
-      const traceContext = span && deps.tracing!.traceparentOf(span);
+      const traceContext = span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined;
       if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
       const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
       answers.forEach((answer, i) => {
