@@ -114,6 +114,5 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
 
 /** `header`: the W3C `traceparent` header, for a call carrying one delivery (a delivery's own field wins). */
 function toRequest(phyId: string, body: { id: string; payload: string; ackTimeoutMs: number; epoch?: number; traceparent?: string }, header?: string): DeliveryRequest {
-  const traceparent = body.traceparent ?? header;
-  return { phyId, id: body.id.toLowerCase(), payload: Buffer.from(body.payload, 'base64'), ackTimeoutMs: body.ackTimeoutMs, epoch: body.epoch, ...(traceparent ? { traceparent } : {}) };
+  return { phyId, id: body.id.toLowerCase(), payload: Buffer.from(body.payload, 'base64'), ackTimeoutMs: body.ackTimeoutMs, epoch: body.epoch, traceparent: body.traceparent ?? header };
 }

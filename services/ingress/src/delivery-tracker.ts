@@ -48,11 +48,11 @@ export class DeliveryTracker {
 
   deliver(request: DeliveryRequest): Promise<DeliveryAnswer> {
     const span = request.traceparent ? this.spans?.start(request) : undefined;
-    if (!span) return this.deliverTraced(request);
-    return this.deliverTraced(request, span).then((answer) => this.spans!.answered(span, answer));
+    if (!span) return this.deliverNow(request);
+    return this.deliverNow(request, span).then((answer) => this.spans!.answered(span, answer));
   }
 
-  private deliverTraced(request: DeliveryRequest, span?: Span): Promise<DeliveryAnswer> {
+  private deliverNow(request: DeliveryRequest, span?: Span): Promise<DeliveryAnswer> {
     const conn = this.lookup(request.phyId);
     if (!conn || conn.state !== ConnState.READY) {
       return this.done(failure('DEVICE_NOT_CONNECTED', `device ${request.phyId} holds no connection on this ingress replica`));
