@@ -83,7 +83,10 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
     if (span?.isRecording()) input.traceContext = deps.tracing!.traceparentOf(span);
-    const result = await deps.enqueuer.enqueue(input).finally(() => span?.end());
+    const result = await deps.enqueuer.enqueue(input).then((r) => {
+      span?.setAttribute('outbound.command_id', r.id);
+      return r;
+    }).finally(() => span?.end());
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
     deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
     if (!waitMs) {

@@ -80,7 +80,7 @@ describe.each(BACKENDS)('one trace per command across both services (%s)', (back
     const [server] = named('POST /v1/commands');
     expect(server).toMatchObject({ service: 'outbound-dispatcher', parentSpanId: '', attributes: expect.objectContaining({ 'outbound.request_id': 'otel-req-1', 'http.response.status_code': 200 }) });
     const [enqueue] = named('outbound.enqueue');
-    expect(enqueue).toMatchObject({ parentSpanId: server!.spanId });
+    expect(enqueue).toMatchObject({ parentSpanId: server!.spanId, attributes: expect.objectContaining({ 'outbound.command_id': id }) });
 
     const attempts = named('outbound.attempt').sort((a, b) => Number(a.attributes['outbound.attempt']) - Number(b.attributes['outbound.attempt']));
     expect(attempts.map((a) => [a.attributes['outbound.attempt'], a.attributes['outbound.outcome'], a.attributes['outbound.replica_id'], a.attributes['outbound.command_id'], a.parentSpanId])).toEqual([
