@@ -173,7 +173,7 @@ test('prod: no Secret in git, images pinned to a version, Redis through Sentinel
   expect(ingress.spec.replicas).toBeGreaterThanOrEqual(3);
 });
 
-test('prod-keda: one autoscaler (KEDA\'s), on the dispatcher, scaling on queue depth and command wait', () => {
+test('prod-keda: one autoscaler (KEDA\'s), on the dispatcher, scaling on queue depth and the oldest ready command\'s age', () => {
   const objects = rendered.get('deploy/k8s/overlays/prod-keda')!;
   expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
   const scaled = find(objects, 'ScaledObject', 'outbound-dispatcher') as K8sObject & {
@@ -184,8 +184,8 @@ test('prod-keda: one autoscaler (KEDA\'s), on the dispatcher, scaling on queue d
   expect(scaled.metadata.namespace).toBe('outbound');
   expect(scaled.spec.minReplicaCount).toBeLessThanOrEqual(scaled.spec.maxReplicaCount);
   const prometheus = scaled.spec.triggers.filter((t) => t.type === 'prometheus');
-  expect(prometheus.map((t) => t.name)).toEqual(['queue-depth', 'command-wait']);
+  expect(prometheus.map((t) => t.name)).toEqual(['queue-depth', 'oldest-ready-age']);
   expect(prometheus[0]!.metadata.query).toMatch(/^max\(outbound_dispatcher_queue_depth\{namespace="outbound",/);
-  expect(prometheus[1]!.metadata.query).toMatch(/outbound_dispatcher_enqueue_to_ack_seconds_bucket\{namespace="outbound"\}/);
+  expect(prometheus[1]!.metadata.query).toMatch(/^max\(outbound_dispatcher_queue_oldest_ready_age_seconds\{namespace="outbound"\}\)$/);
   for (const t of prometheus) expect(Number(t.metadata.threshold)).toBeGreaterThan(0);
 });

@@ -11,9 +11,9 @@
   ARGV[7] depth: how many of the shard's next best scores to answer after claiming (0 none)
 
   Returns {leaseExpiresAt, d, then d scores (the shard's best claimable commands left, best
-  first, for the caller's next cross-shard plan), then 10 fields per claimed command: id,
+  first, for the caller's next cross-shard plan), then 11 fields per claimed command: id,
   phyId, payload, priority, attempts, maxAttempts, ackTimeoutMs, expiresAt, createdAt,
-  score}, best first; the lease token of every command is the requestId. max may be 0: the
+  score, traceContext (nil none)}, best first; the lease token of every command is the requestId. max may be 0: the
   call then only promotes due work and answers the scores. Safe to run twice: a re-run with the same
   requestId claims nothing new and answers the commands the first run claimed that this
   token still holds.
@@ -38,12 +38,13 @@ if prior then
   for p = 1, #prior, 36 do
     local id = string.sub(prior, p, p + 35)
     local f = redis.call('HMGET', cmdKey(id), 'phyId', 'payload', 'priority', 'attempts', 'maxAttempts',
-      'ackTimeoutMs', 'expiresAt', 'createdAt', 'score', 'leaseToken', 'leaseExpiresAt')
+      'ackTimeoutMs', 'expiresAt', 'createdAt', 'score', 'leaseToken', 'leaseExpiresAt', 'traceContext')
     if f[1] and f[10] == token then
       out[1] = f[11]
       local o = #out
       out[o + 1] = id
       for j = 1, 9 do out[o + 1 + j] = f[j] end
+      out[o + 11] = f[12]
     end
   end
   return out
@@ -63,7 +64,7 @@ local function take(phyId)
   end
   local id, score = head[1], head[2]
   local key = cmdKey(id)
-  local f = redis.call('HMGET', key, 'payload', 'priority', 'attempts', 'maxAttempts', 'ackTimeoutMs', 'expiresAt', 'createdAt')
+  local f = redis.call('HMGET', key, 'payload', 'priority', 'attempts', 'maxAttempts', 'ackTimeoutMs', 'expiresAt', 'createdAt', 'traceContext')
   local expiresAt = tonumber(f[6])
   if not expiresAt then
     refreshDevice(phyId, now, maxInFlight) -- index entry without a record: dropped
@@ -84,6 +85,7 @@ local function take(phyId)
   local o = #out
   out[o + 1] = id; out[o + 2] = phyId; out[o + 3] = f[1]; out[o + 4] = f[2]; out[o + 5] = attempts
   out[o + 6] = f[4]; out[o + 7] = f[5]; out[o + 8] = f[6]; out[o + 9] = f[7]; out[o + 10] = score
+  out[o + 11] = f[8]
   return true
 end
 

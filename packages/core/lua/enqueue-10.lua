@@ -4,9 +4,10 @@
   KEYS[1..10]: the shard keys (see includes/shard.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] perDeviceCap   ARGV[3] shardCap (globalCap / shards)
   ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
-  then 10 per item: id, phyId, payload, priority, ttlMs, ackTimeoutMs, maxAttempts,
+  then 11 per item: id, phyId, payload, priority, ttlMs, ackTimeoutMs, maxAttempts,
                     idempotencyKey ('' none), deliverAt (epoch ms, '' none),
-                    fingerprint (of the payload and parameters, kept with a keyed command)
+                    fingerprint (of the payload and parameters, kept with a keyed command),
+                    traceContext (W3C traceparent, '' none)
   then depth: how many of the shard's best claimable scores to answer (0 or missing: none)
 
   Returns {items, scores}: per item {code, id, status}:
@@ -22,7 +23,7 @@
 
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local depth = tonumber(ARGV[7 + 10 * n]) or 0
+local depth = tonumber(ARGV[7 + 11 * n]) or 0
 local now = nowMs()
 local nowText = int(now)
 local out, wake = {}, false
@@ -35,7 +36,7 @@ local added, expiries = 0, {}
 local readyScore = {}
 
 for i = 1, n do
-  local b = 6 + (i - 1) * 10
+  local b = 6 + (i - 1) * 11
   local id, phyId, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, ttlMs, ackTimeoutMs, maxAttempts = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), ARGV[b + 6], ARGV[b + 7]
   local idem, deliverAt, fingerprint = ARGV[b + 8], tonumber(ARGV[b + 9]), ARGV[b + 10]
@@ -80,6 +81,8 @@ for i = 1, n do
       fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = idem
       fields[#fields + 1] = 'fingerprint'; fields[#fields + 1] = fingerprint
     end
+    local trace = ARGV[b + 11]
+    if trace and trace ~= '' then fields[#fields + 1] = 'traceContext'; fields[#fields + 1] = trace end
     redis.call('HSET', key, unpack(fields))
     size = size + 1
     added = added + 1

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { CommandQueue } from '@outbound/core/queue';
 import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
 import {
-  errorHandler, healthRoutes, notFoundHandler, requestObserver, requireJsonBody, type DependencyCheck, type Logger, type LogSamplingConfig,
+  errorHandler, healthRoutes, notFoundHandler, requestObserver, requireJsonBody, tracedRequests, type DependencyCheck, type Logger, type LogSamplingConfig, type Tracing,
 } from '@outbound/core/service';
 import { registerAdminRoutes } from './admin-routes';
 import { authenticate, requireRole } from './api-auth';
@@ -38,6 +38,8 @@ export interface AppDeps {
   rateLimit: RequestHandler;
   /** Access-log and enqueue-line sampling of success lines (default: every line). */
   logSampling?: LogSamplingConfig;
+  /** Spans for API requests and enqueues (off: none). */
+  tracing?: Tracing;
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -51,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
+  if (deps.tracing?.enabled) app.use('/v1', tracedRequests(deps.tracing));
   // Authentication and the rate limit come before the body parser: a caller without a key, or
   // over its limit, costs headers only. A body that is not JSON answers 415 before it is read.
   app.use('/v1', authenticate(deps.apiKeys), deps.rateLimit, requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
@@ -65,6 +68,7 @@ export function createApp(deps: AppDeps): Express {
     guard: requireRole('send'),
     transitions: new TransitionLog(deps.metricsRegistry, deps.logSampling),
     logger: deps.logger,
+    tracing: deps.tracing,
   });
   registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });
   registerCredentialRoutes(app, { credentials: deps.credentials, guard: requireRole('admin') });

@@ -5,10 +5,11 @@ import {
   type EnqueueInput, type StoredCommand,
 } from '@outbound/core/command';
 import type { CommandQueue } from '@outbound/core/queue';
-import { requestLogger, retryAfterSeconds, type Logger } from '@outbound/core/service';
+import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
+import { startEnqueueSpan, traceFields } from './tracing';
 
 export interface CommandRoutesDeps {
   queue: CommandQueue;
@@ -23,6 +24,8 @@ export interface CommandRoutesDeps {
   /** Where each accepted command's first line goes (with the request id, from `req.log`). */
   transitions: TransitionLog;
   logger: Logger;
+  /** Each enqueue gets a span, and each command the traceparent its deliveries continue (tracing on). */
+  tracing?: Tracing;
 }
 
 const commandIdSchema = z.uuid('must be a command id (UUID)');
@@ -77,9 +80,15 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   app.post('/v1/commands', deps.guard, async (req, res) => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const input = parseEnqueueRequest(withIdempotencyHeader(req));
-    const result = await deps.enqueuer.enqueue(input);
+    const span = startEnqueueSpan(deps.tracing, res, 1);
+    // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
+    if (span?.isRecording()) input.traceContext = deps.tracing!.traceparentOf(span);
+    const result = await deps.enqueuer.enqueue(input).then((r) => {
+      span?.setAttribute('outbound.command_id', r.id);
+      return r;
+    }).finally(() => span?.end());
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
-    deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate }, 'command accepted');
+    deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
       return;
@@ -110,7 +119,10 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     let accepted = 0;
     const storeFailures: OutboundError[] = [];
     if (valid.length > 0) {
-      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input));
+      const span = startEnqueueSpan(deps.tracing, res, valid.length);
+      const traceContext = span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined;
+      if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
+      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
@@ -119,7 +131,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
         } else {
           accepted += 1;
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
-          deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate }, 'command accepted');
+          deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }, 'command accepted');
           results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
         }
       });

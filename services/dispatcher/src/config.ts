@@ -1,7 +1,7 @@
 import convict from 'convict';
 import {
   ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema, postgresConfigProblems,
-  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type LogSamplingConfig, type PostgresConfig, type RedisConfig,
+  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, tracingProblems, tracingSchema, type HttpServerLimits, type LogSamplingConfig, type TracingConfig, type PostgresConfig, type RedisConfig,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -11,6 +11,8 @@ export interface DispatcherConfig {
   logLevel: string;
   /** Sampling of success log lines (access log, command transitions). */
   log: LogSamplingConfig;
+  /** OpenTelemetry tracing (the standard OTEL_* variables); off unless an exporter or endpoint is set. */
+  tracing: TracingConfig;
   http: { host: string; port: number; bodyLimitBytes: number } & HttpServerLimits;
   /** `key:role` or `key:role:limit` entries (limit: requests per rate-limit window for that key). */
   apiKeys: string[];
@@ -83,6 +85,7 @@ const pos = (doc: string, def: number, env: string) => ({ doc, format: 'nat', de
 export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
   logLevel: logLevelSchema,
   log: logSamplingSchema,
+  tracing: tracingSchema,
   http: {
     host: { doc: 'public API bind address', format: String, default: '0.0.0.0', env: 'DISPATCHER_HTTP_HOST' },
     port: { doc: 'public API port (0: any free port)', format: 'port', default: 8080, env: 'DISPATCHER_HTTP_PORT' },
@@ -175,7 +178,7 @@ export function loadDispatcherConfig(
   const loaded = loadConfig(dispatcherConfigSchema, { ...options, configFileEnv: 'DISPATCHER_CONFIG_FILE' });
   const { config } = loaded;
   const problems = postgresConfigProblems(config.queue.backend, config.postgres);
-  problems.push(...logSamplingProblems(config.log));
+  problems.push(...logSamplingProblems(config.log), ...tracingProblems(config.tracing));
   if (config.worker.leaseMs <= config.worker.leaseMarginMs) {
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }

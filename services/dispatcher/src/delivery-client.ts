@@ -53,6 +53,9 @@ export class DeliveryClient {
     const waitMs = longest + 5_000;
     const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.options.internalToken}` };
     if (this.options.hopTiming) headers[DELIVERY_TIMING_HEADER] = '1';
+    // Each delivery names its own trace in the body (a batch mixes commands of many traces); a
+    // batch of one also sends it as the W3C `traceparent` header.
+    if (deliveries.length === 1 && deliveries[0]!.traceparent) headers.traceparent = deliveries[0]!.traceparent;
     let response;
     try {
       response = await this.pool(address).request({

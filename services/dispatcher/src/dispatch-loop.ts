@@ -9,6 +9,7 @@ import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { OutcomeRecorder } from './outcome-recorder';
 import type { RouteCache } from './route-cache';
 import type { TransitionLog } from './transition-log';
+import { traceFields, type AttemptSpans } from './tracing';
 
 export type DispatchLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -37,6 +38,8 @@ export interface DispatchLoopDeps {
   transitions?: TransitionLog;
   /** Per-hop timing (DISPATCHER_HOP_TIMING); none: not measured. */
   hops?: HopTimer;
+  /** Spans of traced commands' attempts (tracing on). */
+  spans?: AttemptSpans;
 }
 
 /** The shortest ACK wait worth a delivery: with less lease left, the command goes back unsent. */
@@ -195,6 +198,7 @@ export class DispatchLoop {
   private take(claimed: ClaimedCommand[], claimedAt: number): void {
     for (const command of claimed) this.held.set(command.id, command);
     this.deps.metrics.inFlight.set(this.held.size);
+    this.deps.spans?.claimed(claimed, claimedAt);
     if (this.stateValue !== 'running') {
       const release = { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' } as const;
       this.track(Promise.all(claimed.map((c) => this.record(c, release))).then(() => undefined));
@@ -280,7 +284,7 @@ export class DispatchLoop {
     try {
       await client.deliverBatch(
         address,
-        items.map(({ command, route }) => ({ phyId: command.phyId, id: command.id, payload: command.payload, ackTimeoutMs: Math.min(command.ackTimeoutMs, ackWait), epoch: route.epoch })),
+        items.map(({ command, route }) => ({ phyId: command.phyId, id: command.id, payload: command.payload, ackTimeoutMs: Math.min(command.ackTimeoutMs, ackWait), epoch: route.epoch, traceparent: this.deps.spans?.delivering(command, route) })),
         onAnswer,
       );
     } catch (error) {
@@ -325,6 +329,7 @@ export class DispatchLoop {
   private async record(command: ClaimedCommand, verdict: Verdict): Promise<void> {
     const { recorder, metrics, waiter, logger } = this.deps;
     let result: TransitionResult;
+    const recording = this.deps.spans?.recording(command);
     if (verdict.kind === 'ack') {
       result = await recorder.record('ack', { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome, ...(verdict.result ? { result: verdict.result } : {}) });
       if (result.ok && verdict.outcome === 'ok') metrics.enqueueToAck.observe(Math.max(0, Date.now() - command.createdAt) / 1000);
@@ -339,6 +344,7 @@ export class DispatchLoop {
     // dispatcher holds the command now.
     if (result.ok) metrics.delivered.inc({ outcome: verdict.metric });
     else if (result.error.code === 'LEASE_LOST') metrics.delivered.inc({ outcome: 'lease_lost' });
+    this.deps.spans?.recorded(command, recording, verdict.metric, result);
     this.logTransition(command, verdict, result);
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
     else if (TERMINAL_STATUSES.has(result.status)) waiter.notify(command.id);
@@ -357,7 +363,7 @@ export class DispatchLoop {
     if (!transitions) return;
     // Success lines are info: with info off, building them (two object spreads per command) is wasted.
     if (result.ok && verdict.kind !== 'fail' && !logger.isLevelEnabled('info')) return;
-    const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric };
+    const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric, ...traceFields(command.traceContext) };
     if (!result.ok) {
       transitions.failure(logger, { ...fields, code: result.error.code }, 'outcome not recorded');
     } else if (verdict.kind === 'fail') {

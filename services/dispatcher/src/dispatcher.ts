@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { createLimitedServer, createLogger, createMetricsRegistry, packageVersion, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
+import { createLimitedServer, createLogger, createMetricsRegistry, packageVersion, Tracing, type CommandQueue, type CredentialStore, type Logger, type RouteRegistry, type StoreError } from '@outbound/core';
 import { createApp } from './app';
 import { createBackend, type Backend } from './backend';
 import { CompletionWaiter } from './completion-waiter';
@@ -17,6 +17,7 @@ import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
 import { OutcomeRecorder } from './outcome-recorder';
 import { guardStore } from './store-guard';
 import { TransitionLog } from './transition-log';
+import { AttemptSpans } from './tracing';
 
 /** True at most once per `everyMs` (a warn line per refused request would flood the log under load). */
 class Throttle {
@@ -54,7 +55,9 @@ export interface RunningDispatcher {
 export async function startDispatcher(config: Readonly<DispatcherConfig>, options: { logger?: Logger; backend?: Backend } = {}): Promise<RunningDispatcher> {
   const logger = options.logger ?? createLogger({ service: 'dispatcher', level: config.logLevel });
   const backend = options.backend ?? (await createBackend(config));
-  const metricsRegistry = createMetricsRegistry('dispatcher', { version: packageVersion(__dirname) });
+  const version = packageVersion(__dirname);
+  const metricsRegistry = createMetricsRegistry('dispatcher', { version });
+  const tracing = await Tracing.create(config.tracing, { name: 'dispatcher', version });
   // Every store failure is counted here and only here (the guard sees each store call once).
   const fullLog = new Throttle(1_000);
   const onStoreError = (operation: string, error: StoreError) => {
@@ -88,6 +91,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       logger,
     }),
     logSampling: config.log,
+    tracing,
   });
 
   let loop: DispatchLoop | null = null;
@@ -101,7 +105,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });
     await routes.start();
     loop = new DispatchLoop(
-      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(w.hopTiming ? { hops: new HopTimer(metricsRegistry) } : {}) },
+      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(w.hopTiming ? { hops: new HopTimer(metricsRegistry) } : {}), ...(tracing.enabled ? { spans: new AttemptSpans(tracing) } : {}) },
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();
@@ -134,6 +138,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       await httpClosed;
       await client.close();
       await backend.close();
+      await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'sending the last spans failed'));
       logger.info('dispatcher stopped');
     })();
     return stopping;

@@ -74,6 +74,19 @@ export function createDispatcherMetrics(
       }
     },
   });
+  new Gauge({
+    name: `${P}queue_oldest_ready_age_seconds`,
+    help: 'Seconds since the oldest command that could be sent now was enqueued (0: none waiting); a bounded read at scrape time, the scaling signal',
+    registers: [registry],
+    async collect() {
+      try {
+        const age = await queue.oldestReadyAgeSeconds?.();
+        if (age !== undefined && age !== null) this.set(age);
+      } catch {
+        // Keep the last value; the store guard counted the failure.
+      }
+    },
+  });
   // The replaced system alerted on HLEN outbound:processing:<phyId> > 100; this is its per-process equivalent.
   new Gauge({
     name: `${P}device_inflight_max`,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import convict from 'convict';
 import {
   ConfigError, deviceSecretStrengthProblem, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema,
-  postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, type HttpServerLimits, type LogSamplingConfig, type PostgresConfig,
+  postgresConfigProblems, postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, tracingProblems, tracingSchema, type HttpServerLimits, type LogSamplingConfig, type TracingConfig, type PostgresConfig,
   type RedisConfig,
 } from '@outbound/core/service';
 
@@ -11,6 +11,8 @@ export interface IngressConfig {
   logLevel: string;
   /** Sampling of success log lines (access log, command transitions). */
   log: LogSamplingConfig;
+  /** OpenTelemetry tracing (the standard OTEL_* variables); off unless an exporter or endpoint is set. */
+  tracing: TracingConfig;
   replicaId: string;
   tcp: {
     host: string;
@@ -49,6 +51,7 @@ const nat = (doc: string, def: number, env: string) => ({ doc, format: 'nat', de
 export const ingressConfigSchema: convict.Schema<IngressConfig> = {
   logLevel: logLevelSchema,
   log: logSamplingSchema,
+  tracing: tracingSchema,
   replicaId: { doc: 'this replica\'s id in the route registry (default: hostname-pid)', format: String, default: '', env: 'INGRESS_REPLICA_ID' },
   tcp: {
     host: { doc: 'device listener bind address', format: String, default: '0.0.0.0', env: 'INGRESS_TCP_HOST' },
@@ -114,7 +117,7 @@ export function loadIngressConfig(
 ): { config: Readonly<IngressConfig>; redacted: Record<string, unknown> } {
   const { config, redacted } = loadConfig(ingressConfigSchema, { ...options, configFileEnv: 'INGRESS_CONFIG_FILE' });
   const problems = postgresConfigProblems(config.registry.backend, config.postgres);
-  problems.push(...logSamplingProblems(config.log));
+  problems.push(...logSamplingProblems(config.log), ...tracingProblems(config.tracing));
   if (!config.internalToken) problems.push('internalToken: INTERNAL_TOKEN is required (the bearer token of the delivery API)');
   else pushIf(problems, tokenStrengthProblem('internalToken: INTERNAL_TOKEN', config.internalToken));
   if (config.auth.mode === 'hmac' && config.auth.secrets.length === 0) problems.push('auth.secrets: DEVICE_AUTH_SECRETS is required when DEVICE_AUTH_MODE=hmac');

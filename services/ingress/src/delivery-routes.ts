@@ -41,7 +41,9 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
     const checked = checkDeliveryItem(req.body, maxPayloadBytes, [], phyId);
     if ('issues' in checked) throw validationError(checked.issues);
-    const answer = await options.tracker.deliver(checked.item);
+    const header = req.get('traceparent');
+    // The W3C header names the trace when the item carries none of its own.
+    const answer = await options.tracker.deliver(header && !checked.item.traceparent ? { ...checked.item, traceparent: header } : checked.item);
     if ('outcome' in answer) res.json({ outcome: answer.outcome, result: answer.result.length ? answer.result.toString('base64') : '', latencyMs: answer.latencyMs });
     else throw new OutboundError(answer.error.code as ErrorCode, answer.error.message);
   });
@@ -51,6 +53,8 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
     const envelope = checkDeliveryBatch(req.body);
     if ('issues' in envelope) throw validationError(envelope.issues);
     const deliveries = envelope.items;
+    // A call carrying one delivery may name its trace in the W3C header (a delivery's own field wins).
+    const single = deliveries.length === 1 ? req.get('traceparent') : undefined;
     req.socket.setNoDelay(true);
     res.status(200).set({ 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store, no-transform', 'X-Accel-Buffering': 'no' });
     let open = deliveries.length;
@@ -84,7 +88,7 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
         emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } });
         continue;
       }
-      const { item } = checked;
+      const item = single && !checked.item.traceparent ? { ...checked.item, traceparent: single } : checked.item;
       const times: DeliveryHopTimes | undefined = received ? { received, answered: 0 } : undefined;
       void options.tracker.deliver(item, times).then((answer) => emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer));
     }

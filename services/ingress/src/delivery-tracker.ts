@@ -1,10 +1,11 @@
 import { OutboundError } from '@outbound/core/command';
 import { hostClockMs, type DeliveryAnswer, type DeliveryHopTimes, type DeliveryItem } from '@outbound/core/delivery';
 import { AckStatus } from '@outbound/core/protocol';
-import type { Logger } from '@outbound/core/service';
+import type { Logger, Span } from '@outbound/core/service';
 import { ConnState, type DeviceConnection } from './device-connection';
 import type { IngressMetrics } from './metrics';
 import type { DeliveryOutcome } from './pending-deliveries';
+import type { DeviceSpans } from './tracing';
 
 /** One delivery request as both endpoints take it (already checked): the contract's item. */
 export type DeliveryRequest = DeliveryItem;
@@ -30,6 +31,7 @@ export class DeliveryTracker {
     private readonly lookup: (phyId: string) => DeviceConnection | undefined,
     private readonly metrics: IngressMetrics,
     private readonly logger: Logger,
+    private readonly spans?: DeviceSpans,
   ) {}
 
   /**
@@ -37,6 +39,12 @@ export class DeliveryTracker {
    * was handed to the socket and the moment the ACK was read.
    */
   deliver(request: DeliveryRequest, times?: DeliveryHopTimes): Promise<DeliveryAnswer> {
+    const span = request.traceparent ? this.spans?.start(request) : undefined;
+    if (!span) return this.deliverNow(request, times);
+    return this.deliverNow(request, times, span).then((answer) => this.spans!.answered(span, answer));
+  }
+
+  private deliverNow(request: DeliveryRequest, times?: DeliveryHopTimes, span?: Span): Promise<DeliveryAnswer> {
     const conn = this.lookup(request.phyId);
     if (!conn || conn.state !== ConnState.READY) {
       return this.done(failure('DEVICE_NOT_CONNECTED', `device ${request.phyId} holds no connection on this ingress replica`));
@@ -50,6 +58,7 @@ export class DeliveryTracker {
     this.waiting++;
     const { joined, outcome } = conn.deliver(request.id, request.payload, request.ackTimeoutMs);
     if (times) times.written = hostClockMs();
+    if (span) this.spans!.written(span, joined);
     if (joined) this.metrics.deliveries.labels('joined').inc();
     return outcome.then((o) => {
       if (times) times.acked = hostClockMs();

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { toError } from '@outbound/core/command';
 import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
-import { createLimitedServer, createLogger, type Logger } from '@outbound/core/service';
+import { createLimitedServer, createLogger, packageVersion, Tracing, type Logger } from '@outbound/core/service';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
 import { DeliveryTracker } from './delivery-tracker';
@@ -13,6 +13,7 @@ import { HandshakeLimits } from './handshake-limits';
 import { createRouteRegistry } from './registry-factory';
 import { ReplicaHeartbeat } from './replica-heartbeat';
 import { DeviceServer, type RouteHooks } from './tcp-server';
+import { DeviceSpans } from './tracing';
 
 /** A running ingress: the ports it actually bound, and the two ways to end it. */
 export interface IngressHandle {
@@ -73,7 +74,9 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
 
   // The lookup runs only once a delivery arrives, by then `devices` (made below, once the
   // replica's delivery address is known for its route hooks) exists.
-  const tracker = new DeliveryTracker((phyId) => devices.deliverable(phyId), metrics, logger);
+  const tracing = await Tracing.create(config.tracing, { name: 'ingress', version: packageVersion(__dirname) });
+  const spans = tracing.enabled ? new DeviceSpans(tracing, config.replicaId) : undefined;
+  const tracker = new DeliveryTracker((phyId) => devices.deliverable(phyId), metrics, logger, spans);
   const app = createIngressApp({
     tracker,
     internalToken: config.internalToken,
@@ -157,6 +160,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     await revocations?.stop().catch(() => undefined);
     await closeHttp(http);
     await store.close();
+    await tracing.shutdown().catch((error: unknown) => logger.warn({ err: toError(error) }, 'sending the last spans failed'));
   };
 
   return {

@@ -76,6 +76,7 @@ export const enqueueInputSchema = z
     maxAttempts: fields.maxAttempts,
     idempotencyKey: fields.idempotencyKey.optional(),
     deliverAt: fields.deliverAt.optional(),
+    traceContext: z.string().max(256, 'must be at most 256 characters').optional(),
   })
   .superRefine((input, ctx) => {
     if (input.deliverAt === undefined) return;

@@ -12,7 +12,9 @@ import {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** The UUID form zod's `z.uuid()` accepts (RFC 9562 versions 1–8, nil and max). */
 const UUID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
-const ITEM_KEYS = new Set(['phyId', 'id', 'payload', 'ackTimeoutMs', 'epoch']);
+const ITEM_KEYS = new Set(['phyId', 'id', 'payload', 'ackTimeoutMs', 'epoch', 'traceparent']);
+/** The longest trace context a delivery may carry (the stores keep at most this much). */
+const TRACEPARENT_MAX = 256;
 const OUTCOMES = new Set<DeliveryOutcomeName>(['ok', 'rejected', 'busy']);
 /** The result of an ACK that carried none (never written to: Buffers of length 0 hold nothing). */
 const EMPTY = Buffer.alloc(0);
@@ -63,7 +65,7 @@ export function checkDeliveryItem(
   }
   const phyId = phyIdFromPath ?? raw.phyId;
   if (typeof phyId !== 'string' || !PHY_ID_PATTERN.test(phyId)) issues.push({ path: phyIdFromPath === undefined ? at(prefix, 'phyId') : 'phyId', message: PHY_ID_MESSAGE });
-  const { id, payload, ackTimeoutMs, epoch } = raw;
+  const { id, payload, ackTimeoutMs, epoch, traceparent } = raw;
   if (typeof id !== 'string' || !UUID.test(id)) issues.push({ path: at(prefix, 'id'), message: 'must be a UUID' });
   if (typeof payload !== 'string' || payload.length > Math.ceil(maxPayloadBytes / 3) * 4 + 4 || !BASE64.test(payload)) {
     issues.push({ path: at(prefix, 'payload'), message: 'must be base64' });
@@ -74,11 +76,15 @@ export function checkDeliveryItem(
     issues.push({ path: at(prefix, 'ackTimeoutMs'), message: `must be an integer from 1 to ${DELIVERY_ACK_TIMEOUT_MAX_MS}` });
   }
   if (epoch !== undefined && (!isInt(epoch) || epoch < 1)) issues.push({ path: at(prefix, 'epoch'), message: 'must be an integer of at least 1' });
+  if (traceparent !== undefined && (typeof traceparent !== 'string' || traceparent.length > TRACEPARENT_MAX)) {
+    issues.push({ path: at(prefix, 'traceparent'), message: `must be a string of at most ${TRACEPARENT_MAX} characters` });
+  }
   if (issues.length > 0) return { issues };
   return {
     item: {
       phyId: phyId as string, id: (id as string).toLowerCase(), payload: Buffer.from(payload as string, 'base64'),
       ackTimeoutMs: ackTimeoutMs as number, ...(epoch === undefined ? {} : { epoch: epoch as number }),
+      ...(traceparent === undefined ? {} : { traceparent: traceparent as string }),
     },
   };
 }
@@ -90,7 +96,7 @@ export function encodeDeliveryBatch(items: readonly DeliveryItem[]): string {
   let body = '{"deliveries":[';
   for (let i = 0; i < items.length; i++) {
     const d = items[i]!;
-    body += `${i === 0 ? '' : ','}{"phyId":${JSON.stringify(d.phyId)},"id":"${d.id}","payload":"${d.payload.toString('base64')}","ackTimeoutMs":${d.ackTimeoutMs}${d.epoch === undefined ? '' : `,"epoch":${d.epoch}`}}`;
+    body += `${i === 0 ? '' : ','}{"phyId":${JSON.stringify(d.phyId)},"id":"${d.id}","payload":"${d.payload.toString('base64')}","ackTimeoutMs":${d.ackTimeoutMs}${d.epoch === undefined ? '' : `,"epoch":${d.epoch}`}${d.traceparent === undefined ? '' : `,"traceparent":${JSON.stringify(d.traceparent)}`}}`;
   }
   return `${body}]}`;
 }

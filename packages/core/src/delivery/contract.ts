@@ -33,6 +33,8 @@ export interface DeliveryItem {
   ackTimeoutMs: number;
   /** The route epoch the dispatcher read: an ingress holding another connection refuses it. */
   epoch?: number;
+  /** W3C traceparent of the attempt (tracing on): the ingress's span for this delivery continues it. */
+  traceparent?: string;
 }
 
 /** One delivery as JSON carries it. */
@@ -43,6 +45,7 @@ export interface DeliveryItemWire {
   payload: string;
   ackTimeoutMs: number;
   epoch?: number;
+  traceparent?: string;
 }
 
 /**

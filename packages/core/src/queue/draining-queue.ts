@@ -274,6 +274,13 @@ export class DrainingQueue implements CommandStore {
     return a + b;
   }
 
+  /** The older of the two stores' oldest ready commands (null when neither can tell). */
+  async oldestReadyAgeSeconds(): Promise<number | null> {
+    const ages = await Promise.all([this.old, this.next].map((s) => (s.oldestReadyAgeSeconds ? s.oldestReadyAgeSeconds() : null)));
+    const known = ages.filter((a): a is number => a !== null);
+    return known.length === 0 ? null : Math.max(...known);
+  }
+
   async stats(): Promise<QueueStats> {
     const both = await Promise.all([this.old.stats(), this.next.stats()]);
     const total: QueueCounts = { pending: 0, inflight: 0, delayed: 0, waitingForDevice: 0, dead: 0 };

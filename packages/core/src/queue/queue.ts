@@ -62,6 +62,12 @@ export interface CommandQueue {
   purgeDead(selector: { ids: string[] } | { all: true }): Promise<number>;
 
   stats(): Promise<QueueStats>;
+  /**
+   * Seconds since the oldest command that could be sent now (at the head of a device that may
+   * be sent to) was enqueued; 0 when none is. A bounded read, cheap enough for every scrape.
+   * null (or a store without it): the store does not track it, and no age is exported.
+   */
+  oldestReadyAgeSeconds?(): Promise<number | null>;
 
   /**
    * Resolves when work may be ready (an enqueue, a device online, a retry or schedule due) or
@@ -119,6 +125,8 @@ export interface ClaimedCommand {
   createdAt: number;
   leaseToken: string;
   leaseExpiresAt: number;
+  /** W3C traceparent of the request that enqueued it (tracing on). */
+  traceContext?: string;
 }
 
 export interface AckItem {

@@ -112,6 +112,11 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
     return this.store.stats();
   }
 
+  /** null when the store does not answer it (then no age is exported). */
+  oldestReadyAgeSeconds(): Promise<number | null> {
+    return this.store.oldestReadyAgeSeconds ? this.store.oldestReadyAgeSeconds() : Promise.resolve(null);
+  }
+
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return this.store.waitForWork(timeoutMs, signal);
   }

@@ -12,3 +12,4 @@ export { postgresConfigSchema, postgresConfigProblems, type PostgresConfig } fro
 export { createLimitedServer, httpServerLimitsSchema, httpServerLimitsProblems, closeIfBodyUnread, type HttpServerLimits } from './http-server';
 export { LogSampler, logSamplingSchema, logSamplingProblems, type LogSamplingConfig } from './log-sampler';
 export { requestObserver, requestIdFor, requestLogger, routeOf, logLinesDroppedCounter, REQUEST_ID_HEADER, type RequestObserverOptions } from './request-observer';
+export { Tracing, tracedRequests, requestSpan, tracingSchema, tracingProblems, tracingEnabled, tracesUrl, traceIdOf, SpanKind, SpanStatusCode, type Span, type SpanParent, type StartSpanOptions, type TracingConfig } from './tracing';

@@ -1,5 +1,5 @@
 import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
-import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@outbound/test-support';
+import { startRedisCluster, uniquePrefix, waitFor, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
 import { cmd, queueConformance } from './conformance';
 
@@ -45,8 +45,11 @@ describe('redis cluster layout', () => {
     const inputs = Array.from({ length: 200 }, (_, i) => cmd(`spread-${i}`));
     const results = await queue.enqueueBatch(inputs);
     expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    // The oldest-ready read goes to every shard's own master (no cross-slot pipeline).
+    await waitFor(async () => (await queue.oldestReadyAgeSeconds())! > 0.05, { what: 'the oldest ready command to age' });
     const claimed = await queue.claim({ max: 200, leaseMs: 60_000 });
     expect(claimed).toHaveLength(200);
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
     const stats = await queue.stats();
     expect(stats.total.inflight).toBe(200);
     expect(stats.shards.filter((s) => s.inflight > 0).length).toBeGreaterThan(8);

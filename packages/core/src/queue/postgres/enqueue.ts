@@ -13,7 +13,7 @@ import { withPgRetry } from './retry';
  */
 const PENDING_COUNT_TTL_MS = 1_000;
 
-/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql), in batch order. */
+/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql, with 0007's trace context), in batch order. */
 interface Outcome {
   outcome: 'queued' | 'stored' | 'duplicate' | 'conflict' | 'device_full' | 'global_full' | 'lost';
   id: string;
@@ -39,7 +39,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
   const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * all.length >= ctx.globalCap * 0.9;
   const query = {
     text: `SELECT outcome, id::text AS id, status, ready, pending
-           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     values: [
       ids,
       inputs.map((x) => x.phyId),
@@ -51,6 +51,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
       inputs.map((x) => x.idempotencyKey ?? null),
       inputs.map((x) => x.deliverAt ?? null),
       inputs.map((x) => x.fingerprint),
+      inputs.map((x) => x.traceContext ?? null),
       ctx.perDeviceCap,
       ctx.globalCap,
       exact ? null : known!.value,

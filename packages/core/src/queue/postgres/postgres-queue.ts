@@ -15,6 +15,7 @@ import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-c
 import { classified } from './classify-error';
 import { deadLetters } from './dead-letters';
 import { withPgRetry } from './retry';
+import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
@@ -278,6 +279,10 @@ export class PostgresQueue implements CommandStore {
       // PostgreSQL has no shards; one entry keeps the shape the Redis backend reports.
       return { total, shards: [{ shard: 0, ...total }] };
     });
+  }
+
+  oldestReadyAgeSeconds(): Promise<number> {
+    return classified('oldestReadyAgeSeconds', () => oldestReadyAgeSeconds(this.ctx));
   }
 
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {

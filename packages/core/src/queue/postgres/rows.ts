@@ -11,7 +11,7 @@ export const ms = (column: string): string => `floor(extract(epoch FROM ${column
  */
 export const COMMAND_COLUMNS = `
   c.id, c.phy_id, c.payload, c.priority, c.attempts, c.max_attempts, c.ack_timeout_ms,
-  c.idempotency_key, c.status, c.last_error, c.result, c.seq,
+  c.idempotency_key, c.status, c.last_error, c.result, c.seq, c.trace_context,
   ${ms('c.created_at')} AS created_at, ${ms('c.updated_at')} AS updated_at,
   ${ms('c.expires_at')} AS expires_at, ${ms('c.deliver_at')} AS deliver_at,
   CASE WHEN c.status <> 'queued' THEN NULL
@@ -38,6 +38,7 @@ export interface CommandRow {
   expires_at: number;
   deliver_at: number | null;
   waiting_for: WaitingFor;
+  trace_context: string | null;
 }
 
 export function toStoredCommand(row: CommandRow): StoredCommand {
@@ -58,6 +59,7 @@ export function toStoredCommand(row: CommandRow): StoredCommand {
     waitingFor: row.waiting_for,
     lastError: row.last_error,
     result: row.result,
+    traceContext: row.trace_context ?? undefined,
   };
 }
 
@@ -73,6 +75,7 @@ export interface ClaimRow {
   expires_at: number;
   created_at: number;
   lease_expires_at: number;
+  trace_context: string | null;
 }
 
 export function toClaimedCommand(row: ClaimRow): ClaimedCommand {
@@ -88,5 +91,6 @@ export function toClaimedCommand(row: ClaimRow): ClaimedCommand {
     createdAt: row.created_at,
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at,
+    traceContext: row.trace_context ?? undefined,
   };
 }

@@ -2,7 +2,7 @@ import { COMMAND_STATUSES, WAITING_FOR, type CommandStatus, type StoredCommand, 
 import type { ClaimedCommand } from '../queue';
 
 /** Field order of each claimed command in claim-11.lua's answer. */
-const CLAIM_FIELDS = 10;
+const CLAIM_FIELDS = 11;
 
 function num(value: Buffer | undefined): number {
   return value === undefined || value.length === 0 ? 0 : Number(value.toString());
@@ -42,6 +42,7 @@ export function toStoredCommand(flat: Buffer[]): StoredCommand {
     waitingFor: st === 'queued' && WAITING_FOR.includes(waiting as never) ? (waiting as WaitingFor) : null,
     lastError: text(f.get('lastError')),
     result: f.has('result') ? f.get('result')! : null,
+    traceContext: text(f.get('traceContext')) ?? undefined,
   };
 }
 
@@ -73,6 +74,7 @@ export function toClaimReply(flat: Buffer[], leaseToken: string): { claimed: Sco
       leaseToken,
       leaseExpiresAt,
       score: num(flat[i + 9]),
+      traceContext: flat[i + 10] ? flat[i + 10].toString() : undefined,
     });
   }
   return { claimed, scores };

@@ -47,6 +47,9 @@ export interface RedisQueueOptions extends QueueOptions {
 }
 
 /** Items per script call: bounds the time one script holds Redis (a batch of 500 runs in ~2 ms). */
+/** As in lua/includes/shard.lua: a ready score is (9 - priority) * PRIORITY_STEP + seq, seq in microseconds since SEQ_EPOCH_S. */
+const PRIORITY_STEP = 562_949_953_421_312;
+const SEQ_EPOCH_S = 1_735_689_600;
 const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 /** A claim re-asks a shard it has not heard from for this long even when the plan gives it nothing. */
@@ -153,6 +156,7 @@ export class RedisQueue implements CommandStore {
             input.idempotencyKey ?? '',
             input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
             input.fingerprint,
+            input.traceContext ?? '',
           );
         }
         args.push(depth);
@@ -456,18 +460,7 @@ export class RedisQueue implements CommandStore {
       const k = this.keys.shard(shard);
       return [['zcard', k.ready], ['zrange', k.scheduled, '0', '0', 'WITHSCORES'], ['zrange', k.backoff, '0', '0', 'WITHSCORES']];
     };
-    let replies: unknown[];
-    if (this.client.isCluster) {
-      replies = await Promise.all([
-        this.call('scan', () => this.client.time()),
-        ...shards.flatMap((shard) => reads(shard).map(([name, ...args]) => this.call('scan', () => this.client.call(name, ...args)))),
-      ]);
-    } else {
-      const answers = (await this.call('scan', () => this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
-      const failed = answers.find(([error]) => error);
-      if (failed) await this.call('scan', () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
-      replies = answers.map(([, value]) => value);
-    }
+    const replies = await this.readWithTime('scan', shards.flatMap(reads));
     const time = replies[0] as [string, string];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     let next: number | null = null;
@@ -480,6 +473,50 @@ export class RedisQueue implements CommandStore {
       if (inMs !== null && (next === null || inMs < next)) next = inMs;
     });
     return next;
+  }
+
+  /**
+   * Seconds since the oldest command at the head of a ready device was enqueued (0: none is
+   * ready), on the Redis clock. A device's score in `ready` is its head's
+   * `(9 - priority) * PRIORITY_STEP + seq`, seq being the enqueue time in microseconds, so the
+   * lowest score of each priority band is that band's oldest head: ten ZRANGEBYSCORE ... LIMIT
+   * 0 1 per shard (O(log n) each) in one pipelined round trip, whatever the queue holds.
+   * Commands due from a schedule or a retry wait count once a claim has promoted them.
+   */
+  async oldestReadyAgeSeconds(): Promise<number> {
+    const bands = Array.from({ length: 10 }, (_, band) => [String(band * PRIORITY_STEP), `(${(band + 1) * PRIORITY_STEP}`]);
+    const reads = this.shardList().flatMap((shard) => {
+      const ready = this.keys.shard(shard).ready;
+      return bands.map(([min, max]): [string, ...string[]] => ['zrangebyscore', ready, min!, max!, 'WITHSCORES', 'LIMIT', '0', '1']);
+    });
+    const [time, ...heads] = await this.readWithTime('oldest-ready', reads);
+    let oldestSeq = Infinity;
+    heads.forEach((head, i) => {
+      const score = (head as string[])[1];
+      if (score !== undefined) oldestSeq = Math.min(oldestSeq, Number(score) - (i % 10) * PRIORITY_STEP);
+    });
+    if (oldestSeq === Infinity) return 0;
+    const [seconds, micros] = time as [string, string];
+    const nowSeq = (Number(seconds) - SEQ_EPOCH_S) * 1e6 + Number(micros);
+    return Math.max(0, nowSeq - oldestSeq) / 1e6;
+  }
+
+  /**
+   * Redis TIME and then `reads` (read-only commands, each within one shard), answered in that
+   * order: one pipelined round trip on a standalone server; Cluster sends them one by one (a
+   * pipeline must stay in one slot). A failed read fails the call, classified as any call.
+   */
+  private async readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
+    if (this.client.isCluster) {
+      return Promise.all([
+        this.call(operation, () => this.client.time()),
+        ...reads.map(([name, ...args]) => this.call(operation, () => this.client.call(name, ...args))),
+      ]);
+    }
+    const answers = (await this.call(operation, () => this.client.pipeline([['time'], ...reads]).exec())) ?? [];
+    const failed = answers.find(([error]) => error);
+    if (failed) await this.call(operation, () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
+    return answers.map(([, value]) => value);
   }
 
   private async transition<T extends { id: string }>(

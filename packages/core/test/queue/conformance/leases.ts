@@ -1,5 +1,5 @@
 import { waitFor } from '@outbound/test-support';
-import { isOutboundError, type TransitionResult } from '@outbound/core';
+import { isOutboundError, type ClaimedCommand, type TransitionResult } from '@outbound/core';
 import { cmd, useQueues, LONG_LEASE, type MakeQueue } from './harness';
 
 function expectLeaseLost(results: TransitionResult[]): void {
@@ -80,6 +80,24 @@ export function leaseConformance(makeQueue: MakeQueue): void {
       const results = await queue.ack(claimed.map((c, i) => ({ id: c.id, leaseToken: c.leaseToken, outcome: i === 0 ? ('rejected' as const) : ('ok' as const) })));
       expect(results.map((r) => (r.ok ? r.status : 'error'))).toEqual(['rejected', ...Array(19).fill('acked')]);
       expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 0 });
+    });
+
+    it('keeps the trace context given at enqueue with the command: every claim and get answer it, absent stays absent', async () => {
+      const queue = await open();
+      const traceContext = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const { id: traced } = await queue.enqueue(cmd('trace-dev', { traceContext }));
+      const { id: plain } = await queue.enqueue(cmd('plain-dev'));
+      const claimed = await queue.claim({ max: 2, leaseMs: LONG_LEASE });
+      expect(claimed.map((c) => [c.id, c.traceContext])).toEqual(expect.arrayContaining([[traced, traceContext], [plain, undefined]]));
+      expect((await queue.get(traced))?.traceContext).toBe(traceContext);
+      expect((await queue.get(plain))?.traceContext).toBeUndefined();
+
+      // A retry is claimed again with the same context, so each attempt joins the one trace.
+      const first = claimed.find((c) => c.id === traced)!;
+      await queue.fail([{ id: traced, leaseToken: first.leaseToken, error: 'busy', retryable: true, retryDelayMs: 1 }]);
+      let again: ClaimedCommand | undefined;
+      await waitFor(async () => (again = (await queue.claim({ max: 1, leaseMs: LONG_LEASE }))[0]) !== undefined, { what: 'the retry to be claimable' });
+      expect(again).toMatchObject({ id: traced, attempts: 2, traceContext });
     });
   });
 }

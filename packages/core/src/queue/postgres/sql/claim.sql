@@ -106,6 +106,6 @@ counted AS (
 SELECT id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, lease_token,
        floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_at,
        floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at,
-       floor(extract(epoch FROM lease_expires_at) * 1000)::float8 AS lease_expires_at
+       floor(extract(epoch FROM lease_expires_at) * 1000)::float8 AS lease_expires_at, trace_context
 FROM claimed
 ORDER BY priority DESC, seq;
