@@ -19,10 +19,11 @@
  * stop are measured and subtracted).
  *
  * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
- * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16).
+ * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_IMPLS (v2,v3,bullmq; the CPU ratio needs
+ * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
@@ -35,7 +36,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
 type Impl = 'v2' | 'v3' | 'bullmq';
-const IMPLS: Impl[] = ['v2', 'v3', 'bullmq'];
+const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
 
 interface Cost {
   cpuUsPerCmd: number;
@@ -198,6 +199,7 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   await server.exited;
   const file = readdirSync(server.dir).find((f) => f.startsWith('callgrind.out'))!;
   const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
+  if (process.env.BENCH_CALLGRIND_KEEP) copyFileSync(join(server.dir, file), join(process.env.BENCH_CALLGRIND_KEEP, `callgrind.${impl}.out`));
   rmSync(server.dir, { recursive: true, force: true });
   return impl === 'idle' ? total : total / commands;
 }
@@ -225,7 +227,7 @@ async function main(): Promise<void> {
     if (sections.includes('cost')) console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | commands/s end to end | CPU vs BullMQ |');
     if (sections.includes('cost')) console.log('|---:|---|---:|---:|---:|---:|');
     for (const batch of sections.includes('cost') ? BATCHES : []) {
-      const bull = median(results.get(`bullmq:${batch}`)!.map((c) => c.cpuUsPerCmd));
+      const bull = median((results.get(`bullmq:${batch}`) ?? []).map((c) => c.cpuUsPerCmd));
       for (const impl of IMPLS) {
         const runs = results.get(`${impl}:${batch}`)!;
         const cpu = median(runs.map((c) => c.cpuUsPerCmd));

@@ -19,6 +19,8 @@ export interface EnqueueInput {
   idempotencyKey?: string;
   /** Epoch ms; absent or in the past means "now". At most the command's expiry (now + ttlMs). */
   deliverAt?: number;
+  /** W3C traceparent of the request that enqueued it (tracing on). */
+  traceContext?: string;
 }
 
 /** A command as the queue stores it. Times are epoch milliseconds. */
@@ -39,6 +41,8 @@ export interface StoredCommand {
   waitingFor: WaitingFor;
   lastError: string | null;
   result: Buffer | null;
+  /** W3C traceparent of the request that enqueued it (tracing on). */
+  traceContext?: string;
 }
 
 /** A command as the public API shows it. */

@@ -119,6 +119,8 @@ export interface ClaimedCommand {
   createdAt: number;
   leaseToken: string;
   leaseExpiresAt: number;
+  /** W3C traceparent of the request that enqueued it (tracing on). */
+  traceContext?: string;
 }
 
 export interface AckItem {

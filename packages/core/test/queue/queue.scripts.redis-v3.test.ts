@@ -71,12 +71,58 @@ describe('RedisQueueV3 scripts and layout', () => {
     const ids = [store.keys.newCommandId(0), store.keys.newCommandId(0)];
     const item = (id: string) => [id, input.phyId, input.priority, input.ttlMs, '', '', '', packFixed(input, ''), input.payload];
     // a per-device cap of 2: the re-sent script finds the device full of its own commands
-    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0];
+    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0, 'enqueue-request-1', 60_000];
     const first = await scripts.run('enqueue', keys, args);
     const second = await scripts.run('enqueue', keys, args);
     expect(second).toEqual(first);
     expect(await queue.countDevice('twice-enqueue')).toBe(2);
     expect((await queue.get(ids[0]!))?.payload).toEqual(Buffer.from([0, 1, 2]));
+    // sent again after the first command finished: answered as finished, not created again
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    await queue.ack([{ id: claimed!.id, leaseToken: claimed!.leaseToken, outcome: 'ok' }]);
+    const third = (await scripts.run('enqueue', keys, args)) as [Array<[number, string, string]>, unknown];
+    expect(third[0].map(([code, id, status]) => [code, id, status])).toEqual([
+      [0, ids[0], 'acked'],
+      [0, ids[1], 'queued'],
+    ]);
+    expect(await queue.countDevice('twice-enqueue')).toBe(1);
+  });
+
+  it('moves finished commands into one hash per creation minute, expired as a whole, and answers none past retention', async () => {
+    const { ids } = { ids: (await queue.enqueueBatch(Array.from({ length: 3 }, (_, i) => cmd(`bucket-${i}`)))).map((r) => (r as { id: string }).id) };
+    const claimed = await queue.claim({ max: 3, leaseMs: 60_000 });
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    const places = ids.map((id) => store.keys.finished(id)!);
+    expect(new Set(places.map((p) => p.bucket)).size).toBe(1);
+    for (const id of ids) expect(await client.exists(store.keys.command(id)!)).toBe(0);
+    expect(await client.hlen(places[0]!.bucket)).toBe(3);
+    const ttl = await client.pttl(places[0]!.bucket);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await queue.get(ids[0]!)).toMatchObject({ id: ids[0], status: 'acked', attempts: 1, phyId: 'bucket-0' });
+
+    const short = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-short`, shards: 1, retentionMs: 300 }));
+    const { id } = await short.enqueue(cmd('short'));
+    const [c] = await short.claim({ max: 1, leaseMs: 60_000 });
+    await short.ack([{ id, leaseToken: c!.leaseToken, outcome: 'ok' }]);
+    expect(await short.get(id)).toMatchObject({ status: 'acked' });
+    const deadline = Date.now() + 10_000;
+    while ((await short.get(id)) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await short.get(id)).toBeNull();
+    await short.close();
+  });
+
+  it('keeps a trace context with the command only when one is given, and answers it on claim and get', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = await queue.enqueue({ ...cmd('traced'), traceContext: traceparent });
+    const plain = await queue.enqueue(cmd('untraced'));
+    const claimed = await queue.claim({ max: 2, leaseMs: 60_000 });
+    expect(claimed.find((c) => c.id === traced.id)?.traceContext).toBe(traceparent);
+    expect(claimed.find((c) => c.id === plain.id)).not.toHaveProperty('traceContext');
+    expect((await queue.get(traced.id))?.traceContext).toBe(traceparent);
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(await queue.get(traced.id)).toMatchObject({ status: 'acked', traceContext: traceparent });
+    expect(await queue.get(plain.id)).not.toHaveProperty('traceContext');
   });
 
   it('keeps a finished command without its payload (its size and hash stay), unless asked to keep it', async () => {
@@ -89,13 +135,12 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(stored).toMatchObject({ status: 'acked', attempts: 1, lastError: null });
     expect(stored!.payload).toHaveLength(0);
     expect(stored!.result?.toString()).toBe('fine');
-    const record = parseRecord((await client.getBuffer(store.keys.command(id)!))!);
-    expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024 });
+    const { bucket, field } = store.keys.finished(id)!;
+    const finished = (await client.hgetBuffer(bucket, field))!;
+    const record = parseRecord(finished);
+    expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024, phyId: 'finished', maxAttempts: stored!.maxAttempts, ackTimeoutMs: stored!.ackTimeoutMs });
     expect(record.payloadHash).toEqual(payloadHash(payload));
-    expect(await client.strlen(store.keys.command(id)!)).toBeLessThan(queuedBytes - 900); // 1,024 payload bytes gone, a 4-byte result and the token added
-    const ttl = await client.pttl(store.keys.command(id)!);
-    expect(ttl).toBeGreaterThan(50_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(finished.length).toBeLessThan(queuedBytes - 900 - 20); // 1,024 payload bytes and the pending-only fields gone, a 4-byte result and the token added
 
     const keeping = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true }));
     const kept = await keeping.enqueue(cmd('finished', { payload }));

@@ -112,7 +112,7 @@ export class RedisQueueV3 implements CommandStore {
         const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
         args.push(ids[j]!, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload);
       });
-      args.push(depth);
+      args.push(depth, newToken(), this.claimMemoryMs);
       try {
         const [answers, scores] = (await this.run('enqueue', shard, args)) as [CodeReply[], string[]];
         this.rememberScores(shard, scores, depth);
@@ -277,7 +277,7 @@ export class RedisQueueV3 implements CommandStore {
   async get(id: string): Promise<StoredCommand | null> {
     const shard = this.keys.shardOfId(id);
     if (shard === null) return null;
-    const view = (await this.call('get', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id]))) as Buffer[];
+    const view = (await this.call('get', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id, this.retentionMs]))) as Buffer[];
     return view.length === 0 ? null : toStoredCommandV3(view);
   }
 

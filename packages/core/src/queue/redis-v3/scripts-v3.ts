@@ -8,7 +8,7 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 1;
+export const SCRIPT_VERSION_V3 = 2;
 
 /** The v3 layout has the same operations, with the same KEYS counts, as v2. */
 export const V3_SCRIPTS = QUEUE_SCRIPTS;

@@ -24,7 +24,7 @@ local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
   local b = 7 + (i - 1) * 4
   local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = findRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
   else
@@ -63,5 +63,6 @@ if done > 0 then
   meta.size, meta.inflight = meta.size - done, meta.inflight - done
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 if wake then publishWake(channel) end
 return { out, bestScores(maxInFlight, depth) }

@@ -92,6 +92,7 @@ if #claimed > 0 then
   meta.inflight = meta.inflight + #claimed
 end
 writeMeta(meta)
+expireBuckets(retentionMs)
 local scores = bestScores(maxInFlight, depth)
 local reply = { int(leaseExpiresAt), #scores }
 for i = 1, #scores do reply[i + 2] = scores[i] end

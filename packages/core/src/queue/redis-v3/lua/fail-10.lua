@@ -28,7 +28,7 @@ for i = 1, n do
   local b = 8 + (i - 1) * 6
   local id, token, err, retryable, delayMs = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], tonumber(ARGV[b + 5])
   local random = tonumber(ARGV[b + 6])
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = findRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
   else
@@ -86,4 +86,5 @@ if finished + returned > 0 then
   meta.size, meta.inflight = meta.size - finished, meta.inflight - finished - returned
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 return out

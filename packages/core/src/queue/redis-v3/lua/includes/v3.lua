@@ -22,7 +22,16 @@
     from 39, as the caller packed it: B priority, I4 maxAttempts, d ackTimeoutMs, d ttlMs,
                   d deliverAt, I4 payload size, c8 payload hash, B+phyId, H+idempotencyKey,
                   B+fingerprint
+                  H+traceContext (empty when none)
     tail:         B+doneToken, H+lastError, I4+payload, then I4+result when flag 4
+  A finished command (not dead) whose id carries its creation minute (version nibble '7',
+  minted by keys-v3.ts) moves, compacted (flag 128), into the hash `f:<minute>` of its shard
+  under the rest of its id, and the hash expires as a whole retentionMs after its last
+  finish (a read checks each record's own retention):
+    B flags, B status, I4 attempts, d updatedAt, d createdAt, d expiresAt (bytes 1..30),
+    B priority, I4 maxAttempts, d ackTimeoutMs, I4 payload size, c8 payload hash (31..55),
+    B+phyId, H+idempotencyKey, B+fingerprint, H+traceContext, d deliverAt when flag 2, tail.
+  Other ids (none minted by this release) finish into their own key with PX retentionMs.
   Status codes: 1 queued, 3 acked, 4 rejected, 5 expired, 6 dead, 7 cancelled. "In flight" is
   not written to the record: a queued command with an entry in its device's state is in flight.
 
@@ -38,7 +47,7 @@ local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STA
 local IDEMPOTENCY_CONFLICT = -6
 local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
 local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'expired', [6] = 'dead', [7] = 'cancelled' }
-local DROPPED, HAS_RESULT = 1, 4
+local DROPPED, HAS_RESULT, COMPACT = 1, 4, 128
 local PRIORITY_STEP = 562949953421312
 local SEQ_EPOCH_S = 1735689600
 local spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub
@@ -135,16 +144,21 @@ local function recMaxAttempts(rec) return (sunpack('>I4', rec, 40)) end
 local function recTtl(rec) return (sunpack('>d', rec, 52)) end
 -- phyId, and where the immutable part ends (the tail starts right after).
 local function recPhy(rec)
-  local n = sbyte(rec, 80)
-  local phyId = ssub(rec, 81, 80 + n)
-  local pos = 81 + n
+  local flags = sbyte(rec, 1)
+  local at = flags >= COMPACT and 56 or 80
+  local n = sbyte(rec, at)
+  local phyId = ssub(rec, at + 1, at + n)
+  local pos = at + 1 + n
   pos = pos + 2 + sunpack('>H', rec, pos)
   pos = pos + 1 + sbyte(rec, pos)
+  pos = pos + 2 + sunpack('>H', rec, pos)
+  if flags >= COMPACT and bit.band(flags, 2) ~= 0 then pos = pos + 8 end
   return phyId, pos - 1
 end
 -- The fingerprint of a keyed command's payload and parameters ('' none).
 local function recFingerprint(rec)
-  local pos = 81 + sbyte(rec, 80)
+  local at = sbyte(rec, 1) >= COMPACT and 56 or 80
+  local pos = at + 1 + sbyte(rec, at)
   pos = pos + 2 + sunpack('>H', rec, pos)
   return ssub(rec, pos + 1, pos + sbyte(rec, pos))
 end
@@ -186,17 +200,60 @@ local function rewrite(rec, status, attempts, now, token, err, payload, result)
   return spack('>BBI4d', flags, status, attempts, now) .. ssub(rec, 15, fixedEnd) .. tail
 end
 
+-- The hash a finished command moves to and its field there, or nil for an id without the
+-- creation minute (see the header).
+local function bucketOf(id)
+  if sbyte(id, 15) ~= 55 then return nil end -- '7'
+  return K.prefix .. 'f:' .. ssub(id, 5, 8) .. ssub(id, 10, 12), ssub(id, 13)
+end
+
+-- A command's record wherever it is: its key while pending or dead, else its bucket.
+-- With retentionMs, a finished record older than that is not answered (its bucket may live on).
+local function findRecord(id, now, retentionMs)
+  local rec = redis.call('GET', cmdKey(id))
+  if rec then return rec end
+  local bucket, field = bucketOf(id)
+  if not bucket then return nil end
+  rec = redis.call('HGET', bucket, field)
+  if rec and retentionMs and sunpack('>d', rec, 7) + retentionMs <= now then return nil end
+  return rec or nil
+end
+
+-- Buckets written by this call, expired once at its end (expireBuckets).
+local touchedBuckets = {}
+local function expireBuckets(retentionMs)
+  for bucket in pairs(touchedBuckets) do redis.call('PEXPIRE', bucket, int(retentionMs)) end
+end
+
 -- Writes a final record: dead letters (payload kept, for replay) stay until replayed or
 -- purged; every other final state keeps no payload unless asked, for retentionMs.
 local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result)
   if status == DEAD then
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
-    redis.call('ZADD', K.dead, now, id)
-  else
-    local payload = false -- dropped
-    if keepPayload then payload = nil end -- kept
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
+    redis.call('ZADD', K.dead, int(now), id)
+    return
   end
+  local payload = false -- dropped
+  if keepPayload then payload = nil end -- kept
+  local full = rewrite(rec, status, attempts, now, token, err, payload, result)
+  local bucket, field = bucketOf(id)
+  if not bucket then
+    redis.call('SET', cmdKey(id), full, 'PX', int(retentionMs))
+    return
+  end
+  -- the compact form: the pending-only fields (score, ttlMs) go, ackTimeoutMs stays a double
+  local flags = sbyte(full, 1)
+  local n = sbyte(full, 80)
+  local blobEnd = 81 + n
+  blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
+  blobEnd = blobEnd + 1 + sbyte(full, blobEnd)
+  blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
+  local compact = string.char(bit.bor(flags, COMPACT)) .. ssub(full, 2, 30) .. ssub(full, 39, 43) .. ssub(full, 44, 51)
+    .. ssub(full, 68, 79) .. ssub(full, 80, blobEnd - 1)
+  if bit.band(flags, 2) ~= 0 then compact = compact .. ssub(full, 60, 67) end
+  redis.call('HSET', bucket, field, compact .. ssub(full, blobEnd))
+  redis.call('DEL', cmdKey(id))
+  touchedBuckets[bucket] = true
 end
 
 -- Ends one command's part in its claim batch; the batch's lease entry goes with its last one.
