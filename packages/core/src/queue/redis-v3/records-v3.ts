@@ -80,7 +80,7 @@ export interface RecordFields {
 
 /** Where the compact form's fields sit (0-based); the full form is FIXED_AT + offset. */
 const FULL = { priority: FIXED_AT, maxAttempts: FIXED_AT + 1, ackTimeoutMs: FIXED_AT + 5, ttlMs: FIXED_AT + 13, deliverAt: FIXED_AT + 21, size: FIXED_AT + 29, hash: FIXED_AT + 33, phy: FIXED_AT + 41 };
-const COMPACT = { priority: 30, maxAttempts: 31, ackTimeoutMs: 35, ttlMs: -1, deliverAt: -1, size: 43, hash: 47, phy: 55 };
+const COMPACT = { priority: 24, maxAttempts: 25, ackTimeoutMs: 29, ttlMs: -1, deliverAt: -1, size: 33, hash: 37, phy: 45 };
 
 export function parseRecord(rec: Buffer): RecordFields {
   const flags = rec[0]!;
@@ -100,8 +100,8 @@ export function parseRecord(rec: Buffer): RecordFields {
   o += 2 + traceLen;
   let deliverAt: number | null = null;
   if (flags & FLAG_DELIVER_AT) {
-    deliverAt = at === COMPACT ? rec.readDoubleBE(o) : rec.readDoubleBE(at.deliverAt);
-    if (at === COMPACT) o += 8;
+    deliverAt = at === COMPACT ? rec.readUIntBE(o, 6) : rec.readDoubleBE(at.deliverAt);
+    if (at === COMPACT) o += 6;
   }
   o += 1 + rec[o]!; // done token
   const errLen = rec.readUInt16BE(o);
@@ -111,17 +111,20 @@ export function parseRecord(rec: Buffer): RecordFields {
   const payload = rec.subarray(o + 4, o + 4 + payloadLen);
   o += 4 + payloadLen;
   const result = flags & FLAG_RESULT ? rec.subarray(o + 4, o + 4 + rec.readUInt32BE(o)) : null;
+  const compact = at === COMPACT;
+  const createdAt = compact ? rec.readUIntBE(12, 6) : rec.readDoubleBE(14);
+  const expiresAt = compact ? rec.readUIntBE(18, 6) : rec.readDoubleBE(22);
   return {
     status,
     attempts: rec.readUInt32BE(2),
-    updatedAt: rec.readDoubleBE(6),
-    createdAt: rec.readDoubleBE(14),
-    expiresAt: rec.readDoubleBE(22),
-    score: at === COMPACT ? NaN : rec.readDoubleBE(30),
+    updatedAt: compact ? rec.readUIntBE(6, 6) : rec.readDoubleBE(6),
+    createdAt,
+    expiresAt,
+    score: compact ? NaN : rec.readDoubleBE(30),
     priority: rec[at.priority]!,
     maxAttempts: rec.readUInt32BE(at.maxAttempts),
-    ackTimeoutMs: rec.readDoubleBE(at.ackTimeoutMs),
-    ttlMs: at === COMPACT ? rec.readDoubleBE(22) - rec.readDoubleBE(14) : rec.readDoubleBE(at.ttlMs),
+    ackTimeoutMs: compact ? rec.readUInt32BE(at.ackTimeoutMs) : rec.readDoubleBE(at.ackTimeoutMs),
+    ttlMs: compact ? expiresAt - createdAt : rec.readDoubleBE(at.ttlMs),
     deliverAt,
     payloadSize: rec.readUInt32BE(at.size),
     payloadHash: rec.subarray(at.hash, at.hash + 8),

@@ -41,8 +41,8 @@ if prior then
   return out
 end
 
-promoteDue(now, maxInFlight, 1000)
 local meta = readMeta()
+promoteDue(now, maxInFlight, 1000, meta)
 local out, claimed = {}, {}
 local leaseExpiresAt = now + leaseMs
 

@@ -71,7 +71,8 @@ for i = 1, n do
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
-        redis.call('ZADD', K.scheduled, deliverAt, id)
+        redis.call('ZADD', K.scheduled, int(deliverAt), id)
+        if deliverAt < meta.due then meta.due = deliverAt end
         redis.call('ZADD', schedKey(phyId), deliverAt, id)
       else
         redis.call('ZADD', lineKey(phyId), int(score), id)

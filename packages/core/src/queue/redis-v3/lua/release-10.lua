@@ -41,7 +41,7 @@ for i = 1, n do
       end
       returned = returned + 1
       out[i] = { OK, 'queued' }
-    elseif recTail(rec, fixedEnd) == token and token ~= '' then
+    elseif token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
       out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
     else
       out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }

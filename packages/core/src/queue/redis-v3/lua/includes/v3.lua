@@ -6,7 +6,8 @@
                                      'idem:<len(phyId)>:<phyId>:<key>', 'claim:<token>'
   KEYS[2]  ready      zset phyId -> score of the device's head (only while it may be sent to)
   KEYS[3]  dev        hash phyId -> packed device state (see readDev)
-  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight
+  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight, due (the earliest
+                     scheduled or retry time: claims skip promoting until then)
   KEYS[5]  leases     zset token -> leaseExpiresAt, one entry per claim batch
   KEYS[6]  scheduled  zset id -> deliverAt (commands not due yet)
   KEYS[7]  backoff    zset phyId -> retryAt (devices waiting for a retry)
@@ -28,9 +29,11 @@
   minted by keys-v3.ts) moves, compacted (flag 128), into the hash `f:<minute>` of its shard
   under the rest of its id, and the hash expires as a whole retentionMs after its last
   finish (a read checks each record's own retention):
-    B flags, B status, I4 attempts, d updatedAt, d createdAt, d expiresAt (bytes 1..30),
-    B priority, I4 maxAttempts, d ackTimeoutMs, I4 payload size, c8 payload hash (31..55),
-    B+phyId, H+idempotencyKey, B+fingerprint, H+traceContext, d deliverAt when flag 2, tail.
+    B flags, B status, I4 attempts, I6 updatedAt, I6 createdAt, I6 expiresAt (bytes 1..24),
+    B priority, I4 maxAttempts, I4 ackTimeoutMs, I4 payload size, c8 payload hash (25..45),
+    B+phyId, H+idempotencyKey, B+fingerprint, H+traceContext, I6 deliverAt when flag 2, then
+    the tail with the first 8 characters of the done token (76 bytes with a 7-character phyId
+    and no key, error or result: one 80-byte allocation).
   Other ids (none minted by this release) finish into their own key with PX retentionMs.
   Status codes: 1 queued, 3 acked, 4 rejected, 5 expired, 6 dead, 7 cancelled. "In flight" is
   not written to the record: a queued command with an entry in its device's state is in flight.
@@ -71,14 +74,17 @@ local function lineKey(phyId) return K.prefix .. 'line:' .. phyId end
 local function schedKey(phyId) return K.prefix .. 'sched:' .. phyId end
 local function claimKey(token) return K.prefix .. 'claim:' .. token end
 
--- meta: seq, size, inflight (one GET and one SET per call)
+-- meta: seq, size, inflight, due (one GET and one SET per call). Every write to `scheduled`
+-- and `backoff` lowers `due` (enqueue, fail); a meta without it (0) has promoteDue look.
+local NEVER = 1e300
 local function readMeta()
   local m = redis.call('GET', K.meta)
-  if not m then return { seq = 0, size = 0, inflight = 0 } end
+  if not m then return { seq = 0, size = 0, inflight = 0, due = NEVER } end
   local seq, size, inflight = sunpack('>ddd', m)
-  return { seq = seq, size = size, inflight = inflight }
+  local due = #m >= 32 and sunpack('>d', m, 25) or 0
+  return { seq = seq, size = size, inflight = inflight, due = due }
 end
-local function writeMeta(m) redis.call('SET', K.meta, spack('>ddd', m.seq, m.size, m.inflight)) end
+local function writeMeta(m) redis.call('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
 
 -- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard).
 local function takeSeq(m, count)
@@ -145,19 +151,19 @@ local function recTtl(rec) return (sunpack('>d', rec, 52)) end
 -- phyId, and where the immutable part ends (the tail starts right after).
 local function recPhy(rec)
   local flags = sbyte(rec, 1)
-  local at = flags >= COMPACT and 56 or 80
+  local at = flags >= COMPACT and 46 or 80
   local n = sbyte(rec, at)
   local phyId = ssub(rec, at + 1, at + n)
   local pos = at + 1 + n
   pos = pos + 2 + sunpack('>H', rec, pos)
   pos = pos + 1 + sbyte(rec, pos)
   pos = pos + 2 + sunpack('>H', rec, pos)
-  if flags >= COMPACT and bit.band(flags, 2) ~= 0 then pos = pos + 8 end
+  if flags >= COMPACT and bit.band(flags, 2) ~= 0 then pos = pos + 6 end
   return phyId, pos - 1
 end
 -- The fingerprint of a keyed command's payload and parameters ('' none).
 local function recFingerprint(rec)
-  local at = sbyte(rec, 1) >= COMPACT and 56 or 80
+  local at = sbyte(rec, 1) >= COMPACT and 46 or 80
   local pos = at + 1 + sbyte(rec, at)
   pos = pos + 2 + sunpack('>H', rec, pos)
   return ssub(rec, pos + 1, pos + sbyte(rec, pos))
@@ -180,6 +186,11 @@ local function recTail(rec, fixedEnd)
     result = ssub(rec, pos + 4, pos + 3 + rl)
   end
   return token, err, payload, result
+end
+
+-- Whether a finished record's done token is the caller's (the compact form keeps its first 8 characters).
+local function sameHolder(stored, token)
+  return stored ~= '' and stored == ssub(token, 1, #stored)
 end
 
 -- A new version of a record: status, attempts, updatedAt, the tail; the immutable part kept.
@@ -215,7 +226,7 @@ local function findRecord(id, now, retentionMs)
   local bucket, field = bucketOf(id)
   if not bucket then return nil end
   rec = redis.call('HGET', bucket, field)
-  if rec and retentionMs and sunpack('>d', rec, 7) + retentionMs <= now then return nil end
+  if rec and retentionMs and sunpack('>I6', rec, 7) + retentionMs <= now then return nil end
   return rec or nil
 end
 
@@ -241,17 +252,20 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
     redis.call('SET', cmdKey(id), full, 'PX', int(retentionMs))
     return
   end
-  -- the compact form: the pending-only fields (score, ttlMs) go, ackTimeoutMs stays a double
-  local flags = sbyte(full, 1)
+  -- the compact form (see the header): the pending-only fields (score, ttlMs) go
+  local flags, _, _, _, created, expires, _, _, _, ackTimeout, _, deliverAt = sunpack('>BBI4ddddBI4ddd', full)
   local n = sbyte(full, 80)
   local blobEnd = 81 + n
   blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
   blobEnd = blobEnd + 1 + sbyte(full, blobEnd)
   blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
-  local compact = string.char(bit.bor(flags, COMPACT)) .. ssub(full, 2, 30) .. ssub(full, 39, 43) .. ssub(full, 44, 51)
-    .. ssub(full, 68, 79) .. ssub(full, 80, blobEnd - 1)
-  if bit.band(flags, 2) ~= 0 then compact = compact .. ssub(full, 60, 67) end
-  redis.call('HSET', bucket, field, compact .. ssub(full, blobEnd))
+  local tl = sbyte(full, blobEnd)
+  local short = math.min(tl, 8)
+  local parts = { string.char(bit.bor(flags, COMPACT)), ssub(full, 2, 6), spack('>I6I6I6', now, created, expires), ssub(full, 39, 43),
+    spack('>I4', ackTimeout), ssub(full, 68, blobEnd - 1) }
+  if bit.band(flags, 2) ~= 0 then parts[#parts + 1] = spack('>I6', deliverAt) end
+  parts[#parts + 1] = string.char(short) .. ssub(full, blobEnd + 1, blobEnd + short) .. ssub(full, blobEnd + 1 + tl)
+  redis.call('HSET', bucket, field, table.concat(parts))
   redis.call('DEL', cmdKey(id))
   touchedBuckets[bucket] = true
 end
@@ -296,8 +310,10 @@ local function bestScores(maxInFlight, depth)
   return out
 end
 
--- Moves due scheduled commands into their device's line and ends due retry waits.
-local function promoteDue(now, maxInFlight, limit)
+-- Moves due scheduled commands into their device's line and ends due retry waits; nothing
+-- (no call) before meta.due. Answers whether it looked (then meta changed: the caller writes it).
+local function promoteDue(now, maxInFlight, limit, meta)
+  if meta.due > now then return false end
   local nowText, limitText = int(now), int(limit)
   local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, id in ipairs(ids) do
@@ -316,7 +332,14 @@ local function promoteDue(now, maxInFlight, limit)
     redis.call('ZREM', K.backoff, phyId)
     refresh(phyId, readDev(phyId), now, maxInFlight)
   end
-  return #ids + #devices
+  if #ids == limit or #devices == limit then
+    meta.due = now -- more are due: look again next time
+  else
+    local s = redis.call('ZRANGE', K.scheduled, '0', '0', 'WITHSCORES')
+    local b = redis.call('ZRANGE', K.backoff, '0', '0', 'WITHSCORES')
+    meta.due = math.min(tonumber(s[2]) or NEVER, tonumber(b[2]) or NEVER)
+  end
+  return true
 end
 
 -- Why a queued command waits ('' = it does not), and whether it is in flight (its claimedAt).
