@@ -244,28 +244,37 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
     redis.call('ZADD', K.dead, int(now), id)
     return
   end
-  local payload = false -- dropped
-  if keepPayload then payload = nil end -- kept
-  local full = rewrite(rec, status, attempts, now, token, err, payload, result)
   local bucket, field = bucketOf(id)
   if not bucket then
-    redis.call('SET', cmdKey(id), full, 'PX', int(retentionMs))
+    local payload = false -- dropped
+    if keepPayload then payload = nil end -- kept
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
     return
   end
-  -- the compact form (see the header): the pending-only fields (score, ttlMs) go
-  local flags, _, _, _, created, expires, _, _, _, ackTimeout, _, deliverAt = sunpack('>BBI4ddddBI4ddd', full)
-  local n = sbyte(full, 80)
-  local blobEnd = 81 + n
-  blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
-  blobEnd = blobEnd + 1 + sbyte(full, blobEnd)
-  blobEnd = blobEnd + 2 + sunpack('>H', full, blobEnd)
-  local tl = sbyte(full, blobEnd)
-  local short = math.min(tl, 8)
-  local parts = { string.char(bit.bor(flags, COMPACT)), ssub(full, 2, 6), spack('>I6I6I6', now, created, expires), ssub(full, 39, 43),
-    spack('>I4', ackTimeout), ssub(full, 68, blobEnd - 1) }
-  if bit.band(flags, 2) ~= 0 then parts[#parts + 1] = spack('>I6', deliverAt) end
-  parts[#parts + 1] = string.char(short) .. ssub(full, blobEnd + 1, blobEnd + short) .. ssub(full, blobEnd + 1 + tl)
-  redis.call('HSET', bucket, field, table.concat(parts))
+  -- the compact form (see the header), built from the pending record in one concatenation
+  local _, fixedEnd = recPhy(rec)
+  local _, oldErr, payload, oldResult = recTail(rec, fixedEnd)
+  local flags = sbyte(rec, 1)
+  flags = bit.bor(COMPACT, bit.band(flags, 2))
+  if keepPayload then
+    flags = bit.bor(flags, bit.band(sbyte(rec, 1), DROPPED))
+  else
+    payload = ''
+    flags = bit.bor(flags, DROPPED)
+  end
+  if err == nil then err = oldErr end
+  if result == nil then result = oldResult end
+  local resultPart = ''
+  if result then
+    flags = bit.bor(flags, HAS_RESULT)
+    resultPart = spack('>I4', #result) .. result
+  end
+  local created, expires = sunpack('>dd', rec, 15)
+  local deliverPart = bit.band(flags, 2) ~= 0 and spack('>I6', (sunpack('>d', rec, 60))) or ''
+  local short = ssub(token, 1, 8)
+  redis.call('HSET', bucket, field, spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
+    .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
+    .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart)
   redis.call('DEL', cmdKey(id))
   touchedBuckets[bucket] = true
 end
