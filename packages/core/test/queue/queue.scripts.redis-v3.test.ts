@@ -187,4 +187,13 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(V3_SCRIPT_FLAGS.enqueue).toBe('');
     expect(V3_SCRIPT_FLAGS.get).toBe('no-writes');
   });
+
+  it('gives each script only the shared helpers it calls, and those they call', () => {
+    const get = loadScriptV3('get');
+    expect(get).toContain('local function findRecord(');
+    expect(get).toContain('local function bucketOf('); // called by findRecord, not by get itself
+    expect(get).not.toContain('local function promoteDue(');
+    expect(get).not.toContain('local function finishRecord(');
+    expect(loadScriptV3('claim')).toContain('local function promoteDue(');
+  });
 });
