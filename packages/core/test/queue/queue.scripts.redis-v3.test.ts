@@ -88,6 +88,16 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(await queue.countDevice('twice-enqueue')).toBe(1);
   });
 
+  it('keeps an in-flight command whole when an ack with another token is refused', async () => {
+    const { id } = await queue.enqueue(cmd('refused-ack', { payload: Buffer.from('keep me') }));
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    const [refused] = await queue.ack([{ id, leaseToken: 'someone-else', outcome: 'ok' }]);
+    expect(!refused!.ok && isOutboundError(refused!.error, 'LEASE_LOST')).toBe(true);
+    expect(await queue.get(id)).toMatchObject({ status: 'inflight', payload: Buffer.from('keep me'), attempts: 1 });
+    expect(await client.ttl(store.keys.command(id)!)).toBe(-1);
+    expect(await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
+  });
+
   it('moves finished commands into one hash per creation minute, expired as a whole, and answers none past retention', async () => {
     const { ids } = { ids: (await queue.enqueueBatch(Array.from({ length: 3 }, (_, i) => cmd(`bucket-${i}`)))).map((r) => (r as { id: string }).id) };
     const claimed = await queue.claim({ max: 3, leaseMs: 60_000 });

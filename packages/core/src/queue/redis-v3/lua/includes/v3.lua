@@ -230,6 +230,17 @@ local function findRecord(id, now, retentionMs)
   return rec or nil
 end
 
+-- findRecord for a caller that will most likely finish the command (ack): its key is taken
+-- with GETDEL (one call where GET and, at finish, DEL were two). Answers the record and
+-- whether its key is gone; a caller that does not finish it puts it back (putBack).
+local function takeRecord(id)
+  if not bucketOf(id) then return findRecord(id), false end
+  local rec = redis.call('GETDEL', cmdKey(id))
+  if rec then return rec, true end
+  return findRecord(id), false
+end
+local function putBack(id, rec) redis.call('SET', cmdKey(id), rec) end
+
 -- Buckets written by this call, expired once at its end (expireBuckets).
 local touchedBuckets = {}
 local function expireBuckets(retentionMs)
@@ -238,7 +249,7 @@ end
 
 -- Writes a final record: dead letters (payload kept, for replay) stay until replayed or
 -- purged; every other final state keeps no payload unless asked, for retentionMs.
-local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result)
+local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone)
   if status == DEAD then
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
     redis.call('ZADD', K.dead, int(now), id)
@@ -275,7 +286,7 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   redis.call('HSET', bucket, field, spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
     .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
     .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart)
-  redis.call('DEL', cmdKey(id))
+  if not keyGone then redis.call('DEL', cmdKey(id)) end
   touchedBuckets[bucket] = true
 end
 
