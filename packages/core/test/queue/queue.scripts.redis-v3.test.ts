@@ -122,6 +122,31 @@ describe('RedisQueueV3 scripts and layout', () => {
     await short.close();
   });
 
+  it('answers every field of a finished command from its compact form', async () => {
+    const deliverAt = Date.now() - 1_000;
+    const input = cmd('compact', { deliverAt, idempotencyKey: 'compact-1', priority: 7, maxAttempts: 4, ackTimeoutMs: 12_345, ttlMs: 600_000 });
+    const { id } = await queue.enqueue(input);
+    const before = await queue.get(id);
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    await queue.fail([{ id, leaseToken: claimed!.leaseToken, error: 'device said no', retryable: false }]);
+    const after = await queue.get(id);
+    expect(store.keys.finished(id)).not.toBeNull();
+    expect(await client.hexists(store.keys.finished(id)!.bucket, store.keys.finished(id)!.field)).toBe(1);
+    expect(after).toEqual({
+      ...before,
+      payload: Buffer.alloc(0),
+      status: 'rejected',
+      attempts: 1,
+      lastError: 'device said no',
+      updatedAt: after!.updatedAt,
+      waitingFor: null,
+    });
+    expect(after).toMatchObject({ deliverAt: Math.trunc(deliverAt), idempotencyKey: 'compact-1', priority: 7, maxAttempts: 4, ackTimeoutMs: 12_345 });
+    expect(after!.updatedAt).toBeGreaterThanOrEqual(before!.updatedAt);
+    // the same key again: the finished command, by its fingerprint
+    expect(await queue.enqueue(input)).toMatchObject({ id, duplicate: true, status: 'rejected' });
+  });
+
   it('keeps a trace context with the command only when one is given, and answers it on claim and get', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const traced = await queue.enqueue({ ...cmd('traced'), traceContext: traceparent });
