@@ -19,10 +19,11 @@
  * stop are measured and subtracted).
  *
  * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
- * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16).
+ * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq; the CPU ratio needs
+ * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
@@ -34,8 +35,9 @@ const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
+const CALLGRIND_BATCH = Number(process.env.BENCH_CALLGRIND_BATCH ?? 64);
 type Impl = 'v2' | 'v3' | 'bullmq';
-const IMPLS: Impl[] = ['v2', 'v3', 'bullmq'];
+const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
 
 interface Cost {
   cpuUsPerCmd: number;
@@ -99,6 +101,23 @@ async function usedMemory(client: RedisClient): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await info(client, 'memory'))?.[1] ?? 0);
 }
 
+/**
+ * used_memory once Redis has finished shrinking the tables the drained keys left (its cron
+ * resizes and rehashes them over the next ticks): read until two reads 250 ms apart agree
+ * within 0.5%, at most 5 s. Measured right away, the same drained server read up to ~40 bytes
+ * per command higher.
+ */
+async function settledMemory(client: RedisClient): Promise<number> {
+  let last = await usedMemory(client);
+  for (let i = 0; i < 20; i += 1) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await usedMemory(client);
+    if (Math.abs(now - last) <= last * 0.005) return now;
+    last = now;
+  }
+  return last;
+}
+
 async function dropAll(client: RedisClient): Promise<void> {
   await client.flushall();
 }
@@ -154,8 +173,17 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
 async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): Promise<{ queued: number; finished: number }> {
   const client = createRedisClient({ url });
   try {
+    // A first small run loads the implementation's scripts (Redis keeps them across FLUSHALL):
+    // their bodies are a fixed cost, not per command.
+    if (impl === 'bullmq') await runBullmq(url, { jobs: 64, concurrency: 64, payloadBytes });
+    else {
+      const warm = makeQueue(impl, client, `warm-${impl}`);
+      await warm.enqueueBatch(inputs(64, payloadBytes));
+      await drain(warm, 64);
+      await warm.close();
+    }
     await dropAll(client);
-    const base = await usedMemory(client);
+    const base = await settledMemory(client);
     let queuedBytes = 0;
     let finishedBytes = 0;
     if (impl === 'bullmq') {
@@ -167,7 +195,7 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
           queuedBytes = (await usedMemory(client)) - base;
         },
         beforeCleanup: async () => {
-          finishedBytes = (await usedMemory(client)) - base;
+          finishedBytes = (await settledMemory(client)) - base;
         },
       });
     } else {
@@ -178,7 +206,7 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
       await drain(queue, 64);
       // A claim's memory (for a re-sent script) lapses after claimMemoryMs: not what stays.
       await client.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end", 0, `bytes-${impl}:*claim:*`);
-      finishedBytes = (await usedMemory(client)) - base;
+      finishedBytes = (await settledMemory(client)) - base;
       await queue.close();
     }
     await dropAll(client);
@@ -190,7 +218,7 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
 /** Instructions redis-server ran per command under callgrind, less an idle server's start and stop. */
 async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<number> {
   const server = await startRedis(['valgrind', '--tool=callgrind', '--callgrind-out-file=callgrind.out']);
-  if (impl !== 'idle') await runOnce(server.url, impl, 64, commands);
+  if (impl !== 'idle') await runOnce(server.url, impl, CALLGRIND_BATCH, commands);
   const client = createRedisClient({ url: server.url });
   client.on('error', () => undefined);
   await client.shutdown('NOSAVE').catch(() => undefined);
@@ -198,6 +226,7 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   await server.exited;
   const file = readdirSync(server.dir).find((f) => f.startsWith('callgrind.out'))!;
   const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
+  if (process.env.BENCH_CALLGRIND_KEEP) copyFileSync(join(server.dir, file), join(process.env.BENCH_CALLGRIND_KEEP, `callgrind.${impl}.out`));
   rmSync(server.dir, { recursive: true, force: true });
   return impl === 'idle' ? total : total / commands;
 }
@@ -225,7 +254,7 @@ async function main(): Promise<void> {
     if (sections.includes('cost')) console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | commands/s end to end | CPU vs BullMQ |');
     if (sections.includes('cost')) console.log('|---:|---|---:|---:|---:|---:|');
     for (const batch of sections.includes('cost') ? BATCHES : []) {
-      const bull = median(results.get(`bullmq:${batch}`)!.map((c) => c.cpuUsPerCmd));
+      const bull = median((results.get(`bullmq:${batch}`) ?? []).map((c) => c.cpuUsPerCmd));
       for (const impl of IMPLS) {
         const runs = results.get(`${impl}:${batch}`)!;
         const cpu = median(runs.map((c) => c.cpuUsPerCmd));
@@ -248,11 +277,11 @@ async function main(): Promise<void> {
   if (sections.includes('callgrind')) {
     const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
     const idle = await callgrindPerCommand('idle', commands);
-    console.log(`\n| implementation (batch 64, ${commands} commands, callgrind) | instructions / command |`);
+    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${commands} commands, callgrind) | instructions / command |`);
     console.log('|---|---:|');
     for (const impl of IMPLS) {
       const perCmd = (await callgrindPerCommand(impl, commands)) - idle / commands;
-      console.log(`| ${impl === 'bullmq' ? 'BullMQ (concurrency 64)' : `Outbound ${impl}`} | ${fmt(perCmd)} |`);
+      console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} |`);
     }
   }
 }

@@ -71,12 +71,93 @@ describe('RedisQueueV3 scripts and layout', () => {
     const ids = [store.keys.newCommandId(0), store.keys.newCommandId(0)];
     const item = (id: string) => [id, input.phyId, input.priority, input.ttlMs, '', '', '', packFixed(input, ''), input.payload];
     // a per-device cap of 2: the re-sent script finds the device full of its own commands
-    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0];
+    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0, 'enqueue-request-1', 60_000];
     const first = await scripts.run('enqueue', keys, args);
     const second = await scripts.run('enqueue', keys, args);
     expect(second).toEqual(first);
     expect(await queue.countDevice('twice-enqueue')).toBe(2);
     expect((await queue.get(ids[0]!))?.payload).toEqual(Buffer.from([0, 1, 2]));
+    // sent again after the first command finished: answered as finished, not created again
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    await queue.ack([{ id: claimed!.id, leaseToken: claimed!.leaseToken, outcome: 'ok' }]);
+    const third = (await scripts.run('enqueue', keys, args)) as [Array<[number, string, string]>, unknown];
+    expect(third[0].map(([code, id, status]) => [code, id, status])).toEqual([
+      [0, ids[0], 'acked'],
+      [0, ids[1], 'queued'],
+    ]);
+    expect(await queue.countDevice('twice-enqueue')).toBe(1);
+  });
+
+  it('keeps an in-flight command whole when an ack with another token is refused', async () => {
+    const { id } = await queue.enqueue(cmd('refused-ack', { payload: Buffer.from('keep me') }));
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    const [refused] = await queue.ack([{ id, leaseToken: 'someone-else', outcome: 'ok' }]);
+    expect(!refused!.ok && isOutboundError(refused!.error, 'LEASE_LOST')).toBe(true);
+    expect(await queue.get(id)).toMatchObject({ status: 'inflight', payload: Buffer.from('keep me'), attempts: 1 });
+    expect(await client.ttl(store.keys.command(id)!)).toBe(-1);
+    expect(await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
+  });
+
+  it('moves finished commands into one hash per creation minute, expired as a whole, and answers none past retention', async () => {
+    const { ids } = { ids: (await queue.enqueueBatch(Array.from({ length: 3 }, (_, i) => cmd(`bucket-${i}`)))).map((r) => (r as { id: string }).id) };
+    const claimed = await queue.claim({ max: 3, leaseMs: 60_000 });
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    const places = ids.map((id) => store.keys.finished(id)!);
+    expect(new Set(places.map((p) => p.bucket)).size).toBe(1);
+    for (const id of ids) expect(await client.exists(store.keys.command(id)!)).toBe(0);
+    expect(await client.hlen(places[0]!.bucket)).toBe(3);
+    const ttl = await client.pttl(places[0]!.bucket);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await queue.get(ids[0]!)).toMatchObject({ id: ids[0], status: 'acked', attempts: 1, phyId: 'bucket-0' });
+
+    const short = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-short`, shards: 1, retentionMs: 300 }));
+    const { id } = await short.enqueue(cmd('short'));
+    const [c] = await short.claim({ max: 1, leaseMs: 60_000 });
+    await short.ack([{ id, leaseToken: c!.leaseToken, outcome: 'ok' }]);
+    expect(await short.get(id)).toMatchObject({ status: 'acked' });
+    const deadline = Date.now() + 10_000;
+    while ((await short.get(id)) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await short.get(id)).toBeNull();
+    await short.close();
+  });
+
+  it('answers every field of a finished command from its compact form', async () => {
+    const deliverAt = Date.now() - 1_000;
+    const input = cmd('compact', { deliverAt, idempotencyKey: 'compact-1', priority: 7, maxAttempts: 4, ackTimeoutMs: 12_345, ttlMs: 600_000 });
+    const { id } = await queue.enqueue(input);
+    const before = await queue.get(id);
+    const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    await queue.fail([{ id, leaseToken: claimed!.leaseToken, error: 'device said no', retryable: false }]);
+    const after = await queue.get(id);
+    expect(store.keys.finished(id)).not.toBeNull();
+    expect(await client.hexists(store.keys.finished(id)!.bucket, store.keys.finished(id)!.field)).toBe(1);
+    expect(after).toEqual({
+      ...before,
+      payload: Buffer.alloc(0),
+      status: 'rejected',
+      attempts: 1,
+      lastError: 'device said no',
+      updatedAt: after!.updatedAt,
+      waitingFor: null,
+    });
+    expect(after).toMatchObject({ deliverAt: Math.trunc(deliverAt), idempotencyKey: 'compact-1', priority: 7, maxAttempts: 4, ackTimeoutMs: 12_345 });
+    expect(after!.updatedAt).toBeGreaterThanOrEqual(before!.updatedAt);
+    // the same key again: the finished command, by its fingerprint
+    expect(await queue.enqueue(input)).toMatchObject({ id, duplicate: true, status: 'rejected' });
+  });
+
+  it('keeps a trace context with the command only when one is given, and answers it on claim and get', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = await queue.enqueue({ ...cmd('traced'), traceContext: traceparent });
+    const plain = await queue.enqueue(cmd('untraced'));
+    const claimed = await queue.claim({ max: 2, leaseMs: 60_000 });
+    expect(claimed.find((c) => c.id === traced.id)?.traceContext).toBe(traceparent);
+    expect(claimed.find((c) => c.id === plain.id)).not.toHaveProperty('traceContext');
+    expect((await queue.get(traced.id))?.traceContext).toBe(traceparent);
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(await queue.get(traced.id)).toMatchObject({ status: 'acked', traceContext: traceparent });
+    expect(await queue.get(plain.id)).not.toHaveProperty('traceContext');
   });
 
   it('keeps a finished command without its payload (its size and hash stay), unless asked to keep it', async () => {
@@ -89,13 +170,12 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(stored).toMatchObject({ status: 'acked', attempts: 1, lastError: null });
     expect(stored!.payload).toHaveLength(0);
     expect(stored!.result?.toString()).toBe('fine');
-    const record = parseRecord((await client.getBuffer(store.keys.command(id)!))!);
-    expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024 });
+    const { bucket, field } = store.keys.finished(id)!;
+    const finished = (await client.hgetBuffer(bucket, field))!;
+    const record = parseRecord(finished);
+    expect(record).toMatchObject({ payloadDropped: true, payloadSize: 1024, phyId: 'finished', maxAttempts: stored!.maxAttempts, ackTimeoutMs: stored!.ackTimeoutMs });
     expect(record.payloadHash).toEqual(payloadHash(payload));
-    expect(await client.strlen(store.keys.command(id)!)).toBeLessThan(queuedBytes - 900); // 1,024 payload bytes gone, a 4-byte result and the token added
-    const ttl = await client.pttl(store.keys.command(id)!);
-    expect(ttl).toBeGreaterThan(50_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(finished.length).toBeLessThan(queuedBytes - 900 - 20); // 1,024 payload bytes and the pending-only fields gone, a 4-byte result and the token added
 
     const keeping = new ValidatedQueue(new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true }));
     const kept = await keeping.enqueue(cmd('finished', { payload }));
@@ -141,5 +221,14 @@ describe('RedisQueueV3 scripts and layout', () => {
     }
     expect(V3_SCRIPT_FLAGS.enqueue).toBe('');
     expect(V3_SCRIPT_FLAGS.get).toBe('no-writes');
+  });
+
+  it('gives each script only the shared helpers it calls, and those they call', () => {
+    const get = loadScriptV3('get');
+    expect(get).toContain('local function findRecord(');
+    expect(get).toContain('local function bucketOf('); // called by findRecord, not by get itself
+    expect(get).not.toContain('local function promoteDue(');
+    expect(get).not.toContain('local function finishRecord(');
+    expect(loadScriptV3('claim')).toContain('local function promoteDue(');
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RedisKeys } from '../redis/keys';
 
 /**
@@ -21,8 +22,22 @@ export class RedisKeysV3 {
     return this.placement.shardOf(phyId);
   }
 
-  newCommandId(shard: number): string {
-    return this.placement.newCommandId(shard);
+  /**
+   * The v2 id (shard in its first 4 hex digits, then random) with the creation minute in hex
+   * digits 5-11 and version nibble 7: a finished command's bucket is found from its id alone
+   * (finished()). 76 random bits stay, per shard and minute.
+   */
+  newCommandId(shard: number, nowMs: number = Date.now()): string {
+    const minute = Math.floor(nowMs / 60_000).toString(16).padStart(7, '0').slice(-7);
+    const random = randomUUID();
+    return `${shard.toString(16).padStart(4, '0')}${minute.slice(0, 4)}-${minute.slice(4)}${random.slice(12, 13)}-7${random.slice(15)}`;
+  }
+
+  /** The hash (and its field) that holds id once finished, or null for an id without a minute. */
+  finished(id: string): { bucket: string; field: string } | null {
+    const shard = this.shardOfId(id);
+    if (shard === null || id[14] !== '7') return null;
+    return { bucket: `${this.shardPrefix(shard)}f:${id.slice(4, 8)}${id.slice(9, 12)}`, field: id.slice(12) };
   }
 
   shardOfId(id: string): number | null {

@@ -12,8 +12,12 @@ import type { ClaimedCommand } from '../queue';
 const STATUS: Record<number, CommandStatus> = { 1: 'queued', 3: 'acked', 4: 'rejected', 5: 'expired', 6: 'dead', 7: 'cancelled' };
 const FLAG_DELIVER_AT = 2;
 const FLAG_RESULT = 4;
+/** A finished record in its minute's hash: the pending-only fields gone (lua/includes/v3.lua). */
+const FLAG_COMPACT = 128;
 /** Where the caller's part starts (1-based 39 in Lua). */
 const FIXED_AT = 38;
+
+const EMPTY = Buffer.alloc(0);
 
 /** First 8 bytes of the payload's SHA-256: what a finished record keeps when its payload is dropped. */
 export function payloadHash(payload: Buffer): Buffer {
@@ -22,13 +26,15 @@ export function payloadHash(payload: Buffer): Buffer {
 
 /**
  * The record bytes from 39 to the end of the fixed part: priority, maxAttempts, ackTimeoutMs,
- * ttlMs, deliverAt, payload size and hash, phyId, idempotency key, fingerprint.
+ * ttlMs, deliverAt, payload size and hash, phyId, idempotency key, fingerprint, trace context
+ * (two bytes of length when none).
  */
 export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   const phyId = Buffer.from(input.phyId, 'utf8');
   const idem = Buffer.from(input.idempotencyKey ?? '', 'utf8');
   const fp = Buffer.from(fingerprint, 'utf8');
-  const out = Buffer.allocUnsafe(41 + 1 + phyId.length + 2 + idem.length + 1 + fp.length);
+  const trace = input.traceContext ? Buffer.from(input.traceContext, 'utf8') : EMPTY;
+  const out = Buffer.allocUnsafe(41 + 1 + phyId.length + 2 + idem.length + 1 + fp.length + 2 + trace.length);
   let o = out.writeUInt8(input.priority, 0);
   o = out.writeUInt32BE(input.maxAttempts, o);
   o = out.writeDoubleBE(input.ackTimeoutMs, o);
@@ -41,7 +47,9 @@ export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   o = out.writeUInt16BE(idem.length, o);
   o += idem.copy(out, o);
   o = out.writeUInt8(fp.length, o);
-  fp.copy(out, o);
+  o += fp.copy(out, o);
+  o = out.writeUInt16BE(trace.length, o);
+  trace.copy(out, o);
   return out;
 }
 
@@ -67,13 +75,19 @@ export interface RecordFields {
   payload: Buffer;
   payloadDropped: boolean;
   result: Buffer | null;
+  traceContext: string | undefined;
 }
+
+/** Where the compact form's fields sit (0-based); the full form is FIXED_AT + offset. */
+const FULL = { priority: FIXED_AT, maxAttempts: FIXED_AT + 1, ackTimeoutMs: FIXED_AT + 5, ttlMs: FIXED_AT + 13, deliverAt: FIXED_AT + 21, size: FIXED_AT + 29, hash: FIXED_AT + 33, phy: FIXED_AT + 41 };
+const COMPACT = { priority: 24, maxAttempts: 25, ackTimeoutMs: 29, ttlMs: -1, deliverAt: -1, size: 33, hash: 37, phy: 45 };
 
 export function parseRecord(rec: Buffer): RecordFields {
   const flags = rec[0]!;
   const status = STATUS[rec[1]!];
   if (!status) throw new Error(`stored v3 record has unknown status code ${rec[1]}`);
-  let o = FIXED_AT + 41;
+  const at = flags & FLAG_COMPACT ? COMPACT : FULL;
+  let o = at.phy;
   const phyLen = rec[o]!;
   const phyId = rec.toString('utf8', o + 1, o + 1 + phyLen);
   o += 1 + phyLen;
@@ -81,6 +95,14 @@ export function parseRecord(rec: Buffer): RecordFields {
   const idem = rec.toString('utf8', o + 2, o + 2 + idemLen);
   o += 2 + idemLen;
   o += 1 + rec[o]!; // fingerprint
+  const traceLen = rec.readUInt16BE(o);
+  const traceContext = traceLen > 0 ? rec.toString('utf8', o + 2, o + 2 + traceLen) : undefined;
+  o += 2 + traceLen;
+  let deliverAt: number | null = null;
+  if (flags & FLAG_DELIVER_AT) {
+    deliverAt = at === COMPACT ? rec.readUIntBE(o, 6) : rec.readDoubleBE(at.deliverAt);
+    if (at === COMPACT) o += 6;
+  }
   o += 1 + rec[o]!; // done token
   const errLen = rec.readUInt16BE(o);
   const lastError = rec.toString('utf8', o + 2, o + 2 + errLen);
@@ -89,26 +111,30 @@ export function parseRecord(rec: Buffer): RecordFields {
   const payload = rec.subarray(o + 4, o + 4 + payloadLen);
   o += 4 + payloadLen;
   const result = flags & FLAG_RESULT ? rec.subarray(o + 4, o + 4 + rec.readUInt32BE(o)) : null;
+  const compact = at === COMPACT;
+  const createdAt = compact ? rec.readUIntBE(12, 6) : rec.readDoubleBE(14);
+  const expiresAt = compact ? rec.readUIntBE(18, 6) : rec.readDoubleBE(22);
   return {
     status,
     attempts: rec.readUInt32BE(2),
-    updatedAt: rec.readDoubleBE(6),
-    createdAt: rec.readDoubleBE(14),
-    expiresAt: rec.readDoubleBE(22),
-    score: rec.readDoubleBE(30),
-    priority: rec[FIXED_AT]!,
-    maxAttempts: rec.readUInt32BE(FIXED_AT + 1),
-    ackTimeoutMs: rec.readDoubleBE(FIXED_AT + 5),
-    ttlMs: rec.readDoubleBE(FIXED_AT + 13),
-    deliverAt: flags & FLAG_DELIVER_AT ? rec.readDoubleBE(FIXED_AT + 21) : null,
-    payloadSize: rec.readUInt32BE(FIXED_AT + 29),
-    payloadHash: rec.subarray(FIXED_AT + 33, FIXED_AT + 41),
+    updatedAt: compact ? rec.readUIntBE(6, 6) : rec.readDoubleBE(6),
+    createdAt,
+    expiresAt,
+    score: compact ? NaN : rec.readDoubleBE(30),
+    priority: rec[at.priority]!,
+    maxAttempts: rec.readUInt32BE(at.maxAttempts),
+    ackTimeoutMs: compact ? rec.readUInt32BE(at.ackTimeoutMs) : rec.readDoubleBE(at.ackTimeoutMs),
+    ttlMs: compact ? expiresAt - createdAt : rec.readDoubleBE(at.ttlMs),
+    deliverAt,
+    payloadSize: rec.readUInt32BE(at.size),
+    payloadHash: rec.subarray(at.hash, at.hash + 8),
     phyId,
     idempotencyKey: idemLen > 0 ? idem : null,
     lastError: errLen > 0 ? lastError : null,
     payload,
     payloadDropped: (flags & 1) !== 0,
     result,
+    traceContext,
   };
 }
 
@@ -138,6 +164,7 @@ export function toStoredCommandV3(view: Buffer[]): StoredCommand {
     waitingFor: !inflight && r.status === 'queued' && extra !== '' ? (extra as WaitingFor) : null,
     lastError: r.lastError,
     result: r.result,
+    ...(r.traceContext === undefined ? {} : { traceContext: r.traceContext }),
   };
 }
 
@@ -165,6 +192,7 @@ export function toClaimReplyV3(flat: Buffer[], leaseToken: string): { claimed: S
       createdAt: r.createdAt,
       leaseToken,
       leaseExpiresAt,
+      ...(r.traceContext === undefined ? {} : { traceContext: r.traceContext }),
       score: r.score,
     });
   }

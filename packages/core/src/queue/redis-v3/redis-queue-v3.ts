@@ -16,7 +16,6 @@ import {
   type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
-import { firstDepth, planClaim, type ShardScores } from '../redis/claim-plan';
 import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { RedisGate } from '../redis/redis-gate';
@@ -26,7 +25,9 @@ import { ScriptCode, scriptCodeToError } from '../redis/script-codes';
 import { WakeNotifier } from '../redis/wake-notifier';
 import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
-import { packFixed, toClaimReplyV3, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
+import { ClaimPlannerV3 } from './claim-planner-v3';
+import { toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
+import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
 
@@ -37,11 +38,8 @@ export interface RedisQueueV3Options extends RedisQueueOptions {
 
 const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
-const PLAN_TTL_MS = 100;
-const SCAN_REUSE_MS = 5;
 /** Scripts after which a shard's known best scores may be wrong (claim, ack and enqueue answer fresh ones). */
 const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offline', 'device-online', 'cancel', 'replay-dead']);
-type CodeReply = [number, string, string];
 
 /**
  * CommandQueue on the v3 Redis layout (lua/includes/v3.lua): one packed string per command,
@@ -62,11 +60,10 @@ export class RedisQueueV3 implements CommandStore {
   private readonly claimMemoryMs: number;
   private readonly keepPayload: '0' | '1';
   private closed = false;
-  private readonly shardScores = new Map<number, ShardScores>();
+  private readonly planner: ClaimPlannerV3;
+  private readonly settings: ShardSettings;
   private readonly origin = randomUUID().slice(0, 8);
   private readonly wakeArg: string;
-  private lastScan: { at: number; inMs: number | null } | null = null;
-  private planDepth = 0;
   private readonly gate: RedisGate;
 
   constructor(
@@ -74,13 +71,14 @@ export class RedisQueueV3 implements CommandStore {
     private readonly options: RedisQueueV3Options = {},
   ) {
     this.keys = new RedisKeysV3(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
+    this.planner = new ClaimPlannerV3(this.keys.shards);
     this.scripts = new ScriptsV3(client);
     this.wakeArg = `${this.keys.wakeChannel()}\n${this.origin}`;
     // A message names the shard that changed: forget what we knew of it (RedisQueue says why).
     this.notifier = new WakeNotifier(client, this.keys.wakeChannel(), (message) => {
       const parsed = /\{(\d+)\}:(?:\n(.*))?$/.exec(message);
-      if (!parsed) this.shardScores.clear();
-      else if (parsed[2] !== this.origin) this.shardScores.delete(Number(parsed[1]));
+      if (!parsed) this.planner.forget();
+      else if (parsed[2] !== this.origin) this.planner.forget(Number(parsed[1]));
     });
     this.maxInFlight = options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice;
     this.perDeviceCap = options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap;
@@ -89,6 +87,13 @@ export class RedisQueueV3 implements CommandStore {
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
     this.keepPayload = options.keepFinishedPayload ? '1' : '0';
+    this.settings = {
+      maxInFlight: this.maxInFlight,
+      retentionMs: this.retentionMs,
+      wake: this.wakeArg,
+      claimMemoryMs: this.claimMemoryMs,
+      keepPayload: options.keepFinishedPayload === true,
+    };
     this.gate = new RedisGate(client, options);
   }
 
@@ -104,25 +109,21 @@ export class RedisQueueV3 implements CommandStore {
     if (byShard.size > 0) await this.admit();
     await fanOut(byShard, CHUNK, async (shard, chunk) => {
       const ids = chunk.map((index) => items[index]!.id);
-      const depth = this.keys.shards === 1 ? 0 : this.planDepth;
-      const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-      chunk.forEach((index, j) => {
-        const input = items[index]!;
-        const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
-        const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
-        args.push(ids[j]!, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload);
-      });
-      args.push(depth);
+      const depth = this.planner.answerDepth;
+      const args = enqueueArgs(
+        chunk.map((index) => items[index]!),
+        { ...this.settings, perDeviceCap: this.perDeviceCap, shardCap: this.shardCap, depth, requestToken: newToken() },
+      );
       try {
-        const [answers, scores] = (await this.run('enqueue', shard, args)) as [CodeReply[], string[]];
-        this.rememberScores(shard, scores, depth);
-        answers.forEach(([code, id, status], j) => {
+        const { answers, scores } = parseEnqueueReply(await this.run('enqueue', shard, args));
+        this.planner.remember(shard, scores, depth);
+        answers.forEach(({ code, id, status }, j) => {
           const input = items[chunk[j]!]!;
           results[chunk[j]!] =
             code === ScriptCode.OK || code === ScriptCode.DUPLICATE
-              ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+              ? { id, status: status as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
               : code === ScriptCode.IDEMPOTENCY_CONFLICT
-                ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                ? scriptCodeToError(code, { phyId: input.phyId, id })
                 : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
         });
       } catch (error) {
@@ -139,41 +140,12 @@ export class RedisQueueV3 implements CommandStore {
   async claim({ max, leaseMs }: ClaimOptions): Promise<ClaimedCommand[]> {
     if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
     if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
-    if (this.keys.shards === 1) return (await this.claimScored(0, max, leaseMs)).map(withoutScore);
-    // The cross-shard plan of RedisQueue.claim (claim-plan.ts): usually one round trip.
-    if (!this.closed) await this.notifier.start();
-    this.planDepth = firstDepth(max, this.keys.shards);
-    const heard = new Set<number>();
-    const staleBefore = Date.now() - PLAN_TTL_MS;
-    const taken: ScoredClaimV3[] = [];
-    try {
-      for (let round = 0; round < 3 && taken.length < max; round += 1) {
-        if (round > 0 && (await this.scanForWork()) !== 0) break;
-        const counts = await planClaim(
-          max - taken.length,
-          this.shardList(),
-          this.shardScores,
-          async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as string[]).map(Number),
-          heard,
-        );
-        const targets = this.shardList().filter(
-          (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
-        );
-        if (targets.length === 0) {
-          if (round > 0) break;
-          continue;
-        }
-        const replies = await Promise.allSettled(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
-        for (const shard of targets) heard.add(shard);
-        for (const reply of replies) if (reply.status === 'fulfilled') taken.push(...reply.value);
-        const failed = replies.find((reply) => reply.status === 'rejected');
-        if (failed) throw failed.reason;
-      }
-    } catch (error) {
-      // What other shards leased must reach the caller: fail only with nothing taken.
-      if (taken.length === 0) throw error;
-    }
-    return taken.sort((a, b) => a.score - b.score).map(withoutScore);
+    if (this.keys.shards > 1 && !this.closed) await this.notifier.start();
+    return this.planner.claim(max, {
+      claim: (shard, count) => this.claimScored(shard, count, leaseMs),
+      promote: async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as Array<string | number>).map(Number),
+      readAll: () => this.readAllShards(),
+    });
   }
 
   /**
@@ -186,41 +158,28 @@ export class RedisQueueV3 implements CommandStore {
 
   private async claimScored(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ScoredClaimV3[]> {
     const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, token)];
-    const depth = this.keys.shards === 1 ? 0 : this.planDepth;
-    const args: Arg[] = [max, leaseMs, this.maxInFlight, token, this.retentionMs, depth, this.keepPayload];
-    const reply = (await this.call('claim', () => this.scripts.runBuffer('claim', keys, args))) as Buffer[];
-    const { claimed, scores } = toClaimReplyV3(reply, token);
-    this.rememberScores(shard, scores, depth);
+    const depth = this.planner.answerDepth;
+    const args = claimArgs(max, leaseMs, token, { ...this.settings, depth });
+    const { claimed, scores } = parseClaimReply(await this.call('claim', () => this.scripts.runBuffer('claim', keys, args)), token);
+    this.planner.remember(shard, scores, depth);
     return claimed;
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.transition('ack', items, [this.maxInFlight, this.retentionMs, this.wakeArg, this.planDepth, this.claimMemoryMs, this.keepPayload], (item) => [
-      item.id,
-      item.leaseToken,
-      item.outcome,
-      item.result === undefined ? '0' : Buffer.concat([Buffer.from('1'), item.result]),
-    ]);
+    return this.perShard(items, async (shard, chunk) => {
+      const depth = this.planner.answerDepth;
+      const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(chunk, { ...this.settings, depth })));
+      this.planner.remember(shard, scores, depth);
+      return answers;
+    });
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
-    const { baseMs, maxMs, jitter } = this.backoff;
-    return this.transition(
-      'fail',
-      items,
-      [this.maxInFlight, this.retentionMs],
-      (item) => [item.id, item.leaseToken, item.error, item.retryable ? '1' : '0', item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs)), Math.random()],
-      [baseMs, maxMs, jitter, this.claimMemoryMs, this.keepPayload],
-    );
+    return this.perShard(items, async (shard, chunk) => parseItemsReply(await this.run('fail', shard, failArgs(chunk, { ...this.settings, backoff: this.backoff }))));
   }
 
   release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return this.transition('release', items, [this.maxInFlight, this.wakeArg, this.claimMemoryMs], (item) => [
-      item.id,
-      item.leaseToken,
-      item.deviceOffline ? '1' : '0',
-      item.reason ?? '',
-    ]);
+    return this.perShard(items, async (shard, chunk) => parseItemsReply(await this.run('release', shard, releaseArgs(chunk, this.settings))));
   }
 
   async markDeviceOffline(phyId: string): Promise<void> {
@@ -277,7 +236,7 @@ export class RedisQueueV3 implements CommandStore {
   async get(id: string): Promise<StoredCommand | null> {
     const shard = this.keys.shardOfId(id);
     if (shard === null) return null;
-    const view = (await this.call('get', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id]))) as Buffer[];
+    const view = (await this.call('get', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id, this.retentionMs]))) as Buffer[];
     return view.length === 0 ? null : toStoredCommandV3(view);
   }
 
@@ -335,8 +294,8 @@ export class RedisQueueV3 implements CommandStore {
     await this.notifier.start();
     const waiter = this.notifier.register(signal);
     if (waiter.woken) return;
-    const recent = this.lastScan && Date.now() - this.lastScan.at <= SCAN_REUSE_MS ? this.lastScan.inMs : undefined;
-    const nextDueInMs = recent !== undefined ? recent : await this.scanForWork();
+    const recent = this.planner.recentScan();
+    const nextDueInMs = recent !== undefined ? recent : await this.planner.scan({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards() });
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
@@ -358,15 +317,8 @@ export class RedisQueueV3 implements CommandStore {
     return this.gate.admissionMaxMemoryRatio;
   }
 
-  private async scanForWork(): Promise<number | null> {
-    const at = Date.now();
-    const inMs = await this.nextWorkInMs();
-    this.lastScan = { at, inMs };
-    return inMs;
-  }
-
-  /** 0 when a device is ready now, else ms until the next schedule or retry wait ends, null when none (RedisQueue.nextWorkInMs). */
-  private async nextWorkInMs(): Promise<number | null> {
+  /** Per shard, one pipelined round trip (Cluster: one read per key): ready devices, and ms until its first schedule or retry wait ends. */
+  private async readAllShards(): Promise<Array<{ ready: number; dueInMs: number | null }>> {
     const shards = this.shardList();
     const reads = (shard: number): Array<[string, ...string[]]> => [
       ['zcard', this.keys.ready(shard)],
@@ -387,19 +339,18 @@ export class RedisQueueV3 implements CommandStore {
     }
     const time = replies[0] as [string, string];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    let next: number | null = null;
-    shards.forEach((shard, i) => {
+    return shards.map((_, i) => {
       const [ready, scheduled, backoff] = replies.slice(1 + i * 3, 4 + i * 3) as [number, string[], string[]];
       const due = [scheduled[1], backoff[1]].filter((v): v is string => v !== undefined).map((v) => Number(v) - now);
-      const soonest = due.length === 0 ? null : Math.max(0, Math.min(...due));
-      if (Number(ready) > 0 || soonest === 0) this.shardScores.delete(shard);
-      const inMs = Number(ready) > 0 ? 0 : soonest;
-      if (inMs !== null && (next === null || inMs < next)) next = inMs;
+      return { ready: Number(ready), dueInMs: due.length === 0 ? null : Math.max(0, Math.min(...due)) };
     });
-    return next;
   }
 
-  private async transition<T extends { id: string }>(name: 'ack' | 'fail' | 'release', items: T[], head: Arg[], encode: (item: T) => Arg[], afterCount: Arg[] = []): Promise<TransitionResult[]> {
+  /**
+   * One script per shard and chunk for items named by their ids (an id not of this queue is
+   * NOT_FOUND without a call); each answer becomes the item's TransitionResult.
+   */
+  private async perShard<T extends { id: string }>(items: T[], run: (shard: number, chunk: T[]) => Promise<ItemAnswer[]>): Promise<TransitionResult[]> {
     const results: TransitionResult[] = new Array(items.length);
     const known: number[] = [];
     items.forEach((item, index) => {
@@ -407,18 +358,10 @@ export class RedisQueueV3 implements CommandStore {
       else known.push(index);
     });
     await fanOut(groupByShard(known, (index) => this.keys.shardOfId(items[index]!.id)!), CHUNK, async (shard, chunk) => {
-      const args: Arg[] = [...head, chunk.length, ...afterCount, ...chunk.flatMap((index) => encode(items[index]!))];
-      const reply = await this.run(name, shard, args);
-      let answers = reply as CodeReply[];
-      if (name === 'ack') {
-        const [list, scores] = reply as [CodeReply[], string[]];
-        answers = list;
-        this.rememberScores(shard, scores, Number(head[3]));
-      }
-      answers.forEach(([code, status], j) => {
+      const answers = await run(shard, chunk.map((index) => items[index]!));
+      answers.forEach(({ code, status }, j) => {
         const id = items[chunk[j]!]!.id;
-        results[chunk[j]!] =
-          code === ScriptCode.OK ? { id, ok: true, status: String(status) as StoredCommand['status'] } : { id, ok: false, error: scriptCodeToError(code, { id, status: String(status) }) };
+        results[chunk[j]!] = code === ScriptCode.OK ? { id, ok: true, status: status as StoredCommand['status'] } : { id, ok: false, error: scriptCodeToError(code, { id, status }) };
       });
     });
     return results;
@@ -452,17 +395,13 @@ export class RedisQueueV3 implements CommandStore {
   /** Runs one script on every shard and sums the counts it answers. */
   private async everyShard(name: 'reclaim' | 'expire', args: Arg[]): Promise<number> {
     const counts = await Promise.all(this.shardList().map((shard) => this.run(name, shard, args)));
-    counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
+    counts.forEach((n, shard) => Number(n) > 0 && this.planner.forget(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   private run(name: V3ScriptName, shard: number, args: Arg[]): Promise<unknown> {
-    if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
+    if (CHANGES_CLAIMABLE.has(name)) this.planner.forget(shard);
     return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
-  }
-
-  private rememberScores(shard: number, scores: Array<string | number>, depth: number): void {
-    if (depth > 0) this.shardScores.set(shard, { scores: scores.map(Number), depth, at: Date.now() });
   }
 
   private shardList(): number[] {

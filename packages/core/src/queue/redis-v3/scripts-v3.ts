@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { RedisClient } from '../../redis/connection';
+import { pruneInclude } from './lua-prune';
 import { LuaScripts, loadFamilyScript, QUEUE_SCRIPTS, SCRIPT_FLAGS, type ScriptFamily } from '../redis/scripts';
 
 export type { Arg } from '../redis/scripts';
@@ -8,7 +9,7 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 1;
+export const SCRIPT_VERSION_V3 = 2;
 
 /** The v3 layout has the same operations, with the same KEYS counts, as v2. */
 export const V3_SCRIPTS = QUEUE_SCRIPTS;
@@ -23,7 +24,8 @@ export function commandNameV3(name: V3ScriptName): string {
   return `outbound_l3v${SCRIPT_VERSION_V3}_${name.replace(/-/g, '_')}`;
 }
 
-const V3_FAMILY: ScriptFamily<V3ScriptName> = { dir: LUA_DIR_V3, keyCounts: V3_SCRIPTS, flags: V3_SCRIPT_FLAGS, commandName: commandNameV3 };
+/** Each script gets only the helpers of includes/v3.lua it uses (lua-prune.ts says why). */
+const V3_FAMILY: ScriptFamily<V3ScriptName> = { dir: LUA_DIR_V3, keyCounts: V3_SCRIPTS, flags: V3_SCRIPT_FLAGS, commandName: commandNameV3, inline: pruneInclude };
 
 /** `<name>-<keys>.lua` with its includes inlined and its `#!lua` line. */
 export function loadScriptV3(name: V3ScriptName): string {

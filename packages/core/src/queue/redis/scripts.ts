@@ -78,6 +78,8 @@ export interface ScriptFamily<N extends string> {
   flags: Readonly<Record<N, string>>;
   /** The ioredis command name, versioned so two releases can share one Redis. */
   commandName(name: N): string;
+  /** What of an include a script gets (default: all of it). */
+  inline?(include: string, script: string): string;
 }
 
 /**
@@ -86,7 +88,10 @@ export interface ScriptFamily<N extends string> {
  */
 export function loadFamilyScript<N extends string>(family: ScriptFamily<N>, name: N): string {
   const source = readFileSync(resolve(family.dir, `${name}-${family.keyCounts[name]}.lua`), 'utf8');
-  const inlined = source.replace(INCLUDE, (_, include: string) => readFileSync(resolve(family.dir, 'includes', `${include}.lua`), 'utf8'));
+  const inlined = source.replace(INCLUDE, (_, include: string) => {
+    const text = readFileSync(resolve(family.dir, 'includes', `${include}.lua`), 'utf8');
+    return family.inline ? family.inline(text, source) : text;
+  });
   return withShebang(inlined, family.flags[name]);
 }
 

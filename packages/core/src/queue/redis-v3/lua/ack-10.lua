@@ -12,7 +12,7 @@
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
   and the shard's best `depth` claimable scores after the acks.
 
-  Cost per command: GET and SET of its record, and (once per device in the call) HGET + HSET
+  Cost per command: GETDEL of its record's key and HSET of its finished form, and (once per device in the call) HGET + HSET
   of its device's state; the batch's lease entry goes with its last command.
 ]]
 -- @include v3
@@ -24,7 +24,7 @@ local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
   local b = 7 + (i - 1) * 4
   local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local rec = redis.call('GET', cmdKey(id))
+  local rec, taken = takeRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
   else
@@ -41,20 +41,30 @@ for i = 1, n do
       d.pending = d.pending - 1
       finishRecord(id, rec, status, recAttempts(rec) + 1, now, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
-        sbyte(result, 1) == 49 and ssub(result, 2) or nil)
+        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken)
       leaseDone(leases, token)
       done = done + 1
       out[i] = { OK, STATUS_NAME[status] }
-    elseif recTail(rec, fixedEnd) == token and token ~= '' then
-      out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
     else
-      out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+      if taken then putBack(id, rec) end -- pending or dead: no expiry to restore
+      if token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
+        out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+      else
+        out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+      end
     end
   end
 end
-local wake = false
+-- Wake waiting claimers only when the shard's ready set was empty: while it holds a device,
+-- no claimer waits on this shard (a claim that came back short read every ready set first),
+-- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim
+-- batch 1 this was one PUBLISH (a socket write) per command.
+local wake, readyWasEmpty = false, nil
 for phyId, d in pairs(devs) do
-  if d.pending > #d.inflight and refresh(phyId, d, now, maxInFlight) then wake = true end
+  if d.pending > #d.inflight then
+    if readyWasEmpty == nil then readyWasEmpty = redis.call('ZCARD', K.ready) == 0 end
+    if refresh(phyId, d, now, maxInFlight) and readyWasEmpty then wake = true end
+  end
   writeDev(phyId, d)
 end
 if done > 0 then
@@ -63,5 +73,6 @@ if done > 0 then
   meta.size, meta.inflight = meta.size - done, meta.inflight - done
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 if wake then publishWake(channel) end
 return { out, bestScores(maxInFlight, depth) }

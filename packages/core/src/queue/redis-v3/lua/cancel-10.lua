@@ -8,7 +8,7 @@
 
 local id, maxInFlight, retentionMs, keepPayload = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local now = nowMs()
-local rec = redis.call('GET', cmdKey(id))
+local rec = findRecord(id, now, retentionMs)
 if not rec then return { NOT_FOUND, '' } end
 local status = recStatus(rec)
 if status == CANCELLED then return { OK, 'cancelled' } end
@@ -26,4 +26,5 @@ writeDev(phyId, d)
 local meta = readMeta()
 meta.size = meta.size - 1
 writeMeta(meta)
+expireBuckets(retentionMs)
 return { OK, 'cancelled' }

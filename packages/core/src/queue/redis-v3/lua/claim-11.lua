@@ -41,8 +41,8 @@ if prior then
   return out
 end
 
-promoteDue(now, maxInFlight, 1000)
 local meta = readMeta()
+local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
 local out, claimed = {}, {}
 local leaseExpiresAt = now + leaseMs
 
@@ -62,6 +62,7 @@ local function take(phyId)
     finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
     d.pending = d.pending - 1
     meta.size = meta.size - 1
+    metaChanged = true
     refresh(phyId, d, now, maxInFlight)
     writeDev(phyId, d)
     return
@@ -90,8 +91,10 @@ if #claimed > 0 then
   redis.call('ZADD', K.leases, int(leaseExpiresAt), token)
   redis.call('HSET', KEYS[11], 'ids', table.concat(claimed), 'left', int(#claimed))
   meta.inflight = meta.inflight + #claimed
+  metaChanged = true
 end
-writeMeta(meta)
+if metaChanged then writeMeta(meta) end -- a claim that took and promoted nothing writes nothing
+expireBuckets(retentionMs)
 local scores = bestScores(maxInFlight, depth)
 local reply = { int(leaseExpiresAt), #scores }
 for i = 1, #scores do reply[i + 2] = scores[i] end

@@ -7,15 +7,17 @@
   then 9 per item: id, phyId, priority, ttlMs, deliverAt (epoch ms, '' none),
                    idempotencyKey ('' none), fingerprint, packed fixed part (from byte 39 of
                    the record: records-v3.ts), payload
-  then depth: how many of the shard's best claimable scores to answer (0 none)
+  then depth: how many of the shard's best claimable scores to answer (0 none), the request
+  token (unique per call) and how long to remember it (ms)
 
-  Returns {items, scores}: per item {code, id, status}: 0 created (or the same id already
-  exists: a re-sent script answers as before), 1 DUPLICATE (the key named `id` with the same
+  Returns {items, scores}: per item {code, id, status}: 0 created (or, in a re-sent script,
+  the id exists, even finished since: answered as it is now), 1 DUPLICATE (the key named `id` with the same
   fingerprint), -6 IDEMPOTENCY_CONFLICT (the key names `id`, stored with another
   fingerprint), -3 DEVICE_FULL, -4 QUEUE_FULL (nothing written for that item).
 
-  Cost: one SET per command (the whole record), then per device one HSET of its state, and
-  one ZADD each of ready and expiry for the whole call.
+  Cost: one SET and one ZADD (its line) per command, then per device one HGET and one HSET of
+  its state, and per call one ZADD each of ready and expiry and the SET of its request token
+  (a re-sent script finds it and looks each id up instead of writing it again).
 ]]
 -- @include v3
 
@@ -23,6 +25,7 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 9 * n]) or 0
 local now = nowMs()
+local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 9 * n], '1', 'NX', 'PX', ARGV[9 + 9 * n])
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n)
 local out, devs, heads, expiries = {}, {}, {}, {}
@@ -38,7 +41,7 @@ for i = 1, n do
     idemRef = K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. idem
     first = redis.call('GET', idemRef)
   end
-  local firstRec = first and first ~= id and redis.call('GET', cmdKey(first))
+  local firstRec = first and first ~= id and findRecord(first)
   if firstRec then
     local stored = recFingerprint(firstRec)
     if stored ~= '' and stored ~= fingerprint then
@@ -53,22 +56,23 @@ for i = 1, n do
       devs[phyId] = d
     end
     local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
-    local existing = full and redis.call('GET', key)
+    -- An id exists only when this script was sent twice (ioredis re-sends after a reconnect):
+    -- only a re-sent script looks, so the usual path needs no read per command.
+    local existing = rerun and findRecord(id)
     local score = (9 - priority) * PRIORITY_STEP + nextSeq + i - 1
     local expiresAt = now + ttlMs
-    -- NX: the id exists only when this script was sent twice (ioredis re-sends after a
-    -- reconnect), which answers as before, so the usual path needs no read per command.
-    local created = not full and redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
-      .. fixed .. tail .. spack('>I4', #payload) .. payload, 'NX')
-    if existing or (not full and not created) then
-      out[i] = { OK, id, statusOf(id, existing or redis.call('GET', key)) }
+    if existing then
+      out[i] = { OK, id, statusOf(id, existing) }
     elseif full then
       out[i] = { full, id, '' }
     else
+      redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
+        .. fixed .. tail .. spack('>I4', #payload) .. payload)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
-        redis.call('ZADD', K.scheduled, deliverAt, id)
+        redis.call('ZADD', K.scheduled, int(deliverAt), id)
+        if deliverAt < meta.due then meta.due = deliverAt end
         redis.call('ZADD', schedKey(phyId), deliverAt, id)
       else
         redis.call('ZADD', lineKey(phyId), int(score), id)

@@ -49,4 +49,5 @@ if count > 0 then
   meta.size = meta.size - count
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 return count

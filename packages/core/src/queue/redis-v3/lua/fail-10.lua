@@ -23,12 +23,12 @@ local function backoffMs(attempt, random)
   return math.floor(exp * (1 - jitter) + exp * jitter * random + 0.5)
 end
 local now = nowMs()
-local out, devs, leases, finished, returned = {}, {}, {}, 0, 0
+local out, devs, leases, finished, returned, firstRetry = {}, {}, {}, 0, 0, NEVER
 for i = 1, n do
   local b = 8 + (i - 1) * 6
   local id, token, err, retryable, delayMs = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], tonumber(ARGV[b + 5])
   local random = tonumber(ARGV[b + 6])
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = findRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
   else
@@ -60,7 +60,8 @@ for i = 1, n do
         noteExpiry(phyId, recExpiresAt(rec))
         if retryAt > d.backoff then
           d.backoff = retryAt
-          redis.call('ZADD', K.backoff, retryAt, phyId)
+          redis.call('ZADD', K.backoff, int(retryAt), phyId)
+          if retryAt < firstRetry then firstRetry = retryAt end
         end
         returned = returned + 1
       else
@@ -69,7 +70,7 @@ for i = 1, n do
         finished = finished + 1
       end
       out[i] = { OK, STATUS_NAME[status] }
-    elseif recTail(rec, fixedEnd) == token and token ~= '' then
+    elseif token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
       out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
     else
       out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
@@ -84,6 +85,8 @@ if finished + returned > 0 then
   closeLeases(leases, memoryMs)
   local meta = readMeta()
   meta.size, meta.inflight = meta.size - finished, meta.inflight - finished - returned
+  if firstRetry < meta.due then meta.due = firstRetry end
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 return out

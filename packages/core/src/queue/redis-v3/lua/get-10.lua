@@ -1,9 +1,10 @@
 --[[
   One command: {id, record, inflight (0|1), claimedAt or waitingFor}, or {} when unknown.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] id
+  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] id   ARGV[2] retentionMs (an older finished record is not answered)
 ]]
 -- @include v3
 
-local rec = redis.call('GET', cmdKey(ARGV[1]))
+local now = nowMs()
+local rec = findRecord(ARGV[1], now, tonumber(ARGV[2]))
 if not rec then return {} end
-return view(ARGV[1], rec, nowMs())
+return view(ARGV[1], rec, now)

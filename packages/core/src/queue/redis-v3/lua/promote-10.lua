@@ -6,5 +6,6 @@
 -- @include v3
 
 local maxInFlight, max = tonumber(ARGV[1]), tonumber(ARGV[2])
-promoteDue(nowMs(), maxInFlight, 1000)
+local meta = readMeta()
+if promoteDue(nowMs(), maxInFlight, 1000, meta) then writeMeta(meta) end
 return bestScores(maxInFlight, max)

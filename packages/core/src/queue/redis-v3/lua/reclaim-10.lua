@@ -61,5 +61,6 @@ if count > 0 then
   meta.size, meta.inflight = meta.size - finished, meta.inflight - count
   writeMeta(meta)
 end
+expireBuckets(retentionMs)
 if wake then publishWake(channel) end
 return count

@@ -18,7 +18,7 @@ local out, devs, leases, returned = {}, {}, {}, 0
 for i = 1, n do
   local b = 4 + (i - 1) * 4
   local id, token, offline, reason = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = findRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
   else
@@ -41,7 +41,7 @@ for i = 1, n do
       end
       returned = returned + 1
       out[i] = { OK, 'queued' }
-    elseif recTail(rec, fixedEnd) == token and token ~= '' then
+    elseif token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
       out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
     else
       out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }

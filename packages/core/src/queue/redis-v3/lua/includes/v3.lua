@@ -6,7 +6,8 @@
                                      'idem:<len(phyId)>:<phyId>:<key>', 'claim:<token>'
   KEYS[2]  ready      zset phyId -> score of the device's head (only while it may be sent to)
   KEYS[3]  dev        hash phyId -> packed device state (see readDev)
-  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight
+  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight, due (the earliest
+                     scheduled or retry time: claims skip promoting until then)
   KEYS[5]  leases     zset token -> leaseExpiresAt, one entry per claim batch
   KEYS[6]  scheduled  zset id -> deliverAt (commands not due yet)
   KEYS[7]  backoff    zset phyId -> retryAt (devices waiting for a retry)
@@ -22,7 +23,18 @@
     from 39, as the caller packed it: B priority, I4 maxAttempts, d ackTimeoutMs, d ttlMs,
                   d deliverAt, I4 payload size, c8 payload hash, B+phyId, H+idempotencyKey,
                   B+fingerprint
+                  H+traceContext (empty when none)
     tail:         B+doneToken, H+lastError, I4+payload, then I4+result when flag 4
+  A finished command (not dead) whose id carries its creation minute (version nibble '7',
+  minted by keys-v3.ts) moves, compacted (flag 128), into the hash `f:<minute>` of its shard
+  under the rest of its id, and the hash expires as a whole retentionMs after its last
+  finish (a read checks each record's own retention):
+    B flags, B status, I4 attempts, I6 updatedAt, I6 createdAt, I6 expiresAt (bytes 1..24),
+    B priority, I4 maxAttempts, I4 ackTimeoutMs, I4 payload size, c8 payload hash (25..45),
+    B+phyId, H+idempotencyKey, B+fingerprint, H+traceContext, I6 deliverAt when flag 2, then
+    the tail with the first 8 characters of the done token (76 bytes with a 7-character phyId
+    and no key, error or result: one 80-byte allocation).
+  Other ids (none minted by this release) finish into their own key with PX retentionMs.
   Status codes: 1 queued, 3 acked, 4 rejected, 5 expired, 6 dead, 7 cancelled. "In flight" is
   not written to the record: a queued command with an entry in its device's state is in flight.
 
@@ -38,7 +50,7 @@ local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STA
 local IDEMPOTENCY_CONFLICT = -6
 local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
 local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'expired', [6] = 'dead', [7] = 'cancelled' }
-local DROPPED, HAS_RESULT = 1, 4
+local DROPPED, HAS_RESULT, COMPACT = 1, 4, 128
 local PRIORITY_STEP = 562949953421312
 local SEQ_EPOCH_S = 1735689600
 local spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub
@@ -62,14 +74,17 @@ local function lineKey(phyId) return K.prefix .. 'line:' .. phyId end
 local function schedKey(phyId) return K.prefix .. 'sched:' .. phyId end
 local function claimKey(token) return K.prefix .. 'claim:' .. token end
 
--- meta: seq, size, inflight (one GET and one SET per call)
+-- meta: seq, size, inflight, due (one GET and one SET per call). Every write to `scheduled`
+-- and `backoff` lowers `due` (enqueue, fail); a meta without it (0) has promoteDue look.
+local NEVER = 1e300
 local function readMeta()
   local m = redis.call('GET', K.meta)
-  if not m then return { seq = 0, size = 0, inflight = 0 } end
+  if not m then return { seq = 0, size = 0, inflight = 0, due = NEVER } end
   local seq, size, inflight = sunpack('>ddd', m)
-  return { seq = seq, size = size, inflight = inflight }
+  local due = #m >= 32 and sunpack('>d', m, 25) or 0
+  return { seq = seq, size = size, inflight = inflight, due = due }
 end
-local function writeMeta(m) redis.call('SET', K.meta, spack('>ddd', m.seq, m.size, m.inflight)) end
+local function writeMeta(m) redis.call('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
 
 -- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard).
 local function takeSeq(m, count)
@@ -135,16 +150,21 @@ local function recMaxAttempts(rec) return (sunpack('>I4', rec, 40)) end
 local function recTtl(rec) return (sunpack('>d', rec, 52)) end
 -- phyId, and where the immutable part ends (the tail starts right after).
 local function recPhy(rec)
-  local n = sbyte(rec, 80)
-  local phyId = ssub(rec, 81, 80 + n)
-  local pos = 81 + n
+  local flags = sbyte(rec, 1)
+  local at = flags >= COMPACT and 46 or 80
+  local n = sbyte(rec, at)
+  local phyId = ssub(rec, at + 1, at + n)
+  local pos = at + 1 + n
   pos = pos + 2 + sunpack('>H', rec, pos)
   pos = pos + 1 + sbyte(rec, pos)
+  pos = pos + 2 + sunpack('>H', rec, pos)
+  if flags >= COMPACT and bit.band(flags, 2) ~= 0 then pos = pos + 6 end
   return phyId, pos - 1
 end
 -- The fingerprint of a keyed command's payload and parameters ('' none).
 local function recFingerprint(rec)
-  local pos = 81 + sbyte(rec, 80)
+  local at = sbyte(rec, 1) >= COMPACT and 46 or 80
+  local pos = at + 1 + sbyte(rec, at)
   pos = pos + 2 + sunpack('>H', rec, pos)
   return ssub(rec, pos + 1, pos + sbyte(rec, pos))
 end
@@ -168,6 +188,11 @@ local function recTail(rec, fixedEnd)
   return token, err, payload, result
 end
 
+-- Whether a finished record's done token is the caller's (the compact form keeps its first 8 characters).
+local function sameHolder(stored, token)
+  return stored ~= '' and stored == ssub(token, 1, #stored)
+end
+
 -- A new version of a record: status, attempts, updatedAt, the tail; the immutable part kept.
 -- err/payload/result nil keep the old ones; payload false drops it (its size and hash stay).
 local function rewrite(rec, status, attempts, now, token, err, payload, result)
@@ -186,17 +211,83 @@ local function rewrite(rec, status, attempts, now, token, err, payload, result)
   return spack('>BBI4d', flags, status, attempts, now) .. ssub(rec, 15, fixedEnd) .. tail
 end
 
+-- The hash a finished command moves to and its field there, or nil for an id without the
+-- creation minute (see the header).
+local function bucketOf(id)
+  if sbyte(id, 15) ~= 55 then return nil end -- '7'
+  return K.prefix .. 'f:' .. ssub(id, 5, 8) .. ssub(id, 10, 12), ssub(id, 13)
+end
+
+-- A command's record wherever it is: its key while pending or dead, else its bucket.
+-- With retentionMs, a finished record older than that is not answered (its bucket may live on).
+local function findRecord(id, now, retentionMs)
+  local rec = redis.call('GET', cmdKey(id))
+  if rec then return rec end
+  local bucket, field = bucketOf(id)
+  if not bucket then return nil end
+  rec = redis.call('HGET', bucket, field)
+  if rec and retentionMs and sunpack('>I6', rec, 7) + retentionMs <= now then return nil end
+  return rec or nil
+end
+
+-- findRecord for a caller that will most likely finish the command (ack): its key is taken
+-- with GETDEL (one call where GET and, at finish, DEL were two). Answers the record and
+-- whether its key is gone; a caller that does not finish it puts it back (putBack).
+local function takeRecord(id)
+  if not bucketOf(id) then return findRecord(id), false end
+  local rec = redis.call('GETDEL', cmdKey(id))
+  if rec then return rec, true end
+  return findRecord(id), false
+end
+local function putBack(id, rec) redis.call('SET', cmdKey(id), rec) end
+
+-- Buckets written by this call, expired once at its end (expireBuckets).
+local touchedBuckets = {}
+local function expireBuckets(retentionMs)
+  for bucket in pairs(touchedBuckets) do redis.call('PEXPIRE', bucket, int(retentionMs)) end
+end
+
 -- Writes a final record: dead letters (payload kept, for replay) stay until replayed or
 -- purged; every other final state keeps no payload unless asked, for retentionMs.
-local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result)
+local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone)
   if status == DEAD then
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
-    redis.call('ZADD', K.dead, now, id)
-  else
+    redis.call('ZADD', K.dead, int(now), id)
+    return
+  end
+  local bucket, field = bucketOf(id)
+  if not bucket then
     local payload = false -- dropped
     if keepPayload then payload = nil end -- kept
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
+    return
   end
+  -- the compact form (see the header), built from the pending record in one concatenation
+  local _, fixedEnd = recPhy(rec)
+  local _, oldErr, payload, oldResult = recTail(rec, fixedEnd)
+  local flags = sbyte(rec, 1)
+  flags = bit.bor(COMPACT, bit.band(flags, 2))
+  if keepPayload then
+    flags = bit.bor(flags, bit.band(sbyte(rec, 1), DROPPED))
+  else
+    payload = ''
+    flags = bit.bor(flags, DROPPED)
+  end
+  if err == nil then err = oldErr end
+  if result == nil then result = oldResult end
+  local resultPart = ''
+  if result then
+    flags = bit.bor(flags, HAS_RESULT)
+    resultPart = spack('>I4', #result) .. result
+  end
+  local created, expires = sunpack('>dd', rec, 15)
+  local deliverPart = bit.band(flags, 2) ~= 0 and spack('>I6', (sunpack('>d', rec, 60))) or ''
+  local short = ssub(token, 1, 8)
+  redis.call('HSET', bucket, field, spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
+    .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
+    .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart)
+  if not keyGone then redis.call('DEL', cmdKey(id)) end
+  touchedBuckets[bucket] = true
 end
 
 -- Ends one command's part in its claim batch; the batch's lease entry goes with its last one.
@@ -239,8 +330,10 @@ local function bestScores(maxInFlight, depth)
   return out
 end
 
--- Moves due scheduled commands into their device's line and ends due retry waits.
-local function promoteDue(now, maxInFlight, limit)
+-- Moves due scheduled commands into their device's line and ends due retry waits; nothing
+-- (no call) before meta.due. Answers whether it looked (then meta changed: the caller writes it).
+local function promoteDue(now, maxInFlight, limit, meta)
+  if meta.due > now then return false end
   local nowText, limitText = int(now), int(limit)
   local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, id in ipairs(ids) do
@@ -259,7 +352,14 @@ local function promoteDue(now, maxInFlight, limit)
     redis.call('ZREM', K.backoff, phyId)
     refresh(phyId, readDev(phyId), now, maxInFlight)
   end
-  return #ids + #devices
+  if #ids == limit or #devices == limit then
+    meta.due = now -- more are due: look again next time
+  else
+    local s = redis.call('ZRANGE', K.scheduled, '0', '0', 'WITHSCORES')
+    local b = redis.call('ZRANGE', K.backoff, '0', '0', 'WITHSCORES')
+    meta.due = math.min(tonumber(s[2]) or NEVER, tonumber(b[2]) or NEVER)
+  end
+  return true
 end
 
 -- Why a queued command waits ('' = it does not), and whether it is in flight (its claimedAt).

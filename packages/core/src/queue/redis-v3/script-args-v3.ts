@@ -1,0 +1,102 @@
+import type { AckItem, EnqueueResult, FailItem, ReleaseItem, StoreEnqueueItem } from '../queue';
+import { packFixed, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
+import type { Arg } from './scripts-v3';
+
+/**
+ * One argument builder and one reply parser per v3 script that takes items (the header of
+ * each lua/<name>-<keys>.lua lists the same ARGV in the same order). Positions live here and
+ * in the Lua, nowhere else.
+ */
+
+/** What every shard script that may make a device ready needs to know of the queue. */
+export interface ShardSettings {
+  maxInFlight: number;
+  retentionMs: number;
+  /** `<wake channel>\n<origin>`: the publisher names itself so it can ignore its own wakes. */
+  wake: string;
+  claimMemoryMs: number;
+  keepPayload: boolean;
+}
+
+/** A script's answer for one item: a ScriptCode and the status it left (or found). */
+export interface ItemAnswer {
+  code: number;
+  status: string;
+}
+
+const flag = (on: boolean): '1' | '0' => (on ? '1' : '0');
+
+/** enqueue-10.lua: caps, then 9 per item, then depth, request token, its memory. */
+export function enqueueArgs(
+  items: StoreEnqueueItem[],
+  s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string },
+): Arg[] {
+  const args: Arg[] = [s.maxInFlight, s.perDeviceCap, s.shardCap, s.retentionMs, s.wake, items.length];
+  for (const input of items) {
+    const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
+    const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
+    args.push(input.id, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload);
+  }
+  args.push(s.depth, s.requestToken, s.claimMemoryMs);
+  return args;
+}
+
+/** enqueue-10.lua's `{items: {code, id, status}, scores}`. */
+export function parseEnqueueReply(reply: unknown): { answers: Array<ItemAnswer & { id: string }>; scores: number[] } {
+  const [items, scores] = reply as [Array<[number, string, string]>, Array<string | number>];
+  return {
+    answers: items.map(([code, id, status]) => ({ code: Number(code), id: String(id), status: String(status) as EnqueueResult['status'] })),
+    scores: scores.map(Number),
+  };
+}
+
+/** claim-11.lua: max, leaseMs, maxInFlight, token, retentionMs, depth, keep payload. */
+export function claimArgs(max: number, leaseMs: number, token: string, s: Pick<ShardSettings, 'maxInFlight' | 'retentionMs' | 'keepPayload'> & { depth: number }): Arg[] {
+  return [max, leaseMs, s.maxInFlight, token, s.retentionMs, s.depth, flag(s.keepPayload)];
+}
+
+/** claim-11.lua's `{leaseExpiresAt, d, d scores, id, record, ...}` (Buffers). */
+export function parseClaimReply(reply: unknown, token: string): { claimed: ScoredClaimV3[]; scores: number[] } {
+  return toClaimReplyV3(reply as Buffer[], token);
+}
+
+/** ack-10.lua: settings, n, then 4 per item (the result prefixed '1', or '0' for none). */
+export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
+  const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
+  for (const item of items) args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]));
+  return args;
+}
+const ONE = Buffer.from('1');
+
+/** ack-10.lua's `{items: {code, status}, scores}`. */
+export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: number[] } {
+  const [items, scores] = reply as [Array<[number, string]>, Array<string | number>];
+  return { answers: parseItems(items), scores: scores.map(Number) };
+}
+
+/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 6 per item. */
+export function failArgs(items: FailItem[], s: ShardSettings & { backoff: { baseMs: number; maxMs: number; jitter: number } }, random: () => number = Math.random): Arg[] {
+  const { baseMs, maxMs, jitter } = s.backoff;
+  const args: Arg[] = [s.maxInFlight, s.retentionMs, items.length, baseMs, maxMs, jitter, s.claimMemoryMs, flag(s.keepPayload)];
+  for (const item of items) {
+    const delay = item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs));
+    args.push(item.id, item.leaseToken, item.error, flag(item.retryable), delay, random());
+  }
+  return args;
+}
+
+/** release-10.lua: maxInFlight, wake, claim memory, n, then 4 per item. */
+export function releaseArgs(items: ReleaseItem[], s: ShardSettings): Arg[] {
+  const args: Arg[] = [s.maxInFlight, s.wake, s.claimMemoryMs, items.length];
+  for (const item of items) args.push(item.id, item.leaseToken, flag(item.deviceOffline === true), item.reason ?? '');
+  return args;
+}
+
+/** fail-10.lua's and release-10.lua's `{code, status}` per item. */
+export function parseItemsReply(reply: unknown): ItemAnswer[] {
+  return parseItems(reply as Array<[number, string]>);
+}
+
+function parseItems(items: Array<[number, string]>): ItemAnswer[] {
+  return items.map(([code, status]) => ({ code: Number(code), status: String(status) }));
+}
