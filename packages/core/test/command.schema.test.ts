@@ -52,13 +52,11 @@ describe('enqueue request schema', () => {
     expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: '2999-01-01T00:00:00Z' }).map((d) => d.path)).toEqual(['deliverAt']);
   });
 
-  it('refuses an oversized payload on its length, fast, before looking at its content', () => {
-    for (const payload of ['A'.repeat(7_000_000), 'A'.repeat(4 * 1024 * 1024)]) {
-      const started = process.hrtime.bigint();
-      const details = validationDetails({ phyId: 'D1', payload });
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      expect(details).toEqual([{ path: 'payload', message: expect.stringContaining('at most') }]);
-      expect(ms).toBeLessThan(50);
+  it('refuses an oversized payload on its length, before looking at its content', () => {
+    // Text that is not base64 at all: a check of the content would name that; the length check
+    // comes first, so the answer is about size whatever the text holds.
+    for (const payload of ['A'.repeat(7_000_000), 'A'.repeat(4 * 1024 * 1024), '!'.repeat(4 * 1024 * 1024)]) {
+      expect(validationDetails({ phyId: 'D1', payload })).toEqual([{ path: 'payload', message: expect.stringContaining('at most') }]);
     }
   });
 

@@ -23,7 +23,7 @@ interface Answer {
 }
 
 const DEVICES = ['PGKILL-1', 'PGKILL-2', 'PGKILL-3'];
-/** Enough that the API always has enqueue transactions open (it runs 4 at once and batches the rest). */
+/** Enough that the API always has an enqueue running on the server (it runs 4 at once and batches the rest). */
 const CALLERS = 16;
 
 describe('end to end on postgres: kill -9 of the PostgreSQL server under load', () => {
@@ -64,7 +64,7 @@ describe('end to end on postgres: kill -9 of the PostgreSQL server under load', 
     const api = await spawnDispatcher(testRedisUrl(), prefix, { ...env, DISPATCHER_WORKER_ENABLED: 'false' });
     processes.push(api);
 
-    // Callers back to back, so enqueue transactions are open on the server when it dies (a
+    // Callers back to back, so enqueues are running on the server when it dies (a
     // checked-out connection is where a dying server's 'error' event lands); each answer kept.
     const answers: Answer[] = [];
     loading = true;
@@ -96,15 +96,18 @@ describe('end to end on postgres: kill -9 of the PostgreSQL server under load', 
     const accepted = () => answers.filter((a) => a.status === 202).length;
     await waitFor(() => accepted() >= 50, { timeoutMs: 15_000, what: '50 commands accepted before the kill' });
 
-    // Killed while an enqueue transaction is open: its connection is checked out of the pool,
-    // where a vanishing server's 'error' event lands on the client itself.
+    // Killed while an enqueue is running on the server (one statement, enqueue_commands(), or a
+    // transaction between statements): its connection is checked out of the pool, where a
+    // vanishing server's 'error' event lands on the client itself.
     const watcher = new Client({ connectionString: pg.url });
     watcher.on('error', () => undefined);
     await watcher.connect();
     await waitFor(async () => {
-      const open = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbound-dispatcher' AND state = 'idle in transaction'");
+      const open = await watcher.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbound-dispatcher' AND (state = 'idle in transaction' OR (state = 'active' AND query LIKE '%enqueue_commands(%'))",
+      );
       return (open.rowCount ?? 0) > 0;
-    }, { timeoutMs: 10_000, intervalMs: 0, what: 'an enqueue transaction to be open' });
+    }, { timeoutMs: 10_000, intervalMs: 0, what: 'an enqueue to be running on the server' });
     await pg.kill();
     const killedAt = Date.now();
     await watcher.end().catch(() => undefined);
