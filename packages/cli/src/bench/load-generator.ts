@@ -11,6 +11,8 @@ export interface ProducedCommands {
   ids: string[];
   /** intendedMs[i] belongs to ids[i]. */
   intendedMs: number[];
+  /** Commands the API accepted (counted also when their ids are not kept). */
+  accepted: number;
   /** Commands the API refused (4xx/5xx per item or per request). */
   refused: number;
   /** Intended send time → API answer, ms, per accepted command. */
@@ -48,10 +50,13 @@ export class LoadGenerator {
    * or not earlier requests were answered. Latency is later measured from the due time, so a
    * stalled pipeline shows its queueing instead of slowing the producer (no coordinated omission).
    * At most `maxOutstanding` requests are in flight; beyond that commands wait, still on their due time.
+   * `keep: false` only counts (a long run would otherwise hold every id): ids, intendedMs and
+   * enqueueAnswerMs stay empty.
    */
-  async openLoop(rate: number, seconds: number, maxOutstanding = 256): Promise<ProducedCommands> {
+  async openLoop(rate: number, seconds: number, maxOutstanding = 256, options: { keep?: boolean } = {}): Promise<ProducedCommands> {
     const total = Math.max(1, Math.round(rate * seconds));
-    const out: ProducedCommands = { ids: [], intendedMs: [], refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const keep = options.keep ?? true;
+    const out: ProducedCommands = { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const interval = 1000 / rate;
     const t0 = epochMs() + 20;
     out.startedAt = t0;
@@ -64,7 +69,7 @@ export class LoadGenerator {
         if (inFlight.size >= maxOutstanding) await Promise.race(inFlight);
         const end = Math.min(due, next + 1000);
         const intended = Array.from({ length: end - next }, (_, k) => t0 + (next + k) * interval);
-        const request: Promise<unknown> = this.send(intended, out).finally(() => inFlight.delete(request));
+        const request: Promise<unknown> = this.send(intended, out, keep).finally(() => inFlight.delete(request));
         inFlight.add(request);
         next = end;
       }
@@ -84,7 +89,7 @@ export class LoadGenerator {
     const result = { accepted: 0, refused: 0, startedAt: epochMs(), finishedAt: 0 };
     const deadline = result.startedAt + seconds * 1000;
     // Ids are not kept here (only counted): a saturation run sends hundreds of thousands.
-    const sink: ProducedCommands = { ids: [], intendedMs: [], refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const sink: ProducedCommands = { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const worker = async (): Promise<void> => {
       while (epochMs() < deadline) {
         if (unacked(result.accepted) + options.batch > options.window()) {
@@ -132,6 +137,7 @@ export class LoadGenerator {
           continue;
         }
         accepted += 1;
+        out.accepted += 1;
         if (!keep) continue;
         out.ids.push(item.id);
         out.intendedMs.push(intended[item.index]!);
