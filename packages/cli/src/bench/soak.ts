@@ -112,7 +112,7 @@ async function startSoakStack(options: SoakOptions): Promise<SoakStack> {
         host: '127.0.0.1', port: tcpPorts[k]!, secret: BENCH_SECRETS.deviceSecret, count, idPrefix,
         behaviour: { ...SOAK_DEVICE_BEHAVIOUR }, churn: { ...SOAK_CHURN },
         // Enough to spot a re-delivery within seconds; small so the fleet's memory levels off.
-        historyLimit: 200, statsIntervalMs: 1_000,
+        historyLimit: 50, statsIntervalMs: 1_000,
       });
       fleets.push(fleet);
       pids[`fleet-${k + 1}`] = fleet.pid;
