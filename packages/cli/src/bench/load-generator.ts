@@ -50,19 +50,26 @@ export class LoadGenerator {
    * or not earlier requests were answered. Latency is later measured from the due time, so a
    * stalled pipeline shows its queueing instead of slowing the producer (no coordinated omission).
    * At most `maxOutstanding` requests are in flight; beyond that commands wait, still on their due time.
-   * `keep: false` only counts (a long run would otherwise hold every id): ids, intendedMs and
-   * enqueueAnswerMs stay empty.
+   * Options for long runs: `keep: false` only counts (a long run would otherwise hold every id;
+   * ids, intendedMs and enqueueAnswerMs stay empty); `tickMs` sends at most one batch per tick,
+   * i.e. batches of rate × tick commands, as a backend that gathers its commands would (fewer,
+   * larger requests; the latency measured from the due time still shows the wait); `out` is
+   * filled as answers arrive, for a caller that reports while the loop runs; `signal` stops
+   * sending early.
    */
-  async openLoop(rate: number, seconds: number, maxOutstanding = 256, options: { keep?: boolean } = {}): Promise<ProducedCommands> {
+  async openLoop(
+    rate: number, seconds: number, maxOutstanding = 256,
+    options: { keep?: boolean; tickMs?: number; out?: ProducedCommands; signal?: AbortSignal } = {},
+  ): Promise<ProducedCommands> {
     const total = Math.max(1, Math.round(rate * seconds));
     const keep = options.keep ?? true;
-    const out: ProducedCommands = { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const out: ProducedCommands = options.out ?? { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const interval = 1000 / rate;
     const t0 = epochMs() + 20;
     out.startedAt = t0;
     const inFlight = new Set<Promise<unknown>>();
     let next = 0;
-    while (next < total) {
+    while (next < total && !options.signal?.aborted) {
       const now = epochMs();
       const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
       while (next < due) {
@@ -73,7 +80,7 @@ export class LoadGenerator {
         inFlight.add(request);
         next = end;
       }
-      if (next < total) await sleep(Math.max(0, t0 + next * interval - epochMs()));
+      if (next < total) await sleep(Math.max(options.tickMs ?? 0, t0 + next * interval - epochMs()));
     }
     await Promise.all(inFlight);
     out.finishedAt = epochMs();

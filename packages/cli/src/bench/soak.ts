@@ -19,12 +19,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as wait } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, ValidatedQueue, type CommandQueue } from '@outbound/core';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, REPO_ROOT, rssBytes, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
-import { epochMs, LoadGenerator } from './load-generator';
+import { epochMs, LoadGenerator, type ProducedCommands } from './load-generator';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type Backend, type StoreUrls } from './service-processes';
 import { rssTrendPercent, renderSoakMarkdown, type SoakInterval, type SoakReport } from './soak-report';
 
@@ -232,6 +233,14 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
   const producer = new LoadGenerator({ apiUrl: stack.apiUrls[0]!, phyIds: stack.phyIds, payloadBytes: options.payloadBytes });
   // Several dispatchers: the producer spreads its requests over their APIs.
   const producers = stack.apiUrls.map((apiUrl, i) => (i === 0 ? producer : new LoadGenerator({ apiUrl, phyIds: stack.phyIds, payloadBytes: options.payloadBytes })));
+  // Ctrl-C (or SIGTERM) ends the load early; the run still drains, reports and stops its processes.
+  const stop = new AbortController();
+  const interrupt = () => {
+    log('soak: interrupted: stopping the load, then draining and reporting what was measured');
+    stop.abort();
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   const ownLoop = monitorEventLoopDelay({ resolution: 10 });
   ownLoop.enable();
   const failures: string[] = [];
@@ -273,16 +282,24 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
     log(`soak: ${count} × ${options.intervalSeconds} s at ${rate}/s (load average ${load.join(' ')})`);
     const runStarted = epochMs();
     let previous = before;
+    // One open loop per dispatcher for the whole run, batches of 100 ms; the intervals are read
+    // off its live counts on the clock, so the run lasts its minutes whatever the answers do.
+    const outs: ProducedCommands[] = producers.map(() => ({ ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 }));
+    const loadDone = Promise.all(producers.map((p, k) => p.openLoop(rate / producers.length, count * options.intervalSeconds, 256, {
+      keep: false, tickMs: 100, out: outs[k], signal: stop.signal,
+    })));
+    const sentSoFar = () => outs.reduce((s, o) => s + o.accepted, 0);
+    const refusedSoFar = () => outs.reduce((s, o) => s + o.refused, 0);
+    let previousSent = { accepted: 0, refused: 0 };
     try {
-      for (let i = 1; i <= count; i++) {
+      for (let i = 1; i <= count && !stop.signal.aborted; i++) {
         ownLoop.reset();
-        const share = rate / producers.length;
-        const produced = await Promise.all(producers.map((p) => p.openLoop(share, options.intervalSeconds, 256, { keep: false })));
+        await wait(Math.max(0, runStarted + i * options.intervalSeconds * 1000 - epochMs()), undefined, { signal: stop.signal }).catch(() => undefined);
         sampleRss();
-        const sent = produced.reduce((s, p) => s + p.accepted, 0);
-        const refused = produced.reduce((s, p) => s + p.refused, 0);
-        totals.sent += sent;
-        totals.refused += refused;
+        const counted = { accepted: sentSoFar(), refused: refusedSoFar() };
+        const sent = counted.accepted - previousSent.accepted;
+        const refused = counted.refused - previousSent.refused;
+        previousSent = counted;
         const outcomes = await readOutcomes(stack.apiUrls);
         const nowQueued = await queued(stack.queue);
         const storeBytes = await stack.storeBytes();
@@ -311,10 +328,14 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
         previous = outcomes;
         intervals.push(interval);
         log(`soak: ${formatInterval(interval)}`);
-        if (failures.length > 0) break; // a process died: the rest would measure nothing
+        if (failures.length > 0) stop.abort(); // a process died: the rest would measure nothing
       }
     } finally {
       clearInterval(rssTimer);
+      stop.abort();
+      await loadDone;
+      totals.sent = sentSoFar();
+      totals.refused = refusedSoFar();
     }
     log(`soak: load stopped; waiting up to ${options.drainSeconds} s for the queue to drain`);
     try {
@@ -339,6 +360,8 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
     failures.push(`run failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     ownLoop.disable();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     await Promise.all(producers.map((p) => p.close().catch(() => undefined)));
     await stack.close();
   }
