@@ -24,16 +24,32 @@ const int = (min: number) => (text: string) => {
   return v;
 };
 
+/** Requests answered 503 or 429 and sent again. */
+let retried = 0;
+
+/**
+ * One API call. A 503 (store unreachable, nothing stored) or 429 is sent again after its
+ * Retry-After (1 s without one), up to 60 times: a long run on a busy host meets a few, and
+ * ending a million-command run on the first would throw the whole run away.
+ */
 async function call<T>(pool: Pool, key: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await pool.request({
-    method, path,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headersTimeout: 120_000, bodyTimeout: 120_000,
-  });
-  const text = await res.body.text();
-  if (res.statusCode >= 400) throw new Error(`${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-  return JSON.parse(text) as T;
+  for (let attempt = 1; ; attempt++) {
+    const res = await pool.request({
+      method, path,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: 120_000, bodyTimeout: 120_000,
+    });
+    const text = await res.body.text();
+    if ((res.statusCode === 503 || res.statusCode === 429) && attempt < 60) {
+      retried += 1;
+      const after = Number(res.headers['retry-after']);
+      await new Promise((r) => setTimeout(r, (Number.isFinite(after) && after > 0 ? after : 1) * 1000));
+      continue;
+    }
+    if (res.statusCode >= 400) throw new Error(`${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  }
 }
 
 /**
@@ -169,13 +185,14 @@ async function run(flags: Flags): Promise<void> {
     runSeconds: Number(((Date.now() - started) / 1000).toFixed(2)),
     window: flags.window,
     producerHeldBack: heldBack,
+    retriedRequests: retried,
     commandsPerSecond: acked === 0 ? 0 : Math.round(acked / Math.max(0.001, (last - first) / 1000)),
     enqueueToAckMs: acked === 0 ? null : { p50, p95, p99, max },
   };
   if (flags.json) console.log(JSON.stringify(result));
   else {
     console.log(`accepted ${result.accepted}/${result.commands}  statuses ${JSON.stringify(statuses)}  offered ${result.offeredRate}/s`);
-    console.log(`end to end: ${result.commandsPerSecond} commands/s (first enqueue to last ACK), run ${result.runSeconds} s, producer held back by the window ${heldBack} times`);
+    console.log(`end to end: ${result.commandsPerSecond} commands/s (first enqueue to last ACK), run ${result.runSeconds} s, producer held back by the window ${heldBack} times, ${retried} requests retried after 503/429`);
     const l = result.enqueueToAckMs;
     console.log(l ? `enqueue-to-ACK ms: p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}` : 'enqueue-to-ACK ms: no command was acked');
   }
