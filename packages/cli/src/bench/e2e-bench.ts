@@ -111,7 +111,10 @@ class PendingIds {
 }
 
 async function run(flags: Flags): Promise<void> {
+  // Two pools: the readers' long polls hold their connections up to 30 s each, and the
+  // producer's batches must not queue behind them.
   const pool = new Pool(flags.url, { connections: flags.concurrency });
+  const sendPool = new Pool(flags.url, { connections: 4 });
   const payload = Buffer.from('bench').toString('base64');
   const pending = new PendingIds();
   const started = Date.now();
@@ -137,7 +140,7 @@ async function run(flags: Flags): Promise<void> {
         if (full()) heldBack += 1;
         while (full()) await pending.changed();
         const commands = Array.from({ length: count }, (_, j) => ({ phyId: `SIM${String(((first + j) % flags.devices) + 1).padStart(5, '0')}`, payload }));
-        const answer = await call<{ results: Array<{ id?: string }> }>(pool, flags.key, 'POST', '/v1/commands/batch', { commands });
+        const answer = await call<{ results: Array<{ id?: string }> }>(sendPool, flags.key, 'POST', '/v1/commands/batch', { commands });
         const ids = answer.results.flatMap((r) => (r.id ? [r.id] : []));
         accepted += ids.length;
         pending.push(ids);
@@ -172,7 +175,7 @@ async function run(flags: Flags): Promise<void> {
     produce().then(() => (enqueueSeconds = (Date.now() - started) / 1000)),
     ...Array.from({ length: flags.concurrency }, read),
   ]);
-  await pool.close();
+  await Promise.all([pool.close(), sendPool.close()]);
 
   const { p50, p95, p99, max } = latencies.summary();
   const result = {
