@@ -57,6 +57,8 @@ export const SOAK_DEVICE_BEHAVIOUR = { ackLatencyMs: { min: 1, max: 20 }, reject
 export const SOAK_CHURN = { intervalMs: 10_000, fraction: 0.05 } as const;
 
 const PREFIX = 'soak';
+/** A service gets this long to answer /readyz: on a host loaded by other work, 30 s was not always enough. */
+const READY_TIMEOUT_MS = 120_000;
 const MB = 1024 * 1024;
 
 interface SoakStack {
@@ -92,14 +94,14 @@ async function startSoakStack(options: SoakOptions): Promise<SoakStack> {
     const ingressUrls: string[] = [];
     const tcpPorts: number[] = [];
     for (let i = 1; i <= options.ingresses; i++) {
-      const ingress = await startIngressProcess(group, `ingress-${i}`, stores);
+      const ingress = await startIngressProcess(group, `ingress-${i}`, stores, {}, [], READY_TIMEOUT_MS);
       pids[`ingress-${i}`] = ingress.pid;
       ingressUrls.push(ingress.httpUrl);
       tcpPorts.push(ingress.tcpPort);
     }
     const apiUrls: string[] = [];
     for (let i = 1; i <= options.dispatchers; i++) {
-      const dispatcher = await startDispatcherProcess(group, `dispatcher-${i}`, stores);
+      const dispatcher = await startDispatcherProcess(group, `dispatcher-${i}`, stores, {}, [], READY_TIMEOUT_MS);
       pids[`dispatcher-${i}`] = dispatcher.pid;
       apiUrls.push(dispatcher.apiUrl);
     }
@@ -216,12 +218,11 @@ async function measureMax(stack: SoakStack, producer: LoadGenerator, seconds: nu
   const base = applied();
   let steady: { at: number; acked: number } | undefined;
   const marker = setTimeout(() => (steady = { at: epochMs(), acked: applied() }), seconds * 250);
-  const sat = await producer.saturate(seconds, (accepted) => accepted - (applied() - base), { window: () => 4_000, batch: 500, workers: 4 });
+  await producer.saturate(seconds, (accepted) => accepted - (applied() - base), { window: () => 4_000, batch: 500, workers: 4 });
   clearTimeout(marker);
   const end = { at: epochMs(), acked: applied() };
   // Let the backlog drain before the soak starts.
   await waitUntil('the queue to drain after measuring the maximum', 120_000, async () => (await queued(stack.queue)) === 0);
-  void sat;
   return steady ? Math.round(((end.acked - steady.acked) * 1000) / (end.at - steady.at)) : 0;
 }
 
@@ -256,6 +257,7 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
     if (options.fraction !== undefined) {
       log(`soak: measuring the maximum (${options.maxSeconds} s closed loop)`);
       measuredMax = await measureMax(stack, producer, options.maxSeconds);
+      if (measuredMax === 0) throw new Error(`no command was ACKed in the steady part of the ${options.maxSeconds} s measurement: give --rate, or a longer --max-seconds`);
       rate = Math.max(1, Math.round(measuredMax * options.fraction));
       log(`soak: maximum ${measuredMax}/s → offering ${rate}/s (${options.fraction} of it)`);
     }
