@@ -39,8 +39,11 @@ export interface SoakOptions {
   ingresses: number;
   dispatchers: number;
   intervalSeconds: number;
-  /** Intervals left out of the RSS trend (JIT, pools and heaps settling). */
-  warmupIntervals: number;
+  /**
+   * Intervals left out of the RSS trend (JIT, pools and heaps settling, the devices' memory of
+   * command ids filling). Default: 5, or longer when the devices' memory fills later, at most half the run.
+   */
+  warmupIntervals?: number;
   payloadBytes: number;
   /** Seconds of closed-loop saturation to measure the maximum (with `fraction`). */
   maxSeconds: number;
@@ -57,6 +60,8 @@ export const SOAK_DEVICE_BEHAVIOUR = { ackLatencyMs: { min: 1, max: 20 }, reject
 export const SOAK_CHURN = { intervalMs: 10_000, fraction: 0.05 } as const;
 
 const PREFIX = 'soak';
+/** Command ids a simulated device remembers (it holds up to twice as many before forgetting the oldest). */
+const DEVICE_ID_MEMORY = 20;
 /** A service gets this long to answer /readyz: on a host loaded by other work, 30 s was not always enough. */
 const READY_TIMEOUT_MS = 120_000;
 const MB = 1024 * 1024;
@@ -114,8 +119,8 @@ async function startSoakStack(options: SoakOptions): Promise<SoakStack> {
       const fleet = new FleetProcess(group, `fleet-${k + 1}`, {
         host: '127.0.0.1', port: tcpPorts[k]!, secret: BENCH_SECRETS.deviceSecret, count, idPrefix,
         behaviour: { ...SOAK_DEVICE_BEHAVIOUR }, churn: { ...SOAK_CHURN },
-        // Enough to spot a re-delivery within seconds; small so the fleet's memory levels off.
-        historyLimit: 50, statsIntervalMs: 1_000,
+        // Enough to spot a re-delivery within seconds; small so the fleet's memory levels off early.
+        historyLimit: DEVICE_ID_MEMORY, statsIntervalMs: 1_000,
       });
       fleets.push(fleet);
       pids[`fleet-${k + 1}`] = fleet.pid;
@@ -253,6 +258,8 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
   let final = { queued: 0, outcomes: { ok: 0, rejected: 0, busy: 0, retries: 0, dead: 0, expired: 0 } as Outcomes, duplicates: 0, churned: 0, connects: 0 };
   let baseline = { storeBytes: 0, redisBytes: 0 };
   const load = loadavg().map((v) => round(v, 2));
+  const count = Math.max(1, Math.round((options.minutes * 60) / options.intervalSeconds));
+  let warmupIntervals = options.warmupIntervals ?? Math.min(5, Math.floor(count / 2));
   try {
     if (options.fraction !== undefined) {
       log(`soak: measuring the maximum (${options.maxSeconds} s closed loop)`);
@@ -261,6 +268,9 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
       rate = Math.max(1, Math.round(measuredMax * options.fraction));
       log(`soak: maximum ${measuredMax}/s → offering ${rate}/s (${options.fraction} of it)`);
     }
+    // The fleet's memory of ids fills after 2 × DEVICE_ID_MEMORY commands per device; until then it grows by design.
+    const fillSeconds = (2 * DEVICE_ID_MEMORY * options.devices) / rate;
+    warmupIntervals = options.warmupIntervals ?? Math.min(Math.max(5, Math.ceil(fillSeconds / options.intervalSeconds)), Math.floor(count / 2));
     const before = await readOutcomes(stack.apiUrls);
     const fleetSum = (key: 'duplicates' | 'churned' | 'connects') => stack.fleets.reduce((s, f) => s + (f.counters[key] ?? 0), 0);
     const fleetBase = { duplicates: fleetSum('duplicates'), churned: fleetSum('churned'), connects: fleetSum('connects') };
@@ -280,7 +290,6 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
       }
     };
     const rssTimer = setInterval(sampleRss, 5_000);
-    const count = Math.max(1, Math.round((options.minutes * 60) / options.intervalSeconds));
     log(`soak: ${count} × ${options.intervalSeconds} s at ${rate}/s (load average ${load.join(' ')})`);
     const runStarted = epochMs();
     let previous = before;
@@ -371,7 +380,7 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
   const o = final.outcomes;
   const lost = totals.sent - o.ok - o.rejected - o.dead - o.expired - final.queued;
   if (lost > 0) failures.push(`${lost} accepted commands were neither finished nor still queued (lost)`);
-  const warm = intervals.slice(Math.min(options.warmupIntervals, Math.max(0, intervals.length - 2)));
+  const warm = intervals.slice(Math.min(warmupIntervals, Math.max(0, intervals.length - 2)));
   const trends: Record<string, number | null> = {};
   for (const name of Object.keys(stack.pids)) {
     const trend = rssTrendPercent(warm.map((x) => x.rssMb[name] ?? NaN));
@@ -390,7 +399,7 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
     command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
     settings: {
       backend: options.backend, devices: options.devices, ingresses: options.ingresses, dispatchers: options.dispatchers,
-      minutes: options.minutes, intervalSeconds: options.intervalSeconds, warmupIntervals: options.warmupIntervals,
+      minutes: options.minutes, intervalSeconds: options.intervalSeconds, warmupIntervals,
       payloadBytes: options.payloadBytes, offeredPerSec: rate, fraction: options.fraction ?? null, measuredMaxPerSec: measuredMax ?? null,
       deviceBehaviour: SOAK_DEVICE_BEHAVIOUR, churn: SOAK_CHURN, rssTolerancePercent: options.rssTolerancePercent,
     },
@@ -440,7 +449,7 @@ function main(): void {
     .option('--ingresses <n>', 'ingress processes (one device fleet each)', positive(true), 1)
     .option('--dispatchers <n>', 'dispatcher processes', positive(true), 1)
     .option('--interval <s>', 'seconds per reported interval', positive(true), 60)
-    .option('--warmup <n>', 'intervals left out of the RSS trend (default: 5, at most half the run)')
+    .option('--warmup <n>', 'intervals left out of the RSS trend (default: 5, longer when the devices\' memory of ids fills later; at most half the run)')
     .option('--payload-bytes <n>', 'payload size', positive(true), 32)
     .option('--max-seconds <s>', 'closed-loop seconds to measure the maximum (with --fraction)', positive(true), 30)
     .option('--drain-seconds <s>', 'most seconds to wait for the queue to empty at the end', positive(true), 180)
@@ -452,8 +461,7 @@ function main(): void {
     }) => {
       if (flags.rate === undefined && flags.fraction === undefined) throw new InvalidArgumentError('give --rate or --fraction');
       if (flags.fraction !== undefined && flags.fraction > 1) throw new InvalidArgumentError('--fraction must be in (0, 1]');
-      const count = Math.max(1, Math.round((flags.minutes * 60) / flags.interval));
-      const warmupIntervals = flags.warmup === undefined ? Math.min(5, Math.floor(count / 2)) : Number(flags.warmup);
+      const warmupIntervals = flags.warmup === undefined ? undefined : Number(flags.warmup);
       const { report, files } = await runSoak({
         minutes: flags.minutes, rate: flags.rate, fraction: flags.fraction, backend: flags.backend, devices: flags.devices,
         ingresses: flags.ingresses, dispatchers: flags.dispatchers, intervalSeconds: flags.interval, warmupIntervals,
