@@ -120,6 +120,8 @@ async function run(flags: Flags): Promise<void> {
   const started = Date.now();
   let accepted = 0;
   let heldBack = 0;
+  /** Items of a batch the API refused, by error code (the batch itself answered 200). */
+  const refused: Record<string, number> = {};
 
   // Producer: batches made as they are sent (a million command objects never exist at once),
   // 4 requests at a time at full speed or one by one on an open-loop schedule, and held back
@@ -140,8 +142,9 @@ async function run(flags: Flags): Promise<void> {
         if (full()) heldBack += 1;
         while (full()) await pending.changed();
         const commands = Array.from({ length: count }, (_, j) => ({ phyId: `SIM${String(((first + j) % flags.devices) + 1).padStart(5, '0')}`, payload }));
-        const answer = await call<{ results: Array<{ id?: string }> }>(sendPool, flags.key, 'POST', '/v1/commands/batch', { commands });
+        const answer = await call<{ results: Array<{ id?: string; code?: string }> }>(sendPool, flags.key, 'POST', '/v1/commands/batch', { commands });
         const ids = answer.results.flatMap((r) => (r.id ? [r.id] : []));
+        for (const r of answer.results) if (!r.id) refused[r.code ?? 'unknown'] = (refused[r.code ?? 'unknown'] ?? 0) + 1;
         accepted += ids.length;
         pending.push(ids);
       }
@@ -181,6 +184,7 @@ async function run(flags: Flags): Promise<void> {
   const result = {
     commands: flags.commands,
     accepted,
+    refused,
     statuses,
     devices: flags.devices,
     offeredRate: flags.rate || 'max',
@@ -194,7 +198,7 @@ async function run(flags: Flags): Promise<void> {
   };
   if (flags.json) console.log(JSON.stringify(result));
   else {
-    console.log(`accepted ${result.accepted}/${result.commands}  statuses ${JSON.stringify(statuses)}  offered ${result.offeredRate}/s`);
+    console.log(`accepted ${result.accepted}/${result.commands}${Object.keys(refused).length ? `  refused ${JSON.stringify(refused)}` : ''}  statuses ${JSON.stringify(statuses)}  offered ${result.offeredRate}/s`);
     console.log(`end to end: ${result.commandsPerSecond} commands/s (first enqueue to last ACK), run ${result.runSeconds} s, producer held back by the window ${heldBack} times, ${retried} requests retried after 503/429`);
     const l = result.enqueueToAckMs;
     console.log(l ? `enqueue-to-ACK ms: p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}` : 'enqueue-to-ACK ms: no command was acked');
