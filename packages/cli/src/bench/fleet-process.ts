@@ -12,6 +12,12 @@ export interface FleetCounters {
   duplicates: number;
   applied: number;
   connected: number;
+  /** Sent by every worker; optional so a report from an older worker still parses. */
+  rejected?: number;
+  busy?: number;
+  /** Connections dropped by churn, and handshakes completed (reconnects included). */
+  churned?: number;
+  connects?: number;
 }
 
 /** phyId of device `i` (0-based) of a fleet with `count` devices, as DeviceFleet names them. */

@@ -9,7 +9,7 @@
  * Options arrive as JSON in argv[2] (FleetWorkerOptions).
  */
 import net from 'node:net'; // the module object itself (a namespace import would be a read-only copy)
-import { DeviceFleet } from '../sim';
+import { DeviceFleet, type DeviceBehaviour } from '../sim';
 
 export interface FleetWorkerOptions {
   host: string;
@@ -22,6 +22,12 @@ export interface FleetWorkerOptions {
   connectConcurrency?: number;
   /** How often counters are sent (default 100 ms; summing them walks every device). */
   statsIntervalMs?: number;
+  /** How the devices answer (default: ACK OK at once). */
+  behaviour?: DeviceBehaviour;
+  /** Drop this share of the connections every intervalMs; the devices reconnect (the soak run). */
+  churn?: { intervalMs: number; fraction: number };
+  /** Command ids each device remembers to spot re-deliveries (default 10,000); a long run keeps it small so the fleet's memory levels off. */
+  historyLimit?: number;
 }
 
 /**
@@ -46,7 +52,10 @@ async function main(): Promise<void> {
   };
   const fleet = new DeviceFleet({
     host: options.host, port: options.port, secret: options.secret, count: options.count, idPrefix: options.idPrefix,
-    reconnect: false, connectConcurrency: options.connectConcurrency ?? 200, historyLimit: 10_000,
+    ...options.behaviour,
+    // Churn needs reconnecting devices; without it a lost device is a failed run.
+    ...(options.churn ? { churn: options.churn } : { reconnect: false }),
+    connectConcurrency: options.connectConcurrency ?? 200, historyLimit: options.historyLimit ?? 10_000,
   });
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -63,7 +72,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop());
   const report = (): void => {
     const s = fleet.summary();
-    send({ type: 'stats', at: Date.now(), acked: s.acked, received: s.received, duplicates: s.duplicates, applied: s.applied, connected: s.connected });
+    send({ type: 'stats', at: Date.now(), acked: s.acked, received: s.received, duplicates: s.duplicates, applied: s.applied, connected: s.connected, rejected: s.rejected, busy: s.busy, churned: s.churned, connects: s.connects });
   };
   const timer = setInterval(report, options.statsIntervalMs ?? 100);
   const started = process.hrtime.bigint();

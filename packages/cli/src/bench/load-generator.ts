@@ -11,6 +11,8 @@ export interface ProducedCommands {
   ids: string[];
   /** intendedMs[i] belongs to ids[i]. */
   intendedMs: number[];
+  /** Commands the API accepted (counted also when their ids are not kept). */
+  accepted: number;
   /** Commands the API refused (4xx/5xx per item or per request). */
   refused: number;
   /** Intended send time → API answer, ms, per accepted command. */
@@ -48,27 +50,37 @@ export class LoadGenerator {
    * or not earlier requests were answered. Latency is later measured from the due time, so a
    * stalled pipeline shows its queueing instead of slowing the producer (no coordinated omission).
    * At most `maxOutstanding` requests are in flight; beyond that commands wait, still on their due time.
+   * Options for long runs: `keep: false` only counts (a long run would otherwise hold every id;
+   * ids, intendedMs and enqueueAnswerMs stay empty); `tickMs` sends at most one batch per tick,
+   * i.e. batches of rate × tick commands, as a backend that gathers its commands would (fewer,
+   * larger requests; the latency measured from the due time still shows the wait); `out` is
+   * filled as answers arrive, for a caller that reports while the loop runs; `signal` stops
+   * sending early.
    */
-  async openLoop(rate: number, seconds: number, maxOutstanding = 256): Promise<ProducedCommands> {
+  async openLoop(
+    rate: number, seconds: number, maxOutstanding = 256,
+    options: { keep?: boolean; tickMs?: number; out?: ProducedCommands; signal?: AbortSignal } = {},
+  ): Promise<ProducedCommands> {
     const total = Math.max(1, Math.round(rate * seconds));
-    const out: ProducedCommands = { ids: [], intendedMs: [], refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const keep = options.keep ?? true;
+    const out: ProducedCommands = options.out ?? { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const interval = 1000 / rate;
     const t0 = epochMs() + 20;
     out.startedAt = t0;
     const inFlight = new Set<Promise<unknown>>();
     let next = 0;
-    while (next < total) {
+    while (next < total && !options.signal?.aborted) {
       const now = epochMs();
       const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
       while (next < due) {
         if (inFlight.size >= maxOutstanding) await Promise.race(inFlight);
         const end = Math.min(due, next + 1000);
         const intended = Array.from({ length: end - next }, (_, k) => t0 + (next + k) * interval);
-        const request: Promise<unknown> = this.send(intended, out).finally(() => inFlight.delete(request));
+        const request: Promise<unknown> = this.send(intended, out, keep).finally(() => inFlight.delete(request));
         inFlight.add(request);
         next = end;
       }
-      if (next < total) await sleep(Math.max(0, t0 + next * interval - epochMs()));
+      if (next < total) await sleep(Math.max(options.tickMs ?? 0, t0 + next * interval - epochMs()));
     }
     await Promise.all(inFlight);
     out.finishedAt = epochMs();
@@ -84,7 +96,7 @@ export class LoadGenerator {
     const result = { accepted: 0, refused: 0, startedAt: epochMs(), finishedAt: 0 };
     const deadline = result.startedAt + seconds * 1000;
     // Ids are not kept here (only counted): a saturation run sends hundreds of thousands.
-    const sink: ProducedCommands = { ids: [], intendedMs: [], refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const sink: ProducedCommands = { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
     const worker = async (): Promise<void> => {
       while (epochMs() < deadline) {
         if (unacked(result.accepted) + options.batch > options.window()) {
@@ -132,6 +144,7 @@ export class LoadGenerator {
           continue;
         }
         accepted += 1;
+        out.accepted += 1;
         if (!keep) continue;
         out.ids.push(item.id);
         out.intendedMs.push(intended[item.index]!);

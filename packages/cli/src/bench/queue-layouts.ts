@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
 import { runBullmq } from './bullmq-core';
 import { freePort } from './child-processes';
+import { printPostgresBytes } from './postgres-bytes';
 
 const DEVICES = 1_000;
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
@@ -270,6 +271,7 @@ async function main(): Promise<void> {
         console.log(`| ${impl === 'bullmq' ? 'BullMQ (completed jobs kept)' : `Outbound ${impl}`} | ${payload} B | ${fmt(bytes.queued)} | ${fmt(bytes.finished)} |`);
       }
     }
+    if (sections.includes('bytes')) await printPostgresBytes(COMMANDS);
   } finally {
     server.child.kill('SIGTERM');
     rmSync(server.dir, { recursive: true, force: true });
