@@ -9,7 +9,7 @@ import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@ou
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
-import { startEnqueueSpan, traceFields } from './tracing';
+import { commandContext, startEnqueueSpan, traceFields } from './tracing';
 
 export interface CommandRoutesDeps {
   queue: CommandQueue;
@@ -82,7 +82,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const input = parseEnqueueRequest(withIdempotencyHeader(req));
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
-    if (span?.isRecording()) input.traceContext = deps.tracing!.traceparentOf(span);
+    // The caller's own request id rides along, so the command's later transition lines carry it.
+    const context = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
+    if (context) input.traceContext = context;
     const result = await deps.enqueuer.enqueue(input).then((r) => {
       span?.setAttribute('outbound.command_id', r.id);
       return r;
@@ -120,7 +122,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const storeFailures: OutboundError[] = [];
     if (valid.length > 0) {
       const span = startEnqueueSpan(deps.tracing, res, valid.length);
-      const traceContext = span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined;
+      const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
       if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
       const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
       answers.forEach((answer, i) => {
@@ -156,4 +158,11 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     waiter.notify(id);
     res.status(200).json(toCommandView(command));
   });
+}
+
+/** The request id the caller sent (`X-Request-Id`, when it was usable and so became the request's id); undefined when the service made one up. */
+function callerRequestId(req: Request): string | undefined {
+  const sent = req.headers['x-request-id'];
+  const id = (req as Request & { id?: unknown }).id;
+  return typeof sent === 'string' && sent === id ? sent : undefined;
 }

@@ -9,7 +9,7 @@ import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { OutcomeRecorder } from './outcome-recorder';
 import type { RouteCache } from './route-cache';
 import type { TransitionLog } from './transition-log';
-import { traceFields, type AttemptSpans } from './tracing';
+import { contextFields, type AttemptSpans } from './tracing';
 
 export type DispatchLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -363,7 +363,7 @@ export class DispatchLoop {
     if (!transitions) return;
     // Success lines are info: with info off, building them (two object spreads per command) is wasted.
     if (result.ok && verdict.kind !== 'fail' && !logger.isLevelEnabled('info')) return;
-    const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric, ...traceFields(command.traceContext) };
+    const fields = { commandId: command.id, phyId: command.phyId, attempt: command.attempts, outcome: verdict.metric, ...contextFields(command.traceContext) };
     if (!result.ok) {
       transitions.failure(logger, { ...fields, code: result.error.code }, 'outcome not recorded');
     } else if (verdict.kind === 'fail') {

@@ -22,9 +22,10 @@ export class AttemptSpans {
   claimed(commands: ClaimedCommand[], claimedAt: number): void {
     const now = Date.now();
     for (const command of commands) {
-      if (!command.traceContext) continue;
+      const { traceparent } = parseCommandContext(command.traceContext);
+      if (!traceparent) continue;
       const attempt = this.tracing.startSpan('outbound.attempt', {
-        parent: command.traceContext,
+        parent: traceparent,
         kind: SpanKind.CONSUMER,
         startTime: claimedAt,
         attributes: { 'outbound.command_id': command.id, 'outbound.phy_id': command.phyId, 'outbound.attempt': command.attempts },
@@ -63,9 +64,37 @@ export class AttemptSpans {
   }
 }
 
+/**
+ * What the queue keeps of the request that enqueued a command (the store's `traceContext`): the
+ * traceparent of its sampled trace and the caller's own `X-Request-Id`, separated by a space
+ * (neither can hold one), so the transition lines of its later attempts carry both. Undefined
+ * when there is neither: an untraced command without a caller's request id stores nothing.
+ */
+export function commandContext(traceparent: string | undefined, callerRequestId: string | undefined): string | undefined {
+  if (!callerRequestId) return traceparent;
+  return `${traceparent ?? ''} ${callerRequestId}`;
+}
+
+/** The two parts of a stored command context (a bare traceparent is one too). */
+export function parseCommandContext(stored: string | undefined): { traceparent?: string; requestId?: string } {
+  if (!stored) return {};
+  const space = stored.indexOf(' ');
+  if (space < 0) return { traceparent: stored };
+  const traceparent = stored.slice(0, space);
+  const requestId = stored.slice(space + 1);
+  return { ...(traceparent ? { traceparent } : {}), ...(requestId ? { requestId } : {}) };
+}
+
 /** Log fields naming a command's trace (none when it has no trace context). */
-export function traceFields(traceContext: string | undefined): { traceId?: string } {
-  return traceContext ? { traceId: traceIdOf(traceContext) } : {};
+export function traceFields(stored: string | undefined): { traceId?: string } {
+  const { traceparent } = parseCommandContext(stored);
+  return traceparent ? { traceId: traceIdOf(traceparent) } : {};
+}
+
+/** Log fields of a command's later transitions: its trace and the request id its caller sent. */
+export function contextFields(stored: string | undefined): { traceId?: string; requestId?: string } {
+  const { traceparent, requestId } = parseCommandContext(stored);
+  return { ...(traceparent ? { traceId: traceIdOf(traceparent) } : {}), ...(requestId ? { requestId } : {}) };
 }
 
 /** The enqueue span of an API request (child of its request span), when tracing is on. */

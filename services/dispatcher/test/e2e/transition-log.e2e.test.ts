@@ -42,7 +42,8 @@ describe('command transitions in the log: API → queue → dispatcher → ingre
     const accepted = dispatcherLogs.lines.find((l) => l.msg === 'command accepted' && l.requestId === 'abc');
     expect(accepted).toMatchObject({ commandId: id, phyId: 'TRACE-1', attempt: 0 });
     const delivered = await waitFor(() => dispatcherLogs.lines.find((l) => l.msg === 'command delivered' && l.commandId === id), { what: 'the delivered line' });
-    expect(delivered).toMatchObject({ level: 'info', phyId: 'TRACE-1', attempt: 1, status: 'acked', outcome: 'ok' });
+    // The caller's request id is kept with the command, so the asynchronous delivery's line carries it too.
+    expect(delivered).toMatchObject({ level: 'info', phyId: 'TRACE-1', attempt: 1, status: 'acked', outcome: 'ok', requestId: 'abc' });
     // The internal hop is in the ingress' access log too.
     expect(ingressLogs.lines.some((l) => l.route !== undefined && l.method === 'POST' && l.status === 200)).toBe(true);
   });
@@ -57,6 +58,8 @@ describe('command transitions in the log: API → queue → dispatcher → ingre
     const failed = dispatcherLogs.lines.filter((l) => l.msg === 'attempt failed' && l.commandId === id);
     expect(failed.map((l) => l.attempt)).toEqual(failed.map((_l, i) => i + 1));
     expect(failed[0]).toMatchObject({ outcome: 'busy', status: 'queued', phyId: 'TRACE-BUSY' });
+    // No X-Request-Id sent: the one the service made up for the request is not stored with the command.
+    expect(delivered.requestId).toBeUndefined();
     expect(delivered.attempt).toBe(failed.length + 1);
   });
 });
