@@ -6,7 +6,7 @@ import { DOCKERFILE_TEXT, dockerfileStages, stageArgs, type Stage } from './dock
 /**
  * deploy/docker/Dockerfile, checked without a Docker engine: dockerfile-utils (the validator
  * behind VS Code's Dockerfile support) with every optional check raised to a warning, then what
- * the issue asks of each image, read from the parsed instructions.
+ * each image must do, read from the parsed instructions.
  */
 const text = DOCKERFILE_TEXT;
 const W = ValidationSeverity.WARNING;

@@ -6,7 +6,7 @@ import { dispatcherConfigSchema } from '../../services/dispatcher/src/config';
 /**
  * Renders the kustomize base and both overlays with kustomize v5 (kubectl kustomize) and checks
  * the output offline: each object against the Kubernetes / Prometheus Operator JSON schemas,
- * then what the issue asks of the manifests (probes, drain time, NetworkPolicy, selectors).
+ * then what the manifests must hold (probes, drain time, NetworkPolicy, selectors).
  */
 const DIRS = ['deploy/k8s/base', 'deploy/k8s/overlays/dev', 'deploy/k8s/overlays/prod', 'deploy/k8s/overlays/prod-keda'];
 const rendered = new Map<string, K8sObject[]>();

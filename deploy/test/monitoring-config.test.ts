@@ -28,7 +28,7 @@ test('the PrometheusRule is the rule file (regenerate with node deploy/scripts/s
   expect(rule.spec.groups).toEqual(rules.groups);
 });
 
-test('the alert rules cover the thresholds the issue names', () => {
+test('the alert rules cover the operating thresholds', () => {
   const byName = new Map(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
   expect(byName.get('OutboundPendingHigh')?.expr).toMatch(/state="pending".*> 1000$/);
   expect(byName.get('OutboundDeadLettersHigh')?.expr).toMatch(/state="dead".*> 100$/);

@@ -29,7 +29,7 @@ function storeEnv(stores: StoreUrls): NodeJS.ProcessEnv {
     QUEUE_BACKEND: stores.backend,
     QUEUE_PREFIX: stores.prefix,
     REGISTRY_PREFIX: stores.prefix,
-    // Issue 5 names DATABASE_URL; the dispatcher's convict schema reads PG_URL. Both point at the bench database.
+    // Operators set DATABASE_URL; the dispatcher's convict schema reads PG_URL. Both point at the bench database.
     ...(stores.pgUrl ? { PG_URL: stores.pgUrl, DATABASE_URL: stores.pgUrl } : {}),
     LOG_LEVEL: 'warn',
   };
