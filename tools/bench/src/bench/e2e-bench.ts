@@ -11,7 +11,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { Pool } from 'undici';
-import { LatencyRecorder } from '../sim/latency-recorder';
+import { LatencyRecorder } from '@outbound/cli';
 
 interface Flags { url: string; key: string; devices: number; commands: number; rate: number; batch: number; concurrency: number; json: boolean }
 interface View { id: string; status: string; createdAt: string; updatedAt: string }
