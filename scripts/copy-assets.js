@@ -13,7 +13,7 @@ const { cpSync, existsSync, readdirSync, rmSync } = require('node:fs');
 const { join, relative } = require('node:path');
 
 const root = join(__dirname, '..');
-const WORKSPACES = ['packages/core', 'packages/cli', 'services/ingress', 'services/dispatcher'];
+const WORKSPACES = ['packages/core', 'packages/cli', 'services/ingress', 'services/dispatcher', 'tools/bench'];
 const ASSET = /\.(sql|lua)$/;
 
 /** Every asset file under `dir`, as paths relative to it. */

@@ -105,3 +105,11 @@ describe.each([
     expect(install).toContain(`npm ci --omit=dev --no-audit --no-fund -w ${workspace}`);
   });
 });
+
+test('no stage copies tools/: the benchmark and chaos runner (with BullMQ) run from a checkout, in no image', () => {
+  const sources = [...all.values()].flatMap((stage) => stage.instructions.filter((i) => i.getKeyword() === 'COPY'))
+    .flatMap((copy) => copy.getArguments().slice(0, -1).map((a) => a.getValue()));
+  expect(sources).toContain('packages/cli');
+  expect(sources.filter((source) => /(^|\/)tools(\/|$)/.test(source))).toEqual([]);
+  expect(args(all.get('build')!, 'RUN').join(' ')).not.toMatch(/tools\/bench/);
+});

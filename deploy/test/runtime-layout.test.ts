@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from '@outbound/test-support';
 import { Copy } from 'dockerfile-ast';
@@ -117,3 +117,26 @@ test('the dispatcher image runs both queue backends from what it ships, and the 
   const migrated = JSON.parse(moved.stdout.trim().split('\n').pop()!) as { read: number; written: number };
   expect({ read: migrated.read, written: migrated.written }).toEqual({ read: 1, written: 1 });
 }, 120_000);
+
+test('the CLI image carries no bench: no bench code, no BullMQ among its dependencies, and `outbound bench` says where the bench is', async () => {
+  const cli = join(root, 'cli-bench');
+  layOut('cli', cli);
+  const shipped = readdirSync(cli, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(cli, join(entry.parentPath, entry.name)))
+    .filter((file) => !file.split('/').includes('node_modules'));
+  expect(shipped).toContain('packages/cli/dist/main.js');
+  expect(shipped.filter((file) => /(^|\/)(tools|bench|chaos)\//.test(file))).toEqual([]);
+  expect(shipped.filter((file) => file.endsWith('.js') && /require\(["']bullmq["']\)/.test(readFileSync(join(cli, file), 'utf8')))).toEqual([]);
+
+  // The deps stage installs one workspace's production dependencies; npm ls names that tree here.
+  const workspace = /-w (\S+)/.exec(stageArgs(stages.get('deps-cli')!, 'RUN').join(' '))![1]!;
+  const tree = execFileSync('npm', ['ls', '-w', workspace, '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n').filter(Boolean).map((path) => relative(ROOT, path));
+  expect(tree).toEqual(expect.arrayContaining(['node_modules/@outbound/core', 'node_modules/commander']));
+  expect(tree.filter((path) => /(^|\/)(bullmq|vega|vega-lite|@outbound\/bench)$/.test(path))).toEqual([]);
+
+  const main = JSON.parse(stageArgs(stages.get('cli')!, 'ENTRYPOINT')[0]!) as string[];
+  const bench = run(main[0] === 'node' ? process.execPath : main[0]!, [...main.slice(1), 'bench', '--quick'], { cwd: cli, timeout: 60_000 });
+  await expect(bench).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('run `npm run bench` from a checkout') });
+}, 60_000);

@@ -2,5 +2,5 @@ export { SimulatedDevice, DeviceHandshakeError, type SimulatedDeviceOptions, typ
 export { DeviceFleet, type FleetOptions, type FleetSummary } from './device-fleet';
 export { type DeviceBehaviour, parseLatency } from './behaviour';
 export { type ReconnectPolicy } from './backoff';
-export { type LatencySummary } from './latency-recorder';
+export { LatencyRecorder, type LatencySummary } from './latency-recorder';
 export { formatSummary } from './format-summary';

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** The repository root, from packages/cli/dist/bench (compiled) or packages/cli/src/bench (ts-node, jest). */
+/** The repository root, from tools/bench/dist/bench (compiled) or tools/bench/src/bench (ts-node, jest). */
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 
 /** A free TCP port on 127.0.0.1 (the bench never listens anywhere else). */

@@ -8,12 +8,12 @@
  * (the producer waits beyond that) and latencies go into an HDR histogram.
  *
  *   STACK_RATE=0 STACK_ACK_LATENCY=0 STACK_REJECT_RATE=0 STACK_BUSY_RATE=0 npm start   # terminal 1
- *   node packages/cli/dist/bench/e2e-bench.js --commands 20000                              # terminal 2 (throughput)
- *   node packages/cli/dist/bench/e2e-bench.js --commands 5000 --rate 1000                   # latency below saturation
+ *   node tools/bench/dist/bench/e2e-bench.js --commands 20000                              # terminal 2 (throughput)
+ *   node tools/bench/dist/bench/e2e-bench.js --commands 5000 --rate 1000                   # latency below saturation
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { Pool } from 'undici';
-import { LatencyRecorder } from '../sim/latency-recorder';
+import { LatencyRecorder } from '@outbound/cli';
 
 interface Flags { url: string; key: string; devices: number; commands: number; rate: number; batch: number; concurrency: number; window: number; json: boolean }
 interface View { id: string; status: string; createdAt: string; updatedAt: string }

@@ -227,7 +227,7 @@ export class ChaosStack {
       phyIds: this.options.phyIds, silentPhyIds: this.options.silentPhyIds ?? [], logFile: this.logFile,
       ackLatencyMs: { min: 2, max: 30 },
     };
-    const script = join(REPO_ROOT, 'packages', 'cli', 'dist', 'chaos', 'device-process.js');
+    const script = join(REPO_ROOT, 'tools', 'bench', 'dist', 'chaos', 'device-process.js');
     if (!existsSync(script)) throw new Error(`chaos: ${script} is missing: run npm run build first`);
     this.device = this.group.spawnNode('devices', script, [JSON.stringify(options)]);
     this.watch('devices');

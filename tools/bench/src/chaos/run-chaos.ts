@@ -6,7 +6,7 @@
  * lost, delivered twice and out of order. Prints one line per case and a table at the end;
  * exits 1 when a case failed.
  *
- *   node packages/cli/dist/chaos/run-chaos.js [--only name,name] [--backend redis|postgres] [--json file]
+ *   node tools/bench/dist/chaos/run-chaos.js [--only name,name] [--backend redis|postgres] [--json file]
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';

@@ -5,7 +5,7 @@
  * process that answers 200 as a collector does) and on with 10% of traces sampled
  * (parentbased_traceidratio), in interleaved rounds on one Redis.
  *
- *   npm run build && node packages/cli/dist/bench/tracing-overhead.js [--rounds 3] [--rate 500] [--seconds 10] [--devices 200]
+ *   npm run build && node tools/bench/dist/bench/tracing-overhead.js [--rounds 3] [--rate 500] [--seconds 10] [--devices 200]
  *
  * Each round starts a fresh ingress, dispatcher and device fleet, sends `rate` x `seconds`
  * commands through the public batch API (the bench's open-loop producer), waits until the

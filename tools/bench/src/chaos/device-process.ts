@@ -16,7 +16,7 @@
  *   ← {type:'stop'}                        closes every device and exits
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { SimulatedDevice, type ReceivedCommand } from '../sim';
+import { SimulatedDevice, type ReceivedCommand } from '@outbound/cli';
 import { parseChaosPayload } from './chaos-payload';
 
 export interface DeviceProcessOptions {

@@ -9,7 +9,7 @@
  * Options arrive as JSON in argv[2] (FleetWorkerOptions).
  */
 import net from 'node:net'; // the module object itself (a namespace import would be a read-only copy)
-import { DeviceFleet, type DeviceBehaviour } from '../sim';
+import { DeviceFleet, type DeviceBehaviour } from '@outbound/cli';
 
 export interface FleetWorkerOptions {
   host: string;

@@ -3,7 +3,7 @@
  * claim batches of 1, 16 and 64 over 1,000 devices (median of BENCH_RUNS runs), the same
  * workload as queue-core.ts runs on Redis.
  *
- *   npm run build && node packages/cli/dist/bench/queue-core-postgres.js
+ *   npm run build && node tools/bench/dist/bench/queue-core-postgres.js
  *
  * Uses OUTBOUND_BENCH_PG_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
  * each run migrates a schema of its own and drops it afterwards.

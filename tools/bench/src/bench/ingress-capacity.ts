@@ -3,7 +3,7 @@
  * Ingress capacity benchmark: how many simulated devices one ingress process holds, its RSS
  * per connection, and deliveries per second through the batch endpoint.
  *
- *   npm run build && node packages/cli/dist/bench/ingress-capacity.js --devices 10000 --seconds 15
+ *   npm run build && node tools/bench/dist/bench/ingress-capacity.js --devices 10000 --seconds 15
  *
  * Starts its own redis-server (or uses REDIS_URL) and the built ingress
  * (services/ingress/dist/main.js) as a child process; the device fleet and the HTTP load run
@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { DeviceFleet } from '../sim';
+import { DeviceFleet } from '@outbound/cli';
 import { freePort } from './child-processes';
 
 interface Options { devices: number; seconds: number; batchSize: number; concurrency: number; payloadBytes: number }
