@@ -56,6 +56,18 @@ describe('redis cluster layout', () => {
     await queue.close();
   });
 
+  it('reads the oldest-ready age of a v3 queue from every shard\'s own master', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('age3') }));
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
+    const results = await queue.enqueueBatch(Array.from({ length: 200 }, (_, i) => cmd(`age3-${i}`, { priority: i % 10 })));
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    await waitFor(async () => (await queue.oldestReadyAgeSeconds())! > 0.05, { what: 'the oldest ready command to age' });
+    const claimed = await queue.claim({ max: 200, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(200);
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
+    await queue.close();
+  });
+
   it('keeps every key of a v3 shard in its shard slot', async () => {
     const client = clusterClient() as Cluster;
     const keys = new RedisKeysV3(uniquePrefix('layout3'), 16);
