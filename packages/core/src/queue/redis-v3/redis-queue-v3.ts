@@ -35,6 +35,11 @@ import { fanOut, groupByShard } from './shard-fan-out';
 export interface RedisQueueV3Options extends RedisQueueOptions {
   /** Keep a finished command's payload (acked, rejected, expired, cancelled). Default false: its size and hash stay. */
   keepFinishedPayload?: boolean;
+  /**
+   * Bytes of finished records to keep at most (0 or absent: no budget, time alone bounds them),
+   * split evenly over the shards; trimRetained() drops the oldest past it.
+   */
+  retentionMaxBytes?: number;
 }
 
 const CHUNK = 500;
@@ -300,6 +305,17 @@ export class RedisQueueV3 implements CommandStore {
   async oldestReadyAgeSeconds(): Promise<number> {
     const [time, ...heads] = await this.readWithTime('oldest-ready', this.shardList().flatMap((shard) => oldestReadyReads(this.keys.ready(shard))));
     return oldestReadyAge(time as [string, string], heads);
+  }
+
+  /**
+   * Counts the finished records' bytes and, with `retentionMaxBytes`, trims each shard to its
+   * share: the oldest creation minutes first (trim-finished-10.lua). One script per shard;
+   * nothing pending is ever trimmed. Answers what stays and how many records went.
+   */
+  async trimRetained(): Promise<{ retainedBytes: number; trimmed: number }> {
+    const budget = Math.floor((this.options.retentionMaxBytes ?? 0) / this.keys.shards);
+    const answers = (await Promise.all(this.shardList().map((shard) => this.run('trim-finished', shard, [budget, this.retentionMs])))) as Array<[string, number]>;
+    return answers.reduce((sum, [bytes, trimmed]) => ({ retainedBytes: sum.retainedBytes + Number(bytes), trimmed: sum.trimmed + Number(trimmed) }), { retainedBytes: 0, trimmed: 0 });
   }
 
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
