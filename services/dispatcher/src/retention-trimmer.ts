@@ -1,0 +1,20 @@
+import type { CommandQueue, Logger } from '@outbound/core';
+import type { DispatcherMetrics } from './metrics';
+import { PeriodicTask } from './periodic-task';
+
+/**
+ * Counts the bytes finished records hold and, with QUEUE_RETENTION_MAX_BYTES, trims them to
+ * it, oldest first (a store without trimRetained bounds them by time alone: the task ends its
+ * tick at once). One script per shard, safe on any number of dispatchers at once.
+ */
+export function createRetentionTrimmer(deps: { queue: CommandQueue; metrics: DispatcherMetrics; logger: Logger; intervalMs: number }): PeriodicTask {
+  return new PeriodicTask('retention-trimmer', deps.intervalMs, async () => {
+    const answer = await deps.queue.trimRetained?.();
+    if (!answer) return;
+    deps.metrics.retainedBytes.set(answer.retainedBytes);
+    if (answer.trimmed > 0) {
+      deps.metrics.trimmedEarly.inc(answer.trimmed);
+      deps.logger.warn({ trimmed: answer.trimmed, retainedBytes: answer.retainedBytes }, 'finished records trimmed to the byte budget before their retention ended');
+    }
+  }, deps.logger);
+}
