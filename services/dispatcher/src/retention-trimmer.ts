@@ -9,7 +9,8 @@ import { PeriodicTask } from './periodic-task';
  */
 export function createRetentionTrimmer(deps: { queue: CommandQueue; metrics: DispatcherMetrics; logger: Logger; intervalMs: number }): PeriodicTask {
   return new PeriodicTask('retention-trimmer', deps.intervalMs, async () => {
-    const answer = await deps.queue.trimRetained?.();
+    // Another dispatcher's trim within half an interval stands for this one (trim-finished-10.lua).
+    const answer = await deps.queue.trimRetained?.({ quietMs: Math.floor(deps.intervalMs / 2) });
     if (!answer) return;
     deps.metrics.retainedBytes.set(answer.retainedBytes);
     if (answer.trimmed > 0) {

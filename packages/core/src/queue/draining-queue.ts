@@ -282,8 +282,8 @@ export class DrainingQueue implements CommandStore {
   }
 
   /** Both stores' retained bytes and trims added up (null when neither can tell). */
-  async trimRetained(): Promise<{ retainedBytes: number; trimmed: number } | null> {
-    const both = await Promise.all([this.old, this.next].map((s) => (s.trimRetained ? s.trimRetained() : null)));
+  async trimRetained(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null> {
+    const both = await Promise.all([this.old, this.next].map((s) => (s.trimRetained ? s.trimRetained(options) : null)));
     const known = both.filter((b): b is { retainedBytes: number; trimmed: number } => b !== null);
     return known.length === 0 ? null : { retainedBytes: known.reduce((n, b) => n + b.retainedBytes, 0), trimmed: known.reduce((n, b) => n + b.trimmed, 0) };
   }

@@ -93,10 +93,23 @@ it('keeps finished records within 10% of the byte budget over a run four times i
 it('without a budget counts the retained bytes and trims nothing', async () => {
   const { queue, prefix } = open();
   await deliverRound(queue, 0, 100);
+  // Finishing counted each record in its shard's index, the script's only source.
+  const store = queue.store;
+  const indexed = await Promise.all(Array.from({ length: 4 }, async (_, shard) => (await client.zrange(store.keys.finishedBytes(shard), 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number)));
+  expect(indexed.flat().reduce((a, b) => a + b, 0)).toBe((await finishedBytes(prefix)).bytes);
   const answer = (await queue.trimRetained())!;
   expect(answer.trimmed).toBe(0);
   expect(answer.retainedBytes).toBe((await finishedBytes(prefix)).bytes);
   expect((await finishedBytes(prefix)).records).toBe(100);
+});
+
+it('answers the last count within the quiet time of a trim, so many dispatchers cost one trim per shard', async () => {
+  const { queue } = open(BUDGET);
+  await deliverRound(queue, 0, 50);
+  const first = (await queue.trimRetained({ quietMs: 60_000 }))!;
+  await deliverRound(queue, 1, 50);
+  expect(await queue.trimRetained({ quietMs: 60_000 })).toEqual({ retainedBytes: first.retainedBytes, trimmed: 0 });
+  expect((await queue.trimRetained())!.retainedBytes).toBeGreaterThan(first.retainedBytes);
 });
 
 it('trims the oldest creation minutes first', async () => {

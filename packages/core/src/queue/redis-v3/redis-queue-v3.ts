@@ -310,11 +310,14 @@ export class RedisQueueV3 implements CommandStore {
   /**
    * Counts the finished records' bytes and, with `retentionMaxBytes`, trims each shard to its
    * share: the oldest creation minutes first (trim-finished-10.lua). One script per shard;
-   * nothing pending is ever trimmed. Answers what stays and how many records went.
+   * nothing pending is ever trimmed. Answers what stays and how many records went. With
+   * `quietMs`, a shard trimmed (by any caller) less than that long ago answers its last total
+   * instead: many dispatchers trimming every interval cost one trim per shard and interval.
    */
-  async trimRetained(): Promise<{ retainedBytes: number; trimmed: number }> {
+  async trimRetained(options: { quietMs?: number } = {}): Promise<{ retainedBytes: number; trimmed: number }> {
     const budget = Math.floor((this.options.retentionMaxBytes ?? 0) / this.keys.shards);
-    const answers = (await Promise.all(this.shardList().map((shard) => this.run('trim-finished', shard, [budget, this.retentionMs])))) as Array<[string, number]>;
+    const args = [budget, this.retentionMs, options.quietMs ?? 0];
+    const answers = (await Promise.all(this.shardList().map((shard) => this.run('trim-finished', shard, args)))) as Array<[string, number]>;
     return answers.reduce((sum, [bytes, trimmed]) => ({ retainedBytes: sum.retainedBytes + Number(bytes), trimmed: sum.trimmed + Number(trimmed) }), { retainedBytes: 0, trimmed: 0 });
   }
 
