@@ -50,8 +50,10 @@ for i = 1, #entries, 2 do
 end
 table.sort(buckets, function(a, b) return a[1] < b[1] end)
 
-local trimmed, i = 0, 1
-while total > budget and i <= #buckets do
+-- Whole hashes go with UNLINK (freed off the main thread); at most 10 rounds of single
+-- records per run bound the time it holds Redis, the next run goes on.
+local trimmed, i, rounds = 0, 1, 0
+while total > budget and i <= #buckets and rounds < 10 do
   local minute, bytes = buckets[i][1], buckets[i][2]
   local key = K.prefix .. 'f:' .. minute
   local count = redis.call('HLEN', key)
@@ -62,6 +64,7 @@ while total > budget and i <= #buckets do
   else
     -- Part of it: as many random records as the excess needs at this hash's mean size (at
     -- most 1000 per round), each counted at its own size; another round while still over.
+    rounds = rounds + 1
     local take = math.min(count, 1000, math.ceil((total - budget) * count / bytes))
     local picked = redis.call('HRANDFIELD', key, int(take), 'WITHVALUES')
     local fields, freed = {}, 0
