@@ -55,7 +55,7 @@ export async function createBackend(
   const redisOptions = { ...queueOptions(config), admissionMaxMemoryRatio: config.queue.admissionMaxMemoryRatio };
   const store =
     config.queue.redisLayout === 'v3'
-      ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload })
+      ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload, retentionMaxBytes: config.queue.retentionMaxBytes })
       : new RedisQueue(client, redisOptions);
   // QUEUE_REDIS_UPGRADE_FROM: the old layout keeps delivering what it holds (draining-queue.ts) until it is empty.
   const draining =

@@ -39,6 +39,8 @@ export interface DispatcherConfig {
     redisUpgradeFrom: '' | 'v2';
     /** v3: keep a finished command's payload (default: dropped, its size and hash kept). */
     keepFinishedPayload: boolean;
+    /** v3: bytes of finished records kept at most, the oldest trimmed first (0: time alone bounds them). */
+    retentionMaxBytes: number;
   };
   /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
   registry: { prefix: string; shards: number };
@@ -52,6 +54,7 @@ export interface DispatcherConfig {
     leaseMarginMs: number;
     idleWaitMs: number;
     reapIntervalMs: number;
+    trimIntervalMs: number;
     parkedCheckMs: number;
     outcomeFlushMs: number;
     deliveryBatchMax: number;
@@ -109,6 +112,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     perDeviceCap: pos('queued commands per device (429 above)', 1_000, 'QUEUE_PER_DEVICE_CAP'),
     globalCap: pos('queued commands in total (429 above)', 1_000_000, 'QUEUE_GLOBAL_CAP'),
     retentionMs: pos('finished commands stay readable this long', 24 * 3_600_000, 'QUEUE_RETENTION_MS'),
+    retentionMaxBytes: pos('Redis v3: bytes of finished records kept at most across the shards; past it the oldest go before QUEUE_RETENTION_MS ends (0: no budget)', 0, 'QUEUE_RETENTION_MAX_BYTES'),
     backoffBaseMs: pos('first retry delay (doubles per attempt, with jitter)', 1_000, 'QUEUE_BACKOFF_BASE_MS'),
     backoffMaxMs: pos('longest retry delay', 60_000, 'QUEUE_BACKOFF_MAX_MS'),
     admissionMaxMemoryRatio: {
@@ -152,6 +156,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
     reapIntervalMs: pos('how often expired leases are reclaimed and TTLs expired', 1_000, 'DISPATCHER_REAP_INTERVAL_MS'),
+    trimIntervalMs: pos('Redis v3: how often finished records are counted and trimmed to QUEUE_RETENTION_MAX_BYTES', 10_000, 'DISPATCHER_TRIM_INTERVAL_MS'),
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
     outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
@@ -185,6 +190,10 @@ export function loadDispatcherConfig(
   if (config.queue.redisUpgradeFrom && (config.queue.backend !== 'redis' || config.queue.redisLayout === config.queue.redisUpgradeFrom)) {
     problems.push(`queue.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=${config.queue.redisUpgradeFrom} needs QUEUE_BACKEND=redis and another QUEUE_REDIS_LAYOUT (v3): value was backend ${config.queue.backend}, layout ${config.queue.redisLayout}`);
   }
+  if (config.queue.retentionMaxBytes > 0 && (config.queue.backend !== 'redis' || config.queue.redisLayout !== 'v3')) {
+    problems.push(`queue.retentionMaxBytes: QUEUE_RETENTION_MAX_BYTES needs QUEUE_BACKEND=redis and QUEUE_REDIS_LAYOUT=v3: value was backend ${config.queue.backend}, layout ${config.queue.redisLayout}`);
+  }
+  if (config.worker.trimIntervalMs < 1) problems.push(`worker.trimIntervalMs: DISPATCHER_TRIM_INTERVAL_MS must be at least 1: value was ${config.worker.trimIntervalMs}`);
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');
   if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);

@@ -13,6 +13,7 @@ import { RouteCache } from './route-cache';
 import { DispatchLoop } from './dispatch-loop';
 import { HopTimer } from './hop-timer';
 import { createLeaseReaper } from './lease-reaper';
+import { createRetentionTrimmer } from './retention-trimmer';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics';
 import { OutcomeRecorder } from './outcome-recorder';
 import { guardStore } from './store-guard';
@@ -98,6 +99,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   let resumer: DeviceResumer | null = null;
   let routes: RouteCache | null = null;
   let reaper: ReturnType<typeof createLeaseReaper> | null = null;
+  let trimmer: ReturnType<typeof createRetentionTrimmer> | null = null;
   const client = new DeliveryClient({ internalToken: config.internalToken, hopTiming: config.worker.hopTiming });
   const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs });
   if (config.worker.enabled) {
@@ -113,6 +115,8 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     reaper = createLeaseReaper({ queue, metrics, logger: logger.child({ component: 'lease-reaper' }), intervalMs: w.reapIntervalMs, onWork: wake });
     await resumer.start();
     reaper.start();
+    trimmer = createRetentionTrimmer({ queue, metrics, logger: logger.child({ component: 'retention-trimmer' }), intervalMs: w.trimIntervalMs });
+    trimmer.start();
     loop.start();
   }
 
@@ -134,7 +138,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await loop?.stop(config.shutdown.graceMs);
-      await Promise.all([resumer?.stop(), reaper?.stop(), routes?.stop()]);
+      await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop()]);
       await httpClosed;
       await client.close();
       await backend.close();

@@ -24,6 +24,8 @@ export interface DispatcherMetrics {
   inFlight: Gauge;
   storeErrors: Counter<'backend' | 'kind'>;
   rateLimited: Counter<'role'>;
+  retainedBytes: Gauge;
+  trimmedEarly: Counter;
 }
 
 const P = 'outbound_dispatcher_';
@@ -125,6 +127,16 @@ export function createDispatcherMetrics(
       registers: [registry],
     }),
     inFlight: new Gauge({ name: `${P}in_flight`, help: 'Deliveries outstanding in this process', registers: [registry] }),
+    retainedBytes: new Gauge({
+      name: 'outbound_queue_retained_bytes',
+      help: 'Bytes the finished records hold across the shards (Redis v3; field, record and per-entry overhead), as the last retention trim counted them; every dispatcher reports the same queue',
+      registers: [registry],
+    }),
+    trimmedEarly: new Counter({
+      name: 'outbound_queue_trimmed_early_total',
+      help: 'Finished records this dispatcher dropped to keep QUEUE_RETENTION_MAX_BYTES, before QUEUE_RETENTION_MS ended: GET answers 404 for them and their idempotency keys may be used again sooner',
+      registers: [registry],
+    }),
     rateLimited: new Counter({ name: `${P}rate_limited_total`, help: 'API requests answered 429 by the per-key rate limit, by the key\'s role', labelNames: ['role'], registers: [registry] }),
   };
 }

@@ -57,6 +57,17 @@ describe('dispatcher configuration', () => {
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_BACKEND: 'postgres', DATABASE_URL: 'postgres://x@127.0.0.1/db', QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/backend postgres/);
   });
 
+  it('reads the finished records\' byte budget (QUEUE_RETENTION_MAX_BYTES), 0 by default, only on the Redis v3 layout', () => {
+    const env = { INTERNAL_TOKEN: token };
+    expect(loadDispatcherConfig({ env }).config.queue.retentionMaxBytes).toBe(0);
+    expect(loadDispatcherConfig({ env }).config.worker.trimIntervalMs).toBe(10_000);
+    const v3 = { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_RETENTION_MAX_BYTES: '1000000000', DISPATCHER_TRIM_INTERVAL_MS: '5000' };
+    expect(loadDispatcherConfig({ env: v3 }).config).toMatchObject({ queue: { retentionMaxBytes: 1e9 }, worker: { trimIntervalMs: 5_000 } });
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_RETENTION_MAX_BYTES: '1000' } })).toThrow(/queue\.retentionMaxBytes: QUEUE_RETENTION_MAX_BYTES needs .*layout v2/);
+    expect(() => loadDispatcherConfig({ env: { ...v3, QUEUE_RETENTION_MAX_BYTES: 'lots' } })).toThrow(/queue\.retentionMaxBytes/);
+    expect(() => loadDispatcherConfig({ env: { ...v3, DISPATCHER_TRIM_INTERVAL_MS: '0' } })).toThrow(/worker\.trimIntervalMs/);
+  });
+
   it('refuses a lease no longer than its margin', () => {
     expect(() => loadDispatcherConfig({ env: { INTERNAL_TOKEN: token, DISPATCHER_LEASE_MS: '1000', DISPATCHER_LEASE_MARGIN_MS: '1000' } })).toThrow(/worker\.leaseMs/);
   });

@@ -281,6 +281,13 @@ export class DrainingQueue implements CommandStore {
     return known.length === 0 ? null : Math.max(...known);
   }
 
+  /** Both stores' retained bytes and trims added up (null when neither can tell). */
+  async trimRetained(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null> {
+    const both = await Promise.all([this.old, this.next].map((s) => (s.trimRetained ? s.trimRetained(options) : null)));
+    const known = both.filter((b): b is { retainedBytes: number; trimmed: number } => b !== null);
+    return known.length === 0 ? null : { retainedBytes: known.reduce((n, b) => n + b.retainedBytes, 0), trimmed: known.reduce((n, b) => n + b.trimmed, 0) };
+  }
+
   async stats(): Promise<QueueStats> {
     const both = await Promise.all([this.old.stats(), this.next.stats()]);
     const total: QueueCounts = { pending: 0, inflight: 0, delayed: 0, waitingForDevice: 0, dead: 0 };

@@ -68,6 +68,13 @@ export interface CommandQueue {
    * null (or a store without it): the store does not track it, and no age is exported.
    */
   oldestReadyAgeSeconds?(): Promise<number | null>;
+  /**
+   * Bytes its finished records hold, after dropping the oldest past the store's byte budget
+   * (if it has one), and how many went. A store without it bounds them by time alone.
+   * `quietMs`: a store trimmed less than that long ago (by any process) may answer its last
+   * count without trimming.
+   */
+  trimRetained?(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null>;
 
   /**
    * Resolves when work may be ready (an enqueue, a device online, a retry or schedule due) or

@@ -117,6 +117,10 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
     return this.store.oldestReadyAgeSeconds ? this.store.oldestReadyAgeSeconds() : Promise.resolve(null);
   }
 
+  trimRetained(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null> {
+    return this.store.trimRetained ? this.store.trimRetained(options) : Promise.resolve(null);
+  }
+
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return this.store.waitForWork(timeoutMs, signal);
   }

@@ -217,6 +217,26 @@ describe('draining upgrade from the v2 layout to v3', () => {
     expect(await queue.ack([{ id, leaseToken: third.leaseToken, outcome: 'ok' }])).toEqual([{ id, ok: true, status: 'acked' }]);
   });
 
+  it('reports the older of its layouts\' oldest ready commands, so the scaling signal covers both', async () => {
+    const before = new ValidatedQueue(v2());
+    const { queue, old, next } = upgrading();
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
+    const first = await enqueue(queue, 'dev-age-new-layout');
+    expect(await next.get(first)).toMatchObject({ status: 'queued' });
+    const v3Age = await waitFor(async () => {
+      const age = await next.oldestReadyAgeSeconds();
+      return age >= 0.2 ? age : undefined;
+    }, { what: 'the v3 command to be 0.2 s old' });
+    // A newer command waits in v2 (an old dispatcher still enqueuing there): the v3 one is older.
+    await enqueue(before, 'dev-age-old-layout');
+    expect(await old.oldestReadyAgeSeconds()).toBeLessThan(v3Age);
+    expect(await queue.oldestReadyAgeSeconds()).toBeGreaterThanOrEqual(v3Age);
+    // Once the v3 command is claimed, the v2 one is the oldest.
+    await claimOf(queue, 'dev-age-new-layout');
+    expect(await next.oldestReadyAgeSeconds()).toBe(0);
+    expect(await queue.oldestReadyAgeSeconds()).toBeGreaterThan(0);
+  });
+
   it('wakes a waiting claimer on work that becomes ready in either layout', async () => {
     const before = new ValidatedQueue(v2());
     await enqueue(before, 'dev-parked-wake');

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueue, ValidatedQueue, type CommandStore } from '@outbound/core';
+import { RedisQueue, RedisQueueV3, ValidatedQueue, type CommandStore } from '@outbound/core';
 import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 import { cmd, LONG_LEASE } from './conformance/harness';
 import { PgQueueFixture } from './postgres-helpers';
@@ -11,7 +11,7 @@ import { PgQueueFixture } from './postgres-helpers';
  */
 const pg = new PgQueueFixture('oldest-ready');
 const redisClients: Redis[] = [];
-const redisQueues: RedisQueue[] = [];
+const redisQueues: Array<RedisQueue | RedisQueueV3> = [];
 beforeAll(() => pg.setup());
 afterAll(async () => {
   await pg.teardown();
@@ -24,6 +24,13 @@ const backends: Array<[string, () => Promise<ValidatedQueue<CommandStore>>]> = [
     const client = new Redis(testRedisUrl());
     redisClients.push(client);
     const queue = new RedisQueue(client, { prefix: uniquePrefix('oldest'), shards: 4 });
+    redisQueues.push(queue);
+    return new ValidatedQueue(queue);
+  }],
+  ['redis v3', async () => {
+    const client = new Redis(testRedisUrl());
+    redisClients.push(client);
+    const queue = new RedisQueueV3(client, { prefix: uniquePrefix('oldest3'), shards: 4 });
     redisQueues.push(queue);
     return new ValidatedQueue(queue);
   }],
@@ -41,8 +48,9 @@ describe.each(backends)('oldestReadyAgeSeconds (%s)', (_name, open) => {
       const age = await queue.oldestReadyAgeSeconds();
       return age! >= 0.2 ? age : undefined;
     }, { what: 'the oldest ready command to be 0.2 s old' });
-    // A newer command of higher priority does not hide the older one.
-    await queue.enqueue(cmd('age-new', { priority: 9 }));
+    // A newer command of higher priority does not hide the older one, though it is its
+    // shard's best ready entry (age-new-2 shares age-old's shard of 4).
+    await queue.enqueue(cmd('age-new-2', { priority: 9 }));
     await queue.enqueue(cmd('age-parked'));
     await queue.markDeviceOffline('age-parked');
     expect(await queue.oldestReadyAgeSeconds()).toBeGreaterThanOrEqual(firstAge!);

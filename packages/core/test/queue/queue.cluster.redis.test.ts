@@ -56,12 +56,39 @@ describe('redis cluster layout', () => {
     await queue.close();
   });
 
+  it('reads the oldest-ready age of a v3 queue from every shard\'s own master', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('age3') }));
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
+    const results = await queue.enqueueBatch(Array.from({ length: 200 }, (_, i) => cmd(`age3-${i}`, { priority: i % 10 })));
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    await waitFor(async () => (await queue.oldestReadyAgeSeconds())! > 0.05, { what: 'the oldest ready command to age' });
+    const claimed = await queue.claim({ max: 200, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(200);
+    expect(await queue.oldestReadyAgeSeconds()).toBe(0);
+    await queue.close();
+  });
+
+  it('trims a v3 queue\'s finished records to the byte budget on every master', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('trim3'), retentionMaxBytes: 16_000 }));
+    const results = await queue.enqueueBatch(Array.from({ length: 300 }, (_, i) => cmd(`trim3-${i}`)));
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    const claimed = await queue.claim({ max: 300, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(300);
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    // 300 records of about 170 bytes over 16 shards of 1,000 bytes each.
+    const { retainedBytes, trimmed } = (await queue.trimRetained())!;
+    expect(trimmed).toBeGreaterThan(150);
+    expect(retainedBytes).toBeLessThanOrEqual(16_000);
+    expect((await queue.trimRetained())!).toEqual({ retainedBytes, trimmed: 0 });
+    await queue.close();
+  });
+
   it('keeps every key of a v3 shard in its shard slot', async () => {
     const client = clusterClient() as Cluster;
     const keys = new RedisKeysV3(uniquePrefix('layout3'), 16);
     for (let shard = 0; shard < 16; shard += 1) {
       const slot = Number(await client.cluster('KEYSLOT', keys.ready(shard)));
-      for (const key of [...keys.shardKeyList(shard), keys.claimRequest(shard, 'token'), `${keys.shardPrefix(shard)}line:dev`, `${keys.shardPrefix(shard)}enq:token`, keys.finished(keys.newCommandId(shard))!.bucket]) {
+      for (const key of [...keys.shardKeyList(shard), keys.claimRequest(shard, 'token'), `${keys.shardPrefix(shard)}line:dev`, `${keys.shardPrefix(shard)}enq:token`, keys.finished(keys.newCommandId(shard))!.bucket, keys.finishedBytes(shard)]) {
         expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
       }
     }

@@ -80,6 +80,11 @@ export class RedisKeysV3 {
     return `${this.shardPrefix(shard)}dev`;
   }
 
+  /** zset creation minute -> bytes its finished records hold (lua/includes/v3.lua expireBuckets; trim-finished reads it). */
+  finishedBytes(shard: number): string {
+    return `${this.shardPrefix(shard)}fbytes`;
+  }
+
   /** A claim batch: hash `ids` (concatenated), `left` (still holding the lease). */
   claimRequest(shard: number, token: string): string {
     return `${this.shardPrefix(shard)}claim:${token}`;

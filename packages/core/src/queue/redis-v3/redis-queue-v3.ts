@@ -27,6 +27,7 @@ import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
 import { toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
+import { oldestReadyAge, oldestReadyReads } from './ready-age-v3';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
@@ -34,6 +35,11 @@ import { fanOut, groupByShard } from './shard-fan-out';
 export interface RedisQueueV3Options extends RedisQueueOptions {
   /** Keep a finished command's payload (acked, rejected, expired, cancelled). Default false: its size and hash stay. */
   keepFinishedPayload?: boolean;
+  /**
+   * Bytes of finished records to keep at most (0 or absent: no budget, time alone bounds them),
+   * split evenly over the shards; trimRetained() drops the oldest past it.
+   */
+  retentionMaxBytes?: number;
 }
 
 const CHUNK = 500;
@@ -289,6 +295,32 @@ export class RedisQueueV3 implements CommandStore {
     return { total, shards };
   }
 
+  /**
+   * Seconds since the oldest command at the head of a ready device was enqueued (0: none is
+   * ready), on the Redis clock: ten reads of each shard's `ready` set in one pipelined round
+   * trip (ready-age-v3.ts), nothing scanned. Commands due from a schedule or a retry wait count
+   * once a claim has promoted them; a head whose TTL passed counts until a claim or the expiry
+   * sweep finishes it.
+   */
+  async oldestReadyAgeSeconds(): Promise<number> {
+    const [time, ...heads] = await this.readWithTime('oldest-ready', this.shardList().flatMap((shard) => oldestReadyReads(this.keys.ready(shard))));
+    return oldestReadyAge(time as [string, string], heads);
+  }
+
+  /**
+   * Counts the finished records' bytes and, with `retentionMaxBytes`, trims each shard to its
+   * share: the oldest creation minutes first (trim-finished-10.lua). One script per shard;
+   * nothing pending is ever trimmed. Answers what stays and how many records went. With
+   * `quietMs`, a shard trimmed (by any caller) less than that long ago answers its last total
+   * instead: many dispatchers trimming every interval cost one trim per shard and interval.
+   */
+  async trimRetained(options: { quietMs?: number } = {}): Promise<{ retainedBytes: number; trimmed: number }> {
+    const budget = Math.floor((this.options.retentionMaxBytes ?? 0) / this.keys.shards);
+    const args = [budget, this.retentionMs, options.quietMs ?? 0];
+    const answers = (await Promise.all(this.shardList().map((shard) => this.run('trim-finished', shard, args)))) as Array<[string, number]>;
+    return answers.reduce((sum, [bytes, trimmed]) => ({ retainedBytes: sum.retainedBytes + Number(bytes), trimmed: sum.trimmed + Number(trimmed) }), { retainedBytes: 0, trimmed: 0 });
+  }
+
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed || signal?.aborted) return;
     await this.notifier.start();
@@ -325,18 +357,7 @@ export class RedisQueueV3 implements CommandStore {
       ['zrange', this.keys.scheduled(shard), '0', '0', 'WITHSCORES'],
       ['zrange', this.keys.backoff(shard), '0', '0', 'WITHSCORES'],
     ];
-    let replies: unknown[];
-    if (this.client.isCluster) {
-      replies = await Promise.all([
-        this.call('scan', () => this.client.time()),
-        ...shards.flatMap((shard) => reads(shard).map(([name, ...args]) => this.call('scan', () => this.client.call(name, ...args)))),
-      ]);
-    } else {
-      const answers = (await this.call('scan', () => this.client.pipeline([['time'], ...shards.flatMap(reads)]).exec())) ?? [];
-      const failed = answers.find(([error]) => error);
-      if (failed) await this.call('scan', () => Promise.reject(failed[0]));
-      replies = answers.map(([, value]) => value);
-    }
+    const replies = await this.readWithTime('scan', shards.flatMap(reads));
     const time = replies[0] as [string, string];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     return shards.map((_, i) => {
@@ -344,6 +365,24 @@ export class RedisQueueV3 implements CommandStore {
       const due = [scheduled[1], backoff[1]].filter((v): v is string => v !== undefined).map((v) => Number(v) - now);
       return { ready: Number(ready), dueInMs: due.length === 0 ? null : Math.max(0, Math.min(...due)) };
     });
+  }
+
+  /**
+   * Redis TIME and then `reads` (read-only commands, each within one shard), answered in that
+   * order: one pipelined round trip on a standalone server; Cluster sends them one by one (a
+   * pipeline must stay in one slot). A failed read fails the call, classified as any call.
+   */
+  private async readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
+    if (this.client.isCluster) {
+      return Promise.all([
+        this.call(operation, () => this.client.time()),
+        ...reads.map(([name, ...args]) => this.call(operation, () => this.client.call(name, ...args))),
+      ]);
+    }
+    const answers = (await this.call(operation, () => this.client.pipeline([['time'], ...reads]).exec())) ?? [];
+    const failed = answers.find(([error]) => error);
+    if (failed) await this.call(operation, () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
+    return answers.map(([, value]) => value);
   }
 
   /**

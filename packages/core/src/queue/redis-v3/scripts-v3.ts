@@ -9,15 +9,15 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 2;
+export const SCRIPT_VERSION_V3 = 3;
 
-/** The v3 layout has the same operations, with the same KEYS counts, as v2. */
-export const V3_SCRIPTS = QUEUE_SCRIPTS;
+/** The v3 layout has the operations of v2, with the same KEYS counts, and trims finished records to a byte budget. */
+export const V3_SCRIPTS = { ...QUEUE_SCRIPTS, 'trim-finished': 10 } as const;
 
 export type V3ScriptName = keyof typeof V3_SCRIPTS;
 
-/** The same `#!lua` flags as the v2 scripts (redis/scripts.ts SCRIPT_FLAGS says why). */
-export const V3_SCRIPT_FLAGS: Readonly<Record<V3ScriptName, string>> = SCRIPT_FLAGS;
+/** The same `#!lua` flags as the v2 scripts (redis/scripts.ts SCRIPT_FLAGS says why); trimming frees memory, so it runs at OOM. */
+export const V3_SCRIPT_FLAGS: Readonly<Record<V3ScriptName, string>> = { ...SCRIPT_FLAGS, 'trim-finished': 'allow-oom' };
 
 /** e.g. `outbound_l3v1_claim`: never the name of a v2 script. */
 export function commandNameV3(name: V3ScriptName): string {

@@ -1,0 +1,59 @@
+import { Registry } from 'prom-client';
+import { createLogger, createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type RedisClient } from '@outbound/core';
+import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
+import { createDispatcherMetrics } from '../src/metrics';
+import { createRetentionTrimmer } from '../src/retention-trimmer';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const input = (phyId: string) => ({ phyId, payload: Buffer.from('x'), priority: 5, ttlMs: 60_000, ackTimeoutMs: 1_000, maxAttempts: 3 });
+
+let client: RedisClient;
+const queues: CommandQueue[] = [];
+beforeEach(() => {
+  client = createRedisClient({ url: testRedisUrl() });
+});
+afterEach(async () => {
+  await Promise.all(queues.splice(0).map((q) => q.close()));
+  await client.quit();
+});
+
+async function deliver(queue: CommandQueue, n: number): Promise<void> {
+  await queue.enqueueBatch(Array.from({ length: n }, (_, i) => input(`TRIM-${i}`)));
+  const claimed = await queue.claim({ max: n, leaseMs: 60_000 });
+  expect(claimed).toHaveLength(n);
+  await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+}
+
+async function value(registry: Registry, name: string): Promise<number | undefined> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name) as { values: Array<{ value: number }> } | undefined;
+  return metric?.values[0]?.value;
+}
+
+describe('RetentionTrimmer', () => {
+  it('reports the retained bytes and counts what the byte budget trimmed (Redis v3)', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(client, { prefix: uniquePrefix('trimmer'), shards: 2, retentionMaxBytes: 10_000 }));
+    queues.push(queue);
+    const registry = new Registry();
+    const metrics = createDispatcherMetrics(registry, queue);
+    await deliver(queue, 150); // about 25,000 bytes of finished records
+    await createRetentionTrimmer({ queue, metrics, logger, intervalMs: 60_000 }).runNow();
+    const retained = (await value(registry, 'outbound_queue_retained_bytes'))!;
+    expect(retained).toBeGreaterThan(9_000);
+    expect(retained).toBeLessThanOrEqual(10_000);
+    const trimmed = (await value(registry, 'outbound_queue_trimmed_early_total'))!;
+    expect(trimmed).toBeGreaterThan(50);
+    const left = await Promise.all((await queue.listDevice('TRIM-0')).map((c) => c.status));
+    expect(left.every((s) => s === 'acked')).toBe(true);
+  });
+
+  it('does nothing on a store without a byte budget to keep (v2)', async () => {
+    const queue = new ValidatedQueue(new RedisQueue(client, { prefix: uniquePrefix('trimmer2'), shards: 2 }));
+    queues.push(queue);
+    const registry = new Registry();
+    const metrics = createDispatcherMetrics(registry, queue);
+    await deliver(queue, 10);
+    await createRetentionTrimmer({ queue, metrics, logger, intervalMs: 60_000 }).runNow();
+    expect(await value(registry, 'outbound_queue_retained_bytes')).toBe(0);
+    expect(await value(registry, 'outbound_queue_trimmed_early_total')).toBe(0);
+  });
+});
