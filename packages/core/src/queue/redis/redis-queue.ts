@@ -107,6 +107,8 @@ export class RedisQueue implements CommandStore {
   private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
   private planDepth = 0;
+  /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
+  private waitedSinceClaim = false;
   private readonly gate: RedisGate;
 
   constructor(
@@ -223,15 +225,19 @@ export class RedisQueue implements CommandStore {
     // Subscribing before the first claim makes every wake message published from here on count.
     if (!this.closed) await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
+    const afterWait = this.waitedSinceClaim;
+    this.waitedSinceClaim = false;
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
         if (round > 0) {
-          // Nothing ready anywhere as of a recent scan, and wake-ups name what changed since:
-          // the plan already asked those shards, so a short claim stops here.
-          const known = this.recentScan(this.scanTtlMs);
+          // A claimer that waits between claims (waitForWork) and read every shard recently
+          // with nothing ready stops here: wake-ups name what changed since and the plan
+          // asked those shards; one still on its way ends that claimer's next wait at once.
+          // A claim made on its own reads every shard, so it never leaves ready work behind.
+          const known = afterWait ? this.recentScan(this.scanTtlMs) : undefined;
           if (known !== undefined && known !== 0) break;
           if ((await this.scanForWork()) !== 0) break; // nothing ready anywhere
         }
@@ -446,6 +452,7 @@ export class RedisQueue implements CommandStore {
   }
 
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.waitedSinceClaim = true;
     if (this.closed || signal?.aborted) return;
     await this.notifier.start();
     // Register before looking, so a wake-up published while we look is not lost.
