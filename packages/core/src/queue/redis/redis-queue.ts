@@ -227,6 +227,20 @@ export class RedisQueue implements CommandStore {
     this.planDepth = firstDepth(max, this.keys.shards);
     const afterWait = this.waitedSinceClaim;
     this.waitedSinceClaim = false;
+    // A claimer that waits between claims plans from a read of every shard at most scanTtlMs
+    // old (it drops the shards with work ready or due, and wake-ups drop those that changed
+    // since) instead of sending a claim to every shard not heard from for PLAN_TTL_MS: at
+    // idle that refresh was 16 scripts every 100 ms. A read made just now that found nothing
+    // answers the claim.
+    let planFromScan = false;
+    if (afterWait) {
+      let recent = this.recentScan(this.scanTtlMs);
+      if (recent === undefined) {
+        recent = await this.scanForWork();
+        if (recent !== 0) return [];
+      }
+      planFromScan = true;
+    }
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
@@ -243,7 +257,7 @@ export class RedisQueue implements CommandStore {
         }
         const counts = await this.plan(max - taken.length, heard);
         const targets = this.shardList().filter(
-          (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
+          (shard) => (counts.get(shard) ?? 0) > 0 || (!planFromScan && !heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
         );
         if (targets.length === 0) {
           if (round > 0) break;
