@@ -231,14 +231,12 @@ export class RedisQueue implements CommandStore {
     // old (it drops the shards with work ready or due, and wake-ups drop those that changed
     // since) instead of sending a claim to every shard not heard from for PLAN_TTL_MS: at
     // idle that refresh was 16 scripts every 100 ms. A read made just now that found nothing
-    // answers the claim.
+    // answers the claim. Only while the last read found nothing ready: under load (work
+    // ready at the last read) a read before every claim would cost more than the refresh.
     let planFromScan = false;
-    if (afterWait) {
-      let recent = this.recentScan(this.scanTtlMs);
-      if (recent === undefined) {
-        recent = await this.scanForWork();
-        if (recent !== 0) return [];
-      }
+    if (afterWait && this.lastScan?.inMs !== 0) {
+      const recent = this.recentScan(this.scanTtlMs);
+      if (recent === undefined && (await this.scanForWork()) !== 0) return [];
       planFromScan = true;
     }
     const heard = new Set<number>();
