@@ -37,6 +37,13 @@ export interface RedisQueueOptions extends QueueOptions {
   /** How long a claim request's answer is remembered for a re-sent script. Default 60 s. */
   claimMemoryMs?: number;
   /**
+   * How long a read of every shard that found nothing ready stands (a short claim or a wait
+   * within it does not read them all again; wake messages name the shards that changed
+   * since). Default 100 ms, the plan's own freshness bound.
+   * @internal for tests that must not depend on how fast the host is.
+   */
+  scanTtlMs?: number;
+  /**
    * Enqueue answers STORE_FULL once Redis' used_memory reaches this share of maxmemory
    * (sampled at most once a second), so acks, claims and route writes keep the room left to
    * drain the queue. 0 turns admission off. Default 0.9.
@@ -56,6 +63,13 @@ const DEFAULT_LIMIT = 1_000;
 const PLAN_TTL_MS = 100;
 /** A wait reuses a scan this fresh instead of scanning again (wake messages since then end the wait at once). */
 const SCAN_REUSE_MS = 5;
+/**
+ * How long a scan that found nothing ready stands for every shard: a short claim within it
+ * does not read every shard again (at 50 commands/s that read was ~32 ZRANGE + 13 ZCARD per
+ * command). Work readied since then publishes a wake naming its shard, which the next plan
+ * asks; a due time the scan saw pass ends it early; a missed wake waits at most this long.
+ */
+const SCAN_TTL_MS = PLAN_TTL_MS;
 
 type Arg = string | number | Buffer;
 /** Scripts after which a shard's known best scores (claim-plan.ts) may be wrong; claim and ack answer fresh ones. */
@@ -81,6 +95,7 @@ export class RedisQueue implements CommandStore {
   private readonly retentionMs: number;
   private readonly backoff: { baseMs: number; maxMs: number; jitter: number };
   private readonly claimMemoryMs: number;
+  private readonly scanTtlMs: number;
   private closed = false;
   /** Each shard's best claimable scores from its last claim/ack reply (claim-plan.ts); a shard is dropped when another call changed it. */
   private readonly shardScores = new Map<number, ShardScores>();
@@ -92,6 +107,8 @@ export class RedisQueue implements CommandStore {
   private lastScan: { at: number; inMs: number | null } | null = null;
   /** How many scores claim and ack replies answer: set by the last claim's size. */
   private planDepth = 0;
+  /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
+  private waitedSinceClaim = false;
   private readonly gate: RedisGate;
 
   constructor(
@@ -119,6 +136,7 @@ export class RedisQueue implements CommandStore {
     this.retentionMs = options.retentionMs ?? QUEUE_DEFAULTS.retentionMs;
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
+    this.scanTtlMs = options.scanTtlMs ?? SCAN_TTL_MS;
     this.gate = new RedisGate(client, options);
   }
 
@@ -160,6 +178,8 @@ export class RedisQueue implements CommandStore {
           );
         }
         args.push(depth);
+        // A command due later is in no scan this process made: look again before trusting one.
+        if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
         calls.push(
           this.run('enqueue', shard, args).then((reply) => {
             // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
@@ -205,15 +225,37 @@ export class RedisQueue implements CommandStore {
     // Subscribing before the first claim makes every wake message published from here on count.
     if (!this.closed) await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
+    const afterWait = this.waitedSinceClaim;
+    this.waitedSinceClaim = false;
+    // A claimer that waits between claims plans from a read of every shard at most scanTtlMs
+    // old (it drops the shards with work ready or due, and wake-ups drop those that changed
+    // since) instead of sending a claim to every shard not heard from for PLAN_TTL_MS: at
+    // idle that refresh was 16 scripts every 100 ms. A read made just now that found nothing
+    // answers the claim. Only while the last read found nothing ready: under load (work
+    // ready at the last read) a read before every claim would cost more than the refresh.
+    let planFromScan = false;
+    if (afterWait && this.lastScan?.inMs !== 0) {
+      const recent = this.recentScan(this.scanTtlMs);
+      if (recent === undefined && (await this.scanForWork()) !== 0) return [];
+      planFromScan = true;
+    }
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
-        if (round > 0 && (await this.scanForWork()) !== 0) break; // nothing ready anywhere
+        if (round > 0) {
+          // A claimer that waits between claims (waitForWork) and read every shard recently
+          // with nothing ready stops here: wake-ups name what changed since and the plan
+          // asked those shards; one still on its way ends that claimer's next wait at once.
+          // A claim made on its own reads every shard, so it never leaves ready work behind.
+          const known = afterWait ? this.recentScan(this.scanTtlMs) : undefined;
+          if (known !== undefined && known !== 0) break;
+          if ((await this.scanForWork()) !== 0) break; // nothing ready anywhere
+        }
         const counts = await this.plan(max - taken.length, heard);
         const targets = this.shardList().filter(
-          (shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
+          (shard) => (counts.get(shard) ?? 0) > 0 || (!planFromScan && !heard.has(shard) && (this.shardScores.get(shard)?.at ?? 0) < staleBefore),
         );
         if (targets.length === 0) {
           if (round > 0) break;
@@ -274,6 +316,8 @@ export class RedisQueue implements CommandStore {
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
     const { baseMs, maxMs, jitter } = this.backoff;
+    // A retry wait starts that no earlier scan saw (nor one in flight now).
+    this.lastScan = null;
     return this.transition('fail', items, [this.maxInFlight, this.retentionMs], (item) => [
       item.id,
       item.leaseToken,
@@ -420,13 +464,14 @@ export class RedisQueue implements CommandStore {
   }
 
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.waitedSinceClaim = true;
     if (this.closed || signal?.aborted) return;
     await this.notifier.start();
     // Register before looking, so a wake-up published while we look is not lost.
     const waiter = this.notifier.register(signal);
     if (waiter.woken) return; // published since the last wait: look again at once
     // A claim that came back short has just scanned; messages since then end the wait above.
-    const recent = this.lastScan && Date.now() - this.lastScan.at <= SCAN_REUSE_MS ? this.lastScan.inMs : undefined;
+    const recent = this.recentScan(this.scanTtlMs);
     const nextDueInMs = recent !== undefined ? recent : await this.scanForWork();
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
@@ -438,6 +483,21 @@ export class RedisQueue implements CommandStore {
     this.gate.stop();
     await this.notifier.stop();
     if (this.options.ownsClient) await this.client.quit();
+  }
+
+  /**
+   * What the last scan says now: ms until its soonest due time (null: none), or undefined when
+   * it is older than `ttlMs` or that due time has passed. A scan that found work ready (0)
+   * stands only for SCAN_REUSE_MS, so a loop that could not claim it looks again.
+   */
+  private recentScan(ttlMs: number): number | null | undefined {
+    if (!this.lastScan) return undefined;
+    const age = Date.now() - this.lastScan.at;
+    const { inMs } = this.lastScan;
+    if (inMs === 0) return age <= SCAN_REUSE_MS ? 0 : undefined;
+    if (age > ttlMs) return undefined;
+    if (inMs === null) return null;
+    return inMs - age > 0 ? inMs - age : undefined;
   }
 
   /** nextWorkInMs, remembered for a wait that comes right after it (waitForWork). */
