@@ -49,14 +49,16 @@ export function ttlConformance(makeQueue: MakeQueue): void {
     });
 
     it('keeps finished commands readable for the retention period, then removes them; dead letters stay', async () => {
-      const queue = await open({ retentionMs: 150 });
+      // Long enough that the read right after the ack lands inside it on a busy host (150 ms did not
+      // always), short enough that the wait for its removal stays brief.
+      const queue = await open({ retentionMs: 1_000 });
       const done = await queue.enqueue(cmd('retained'));
       const dying = await queue.enqueue(cmd('retained-dead', { maxAttempts: 1 }));
       const claimed = await queue.claim({ max: 2, leaseMs: LONG_LEASE });
       const by = (id: string) => claimed.find((c) => c.id === id)!;
       await queue.ack([{ id: done.id, leaseToken: by(done.id).leaseToken, outcome: 'ok' }]);
-      await queue.fail([{ id: dying.id, leaseToken: by(dying.id).leaseToken, error: 'last', retryable: true }]);
       expect(await queue.get(done.id)).toMatchObject({ status: 'acked' });
+      await queue.fail([{ id: dying.id, leaseToken: by(dying.id).leaseToken, error: 'last', retryable: true }]);
       await waitFor(
         async () => {
           await queue.expireDue();
