@@ -27,7 +27,7 @@ import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
 import { toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
-import { oldestReadyAge, oldestReadyReads } from './ready-age-v3';
+import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
@@ -298,7 +298,7 @@ export class RedisQueueV3 implements CommandStore {
   /**
    * Seconds since the oldest command at the head of a ready device was enqueued (0: none is
    * ready), on the Redis clock: ten reads of each shard's `ready` set in one pipelined round
-   * trip (ready-age-v3.ts), nothing scanned. Commands due from a schedule or a retry wait count
+   * trip (redis/shard-reads.ts), nothing scanned. Commands due from a schedule or a retry wait count
    * once a claim has promoted them; a head whose TTL passed counts until a claim or the expiry
    * sweep finishes it.
    */
@@ -367,22 +367,8 @@ export class RedisQueueV3 implements CommandStore {
     });
   }
 
-  /**
-   * Redis TIME and then `reads` (read-only commands, each within one shard), answered in that
-   * order: one pipelined round trip on a standalone server; Cluster sends them one by one (a
-   * pipeline must stay in one slot). A failed read fails the call, classified as any call.
-   */
-  private async readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
-    if (this.client.isCluster) {
-      return Promise.all([
-        this.call(operation, () => this.client.time()),
-        ...reads.map(([name, ...args]) => this.call(operation, () => this.client.call(name, ...args))),
-      ]);
-    }
-    const answers = (await this.call(operation, () => this.client.pipeline([['time'], ...reads]).exec())) ?? [];
-    const failed = answers.find(([error]) => error);
-    if (failed) await this.call(operation, () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
-    return answers.map(([, value]) => value);
+  private readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
+    return readWithTime(this.client, (op, issue) => this.call(op, issue), operation, reads);
   }
 
   /**

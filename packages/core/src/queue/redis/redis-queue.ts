@@ -28,6 +28,7 @@ import { RedisGate } from './redis-gate';
 import type { RedisLivenessOptions } from './redis-liveness';
 import type { RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
+import { oldestReadyAge, oldestReadyReads, readWithTime } from './shard-reads';
 import { WakeNotifier } from './wake-notifier';
 import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from './queue-input';
 
@@ -54,9 +55,6 @@ export interface RedisQueueOptions extends QueueOptions {
 }
 
 /** Items per script call: bounds the time one script holds Redis (a batch of 500 runs in ~2 ms). */
-/** As in lua/includes/shard.lua: a ready score is (9 - priority) * PRIORITY_STEP + seq, seq in microseconds since SEQ_EPOCH_S. */
-const PRIORITY_STEP = 562_949_953_421_312;
-const SEQ_EPOCH_S = 1_735_689_600;
 const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 /** A claim re-asks a shard it has not heard from for this long even when the plan gives it nothing. */
@@ -544,39 +542,13 @@ export class RedisQueue implements CommandStore {
    * Commands due from a schedule or a retry wait count once a claim has promoted them.
    */
   async oldestReadyAgeSeconds(): Promise<number> {
-    const bands = Array.from({ length: 10 }, (_, band) => [String(band * PRIORITY_STEP), `(${(band + 1) * PRIORITY_STEP}`]);
-    const reads = this.shardList().flatMap((shard) => {
-      const ready = this.keys.shard(shard).ready;
-      return bands.map(([min, max]): [string, ...string[]] => ['zrangebyscore', ready, min!, max!, 'WITHSCORES', 'LIMIT', '0', '1']);
-    });
+    const reads = this.shardList().flatMap((shard) => oldestReadyReads(this.keys.shard(shard).ready));
     const [time, ...heads] = await this.readWithTime('oldest-ready', reads);
-    let oldestSeq = Infinity;
-    heads.forEach((head, i) => {
-      const score = (head as string[])[1];
-      if (score !== undefined) oldestSeq = Math.min(oldestSeq, Number(score) - (i % 10) * PRIORITY_STEP);
-    });
-    if (oldestSeq === Infinity) return 0;
-    const [seconds, micros] = time as [string, string];
-    const nowSeq = (Number(seconds) - SEQ_EPOCH_S) * 1e6 + Number(micros);
-    return Math.max(0, nowSeq - oldestSeq) / 1e6;
+    return oldestReadyAge(time as [string, string], heads);
   }
 
-  /**
-   * Redis TIME and then `reads` (read-only commands, each within one shard), answered in that
-   * order: one pipelined round trip on a standalone server; Cluster sends them one by one (a
-   * pipeline must stay in one slot). A failed read fails the call, classified as any call.
-   */
-  private async readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
-    if (this.client.isCluster) {
-      return Promise.all([
-        this.call(operation, () => this.client.time()),
-        ...reads.map(([name, ...args]) => this.call(operation, () => this.client.call(name, ...args))),
-      ]);
-    }
-    const answers = (await this.call(operation, () => this.client.pipeline([['time'], ...reads]).exec())) ?? [];
-    const failed = answers.find(([error]) => error);
-    if (failed) await this.call(operation, () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
-    return answers.map(([, value]) => value);
+  private readWithTime(operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
+    return readWithTime(this.client, (op, issue) => this.call(op, issue), operation, reads);
   }
 
   private async transition<T extends { id: string }>(

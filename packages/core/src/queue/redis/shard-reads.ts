@@ -1,6 +1,30 @@
+import type { RedisClient } from '../../redis/connection';
+
+/** Runs one Redis call as the queue runs every call (liveness, failure classification). */
+export type GatedCall = <T>(operation: string, issue: () => Promise<T>) => Promise<T>;
+
 /**
- * The age of the oldest ready command, read from the shards' `ready` sets alone. A device's
- * score there is its head's `(9 - priority) * PRIORITY_STEP + seq` (lua/includes/v3.lua), seq
+ * Redis TIME and then `reads` (read-only commands, each within one shard), answered in that
+ * order: one pipelined round trip on a standalone server; Cluster sends them one by one (a
+ * pipeline must stay in one slot). A failed read fails the call, classified as any call.
+ */
+export async function readWithTime(client: RedisClient, call: GatedCall, operation: string, reads: Array<[string, ...string[]]>): Promise<unknown[]> {
+  if (client.isCluster) {
+    return Promise.all([
+      call(operation, () => client.time()),
+      ...reads.map(([name, ...args]) => call(operation, () => client.call(name, ...args))),
+    ]);
+  }
+  const answers = (await call(operation, () => client.pipeline([['time'], ...reads]).exec())) ?? [];
+  const failed = answers.find(([error]) => error);
+  if (failed) await call(operation, () => Promise.reject(failed[0])); // the same mapping as a command that failed alone
+  return answers.map(([, value]) => value);
+}
+
+/**
+ * The age of the oldest ready command, read from the shards' `ready` sets alone (both Redis
+ * layouts score them alike). A device's
+ * score there is its head's `(9 - priority) * PRIORITY_STEP + seq` (lua/includes/shard.lua, v3.lua), seq
  * being its enqueue time in microseconds of the Redis clock since SEQ_EPOCH_S. The set's best
  * entry is the highest priority, not the oldest; the lowest score within each priority band is
  * that band's oldest head, so ten `ZRANGEBYSCORE ... LIMIT 0 1` per shard (O(log n) each) find
