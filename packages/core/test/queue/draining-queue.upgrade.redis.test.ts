@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { DrainingQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type ClaimedCommand, type QueueOptions } from '@outbound/core';
 import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 import { cmd } from './conformance';
+import { dropPrefix } from './conformance/redis-fixture';
 
 /**
  * A running v2 deployment switches to v3 with QUEUE_REDIS_UPGRADE_FROM=v2: the v2 layout holds
@@ -23,12 +24,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   while (made.length) await made.pop()!.close().catch(() => undefined);
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropPrefix(client, prefix);
   await client.quit();
 });
 

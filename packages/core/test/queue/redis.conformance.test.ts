@@ -1,37 +1,5 @@
-import Redis from 'ioredis';
-import { RedisQueue, ValidatedQueue, type QueueOptions } from '@outbound/core';
-import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
+import { RedisQueue } from '@outbound/core';
 import { queueConformance } from './conformance';
+import { redisFixture } from './conformance/redis-fixture';
 
-/** Drops every key of a prefix (SCAN, not KEYS, so a shared server stays responsive). */
-async function dropPrefix(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
-queueConformance('redis (standalone)', async (options: QueueOptions) => {
-  const prefix = uniquePrefix('queue');
-  const clients: Redis[] = [];
-  const queues: RedisQueue[] = [];
-  const make = (): ValidatedQueue => {
-    const client = new Redis(testRedisUrl());
-    clients.push(client);
-    const queue = new RedisQueue(client, { ...options, prefix });
-    queues.push(queue);
-    return new ValidatedQueue(queue);
-  };
-  const queue = make();
-  return {
-    queue,
-    sibling: async () => make(),
-    async cleanup() {
-      await Promise.all(queues.map((q) => q.close()));
-      await dropPrefix(clients[0], prefix);
-      await Promise.all(clients.map((c) => c.quit()));
-    },
-  };
-});
+queueConformance('redis (standalone)', redisFixture((client, options) => new RedisQueue(client, options)));
