@@ -45,10 +45,14 @@ describe('npm run soak, short', () => {
     expect(readdirSync(out).filter((f) => f.endsWith('-soak.md'))).toHaveLength(1);
     const report = JSON.parse(readFileSync(join(out, json!), 'utf8')) as SoakReport;
     expect(report.passed).toBe(true);
-    expect(report.totals.sent).toBe(1_000);
+    // The open loop offers 50/s for 20.4 s in 100 ms batches: about 1,000 (the last batch may fall
+    // past the end); each was accepted or refused with a truthful answer (a 503 stores nothing).
+    expect(report.totals.sent + report.totals.refused).toBeGreaterThanOrEqual(950);
+    expect(report.totals.sent + report.totals.refused).toBeLessThanOrEqual(1_020);
+    expect(report.totals.sent).toBeGreaterThan(0);
     expect(report.totals.lost).toBe(0);
     expect(report.totals.queuedAtEnd).toBe(0);
-    expect(report.totals.acked + report.totals.rejected + report.totals.deadLettered + report.totals.expired).toBe(1_000);
+    expect(report.totals.acked + report.totals.rejected + report.totals.deadLettered + report.totals.expired).toBe(report.totals.sent);
     expect(report.totals.rejected + report.totals.busyAnswers).toBeGreaterThan(0); // the devices reject 1% and answer BUSY to 2%: the outcomes are read, not assumed
     expect(report.intervals).toHaveLength(2);
     for (const interval of report.intervals) {
