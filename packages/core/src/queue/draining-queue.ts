@@ -1,3 +1,4 @@
+import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
 import type { CommandStatus, StoredCommand } from '../command';
 import { idempotencyConflict, OutboundError, toError } from '../errors';
 import type { Logger } from '../service/logger';
@@ -317,6 +318,19 @@ export class DrainingQueue implements CommandStore {
       inner.abort();
       signal?.removeEventListener('abort', abort);
     }
+  }
+
+  // The event log: placeholder until the store writes one.
+  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  eventsHead(): Promise<string> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
+    return Promise.reject(new Error('event log not implemented yet'));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 /** The queue contract, the layer every caller uses (ValidatedQueue) and the Redis store. PostgreSQL: `@outbound/core/postgres`. */
 export * from './queue';
+export * from './events';
 export * from './store-errors';
 export { ValidatedQueue } from './validated-queue';
 export { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup, type IdempotencyRecord } from './draining-queue';

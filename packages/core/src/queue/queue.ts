@@ -1,5 +1,6 @@
 import type { CommandStatus, EnqueueInput, StoredCommand } from '../command';
 import type { OutboundError } from '../errors';
+import type { EventLog } from './events';
 
 /**
  * The queue contract both backends (Redis, PostgreSQL) implement and one conformance suite
@@ -9,7 +10,7 @@ import type { OutboundError } from '../errors';
  * priority then enqueue order, at most `maxInFlightPerDevice` outstanding, and a command
  * waiting for a retry keeps its place at the head of its device's line.
  */
-export interface CommandQueue {
+export interface CommandQueue extends EventLog {
   /**
    * Enqueues one command. Idempotent by `idempotencyKey`, scoped to the device: a repeat asking
    * for the same thing answers the first id (`duplicate: true`), a repeat with another payload or
@@ -141,6 +142,8 @@ export interface AckItem {
   leaseToken: string;
   outcome: 'ok' | 'rejected';
   result?: Buffer;
+  /** The ingress replica that wrote it to the device: the store logs `command.delivered` with it. */
+  replica?: string;
 }
 
 export interface FailItem {
@@ -150,6 +153,8 @@ export interface FailItem {
   retryable: boolean;
   /** Overrides the queue's backoff for this retry (e.g. a device's BUSY hint). */
   retryDelayMs?: number;
+  /** Set when the attempt reached the device (through this ingress replica): the store logs `command.delivered`. */
+  replica?: string;
 }
 
 export interface ReleaseItem {

@@ -1,3 +1,4 @@
+import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
 import { checkEnqueueInput, enqueueFingerprint, type EnqueueInput, type StoredCommand } from '../command';
 import { OutboundError } from '../errors';
 import type {
@@ -123,6 +124,18 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
 
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return this.store.waitForWork(timeoutMs, signal);
+  }
+
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    return this.store.readEvents(options);
+  }
+
+  eventsHead(): Promise<string> {
+    return this.store.eventsHead();
+  }
+
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.store.commandEvents(id);
   }
 
   close(): Promise<void> {

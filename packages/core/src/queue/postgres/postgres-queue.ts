@@ -1,3 +1,4 @@
+import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool } from 'pg';
@@ -287,6 +288,19 @@ export class PostgresQueue implements CommandStore {
 
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return this.signal.wait(timeoutMs, signal);
+  }
+
+  // The event log: placeholder until the store writes one.
+  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  eventsHead(): Promise<string> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
+    return Promise.reject(new Error('event log not implemented yet'));
   }
 
   async close(): Promise<void> {

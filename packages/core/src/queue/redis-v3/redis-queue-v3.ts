@@ -1,3 +1,4 @@
+import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
@@ -330,6 +331,19 @@ export class RedisQueueV3 implements CommandStore {
     const nextDueInMs = recent !== undefined ? recent : await this.planner.scan({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards() });
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
+  }
+
+  // The event log: placeholder until the store writes one.
+  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  eventsHead(): Promise<string> {
+    return Promise.reject(new Error('event log not implemented yet'));
+  }
+
+  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
+    return Promise.reject(new Error('event log not implemented yet'));
   }
 
   async close(): Promise<void> {
