@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // The operator console runs in the browser, not in Node.
+    files: ['services/dispatcher/console/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -40,7 +40,8 @@ function stale(src, dist) {
     .map((entry) => relative(dist, join(entry.parentPath ?? entry.path, entry.name)))
     .filter((file) => {
       const stem = /^(.*)\.(?:js|d\.ts)(?:\.map)?$/.exec(file)?.[1];
-      return stem !== undefined && !existsSync(join(src, `${stem}.ts`));
+      // dist/console/ is the console bundle (scripts/build-console.js), not tsc output.
+      return stem !== undefined && !stem.startsWith('console/') && !existsSync(join(src, `${stem}.ts`));
     });
 }
 

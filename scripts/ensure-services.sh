@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure redis-server and prometheus/promtool are installed and PostgreSQL is installed and
+# Makes sure redis-server, Chromium (console tests) and prometheus/promtool are installed and PostgreSQL is installed and
 # answering on 127.0.0.1:5432 (trust auth): what `npm test` runs against. Installs with apt-get
 # when run as root and they are missing; otherwise says what to install. Used by .ci/run and
 # by `npm test` (scripts/ensure-setup.js --services); safe to run again.
@@ -7,6 +7,8 @@ set -euo pipefail
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The operator console tests drive Debian's headless Chromium (playwright-core, no browser download).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 # deploy/test/ runs a real Prometheus; deploy/check.sh runs promtool.
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)

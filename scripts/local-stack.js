@@ -346,6 +346,7 @@ async function main() {
   process.stdout.write(`
   Outbound is running on ${BACKEND === 'postgres' ? 'PostgreSQL' : 'Redis'} (queue and route registry).
 
+    console      ${apiUrl}/console/   (sign in with the admin key ${ADMIN_KEY})
     API          ${apiUrl}            (OpenAPI: ${apiUrl}/openapi.json)
     API keys     ${SEND_KEY} (role send)   ${ADMIN_KEY} (role admin)
     devices      ${DEVICES} simulated, SIM00001 .. SIM${String(DEVICES).padStart(5, '0')}, on tcp://127.0.0.1:${ingressTcp}

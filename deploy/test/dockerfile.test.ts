@@ -106,6 +106,16 @@ describe.each([
   });
 });
 
+test('the build stage bundles the operator console into the dispatcher dist/ that its image copies', () => {
+  const build = args(all.get('build')!, 'RUN').join(' ');
+  expect(build).toContain('node scripts/build-console.js');
+  const copies = args(all.get('build')!, 'COPY').join(' ');
+  expect(copies).toContain('scripts/build-console.js');
+  // The console's sources are inside the workspace folder the build stage copies.
+  expect(copies).toContain('services/dispatcher services/dispatcher');
+  expect(args(all.get('dispatcher')!, 'COPY')).toContain('/app/services/dispatcher/dist services/dispatcher/dist');
+});
+
 test('no stage copies tools/: the benchmark and chaos runner (with BullMQ) run from a checkout, in no image', () => {
   const sources = [...all.values()].flatMap((stage) => stage.instructions.filter((i) => i.getKeyword() === 'COPY'))
     .flatMap((copy) => copy.getArguments().slice(0, -1).map((a) => a.getValue()));

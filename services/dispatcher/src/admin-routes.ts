@@ -21,9 +21,31 @@ const replayBody = z.union([
   z.strictObject({ all: z.literal(true) }),
 ]);
 
-/** GET /v1/devices/:phyId(/commands), GET /v1/stats and the dead-letter routes: the `admin` role. */
+const deviceSearchQuery = z.strictObject({
+  prefix: phyIdSchema,
+  limit: pageQuery(100, 20).shape.limit,
+});
+
+/** GET /v1/devices(/:phyId(/commands)), GET /v1/stats, GET /v1/cluster and the dead-letter routes: the `admin` role. */
 export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   const { queue, registry } = deps;
+
+  // Online devices by phyId prefix, bounded: an operator's search, not an inventory.
+  app.get('/v1/devices', deps.guard, async (req, res) => {
+    const { prefix, limit } = parseOrThrow(deviceSearchQuery, req.query, ['query']);
+    const routes = await registry.findRoutes(prefix, limit);
+    res.json({
+      items: routes.map((route) => ({ phyId: route.phyId, online: true, replicaId: route.replicaId, connectedSince: new Date(route.connectedAt).toISOString() })),
+    });
+  });
+
+  // The ingress replicas whose heartbeat is current (the ones devices can be routed to) and the devices on each.
+  app.get('/v1/cluster', deps.guard, async (_req, res) => {
+    const [replicas, devices] = await Promise.all([registry.listReplicas(), registry.countRoutes()]);
+    res.json({
+      replicas: replicas.map((r) => ({ replicaId: r.replicaId, address: r.address, heartbeatAt: new Date(r.heartbeatAt).toISOString(), devices: devices.get(r.replicaId) ?? 0 })),
+    });
+  });
 
   app.get('/v1/devices/:phyId', deps.guard, async (req, res) => {
     const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);

@@ -8,6 +8,7 @@ import {
 import { registerAdminRoutes } from './admin-routes';
 import { authenticate, requireRole } from './api-auth';
 import { registerCommandRoutes } from './command-routes';
+import { registerConsoleRoutes } from './console-routes';
 import { registerCredentialRoutes } from './credential-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
+  registerConsoleRoutes(app);
   if (deps.tracing?.enabled) app.use('/v1', tracedRequests(deps.tracing));
   // Authentication and the rate limit come before the body parser: a caller without a key, or
   // over its limit, costs headers only. A body that is not JSON answers 415 before it is read.

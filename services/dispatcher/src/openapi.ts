@@ -121,6 +121,22 @@ export const openApiDocument = {
       get: { summary: 'Read a command (long-poll with waitMs)', security: send, parameters: [idParam, waitParam], responses: { '200': { description: 'the command', ...json(ref('Command')) }, ...errors(400, 403, 404) } },
       delete: { summary: 'Cancel a command that is still queued', security: send, parameters: [idParam], responses: { '200': { description: 'the cancelled command', ...json(ref('Command')) }, ...errors(400, 403, 404, 409) } },
     },
+    '/v1/devices': {
+      get: {
+        summary: 'Online devices whose phyId starts with a prefix (search, at most 100)', security: admin,
+        parameters: [
+          { name: 'prefix', in: 'query', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+        ],
+        responses: { '200': { description: 'matching online devices, by phyId', ...json({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { phyId: { type: 'string' }, online: { const: true }, replicaId: { type: 'string' }, connectedSince: { type: 'string', format: 'date-time' } } } } } }) }, ...errors(400, 403) },
+      },
+    },
+    '/v1/cluster': {
+      get: {
+        summary: 'The ingress replicas alive now (current heartbeat) and the devices on each', security: admin,
+        responses: { '200': { description: 'live replicas', ...json({ type: 'object', properties: { replicas: { type: 'array', items: { type: 'object', properties: { replicaId: { type: 'string' }, address: { type: 'string' }, heartbeatAt: { type: 'string', format: 'date-time' }, devices: { type: 'integer', description: 'devices connected to it' } } } } } }) }, ...errors(403) },
+      },
+    },
     '/v1/devices/{phyId}': {
       get: {
         summary: 'Is the device online, on which replica, since when, and how many commands it has pending', security: admin, parameters: [phyIdParam],

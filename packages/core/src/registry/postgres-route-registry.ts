@@ -144,6 +144,19 @@ export class PostgresRouteRegistry implements RouteRegistry {
     });
   }
 
+  findRoutes(prefix: string, limit: number): Promise<DeviceRoute[]> {
+    return classified('findRoutes', async () => {
+      const { rows } = await this.pool.query<RouteRow>(
+        `SELECT ${ROUTE_COLUMNS} FROM ${this.routes} r
+         JOIN ${this.replicas} p ON p.replica_id = r.replica_id AND p.expires_at > now()
+         WHERE starts_with(r.phy_id, $1)
+         ORDER BY r.phy_id COLLATE "C" LIMIT $2`,
+        [prefix, limit],
+      );
+      return rows.map(toRoute);
+    });
+  }
+
   listReplicas(): Promise<ReplicaInfo[]> {
     return classified('listReplicas', async () => {
       const { rows } = await this.pool.query<{ replica_id: string; address: string; heartbeat_at: number }>(
@@ -151,6 +164,17 @@ export class PostgresRouteRegistry implements RouteRegistry {
          FROM ${this.replicas} WHERE expires_at > now() ORDER BY replica_id`,
       );
       return rows.map((r) => ({ replicaId: r.replica_id, address: r.address, heartbeatAt: r.heartbeat_at }));
+    });
+  }
+
+  countRoutes(): Promise<Map<string, number>> {
+    return classified('countRoutes', async () => {
+      const { rows } = await this.pool.query<{ replica_id: string; devices: number }>(
+        `SELECT r.replica_id, count(*)::int AS devices FROM ${this.routes} r
+         JOIN ${this.replicas} p ON p.replica_id = r.replica_id AND p.expires_at > now()
+         GROUP BY r.replica_id`,
+      );
+      return new Map(rows.map((r) => [r.replica_id, r.devices]));
     });
   }
 

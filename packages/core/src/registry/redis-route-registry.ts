@@ -158,8 +158,43 @@ export class RedisRouteRegistry implements RouteRegistry {
     });
   }
 
+  findRoutes(prefix: string, limit: number): Promise<DeviceRoute[]> {
+    return this.classified('findRoutes', async () => {
+      const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      const found: DeviceRoute[] = [];
+      for (let shard = 0; shard < this.keys.shards && found.length < limit; shard++) {
+        let cursor = '0';
+        do {
+          const [next, flat] = await this.client.hscan(this.keys.routes(shard), cursor, 'MATCH', match, 'COUNT', 1000);
+          for (let i = 0; i < flat.length; i += 2) found.push(toRoute(flat[i], flat[i + 1]));
+          cursor = next;
+        } while (cursor !== '0' && found.length < limit);
+      }
+      if (found.length === 0) return [];
+      const live = await this.liveReplicas([...new Set(found.map((r) => r.replicaId))]);
+      return found
+        .filter((route) => live.has(route.replicaId))
+        .sort((a, b) => (a.phyId < b.phyId ? -1 : a.phyId > b.phyId ? 1 : 0))
+        .slice(0, limit);
+    });
+  }
+
   listReplicas(): Promise<ReplicaInfo[]> {
     return this.classified('listReplicas', async () => [...(await this.liveReplicas([])).values()].sort((a, b) => a.replicaId.localeCompare(b.replicaId)));
+  }
+
+  countRoutes(): Promise<Map<string, number>> {
+    return this.classified('countRoutes', async () => {
+      const replicas = [...(await this.liveReplicas([])).keys()];
+      const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard);
+      const counts = await Promise.all(
+        replicas.map(async (replicaId) => {
+          const perShard = await Promise.all(shards.map((shard) => this.client.scard(this.keys.replicaRoutes(shard, replicaId))));
+          return [replicaId, perShard.reduce((sum, n) => sum + n, 0)] as const;
+        }),
+      );
+      return new Map(counts.filter(([, n]) => n > 0));
+    });
   }
 
   private async liveReplicas(replicaIds: string[]): Promise<Map<string, ReplicaInfo>> {

@@ -37,7 +37,18 @@ export interface RouteRegistry {
   /** The live route, or null when none or its replica's heartbeat lapsed (reads as offline). */
   lookup(phyId: string): Promise<DeviceRoute | null>;
   lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>>;
+  /**
+   * Live routes whose phyId starts with `prefix` (an operator's search), sorted by phyId, at
+   * most `limit`. Redis scans the route shards until it has `limit` matches (so not necessarily
+   * the first by phyId); PostgreSQL answers the first `limit` by phyId.
+   */
+  findRoutes(prefix: string, limit: number): Promise<DeviceRoute[]>;
   listReplicas(): Promise<ReplicaInfo[]>;
+  /**
+   * How many devices each live replica holds (replicas with none are absent). Redis counts a
+   * device that just moved on both replicas until the old connection closes.
+   */
+  countRoutes(): Promise<Map<string, number>>;
 
   /** Subscribes to "device online" signals. Returns an unsubscribe function. */
   onDeviceOnline(listener: (phyId: string) => void): Promise<() => Promise<void>>;

@@ -52,6 +52,37 @@ export function routeRegistryConformance(name: string, make: MakeRouteRegistry):
       expect((await registry.register('DEV-2', A)).epoch).toBe(newest.epoch + 1);
     });
 
+    it('finds live routes by phyId prefix, sorted and bounded, leaving out offline devices', async () => {
+      await registry.heartbeat(C, 10_000);
+      for (const phyId of ['FIND-b2', 'FIND-a1', 'FIND-a3', 'FIND-a2', 'OTHER-a1', 'FIND-*x']) await registry.register(phyId, A);
+      const gone = await registry.register('FIND-a0', C);
+      await registry.unregister('FIND-a0', 'replica-c', gone.epoch);
+      const onRemoved = await registry.register('FIND-a4', C);
+      expect(onRemoved.epoch).toBe(1);
+      await registry.removeReplica('replica-c');
+      expect((await registry.findRoutes('FIND-a', 10)).map((r) => r.phyId)).toEqual(['FIND-a1', 'FIND-a2', 'FIND-a3']);
+      expect(await registry.findRoutes('FIND-a1', 10)).toEqual([expect.objectContaining({ phyId: 'FIND-a1', replicaId: 'replica-a', address: A.address })]);
+      // A glob character in the prefix is matched literally.
+      expect((await registry.findRoutes('FIND-*', 10)).map((r) => r.phyId)).toEqual(['FIND-*x']);
+      const two = await registry.findRoutes('FIND-', 2);
+      expect(two).toHaveLength(2);
+      expect(two.every((r) => r.phyId.startsWith('FIND-'))).toBe(true);
+      expect(await registry.findRoutes('NOPE', 10)).toEqual([]);
+    });
+
+    it('counts the devices each live replica holds', async () => {
+      expect(await registry.countRoutes()).toEqual(new Map());
+      await registry.register('COUNT-1', A);
+      await registry.register('COUNT-2', A);
+      const b = await registry.register('COUNT-3', B);
+      await registry.heartbeat(C, 10_000);
+      await registry.register('COUNT-4', C);
+      await registry.removeReplica('replica-c');
+      expect(await registry.countRoutes()).toEqual(new Map([['replica-a', 2], ['replica-b', 1]]));
+      await registry.unregister('COUNT-3', 'replica-b', b.epoch);
+      expect(await registry.countRoutes()).toEqual(new Map([['replica-a', 2]]));
+    });
+
     it('reads routes of a replica whose heartbeat lapsed (store clock) as offline', async () => {
       await registry.heartbeat(C, 1_000);
       await registry.register('DEV-3', C);

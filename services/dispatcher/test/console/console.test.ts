@@ -1,0 +1,132 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { testRedisUrl, waitFor } from '@outbound/test-support';
+import { ADMIN_KEY } from '../support/harness';
+import { spawnDispatcher, type DispatcherProcess } from '../e2e/support/dispatcher-process';
+import { b64, startStack, type Stack } from '../e2e/support/stack';
+import { DESKTOP, launchChromium, PHONE, screenshot } from './browser';
+
+/**
+ * The operator console in headless Chromium against a real stack: the built dispatcher (which
+ * serves dist/console) as its own process, an ingress replica and simulated devices over TCP.
+ * Each page is photographed into docs/console/.
+ */
+describe('operator console in a real browser', () => {
+  let stack: Stack;
+  let dispatcher: DispatcherProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const url = (path: string) => `${dispatcher.url}/console${path}`;
+
+  beforeAll(async () => {
+    stack = await startStack(testRedisUrl(), { name: 'console' });
+    [dispatcher, browser] = await Promise.all([spawnDispatcher(testRedisUrl(), stack.prefix, stack.env), launchChromium()]);
+    // A fixed zone and locale: the console shows times in the viewer's zone, and the screenshots stay comparable.
+    context = await browser.newContext({ viewport: DESKTOP, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    dispatcher?.child.kill('SIGTERM');
+    await dispatcher?.exited;
+    await stack?.stop();
+  });
+
+  const signIn = async (key: string) => {
+    await page.goto(url('/'));
+    await page.getByLabel('Admin API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('refuses a wrong key with a visible message and keeps nothing', async () => {
+    await signIn('not-a-key-of-this-cluster');
+    await page.getByRole('alert').filter({ hasText: 'That key was refused' }).waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await screenshot(page, 'login');
+  });
+
+  it('signs in with the admin key and shows the overview with the live replica', async () => {
+    await signIn(ADMIN_KEY);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await waitFor(async () => (await page.getByTestId('replicas').textContent()) === '1', { what: 'one ingress replica on the overview' });
+    expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['outbound.console.apiKey']);
+    // A client-side route survives a reload: the dispatcher answers index.html for it.
+    await page.goto(url('/dead-letters'));
+    await page.getByRole('heading', { name: 'Dead letters' }).waitFor();
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  });
+
+  it('shows a device come online on its page, and finds it by prefix', async () => {
+    await page.goto(url('/devices/CONSOLE-DEV-1'));
+    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'offline', { what: 'the device page to show offline' });
+    await stack.device('CONSOLE-DEV-1');
+    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { timeoutMs: 15_000, what: 'the device page to show online' });
+    await page.getByText('replica-0').first().waitFor();
+    await screenshot(page, 'device');
+
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.getByLabel('phyId or its start').fill('CONSOLE-DEV');
+    await page.getByRole('button', { name: 'Search online devices' }).click();
+    await page.getByRole('link', { name: 'CONSOLE-DEV-1' }).waitFor();
+    await screenshot(page, 'devices');
+  });
+
+  it('fills in a command timeline live as the device takes it', async () => {
+    const id = await stack.enqueue({ phyId: 'CONSOLE-DEV-2', payload: b64('set 16A') });
+    await page.goto(url(`/commands/${id}`));
+    await page.locator('[data-type="command.queued"]').waitFor();
+    await waitFor(async () => (await page.getByTestId('command-status').textContent())?.startsWith('queued') ?? false, { what: 'the command page to show queued' });
+    await stack.device('CONSOLE-DEV-2');
+    await page.locator('[data-type="command.acked"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-type="command.delivered"]').waitFor();
+    await waitFor(async () => (await page.getByTestId('command-status').textContent()) === 'acked', { what: 'the command page to show acked' });
+    await screenshot(page, 'command');
+  });
+
+  it('replays a dead letter from the console and the device acks it', async () => {
+    const device = await stack.device('CONSOLE-DEV-3', { busyRate: 1 });
+    const id = await stack.enqueue({ phyId: 'CONSOLE-DEV-3', payload: b64('reboot'), maxAttempts: 1 });
+    await stack.waitStatus(id, 'dead');
+    device.setBehaviour({ busyRate: 0 });
+
+    await page.goto(url('/dead-letters'));
+    await page.getByLabel('Device (phyId)').fill('CONSOLE-DEV-3');
+    await page.getByRole('button', { name: 'Apply filter' }).click();
+    await page.getByLabel(`Select ${id}`).check();
+    await screenshot(page, 'dead-letters');
+    await page.getByRole('button', { name: 'Replay 1 selected' }).click();
+    await page.getByRole('button', { name: 'Confirm: replay 1' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 1 dead letter' }).waitFor();
+    await stack.waitStatus(id, 'acked', 15_000);
+
+    await page.goto(url(`/commands/${id}`));
+    await waitFor(async () => (await page.getByTestId('command-status').textContent()) === 'acked', { what: 'the replayed command to show acked' });
+  });
+
+  it('is readable at phone width', async () => {
+    const phone = await browser.newContext({ viewport: PHONE, timezoneId: 'Europe/Berlin', locale: 'en-GB', isMobile: true, hasTouch: true });
+    try {
+      const small = await phone.newPage();
+      await small.goto(url('/'));
+      await small.getByLabel('Admin API key').fill(ADMIN_KEY);
+      await small.getByRole('button', { name: 'Sign in' }).click();
+      await small.getByRole('heading', { name: 'Overview' }).waitFor();
+      await waitFor(async () => (await small.getByTestId('replicas').textContent()) === '1', { what: 'the overview at phone width' });
+      // Nothing wider than the screen: no sideways scrolling of the page itself.
+      expect(await small.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+      await screenshot(small, 'overview-phone');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('shows the overview with traffic (screenshot)', async () => {
+    await page.goto(url('/'));
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await waitFor(async () => (await page.getByTestId('replicas').textContent()) === '1', { what: 'the overview' });
+    for (let i = 0; i < 5; i += 1) await stack.enqueue({ phyId: 'CONSOLE-DEV-2', payload: b64(`tick ${i}`) });
+    await waitFor(async () => (await page.getByTestId('rate-acked').textContent()) !== '0.0', { timeoutMs: 15_000, what: 'acks counted from the live stream' });
+    await screenshot(page, 'overview');
+  });
+});
