@@ -1,4 +1,5 @@
 /** The admin API as the console calls it: the key from sessionStorage as a Bearer token on every request. */
+import type { EventType, OutboundEvent } from '@outbound/core/queue';
 
 const KEY_ITEM = 'outbound.console.apiKey';
 
@@ -73,43 +74,9 @@ export function query(params: Record<string, string | number | undefined | null>
   return text ? `?${text}` : '';
 }
 
-export type EventType =
-  | 'command.queued'
-  | 'command.delivered'
-  | 'command.retrying'
-  | 'command.acked'
-  | 'command.rejected'
-  | 'command.dead'
-  | 'command.expired'
-  | 'command.cancelled'
-  | 'device.online'
-  | 'device.offline';
-
-export interface OutboundEvent {
-  id: string;
-  type: EventType;
-  time: number;
-  commandId?: string;
-  phyId: string;
-  attempt?: number;
-  details: { replica?: string; reason?: string; retryAt?: number; priority?: number };
-}
-
-export interface Command {
-  id: string;
-  phyId: string;
-  priority: number;
-  status: string;
-  waitingFor: string | null;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-  deliverAt: string | null;
-  lastError: string | null;
-  result: string | null;
-}
+// The shapes the API answers, from the packages that define them (types only: nothing of them is bundled).
+export type { CommandView as Command } from '@outbound/core/command';
+export type { EventType, OutboundEvent } from '@outbound/core/queue';
 
 export interface Page<T> {
   items: T[];
