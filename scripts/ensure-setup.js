@@ -3,7 +3,7 @@
  * Runs before `npm test` and `npm start`: installs dependencies when they are missing or
  * older than package-lock.json, then builds (tsc -b is incremental, so this is quick when
  * nothing changed). With --services (npm test) it first makes sure of what the tests run
- * against: redis-server, PostgreSQL answering on 127.0.0.1:5432 and prometheus/promtool,
+ * against: redis-server, Chromium, PostgreSQL answering on 127.0.0.1:5432 and prometheus/promtool,
  * installed with apt-get and started by scripts/ensure-services.sh (as root; otherwise it says
  * what to install). --check-services only reports what is missing (exit 1 if anything is).
  * Plain Node on purpose: it runs before anything is installed.

@@ -1,7 +1,7 @@
 /*
  * What `npm test` needs beyond Node, and which of it this machine lacks: redis-server (each test
- * run starts its own), PostgreSQL's binaries and a server answering on the test URL, and
- * prometheus + promtool (deploy/test/ starts a real Prometheus). Plain Node, no dependencies:
+ * run starts its own), Chromium (the console tests drive it), PostgreSQL's binaries and a server
+ * answering on the test URL, and prometheus + promtool (deploy/test/ starts a real Prometheus). Plain Node, no dependencies:
  * it runs before anything is installed. scripts/ensure-setup.js acts on the answer.
  */
 'use strict';
@@ -43,6 +43,8 @@ function answers(host, port) {
 async function missingForTests(env = process.env) {
   const packages = [];
   if (!onPath('redis-server', env)) packages.push('redis-server');
+  // Debian's package; CHROMIUM_PATH points the console tests at another build.
+  if (!(env.CHROMIUM_PATH ? existsSync(env.CHROMIUM_PATH) : onPath('chromium', env))) packages.push('chromium');
   if (!hasPostgresBinaries(env)) packages.push('postgresql');
   if (!onPath('prometheus', env) || !onPath('promtool', env)) packages.push('prometheus');
   const url = new URL(env.OUTBOUND_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');

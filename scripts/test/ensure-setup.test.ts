@@ -40,7 +40,7 @@ test('on a machine with only Node, the test set-up names every package to instal
     env: { PATH: bin, OUTBOUND_PG_LIB: join(bin, 'no-postgresql'), OUTBOUND_TEST_PG_URL: `postgres://postgres@127.0.0.1:${port}/postgres` },
   });
   expect(result.code).toBe(1);
-  expect(result.output).toContain('missing: redis-server postgresql prometheus (install: apt-get install -y --no-install-recommends redis-server postgresql prometheus)');
+  expect(result.output).toContain('missing: redis-server chromium postgresql prometheus (install: apt-get install -y --no-install-recommends redis-server chromium postgresql prometheus)');
   expect(result.output).toContain(`not running: PostgreSQL on 127.0.0.1:${port}`);
 });
 
@@ -56,5 +56,5 @@ test('without root, the installer says what to install instead of installing', a
   const script = readFileSync(join(ROOT, 'scripts/ensure-services.sh'), 'utf8');
   const result = await outcome(join(bin, 'bash'), ['-c', script], { env: { PATH: bin }, cwd: bin, ...asNobody });
   expect(result.code).toBe(1);
-  expect(result.output).toMatch(/missing: redis-server (postgresql )?prometheus; run as root: apt-get install -y --no-install-recommends redis-server (postgresql )?prometheus/);
+  expect(result.output).toMatch(/missing: redis-server chromium (postgresql )?prometheus; run as root: apt-get install -y --no-install-recommends redis-server chromium (postgresql )?prometheus/);
 });
