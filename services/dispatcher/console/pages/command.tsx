@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Command as CommandView, type OutboundEvent } from '../api';
-import { Card, ErrorNote, Status, StreamBadge, Timeline } from '../components';
+import { api, ApiError, query, type Command as CommandView, type OutboundEvent, type Page } from '../api';
+import { Card, CommandTable, ErrorNote, Status, StreamBadge, Timeline } from '../components';
 import { ConfirmButton } from '../confirm';
 import { formatDateTime } from '../format';
 import { useEvents, useInterval, useLoad } from '../hooks';
@@ -9,10 +9,15 @@ import { Link, navigate } from '../router';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Look a command up by id. */
+const STATUSES: Array<CommandView['status'] | ''> = ['', 'queued', 'inflight', 'acked', 'rejected', 'dead', 'expired', 'cancelled'];
+
+/** Look a command up by id, or browse the latest (history within retention, newest first). */
 export function CommandLookup(): JSX.Element {
   const [id, setId] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const [status, setStatus] = useState('');
+  const recent = useLoad((signal) => api<Page<CommandView>>(`/v1/commands${query({ status, limit: 25 })}`, { signal }), [status]);
+  const historyMissing = recent.error instanceof ApiError && (recent.error.status === 404 || recent.error.status === 405);
   const submit = (event: Event) => {
     event.preventDefault();
     const value = id.trim();
@@ -35,6 +40,20 @@ export function CommandLookup(): JSX.Element {
           {error}
         </p>
       )}
+      <Card title="Latest commands" wide>
+        <div class="toolbar">
+          <label for="history-status">Status</label>
+          <select id="history-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s || 'any'}
+              </option>
+            ))}
+          </select>
+        </div>
+        {historyMissing ? <p class="muted">Command history is not offered by this dispatcher.</p> : <ErrorNote error={recent.error} />}
+        {recent.data && <CommandTable items={recent.data.items} empty="No commands within retention." showDevice showError />}
+      </Card>
     </>
   );
 }

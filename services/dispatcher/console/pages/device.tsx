@@ -55,7 +55,7 @@ export function Device({ phyId }: { phyId: string }): JSX.Element {
   };
   const path = `/v1/devices/${encodeURIComponent(phyId)}`;
   const d = device.data;
-  const historyMissing = history.error instanceof ApiError && (history.error.status === 404 || history.error.status === 400);
+  const historyMissing = history.error instanceof ApiError && (history.error.status === 404 || history.error.status === 405);
 
   return (
     <>

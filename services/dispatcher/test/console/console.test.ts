@@ -50,6 +50,15 @@ describe('operator console in a real browser', () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await waitFor(async () => (await page.getByTestId('replicas').textContent()) === '1', { what: 'one ingress replica on the overview' });
     expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['outbound.console.apiKey']);
+    // Keyboard: the first Tab reaches "skip to content", then the navigation; Enter follows a link.
+    const focused = () => page.evaluate<string>('document.activeElement && document.activeElement.textContent');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Overview');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
     // A client-side route survives a reload: the dispatcher answers index.html for it.
     await page.goto(url('/dead-letters'));
     await page.getByRole('heading', { name: 'Dead letters' }).waitFor();
