@@ -1,5 +1,5 @@
 import type { JSX } from 'preact';
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, query, type Command, type Page } from '../api';
 import { Card, CommandTable, ErrorNote, StreamBadge } from '../components';
 import { ConfirmButton } from '../confirm';
@@ -38,6 +38,11 @@ export function Device({ phyId }: { phyId: string }): JSX.Element {
       reloadAll();
     }, 300);
   });
+
+  // What happened before the stream started is in the answers fetched after it did: reload once live.
+  useEffect(() => {
+    if (stream.state === 'live') reloadAll();
+  }, [stream.state]);
 
   // Without the live stream, poll instead.
   useInterval(() => {

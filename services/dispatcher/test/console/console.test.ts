@@ -69,8 +69,10 @@ describe('operator console in a real browser', () => {
   it('shows a device come online on its page, and finds it by prefix', async () => {
     await page.goto(url('/devices/CONSOLE-DEV-1'));
     await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'offline', { what: 'the device page to show offline' });
+    // Live: the page follows the event stream (it polls only while the stream is down).
+    await page.locator('[data-stream="live"]').waitFor();
     await stack.device('CONSOLE-DEV-1');
-    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { timeoutMs: 15_000, what: 'the device page to show online' });
+    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { timeoutMs: 10_000, what: 'the device page to show online' });
     await page.getByText('replica-0').first().waitFor();
     await screenshot(page, 'device');
 
@@ -86,6 +88,7 @@ describe('operator console in a real browser', () => {
     await page.goto(url(`/commands/${id}`));
     await page.locator('[data-type="command.queued"]').waitFor();
     await waitFor(async () => (await page.getByTestId('command-status').textContent())?.startsWith('queued') ?? false, { what: 'the command page to show queued' });
+    await page.locator('[data-stream="live"]').waitFor();
     await stack.device('CONSOLE-DEV-2');
     await page.locator('[data-type="command.acked"]').waitFor({ timeout: 15_000 });
     await page.locator('[data-type="command.delivered"]').waitFor();
