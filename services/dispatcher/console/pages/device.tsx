@@ -44,10 +44,14 @@ export function Device({ phyId }: { phyId: string }): JSX.Element {
     if (stream.state === 'live') reloadAll();
   }, [stream.state]);
 
-  // Without the live stream, poll instead.
+  // Without the live stream, poll instead. With it, still refresh the connection now and then:
+  // the event log has device.online/offline only for devices with commands waiting for them.
   useInterval(() => {
     if (stream.state !== 'live') reloadAll();
   }, 5_000);
+  useInterval(() => {
+    if (stream.state === 'live') device.reload();
+  }, 15_000);
 
   const act = async (work: () => Promise<string>) => {
     setFailure(null);

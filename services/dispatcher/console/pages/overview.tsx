@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useRef, useState } from 'preact/hooks';
-import { api } from '../api';
-import { Card, ErrorNote, Sparkline, StreamBadge } from '../components';
+import { api, type EventType, type OutboundEvent } from '../api';
+import { Card, ErrorNote, Sparkline, StreamBadge, Timeline } from '../components';
 import { formatCount, formatDateTime, formatRate } from '../format';
 import { useEvents, useInterval, useLoad } from '../hooks';
 
@@ -23,6 +23,11 @@ const RATE_WINDOW_S = 10;
 
 const zeros = () => new Array<number>(HISTORY_S).fill(0);
 
+/** Counted for the rates, and shown in the feed of notable events. */
+const NOTABLE: EventType[] = ['command.dead', 'command.rejected', 'command.expired', 'device.online', 'device.offline'];
+const STREAMED: EventType[] = ['command.queued', 'command.acked', ...NOTABLE];
+const FEED_LENGTH = 12;
+
 /** Enqueued and acked per second (counted from the live stream), queue depth, dead letters, replicas. */
 export function Overview(): JSX.Element {
   const stats = useLoad((signal) => api<{ total: Counts }>('/v1/stats', { signal }), []);
@@ -33,9 +38,11 @@ export function Overview(): JSX.Element {
   // Counts of the current second, folded into the history once a second.
   const current = useRef({ queued: 0, acked: 0 });
   const [history, setHistory] = useState({ queued: zeros(), acked: zeros() });
-  const stream = useEvents({ types: ['command.queued', 'command.acked'] }, (event) => {
+  const [feed, setFeed] = useState<OutboundEvent[]>([]);
+  const stream = useEvents({ types: STREAMED }, (event) => {
     if (event.type === 'command.queued') current.current.queued += 1;
     else if (event.type === 'command.acked') current.current.acked += 1;
+    else setFeed((events) => [event, ...events].slice(0, FEED_LENGTH));
   });
   useInterval(() => {
     const { queued, acked } = current.current;
@@ -140,6 +147,9 @@ export function Overview(): JSX.Element {
           )}
         </Card>
       </div>
+      <Card title="Notable events (dead, rejected, expired, devices on and off), newest first" wide>
+        <Timeline events={feed} empty="None since this page opened." />
+      </Card>
     </>
   );
 }

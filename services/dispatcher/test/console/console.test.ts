@@ -66,13 +66,18 @@ describe('operator console in a real browser', () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
   });
 
-  it('shows a device come online on its page, and finds it by prefix', async () => {
+  it('shows a device come online on its page and its queue drain, and finds it by prefix', async () => {
+    // A command waiting for the device: its coming online is a device.online event in the log.
+    const id = await stack.enqueue({ phyId: 'CONSOLE-DEV-1', payload: b64('set 32A') });
+    await waitFor(async () => (await stack.get(id)).waitingFor === 'device', { what: 'the command to wait for its device' });
     await page.goto(url('/devices/CONSOLE-DEV-1'));
     await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'offline', { what: 'the device page to show offline' });
-    // Live: the page follows the event stream (it polls only while the stream is down).
+    await page.getByRole('link', { name: id.slice(0, 8) }).first().waitFor();
+    // Live: the page follows the event stream (it polls the connection only every 15 s meanwhile).
     await page.locator('[data-stream="live"]').waitFor();
     await stack.device('CONSOLE-DEV-1');
     await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { timeoutMs: 10_000, what: 'the device page to show online' });
+    await page.getByText('Nothing queued or in flight.').waitFor({ timeout: 10_000 });
     await page.getByText('replica-0').first().waitFor();
     await screenshot(page, 'device');
 
@@ -137,8 +142,18 @@ describe('operator console in a real browser', () => {
     await page.goto(url('/'));
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await waitFor(async () => (await page.getByTestId('replicas').textContent()) === '1', { what: 'the overview' });
-    for (let i = 0; i < 5; i += 1) await stack.enqueue({ phyId: 'CONSOLE-DEV-2', payload: b64(`tick ${i}`) });
+    // A few seconds of traffic, paced by the chart: each round waits for the chart's next second.
+    const chart = page.locator('.sparkline polyline').first();
+    for (let round = 0; round < 6; round += 1) {
+      const before = await chart.getAttribute('points');
+      for (let i = 0; i <= round % 3; i += 1) await stack.enqueue({ phyId: 'CONSOLE-DEV-2', payload: b64(`tick ${round}.${i}`) });
+      await waitFor(async () => (await chart.getAttribute('points')) !== before, { what: 'the chart to move on a second' });
+    }
     await waitFor(async () => (await page.getByTestId('rate-acked').textContent()) !== '0.0', { timeoutMs: 15_000, what: 'acks counted from the live stream' });
+    // A rejected command shows in the feed of notable events.
+    await stack.device('CONSOLE-DEV-4', { rejectRate: 1 });
+    await stack.enqueue({ phyId: 'CONSOLE-DEV-4', payload: b64('set 999A') });
+    await page.locator('.timeline [data-type="command.rejected"]').waitFor({ timeout: 15_000 });
     await screenshot(page, 'overview');
   });
 });
