@@ -39,9 +39,11 @@ async function problemOf(res: Response): Promise<ApiError> {
   let code = `HTTP_${res.status}`;
   let message = res.statusText || `the API answered ${res.status}`;
   try {
-    const body = (await res.json()) as { code?: string; message?: string; detail?: string };
+    // RFC 9457 problem details (docs/errors.md): the detail, and each field error by its path.
+    const body = (await res.json()) as { code?: string; detail?: string; errors?: Array<{ path: string; message: string }> };
     code = body.code ?? code;
-    message = body.message ?? body.detail ?? message;
+    message = body.detail ?? message;
+    if (body.errors?.length) message = `${message}: ${body.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`;
   } catch {
     // not a problem document: keep the status line
   }
