@@ -39,11 +39,10 @@ async function problemOf(res: Response): Promise<ApiError> {
   let code = `HTTP_${res.status}`;
   let message = res.statusText || `the API answered ${res.status}`;
   try {
-    // RFC 9457 problem details (docs/errors.md): the detail, and each field error by its path.
-    const body = (await res.json()) as { code?: string; detail?: string; errors?: Array<{ path: string; message: string }> };
+    // RFC 9457 problem details (docs/errors.md); a 400's detail names each field.
+    const body = (await res.json()) as { code?: string; detail?: string };
     code = body.code ?? code;
     message = body.detail ?? message;
-    if (body.errors?.length) message = `${message}: ${body.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`;
   } catch {
     // not a problem document: keep the status line
   }
