@@ -160,22 +160,22 @@ export class RedisRouteRegistry implements RouteRegistry {
 
   findRoutes(prefix: string, limit: number): Promise<DeviceRoute[]> {
     return this.classified('findRoutes', async () => {
+      const live = await this.liveReplicas([]);
+      if (live.size === 0) return [];
       const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
       const found: DeviceRoute[] = [];
       for (let shard = 0; shard < this.keys.shards && found.length < limit; shard++) {
         let cursor = '0';
         do {
           const [next, flat] = await this.client.hscan(this.keys.routes(shard), cursor, 'MATCH', match, 'COUNT', 1000);
-          for (let i = 0; i < flat.length; i += 2) found.push(toRoute(flat[i], flat[i + 1]));
+          for (let i = 0; i < flat.length; i += 2) {
+            const route = toRoute(flat[i], flat[i + 1]);
+            if (live.has(route.replicaId)) found.push(route);
+          }
           cursor = next;
         } while (cursor !== '0' && found.length < limit);
       }
-      if (found.length === 0) return [];
-      const live = await this.liveReplicas([...new Set(found.map((r) => r.replicaId))]);
-      return found
-        .filter((route) => live.has(route.replicaId))
-        .sort((a, b) => (a.phyId < b.phyId ? -1 : a.phyId > b.phyId ? 1 : 0))
-        .slice(0, limit);
+      return found.sort((a, b) => (a.phyId < b.phyId ? -1 : a.phyId > b.phyId ? 1 : 0)).slice(0, limit);
     });
   }
 
