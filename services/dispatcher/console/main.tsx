@@ -1,6 +1,6 @@
 import './style.css';
 import { render, type JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { storedKey, storeKey, whenUnauthorized } from './api';
 import { Command, CommandLookup } from './pages/command';
 import { DeadLetters } from './pages/dead-letters';
@@ -61,6 +61,13 @@ function App(): JSX.Element {
   useEffect(() => {
     document.title = `${current.title} · Outbound console`;
   }, [current.title]);
+  // After an in-page navigation, move focus to the new content (as a page load would) so the
+  // keyboard and screen readers start there; not on the first render.
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path !== firstPath.current) document.getElementById('main')?.focus();
+    firstPath.current = '';
+  }, [path]);
   if (!signedIn) return <Login notice={notice} onSignedIn={() => (setNotice(undefined), setSignedIn(true))} />;
   return (
     <>

@@ -59,6 +59,8 @@ describe('operator console in a real browser', () => {
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Devices' }).waitFor();
+    // Focus moves to the new page's content, as after a page load.
+    await waitFor(async () => (await page.evaluate<string>('document.activeElement.id')) === 'main', { what: 'focus on the new content' });
     // A client-side route survives a reload: the dispatcher answers index.html for it.
     await page.goto(url('/dead-letters'));
     await page.getByRole('heading', { name: 'Dead letters' }).waitFor();
