@@ -25,6 +25,7 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 9 * n]) or 0
 local now = nowMs()
+eventRetention(now, retentionMs)
 local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 9 * n], '1', 'NX', 'PX', ARGV[9 + 9 * n])
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n)
@@ -66,8 +67,9 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
+      local event = packEventId(logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', ARGV[b + 3] }))
       redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
-        .. fixed .. tail .. spack('>I4', #payload) .. payload)
+        .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then

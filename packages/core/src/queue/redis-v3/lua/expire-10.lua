@@ -14,6 +14,7 @@
 
 local limit, maxInFlight, retentionMs, keepPayload = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local now = nowMs()
+eventRetention(now, retentionMs)
 local devices = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit)
 local count = 0
 for _, phyId in ipairs(devices) do
@@ -29,6 +30,7 @@ for _, phyId in ipairs(devices) do
         if expiresAt <= now then
           redis.call('ZREM', index, id)
           if index ~= lineKey(phyId) then redis.call('ZREM', K.scheduled, id) end
+          commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
           finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
           d.pending = d.pending - 1
           count = count + 1
