@@ -22,7 +22,6 @@
 local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local depth, n = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
-eventRetention(now, retentionMs)
 local nowText = int(now)
 local out, wake, done = {}, false, {}
 for i = 1, n do

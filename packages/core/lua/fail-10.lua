@@ -25,7 +25,6 @@ local function backoffMs(attempt, random)
   return math.floor(exp * (1 - jitter) + exp * jitter * random + 0.5)
 end
 local now = nowMs()
-eventRetention(now, retentionMs)
 local out = {}
 for i = 1, n do
   local b = 6 + (i - 1) * 7

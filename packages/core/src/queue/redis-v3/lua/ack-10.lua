@@ -20,7 +20,6 @@
 local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local depth, memoryMs, keepPayload, n = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
 local now = nowMs()
-eventRetention(now, retentionMs)
 local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
   local b = 7 + (i - 1) * 5

@@ -19,7 +19,6 @@ if inflightIndex(d, id) then return { INVALID_STATE, 'inflight' } end
 redis.call('ZREM', lineKey(phyId), id)
 redis.call('ZREM', schedKey(phyId), id)
 redis.call('ZREM', K.scheduled, id)
-eventRetention(now, retentionMs)
 commandEvent('c', id, phyId)
 finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
 d.pending = d.pending - 1

@@ -25,7 +25,6 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 9 * n]) or 0
 local now = nowMs()
-eventRetention(now, retentionMs)
 local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 9 * n], '1', 'NX', 'PX', ARGV[9 + 9 * n])
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n)

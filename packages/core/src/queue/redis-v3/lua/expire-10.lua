@@ -3,7 +3,8 @@
   the rest. Each device with queued commands has one entry in `expiry` at the earliest
   expiresAt noted for it; a device that is due has its line and schedule read, its expired
   queued commands finished as `expired`, and its entry moved to its next expiry (or dropped).
-  Finished commands leave by their own PX (retention), so nothing else is swept.
+  Finished commands leave by their own PX (retention), so nothing else is swept but the
+  shard's event log, trimmed to retentionMs.
 
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] limit (devices)   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs
@@ -14,7 +15,7 @@
 
 local limit, maxInFlight, retentionMs, keepPayload = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local now = nowMs()
-eventRetention(now, retentionMs)
+trimEvents(now, retentionMs)
 local devices = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit)
 local count = 0
 for _, phyId in ipairs(devices) do

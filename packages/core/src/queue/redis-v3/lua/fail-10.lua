@@ -24,7 +24,6 @@ local function backoffMs(attempt, random)
   return math.floor(exp * (1 - jitter) + exp * jitter * random + 0.5)
 end
 local now = nowMs()
-eventRetention(now, retentionMs)
 local out, devs, leases, finished, returned, firstRetry = {}, {}, {}, 0, 0, NEVER
 for i = 1, n do
   local b = 8 + (i - 1) * 7

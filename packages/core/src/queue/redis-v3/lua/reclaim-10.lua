@@ -13,7 +13,6 @@
 local limit, maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local memoryMs, keepPayload = ARGV[5], ARGV[6] == '1'
 local now = nowMs()
-eventRetention(now, retentionMs)
 local tokens = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit)
 local count, finished, devs = 0, 0, {}
 for _, token in ipairs(tokens) do

@@ -199,16 +199,11 @@ end
   A command's record ends with its entries' ids (see the header), so its timeline is read by id.
 ]]
 local EVENTS_KEY = K.prefix .. 'ev'
--- Set by scripts that know retentionMs (eventRetention): their XADD drops entries older than it.
-local eventsMinId = nil
-local function eventRetention(now, retentionMs) eventsMinId = int(now - retentionMs) end
 -- Appends one entry (fields: a flat field/value list); answers its id.
-local function logEvent(fields)
-  if eventsMinId then
-    return redis.call('XADD', EVENTS_KEY, 'MINID', '~', eventsMinId, '*', unpack(fields))
-  end
-  return redis.call('XADD', EVENTS_KEY, '*', unpack(fields))
-end
+local function logEvent(fields) return redis.call('XADD', EVENTS_KEY, '*', unpack(fields)) end
+-- Drops entries older than the retention, whole stream nodes at a time (the expiry sweep runs
+-- it once per call: a MINID on every XADD cost ~0.6 us of Redis CPU per entry).
+local function trimEvents(now, retentionMs) redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(now - retentionMs)) end
 -- An entry id as the record keeps it (I6 ms, I4 seq).
 local function packEventId(sid)
   local ms, seq = string.match(sid, '^(%d+)%-(%d+)$')
