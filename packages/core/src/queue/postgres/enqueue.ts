@@ -13,7 +13,7 @@ import { withPgRetry } from './retry';
  */
 const PENDING_COUNT_TTL_MS = 1_000;
 
-/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql, with 0007's trace context), in batch order. */
+/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql; latest version with the event log in 0008), in batch order. */
 interface Outcome {
   outcome: 'queued' | 'stored' | 'duplicate' | 'conflict' | 'device_full' | 'global_full' | 'lost';
   id: string;
@@ -69,6 +69,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
   const queued = rows.filter((row) => row.outcome === 'queued').length;
   if (ctx.pendingCount && queued > 0) ctx.pendingCount.value += queued;
   if (rows.some((row) => row.ready)) ctx.workReady();
+  if (queued > 0) ctx.eventsLogged();
   return results;
 }
 
