@@ -27,7 +27,7 @@ CREATE TABLE events (
   -- command.queued
   priority   smallint,
   phy_id     text        NOT NULL,
-  -- command.retrying, command.dead, command.rejected: the device's error text or ours
+  -- command.retrying, command.dead, command.rejected, command.expired: the device's error text or ours
   reason     text,
   -- command.delivered: the ingress replica that wrote the command to the device
   replica    text,

@@ -27,7 +27,7 @@ interface Outcome {
  * order, so two batches never deadlock), reads counts and existing idempotency keys with a
  * snapshot taken after the locks (so per-device caps are exact), decides each item in batch
  * order, inserts the accepted ones and counts them on their device rows, all in one implicit
- * transaction; claimers are told after it commits (WorkNotifier).
+ * transaction; claimers are told after it commits (CommitNotifier).
  * Ids come with the items (minted by the queue layer before the first try), so a retry after a
  * lost COMMIT finds its own rows and inserts nothing twice. A repeated idempotency key answers
  * the first command when its fingerprint matches, IDEMPOTENCY_CONFLICT when it does not.

@@ -139,7 +139,7 @@ const delay = (msToWait: number, abort?: AbortSignal): Promise<void> =>
 
 /**
  * "Events were logged" as every reader of this process hears it: the schema's events channel
- * (WorkNotifier sends it after each commit that logged events, from any process) and this
+ * (CommitNotifier sends it after each commit that logged events, from any process) and this
  * process's own writes directly. A generation counter instead of a flag: every waiting reader
  * wakes, and a signal that lands between a reader's query and its wait is not lost.
  */
@@ -195,6 +195,7 @@ class EventSignal {
 /** readEvents, eventsHead and commandEvents of the PostgreSQL store. */
 export class PostgresEventLog {
   private readonly signal: EventSignal;
+  private closed = false;
 
   constructor(
     private readonly ctx: QueueContext,
@@ -205,6 +206,12 @@ export class PostgresEventLog {
 
   /** This process logged events (wakes its readers without the NOTIFY round trip). */
   logged(): void {
+    this.signal.bump();
+  }
+
+  /** Ends every wait: the readers answer what they have. */
+  close(): void {
+    this.closed = true;
     this.signal.bump();
   }
 
@@ -222,12 +229,12 @@ export class PostgresEventLog {
       const elapsed = Date.now() - started;
       // Events committed before this read but behind a transaction still running: wait for it
       // (briefly) so a read right after a write sees the write.
-      if (held && events.length < limit && elapsed < Math.max(waitMs, HOLD_MAX_MS) && !options.signal?.aborted) {
+      if (held && events.length < limit && elapsed < Math.max(waitMs, HOLD_MAX_MS) && !options.signal?.aborted && !this.closed) {
         await delay(holdPoll, options.signal);
         holdPoll = Math.min(HOLD_POLL_MAX_MS, holdPoll * 2);
         continue;
       }
-      if (events.length > 0 || elapsed >= waitMs || options.signal?.aborted) {
+      if (events.length > 0 || elapsed >= waitMs || options.signal?.aborted || this.closed) {
         return { events, cursor: events.length > 0 ? events[events.length - 1]!.cursor : cursor };
       }
       await this.signal.wait(since, waitMs - elapsed, options.signal);

@@ -21,10 +21,12 @@ import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
-import { WorkNotifier, WorkSignal } from './work-signal';
+import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
 const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
+/** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
+const EVENTS_NOTIFY_DELAY_MS = 25;
 
 /**
  * The PostgreSQL store behind the queue layer (ValidatedQueue checks input first): the same guarantees as the Redis backend, one transaction per
@@ -48,11 +50,12 @@ export class PostgresQueue implements CommandStore {
     this.claimName = `outbound_claim_${fnv1a32(this.claimSql).toString(16)}`;
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
-    const notifier = new WorkNotifier(pool, this.ctx.schema.workChannel, () => this.signal.wake());
-    this.ctx.workReady = () => notifier.notify();
     this.events = new PostgresEventLog(this.ctx, this.listener);
-    const eventNotifier = new WorkNotifier(pool, this.ctx.schema.eventsChannel, () => this.events.logged());
-    this.ctx.eventsLogged = () => eventNotifier.notify();
+    const { workChannel, eventsChannel } = this.ctx.schema;
+    const notifier = new CommitNotifier(pool, { [workChannel]: () => this.signal.wake(), [eventsChannel]: () => this.events.logged() });
+    this.ctx.workReady = () => notifier.notify(workChannel);
+    // Readers in other processes hear of events up to EVENTS_NOTIFY_DELAY_MS late, or with the next work signal.
+    this.ctx.eventsLogged = () => notifier.notify(eventsChannel, EVENTS_NOTIFY_DELAY_MS);
     this.dead = deadLetters(this.ctx);
   }
 
@@ -169,7 +172,7 @@ export class PostgresQueue implements CommandStore {
                commandId: 'id',
                phyId: 'phy_id',
                attempt: 'attempts',
-               reason: `CASE WHEN status <> 'expired' THEN last_error END`,
+               reason: 'last_error',
                retryAt: `CASE WHEN status = 'queued' THEN now() END`,
                order: 'seq',
              },
@@ -211,7 +214,7 @@ export class PostgresQueue implements CommandStore {
                SELECT o.xid, o.id FROM (SELECT xid, id, at FROM ${this.ctx.events} ORDER BY xid, id LIMIT $1) o
                WHERE o.at < now() - make_interval(secs => $2::float8 / 1000.0))
            )
-           ${logEvents(this.ctx, [{ from: 'upd', type: `'command.expired'`, commandId: 'id', phyId: 'phy_id', order: 'seq' }])}
+           ${logEvents(this.ctx, [{ from: 'upd', type: `'command.expired'`, commandId: 'id', phyId: 'phy_id', reason: `'ttl passed before delivery'`, order: 'seq' }])}
            SELECT count(*)::int AS n FROM upd`,
           [options.limit ?? 1_000, this.ctx.retentionMs],
         ),
@@ -336,6 +339,7 @@ export class PostgresQueue implements CommandStore {
 
   async close(): Promise<void> {
     this.signal.close();
+    this.events.close();
     await this.listener.close();
   }
 }

@@ -23,7 +23,7 @@ export interface QueueContext {
   globalCap: number;
   retentionMs: number;
   backoff: { baseMs: number; maxMs: number; jitter: number };
-  /** Called after a commit that made work claimable (WorkNotifier.notify). */
+  /** Called after a commit that made work claimable (CommitNotifier.notify). */
   workReady: () => void;
   /** Called after a commit that logged events: wakes readers waiting at the log's end. */
   eventsLogged: () => void;

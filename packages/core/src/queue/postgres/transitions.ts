@@ -29,7 +29,7 @@ const OUTCOME = (ctx: QueueContext): string => `
   CROSS JOIN woke w
   ORDER BY i.ord`;
 
-/** Whether the transition left a device with claimable work: claimers are told after the COMMIT (WorkNotifier). */
+/** Whether the transition left a device with claimable work: claimers are told after the COMMIT (CommitNotifier). */
 const WAKE = (condition: string): string => `
   , woke AS (SELECT ${condition} AS wake)`;
 
@@ -47,7 +47,15 @@ export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<Tran
           )${WAKE(`EXISTS (SELECT 1 FROM upd JOIN ${ctx.devices} d USING (phy_id) WHERE d.queued > 0 AND NOT d.offline)`)}
           ${logEvents(ctx, [
             delivered('upd', 'ord'),
-            { from: 'upd', type: `'command.' || status`, commandId: 'id', phyId: 'phy_id', attempt: 'attempts', order: 'ord' },
+            {
+              from: 'upd',
+              type: `'command.' || status`,
+              commandId: 'id',
+              phyId: 'phy_id',
+              attempt: 'attempts',
+              reason: `CASE WHEN status = 'rejected' THEN 'rejected by the device' END`,
+              order: 'ord',
+            },
           ])}
           ${OUTCOME(ctx)}`,
     params: [
@@ -97,7 +105,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
               commandId: 'id',
               phyId: 'phy_id',
               attempt: 'attempts',
-              reason: `CASE WHEN status <> 'expired' THEN error END`,
+              reason: 'error',
               retryAt: `CASE WHEN status = 'queued' THEN run_at END`,
               order: 'ord',
             },
@@ -127,17 +135,13 @@ export async function releaseMany(ctx: QueueContext, items: ReleaseItem[]): Prom
                 wait_reason = NULL, last_error = coalesce(i.reason, c.last_error), lease_expires_at = NULL, updated_at = now()
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
-            RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, i.offline, i.reason, i.ord
+            RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, i.offline
           ), bumped AS (
             UPDATE ${ctx.devices} d SET queued = d.queued + n.c, offline = d.offline OR o.offline, ${MERGE_HEAD}, updated_at = now()
             FROM ${arrivals('upd')} n
             JOIN (SELECT phy_id, bool_or(coalesce(offline, false)) AS offline FROM upd GROUP BY phy_id) o USING (phy_id)
             WHERE d.phy_id = n.phy_id
           )${WAKE(`EXISTS (SELECT 1 FROM upd WHERE NOT coalesce(offline, false))`)}
-          ${logEvents(ctx, [
-            // back in line at once, the attempt given back (so the event names none)
-            { from: 'upd', type: `'command.retrying'`, commandId: 'id', phyId: 'phy_id', reason: 'reason', retryAt: 'now()', order: 'ord' },
-          ])}
           ${OUTCOME(ctx)}`,
     params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.deviceOffline ?? false), valid.map((x) => x.reason ?? null)],
   }));

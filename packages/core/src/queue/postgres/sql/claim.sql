@@ -75,8 +75,8 @@ expired AS (
 ),
 logged AS (
   -- the event log (event-log.ts logEvents(), inlined: this file is plain SQL)
-  INSERT INTO :schema.events (type, command_id, phy_id)
-  SELECT CAST('command.expired' AS :schema.event_type), x.id, x.phy_id FROM expired x ORDER BY x.seq
+  INSERT INTO :schema.events (type, command_id, phy_id, reason)
+  SELECT CAST('command.expired' AS :schema.event_type), x.id, x.phy_id, 'ttl passed before delivery' FROM expired x ORDER BY x.seq
 ),
 claimed AS (
   UPDATE :schema.commands c
