@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from '../queue';
 import { fnv1a32 } from '../redis/keys';
@@ -251,15 +251,54 @@ export class PostgresQueue implements CommandStore {
     });
   }
 
-  listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+  /** One statement: every queued command of the device, in its device row's lock order with claims and enqueues. */
+  cancelDevice(phyId: string): Promise<number> {
+    return classified('cancelDevice', async () => {
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ n: number }>(
+          `WITH upd AS (
+             UPDATE ${this.ctx.commands} SET status = 'cancelled', last_error = 'cancelled by the caller', finished_at = now(), updated_at = now()
+             WHERE phy_id = $1 AND status = 'queued' RETURNING id, phy_id
+           ), bumped AS (
+             UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+             FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
+           )
+           SELECT count(*)::int AS n FROM upd`,
+          [phyId],
+        ),
+      );
+      return rows[0]?.n ?? 0;
+    });
+  }
+
+  /** Newest enqueue first (seq descending); the cursor is the seq of the last command answered. */
+  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return classified('listCommands', async () => {
+      const limit = options.limit ?? 100;
+      if (options.cursor !== undefined && !/^\d+$/.test(options.cursor)) {
+        throw new OutboundError('VALIDATION_FAILED', 'cursor must be the nextCursor of an earlier page', { details: [{ path: 'cursor', message: 'unknown cursor' }] });
+      }
+      const { rows } = await this.ctx.pool.query<CommandRow>(
+        `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+         WHERE ($1::bigint IS NULL OR c.seq < $1::bigint) AND ($2::text IS NULL OR c.phy_id = $2::text) AND ($3::text IS NULL OR c.status = $3::text)
+           AND ($4::float8 IS NULL OR c.created_at >= to_timestamp($4::float8 / 1000)) AND ($5::float8 IS NULL OR c.created_at < to_timestamp($5::float8 / 1000))
+         ORDER BY c.seq DESC LIMIT $6`,
+        [options.cursor ?? null, options.phyId ?? null, options.status ?? null, options.since ?? null, options.until ?? null, limit + 1],
+      );
+      const page = rows.slice(0, limit);
+      return { items: page.map(toStoredCommand), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+    });
+  }
+
+  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
     return classified('listDead', () => this.dead.list(options));
   }
 
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  replayDead(selector: DeadSelector): Promise<number> {
     return classified('replayDead', () => this.dead.replay(selector));
   }
 
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  purgeDead(selector: DeadSelector): Promise<number> {
     return classified('purgeDead', () => this.dead.purge(selector));
   }
 

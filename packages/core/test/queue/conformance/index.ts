@@ -1,3 +1,4 @@
+import { bulkConformance, historyConformance } from './bulk';
 import { concurrencyConformance } from './concurrency';
 import type { MakeQueue } from './harness';
 import { idempotencyCapsConformance } from './idempotency-caps';
@@ -22,7 +23,12 @@ export const CONFORMANCE_MODULES = {
   stats: statsConformance,
   offline: offlineConformance,
   validation: validationConformance,
+  bulk: bulkConformance,
+  history: historyConformance,
 } as const;
+
+/** Every module but the command history, which the Redis stores do not offer yet. */
+export const WITHOUT_HISTORY = (Object.keys(CONFORMANCE_MODULES) as Array<keyof typeof CONFORMANCE_MODULES>).filter((key) => key !== 'history');
 
 /**
  * The behaviour every CommandQueue backend must show (delivery, atomic transitions, order, offline devices), written
