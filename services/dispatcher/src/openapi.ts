@@ -2,7 +2,10 @@
  * The public API's OpenAPI 3.1 document, served at /openapi.json. A test walks the express
  * router and this document both ways, so a route cannot exist without being documented here.
  */
+import { z } from 'zod';
 import { COMMAND_LIMITS, PHY_ID_PATTERN } from '@outbound/core/command';
+import { deadListQuery, deadSelectorSchema, deviceCommandsQuery } from './admin-routes';
+import { historyQuery } from './command-routes';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -17,7 +20,7 @@ const errorResponse = (status: number, description: string) => ({
 const errors = (...codes: number[]) => {
   const text: Record<number, string> = {
     400: 'invalid request (`errors` names each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
-    404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, or an idempotency key used for another payload)',
+    404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, an idempotency key used for another payload, or DEVICE_OFFLINE with offline: "reject")',
     413: 'body too large', 415: 'the body is not application/json',
     429: "the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry",
     503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',
@@ -33,8 +36,15 @@ const idempotencyHeader = {
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const phyIdParam = { name: 'phyId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } };
 const waitParam = { name: 'waitMs', in: 'query', required: false, description: 'hold the answer until the command is terminal or this many ms pass (at most DISPATCHER_MAX_WAIT_MS, default 60000)', schema: { type: 'integer', minimum: 0 } };
-const limitParam = { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } };
-const cursorParam = { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } };
+/** A request schema the route parses with, as JSON Schema (what the caller sends: before transforms). */
+const fromZod = (schema: z.ZodType) => {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  return rest;
+};
+/** One query parameter per member of a route's query schema. */
+const queryParams = (schema: z.ZodObject) =>
+  Object.entries(schema.shape).map(([name, member]) => ({ name, in: 'query', required: false, schema: fromZod(member as z.ZodType) }));
+const page = { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Command' } }, nextCursor: { type: ['string', 'null'] } } };
 const send = [{ apiKey: [] }];
 const admin = [{ apiKey: [] }];
 
@@ -74,6 +84,7 @@ export const openApiDocument = {
           maxAttempts: { type: 'integer', minimum: COMMAND_LIMITS.maxAttemptsMin, maximum: COMMAND_LIMITS.maxAttemptsMax, default: 5 },
           idempotencyKey: { type: 'string', minLength: 1, maxLength: COMMAND_LIMITS.idempotencyKeyMaxLength, description: 'scoped to the device; a repeat with the same payload and parameters answers the first command, with others 409' },
           deliverAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }], description: 'not after the command expires (now + ttlMs)' },
+          offline: { enum: ['queue', 'reject'], default: 'queue', description: 'reject: refuse at once (409 DEVICE_OFFLINE, nothing stored) when the device has no live connection' },
         },
       },
       EnqueueResult: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { type: 'string' }, duplicate: { type: 'boolean' } } },
@@ -106,13 +117,17 @@ export const openApiDocument = {
           ...errors(400, 403, 409, 413, 429),
         },
       },
+      get: {
+        summary: 'Command history: queued, in-flight and finished commands within retention, newest enqueue first', security: send, parameters: queryParams(historyQuery),
+        responses: { '200': { description: 'a page (it may hold fewer than limit and still have a nextCursor)', ...json(page) }, '501': errorResponse(501, 'NOT_IMPLEMENTED: the store does not offer the history yet (Redis)'), ...errors(400, 403) },
+      },
     },
     '/v1/commands/batch': {
       post: {
-        summary: 'Enqueue up to 1000 commands; each item answers on its own', security: send,
+        summary: 'Enqueue up to 1000 commands; each item answers on its own (with waitMs: until every one is terminal or the wait passes)', security: send, parameters: [waitParam],
         requestBody: { required: true, ...json({ type: 'object', required: ['commands'], properties: { commands: { type: 'array', maxItems: 1000, items: ref('EnqueueRequest') } } }) },
         responses: {
-          '200': { description: 'per-item results in request order: {index, id, status, duplicate} or {index, ...problem details of that item}', ...json({ type: 'object', properties: { accepted: { type: 'integer' }, failed: { type: 'integer' }, results: { type: 'array', items: { type: 'object' } } } }) },
+          '200': { description: 'per-item results in request order: {index, id, status, duplicate} (with waitMs: {index, ...the full command, duplicate}) or {index, ...problem details of that item}', ...json({ type: 'object', properties: { accepted: { type: 'integer' }, failed: { type: 'integer' }, results: { type: 'array', items: { type: 'object' } } } }) },
           ...errors(400, 403, 413),
         },
       },
@@ -128,7 +143,15 @@ export const openApiDocument = {
       },
     },
     '/v1/devices/{phyId}/commands': {
-      get: { summary: "The device's pending commands in delivery order", security: admin, parameters: [phyIdParam, limitParam], responses: { '200': { description: 'commands', ...json({ type: 'object', properties: { phyId: { type: 'string' }, items: { type: 'array', items: ref('Command') } } }) }, ...errors(400, 403) } },
+      get: {
+        summary: "Without status or cursor: the device's pending commands in delivery order (nextCursor null). With either: its history, newest enqueue first, paged", security: admin,
+        parameters: [phyIdParam, ...queryParams(deviceCommandsQuery)],
+        responses: { '200': { description: 'commands', ...json({ type: 'object', properties: { phyId: { type: 'string' }, items: { type: 'array', items: ref('Command') }, nextCursor: { type: ['string', 'null'] } } }) }, '501': errorResponse(501, 'NOT_IMPLEMENTED: history (status or cursor) on a store without it'), ...errors(400, 403) },
+      },
+      delete: {
+        summary: 'Cancel every queued command of the device (not those in flight)', security: admin, parameters: [phyIdParam],
+        responses: { '200': { description: 'how many were cancelled', ...json({ type: 'object', properties: { cancelled: { type: 'integer' } } }) }, ...errors(400, 403) },
+      },
     },
     '/v1/devices/{phyId}/credentials': {
       put: {
@@ -155,13 +178,23 @@ export const openApiDocument = {
       get: { summary: 'Queue counts in total and per shard', security: admin, responses: { '200': { description: 'counts', ...json(ref('Stats')) }, ...errors(403) } },
     },
     '/v1/dead-letters': {
-      get: { summary: 'Dead letters, paged', security: admin, parameters: [limitParam, cursorParam], responses: { '200': { description: 'a page', ...json({ type: 'object', properties: { items: { type: 'array', items: ref('Command') }, nextCursor: { type: ['string', 'null'] } } }) }, ...errors(400, 403) } },
+      get: {
+        summary: 'Dead letters, oldest death first, filtered (reason: a prefix of lastError) and paged', security: admin, parameters: queryParams(deadListQuery),
+        responses: { '200': { description: 'a page (with a filter it may hold fewer than limit and still have a nextCursor)', ...json(page) }, ...errors(400, 403) },
+      },
     },
     '/v1/dead-letters/replay': {
       post: {
-        summary: 'Requeue dead letters (attempts reset)', security: admin,
-        requestBody: { required: true, ...json({ oneOf: [{ type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 1000 } } }, { type: 'object', required: ['all'], properties: { all: { const: true } } }] }) },
+        summary: 'Requeue dead letters (attempts reset): these ids, all, or those a filter selects', security: admin,
+        requestBody: { required: true, ...json(fromZod(deadSelectorSchema)) },
         responses: { '200': { description: 'how many moved', ...json({ type: 'object', properties: { replayed: { type: 'integer' } } }) }, ...errors(400, 403) },
+      },
+    },
+    '/v1/dead-letters/purge': {
+      post: {
+        summary: 'Delete dead letters for good: these ids, all, or those a filter selects', security: admin,
+        requestBody: { required: true, ...json(fromZod(deadSelectorSchema)) },
+        responses: { '200': { description: 'how many went', ...json({ type: 'object', properties: { purged: { type: 'integer' } } }) }, ...errors(400, 403) },
       },
     },
     '/v1/dead-letters/{id}': {
