@@ -22,6 +22,9 @@ import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { WorkNotifier, WorkSignal } from './work-signal';
 
+/** Commands one history page examines at most (newest first), whatever its filters match. */
+const HISTORY_SCAN_BUDGET = 5_000;
+
 /** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
 const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
 
@@ -271,22 +274,41 @@ export class PostgresQueue implements CommandStore {
     });
   }
 
-  /** Newest enqueue first (seq descending); the cursor is the seq of the last command answered. */
+  /**
+   * Newest enqueue first (seq descending). One page examines at most HISTORY_SCAN_BUDGET
+   * commands, newest first, through the seq index or the device's (phy_id, seq) index, and
+   * answers those of them that match: a rare status costs short pages, never a long scan.
+   * The cursor is the seq below which the next page starts.
+   */
   listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
     return classified('listCommands', async () => {
       const limit = options.limit ?? 100;
       if (options.cursor !== undefined && !/^\d+$/.test(options.cursor)) {
         throw new OutboundError('VALIDATION_FAILED', 'cursor must be the nextCursor of an earlier page', { details: [{ path: 'cursor', message: 'unknown cursor' }] });
       }
-      const { rows } = await this.ctx.pool.query<CommandRow>(
-        `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
-         WHERE ($1::bigint IS NULL OR c.seq < $1::bigint) AND ($2::text IS NULL OR c.phy_id = $2::text) AND ($3::text IS NULL OR c.status = $3::text)
-           AND ($4::float8 IS NULL OR c.created_at >= to_timestamp($4::float8 / 1000)) AND ($5::float8 IS NULL OR c.created_at < to_timestamp($5::float8 / 1000))
-         ORDER BY c.seq DESC LIMIT $6`,
-        [options.cursor ?? null, options.phyId ?? null, options.status ?? null, options.since ?? null, options.until ?? null, limit + 1],
+      const budget = Math.max(HISTORY_SCAN_BUDGET, limit + 1);
+      const { rows } = await this.ctx.pool.query<CommandRow & { low: string | null; examined: number }>(
+        `WITH scanned AS MATERIALIZED (
+           SELECT c.seq, ($3::text IS NULL OR c.status = $3::text)
+                    AND ($4::float8 IS NULL OR c.created_at >= to_timestamp($4::float8 / 1000))
+                    AND ($5::float8 IS NULL OR c.created_at < to_timestamp($5::float8 / 1000)) AS hit
+           FROM ${this.ctx.commands} c
+           WHERE ($1::bigint IS NULL OR c.seq < $1::bigint) AND ($2::text IS NULL OR c.phy_id = $2::text)
+           ORDER BY c.seq DESC LIMIT $7
+         ), summary AS (SELECT min(seq)::text AS low, count(*)::int AS examined FROM scanned),
+         picked AS (SELECT seq FROM scanned WHERE hit ORDER BY seq DESC LIMIT $6)
+         SELECT s.low, s.examined, x.* FROM summary s LEFT JOIN LATERAL (
+           SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+           WHERE c.seq IN (SELECT seq FROM picked)
+         ) x ON true
+         ORDER BY x.seq DESC`,
+        [options.cursor ?? null, options.phyId ?? null, options.status ?? null, options.since ?? null, options.until ?? null, limit + 1, budget],
       );
-      const page = rows.slice(0, limit);
-      return { items: page.map(toStoredCommand), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+      const found = rows.filter((row) => row.id !== null);
+      const page = found.slice(0, limit);
+      const { low, examined } = rows[0] ?? { low: null, examined: 0 };
+      const nextCursor = found.length > limit ? page[page.length - 1]!.seq : examined >= budget ? low : null;
+      return { items: page.map(toStoredCommand), nextCursor };
     });
   }
 

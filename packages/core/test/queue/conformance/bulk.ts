@@ -178,5 +178,14 @@ export function historyConformance(makeQueue: MakeQueue): void {
       expect(one.items[0]).toMatchObject({ status: 'cancelled', phyId: 'h-a' });
       expect(one.nextCursor).not.toBeNull();
     });
+
+    it('pages a rare status to the end across more commands than one page examines', async () => {
+      const queue = await open();
+      const ids = await enqueueAll(queue, Array.from({ length: 5_100 }, (_, i) => cmd(`h-many-${i % 100}`)));
+      await queue.cancel(ids[0]!);
+      await queue.cancel(ids[1]!);
+      const listed = await allPages((cursor) => queue.listCommands({ status: 'cancelled', limit: 10, ...(cursor === undefined ? {} : { cursor }) }));
+      expect(listed).toEqual([ids[1], ids[0]]);
+    });
   });
 }
