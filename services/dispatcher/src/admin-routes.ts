@@ -1,8 +1,7 @@
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
-import {
-  COMMAND_STATUSES, OutboundError, parseOrThrow, phyIdSchema, timeInputSchema, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry,
-} from '@outbound/core';
+import { OutboundError, parseOrThrow, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry } from '@outbound/core';
+import { deadLetterQuery, deadSelectorSchema, deviceCommandsQuery } from './schemas/admin';
+import { commandIdParams, phyIdParams } from './schemas/common';
 
 export interface AdminRoutesDeps {
   queue: CommandQueue;
@@ -12,37 +11,12 @@ export interface AdminRoutesDeps {
   guard: RequestHandler;
 }
 
-const pageQuery = (maxLimit: number, defaultLimit: number) =>
-  z.strictObject({
-    limit: z.coerce.number().int('must be an integer').min(1).max(maxLimit, `must be at most ${maxLimit}`).default(defaultLimit),
-    cursor: z.string().min(1).max(200).optional(),
-  });
-
-/** Which dead letters a filter selects: reason matches a prefix of the dead letter's lastError. */
-export const deadFilterSchema = z.strictObject({
-  phyId: phyIdSchema.optional(),
-  reason: z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
-  since: timeInputSchema.optional(),
-  until: timeInputSchema.optional(),
-});
-
-/** The body of POST /v1/dead-letters/replay and /purge: these ids, every dead letter, or those a filter selects. */
-export const deadSelectorSchema = z.union([
-  z.strictObject({ ids: z.array(z.uuid('must be a command id (UUID)')).min(1).max(1000) }),
-  z.strictObject({ all: z.literal(true) }),
-  z.strictObject({ filter: deadFilterSchema }),
-]);
-
-export const deadListQuery = pageQuery(1000, 100).extend(deadFilterSchema.shape);
-
-export const deviceCommandsQuery = pageQuery(1000, 100).extend({ status: z.enum(COMMAND_STATUSES).optional() });
-
 /** GET /v1/devices/:phyId(/commands), DELETE /v1/devices/:phyId/commands, GET /v1/stats and the dead-letter routes: the `admin` role. */
 export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   const { queue, registry } = deps;
 
   app.get('/v1/devices/:phyId', deps.guard, async (req, res) => {
-    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
     const [route, pending, credential] = await Promise.all([registry.lookup(phyId), queue.countDevice(phyId), deps.credentials.get(phyId)]);
     res.json({
       phyId,
@@ -59,7 +33,7 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   // Without status or cursor: the device's pending commands in delivery order (one page). With
   // either: its history, every state within retention, newest enqueue first, cursor-paged.
   app.get('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
-    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
     const { limit, cursor, status } = parseOrThrow(deviceCommandsQuery, req.query, ['query']);
     if (status === undefined && cursor === undefined) {
       const items = await queue.listDevice(phyId, { limit });
@@ -71,7 +45,7 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   });
 
   app.delete('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
-    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
     res.json({ cancelled: await queue.cancelDevice(phyId) });
   });
 
@@ -80,7 +54,7 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   });
 
   app.get('/v1/dead-letters', deps.guard, async (req, res) => {
-    const { limit, cursor, ...filter } = parseOrThrow(deadListQuery, req.query, ['query']);
+    const { limit, cursor, ...filter } = parseOrThrow(deadLetterQuery, req.query, ['query']);
     const page = await queue.listDead({ limit, ...(cursor === undefined ? {} : { cursor }), filter });
     res.json({ items: page.items.map(toCommandView), nextCursor: page.nextCursor });
   });
@@ -95,12 +69,10 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     res.json({ purged: await queue.purgeDead(selector) });
   });
 
-  const commandId = z.uuid('must be a command id (UUID)');
   app.delete('/v1/dead-letters/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(commandId, req.params.id, ['id']);
+    const { id } = parseOrThrow(commandIdParams, req.params);
     const deleted = await queue.purgeDead({ ids: [id] });
     if (deleted === 0) throw new OutboundError('COMMAND_NOT_FOUND', `no dead letter ${id}`);
     res.json({ deleted });
   });
 }
-
