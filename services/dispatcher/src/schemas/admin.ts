@@ -1,7 +1,7 @@
 /** Schemas of the admin routes (admin-routes.ts validates with them) and their operations. */
 import { z } from 'zod';
 import {
-  commandIdParams, commandPageSchema, commandSchema, errorResponses, json, jsonBody, pageQuery, phyIdParams, SECURITY, timeInput, type RouteDoc,
+  commandIdParams, commandPageSchema, errorResponses, json, jsonBody, pageQuery, phyIdParams, SECURITY, timeInput, type RouteDoc,
 } from './common';
 import { credentialStateSchema } from './credentials';
 import { COMMAND_STATUSES, phyIdSchema } from '@outbound/core/command';
