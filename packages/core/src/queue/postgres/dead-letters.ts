@@ -2,6 +2,7 @@ import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type { DeadFilter, DeadSelector, ListDeadOptions } from '../queue';
 import { arrivals, MERGE_HEAD } from './device-head';
+import { logEvents } from './event-log';
 import { withPgRetry } from './retry';
 import { isUuid, type QueueContext } from './queue-context';
 import { COMMAND_COLUMNS, toStoredCommand, type CommandRow } from './rows';
@@ -60,18 +61,22 @@ export function deadLetters(ctx: QueueContext) {
                  lease_token = NULL, lease_expires_at = NULL, finished_at = NULL,
                  expires_at = now() + make_interval(secs => ttl_ms / 1000.0), updated_at = now()
              WHERE c.status = 'dead' AND ${where.sql}
-             RETURNING c.phy_id, c.priority, c.seq
+             RETURNING c.id, c.phy_id, c.priority, c.seq
            ), bumped AS (
              -- Every command's device row exists (enqueue made it and rows are never deleted).
              UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
              FROM ${arrivals('upd')} n WHERE d.phy_id = n.phy_id
            )
+           ${logEvents(ctx, [{ from: 'upd', type: `'command.queued'`, commandId: 'id', phyId: 'phy_id', priority: 'priority', order: 'seq' }])}
            SELECT count(*)::int AS n FROM upd`,
           where.params,
         ),
       );
       const n = rows[0]?.n ?? 0;
-      if (n > 0) ctx.workReady();
+      if (n > 0) {
+        ctx.workReady();
+        ctx.eventsLogged();
+      }
       return n;
     },
 

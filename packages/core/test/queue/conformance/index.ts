@@ -1,5 +1,6 @@
 import { bulkConformance, historyConformance } from './bulk';
 import { concurrencyConformance } from './concurrency';
+import { eventConformance } from './events';
 import type { MakeQueue } from './harness';
 import { idempotencyCapsConformance } from './idempotency-caps';
 import { leaseConformance } from './leases';
@@ -23,6 +24,7 @@ export const CONFORMANCE_MODULES = {
   stats: statsConformance,
   offline: offlineConformance,
   validation: validationConformance,
+  events: eventConformance,
   bulk: bulkConformance,
   history: historyConformance,
 } as const;

@@ -1,4 +1,4 @@
--- 0008: the command history (GET /v1/commands, newest enqueue first, cursor-paged by seq).
+-- 0009: the command history (GET /v1/commands, newest enqueue first, cursor-paged by seq).
 -- A device's history walks its own commands newest first through this index; the history of
 -- every device walks the seq index (UNIQUE, from 0001) backwards. Filters by status and time
 -- are checked on the rows walked (a page walks a bounded number of them), so they need no index
