@@ -4,7 +4,7 @@
 
   KEYS[1..10]: the shard keys (see includes/shard.lua)
   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs   ARGV[4] limit
-  Returns the number cancelled.
+  Logs command.cancelled for each. Returns the number cancelled.
 ]]
 -- @include shard
 
@@ -16,6 +16,7 @@ for _, key in ipairs({ lineKey(phyId), deviceScheduledKey(phyId) }) do
     for _, id in ipairs(redis.call('ZRANGE', key, 0, limit - count - 1)) do
       if redis.call('HGET', cmdKey(id), 'status') == 'queued' then
         finish(id, phyId, 'cancelled', now, retentionMs, { 'lastError', 'cancelled by the caller' })
+        commandEvent('c', id, phyId)
         count = count + 1
       else
         redis.call('ZREM', key, id)

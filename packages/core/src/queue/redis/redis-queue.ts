@@ -22,6 +22,7 @@ import {
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from './claim-plan';
+import { RedisEventLog } from './event-log';
 import { RedisKeys } from './keys';
 import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
@@ -115,6 +116,7 @@ export class RedisQueue implements CommandStore {
   private waitedSinceClaim = false;
   private readonly gate: RedisGate;
   private readonly deadLetters: DeadLetterShards<StoredCommand>;
+  private readonly events: RedisEventLog;
 
   constructor(
     readonly client: RedisClient,
@@ -150,6 +152,18 @@ export class RedisQueue implements CommandStore {
       decode: toStoredCommand,
       now: () => redisNowMs(this.client, (op, issue) => this.call(op, issue)),
     };
+    this.events = new RedisEventLog({
+      client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      commandEntryIds: async (id) => {
+        const key = this.keys.command(id);
+        if (key === null) return null;
+        const [status, ids] = await this.call('commandEvents', () => this.client.hmget(key, 'status', 'ev'));
+        return status === null ? null : { shard: this.keys.shardOfId(id)!, ids: ids ? ids.split(' ') : [] };
+      },
+    });
   }
 
   newCommandId(phyId: string): string {
@@ -323,6 +337,7 @@ export class RedisQueue implements CommandStore {
       item.outcome,
       item.result === undefined ? '0' : '1',
       item.result ?? '',
+      item.replica ?? '',
     ]);
   }
 
@@ -337,6 +352,7 @@ export class RedisQueue implements CommandStore {
       item.retryable ? '1' : '0',
       item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs)),
       Math.random(),
+      item.replica ?? '',
     ], [baseMs, maxMs, jitter]);
   }
 
@@ -491,17 +507,16 @@ export class RedisQueue implements CommandStore {
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
 
-  // The event log: placeholder until the store writes one.
-  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    return this.events.readEvents(options);
   }
 
   eventsHead(): Promise<string> {
-    return Promise.reject(new Error('event log not implemented yet'));
+    return this.events.eventsHead();
   }
 
-  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.events.commandEvents(id);
   }
 
   async close(): Promise<void> {

@@ -45,7 +45,11 @@ export function bulkConformance(makeQueue: MakeQueue): void {
       const [other] = await enqueueAll(queue, [cmd('bulk-b')]);
 
       expect(await queue.cancelDevice('bulk-a')).toBe(3);
-      for (const id of queued) expect(await queue.get(id)).toMatchObject({ status: 'cancelled' });
+      for (const id of queued) {
+        expect(await queue.get(id)).toMatchObject({ status: 'cancelled' });
+        // Logged like a single cancel, in the same step.
+        expect((await queue.commandEvents(id))!.map((e) => e.type)).toEqual(['command.queued', 'command.cancelled']);
+      }
       expect(await queue.get(first!)).toMatchObject({ status: 'inflight' });
       expect(await queue.get(other!)).toMatchObject({ status: 'queued' });
       expect(await queue.countDevice('bulk-a')).toBe(1);
@@ -121,7 +125,10 @@ export function bulkConformance(makeQueue: MakeQueue): void {
       const queue = await open();
       const { early, late, of } = await deadLetters(queue);
       expect(await queue.replayDead({ filter: { phyId: 'dl-x', reason: 'BUSY' } })).toBe(2);
-      for (const id of of(early, 'dl-x')) expect(await queue.get(id)).toMatchObject({ status: 'queued', attempts: 0 });
+      for (const id of of(early, 'dl-x')) {
+        expect(await queue.get(id)).toMatchObject({ status: 'queued', attempts: 0 });
+        expect((await queue.commandEvents(id))!.map((e) => e.type).slice(-2)).toEqual(['command.dead', 'command.queued']);
+      }
       expect((await queue.stats()).total).toMatchObject({ dead: 3, pending: 2 });
       expect(await queue.purgeDead({ filter: { reason: 'ACK_TIMEOUT' } })).toBe(2);
       expect(await queue.get(of(early, 'dl-y')[0]!)).toBeNull();

@@ -4,7 +4,7 @@
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs   ARGV[4] keep payload ('1'|'0')
   ARGV[5] limit
-  Returns the number cancelled.
+  Logs command.cancelled for each. Returns the number cancelled.
 ]]
 -- @include v3
 
@@ -19,6 +19,7 @@ for _, index in ipairs({ lineKey(phyId), schedKey(phyId) }) do
       local rec = redis.call('GET', cmdKey(id))
       if rec and recStatus(rec) == QUEUED and not inflightIndex(d, id) then
         if index ~= lineKey(phyId) then redis.call('ZREM', K.scheduled, id) end
+        commandEvent('c', id, phyId)
         finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
         count = count + 1
       end
