@@ -20,7 +20,6 @@ export const ERROR_CODES = {
   QUEUE_FULL: { status: 429, message: 'The queue cap is reached; retry later or raise the cap.' },
   DEVICE_OFFLINE: { status: 409, message: 'The device has no live connection and the command asked to be refused rather than queued (offline: "reject"). Nothing was stored.' },
   INTERNAL: { status: 500, message: 'Unexpected internal error.' },
-  NOT_IMPLEMENTED: { status: 501, message: 'This store does not offer this operation yet.' },
   ACK_TIMEOUT: { status: 504, message: 'The device did not acknowledge the command in time.' },
   STORE_UNAVAILABLE: { status: 503, message: 'The queue store is unreachable; nothing was stored. Retry after the indicated delay.' },
   STORE_FULL: { status: 503, message: 'The queue store is near its memory limit; enqueue is paused while the queue drains. Nothing was stored; retry after the indicated delay.' },

@@ -130,15 +130,23 @@ describe('bulk operations API (worker off, real Redis)', () => {
     expect(bad.body.errors[0].path).toBe('offline');
   });
 
-  it('answers the history with NOT_IMPLEMENTED on Redis, after checking the query', async () => {
-    const res = await request(d.app).get('/v1/commands?phyId=BULK-C').set(as(SEND_KEY)).expect(501);
-    expect(res.body.code).toBe('NOT_IMPLEMENTED');
+  it('reads the history from the event log on Redis, and keeps the device listing without status or cursor', async () => {
+    const [older] = await enqueueBatch(d, [{ phyId: 'BULK-H' }]);
+    const passed = Date.now() + 2;
+    await waitFor(() => Date.now() >= passed, { what: 'the clock to move on' });
+    const [newer] = await enqueueBatch(d, [{ phyId: 'BULK-H' }]);
+    await request(d.app).delete(`/v1/commands/${newer}`).set(as(SEND_KEY)).expect(200);
+    const all = await request(d.app).get('/v1/commands?phyId=BULK-H').set(as(SEND_KEY)).expect(200);
+    expect(all.body).toMatchObject({ items: [{ id: newer, status: 'cancelled' }, { id: older, status: 'queued' }], nextCursor: null });
+    const cancelled = await request(d.app).get('/v1/devices/BULK-H/commands?status=cancelled').set(as(ADMIN_KEY)).expect(200);
+    expect(cancelled.body.items.map((c: Item) => c.id)).toEqual([newer]);
     const bad = await request(d.app).get('/v1/commands?status=lost').set(as(SEND_KEY)).expect(400);
     expect(bad.body.errors[0].path).toBe('query.status');
-    // The device listing without status or cursor keeps answering its pending commands.
-    const pending = await request(d.app).get('/v1/devices/BULK-OTHER/commands').set(as(ADMIN_KEY)).expect(200);
-    expect(pending.body).toMatchObject({ phyId: 'BULK-OTHER', nextCursor: null });
-    expect(pending.body.items).toHaveLength(1);
+    const badCursor = await request(d.app).get('/v1/commands?cursor=abc').set(as(SEND_KEY)).expect(400);
+    expect(badCursor.body.code).toBe('VALIDATION_FAILED');
+    // The device listing without status or cursor keeps answering its pending commands in delivery order.
+    const pending = await request(d.app).get('/v1/devices/BULK-H/commands').set(as(ADMIN_KEY)).expect(200);
+    expect(pending.body).toMatchObject({ phyId: 'BULK-H', items: [{ id: older }], nextCursor: null });
   });
 });
 

@@ -1,5 +1,5 @@
 import { RedisQueueV3 } from '@outbound/core';
-import { queueConformance, WITHOUT_HISTORY } from './conformance';
+import { queueConformance } from './conformance';
 import { redisFixture } from './conformance/redis-fixture';
 
-queueConformance('redis v3 layout (standalone)', redisFixture((client, options) => new RedisQueueV3(client, options)), WITHOUT_HISTORY);
+queueConformance('redis v3 layout (standalone)', redisFixture((client, options) => new RedisQueueV3(client, options)));

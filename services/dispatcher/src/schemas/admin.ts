@@ -68,7 +68,7 @@ export function adminRouteDocs(): RouteDoc[] {
       request: { params: phyIdParams, query: deviceCommandsQuery },
       responses: {
         200: json(commandPageSchema.extend({ phyId: phyIdSchema }), 'commands'),
-        ...errorResponses(400, 403, 501),
+        ...errorResponses(400, 403),
       },
     },
     {

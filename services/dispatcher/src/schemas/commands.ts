@@ -75,7 +75,7 @@ export function commandRouteDocs(limits: ApiLimits): RouteDoc[] {
       method: 'get', path: '/v1/commands', operationId: 'listCommands', security: SECURITY.send,
       summary: 'Command history: queued, in-flight and finished commands within retention, newest enqueue first',
       request: { query: historyQuery },
-      responses: { 200: json(commandPageSchema, 'a page (it may hold fewer than limit and still have a nextCursor)'), ...errorResponses(400, 403, 501) },
+      responses: { 200: json(commandPageSchema, 'a page (it may hold fewer than limit and still have a nextCursor)'), ...errorResponses(400, 403) },
     },
     {
       method: 'get', path: '/v1/commands/{id}', operationId: 'getCommand', summary: 'Read a command (long-poll with waitMs)', security: SECURITY.send,

@@ -100,7 +100,6 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, an idempotency key used for another payload, or DEVICE_OFFLINE with offline: "reject")',
   413: 'body too large', 415: 'the body is not application/json',
   429: "the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry",
-  501: 'NOT_IMPLEMENTED: the store does not offer this yet (the history on Redis)',
   503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',
 };
 const errorResponse = (status: number): ResponseConfig => ({

@@ -22,7 +22,7 @@ import {
 } from '../queue';
 import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from '../redis/dead-letter-pages';
-import { listCommandHistory } from '../redis/command-history';
+import { listCommandHistory, type HistoryShards } from '../redis/command-history';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { RedisEventLog } from '../redis/event-log';
 import { RedisGate } from '../redis/redis-gate';
@@ -314,7 +314,15 @@ export class RedisQueueV3 implements CommandStore {
   }
 
   listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return listCommandHistory(options);
+    const history: HistoryShards = {
+      client: this.client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      shardOf: (phyId) => this.keys.shardOf(phyId),
+      get: (id) => this.get(id),
+    };
+    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {

@@ -37,7 +37,7 @@ import { oldestReadyAge, oldestReadyReads, readWithTime, redisNowMs } from './sh
 import { WakeNotifier } from './wake-notifier';
 import { assertPhyId, parseParkedCursor, withoutScore } from './queue-input';
 import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from './dead-letter-pages';
-import { listCommandHistory } from './command-history';
+import { listCommandHistory, type HistoryShards } from './command-history';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -478,7 +478,15 @@ export class RedisQueue implements CommandStore {
   }
 
   listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return listCommandHistory(options);
+    const history: HistoryShards = {
+      client: this.client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      shardOf: (phyId) => this.keys.shardOf(phyId),
+      get: (id) => this.get(id),
+    };
+    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {

@@ -163,7 +163,15 @@ export function historyConformance(makeQueue: MakeQueue): void {
 
     it('lists queued, in-flight and finished commands newest first, by device, status and enqueue time', async () => {
       const queue = await open();
-      const first = await enqueueAll(queue, [cmd('h-a'), cmd('h-b')]);
+      // Across devices the order is the enqueue time's millisecond (commands of different shards
+      // enqueued within one millisecond may come in either order): the clock moves between them.
+      const moved = async () => {
+        const passed = Date.now() + 2;
+        await waitFor(() => Date.now() >= passed, { what: 'the clock to move on' });
+      };
+      const first = await enqueueAll(queue, [cmd('h-a')]);
+      await moved();
+      first.push(...(await enqueueAll(queue, [cmd('h-b')])));
       const [claimed] = await queue.claim({ max: 1, leaseMs: LONG_LEASE });
       await queue.ack([{ id: claimed!.id, leaseToken: claimed!.leaseToken, outcome: 'ok' }]);
       const passed = Date.now() + 5;

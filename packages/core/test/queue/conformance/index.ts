@@ -29,8 +29,6 @@ export const CONFORMANCE_MODULES = {
   history: historyConformance,
 } as const;
 
-/** Every module but the command history, which the Redis stores do not offer yet. */
-export const WITHOUT_HISTORY = (Object.keys(CONFORMANCE_MODULES) as Array<keyof typeof CONFORMANCE_MODULES>).filter((key) => key !== 'history');
 
 /**
  * The behaviour every CommandQueue backend must show (delivery, atomic transitions, order, offline devices), written
