@@ -9,8 +9,8 @@ import type { GatedCall } from './shard-reads';
  * `command.queued` entry (type `q`) in its shard's stream when it is enqueued, so the shards'
  * streams read newest first (XREVRANGE) and merged by entry id are the commands newest first,
  * without an index of its own or a scan of the keyspace. A device's commands all live in its
- * shard, so a `phyId` filter reads one stream. Each page reads at most ENTRIES_PER_SHARD entries
- * per stream (a filter that matches few answers short pages with a cursor), then the commands
+ * shard, so a `phyId` filter reads one stream. Each page reads at most MAX_ROUNDS x ENTRIES_PER_SHARD
+ * entries per shard (a device's one stream: as many as all shards' together) (a filter that matches few answers short pages with a cursor), then the commands
  * themselves, in order, until the page is full; status is checked on them. A command appears
  * once per `command.queued` entry: a replayed dead letter is listed again at its replay.
  * Commands past retention (their record gone) are skipped; so are those whose entries the
@@ -28,6 +28,8 @@ export interface HistoryShards {
 
 /** Entries one page reads at most per shard's stream: about 3 per command (queued, delivered, outcome). */
 const ENTRIES_PER_SHARD = 400;
+/** Rounds of reads one page makes at most over every shard (one stream, a device's: that many times the shards). */
+const MAX_ROUNDS = 5;
 /** Commands read at once while filling a page. */
 const READ_CHUNK = 50;
 
@@ -42,7 +44,27 @@ function parseCursor(cursor: string | undefined): Place | null {
   return [Number(match[1]), Number(match[2]), Number(match[3])];
 }
 
+/**
+ * Reads rounds of at most ENTRIES_PER_SHARD entries per stream until the page is full, the
+ * streams are read to the end, or MAX_ROUNDS rounds were read: most entries are deliveries and
+ * outcomes, so the newest round may hold few `command.queued` ones.
+ */
 export async function listCommandHistory(o: HistoryShards, options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+  const limit = options.limit ?? 100;
+  const items: StoredCommand[] = [];
+  let cursor = options.cursor;
+  // The same number of entries whether one stream is read (a device's) or every shard's.
+  const rounds = options.phyId === undefined ? MAX_ROUNDS : MAX_ROUNDS * o.shards;
+  for (let round = 0; round < rounds; round += 1) {
+    const page = await historyRound(o, { ...options, limit: limit - items.length, ...(cursor === undefined ? {} : { cursor }) });
+    items.push(...page.items.filter((command) => !items.some((known) => known.id === command.id)));
+    if (page.nextCursor === null || items.length >= limit) return { items, nextCursor: page.nextCursor };
+    cursor = page.nextCursor;
+  }
+  return { items, nextCursor: cursor ?? null };
+}
+
+async function historyRound(o: HistoryShards, options: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
   const limit = options.limit ?? 100;
   const from = parseCursor(options.cursor);
   const shards = options.phyId === undefined ? Array.from({ length: o.shards }, (_, s) => s) : [o.shardOf(options.phyId)];
