@@ -123,6 +123,27 @@ describe('operator console in a real browser', () => {
     await waitFor(async () => (await page.getByTestId('command-status').textContent()) === 'acked', { what: 'the replayed command to show acked' });
   });
 
+  it('replays every dead letter a filter matches, and only those', async () => {
+    const device = await stack.device('CONSOLE-DEV-5', { busyRate: 1 });
+    const ids = [
+      await stack.enqueue({ phyId: 'CONSOLE-DEV-5', payload: b64('a'), maxAttempts: 1 }),
+      await stack.enqueue({ phyId: 'CONSOLE-DEV-5', payload: b64('b'), maxAttempts: 1 }),
+    ];
+    // Another device's dead letter, which the filter does not match.
+    await stack.device('CONSOLE-DEV-6', { busyRate: 1 });
+    const other = await stack.enqueue({ phyId: 'CONSOLE-DEV-6', payload: b64('c'), maxAttempts: 1 });
+    await stack.waitAllStatus([...ids, other], 'dead');
+    device.setBehaviour({ busyRate: 0 });
+
+    await page.goto(url('/dead-letters?phyId=CONSOLE-DEV-5&reason=BUSY'));
+    await page.getByLabel(`Select ${ids[1]}`).waitFor();
+    await page.getByRole('button', { name: 'Replay all matching' }).click();
+    await page.getByRole('button', { name: 'Confirm: replay every match of the filter' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 2 dead letter' }).waitFor();
+    await stack.waitAllStatus(ids, 'acked', 15_000);
+    expect((await stack.get(other)).status).toBe('dead');
+  });
+
   it('is readable at phone width', async () => {
     const phone = await browser.newContext({ viewport: PHONE, timezoneId: 'Europe/Berlin', locale: 'en-GB', isMobile: true, hasTouch: true });
     try {
