@@ -207,7 +207,9 @@ local EVENTS_KEY = K.prefix .. 'ev'
 -- integers. Callers name the fields as above, with r, e and o for what lands in v.
 local EVENT_TYPE_CODE = { q = 1, d = 2, r = 3, a = 4, j = 5, x = 6, e = 7, c = 8, on = 9, off = 10 }
 local EVENT_SLOT = { t = 1, c = 2, p = 3, n = 4, r = 5, e = 5, o = 5, w = 6 }
--- A command id in 16 bytes (ids are minted as 8-4-4-4-12 hex digits; any other stays text).
+-- A command id in 16 bytes. The stores mint every id as 8-4-4-4-12 lowercase hex digits, the
+-- shape this packs (the dashes are not checked: a string.find of the shape cost 6k instructions
+-- an entry); an id of another length or with a non-hex run stays text.
 local function packEventCommandId(id)
   if #id ~= 36 then return id end
   local a, b = tonumber(string.sub(id, 1, 8), 16), tonumber(string.sub(id, 10, 13) .. string.sub(id, 15, 18), 16)
