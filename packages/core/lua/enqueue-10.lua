@@ -25,6 +25,7 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 11 * n]) or 0
 local now = nowMs()
+eventRetention(now, retentionMs)
 local nowText = int(now)
 local out, wake = {}, false
 local nextSeq = takeSeq(n) -- unused numbers (duplicates, full) are harmless gaps
@@ -83,6 +84,8 @@ for i = 1, n do
     end
     local trace = ARGV[b + 11]
     if trace and trace ~= '' then fields[#fields + 1] = 'traceContext'; fields[#fields + 1] = trace end
+    fields[#fields + 1] = 'ev'
+    fields[#fields + 1] = logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', ARGV[b + 4] })
     redis.call('HSET', key, unpack(fields))
     size = size + 1
     added = added + 1

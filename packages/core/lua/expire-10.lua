@@ -11,6 +11,7 @@
 
 local limit, maxInFlight, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
+eventRetention(now, retentionMs)
 -- Scan past in-flight entries (they stay indexed) so they cannot hide queued ones.
 local ids = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit * 4)
 local count = 0
@@ -19,6 +20,7 @@ for _, id in ipairs(ids) do
   local f = redis.call('HMGET', cmdKey(id), 'status', 'phyId')
   if f[1] == 'queued' then
     finish(id, f[2], 'expired', now, retentionMs, { 'lastError', 'ttl passed before delivery' })
+    commandEvent('e', id, f[2], nil, { 'e', 'ttl passed before delivery' })
     refreshDevice(f[2], now, maxInFlight)
     count = count + 1
   elseif f[1] ~= 'inflight' then

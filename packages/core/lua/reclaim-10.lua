@@ -12,6 +12,7 @@
 
 local limit, maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = nowMs()
+eventRetention(now, retentionMs)
 local ids = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit)
 local count, wake = 0, false
 for _, id in ipairs(ids) do
@@ -25,13 +26,16 @@ for _, id in ipairs(ids) do
     if now >= tonumber(f[5]) then
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired after the TTL passed')
       finish(id, phyId, 'expired', now, retentionMs, extra)
+      commandEvent('e', id, phyId, f[3], { 'e', 'lease expired after the TTL passed' })
     elseif tonumber(f[3]) >= tonumber(f[4]) then
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired without an outcome (last attempt)')
       finish(id, phyId, 'dead', now, retentionMs, extra)
+      commandEvent('x', id, phyId, f[3], { 'e', 'lease expired without an outcome (last attempt)' })
     else
       returnToLine(id, phyId, f[6])
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired without an outcome')
       redis.call('HSET', key, 'status', 'queued', 'updatedAt', now, 'leaseExpiresAt', '', unpack(extra))
+      commandEvent('r', id, phyId, f[3], { 'e', 'lease expired without an outcome', 'w', int(now) })
     end
     if refreshDevice(phyId, now, maxInFlight) then wake = true end
     count = count + 1

@@ -208,3 +208,35 @@ local function readRecord(id, now)
   table.insert(all, waitingFor(id, map.status, map.phyId, map.retryAt, now))
   return all
 end
+
+--[[
+  The event log (docs/architecture.md, "Event log"): one stream per shard, K.prefix .. 'ev'
+  (same hash tag, same slot), one entry per transition, written by the script that makes it.
+  Entry fields: t type (q queued, d delivered, r retrying, a acked, j rejected, x dead,
+  e expired, c cancelled, on device online, off device offline), c command id, p phyId,
+  n attempt, r replica, e reason, w retryAt, o priority. The entry id's ms is the event's time.
+  A command's record keeps the ids of its entries in 'ev' (space separated), so its timeline
+  is read by id, not by scanning the stream.
+]]
+local EVENTS_KEY = K.prefix .. 'ev'
+-- Set by scripts that know retentionMs (eventRetention): their XADD drops entries older than it.
+local eventsMinId = nil
+local function eventRetention(now, retentionMs) eventsMinId = int(now - retentionMs) end
+-- Appends one entry (fields: a flat field/value list); answers its id.
+local function logEvent(fields)
+  if eventsMinId then
+    return redis.call('XADD', EVENTS_KEY, 'MINID', '~', eventsMinId, '*', unpack(fields))
+  end
+  return redis.call('XADD', EVENTS_KEY, '*', unpack(fields))
+end
+-- A command's event: logged and noted on its record. attempt nil: none; extra: more fields.
+local function commandEvent(t, id, phyId, attempt, extra)
+  local fields = { 't', t, 'c', id, 'p', phyId }
+  if attempt then fields[7] = 'n'; fields[8] = attempt end
+  if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
+  local sid = logEvent(fields)
+  local key = cmdKey(id)
+  local prior = redis.call('HGET', key, 'ev')
+  redis.call('HSET', key, 'ev', prior and prior ~= '' and (prior .. ' ' .. sid) or sid)
+  return sid
+end
