@@ -160,7 +160,15 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       streamsClosing.abort();
       await loop?.stop(config.shutdown.graceMs);
       await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop(), webhooks?.stop()]);
-      await httpClosed;
+      // A keep-alive connection whose answer ended after close() began (a stream, a long-poll)
+      // sits idle until its keep-alive timeout unless closed as well; past the grace period,
+      // whatever is still open is cut.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => server.closeAllConnections(), config.shutdown.graceMs);
+      await httpClosed.finally(() => {
+        clearInterval(idle);
+        clearTimeout(cut);
+      });
       await client.close();
       await sender.close();
       await backend.close();

@@ -1,6 +1,6 @@
 import type { Express, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { OutboundError, parseOrThrow, toError, type EventLog, type LoggedEvent, type Logger, type OutboundEvent } from '@outbound/core';
+import { isOutboundError, OutboundError, parseOrThrow, validationError, toError, type EventLog, type LoggedEvent, type Logger, type OutboundEvent } from '@outbound/core';
 import type { DispatcherMetrics } from '../metrics';
 import { eventCursorSchema, eventStreamQuerySchema } from './schemas';
 
@@ -54,22 +54,26 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
     const stop = new AbortController();
     let after = lastEventId ?? query.after ?? (query.from === 'oldest' ? null : await events.eventsHead());
     // The first read answers before the stream starts, so a cursor the store cannot read is a 400, not a broken stream.
-    let page = await events.readEvents({ after, limit: STREAM_PAGE, waitMs: 0 });
+    let page = await events.readEvents({ after, limit: STREAM_PAGE, waitMs: 0 }).catch((error: unknown) => {
+      if (!isOutboundError(error) || error.code !== 'VALIDATION_FAILED') throw error;
+      const path = lastEventId === undefined ? 'query.after' : 'headers.last-event-id';
+      throw validationError([{ path, message: 'is not a cursor of this event log: resume with an event id the stream sent' }]);
+    });
     const onClose = () => stop.abort();
-    req.once('close', onClose);
+    res.once('close', onClose);
     if (deps.closing.aborted) stop.abort();
     deps.closing.addEventListener('abort', onClose, { once: true });
 
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     metrics.eventStreams.inc();
-    const keepalive = setInterval(() => void write(res, ': keepalive\n\n'), deps.keepaliveMs);
+    const keepalive = setInterval(() => void write(res, ': keepalive\n\n', stop.signal), deps.keepaliveMs);
     try {
-      await write(res, 'retry: 1000\n\n');
+      await write(res, 'retry: 1000\n\n', stop.signal);
       for (;;) {
         for (const event of page.events) {
           if (stop.signal.aborted) return;
-          if (wanted(event)) await write(res, `id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`);
+          if (wanted(event)) await write(res, `id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`, stop.signal);
         }
         after = page.cursor;
         if (stop.signal.aborted) return;
@@ -80,7 +84,7 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
       if (!stop.signal.aborted) deps.logger.warn({ err: toError(error) }, 'event stream ended on a store error');
     } finally {
       clearInterval(keepalive);
-      req.off('close', onClose);
+      res.off('close', onClose);
       deps.closing.removeEventListener('abort', onClose);
       metrics.eventStreams.dec();
       res.end();
@@ -88,17 +92,17 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
   });
 }
 
-/** Writes and, when the socket's buffer is full, waits for it to drain (or the client to go). */
-function write(res: Response, chunk: string): Promise<void> {
-  if (res.writableEnded || res.destroyed) return Promise.resolve();
+/** Writes and, when the socket's buffer is full, waits for it to drain (or the stream to end). */
+function write(res: Response, chunk: string, stop: AbortSignal): Promise<void> {
+  if (stop.aborted || res.writableEnded || res.destroyed) return Promise.resolve();
   if (res.write(chunk)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
-      res.off('close', done);
+      stop.removeEventListener('abort', done);
       resolve();
     };
     res.once('drain', done);
-    res.once('close', done);
+    stop.addEventListener('abort', done, { once: true });
   });
 }
