@@ -1,6 +1,7 @@
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
-import { OutboundError, parseOrThrow, phyIdSchema, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry } from '@outbound/core';
+import { OutboundError, parseOrThrow, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry } from '@outbound/core';
+import { deadLetterQuery, deviceCommandsQuery, replayBodySchema } from './schemas/admin';
+import { commandIdParams, phyIdParams } from './schemas/common';
 
 export interface AdminRoutesDeps {
   queue: CommandQueue;
@@ -10,23 +11,12 @@ export interface AdminRoutesDeps {
   guard: RequestHandler;
 }
 
-const pageQuery = (maxLimit: number, defaultLimit: number) =>
-  z.strictObject({
-    limit: z.coerce.number().int('must be an integer').min(1).max(maxLimit, `must be at most ${maxLimit}`).default(defaultLimit),
-    cursor: z.string().min(1).max(200).optional(),
-  });
-
-const replayBody = z.union([
-  z.strictObject({ ids: z.array(z.uuid('must be a command id (UUID)')).min(1).max(1000) }),
-  z.strictObject({ all: z.literal(true) }),
-]);
-
 /** GET /v1/devices/:phyId(/commands), GET /v1/stats and the dead-letter routes: the `admin` role. */
 export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   const { queue, registry } = deps;
 
   app.get('/v1/devices/:phyId', deps.guard, async (req, res) => {
-    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
     const [route, pending, credential] = await Promise.all([registry.lookup(phyId), queue.countDevice(phyId), deps.credentials.get(phyId)]);
     res.json({
       phyId,
@@ -40,10 +30,9 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     });
   });
 
-  const deviceListQuery = z.strictObject({ limit: pageQuery(1000, 100).shape.limit });
   app.get('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
-    const phyId = parseOrThrow(phyIdSchema, req.params.phyId, ['phyId']);
-    const { limit } = parseOrThrow(deviceListQuery, req.query, ['query']);
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
+    const { limit } = parseOrThrow(deviceCommandsQuery, req.query, ['query']);
     const items = await queue.listDevice(phyId, { limit });
     res.json({ phyId, items: items.map(toCommandView) });
   });
@@ -53,19 +42,18 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   });
 
   app.get('/v1/dead-letters', deps.guard, async (req, res) => {
-    const { limit, cursor } = parseOrThrow(pageQuery(1000, 100), req.query, ['query']);
+    const { limit, cursor } = parseOrThrow(deadLetterQuery, req.query, ['query']);
     const page = await queue.listDead({ limit, ...(cursor === undefined ? {} : { cursor }) });
     res.json({ items: page.items.map(toCommandView), nextCursor: page.nextCursor });
   });
 
   app.post('/v1/dead-letters/replay', deps.guard, async (req, res) => {
-    const selector = parseOrThrow(replayBody, req.body);
+    const selector = parseOrThrow(replayBodySchema, req.body);
     res.json({ replayed: await queue.replayDead(selector) });
   });
 
-  const commandId = z.uuid('must be a command id (UUID)');
   app.delete('/v1/dead-letters/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(commandId, req.params.id, ['id']);
+    const { id } = parseOrThrow(commandIdParams, req.params);
     const deleted = await queue.purgeDead({ ids: [id] });
     if (deleted === 0) throw new OutboundError('COMMAND_NOT_FOUND', `no dead letter ${id}`);
     res.json({ deleted });

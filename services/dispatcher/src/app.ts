@@ -14,9 +14,9 @@ import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import { registerEventRoutes } from './events/event-routes';
 import type { DispatcherMetrics } from './metrics';
+import { buildOpenApiDocument } from './openapi';
 import { registerWebhookRoutes } from './webhooks/routes';
 import type { WebhookStore } from './webhooks/store';
-import { openApiDocument } from './openapi';
 import { TransitionLog } from './transition-log';
 
 export interface AppDeps {
@@ -56,8 +56,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestObserver({ logger: deps.logger, registry: deps.metricsRegistry, sampling: deps.logSampling }));
 
+  const openApi = buildOpenApiDocument({ maxWaitMs: deps.maxWaitMs, batchMax: deps.batchMax });
   app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument);
+    res.json(openApi);
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
   if (deps.tracing?.enabled) app.use('/v1', tracedRequests(deps.tracing));

@@ -1,7 +1,6 @@
 import type { Express, Request, RequestHandler } from 'express';
-import { z } from 'zod';
 import {
-  idempotencyKeySchema, OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
+  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
   type EnqueueInput, type StoredCommand,
 } from '@outbound/core/command';
 import type { CommandQueue } from '@outbound/core/queue';
@@ -9,6 +8,8 @@ import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@ou
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
+import { batchEnvelopeSchema, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
+import { commandIdParams } from './schemas/common';
 import { commandContext, startEnqueueSpan, traceFields } from './tracing';
 
 export interface CommandRoutesDeps {
@@ -28,14 +29,6 @@ export interface CommandRoutesDeps {
   tracing?: Tracing;
 }
 
-const commandIdSchema = z.uuid('must be a command id (UUID)');
-
-export function waitQuerySchema(maxWaitMs: number) {
-  return z.strictObject({
-    waitMs: z.coerce.number().int('must be an integer').min(0).max(maxWaitMs, `must be at most ${maxWaitMs}`).optional(),
-  });
-}
-
 /**
  * The body with the `Idempotency-Key` header folded in: the header and the body's
  * `idempotencyKey` name the same thing, so either may carry it; both, differing, is a 400.
@@ -43,7 +36,7 @@ export function waitQuerySchema(maxWaitMs: number) {
 function withIdempotencyHeader(req: Request): unknown {
   const header = req.get('Idempotency-Key');
   if (header === undefined) return req.body;
-  const key = parseOrThrow(idempotencyKeySchema, header, ['headers', 'idempotency-key']);
+  const key = parseOrThrow(idempotencyHeaders.shape['Idempotency-Key'], header, ['headers', 'idempotency-key']);
   const body = req.body as Record<string, unknown> | undefined;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
   if (body.idempotencyKey !== undefined && body.idempotencyKey !== key) {
@@ -68,9 +61,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   const { queue, waiter, metrics } = deps;
   const waitQuery = waitQuerySchema(deps.maxWaitMs);
   // Built once: a zod schema costs far more to build than to run (5% of the API's CPU when built per request).
-  const batchEnvelope = z.strictObject({
-    commands: z.array(z.unknown()).min(1, 'must hold at least one command').max(deps.batchMax, `must hold at most ${deps.batchMax} commands`),
-  });
+  const batchEnvelope = batchEnvelopeSchema(deps.batchMax);
   const read = (id: string) => () => queue.get(id);
   const answerCommand = (command: StoredCommand, extra: Record<string, unknown> = {}) => ({
     status: TERMINAL_STATUSES.has(command.status) ? 200 : 202,
@@ -145,7 +136,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   });
 
   app.get('/v1/commands/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(commandIdSchema, req.params.id, ['id']);
+    const { id } = parseOrThrow(commandIdParams, req.params);
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const command = waitMs ? await waiter.waitForTerminal(id, waitMs, read(id), callerGone(req)) : await queue.get(id);
     if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id} (finished commands are kept for the retention period)`);
@@ -153,7 +144,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   });
 
   app.delete('/v1/commands/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(commandIdSchema, req.params.id, ['id']);
+    const { id } = parseOrThrow(commandIdParams, req.params);
     const command = await queue.cancel(id);
     waiter.notify(id);
     res.status(200).json(toCommandView(command));

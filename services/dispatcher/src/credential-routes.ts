@@ -1,20 +1,13 @@
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
-import { DEVICE_KEY_BYTES, parseOrThrow, phyIdSchema, type CredentialStore } from '@outbound/core';
+import { parseOrThrow, type CredentialStore } from '@outbound/core';
+import { phyIdParams } from './schemas/common';
+import { deviceKeyBodySchema } from './schemas/credentials';
 
 export interface CredentialRoutesDeps {
   credentials: CredentialStore;
   /** Runs before each route (authentication with the `admin` role). */
   guard: RequestHandler;
 }
-
-const base64 = z.base64();
-const keyBody = z.strictObject({
-  key: z
-    .string({ error: (issue) => (issue.input === undefined ? `is required: base64 of ${DEVICE_KEY_BYTES} bytes` : 'must be a base64 string') })
-    .refine((s) => base64.safeParse(s).success, { message: 'must be base64', abort: true })
-    .refine((s) => Buffer.byteLength(s, 'base64') === DEVICE_KEY_BYTES, { message: `must decode to exactly ${DEVICE_KEY_BYTES} bytes` }),
-});
 
 /**
  * Per-device credentials for the challenge-response handshake (`admin` role):
@@ -25,11 +18,11 @@ const keyBody = z.strictObject({
  */
 export function registerCredentialRoutes(app: Express, deps: CredentialRoutesDeps): void {
   const { credentials } = deps;
-  const phyIdOf = (params: Record<string, unknown>) => parseOrThrow(phyIdSchema, params.phyId, ['phyId']);
+  const phyIdOf = (params: Record<string, unknown>) => parseOrThrow(phyIdParams, params).phyId;
 
   app.put('/v1/devices/:phyId/credentials', deps.guard, async (req, res) => {
     const phyId = phyIdOf(req.params);
-    const { key } = parseOrThrow(keyBody, req.body);
+    const { key } = parseOrThrow(deviceKeyBodySchema, req.body);
     await credentials.setKey(phyId, Buffer.from(key, 'base64'));
     res.json({ phyId, key: 'provisioned' });
   });

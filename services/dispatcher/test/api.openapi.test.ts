@@ -1,7 +1,8 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { testRedisUrl } from '@outbound/test-support';
-import { openApiDocument, type RunningDispatcher } from '../src';
+import { ERROR_CODES } from '@outbound/core';
+import { buildOpenApiDocument, openApiDocument, type RunningDispatcher } from '../src';
 import { ADMIN_KEY, as, startTestDispatcher } from './support/harness';
 
 interface Layer {
@@ -21,6 +22,17 @@ function servedRoutes(app: Express): string[] {
   };
   walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
   return out.sort();
+}
+
+interface Operation { operationId?: string; security?: unknown[]; responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }> }
+const operations = (): Array<[string, Operation]> =>
+  Object.entries(openApiDocument.paths as Record<string, Record<string, Operation>>).flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => [`${m.toUpperCase()} ${path}`, op] as [string, Operation]));
+
+/** A schema that says nothing of its members: an object without properties (what `Record<string, never>` comes from). */
+function untyped(schema: Record<string, unknown> | undefined): boolean {
+  if (!schema) return true;
+  if ('$ref' in schema || 'anyOf' in schema || 'oneOf' in schema || 'allOf' in schema) return false;
+  return schema.type === 'object' && !schema.properties && !schema.additionalProperties;
 }
 
 function documentedRoutes(): string[] {
@@ -48,12 +60,48 @@ describe('/openapi.json', () => {
     ]));
   });
 
+  it('names every operation once, with its security, and types every answer', () => {
+    const ids = operations().map(([, op]) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [route, op] of operations()) {
+      expect({ route, security: Array.isArray(op.security) }).toEqual({ route, security: true });
+      for (const [status, response] of Object.entries(op.responses)) {
+        const schemas = Object.values(response.content ?? {}).map((c) => c.schema);
+        expect({ route, status, schemas: schemas.length > 0 && !schemas.some(untyped) }).toEqual({ route, status, schemas: true });
+      }
+    }
+    expect(openApiDocument.servers?.length).toBeGreaterThan(0);
+    expect(openApiDocument.components?.securitySchemes).toHaveProperty('apiKey');
+  });
+
+  it('lists every error code in the problem schema', () => {
+    const problem = openApiDocument.components?.schemas?.Problem as { required: string[]; properties: { code: { enum: string[] } } };
+    expect([...problem.properties.code.enum].sort()).toEqual(Object.keys(ERROR_CODES).sort());
+    expect(problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+  });
+
+  it("states the app's own limits", async () => {
+    const limited = await startTestDispatcher(testRedisUrl(), { worker: { enabled: false }, api: { maxWaitMs: 1234, batchMax: 7 } }, 'api-openapi-limits');
+    try {
+      const served = await request(limited.app).get('/openapi.json').expect(200);
+      expect(served.body).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument({ maxWaitMs: 1234, batchMax: 7 }))));
+      const batch = served.body.paths['/v1/commands/batch'].post.requestBody.content['application/json'].schema;
+      expect(batch.properties.commands.maxItems).toBe(7);
+      const waitMs = served.body.paths['/v1/commands/{id}'].get.parameters.find((p: { name: string }) => p.name === 'waitMs');
+      expect(waitMs.schema.maximum).toBe(1234);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('is served, and every documented route answers something other than "no route"', async () => {
     const served = await request(d.app).get('/openapi.json').expect(200);
     expect(served.body.openapi).toBe('3.1.0');
     for (const route of documentedRoutes()) {
       const [method, path] = route.split(' ') as [string, string];
-      const concrete = path.replace('{id}', '00000000-0000-4000-8000-000000000000').replace('{phyId}', 'DEV-1');
+      // The live stream stays open: an empty type filter makes it answer (400) at once.
+      const concrete = path.replace('{id}', '00000000-0000-4000-8000-000000000000').replace('{phyId}', 'DEV-1') + (path === '/v1/events' ? '?types=' : '');
       const res = await request(d.app)[method.toLowerCase() as 'get'](concrete).set(as(ADMIN_KEY)).send({});
       const noRoute = res.status === 404 && res.body?.code === 'NOT_FOUND';
       expect({ route, noRoute }).toEqual({ route, noRoute: false });

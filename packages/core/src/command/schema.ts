@@ -37,7 +37,7 @@ const payloadTooLarge = `must decode to at most ${L.payloadMaxBytes} bytes`;
  * backtracking pattern overflowed the stack at 7,000,000 characters and held the event loop
  * 0.6 s at 4 MB). Only canonical, padded base64 passes.
  */
-const base64PayloadSchema = z.string().superRefine((text, ctx) => {
+const base64PayloadSchema = z.string().meta({ contentEncoding: 'base64', description: `at most ${L.payloadMaxBytes} bytes once decoded` }).superRefine((text, ctx) => {
   if (text.length > PAYLOAD_MAX_BASE64_CHARS) {
     ctx.addIssue({ code: 'custom', message: payloadTooLarge });
     return;
@@ -51,14 +51,16 @@ const base64PayloadSchema = z.string().superRefine((text, ctx) => {
 export const enqueueRequestSchema = z.strictObject({
   phyId: fields.phyId,
   payload: base64PayloadSchema,
-  priority: fields.priority.optional(),
-  ttlMs: fields.ttlMs.optional(),
-  ackTimeoutMs: fields.ackTimeoutMs.optional(),
-  maxAttempts: fields.maxAttempts.optional(),
-  idempotencyKey: fields.idempotencyKey.optional(),
+  priority: fields.priority.optional().meta({ default: COMMAND_DEFAULTS.priority, description: '9 is delivered first' }),
+  ttlMs: fields.ttlMs.optional().meta({ default: COMMAND_DEFAULTS.ttlMs, description: 'expires this long after it is accepted' }),
+  ackTimeoutMs: fields.ackTimeoutMs.optional().meta({ default: COMMAND_DEFAULTS.ackTimeoutMs, description: 'how long one delivery waits for the device to answer' }),
+  maxAttempts: fields.maxAttempts.optional().meta({ default: COMMAND_DEFAULTS.maxAttempts }),
+  idempotencyKey: fields.idempotencyKey.optional()
+    .meta({ description: 'scoped to the device; a repeat with the same payload and parameters answers the first command, with others 409' }),
   /** When to deliver: an ISO-8601 timestamp or epoch milliseconds. */
-  deliverAt: z.union([z.iso.datetime({ offset: true }), fields.deliverAt]).optional(),
-});
+  deliverAt: z.union([z.iso.datetime({ offset: true }), fields.deliverAt]).optional()
+    .meta({ description: 'when to deliver (ISO-8601 or epoch ms); not after the command expires (now + ttlMs)' }),
+}).meta({ id: 'EnqueueRequest' });
 export type EnqueueRequest = z.infer<typeof enqueueRequestSchema>;
 
 /**

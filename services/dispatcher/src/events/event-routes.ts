@@ -1,8 +1,8 @@
 import type { Express, RequestHandler, Response } from 'express';
-import { z } from 'zod';
 import { isOutboundError, OutboundError, parseOrThrow, validationError, toError, type EventLog, type LoggedEvent, type Logger, type OutboundEvent } from '@outbound/core';
 import type { DispatcherMetrics } from '../metrics';
-import { eventCursorSchema, eventStreamQuerySchema } from './schemas';
+import { commandIdParams } from '../schemas/common';
+import { eventCursorSchema, eventStreamQuery } from '../schemas/events';
 
 export interface EventRoutesDeps {
   events: EventLog;
@@ -16,7 +16,6 @@ export interface EventRoutesDeps {
   closing: AbortSignal;
 }
 
-const commandIdSchema = z.uuid('must be a command id (UUID)');
 /** Events per store read of a stream. */
 const STREAM_PAGE = 500;
 /** Longest a stream's read waits in the store for a new event before asking again. */
@@ -38,14 +37,14 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
   const { events, metrics } = deps;
 
   app.get('/v1/commands/:id/events', deps.guard, async (req, res) => {
-    const id = parseOrThrow(commandIdSchema, req.params.id, ['id']);
+    const { id } = parseOrThrow(commandIdParams, req.params);
     const timeline = await events.commandEvents(id);
     if (!timeline) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id} (finished commands are kept for the retention period)`);
     res.json({ items: timeline.map(eventView) });
   });
 
   app.get('/v1/events', deps.guard, async (req, res) => {
-    const query = parseOrThrow(eventStreamQuerySchema, req.query, ['query']);
+    const query = parseOrThrow(eventStreamQuery, req.query, ['query']);
     const header = req.get('Last-Event-ID');
     const lastEventId = header === undefined ? undefined : parseOrThrow(eventCursorSchema, header, ['headers', 'last-event-id']);
     const types = query.types ? new Set<string>(query.types) : null;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Express, RequestHandler } from 'express';
 import { OutboundError, parseOrThrow, type EventLog } from '@outbound/core';
-import { createWebhookSchema, webhookIdSchema } from '../events/schemas';
+import { createWebhookSchema, webhookIdParams } from '../schemas/events';
 import { newWebhookSecret } from './sender';
 import type { WebhookRecord, WebhookStore } from './store';
 
@@ -29,8 +29,8 @@ function webhookView(hook: WebhookRecord) {
 /** POST, GET and DELETE /v1/webhooks(/:id), GET /v1/webhooks/:id/deliveries: the `admin` role. */
 export function registerWebhookRoutes(app: Express, deps: WebhookRoutesDeps): void {
   const { store } = deps;
-  const found = async (raw: unknown) => {
-    const id = parseOrThrow(webhookIdSchema, raw, ['id']);
+  const found = async (params: unknown) => {
+    const { id } = parseOrThrow(webhookIdParams, params);
     const hook = await store.get(id);
     if (!hook) throw new OutboundError('WEBHOOK_NOT_FOUND', `no webhook ${id}`);
     return hook;
@@ -58,17 +58,17 @@ export function registerWebhookRoutes(app: Express, deps: WebhookRoutesDeps): vo
   });
 
   app.get('/v1/webhooks/:id', deps.guard, async (req, res) => {
-    res.json(webhookView(await found(req.params.id)));
+    res.json(webhookView(await found(req.params)));
   });
 
   app.delete('/v1/webhooks/:id', deps.guard, async (req, res) => {
-    const id = parseOrThrow(webhookIdSchema, req.params.id, ['id']);
+    const { id } = parseOrThrow(webhookIdParams, req.params);
     if (!(await store.delete(id))) throw new OutboundError('WEBHOOK_NOT_FOUND', `no webhook ${id}`);
     res.status(204).end();
   });
 
   app.get('/v1/webhooks/:id/deliveries', deps.guard, async (req, res) => {
-    const hook = await found(req.params.id);
+    const hook = await found(req.params);
     const attempts = await store.attempts(hook.id);
     res.json({ items: attempts.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) });
   });

@@ -1,5 +1,5 @@
 import type { EventType } from '@outbound/core';
-import type { DeliveryAttempt } from '../events/schemas';
+import type { DeliveryAttempt } from '../schemas/events';
 
 /** A webhook as stored: its filter, its signing secret and whether it still receives events. */
 export interface WebhookRecord {
