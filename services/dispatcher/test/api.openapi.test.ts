@@ -68,7 +68,9 @@ describe('/openapi.json', () => {
       expect({ route, security: Array.isArray(op.security) }).toEqual({ route, security: true });
       for (const [status, response] of Object.entries(op.responses)) {
         const schemas = Object.values(response.content ?? {}).map((c) => c.schema);
-        expect({ route, status, schemas: schemas.length > 0 && !schemas.some(untyped) }).toEqual({ route, status, schemas: true });
+        // 204 No Content is the one answer without a body.
+        const typed = status === '204' ? schemas.length === 0 : schemas.length > 0 && !schemas.some(untyped);
+        expect({ route, status, schemas: typed }).toEqual({ route, status, schemas: true });
       }
     }
     expect(openApiDocument.servers?.length).toBeGreaterThan(0);
