@@ -22,7 +22,6 @@
 local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local depth, n = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
-eventRetention(now, retentionMs)
 local nowText = int(now)
 local out, wake, done = {}, false, {}
 for i = 1, n do
@@ -36,8 +35,12 @@ for i = 1, n do
     if status == 'rejected' then extra[#extra + 1] = 'lastError'; extra[#extra + 1] = 'rejected by the device' end
     redis.call('SREM', inflightKey(info), id)
     local attempt = redis.call('HGET', cmdKey(id), 'attempts')
-    if ARGV[b + 6] ~= '' then commandEvent('d', id, info, attempt, { 'r', ARGV[b + 6] }) end
-    commandEvent(status == 'acked' and 'a' or 'j', id, info, attempt, status == 'rejected' and { 'e', 'rejected by the device' } or nil)
+    local outcome = { status == 'acked' and 'a' or 'j', status == 'rejected' and { 'e', 'rejected by the device' } or nil }
+    if ARGV[b + 6] ~= '' then
+      commandEvents(id, info, attempt, { { 'd', { 'r', ARGV[b + 6] } }, outcome })
+    else
+      commandEvents(id, info, attempt, { outcome })
+    end
     done[#done + 1] = id
     if closeRecord(id, info, status, nowText, ARGV[2], extra) > 0 and refreshDevice(info, now, maxInFlight) then wake = true end
     out[i] = { OK, status }

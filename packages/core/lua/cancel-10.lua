@@ -14,7 +14,6 @@ local f = redis.call('HMGET', cmdKey(id), 'status', 'phyId')
 if not f[1] then return { NOT_FOUND, '' } end
 if f[1] == 'cancelled' then return { OK, 'cancelled' } end
 if f[1] ~= 'queued' then return { INVALID_STATE, f[1] } end
-eventRetention(now, retentionMs)
 finish(id, f[2], 'cancelled', now, retentionMs, { 'lastError', 'cancelled by the caller' })
 commandEvent('c', id, f[2])
 refreshDevice(f[2], now, maxInFlight)

@@ -25,7 +25,6 @@ local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 11 * n]) or 0
 local now = nowMs()
-eventRetention(now, retentionMs)
 local nowText = int(now)
 local out, wake = {}, false
 local nextSeq = takeSeq(n) -- unused numbers (duplicates, full) are harmless gaps

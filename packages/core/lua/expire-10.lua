@@ -1,6 +1,6 @@
 --[[
   Moves queued commands whose TTL passed to `expired` (kept for retentionMs, then Redis
-  removes the record by its PEXPIRE). In-flight commands are left to their holder: ack
+  removes the record by its PEXPIRE), and trims the shard's event log to retentionMs. In-flight commands are left to their holder: ack
   still counts, fail and reclaim expire them.
 
   KEYS[1..10]: the shard keys (see includes/shard.lua)
@@ -11,7 +11,7 @@
 
 local limit, maxInFlight, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
-eventRetention(now, retentionMs)
+trimEvents(now, retentionMs)
 -- Scan past in-flight entries (they stay indexed) so they cannot hide queued ones.
 local ids = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit * 4)
 local count = 0

@@ -25,7 +25,6 @@ local function backoffMs(attempt, random)
   return math.floor(exp * (1 - jitter) + exp * jitter * random + 0.5)
 end
 local now = nowMs()
-eventRetention(now, retentionMs)
 local out = {}
 for i = 1, n do
   local b = 6 + (i - 1) * 7
@@ -38,19 +37,21 @@ for i = 1, n do
     local f = redis.call('HMGET', key, 'attempts', 'maxAttempts', 'expiresAt', 'score')
     local status
     local done = { 'doneToken', token, 'leaseToken', '', 'lastError', err }
-    if ARGV[b + 7] ~= '' then commandEvent('d', id, phyId, f[1], { 'r', ARGV[b + 7] }) end
+    -- the delivered event (when the attempt reached the device), then the outcome's
+    local events = {}
+    if ARGV[b + 7] ~= '' then events[1] = { 'd', { 'r', ARGV[b + 7] } } end
     if retryable ~= '1' then
       status = 'rejected'
       finish(id, phyId, status, now, retentionMs, done)
-      commandEvent('j', id, phyId, f[1], { 'e', err })
+      events[#events + 1] = { 'j', { 'e', err } }
     elseif now >= tonumber(f[3]) then
       status = 'expired'
       finish(id, phyId, status, now, retentionMs, done)
-      commandEvent('e', id, phyId, f[1], { 'e', err })
+      events[#events + 1] = { 'e', { 'e', err } }
     elseif tonumber(f[1]) >= tonumber(f[2]) then
       status = 'dead'
       finish(id, phyId, status, now, retentionMs, done)
-      commandEvent('x', id, phyId, f[1], { 'e', err })
+      events[#events + 1] = { 'x', { 'e', err } }
     else
       status = 'queued'
       local retryAt = now + (delayMs or backoffMs(tonumber(f[1]), random))
@@ -58,8 +59,9 @@ for i = 1, n do
       redis.call('HSET', key, 'status', 'queued', 'updatedAt', now, 'leaseExpiresAt', '', 'retryAt', retryAt, unpack(done))
       local current = tonumber(redis.call('ZSCORE', K.backoff, phyId))
       if not current or current < retryAt then redis.call('ZADD', K.backoff, retryAt, phyId) end
-      commandEvent('r', id, phyId, f[1], { 'e', err, 'w', int(retryAt) })
+      events[#events + 1] = { 'r', { 'e', err, 'w', int(retryAt) } }
     end
+    commandEvents(id, phyId, f[1], events)
     refreshDevice(phyId, now, maxInFlight)
     out[i] = { OK, status }
   elseif code == REPLAYED then

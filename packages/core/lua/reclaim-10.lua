@@ -12,7 +12,6 @@
 
 local limit, maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = nowMs()
-eventRetention(now, retentionMs)
 local ids = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit)
 local count, wake = 0, false
 for _, id in ipairs(ids) do

@@ -277,8 +277,8 @@ export class DispatchLoop {
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
       if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
-      // The device's own answer (ok, rejected, busy) or its silence past the ACK wait: the command
-      // reached it through this replica, and the store logs the delivery with the replica's id.
+      // The command reached the device when the device answered it, or the ingress wrote it and the answer timed out:
+      // the store logs command.delivered with the replica that wrote it.
       const replica = 'outcome' in answer || answer.status === 504 ? item.route.replicaId : undefined;
       if (verdict.kind === 'release' && verdict.park) parked.push(item);
       else if (hops) recorded.push(this.record(item.command, verdict, replica).then(() => hops.observe('record', hops.now() - readAt)));
@@ -329,7 +329,6 @@ export class DispatchLoop {
     }
   }
 
-  /** `replica`: the ingress replica through which this attempt reached the device, when it did. */
   private async record(command: ClaimedCommand, verdict: Verdict, replica?: string): Promise<void> {
     const { recorder, metrics, waiter, logger } = this.deps;
     let result: TransitionResult;
