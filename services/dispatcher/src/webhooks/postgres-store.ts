@@ -14,7 +14,7 @@ interface WebhookRow {
 }
 
 /**
- * Webhooks in PostgreSQL (migration 0008, in the queue's schema): `webhooks`, `webhook_state`
+ * Webhooks in PostgreSQL (migration 0009, in the queue's schema): `webhooks`, `webhook_state`
  * (cursor and lease, judged by the database clock) and `webhook_deliveries` (recent attempts).
  */
 export class PostgresWebhookStore implements WebhookStore {

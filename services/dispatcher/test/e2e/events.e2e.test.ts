@@ -3,15 +3,14 @@ import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
 import { SseClient } from './support/sse-client';
 import { WebhookReceiver } from './support/webhook-receiver';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 
-const BACKEND = 'redis' as const;
 
-describe(`end to end on ${BACKEND}: timelines, the live stream and webhooks (in-process services)`, () => {
+describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhooks (in-process services)', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), {
-      name: 'e2e-events', backend: BACKEND,
+      name: 'e2e-events', backend,
       dispatcher: { queue: { backoffBaseMs: 50, backoffMaxMs: 100 }, webhooks: { pollMs: 100, leaseMs: 2_000, retryBaseMs: 50, retryMaxMs: 200 } },
     });
   });

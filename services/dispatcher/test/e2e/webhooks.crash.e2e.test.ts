@@ -2,21 +2,20 @@ import request from 'supertest';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
 import { spawnDispatcher, type DispatcherProcess } from './support/dispatcher-process';
-import { b64, startStack, type Stack } from './support/stack';
+import { BACKENDS, b64, startStack, type Stack } from './support/stack';
 import { WebhookReceiver } from './support/webhook-receiver';
 
-const BACKEND = 'redis' as const;
 const DEVICES = 20;
 const COMMANDS = 1_000;
 const OUTCOMES = ['command.acked', 'command.rejected', 'command.dead', 'command.expired', 'command.cancelled'];
 
-describe(`end to end on ${BACKEND}: webhooks through a receiver outage and a kill -9 of the delivering dispatcher`, () => {
+describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage and a kill -9 of the delivering dispatcher', (backend) => {
   let stack: Stack;
   const receiver = new WebhookReceiver();
   const processes: DispatcherProcess[] = [];
   beforeAll(async () => {
     // In-process: one ingress and an API-only dispatcher (no delivery, no webhooks). The workers are real processes.
-    stack = await startStack(testRedisUrl(), { name: 'e2e-webhooks', backend: BACKEND, dispatcher: { worker: { enabled: false }, webhooks: { enabled: false } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-webhooks', backend, dispatcher: { worker: { enabled: false }, webhooks: { enabled: false } } });
     await receiver.listen();
   });
   afterAll(async () => {

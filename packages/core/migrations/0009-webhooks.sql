@@ -1,4 +1,4 @@
--- 0008: webhooks (the dispatcher's /v1/webhooks) and their delivery state. Each webhook has a
+-- 0009: webhooks (the dispatcher's /v1/webhooks) and their delivery state. Each webhook has a
 -- cursor into the event log and a lease: the dispatcher holding an unexpired lease is the only
 -- one delivering the webhook; after a crash another takes the lease once lease_until passes and
 -- goes on from the saved cursor.
