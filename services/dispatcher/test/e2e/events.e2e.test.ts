@@ -11,7 +11,7 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), {
       name: 'e2e-events', backend,
-      dispatcher: { queue: { backoffBaseMs: 50, backoffMaxMs: 100 }, webhooks: { pollMs: 100, leaseMs: 2_000, retryBaseMs: 50, retryMaxMs: 200 } },
+      dispatcher: { queue: { backoffBaseMs: 50, backoffMaxMs: 100 }, api: { eventsKeepaliveMs: 300 }, webhooks: { pollMs: 100, leaseMs: 2_000, retryBaseMs: 50, retryMaxMs: 200 } },
     });
   });
   afterAll(async () => {
@@ -51,6 +51,8 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
     const url = `${stack.api.url}/v1/events?types=command.queued,command.acked`;
     const first = await SseClient.open(url, as(SEND_KEY));
     expect(first.status).toBe(200);
+    const openStreams = async () => (await stack.api.metrics.eventStreams.get()).values[0]?.value;
+    expect(await openStreams()).toBe(1);
 
     const send = async (from: number, count: number) => {
       const commands = Array.from({ length: count }, (_, i) => ({ phyId: phyIds[(from + i) % phyIds.length], payload: b64(`sse-${from + i}`) }));
@@ -60,6 +62,8 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
     const ids = await send(0, 200);
     await waitFor(() => first.events.length >= 100, { what: '100 streamed events' });
     await first.close();
+    // The server's read loop ends with the client's connection.
+    await waitFor(async () => (await openStreams()) === 0, { what: 'the stream to end on the server' });
     const resumeFrom = first.lastId!;
     // Sent while the client is away: it must get them on resuming.
     ids.push(...(await send(200, 200)));
@@ -79,6 +83,14 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
     expect(seen.filter((s) => !expected.includes(s))).toEqual([]);
     expect(expected.filter((s) => !seen.includes(s))).toEqual([]);
     expect(all.every((e) => e.event === e.data.type)).toBe(true);
+    expect(first.keepalives + second.keepalives).toBeGreaterThan(0);
+
+    // from=oldest: a new client reads what was written before it came, here one device's commands.
+    const oldest = await SseClient.open(`${stack.api.url}/v1/events?from=oldest&phyId=SSE-1&types=command.acked`, as(SEND_KEY));
+    const mine = ids.filter((_, i) => i % phyIds.length === 0);
+    await waitFor(() => oldest.events.length >= mine.length, { what: `SSE-1's ${mine.length} acked events from the oldest` });
+    await oldest.close();
+    expect(oldest.events.map((e) => e.data.commandId).sort()).toEqual([...mine].sort());
   });
 
   it('answers 400 naming the field for a bad type filter and a malformed cursor', async () => {

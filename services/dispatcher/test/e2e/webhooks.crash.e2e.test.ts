@@ -45,14 +45,19 @@ describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage an
       ids.push(...res.body.results.map((r: { id: string }) => r.id));
     };
     const started = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string) => phases.push(`${name} ${Date.now() - started} ms (${receiver.ids().size} ids)`);
     await send(500);
     await waitFor(() => receiver.ids().size >= 100, { timeoutMs: 20_000, what: '100 events at the receiver' });
+    phase('first 100');
 
     // Outage 1: the receiver answers 503 for a while; the events are retried, not skipped.
     receiver.mode = 'unavailable';
     await waitFor(() => receiver.refused >= 20, { timeoutMs: 10_000, what: 'refused POSTs during the outage' });
     receiver.mode = 'ok';
+    phase('503 outage over');
     await waitFor(() => receiver.ids().size >= 250, { timeoutMs: 20_000, what: '250 events at the receiver' });
+    phase('250');
 
     // The delivering dispatcher dies mid-run (its webhook lease and command leases with it) while the receiver is
     // off the network (outage 2: connections refused); a new dispatcher takes the lease once it lapses.
@@ -63,15 +68,18 @@ describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage an
     const survivor = await spawnDispatcher(testRedisUrl(), stack.prefix, env);
     processes.push(survivor);
     await receiver.listen();
+    phase('survivor up');
 
     // Every command's outcome event, as the event log has it: the receiver must hold each id.
     await stack.waitAllStatus(ids, 'acked', 40_000);
+    phase('all acked');
     const expected = new Map<string, string>();
     for (const id of ids) {
       const timeline = (await stack.api.queue.commandEvents(id)) ?? [];
       for (const e of timeline) if (OUTCOMES.includes(e.type)) expected.set(e.id, id);
     }
     expect(expected.size).toBe(COMMANDS);
+    phase('timelines read');
     await waitFor(() => [...expected.keys()].every((id) => receiver.ids().has(id)), { timeoutMs: 30_000, intervalMs: 100, what: 'every outcome event at the receiver' });
     const elapsedMs = Date.now() - started;
 
@@ -81,7 +89,7 @@ describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage an
     // Each POST carries the event as its body, under the event id it was signed with.
     expect(receiver.received.every((r) => r.data.id === r.webhookId && expected.get(r.webhookId) === r.data.commandId)).toBe(true);
     const duplicates = receiver.received.length - received.size;
-    console.log(`webhooks: ${received.size} events in ${elapsedMs} ms through two outages and a kill -9; ${duplicates} sent twice, ${receiver.refused} refused`);
+    console.log(`webhooks on ${backend}: ${received.size} events in ${elapsedMs} ms through two outages and a kill -9; ${duplicates} sent twice, ${receiver.refused} refused; ${phases.join(', ')}`);
 
     const metrics = await (await fetch(`${survivor.url}/metrics`)).text();
     expect(metrics).toMatch(/outbound_dispatcher_webhook_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
