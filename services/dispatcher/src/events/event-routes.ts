@@ -86,7 +86,9 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
       res.off('close', onClose);
       deps.closing.removeEventListener('abort', onClose);
       metrics.eventStreams.dec();
-      res.end();
+      // The connection goes with the stream: a client resumes on a new one, and a stopping server
+      // is not left waiting on a keep-alive socket the stream no longer uses.
+      res.end(() => req.socket.destroySoon());
     }
   });
 }
