@@ -11,7 +11,7 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), {
       name: 'e2e-events', backend,
-      dispatcher: { queue: { backoffBaseMs: 50, backoffMaxMs: 100 }, api: { eventsKeepaliveMs: 300 }, webhooks: { pollMs: 100, leaseMs: 2_000, retryBaseMs: 50, retryMaxMs: 200 } },
+      dispatcher: { queue: { backoffBaseMs: 50, backoffMaxMs: 100 }, api: { eventsKeepaliveMs: 300 }, webhooks: { pollMs: 100, leaseMs: 2_000, retryBaseMs: 50, retryMaxMs: 200, giveUpMs: 1_500 } },
     });
   });
   afterAll(async () => {
@@ -150,6 +150,40 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
 
       await request(stack.api.app).delete(`/v1/webhooks/${hookId}`).set(as(ADMIN_KEY)).expect(204);
       await request(stack.api.app).get(`/v1/webhooks/${hookId}`).set(as(ADMIN_KEY)).expect(404).expect((r) => expect(r.body.code).toBe('WEBHOOK_NOT_FOUND'));
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('retries a failing event with backoff until the give-up time, records each attempt, then moves on', async () => {
+    const receiver = new WebhookReceiver();
+    await receiver.listen();
+    try {
+      await stack.device('GIVEUP-1');
+      const created = await request(stack.api.app).post('/v1/webhooks').set(as(ADMIN_KEY))
+        .send({ url: receiver.url, events: ['command.acked'], phyIdPrefix: 'GIVEUP-' }).expect(201);
+      receiver.useSecret(created.body.secret as string);
+      const hookId = created.body.id as string;
+      const gaveUp = async () => (await stack.api.metrics.webhookDeliveries.get()).values.find((v) => v.labels.outcome === 'gave_up')?.value ?? 0;
+      const before = await gaveUp();
+
+      receiver.mode = 'unavailable';
+      const lost = await stack.enqueue({ phyId: 'GIVEUP-1', payload: b64('refused') });
+      await waitFor(async () => (await gaveUp()) > before, { what: 'the event to be given up' });
+      receiver.mode = 'ok';
+      const next = await stack.enqueue({ phyId: 'GIVEUP-1', payload: b64('after') });
+      await waitFor(() => receiver.received.some((r) => r.data.commandId === next), { what: 'the next event at the receiver' });
+      expect(receiver.received.some((r) => r.data.commandId === lost)).toBe(false);
+
+      const attempts = (await request(stack.api.app).get(`/v1/webhooks/${hookId}/deliveries`).set(as(ADMIN_KEY)).expect(200)).body.items as Array<{ eventId: string; attempt: number; statusCode: number | null; at: string }>;
+      const refused = attempts.filter((a) => a.statusCode === 503);
+      // Newest first; one event, numbered from 1, spread over the give-up time (50 ms doubling, capped at 200 ms).
+      expect(new Set(refused.map((a) => a.eventId)).size).toBe(1);
+      expect(refused.map((a) => a.attempt)).toEqual(Array.from({ length: refused.length }, (_, i) => refused.length - i));
+      expect(refused.length).toBeGreaterThanOrEqual(4);
+      expect(Date.parse(refused[0]!.at) - Date.parse(refused.at(-1)!.at)).toBeGreaterThanOrEqual(1_000);
+      expect(attempts[0]).toMatchObject({ statusCode: 204, attempt: 1 });
+      await request(stack.api.app).delete(`/v1/webhooks/${hookId}`).set(as(ADMIN_KEY)).expect(204);
     } finally {
       await receiver.close();
     }

@@ -95,5 +95,5 @@ describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage an
     expect(metrics).toMatch(/outbound_dispatcher_webhook_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
     const deliveries = await request(stack.api.app).get(`/v1/webhooks/${created.body.id as string}/deliveries`).set(as(ADMIN_KEY)).expect(200);
     expect(deliveries.body.items).toHaveLength(100);
-  });
+  }, 120_000);
 });
