@@ -1,6 +1,7 @@
 import type { Express, RequestHandler, Response } from 'express';
-import { isOutboundError, OutboundError, parseOrThrow, validationError, toError, type EventLog, type LoggedEvent, type Logger, type OutboundEvent } from '@outbound/core';
+import { isOutboundError, OutboundError, parseOrThrow, validationError, toError, type EventLog, type LoggedEvent, type Logger } from '@outbound/core';
 import type { DispatcherMetrics } from '../metrics';
+import { eventView } from './event-view';
 import { commandIdParams } from '../schemas/common';
 import { eventCursorSchema, eventStreamQuery } from '../schemas/events';
 
@@ -20,17 +21,6 @@ export interface EventRoutesDeps {
 const STREAM_PAGE = 500;
 /** Longest a stream's read waits in the store for a new event before asking again. */
 const STREAM_WAIT_MS = 5_000;
-
-/** An event as the API shows it: without the reader's cursor (the stream sends that as `id:`). */
-export function eventView(event: OutboundEvent): OutboundEvent {
-  return {
-    id: event.id, type: event.type, time: event.time,
-    ...(event.commandId === undefined ? {} : { commandId: event.commandId }),
-    phyId: event.phyId,
-    ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
-    details: event.details,
-  };
-}
 
 /** GET /v1/commands/:id/events (a command's timeline) and GET /v1/events (the live stream, SSE). */
 export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { toError, type OutboundEvent } from '@outbound/core';
+import { eventView } from '../events/event-view';
 
 /** A new signing secret: `whsec_` and 32 random bytes in base64 (the Standard Webhooks form). */
 export function newWebhookSecret(): string {
@@ -14,14 +15,7 @@ export function newWebhookSecret(): string {
  * stream show it.
  */
 export function webhookBody(event: OutboundEvent): string {
-  const data: OutboundEvent = {
-    id: event.id, type: event.type, time: event.time,
-    ...(event.commandId === undefined ? {} : { commandId: event.commandId }),
-    phyId: event.phyId,
-    ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
-    details: event.details,
-  };
-  return JSON.stringify({ type: event.type, timestamp: new Date(event.time).toISOString(), data });
+  return JSON.stringify({ type: event.type, timestamp: new Date(event.time).toISOString(), data: eventView(event) });
 }
 
 /** What one POST came to. */
