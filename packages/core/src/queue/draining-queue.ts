@@ -1,4 +1,4 @@
-import type { EventPage, LoggedEvent, OutboundEvent, ReadEventsOptions } from './events';
+import { badEventCursor, eventPageLimit, type EventPage, type LoggedEvent, type OutboundEvent, type ReadEventsOptions } from './events';
 import type { CommandStatus, StoredCommand } from '../command';
 import { idempotencyConflict, OutboundError, toError } from '../errors';
 import type { Logger } from '../service/logger';
@@ -374,7 +374,7 @@ export class DrainingQueue implements CommandStore {
     // Merged by time (the old store first on a tie), each store's page taken in its order: every
     // event's cursor is its own store's after it and the other's as far as taken. The old store's
     // device events are passed over (release says why).
-    const limit = Math.min(1_000, Math.max(1, Math.trunc(options.limit ?? 100)));
+    const limit = eventPageLimit(options.limit);
     const events: LoggedEvent[] = [];
     let oldCursor = oldAfter ?? '';
     let nextCursor = nextAfter ?? '';
@@ -425,7 +425,7 @@ function joinEventCursor(old: string, next: string): string {
 
 function splitEventCursor(cursor: string): [string | null, string | null] {
   const at = cursor.indexOf('~');
-  if (at < 0) throw new OutboundError('VALIDATION_FAILED', 'after: not a cursor of this event log (use one it answered)');
+  if (at < 0) throw badEventCursor();
   const part = (text: string) => (text === '' ? null : text);
   return [part(cursor.slice(0, at)), part(cursor.slice(at + 1))];
 }

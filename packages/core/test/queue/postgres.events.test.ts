@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { isOutboundError, PostgresQueue, ValidatedQueue, type LoggedEvent } from '@outbound/core';
-import { waitFor } from '@outbound/test-support';
+import { createTestDatabase, waitFor } from '@outbound/test-support';
 import { PgQueueFixture, input } from './postgres-helpers';
 
 // What the shared conformance module (conformance/events.ts) cannot see from the interface: the
@@ -43,6 +43,28 @@ describe('PostgreSQL event log', () => {
       await slow.query('ROLLBACK').catch(() => undefined);
       slow.release();
       fast.release();
+    }
+  });
+
+  it('is not held back by a transaction running in another database of the cluster', async () => {
+    const q = await fx.queue();
+    const head = await q.eventsHead();
+    const other = await createTestDatabase('pg-events-other');
+    const elsewhere = new Pool({ connectionString: other.url, max: 1 });
+    const open = await elsewhere.connect();
+    try {
+      // a transaction with an xid (cluster-wide), older than everything below, left open
+      await open.query('BEGIN');
+      await open.query('SELECT pg_current_xact_id()');
+      const { id } = await q.enqueue(input('other-db'));
+      const page = await q.readEvents({ after: head });
+      expect(page.events.map((e) => [e.type, e.commandId])).toEqual([['command.queued', id]]);
+      expect(await q.eventsHead()).not.toBe(head);
+    } finally {
+      await open.query('ROLLBACK').catch(() => undefined);
+      open.release();
+      await elsewhere.end();
+      await other.drop();
     }
   });
 

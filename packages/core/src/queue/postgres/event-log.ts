@@ -10,10 +10,10 @@ import { ms } from './rows';
  * sql/claim.sql hold their own copies in plain SQL; a trigger on `devices` logs parking).
  *
  * Reading: log order is (xid, id), the writing transaction's id, then the row's. A reader takes
- * only rows of transactions below the oldest one still running (pg_snapshot_xmin), all of which
- * have ended, so no row can later appear behind a position already handed out: a bigserial alone
- * cannot promise that (a lower id may commit after a higher one was read). A cursor is
- * `<xid>-<id>`: the position right after that event.
+ * only rows of transactions below the horizon: the oldest transaction of this database still
+ * running (HORIZON_SQL). Every transaction below it has ended, so no row can later appear behind
+ * a position already handed out: a bigserial alone cannot promise that (a lower id may commit
+ * after a higher one was read). A cursor is `<xid>-<id>`: the position right after that event.
  */
 
 /** Page size when the caller names none, and the most one page holds. */
@@ -27,6 +27,22 @@ const MAX_LIMIT = 1_000;
  */
 const HOLD_MAX_MS = 2_000;
 const HOLD_POLL_MAX_MS = 50;
+
+/**
+ * The horizon, and the snapshot's xmax. pg_snapshot_xmin would do, but it counts the running
+ * transactions of every database of the cluster (transaction ids are cluster-wide), so a long
+ * one elsewhere would hold this log back; only sessions of this database can write its events.
+ * pg_stat_activity shows each session's top-level xid (to every role) as a 32-bit xid: age()
+ * turns it into a distance from the next xid, read after the snapshot, so xmax minus it is at or
+ * below the session's full xid (the safe side). The snapshot is the statement's, taken before
+ * pg_stat_activity is read: a transaction running at it is either still listed, or has ended
+ * before the read, so the page query (a later snapshot) sees its rows. Prepared transactions
+ * (two-phase commit) are not listed; the queue never writes events in one.
+ */
+const HORIZON_SQL = `SELECT x.xmax::text AS xmax,
+    (x.xmax::text::bigint - coalesce((SELECT max(age(a.backend_xid)) FROM pg_stat_activity a
+                                      WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL), 0))::text AS horizon
+  FROM (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xmax) x`;
 
 /** One event a statement logs: SQL expressions over the rows of `from`. */
 export interface EventSource {
@@ -78,6 +94,9 @@ export const delivered = (from: string, order: string): EventSource => ({
   replica: 'replica',
   order,
 });
+
+/** The event type of an attempt's end, from the command's new status (queued again: a retry). */
+export const ATTEMPT_ENDED = `CASE WHEN status = 'queued' THEN 'command.retrying' ELSE 'command.' || status END`;
 
 interface EventRow {
   xid: string;
@@ -225,7 +244,8 @@ export class PostgresEventLog {
     let holdPoll = 2;
     for (;;) {
       const since = this.signal.current;
-      const { events, held } = await this.page(xid, id, limit);
+      const { horizon } = await this.horizon();
+      const { events, held } = await this.page(xid, id, limit, horizon);
       const elapsed = Date.now() - started;
       // Events committed before this read but behind a transaction still running: wait for it
       // (briefly) so a read right after a write sees the write.
@@ -241,44 +261,46 @@ export class PostgresEventLog {
     }
   }
 
-  private async page(xid: string, id: string, limit: number): Promise<{ events: LoggedEvent[]; held: boolean }> {
+  private async horizon(): Promise<{ horizon: string; xmax: string }> {
+    const { rows } = await this.ctx.pool.query<{ horizon: string; xmax: string }>(HORIZON_SQL);
+    return rows[0]!;
+  }
+
+  /** Events after (xid, id) of transactions below the horizon; held: committed ones at or above it wait. */
+  private async page(xid: string, id: string, limit: number, horizon: string): Promise<{ events: LoggedEvent[]; held: boolean }> {
     const { rows } = await this.ctx.pool.query<EventRow & { held: boolean }>(
       `WITH s AS (
-         SELECT x.xmin, EXISTS (SELECT 1 FROM ${this.ctx.events} h WHERE (h.xid, h.id) > ($1::xid8, $2::bigint) AND h.xid >= x.xmin) AS held
-         FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x
+         SELECT EXISTS (SELECT 1 FROM ${this.ctx.events} h WHERE (h.xid, h.id) > ($1::xid8, $2::bigint) AND h.xid >= $4::xid8) AS held
        )
        SELECT s.held, e.* FROM s LEFT JOIN LATERAL (
          SELECT ${EVENT_COLUMNS} FROM ${this.ctx.events} e
-         WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < s.xmin
+         WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < $4::xid8
          ORDER BY e.xid, e.id LIMIT $3
        ) e ON true`,
-      [xid, id, limit],
+      [xid, id, limit, horizon],
     );
     const events = rows.filter((r) => r.id !== null).map((r): LoggedEvent => ({ ...toEvent(r), cursor: `${r.xid}-${r.id}` }));
     return { events, held: rows[0]?.held ?? false };
   }
 
   /**
-   * `<xmax>-0` of a snapshot once every transaction running at it has ended: all events of
-   * transactions below xmax are then before the head, and every later one after it. If one is
-   * still running after HOLD_MAX_MS, `<xmin>-0`: reading from there may repeat a few events
-   * logged just before the call, never miss one.
+   * `<xmax>-0` of a snapshot once the horizon has passed it (every transaction of this database
+   * running at it has ended): all events of transactions below xmax are then before the head,
+   * and every later one after it. If one is still running after HOLD_MAX_MS, `<horizon>-0` of
+   * the first look: reading from there may repeat a few events logged just before the call,
+   * never miss one.
    */
   async head(): Promise<string> {
-    const { rows } = await this.ctx.pool.query<{ xmin: string; xmax: string }>(
-      'SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() s',
-    );
-    const { xmin, xmax } = rows[0]!;
+    const first = await this.horizon();
     const started = Date.now();
     let poll = 2;
-    for (let ended = xmin === xmax; !ended; ) {
-      if (Date.now() - started >= HOLD_MAX_MS) return `${xmin}-0`;
+    for (let ended = first.horizon === first.xmax; !ended; ) {
+      if (Date.now() - started >= HOLD_MAX_MS) return `${first.horizon}-0`;
       await delay(poll);
       poll = Math.min(HOLD_POLL_MAX_MS, poll * 2);
-      const now = await this.ctx.pool.query<{ ended: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS ended', [xmax]);
-      ended = now.rows[0]!.ended;
+      ended = BigInt((await this.horizon()).horizon) >= BigInt(first.xmax);
     }
-    return `${xmax}-0`;
+    return `${first.xmax}-0`;
   }
 
   async commandEvents(id: string): Promise<OutboundEvent[] | null> {

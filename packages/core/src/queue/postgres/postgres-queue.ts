@@ -11,7 +11,7 @@ import type {
 import { fnv1a32 } from '../redis/keys';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
-import { logEvents, PostgresEventLog } from './event-log';
+import { ATTEMPT_ENDED, logEvents, PostgresEventLog } from './event-log';
 import { PgListener } from './pg-listener';
 import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-context';
 import { classified } from './classify-error';
@@ -168,7 +168,7 @@ export class PostgresQueue implements CommandStore {
            ${logEvents(this.ctx, [
              {
                from: 'upd',
-               type: `CASE WHEN status = 'queued' THEN 'command.retrying' ELSE 'command.' || status END`,
+               type: ATTEMPT_ENDED,
                commandId: 'id',
                phyId: 'phy_id',
                attempt: 'attempts',

@@ -2,7 +2,7 @@ import type { CommandStatus } from '../../command';
 import { OutboundError } from '../../errors';
 import type { AckItem, FailItem, ReleaseItem, TransitionResult } from '../queue';
 import { arrivals, MERGE_HEAD } from './device-head';
-import { delivered, logEvents } from './event-log';
+import { ATTEMPT_ENDED, delivered, logEvents } from './event-log';
 import { isUuid, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
@@ -101,7 +101,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
             delivered('upd', 'ord'),
             {
               from: 'upd',
-              type: `CASE WHEN status = 'queued' THEN 'command.retrying' ELSE 'command.' || status END`,
+              type: ATTEMPT_ENDED,
               commandId: 'id',
               phyId: 'phy_id',
               attempt: 'attempts',

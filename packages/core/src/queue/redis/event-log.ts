@@ -1,6 +1,5 @@
-import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
-import { EVENT_TYPES, type EventPage, type EventType, type LoggedEvent, type OutboundEvent, type ReadEventsOptions } from '../events';
+import { badEventCursor, eventPageLimit, EVENT_TYPES, type EventPage, type EventType, type LoggedEvent, type OutboundEvent, type ReadEventsOptions } from '../events';
 import type { GatedCall } from './shard-reads';
 
 /**
@@ -24,8 +23,6 @@ const TYPE_CODES: Record<string, EventType> = {
 };
 for (const type of Object.values(TYPE_CODES)) if (!EVENT_TYPES.includes(type)) throw new Error(`unknown event type ${type}`);
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1_000;
 /**
  * A waiting read looks at every shard's last entry this often (one read per shard for all the
  * readers waiting on this queue). Polling, not XREAD BLOCK: on a Cluster the shards' streams
@@ -62,7 +59,7 @@ export function decodeCursor(cursor: string, shards: number): Position[] {
   const parts = cursor.split('.');
   const base = parseInt(parts[0]!, 36);
   const valid = /^[0-9a-z]+(\.([0-9a-z]+(-[0-9a-z]+)?)?)+$/.test(cursor) && parts.length === shards + 1 && Number.isSafeInteger(base);
-  if (!valid) throw new OutboundError('VALIDATION_FAILED', 'after: not a cursor of this event log (use one it answered)');
+  if (!valid) throw badEventCursor();
   return parts.slice(1).map((part): Position => {
     if (part === '') return [0, 0];
     const [ms, seq] = part.split('-');
@@ -90,7 +87,7 @@ export class RedisEventLog {
   constructor(private readonly o: RedisEventLogOptions) {}
 
   async readEvents(options: ReadEventsOptions): Promise<EventPage> {
-    const limit = Math.min(MAX_LIMIT, Math.max(1, Math.trunc(options.limit ?? DEFAULT_LIMIT)));
+    const limit = eventPageLimit(options.limit);
     const positions = options.after === null ? this.shardList().map((): Position => [0, 0]) : decodeCursor(options.after, this.o.shards);
     const until = Date.now() + (options.waitMs ?? 0);
     for (;;) {
