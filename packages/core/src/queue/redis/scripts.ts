@@ -25,6 +25,7 @@ export const QUEUE_SCRIPTS = {
   reclaim: 10,
   expire: 10,
   cancel: 10,
+  'cancel-device': 10,
   get: 10,
   'list-device': 10,
   stats: 10,
@@ -54,6 +55,7 @@ export const SCRIPT_FLAGS: Record<QueueScriptName, string> = {
   reclaim: 'allow-oom',
   expire: 'allow-oom',
   cancel: 'allow-oom',
+  'cancel-device': 'allow-oom',
   'purge-dead': 'allow-oom',
   // list-dead drops index entries whose record is gone: a removal.
   'list-dead': 'allow-oom',
