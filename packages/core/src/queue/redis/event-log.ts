@@ -62,7 +62,7 @@ export const EVENT_POLL_MS = 50;
 
 /** A stream entry id as two numbers (ms, seq); [0, 0] is before every entry. */
 type Position = [number, number];
-type Entry = [Buffer, Buffer[]];
+export type Entry = [Buffer, Buffer[]];
 
 function parseId(id: string): Position {
   const dash = id.indexOf('-');
@@ -95,6 +95,18 @@ export function decodeCursor(cursor: string, shards: number): Position[] {
     const [ms, seq] = part.split('-');
     return [base + parseInt(ms!, 36), seq === undefined ? 0 : parseInt(seq, 36)];
   });
+}
+
+/** One entry's fields as XRANGE returns them (Buffers): its type, command id ('' for none), and the rest as text by name. */
+export function decodeEntry(flat: Buffer[]): { type: EventType; commandId: string; f: Record<string, string> } {
+  const f: Record<string, string> = {};
+  let commandId = '';
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!.toString();
+    if (name === 'c') commandId = commandIdOf(flat[i + 1]!);
+    else f[name] = flat[i + 1]!.toString();
+  }
+  return { type: TYPE_CODES[f.t!] ?? (f.t as EventType), commandId, f };
 }
 
 export interface RedisEventLogOptions {
@@ -162,14 +174,7 @@ export class RedisEventLog {
 
   private toEvent(shard: number, [rawId, flat]: Entry): OutboundEvent {
     const sid = rawId.toString();
-    const f: Record<string, string> = {};
-    let commandId: string | undefined;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const name = flat[i]!.toString();
-      if (name === 'c') commandId = commandIdOf(flat[i + 1]!);
-      else f[name] = flat[i + 1]!.toString();
-    }
-    const type = TYPE_CODES[f.t!] ?? (f.t as EventType);
+    const { type, commandId, f } = decodeEntry(flat);
     const event: OutboundEvent = { id: `${this.o.idPrefix ?? ''}${shard}-${sid}`, type, time: parseId(sid)[0], phyId: f.p ?? '', details: {} };
     if (commandId) event.commandId = commandId;
     if (f.n && Number(f.n) > 0) event.attempt = Number(f.n);
