@@ -49,6 +49,8 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+/** Every state a command can be in. */
+export const COMMAND_STATUSES = ['queued', 'inflight', 'acked', 'rejected', 'dead', 'expired', 'cancelled'] as const satisfies readonly CommandStatus[];
 export const TERMINAL_STATUSES: ReadonlySet<CommandStatus> = new Set(['acked', 'rejected', 'dead', 'expired', 'cancelled']);
 
 /** True once the command can change no more. */

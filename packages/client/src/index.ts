@@ -3,7 +3,7 @@
  * are generated from the dispatcher's OpenAPI document (src/generated/openapi.ts).
  */
 export {
-  OutboundClient, isTerminal, TERMINAL_STATUSES,
+  OutboundClient, isTerminal, COMMAND_STATUSES, TERMINAL_STATUSES,
   type OutboundClientOptions, type ListOptions, type SendCommand, type Command, type CommandStatus, type EnqueueRequest, type EnqueueResult,
   type WaitedCommand, type BatchResult, type BatchAccepted, type BatchFailed, type Device, type Stats, type CommandPage, type DeadLetterSelector,
 } from './client';

@@ -1,14 +1,12 @@
 import { Option, type Command } from 'commander';
-import type { Command as ApiCommand } from '@outbound/client';
+import { COMMAND_STATUSES, type Command as ApiCommand, type CommandStatus } from '@outbound/client';
 import { print, clientFor, withApiOptions, type ApiFlags } from '../api-flags';
 import { integer } from './enqueue';
 import { commandLine } from './format-command';
 
-const STATUSES = ['queued', 'inflight', 'acked', 'rejected', 'dead', 'expired', 'cancelled'] as const;
-
 interface ListFlags extends ApiFlags {
   phyId?: string;
-  status?: (typeof STATUSES)[number];
+  status?: CommandStatus;
   since?: string;
   until?: string;
   limit: number;
@@ -19,7 +17,7 @@ export function register(program: Command): void {
   withApiOptions(
     program.command('list').description('command history, newest first (queued, in flight and finished within retention)')
       .option('--phy-id <phyId>', 'only this device')
-      .addOption(new Option('--status <status>', 'only commands in this state').choices(STATUSES))
+      .addOption(new Option('--status <status>', 'only commands in this state').choices(COMMAND_STATUSES))
       .option('--since <time>', 'created at or after (ISO-8601 or epoch ms)')
       .option('--until <time>', 'created before (ISO-8601 or epoch ms)')
       .option('--limit <n>', 'at most this many', integer(1, 100_000), 50),
