@@ -9,5 +9,5 @@ export {
 } from './client';
 export { OutboundApiError, type ApiErrorCode, type ClientErrorCode, type FieldError, type Problem } from './errors';
 export { EVENT_TYPES, type EventType, type OutboundEvent, type StreamedEvent, type EventsOptions } from './events';
-export { verifyWebhook, WebhookVerificationError, type WebhookHeaders } from './webhooks';
+export { verifyWebhook, WebhookVerificationError, type WebhookHeaders, type WebhookPayload } from './webhooks';
 export type { components, paths, operations } from './generated/openapi';

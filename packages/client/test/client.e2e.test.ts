@@ -83,15 +83,15 @@ describe('@outbound/client against a running stack (dispatcher, ingress, simulat
 
 describe('verifyWebhook', () => {
   const secret = `whsec_${Buffer.from('a webhook secret of 32 bytes ok!').toString('base64')}`;
-  const body = JSON.stringify({ id: '0-1-0', type: 'command.acked', time: 1, commandId: 'c', phyId: 'DEV', details: {} });
+  const body = JSON.stringify({ type: 'command.acked', timestamp: new Date(1).toISOString(), data: { id: '0-1-0', type: 'command.acked', time: 1, commandId: 'c', phyId: 'DEV', details: {} } });
   const signed = () => {
     const at = new Date();
     return { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign('msg_1', at, body) };
   };
 
   it('answers the event of a delivery signed with the secret, from plain or fetch headers', () => {
-    expect(verifyWebhook(secret, body, signed())).toMatchObject({ type: 'command.acked', phyId: 'DEV' });
-    expect(verifyWebhook(secret, Buffer.from(body), new Headers(signed()))).toMatchObject({ commandId: 'c' });
+    expect(verifyWebhook(secret, body, signed())).toMatchObject({ type: 'command.acked', data: { phyId: 'DEV' } });
+    expect(verifyWebhook(secret, Buffer.from(body), new Headers(signed())).data).toMatchObject({ commandId: 'c' });
   });
 
   it('refuses a changed body, another secret and an old timestamp', () => {
