@@ -218,6 +218,8 @@ export class OutboundClient {
     try {
       answer = await request(signal);
     } catch (error) {
+      // The caller's own abort is theirs to recognise, not a failure of the API.
+      if (callerSignal?.aborted) throw callerSignal.reason;
       throw OutboundApiError.fromFailure(this.base, error);
     }
     if (answer.error !== undefined || !answer.response.ok) throw OutboundApiError.fromResponse(answer.response, answer.error);
