@@ -5,7 +5,8 @@
   KEYS[1..10]: the shard keys (see includes/shard.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
   ARGV[4] depth: how many of the shard's best claimable scores to answer (0 none)   ARGV[5] n
-  then 5 per item: id, leaseToken, outcome ('ok'|'rejected'), hasResult ('1'|'0'), result
+  then 6 per item: id, leaseToken, outcome ('ok'|'rejected'), hasResult ('1'|'0'), result,
+                   replica ('' none: no delivered event)
 
   Returns {items, scores}: per item {code, status}: 0 OK (also when this token already made
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the command's
@@ -24,7 +25,7 @@ local now = nowMs()
 local nowText = int(now)
 local out, wake, done = {}, false, {}
 for i = 1, n do
-  local b = 5 + (i - 1) * 5
+  local b = 5 + (i - 1) * 6
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local code, info = checkLease(id, token)
   if code == OK then
@@ -33,6 +34,13 @@ for i = 1, n do
     if ARGV[b + 4] == '1' then extra[5] = 'result'; extra[6] = ARGV[b + 5] end
     if status == 'rejected' then extra[#extra + 1] = 'lastError'; extra[#extra + 1] = 'rejected by the device' end
     redis.call('SREM', inflightKey(info), id)
+    local attempt = redis.call('HGET', cmdKey(id), 'attempts')
+    local outcome = { status == 'acked' and 'a' or 'j', status == 'rejected' and { 'e', 'rejected by the device' } or nil }
+    if ARGV[b + 6] ~= '' then
+      commandEvents(id, info, attempt, { { 'd', { 'r', ARGV[b + 6] } }, outcome })
+    else
+      commandEvents(id, info, attempt, { outcome })
+    end
     done[#done + 1] = id
     if closeRecord(id, info, status, nowText, ARGV[2], extra) > 0 and refreshDevice(info, now, maxInFlight) then wake = true end
     out[i] = { OK, status }

@@ -15,5 +15,6 @@ if not f[1] then return { NOT_FOUND, '' } end
 if f[1] == 'cancelled' then return { OK, 'cancelled' } end
 if f[1] ~= 'queued' then return { INVALID_STATE, f[1] } end
 finish(id, f[2], 'cancelled', now, retentionMs, { 'lastError', 'cancelled by the caller' })
+commandEvent('c', id, f[2])
 refreshDevice(f[2], now, maxInFlight)
 return { OK, 'cancelled' }

@@ -72,6 +72,7 @@ local function take(phyId)
   end
   if expiresAt <= now then
     finish(id, phyId, 'expired', now, retentionMs, { 'lastError', 'ttl passed before delivery' })
+        commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
     refreshDevice(phyId, now, maxInFlight)
     return false
   end

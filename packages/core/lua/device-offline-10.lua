@@ -8,6 +8,6 @@
 ]]
 -- @include shard
 
-redis.call('SADD', K.offline, ARGV[1])
+if redis.call('SADD', K.offline, ARGV[1]) == 1 then logEvent({ 't', 'off', 'p', ARGV[1] }) end
 redis.call('ZREM', K.ready, ARGV[1])
 return OK

@@ -7,7 +7,7 @@
 ]]
 -- @include shard
 
-redis.call('SREM', K.offline, ARGV[1])
+if redis.call('SREM', K.offline, ARGV[1]) == 1 then logEvent({ 't', 'on', 'p', ARGV[1] }) end
 if refreshDevice(ARGV[1], nowMs(), tonumber(ARGV[2])) then
   publishWake(ARGV[3])
   return 1

@@ -83,6 +83,8 @@ for i = 1, n do
     end
     local trace = ARGV[b + 11]
     if trace and trace ~= '' then fields[#fields + 1] = 'traceContext'; fields[#fields + 1] = trace end
+    fields[#fields + 1] = 'ev'
+    fields[#fields + 1] = logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', ARGV[b + 4] })
     redis.call('HSET', key, unpack(fields))
     size = size + 1
     added = added + 1

@@ -7,8 +7,9 @@
   KEYS[1..10]: the shard keys (see includes/shard.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] n
   ARGV[4] backoff baseMs   ARGV[5] backoff maxMs   ARGV[6] jitter (0..1 share that is random)
-  then 6 per item: id, leaseToken, error, retryable ('1'|'0'),
-                   delayMs ('' = exponential backoff for the attempt that failed), random (0..1)
+  then 7 per item: id, leaseToken, error, retryable ('1'|'0'),
+                   delayMs ('' = exponential backoff for the attempt that failed), random (0..1),
+                   replica ('' none: the attempt did not reach the device, no delivered event)
 
   Returns per item {code, status}: 0 OK (also for a re-run by the same token), -1 NOT_FOUND,
   -2 LEASE_LOST.
@@ -26,7 +27,7 @@ end
 local now = nowMs()
 local out = {}
 for i = 1, n do
-  local b = 6 + (i - 1) * 6
+  local b = 6 + (i - 1) * 7
   local id, token, err, retryable, delayMs = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], tonumber(ARGV[b + 5])
   local random = tonumber(ARGV[b + 6])
   local code, info = checkLease(id, token)
@@ -36,15 +37,21 @@ for i = 1, n do
     local f = redis.call('HMGET', key, 'attempts', 'maxAttempts', 'expiresAt', 'score')
     local status
     local done = { 'doneToken', token, 'leaseToken', '', 'lastError', err }
+    -- the delivered event (when the attempt reached the device), then the outcome's
+    local events = {}
+    if ARGV[b + 7] ~= '' then events[1] = { 'd', { 'r', ARGV[b + 7] } } end
     if retryable ~= '1' then
       status = 'rejected'
       finish(id, phyId, status, now, retentionMs, done)
+      events[#events + 1] = { 'j', { 'e', err } }
     elseif now >= tonumber(f[3]) then
       status = 'expired'
       finish(id, phyId, status, now, retentionMs, done)
+      events[#events + 1] = { 'e', { 'e', err } }
     elseif tonumber(f[1]) >= tonumber(f[2]) then
       status = 'dead'
       finish(id, phyId, status, now, retentionMs, done)
+      events[#events + 1] = { 'x', { 'e', err } }
     else
       status = 'queued'
       local retryAt = now + (delayMs or backoffMs(tonumber(f[1]), random))
@@ -52,7 +59,9 @@ for i = 1, n do
       redis.call('HSET', key, 'status', 'queued', 'updatedAt', now, 'leaseExpiresAt', '', 'retryAt', retryAt, unpack(done))
       local current = tonumber(redis.call('ZSCORE', K.backoff, phyId))
       if not current or current < retryAt then redis.call('ZADD', K.backoff, retryAt, phyId) end
+      events[#events + 1] = { 'r', { 'e', err, 'w', int(retryAt) } }
     end
+    commandEvents(id, phyId, f[1], events)
     refreshDevice(phyId, now, maxInFlight)
     out[i] = { OK, status }
   elseif code == REPLAYED then

@@ -25,13 +25,16 @@ for _, id in ipairs(ids) do
     if now >= tonumber(f[5]) then
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired after the TTL passed')
       finish(id, phyId, 'expired', now, retentionMs, extra)
+      commandEvent('e', id, phyId, f[3], { 'e', 'lease expired after the TTL passed' })
     elseif tonumber(f[3]) >= tonumber(f[4]) then
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired without an outcome (last attempt)')
       finish(id, phyId, 'dead', now, retentionMs, extra)
+      commandEvent('x', id, phyId, f[3], { 'e', 'lease expired without an outcome (last attempt)' })
     else
       returnToLine(id, phyId, f[6])
       table.insert(extra, 'lastError'); table.insert(extra, 'lease expired without an outcome')
       redis.call('HSET', key, 'status', 'queued', 'updatedAt', now, 'leaseExpiresAt', '', unpack(extra))
+      commandEvent('r', id, phyId, f[3], { 'e', 'lease expired without an outcome', 'w', int(now) })
     end
     if refreshDevice(phyId, now, maxInFlight) then wake = true end
     count = count + 1

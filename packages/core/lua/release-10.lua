@@ -27,8 +27,8 @@ for i = 1, n do
     redis.call('HSET', key, 'status', 'queued', 'updatedAt', now, 'leaseExpiresAt', '',
       'leaseToken', '', 'doneToken', token)
     if reason ~= '' then redis.call('HSET', key, 'lastError', reason) end
-    if offline == '1' then
-      redis.call('SADD', K.offline, phyId)
+    if offline == '1' and redis.call('SADD', K.offline, phyId) == 1 then
+      logEvent({ 't', 'off', 'p', phyId })
     end
     if refreshDevice(phyId, now, maxInFlight) then wake = true end
     out[i] = { OK, 'queued' }

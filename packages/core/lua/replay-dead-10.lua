@@ -30,6 +30,7 @@ for _, id in ipairs(ids) do
       redis.call('HSET', key, 'status', 'queued', 'attempts', 0, 'score', score, 'expiresAt', expiresAt,
         'updatedAt', now, 'leaseToken', '', 'doneToken', '', 'leaseExpiresAt', '', 'retryAt', '')
       redis.call('PERSIST', key)
+      commandEvent('q', id, f[1], nil, { 'o', f[2] })
       redis.call('HINCRBY', K.deviceCounts, f[1], 1)
       redis.call('HINCRBY', K.meta, 'size', 1)
       redis.call('ZADD', K.expiry, expiresAt, id)

@@ -277,9 +277,12 @@ export class DispatchLoop {
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
       if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
+      // The command reached the device when the device answered it, or the ingress wrote it and the answer timed out:
+      // the store logs command.delivered with the replica that wrote it.
+      const replica = 'outcome' in answer || answer.status === 504 ? item.route.replicaId : undefined;
       if (verdict.kind === 'release' && verdict.park) parked.push(item);
-      else if (hops) recorded.push(this.record(item.command, verdict).then(() => hops.observe('record', hops.now() - readAt)));
-      else recorded.push(this.record(item.command, verdict));
+      else if (hops) recorded.push(this.record(item.command, verdict, replica).then(() => hops.observe('record', hops.now() - readAt)));
+      else recorded.push(this.record(item.command, verdict, replica));
     };
     try {
       await client.deliverBatch(
@@ -326,15 +329,15 @@ export class DispatchLoop {
     }
   }
 
-  private async record(command: ClaimedCommand, verdict: Verdict): Promise<void> {
+  private async record(command: ClaimedCommand, verdict: Verdict, replica?: string): Promise<void> {
     const { recorder, metrics, waiter, logger } = this.deps;
     let result: TransitionResult;
     const recording = this.deps.spans?.recording(command);
     if (verdict.kind === 'ack') {
-      result = await recorder.record('ack', { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome, ...(verdict.result ? { result: verdict.result } : {}) });
+      result = await recorder.record('ack', { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome, ...(verdict.result ? { result: verdict.result } : {}), ...(replica ? { replica } : {}) });
       if (result.ok && verdict.outcome === 'ok') metrics.enqueueToAck.observe(Math.max(0, Date.now() - command.createdAt) / 1000);
     } else if (verdict.kind === 'fail') {
-      result = await recorder.record('fail', { id: command.id, leaseToken: command.leaseToken, error: verdict.error, retryable: verdict.retryable });
+      result = await recorder.record('fail', { id: command.id, leaseToken: command.leaseToken, error: verdict.error, retryable: verdict.retryable, ...(replica ? { replica } : {}) });
       if (result.ok && result.status === 'dead') metrics.deadLettered.inc();
       else if (result.ok && result.status === 'queued') metrics.retries.inc();
     } else {

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startRedisServer, type RedisServerHandle } from '@outbound/test-support';
+import { startRedisServer, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import type { RunningDispatcher } from '../src';
 import { ADMIN_KEY, SEND_KEY, as, startTestDispatcher } from './support/harness';
 
@@ -19,6 +19,10 @@ describe('public API when Redis is unreachable', () => {
     await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-1', payload: '' }).expect(202);
     await request(d.app).get('/readyz').expect(200);
     await redis.kill();
+    // A request written to the socket in the instant before the client sees it close is truly
+    // OUTCOME_UNKNOWN (it may have been stored); wait until the dispatcher knows Redis is gone,
+    // so this one is refused before anything is sent.
+    await waitFor(async () => (await request(d.app).get('/readyz')).status === 503, { timeoutMs: 10_000, what: 'readiness to report Redis down' });
 
     const res = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-1', payload: '' });
     expect(res.status).toBe(503);
@@ -27,7 +31,6 @@ describe('public API when Redis is unreachable', () => {
 
     const stats = await request(d.app).get('/v1/stats').set(as(ADMIN_KEY));
     expect(stats.status).toBe(503);
-    await request(d.app).get('/readyz').expect(503);
     const health = await request(d.app).get('/health').expect(503);
     expect(health.body.checks.redis.status).toBe('down');
     const metrics = await request(d.app).get('/metrics').expect(200);

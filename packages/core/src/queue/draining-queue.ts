@@ -1,4 +1,4 @@
-import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
+import { badEventCursor, eventPageLimit, type EventPage, type LoggedEvent, type OutboundEvent, type ReadEventsOptions } from './events';
 import type { CommandStatus, StoredCommand } from '../command';
 import { idempotencyConflict, OutboundError, toError } from '../errors';
 import type { Logger } from '../service/logger';
@@ -178,8 +178,21 @@ export class DrainingQueue implements CommandStore {
     return this.transition(items, (store, some) => store.fail(some));
   }
 
-  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return this.transition(items, (store, some) => store.release(some));
+  /**
+   * A device parked by a release in the old store is parked in the new store too, so the new
+   * store's parked state is the device's: its device.offline and device.online events come from
+   * the new store's log alone (readEvents leaves out the old store's), once per change.
+   */
+  async release(items: ReleaseItem[]): Promise<TransitionResult[]> {
+    const results = await this.transition(items, (store, some) => store.release(some));
+    const parking = items.filter((item, index) => item.deviceOffline && results[index]!.ok);
+    await Promise.all(
+      parking.map(async (item) => {
+        const command = await this.old.get(item.id);
+        if (command) await this.next.markDeviceOffline(command.phyId);
+      }),
+    );
+    return results;
   }
 
   /**
@@ -320,17 +333,79 @@ export class DrainingQueue implements CommandStore {
     }
   }
 
-  // The event log: placeholder until the store writes one.
-  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  /**
+   * Both stores' logs, merged by time: the cursor is the old store's and the new store's joined
+   * by `~` (each takes a page, and a page answers the earliest of both). A wait that finds
+   * nothing waits on both; the one that answers first ends it.
+   */
+  async readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    let after = options.after;
+    for (;;) {
+      const page = await this.readEventsOnce({ ...options, after });
+      // A page of nothing but the old store's device events moves the cursor: read on from there.
+      if (page.events.length > 0 || page.cursor === (after ?? '~') || options.signal?.aborted) return page;
+      after = page.cursor;
+    }
   }
 
-  eventsHead(): Promise<string> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  private async readEventsOnce(options: ReadEventsOptions): Promise<EventPage> {
+    const [oldAfter, nextAfter] = options.after === null ? [null, null] : splitEventCursor(options.after);
+    let [oldPage, nextPage] = await Promise.all([
+      this.old.readEvents({ after: oldAfter, limit: options.limit }),
+      this.next.readEvents({ after: nextAfter, limit: options.limit }),
+    ]);
+    if (oldPage.events.length + nextPage.events.length === 0 && options.waitMs && !options.signal?.aborted) {
+      // Wait on both; the first to see an event (or reach its end) stops the other.
+      const inner = new AbortController();
+      const abort = () => inner.abort();
+      options.signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const waits = [
+          this.old.readEvents({ after: oldAfter, limit: options.limit, waitMs: options.waitMs, signal: inner.signal }),
+          this.next.readEvents({ after: nextAfter, limit: options.limit, waitMs: options.waitMs, signal: inner.signal }),
+        ];
+        await Promise.race(waits);
+        inner.abort();
+        [oldPage, nextPage] = (await Promise.all(waits)) as [EventPage, EventPage];
+      } finally {
+        options.signal?.removeEventListener('abort', abort);
+      }
+    }
+    // Merged by time (the old store first on a tie), each store's page taken in its order: every
+    // event's cursor is its own store's after it and the other's as far as taken. The old store's
+    // device events are passed over (release says why).
+    const limit = eventPageLimit(options.limit);
+    const events: LoggedEvent[] = [];
+    let oldCursor = oldAfter ?? '';
+    let nextCursor = nextAfter ?? '';
+    let i = 0;
+    let j = 0;
+    while (events.length < limit && (i < oldPage.events.length || j < nextPage.events.length)) {
+      const a = oldPage.events[i];
+      const b = nextPage.events[j];
+      const takeOld = a !== undefined && (b === undefined || a.time <= b.time);
+      const event = takeOld ? a : b!;
+      if (takeOld) {
+        oldCursor = event.cursor;
+        i += 1;
+        if (event.commandId === undefined) continue;
+      } else {
+        nextCursor = event.cursor;
+        j += 1;
+      }
+      events.push({ ...event, cursor: joinEventCursor(oldCursor, nextCursor) });
+    }
+    return { events, cursor: joinEventCursor(oldCursor, nextCursor) };
   }
 
-  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  async eventsHead(): Promise<string> {
+    const [oldHead, nextHead] = await Promise.all([this.old.eventsHead(), this.next.eventsHead()]);
+    return joinEventCursor(oldHead, nextHead);
+  }
+
+  /** A command lives in one store: the new one is asked first. */
+  async commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return (await this.next.commandEvents(id)) ?? this.old.commandEvents(id);
   }
 
   async close(): Promise<void> {
@@ -341,4 +416,16 @@ export class DrainingQueue implements CommandStore {
 
 function isNotFound(result: TransitionResult): boolean {
   return !result.ok && result.error.code === 'COMMAND_NOT_FOUND';
+}
+
+/** An event cursor of both stores: the old store's, `~`, the new store's ('' : from the oldest). */
+function joinEventCursor(old: string, next: string): string {
+  return `${old}~${next}`;
+}
+
+function splitEventCursor(cursor: string): [string | null, string | null] {
+  const at = cursor.indexOf('~');
+  if (at < 0) throw badEventCursor();
+  const part = (text: string) => (text === '' ? null : text);
+  return [part(cursor.slice(0, at)), part(cursor.slice(at + 1))];
 }

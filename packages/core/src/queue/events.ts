@@ -1,3 +1,5 @@
+import { OutboundError } from '../errors';
+
 /**
  * The event log: one entry per transition, written by the store in the same atomic step as the
  * transition itself (inside the Redis script, inside the PostgreSQL transaction), so an event
@@ -69,6 +71,16 @@ export interface ReadEventsOptions {
   /** When nothing is after the cursor, wait up to this long for an event before answering empty. */
   waitMs?: number;
   signal?: AbortSignal;
+}
+
+/** `ReadEventsOptions.limit` as a store applies it: default 100, 1 to 1,000. */
+export function eventPageLimit(limit: number | undefined): number {
+  return Math.min(1_000, Math.max(1, Math.trunc(limit ?? 100)));
+}
+
+/** What a store answers for an `after` it did not hand out (or from another store or shard count). */
+export function badEventCursor(): OutboundError {
+  return new OutboundError('VALIDATION_FAILED', 'after: not a cursor of this event log (use one it answered)');
 }
 
 export interface EventPage {

@@ -7,6 +7,9 @@
  * older versions the table holds them all. Three numbers per payload, then: queued (right after
  * the inserts), finished as the acks leave it, and finished after `VACUUM FULL` (the live rows
  * only, which a table kept vacuumed approaches as vacuum makes the dead space reusable).
+ * Beside it the event log (table `events` with its indexes): rows and bytes per command, acks
+ * naming a replica as the dispatcher's do (queued, delivered, acked: events are only inserted,
+ * so vacuum does not change them).
  */
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue, type EnqueueInput } from '@outbound/core';
 import { benchPgAdminUrl } from './bench-stores';
@@ -16,6 +19,9 @@ export interface PostgresBytes {
   queued: number;
   finishedBeforeVacuum: number;
   finished: number;
+  /** Event log rows and bytes (table and indexes) per finished command. */
+  eventRows: number;
+  eventBytes: number;
 }
 
 function inputs(count: number, payloadBytes: number, devices: number): EnqueueInput[] {
@@ -36,8 +42,11 @@ export async function postgresBytesPerCommand(url: string, commands: number, pay
   try {
     await runMigrations(pool, { schema });
     const table = `"${schema}".commands`;
-    const size = async (): Promise<number> => Number((await pool.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass) AS bytes', [table])).rows[0]!.bytes);
+    const events = `"${schema}".events`;
+    const size = async (relation = table): Promise<number> =>
+      Number((await pool.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass) AS bytes', [relation])).rows[0]!.bytes);
     const base = await size();
+    const eventsBase = await size(events);
     const queue = new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: commands }));
     const all = inputs(commands, payloadBytes, devices);
     for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
@@ -46,15 +55,24 @@ export async function postgresBytesPerCommand(url: string, commands: number, pay
     for (;;) {
       const claimed = await queue.claim({ max: 64, leaseMs: 60_000 });
       if (claimed.length === 0) break;
-      await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+      await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' })));
       done += claimed.length;
     }
     if (done !== commands) throw new Error(`claimed ${done} of ${commands}`);
     const finishedBeforeVacuum = (await size()) - base;
     await pool.query(`VACUUM FULL ${table}`);
     const finished = (await size()) - base;
+    const eventRows = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${events}`)).rows[0]!.n);
+    const eventBytes = (await size(events)) - eventsBase;
     await queue.close();
-    return { payloadBytes, queued: queued / commands, finishedBeforeVacuum: finishedBeforeVacuum / commands, finished: finished / commands };
+    return {
+      payloadBytes,
+      queued: queued / commands,
+      finishedBeforeVacuum: finishedBeforeVacuum / commands,
+      finished: finished / commands,
+      eventRows: eventRows / commands,
+      eventBytes: eventBytes / commands,
+    };
   } finally {
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await pool.end();
@@ -66,14 +84,14 @@ export async function printPostgresBytes(commands: number, log: (line: string) =
   const url = benchPgAdminUrl();
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   log(`\nPostgreSQL (${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}), commands table with TOAST and indexes (pg_total_relation_size), ${commands} commands:`);
-  log('\n| payload | bytes / queued command | bytes / finished command (before vacuum) | bytes / finished command (after VACUUM FULL) |');
-  log('|---:|---:|---:|---:|');
+  log('\n| payload | bytes / queued command | bytes / finished command (before vacuum) | bytes / finished command (after VACUUM FULL) | event rows / command | event log bytes / command |');
+  log('|---:|---:|---:|---:|---:|---:|');
   for (const payload of [32, 1024]) {
     try {
       const b = await postgresBytesPerCommand(url, commands, payload);
-      log(`| ${payload} B | ${fmt(b.queued)} | ${fmt(b.finishedBeforeVacuum)} | ${fmt(b.finished)} |`);
+      log(`| ${payload} B | ${fmt(b.queued)} | ${fmt(b.finishedBeforeVacuum)} | ${fmt(b.finished)} | ${b.eventRows.toFixed(1)} | ${fmt(b.eventBytes)} |`);
     } catch (error) {
-      log(`| ${payload} B | not measured: ${error instanceof Error ? error.message : String(error)} | | |`);
+      log(`| ${payload} B | not measured: ${error instanceof Error ? error.message : String(error)} | | | | |`);
     }
   }
 }

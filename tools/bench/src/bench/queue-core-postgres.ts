@@ -1,7 +1,8 @@
 /**
  * Queue core benchmark on PostgreSQL: enqueue + claim + ack throughput of PostgresQueue for
  * claim batches of 1, 16 and 64 over 1,000 devices (median of BENCH_RUNS runs), the same
- * workload as queue-core.ts runs on Redis.
+ * workload as queue-core.ts runs on Redis. Acks name a replica, as the dispatcher's do, so each
+ * command logs the events a delivery logs (queued, delivered, acked).
  *
  *   npm run build && node tools/bench/dist/bench/queue-core-postgres.js
  *
@@ -68,7 +69,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
         const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
         claimMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (claimed.length === 0) return;
-        await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+        await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'bench' })));
         done += claimed.length;
       }
     }),

@@ -133,7 +133,8 @@ async function drain(queue: CommandQueue, batch: number): Promise<number> {
   for (;;) {
     const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
     if (claimed.length === 0) return done;
-    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    // As the dispatcher records an answered delivery: with the replica that wrote it (the event log's command.delivered).
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' })));
     done += claimed.length;
   }
 }

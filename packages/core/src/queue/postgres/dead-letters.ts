@@ -1,6 +1,7 @@
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import { arrivals, MERGE_HEAD } from './device-head';
+import { logEvents } from './event-log';
 import { withPgRetry } from './retry';
 import { isUuid, type QueueContext } from './queue-context';
 import { COMMAND_COLUMNS, toStoredCommand, type CommandRow } from './rows';
@@ -37,18 +38,22 @@ export function deadLetters(ctx: QueueContext) {
                  lease_token = NULL, lease_expires_at = NULL, finished_at = NULL,
                  expires_at = now() + make_interval(secs => ttl_ms / 1000.0), updated_at = now()
              WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
-             RETURNING phy_id, priority, seq
+             RETURNING id, phy_id, priority, seq
            ), bumped AS (
              -- Every command's device row exists (enqueue made it and rows are never deleted).
              UPDATE ${ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
              FROM ${arrivals('upd')} n WHERE d.phy_id = n.phy_id
            )
+           ${logEvents(ctx, [{ from: 'upd', type: `'command.queued'`, commandId: 'id', phyId: 'phy_id', priority: 'priority', order: 'seq' }])}
            SELECT count(*)::int AS n FROM upd`,
           [ids],
         ),
       );
       const n = rows[0]?.n ?? 0;
-      if (n > 0) ctx.workReady();
+      if (n > 0) {
+        ctx.workReady();
+        ctx.eventsLogged();
+      }
       return n;
     },
 

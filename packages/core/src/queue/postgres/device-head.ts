@@ -9,7 +9,7 @@
  * Every statement that changes a device's queued line keeps the hint: arrivals (enqueue, retry,
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
  * recompute it from the line without the departed rows. Two copies live in plain SQL and must
- * change with these: the merge in enqueue_commands() (migrations/0006-enqueue-function.sql) and
+ * change with these: the merge in enqueue_commands() (migrations/0008-event-log.sql, the function's latest version) and
  * the recompute in sql/claim.sql.
  */
 

@@ -13,7 +13,7 @@ import { withPgRetry } from './retry';
  */
 const PENDING_COUNT_TTL_MS = 1_000;
 
-/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql, with 0007's trace context), in batch order. */
+/** One row of enqueue_commands() (migrations/0006-enqueue-function.sql; latest version with the event log in 0008), in batch order. */
 interface Outcome {
   outcome: 'queued' | 'stored' | 'duplicate' | 'conflict' | 'device_full' | 'global_full' | 'lost';
   id: string;
@@ -27,7 +27,7 @@ interface Outcome {
  * order, so two batches never deadlock), reads counts and existing idempotency keys with a
  * snapshot taken after the locks (so per-device caps are exact), decides each item in batch
  * order, inserts the accepted ones and counts them on their device rows, all in one implicit
- * transaction; claimers are told after it commits (WorkNotifier).
+ * transaction; claimers are told after it commits (CommitNotifier).
  * Ids come with the items (minted by the queue layer before the first try), so a retry after a
  * lost COMMIT finds its own rows and inserts nothing twice. A repeated idempotency key answers
  * the first command when its fingerprint matches, IDEMPOTENCY_CONFLICT when it does not.
@@ -69,6 +69,7 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
   const queued = rows.filter((row) => row.outcome === 'queued').length;
   if (ctx.pendingCount && queued > 0) ctx.pendingCount.value += queued;
   if (rows.some((row) => row.ready)) ctx.workReady();
+  if (queued > 0) ctx.eventsLogged();
   return results;
 }
 

@@ -11,6 +11,7 @@ import type {
 import { fnv1a32 } from '../redis/keys';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
+import { ATTEMPT_ENDED, logEvents, PostgresEventLog } from './event-log';
 import { PgListener } from './pg-listener';
 import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-context';
 import { classified } from './classify-error';
@@ -20,10 +21,12 @@ import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
-import { WorkNotifier, WorkSignal } from './work-signal';
+import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
 const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
+/** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
+const EVENTS_NOTIFY_DELAY_MS = 25;
 
 /**
  * The PostgreSQL store behind the queue layer (ValidatedQueue checks input first): the same guarantees as the Redis backend, one transaction per
@@ -38,6 +41,7 @@ export class PostgresQueue implements CommandStore {
   private readonly listener: PgListener;
   private readonly signal: WorkSignal;
   private readonly dead: ReturnType<typeof deadLetters>;
+  private readonly events: PostgresEventLog;
 
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
@@ -46,8 +50,12 @@ export class PostgresQueue implements CommandStore {
     this.claimName = `outbound_claim_${fnv1a32(this.claimSql).toString(16)}`;
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
-    const notifier = new WorkNotifier(pool, this.ctx.schema.workChannel, () => this.signal.wake());
-    this.ctx.workReady = () => notifier.notify();
+    this.events = new PostgresEventLog(this.ctx, this.listener);
+    const { workChannel, eventsChannel } = this.ctx.schema;
+    const notifier = new CommitNotifier(pool, { [workChannel]: () => this.signal.wake(), [eventsChannel]: () => this.events.logged() });
+    this.ctx.workReady = () => notifier.notify(workChannel);
+    // Readers in other processes hear of events up to EVENTS_NOTIFY_DELAY_MS late, or with the next work signal.
+    this.ctx.eventsLogged = () => notifier.notify(eventsChannel, EVENTS_NOTIFY_DELAY_MS);
     this.dead = deadLetters(this.ctx);
   }
 
@@ -77,8 +85,10 @@ export class PostgresQueue implements CommandStore {
     // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
     // 10,000 queued).
     const query = { name: this.claimName, text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
-    const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow>(query)));
-    return rows.map(toClaimedCommand);
+    const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow & { expired: number }>(query)));
+    if ((rows[0]?.expired ?? 0) > 0) this.ctx.eventsLogged();
+    // one row with no command when the claim only expired commands (claim.sql)
+    return rows.filter((row) => row.id !== null).map(toClaimedCommand);
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
@@ -102,6 +112,7 @@ export class PostgresQueue implements CommandStore {
           [phyId],
         ),
       );
+      this.ctx.eventsLogged(); // device.offline when it was not parked (a trigger on devices logs it)
     });
   }
 
@@ -115,6 +126,7 @@ export class PostgresQueue implements CommandStore {
         ),
       );
       if ((rows[0]?.queued ?? 0) > 0) this.ctx.workReady();
+      this.ctx.eventsLogged(); // device.online when it was parked (a trigger on devices logs it)
     });
   }
 
@@ -148,16 +160,29 @@ export class PostgresQueue implements CommandStore {
                                    ELSE 'lease expired without an outcome' END,
                  finished_at = CASE WHEN c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END, updated_at = now()
              FROM due WHERE c.id = due.id AND c.status = 'inflight'
-             RETURNING c.phy_id, c.status, c.priority, c.seq
+             RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, c.attempts, c.last_error
            ), bumped AS (
              UPDATE ${this.ctx.devices} d SET queued = d.queued + n.c, ${MERGE_HEAD}, updated_at = now()
              FROM ${arrivals('upd', "status = 'queued'")} n WHERE d.phy_id = n.phy_id
            )
+           ${logEvents(this.ctx, [
+             {
+               from: 'upd',
+               type: ATTEMPT_ENDED,
+               commandId: 'id',
+               phyId: 'phy_id',
+               attempt: 'attempts',
+               reason: 'last_error',
+               retryAt: `CASE WHEN status = 'queued' THEN now() END`,
+               order: 'seq',
+             },
+           ])}
            SELECT count(*)::int AS n, bool_or(status = 'queued') AS woke FROM upd`,
           [options.limit ?? 1_000],
         ),
       );
       if (rows[0]?.woke) this.ctx.workReady();
+      if ((rows[0]?.n ?? 0) > 0) this.ctx.eventsLogged();
       return rows[0]?.n ?? 0;
     });
   }
@@ -173,7 +198,7 @@ export class PostgresQueue implements CommandStore {
              UPDATE ${this.ctx.commands} c
              SET status = 'expired', last_error = coalesce(c.last_error, 'ttl expired'), finished_at = now(), updated_at = now()
              FROM due WHERE c.id = due.id AND c.status = 'queued'
-             RETURNING c.id, c.phy_id
+             RETURNING c.id, c.phy_id, c.seq
            ), bumped AS (
              UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
              FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
@@ -182,11 +207,19 @@ export class PostgresQueue implements CommandStore {
                SELECT id FROM ${this.ctx.commands}
                WHERE status IN ('acked', 'rejected', 'expired', 'cancelled') AND finished_at < now() - make_interval(secs => $2::float8 / 1000.0)
                LIMIT $1 FOR UPDATE SKIP LOCKED)
+           ), pruned AS (
+             -- events past retention, oldest first: of the log's first $1 rows (an index range
+             -- whatever the log's size), those older than retention
+             DELETE FROM ${this.ctx.events} WHERE (xid, id) IN (
+               SELECT o.xid, o.id FROM (SELECT xid, id, at FROM ${this.ctx.events} ORDER BY xid, id LIMIT $1) o
+               WHERE o.at < now() - make_interval(secs => $2::float8 / 1000.0))
            )
+           ${logEvents(this.ctx, [{ from: 'upd', type: `'command.expired'`, commandId: 'id', phyId: 'phy_id', reason: `'ttl passed before delivery'`, order: 'seq' }])}
            SELECT count(*)::int AS n FROM upd`,
           [options.limit ?? 1_000, this.ctx.retentionMs],
         ),
       );
+      if ((rows[0]?.n ?? 0) > 0) this.ctx.eventsLogged();
       return rows[0]?.n ?? 0;
     });
   }
@@ -203,10 +236,12 @@ export class PostgresQueue implements CommandStore {
              UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
              FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
            )
+           ${logEvents(this.ctx, [{ from: 'upd', type: `'command.cancelled'`, commandId: 'id', phyId: 'phy_id', order: '0' }])}
            SELECT count(*)::int AS n FROM upd`,
           [id],
         ),
       );
+      if (rows[0]?.n === 1) this.ctx.eventsLogged();
       const command = await this.get(id);
       if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `no command ${id}`);
       if (rows[0]?.n !== 1) {
@@ -290,21 +325,21 @@ export class PostgresQueue implements CommandStore {
     return this.signal.wait(timeoutMs, signal);
   }
 
-  // The event log: placeholder until the store writes one.
-  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    return classified('readEvents', () => this.events.read(options));
   }
 
   eventsHead(): Promise<string> {
-    return Promise.reject(new Error('event log not implemented yet'));
+    return classified('eventsHead', () => this.events.head());
   }
 
-  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return classified('commandEvents', () => this.events.commandEvents(id));
   }
 
   async close(): Promise<void> {
     this.signal.close();
+    this.events.close();
     await this.listener.close();
   }
 }

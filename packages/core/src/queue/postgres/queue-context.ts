@@ -12,6 +12,10 @@ export interface QueueContext {
   commands: string;
   /** `"schema".devices` */
   devices: string;
+  /** `"schema".events`, the event log (event-log.ts) */
+  events: string;
+  /** `"schema".event_type`, the enum of event types */
+  eventType: string;
   /** The Redis shard count ids are minted for (see commandIdFor). */
   shards: number;
   maxInFlightPerDevice: number;
@@ -19,8 +23,10 @@ export interface QueueContext {
   globalCap: number;
   retentionMs: number;
   backoff: { baseMs: number; maxMs: number; jitter: number };
-  /** Called after a commit that made work claimable (WorkNotifier.notify). */
+  /** Called after a commit that made work claimable (CommitNotifier.notify). */
   workReady: () => void;
+  /** Called after a commit that logged events: wakes readers waiting at the log's end. */
+  eventsLogged: () => void;
   /** The global cap's last exact count and when it was read, plus what this process enqueued since (enqueue.ts). */
   pendingCount: { value: number; at: number } | null;
 }
@@ -31,6 +37,8 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
     schema,
     commands: `${schema.quoted}.commands`,
     devices: `${schema.quoted}.devices`,
+    events: `${schema.quoted}.events`,
+    eventType: `${schema.quoted}.event_type`,
     shards: options.shards ?? QUEUE_DEFAULTS.shards,
     maxInFlightPerDevice: options.maxInFlightPerDevice ?? QUEUE_DEFAULTS.maxInFlightPerDevice,
     perDeviceCap: options.perDeviceCap ?? QUEUE_DEFAULTS.perDeviceCap,
@@ -42,6 +50,7 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
       jitter: options.backoff?.jitter ?? QUEUE_DEFAULTS.backoff.jitter,
     },
     workReady: () => undefined,
+    eventsLogged: () => undefined,
     pendingCount: null,
   };
 }

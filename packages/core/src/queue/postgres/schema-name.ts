@@ -11,6 +11,8 @@ export interface SchemaName {
   quoted: string;
   /** NOTIFY channel for "work may be ready". */
   workChannel: string;
+  /** NOTIFY channel for "events were logged" (readers waiting at the log's end). */
+  eventsChannel: string;
 }
 
 export function schemaName(name: string): SchemaName {
@@ -18,7 +20,7 @@ export function schemaName(name: string): SchemaName {
   if (!/^[A-Za-z_][A-Za-z0-9_-]{0,47}$/.test(name)) {
     throw new OutboundError('VALIDATION_FAILED', `schema/prefix "${name}" must be 1-48 characters of A-Z a-z 0-9 _ - and start with a letter or _`);
   }
-  return { name, quoted: escapeIdentifier(name), workChannel: `${name}:work` };
+  return { name, quoted: escapeIdentifier(name), workChannel: `${name}:work`, eventsChannel: `${name}:events` };
 }
 
 /** Replaces `:schema` in SQL text with the quoted schema name. */

@@ -2,6 +2,7 @@ import type { CommandStatus } from '../../command';
 import { OutboundError } from '../../errors';
 import type { AckItem, FailItem, ReleaseItem, TransitionResult } from '../queue';
 import { arrivals, MERGE_HEAD } from './device-head';
+import { ATTEMPT_ENDED, delivered, logEvents } from './event-log';
 import { isUuid, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
@@ -28,24 +29,42 @@ const OUTCOME = (ctx: QueueContext): string => `
   CROSS JOIN woke w
   ORDER BY i.ord`;
 
-/** Whether the transition left a device with claimable work: claimers are told after the COMMIT (WorkNotifier). */
+/** Whether the transition left a device with claimable work: claimers are told after the COMMIT (CommitNotifier). */
 const WAKE = (condition: string): string => `
   , woke AS (SELECT ${condition} AS wake)`;
 
 export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<TransitionResult[]> {
   return run(ctx, items, (valid) => ({
     sql: `WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) WITH ORDINALITY AS t(id, token, outcome, result, ord)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[]) WITH ORDINALITY AS t(id, token, outcome, result, replica, ord)
           ), upd AS (
             UPDATE ${ctx.commands} c
             SET status = CASE WHEN i.outcome = 'ok' THEN 'acked' ELSE 'rejected' END,
                 result = i.result, lease_expires_at = NULL, finished_at = now(), updated_at = now()
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
-            RETURNING c.id, c.phy_id, c.status
+            RETURNING c.id, c.phy_id, c.status, c.attempts, i.replica, i.ord
           )${WAKE(`EXISTS (SELECT 1 FROM upd JOIN ${ctx.devices} d USING (phy_id) WHERE d.queued > 0 AND NOT d.offline)`)}
+          ${logEvents(ctx, [
+            delivered('upd', 'ord'),
+            {
+              from: 'upd',
+              type: `'command.' || status`,
+              commandId: 'id',
+              phyId: 'phy_id',
+              attempt: 'attempts',
+              reason: `CASE WHEN status = 'rejected' THEN 'rejected by the device' END`,
+              order: 'ord',
+            },
+          ])}
           ${OUTCOME(ctx)}`,
-    params: [valid.map((x) => x.id), valid.map((x) => x.leaseToken), valid.map((x) => x.outcome), valid.map((x) => x.result ?? null)],
+    params: [
+      valid.map((x) => x.id),
+      valid.map((x) => x.leaseToken),
+      valid.map((x) => x.outcome),
+      valid.map((x) => x.result ?? null),
+      valid.map((x) => x.replica ?? null),
+    ],
   }));
 }
 
@@ -55,8 +74,8 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
     // Backoff is backoffDelayMs() in SQL (same formula) so the attempt count read and the
     // delay derived from it come from the same row version, in one round trip.
     sql: `WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::float8[])
-              WITH ORDINALITY AS t(id, token, error, retryable, delay_ms, ord)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::float8[], $9::text[])
+              WITH ORDINALITY AS t(id, token, error, retryable, delay_ms, replica, ord)
           ), upd AS (
             UPDATE ${ctx.commands} c
             SET status = CASE WHEN NOT i.retryable THEN 'rejected' WHEN c.expires_at <= now() THEN 'expired'
@@ -70,7 +89,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
                 lease_expires_at = NULL, updated_at = now()
             FROM input i
             WHERE c.id = i.id AND c.status = 'inflight' AND c.lease_token = i.token
-            RETURNING c.id, c.phy_id, c.status, c.run_at, c.priority, c.seq
+            RETURNING c.id, c.phy_id, c.status, c.run_at, c.priority, c.seq, c.attempts, i.error, i.replica, i.ord
           ), bumped AS (
             -- The whole device waits for the retry (head-of-line): its later commands stay behind.
             UPDATE ${ctx.devices} d SET queued = d.queued + n.c, retry_at = greatest(d.retry_at, r.retry_at), ${MERGE_HEAD}, updated_at = now()
@@ -78,6 +97,19 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
             JOIN (SELECT phy_id, max(run_at) AS retry_at FROM upd WHERE status = 'queued' GROUP BY phy_id) r USING (phy_id)
             WHERE d.phy_id = n.phy_id
           )${WAKE(`EXISTS (SELECT 1 FROM upd WHERE status = 'queued' AND run_at <= now())`)}
+          ${logEvents(ctx, [
+            delivered('upd', 'ord'),
+            {
+              from: 'upd',
+              type: ATTEMPT_ENDED,
+              commandId: 'id',
+              phyId: 'phy_id',
+              attempt: 'attempts',
+              reason: 'error',
+              retryAt: `CASE WHEN status = 'queued' THEN run_at END`,
+              order: 'ord',
+            },
+          ])}
           ${OUTCOME(ctx)}`,
     params: [
       valid.map((x) => x.id),
@@ -88,6 +120,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
       baseMs,
       maxMs,
       jitter,
+      valid.map((x) => x.replica ?? null),
     ],
   }));
 }
@@ -127,6 +160,7 @@ async function run<T extends { id: string; leaseToken: string }>(
     const { rows } = await withPgRetry(() => ctx.pool.query<OutcomeRow>(sql, params));
     for (const row of rows) byId.set(row.id, row);
     if (rows.some((row) => row.wake)) ctx.workReady();
+    if (rows.some((row) => row.new_status)) ctx.eventsLogged();
   }
   return items.map((item): TransitionResult => {
     const row = byId.get(item.id.toLowerCase());

@@ -100,6 +100,11 @@ export class RedisKeysV3 {
     return `${this.shardPrefix(this.shardOf(phyId))}line:${phyId}`;
   }
 
+  /** stream: the shard's event log (lua/includes/v3.lua logEvent), one entry per transition. */
+  events(shard: number): string {
+    return `${this.shardPrefix(shard)}ev`;
+  }
+
   wakeChannel(): string {
     return `${this.prefix}:v3:wake`;
   }

@@ -14,6 +14,8 @@ const FLAG_DELIVER_AT = 2;
 const FLAG_RESULT = 4;
 /** A finished record in its minute's hash: the pending-only fields gone (lua/includes/v3.lua). */
 const FLAG_COMPACT = 128;
+/** An event log entry id at the end of a record: I6 ms, I4 seq. */
+const EVENT_ID_BYTES = 10;
 /** Where the caller's part starts (1-based 39 in Lua). */
 const FIXED_AT = 38;
 
@@ -76,6 +78,8 @@ export interface RecordFields {
   payloadDropped: boolean;
   result: Buffer | null;
   traceContext: string | undefined;
+  /** The ids of the command's event log entries (`<ms>-<seq>`), oldest first. */
+  eventIds: string[];
 }
 
 /** Where the compact form's fields sit (0-based); the full form is FIXED_AT + offset. */
@@ -111,6 +115,9 @@ export function parseRecord(rec: Buffer): RecordFields {
   const payload = rec.subarray(o + 4, o + 4 + payloadLen);
   o += 4 + payloadLen;
   const result = flags & FLAG_RESULT ? rec.subarray(o + 4, o + 4 + rec.readUInt32BE(o)) : null;
+  if (result) o += 4 + result.length;
+  const eventIds: string[] = [];
+  for (; o + EVENT_ID_BYTES <= rec.length; o += EVENT_ID_BYTES) eventIds.push(`${rec.readUIntBE(o, 6)}-${rec.readUInt32BE(o + 6)}`);
   const compact = at === COMPACT;
   const createdAt = compact ? rec.readUIntBE(12, 6) : rec.readDoubleBE(14);
   const expiresAt = compact ? rec.readUIntBE(18, 6) : rec.readDoubleBE(22);
@@ -135,6 +142,7 @@ export function parseRecord(rec: Buffer): RecordFields {
     payloadDropped: (flags & 1) !== 0,
     result,
     traceContext,
+    eventIds,
   };
 }
 

@@ -19,6 +19,7 @@ import {
 } from '../queue';
 import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
+import { RedisEventLog } from '../redis/event-log';
 import { RedisGate } from '../redis/redis-gate';
 import type { RedisMemorySample } from '../redis/redis-memory';
 import type { RedisQueueOptions } from '../redis/redis-queue';
@@ -27,7 +28,7 @@ import { WakeNotifier } from '../redis/wake-notifier';
 import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
-import { toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
+import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
 import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
@@ -72,6 +73,7 @@ export class RedisQueueV3 implements CommandStore {
   private readonly origin = randomUUID().slice(0, 8);
   private readonly wakeArg: string;
   private readonly gate: RedisGate;
+  private readonly events: RedisEventLog;
 
   constructor(
     readonly client: RedisClient,
@@ -102,6 +104,20 @@ export class RedisQueueV3 implements CommandStore {
       keepPayload: options.keepFinishedPayload === true,
     };
     this.gate = new RedisGate(client, options);
+    this.events = new RedisEventLog({
+      client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      // The record (pending, dead or finished, within retention) ends with its entries' ids.
+      commandEntryIds: async (id) => {
+        const shard = this.keys.shardOfId(id);
+        if (shard === null) return null;
+        const view = (await this.call('commandEvents', () => this.scripts.runBuffer('get', this.keys.shardKeyList(shard), [id, this.retentionMs]))) as Buffer[];
+        return view.length === 0 ? null : { shard, ids: parseRecord(view[1]!).eventIds };
+      },
+      idPrefix: 'v3:',
+    });
   }
 
   newCommandId(phyId: string): string {
@@ -333,17 +349,16 @@ export class RedisQueueV3 implements CommandStore {
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
 
-  // The event log: placeholder until the store writes one.
-  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    return this.events.readEvents(options);
   }
 
   eventsHead(): Promise<string> {
-    return Promise.reject(new Error('event log not implemented yet'));
+    return this.events.eventsHead();
   }
 
-  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.events.commandEvents(id);
   }
 
   async close(): Promise<void> {

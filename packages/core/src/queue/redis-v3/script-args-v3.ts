@@ -60,10 +60,12 @@ export function parseClaimReply(reply: unknown, token: string): { claimed: Score
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
-/** ack-10.lua: settings, n, then 4 per item (the result prefixed '1', or '0' for none). */
+/** ack-10.lua: settings, n, then 5 per item (the result prefixed '1', or '0' for none; the replica, '' none). */
 export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
   const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
-  for (const item of items) args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]));
+  for (const item of items) {
+    args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]), item.replica ?? '');
+  }
   return args;
 }
 const ONE = Buffer.from('1');
@@ -74,13 +76,13 @@ export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: 
   return { answers: parseItems(items), scores: scores.map(Number) };
 }
 
-/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 6 per item. */
+/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 7 per item. */
 export function failArgs(items: FailItem[], s: ShardSettings & { backoff: { baseMs: number; maxMs: number; jitter: number } }, random: () => number = Math.random): Arg[] {
   const { baseMs, maxMs, jitter } = s.backoff;
   const args: Arg[] = [s.maxInFlight, s.retentionMs, items.length, baseMs, maxMs, jitter, s.claimMemoryMs, flag(s.keepPayload)];
   for (const item of items) {
     const delay = item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs));
-    args.push(item.id, item.leaseToken, item.error, flag(item.retryable), delay, random());
+    args.push(item.id, item.leaseToken, item.error, flag(item.retryable), delay, random(), item.replica ?? '');
   }
   return args;
 }

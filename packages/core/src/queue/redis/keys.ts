@@ -136,6 +136,11 @@ export class RedisKeys {
     return this.newCommandId(this.shardOf(phyId));
   }
 
+  /** stream: the shard's event log (lua/includes/shard.lua logEvent), one entry per transition. */
+  events(shard: number): string {
+    return `${this.shardPrefix(shard)}ev`;
+  }
+
   /** Pub/sub channel (not a key) on which scripts announce work that became ready. */
   wakeChannel(): string {
     return `${this.prefix}:wake`;

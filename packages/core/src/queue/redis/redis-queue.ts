@@ -19,6 +19,7 @@ import {
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from './claim-plan';
+import { RedisEventLog } from './event-log';
 import { RedisKeys } from './keys';
 import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
@@ -109,6 +110,7 @@ export class RedisQueue implements CommandStore {
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
   private readonly gate: RedisGate;
+  private readonly events: RedisEventLog;
 
   constructor(
     readonly client: RedisClient,
@@ -137,6 +139,18 @@ export class RedisQueue implements CommandStore {
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
     this.scanTtlMs = options.scanTtlMs ?? SCAN_TTL_MS;
     this.gate = new RedisGate(client, options);
+    this.events = new RedisEventLog({
+      client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      commandEntryIds: async (id) => {
+        const key = this.keys.command(id);
+        if (key === null) return null;
+        const [status, ids] = await this.call('commandEvents', () => this.client.hmget(key, 'status', 'ev'));
+        return status === null ? null : { shard: this.keys.shardOfId(id)!, ids: ids ? ids.split(' ') : [] };
+      },
+    });
   }
 
   newCommandId(phyId: string): string {
@@ -310,6 +324,7 @@ export class RedisQueue implements CommandStore {
       item.outcome,
       item.result === undefined ? '0' : '1',
       item.result ?? '',
+      item.replica ?? '',
     ]);
   }
 
@@ -324,6 +339,7 @@ export class RedisQueue implements CommandStore {
       item.retryable ? '1' : '0',
       item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs)),
       Math.random(),
+      item.replica ?? '',
     ], [baseMs, maxMs, jitter]);
   }
 
@@ -476,17 +492,16 @@ export class RedisQueue implements CommandStore {
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
 
-  // The event log: placeholder until the store writes one.
-  readEvents(_options: ReadEventsOptions): Promise<EventPage> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    return this.events.readEvents(options);
   }
 
   eventsHead(): Promise<string> {
-    return Promise.reject(new Error('event log not implemented yet'));
+    return this.events.eventsHead();
   }
 
-  commandEvents(_id: string): Promise<OutboundEvent[] | null> {
-    return Promise.reject(new Error('event log not implemented yet'));
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.events.commandEvents(id);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { concurrencyConformance } from './concurrency';
+import { eventConformance } from './events';
 import type { MakeQueue } from './harness';
 import { idempotencyCapsConformance } from './idempotency-caps';
 import { leaseConformance } from './leases';
@@ -22,6 +23,7 @@ export const CONFORMANCE_MODULES = {
   stats: statsConformance,
   offline: offlineConformance,
   validation: validationConformance,
+  events: eventConformance,
 } as const;
 
 /**

@@ -71,7 +71,12 @@ expired AS (
     ) x
   ) due
   WHERE c.ctid = due.tid AND c.status = 'queued'
-  RETURNING c.id, c.phy_id
+  RETURNING c.id, c.phy_id, c.seq
+),
+logged AS (
+  -- the event log (event-log.ts logEvents(), inlined: this file is plain SQL)
+  INSERT INTO :schema.events (type, command_id, phy_id, reason)
+  SELECT CAST('command.expired' AS :schema.event_type), x.id, x.phy_id, 'ttl passed before delivery' FROM expired x ORDER BY x.seq
 ),
 claimed AS (
   UPDATE :schema.commands c
@@ -103,9 +108,13 @@ counted AS (
   -- locked at its newest version, which a ctid from this snapshot cannot reach
   WHERE d.phy_id = n.phy_id
 )
-SELECT id, phy_id, payload, priority, attempts, max_attempts, ack_timeout_ms, lease_token,
-       floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_at,
-       floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at,
-       floor(extract(epoch FROM lease_expires_at) * 1000)::float8 AS lease_expires_at, trace_context
-FROM claimed
-ORDER BY priority DESC, seq;
+-- `expired` counts what the claim expired (the caller then wakes event readers): when it claimed
+-- nothing, one row of NULLs carries it
+SELECT c.id, c.phy_id, c.payload, c.priority, c.attempts, c.max_attempts, c.ack_timeout_ms, c.lease_token,
+       floor(extract(epoch FROM c.expires_at) * 1000)::float8 AS expires_at,
+       floor(extract(epoch FROM c.created_at) * 1000)::float8 AS created_at,
+       floor(extract(epoch FROM c.lease_expires_at) * 1000)::float8 AS lease_expires_at, c.trace_context, x.n AS expired
+FROM (SELECT count(*)::int AS n FROM expired) x
+LEFT JOIN claimed c ON true
+WHERE c.id IS NOT NULL OR x.n > 0
+ORDER BY c.priority DESC, c.seq;

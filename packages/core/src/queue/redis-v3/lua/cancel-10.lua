@@ -19,6 +19,7 @@ if inflightIndex(d, id) then return { INVALID_STATE, 'inflight' } end
 redis.call('ZREM', lineKey(phyId), id)
 redis.call('ZREM', schedKey(phyId), id)
 redis.call('ZREM', K.scheduled, id)
+commandEvent('c', id, phyId)
 finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
 d.pending = d.pending - 1
 refresh(phyId, d, now, maxInFlight)

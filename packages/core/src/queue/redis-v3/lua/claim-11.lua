@@ -59,6 +59,7 @@ local function take(phyId)
     return
   end
   if recExpiresAt(rec) <= now then
+        commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
     finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
     d.pending = d.pending - 1
     meta.size = meta.size - 1

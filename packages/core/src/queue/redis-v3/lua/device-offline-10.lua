@@ -5,6 +5,7 @@
 -- @include v3
 
 local d = readDev(ARGV[1])
+if d.offline == 0 then logEvent({ 't', 'off', 'p', ARGV[1] }) end
 d.offline = 1
 writeDev(ARGV[1], d)
 redis.call('SADD', K.offline, ARGV[1])

@@ -7,6 +7,7 @@
 
 redis.call('SREM', K.offline, ARGV[1])
 local d = readDev(ARGV[1])
+if d.offline == 1 then logEvent({ 't', 'on', 'p', ARGV[1] }) end
 d.offline = 0
 writeDev(ARGV[1], d)
 if refresh(ARGV[1], d, nowMs(), tonumber(ARGV[2])) then

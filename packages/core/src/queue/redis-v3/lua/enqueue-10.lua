@@ -66,8 +66,9 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
+      local event = packEventId(logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', ARGV[b + 3] }))
       redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
-        .. fixed .. tail .. spack('>I4', #payload) .. payload)
+        .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then

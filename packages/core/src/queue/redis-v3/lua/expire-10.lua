@@ -3,7 +3,8 @@
   the rest. Each device with queued commands has one entry in `expiry` at the earliest
   expiresAt noted for it; a device that is due has its line and schedule read, its expired
   queued commands finished as `expired`, and its entry moved to its next expiry (or dropped).
-  Finished commands leave by their own PX (retention), so nothing else is swept.
+  Finished commands leave by their own PX (retention), so nothing else is swept but the
+  shard's event log, trimmed to retentionMs.
 
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] limit (devices)   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs
@@ -14,6 +15,7 @@
 
 local limit, maxInFlight, retentionMs, keepPayload = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local now = nowMs()
+trimEvents(now, retentionMs)
 local devices = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit)
 local count = 0
 for _, phyId in ipairs(devices) do
@@ -29,6 +31,7 @@ for _, phyId in ipairs(devices) do
         if expiresAt <= now then
           redis.call('ZREM', index, id)
           if index ~= lineKey(phyId) then redis.call('ZREM', K.scheduled, id) end
+          commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
           finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
           d.pending = d.pending - 1
           count = count + 1

@@ -38,6 +38,7 @@ for i = 1, n do
       if offline == '1' and d.offline == 0 then
         d.offline = 1
         redis.call('SADD', K.offline, phyId)
+        logEvent({ 't', 'off', 'p', phyId })
       end
       returned = returned + 1
       out[i] = { OK, 'queued' }

@@ -22,13 +22,14 @@ for _, id in ipairs(ids) do
     local rec = redis.call('GET', cmdKey(id))
     if rec and recStatus(rec) == DEAD then
       local phyId, fixedEnd = recPhy(rec)
-      local _, err, payload, result = recTail(rec, fixedEnd)
+      local _, err, payload, _, events = recTail(rec, fixedEnd)
       local priority = sbyte(rec, 39)
       local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1)
       local expiresAt = now + recTtl(rec)
       local flags = bit.band(sbyte(rec, 1), 2)
       redis.call('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
-        .. ssub(rec, 39, fixedEnd) .. string.char(0) .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload)
+        .. ssub(rec, 39, fixedEnd) .. string.char(0) .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload
+        .. events .. packEventId(logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', int(priority) })))
       local d = devs[phyId]
       if not d then
         d = readDev(phyId)

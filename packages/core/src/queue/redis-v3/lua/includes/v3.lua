@@ -24,7 +24,8 @@
                   d deliverAt, I4 payload size, c8 payload hash, B+phyId, H+idempotencyKey,
                   B+fingerprint
                   H+traceContext (empty when none)
-    tail:         B+doneToken, H+lastError, I4+payload, then I4+result when flag 4
+    tail:         B+doneToken, H+lastError, I4+payload, then I4+result when flag 4, then the
+                  ids of the command's event log entries to the end, 10 bytes each (I6 ms, I4 seq)
   A finished command (not dead) whose id carries its creation minute (version nibble '7',
   minted by keys-v3.ts) moves, compacted (flag 128), into the hash `f:<minute>` of its shard
   under the rest of its id, and the hash expires as a whole retentionMs after its last
@@ -33,7 +34,7 @@
     B priority, I4 maxAttempts, I4 ackTimeoutMs, I4 payload size, c8 payload hash (25..45),
     B+phyId, H+idempotencyKey, B+fingerprint, H+traceContext, I6 deliverAt when flag 2, then
     the tail with the first 8 characters of the done token (76 bytes with a 7-character phyId
-    and no key, error or result: one 80-byte allocation).
+    and no key, error or result: one 80-byte allocation), then the event entry ids as above.
   Other ids (none minted by this release) finish into their own key with PX retentionMs.
   Status codes: 1 queued, 3 acked, 4 rejected, 5 expired, 6 dead, 7 cancelled. "In flight" is
   not written to the record: a queued command with an entry in its device's state is in flight.
@@ -168,7 +169,7 @@ local function recFingerprint(rec)
   pos = pos + 2 + sunpack('>H', rec, pos)
   return ssub(rec, pos + 1, pos + sbyte(rec, pos))
 end
--- doneToken, lastError, payload (nil when dropped), result (nil when none)
+-- doneToken, lastError, payload (nil when dropped), result (nil when none), the event entry ids (packed)
 local function recTail(rec, fixedEnd)
   local pos = fixedEnd + 1
   local tl = sbyte(rec, pos)
@@ -184,8 +185,45 @@ local function recTail(rec, fixedEnd)
   if bit.band(sbyte(rec, 1), HAS_RESULT) ~= 0 then
     local rl = sunpack('>I4', rec, pos)
     result = ssub(rec, pos + 4, pos + 3 + rl)
+    pos = pos + 4 + rl
   end
-  return token, err, payload, result
+  return token, err, payload, result, ssub(rec, pos)
+end
+
+--[[
+  The event log (docs/architecture.md, "Event log"): one stream per shard, K.prefix .. 'ev'
+  (same hash tag, same slot), one entry per transition, written by the script that makes it.
+  Entry fields: t type (q queued, d delivered, r retrying, a acked, j rejected, x dead,
+  e expired, c cancelled, on device online, off device offline), c command id, p phyId,
+  n attempt, r replica, e reason, w retryAt, o priority. The entry id's ms is the event's time.
+  A command's record ends with its entries' ids (see the header), so its timeline is read by id.
+]]
+local EVENTS_KEY = K.prefix .. 'ev'
+-- Appends one entry (fields: a flat field/value list); answers its id.
+local function logEvent(fields) return redis.call('XADD', EVENTS_KEY, '*', unpack(fields)) end
+-- Drops entries older than the retention, whole stream nodes at a time (the expiry sweep runs
+-- it once per call: a MINID on every XADD cost ~0.6 us of Redis CPU per entry).
+local function trimEvents(now, retentionMs) redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(now - retentionMs)) end
+-- An entry id as the record keeps it (I6 ms, I4 seq).
+local function packEventId(sid)
+  local ms, seq = string.match(sid, '^(%d+)%-(%d+)$')
+  return spack('>I6I4', tonumber(ms), tonumber(seq))
+end
+-- Entry ids logged in this call per command, not yet in its record (eventsOf adds them).
+local newEvents = {}
+-- A command's event: logged, and its id kept for the record this call writes next.
+local function commandEvent(t, id, phyId, attempt, extra)
+  local fields = { 't', t, 'c', id, 'p', phyId }
+  if attempt then fields[7] = 'n'; fields[8] = int(attempt) end
+  if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
+  newEvents[id] = (newEvents[id] or '') .. packEventId(logEvent(fields))
+end
+-- The packed entry ids a new version of id's record ends with: the old ones, then this call's.
+local function eventsOf(id, old)
+  local added = newEvents[id]
+  if not added then return old or '' end
+  newEvents[id] = nil
+  return (old or '') .. added
 end
 
 -- Whether a finished record's done token is the caller's (the compact form keeps its first 8 characters).
@@ -195,9 +233,10 @@ end
 
 -- A new version of a record: status, attempts, updatedAt, the tail; the immutable part kept.
 -- err/payload/result nil keep the old ones; payload false drops it (its size and hash stay).
-local function rewrite(rec, status, attempts, now, token, err, payload, result)
+-- The event entry ids are kept, and id's logged in this call added.
+local function rewrite(rec, status, attempts, now, token, err, payload, result, id)
   local _, fixedEnd = recPhy(rec)
-  local oldToken, oldErr, oldPayload, oldResult = recTail(rec, fixedEnd)
+  local oldToken, oldErr, oldPayload, oldResult, events = recTail(rec, fixedEnd)
   local flags = bit.band(sbyte(rec, 1), 2)
   if payload == nil then payload = oldPayload end
   if payload == false then payload = ''; flags = bit.bor(flags, DROPPED) else flags = bit.bor(flags, bit.band(sbyte(rec, 1), DROPPED)) end
@@ -208,7 +247,7 @@ local function rewrite(rec, status, attempts, now, token, err, payload, result)
     flags = bit.bor(flags, HAS_RESULT)
     tail = tail .. spack('>I4', #result) .. result
   end
-  return spack('>BBI4d', flags, status, attempts, now) .. ssub(rec, 15, fixedEnd) .. tail
+  return spack('>BBI4d', flags, status, attempts, now) .. ssub(rec, 15, fixedEnd) .. tail .. eventsOf(id, events)
 end
 
 -- The hash a finished command moves to and its field there, or nil for an id without the
@@ -258,7 +297,7 @@ end
 -- purged; every other final state keeps no payload unless asked, for retentionMs.
 local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone)
   if status == DEAD then
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result))
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result, id))
     redis.call('ZADD', K.dead, int(now), id)
     return
   end
@@ -266,12 +305,12 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   if not bucket then
     local payload = false -- dropped
     if keepPayload then payload = nil end -- kept
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result), 'PX', int(retentionMs))
+    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result, id), 'PX', int(retentionMs))
     return
   end
   -- the compact form (see the header), built from the pending record in one concatenation
   local _, fixedEnd = recPhy(rec)
-  local _, oldErr, payload, oldResult = recTail(rec, fixedEnd)
+  local _, oldErr, payload, oldResult, events = recTail(rec, fixedEnd)
   local flags = sbyte(rec, 1)
   flags = bit.bor(COMPACT, bit.band(flags, 2))
   if keepPayload then
@@ -292,7 +331,7 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   local short = ssub(token, 1, 8)
   local compact = spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
     .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
-    .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart
+    .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart .. eventsOf(id, events)
   redis.call('HSET', bucket, field, compact)
   if not keyGone then redis.call('DEL', cmdKey(id)) end
   touchedBuckets[bucket] = (touchedBuckets[bucket] or 0) + #field + #compact + ENTRY_BYTES

@@ -1,0 +1,202 @@
+import type { RedisClient } from '../../redis/connection';
+import { badEventCursor, eventPageLimit, EVENT_TYPES, type EventPage, type EventType, type LoggedEvent, type OutboundEvent, type ReadEventsOptions } from '../events';
+import type { GatedCall } from './shard-reads';
+
+/**
+ * The event log of a Redis layout (both layouts write the same entries, lua/includes/shard.lua
+ * and redis-v3/lua/includes/v3.lua): one stream per shard, read here. docs/architecture.md,
+ * "Event log", says what is written when; docs/redis-keys.md shows the entries.
+ */
+
+/** Entry type codes (field `t`) as the scripts write them. */
+const TYPE_CODES: Record<string, EventType> = {
+  q: 'command.queued',
+  d: 'command.delivered',
+  r: 'command.retrying',
+  a: 'command.acked',
+  j: 'command.rejected',
+  x: 'command.dead',
+  e: 'command.expired',
+  c: 'command.cancelled',
+  on: 'device.online',
+  off: 'device.offline',
+};
+for (const type of Object.values(TYPE_CODES)) if (!EVENT_TYPES.includes(type)) throw new Error(`unknown event type ${type}`);
+
+/**
+ * A waiting read looks at every shard's last entry this often (one read per shard for all the
+ * readers waiting on this queue). Polling, not XREAD BLOCK: on a Cluster the shards' streams
+ * live on different nodes, and one blocked connection per reader would not scale with readers.
+ */
+export const EVENT_POLL_MS = 50;
+
+/** A stream entry id as two numbers (ms, seq); [0, 0] is before every entry. */
+type Position = [number, number];
+type Entry = [string, string[]];
+
+function parseId(id: string): Position {
+  const dash = id.indexOf('-');
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
+
+function after(a: Position, b: Position): boolean {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+}
+
+/**
+ * Every shard's last-read entry id, printable and short: the smallest ms (base 36), then per
+ * shard `.` and its ms less that (base 36, `-seq` when seq is not 0), empty for "nothing read".
+ * 64 shards within a day of each other fit in about 400 characters.
+ */
+export function encodeCursor(positions: Position[]): string {
+  const read = positions.filter((p) => p[0] > 0 || p[1] > 0);
+  const base = read.length === 0 ? 0 : Math.min(...read.map((p) => p[0]));
+  const parts = positions.map((p) => (p[0] === 0 && p[1] === 0 ? '' : (p[0] - base).toString(36) + (p[1] > 0 ? `-${p[1].toString(36)}` : '')));
+  return `${base.toString(36)}.${parts.join('.')}`;
+}
+
+export function decodeCursor(cursor: string, shards: number): Position[] {
+  const parts = cursor.split('.');
+  const base = parseInt(parts[0]!, 36);
+  const valid = /^[0-9a-z]+(\.([0-9a-z]+(-[0-9a-z]+)?)?)+$/.test(cursor) && parts.length === shards + 1 && Number.isSafeInteger(base);
+  if (!valid) throw badEventCursor();
+  return parts.slice(1).map((part): Position => {
+    if (part === '') return [0, 0];
+    const [ms, seq] = part.split('-');
+    return [base + parseInt(ms!, 36), seq === undefined ? 0 : parseInt(seq, 36)];
+  });
+}
+
+export interface RedisEventLogOptions {
+  client: RedisClient;
+  call: GatedCall;
+  shards: number;
+  /** The stream of one shard. */
+  streamKey(shard: number): string;
+  /** The entry ids a command's record keeps (in order), or null when the command is unknown. */
+  commandEntryIds(id: string): Promise<{ shard: number; ids: string[] } | null>;
+  /** Prefixed to event ids, so two layouts' logs never share one (the v2 layout: none). */
+  idPrefix?: string;
+}
+
+/** Reads one Redis layout's event log: merged over its shards, resumable by cursor. */
+export class RedisEventLog {
+  private readonly waiters = new Set<{ positions: Position[]; wake(): void }>();
+  private polling = false;
+
+  constructor(private readonly o: RedisEventLogOptions) {}
+
+  async readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    const limit = eventPageLimit(options.limit);
+    const positions = options.after === null ? this.shardList().map((): Position => [0, 0]) : decodeCursor(options.after, this.o.shards);
+    const until = Date.now() + (options.waitMs ?? 0);
+    for (;;) {
+      const page = await this.readPage(positions, limit);
+      if (page.events.length > 0 || Date.now() >= until || options.signal?.aborted) return { events: page.events, cursor: page.cursor ?? options.after ?? encodeCursor(positions) };
+      await this.waitForEntry(positions, until - Date.now(), options.signal);
+    }
+  }
+
+  async eventsHead(): Promise<string> {
+    return encodeCursor(await this.heads());
+  }
+
+  async commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    const found = await this.o.commandEntryIds(id);
+    if (!found) return null;
+    const key = this.o.streamKey(found.shard);
+    const entries = await Promise.all(found.ids.map((sid) => this.o.call('commandEvents', () => this.o.client.xrange(key, sid, sid) as Promise<Entry[]>)));
+    return entries.flatMap((list) => list.map((entry) => this.toEvent(found.shard, entry)));
+  }
+
+  /** Up to `limit` entries after `positions`, merged by time over the shards (each shard's in its order). */
+  private async readPage(positions: Position[], limit: number): Promise<{ events: LoggedEvent[]; cursor: string | null }> {
+    const lists = await Promise.all(
+      this.shardList().map((shard) => {
+        const [ms, seq] = positions[shard]!;
+        const start = ms === 0 && seq === 0 ? '-' : `(${ms}-${seq}`;
+        return this.o.call('readEvents', () => this.o.client.xrange(this.o.streamKey(shard), start, '+', 'COUNT', limit) as Promise<Entry[]>);
+      }),
+    );
+    const merged = lists.flatMap((list, shard) => list.map((entry) => ({ shard, entry, at: parseId(entry[0]) })));
+    merged.sort((a, b) => a.at[0] - b.at[0] || a.shard - b.shard || a.at[1] - b.at[1]);
+    const taken = merged.slice(0, limit);
+    if (taken.length === 0) return { events: [], cursor: null };
+    const now = positions.slice();
+    const events = taken.map(({ shard, entry, at }) => {
+      now[shard] = at;
+      return { ...this.toEvent(shard, entry), cursor: encodeCursor(now) };
+    });
+    return { events, cursor: events[events.length - 1]!.cursor };
+  }
+
+  private toEvent(shard: number, [sid, flat]: Entry): OutboundEvent {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+    const event: OutboundEvent = {
+      id: `${this.o.idPrefix ?? ''}${shard}-${sid}`,
+      type: TYPE_CODES[f.t!] ?? (f.t as EventType),
+      time: parseId(sid)[0],
+      phyId: f.p ?? '',
+      details: {},
+    };
+    if (f.c !== undefined) event.commandId = f.c;
+    if (f.n !== undefined && Number(f.n) > 0) event.attempt = Number(f.n);
+    if (f.r !== undefined) event.details.replica = f.r;
+    if (f.e !== undefined) event.details.reason = f.e;
+    if (f.w !== undefined) event.details.retryAt = Number(f.w);
+    if (f.o !== undefined) event.details.priority = Number(f.o);
+    return event;
+  }
+
+  /** Every shard's last entry id ([0, 0]: none). */
+  private heads(): Promise<Position[]> {
+    return Promise.all(
+      this.shardList().map(async (shard): Promise<Position> => {
+        const [last] = (await this.o.call('eventsHead', () => this.o.client.xrevrange(this.o.streamKey(shard), '+', '-', 'COUNT', 1))) as Entry[];
+        return last ? parseId(last[0]) : [0, 0];
+      }),
+    );
+  }
+
+  /** Resolves when a shard has an entry after `positions`, after `ms`, or on abort. */
+  private waitForEntry(positions: Position[], ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        positions,
+        wake: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', waiter.wake);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, Math.max(0, ms));
+      signal?.addEventListener('abort', waiter.wake, { once: true });
+      this.waiters.add(waiter);
+      void this.poll();
+    });
+  }
+
+  /** One loop for every waiting reader: reads the shards' last ids each EVENT_POLL_MS while anyone waits. */
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      while (this.waiters.size > 0) {
+        const heads = await this.heads().catch(() => null);
+        for (const waiter of [...this.waiters]) {
+          // A failed read wakes everyone: their own read answers the error.
+          if (!heads || heads.some((head, shard) => after(head, waiter.positions[shard]!))) waiter.wake();
+        }
+        if (this.waiters.size > 0) await new Promise((resolve) => setTimeout(resolve, EVENT_POLL_MS));
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private shardList(): number[] {
+    return Array.from({ length: this.o.shards }, (_, i) => i);
+  }
+}
