@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_CONFLICT: { status: 409, message: 'This idempotency key was used with a different device, payload or parameters.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body or payload exceeds the configured limit.' },
   QUEUE_FULL: { status: 429, message: 'The queue cap is reached; retry later or raise the cap.' },
+  DEVICE_OFFLINE: { status: 409, message: 'The device has no live connection and the command asked to be refused rather than queued (offline: "reject"). Nothing was stored.' },
   INTERNAL: { status: 500, message: 'Unexpected internal error.' },
   ACK_TIMEOUT: { status: 504, message: 'The device did not acknowledge the command in time.' },
   STORE_UNAVAILABLE: { status: 503, message: 'The queue store is unreachable; nothing was stored. Retry after the indicated delay.' },

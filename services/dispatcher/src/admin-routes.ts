@@ -1,6 +1,6 @@
 import type { Express, RequestHandler } from 'express';
 import { OutboundError, parseOrThrow, toCommandView, type CommandQueue, type CredentialStore, type RouteRegistry } from '@outbound/core';
-import { deadLetterQuery, deviceCommandsQuery, replayBodySchema } from './schemas/admin';
+import { deadLetterQuery, deadSelectorSchema, deviceCommandsQuery } from './schemas/admin';
 import { commandIdParams, phyIdParams } from './schemas/common';
 
 export interface AdminRoutesDeps {
@@ -11,7 +11,7 @@ export interface AdminRoutesDeps {
   guard: RequestHandler;
 }
 
-/** GET /v1/devices/:phyId(/commands), GET /v1/stats and the dead-letter routes: the `admin` role. */
+/** GET /v1/devices/:phyId(/commands), DELETE /v1/devices/:phyId/commands, GET /v1/stats and the dead-letter routes: the `admin` role. */
 export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   const { queue, registry } = deps;
 
@@ -30,11 +30,23 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     });
   });
 
+  // Without status or cursor: the device's pending commands in delivery order (one page). With
+  // either: its history, every state within retention, newest enqueue first, cursor-paged.
   app.get('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
     const { phyId } = parseOrThrow(phyIdParams, req.params);
-    const { limit } = parseOrThrow(deviceCommandsQuery, req.query, ['query']);
-    const items = await queue.listDevice(phyId, { limit });
-    res.json({ phyId, items: items.map(toCommandView) });
+    const { limit, cursor, status } = parseOrThrow(deviceCommandsQuery, req.query, ['query']);
+    if (status === undefined && cursor === undefined) {
+      const items = await queue.listDevice(phyId, { limit });
+      res.json({ phyId, items: items.map(toCommandView), nextCursor: null });
+      return;
+    }
+    const page = await queue.listCommands({ phyId, limit, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) });
+    res.json({ phyId, items: page.items.map(toCommandView), nextCursor: page.nextCursor });
+  });
+
+  app.delete('/v1/devices/:phyId/commands', deps.guard, async (req, res) => {
+    const { phyId } = parseOrThrow(phyIdParams, req.params);
+    res.json({ cancelled: await queue.cancelDevice(phyId) });
   });
 
   app.get('/v1/stats', deps.guard, async (_req, res) => {
@@ -42,14 +54,19 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
   });
 
   app.get('/v1/dead-letters', deps.guard, async (req, res) => {
-    const { limit, cursor } = parseOrThrow(deadLetterQuery, req.query, ['query']);
-    const page = await queue.listDead({ limit, ...(cursor === undefined ? {} : { cursor }) });
+    const { limit, cursor, ...filter } = parseOrThrow(deadLetterQuery, req.query, ['query']);
+    const page = await queue.listDead({ limit, ...(cursor === undefined ? {} : { cursor }), filter });
     res.json({ items: page.items.map(toCommandView), nextCursor: page.nextCursor });
   });
 
   app.post('/v1/dead-letters/replay', deps.guard, async (req, res) => {
-    const selector = parseOrThrow(replayBodySchema, req.body);
+    const selector = parseOrThrow(deadSelectorSchema, req.body);
     res.json({ replayed: await queue.replayDead(selector) });
+  });
+
+  app.post('/v1/dead-letters/purge', deps.guard, async (req, res) => {
+    const selector = parseOrThrow(deadSelectorSchema, req.body);
+    res.json({ purged: await queue.purgeDead(selector) });
   });
 
   app.delete('/v1/dead-letters/:id', deps.guard, async (req, res) => {

@@ -63,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
     queue: deps.queue,
     enqueuer: new EnqueueCoalescer(deps.queue, { concurrency: deps.enqueueConcurrency, maxBatch: deps.batchMax }),
     waiter: deps.waiter,
+    registry: deps.registry,
     metrics: deps.metrics,
     maxWaitMs: deps.maxWaitMs,
     batchMax: deps.batchMax,

@@ -1,14 +1,15 @@
 import type { Express, Request, RequestHandler } from 'express';
 import {
-  OutboundError, isOutboundError, parseEnqueueRequest, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
-  type EnqueueInput, type StoredCommand,
+  OutboundError, isOutboundError, parseEnqueueBody, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
+  type EnqueueInput, type OfflinePolicy, type StoredCommand,
 } from '@outbound/core/command';
+import type { RouteRegistry } from '@outbound/core/registry';
 import type { CommandQueue } from '@outbound/core/queue';
 import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
-import { batchEnvelopeSchema, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
+import { batchEnvelopeSchema, historyQuery, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
 import { commandIdParams } from './schemas/common';
 import { commandContext, startEnqueueSpan, traceFields } from './tracing';
 
@@ -17,6 +18,8 @@ export interface CommandRoutesDeps {
   /** Where enqueues go: the queue's own enqueue calls, or an EnqueueCoalescer sharing them between requests. */
   enqueuer: Pick<CommandQueue, 'enqueue' | 'enqueueBatch'>;
   waiter: CompletionWaiter;
+  /** Where devices are connected: an enqueue with `offline: "reject"` is refused when its device has no route. */
+  registry: Pick<RouteRegistry, 'lookupMany'>;
   metrics: DispatcherMetrics;
   maxWaitMs: number;
   batchMax: number;
@@ -27,6 +30,18 @@ export interface CommandRoutesDeps {
   logger: Logger;
   /** Each enqueue gets a span, and each command the traceparent its deliveries continue (tracing on). */
   tracing?: Tracing;
+}
+
+function deviceOffline(phyId: string): OutboundError {
+  return new OutboundError('DEVICE_OFFLINE', `device ${phyId} has no live connection and the command asked offline: "reject"; nothing was stored`, { details: { phyId } });
+}
+
+/** The devices of `items` asking offline "reject" that have no live route now. */
+async function offlineRejects(registry: Pick<RouteRegistry, 'lookupMany'>, items: Array<{ input: EnqueueInput; offline: OfflinePolicy }>): Promise<Set<string>> {
+  const asked = [...new Set(items.filter((item) => item.offline === 'reject').map((item) => item.input.phyId))];
+  if (asked.length === 0) return new Set();
+  const routes = await registry.lookupMany(asked);
+  return new Set(asked.filter((phyId) => !routes.has(phyId)));
 }
 
 /**
@@ -53,7 +68,7 @@ function callerGone(req: Request): AbortSignal {
 }
 
 /**
- * POST /v1/commands, POST /v1/commands/batch, GET and DELETE /v1/commands/:id.
+ * POST /v1/commands, POST /v1/commands/batch, GET /v1/commands (history), GET and DELETE /v1/commands/:id.
  * Enqueue answers 202 `{id, status, duplicate}`; with `?waitMs` it holds the answer until the
  * command is terminal (200 with the full command) or the wait passes (202 with the full command).
  */
@@ -70,7 +85,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
 
   app.post('/v1/commands', deps.guard, async (req, res) => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
-    const input = parseEnqueueRequest(withIdempotencyHeader(req));
+    const parsed = parseEnqueueBody(withIdempotencyHeader(req));
+    const { input } = parsed;
+    if ((await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
     // The caller's own request id rides along, so the command's later transition lines carry it.
@@ -97,20 +114,28 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     if (req.get('Idempotency-Key') !== undefined) {
       throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
     }
+    const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const envelope = parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
     const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);
-    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    const parsed: Array<{ index: number; input: EnqueueInput; offline: OfflinePolicy }> = [];
     envelope.commands.forEach((item, index) => {
       try {
-        valid.push({ index, input: parseEnqueueRequest(item, ['commands', index]) });
+        parsed.push({ index, ...parseEnqueueBody(item, ['commands', index]) });
       } catch (error) {
         if (!isOutboundError(error)) throw error;
         results[index] = { index, ...error.toJSON() };
       }
     });
+    const offline = await offlineRejects(deps.registry, parsed);
+    const valid = parsed.filter((item) => {
+      if (item.offline !== 'reject' || !offline.has(item.input.phyId)) return true;
+      results[item.index] = { index: item.index, ...deviceOffline(item.input.phyId).toJSON() };
+      return false;
+    });
     let accepted = 0;
     const storeFailures: OutboundError[] = [];
+    const acceptedItems: Array<{ index: number; id: string; duplicate: boolean }> = [];
     if (valid.length > 0) {
       const span = startEnqueueSpan(deps.tracing, res, valid.length);
       const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
@@ -126,13 +151,31 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
           deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }, 'command accepted');
           results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
+          acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
       });
+    }
+    if (waitMs) {
+      // Every accepted command is waited for at once, to the same deadline: each item answers
+      // the whole command as last read (terminal, or where it stands when the wait ran out).
+      const gone = callerGone(req);
+      await Promise.all(
+        acceptedItems.map(async ({ index, id, duplicate }) => {
+          const command = await waiter.waitForTerminal(id, waitMs, read(id), gone);
+          if (command) results[index] = { index, ...toCommandView(command), duplicate };
+        }),
+      );
     }
     // Items the store could not take (or whose outcome is unknown) say when to try again.
     const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
+  });
+
+  app.get('/v1/commands', deps.guard, async (req, res) => {
+    const { limit, cursor, ...filter } = parseOrThrow(historyQuery, req.query, ['query']);
+    const page = await queue.listCommands({ ...filter, limit, ...(cursor === undefined ? {} : { cursor }) });
+    res.json({ items: page.items.map(toCommandView), nextCursor: page.nextCursor });
   });
 
   app.get('/v1/commands/:id', deps.guard, async (req, res) => {

@@ -32,7 +32,7 @@ describe('public API: problem answers and input bounds (worker off, real Redis)'
 
   it('answers 405 with Allow for a known path and another method, 404 for an unknown path', async () => {
     const put = await request(d.app).put('/v1/commands').set(as(SEND_KEY)).send({}).expect(405);
-    expect(put.headers.allow).toBe('POST');
+    expect(put.headers.allow).toBe('GET, HEAD, POST'); // POST enqueues, GET reads the history
     expect(put.body).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
     const onId = await request(d.app).post('/v1/commands/00000000-0000-4000-8000-000000000000').set(as(SEND_KEY)).send({}).expect(405);
     expect(onId.headers.allow).toBe('DELETE, GET, HEAD');

@@ -15,6 +15,10 @@ const L = COMMAND_LIMITS;
 const intBetween = (min: number, max: number) =>
   z.number().int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** What an enqueue does when the device has no live connection (see enqueueRequestSchema). */
+export const OFFLINE_POLICIES = ['queue', 'reject'] as const;
+export type OfflinePolicy = (typeof OFFLINE_POLICIES)[number];
+
 /** The numeric fields and the key, shared by the JSON body and the queue input. */
 const fields = {
   phyId: phyIdSchema,
@@ -60,6 +64,10 @@ export const enqueueRequestSchema = z.strictObject({
   /** When to deliver: an ISO-8601 timestamp or epoch milliseconds. */
   deliverAt: z.union([z.iso.datetime({ offset: true }), fields.deliverAt]).optional()
     .meta({ description: 'when to deliver (ISO-8601 or epoch ms); not after the command expires (now + ttlMs)' }),
+  offline: z.enum(OFFLINE_POLICIES).optional().meta({
+    default: 'queue',
+    description: 'when the device has no live connection: `queue` stores the command to wait for it, `reject` refuses it at once (409 DEVICE_OFFLINE) and stores nothing',
+  }),
 }).meta({ id: 'EnqueueRequest' });
 export type EnqueueRequest = z.infer<typeof enqueueRequestSchema>;
 
@@ -136,11 +144,30 @@ export function toEnqueueInput(request: EnqueueRequest): EnqueueInput {
 
 /** Validates an API body, applies the defaults and checks the result as the queue will. */
 export function parseEnqueueRequest(body: unknown, prefix: (string | number)[] = []): EnqueueInput {
-  const input = toEnqueueInput(parseOrThrow(enqueueRequestSchema, body, prefix));
+  return parseEnqueueBody(body, prefix).input;
+}
+
+/** parseEnqueueRequest, with the request's offline policy (which is not stored with the command). */
+export function parseEnqueueBody(body: unknown, prefix: (string | number)[] = []): { input: EnqueueInput; offline: OfflinePolicy } {
+  const request = parseOrThrow(enqueueRequestSchema, body, prefix);
+  const input = toEnqueueInput(request);
   const invalid = checkEnqueueInput(input, prefix);
   if (invalid) throw invalid;
-  return input;
+  return { input, offline: request.offline ?? 'queue' };
 }
+
+/**
+ * A time in a query string or a body: ISO-8601 with an offset, or epoch milliseconds (a
+ * number, or digits in a query string). Answers epoch ms.
+ */
+export const timeInputSchema = z.union(
+  [
+    z.number().int('must be an integer (epoch ms)').nonnegative('must not be negative'),
+    z.string().regex(/^\d{1,15}$/).transform(Number),
+    z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+  ],
+  { error: 'must be an ISO-8601 time with an offset or epoch milliseconds' },
+);
 
 /** Validates a command as stored (used by backends when reading records back). */
 export const storedCommandSchema = z.object({

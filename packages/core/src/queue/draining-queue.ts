@@ -3,7 +3,7 @@ import type { CommandStatus, StoredCommand } from '../command';
 import { idempotencyConflict, OutboundError, toError } from '../errors';
 import type { Logger } from '../service/logger';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueCounts, QueueStats, ReleaseItem, StoreEnqueueItem,
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, ListCommandsOptions, ListDeadOptions, EnqueueResult, FailItem, QueueCounts, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from './queue';
 import { pageUnion, type Page, type PageRequest } from './paged-union';
@@ -30,9 +30,10 @@ export interface DrainingQueueOptions {
   names?: { old: string; next: string };
 }
 
-type Selector = { ids: string[] } | { all: true };
 /** Cursors of listings across both stores: `old:<old store's cursor>`, then `new:<new store's>`. */
 const CURSOR_NAMES = { first: 'old', second: 'new' };
+/** The history is newest first: the new store's commands, then the old store's. */
+const HISTORY_CURSOR_NAMES = { first: 'new', second: 'old' };
 const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
 
 /**
@@ -272,18 +273,33 @@ export class DrainingQueue implements CommandStore {
     return a + b;
   }
 
-  /** The old store's dead letters, then the new store's (cursor `old:…`, then `new:…`). */
-  listDead(options: PageRequest = {}): Promise<Page<StoredCommand>> {
-    const request = { ...options, limit: options.limit ?? 100 };
-    return pageUnion(request, (page) => this.old.listDead(page), (page) => this.next.listDead(page), CURSOR_NAMES);
+  /** Both stores' queued commands of the device. */
+  async cancelDevice(phyId: string): Promise<number> {
+    const [a, b] = await Promise.all([this.old.cancelDevice(phyId), this.next.cancelDevice(phyId)]);
+    return a + b;
   }
 
-  async replayDead(selector: Selector): Promise<number> {
+  /** The new store's commands, then the old store's: newest first (cursor `new:…`, then `old:…`). */
+  listCommands(options: ListCommandsOptions = {}): Promise<Page<StoredCommand>> {
+    const { limit, cursor, ...filter } = options;
+    const request = { ...(cursor === undefined ? {} : { cursor }), limit: limit ?? 100 };
+    return pageUnion(request, (page) => this.next.listCommands({ ...filter, ...page }), (page) => this.old.listCommands({ ...filter, ...page }), HISTORY_CURSOR_NAMES);
+  }
+
+  /** The old store's dead letters, then the new store's (cursor `old:…`, then `new:…`). */
+  listDead(options: ListDeadOptions = {}): Promise<Page<StoredCommand>> {
+    const { filter } = options;
+    const request = { ...(options.cursor === undefined ? {} : { cursor: options.cursor }), limit: options.limit ?? 100 };
+    const withFilter = (page: PageRequest): ListDeadOptions => (filter === undefined ? page : { ...page, filter });
+    return pageUnion(request, (page) => this.old.listDead(withFilter(page)), (page) => this.next.listDead(withFilter(page)), CURSOR_NAMES);
+  }
+
+  async replayDead(selector: DeadSelector): Promise<number> {
     const [a, b] = await Promise.all([this.old.replayDead(selector), this.next.replayDead(selector)]);
     return a + b;
   }
 
-  async purgeDead(selector: Selector): Promise<number> {
+  async purgeDead(selector: DeadSelector): Promise<number> {
     const [a, b] = await Promise.all([this.old.purgeDead(selector), this.next.purgeDead(selector)]);
     return a + b;
   }

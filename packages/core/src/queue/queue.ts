@@ -56,11 +56,28 @@ export interface CommandQueue extends EventLog {
   /** Pending count for one device (queued + inflight). */
   countDevice(phyId: string): Promise<number>;
 
-  listDead(options?: { limit?: number; cursor?: string }): Promise<{ items: StoredCommand[]; nextCursor: string | null }>;
+  /**
+   * Cancels every queued command of one device (not those in flight) and answers how many.
+   * Each store call is atomic per step (one script per shard page, one statement); a device
+   * with more queued than one step takes is cancelled in several.
+   */
+  cancelDevice(phyId: string): Promise<number>;
+
+  /**
+   * Dead letters, oldest death first, optionally filtered (DeadFilter). A filtered page may
+   * come back short (even empty) with a nextCursor: the store bounds the work of one page.
+   */
+  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }>;
   /** Requeues dead letters with attempts reset; answers how many moved. */
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number>;
+  replayDead(selector: DeadSelector): Promise<number>;
   /** Deletes dead letters; answers how many went. */
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number>;
+  purgeDead(selector: DeadSelector): Promise<number>;
+
+  /**
+   * Commands of every state within retention, newest enqueue first, filtered and cursor-paged.
+   * A page may come back short with a nextCursor (the store bounds the work of one page).
+   */
+  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }>;
 
   stats(): Promise<QueueStats>;
   /**
@@ -85,6 +102,37 @@ export interface CommandQueue extends EventLog {
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/**
+ * Which dead letters: every condition given must hold. `reason` matches a dead letter whose
+ * lastError starts with it (case-sensitive; a whole error text matches itself). `since`
+ * (inclusive) and `until` (exclusive) bound the time it died, epoch ms on the store's clock.
+ */
+export interface DeadFilter {
+  phyId?: string;
+  reason?: string;
+  since?: number;
+  until?: number;
+}
+
+export interface ListDeadOptions {
+  limit?: number;
+  cursor?: string;
+  filter?: DeadFilter;
+}
+
+/** The dead letters a replay or purge acts on: these ids, every one, or those a filter selects. */
+export type DeadSelector = { ids: string[] } | { all: true } | { filter: DeadFilter };
+
+/** History: every condition given must hold; `since` (inclusive) and `until` (exclusive) bound the enqueue time, epoch ms. */
+export interface ListCommandsOptions {
+  phyId?: string;
+  status?: CommandStatus;
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
 }
 
 /** One command as the queue layer hands it to a store: checked, with its id and its fingerprint. */

@@ -2,7 +2,7 @@ import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
 import { checkEnqueueInput, enqueueFingerprint, type EnqueueInput, type StoredCommand } from '../command';
 import { OutboundError } from '../errors';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, CommandStore, EnqueueResult, FailItem, QueueStats, ReleaseItem, StoreEnqueueItem,
+  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from './queue';
 
@@ -97,15 +97,23 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
     return this.store.countDevice(phyId);
   }
 
-  listDead(options?: { limit?: number; cursor?: string }): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+  cancelDevice(phyId: string): Promise<number> {
+    return this.store.cancelDevice(phyId);
+  }
+
+  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.store.listCommands(options);
+  }
+
+  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
     return this.store.listDead(options);
   }
 
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  replayDead(selector: DeadSelector): Promise<number> {
     return this.store.replayDead(selector);
   }
 
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  purgeDead(selector: DeadSelector): Promise<number> {
     return this.store.purgeDead(selector);
   }
 

@@ -114,7 +114,7 @@ queueConformance(
       },
     };
   },
-  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events'],
+  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events', 'bulk', 'history'],
 );
 
 queueConformance(
@@ -136,5 +136,5 @@ queueConformance(
       },
     };
   },
-  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events'],
+  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events', 'bulk', 'history'],
 );

@@ -1,20 +1,34 @@
 /** Schemas of the admin routes (admin-routes.ts validates with them) and their operations. */
 import { z } from 'zod';
 import {
-  commandIdParams, commandPageSchema, commandSchema, errorResponses, json, jsonBody, pageQuery, phyIdParams, SECURITY, type RouteDoc,
+  commandIdParams, commandPageSchema, errorResponses, json, jsonBody, pageQuery, phyIdParams, SECURITY, timeInput, type RouteDoc,
 } from './common';
 import { credentialStateSchema } from './credentials';
-import { phyIdSchema } from '@outbound/core/command';
+import { COMMAND_STATUSES, phyIdSchema } from '@outbound/core/command';
 
-export const deadLetterQuery = pageQuery(1000, 100);
-export const deviceCommandsQuery = z.strictObject({ limit: deadLetterQuery.shape.limit });
+/** Which dead letters a filter selects (every condition given must hold). */
+export const deadFilterSchema = z
+  .strictObject({
+    phyId: phyIdSchema.optional().meta({ description: 'one device' }),
+    reason: z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional()
+      .meta({ description: "a prefix of the dead letter's lastError (case-sensitive): ACK_TIMEOUT finds every ack timeout" }),
+    since: timeInput('died at or after this time').optional(),
+    until: timeInput('died before this time').optional(),
+  })
+  .meta({ id: 'DeadLetterFilter' });
 
-export const replayBodySchema = z
+export const deadLetterQuery = pageQuery(1000, 100).extend(deadFilterSchema.shape);
+export const deviceCommandsQuery = pageQuery(1000, 100).extend({
+  status: z.enum(COMMAND_STATUSES).optional().meta({ description: 'with status or cursor: the device\'s history (every state, newest first) instead of its pending commands' }),
+});
+
+export const deadSelectorSchema = z
   .union([
     z.strictObject({ ids: z.array(commandIdParams.shape.id).min(1).max(1000) }),
     z.strictObject({ all: z.literal(true) }),
+    z.strictObject({ filter: deadFilterSchema }),
   ])
-  .meta({ id: 'DeadLetterSelector' });
+  .meta({ id: 'DeadLetterSelector', description: 'these ids, every dead letter, or those the filter selects' });
 
 const counts = {
   pending: z.number().int(),
@@ -49,23 +63,37 @@ export function adminRouteDocs(): RouteDoc[] {
       responses: { 200: json(deviceSchema, 'device view'), ...errorResponses(400, 403) },
     },
     {
-      method: 'get', path: '/v1/devices/{phyId}/commands', operationId: 'listDeviceCommands', summary: "The device's pending commands in delivery order", security: SECURITY.admin,
+      method: 'get', path: '/v1/devices/{phyId}/commands', operationId: 'listDeviceCommands', security: SECURITY.admin,
+      summary: "Without status or cursor: the device's pending commands in delivery order (nextCursor null). With either: its history, newest enqueue first, paged",
       request: { params: phyIdParams, query: deviceCommandsQuery },
-      responses: { 200: json(z.object({ phyId: phyIdSchema, items: z.array(commandSchema) }), 'commands'), ...errorResponses(400, 403) },
+      responses: {
+        200: json(commandPageSchema.extend({ phyId: phyIdSchema }), 'commands'),
+        ...errorResponses(400, 403),
+      },
+    },
+    {
+      method: 'delete', path: '/v1/devices/{phyId}/commands', operationId: 'cancelDeviceCommands', summary: 'Cancel every queued command of the device (not those in flight)', security: SECURITY.admin,
+      request: { params: phyIdParams },
+      responses: { 200: json(z.object({ cancelled: z.number().int() }), 'how many were cancelled'), ...errorResponses(400, 403) },
     },
     {
       method: 'get', path: '/v1/stats', operationId: 'getStats', summary: 'Queue counts in total and per shard', security: SECURITY.admin,
       responses: { 200: json(statsSchema, 'counts'), ...errorResponses(403) },
     },
     {
-      method: 'get', path: '/v1/dead-letters', operationId: 'listDeadLetters', summary: 'Dead letters, paged', security: SECURITY.admin,
+      method: 'get', path: '/v1/dead-letters', operationId: 'listDeadLetters', summary: 'Dead letters, oldest death first, filtered and paged', security: SECURITY.admin,
       request: { query: deadLetterQuery },
-      responses: { 200: json(commandPageSchema, 'a page'), ...errorResponses(400, 403) },
+      responses: { 200: json(commandPageSchema, 'a page (with a filter it may hold fewer than limit and still have a nextCursor)'), ...errorResponses(400, 403) },
     },
     {
-      method: 'post', path: '/v1/dead-letters/replay', operationId: 'replayDeadLetters', summary: 'Requeue dead letters (attempts reset)', security: SECURITY.admin,
-      request: { body: jsonBody(replayBodySchema) },
+      method: 'post', path: '/v1/dead-letters/replay', operationId: 'replayDeadLetters', summary: 'Requeue dead letters (attempts reset): these ids, all, or those a filter selects', security: SECURITY.admin,
+      request: { body: jsonBody(deadSelectorSchema) },
       responses: { 200: json(z.object({ replayed: z.number().int() }), 'how many moved'), ...errorResponses(400, 403) },
+    },
+    {
+      method: 'post', path: '/v1/dead-letters/purge', operationId: 'purgeDeadLetters', summary: 'Delete dead letters for good: these ids, all, or those a filter selects', security: SECURITY.admin,
+      request: { body: jsonBody(deadSelectorSchema) },
+      responses: { 200: json(z.object({ purged: z.number().int() }), 'how many went'), ...errorResponses(400, 403) },
     },
     {
       method: 'delete', path: '/v1/dead-letters/{id}', operationId: 'deleteDeadLetter', summary: 'Delete one dead letter', security: SECURITY.admin,

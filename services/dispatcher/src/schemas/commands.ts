@@ -1,8 +1,9 @@
 /** Schemas of the command routes (command-routes.ts validates with them) and their operations. */
 import { z } from 'zod';
-import { COMMAND_STATUSES, enqueueRequestSchema, idempotencyKeySchema } from '@outbound/core/command';
+import { COMMAND_STATUSES, enqueueRequestSchema, idempotencyKeySchema, phyIdSchema } from '@outbound/core/command';
 import {
-  commandIdParams, commandIdSchema, optionalQueryInt, commandSchema, errorResponses, fieldIssueSchema, json, jsonBody, problemSchema, SECURITY, type ApiLimits, type RouteDoc,
+  commandIdParams, commandIdSchema, commandPageSchema, optionalQueryInt, commandSchema, errorResponses, fieldIssueSchema, json, jsonBody, pageQuery, problemSchema, SECURITY,
+  timeInput, type ApiLimits, type RouteDoc,
 } from './common';
 
 export function waitQuerySchema(maxWaitMs: number) {
@@ -27,18 +28,27 @@ export function batchEnvelopeSchema(batchMax: number) {
 }
 
 const commandStatus = z.enum(COMMAND_STATUSES);
+
+/** GET /v1/commands: the history's filters and page. */
+export const historyQuery = pageQuery(1000, 100).extend({
+  phyId: phyIdSchema.optional().meta({ description: 'one device' }),
+  status: commandStatus.optional(),
+  since: timeInput('enqueued at or after this time').optional(),
+  until: timeInput('enqueued before this time').optional(),
+});
 export const enqueueResultSchema = z
   .object({ id: commandIdSchema, status: commandStatus, duplicate: z.boolean().meta({ description: 'true when an earlier command with the same idempotency key answers' }) })
   .meta({ id: 'EnqueueResult' });
 export const waitedCommandSchema = commandSchema.extend({ duplicate: z.boolean() }).meta({ id: 'WaitedCommand', description: 'the command as the wait left it' });
 
 export const batchAcceptedItemSchema = enqueueResultSchema.extend({ index: z.number().int() }).meta({ id: 'BatchAccepted' });
+export const batchWaitedItemSchema = waitedCommandSchema.extend({ index: z.number().int() }).meta({ id: 'BatchWaited', description: 'with waitMs: the whole command as the wait left it' });
 export const batchFailedItemSchema = problemSchema.extend({ index: z.number().int(), errors: z.array(fieldIssueSchema).optional() }).meta({ id: 'BatchFailed', description: 'the problem details of this item' });
 export const batchResultSchema = z
   .object({
     accepted: z.number().int(),
     failed: z.number().int(),
-    results: z.array(z.union([batchAcceptedItemSchema, batchFailedItemSchema])).meta({ description: 'one per command, in request order' }),
+    results: z.array(z.union([batchAcceptedItemSchema, batchWaitedItemSchema, batchFailedItemSchema])).meta({ description: 'one per command, in request order' }),
   })
   .meta({ id: 'BatchResult' });
 
@@ -56,9 +66,16 @@ export function commandRouteDocs(limits: ApiLimits): RouteDoc[] {
       },
     },
     {
-      method: 'post', path: '/v1/commands/batch', operationId: 'enqueueCommands', summary: `Enqueue up to ${limits.batchMax} commands; each item answers on its own`, security: SECURITY.send,
-      request: { body: jsonBody(batchEnvelopeSchema(limits.batchMax)) },
+      method: 'post', path: '/v1/commands/batch', operationId: 'enqueueCommands', security: SECURITY.send,
+      summary: `Enqueue up to ${limits.batchMax} commands; each item answers on its own (with waitMs: once every one is terminal or the wait passes)`,
+      request: { query: waitQuery, body: jsonBody(batchEnvelopeSchema(limits.batchMax)) },
       responses: { 200: json(batchResultSchema, 'per-item results in request order'), ...errorResponses(400, 403, 413) },
+    },
+    {
+      method: 'get', path: '/v1/commands', operationId: 'listCommands', security: SECURITY.send,
+      summary: 'Command history: queued, in-flight and finished commands within retention, newest enqueue first',
+      request: { query: historyQuery },
+      responses: { 200: json(commandPageSchema, 'a page (it may hold fewer than limit and still have a nextCursor)'), ...errorResponses(400, 403) },
     },
     {
       method: 'get', path: '/v1/commands/{id}', operationId: 'getCommand', summary: 'Read a command (long-poll with waitMs)', security: SECURITY.send,

@@ -6,7 +6,7 @@
  */
 import type { ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { COMMAND_STATUSES, ERROR_CODES, WAITING_FOR, phyIdSchema, type CommandView, type ErrorCode } from '@outbound/core/command';
+import { COMMAND_STATUSES, ERROR_CODES, WAITING_FOR, phyIdSchema, timeInputSchema, type CommandView, type ErrorCode } from '@outbound/core/command';
 
 /** One documented operation: method, path, operationId, request schemas, responses. */
 export type RouteDoc = RouteConfig & { operationId: string };
@@ -44,6 +44,9 @@ export const pageQuery = (maxLimit: number, defaultLimit: number) =>
     limit: z.coerce.number().int('must be an integer').min(1).max(maxLimit, `must be at most ${maxLimit}`).default(defaultLimit),
     cursor: z.string().min(1).max(200).optional().meta({ description: 'the nextCursor of the previous page' }),
   });
+
+/** A time in a query or a body: ISO-8601 with an offset, or epoch milliseconds (answers epoch ms). */
+export const timeInput = (description: string) => timeInputSchema.meta({ description: `${description}: ISO-8601 with an offset, or epoch ms` });
 
 const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
@@ -94,7 +97,7 @@ export const jsonBody = (schema: z.ZodType) => ({ required: true, content: { 'ap
 const retryAfter = { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' as const, minimum: 0 } } };
 const ERROR_TEXT: Record<number, string> = {
   400: 'invalid request (`errors` names each field)', 401: 'missing or unknown API key', 403: 'the key lacks the role',
-  404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, or an idempotency key used for another payload)',
+  404: 'not found', 405: 'this path does not take this method (Allow)', 409: 'conflict (state, an idempotency key used for another payload, or DEVICE_OFFLINE with offline: "reject")',
   413: 'body too large', 415: 'the body is not application/json',
   429: "the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry",
   503: 'STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After)',

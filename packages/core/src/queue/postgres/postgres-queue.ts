@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandStore, EnqueueResult, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from '../queue';
 import { fnv1a32 } from '../redis/keys';
@@ -22,6 +22,9 @@ import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type
 import { schemaName, withSchema } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { CommitNotifier, WorkSignal } from './work-signal';
+
+/** Commands one history page examines at most (newest first), whatever its filters match. */
+const HISTORY_SCAN_BUDGET = 5_000;
 
 /** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
 const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
@@ -286,15 +289,74 @@ export class PostgresQueue implements CommandStore {
     });
   }
 
-  listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+  /** One statement: every queued command of the device cancelled, its head hint recomputed, a `command.cancelled` event each. */
+  cancelDevice(phyId: string): Promise<number> {
+    return classified('cancelDevice', async () => {
+      const { rows } = await withPgRetry(() =>
+        this.ctx.pool.query<{ n: number }>(
+          `WITH upd AS (
+             UPDATE ${this.ctx.commands} SET status = 'cancelled', last_error = 'cancelled by the caller', finished_at = now(), updated_at = now()
+             WHERE phy_id = $1 AND status = 'queued' RETURNING id, phy_id, seq
+           ), bumped AS (
+             UPDATE ${this.ctx.devices} d SET queued = d.queued - n.c, ${RECOMPUTE_HEAD}, updated_at = now()
+             FROM ${departures('upd', this.ctx.commands)} n WHERE d.phy_id = n.phy_id
+           )
+           ${logEvents(this.ctx, [{ from: 'upd', type: `'command.cancelled'`, commandId: 'id', phyId: 'phy_id', order: 'seq' }])}
+           SELECT count(*)::int AS n FROM upd`,
+          [phyId],
+        ),
+      );
+      return rows[0]?.n ?? 0;
+    });
+  }
+
+  /**
+   * Newest enqueue first (seq descending). One page examines at most HISTORY_SCAN_BUDGET
+   * commands, newest first, through the seq index or the device's (phy_id, seq) index, and
+   * answers those of them that match: a rare status costs short pages, never a long scan.
+   * The cursor is the seq below which the next page starts.
+   */
+  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return classified('listCommands', async () => {
+      const limit = options.limit ?? 100;
+      if (options.cursor !== undefined && !/^\d+$/.test(options.cursor)) {
+        throw new OutboundError('VALIDATION_FAILED', 'cursor must be the nextCursor of an earlier page', { details: [{ path: 'cursor', message: 'unknown cursor' }] });
+      }
+      const budget = Math.max(HISTORY_SCAN_BUDGET, limit + 1);
+      const { rows } = await this.ctx.pool.query<CommandRow & { low: string | null; examined: number }>(
+        `WITH scanned AS MATERIALIZED (
+           SELECT c.seq, ($3::text IS NULL OR c.status = $3::text)
+                    AND ($4::float8 IS NULL OR c.created_at >= to_timestamp($4::float8 / 1000))
+                    AND ($5::float8 IS NULL OR c.created_at < to_timestamp($5::float8 / 1000)) AS hit
+           FROM ${this.ctx.commands} c
+           WHERE ($1::bigint IS NULL OR c.seq < $1::bigint) AND ($2::text IS NULL OR c.phy_id = $2::text)
+           ORDER BY c.seq DESC LIMIT $7
+         ), summary AS (SELECT min(seq)::text AS low, count(*)::int AS examined FROM scanned),
+         picked AS (SELECT seq FROM scanned WHERE hit ORDER BY seq DESC LIMIT $6)
+         SELECT s.low, s.examined, x.* FROM summary s LEFT JOIN LATERAL (
+           SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id)
+           WHERE c.seq IN (SELECT seq FROM picked)
+         ) x ON true
+         ORDER BY x.seq DESC`,
+        [options.cursor ?? null, options.phyId ?? null, options.status ?? null, options.since ?? null, options.until ?? null, limit + 1, budget],
+      );
+      const found = rows.filter((row) => row.id !== null);
+      const page = found.slice(0, limit);
+      const { low, examined } = rows[0] ?? { low: null, examined: 0 };
+      const nextCursor = found.length > limit ? page[page.length - 1]!.seq : examined >= budget ? low : null;
+      return { items: page.map(toStoredCommand), nextCursor };
+    });
+  }
+
+  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
     return classified('listDead', () => this.dead.list(options));
   }
 
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  replayDead(selector: DeadSelector): Promise<number> {
     return classified('replayDead', () => this.dead.replay(selector));
   }
 
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
+  purgeDead(selector: DeadSelector): Promise<number> {
     return classified('purgeDead', () => this.dead.purge(selector));
   }
 

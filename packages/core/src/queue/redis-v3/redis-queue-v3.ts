@@ -7,6 +7,9 @@ import {
   QUEUE_DEFAULTS,
   type AckItem,
   type ClaimOptions,
+  type DeadSelector,
+  type ListCommandsOptions,
+  type ListDeadOptions,
   type ClaimedCommand,
   type CommandStore,
   type EnqueueResult,
@@ -17,7 +20,9 @@ import {
   type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
-import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from '../redis/queue-input';
+import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-input';
+import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from '../redis/dead-letter-pages';
+import { listCommandHistory, type HistoryShards } from '../redis/command-history';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { RedisEventLog } from '../redis/event-log';
 import { RedisGate } from '../redis/redis-gate';
@@ -29,7 +34,7 @@ import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
 import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
-import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
+import { oldestReadyAge, oldestReadyReads, readWithTime, redisNowMs } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
@@ -47,7 +52,7 @@ export interface RedisQueueV3Options extends RedisQueueOptions {
 const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 /** Scripts after which a shard's known best scores may be wrong (claim, ack and enqueue answer fresh ones). */
-const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offline', 'device-online', 'cancel', 'replay-dead']);
+const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offline', 'device-online', 'cancel', 'cancel-device', 'replay-dead']);
 
 /**
  * CommandQueue on the v3 Redis layout (lua/includes/v3.lua): one packed string per command,
@@ -73,6 +78,7 @@ export class RedisQueueV3 implements CommandStore {
   private readonly origin = randomUUID().slice(0, 8);
   private readonly wakeArg: string;
   private readonly gate: RedisGate;
+  private readonly deadLetters: DeadLetterShards<StoredCommand>;
   private readonly events: RedisEventLog;
 
   constructor(
@@ -104,6 +110,13 @@ export class RedisQueueV3 implements CommandStore {
       keepPayload: options.keepFinishedPayload === true,
     };
     this.gate = new RedisGate(client, options);
+    this.deadLetters = {
+      shards: this.keys.shards,
+      shardOfId: (id) => this.keys.shardOfId(id),
+      list: (shard, args) => this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args)),
+      decode: toStoredCommandV3,
+      now: () => redisNowMs(this.client, (op, issue) => this.call(op, issue)),
+    };
     this.events = new RedisEventLog({
       client,
       call: (operation, issue) => this.call(operation, issue),
@@ -276,28 +289,40 @@ export class RedisQueueV3 implements CommandStore {
     return state ? state.readUInt32BE(0) : 0; // the device state starts with its pending count
   }
 
-  /** Oldest death first; cursor `<deadAt>:<id>` of the last item answered. */
-  async listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    const limit = options.limit ?? 100;
-    const [afterScore, afterId] = parseDeadCursor(options.cursor);
-    const pages = await Promise.all(
-      this.shardList().map(async (shard) => {
-        const reply = (await this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), [afterScore, afterId, limit + 1]))) as Array<[Buffer, Buffer[]]>;
-        return reply.map(([score, view]) => ({ deadAt: Number(score.toString()), command: toStoredCommandV3(view) }));
-      }),
-    );
-    const merged = pages.flat().sort((a, b) => a.deadAt - b.deadAt || (a.command.id < b.command.id ? -1 : a.command.id > b.command.id ? 1 : 0));
-    const page = merged.slice(0, limit);
-    const last = page[page.length - 1];
-    return { items: page.map((p) => p.command), nextCursor: merged.length > limit && last ? `${last.deadAt}:${last.command.id}` : null };
+  /** Oldest death first; cursor `<deadAt>:<id>` of the last item (or entry) examined. */
+  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return listDeadLetters(this.deadLetters, options);
   }
 
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.deadOperation('replay-dead', selector, [this.maxInFlight, this.wakeArg]);
+  replayDead(selector: DeadSelector): Promise<number> {
+    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('replay-dead', shard, [this.maxInFlight, this.wakeArg, mode, ...args]));
   }
 
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.deadOperation('purge-dead', selector, []);
+  purgeDead(selector: DeadSelector): Promise<number> {
+    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('purge-dead', shard, [mode, ...args]));
+  }
+
+  async cancelDevice(phyId: string): Promise<number> {
+    assertPhyId(phyId);
+    const shard = this.keys.shardOf(phyId);
+    let total = 0;
+    for (;;) {
+      const n = Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, this.keepPayload, CHUNK]));
+      total += n;
+      if (n < CHUNK) return total;
+    }
+  }
+
+  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    const history: HistoryShards = {
+      client: this.client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      shardOf: (phyId) => this.keys.shardOf(phyId),
+      get: (id) => this.get(id),
+    };
+    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {
@@ -419,31 +444,6 @@ export class RedisQueueV3 implements CommandStore {
       });
     });
     return results;
-  }
-
-  private async deadOperation(name: 'replay-dead' | 'purge-dead', selector: { ids: string[] } | { all: true }, head: Arg[]): Promise<number> {
-    let total = 0;
-    if ('all' in selector) {
-      await Promise.all(
-        this.shardList().map(async (shard) => {
-          for (;;) {
-            const n = Number(await this.run(name, shard, [...head, 'all', CHUNK]));
-            total += n;
-            if (n < CHUNK) return;
-          }
-        }),
-      );
-      return total;
-    }
-    const byShard = groupByShard(
-      selector.ids.filter((id) => this.keys.shardOfId(id) !== null),
-      (id) => this.keys.shardOfId(id)!,
-    );
-    await fanOut(byShard, CHUNK, async (shard, ids) => {
-      const n = Number(await this.run(name, shard, [...head, 'ids', 0, ...ids]));
-      total += n;
-    });
-    return total;
   }
 
   /** Runs one script on every shard and sums the counts it answers. */

@@ -7,6 +7,9 @@ import {
   QUEUE_DEFAULTS,
   type AckItem,
   type ClaimOptions,
+  type DeadSelector,
+  type ListCommandsOptions,
+  type ListDeadOptions,
   type ClaimedCommand,
   type CommandStore,
   type EnqueueResult,
@@ -30,9 +33,11 @@ import { RedisGate } from './redis-gate';
 import type { RedisLivenessOptions } from './redis-liveness';
 import type { RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
-import { oldestReadyAge, oldestReadyReads, readWithTime } from './shard-reads';
+import { oldestReadyAge, oldestReadyReads, readWithTime, redisNowMs } from './shard-reads';
 import { WakeNotifier } from './wake-notifier';
-import { assertPhyId, parseDeadCursor, parseParkedCursor, withoutScore } from './queue-input';
+import { assertPhyId, parseParkedCursor, withoutScore } from './queue-input';
+import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from './dead-letter-pages';
+import { listCommandHistory, type HistoryShards } from './command-history';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -73,7 +78,7 @@ const SCAN_TTL_MS = PLAN_TTL_MS;
 
 type Arg = string | number | Buffer;
 /** Scripts after which a shard's known best scores (claim-plan.ts) may be wrong; claim and ack answer fresh ones. */
-const CHANGES_CLAIMABLE = new Set<QueueScriptName>(['enqueue', 'fail', 'release', 'device-offline', 'device-online', 'cancel', 'replay-dead']);
+const CHANGES_CLAIMABLE = new Set<QueueScriptName>(['enqueue', 'fail', 'release', 'device-offline', 'device-online', 'cancel', 'cancel-device', 'replay-dead']);
 type CodeReply = [number, string, string];
 
 /**
@@ -110,6 +115,7 @@ export class RedisQueue implements CommandStore {
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
   private readonly gate: RedisGate;
+  private readonly deadLetters: DeadLetterShards<StoredCommand>;
   private readonly events: RedisEventLog;
 
   constructor(
@@ -139,6 +145,13 @@ export class RedisQueue implements CommandStore {
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
     this.scanTtlMs = options.scanTtlMs ?? SCAN_TTL_MS;
     this.gate = new RedisGate(client, options);
+    this.deadLetters = {
+      shards: this.keys.shards,
+      shardOfId: (id) => this.keys.shardOfId(id),
+      list: (shard, args) => this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args)),
+      decode: toStoredCommand,
+      now: () => redisNowMs(this.client, (op, issue) => this.call(op, issue)),
+    };
     this.events = new RedisEventLog({
       client,
       call: (operation, issue) => this.call(operation, issue),
@@ -440,30 +453,40 @@ export class RedisQueue implements CommandStore {
     return status ? { id, status: status as IdempotencyRecord['status'], fingerprint: fingerprint || null } : null;
   }
 
-  /** Oldest death first; cursor `<deadAt>:<id>` of the last item answered. */
-  async listDead(options: { limit?: number; cursor?: string } = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    const limit = options.limit ?? 100;
-    const [afterScore, afterId] = parseDeadCursor(options.cursor);
-    const pages = await Promise.all(
-      this.shardList().map(async (shard) => {
-        const reply = (await this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), [afterScore, afterId, limit + 1]))) as Array<
-          [Buffer, Buffer[]]
-        >;
-        return reply.map(([score, record]) => ({ deadAt: Number(score.toString()), command: toStoredCommand(record) }));
-      }),
-    );
-    const merged = pages.flat().sort((a, b) => a.deadAt - b.deadAt || (a.command.id < b.command.id ? -1 : a.command.id > b.command.id ? 1 : 0));
-    const page = merged.slice(0, limit);
-    const last = page[page.length - 1];
-    return { items: page.map((p) => p.command), nextCursor: merged.length > limit && last ? `${last.deadAt}:${last.command.id}` : null };
+  /** Oldest death first; cursor `<deadAt>:<id>` of the last item (or entry) examined. */
+  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return listDeadLetters(this.deadLetters, options);
   }
 
-  replayDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.deadOperation('replay-dead', selector, [this.maxInFlight, this.wakeArg]);
+  replayDead(selector: DeadSelector): Promise<number> {
+    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('replay-dead', shard, [this.maxInFlight, this.wakeArg, mode, ...args]));
   }
 
-  purgeDead(selector: { ids: string[] } | { all: true }): Promise<number> {
-    return this.deadOperation('purge-dead', selector, []);
+  purgeDead(selector: DeadSelector): Promise<number> {
+    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('purge-dead', shard, [mode, ...args]));
+  }
+
+  async cancelDevice(phyId: string): Promise<number> {
+    assertPhyId(phyId);
+    const shard = this.keys.shardOf(phyId);
+    let total = 0;
+    for (;;) {
+      const n = Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, CHUNK]));
+      total += n;
+      if (n < CHUNK) return total;
+    }
+  }
+
+  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    const history: HistoryShards = {
+      client: this.client,
+      call: (operation, issue) => this.call(operation, issue),
+      shards: this.keys.shards,
+      streamKey: (shard) => this.keys.events(shard),
+      shardOf: (phyId) => this.keys.shardOf(phyId),
+      get: (id) => this.get(id),
+    };
+    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {
@@ -626,29 +649,6 @@ export class RedisQueue implements CommandStore {
     }
     await Promise.all(calls);
     return results;
-  }
-
-  private async deadOperation(name: 'replay-dead' | 'purge-dead', selector: { ids: string[] } | { all: true }, head: Arg[]): Promise<number> {
-    let total = 0;
-    if ('all' in selector) {
-      await Promise.all(
-        this.shardList().map(async (shard) => {
-          for (;;) {
-            const n = Number(await this.run(name, shard, [...head, 'all', CHUNK]));
-            total += n;
-            if (n < CHUNK) return;
-          }
-        }),
-      );
-      return total;
-    }
-    const byShard = new Map<number, string[]>();
-    for (const id of selector.ids) {
-      const shard = this.keys.shardOfId(id);
-      if (shard !== null) byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
-    }
-    const counts = await Promise.all([...byShard].map(([shard, ids]) => this.run(name, shard, [...head, 'ids', 0, ...ids])));
-    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {

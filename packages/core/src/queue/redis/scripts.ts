@@ -10,7 +10,7 @@ export const LUA_DIR = resolve(__dirname, '../../../lua');
  * Bump when any script's behaviour changes: the scripts are registered under versioned names
  * (and run by their SHA), so two releases can share one Redis during a rolling deploy.
  */
-export const SCRIPT_VERSION = 4;
+export const SCRIPT_VERSION = 5;
 
 /** Script file stem -> number of KEYS (the file's suffix). */
 export const QUEUE_SCRIPTS = {
@@ -25,6 +25,7 @@ export const QUEUE_SCRIPTS = {
   reclaim: 10,
   expire: 10,
   cancel: 10,
+  'cancel-device': 10,
   get: 10,
   'list-device': 10,
   stats: 10,
@@ -54,6 +55,7 @@ export const SCRIPT_FLAGS: Record<QueueScriptName, string> = {
   reclaim: 'allow-oom',
   expire: 'allow-oom',
   cancel: 'allow-oom',
+  'cancel-device': 'allow-oom',
   'purge-dead': 'allow-oom',
   // list-dead drops index entries whose record is gone: a removal.
   'list-dead': 'allow-oom',

@@ -21,6 +21,12 @@ export async function readWithTime(client: RedisClient, call: GatedCall, operati
   return answers.map(([, value]) => value);
 }
 
+/** The Redis clock now, epoch ms. */
+export async function redisNowMs(client: RedisClient, call: GatedCall): Promise<number> {
+  const [seconds, micros] = await call('time', () => client.time());
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
 /**
  * The age of the oldest ready command, read from the shards' `ready` sets alone (both Redis
  * layouts score them alike). A device's

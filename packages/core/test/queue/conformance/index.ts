@@ -1,3 +1,4 @@
+import { bulkConformance, historyConformance } from './bulk';
 import { concurrencyConformance } from './concurrency';
 import { eventConformance } from './events';
 import type { MakeQueue } from './harness';
@@ -24,7 +25,10 @@ export const CONFORMANCE_MODULES = {
   offline: offlineConformance,
   validation: validationConformance,
   events: eventConformance,
+  bulk: bulkConformance,
+  history: historyConformance,
 } as const;
+
 
 /**
  * The behaviour every CommandQueue backend must show (delivery, atomic transitions, order, offline devices), written
