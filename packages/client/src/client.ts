@@ -12,6 +12,8 @@ export type EnqueueResult = Schemas['EnqueueResult'];
 export type WaitedCommand = Schemas['WaitedCommand'];
 export type BatchResult = Schemas['BatchResult'];
 export type BatchAccepted = Schemas['BatchAccepted'];
+/** A batch item sent with a wait: the whole command as the wait left it. */
+export type BatchWaited = Schemas['BatchWaited'];
 export type BatchFailed = Schemas['BatchFailed'];
 export type Device = Schemas['Device'];
 export type Stats = Schemas['Stats'];
@@ -86,11 +88,13 @@ export class OutboundClient {
 
   /** Queues one command (202: `{id, status, duplicate}`), or a batch: each item answers on its own, in order. */
   send(command: SendCommand, options?: { idempotencyKey?: string; signal?: AbortSignal }): Promise<EnqueueResult>;
-  send(commands: readonly SendCommand[], options?: { signal?: AbortSignal }): Promise<BatchResult>;
-  async send(what: SendCommand | readonly SendCommand[], options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<EnqueueResult | BatchResult> {
+  /** With `waitMs` a batch answers once every command is terminal or the wait passes, each item the whole command (BatchWaited). */
+  send(commands: readonly SendCommand[], options?: { waitMs?: number; signal?: AbortSignal }): Promise<BatchResult>;
+  async send(what: SendCommand | readonly SendCommand[], options: { idempotencyKey?: string; waitMs?: number; signal?: AbortSignal } = {}): Promise<EnqueueResult | BatchResult> {
     if (Array.isArray(what)) {
       const commands = (what as readonly SendCommand[]).map(toBody);
-      return this.call((signal) => this.api.POST('/v1/commands/batch', { body: { commands }, signal }), options.signal);
+      const query = options.waitMs ? { waitMs: options.waitMs } : undefined;
+      return this.call((signal) => this.api.POST('/v1/commands/batch', { body: { commands }, params: { query }, signal }), options.signal, options.waitMs);
     }
     const body = toBody(what as SendCommand);
     const header = options.idempotencyKey === undefined ? undefined : { 'Idempotency-Key': options.idempotencyKey };
@@ -131,16 +135,15 @@ export class OutboundClient {
 
   /** Command history, newest first (queued, in flight and finished within retention), page after page. */
   async *list(options: ListOptions = {}): AsyncGenerator<Command> {
-    let cursor: string | null = null;
+    let cursor: string | undefined;
     do {
-      const query: Record<string, string | number | undefined> = {
-        phyId: options.phyId, status: options.status, since: timeQuery(options.since), until: timeQuery(options.until), limit: options.pageSize,
-        ...(cursor === null ? {} : { cursor }),
+      const query = {
+        phyId: options.phyId, status: options.status, since: timeQuery(options.since), until: timeQuery(options.until), limit: options.pageSize, cursor,
       };
-      const page: CommandPage = await this.getJson('/v1/commands', query, options.signal);
+      const page: CommandPage = await this.call((signal) => this.api.GET('/v1/commands', { params: { query }, signal }), options.signal);
       yield* page.items;
-      cursor = page.nextCursor;
-    } while (cursor !== null);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
   }
 
   /**
@@ -224,22 +227,6 @@ export class OutboundClient {
     }
     if (answer.error !== undefined || !answer.response.ok) throw OutboundApiError.fromResponse(answer.response, answer.error);
     return answer.data as T;
-  }
-
-  /** GET of a JSON document by plain fetch (for routes this client's types do not name yet). */
-  private async getJson<T>(path: string, query: Record<string, string | number | undefined>, callerSignal?: AbortSignal): Promise<T> {
-    const url = new URL(`${this.base}${path}`);
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
-    let response: Response;
-    try {
-      response = await this.fetchImpl(url, { headers: { authorization: `Bearer ${this.options.apiKey}` }, signal });
-    } catch (error) {
-      throw OutboundApiError.fromFailure(this.base, error);
-    }
-    if (!response.ok) throw await this.errorOf(response);
-    return (await response.json()) as T;
   }
 
   private async errorOf(response: Response): Promise<OutboundApiError> {

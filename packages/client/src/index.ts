@@ -5,7 +5,7 @@
 export {
   OutboundClient, isTerminal, COMMAND_STATUSES, TERMINAL_STATUSES,
   type OutboundClientOptions, type ListOptions, type SendCommand, type Command, type CommandStatus, type EnqueueRequest, type EnqueueResult,
-  type WaitedCommand, type BatchResult, type BatchAccepted, type BatchFailed, type Device, type Stats, type CommandPage, type DeadLetterSelector,
+  type WaitedCommand, type BatchResult, type BatchAccepted, type BatchWaited, type BatchFailed, type Device, type Stats, type CommandPage, type DeadLetterSelector,
 } from './client';
 export { OutboundApiError, type ApiErrorCode, type ClientErrorCode, type FieldError, type Problem } from './errors';
 export { EVENT_TYPES, type EventType, type OutboundEvent, type StreamedEvent, type EventsOptions } from './events';

@@ -46,6 +46,10 @@ describe('@outbound/client against a running stack (dispatcher, ingress, simulat
     const failed = result.results[1] as BatchFailed;
     expect(failed).toMatchObject({ index: 1, code: 'VALIDATION_FAILED', status: 400 });
     expect(failed.errors?.[0]?.path).toBe('commands.1.maxAttempts');
+
+    await stack.device('CLIENT-BATCH-WAIT');
+    const waited = await client.send([{ phyId: 'CLIENT-BATCH-WAIT', payload: 'aGk=' }, { phyId: 'CLIENT-BATCH-WAIT', payload: 'aG8=' }], { waitMs: 10_000 });
+    expect(waited.results.map((r) => ('status' in r ? r.status : null))).toEqual(['acked', 'acked']);
   });
 
   it('cancels a queued command; cancelling an acked one is INVALID_STATE', async () => {
@@ -71,6 +75,22 @@ describe('@outbound/client against a running stack (dispatcher, ingress, simulat
     expect(await refused(new OutboundClient({ baseUrl: stack.api.url, apiKey: 'wrong-key-0123456789' }).get('x'))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
     const unreachable = await refused(new OutboundClient({ baseUrl: 'http://127.0.0.1:1', apiKey: SEND_KEY }).get('x'));
     expect(unreachable).toMatchObject({ status: 0, code: 'UNREACHABLE' });
+  });
+
+  it('lists the history newest first, page after page, and by status', async () => {
+    // Scheduled for later, so they stay queued.
+    const later = Date.now() + 300_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push((await client.send({ phyId: 'CLIENT-LIST', payload: Buffer.from([i]), deliverAt: later })).id);
+    await client.cancel(ids[1]!);
+
+    const listed: string[] = [];
+    for await (const command of client.list({ phyId: 'CLIENT-LIST', pageSize: 2 })) listed.push(command.id);
+    expect(listed).toEqual([...ids].reverse());
+
+    const cancelled: string[] = [];
+    for await (const command of client.list({ phyId: 'CLIENT-LIST', status: 'cancelled', since: new Date(Date.now() - 60_000) })) cancelled.push(command.id);
+    expect(cancelled).toEqual([ids[1]]);
   });
 
   it('reads the device and the stats with an admin key', async () => {

@@ -92,7 +92,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Command history: queued, in-flight and finished commands within retention, newest enqueue first */
+        get: operations["listCommands"];
         put?: never;
         /** Enqueue one command */
         post: operations["enqueueCommand"];
@@ -129,7 +130,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Enqueue up to 1000 commands; each item answers on its own */
+        /** Enqueue up to 1000 commands; each item answers on its own (with waitMs: once every one is terminal or the wait passes) */
         post: operations["enqueueCommands"];
         delete?: never;
         options?: never;
@@ -144,7 +145,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Dead letters, paged */
+        /** Dead letters, oldest death first, filtered and paged */
         get: operations["listDeadLetters"];
         put?: never;
         post?: never;
@@ -171,6 +172,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dead-letters/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete dead letters for good: these ids, all, or those a filter selects */
+        post: operations["purgeDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/dead-letters/replay": {
         parameters: {
             query?: never;
@@ -180,7 +198,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Requeue dead letters (attempts reset) */
+        /** Requeue dead letters (attempts reset): these ids, all, or those a filter selects */
         post: operations["replayDeadLetters"];
         delete?: never;
         options?: never;
@@ -212,11 +230,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The device's pending commands in delivery order */
+        /** Without status or cursor: the device's pending commands in delivery order (nextCursor null). With either: its history, newest enqueue first, paged */
         get: operations["listDeviceCommands"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Cancel every queued command of the device (not those in flight) */
+        delete: operations["cancelDeviceCommands"];
         options?: never;
         head?: never;
         patch?: never;
@@ -294,7 +313,7 @@ export interface components {
              * @description the error code (docs/errors.md)
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "COMMAND_NOT_FOUND" | "DEVICE_NOT_CONNECTED" | "STALE_EPOCH" | "LEASE_LOST" | "INVALID_STATE" | "IDEMPOTENCY_CONFLICT" | "PAYLOAD_TOO_LARGE" | "QUEUE_FULL" | "INTERNAL" | "ACK_TIMEOUT" | "STORE_UNAVAILABLE" | "STORE_FULL" | "OUTCOME_UNKNOWN" | "NOT_READY";
+            code: "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "COMMAND_NOT_FOUND" | "DEVICE_NOT_CONNECTED" | "STALE_EPOCH" | "LEASE_LOST" | "INVALID_STATE" | "IDEMPOTENCY_CONFLICT" | "PAYLOAD_TOO_LARGE" | "QUEUE_FULL" | "DEVICE_OFFLINE" | "INTERNAL" | "ACK_TIMEOUT" | "STORE_UNAVAILABLE" | "STORE_FULL" | "OUTCOME_UNKNOWN" | "NOT_READY";
             /** @description what went wrong this time */
             detail: string;
             errors?: {
@@ -320,7 +339,36 @@ export interface components {
             accepted: number;
             failed: number;
             /** @description one per command, in request order */
-            results: (components["schemas"]["BatchAccepted"] | components["schemas"]["BatchFailed"])[];
+            results: (components["schemas"]["BatchAccepted"] | components["schemas"]["BatchWaited"] | components["schemas"]["BatchFailed"])[];
+        };
+        /** @description with waitMs: the whole command as the wait left it */
+        BatchWaited: {
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliverAt: string | null;
+            duplicate: boolean;
+            /** Format: date-time */
+            expiresAt: string;
+            /** Format: uuid */
+            id: string;
+            index: number;
+            lastError: string | null;
+            maxAttempts: number;
+            phyId: string;
+            priority: number;
+            /** @description the device's ACK bytes */
+            result: string | null;
+            /** @enum {string} */
+            status: "queued" | "inflight" | "acked" | "rejected" | "dead" | "expired" | "cancelled";
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * @description why a queued command is not being delivered now (null: ready, or not queued)
+             * @enum {string|null}
+             */
+            waitingFor: "device" | "backoff" | "schedule" | null;
         };
         Command: {
             attempts: number;
@@ -359,11 +407,24 @@ export interface components {
             key: "provisioned" | "derived";
             revoked: boolean;
         };
+        DeadLetterFilter: {
+            /** @description one device */
+            phyId?: string;
+            /** @description a prefix of the dead letter's lastError (case-sensitive): ACK_TIMEOUT finds every ack timeout */
+            reason?: string;
+            /** @description died at or after this time: ISO-8601 with an offset, or epoch ms */
+            since?: number | string;
+            /** @description died before this time: ISO-8601 with an offset, or epoch ms */
+            until?: number | string;
+        };
+        /** @description these ids, every dead letter, or those the filter selects */
         DeadLetterSelector: {
             ids: string[];
         } | {
             /** @enum {boolean} */
             all: true;
+        } | {
+            filter: components["schemas"]["DeadLetterFilter"];
         };
         Device: {
             /** Format: date-time */
@@ -392,6 +453,12 @@ export interface components {
             idempotencyKey?: string;
             /** @default 5 */
             maxAttempts?: number;
+            /**
+             * @description when the device has no live connection: `queue` stores the command to wait for it, `reject` refuses it at once (409 DEVICE_OFFLINE) and stores nothing
+             * @default queue
+             * @enum {string}
+             */
+            offline?: "queue" | "reject";
             /** @description at most 65520 bytes once decoded */
             payload: string;
             phyId: string;
@@ -434,7 +501,7 @@ export interface components {
              * @description the error code (docs/errors.md)
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "COMMAND_NOT_FOUND" | "DEVICE_NOT_CONNECTED" | "STALE_EPOCH" | "LEASE_LOST" | "INVALID_STATE" | "IDEMPOTENCY_CONFLICT" | "PAYLOAD_TOO_LARGE" | "QUEUE_FULL" | "INTERNAL" | "ACK_TIMEOUT" | "STORE_UNAVAILABLE" | "STORE_FULL" | "OUTCOME_UNKNOWN" | "NOT_READY";
+            code: "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "COMMAND_NOT_FOUND" | "DEVICE_NOT_CONNECTED" | "STALE_EPOCH" | "LEASE_LOST" | "INVALID_STATE" | "IDEMPOTENCY_CONFLICT" | "PAYLOAD_TOO_LARGE" | "QUEUE_FULL" | "DEVICE_OFFLINE" | "INTERNAL" | "ACK_TIMEOUT" | "STORE_UNAVAILABLE" | "STORE_FULL" | "OUTCOME_UNKNOWN" | "NOT_READY";
             /** @description what went wrong this time */
             detail: string;
             /** @description field errors (400) */
@@ -645,6 +712,106 @@ export interface operations {
             };
         };
     };
+    listCommands: {
+        parameters: {
+            query?: {
+                /** @description the nextCursor of the previous page */
+                cursor?: string;
+                limit?: number;
+                /** @description one device */
+                phyId?: string;
+                /** @description enqueued at or after this time: ISO-8601 with an offset, or epoch ms */
+                since?: number | string;
+                status?: "queued" | "inflight" | "acked" | "rejected" | "dead" | "expired" | "cancelled";
+                /** @description enqueued before this time: ISO-8601 with an offset, or epoch ms */
+                until?: number | string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page (it may hold fewer than limit and still have a nextCursor) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandPage"];
+                };
+            };
+            /** @description invalid request (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this path does not take this method (Allow) */
+            405: {
+                headers: {
+                    /** @description the methods this path takes */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     enqueueCommand: {
         parameters: {
             query?: {
@@ -720,7 +887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict (state, or an idempotency key used for another payload) */
+            /** @description conflict (state, an idempotency key used for another payload, or DEVICE_OFFLINE with offline: "reject") */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -941,7 +1108,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict (state, or an idempotency key used for another payload) */
+            /** @description conflict (state, an idempotency key used for another payload, or DEVICE_OFFLINE with offline: "reject") */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -985,7 +1152,10 @@ export interface operations {
     };
     enqueueCommands: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description hold the answer until the command is terminal or this many ms pass */
+                waitMs?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1093,6 +1263,14 @@ export interface operations {
                 /** @description the nextCursor of the previous page */
                 cursor?: string;
                 limit?: number;
+                /** @description one device */
+                phyId?: string;
+                /** @description a prefix of the dead letter's lastError (case-sensitive): ACK_TIMEOUT finds every ack timeout */
+                reason?: string;
+                /** @description died at or after this time: ISO-8601 with an offset, or epoch ms */
+                since?: number | string;
+                /** @description died before this time: ISO-8601 with an offset, or epoch ms */
+                until?: number | string;
             };
             header?: never;
             path?: never;
@@ -1100,7 +1278,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description a page */
+            /** @description a page (with a filter it may hold fewer than limit and still have a nextCursor) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1231,6 +1409,101 @@ export interface operations {
             };
             /** @description not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this path does not take this method (Allow) */
+            405: {
+                headers: {
+                    /** @description the methods this path takes */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purgeDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeadLetterSelector"];
+            };
+        };
+        responses: {
+            /** @description how many went */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        purged: number;
+                    };
+                };
+            };
+            /** @description invalid request (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key lacks the role */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1472,7 +1745,11 @@ export interface operations {
     listDeviceCommands: {
         parameters: {
             query?: {
+                /** @description the nextCursor of the previous page */
+                cursor?: string;
                 limit?: number;
+                /** @description with status or cursor: the device's history (every state, newest first) instead of its pending commands */
+                status?: "queued" | "inflight" | "acked" | "rejected" | "dead" | "expired" | "cancelled";
             };
             header?: never;
             path: {
@@ -1491,7 +1768,103 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Command"][];
+                        /** @description null on the last page */
+                        nextCursor: string | null;
                         phyId: string;
+                    };
+                };
+            };
+            /** @description invalid request (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this path does not take this method (Allow) */
+            405: {
+                headers: {
+                    /** @description the methods this path takes */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key's rate limit (RATE_LIMITED) or, on enqueue, the queue cap (QUEUE_FULL); Retry-After says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE or STORE_FULL: nothing stored; OUTCOME_UNKNOWN: may be stored, the answer names the id to look up (all with Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelDeviceCommands: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the device id */
+                phyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description how many were cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        cancelled: number;
                     };
                 };
             };
