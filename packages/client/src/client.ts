@@ -183,6 +183,16 @@ export class OutboundClient {
     return (await this.call((signal) => this.api.POST('/v1/dead-letters/replay', { body: selector, signal }), options.signal)).replayed;
   }
 
+  /** Deletes dead letters by ids, all, or a filter (admin key); answers how many went. */
+  async purgeDeadLetters(selector: DeadLetterSelector, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return (await this.call((signal) => this.api.POST('/v1/dead-letters/purge', { body: selector, signal }), options.signal)).purged;
+  }
+
+  /** Cancels every queued command of a device (admin key); answers how many. */
+  async cancelDeviceCommands(phyId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return (await this.call((signal) => this.api.DELETE('/v1/devices/{phyId}/commands', { params: { path: { phyId } }, signal }), options.signal)).cancelled;
+  }
+
   /** Deletes one dead letter (admin key). */
   async deleteDeadLetter(id: string, options: { signal?: AbortSignal } = {}): Promise<number> {
     return (await this.call((signal) => this.api.DELETE('/v1/dead-letters/{id}', { params: { path: { id } }, signal }), options.signal)).deleted;

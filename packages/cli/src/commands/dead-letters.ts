@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { OutboundClient } from '@outbound/client';
 import { UsageError, withApiOptions, withClient, type ApiFlags } from '../api-flags';
 import { integer } from './enqueue';
 
@@ -7,23 +6,6 @@ function selector(ids: string[], all: boolean): { ids: string[] } | { all: true 
   if (all && ids.length > 0) throw new UsageError('give ids or --all, not both');
   if (!all && ids.length === 0) throw new UsageError('give at least one id, or --all');
   return all ? { all: true } : { ids };
-}
-
-/** Deletes dead letters one by one (the API deletes by id), a page at a time for --all. */
-async function purge(client: OutboundClient, sel: { ids: string[] } | { all: true }): Promise<{ deleted: number }> {
-  let deleted = 0;
-  const remove = async (id: string) => {
-    deleted += await client.deleteDeadLetter(id);
-  };
-  if ('ids' in sel) {
-    for (const id of sel.ids) await remove(id);
-    return { deleted };
-  }
-  for (;;) {
-    const page = await client.deadLetters({ limit: 500 });
-    if (page.items.length === 0) return { deleted };
-    for (const item of page.items) await remove(item.id);
-  }
 }
 
 /** `outbound dead-letters list|replay|purge` (admin key). */
@@ -51,7 +33,7 @@ export function register(program: Command): void {
   withApiOptions(group.command('purge').description('delete dead letters').argument('[ids...]', 'command ids').option('--all', 'every dead letter', false)).action(
     async (ids: string[], flags: ApiFlags & { all: boolean }) => {
       const sel = selector(ids, flags.all);
-      await withClient(flags, (client) => purge(client, sel), (r) => `deleted ${r.deleted}`);
+      await withClient(flags, async (client) => ({ deleted: await client.purgeDeadLetters(sel) }), (r) => `deleted ${r.deleted}`);
     },
   );
 }
