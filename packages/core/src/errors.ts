@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests for this API key; retry after the indicated delay.' },
   COMMAND_NOT_FOUND: { status: 404, message: 'No command with this id (finished commands are kept for the retention period).' },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'No webhook with this id.' },
   DEVICE_NOT_CONNECTED: { status: 404, message: 'The device holds no connection on this ingress replica.' },
   STALE_EPOCH: { status: 409, message: 'The delivery names an older connection of this device; look up its route again.' },
   LEASE_LOST: { status: 409, message: 'The lease on this command expired or was taken by another claimer; its outcome is ignored.' },

@@ -12,8 +12,11 @@ import { registerCredentialRoutes } from './credential-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
+import { registerEventRoutes } from './events/event-routes';
 import type { DispatcherMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
+import { registerWebhookRoutes } from './webhooks/routes';
+import type { WebhookStore } from './webhooks/store';
 import { TransitionLog } from './transition-log';
 
 export interface AppDeps {
@@ -22,6 +25,8 @@ export interface AppDeps {
   registry: RouteRegistry;
   /** Per-device keys and revocations (admin routes), wrapped like the queue. */
   credentials: CredentialStore;
+  /** Webhooks (admin routes), wrapped like the queue. */
+  webhooks: WebhookStore;
   apiKeys: ReadonlyMap<string, ApiRole>;
   waiter: CompletionWaiter;
   metrics: DispatcherMetrics;
@@ -40,6 +45,8 @@ export interface AppDeps {
   logSampling?: LogSamplingConfig;
   /** Spans for API requests and enqueues (off: none). */
   tracing?: Tracing;
+  /** Live event streams: keepalive period, and the signal that ends them all when the server stops. */
+  eventStreams: { keepaliveMs: number; closing: AbortSignal };
 }
 
 /** The dispatcher's HTTP app: public API, OpenAPI document, health and metrics. It listens on nothing (main.ts does). */
@@ -72,6 +79,8 @@ export function createApp(deps: AppDeps): Express {
     logger: deps.logger,
     tracing: deps.tracing,
   });
+  registerEventRoutes(app, { events: deps.queue, guard: requireRole('send'), metrics: deps.metrics, logger: deps.logger, ...deps.eventStreams });
+  registerWebhookRoutes(app, { store: deps.webhooks, events: deps.queue, guard: requireRole('admin') });
   registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });
   registerCredentialRoutes(app, { credentials: deps.credentials, guard: requireRole('admin') });
 

@@ -7,6 +7,9 @@ import { Gauge, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterFactory } from './api-rate-limit';
 import type { DispatcherConfig } from './config';
+import { PostgresWebhookStore } from './webhooks/postgres-store';
+import { RedisWebhookStore } from './webhooks/redis-store';
+import type { WebhookStore } from './webhooks/store';
 
 /** The stores the dispatcher runs on, chosen by `queue.backend` (QUEUE_BACKEND). */
 export interface Backend {
@@ -15,6 +18,8 @@ export interface Backend {
   registry: RouteRegistry;
   /** Per-device keys and revocations, beside the route registry (the ingress replicas read them there). */
   credentials: CredentialStore;
+  /** Webhooks and their delivery state (cursor, lease, recent attempts). */
+  webhooks: WebhookStore;
   /** Rate limiters counting in this store, so every dispatcher shares each budget. */
   rateLimiter: RateLimiterFactory;
   /** Each store's health check for /health and /readyz. */
@@ -71,6 +76,7 @@ export async function createBackend(
     queue,
     registry,
     credentials,
+    webhooks: new RedisWebhookStore(client, config.queue.prefix),
     rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
       new RateLimiterRedis({ storeClient: client, keyPrefix: `${limitPrefix}:${keyPrefix}`, points, duration: durationSeconds }),
     checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await store.memory(), store.admissionMaxMemoryRatio) },
@@ -148,6 +154,7 @@ async function createPostgresBackend(config: DispatcherConfig, name: string): Pr
     queue,
     registry,
     credentials,
+    webhooks: new PostgresWebhookStore(store.pool, config.queue.prefix),
     // Table rate_limits (migration 0005) in the registry schema; tableCreated: the migration made it.
     rateLimiter: ({ keyPrefix, points, durationSeconds }) =>
       new RateLimiterPostgres({

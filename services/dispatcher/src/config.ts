@@ -61,7 +61,18 @@ export interface DispatcherConfig {
     routeCacheMs: number;
     hopTiming: boolean;
   };
-  api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number };
+  api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number; eventsKeepaliveMs: number };
+  /** Delivery of the event log to webhooks (docs/api.md, "Webhooks"). */
+  webhooks: {
+    enabled: boolean;
+    pollMs: number;
+    leaseMs: number;
+    timeoutMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    giveUpMs: number;
+    window: number;
+  };
   shutdown: { graceMs: number };
 }
 
@@ -172,6 +183,17 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),
     batchMax: pos('most commands per batch enqueue', 1_000, 'DISPATCHER_BATCH_MAX'),
     enqueueConcurrency: pos('enqueue store calls in flight at once; requests arriving beyond share the next call (group commit)', 4, 'DISPATCHER_ENQUEUE_CONCURRENCY'),
+    eventsKeepaliveMs: pos('live event stream (GET /v1/events): a keepalive comment this often, so proxies keep idle streams open', 15_000, 'EVENTS_KEEPALIVE_MS'),
+  },
+  webhooks: {
+    enabled: { doc: 'deliver events to webhooks from this dispatcher (each webhook is delivered by one dispatcher at a time, under a lease)', format: Boolean, default: true, env: 'WEBHOOKS_ENABLED' },
+    pollMs: pos('how often the webhook list is read for webhooks to take over (new ones, or ones whose dispatcher stopped)', 2_000, 'WEBHOOK_POLL_MS'),
+    leaseMs: pos('a webhook\'s lease: another dispatcher takes a crashed one\'s webhooks after this', 15_000, 'WEBHOOK_LEASE_MS'),
+    timeoutMs: pos('longest wait for a receiver\'s answer to one POST (connect included)', 10_000, 'WEBHOOK_TIMEOUT_MS'),
+    retryBaseMs: pos('first retry delay of a failed POST (doubles per retry, with jitter)', 5_000, 'WEBHOOK_RETRY_BASE_MS'),
+    retryMaxMs: pos('longest retry delay', 3_600_000, 'WEBHOOK_RETRY_MAX_MS'),
+    giveUpMs: pos('an event still failing this long after its first POST is given up and delivery moves on', 24 * 3_600_000, 'WEBHOOK_GIVE_UP_MS'),
+    window: pos('POSTs of one webhook in flight at once (events may then arrive out of order)', 8, 'WEBHOOK_WINDOW'),
   },
   shutdown: { graceMs: pos('SIGTERM: in-flight work gets this long before the process exits', 15_000, 'DISPATCHER_SHUTDOWN_GRACE_MS') },
 };

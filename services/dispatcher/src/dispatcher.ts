@@ -19,6 +19,8 @@ import { OutcomeRecorder } from './outcome-recorder';
 import { guardStore } from './store-guard';
 import { TransitionLog } from './transition-log';
 import { AttemptSpans } from './tracing';
+import { WebhookSender } from './webhooks/sender';
+import { WebhookWorker } from './webhooks/worker';
 
 /** True at most once per `everyMs` (a warn line per refused request would flood the log under load). */
 class Throttle {
@@ -43,6 +45,8 @@ export interface RunningDispatcher {
   credentials: CredentialStore;
   loop: DispatchLoop | null;
   resumer: DeviceResumer | null;
+  /** Webhook delivery (null: WEBHOOKS_ENABLED=false). */
+  webhooks: WebhookWorker | null;
   metrics: DispatcherMetrics;
   logger: Logger;
   /** Stops in order: not ready, no new claims, HTTP drained, in-flight finished or released, stores closed. */
@@ -68,6 +72,8 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const queue = guardStore(backend.queue, onStoreError);
   const registry = guardStore(backend.registry, onStoreError);
   const credentials = guardStore(backend.credentials, onStoreError);
+  const webhookStore = guardStore(backend.webhooks, onStoreError);
+  const streamsClosing = new AbortController();
   // `loop` is assigned below; the gauge reads it only at scrape time.
   const metrics = createDispatcherMetrics(metricsRegistry, queue, () => loop?.maxInFlightForOneDevice() ?? 0, () => backend.memoryRatio());
   backend.registerMetrics(metricsRegistry);
@@ -76,6 +82,8 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
 
   const app = createApp({
     queue, registry, credentials, waiter, metrics, metricsRegistry, logger,
+    webhooks: webhookStore,
+    eventStreams: { keepaliveMs: config.api.eventsKeepaliveMs, closing: streamsClosing.signal },
     apiKeys: parseApiKeys(config.apiKeys),
     isReady: () => ready,
     checks: backend.checks,
@@ -120,6 +128,17 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     loop.start();
   }
 
+  let webhooks: WebhookWorker | null = null;
+  const sender = new WebhookSender({ timeoutMs: config.webhooks.timeoutMs });
+  if (config.webhooks.enabled) {
+    const h = config.webhooks;
+    webhooks = new WebhookWorker(
+      { events: queue, store: webhookStore, sender, metrics, logger: logger.child({ component: 'webhooks' }) },
+      { pollMs: h.pollMs, leaseMs: h.leaseMs, retryBaseMs: h.retryBaseMs, retryMaxMs: h.retryMaxMs, giveUpMs: h.giveUpMs, window: h.window, pageSize: 200 },
+    );
+    webhooks.start();
+  }
+
   const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -137,10 +156,21 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       waiter.close();
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Live streams never finish on their own; their clients resume elsewhere with Last-Event-ID.
+      streamsClosing.abort();
       await loop?.stop(config.shutdown.graceMs);
-      await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop()]);
-      await httpClosed;
+      await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop(), webhooks?.stop()]);
+      // A keep-alive connection whose answer ended after close() began (a stream, a long-poll)
+      // sits idle until its keep-alive timeout unless closed as well; past the grace period,
+      // whatever is still open is cut.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => server.closeAllConnections(), config.shutdown.graceMs);
+      await httpClosed.finally(() => {
+        clearInterval(idle);
+        clearTimeout(cut);
+      });
       await client.close();
+      await sender.close();
       await backend.close();
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'sending the last spans failed'));
       logger.info('dispatcher stopped');
@@ -148,5 +178,5 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     return stopping;
   };
 
-  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, credentials, loop, resumer, metrics, logger, stop };
+  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, credentials, loop, resumer, webhooks, metrics, logger, stop };
 }

@@ -26,7 +26,21 @@ export interface DispatcherMetrics {
   rateLimited: Counter<'role'>;
   retainedBytes: Gauge;
   trimmedEarly: Counter;
+  /** Live event streams (`GET /v1/events`) open on this process. */
+  eventStreams: Gauge;
+  /** Webhook POSTs by what came of them (WebhookOutcome). */
+  webhookDeliveries: Counter<'outcome'>;
+  /** Per webhook this process delivers: age of the oldest event it has not finished. */
+  webhookLag: Gauge<'webhook'>;
 }
+
+/**
+ * What came of one webhook POST (`outbound_dispatcher_webhook_deliveries_total{outcome}`):
+ * `delivered` 2xx; `retry` any other answer or none, tried again after a backoff; `gave_up` the
+ * last retry failed (WEBHOOK_GIVE_UP_MS passed) and delivery moved on; `gone` 410, the webhook
+ * is disabled.
+ */
+export type WebhookOutcome = 'delivered' | 'retry' | 'gave_up' | 'gone';
 
 const P = 'outbound_dispatcher_';
 
@@ -135,6 +149,19 @@ export function createDispatcherMetrics(
     trimmedEarly: new Counter({
       name: 'outbound_queue_trimmed_early_total',
       help: 'Finished records this dispatcher dropped to keep QUEUE_RETENTION_MAX_BYTES, before QUEUE_RETENTION_MS ended: GET answers 404 for them and their idempotency keys may be used again sooner',
+      registers: [registry],
+    }),
+    eventStreams: new Gauge({ name: `${P}event_streams`, help: 'Live event streams (GET /v1/events) open on this process', registers: [registry] }),
+    webhookDeliveries: new Counter({
+      name: `${P}webhook_deliveries_total`,
+      help: 'Webhook POSTs by outcome: delivered (2xx), retry (other answer or none; tried again), gave_up (retries ran out, moved on), gone (410: webhook disabled)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookLag: new Gauge({
+      name: `${P}webhook_lag_seconds`,
+      help: 'Per webhook delivered by this process: age of the oldest event it has not yet finished (0: caught up)',
+      labelNames: ['webhook'],
       registers: [registry],
     }),
     rateLimited: new Counter({ name: `${P}rate_limited_total`, help: 'API requests answered 429 by the per-key rate limit, by the key\'s role', labelNames: ['role'], registers: [registry] }),

@@ -9,9 +9,10 @@ import { adminRouteDocs } from './schemas/admin';
 import type { ApiLimits, RouteDoc } from './schemas/common';
 import { commandRouteDocs } from './schemas/commands';
 import { credentialRouteDocs } from './schemas/credentials';
+import { eventRouteDocs, webhookRouteDocs } from './schemas/events';
 import { serviceRouteDocs } from './schemas/service';
 
-const ROUTE_DOCS: Array<(limits: ApiLimits) => RouteDoc[]> = [commandRouteDocs, adminRouteDocs, credentialRouteDocs, serviceRouteDocs];
+const ROUTE_DOCS: Array<(limits: ApiLimits) => RouteDoc[]> = [commandRouteDocs, eventRouteDocs, adminRouteDocs, credentialRouteDocs, webhookRouteDocs, serviceRouteDocs];
 
 /** The limits of a dispatcher started with the default configuration. */
 export const DEFAULT_API_LIMITS: ApiLimits = { maxWaitMs: 60_000, batchMax: 1_000 };
@@ -31,7 +32,7 @@ export function buildOpenApiDocument(limits: ApiLimits = DEFAULT_API_LIMITS): Op
     info: {
       title: 'Outbound dispatcher API',
       version: '1.0.0',
-      description: 'Queue commands for TCP-connected devices and follow them to a terminal state. Keys: `send` role for commands, `admin` for devices, device credentials, stats and dead letters.',
+      description: 'Queue commands for TCP-connected devices and follow them to a terminal state. Keys: `send` role for commands, their timelines and the live event stream, `admin` for devices, device credentials, stats, dead letters and webhooks.',
     },
     servers: [
       { url: '/', description: 'the dispatcher serving this document (paths are relative to its origin)' },

@@ -68,7 +68,9 @@ describe('/openapi.json', () => {
       expect({ route, security: Array.isArray(op.security) }).toEqual({ route, security: true });
       for (const [status, response] of Object.entries(op.responses)) {
         const schemas = Object.values(response.content ?? {}).map((c) => c.schema);
-        expect({ route, status, schemas: schemas.length > 0 && !schemas.some(untyped) }).toEqual({ route, status, schemas: true });
+        // 204 No Content is the one answer without a body.
+        const typed = status === '204' ? schemas.length === 0 : schemas.length > 0 && !schemas.some(untyped);
+        expect({ route, status, schemas: typed }).toEqual({ route, status, schemas: true });
       }
     }
     expect(openApiDocument.servers?.length).toBeGreaterThan(0);
@@ -100,7 +102,8 @@ describe('/openapi.json', () => {
     expect(served.body.openapi).toBe('3.1.0');
     for (const route of documentedRoutes()) {
       const [method, path] = route.split(' ') as [string, string];
-      const concrete = path.replace('{id}', '00000000-0000-4000-8000-000000000000').replace('{phyId}', 'DEV-1');
+      // The live stream stays open: an empty type filter makes it answer (400) at once.
+      const concrete = path.replace('{id}', '00000000-0000-4000-8000-000000000000').replace('{phyId}', 'DEV-1') + (path === '/v1/events' ? '?types=' : '');
       const res = await request(d.app)[method.toLowerCase() as 'get'](concrete).set(as(ADMIN_KEY)).send({});
       const noRoute = res.status === 404 && res.body?.code === 'NOT_FOUND';
       expect({ route, noRoute }).toEqual({ route, noRoute: false });
