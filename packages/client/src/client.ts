@@ -1,6 +1,6 @@
 import createFetchClient, { type Client } from 'openapi-fetch';
 import { OutboundApiError } from './errors';
-import { followEvents, type EventsOptions, type StreamedEvent } from './events';
+import { followEvents, type EventsOptions, type OutboundEvent, type StreamedEvent } from './events';
 import type { components, paths } from './generated/openapi';
 
 type Schemas = components['schemas'];
@@ -144,6 +144,11 @@ export class OutboundClient {
       yield* page.items;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
+  }
+
+  /** A command's events in order: queued, each delivery (with its replica), retries, the outcome. */
+  async timeline(id: string, options: { signal?: AbortSignal } = {}): Promise<OutboundEvent[]> {
+    return (await this.call((signal) => this.api.GET('/v1/commands/{id}/events', { params: { path: { id } }, signal }), options.signal)).items;
   }
 
   /**

@@ -1,25 +1,15 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { components } from './generated/openapi';
 
+/** One transition of a command, or a device coming online or going offline. */
+export type OutboundEvent = components['schemas']['Event'];
+export type EventType = OutboundEvent['type'];
+
+/** Every event type, for filters (`types`). */
 export const EVENT_TYPES = [
   'command.queued', 'command.delivered', 'command.retrying', 'command.acked', 'command.rejected', 'command.dead', 'command.expired', 'command.cancelled',
   'device.online', 'device.offline',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-/** One transition of a command, or a device coming online or going offline. */
-export interface OutboundEvent {
-  /** Unique and stable (webhooks send it as `webhook-id`). */
-  id: string;
-  type: EventType;
-  /** Epoch milliseconds. */
-  time: number;
-  /** Absent on device events. */
-  commandId?: string;
-  phyId: string;
-  /** The attempt the event belongs to (1-based), when it belongs to one. */
-  attempt?: number;
-  details: { replica?: string; reason?: string; retryAt?: number; priority?: number };
-}
+] as const satisfies readonly EventType[];
 
 /** An event from the stream, with the cursor to resume right after it. */
 export interface StreamedEvent extends OutboundEvent {

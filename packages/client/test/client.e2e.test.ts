@@ -22,6 +22,9 @@ describe('@outbound/client against a running stack (dispatcher, ingress, simulat
     const done = await client.get(sent.id, { waitMs: 10_000 });
     expect(done).toMatchObject({ id: sent.id, status: 'acked', priority: 7 });
     expect(Buffer.from(done.result!, 'base64').toString()).toBe('ok:hello');
+    const timeline = await client.timeline(sent.id);
+    expect(timeline.map((e) => e.type)).toEqual(['command.queued', 'command.delivered', 'command.acked']);
+    expect(timeline[1]).toMatchObject({ commandId: sent.id, attempt: 1, details: { replica: 'replica-0' } });
   });
 
   it('sendAndWait answers the terminal command, or the pending one when the time runs out', async () => {

@@ -25,17 +25,22 @@ describe('@outbound/client event stream against a running stack', () => {
     });
     const seen: StreamedEvent[] = [];
     const consumer = (async () => {
-      for await (const event of counting.events({ phyId: 'CLIENT-EVENTS', types: ['command.acked'], after: 'oldest', reconnectDelayMs: 50 })) {
+      for await (const event of counting.events({ phyId: 'CLIENT-EVENTS', types: ['command.acked'], after: 'oldest', reconnectDelayMs: 300 })) {
         seen.push(event);
         if (seen.length === 6) break;
       }
     })();
     const sent: string[] = [];
-    for (let i = 0; i < 3; i += 1) sent.push((await client.send({ phyId: 'CLIENT-EVENTS', payload: Buffer.from([i]) })).id);
+    // Sent in-process (supertest), so dropping the server's connections below cannot touch them.
+    const enqueue = (i: number) => stack.enqueue({ phyId: 'CLIENT-EVENTS', payload: Buffer.from([i]).toString('base64') });
+    for (let i = 0; i < 3; i += 1) sent.push(await enqueue(i));
     await waitFor(() => seen.length === 3, { timeoutMs: 15_000, what: 'the first three acks on the stream' });
 
     stack.api.server.closeAllConnections();
-    for (let i = 3; i < 6; i += 1) sent.push((await client.send({ phyId: 'CLIENT-EVENTS', payload: Buffer.from([i]) })).id);
+    // One command while the stream is down (it waits reconnectDelayMs), two after it is back: the resumed stream has all three.
+    sent.push(await enqueue(3));
+    await waitFor(() => lastEventIds.length >= 2, { timeoutMs: 10_000, what: 'the stream to reconnect' });
+    for (let i = 4; i < 6; i += 1) sent.push(await enqueue(i));
     await consumer;
 
     expect(seen.map((e) => e.type)).toEqual(Array(6).fill('command.acked'));
