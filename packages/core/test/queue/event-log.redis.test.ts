@@ -1,6 +1,8 @@
-import { RedisQueue, RedisQueueV3, type CommandQueue } from '@outbound/core';
-import { waitFor } from '@outbound/test-support';
+import Redis from 'ioredis';
+import { RedisQueue, RedisQueueV3, type CommandQueue, type ValidatedQueue } from '@outbound/core';
+import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { cmd, enqueueAll, useQueues } from './conformance';
+import { LONG_LEASE } from './conformance/harness';
 import { redisFixture } from './conformance/redis-fixture';
 
 /** What the Redis event log promises beyond the store-agnostic conformance: retention, cursor size, cursor checks. */
@@ -22,6 +24,33 @@ describe.each([
     expect((await queue.readEvents({ after: null })).events).toEqual([]);
     const { id: fresh } = await queue.enqueue(cmd('ev-new'));
     expect((await queue.readEvents({ after: start })).events.map((e) => e.commandId)).toEqual([fresh]);
+  });
+
+  it('writes every entry with the same six fields in the same order, the command id in 16 bytes', async () => {
+    const queue = (await open({ shards: 1 })) as ValidatedQueue<RedisQueue | RedisQueueV3>;
+    const { id } = await queue.enqueue(cmd('ev-layout', { priority: 3 }));
+    const [claimed] = await queue.claim({ max: 1, leaseMs: LONG_LEASE });
+    await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok', replica: 'ingress-a' }]);
+    await queue.markDeviceOffline('ev-layout');
+    const client = new Redis(testRedisUrl());
+    try {
+      const entries = await client.xrangeBuffer(queue.store.keys.events(0), '-', '+');
+      expect(entries.map(([, flat]) => flat.filter((_, i) => i % 2 === 0).map(String))).toEqual(Array(4).fill(['t', 'c', 'p', 'n', 'v', 'w']));
+      const values = entries.map(([, flat]) => flat.filter((_, i) => i % 2 === 1));
+      expect(values.map((v) => v.map((b, i) => (i === 1 ? b.toString('hex') : String(b))))).toEqual([
+        ['1', id.replace(/-/g, ''), 'ev-layout', '', '3', ''],
+        ['2', id.replace(/-/g, ''), 'ev-layout', '1', 'ingress-a', ''],
+        ['4', id.replace(/-/g, ''), 'ev-layout', '1', '', ''],
+        ['10', '', 'ev-layout', '', '', ''],
+      ]);
+    } finally {
+      await client.quit();
+    }
+    expect((await queue.commandEvents(id))!.map((e) => [e.type, e.commandId, e.attempt, e.details])).toEqual([
+      ['command.queued', id, undefined, { priority: 3 }],
+      ['command.delivered', id, 1, { replica: 'ingress-a' }],
+      ['command.acked', id, 1, {}],
+    ]);
   });
 
   it('keeps a cursor of 64 shards printable and within 1,024 characters', async () => {

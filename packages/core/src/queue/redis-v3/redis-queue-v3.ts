@@ -1,4 +1,5 @@
 import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
+import { repeatUntilShort } from '../redis/chunked';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
@@ -305,12 +306,7 @@ export class RedisQueueV3 implements CommandStore {
   async cancelDevice(phyId: string): Promise<number> {
     assertPhyId(phyId);
     const shard = this.keys.shardOf(phyId);
-    let total = 0;
-    for (;;) {
-      const n = Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, this.keepPayload, CHUNK]));
-      total += n;
-      if (n < CHUNK) return total;
-    }
+    return repeatUntilShort(CHUNK, async (chunk) => Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, this.keepPayload, chunk])));
   }
 
   listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {

@@ -2,6 +2,7 @@ import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import type { ListCommandsOptions } from '../queue';
+import { decodeEntry, type Entry } from './event-log';
 import type { GatedCall } from './shard-reads';
 
 /**
@@ -76,7 +77,7 @@ async function historyRound(o: HistoryShards, options: ListCommandsOptions): Pro
       let end = '+';
       if (options.until !== undefined) end = `(${options.until}-0`;
       if (from && (options.until === undefined || from[0] < options.until)) end = shard < from[2] ? `${from[0]}-${from[1]}` : `(${from[0]}-${from[1]}`;
-      const entries = (await o.call('listCommands', () => o.client.xrevrange(o.streamKey(shard), end, start, 'COUNT', count))) as Array<[string, string[]]>;
+      const entries = (await o.call('listCommands', () => o.client.xrevrangeBuffer(o.streamKey(shard), end, start, 'COUNT', count))) as Entry[];
       return { shard, entries };
     }),
   );
@@ -86,14 +87,14 @@ async function historyRound(o: HistoryShards, options: ListCommandsOptions): Pro
   const queued: Array<{ place: Place; id: string }> = [];
   for (const { shard, entries } of reads) {
     for (const [entryId, fields] of entries) {
-      const [ms, seq] = entryId.split('-').map(Number) as [number, number];
+      const [ms, seq] = entryId.toString().split('-').map(Number) as [number, number];
       const place: Place = [ms, seq, shard];
-      const field = (name: string) => fields[fields.indexOf(name) + 1];
-      if (fields[0] === 't' && fields[1] === 'q' && (options.phyId === undefined || field('p') === options.phyId)) queued.push({ place, id: field('c')! });
+      const { type, commandId, f } = decodeEntry(fields);
+      if (type === 'command.queued' && (options.phyId === undefined || f.p === options.phyId)) queued.push({ place, id: commandId });
     }
     const last = entries[entries.length - 1];
     if (entries.length === count && last) {
-      const [ms, seq] = last[0].split('-').map(Number) as [number, number];
+      const [ms, seq] = last[0].toString().split('-').map(Number) as [number, number];
       const place: Place = [ms, seq, shard];
       if (!cut || above(place, cut)) cut = place;
     }

@@ -8,8 +8,21 @@ import type { GatedCall } from './shard-reads';
  * "Event log", says what is written when; docs/redis-keys.md shows the entries.
  */
 
-/** Entry type codes (field `t`) as the scripts write them. */
+/**
+ * Entry type codes (field `t`) as the scripts write them: numbers; the letters are what
+ * releases before the fixed entry layout wrote, still read from a log written by them.
+ */
 const TYPE_CODES: Record<string, EventType> = {
+  1: 'command.queued',
+  2: 'command.delivered',
+  3: 'command.retrying',
+  4: 'command.acked',
+  5: 'command.rejected',
+  6: 'command.dead',
+  7: 'command.expired',
+  8: 'command.cancelled',
+  9: 'device.online',
+  10: 'device.offline',
   q: 'command.queued',
   d: 'command.delivered',
   r: 'command.retrying',
@@ -23,6 +36,23 @@ const TYPE_CODES: Record<string, EventType> = {
 };
 for (const type of Object.values(TYPE_CODES)) if (!EVENT_TYPES.includes(type)) throw new Error(`unknown event type ${type}`);
 
+/** Field `v` by type: what the scripts' one detail field holds. */
+const DETAIL_OF: Partial<Record<EventType, 'replica' | 'reason' | 'priority'>> = {
+  'command.queued': 'priority',
+  'command.delivered': 'replica',
+  'command.retrying': 'reason',
+  'command.rejected': 'reason',
+  'command.dead': 'reason',
+  'command.expired': 'reason',
+};
+
+/** A command id as an entry holds it: 16 bytes for an id of 32 hex digits (see logEvent), else text. */
+function commandIdOf(value: Buffer): string {
+  if (value.length !== 16) return value.toString();
+  const hex = value.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /**
  * A waiting read looks at every shard's last entry this often (one read per shard for all the
  * readers waiting on this queue). Polling, not XREAD BLOCK: on a Cluster the shards' streams
@@ -32,7 +62,7 @@ export const EVENT_POLL_MS = 50;
 
 /** A stream entry id as two numbers (ms, seq); [0, 0] is before every entry. */
 type Position = [number, number];
-type Entry = [string, string[]];
+export type Entry = [Buffer, Buffer[]];
 
 function parseId(id: string): Position {
   const dash = id.indexOf('-');
@@ -65,6 +95,18 @@ export function decodeCursor(cursor: string, shards: number): Position[] {
     const [ms, seq] = part.split('-');
     return [base + parseInt(ms!, 36), seq === undefined ? 0 : parseInt(seq, 36)];
   });
+}
+
+/** One entry's fields as XRANGE returns them (Buffers): its type, command id ('' for none), and the rest as text by name. */
+export function decodeEntry(flat: Buffer[]): { type: EventType; commandId: string; f: Record<string, string> } {
+  const f: Record<string, string> = {};
+  let commandId = '';
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!.toString();
+    if (name === 'c') commandId = commandIdOf(flat[i + 1]!);
+    else f[name] = flat[i + 1]!.toString();
+  }
+  return { type: TYPE_CODES[f.t!] ?? (f.t as EventType), commandId, f };
 }
 
 export interface RedisEventLogOptions {
@@ -105,7 +147,7 @@ export class RedisEventLog {
     const found = await this.o.commandEntryIds(id);
     if (!found) return null;
     const key = this.o.streamKey(found.shard);
-    const entries = await Promise.all(found.ids.map((sid) => this.o.call('commandEvents', () => this.o.client.xrange(key, sid, sid) as Promise<Entry[]>)));
+    const entries = await Promise.all(found.ids.map((sid) => this.o.call('commandEvents', () => this.o.client.xrangeBuffer(key, sid, sid) as Promise<Entry[]>)));
     return entries.flatMap((list) => list.map((entry) => this.toEvent(found.shard, entry)));
   }
 
@@ -115,10 +157,10 @@ export class RedisEventLog {
       this.shardList().map((shard) => {
         const [ms, seq] = positions[shard]!;
         const start = ms === 0 && seq === 0 ? '-' : `(${ms}-${seq}`;
-        return this.o.call('readEvents', () => this.o.client.xrange(this.o.streamKey(shard), start, '+', 'COUNT', limit) as Promise<Entry[]>);
+        return this.o.call('readEvents', () => this.o.client.xrangeBuffer(this.o.streamKey(shard), start, '+', 'COUNT', limit) as Promise<Entry[]>);
       }),
     );
-    const merged = lists.flatMap((list, shard) => list.map((entry) => ({ shard, entry, at: parseId(entry[0]) })));
+    const merged = lists.flatMap((list, shard) => list.map((entry) => ({ shard, entry, at: parseId(entry[0].toString()) })));
     merged.sort((a, b) => a.at[0] - b.at[0] || a.shard - b.shard || a.at[1] - b.at[1]);
     const taken = merged.slice(0, limit);
     if (taken.length === 0) return { events: [], cursor: null };
@@ -130,22 +172,21 @@ export class RedisEventLog {
     return { events, cursor: events[events.length - 1]!.cursor };
   }
 
-  private toEvent(shard: number, [sid, flat]: Entry): OutboundEvent {
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-    const event: OutboundEvent = {
-      id: `${this.o.idPrefix ?? ''}${shard}-${sid}`,
-      type: TYPE_CODES[f.t!] ?? (f.t as EventType),
-      time: parseId(sid)[0],
-      phyId: f.p ?? '',
-      details: {},
-    };
-    if (f.c !== undefined) event.commandId = f.c;
-    if (f.n !== undefined && Number(f.n) > 0) event.attempt = Number(f.n);
-    if (f.r !== undefined) event.details.replica = f.r;
-    if (f.e !== undefined) event.details.reason = f.e;
-    if (f.w !== undefined) event.details.retryAt = Number(f.w);
-    if (f.o !== undefined) event.details.priority = Number(f.o);
+  private toEvent(shard: number, [rawId, flat]: Entry): OutboundEvent {
+    const sid = rawId.toString();
+    const { type, commandId, f } = decodeEntry(flat);
+    const event: OutboundEvent = { id: `${this.o.idPrefix ?? ''}${shard}-${sid}`, type, time: parseId(sid)[0], phyId: f.p ?? '', details: {} };
+    if (commandId) event.commandId = commandId;
+    if (f.n && Number(f.n) > 0) event.attempt = Number(f.n);
+    const detail = DETAIL_OF[type];
+    // v: the fixed layout's one detail; r, e, o: the older layout's.
+    const replica = detail === 'replica' ? f.v : f.r;
+    const reason = detail === 'reason' ? f.v : f.e;
+    const priority = detail === 'priority' ? f.v : f.o;
+    if (replica) event.details.replica = replica;
+    if (reason) event.details.reason = reason;
+    if (f.w) event.details.retryAt = Number(f.w);
+    if (priority) event.details.priority = Number(priority);
     return event;
   }
 
@@ -153,7 +194,7 @@ export class RedisEventLog {
   private heads(): Promise<Position[]> {
     return Promise.all(
       this.shardList().map(async (shard): Promise<Position> => {
-        const [last] = (await this.o.call('eventsHead', () => this.o.client.xrevrange(this.o.streamKey(shard), '+', '-', 'COUNT', 1))) as Entry[];
+        const [last] = (await this.o.call('eventsHead', () => this.o.client.xrevrange(this.o.streamKey(shard), '+', '-', 'COUNT', 1))) as Array<[string, string[]]>;
         return last ? parseId(last[0]) : [0, 0];
       }),
     );

@@ -1,4 +1,5 @@
 import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
+import { repeatUntilShort } from './chunked';
 import { randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
@@ -469,12 +470,7 @@ export class RedisQueue implements CommandStore {
   async cancelDevice(phyId: string): Promise<number> {
     assertPhyId(phyId);
     const shard = this.keys.shardOf(phyId);
-    let total = 0;
-    for (;;) {
-      const n = Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, CHUNK]));
-      total += n;
-      if (n < CHUNK) return total;
-    }
+    return repeatUntilShort(CHUNK, async (chunk) => Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, chunk])));
   }
 
   listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {

@@ -193,14 +193,41 @@ end
 --[[
   The event log (docs/architecture.md, "Event log"): one stream per shard, K.prefix .. 'ev'
   (same hash tag, same slot), one entry per transition, written by the script that makes it.
-  Entry fields: t type (q queued, d delivered, r retrying, a acked, j rejected, x dead,
-  e expired, c cancelled, on device online, off device offline), c command id, p phyId,
-  n attempt, r replica, e reason, w retryAt, o priority. The entry id's ms is the event's time.
+  Callers name an entry's fields t type (q queued, d delivered, r retrying, a acked, j rejected,
+  x dead, e expired, c cancelled, on device online, off device offline), c command id, p phyId,
+  n attempt, r replica, e reason, w retryAt, o priority; logEvent writes them in the fixed
+  layout below. The entry id's ms is the event's time.
   A command's record ends with its entries' ids (see the header), so its timeline is read by id.
 ]]
 local EVENTS_KEY = K.prefix .. 'ev'
--- Appends one entry (fields: a flat field/value list); answers its id.
-local function logEvent(fields) return redis.call('XADD', EVENTS_KEY, '*', unpack(fields)) end
+-- Every entry has the same six fields in the same order, so a stream node keeps their names
+-- once (in its master entry) and each entry only its values: t the type as a number, c the
+-- command id in 16 bytes, p phyId, n attempt, v the detail the type carries (replica for d,
+-- reason for r/j/x/e, priority for q), w retryAt; '' when absent. Redis keeps numbers as
+-- integers. Callers name the fields as above, with r, e and o for what lands in v.
+local EVENT_TYPE_CODE = { q = 1, d = 2, r = 3, a = 4, j = 5, x = 6, e = 7, c = 8, on = 9, off = 10 }
+local EVENT_SLOT = { t = 1, c = 2, p = 3, n = 4, r = 5, e = 5, o = 5, w = 6 }
+-- A command id in 16 bytes. The stores mint every id as 8-4-4-4-12 lowercase hex digits, the
+-- shape this packs (the dashes are not checked: a string.find of the shape cost 6k instructions
+-- an entry); an id of another length or with a non-hex run stays text.
+local function packEventCommandId(id)
+  if #id ~= 36 then return id end
+  local a, b = tonumber(string.sub(id, 1, 8), 16), tonumber(string.sub(id, 10, 13) .. string.sub(id, 15, 18), 16)
+  local c, d = tonumber(string.sub(id, 20, 23) .. string.sub(id, 25, 28), 16), tonumber(string.sub(id, 29, 36), 16)
+  if not (a and b and c and d) then return id end
+  return struct.pack('>I4I4I4I4', a, b, c, d)
+end
+-- Appends one entry from its values in the fixed order ('' for none); answers its id.
+local function appendEvent(t, id, phyId, attempt, detail, retryAt)
+  if id ~= '' then id = packEventCommandId(id) end
+  return redis.call('XADD', EVENTS_KEY, '*', 't', EVENT_TYPE_CODE[t], 'c', id, 'p', phyId, 'n', attempt, 'v', detail, 'w', retryAt)
+end
+-- Appends one entry (fields: a flat field/value list of the names above); answers its id.
+local function logEvent(fields)
+  local v = { '', '', '', '', '', '' }
+  for i = 1, #fields, 2 do v[EVENT_SLOT[fields[i]]] = fields[i + 1] end
+  return appendEvent(v[1], v[2], v[3], v[4], v[5], v[6])
+end
 -- Drops entries older than the retention, whole stream nodes at a time (the expiry sweep runs
 -- it once per call: a MINID on every XADD cost ~0.6 us of Redis CPU per entry).
 local function trimEvents(now, retentionMs) redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(now - retentionMs)) end
@@ -211,12 +238,11 @@ local function packEventId(sid)
 end
 -- Entry ids logged in this call per command, not yet in its record (eventsOf adds them).
 local newEvents = {}
--- A command's event: logged, and its id kept for the record this call writes next.
+-- A command's event: logged, and its id kept for the record this call writes next. extra:
+-- {r|e|o, detail} or {e, reason, w, retryAt}.
 local function commandEvent(t, id, phyId, attempt, extra)
-  local fields = { 't', t, 'c', id, 'p', phyId }
-  if attempt then fields[7] = 'n'; fields[8] = int(attempt) end
-  if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
-  newEvents[id] = (newEvents[id] or '') .. packEventId(logEvent(fields))
+  local sid = appendEvent(t, id, phyId, attempt and int(attempt) or '', extra and extra[2] or '', extra and extra[4] or '')
+  newEvents[id] = (newEvents[id] or '') .. packEventId(sid)
 end
 -- The packed entry ids a new version of id's record ends with: the old ones, then this call's.
 local function eventsOf(id, old)
