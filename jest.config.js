@@ -13,6 +13,7 @@ module.exports = {
     '^@outbound/core/(protocol|command|delivery|queue|registry|service)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@outbound/core/postgres$': '<rootDir>/packages/core/src/postgres.ts',
     '^@outbound/cli$': '<rootDir>/packages/cli/src/index.ts',
+    '^@outbound/client$': '<rootDir>/packages/client/src/index.ts',
     '^@outbound/bench$': '<rootDir>/tools/bench/src/index.ts',
     '^@outbound/ingress$': '<rootDir>/services/ingress/src/index.ts',
     '^@outbound/dispatcher$': '<rootDir>/services/dispatcher/src/index.ts',

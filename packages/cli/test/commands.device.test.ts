@@ -4,23 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testRedisUrl } from '@outbound/test-support';
 import type { RunningDispatcher } from '@outbound/dispatcher';
-import { buildProgram } from '../src/main';
+import { run } from './support/cli';
 import { startTestDispatcher, ADMIN_KEY, SEND_KEY } from '../../../services/dispatcher/test/support/harness';
-
-/** Runs `outbound ...args` in-process and answers what it printed on stdout. */
-async function run(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'outbound', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 describe('outbound device credentials|revoke|unrevoke against a real dispatcher', () => {
   let d: RunningDispatcher;

@@ -1,31 +1,11 @@
 import type { Command } from 'commander';
-import { withApiOptions, withClient, type ApiClient, type ApiFlags } from '../api-client';
+import { UsageError, withApiOptions, withClient, type ApiFlags } from '../api-flags';
 import { integer } from './enqueue';
-import type { CommandView } from './format-command';
-
-interface Page { items: CommandView[]; nextCursor: string | null }
 
 function selector(ids: string[], all: boolean): { ids: string[] } | { all: true } {
-  if (all && ids.length > 0) throw new Error('give ids or --all, not both');
-  if (!all && ids.length === 0) throw new Error('give at least one id, or --all');
+  if (all && ids.length > 0) throw new UsageError('give ids or --all, not both');
+  if (!all && ids.length === 0) throw new UsageError('give at least one id, or --all');
   return all ? { all: true } : { ids };
-}
-
-/** Deletes dead letters one by one (the API deletes by id), a page at a time for --all. */
-async function purge(client: ApiClient, sel: { ids: string[] } | { all: true }): Promise<{ deleted: number }> {
-  let deleted = 0;
-  const remove = async (id: string) => {
-    deleted += (await client.call<{ deleted: number }>('DELETE', `/v1/dead-letters/${encodeURIComponent(id)}`)).body.deleted;
-  };
-  if ('ids' in sel) {
-    for (const id of sel.ids) await remove(id);
-    return { deleted };
-  }
-  for (;;) {
-    const page = (await client.call<Page>('GET', '/v1/dead-letters?limit=500')).body;
-    if (page.items.length === 0) return { deleted };
-    for (const item of page.items) await remove(item.id);
-  }
 }
 
 /** `outbound dead-letters list|replay|purge` (admin key). */
@@ -35,8 +15,7 @@ export function register(program: Command): void {
   withApiOptions(
     group.command('list').description('list dead letters').option('--limit <n>', 'page size', integer(1, 1000), 100).option('--cursor <cursor>', 'continue from a previous page'),
   ).action(async (flags: ApiFlags & { limit: number; cursor?: string }) => {
-    const query = `?limit=${flags.limit}${flags.cursor ? `&cursor=${encodeURIComponent(flags.cursor)}` : ''}`;
-    await withClient(flags, async (client) => (await client.call<Page>('GET', `/v1/dead-letters${query}`)).body, (page) => {
+    await withClient(flags, (client) => client.deadLetters({ limit: flags.limit, cursor: flags.cursor }), (page) => {
       const lines = page.items.map((c) => `${c.id}  ${c.phyId}  attempts ${c.attempts}/${c.maxAttempts}  ${c.lastError ?? ''}`);
       if (lines.length === 0) lines.push('no dead letters');
       if (page.nextCursor) lines.push(`more: --cursor ${page.nextCursor}`);
@@ -47,14 +26,14 @@ export function register(program: Command): void {
   withApiOptions(group.command('replay').description('requeue dead letters with attempts reset').argument('[ids...]', 'command ids').option('--all', 'every dead letter', false)).action(
     async (ids: string[], flags: ApiFlags & { all: boolean }) => {
       const sel = selector(ids, flags.all);
-      await withClient(flags, async (client) => (await client.call<{ replayed: number }>('POST', '/v1/dead-letters/replay', sel)).body, (r) => `replayed ${r.replayed}`);
+      await withClient(flags, async (client) => ({ replayed: await client.replayDeadLetters(sel) }), (r) => `replayed ${r.replayed}`);
     },
   );
 
   withApiOptions(group.command('purge').description('delete dead letters').argument('[ids...]', 'command ids').option('--all', 'every dead letter', false)).action(
     async (ids: string[], flags: ApiFlags & { all: boolean }) => {
       const sel = selector(ids, flags.all);
-      await withClient(flags, (client) => purge(client, sel), (r) => `deleted ${r.deleted}`);
+      await withClient(flags, async (client) => ({ deleted: await client.purgeDeadLetters(sel) }), (r) => `deleted ${r.deleted}`);
     },
   );
 }

@@ -1,6 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { withApiOptions, withClient, type ApiFlags } from '../api-client';
-import { formatCommand, type CommandView } from './format-command';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ExitWith, exitCodeOf, UsageError, withApiOptions, withClient, type ApiFlags } from '../api-flags';
+import { formatCommand } from './format-command';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   return (text) => {
@@ -10,11 +10,26 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (text: stri
   };
 }
 
-/** 202 without --wait; the full command (plus `duplicate`) with it. */
-type EnqueueAnswer = { id: string; status: string; duplicate: boolean } | (CommandView & { duplicate: boolean });
+export const PAYLOAD_ENCODINGS = ['utf8', 'hex', 'base64'] as const;
+export type PayloadEncoding = (typeof PAYLOAD_ENCODINGS)[number];
+
+/**
+ * The payload bytes written in `encoding`. Hex must be pairs of hex digits and base64 canonical
+ * and padded: Buffer.from would silently drop what does not decode and queue fewer bytes.
+ */
+export function decodePayload(text: string, encoding: PayloadEncoding): Buffer {
+  if (encoding === 'utf8') return Buffer.from(text, 'utf8');
+  if (encoding === 'hex') {
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(text)) throw new UsageError('<payload> is not hex: give pairs of hex digits (0-9, a-f), or another --encoding');
+    return Buffer.from(text, 'hex');
+  }
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw new UsageError('<payload> is not base64 (standard alphabet, padded): fix it, or give another --encoding');
+  return bytes;
+}
 
 interface EnqueueFlags extends ApiFlags {
-  encoding: 'utf8' | 'hex' | 'base64';
+  encoding: PayloadEncoding;
   priority?: number;
   ttlMs?: number;
   ackTimeoutMs?: number;
@@ -23,37 +38,38 @@ interface EnqueueFlags extends ApiFlags {
   wait?: number;
 }
 
-/** `outbound enqueue <phyId> <payload>`: queue one command; `--wait` holds until it is terminal. */
+/** `outbound enqueue <phyId> <payload>`: queue one command; `--wait` holds until it is terminal (the exit code says how it ended). */
 export function register(program: Command): void {
   withApiOptions(
     program
       .command('enqueue')
-      .description('queue a command for a device')
+      .description('queue a command for a device (with --wait, the exit code says how it ended)')
       .argument('<phyId>', 'device id')
       .argument('<payload>', 'command bytes (see --encoding)')
-      .option('--encoding <encoding>', 'how <payload> is written: utf8, hex or base64', 'utf8')
+      .addOption(new Option('--encoding <encoding>', 'how <payload> is written').choices(PAYLOAD_ENCODINGS).default('utf8'))
       .option('-p, --priority <0-9>', 'priority, 9 highest (default 5)', integer(0, 9))
       .option('--ttl-ms <ms>', 'give up after this long (default 1 h)', integer(1))
       .option('--ack-timeout-ms <ms>', 'wait this long for the device ACK (default 10 s)', integer(100))
       .option('--max-attempts <n>', 'attempts before dead-lettering (default 5)', integer(1))
       .option('--idempotency-key <key>', 'a repeat with this key answers the first command')
-      .option('--wait <ms>', 'wait up to this long for a terminal state', integer(0, 60_000)),
+      .option('--wait <ms>', 'wait up to this long for a terminal state', integer(0)),
   ).action(async (phyId: string, payloadText: string, flags: EnqueueFlags) => {
-    if (!['utf8', 'hex', 'base64'].includes(flags.encoding)) throw new Error('--encoding must be utf8, hex or base64');
-    const body = {
+    const command = {
       phyId,
-      payload: Buffer.from(payloadText, flags.encoding).toString('base64'),
+      payload: decodePayload(payloadText, flags.encoding),
       ...(flags.priority === undefined ? {} : { priority: flags.priority }),
       ...(flags.ttlMs === undefined ? {} : { ttlMs: flags.ttlMs }),
       ...(flags.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: flags.ackTimeoutMs }),
       ...(flags.maxAttempts === undefined ? {} : { maxAttempts: flags.maxAttempts }),
-      ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
     };
-    const query = flags.wait ? `?waitMs=${flags.wait}` : '';
-    await withClient(
-      flags,
-      async (client) => (await client.call<EnqueueAnswer>('POST', `/v1/commands${query}`, body, flags.wait ?? 0)).body,
-      (answer) => ('createdAt' in answer ? formatCommand(answer) : `${answer.id} ${answer.status}${answer.duplicate ? ' (duplicate)' : ''}`),
-    );
+    const options = flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey };
+    if (flags.wait === undefined) {
+      await withClient(flags, (client) => client.send(command, options), (a) => `${a.id} ${a.status}${a.duplicate ? ' (duplicate)' : ''}`);
+      return;
+    }
+    const timeoutMs = flags.wait;
+    const done = await withClient(flags, (client) => client.sendAndWait(command, { ...options, timeoutMs }), formatCommand);
+    const code = exitCodeOf(done.status);
+    if (code !== 0) throw new ExitWith(code);
   });
 }

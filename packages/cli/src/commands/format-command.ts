@@ -1,18 +1,4 @@
-/** A command as the public API shows it. */
-export interface CommandView {
-  id: string;
-  phyId: string;
-  priority: number;
-  status: string;
-  waitingFor: string | null;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-  lastError: string | null;
-  result: string | null;
-}
+import type { Command } from '@outbound/client';
 
 /** Shows a result as text when it is printable, else as hex. */
 export function showResult(base64: string | null): string {
@@ -23,7 +9,7 @@ export function showResult(base64: string | null): string {
 }
 
 /** One command as a few aligned lines. */
-export function formatCommand(c: CommandView): string {
+export function formatCommand(c: Command): string {
   const rows: Array<[string, string]> = [
     ['id', c.id],
     ['device', c.phyId],
@@ -37,4 +23,9 @@ export function formatCommand(c: CommandView): string {
     ['result', showResult(c.result)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n');
+}
+
+/** One command on one line (lists). */
+export function commandLine(c: Command): string {
+  return [c.id, c.phyId, c.status.padEnd(9), `${c.attempts}/${c.maxAttempts}`, c.createdAt, c.lastError ?? ''].join('  ').trimEnd();
 }

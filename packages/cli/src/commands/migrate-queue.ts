@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createPgPool, createRedisClient, PostgresTransfer, runMigrations, schemaVersion, loadMigrations } from '@outbound/core';
 import { migrateQueue, postgresSide, redisSide, type MigrateQueueReport, type TransferSide } from '../migrate/migrate-queue';
 import { RedisTransfer } from '../migrate/redis-transfer';
+import { UsageError } from '../api-flags';
 
 interface MigrateQueueFlags {
   from: string;
@@ -41,17 +42,17 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON', false)
     .action(async (flags: MigrateQueueFlags) => {
       for (const [name, value] of [['--from', flags.from], ['--to', flags.to]] as const) {
-        if (value !== 'postgres' && value !== 'redis') throw new Error(`migrate-queue: ${name} must be postgres or redis, got "${value}"`);
+        if (value !== 'postgres' && value !== 'redis') throw new UsageError(`migrate-queue: ${name} must be postgres or redis, got "${value}"`);
       }
-      if (flags.from === flags.to) throw new Error('migrate-queue: --from and --to must differ');
+      if (flags.from === flags.to) throw new UsageError('migrate-queue: --from and --to must differ');
       const databaseUrl = flags.databaseUrl ?? process.env.DATABASE_URL;
       const redisUrl = flags.redisUrl ?? process.env.REDIS_URL;
-      if (!databaseUrl) throw new Error('migrate-queue: give --database-url or set DATABASE_URL');
-      if (!redisUrl) throw new Error('migrate-queue: give --redis-url or set REDIS_URL');
+      if (!databaseUrl) throw new UsageError('migrate-queue: give --database-url or set DATABASE_URL');
+      if (!redisUrl) throw new UsageError('migrate-queue: give --redis-url or set REDIS_URL');
       const shards = Number(flags.shards);
       const batchSize = Number(flags.batchSize);
-      if (!Number.isInteger(shards) || shards < 1) throw new Error(`migrate-queue: --shards must be a positive integer, got "${flags.shards}"`);
-      if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`migrate-queue: --batch-size must be a positive integer, got "${flags.batchSize}"`);
+      if (!Number.isInteger(shards) || shards < 1) throw new UsageError(`migrate-queue: --shards must be a positive integer, got "${flags.shards}"`);
+      if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`migrate-queue: --batch-size must be a positive integer, got "${flags.batchSize}"`);
       const schema = flags.schema ?? flags.prefix;
 
       const pool = createPgPool({ url: databaseUrl, max: 2, applicationName: 'outbound-migrate-queue' });

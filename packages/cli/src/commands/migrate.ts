@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createPgPool, runMigrations } from '@outbound/core';
+import { UsageError } from '../api-flags';
 
 interface MigrateFlags {
   databaseUrl?: string;
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON', false)
     .action(async (flags: MigrateFlags) => {
       const url = flags.databaseUrl ?? process.env.DATABASE_URL;
-      if (!url) throw new Error('migrate: give --database-url or set DATABASE_URL');
+      if (!url) throw new UsageError('migrate: give --database-url or set DATABASE_URL');
       const pool = createPgPool({ url, max: 1, applicationName: 'outbound-migrate' });
       try {
         const report = await runMigrations(pool, { schema: flags.schema });

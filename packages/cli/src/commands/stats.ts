@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { withApiOptions, withClient, type ApiFlags } from '../api-client';
+import type { Stats } from '@outbound/client';
+import { withApiOptions, withClient, type ApiFlags } from '../api-flags';
 
-interface Counts { pending: number; inflight: number; delayed: number; waitingForDevice: number; dead: number }
-interface Stats { total: Counts; shards: Array<Counts & { shard: number }> }
-
+type Counts = Stats['total'];
 const COLUMNS: Array<keyof Counts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
 
 function table(stats: Stats, perShard: boolean): string {
@@ -18,6 +17,6 @@ export function register(program: Command): void {
   withApiOptions(
     program.command('stats').description('queue counts: pending, in flight, delayed, waiting for device, dead (admin key)').option('--shards', 'one row per shard', false),
   ).action(async (flags: ApiFlags & { shards: boolean }) => {
-    await withClient(flags, async (client) => (await client.call<Stats>('GET', '/v1/stats')).body, (stats) => table(stats, flags.shards));
+    await withClient(flags, (client) => client.stats(), (stats) => table(stats, flags.shards));
   });
 }
