@@ -90,6 +90,7 @@ export async function* followEvents(open: OpenStream, options: EventsOptions, re
             const message = queue.shift()!;
             if (!message.id) continue;
             after = message.id;
+            if (message.event === 'position') continue; // where the stream starts: no event
             yield { ...(JSON.parse(message.data) as OutboundEvent), cursor: message.id };
           }
         }

@@ -50,6 +50,42 @@ describe('@outbound/client event stream against a running stack', () => {
     expect(lastEventIds[1]).toBe(seen[2]!.cursor);
   });
 
+  it('started at the head and dropped before its first event, resumes from where it started: an event logged meanwhile arrives', async () => {
+    await stack.device('CLIENT-EVENTS-HEAD');
+    const lastEventIds: Array<string | null> = [];
+    let bodyText = '';
+    const watching = new OutboundClient({
+      baseUrl: stack.api.url,
+      apiKey: SEND_KEY,
+      fetch: async (input, init) => {
+        lastEventIds.push(new Headers(init?.headers).get('last-event-id'));
+        const response = await fetch(input, init);
+        if (!response.body) return response;
+        // What the client is handed, seen on the way through.
+        const seenText = new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            bodyText += Buffer.from(chunk).toString();
+            controller.enqueue(chunk);
+          },
+        });
+        return new Response(response.body.pipeThrough(seenText), { status: response.status, headers: response.headers });
+      },
+    });
+    const seen: StreamedEvent[] = [];
+    const consumer = (async () => {
+      for await (const event of watching.events({ phyId: 'CLIENT-EVENTS-HEAD', types: ['command.acked'], reconnectDelayMs: 300 })) {
+        seen.push(event);
+        break;
+      }
+    })();
+    await waitFor(() => bodyText.includes('event: position'), { what: 'the stream to say where it starts' });
+    stack.api.server.closeAllConnections();
+    const id = await stack.enqueue({ phyId: 'CLIENT-EVENTS-HEAD', payload: 'AQ==' });
+    await consumer;
+    expect(seen.map((e) => e.commandId)).toEqual([id]);
+    expect(lastEventIds[1]).not.toBeNull();
+  });
+
   it('throws OutboundApiError for a stream the API refuses', async () => {
     const stream = client.events({ after: 'not a cursor' });
     await expect(stream.next()).rejects.toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });

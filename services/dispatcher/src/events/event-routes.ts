@@ -59,6 +59,9 @@ export function registerEventRoutes(app: Express, deps: EventRoutesDeps): void {
     const keepalive = setInterval(() => void write(res, ': keepalive\n\n', stop.signal), deps.keepaliveMs);
     try {
       await write(res, 'retry: 1000\n\n', stop.signal);
+      // Where the stream starts, as an event of its own (empty data): a client that loses the
+      // connection before the first real event resumes from here instead of from a later head.
+      if (after !== null) await write(res, `id: ${after}\nevent: position\ndata:\n\n`, stop.signal);
       for (;;) {
         for (const event of page.events) {
           if (stop.signal.aborted) return;

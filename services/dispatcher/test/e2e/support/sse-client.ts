@@ -13,6 +13,8 @@ export class SseClient {
   readonly events: StreamedEvent[] = [];
   keepalives = 0;
   status = 0;
+  /** The `id:` of the `position` event the stream starts with (where it starts). */
+  position: string | undefined;
   private readonly abort = new AbortController();
   private done: Promise<void> = Promise.resolve();
 
@@ -29,7 +31,7 @@ export class SseClient {
   }
 
   get lastId(): string | undefined {
-    return this.events.at(-1)?.id;
+    return this.events.at(-1)?.id ?? this.position;
   }
 
   async close(): Promise<void> {
@@ -60,6 +62,10 @@ export class SseClient {
       }
       const colon = line.indexOf(':');
       if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
+    }
+    if (fields.event === 'position') {
+      this.position = fields.id;
+      return;
     }
     if (fields.data !== undefined && fields.id !== undefined) {
       this.events.push({ id: fields.id, event: fields.event ?? 'message', data: JSON.parse(fields.data) as StreamedEvent['data'] });
