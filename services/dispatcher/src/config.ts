@@ -191,7 +191,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMs: pos('a webhook\'s lease: another dispatcher takes a crashed one\'s webhooks after this', 15_000, 'WEBHOOK_LEASE_MS'),
     timeoutMs: pos('longest wait for a receiver\'s answer to one POST (connect included)', 10_000, 'WEBHOOK_TIMEOUT_MS'),
     retryBaseMs: pos('first retry delay of a failed POST (doubles per retry, with jitter)', 5_000, 'WEBHOOK_RETRY_BASE_MS'),
-    retryMaxMs: pos('longest retry delay', 3_600_000, 'WEBHOOK_RETRY_MAX_MS'),
+    retryMaxMs: pos('longest retry delay (a receiver back after an outage is retried within this)', 600_000, 'WEBHOOK_RETRY_MAX_MS'),
     giveUpMs: pos('an event still failing this long after its first POST is given up and delivery moves on', 24 * 3_600_000, 'WEBHOOK_GIVE_UP_MS'),
     window: pos('POSTs of one webhook in flight at once (events may then arrive out of order)', 8, 'WEBHOOK_WINDOW'),
   },
