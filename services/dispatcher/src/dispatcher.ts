@@ -142,6 +142,10 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     webhooks.start();
   }
 
+  // Before the listen: between listen and ready, /readyz would answer 503 to a waiting prober.
+  const heartbeat = new DispatcherHeartbeat({ registry, logger: logger.child({ component: 'dispatcher-heartbeat' }) }, config.liveness);
+  await heartbeat.start();
+
   const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -149,8 +153,6 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     server.listen(config.http.port, config.http.host, () => resolve());
   });
   const httpPort = (server.address() as AddressInfo).port;
-  const heartbeat = new DispatcherHeartbeat({ registry, logger: logger.child({ component: 'dispatcher-heartbeat' }) }, config.liveness);
-  await heartbeat.start();
   ready = true;
   logger.info({ httpPort, worker: config.worker.enabled, dispatcherId: config.liveness.id }, 'dispatcher started');
 
