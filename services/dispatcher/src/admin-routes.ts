@@ -24,11 +24,14 @@ export function registerAdminRoutes(app: Express, deps: AdminRoutesDeps): void {
     });
   });
 
-  // The ingress replicas whose heartbeat is current (the ones devices can be routed to) and the devices on each.
+  // The ingress replicas whose heartbeat is current (the ones devices can be routed to) and the
+  // devices on each, and the dispatchers whose heartbeat is current.
   app.get('/v1/cluster', deps.guard, async (_req, res) => {
-    const [replicas, devices] = await Promise.all([registry.listReplicas(), registry.countRoutes()]);
+    const [replicas, devices, dispatchers] = await Promise.all([registry.listReplicas(), registry.countRoutes(), registry.listDispatchers()]);
+    const iso = (ms: number) => new Date(ms).toISOString();
     res.json({
-      replicas: replicas.map((r) => ({ replicaId: r.replicaId, address: r.address, heartbeatAt: new Date(r.heartbeatAt).toISOString(), devices: devices.get(r.replicaId) ?? 0 })),
+      replicas: replicas.map((r) => ({ replicaId: r.replicaId, address: r.address, heartbeatAt: iso(r.heartbeatAt), devices: devices.get(r.replicaId) ?? 0 })),
+      dispatchers: dispatchers.map((d) => ({ id: d.id, startedAt: iso(d.startedAt), lastSeenAt: iso(d.lastSeenAt) })),
     });
   });
 

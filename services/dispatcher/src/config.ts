@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import convict from 'convict';
 import {
   ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema, postgresConfigProblems,
@@ -73,6 +74,8 @@ export interface DispatcherConfig {
     giveUpMs: number;
     window: number;
   };
+  /** This dispatcher's liveness record (GET /v1/cluster): its id, refreshed every intervalMs, lapsing after ttlMs. */
+  liveness: { id: string; intervalMs: number; ttlMs: number };
   shutdown: { graceMs: number };
 }
 
@@ -195,6 +198,11 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     giveUpMs: pos('an event still failing this long after its first POST is given up and delivery moves on', 24 * 3_600_000, 'WEBHOOK_GIVE_UP_MS'),
     window: pos('POSTs of one webhook in flight at once (events may then arrive out of order)', 8, 'WEBHOOK_WINDOW'),
   },
+  liveness: {
+    id: { doc: 'this dispatcher\'s id in GET /v1/cluster (default: hostname-pid)', format: String, default: '', env: 'DISPATCHER_ID' },
+    intervalMs: pos('how often this dispatcher refreshes its liveness record', 5_000, 'DISPATCHER_HEARTBEAT_INTERVAL_MS'),
+    ttlMs: pos('a dispatcher that stopped refreshing (killed) leaves GET /v1/cluster this long after its last refresh', 20_000, 'DISPATCHER_HEARTBEAT_TTL_MS'),
+  },
   shutdown: { graceMs: pos('SIGTERM: in-flight work gets this long before the process exits', 15_000, 'DISPATCHER_SHUTDOWN_GRACE_MS') },
 };
 
@@ -219,9 +227,12 @@ export function loadDispatcherConfig(
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');
   if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
+  if (config.liveness.ttlMs <= config.liveness.intervalMs) problems.push(`liveness.ttlMs: DISPATCHER_HEARTBEAT_TTL_MS must exceed DISPATCHER_HEARTBEAT_INTERVAL_MS (${config.liveness.intervalMs}): value was ${config.liveness.ttlMs}`);
   problems.push(...httpServerLimitsProblems('http', config.http), ...secretProblems(config));
   if (problems.length) throw new ConfigError(problems);
-  return loaded;
+  if (config.liveness.id) return loaded;
+  const liveness = { ...config.liveness, id: `${hostname()}-${process.pid}` };
+  return { config: Object.freeze({ ...config, liveness: Object.freeze(liveness) }), redacted: { ...loaded.redacted, liveness } };
 }
 
 /**

@@ -9,6 +9,7 @@ import { apiRateLimit } from './api-rate-limit';
 import { apiKeyLimits, parseApiKeys, type DispatcherConfig } from './config';
 import { DeliveryClient } from './delivery-client';
 import { DeviceResumer } from './device-resumer';
+import { DispatcherHeartbeat } from './dispatcher-heartbeat';
 import { RouteCache } from './route-cache';
 import { DispatchLoop } from './dispatch-loop';
 import { HopTimer } from './hop-timer';
@@ -38,6 +39,8 @@ class Throttle {
 export interface RunningDispatcher {
   httpPort: number;
   url: string;
+  /** Its id in the liveness record (GET /v1/cluster). */
+  dispatcherId: string;
   app: Express;
   server: Server;
   queue: CommandQueue;
@@ -139,6 +142,10 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     webhooks.start();
   }
 
+  // Before the listen: between listen and ready, /readyz would answer 503 to a waiting prober.
+  const heartbeat = new DispatcherHeartbeat({ registry, logger: logger.child({ component: 'dispatcher-heartbeat' }) }, config.liveness);
+  await heartbeat.start();
+
   const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -147,7 +154,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   });
   const httpPort = (server.address() as AddressInfo).port;
   ready = true;
-  logger.info({ httpPort, worker: config.worker.enabled }, 'dispatcher started');
+  logger.info({ httpPort, worker: config.worker.enabled, dispatcherId: config.liveness.id }, 'dispatcher started');
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -159,7 +166,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
       // Live streams never finish on their own; their clients resume elsewhere with Last-Event-ID.
       streamsClosing.abort();
       await loop?.stop(config.shutdown.graceMs);
-      await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop(), webhooks?.stop()]);
+      await Promise.all([resumer?.stop(), reaper?.stop(), trimmer?.stop(), routes?.stop(), webhooks?.stop(), heartbeat.stop()]);
       // A keep-alive connection whose answer ended after close() began (a stream, a long-poll)
       // sits idle until its keep-alive timeout unless closed as well; past the grace period,
       // whatever is still open is cut.
@@ -178,5 +185,5 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     return stopping;
   };
 
-  return { httpPort, url: `http://127.0.0.1:${httpPort}`, app, server, queue, registry, credentials, loop, resumer, webhooks, metrics, logger, stop };
+  return { httpPort, url: `http://127.0.0.1:${httpPort}`, dispatcherId: config.liveness.id, app, server, queue, registry, credentials, loop, resumer, webhooks, metrics, logger, stop };
 }

@@ -92,7 +92,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The ingress replicas alive now (current heartbeat) and the devices on each */
+        /** The ingress replicas alive now (current heartbeat) and the devices on each, and the dispatchers alive now */
         get: operations["getCluster"];
         put?: never;
         post?: never;
@@ -492,6 +492,18 @@ export interface components {
             waitingFor: "device" | "backoff" | "schedule" | null;
         };
         Cluster: {
+            /** @description dispatchers whose heartbeat has not lapsed, by id */
+            dispatchers: {
+                /** @description DISPATCHER_ID, or hostname-pid */
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description its latest heartbeat (store clock)
+                 */
+                lastSeenAt: string;
+                /** Format: date-time */
+                startedAt: string;
+            }[];
             replicas: {
                 /** @description its internal delivery address */
                 address: string;
@@ -923,7 +935,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description live replicas */
+            /** @description live replicas and dispatchers */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,7 @@
 --[[
   Answers which replicas hold a heartbeat that has not lapsed (Redis clock).
 
-  KEYS[1] replica info hash
+  KEYS[1] replica info hash (or the dispatcher info hash: any hash of JSON with expiresAt)
   ARGV    replicaIds to check; none means every replica
 
   Returns a flat list {replicaId, info JSON, ...} of the live ones. Read-only.

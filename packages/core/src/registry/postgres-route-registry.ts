@@ -5,11 +5,11 @@ import { inTransaction } from '../queue/postgres/pool';
 import { PgListener } from '../queue/postgres/pg-listener';
 import { withPgRetry } from '../queue/postgres/retry';
 import { schemaName, type SchemaName } from '../queue/postgres/schema-name';
-import type { DeviceRoute, ReplicaInfo, RouteRegistry } from './route-registry';
+import type { DeviceRoute, DispatcherInfo, ReplicaInfo, RouteRegistry } from './route-registry';
 
 export interface PostgresRouteRegistryOptions {
   pool: Pool;
-  /** Schema holding `routes` and `replicas` (migration 0002). Default `outbound`. */
+  /** Schema holding `routes` and `replicas` (migration 0002) and `dispatchers` (0011). Default `outbound`. */
   schema?: string;
 }
 
@@ -34,6 +34,7 @@ export class PostgresRouteRegistry implements RouteRegistry {
   private readonly schema: SchemaName;
   private readonly routes: string;
   private readonly replicas: string;
+  private readonly dispatchers: string;
   private readonly listener: PgListener;
   private readonly onlineChannel: string;
   private readonly supersededChannel: string;
@@ -45,6 +46,7 @@ export class PostgresRouteRegistry implements RouteRegistry {
     this.schema = schemaName(options.schema ?? 'outbound');
     this.routes = `${this.schema.quoted}.routes`;
     this.replicas = `${this.schema.quoted}.replicas`;
+    this.dispatchers = `${this.schema.quoted}.dispatchers`;
     this.listener = new PgListener(this.pool);
     this.onlineChannel = `${this.schema.name}:device-online`;
     // One channel for every replica (payload names the replica): channel names are limited
@@ -164,6 +166,40 @@ export class PostgresRouteRegistry implements RouteRegistry {
          FROM ${this.replicas} WHERE expires_at > now() ORDER BY replica_id`,
       );
       return rows.map((r) => ({ replicaId: r.replica_id, address: r.address, heartbeatAt: r.heartbeat_at }));
+    });
+  }
+
+  dispatcherHeartbeat(dispatcher: { id: string; startedAt: number }, ttlMs: number): Promise<void> {
+    return classified('dispatcherHeartbeat', async () => {
+      await withPgRetry(() =>
+        inTransaction(this.pool, async (client) => {
+          // Killed dispatchers never delete their row: whoever beats clears the lapsed ones.
+          await client.query(`DELETE FROM ${this.dispatchers} WHERE expires_at <= now() AND dispatcher_id <> $1`, [dispatcher.id]);
+          await client.query(
+            `INSERT INTO ${this.dispatchers} (dispatcher_id, started_at, last_seen_at, expires_at)
+             VALUES ($1, to_timestamp($2::float8 / 1000.0), now(), now() + make_interval(secs => $3::float8 / 1000.0))
+             ON CONFLICT (dispatcher_id) DO UPDATE SET started_at = EXCLUDED.started_at, last_seen_at = now(), expires_at = EXCLUDED.expires_at`,
+            [dispatcher.id, Math.round(dispatcher.startedAt), Math.max(1, Math.round(ttlMs))],
+          );
+        }),
+      );
+    });
+  }
+
+  removeDispatcher(id: string): Promise<void> {
+    return classified('removeDispatcher', async () => {
+      await withPgRetry(() => this.pool.query(`DELETE FROM ${this.dispatchers} WHERE dispatcher_id = $1`, [id]));
+    });
+  }
+
+  listDispatchers(): Promise<DispatcherInfo[]> {
+    return classified('listDispatchers', async () => {
+      const { rows } = await this.pool.query<{ dispatcher_id: string; started_at: number; last_seen_at: number }>(
+        `SELECT dispatcher_id, floor(extract(epoch FROM started_at) * 1000)::float8 AS started_at,
+                floor(extract(epoch FROM last_seen_at) * 1000)::float8 AS last_seen_at
+         FROM ${this.dispatchers} WHERE expires_at > now() ORDER BY dispatcher_id`,
+      );
+      return rows.map((r) => ({ id: r.dispatcher_id, startedAt: r.started_at, lastSeenAt: r.last_seen_at }));
     });
   }
 

@@ -8,6 +8,8 @@
  *   replica's routes can be removed shard by shard). A script touches one shard, so one slot.
  * - Replica liveness lives in one slot: `<prefix>:{reg-replicas}:info` (replicaId → JSON) and
  *   `<prefix>:{reg-replicas}:alive:<replicaId>` (expires after the heartbeat TTL).
+ * - Dispatcher liveness: `<prefix>:{reg-replicas}:dispatchers` (dispatcher id → JSON with its
+ *   start, last heartbeat and expiry).
  * - Device credentials live in the same shards: `<prefix>:{reg-<s>}:keys` (phyId → the
  *   provisioned 32-byte key, raw) and `<prefix>:{reg-<s>}:revoked` (set of revoked phyIds), so
  *   one device's credential read touches one slot.
@@ -63,6 +65,10 @@ export class RegistryKeys {
 
   replicaAlive(replicaId: string): string {
     return `${this.prefix}:{reg-replicas}:alive:${replicaId}`;
+  }
+
+  dispatcherInfo(): string {
+    return `${this.prefix}:{reg-replicas}:dispatchers`;
   }
 
   /** Prefix of every alive key, passed to scripts that check several replicas. */

@@ -5,7 +5,7 @@ import { isOutboundError } from '../errors';
 import { classifyRedisError } from '../queue/redis/redis-errors';
 import { withShebang } from '../queue/redis/scripts';
 import type { RedisClient } from '../redis/connection';
-import type { DeviceRoute, ReplicaInfo, RouteRegistry } from './route-registry';
+import type { DeviceRoute, DispatcherInfo, ReplicaInfo, RouteRegistry } from './route-registry';
 import { RegistryKeys } from './redis-registry-keys';
 
 /**
@@ -19,6 +19,7 @@ const SCRIPTS = {
   unregister: { name: 'outboundRegistryUnregisterV1', file: 'unregister-2.lua', keys: 2, flags: 'allow-oom' },
   removeReplicaShard: { name: 'outboundRegistryRemoveReplicaShardV1', file: 'remove-replica-shard-2.lua', keys: 2, flags: 'allow-oom' },
   heartbeat: { name: 'outboundRegistryHeartbeatV1', file: 'heartbeat-1.lua', keys: 1, flags: 'allow-oom' },
+  dispatcherHeartbeat: { name: 'outboundRegistryDispatcherHeartbeatV1', file: 'dispatcher-heartbeat-1.lua', keys: 1, flags: 'allow-oom' },
   liveReplicas: { name: 'outboundRegistryLiveReplicasV1', file: 'live-replicas-1.lua', keys: 1, flags: 'no-writes' },
 } as const;
 
@@ -181,6 +182,31 @@ export class RedisRouteRegistry implements RouteRegistry {
 
   listReplicas(): Promise<ReplicaInfo[]> {
     return this.classified('listReplicas', async () => [...(await this.liveReplicas([])).values()].sort((a, b) => a.replicaId.localeCompare(b.replicaId)));
+  }
+
+  dispatcherHeartbeat(dispatcher: { id: string; startedAt: number }, ttlMs: number): Promise<void> {
+    return this.classified('dispatcherHeartbeat', async () => {
+      await this.run('dispatcherHeartbeat', this.keys.dispatcherInfo(), dispatcher.id, Math.round(dispatcher.startedAt), Math.max(1, Math.round(ttlMs)));
+    });
+  }
+
+  removeDispatcher(id: string): Promise<void> {
+    return this.classified('removeDispatcher', async () => {
+      await this.client.hdel(this.keys.dispatcherInfo(), id);
+    });
+  }
+
+  listDispatchers(): Promise<DispatcherInfo[]> {
+    return this.classified('listDispatchers', async () => {
+      // The live-replicas script answers the unlapsed entries of any hash of {expiresAt, ...}.
+      const flat = (await this.run('liveReplicas', this.keys.dispatcherInfo())) as string[];
+      const live: DispatcherInfo[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const info = JSON.parse(flat[i + 1]) as { startedAt: number; lastSeenAt: number };
+        live.push({ id: flat[i], startedAt: info.startedAt, lastSeenAt: info.lastSeenAt });
+      }
+      return live.sort((a, b) => a.id.localeCompare(b.id));
+    });
   }
 
   countRoutes(): Promise<Map<string, number>> {

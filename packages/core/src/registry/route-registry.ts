@@ -15,6 +15,13 @@ export interface ReplicaInfo {
   heartbeatAt: number;
 }
 
+/** A running dispatcher whose heartbeat has not lapsed (times in ms since the epoch, store clock). */
+export interface DispatcherInfo {
+  id: string;
+  startedAt: number;
+  lastSeenAt: number;
+}
+
 /**
  * The device route registry: phyId → {replica, epoch}, replica liveness, and the signals that
  * tell dispatchers a device came online and tell a replica its connection was superseded.
@@ -44,6 +51,13 @@ export interface RouteRegistry {
    */
   findRoutes(prefix: string, limit: number): Promise<DeviceRoute[]>;
   listReplicas(): Promise<ReplicaInfo[]>;
+
+  /** Records or refreshes a dispatcher's liveness; lapses after `ttlMs`. */
+  dispatcherHeartbeat(dispatcher: { id: string; startedAt: number }, ttlMs: number): Promise<void>;
+  /** Removes a dispatcher's liveness (clean stop). */
+  removeDispatcher(id: string): Promise<void>;
+  /** The dispatchers whose heartbeat has not lapsed, by id. */
+  listDispatchers(): Promise<DispatcherInfo[]>;
   /**
    * How many devices each live replica holds (replicas with none are absent). Redis counts a
    * device that just moved on both replicas until the old connection closes.

@@ -15,6 +15,8 @@ interface Counts {
 
 interface Cluster {
   replicas: Array<{ replicaId: string; address: string; heartbeatAt: string; devices?: number }>;
+  /** Absent from a dispatcher of an older release (during a rolling upgrade). */
+  dispatchers?: Array<{ id: string; startedAt: string; lastSeenAt: string }>;
 }
 
 /** Seconds of history the chart keeps, and the window the "per second" rates average over. */
@@ -28,7 +30,7 @@ const NOTABLE: EventType[] = ['command.dead', 'command.rejected', 'command.expir
 const STREAMED: EventType[] = ['command.queued', 'command.acked', ...NOTABLE];
 const FEED_LENGTH = 12;
 
-/** Enqueued and acked per second (counted from the live stream), queue depth, dead letters, replicas. */
+/** Enqueued and acked per second (counted from the live stream), queue depth, dead letters, replicas and dispatchers. */
 export function Overview(): JSX.Element {
   const stats = useLoad((signal) => api<{ total: Counts }>('/v1/stats', { signal }), []);
   const cluster = useLoad((signal) => api<Cluster>('/v1/cluster', { signal }), []);
@@ -117,6 +119,10 @@ export function Overview(): JSX.Element {
             <div>
               <dt>Ingress replicas alive</dt>
               <dd data-testid="replicas">{cluster.data ? formatCount(replicas.length) : '—'}</dd>
+            </div>
+            <div>
+              <dt>Dispatchers alive</dt>
+              <dd data-testid="dispatchers">{formatCount(cluster.data?.dispatchers?.length)}</dd>
             </div>
             <div>
               <dt>Devices online</dt>

@@ -71,6 +71,13 @@ export const clusterSchema = z
         devices: z.number().int().meta({ description: 'devices connected to it' }),
       }),
     ),
+    dispatchers: z.array(
+      z.object({
+        id: z.string().meta({ description: 'DISPATCHER_ID, or hostname-pid' }),
+        startedAt: z.iso.datetime(),
+        lastSeenAt: z.iso.datetime().meta({ description: 'its latest heartbeat (store clock)' }),
+      }),
+    ).meta({ description: 'dispatchers whose heartbeat has not lapsed, by id' }),
   })
   .meta({ id: 'Cluster' });
 
@@ -84,8 +91,8 @@ export function adminRouteDocs(): RouteDoc[] {
       responses: { 200: json(deviceSearchSchema, 'matching online devices'), ...errorResponses(400, 403) },
     },
     {
-      method: 'get', path: '/v1/cluster', operationId: 'getCluster', summary: 'The ingress replicas alive now (current heartbeat) and the devices on each', security: SECURITY.admin,
-      responses: { 200: json(clusterSchema, 'live replicas'), ...errorResponses(403) },
+      method: 'get', path: '/v1/cluster', operationId: 'getCluster', summary: 'The ingress replicas alive now (current heartbeat) and the devices on each, and the dispatchers alive now', security: SECURITY.admin,
+      responses: { 200: json(clusterSchema, 'live replicas and dispatchers'), ...errorResponses(403) },
     },
     {
       method: 'get', path: '/v1/devices/{phyId}', operationId: 'getDevice', security: SECURITY.admin,

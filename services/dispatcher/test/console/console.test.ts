@@ -49,6 +49,8 @@ describe('operator console in a real browser', () => {
     await signIn(ADMIN_KEY);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await waitFor(async () => (await page.getByTestId('replicas').textContent()) === '1', { what: 'one ingress replica on the overview' });
+    // The stack's in-process dispatcher and the dispatcher process serving the console.
+    expect(await page.getByTestId('dispatchers').textContent()).toBe('2');
     expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['outbound.console.apiKey']);
     // Keyboard: the first Tab reaches "skip to content", then the navigation; Enter follows a link.
     const focused = () => page.evaluate<string>('document.activeElement && document.activeElement.textContent');

@@ -20,6 +20,7 @@ export function testDispatcherSettings(redisUrl: string, prefix: string, overrid
       queue: { prefix, backoffBaseMs: 100, backoffMaxMs: 400 },
       registry: { prefix },
       worker: { leaseMs: 3_000, leaseMarginMs: 1_000, reapIntervalMs: 200, parkedCheckMs: 500, idleWaitMs: 500 },
+      liveness: { intervalMs: 200, ttlMs: 2_000 },
       shutdown: { graceMs: 2_000 },
     },
     overrides,
@@ -33,6 +34,8 @@ export async function startTestDispatcher(
   name = 'dispatcher',
   prefix = uniquePrefix(name),
 ): Promise<RunningDispatcher> {
-  const { config } = loadDispatcherConfig({ env: {}, overrides: testDispatcherSettings(redisUrl, prefix, overrides) });
+  // Dispatchers in one test process share hostname and pid: each gets an id of its own.
+  const settings = testDispatcherSettings(redisUrl, prefix, deepMerge({ liveness: { id: uniquePrefix(name) } }, overrides));
+  const { config } = loadDispatcherConfig({ env: {}, overrides: settings });
   return startDispatcher(config);
 }

@@ -94,6 +94,32 @@ export function routeRegistryConformance(name: string, make: MakeRouteRegistry):
       expect((await registry.listReplicas()).map((r) => r.replicaId)).toEqual(['replica-a', 'replica-b']);
     });
 
+    it('lists the dispatchers whose heartbeat has not lapsed (store clock), by id', async () => {
+      const startedAt = Date.now() - 60_000;
+      await registry.dispatcherHeartbeat({ id: 'dispatcher-c', startedAt }, 10_000);
+      await registry.dispatcherHeartbeat({ id: 'dispatcher-a', startedAt }, 10_000);
+      await registry.dispatcherHeartbeat({ id: 'dispatcher-b', startedAt }, 1_000);
+      const listed = await registry.listDispatchers();
+      expect(listed.map((d) => d.id)).toEqual(['dispatcher-a', 'dispatcher-b', 'dispatcher-c']);
+      for (const d of listed) {
+        expect(d.startedAt).toBe(startedAt);
+        expect(Math.abs(d.lastSeenAt - Date.now())).toBeLessThan(5_000);
+      }
+      // A stopped one leaves at once; a killed one once its TTL has passed.
+      await registry.removeDispatcher('dispatcher-c');
+      expect((await registry.listDispatchers()).map((d) => d.id)).toEqual(['dispatcher-a', 'dispatcher-b']);
+      await waitFor(async () => (await registry.listDispatchers()).length === 1, { what: 'the lapsed dispatcher to leave the list' });
+      // Other dispatchers' heartbeats clear a lapsed record; one that comes back is alive again.
+      await registry.dispatcherHeartbeat({ id: 'dispatcher-a', startedAt }, 10_000);
+      expect((await registry.listDispatchers()).map((d) => d.id)).toEqual(['dispatcher-a']);
+      await registry.dispatcherHeartbeat({ id: 'dispatcher-b', startedAt: startedAt + 1 }, 10_000);
+      expect(await registry.listDispatchers()).toEqual([
+        expect.objectContaining({ id: 'dispatcher-a', startedAt }),
+        expect.objectContaining({ id: 'dispatcher-b', startedAt: startedAt + 1 }),
+      ]);
+      expect(await registry.listReplicas()).toHaveLength(2); // replicas and dispatchers are apart
+    });
+
     it('removes every route of a replica, and only those', async () => {
       const ids = Array.from({ length: 20 }, (_, i) => `DEV-R${i}`);
       for (const id of ids) await registry.register(id, A);
