@@ -71,7 +71,7 @@ test('the dashboard has datasource, namespace and instance variables; every pane
 test('the dashboard is grouped in rows, one per concern, and shows what an operator needs', () => {
   expect(dashboard.panels[0]!.type).toBe('row');
   const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-  expect(rows).toEqual(['Overview', 'API (HTTP, both services)', 'Queue and delivery (dispatcher)', 'Ingress and devices', 'Stores: Redis and PostgreSQL', 'Processes']);
+  expect(rows).toEqual(['Overview', 'API (HTTP, both services)', 'Queue and delivery (dispatcher)', 'Ingress and devices', 'Stores: Redis and PostgreSQL', 'Processes', 'Events and webhooks']);
   const exprs = queryPanels.flatMap((p) => p.targets!.map((t) => t.expr)).join('\n');
   expect(exprs).toMatch(/outbound_dispatcher_queue_depth/);
   expect(exprs).toMatch(/outbound_dispatcher_delivered_total/);
