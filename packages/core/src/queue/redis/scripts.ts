@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
@@ -90,8 +90,14 @@ export interface ScriptFamily<N extends string> {
  */
 export function loadFamilyScript<N extends string>(family: ScriptFamily<N>, name: N): string {
   const source = readFileSync(resolve(family.dir, `${name}-${family.keyCounts[name]}.lua`), 'utf8');
+  // An include may include others; the family's own includes/ first, then the shared one.
+  const includeText = (include: string): string => {
+    const own = resolve(family.dir, 'includes', `${include}.lua`);
+    const text = readFileSync(existsSync(own) ? own : resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8');
+    return text.replace(INCLUDE, (_, nested: string) => includeText(nested));
+  };
   const inlined = source.replace(INCLUDE, (_, include: string) => {
-    const text = readFileSync(resolve(family.dir, 'includes', `${include}.lua`), 'utf8');
+    const text = includeText(include);
     return family.inline ? family.inline(text, source) : text;
   });
   return withShebang(inlined, family.flags[name]);
