@@ -60,8 +60,10 @@ describe('LeaseReaper (real Redis queue)', () => {
     const claimed = await queue.claim({ max: n, leaseMs: 50 });
     expect(claimed).toHaveLength(n);
     const reaper = createLeaseReaper({ queue, metrics, logger, intervalMs: 60_000 });
-    // Wait until every lease has lapsed, then one tick must take them all.
-    await waitFor(async () => (await queue.stats()).total.inflight === n && Date.now() > claimed[0]!.leaseExpiresAt + 5, { what: 'the leases to lapse' });
+    // Wait until every lease has lapsed (the claim spans shards, so they lapse at different
+    // times: the latest counts), then one tick must take them all.
+    const lastLapse = claimed.reduce((latest, c) => Math.max(latest, c.leaseExpiresAt), 0);
+    await waitFor(async () => (await queue.stats()).total.inflight === n && Date.now() > lastLapse + 5, { what: 'the leases to lapse' });
     await reaper.runNow();
     expect(await counter('outbound_dispatcher_leases_reclaimed_total')).toBe(n);
     expect((await queue.stats()).total.inflight).toBe(0);
