@@ -548,9 +548,11 @@ export class RedisQueue implements CommandStore {
 
   /** nextWorkInMs, remembered for a wait that comes right after it (waitForWork). */
   private async scanForWork(): Promise<number | null> {
-    const at = Date.now();
     const inMs = await this.nextWorkInMs();
-    this.lastScan = { at, inMs };
+    // Timed from the answer, not the request: the due times were measured on the server's
+    // clock while the request was on its way, so counting from the send would end a wait
+    // that long before they fall due (a slow host then claimed nothing after the wait).
+    this.lastScan = { at: Date.now(), inMs };
     return inMs;
   }
 
