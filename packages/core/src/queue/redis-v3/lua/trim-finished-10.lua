@@ -87,10 +87,11 @@ local function entryCommandId(c)
   return ssub(hex, 1, 8) .. '-' .. ssub(hex, 9, 12) .. '-' .. ssub(hex, 13, 16) .. '-' .. ssub(hex, 17, 20) .. '-' .. ssub(hex, 21)
 end
 
--- Then the stream from its oldest entry, until within the budget: read as many entries per
--- round as the excess needs at the shard's mean bytes per entry (records and stream), 1,000 at
--- most; at most 10 rounds a run bound the time it holds Redis, the next run goes on. The
--- stream is cut once, at the end.
+-- Then the stream from its oldest entry, until within the budget: each round reads as many
+-- entries as the excess needs at the shard's mean bytes per entry (records and stream), 1,000
+-- at most, cuts the stream after the last one and measures it again (a cut frees whole stream
+-- nodes only: the next round reads on to the end of the node); at most 10 rounds a run bound
+-- the time it holds Redis, the next run goes on.
 local perWalked = length > 0 and (records + events) / length or 0
 local from, rounds, seen, freedIn = '-', 0, {}, {}
 while records + events > budget and perWalked > 0 and rounds < 10 do
@@ -98,9 +99,10 @@ while records + events > budget and perWalked > 0 and rounds < 10 do
   local take = math.min(1000, math.ceil((records + events - budget) / perWalked))
   local list = redis.call('XRANGE', EVENTS_KEY, from, '+', 'COUNT', int(take))
   if #list == 0 then break end
+  local last
   for _, entry in ipairs(list) do
     if records + events <= budget then break end
-    from = '(' .. entry[1]
+    last = entry[1]
     events = events - perEntry
     local fields = entry[2]
     for j = 1, #fields, 2 do
@@ -118,14 +120,12 @@ while records + events > budget and perWalked > 0 and rounds < 10 do
       end
     end
   end
+  from = '(' .. last
+  -- entries up to the last one read go (MINID: the first id after it), whole nodes at a time
+  local ms, seq = string.match(last, '^(%d+)%-(%d+)$')
+  redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', ms .. '-' .. int(tonumber(seq) + 1))
+  events = streamBytes()
 end
 for minute, freed in pairs(freedIn) do redis.call('ZINCRBY', index, int(-freed), minute) end
-if from ~= '-' then
-  -- the first id after the last one read: entries below it go, whole stream nodes at a time
-  local ms, seq = string.match(from, '^%((%d+)%-(%d+)$')
-  redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', ms .. '-' .. int(tonumber(seq) + 1))
-end
--- what the stream holds now, as measured: the estimates above were per entry, a cut frees
--- whole nodes only
-events = streamBytes()
+if rounds == 0 then events = streamBytes() end -- after whole minutes alone
 return answer(records + events, trimmed)
