@@ -209,3 +209,33 @@ it('drops an older creation minute whole before reading any younger command\'s e
   expect(kept.filter(Boolean).length).toBe(600 - trimmed);
   expect(kept.slice(kept.indexOf(true)).every(Boolean)).toBe(true);
 });
+
+it('with many minutes in the budget drops whole minutes, then random records of the oldest left, and cuts the stream only between minutes', async () => {
+  const { queue, prefix } = open({ shards: 1 });
+  const store = queue.store;
+  const mint = store.newCommandId.bind(store);
+  // Twenty creation minutes of 100 commands each, the oldest twenty minutes ago (their events
+  // are all written now: no cut between those minutes reaches them).
+  const byMinute: string[][] = [];
+  for (let m = 0; m < 20; m += 1) {
+    store.newCommandId = (phyId) => store.keys.newCommandId(store.keys.shardOf(phyId), Date.now() - (20 - m) * 60_000);
+    byMinute.push(await deliverRound(queue, m, 100));
+  }
+  store.newCommandId = mint;
+  const [stream] = streamKeys(prefix, 1);
+  const entries = await client.xlen(stream!);
+  const records = (await finishedRecords(prefix)).bytes;
+  // room for the events and about half the records
+  const budget = Math.floor((await retained(prefix)) - records / 2);
+  const { trimmed, retainedBytes } = (await open({ prefix, shards: 1, retentionMaxBytes: budget }).queue.trimRetained())!;
+  expect(retainedBytes).toBeLessThanOrEqual(budget);
+  expect(retainedBytes).toBeGreaterThanOrEqual(budget * 0.9);
+  expect(await client.xlen(stream!)).toBe(entries);
+  const kept = await Promise.all(byMinute.map(async (ids) => (await Promise.all(ids.map((id) => queue.get(id)))).filter((c) => c !== null).length));
+  // [0, ..., 0, part, 100, ..., 100]: at most one minute in part
+  const firstKept = kept.findIndex((n) => n > 0);
+  expect(firstKept).toBeGreaterThan(5);
+  expect(kept.slice(0, firstKept).every((n) => n === 0)).toBe(true);
+  expect(kept.slice(firstKept + 1).every((n) => n === 100)).toBe(true);
+  expect(kept.reduce((a, b) => a + b, 0)).toBe(2000 - trimmed);
+});

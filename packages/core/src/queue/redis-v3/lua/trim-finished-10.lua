@@ -4,12 +4,17 @@
   stream as MEMORY USAGE measures it (its nodes' allocations, 5 of them sampled). Past the
   budget the oldest go first, and a record still held keeps every one of its events:
   - a whole creation minute goes while it fits in the excess with its share of the stream
-    (the shard's events per record byte): its hash is unlinked and the stream cut at the start
-    of the next minute, less CLOCK_SLACK_MS (an id carries its dispatcher's minute, an entry
-    Redis' time);
-  - then the stream is read from its oldest entry: each entry of a finished command takes the
-    command's record with it, and the stream is cut after the last entry read, until the shard
-    is within its budget.
+    (the shard's stream bytes per record byte): its hash is unlinked and the stream cut at the
+    start of the next minute, less CLOCK_SLACK_MS (an id carries its dispatcher's minute, an
+    entry Redis' time);
+  - the oldest minute left, when its share of the stream is at most 1/WALK_SHARE of the budget,
+    loses random records, as many as the excess needs at the hash's mean size; their entries
+    stay (counted) until the minute goes whole;
+  - a minute with a larger share (a budget of few minutes) would so lose most of its records
+    to entries it keeps: the stream is read from its oldest entry instead, each entry of a
+    finished command taking the command's record with it, and cut after the last entry read.
+    Reading costs about three entries a record where random records cost one HRANDFIELD
+    field each, hence the cheaper way where it stays close.
   Pending and dead commands live in their own keys, never in these hashes: nothing pending is
   ever trimmed. Their entries older than the cut go with the others: a stream is cut at a time,
   and keeping a long-pending command's entries would keep every later one outside the budget.
@@ -65,61 +70,109 @@ local length = redis.call('XLEN', EVENTS_KEY)
 local perEntry = length > 0 and events / length or 0
 local CLOCK_SLACK_MS = 1000
 
--- Whole minutes, with UNLINK (freed off the main thread).
+-- Whole minutes go with UNLINK (freed off the main thread); at most 10 rounds of random
+-- records per run bound the time it holds Redis, the next run goes on.
+local WALK_SHARE = 8
 local withEvents = records > 0 and (records + events) / records or 1
-local trimmed, i = 0, 1
-while records + events > budget and i <= #buckets do
+local trimmed, i, rounds, readStream = 0, 1, 0, false
+while records + events > budget and i <= #buckets and rounds < 10 do
   local minute, bytes = buckets[i][1], buckets[i][2]
   local key = K.prefix .. 'f:' .. minute
   local count = redis.call('HLEN', key)
-  if count > 0 and bytes * withEvents > records + events - budget then break end
-  redis.call('UNLINK', key)
-  redis.call('ZREM', index, minute)
-  local cut = (tonumber(minute, 16) + 1) * 60000 - CLOCK_SLACK_MS
-  local dropped = redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(cut))
-  trimmed, records, events, i = trimmed + count, records - bytes, events - dropped * perEntry, i + 1
+  if count == 0 or bytes * withEvents <= records + events - budget then
+    redis.call('UNLINK', key)
+    redis.call('ZREM', index, minute)
+    local cut = (tonumber(minute, 16) + 1) * 60000 - CLOCK_SLACK_MS
+    local dropped = redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(cut))
+    trimmed, records, events, i = trimmed + count, records - bytes, events - dropped * perEntry, i + 1
+  elseif bytes * (withEvents - 1) * WALK_SHARE > budget then
+    readStream = true -- below
+    break
+  else
+    -- Part of it: as many random records as the excess needs at this hash's mean size (at
+    -- most 1000 per round), each counted at its own size; another round while still over.
+    rounds = rounds + 1
+    local take = math.min(count, 1000, math.ceil((records + events - budget) * count / bytes))
+    local picked = redis.call('HRANDFIELD', key, int(take), 'WITHVALUES')
+    local fields, freed = {}, 0
+    for j = 1, #picked, 2 do
+      fields[#fields + 1] = picked[j]
+      freed = freed + #picked[j] + #picked[j + 1] + ENTRY_BYTES
+    end
+    redis.call('HDEL', key, unpack(fields))
+    redis.call('ZINCRBY', index, int(-freed), minute)
+    buckets[i][2] = bytes - freed
+    trimmed, records = trimmed + #fields, records - freed
+  end
 end
 
 -- A command id as an entry holds it (16 bytes, see packEventCommandId), as text.
 local function entryCommandId(c)
   if #c ~= 16 then return c end
-  local hex = string.format('%08x%08x%08x%08x', sunpack('>I4I4I4I4', c))
-  return ssub(hex, 1, 8) .. '-' .. ssub(hex, 9, 12) .. '-' .. ssub(hex, 13, 16) .. '-' .. ssub(hex, 17, 20) .. '-' .. ssub(hex, 21)
+  local a, b, d, e = sunpack('>I4I4I4I4', c)
+  return string.format('%08x-%04x-%04x-%04x-%04x%08x', a, math.floor(b / 65536), b % 65536, math.floor(d / 65536), d % 65536, e)
 end
 
--- Then the stream from its oldest entry, until within the budget: each round reads as many
--- entries as the excess needs at the shard's mean bytes per entry (records and stream), 1,000
--- at most, cuts the stream after the last one and measures it again (a cut frees whole stream
--- nodes only: the next round reads on to the end of the node); at most 10 rounds a run bound
--- the time it holds Redis, the next run goes on.
+-- Then, for such a minute or when no record is left, the stream from its oldest entry until
+-- within the budget: each round reads as many entries as the excess needs at the shard's mean
+-- bytes per entry (records and stream), 1,000 at most; the record of each command whose first
+-- entry it reads goes (their sizes in one HMGET per hash, one HDEL per hash), then the stream
+-- is cut after the last entry read and measured again (a cut frees whole stream nodes only:
+-- the next round reads on to the end of the node); at most 10 rounds a run, the next run goes on.
 local perWalked = length > 0 and (records + events) / length or 0
-local from, rounds, seen, freedIn = '-', 0, {}, {}
-while records + events > budget and perWalked > 0 and rounds < 10 do
-  rounds = rounds + 1
+local from, seen, freedIn, reads = '-', {}, {}, 0
+if i > #buckets then readStream = true end
+while readStream and records + events > budget and perWalked > 0 and reads < 10 do
+  reads = reads + 1
   local take = math.min(1000, math.ceil((records + events - budget) / perWalked))
   local list = redis.call('XRANGE', EVENTS_KEY, from, '+', 'COUNT', int(take))
   if #list == 0 then break end
-  local last
-  for _, entry in ipairs(list) do
-    if records + events <= budget then break end
-    last = entry[1]
-    events = events - perEntry
+  -- the commands this round meets first, by hash: entry n -> {c, hash, index in its group}
+  local firsts, groups, met = {}, {}, {}
+  for n, entry in ipairs(list) do
     local fields = entry[2]
     for j = 1, #fields, 2 do
-      local c = fields[j + 1]
-      if fields[j] == 'c' and c ~= '' and not seen[c] then
-        seen[c] = true
-        local bucket, field = bucketOf(entryCommandId(c))
-        local size = bucket and redis.call('HSTRLEN', bucket, field) or 0
-        if size > 0 then
-          redis.call('HDEL', bucket, field)
-          local minute, freed = ssub(bucket, #K.prefix + 3), size + #field + ENTRY_BYTES
-          freedIn[minute] = (freedIn[minute] or 0) + freed
-          trimmed, records = trimmed + 1, records - freed
+      if fields[j] == 'c' then
+        local c = fields[j + 1]
+        if c ~= '' and not seen[c] and not met[c] then
+          met[c] = true
+          local bucket, field = bucketOf(entryCommandId(c))
+          if bucket then
+            local group = groups[bucket] or {}
+            groups[bucket] = group
+            group[#group + 1] = field
+            firsts[n] = { c, bucket, #group }
+          end
         end
+        break
       end
     end
   end
+  local values = {}
+  for bucket, group in pairs(groups) do values[bucket] = redis.call('HMGET', bucket, unpack(group)) end
+  local drops, last = {}, nil
+  for n, entry in ipairs(list) do
+    if records + events <= budget then break end
+    last = entry[1]
+    events = events - perEntry
+    local first = firsts[n]
+    if first then
+      local c, bucket, at = first[1], first[2], first[3]
+      seen[c] = true
+      local value = values[bucket][at]
+      if value then
+        local field = groups[bucket][at]
+        local drop = drops[bucket] or {}
+        drops[bucket] = drop
+        drop[#drop + 1] = field
+        local minute, freed = ssub(bucket, #K.prefix + 3), #value + #field + ENTRY_BYTES
+        freedIn[minute] = (freedIn[minute] or 0) + freed
+        trimmed, records = trimmed + 1, records - freed
+      end
+    end
+  end
+  for bucket, fields in pairs(drops) do redis.call('HDEL', bucket, unpack(fields)) end
+  if not last then break end
   from = '(' .. last
   -- entries up to the last one read go (MINID: the first id after it), whole nodes at a time
   local ms, seq = string.match(last, '^(%d+)%-(%d+)$')
@@ -127,5 +180,5 @@ while records + events > budget and perWalked > 0 and rounds < 10 do
   events = streamBytes()
 end
 for minute, freed in pairs(freedIn) do redis.call('ZINCRBY', index, int(-freed), minute) end
-if rounds == 0 then events = streamBytes() end -- after whole minutes alone
+events = streamBytes() -- as the cuts left it
 return answer(records + events, trimmed)
