@@ -7,28 +7,32 @@ import { cmd, LONG_LEASE } from './conformance/harness';
  * QUEUE_RETENTION_MAX_BYTES on the v3 layout: finished records and the event log together stay
  * near the byte budget, the oldest going first, and a finished record still held keeps its
  * events; pending commands (queued, scheduled, parked) never go. A private redis-server, so
- * that its used_memory is this file's alone.
+ * that its used_memory is this file's alone; the stores have their own connection, so that the
+ * test's reads never hold up their liveness pings.
  */
 const SHARDS = 4;
-const BUDGET = 1_600_000; // 400,000 bytes a shard: trims go by stream nodes (4 KB) and the records their entries name
+const BUDGET = 1_200_000; // 300,000 bytes a shard: trims go by stream nodes (4 KB) and the records their entries name
 const ENTRY_BYTES = 64; // as lua/includes/v3.lua counts a record: field + value + this
 let server: RedisServerHandle;
 let client: Redis;
+let storeClient: Redis;
 const made: RedisQueueV3[] = [];
 
 beforeAll(async () => {
   server = await startRedisServer();
   client = new Redis(server.url);
+  storeClient = new Redis(server.url);
 });
 afterAll(async () => {
   await Promise.all(made.map((q) => q.close()));
   await client.quit();
+  await storeClient.quit();
   await server.stop();
 });
 
 function open(options: { retentionMaxBytes?: number; shards?: number; prefix?: string } = {}): { queue: ValidatedQueue<RedisQueueV3>; prefix: string } {
   const prefix = options.prefix ?? uniquePrefix('retain');
-  const store = new RedisQueueV3(client, { prefix, shards: options.shards ?? SHARDS, ...(options.retentionMaxBytes ? { retentionMaxBytes: options.retentionMaxBytes } : {}) });
+  const store = new RedisQueueV3(storeClient, { prefix, shards: options.shards ?? SHARDS, ...(options.retentionMaxBytes ? { retentionMaxBytes: options.retentionMaxBytes } : {}) });
   made.push(store);
   return { queue: new ValidatedQueue(store), prefix };
 }
@@ -77,6 +81,22 @@ async function freedByDeleting(prefix: string): Promise<number> {
   return used(answers[0]![1] as string) - used(answers[2]![1] as string);
 }
 
+/** Whether each command is still there (read 100 at a time). */
+async function stillThere(queue: ValidatedQueue<RedisQueueV3>, ids: string[]): Promise<boolean[]> {
+  const found: boolean[] = [];
+  for (let i = 0; i < ids.length; i += 100) found.push(...(await Promise.all(ids.slice(i, i + 100).map((id) => queue.get(id)))).map((c) => c !== null));
+  return found;
+}
+
+/**
+ * Has the store mint ids as if created at `ms` (an id carries its creation minute): the tests
+ * that look at the order of trimming keep their commands in the minutes they choose, whatever
+ * minute the clock passes meanwhile.
+ */
+function createdAt(store: RedisQueueV3, ms: number): void {
+  store.newCommandId = (phyId) => store.keys.newCommandId(store.keys.shardOf(phyId), ms);
+}
+
 /** Delivers n commands through one replica (three events each: queued, delivered, acked); answers their ids. */
 async function deliverRound(queue: ValidatedQueue<RedisQueueV3>, round: number, n: number): Promise<string[]> {
   const results = await queue.enqueueBatch(Array.from({ length: n }, (_, i) => cmd(`done-${round}-${i}`)));
@@ -92,7 +112,7 @@ async function deliverRound(queue: ValidatedQueue<RedisQueueV3>, round: number, 
   return results.map((r) => (r as { id: string }).id);
 }
 
-it('keeps finished records and their events within 10% of the byte budget over a run four times its size, and never trims a pending command', async () => {
+it('keeps finished records and their events within 10% of the byte budget over a run about four times its size, and never trims a pending command', async () => {
   const { queue, prefix } = open({ retentionMaxBytes: BUDGET });
   // Pending all through the run: queued on a parked device, and scheduled for later.
   const early: string[] = [];
@@ -106,8 +126,8 @@ it('keeps finished records and their events within 10% of the byte budget over a
   for (let round = 0; round < 8; round += 1) {
     // pending ones enqueued near the end, whose events the budget still holds
     if (round === 7) for (let i = 0; i < 10; i += 1) late.push((await queue.enqueue(cmd(`parked-late-${i}`, { deliverAt: Date.now() + 3_600_000 }))).id);
-    await deliverRound(queue, round, 2000);
-    delivered += 2000;
+    await deliverRound(queue, round, 1500);
+    delivered += 1500;
     const answer = (await queue.trimRetained())!;
     trimmed += answer.trimmed;
     const held = await finishedRecords(prefix);
@@ -130,7 +150,7 @@ it('keeps finished records and their events within 10% of the byte budget over a
       expect(Math.abs(answer.retainedBytes - usage)).toBeLessThanOrEqual(BUDGET * 0.1);
     }
   }
-  // The run wrote about four budgets of records and events: most went.
+  // The run wrote about 3.7 budgets of records and events: most went.
   expect(trimmed).toBeGreaterThan(delivered / 2);
   // Pending commands stay whole: gettable, and claimable once due; the early ones' events went
   // with the stream's oldest entries, the late ones' are there.
@@ -141,10 +161,11 @@ it('keeps finished records and their events within 10% of the byte budget over a
   for (let i = 0; i < 20; i += 1) await queue.markDeviceOnline(`parked-${i}`);
   const claimed = await queue.claim({ max: 100, leaseMs: LONG_LEASE });
   expect(claimed.map((c) => c.id).sort()).toEqual(early.slice(0, 20).sort());
-  // What the allocator frees with them is the budget too.
+  // What the allocator frees with them stays within the budget too (MEMORY USAGE counts a
+  // stream about 9% above what it frees: 0.91-0.92 of the budget measured).
   const freed = await freedByDeleting(prefix);
-  expect(freed).toBeGreaterThanOrEqual(BUDGET * 0.9);
-  expect(freed).toBeLessThanOrEqual(BUDGET * 1.1);
+  expect(freed).toBeGreaterThanOrEqual(BUDGET * 0.85);
+  expect(freed).toBeLessThanOrEqual(BUDGET);
 });
 
 it('without a budget counts the retained bytes, records and events, and trims nothing', async () => {
@@ -177,6 +198,7 @@ async function retained(prefix: string): Promise<number> {
 
 it('trims the oldest commands first, each with its events', async () => {
   const { queue, prefix } = open({ shards: 1 });
+  createdAt(queue.store, Date.now());
   const older = await deliverRound(queue, 0, 300);
   const newer = await deliverRound(queue, 1, 300);
   const budget = Math.floor((await retained(prefix)) / 2);
@@ -185,7 +207,7 @@ it('trims the oldest commands first, each with its events', async () => {
   expect(retainedBytes).toBeLessThanOrEqual(budget * 1.1);
   expect(trimmed).toBeGreaterThan(0);
   // In the order they were created: trimmed ones, then kept ones, never the other way round.
-  const kept = (await Promise.all([...older, ...newer].map((id) => queue.get(id)))).map((c) => c !== null);
+  const kept = await stillThere(queue, [...older, ...newer]);
   expect(kept.slice(kept.indexOf(true)).every(Boolean)).toBe(true);
   expect(kept.filter((k) => !k)).toHaveLength(trimmed);
   for (const id of newer.slice(-10)) expect(await queue.commandEvents(id)).toHaveLength(3);
@@ -196,16 +218,16 @@ it('drops an older creation minute whole before reading any younger command\'s e
   const store = queue.store;
   // Commands created now, then commands whose ids carry a minute ten minutes ago (their events
   // are written now, after the others'): the stream alone would take the younger ones first.
+  const now = Date.now();
+  createdAt(store, now);
   const fresh = await deliverRound(queue, 0, 300);
-  const mint = store.newCommandId.bind(store);
-  store.newCommandId = (phyId) => store.keys.newCommandId(store.keys.shardOf(phyId), Date.now() - 600_000);
+  createdAt(store, now - 600_000);
   const old = await deliverRound(queue, 1, 300);
-  store.newCommandId = mint;
   const budget = Math.floor((await retained(prefix)) * 0.45);
   const { trimmed } = (await open({ prefix, shards: 1, retentionMaxBytes: budget }).queue.trimRetained())!;
   expect(trimmed).toBeGreaterThan(300);
-  expect((await Promise.all(old.map((id) => queue.get(id)))).filter((c) => c !== null)).toEqual([]);
-  const kept = (await Promise.all(fresh.map((id) => queue.get(id)))).map((c) => c !== null);
+  expect((await stillThere(queue, old)).filter(Boolean)).toEqual([]);
+  const kept = await stillThere(queue, fresh);
   expect(kept.filter(Boolean).length).toBe(600 - trimmed);
   expect(kept.slice(kept.indexOf(true)).every(Boolean)).toBe(true);
 });
@@ -213,15 +235,14 @@ it('drops an older creation minute whole before reading any younger command\'s e
 it('with many minutes in the budget drops whole minutes, then random records of the oldest left, and cuts the stream only between minutes', async () => {
   const { queue, prefix } = open({ shards: 1 });
   const store = queue.store;
-  const mint = store.newCommandId.bind(store);
+  const now = Date.now();
   // Twenty creation minutes of 100 commands each, the oldest twenty minutes ago (their events
   // are all written now: no cut between those minutes reaches them).
   const byMinute: string[][] = [];
   for (let m = 0; m < 20; m += 1) {
-    store.newCommandId = (phyId) => store.keys.newCommandId(store.keys.shardOf(phyId), Date.now() - (20 - m) * 60_000);
+    createdAt(store, now - (20 - m) * 60_000);
     byMinute.push(await deliverRound(queue, m, 100));
   }
-  store.newCommandId = mint;
   const [stream] = streamKeys(prefix, 1);
   const entries = await client.xlen(stream!);
   const records = (await finishedRecords(prefix)).bytes;
@@ -231,7 +252,8 @@ it('with many minutes in the budget drops whole minutes, then random records of 
   expect(retainedBytes).toBeLessThanOrEqual(budget);
   expect(retainedBytes).toBeGreaterThanOrEqual(budget * 0.9);
   expect(await client.xlen(stream!)).toBe(entries);
-  const kept = await Promise.all(byMinute.map(async (ids) => (await Promise.all(ids.map((id) => queue.get(id)))).filter((c) => c !== null).length));
+  const kept: number[] = [];
+  for (const ids of byMinute) kept.push((await stillThere(queue, ids)).filter(Boolean).length);
   // [0, ..., 0, part, 100, ..., 100]: at most one minute in part
   const firstKept = kept.findIndex((n) => n > 0);
   expect(firstKept).toBeGreaterThan(5);
