@@ -13,8 +13,8 @@
   - a minute with a larger share (a budget of few minutes) would so lose most of its records
     to entries it keeps: the stream is read from its oldest entry instead, each entry of a
     finished command taking the command's record with it, and cut after the last entry read.
-    Reading costs about three entries a record where random records cost one HRANDFIELD
-    field each, hence the cheaper way where it stays close.
+    Reading costs about ten times the Redis time per record (three entries each, bench:trim),
+    hence the cheaper way where it stays close.
   Pending and dead commands live in their own keys, never in these hashes: nothing pending is
   ever trimmed. Their entries older than the cut go with the others: a stream is cut at a time,
   and keeping a long-pending command's entries would keep every later one outside the budget.
@@ -118,15 +118,18 @@ end
 -- bytes per entry (records and stream), 1,000 at most; the record of each command whose first
 -- entry it reads goes (their sizes in one HMGET per hash, one HDEL per hash), then the stream
 -- is cut after the last entry read and measured again (a cut frees whole stream nodes only:
--- the next round reads on to the end of the node); at most 10 rounds a run, the next run goes on.
+-- the next round reads on to the end of the node). At most 3,000 entries and 10 rounds a run
+-- (reading costs about ten times what random records do, bench:trim): the next run goes on,
+-- and a shard that falls behind drops whole minutes once its excess holds one.
 local perWalked = length > 0 and (records + events) / length or 0
-local from, seen, freedIn, reads = '-', {}, {}, 0
+local from, seen, freedIn, reads, read = '-', {}, {}, 0, 0
 if i > #buckets then readStream = true end
-while readStream and records + events > budget and perWalked > 0 and reads < 10 do
+while readStream and records + events > budget and perWalked > 0 and reads < 10 and read < 3000 do
   reads = reads + 1
-  local take = math.min(1000, math.ceil((records + events - budget) / perWalked))
+  local take = math.min(1000, 3000 - read, math.ceil((records + events - budget) / perWalked))
   local list = redis.call('XRANGE', EVENTS_KEY, from, '+', 'COUNT', int(take))
   if #list == 0 then break end
+  read = read + #list
   -- the commands this round meets first, by hash: entry n -> {c, hash, index in its group}
   local firsts, groups, met = {}, {}, {}
   for n, entry in ipairs(list) do
