@@ -40,7 +40,7 @@ export interface DispatcherConfig {
     redisUpgradeFrom: '' | 'v2';
     /** v3: keep a finished command's payload (default: dropped, its size and hash kept). */
     keepFinishedPayload: boolean;
-    /** v3: bytes of finished records kept at most, the oldest trimmed first (0: time alone bounds them). */
+    /** v3: bytes of finished records and event log entries kept at most, the oldest trimmed first (0: time alone bounds them). */
     retentionMaxBytes: number;
   };
   /** Must match every ingress replica's REGISTRY_PREFIX / REGISTRY_SHARDS. */
@@ -126,7 +126,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     perDeviceCap: pos('queued commands per device (429 above)', 1_000, 'QUEUE_PER_DEVICE_CAP'),
     globalCap: pos('queued commands in total (429 above)', 1_000_000, 'QUEUE_GLOBAL_CAP'),
     retentionMs: pos('finished commands stay readable this long', 24 * 3_600_000, 'QUEUE_RETENTION_MS'),
-    retentionMaxBytes: pos('Redis v3: bytes of finished records kept at most across the shards; past it the oldest go before QUEUE_RETENTION_MS ends (0: no budget)', 0, 'QUEUE_RETENTION_MAX_BYTES'),
+    retentionMaxBytes: pos('Redis v3: bytes of finished records and event log entries kept at most across the shards; past it the oldest go before QUEUE_RETENTION_MS ends, a record with its events (0: no budget)', 0, 'QUEUE_RETENTION_MAX_BYTES'),
     backoffBaseMs: pos('first retry delay (doubles per attempt, with jitter)', 1_000, 'QUEUE_BACKOFF_BASE_MS'),
     backoffMaxMs: pos('longest retry delay', 60_000, 'QUEUE_BACKOFF_MAX_MS'),
     admissionMaxMemoryRatio: {
@@ -170,7 +170,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
     reapIntervalMs: pos('how often expired leases are reclaimed and TTLs expired', 1_000, 'DISPATCHER_REAP_INTERVAL_MS'),
-    trimIntervalMs: pos('Redis v3: how often finished records are counted and trimmed to QUEUE_RETENTION_MAX_BYTES', 10_000, 'DISPATCHER_TRIM_INTERVAL_MS'),
+    trimIntervalMs: pos('Redis v3: how often finished records and the event log are counted and trimmed to QUEUE_RETENTION_MAX_BYTES', 10_000, 'DISPATCHER_TRIM_INTERVAL_MS'),
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
     outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),

@@ -143,12 +143,12 @@ export function createDispatcherMetrics(
     inFlight: new Gauge({ name: `${P}in_flight`, help: 'Deliveries outstanding in this process', registers: [registry] }),
     retainedBytes: new Gauge({
       name: 'outbound_queue_retained_bytes',
-      help: 'Bytes the finished records hold across the shards (Redis v3; field, record and per-entry overhead), as the last retention trim counted them; every dispatcher reports the same queue',
+      help: 'Bytes the finished records and the event log hold across the shards (Redis v3; records: field, record and per-entry overhead; event streams: MEMORY USAGE), as the last retention trim counted them, what QUEUE_RETENTION_MAX_BYTES caps; every dispatcher reports the same queue',
       registers: [registry],
     }),
     trimmedEarly: new Counter({
       name: 'outbound_queue_trimmed_early_total',
-      help: 'Finished records this dispatcher dropped to keep QUEUE_RETENTION_MAX_BYTES, before QUEUE_RETENTION_MS ended: GET answers 404 for them and their idempotency keys may be used again sooner',
+      help: 'Finished records this dispatcher dropped (with their events) to keep QUEUE_RETENTION_MAX_BYTES, before QUEUE_RETENTION_MS ended: GET answers 404 for them and their idempotency keys may be used again sooner',
       registers: [registry],
     }),
     eventStreams: new Gauge({ name: `${P}event_streams`, help: 'Live event streams (GET /v1/events) open on this process', registers: [registry] }),

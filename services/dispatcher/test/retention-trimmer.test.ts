@@ -18,10 +18,13 @@ afterEach(async () => {
 });
 
 async function deliver(queue: CommandQueue, n: number): Promise<void> {
-  await queue.enqueueBatch(Array.from({ length: n }, (_, i) => input(`TRIM-${i}`)));
-  const claimed = await queue.claim({ max: n, leaseMs: 60_000 });
-  expect(claimed).toHaveLength(n);
-  await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+  for (let from = 0; from < n; from += 500) {
+    const size = Math.min(500, n - from);
+    await queue.enqueueBatch(Array.from({ length: size }, (_, i) => input(`TRIM-${from + i}`)));
+    const claimed = await queue.claim({ max: size, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(size);
+    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' })));
+  }
 }
 
 async function value(registry: Registry, name: string): Promise<number | undefined> {
@@ -30,18 +33,23 @@ async function value(registry: Registry, name: string): Promise<number | undefin
 }
 
 describe('RetentionTrimmer', () => {
-  it('reports the retained bytes and counts what the byte budget trimmed (Redis v3)', async () => {
-    const queue = new ValidatedQueue(new RedisQueueV3(client, { prefix: uniquePrefix('trimmer'), shards: 2, retentionMaxBytes: 10_000 }));
+  it('reports the retained bytes, records and events, and counts what the byte budget trimmed (Redis v3)', async () => {
+    const prefix = uniquePrefix('trimmer');
+    const queue = new ValidatedQueue(new RedisQueueV3(client, { prefix, shards: 2, retentionMaxBytes: 400_000 }));
     queues.push(queue);
     const registry = new Registry();
     const metrics = createDispatcherMetrics(registry, queue);
-    await deliver(queue, 150); // about 25,000 bytes of finished records
+    await deliver(queue, 2_000); // about 700,000 bytes of finished records and events
     await createRetentionTrimmer({ queue, metrics, logger, intervalMs: 60_000 }).runNow();
     const retained = (await value(registry, 'outbound_queue_retained_bytes'))!;
-    expect(retained).toBeGreaterThan(9_000);
-    expect(retained).toBeLessThanOrEqual(10_000);
+    expect(retained).toBeGreaterThan(360_000);
+    expect(retained).toBeLessThanOrEqual(400_000);
+    // What Redis counts for the shards' finished-record hashes and event streams.
+    const keys = [...(await client.keys(`${prefix}:v3:{*}:f:*`)), `${prefix}:v3:{0}:ev`, `${prefix}:v3:{1}:ev`];
+    const usage = (await Promise.all(keys.map((key) => client.memory('USAGE', key, 'SAMPLES', 0)))).reduce<number>((sum, size) => sum + Number(size ?? 0), 0);
+    expect(Math.abs(usage - retained)).toBeLessThanOrEqual(40_000);
     const trimmed = (await value(registry, 'outbound_queue_trimmed_early_total'))!;
-    expect(trimmed).toBeGreaterThan(50);
+    expect(trimmed).toBeGreaterThan(800);
     const left = await Promise.all((await queue.listDevice('TRIM-0')).map((c) => c.status));
     expect(left.every((s) => s === 'acked')).toBe(true);
   });

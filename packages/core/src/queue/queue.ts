@@ -87,8 +87,9 @@ export interface CommandQueue extends EventLog {
    */
   oldestReadyAgeSeconds?(): Promise<number | null>;
   /**
-   * Bytes its finished records hold, after dropping the oldest past the store's byte budget
-   * (if it has one), and how many went. A store without it bounds them by time alone.
+   * Bytes its finished records and its event log hold, after dropping the oldest past the
+   * store's byte budget (if it has one), and how many records went. A store without it bounds
+   * them by time alone.
    * `quietMs`: a store trimmed less than that long ago (by any process) may answer its last
    * count without trimming.
    */

@@ -68,17 +68,19 @@ describe('redis cluster layout', () => {
     await queue.close();
   });
 
-  it('trims a v3 queue\'s finished records to the byte budget on every master', async () => {
-    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('trim3'), retentionMaxBytes: 16_000 }));
-    const results = await queue.enqueueBatch(Array.from({ length: 300 }, (_, i) => cmd(`trim3-${i}`)));
-    expect(results.every((r) => !(r instanceof Error))).toBe(true);
-    const claimed = await queue.claim({ max: 300, leaseMs: 60_000 });
-    expect(claimed).toHaveLength(300);
-    await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
-    // 300 records of about 170 bytes over 16 shards of 1,000 bytes each.
+  it('trims a v3 queue\'s finished records and event log to the byte budget on every master', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('trim3'), retentionMaxBytes: 400_000 }));
+    for (let from = 0; from < 3_000; from += 500) {
+      const results = await queue.enqueueBatch(Array.from({ length: 500 }, (_, i) => cmd(`trim3-${from + i}`)));
+      expect(results.every((r) => !(r instanceof Error))).toBe(true);
+      const claimed = await queue.claim({ max: 500, leaseMs: 60_000 });
+      expect(claimed).toHaveLength(500);
+      await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    }
+    // 3,000 records of about 170 bytes and their events (about 110 bytes) over 16 shards of 25,000 bytes each.
     const { retainedBytes, trimmed } = (await queue.trimRetained())!;
-    expect(trimmed).toBeGreaterThan(150);
-    expect(retainedBytes).toBeLessThanOrEqual(16_000);
+    expect(trimmed).toBeGreaterThan(1_500);
+    expect(retainedBytes).toBeLessThanOrEqual(400_000);
     expect((await queue.trimRetained())!).toEqual({ retainedBytes, trimmed: 0 });
     await queue.close();
   });

@@ -44,8 +44,8 @@ export interface RedisQueueV3Options extends RedisQueueOptions {
   /** Keep a finished command's payload (acked, rejected, expired, cancelled). Default false: its size and hash stay. */
   keepFinishedPayload?: boolean;
   /**
-   * Bytes of finished records to keep at most (0 or absent: no budget, time alone bounds them),
-   * split evenly over the shards; trimRetained() drops the oldest past it.
+   * Bytes of finished records and event log entries to keep at most (0 or absent: no budget,
+   * time alone bounds them), split evenly over the shards; trimRetained() drops the oldest past it.
    */
   retentionMaxBytes?: number;
 }
@@ -346,9 +346,10 @@ export class RedisQueueV3 implements CommandStore {
   }
 
   /**
-   * Counts the finished records' bytes and, with `retentionMaxBytes`, trims each shard to its
-   * share: the oldest creation minutes first (trim-finished-10.lua). One script per shard;
-   * nothing pending is ever trimmed. Answers what stays and how many records went. With
+   * Counts the bytes of the finished records and of the event log and, with
+   * `retentionMaxBytes`, trims each shard to its share: the oldest first, a record with its
+   * events (trim-finished-10.lua). One script per shard; nothing pending is ever trimmed.
+   * Answers what stays (records and events) and how many records went. With
    * `quietMs`, a shard trimmed (by any caller) less than that long ago answers its last total
    * instead: many dispatchers trimming every interval cost one trim per shard and interval.
    */
