@@ -25,7 +25,7 @@ import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-inp
 import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from '../redis/dead-letter-pages';
 import { listCommandHistory, type HistoryShards } from '../redis/command-history';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
-import { RedisEventLog } from '../redis/event-log';
+import { eventCommandId, RedisEventLog } from '../redis/event-log';
 import { RedisGate } from '../redis/redis-gate';
 import type { RedisMemorySample } from '../redis/redis-memory';
 import type { RedisQueueOptions } from '../redis/redis-queue';
@@ -263,7 +263,7 @@ export class RedisQueueV3 implements CommandStore {
   async cancel(id: string): Promise<StoredCommand> {
     const shard = this.keys.shardOfId(id);
     if (shard === null) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });
-    const [code, status] = (await this.run('cancel', shard, [id, this.maxInFlight, this.retentionMs, this.keepPayload])) as [number, string];
+    const [code, status] = (await this.run('cancel', shard, [id, this.maxInFlight, this.retentionMs, this.keepPayload, eventCommandId(id)])) as [number, string];
     if (code !== ScriptCode.OK) throw scriptCodeToError(code, { id, status });
     const command = await this.get(id);
     if (!command) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });

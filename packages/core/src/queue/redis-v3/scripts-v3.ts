@@ -9,7 +9,7 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 6;
+export const SCRIPT_VERSION_V3 = 7;
 
 /** The v3 layout has the operations of v2, with the same KEYS counts, and trims finished records to a byte budget. */
 export const V3_SCRIPTS = { ...QUEUE_SCRIPTS, 'trim-finished': 10 } as const;

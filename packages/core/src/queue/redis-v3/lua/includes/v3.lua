@@ -208,9 +208,10 @@ end
 -- Entry ids logged in this call per command, not yet in its record (eventsOf adds them).
 local newEvents = {}
 -- A command's event: logged, and its id kept for the record this call writes next. extra:
--- {r|e|o, detail} or {e, reason, w, retryAt}.
-local function commandEvent(t, id, phyId, attempt, extra)
-  local sid = appendEvent(t, id, phyId, attempt and int(attempt) or '', extra and extra[2] or '', extra and extra[4] or '')
+-- {r|e|o, detail} or {e, reason, w, retryAt}. cid: the id packed, when the caller sent it so
+-- (else packed here).
+local function commandEvent(t, id, phyId, attempt, extra, cid)
+  local sid = appendEvent(t, cid or packEventCommandId(id), phyId, attempt and int(attempt) or '', extra and extra[2] or '', extra and extra[4] or '')
   newEvents[id] = (newEvents[id] or '') .. packEventId(sid)
 end
 -- The packed entry ids a new version of id's record ends with: the old ones, then this call's.
