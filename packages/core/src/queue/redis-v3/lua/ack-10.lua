@@ -41,12 +41,12 @@ for i = 1, n do
       table.remove(d.inflight, at)
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
-      local cid = ARGV[b + 6]
-      if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attempt, { 'r', ARGV[b + 5] }, cid) end
-      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attempt, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
-      finishRecord(id, rec, status, recAttempts(rec) + 1, now, retentionMs, token,
+      local cid, attemptText = ARGV[b + 6], int(attempt)
+      if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 5] }, cid) end
+      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
+      finishRecord(id, rec, status, attempt, now, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
-        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken)
+        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken, fixedEnd)
       leaseDone(leases, token)
       done = done + 1
       out[i] = { OK, STATUS_NAME[status] }

@@ -45,7 +45,8 @@ for i = 1, n do
       table.remove(d.inflight, at)
       leaseDone(leases, token)
       local attempts = recAttempts(rec) + 1
-      if ARGV[b + 7] ~= '' then commandEvent('d', id, phyId, attempts, { 'r', ARGV[b + 7] }, cid) end
+      local attemptText = int(attempts)
+      if ARGV[b + 7] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 7] }, cid) end
       local status
       if retryable ~= '1' then
         status = REJECTED
@@ -58,7 +59,7 @@ for i = 1, n do
       end
       if status == QUEUED then
         local retryAt = now + (delayMs or backoffMs(attempts, random))
-        commandEvent('r', id, phyId, attempts, { 'e', err, 'w', int(retryAt) }, cid)
+        commandEvent('r', id, phyId, attemptText, { 'e', err, 'w', int(retryAt) }, cid)
         redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, token, err, nil, nil, id))
         redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
         noteExpiry(phyId, recExpiresAt(rec))
@@ -69,8 +70,8 @@ for i = 1, n do
         end
         returned = returned + 1
       else
-        commandEvent(status == REJECTED and 'j' or status == EXPIRED and 'e' or 'x', id, phyId, attempts, { 'e', err }, cid)
-        finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload)
+        commandEvent(status == REJECTED and 'j' or status == EXPIRED and 'e' or 'x', id, phyId, attemptText, { 'e', err }, cid)
+        finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, nil, false, fixedEnd)
         d.pending = d.pending - 1
         finished = finished + 1
       end

@@ -202,16 +202,16 @@ end
 -- @include event-log
 -- An entry id as the record keeps it (I6 ms, I4 seq).
 local function packEventId(sid)
-  local ms, seq = string.match(sid, '^(%d+)%-(%d+)$')
-  return spack('>I6I4', tonumber(ms), tonumber(seq))
+  local dash = string.find(sid, '-', 1, true)
+  return spack('>I6I4', ssub(sid, 1, dash - 1), ssub(sid, dash + 1)) -- struct reads the digits as numbers
 end
 -- Entry ids logged in this call per command, not yet in its record (eventsOf adds them).
 local newEvents = {}
 -- A command's event: logged, and its id kept for the record this call writes next. extra:
--- {r|e|o, detail} or {e, reason, w, retryAt}. cid: the id packed, when the caller sent it so
--- (else packed here).
+-- {r|e|o, detail} or {e, reason, w, retryAt}. attempt: text (int) or nil. cid: the id
+-- packed, when the caller sent it so (else packed here).
 local function commandEvent(t, id, phyId, attempt, extra, cid)
-  local sid = appendEvent(t, cid or packEventCommandId(id), phyId, attempt and int(attempt) or '', extra and extra[2] or '', extra and extra[4] or '')
+  local sid = appendEvent(t, cid or packEventCommandId(id), phyId, attempt or '', extra and extra[2] or '', extra and extra[4] or '')
   newEvents[id] = (newEvents[id] or '') .. packEventId(sid)
 end
 -- The packed entry ids a new version of id's record ends with: the old ones, then this call's.
@@ -269,7 +269,7 @@ end
 -- with GETDEL (one call where GET and, at finish, DEL were two). Answers the record and
 -- whether its key is gone; a caller that does not finish it puts it back (putBack).
 local function takeRecord(id)
-  if not bucketOf(id) then return findRecord(id), false end
+  if sbyte(id, 15) ~= 55 then return findRecord(id), false end -- no bucket (bucketOf)
   local rec = redis.call('GETDEL', cmdKey(id))
   if rec then return rec, true end
   return findRecord(id), false
@@ -290,8 +290,9 @@ local function expireBuckets(retentionMs)
 end
 
 -- Writes a final record: dead letters (payload kept, for replay) stay until replayed or
--- purged; every other final state keeps no payload unless asked, for retentionMs.
-local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone)
+-- purged; every other final state keeps no payload unless asked, for retentionMs. fixedEnd:
+-- recPhy's second answer, when the caller has it.
+local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone, fixedEnd)
   if status == DEAD then
     redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result, id))
     redis.call('ZADD', K.dead, int(now), id)
@@ -305,7 +306,7 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
     return
   end
   -- the compact form (see the header), built from the pending record in one concatenation
-  local _, fixedEnd = recPhy(rec)
+  fixedEnd = fixedEnd or select(2, recPhy(rec))
   local _, oldErr, payload, oldResult, events = recTail(rec, fixedEnd)
   local flags = sbyte(rec, 1)
   flags = bit.bor(COMPACT, bit.band(flags, 2))
