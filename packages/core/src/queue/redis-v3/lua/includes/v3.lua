@@ -116,13 +116,20 @@ local function writeDev(phyId, d)
     redis.call('HDEL', K.dev, phyId)
     return
   end
-  local parts = { spack('>I4BdB', math.max(d.pending, 0), d.offline, d.backoff, #d.inflight) }
-  for i, e in ipairs(d.inflight) do parts[i + 1] = e[1] .. string.char(#e[2]) .. e[2] .. spack('>d', e[3]) end
-  redis.call('HSET', K.dev, phyId, table.concat(parts))
+  local n = #d.inflight
+  local state = spack('>I4BdB', math.max(d.pending, 0), d.offline, d.backoff, n)
+  -- appended entry by entry (at most maxInFlightPerDevice): a parts table and table.concat
+  -- cost about 3k instructions more per write with the usual one or none
+  for i = 1, n do
+    local e = d.inflight[i]
+    state = state .. e[1] .. string.char(#e[2]) .. e[2] .. spack('>d', e[3])
+  end
+  redis.call('HSET', K.dev, phyId, state)
 end
 -- The index of id's in-flight entry, or nil.
 local function inflightIndex(d, id)
-  for i, e in ipairs(d.inflight) do if e[1] == id then return i end end
+  local inflight = d.inflight
+  for i = 1, #inflight do if inflight[i][1] == id then return i end end
   return nil
 end
 
