@@ -224,10 +224,10 @@ end
 -- {e, reason, w, retryAt}), logged and noted on its
 -- record with one HGET and one HSET. attempt nil: none.
 local function commandEvents(id, phyId, attempt, events)
-  local sids = {}
+  local sids, cid = {}, packEventCommandId(id)
   for i, e in ipairs(events) do
     local extra = e[2]
-    sids[i] = appendEvent(e[1], id, phyId, attempt or '', extra and extra[2] or '', extra and extra[4] or '')
+    sids[i] = appendEvent(e[1], cid, phyId, attempt or '', extra and extra[2] or '', extra and extra[4] or '')
   end
   local key = cmdKey(id)
   local prior = redis.call('HGET', key, 'ev')

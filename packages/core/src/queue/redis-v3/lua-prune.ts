@@ -6,9 +6,9 @@
  *
  * A unit starts at a line beginning `local ` (with the `--` comment lines just above it) and
  * runs to the next unit; it defines the names after `local function` or before its `=`. Names
- * are matched as whole words, so one only mentioned in a comment or a string keeps its unit:
- * pruning can keep too much, never too little. What comes before the first unit (the file's
- * header comment) is kept.
+ * are matched as whole words outside comment lines and `--[[ ]]` blocks, so one only mentioned
+ * in a string or after code on its line keeps its unit: pruning can keep too much, never too
+ * little. What comes before the first unit (the file's header comment) is kept.
  */
 export function pruneInclude(include: string, script: string): string {
   const lines = include.split('\n');
@@ -24,7 +24,8 @@ export function pruneInclude(include: string, script: string): string {
   const units = starts.map((start, i) => ({ names: start.names, text: lines.slice(start.at, starts[i + 1]?.at ?? lines.length).join('\n') }));
   const byName = new Map<string, number>();
   units.forEach((unit, i) => unit.names.forEach((name) => byName.set(name, i)));
-  const words = (text: string): string[] => text.match(/[A-Za-z_]\w*/g) ?? [];
+  // A helper named only in a comment (readMeta's mentions promoteDue) would keep it, and what it calls, in every script.
+  const words = (text: string): string[] => text.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/^\s*--.*$/gm, '').match(/[A-Za-z_]\w*/g) ?? [];
   const keep = new Set<number>();
   const seen = new Set<string>();
   const todo = words(script);

@@ -1,4 +1,3 @@
-import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
 import { repeatUntilShort } from '../redis/chunked';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
@@ -8,9 +7,6 @@ import {
   QUEUE_DEFAULTS,
   type AckItem,
   type ClaimOptions,
-  type DeadSelector,
-  type ListCommandsOptions,
-  type ListDeadOptions,
   type ClaimedCommand,
   type CommandStore,
   type EnqueueResult,
@@ -22,12 +18,9 @@ import {
   type TransitionResult,
 } from '../queue';
 import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-input';
-import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from '../redis/dead-letter-pages';
-import { listCommandHistory, type HistoryShards } from '../redis/command-history';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
-import { RedisEventLog } from '../redis/event-log';
-import { RedisGate } from '../redis/redis-gate';
-import type { RedisMemorySample } from '../redis/redis-memory';
+import { eventCommandId } from '../redis/event-log';
+import { RedisStoreBase } from '../redis/redis-store-base';
 import type { RedisQueueOptions } from '../redis/redis-queue';
 import { ScriptCode, scriptCodeToError } from '../redis/script-codes';
 import { WakeNotifier } from '../redis/wake-notifier';
@@ -35,7 +28,7 @@ import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
 import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
-import { oldestReadyAge, oldestReadyReads, readWithTime, redisNowMs } from '../redis/shard-reads';
+import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
@@ -62,7 +55,7 @@ const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offl
  * per claim batch; TTL checked at claim and by a sparse per-device sweep. Placement, ids, the
  * cross-shard claim plan and wake-ups are the v2 layout's (RedisQueue).
  */
-export class RedisQueueV3 implements CommandStore {
+export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   readonly keys: RedisKeysV3;
   private readonly scripts: ScriptsV3;
   private readonly notifier: WakeNotifier;
@@ -78,14 +71,12 @@ export class RedisQueueV3 implements CommandStore {
   private readonly settings: ShardSettings;
   private readonly origin = randomUUID().slice(0, 8);
   private readonly wakeArg: string;
-  private readonly gate: RedisGate;
-  private readonly deadLetters: DeadLetterShards<StoredCommand>;
-  private readonly events: RedisEventLog;
 
   constructor(
-    readonly client: RedisClient,
+    client: RedisClient,
     private readonly options: RedisQueueV3Options = {},
   ) {
+    super(client, options);
     this.keys = new RedisKeysV3(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
     this.planner = new ClaimPlannerV3(this.keys.shards);
     this.scripts = new ScriptsV3(client);
@@ -110,19 +101,15 @@ export class RedisQueueV3 implements CommandStore {
       claimMemoryMs: this.claimMemoryMs,
       keepPayload: options.keepFinishedPayload === true,
     };
-    this.gate = new RedisGate(client, options);
-    this.deadLetters = {
+    this.wireLayout({
       shards: this.keys.shards,
       shardOfId: (id) => this.keys.shardOfId(id),
-      list: (shard, args) => this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args)),
-      decode: toStoredCommandV3,
-      now: () => redisNowMs(this.client, (op, issue) => this.call(op, issue)),
-    };
-    this.events = new RedisEventLog({
-      client,
-      call: (operation, issue) => this.call(operation, issue),
-      shards: this.keys.shards,
+      shardOf: (phyId) => this.keys.shardOf(phyId),
       streamKey: (shard) => this.keys.events(shard),
+      listDead: (shard, args) => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args),
+      decode: toStoredCommandV3,
+      runDeadScript: (script, shard, args) => this.run(script, shard, args),
+      replayArgs: [this.maxInFlight, this.wakeArg],
       // The record (pending, dead or finished, within retention) ends with its entries' ids.
       commandEntryIds: async (id) => {
         const shard = this.keys.shardOfId(id);
@@ -263,7 +250,7 @@ export class RedisQueueV3 implements CommandStore {
   async cancel(id: string): Promise<StoredCommand> {
     const shard = this.keys.shardOfId(id);
     if (shard === null) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });
-    const [code, status] = (await this.run('cancel', shard, [id, this.maxInFlight, this.retentionMs, this.keepPayload])) as [number, string];
+    const [code, status] = (await this.run('cancel', shard, [id, this.maxInFlight, this.retentionMs, this.keepPayload, eventCommandId(id)])) as [number, string];
     if (code !== ScriptCode.OK) throw scriptCodeToError(code, { id, status });
     const command = await this.get(id);
     if (!command) throw scriptCodeToError(ScriptCode.NOT_FOUND, { id });
@@ -290,35 +277,10 @@ export class RedisQueueV3 implements CommandStore {
     return state ? state.readUInt32BE(0) : 0; // the device state starts with its pending count
   }
 
-  /** Oldest death first; cursor `<deadAt>:<id>` of the last item (or entry) examined. */
-  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return listDeadLetters(this.deadLetters, options);
-  }
-
-  replayDead(selector: DeadSelector): Promise<number> {
-    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('replay-dead', shard, [this.maxInFlight, this.wakeArg, mode, ...args]));
-  }
-
-  purgeDead(selector: DeadSelector): Promise<number> {
-    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('purge-dead', shard, [mode, ...args]));
-  }
-
   async cancelDevice(phyId: string): Promise<number> {
     assertPhyId(phyId);
     const shard = this.keys.shardOf(phyId);
     return repeatUntilShort(CHUNK, async (chunk) => Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, this.keepPayload, chunk])));
-  }
-
-  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    const history: HistoryShards = {
-      client: this.client,
-      call: (operation, issue) => this.call(operation, issue),
-      shards: this.keys.shards,
-      streamKey: (shard) => this.keys.events(shard),
-      shardOf: (phyId) => this.keys.shardOf(phyId),
-      get: (id) => this.get(id),
-    };
-    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {
@@ -371,33 +333,12 @@ export class RedisQueueV3 implements CommandStore {
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
 
-  readEvents(options: ReadEventsOptions): Promise<EventPage> {
-    return this.events.readEvents(options);
-  }
-
-  eventsHead(): Promise<string> {
-    return this.events.eventsHead();
-  }
-
-  commandEvents(id: string): Promise<OutboundEvent[] | null> {
-    return this.events.commandEvents(id);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.gate.stop();
     await this.notifier.stop();
     if (this.options.ownsClient) await this.client.quit();
-  }
-
-  /** Redis memory (INFO memory, sampled at most once a second) for health and metrics. */
-  memory(): Promise<RedisMemorySample | null> {
-    return this.gate.memory();
-  }
-
-  get admissionMaxMemoryRatio(): number {
-    return this.gate.admissionMaxMemoryRatio;
   }
 
   /** Per shard, one pipelined round trip (Cluster: one read per key): ready devices, and ms until its first schedule or retry wait ends. */
@@ -457,16 +398,6 @@ export class RedisQueueV3 implements CommandStore {
 
   private shardList(): number[] {
     return Array.from({ length: this.keys.shards }, (_, i) => i);
-  }
-
-  /** One request unless Redis is known not to be answering; what failed classified once (redis-errors.ts). */
-  private call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
-    return this.gate.call(operation, issue);
-  }
-
-  /** Enqueue admission (RedisQueue.admit): refused unsent while Redis is down or at its memory high-water mark. */
-  private admit(): Promise<void> {
-    return this.gate.admit();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { AckItem, EnqueueResult, FailItem, ReleaseItem, StoreEnqueueItem } from '../queue';
+import { eventCommandId } from '../redis/event-log';
 import { packFixed, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
 import type { Arg } from './scripts-v3';
 
@@ -26,7 +27,7 @@ export interface ItemAnswer {
 
 const flag = (on: boolean): '1' | '0' => (on ? '1' : '0');
 
-/** enqueue-10.lua: caps, then 9 per item, then depth, request token, its memory. */
+/** enqueue-10.lua: caps, then 10 per item, then depth, request token, its memory. */
 export function enqueueArgs(
   items: StoreEnqueueItem[],
   s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string },
@@ -35,7 +36,7 @@ export function enqueueArgs(
   for (const input of items) {
     const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
     const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
-    args.push(input.id, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload);
+    args.push(input.id, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload, eventCommandId(input.id));
   }
   args.push(s.depth, s.requestToken, s.claimMemoryMs);
   return args;
@@ -60,11 +61,11 @@ export function parseClaimReply(reply: unknown, token: string): { claimed: Score
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
-/** ack-10.lua: settings, n, then 5 per item (the result prefixed '1', or '0' for none; the replica, '' none). */
+/** ack-10.lua: settings, n, then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
 export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
   const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
   for (const item of items) {
-    args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]), item.replica ?? '');
+    args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]), item.replica ?? '', eventCommandId(item.id));
   }
   return args;
 }
@@ -76,13 +77,13 @@ export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: 
   return { answers: parseItems(items), scores: scores.map(Number) };
 }
 
-/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 7 per item. */
+/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 8 per item. */
 export function failArgs(items: FailItem[], s: ShardSettings & { backoff: { baseMs: number; maxMs: number; jitter: number } }, random: () => number = Math.random): Arg[] {
   const { baseMs, maxMs, jitter } = s.backoff;
   const args: Arg[] = [s.maxInFlight, s.retentionMs, items.length, baseMs, maxMs, jitter, s.claimMemoryMs, flag(s.keepPayload)];
   for (const item of items) {
     const delay = item.retryDelayMs === undefined ? '' : Math.max(0, Math.round(item.retryDelayMs));
-    args.push(item.id, item.leaseToken, item.error, flag(item.retryable), delay, random(), item.replica ?? '');
+    args.push(item.id, item.leaseToken, item.error, flag(item.retryable), delay, random(), item.replica ?? '', eventCommandId(item.id));
   }
   return args;
 }

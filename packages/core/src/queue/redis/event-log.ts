@@ -46,7 +46,18 @@ const DETAIL_OF: Partial<Record<EventType, 'replica' | 'reason' | 'priority'>> =
   'command.expired': 'reason',
 };
 
-/** A command id as an entry holds it: 16 bytes for an id of 32 hex digits (see logEvent), else text. */
+/**
+ * A command id as an entry holds it: the 32 hex digits of an id of 36 characters in 16 bytes
+ * (the dashes' places skipped, not checked, as packEventCommandId in lua/includes/event-log.lua
+ * does), else the text. Scripts that log events of ids they are given take them so.
+ */
+export function eventCommandId(id: string): Buffer | string {
+  if (id.length !== 36) return id;
+  const hex = id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24);
+  return /^[0-9a-fA-F]{32}$/.test(hex) ? Buffer.from(hex, 'hex') : id;
+}
+
+/** The id eventCommandId packed, as text. */
 function commandIdOf(value: Buffer): string {
   if (value.length !== 16) return value.toString();
   const hex = value.toString('hex');

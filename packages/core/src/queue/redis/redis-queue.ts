@@ -1,4 +1,3 @@
-import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
 import { repeatUntilShort } from './chunked';
 import { randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
@@ -8,9 +7,6 @@ import {
   QUEUE_DEFAULTS,
   type AckItem,
   type ClaimOptions,
-  type DeadSelector,
-  type ListCommandsOptions,
-  type ListDeadOptions,
   type ClaimedCommand,
   type CommandStore,
   type EnqueueResult,
@@ -23,22 +19,18 @@ import {
   type TransitionResult,
 } from '../queue';
 import { firstDepth, planClaim, type ShardScores } from './claim-plan';
-import { RedisEventLog } from './event-log';
+import { RedisStoreBase } from './redis-store-base';
 import { RedisKeys } from './keys';
 import { toClaimReply, toStoredCommand, type ScoredClaim } from './records';
 import { ScriptCode, scriptCodeToError } from './script-codes';
 import { StoreError } from '../store-errors';
 import type { IdempotencyRecord } from '../draining-queue';
 import { classifyRedisError, outcomeUnknown } from './redis-errors';
-import { RedisGate } from './redis-gate';
 import type { RedisLivenessOptions } from './redis-liveness';
-import type { RedisMemorySample } from './redis-memory';
 import { QueueScripts, type QueueScriptName } from './scripts';
-import { oldestReadyAge, oldestReadyReads, readWithTime, redisNowMs } from './shard-reads';
+import { oldestReadyAge, oldestReadyReads, readWithTime } from './shard-reads';
 import { WakeNotifier } from './wake-notifier';
 import { assertPhyId, parseParkedCursor, withoutScore } from './queue-input';
-import { actOnDeadLetters, listDeadLetters, type DeadLetterShards } from './dead-letter-pages';
-import { listCommandHistory, type HistoryShards } from './command-history';
 
 export interface RedisQueueOptions extends QueueOptions {
   /** Quit the client on close(). Default false (the caller made it, the caller closes it). */
@@ -91,7 +83,7 @@ type CodeReply = [number, string, string];
  * across devices; a device with maxInFlightPerDevice outstanding, a pending retry or parked
  * leaves the ready set until that ends.
  */
-export class RedisQueue implements CommandStore {
+export class RedisQueue extends RedisStoreBase implements CommandStore {
   readonly keys: RedisKeys;
   private readonly scripts: QueueScripts;
   private readonly notifier: WakeNotifier;
@@ -115,14 +107,12 @@ export class RedisQueue implements CommandStore {
   private planDepth = 0;
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
-  private readonly gate: RedisGate;
-  private readonly deadLetters: DeadLetterShards<StoredCommand>;
-  private readonly events: RedisEventLog;
 
   constructor(
-    readonly client: RedisClient,
+    client: RedisClient,
     private readonly options: RedisQueueOptions = {},
   ) {
+    super(client, options);
     this.keys = new RedisKeys(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
     this.scripts = new QueueScripts(client);
     // A wake message names the shard that changed: drop what this process knew of it, so the
@@ -145,19 +135,15 @@ export class RedisQueue implements CommandStore {
     this.backoff = { ...QUEUE_DEFAULTS.backoff, ...options.backoff };
     this.claimMemoryMs = options.claimMemoryMs ?? 60_000;
     this.scanTtlMs = options.scanTtlMs ?? SCAN_TTL_MS;
-    this.gate = new RedisGate(client, options);
-    this.deadLetters = {
+    this.wireLayout({
       shards: this.keys.shards,
       shardOfId: (id) => this.keys.shardOfId(id),
-      list: (shard, args) => this.call('list-dead', () => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args)),
-      decode: toStoredCommand,
-      now: () => redisNowMs(this.client, (op, issue) => this.call(op, issue)),
-    };
-    this.events = new RedisEventLog({
-      client,
-      call: (operation, issue) => this.call(operation, issue),
-      shards: this.keys.shards,
+      shardOf: (phyId) => this.keys.shardOf(phyId),
       streamKey: (shard) => this.keys.events(shard),
+      listDead: (shard, args) => this.scripts.runBuffer('list-dead', this.keys.shardKeyList(shard), args),
+      decode: toStoredCommand,
+      runDeadScript: (script, shard, args) => this.run(script, shard, args),
+      replayArgs: [this.maxInFlight, this.wakeArg],
       commandEntryIds: async (id) => {
         const key = this.keys.command(id);
         if (key === null) return null;
@@ -454,35 +440,10 @@ export class RedisQueue implements CommandStore {
     return status ? { id, status: status as IdempotencyRecord['status'], fingerprint: fingerprint || null } : null;
   }
 
-  /** Oldest death first; cursor `<deadAt>:<id>` of the last item (or entry) examined. */
-  listDead(options: ListDeadOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return listDeadLetters(this.deadLetters, options);
-  }
-
-  replayDead(selector: DeadSelector): Promise<number> {
-    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('replay-dead', shard, [this.maxInFlight, this.wakeArg, mode, ...args]));
-  }
-
-  purgeDead(selector: DeadSelector): Promise<number> {
-    return actOnDeadLetters(this.deadLetters, selector, (shard, mode, args) => this.run('purge-dead', shard, [mode, ...args]));
-  }
-
   async cancelDevice(phyId: string): Promise<number> {
     assertPhyId(phyId);
     const shard = this.keys.shardOf(phyId);
     return repeatUntilShort(CHUNK, async (chunk) => Number(await this.run('cancel-device', shard, [phyId, this.maxInFlight, this.retentionMs, chunk])));
-  }
-
-  listCommands(options: ListCommandsOptions = {}): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    const history: HistoryShards = {
-      client: this.client,
-      call: (operation, issue) => this.call(operation, issue),
-      shards: this.keys.shards,
-      streamKey: (shard) => this.keys.events(shard),
-      shardOf: (phyId) => this.keys.shardOf(phyId),
-      get: (id) => this.get(id),
-    };
-    return listCommandHistory(history, options);
   }
 
   async stats(): Promise<QueueStats> {
@@ -509,18 +470,6 @@ export class RedisQueue implements CommandStore {
     const nextDueInMs = recent !== undefined ? recent : await this.scanForWork();
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
-  }
-
-  readEvents(options: ReadEventsOptions): Promise<EventPage> {
-    return this.events.readEvents(options);
-  }
-
-  eventsHead(): Promise<string> {
-    return this.events.eventsHead();
-  }
-
-  commandEvents(id: string): Promise<OutboundEvent[] | null> {
-    return this.events.commandEvents(id);
   }
 
   async close(): Promise<void> {
@@ -663,29 +612,4 @@ export class RedisQueue implements CommandStore {
     return Array.from({ length: this.keys.shards }, (_, i) => i);
   }
 
-  /**
-   * Sends one request unless Redis is known not to be answering (then it is refused unsent,
-   * STORE_UNAVAILABLE), and classifies what failed (redis-errors.ts).
-   */
-  private call<T>(operation: string, issue: () => Promise<T>): Promise<T> {
-    return this.gate.call(operation, issue);
-  }
-
-  /**
-   * Enqueue admission: refuses a whole enqueue unsent while Redis is not answering, or while
-   * its memory is at the high-water mark (STORE_FULL), so what room is left goes to draining.
-   */
-  private admit(): Promise<void> {
-    return this.gate.admit();
-  }
-
-  /** Redis memory (INFO memory, sampled at most once a second) for health and metrics. */
-  memory(): Promise<RedisMemorySample | null> {
-    return this.gate.memory();
-  }
-
-  /** The enqueue high-water mark as a share of maxmemory (0: admission off). */
-  get admissionMaxMemoryRatio(): number {
-    return this.gate.admissionMaxMemoryRatio;
-  }
 }

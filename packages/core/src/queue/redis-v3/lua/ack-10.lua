@@ -5,8 +5,9 @@
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
   ARGV[4] depth   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')   ARGV[7] n
-  then 5 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length
-  prefix tells: '0' none, '1' + bytes), replica ('' none: no delivered event)
+  then 6 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length
+  prefix tells: '0' none, '1' + bytes), replica ('' none: no delivered event), the id as
+  events hold it (16 bytes)
 
   Returns {items, scores}: per item {code, status}: 0 OK (also when this token already made
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
@@ -22,7 +23,7 @@ local depth, memoryMs, keepPayload, n = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '
 local now = nowMs()
 local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
-  local b = 7 + (i - 1) * 5
+  local b = 7 + (i - 1) * 6
   local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local rec, taken = takeRecord(id)
   if not rec then
@@ -40,11 +41,12 @@ for i = 1, n do
       table.remove(d.inflight, at)
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
-      if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attempt, { 'r', ARGV[b + 5] }) end
-      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attempt, status == REJECTED and { 'e', 'rejected by the device' } or nil)
-      finishRecord(id, rec, status, recAttempts(rec) + 1, now, retentionMs, token,
+      local cid, attemptText = ARGV[b + 6], int(attempt)
+      if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 5] }, cid) end
+      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
+      finishRecord(id, rec, status, attempt, now, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
-        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken)
+        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken, fixedEnd)
       leaseDone(leases, token)
       done = done + 1
       out[i] = { OK, STATUS_NAME[status] }

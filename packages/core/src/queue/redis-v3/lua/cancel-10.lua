@@ -2,6 +2,7 @@
   Cancels a queued command (not one in flight or finished).
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] id   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs   ARGV[4] keep payload ('1'|'0')
+  ARGV[5] the id as events hold it (16 bytes)
   Returns {code, status}: 0 OK, -1 NOT_FOUND, -5 INVALID_STATE (status is the current one).
 ]]
 -- @include v3
@@ -19,7 +20,7 @@ if inflightIndex(d, id) then return { INVALID_STATE, 'inflight' } end
 redis.call('ZREM', lineKey(phyId), id)
 redis.call('ZREM', schedKey(phyId), id)
 redis.call('ZREM', K.scheduled, id)
-commandEvent('c', id, phyId)
+commandEvent('c', id, phyId, nil, nil, ARGV[5])
 finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
 d.pending = d.pending - 1
 refresh(phyId, d, now, maxInFlight)

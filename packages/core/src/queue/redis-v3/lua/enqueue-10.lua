@@ -4,9 +4,9 @@
   KEYS[1..10]: the shard keys (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] perDeviceCap   ARGV[3] shardCap (globalCap / shards)
   ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
-  then 9 per item: id, phyId, priority, ttlMs, deliverAt (epoch ms, '' none),
+  then 10 per item: id, phyId, priority, ttlMs, deliverAt (epoch ms, '' none),
                    idempotencyKey ('' none), fingerprint, packed fixed part (from byte 39 of
-                   the record: records-v3.ts), payload
+                   the record: records-v3.ts), payload, the id as events hold it (16 bytes)
   then depth: how many of the shard's best claimable scores to answer (0 none), the request
   token (unique per call) and how long to remember it (ms)
 
@@ -23,16 +23,16 @@
 
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local depth = tonumber(ARGV[7 + 9 * n]) or 0
+local depth = tonumber(ARGV[7 + 10 * n]) or 0
 local now = nowMs()
-local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 9 * n], '1', 'NX', 'PX', ARGV[9 + 9 * n])
+local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 10 * n], '1', 'NX', 'PX', ARGV[9 + 10 * n])
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n)
 local out, devs, heads, expiries = {}, {}, {}, {}
 local tail = string.char(0) .. spack('>H', 0)
 
 for i = 1, n do
-  local b = 6 + (i - 1) * 9
+  local b = 6 + (i - 1) * 10
   local id, phyId, priority, ttlMs = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local deliverAt, idem, fingerprint, fixed, payload = tonumber(ARGV[b + 5]), ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
   local key = cmdKey(id)
@@ -66,7 +66,7 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
-      local event = packEventId(logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', ARGV[b + 3] }))
+      local event = packEventId(appendEvent('q', ARGV[b + 10], phyId, '', ARGV[b + 3], ''))
       redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
         .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
       d.pending = d.pending + 1

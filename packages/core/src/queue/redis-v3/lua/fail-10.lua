@@ -7,8 +7,9 @@
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] n
   ARGV[4] backoff baseMs   ARGV[5] backoff maxMs   ARGV[6] jitter   ARGV[7] claim memory (ms)
   ARGV[8] keep payload ('1'|'0')
-  then 7 per item: id, leaseToken, error, retryable ('1'|'0'), delayMs ('' = backoff), random,
-                   replica ('' none: the attempt did not reach the device, no delivered event)
+  then 8 per item: id, leaseToken, error, retryable ('1'|'0'), delayMs ('' = backoff), random,
+                   replica ('' none: the attempt did not reach the device, no delivered event),
+                   the id as events hold it (16 bytes)
 
   Returns per item {code, status}: 0 OK (also for a re-run by the same token), -1 NOT_FOUND,
   -2 LEASE_LOST.
@@ -26,9 +27,9 @@ end
 local now = nowMs()
 local out, devs, leases, finished, returned, firstRetry = {}, {}, {}, 0, 0, NEVER
 for i = 1, n do
-  local b = 8 + (i - 1) * 7
+  local b = 8 + (i - 1) * 8
   local id, token, err, retryable, delayMs = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], tonumber(ARGV[b + 5])
-  local random = tonumber(ARGV[b + 6])
+  local random, cid = tonumber(ARGV[b + 6]), ARGV[b + 8]
   local rec = findRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
@@ -44,7 +45,8 @@ for i = 1, n do
       table.remove(d.inflight, at)
       leaseDone(leases, token)
       local attempts = recAttempts(rec) + 1
-      if ARGV[b + 7] ~= '' then commandEvent('d', id, phyId, attempts, { 'r', ARGV[b + 7] }) end
+      local attemptText = int(attempts)
+      if ARGV[b + 7] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 7] }, cid) end
       local status
       if retryable ~= '1' then
         status = REJECTED
@@ -57,7 +59,7 @@ for i = 1, n do
       end
       if status == QUEUED then
         local retryAt = now + (delayMs or backoffMs(attempts, random))
-        commandEvent('r', id, phyId, attempts, { 'e', err, 'w', int(retryAt) })
+        commandEvent('r', id, phyId, attemptText, { 'e', err, 'w', int(retryAt) }, cid)
         redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, token, err, nil, nil, id))
         redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
         noteExpiry(phyId, recExpiresAt(rec))
@@ -68,8 +70,8 @@ for i = 1, n do
         end
         returned = returned + 1
       else
-        commandEvent(status == REJECTED and 'j' or status == EXPIRED and 'e' or 'x', id, phyId, attempts, { 'e', err })
-        finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload)
+        commandEvent(status == REJECTED and 'j' or status == EXPIRED and 'e' or 'x', id, phyId, attemptText, { 'e', err }, cid)
+        finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, nil, false, fixedEnd)
         d.pending = d.pending - 1
         finished = finished + 1
       end

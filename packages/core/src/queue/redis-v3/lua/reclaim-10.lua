@@ -32,17 +32,17 @@ for _, token in ipairs(tokens) do
         table.remove(d.inflight, at)
         local attempts = recAttempts(rec) + 1
         if now >= recExpiresAt(rec) then
-          commandEvent('e', id, phyId, attempts, { 'e', 'lease expired after the TTL passed' })
+          commandEvent('e', id, phyId, int(attempts), { 'e', 'lease expired after the TTL passed' })
           finishRecord(id, rec, EXPIRED, attempts, now, retentionMs, '', 'lease expired after the TTL passed', keepPayload)
           d.pending = d.pending - 1
           finished = finished + 1
         elseif attempts >= recMaxAttempts(rec) then
-          commandEvent('x', id, phyId, attempts, { 'e', 'lease expired without an outcome (last attempt)' })
+          commandEvent('x', id, phyId, int(attempts), { 'e', 'lease expired without an outcome (last attempt)' })
           finishRecord(id, rec, DEAD, attempts, now, retentionMs, '', 'lease expired without an outcome (last attempt)', keepPayload)
           d.pending = d.pending - 1
           finished = finished + 1
         else
-          commandEvent('r', id, phyId, attempts, { 'e', 'lease expired without an outcome', 'w', int(now) })
+          commandEvent('r', id, phyId, int(attempts), { 'e', 'lease expired without an outcome', 'w', int(now) })
           redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, '', 'lease expired without an outcome', nil, nil, id))
           redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
           noteExpiry(phyId, recExpiresAt(rec))
