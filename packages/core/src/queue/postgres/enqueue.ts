@@ -1,6 +1,7 @@
 import type { CommandStatus } from '../../command';
 import { OutboundError, idempotencyConflict } from '../../errors';
 import type { EnqueueResult, StoreEnqueueItem } from '../queue';
+import { fnv1a32 } from '../redis/keys';
 import { classifyPostgresError } from './classify-error';
 import { writeStatement } from './pool';
 import type { QueueContext } from './queue-context';
@@ -37,9 +38,12 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
   const all = inputs.map((_, i) => i);
   const known = ctx.pendingCount;
   const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * all.length >= ctx.globalCap * 0.9;
+  const text = `SELECT outcome, id::text AS id, status, ready, pending
+           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
   const query = {
-    text: `SELECT outcome, id::text AS id, status, ready, pending
-           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    // named: parsed and planned once per connection (the function keeps its own statements' plans)
+    name: `outbound_enqueue_${fnv1a32(text).toString(16)}`,
+    text,
     values: [
       ids,
       inputs.map((x) => x.phyId),

@@ -105,8 +105,9 @@ counted AS (
     ) h ON true
   ) n
   -- by key, not by ctid: a device row updated by a commit after this statement's snapshot is
-  -- locked at its newest version, which a ctid from this snapshot cannot reach
-  WHERE d.phy_id = n.phy_id
+  -- locked at its newest version, which a ctid from this snapshot cannot reach. The key list
+  -- keeps it a primary-key probe per device: the generic plan otherwise scanned every device row.
+  WHERE d.phy_id = n.phy_id AND d.phy_id = ANY (ARRAY(SELECT phy_id FROM candidates))
 )
 -- `expired` counts what the claim expired (the caller then wakes event readers): when it claimed
 -- nothing, one row of NULLs carries it
