@@ -40,8 +40,13 @@ const FOUND = (ctx: QueueContext): string => `
     FROM input i LEFT JOIN LATERAL (SELECT c.ctid AS tid, c.status, c.lease_token FROM ${ctx.commands} c WHERE c.id = i.id LIMIT 1) f ON true
   )`;
 
-/** The UPDATE's FROM and WHERE: the row found, still in flight under the caller's lease. */
-const HELD = `FROM found i WHERE c.ctid = i.tid AND c.status = 'inflight' AND c.lease_token = i.token`;
+/**
+ * The UPDATE's FROM and WHERE: the row found, in flight under the caller's lease. Status is
+ * judged on the version found (the ctid names it; a newer version has another ctid and matches
+ * nothing), not on `c.status`: that condition let a plan built on empty tables scan the partial
+ * index of every in-flight command for each row instead of taking the TID scan.
+ */
+const HELD = `FROM found i WHERE c.ctid = i.tid AND i.old_status = 'inflight' AND c.lease_token = i.token`;
 
 /** Finishes the final SELECT shared by the three transitions: one row per input, in input order. */
 const OUTCOME = `
