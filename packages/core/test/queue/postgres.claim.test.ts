@@ -93,6 +93,29 @@ describe('PostgreSQL claim', () => {
     expect(batch.some((c) => c.id === id)).toBe(true);
   });
 
+  it('plans the prepared claim once per connection even when every claim takes one command', async () => {
+    // PostgreSQL plans a prepared statement's first five calls for their own arguments, then keeps
+    // the generic plan unless the custom ones looked cheaper: given its LIMIT, a claim of one always
+    // did, and every claim was planned anew (~1.9 ms of server CPU, more than running it).
+    const single = new Pool({ ...fx.pool.options, max: 1 });
+    const prefix = uniquePrefix('pg-claim-one').replace(/-/g, '_');
+    const q = new ValidatedQueue(new PostgresQueue(single, { prefix }));
+    try {
+      await runMigrations(single, { schema: prefix });
+      await q.enqueueBatch(Array.from({ length: 20 }, (_, i) => input(`one-${i}`)));
+      for (let i = 0; i < 15; i++) expect(await q.claim({ max: 1, leaseMs: 30_000 })).toHaveLength(1);
+      const { rows } = await single.query<{ custom_plans: string; generic_plans: string }>(
+        `SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(Number(rows[0]!.custom_plans)).toBeLessThanOrEqual(5);
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(10);
+    } finally {
+      await q.close();
+      await single.end();
+    }
+  });
+
   it('keeps the prepared claim free of scans over every command when its generic plan was built on an empty queue', async () => {
     // One connection, so every claim and the catalog reads below share a session. A dispatcher
     // polls an empty queue at start-up, so the prepared claim's generic plan is built on empty,

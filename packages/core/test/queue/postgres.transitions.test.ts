@@ -161,10 +161,12 @@ describe('PostgreSQL queue transitions', () => {
       expect(await q.get(fails[0]!.id)).toMatchObject({ status: 'queued', lastError: 'busy' });
       expect(await q.get(releases[0]!.id)).toMatchObject({ status: 'queued' });
 
-      const { rows } = await single.query<{ name: string; parameter_types: string[] }>(
-        `SELECT name, parameter_types::text[] AS parameter_types FROM pg_prepared_statements WHERE name ~ '^outbound_(ack|fail|release)_'`,
+      const { rows } = await single.query<{ name: string; parameter_types: string[]; custom_plans: string }>(
+        `SELECT name, parameter_types::text[] AS parameter_types, custom_plans FROM pg_prepared_statements WHERE name ~ '^outbound_(ack|fail|release)_'`,
       );
       expect(rows.map((r) => r.name.split('_')[1]).sort()).toEqual(['ack', 'fail', 'release']);
+      // planned for their own arguments five times at most, then generic: a batch of one does not look cheaper planned for itself
+      expect(rows.map((r) => Number(r.custom_plans)).every((n) => n <= 5)).toBe(true);
       await single.query('SET plan_cache_mode = force_generic_plan');
       for (const { name, parameter_types } of rows) {
         const args = parameter_types.map((type) => (type.endsWith('[]') ? `'{}'::${type}` : `NULL::${type}`));
