@@ -146,7 +146,8 @@ export class CommitNotifier {
     const channels = [...this.pending.keys()];
     this.pending.clear();
     this.pool
-      .query("SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c", [channels])
+      // named: sent after most commits, so parsed and planned once per connection
+      .query({ name: 'outbound_notify', text: "SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c", values: [channels] })
       .catch(() => undefined) // the waiters' idle timeout covers a lost signal
       .finally(() => {
         this.sending = false;
