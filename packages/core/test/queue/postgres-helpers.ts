@@ -44,3 +44,15 @@ export function input(phyId: string, extra: Partial<EnqueueInput> = {}): Enqueue
     ...extra,
   };
 }
+
+/** Every node of the plan `EXPLAIN (FORMAT JSON) <statement>` shows, depth first. */
+export async function planNodes(client: Pool, statement: string): Promise<Array<Record<string, unknown>>> {
+  const explained = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`);
+  const nodes: Array<Record<string, unknown>> = [];
+  const walk = (node: Record<string, unknown>): void => {
+    nodes.push(node);
+    for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+  };
+  walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  return nodes;
+}

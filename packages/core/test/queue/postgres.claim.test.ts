@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { uniquePrefix } from '@outbound/test-support';
-import { PgQueueFixture, input } from './postgres-helpers';
+import { PgQueueFixture, input, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-claim');
 beforeAll(() => fx.setup());
@@ -116,6 +116,31 @@ describe('PostgreSQL claim', () => {
     }
   });
 
+  it('looks for expired commands per device, not through every expired command, with a plan built while none had expired', async () => {
+    // Parked devices' commands expire in bulk (an outage) and wait for expireDue; a plan built
+    // while nothing had expired read them all through commands_expiry for every device claimed from.
+    const single = new Pool({ ...fx.pool.options, max: 1 });
+    const prefix = uniquePrefix('pg-claim-expiry').replace(/-/g, '_');
+    const q = new ValidatedQueue(new PostgresQueue(single, { prefix }));
+    try {
+      await runMigrations(single, { schema: prefix });
+      await q.enqueueBatch(Array.from({ length: 400 }, (_, i) => input(`expiry-${i % 100}`)));
+      await single.query(`ANALYZE "${prefix}".commands`);
+      await single.query(`ANALYZE "${prefix}".devices`);
+      for (let i = 0; i < 8; i++) expect(await q.claim({ max: 10, leaseMs: 30_000 })).toHaveLength(10);
+      const { rows } = await single.query<{ name: string; generic_plans: string }>(
+        `SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`,
+      );
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
+      const nodes = await planNodes(single, `EXECUTE ${rows[0]!.name}(10, 30000, 1)`);
+      expect(nodes.filter((n) => n['Index Name'] === 'commands_expiry')).toEqual([]);
+      expect(nodes.some((n) => n['Index Name'] === 'commands_device_expiry')).toBe(true);
+    } finally {
+      await q.close();
+      await single.end();
+    }
+  });
+
   it('keeps the prepared claim free of scans over every command when its generic plan was built on an empty queue', async () => {
     // One connection, so every claim and the catalog reads below share a session. A dispatcher
     // polls an empty queue at start-up, so the prepared claim's generic plan is built on empty,
@@ -135,13 +160,7 @@ describe('PostgreSQL claim', () => {
       );
       expect(rows).toHaveLength(1);
       expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
-      const explained = await single.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${rows[0]!.name}(50, 30000, 1)`);
-      const nodes: Array<Record<string, unknown>> = [];
-      const walk = (node: Record<string, unknown>): void => {
-        nodes.push(node);
-        for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
-      };
-      walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+      const nodes = await planNodes(single, `EXECUTE ${rows[0]!.name}(50, 30000, 1)`);
       expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'commands')).toEqual([]);
       const updates = nodes.filter((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'commands');
       expect(updates).toHaveLength(2); // expired, claimed

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { isOutboundError, OutboundError, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { uniquePrefix, waitFor } from '@outbound/test-support';
-import { PgQueueFixture, input } from './postgres-helpers';
+import { PgQueueFixture, input, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-transitions');
 beforeAll(() => fx.setup());
@@ -170,13 +170,7 @@ describe('PostgreSQL queue transitions', () => {
       await single.query('SET plan_cache_mode = force_generic_plan');
       for (const { name, parameter_types } of rows) {
         const args = parameter_types.map((type) => (type.endsWith('[]') ? `'{}'::${type}` : `NULL::${type}`));
-        const explained = await single.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args.join(', ')})`);
-        const nodes: Array<Record<string, unknown>> = [];
-        const walk = (node: Record<string, unknown>): void => {
-          nodes.push(node);
-          for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
-        };
-        walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+        const nodes = await planNodes(single, `EXECUTE ${name}(${args.join(', ')})`);
         const scans = nodes.filter((n) => ['Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type'] as string) && ['commands', 'devices'].includes(n['Relation Name'] as string));
         expect({ name, scans }).toEqual({ name, scans: [] });
         expect(nodes.some((n) => n['Node Type'] === 'Tid Scan' && n['Relation Name'] === 'commands')).toBe(true);
