@@ -24,6 +24,23 @@ export class PgQueueFixture {
     return queue;
   }
 
+  /**
+   * Runs `body` with a queue in a fresh schema on a pool of one connection, so its prepared
+   * statements and the catalog reads of `body` (pg_prepared_statements, EXPLAIN EXECUTE) share a session.
+   */
+  async oneConnection(name: string, options: QueueOptions, body: (queue: ValidatedQueue<PostgresQueue>, client: Pool, schema: string) => Promise<void>): Promise<void> {
+    const client = new Pool({ ...this.pool.options, max: 1 });
+    const prefix = uniquePrefix(name).replace(/-/g, '_');
+    const queue = new ValidatedQueue(new PostgresQueue(client, { ...options, prefix }));
+    try {
+      await runMigrations(client, { schema: prefix });
+      await body(queue, client, prefix);
+    } finally {
+      await queue.close();
+      await client.end();
+    }
+  }
+
   async teardown(): Promise<void> {
     await Promise.all(this.queues.map((q) => q.close()));
     await this.pool?.end();

@@ -1,6 +1,5 @@
-import { Pool } from 'pg';
-import { isOutboundError, OutboundError, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
-import { uniquePrefix, waitFor } from '@outbound/test-support';
+import { isOutboundError, OutboundError } from '@outbound/core';
+import { waitFor } from '@outbound/test-support';
 import { PgQueueFixture, input, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-transitions');
@@ -139,12 +138,8 @@ describe('PostgreSQL queue transitions', () => {
     // One connection, so the statements below and the catalog reads share a session. The
     // plans are built while the tables are empty (a dispatcher's first outcomes after start-up);
     // joined on id, an ack's plan hash-joined the whole commands table on every call.
-    const single = new Pool({ ...fx.pool.options, max: 1 });
-    const prefix = uniquePrefix('pg-outcome-plan').replace(/-/g, '_');
-    const q = new ValidatedQueue(new PostgresQueue(single, { prefix, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } }));
     const nobody = { id: '00000000-0000-4000-8000-000000000000', leaseToken: '00000000-0000-4000-8000-000000000001' };
-    try {
-      await runMigrations(single, { schema: prefix });
+    await fx.oneConnection('pg-outcome-plan', { backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } }, async (q, client) => {
       for (let i = 0; i < 8; i++) {
         await q.ack([{ ...nobody, outcome: 'ok', replica: 'r1' }]);
         await q.fail([{ ...nobody, error: 'x', retryable: true, replica: 'r1' }]);
@@ -161,23 +156,20 @@ describe('PostgreSQL queue transitions', () => {
       expect(await q.get(fails[0]!.id)).toMatchObject({ status: 'queued', lastError: 'busy' });
       expect(await q.get(releases[0]!.id)).toMatchObject({ status: 'queued' });
 
-      const { rows } = await single.query<{ name: string; parameter_types: string[]; custom_plans: string }>(
+      const { rows } = await client.query<{ name: string; parameter_types: string[]; custom_plans: string }>(
         `SELECT name, parameter_types::text[] AS parameter_types, custom_plans FROM pg_prepared_statements WHERE name ~ '^outbound_(ack|fail|release)_'`,
       );
       expect(rows.map((r) => r.name.split('_')[1]).sort()).toEqual(['ack', 'fail', 'release']);
       // planned for their own arguments five times at most, then generic: a batch of one does not look cheaper planned for itself
       expect(rows.map((r) => Number(r.custom_plans)).every((n) => n <= 5)).toBe(true);
-      await single.query('SET plan_cache_mode = force_generic_plan');
+      await client.query('SET plan_cache_mode = force_generic_plan');
       for (const { name, parameter_types } of rows) {
         const args = parameter_types.map((type) => (type.endsWith('[]') ? `'{}'::${type}` : `NULL::${type}`));
-        const nodes = await planNodes(single, `EXECUTE ${name}(${args.join(', ')})`);
+        const nodes = await planNodes(client, `EXECUTE ${name}(${args.join(', ')})`);
         const scans = nodes.filter((n) => ['Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type'] as string) && ['commands', 'devices'].includes(n['Relation Name'] as string));
         expect({ name, scans }).toEqual({ name, scans: [] });
         expect(nodes.some((n) => n['Node Type'] === 'Tid Scan' && n['Relation Name'] === 'commands')).toBe(true);
       }
-    } finally {
-      await q.close();
-      await single.end();
-    }
+    });
   });
 });
