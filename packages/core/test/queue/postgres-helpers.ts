@@ -24,6 +24,23 @@ export class PgQueueFixture {
     return queue;
   }
 
+  /**
+   * Runs `body` with a queue in a fresh schema on a pool of one connection, so its prepared
+   * statements and the catalog reads of `body` (pg_prepared_statements, EXPLAIN EXECUTE) share a session.
+   */
+  async oneConnection(name: string, options: QueueOptions, body: (queue: ValidatedQueue<PostgresQueue>, client: Pool, schema: string) => Promise<void>): Promise<void> {
+    const client = new Pool({ ...this.pool.options, max: 1 });
+    const prefix = uniquePrefix(name).replace(/-/g, '_');
+    const queue = new ValidatedQueue(new PostgresQueue(client, { ...options, prefix }));
+    try {
+      await runMigrations(client, { schema: prefix });
+      await body(queue, client, prefix);
+    } finally {
+      await queue.close();
+      await client.end();
+    }
+  }
+
   async teardown(): Promise<void> {
     await Promise.all(this.queues.map((q) => q.close()));
     await this.pool?.end();
@@ -43,4 +60,16 @@ export function input(phyId: string, extra: Partial<EnqueueInput> = {}): Enqueue
     maxAttempts: COMMAND_DEFAULTS.maxAttempts,
     ...extra,
   };
+}
+
+/** Every node of the plan `EXPLAIN (FORMAT JSON) <statement>` shows, depth first. */
+export async function planNodes(client: Pool, statement: string): Promise<Array<Record<string, unknown>>> {
+  const explained = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`);
+  const nodes: Array<Record<string, unknown>> = [];
+  const walk = (node: Record<string, unknown>): void => {
+    nodes.push(node);
+    for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+  };
+  walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  return nodes;
 }

@@ -1,7 +1,4 @@
-import { Pool } from 'pg';
-import { PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
-import { uniquePrefix } from '@outbound/test-support';
-import { PgQueueFixture, input } from './postgres-helpers';
+import { PgQueueFixture, input, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-claim');
 beforeAll(() => fx.setup());
@@ -93,32 +90,56 @@ describe('PostgreSQL claim', () => {
     expect(batch.some((c) => c.id === id)).toBe(true);
   });
 
+  it('plans the prepared claim once per connection even when every claim takes one command', async () => {
+    // PostgreSQL plans a prepared statement's first five calls for their own arguments, then keeps
+    // the generic plan unless the custom ones looked cheaper: given its LIMIT, a claim of one always
+    // did, and every claim was planned anew (~1.9 ms of server CPU, more than running it).
+    await fx.oneConnection('pg-claim-one', {}, async (q, client) => {
+      await q.enqueueBatch(Array.from({ length: 20 }, (_, i) => input(`one-${i}`)));
+      for (let i = 0; i < 15; i++) expect(await q.claim({ max: 1, leaseMs: 30_000 })).toHaveLength(1);
+      const { rows } = await client.query<{ custom_plans: string; generic_plans: string }>(
+        `SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(Number(rows[0]!.custom_plans)).toBeLessThanOrEqual(5);
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(10);
+    });
+  });
+
+  it('looks for expired commands per device, not through every expired command, with a plan built while none had expired', async () => {
+    // Parked devices' commands expire in bulk (an outage) and wait for expireDue; a plan built
+    // while nothing had expired read them all through commands_expiry for every device claimed from.
+    await fx.oneConnection('pg-claim-expiry', {}, async (q, client, prefix) => {
+      await q.enqueueBatch(Array.from({ length: 400 }, (_, i) => input(`expiry-${i % 100}`)));
+      await client.query(`ANALYZE "${prefix}".commands`);
+      await client.query(`ANALYZE "${prefix}".devices`);
+      for (let i = 0; i < 8; i++) expect(await q.claim({ max: 10, leaseMs: 30_000 })).toHaveLength(10);
+      const { rows } = await client.query<{ name: string; generic_plans: string }>(
+        `SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`,
+      );
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
+      const nodes = await planNodes(client, `EXECUTE ${rows[0]!.name}(10, 30000, 1)`);
+      expect(nodes.filter((n) => n['Index Name'] === 'commands_expiry')).toEqual([]);
+      expect(nodes.some((n) => n['Index Name'] === 'commands_device_expiry')).toBe(true);
+    });
+  });
+
   it('keeps the prepared claim free of scans over every command when its generic plan was built on an empty queue', async () => {
     // One connection, so every claim and the catalog reads below share a session. A dispatcher
     // polls an empty queue at start-up, so the prepared claim's generic plan is built on empty,
     // never-analyzed tables; joined on id, its UPDATEs then scanned every queued command per
     // claimed row (~5 s per claim at 10,000 queued). Reaching the rows by ctid keeps the plan
     // an index walk whatever statistics it was built with.
-    const single = new Pool({ ...fx.pool.options, max: 1 });
-    const prefix = uniquePrefix('pg-claim-plan').replace(/-/g, '_');
-    const q = new ValidatedQueue(new PostgresQueue(single, { prefix }));
-    try {
-      await runMigrations(single, { schema: prefix });
+    await fx.oneConnection('pg-claim-plan', {}, async (q, client) => {
       for (let i = 0; i < 8; i++) expect(await q.claim({ max: 50, leaseMs: 30_000 })).toEqual([]);
       await q.enqueueBatch(Array.from({ length: 300 }, (_, i) => input(`plan-${i % 100}`)));
       expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(50);
-      const { rows } = await single.query<{ name: string; generic_plans: string }>(
+      const { rows } = await client.query<{ name: string; generic_plans: string }>(
         `SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`,
       );
       expect(rows).toHaveLength(1);
       expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
-      const explained = await single.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${rows[0]!.name}(50, 30000, 1)`);
-      const nodes: Array<Record<string, unknown>> = [];
-      const walk = (node: Record<string, unknown>): void => {
-        nodes.push(node);
-        for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
-      };
-      walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+      const nodes = await planNodes(client, `EXECUTE ${rows[0]!.name}(50, 30000, 1)`);
       expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'commands')).toEqual([]);
       const updates = nodes.filter((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'commands');
       expect(updates).toHaveLength(2); // expired, claimed
@@ -134,9 +155,6 @@ describe('PostgreSQL claim', () => {
         expect(below.some((n) => n['Node Type'] === 'Tid Scan' && n['Relation Name'] === 'commands')).toBe(true);
       }
       expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(50);
-    } finally {
-      await q.close();
-      await single.end();
-    }
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { isOutboundError, OutboundError } from '@outbound/core';
 import { waitFor } from '@outbound/test-support';
-import { PgQueueFixture, input } from './postgres-helpers';
+import { PgQueueFixture, input, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-transitions');
 beforeAll(() => fx.setup());
@@ -132,5 +132,44 @@ describe('PostgreSQL queue transitions', () => {
     await q.fail([{ id: c2!.id, leaseToken: c2!.leaseToken, error: 'boom', retryable: true }]);
     expect(await q.purgeDead({ all: true })).toBe(1);
     expect(await q.get(dead.id)).toBeNull();
+  });
+
+  it('keeps the prepared ack, fail and release free of scans over every command or device when their generic plans were built on an empty queue', async () => {
+    // One connection, so the statements below and the catalog reads share a session. The
+    // plans are built while the tables are empty (a dispatcher's first outcomes after start-up);
+    // joined on id, an ack's plan hash-joined the whole commands table on every call.
+    const nobody = { id: '00000000-0000-4000-8000-000000000000', leaseToken: '00000000-0000-4000-8000-000000000001' };
+    await fx.oneConnection('pg-outcome-plan', { backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } }, async (q, client) => {
+      for (let i = 0; i < 8; i++) {
+        await q.ack([{ ...nobody, outcome: 'ok', replica: 'r1' }]);
+        await q.fail([{ ...nobody, error: 'x', retryable: true, replica: 'r1' }]);
+        await q.release([{ ...nobody }]);
+      }
+      await q.enqueueBatch(Array.from({ length: 300 }, (_, i) => input(`outcome-plan-${i % 100}`)));
+      const claimed = await q.claim({ max: 90, leaseMs: 30_000 });
+      expect(claimed).toHaveLength(90);
+      const [acks, fails, releases] = [claimed.slice(0, 30), claimed.slice(30, 60), claimed.slice(60)];
+      expect((await q.ack(acks.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'r1' })))).every((r) => r.ok)).toBe(true);
+      expect((await q.fail(fails.map((c) => ({ id: c.id, leaseToken: c.leaseToken, error: 'busy', retryable: true })))).every((r) => r.ok)).toBe(true);
+      expect((await q.release(releases.map((c) => ({ id: c.id, leaseToken: c.leaseToken })))).every((r) => r.ok)).toBe(true);
+      expect(await q.get(acks[0]!.id)).toMatchObject({ status: 'acked' });
+      expect(await q.get(fails[0]!.id)).toMatchObject({ status: 'queued', lastError: 'busy' });
+      expect(await q.get(releases[0]!.id)).toMatchObject({ status: 'queued' });
+
+      const { rows } = await client.query<{ name: string; parameter_types: string[]; custom_plans: string }>(
+        `SELECT name, parameter_types::text[] AS parameter_types, custom_plans FROM pg_prepared_statements WHERE name ~ '^outbound_(ack|fail|release)_'`,
+      );
+      expect(rows.map((r) => r.name.split('_')[1]).sort()).toEqual(['ack', 'fail', 'release']);
+      // planned for their own arguments five times at most, then generic: a batch of one does not look cheaper planned for itself
+      expect(rows.map((r) => Number(r.custom_plans)).every((n) => n <= 5)).toBe(true);
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const { name, parameter_types } of rows) {
+        const args = parameter_types.map((type) => (type.endsWith('[]') ? `'{}'::${type}` : `NULL::${type}`));
+        const nodes = await planNodes(client, `EXECUTE ${name}(${args.join(', ')})`);
+        const scans = nodes.filter((n) => ['Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type'] as string) && ['commands', 'devices'].includes(n['Relation Name'] as string));
+        expect({ name, scans }).toEqual({ name, scans: [] });
+        expect(nodes.some((n) => n['Node Type'] === 'Tid Scan' && n['Relation Name'] === 'commands')).toBe(true);
+      }
+    });
   });
 });

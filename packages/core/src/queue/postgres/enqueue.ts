@@ -3,7 +3,7 @@ import { OutboundError, idempotencyConflict } from '../../errors';
 import type { EnqueueResult, StoreEnqueueItem } from '../queue';
 import { classifyPostgresError } from './classify-error';
 import { writeStatement } from './pool';
-import type { QueueContext } from './queue-context';
+import { named, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
 /**
@@ -37,26 +37,25 @@ export async function enqueueMany(ctx: QueueContext, inputs: StoreEnqueueItem[])
   const all = inputs.map((_, i) => i);
   const known = ctx.pendingCount;
   const exact = known === null || Date.now() - known.at > PENDING_COUNT_TTL_MS || known.value + 2 * all.length >= ctx.globalCap * 0.9;
-  const query = {
-    text: `SELECT outcome, id::text AS id, status, ready, pending
-           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-    values: [
-      ids,
-      inputs.map((x) => x.phyId),
-      inputs.map((x) => x.payload),
-      inputs.map((x) => x.priority),
-      inputs.map((x) => x.maxAttempts),
-      inputs.map((x) => x.ackTimeoutMs),
-      inputs.map((x) => x.ttlMs),
-      inputs.map((x) => x.idempotencyKey ?? null),
-      inputs.map((x) => x.deliverAt ?? null),
-      inputs.map((x) => x.fingerprint),
-      inputs.map((x) => x.traceContext ?? null),
-      ctx.perDeviceCap,
-      ctx.globalCap,
-      exact ? null : known!.value,
-    ],
-  };
+  const text = `SELECT outcome, id::text AS id, status, ready, pending
+           FROM ${ctx.schema.quoted}.enqueue_commands($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
+  // named: the function keeps its own statements' plans; this keeps the call's
+  const query = named('enqueue', text, [
+    ids,
+    inputs.map((x) => x.phyId),
+    inputs.map((x) => x.payload),
+    inputs.map((x) => x.priority),
+    inputs.map((x) => x.maxAttempts),
+    inputs.map((x) => x.ackTimeoutMs),
+    inputs.map((x) => x.ttlMs),
+    inputs.map((x) => x.idempotencyKey ?? null),
+    inputs.map((x) => x.deliverAt ?? null),
+    inputs.map((x) => x.fingerprint),
+    inputs.map((x) => x.traceContext ?? null),
+    ctx.perDeviceCap,
+    ctx.globalCap,
+    exact ? null : known!.value,
+  ]);
   let rows: Outcome[];
   try {
     rows = await withPgRetry(() => writeStatement<Outcome>(ctx.pool, query));

@@ -8,12 +8,11 @@ import type {
   AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, QueueOptions, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from '../queue';
-import { fnv1a32 } from '../redis/keys';
 import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head';
 import { enqueueMany } from './enqueue';
 import { ATTEMPT_ENDED, logEvents, PostgresEventLog } from './event-log';
 import { PgListener } from './pg-listener';
-import { commandIdFor, isUuid, queueContext, type QueueContext } from './queue-context';
+import { commandIdFor, isUuid, named, queueContext, statementName, type QueueContext } from './queue-context';
 import { classified } from './classify-error';
 import { deadLetters } from './dead-letters';
 import { withPgRetry } from './retry';
@@ -49,8 +48,7 @@ export class PostgresQueue implements CommandStore {
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
     this.claimSql = withSchema(readFileSync(CLAIM_SQL_PATH, 'utf8'), this.ctx.schema);
-    // one name per schema (the text names the schema), short enough for PostgreSQL's 63 bytes
-    this.claimName = `outbound_claim_${fnv1a32(this.claimSql).toString(16)}`;
+    this.claimName = statementName('claim', this.claimSql);
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
     this.events = new PostgresEventLog(this.ctx, this.listener);
@@ -81,8 +79,8 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
     // A named statement: parsed and planned once per connection (after five custom plans
-    // PostgreSQL keeps a generic plan), not on every call, which cost ~1 ms a claim, most of a
-    // claim at low load. A generic plan is built from the statistics of the moment and replaced
+    // PostgreSQL keeps the generic plan: claim.sql reads its arguments so that both cost the
+    // same), not on every call, which cost ~1-2 ms a claim, most of a claim at low load. A generic plan is built from the statistics of the moment and replaced
     // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: claim.sql
     // reaches the rows it updates by ctid, never by a join the planner could turn into a scan
     // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
@@ -257,9 +255,9 @@ export class PostgresQueue implements CommandStore {
   get(id: string): Promise<StoredCommand | null> {
     return classified('get', async () => {
       if (!isUuid(id)) return null;
+      // named: read for every status request (and by every wait for an outcome), planned once per connection
       const { rows } = await this.ctx.pool.query<CommandRow>(
-        `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id) WHERE c.id = $1`,
-        [id],
+        named('get', `SELECT ${COMMAND_COLUMNS} FROM ${this.ctx.commands} c LEFT JOIN ${this.ctx.devices} d USING (phy_id) WHERE c.id = $1`, [id]),
       );
       return rows[0] ? toStoredCommand(rows[0]) : null;
     });

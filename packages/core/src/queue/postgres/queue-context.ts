@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 import { fnv1a32 } from '../redis/keys';
 import { QUEUE_DEFAULTS, type QueueOptions } from '../queue';
 import type { SchemaName } from './schema-name';
@@ -69,4 +69,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ids that are not UUIDs can name no command; filter them before a `::uuid[]` cast fails the whole batch. */
 export function isUuid(value: string): boolean {
   return UUID.test(value);
+}
+
+/**
+ * A named (prepared) statement: parsed once per connection, and once PostgreSQL settles on its
+ * generic plan (after five calls) planned once per connection too, where an unnamed one is
+ * parsed and planned on every call. One name per text (the text names the schema), short enough
+ * for PostgreSQL's 63 bytes.
+ */
+export function named(kind: string, text: string, values: unknown[]): QueryConfig {
+  return { name: statementName(kind, text), text, values };
+}
+
+export function statementName(kind: string, text: string): string {
+  return `outbound_${kind}_${fnv1a32(text).toString(16)}`;
 }

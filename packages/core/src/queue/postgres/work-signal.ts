@@ -84,11 +84,14 @@ export class WorkSignal {
     for (const done of [...this.waiters]) done();
   }
 
-  /** Milliseconds until the earliest retry or scheduled command is due (database clock), or null. */
+  /**
+   * Milliseconds until the earliest retry or scheduled command is due (database clock), or null.
+   * Only a waiting command (wait_reason set) has a run_at ahead; the index commands_waiting holds just those.
+   */
   private async nextDueInMs(): Promise<number | null> {
     const { rows } = await this.ctx.pool.query<{ ms: number | null }>(
       `SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::float8 AS ms
-       FROM ${this.ctx.commands} WHERE status = 'queued' AND run_at > now()`,
+       FROM ${this.ctx.commands} WHERE status = 'queued' AND wait_reason IS NOT NULL AND run_at > now()`,
     );
     return rows[0]?.ms ?? null;
   }
@@ -143,7 +146,8 @@ export class CommitNotifier {
     const channels = [...this.pending.keys()];
     this.pending.clear();
     this.pool
-      .query("SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c", [channels])
+      // named: sent after most commits, so parsed and planned once per connection
+      .query({ name: 'outbound_notify', text: "SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c", values: [channels] })
       .catch(() => undefined) // the waiters' idle timeout covers a lost signal
       .finally(() => {
         this.sending = false;
