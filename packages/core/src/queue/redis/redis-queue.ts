@@ -15,6 +15,7 @@ import {
   type CommandStore,
   type EnqueueResult,
   type FailItem,
+  type LocalClaimer,
   type QueueCounts,
   type QueueOptions,
   type QueueStats,
@@ -116,6 +117,8 @@ export class RedisQueue implements CommandStore {
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
   private readonly gate: RedisGate;
+  /** The dispatch loop of this process that takes what an enqueue claims in its own script (none: enqueues only enqueue). */
+  private localClaimer: LocalClaimer | null = null;
   private readonly deadLetters: DeadLetterShards<StoredCommand>;
   private readonly events: RedisEventLog;
 
@@ -207,11 +210,16 @@ export class RedisQueue implements CommandStore {
         args.push(depth);
         // A command due later is in no scan this process made: look again before trusting one.
         if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
+        // A dispatch loop here waiting with room takes what this call makes ready, in this call.
+        const claim = this.localClaimer?.offer(chunk.length) ?? null;
+        const requestId = claim ? randomUUID() : '';
+        if (claim) args.push(claim.max, claim.leaseMs, requestId, Math.max(this.claimMemoryMs, claim.leaseMs));
         calls.push(
-          this.run('enqueue', shard, args).then((reply) => {
-            // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
-            const [answers, scores] = reply as [CodeReply[], string[]];
-            this.rememberScores(shard, scores, depth);
+          this.run('enqueue', shard, args, claim !== null).then((reply) => {
+            // {items, the shard's best claimable scores after the enqueue (for this process's
+            // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
+            const [answers, scores, claimed] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
+            this.rememberScores(shard, scores.map(String), depth);
             answers.forEach(([code, id, status], j) => {
               const input = items[chunk[j]!]!;
               results[chunk[j]!] =
@@ -221,7 +229,10 @@ export class RedisQueue implements CommandStore {
                     ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
                     : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
             });
+            if (claim) claim.settle(claimed ? toClaimReply(claimed, requestId).claimed.map(withoutScore) : []);
           }, (error: unknown) => {
+            // What a lost answer claimed stays leased until the lease reaper gives it back.
+            claim?.settle([]);
             // Each command answers for itself: one that may have been stored names its id
             // (minted here, so the caller can look it up); one refused as a whole says so.
             const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
@@ -497,6 +508,10 @@ export class RedisQueue implements CommandStore {
     return { total, shards };
   }
 
+  setLocalClaimer(claimer: LocalClaimer | null): void {
+    this.localClaimer = claimer;
+  }
+
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.waitedSinceClaim = true;
     if (this.closed || signal?.aborted) return;
@@ -649,9 +664,11 @@ export class RedisQueue implements CommandStore {
     return results;
   }
 
-  private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
+  /** Runs a shard's script; `buffers`: bulk strings answer as Buffers (payloads). */
+  private run(name: QueueScriptName, shard: number, args: Arg[], buffers = false): Promise<unknown> {
     if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
-    return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    const keys = this.keys.shardKeyList(shard);
+    return this.call(name, () => (buffers ? this.scripts.runBuffer(name, keys, args) : this.scripts.run(name, keys, args)));
   }
 
   /** A shard's best claimable scores as a claim, ack or enqueue reply answered them (depth 0: none asked). */
