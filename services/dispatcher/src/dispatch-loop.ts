@@ -33,7 +33,7 @@ export interface DispatchLoopDeps {
   queue: CommandQueue;
   registry: RouteRegistry;
   /** Where deliveries look routes up (a RouteCache over `registry`); re-checks after a park read `registry` itself. */
-  routes: Pick<RouteCache, 'lookupMany' | 'forget' | 'forgetAddress'>;
+  routes: Pick<RouteCache, 'lookupMany' | 'prefetch' | 'forget' | 'forgetAddress'>;
   client: DeliveryClient;
   recorder: OutcomeRecorder;
   metrics: DispatcherMetrics;
@@ -130,16 +130,18 @@ export class DispatchLoop implements LocalClaimer {
   }
 
   /**
-   * An enqueue of this process is about to go out: while this loop waits for work (nothing
-   * ready was left) with room, it takes up to `upTo` of what that call makes ready, claimed in
-   * the same store call, and delivers them at once; that saves the wake-up and the claim round
-   * trip. Under load (the loop busy claiming) enqueues only enqueue, and claims stay batched.
+   * An enqueue of this process for `phyIds` is about to go out: while this loop waits for work
+   * (nothing ready was left) with room, it takes up to one command per device of what that call
+   * makes ready, claimed in the same store call, and delivers them at once; that saves the
+   * wake-up and the claim round trip, and the devices' routes are looked up meanwhile. Under
+   * load (the loop busy claiming) enqueues only enqueue, and claims stay batched.
    */
-  offer(upTo: number): LocalClaim | null {
+  offer(phyIds: readonly string[]): LocalClaim | null {
     if (this.stateValue !== 'running' || !this.waiting || this.errorDelayMs > 0) return null;
-    const max = Math.min(upTo, this.options.claimBatch, this.options.maxInFlight - this.held.size - this.reserved);
+    const max = Math.min(phyIds.length, this.options.claimBatch, this.options.maxInFlight - this.held.size - this.reserved);
     if (max <= 0) return null;
     this.reserved += max;
+    this.deps.routes.prefetch([...new Set(phyIds)]);
     const claimedAt = Date.now();
     const hops = this.deps.hops;
     return {

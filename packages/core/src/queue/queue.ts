@@ -113,14 +113,15 @@ export interface CommandQueue extends EventLog {
 
 /**
  * A claimer in the enqueuing process (the dispatch loop). Before an enqueue call goes out the
- * store asks `offer(upTo)`: null, or how many commands the claimer takes now under what lease,
- * room it holds until `settle` is called with what the call claimed. A claim made in an enqueue
+ * store asks `offer` with the devices of its commands (one per command): null, or how many
+ * commands the claimer takes now under what lease, room it holds until `settle` is called
+ * with what the call claimed. A claim made in an enqueue
  * is the same claim as `claim` makes (best ready commands of that shard, per-device order and
  * limits kept, leased, remembered for a re-sent call): if the answer is lost, the leases lapse
  * and the lease reaper gives the commands back.
  */
 export interface LocalClaimer {
-  offer(upTo: number): LocalClaim | null;
+  offer(phyIds: readonly string[]): LocalClaim | null;
 }
 
 export interface LocalClaim {

@@ -7,8 +7,8 @@ import { cmd } from './conformance';
 class RecordingClaimer implements LocalClaimer {
   readonly settled: ClaimedCommand[][] = [];
   constructor(public room: number, private readonly leaseMs = 60_000) {}
-  offer(upTo: number): LocalClaim | null {
-    const max = Math.min(upTo, this.room);
+  offer(phyIds: readonly string[]): LocalClaim | null {
+    const max = Math.min(phyIds.length, this.room);
     if (max <= 0) return null;
     return { max, leaseMs: this.leaseMs, settle: (claimed) => this.settled.push(claimed) };
   }

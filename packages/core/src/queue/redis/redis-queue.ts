@@ -211,7 +211,7 @@ export class RedisQueue implements CommandStore {
         // A command due later is in no scan this process made: look again before trusting one.
         if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
         // A dispatch loop here waiting with room takes what this call makes ready, in this call.
-        const claim = this.localClaimer?.offer(chunk.length) ?? null;
+        const claim = this.localClaimer?.offer(chunk.map((index) => items[index]!.phyId)) ?? null;
         const requestId = claim ? randomUUID() : '';
         if (claim) args.push(claim.max, claim.leaseMs, requestId, Math.max(this.claimMemoryMs, claim.leaseMs));
         calls.push(
