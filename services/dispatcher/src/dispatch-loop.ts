@@ -130,14 +130,16 @@ export class DispatchLoop implements LocalClaimer {
   }
 
   /**
-   * An enqueue of this process for `phyIds` is about to go out: while this loop waits for work
-   * (nothing ready was left) with room, it takes up to one command per device of what that call
-   * makes ready, claimed in the same store call, and delivers them at once; that saves the
-   * wake-up and the claim round trip, and the devices' routes are looked up meanwhile. Under
-   * load (the loop busy claiming) enqueues only enqueue, and claims stay batched.
+   * An enqueue of this process for `phyIds` is about to go out: while this loop is idle, it
+   * takes up to one command per device of what that call makes ready, claimed in the same
+   * store call, and delivers them at once as one batch; that saves the wake-up and the claim
+   * round trip, and the devices' routes are looked up meanwhile. Under load enqueues only
+   * enqueue, and claims stay batched.
    */
   offer(phyIds: readonly string[]): LocalClaim | null {
-    if (this.stateValue !== 'running' || !this.waiting || this.errorDelayMs > 0) return null;
+    // Only while idle: nothing ready was left at the last claim, nothing in flight, and no such
+    // claim already on its way. Busier, the loop's own claims take what arrives in batches.
+    if (this.stateValue !== 'running' || !this.waiting || this.held.size > 0 || this.reserved > 0 || this.errorDelayMs > 0) return null;
     const max = Math.min(phyIds.length, this.options.claimBatch, this.options.maxInFlight - this.held.size - this.reserved);
     if (max <= 0) return null;
     this.reserved += max;

@@ -185,65 +185,73 @@ export class RedisQueue implements CommandStore {
       byShard.set(shard, list);
     });
     if (byShard.size > 0) await this.admit();
-    const calls: Array<Promise<void>> = [];
-    for (const [shard, indexes] of byShard) {
-      for (let i = 0; i < indexes.length; i += CHUNK) {
-        const chunk = indexes.slice(i, i + CHUNK);
-        const depth = this.keys.shards === 1 ? 0 : this.planDepth;
-        const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-        for (const index of chunk) {
-          const input = items[index]!;
-          args.push(
-            input.id,
-            input.phyId,
-            input.payload,
-            input.priority,
-            input.ttlMs,
-            input.ackTimeoutMs,
-            input.maxAttempts,
-            input.idempotencyKey ?? '',
-            input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
-            input.fingerprint,
-            input.traceContext ?? '',
+    // A dispatch loop here waiting with room takes what this enqueue makes ready, claimed in
+    // the same scripts (up to its offer, first shards first) and handed over as one batch.
+    const claim = byShard.size > 0 ? (this.localClaimer?.offer(items.map((item) => item.phyId)) ?? null) : null;
+    const requestId = claim ? randomUUID() : '';
+    let claimLeft = claim?.max ?? 0;
+    const claimed: ScoredClaim[] = [];
+    try {
+      const calls: Array<Promise<void>> = [];
+      for (const [shard, indexes] of byShard) {
+        for (let i = 0; i < indexes.length; i += CHUNK) {
+          const chunk = indexes.slice(i, i + CHUNK);
+          const depth = this.keys.shards === 1 ? 0 : this.planDepth;
+          const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
+          for (const index of chunk) {
+            const input = items[index]!;
+            args.push(
+              input.id,
+              input.phyId,
+              input.payload,
+              input.priority,
+              input.ttlMs,
+              input.ackTimeoutMs,
+              input.maxAttempts,
+              input.idempotencyKey ?? '',
+              input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+              input.fingerprint,
+              input.traceContext ?? '',
+            );
+          }
+          args.push(depth);
+          // A command due later is in no scan this process made: look again before trusting one.
+          if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
+          const claimMax = Math.min(claimLeft, chunk.length);
+          claimLeft -= claimMax;
+          if (claimMax > 0) args.push(claimMax, claim!.leaseMs, requestId, Math.max(this.claimMemoryMs, claim!.leaseMs));
+          calls.push(
+            this.run('enqueue', shard, args, claimMax > 0).then((reply) => {
+              // {items, the shard's best claimable scores after the enqueue (for this process's
+              // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
+              const [answers, scores, taken] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
+              this.rememberScores(shard, scores.map(String), depth);
+              answers.forEach(([code, id, status], j) => {
+                const input = items[chunk[j]!]!;
+                results[chunk[j]!] =
+                  code === ScriptCode.OK || code === ScriptCode.DUPLICATE
+                    ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+                    : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                      ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                      : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+              });
+              if (taken) claimed.push(...toClaimReply(taken, requestId).claimed);
+            }, (error: unknown) => {
+              // What a lost answer claimed stays leased until the lease reaper gives it back.
+              // Each command answers for itself: one that may have been stored names its id
+              // (minted here, so the caller can look it up); one refused as a whole says so.
+              const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
+              chunk.forEach((index) => {
+                results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
+              });
+            }),
           );
         }
-        args.push(depth);
-        // A command due later is in no scan this process made: look again before trusting one.
-        if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
-        // A dispatch loop here waiting with room takes what this call makes ready, in this call.
-        const claim = this.localClaimer?.offer(chunk.map((index) => items[index]!.phyId)) ?? null;
-        const requestId = claim ? randomUUID() : '';
-        if (claim) args.push(claim.max, claim.leaseMs, requestId, Math.max(this.claimMemoryMs, claim.leaseMs));
-        calls.push(
-          this.run('enqueue', shard, args, claim !== null).then((reply) => {
-            // {items, the shard's best claimable scores after the enqueue (for this process's
-            // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
-            const [answers, scores, claimed] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
-            this.rememberScores(shard, scores.map(String), depth);
-            answers.forEach(([code, id, status], j) => {
-              const input = items[chunk[j]!]!;
-              results[chunk[j]!] =
-                code === ScriptCode.OK || code === ScriptCode.DUPLICATE
-                  ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-                  : code === ScriptCode.IDEMPOTENCY_CONFLICT
-                    ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
-                    : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
-            });
-            if (claim) claim.settle(claimed ? toClaimReply(claimed, requestId).claimed.map(withoutScore) : []);
-          }, (error: unknown) => {
-            // What a lost answer claimed stays leased until the lease reaper gives it back.
-            claim?.settle([]);
-            // Each command answers for itself: one that may have been stored names its id
-            // (minted here, so the caller can look it up); one refused as a whole says so.
-            const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-            chunk.forEach((index) => {
-              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
-            });
-          }),
-        );
       }
+      await Promise.all(calls);
+    } finally {
+      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
     }
-    await Promise.all(calls);
     return results;
   }
 
