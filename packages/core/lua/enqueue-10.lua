@@ -9,17 +9,24 @@
                     fingerprint (of the payload and parameters, kept with a keyed command),
                     traceContext (W3C traceparent, '' none)
   then depth: how many of the shard's best claimable scores to answer (0 or missing: none)
+  then, optional, a claim for a dispatch loop of the enqueuing process that waits for work with
+  room: claimMax (0 or missing: none), leaseMs, requestId (the lease token), how long to remember
+  the request (ms); the shard's keys are in this call's slot, so claiming here saves the claim
+  round trip after the wake-up (includes/claim.lua, the same claim as claim-11.lua)
 
   Returns {items, scores}: per item {code, id, status}:
      0 created (or the same id already exists: a re-sent script answers as before)
      1 DUPLICATE: the idempotency key already named `id`, asked with the same fingerprint
     -6 IDEMPOTENCY_CONFLICT: the key names `id`, stored with another fingerprint
     -3 DEVICE_FULL, -4 QUEUE_FULL: nothing was written for that item (nor for a conflict)
-  and the shard's best `depth` claimable scores after the enqueue, so a dispatcher in the
-  enqueuing process plans its next claim without asking this shard first (claim-plan.ts).
-  Publishes on the wake channel when a command became ready.
+  and the shard's best `depth` claimable scores after the enqueue (and the claim), so a
+  dispatcher in the enqueuing process plans its next claim without asking this shard first
+  (claim-plan.ts), and, when a claim was asked, the claim's reply as claim-11.lua answers it
+  (with no scores). Publishes on the wake channel when a command became ready and is still
+  ready after the claim.
 ]]
 -- @include shard
+-- @include claim
 
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
@@ -118,5 +125,21 @@ if added > 0 then
   redis.call('ZADD', K.expiry, unpack(expiries))
   redis.call('HINCRBY', K.meta, 'size', added)
 end
+local claimMax = tonumber(ARGV[8 + 11 * n]) or 0
+local claim = nil
+if claimMax > 0 then
+  local token = ARGV[10 + 11 * n]
+  local requestKey = K.prefix .. 'claim:' .. token
+  claim = priorClaim(requestKey, token)
+  if not claim then
+    promoteDue(now, maxInFlight, 1000)
+    local leaseExpiresAt, claimed = claimReady(claimMax, tonumber(ARGV[9 + 11 * n]), maxInFlight, token, ARGV[11 + 11 * n], retentionMs, requestKey, now)
+    claim = { leaseExpiresAt, 0 }
+    for i = 1, #claimed do claim[i + 2] = claimed[i] end
+  end
+  -- What the claim took needs no other claimer; what is left (or was ready before) does.
+  wake = wake and redis.call('ZCARD', K.ready) > 0
+end
 if wake then publishWake(channel) end
+if claim then return { out, bestScores(maxInFlight, depth), claim } end
 return { out, bestScores(maxInFlight, depth) }

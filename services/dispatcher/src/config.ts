@@ -54,6 +54,7 @@ export interface DispatcherConfig {
     leaseMs: number;
     leaseMarginMs: number;
     idleWaitMs: number;
+    claimOnEnqueue: boolean;
     reapIntervalMs: number;
     trimIntervalMs: number;
     parkedCheckMs: number;
@@ -169,6 +170,12 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMs: pos('lease on a claimed command; a crashed dispatcher\'s commands return after it', 30_000, 'DISPATCHER_LEASE_MS'),
     leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
+    claimOnEnqueue: {
+      doc: 'Redis (v2 layout): while the delivery worker is idle (nothing ready, nothing in flight), an enqueue through this dispatcher\'s API claims what it made ready in the same script and the worker delivers it at once (saves the wake-up and the claim round trip); false: every command waits for the worker\'s own claim',
+      format: Boolean,
+      default: true,
+      env: 'DISPATCHER_CLAIM_ON_ENQUEUE',
+    },
     reapIntervalMs: pos('how often expired leases are reclaimed and TTLs expired', 1_000, 'DISPATCHER_REAP_INTERVAL_MS'),
     trimIntervalMs: pos('Redis v3: how often finished records and the event log are counted and trimmed to QUEUE_RETENTION_MAX_BYTES', 10_000, 'DISPATCHER_TRIM_INTERVAL_MS'),
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),

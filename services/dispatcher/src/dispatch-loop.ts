@@ -1,6 +1,6 @@
 import {
   toError, TERMINAL_STATUSES,
-  type ClaimedCommand, type CommandQueue, type DeviceRoute, type Logger, type RouteRegistry, type TransitionResult,
+  type ClaimedCommand, type CommandQueue, type DeviceRoute, type LocalClaim, type LocalClaimer, type Logger, type RouteRegistry, type TransitionResult,
 } from '@outbound/core';
 import type { CompletionWaiter } from './completion-waiter';
 import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
@@ -21,6 +21,11 @@ export interface DispatchLoopOptions {
   leaseMarginMs: number;
   /** Longest wait for a wake-up signal before claiming anyway. */
   idleWaitMs: number;
+  /**
+   * While waiting for work with room, take what this process' own enqueues make ready in the
+   * enqueue's store call (stores that can: Redis v2 layout), instead of claiming it after the wake-up.
+   */
+  claimOnEnqueue?: boolean;
   deliveryBatchMax: number;
 }
 
@@ -28,7 +33,7 @@ export interface DispatchLoopDeps {
   queue: CommandQueue;
   registry: RouteRegistry;
   /** Where deliveries look routes up (a RouteCache over `registry`); re-checks after a park read `registry` itself. */
-  routes: Pick<RouteCache, 'lookupMany' | 'forget' | 'forgetAddress'>;
+  routes: Pick<RouteCache, 'lookupMany' | 'prefetch' | 'forget' | 'forgetAddress'>;
   client: DeliveryClient;
   recorder: OutcomeRecorder;
   metrics: DispatcherMetrics;
@@ -78,9 +83,13 @@ export function verdictFor(answer: DeliveryAnswer): Verdict {
  * States: idle → running → stopping → stopped. stop() stops claiming, lets deliveries in
  * flight finish within the grace period, then gives back what is left without spending an attempt.
  */
-export class DispatchLoop {
+export class DispatchLoop implements LocalClaimer {
   private stateValue: DispatchLoopState = 'idle';
   private readonly held = new Map<string, ClaimedCommand>();
+  /** Room promised to enqueue calls in flight that may claim for this loop (offer). */
+  private reserved = 0;
+  /** The loop waits for work (queue.waitForWork): nothing ready was left when it last claimed. */
+  private waiting = false;
   private readonly deliveries = new Set<Promise<void>>();
   private wakeUp = new AbortController();
   private capacityWaiter: (() => void) | null = null;
@@ -116,7 +125,47 @@ export class DispatchLoop {
   start(): void {
     if (this.stateValue !== 'idle') return;
     this.stateValue = 'running';
+    if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(this);
     this.runPromise = this.run();
+  }
+
+  /**
+   * An enqueue of this process for `phyIds` is about to go out: while this loop is idle, it
+   * takes up to one command per device of what that call makes ready, claimed in the same
+   * store call, and delivers them at once as one batch; that saves the wake-up and the claim
+   * round trip, and the devices' routes are looked up meanwhile. Under load enqueues only
+   * enqueue, and claims stay batched.
+   */
+  offer(phyIds: readonly string[]): LocalClaim | null {
+    // Only while idle: nothing ready was left at the last claim, nothing in flight, and no such
+    // claim already on its way. Busier, the loop's own claims take what arrives in batches.
+    if (this.stateValue !== 'running' || !this.waiting || this.held.size > 0 || this.reserved > 0 || this.errorDelayMs > 0) return null;
+    const max = Math.min(phyIds.length, this.options.claimBatch, this.options.maxInFlight - this.held.size - this.reserved);
+    if (max <= 0) return null;
+    this.reserved += max;
+    this.deps.routes.prefetch([...new Set(phyIds)]);
+    const claimedAt = Date.now();
+    const hops = this.deps.hops;
+    return {
+      max,
+      leaseMs: this.options.leaseMs,
+      settle: (claimed) => {
+        this.reserved -= max;
+        if (claimed.length === 0) {
+          this.capacityWaiter?.();
+          return;
+        }
+        if (hops) {
+          // Claimed by the call that enqueued it: no wake-up, and the claim ends when its answer is read.
+          const readAt = hops.now();
+          for (const command of claimed) {
+            hops.observe('wake', 0);
+            hops.observe('claim', readAt - (command.createdAt + 0.5));
+          }
+        }
+        this.take(claimed, claimedAt);
+      },
+    };
   }
 
   /** Cuts the current wait short (something may be ready). */
@@ -131,6 +180,7 @@ export class DispatchLoop {
     if (this.stateValue === 'idle') this.stateValue = 'stopped';
     if (this.stateValue !== 'running') return;
     this.stateValue = 'stopping';
+    if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(null);
     this.notify();
     this.capacityWaiter?.();
     await this.runPromise;
@@ -150,7 +200,7 @@ export class DispatchLoop {
     const { queue, logger } = this.deps;
     while (this.stateValue === 'running') {
       if (this.errorDelayMs > 0) await this.pause(this.errorDelayMs);
-      const room = this.options.maxInFlight - this.held.size;
+      const room = this.options.maxInFlight - this.held.size - this.reserved;
       if (room <= 0) {
         await new Promise<void>((resolve) => { this.capacityWaiter = resolve; });
         this.capacityWaiter = null;
@@ -174,10 +224,13 @@ export class DispatchLoop {
         // Less than asked: nothing more is ready now, so wait for a signal instead of asking
         // again (an empty claim costs the store as much as a full one). The queue remembers
         // a signal that came while we claimed, and this loop's own (notify) aborts the wait.
+        this.waiting = true;
         try {
           await queue.waitForWork(this.options.idleWaitMs, this.wakeUp.signal);
         } catch (error) {
           this.backOff(error, 'waiting for work failed');
+        } finally {
+          this.waiting = false;
         }
       }
     }

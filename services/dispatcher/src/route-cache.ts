@@ -13,6 +13,8 @@ import type { DeviceRoute, RouteRegistry } from '@outbound/core';
  */
 export class RouteCache {
   private readonly routes = new Map<string, { route: DeviceRoute; until: number }>();
+  /** Lookups on their way (prefetch), which a lookup of the same devices waits for instead of asking again. */
+  private readonly inFlight = new Map<string, Promise<Map<string, DeviceRoute>>>();
   private unsubscribe: (() => Promise<void>) | null = null;
 
   constructor(
@@ -36,18 +38,53 @@ export class RouteCache {
       else missing.push(phyId);
     }
     if (missing.length === 0) return found;
-    const looked = await this.registry.lookupMany(missing);
-    const until = Date.now() + this.options.ttlMs;
-    for (const [phyId, route] of looked) {
-      found.set(phyId, route);
-      this.routes.delete(phyId); // re-inserted last: the Map's order is the eviction order
-      this.routes.set(phyId, { route, until });
+    const waits = new Set<Promise<Map<string, DeviceRoute>>>();
+    const ask: string[] = [];
+    for (const phyId of missing) {
+      const pending = this.inFlight.get(phyId);
+      if (pending) waits.add(pending.catch(() => this.fetch([phyId]))); // a failed prefetch: ask again
+      else ask.push(phyId);
     }
-    for (const phyId of this.routes.keys()) {
-      if (this.routes.size <= this.options.maxEntries) break;
-      this.routes.delete(phyId);
+    if (ask.length > 0) waits.add(this.fetch(ask));
+    for (const looked of await Promise.all(waits)) {
+      for (const phyId of missing) {
+        const route = looked.get(phyId);
+        if (route) found.set(phyId, route);
+      }
     }
     return found;
+  }
+
+  /**
+   * Starts looking up the devices not cached, for a lookup expected soon (commands being
+   * claimed for them): that lookup then waits for this one instead of making its own round trip.
+   */
+  prefetch(phyIds: string[]): void {
+    if (this.options.ttlMs <= 0) return;
+    const now = Date.now();
+    const ask = phyIds.filter((phyId) => !this.inFlight.has(phyId) && !((this.routes.get(phyId)?.until ?? 0) > now));
+    if (ask.length > 0) this.fetch(ask).catch(() => undefined); // the lookup that needs the routes asks again
+  }
+
+  private fetch(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
+    const lookup = this.registry.lookupMany(phyIds).then((looked) => {
+      const until = Date.now() + this.options.ttlMs;
+      for (const [phyId, route] of looked) {
+        this.routes.delete(phyId); // re-inserted last: the Map's order is the eviction order
+        this.routes.set(phyId, { route, until });
+      }
+      for (const phyId of this.routes.keys()) {
+        if (this.routes.size <= this.options.maxEntries) break;
+        this.routes.delete(phyId);
+      }
+      return looked;
+    });
+    for (const phyId of phyIds) this.inFlight.set(phyId, lookup);
+    const done = (): void => {
+      for (const phyId of phyIds) if (this.inFlight.get(phyId) === lookup) this.inFlight.delete(phyId);
+    };
+    lookup.then(done, done);
+    return lookup;
   }
 
   forget(phyId: string): void {

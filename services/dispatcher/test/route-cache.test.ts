@@ -45,6 +45,19 @@ describe('RouteCache over the Redis route registry', () => {
     expect(asked).toEqual([['DEV-1', 'DEV-OFF'], ['DEV-OFF']]);
   });
 
+  it('prefetches routes a lookup then waits for instead of asking again', async () => {
+    await registry.register('DEV-P1', A);
+    await registry.register('DEV-P2', B);
+    cache.prefetch(['DEV-P1', 'DEV-P2']);
+    cache.prefetch(['DEV-P1']); // already on its way: not asked twice
+    const found = await cache.lookupMany(['DEV-P1', 'DEV-P2']);
+    expect([...found].map(([phyId, route]) => [phyId, route.replicaId])).toEqual([['DEV-P1', 'replica-a'], ['DEV-P2', 'replica-b']]);
+    expect(asked).toEqual([['DEV-P1', 'DEV-P2']]);
+    cache.prefetch(['DEV-P1', 'DEV-P3']); // cached ones are not asked; an absent one is
+    expect((await cache.lookupMany(['DEV-P3'])).size).toBe(0);
+    expect(asked).toEqual([['DEV-P1', 'DEV-P2'], ['DEV-P3']]);
+  });
+
   it('drops a device when it comes online again, so the new route is read', async () => {
     const old = await registry.register('DEV-2', A);
     expect((await cache.lookupMany(['DEV-2'])).get('DEV-2')?.epoch).toBe(old.epoch);

@@ -102,7 +102,34 @@ export interface CommandQueue extends EventLog {
    */
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
 
+  /**
+   * Names the dispatch loop of this process that may take, in an enqueue's own store call, the
+   * commands that enqueue made ready (null: none). Stores that cannot claim while they enqueue
+   * leave it out; the loop then claims after the wake-up as always.
+   */
+  setLocalClaimer?(claimer: LocalClaimer | null): void;
+
   close(): Promise<void>;
+}
+
+/**
+ * A claimer in the enqueuing process (the dispatch loop). Before an enqueue call goes out the
+ * store asks `offer` with the devices of its commands (one per command): null, or how many
+ * commands the claimer takes now under what lease, room it holds until `settle` is called
+ * with what the call claimed. A claim made in an enqueue
+ * is the same claim as `claim` makes (best ready commands of that shard, per-device order and
+ * limits kept, leased, remembered for a re-sent call): if the answer is lost, the leases lapse
+ * and the lease reaper gives the commands back.
+ */
+export interface LocalClaimer {
+  offer(phyIds: readonly string[]): LocalClaim | null;
+}
+
+export interface LocalClaim {
+  readonly max: number;
+  readonly leaseMs: number;
+  /** Called once: with what the enqueue claimed (best first), or with none when it claimed nothing or failed. */
+  settle(claimed: ClaimedCommand[]): void;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
 import { checkEnqueueInput, enqueueFingerprint, type EnqueueInput, type StoredCommand } from '../command';
 import { OutboundError } from '../errors';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, QueueStats, ReleaseItem, StoreEnqueueItem,
+  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, CommandStore, DeadSelector, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, LocalClaimer, QueueStats, ReleaseItem, StoreEnqueueItem,
   TransitionResult,
 } from './queue';
 
@@ -132,6 +132,10 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
 
   waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return this.store.waitForWork(timeoutMs, signal);
+  }
+
+  setLocalClaimer(claimer: LocalClaimer | null): void {
+    this.store.setLocalClaimer?.(claimer);
   }
 
   readEvents(options: ReadEventsOptions): Promise<EventPage> {

@@ -43,6 +43,7 @@ describe('a dispatcher paused past its lease', () => {
             await paused;
             return registry.lookupMany(phyIds);
           },
+          prefetch: () => undefined,
           forget: () => undefined,
           forgetAddress: () => undefined,
         },

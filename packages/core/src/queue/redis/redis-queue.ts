@@ -11,6 +11,7 @@ import {
   type CommandStore,
   type EnqueueResult,
   type FailItem,
+  type LocalClaimer,
   type QueueCounts,
   type QueueOptions,
   type QueueStats,
@@ -107,6 +108,8 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
   private planDepth = 0;
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
+  /** The dispatch loop of this process that takes what an enqueue claims in its own script (none: enqueues only enqueue). */
+  private localClaimer: LocalClaimer | null = null;
 
   constructor(
     client: RedisClient,
@@ -168,57 +171,73 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
       byShard.set(shard, list);
     });
     if (byShard.size > 0) await this.admit();
-    const calls: Array<Promise<void>> = [];
-    for (const [shard, indexes] of byShard) {
-      for (let i = 0; i < indexes.length; i += CHUNK) {
-        const chunk = indexes.slice(i, i + CHUNK);
-        const depth = this.keys.shards === 1 ? 0 : this.planDepth;
-        const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-        for (const index of chunk) {
-          const input = items[index]!;
-          args.push(
-            input.id,
-            input.phyId,
-            input.payload,
-            input.priority,
-            input.ttlMs,
-            input.ackTimeoutMs,
-            input.maxAttempts,
-            input.idempotencyKey ?? '',
-            input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
-            input.fingerprint,
-            input.traceContext ?? '',
+    // A dispatch loop here waiting with room takes what this enqueue makes ready, claimed in
+    // the same scripts (up to its offer, first shards first) and handed over as one batch.
+    const claim = byShard.size > 0 ? (this.localClaimer?.offer(items.map((item) => item.phyId)) ?? null) : null;
+    const requestId = claim ? randomUUID() : '';
+    let claimLeft = claim?.max ?? 0;
+    const claimed: ScoredClaim[] = [];
+    try {
+      const calls: Array<Promise<void>> = [];
+      for (const [shard, indexes] of byShard) {
+        for (let i = 0; i < indexes.length; i += CHUNK) {
+          const chunk = indexes.slice(i, i + CHUNK);
+          const depth = this.keys.shards === 1 ? 0 : this.planDepth;
+          const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
+          for (const index of chunk) {
+            const input = items[index]!;
+            args.push(
+              input.id,
+              input.phyId,
+              input.payload,
+              input.priority,
+              input.ttlMs,
+              input.ackTimeoutMs,
+              input.maxAttempts,
+              input.idempotencyKey ?? '',
+              input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+              input.fingerprint,
+              input.traceContext ?? '',
+            );
+          }
+          args.push(depth);
+          // A command due later is in no scan this process made: look again before trusting one.
+          if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
+          const claimMax = Math.min(claimLeft, chunk.length);
+          claimLeft -= claimMax;
+          if (claimMax > 0) args.push(claimMax, claim!.leaseMs, requestId, Math.max(this.claimMemoryMs, claim!.leaseMs));
+          calls.push(
+            this.run('enqueue', shard, args, claimMax > 0).then((reply) => {
+              // {items, the shard's best claimable scores after the enqueue (for this process's
+              // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
+              const [answers, scores, taken] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
+              this.rememberScores(shard, scores.map(String), depth);
+              answers.forEach(([code, id, status], j) => {
+                const input = items[chunk[j]!]!;
+                results[chunk[j]!] =
+                  code === ScriptCode.OK || code === ScriptCode.DUPLICATE
+                    ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+                    : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                      ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                      : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+              });
+              if (taken) claimed.push(...toClaimReply(taken, requestId).claimed);
+            }, (error: unknown) => {
+              // What a lost answer claimed stays leased until the lease reaper gives it back.
+              // Each command answers for itself: one that may have been stored names its id
+              // (minted here, so the caller can look it up); one refused as a whole says so.
+              const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
+              chunk.forEach((index) => {
+                results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
+              });
+            }),
           );
         }
-        args.push(depth);
-        // A command due later is in no scan this process made: look again before trusting one.
-        if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
-        calls.push(
-          this.run('enqueue', shard, args).then((reply) => {
-            // {items, the shard's best claimable scores after the enqueue} (for this process's next claim plan)
-            const [answers, scores] = reply as [CodeReply[], string[]];
-            this.rememberScores(shard, scores, depth);
-            answers.forEach(([code, id, status], j) => {
-              const input = items[chunk[j]!]!;
-              results[chunk[j]!] =
-                code === ScriptCode.OK || code === ScriptCode.DUPLICATE
-                  ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-                  : code === ScriptCode.IDEMPOTENCY_CONFLICT
-                    ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
-                    : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
-            });
-          }, (error: unknown) => {
-            // Each command answers for itself: one that may have been stored names its id
-            // (minted here, so the caller can look it up); one refused as a whole says so.
-            const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-            chunk.forEach((index) => {
-              results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
-            });
-          }),
-        );
       }
+      await Promise.all(calls);
+    } finally {
+      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
     }
-    await Promise.all(calls);
     return results;
   }
 
@@ -458,6 +477,10 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     return { total, shards };
   }
 
+  setLocalClaimer(claimer: LocalClaimer | null): void {
+    this.localClaimer = claimer;
+  }
+
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.waitedSinceClaim = true;
     if (this.closed || signal?.aborted) return;
@@ -598,9 +621,11 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     return results;
   }
 
-  private run(name: QueueScriptName, shard: number, args: Arg[]): Promise<unknown> {
+  /** Runs a shard's script; `buffers`: bulk strings answer as Buffers (payloads). */
+  private run(name: QueueScriptName, shard: number, args: Arg[], buffers = false): Promise<unknown> {
     if (CHANGES_CLAIMABLE.has(name)) this.shardScores.delete(shard);
-    return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    const keys = this.keys.shardKeyList(shard);
+    return this.call(name, () => (buffers ? this.scripts.runBuffer(name, keys, args) : this.scripts.run(name, keys, args)));
   }
 
   /** A shard's best claimable scores as a claim, ack or enqueue reply answered them (depth 0: none asked). */

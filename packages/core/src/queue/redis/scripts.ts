@@ -10,7 +10,7 @@ export const LUA_DIR = resolve(__dirname, '../../../lua');
  * Bump when any script's behaviour changes: the scripts are registered under versioned names
  * (and run by their SHA), so two releases can share one Redis during a rolling deploy.
  */
-export const SCRIPT_VERSION = 6;
+export const SCRIPT_VERSION = 7;
 
 /** Script file stem -> number of KEYS (the file's suffix). */
 export const QUEUE_SCRIPTS = {

@@ -1,0 +1,56 @@
+import request from 'supertest';
+import { testRedisUrl, waitFor } from '@outbound/test-support';
+import type { DispatchLoop } from '../../src/dispatch-loop';
+import { SEND_KEY, as } from '../support/harness';
+import { b64, startStack, type Stack } from './support/stack';
+
+/** Sum and count of one hop of outbound_dispatcher_hop_seconds, from the dispatcher's /metrics. */
+async function hop(stack: Stack, name: string): Promise<{ sum: number; count: number }> {
+  const text = (await request(stack.api.app).get('/metrics')).text;
+  const read = (suffix: string) => Number(new RegExp(`^outbound_dispatcher_hop_seconds_${suffix}\\{[^}]*hop="${name}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { sum: read('sum'), count: read('count') };
+}
+
+const waiting = (loop: DispatchLoop | null) => loop !== null && (loop as unknown as { waiting: boolean }).waiting;
+
+describe('end to end on redis: an enqueue through an idle dispatcher claims for its own worker', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testRedisUrl(), { name: 'e2e-claim-on-enqueue', dispatcher: { worker: { hopTiming: true } } });
+  });
+  afterAll(() => stack.stop());
+
+  it('delivers a command claimed by the enqueue call itself: no wake-up, in order per device', async () => {
+    const device = await stack.device('EQC-1');
+    await waitFor(() => waiting(stack.api.loop), { what: 'the dispatch loop waiting for work' });
+    const first = await stack.enqueue({ phyId: 'EQC-1', payload: b64('one') });
+    await stack.waitStatus(first, 'acked');
+    // A command the enqueue claimed is observed with a zero wake-up (a claim after the wake-up is later than the enqueue).
+    expect(await hop(stack, 'wake')).toEqual({ sum: 0, count: 1 });
+    // Two commands in one batch for one device: the second waits for the first's ACK, then the worker claims it.
+    const res = await request(stack.api.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({
+      commands: [{ phyId: 'EQC-1', payload: b64('two') }, { phyId: 'EQC-1', payload: b64('three') }],
+    });
+    expect(res.status).toBe(200);
+    const ids = (res.body.results as Array<{ id: string }>).map((r) => r.id);
+    await stack.waitAllStatus(ids, 'acked');
+    expect(device.appliedIds).toEqual([first, ...ids]);
+  });
+
+  it('leaves the claim to the worker when it is turned off', async () => {
+    const other = await stack.startDispatcher({ worker: { claimOnEnqueue: false } });
+    await stack.device('EQC-OFF');
+    await waitFor(() => waiting(other.loop), { what: 'the second dispatch loop waiting for work' });
+    const offered = jestSpyOffer(other.loop!);
+    const res = await request(other.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'EQC-OFF', payload: b64('x') });
+    expect(res.status).toBe(202);
+    await stack.waitStatus(res.body.id as string, 'acked');
+    expect(offered()).toBe(0);
+  });
+});
+
+/** Counts the offers the store made to a loop. */
+function jestSpyOffer(loop: DispatchLoop): () => number {
+  const spy = jest.spyOn(loop, 'offer');
+  return () => spy.mock.calls.length;
+}
