@@ -78,7 +78,13 @@ export function isUuid(value: string): boolean {
  * for PostgreSQL's 63 bytes.
  */
 export function named(kind: string, text: string, values: unknown[]): QueryConfig {
-  return { name: statementName(kind, text), text, values };
+  return prepared(kind, text)(values);
+}
+
+/** `named` for a text fixed when its owner is built: the name is worked out once, not per call. */
+export function prepared(kind: string, text: string): (values?: unknown[]) => QueryConfig {
+  const name = statementName(kind, text);
+  return (values = []) => ({ name, text, values });
 }
 
 export function statementName(kind: string, text: string): string {
