@@ -133,6 +133,11 @@ export class RedisRouteRegistry implements RouteRegistry {
     return (await this.lookupMany([phyId])).get(phyId) ?? null;
   }
 
+  /**
+   * One round trip: the routes and every replica's liveness are read side by side (the
+   * replicas are few; which of them the routes name is not known before the routes are read).
+   * A route counts when its replica's heartbeat had not lapsed at the read, on the Redis clock.
+   */
   lookupMany(phyIds: string[]): Promise<Map<string, DeviceRoute>> {
     return this.classified('lookupMany', async () => {
       const byShard = new Map<number, string[]>();
@@ -142,18 +147,18 @@ export class RedisRouteRegistry implements RouteRegistry {
         if (list) list.push(phyId);
         else byShard.set(shard, [phyId]);
       }
+      const result = new Map<string, DeviceRoute>();
+      if (byShard.size === 0) return result;
       const routes: DeviceRoute[] = [];
-      await Promise.all(
-        [...byShard].map(async ([shard, ids]) => {
+      const [live] = await Promise.all([
+        this.liveReplicas([]),
+        ...[...byShard].map(async ([shard, ids]) => {
           const values = await this.client.hmget(this.keys.routes(shard), ...ids);
           values.forEach((raw, i) => {
             if (raw) routes.push(toRoute(ids[i], raw));
           });
         }),
-      );
-      const result = new Map<string, DeviceRoute>();
-      if (routes.length === 0) return result;
-      const live = await this.liveReplicas([...new Set(routes.map((r) => r.replicaId))]);
+      ]);
       for (const route of routes) if (live.has(route.replicaId)) result.set(route.phyId, route);
       return result;
     });

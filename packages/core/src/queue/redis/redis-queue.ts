@@ -108,6 +108,13 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
   private planDepth = 0;
   /** A waitForWork came after the last claim: this claimer waits when it comes back short. */
   private waitedSinceClaim = false;
+  /** This claimer has waited for work (waitForWork) at least once: it waits whenever a claim comes back short. */
+  private waitsWhenShort = false;
+  /**
+   * The last claim handed back what its first round took without reading every shard for
+   * more: the wait after it reads them first (waitForWork), so ready work it left is not left waiting.
+   */
+  private scanOwed = false;
   /** The dispatch loop of this process that takes what an enqueue claims in its own script (none: enqueues only enqueue). */
   private localClaimer: LocalClaimer | null = null;
 
@@ -253,7 +260,9 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     // exactly those shards again. A round that comes back short reads every shard's ready set
     // and due times in one pipelined round trip (nextWorkInMs: a message may not have arrived
     // yet) and re-plans with the shards that have work, so a claim with room never leaves
-    // ready work behind. What order this keeps across shards: docs/redis-keys.md, "Across shards".
+    // ready work behind; a claimer that waits when short (waitForWork) instead gets what the
+    // first round took at once, and its wait makes that read before it sleeps. What order this
+    // keeps across shards: docs/redis-keys.md, "Across shards".
     // Subscribing before the first claim makes every wake message published from here on count.
     if (!this.closed) await this.notifier.start();
     this.planDepth = firstDepth(max, this.keys.shards);
@@ -274,6 +283,7 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     const heard = new Set<number>();
     const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaim[] = [];
+    this.scanOwed = false;
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
         if (round > 0) {
@@ -283,6 +293,13 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
           // A claim made on its own reads every shard, so it never leaves ready work behind.
           const known = afterWait ? this.recentScan(this.scanTtlMs) : undefined;
           if (known !== undefined && known !== 0) break;
+          // A claimer that waits when a claim comes back short gets what the first round took
+          // now, not after that read and more rounds: its wait makes the read first (scanOwed)
+          // and ends at once when anything is ready, while what it took is being delivered.
+          if (this.waitsWhenShort && taken.length > 0) {
+            this.scanOwed = true;
+            break;
+          }
           if ((await this.scanForWork()) !== 0) break; // nothing ready anywhere
         }
         const counts = await this.plan(max - taken.length, heard);
@@ -483,13 +500,17 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
 
   async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.waitedSinceClaim = true;
+    this.waitsWhenShort = true;
     if (this.closed || signal?.aborted) return;
     await this.notifier.start();
     // Register before looking, so a wake-up published while we look is not lost.
     const waiter = this.notifier.register(signal);
+    const owed = this.scanOwed;
+    this.scanOwed = false;
     if (waiter.woken) return; // published since the last wait: look again at once
     // A claim that came back short has just scanned; messages since then end the wait above.
-    const recent = this.recentScan(this.scanTtlMs);
+    // One that answered its first round at once has not: read every shard now.
+    const recent = owed ? undefined : this.recentScan(this.scanTtlMs);
     const nextDueInMs = recent !== undefined ? recent : await this.scanForWork();
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
