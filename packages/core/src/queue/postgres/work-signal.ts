@@ -1,6 +1,9 @@
 import type { Pool } from 'pg';
 import type { PgListener } from './pg-listener';
-import type { QueueContext } from './queue-context';
+import { prepared, type QueueContext } from './queue-context';
+
+/** Named: sent after most commits, so parsed and planned once per connection. */
+const NOTIFY_CHANNELS = prepared('notify', "SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c");
 
 /**
  * waitForWork on PostgreSQL: LISTEN on the schema's work channel (enqueue, device online,
@@ -146,8 +149,7 @@ export class CommitNotifier {
     const channels = [...this.pending.keys()];
     this.pending.clear();
     this.pool
-      // named: sent after most commits, so parsed and planned once per connection
-      .query({ name: 'outbound_notify', text: "SELECT pg_notify(c, '') FROM unnest($1::text[]) AS c", values: [channels] })
+      .query(NOTIFY_CHANNELS([channels]))
       .catch(() => undefined) // the waiters' idle timeout covers a lost signal
       .finally(() => {
         this.sending = false;
