@@ -171,7 +171,8 @@ describe('an independent Python device against node services/ingress/dist/main.j
   it.each(cases)('%s gets ERROR %i (%s) and then the server closes', async (mode, code, name) => {
     const report = await device(mode, ingress!.tcpPort, `PY-${mode}-${randomBytes(2).toString('hex')}`).report();
     expect(report).toMatchObject({ mode, error: { code, name }, closedByServer: true, close: 'eof', framesBeforeError: [] });
-    if (mode === 'handshake-timeout') expect(report.elapsedMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS);
+    // The device's clock and the server's timer differ by a few ms (a timer may fire up to a tick early).
+    if (mode === 'handshake-timeout') expect(report.elapsedMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 20);
     // Silence is measured from the device's WELCOME, a little after the server's clock started.
     if (mode === 'idle') expect(report.elapsedMs).toBeGreaterThanOrEqual(HEARTBEAT_SECONDS * 2_500 - 250);
   });
