@@ -83,7 +83,7 @@ export function renderSoakMarkdown(report: SoakReport): string {
     '',
     `\`${report.command}\``,
     '',
-    `${s.backend}, ${String(s.devices)} devices, ${s.offeredPerSec}/s offered${s.measuredMaxPerSec ? ` (${String(s.fraction)} of the measured maximum ${String(s.measuredMaxPerSec)}/s)` : ''}, `
+    `${s.backend}${typeof s.layout === 'string' ? ` (${s.layout} layout)` : ''}, ${String(s.devices)} devices, ${s.offeredPerSec}/s offered${s.measuredMaxPerSec ? ` (${String(s.fraction)} of the measured maximum ${String(s.measuredMaxPerSec)}/s)` : ''}, `
       + `${s.payloadBytes}-byte payloads, intervals of ${s.intervalSeconds} s (first ${s.warmupIntervals} are warm-up), `
       + `${report.host.cpus} cores, load average ${report.host.loadAverageAtStart.join(' ')} at the start and ${report.host.loadAverageAtEnd.join(' ')} at the end, Node ${report.host.node}.`,
     '',

@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, ValidatedQueue, type CommandQueue } from '@outbound/core';
+import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue } from '@outbound/core';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, REPO_ROOT, rssBytes, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
@@ -35,6 +35,8 @@ export interface SoakOptions {
   rate?: number;
   fraction?: number;
   backend: Backend;
+  /** Redis record layout the dispatchers run (QUEUE_REDIS_LAYOUT), read back with the same layout. */
+  layout: 'v2' | 'v3';
   devices: number;
   ingresses: number;
   dispatchers: number;
@@ -106,7 +108,7 @@ async function startSoakStack(options: SoakOptions): Promise<SoakStack> {
     }
     const apiUrls: string[] = [];
     for (let i = 1; i <= options.dispatchers; i++) {
-      const dispatcher = await startDispatcherProcess(group, `dispatcher-${i}`, stores, {}, [], READY_TIMEOUT_MS);
+      const dispatcher = await startDispatcherProcess(group, `dispatcher-${i}`, stores, { QUEUE_REDIS_LAYOUT: options.layout }, [], READY_TIMEOUT_MS);
       pids[`dispatcher-${i}`] = dispatcher.pid;
       apiUrls.push(dispatcher.apiUrl);
     }
@@ -135,7 +137,11 @@ async function startSoakStack(options: SoakOptions): Promise<SoakStack> {
       pgPool = createPgPool({ url: stores.pgUrl, max: 2, applicationName: 'outbound-soak-reader' });
       queue = new ValidatedQueue(new PostgresQueue(pgPool, { prefix: PREFIX }));
     } else {
-      queue = new ValidatedQueue(new RedisQueue(redisClient, { prefix: PREFIX }));
+      // Read with the layout the dispatchers write: the other layout's keys are empty.
+      const store = options.layout === 'v3'
+        ? new RedisQueueV3(redisClient, { prefix: PREFIX, liveness: false })
+        : new RedisQueue(redisClient, { prefix: PREFIX, liveness: false });
+      queue = new ValidatedQueue(store);
     }
     const redisUsedMemory = async () => Number(/used_memory:(\d+)/.exec(await redisClient.info('memory'))?.[1] ?? NaN);
     return {
@@ -398,7 +404,7 @@ export async function runSoak(options: SoakOptions): Promise<{ report: SoakRepor
     host: { cpus: cpus().length, loadAverageAtStart: load, loadAverageAtEnd: loadavg().map((v) => round(v, 2)), node: process.version },
     command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
     settings: {
-      backend: options.backend, devices: options.devices, ingresses: options.ingresses, dispatchers: options.dispatchers,
+      backend: options.backend, layout: options.backend === 'redis' ? options.layout : null, devices: options.devices, ingresses: options.ingresses, dispatchers: options.dispatchers,
       minutes: options.minutes, intervalSeconds: options.intervalSeconds, warmupIntervals,
       payloadBytes: options.payloadBytes, offeredPerSec: rate, fraction: options.fraction ?? null, measuredMaxPerSec: measuredMax ?? null,
       deviceBehaviour: SOAK_DEVICE_BEHAVIOUR, churn: SOAK_CHURN, rssTolerancePercent: options.rssTolerancePercent,
@@ -445,6 +451,7 @@ function main(): void {
     .addOption(new Option('--rate <n>', 'commands per second, open loop').argParser(positive(false)).conflicts('fraction'))
     .addOption(new Option('--fraction <f>', 'share of the maximum measured first (0..1]').argParser(positive(false)))
     .addOption(new Option('--backend <name>', 'queue store').choices(['redis', 'postgres']).default('redis'))
+    .addOption(new Option('--layout <name>', 'Redis record layout').choices(['v2', 'v3']).env('QUEUE_REDIS_LAYOUT').default('v2'))
     .option('--devices <n>', 'simulated devices', positive(true), 1_000)
     .option('--ingresses <n>', 'ingress processes (one device fleet each)', positive(true), 1)
     .option('--dispatchers <n>', 'dispatcher processes', positive(true), 1)
@@ -456,14 +463,14 @@ function main(): void {
     .option('--rss-tolerance <percent>', 'RSS trend after warm-up that fails the run', positive(false), 10)
     .option('--out <dir>', 'where the JSON and markdown go', join(REPO_ROOT, 'bench', 'results'))
     .action(async (flags: {
-      minutes: number; rate?: number; fraction?: number; backend: Backend; devices: number; ingresses: number; dispatchers: number;
+      minutes: number; rate?: number; fraction?: number; backend: Backend; layout: 'v2' | 'v3'; devices: number; ingresses: number; dispatchers: number;
       interval: number; warmup?: string; payloadBytes: number; maxSeconds: number; drainSeconds: number; rssTolerance: number; out: string;
     }) => {
       if (flags.rate === undefined && flags.fraction === undefined) throw new InvalidArgumentError('give --rate or --fraction');
       if (flags.fraction !== undefined && flags.fraction > 1) throw new InvalidArgumentError('--fraction must be in (0, 1]');
       const warmupIntervals = flags.warmup === undefined ? undefined : Number(flags.warmup);
       const { report, files } = await runSoak({
-        minutes: flags.minutes, rate: flags.rate, fraction: flags.fraction, backend: flags.backend, devices: flags.devices,
+        minutes: flags.minutes, rate: flags.rate, fraction: flags.fraction, backend: flags.backend, layout: flags.layout, devices: flags.devices,
         ingresses: flags.ingresses, dispatchers: flags.dispatchers, intervalSeconds: flags.interval, warmupIntervals,
         payloadBytes: flags.payloadBytes, maxSeconds: flags.maxSeconds, drainSeconds: flags.drainSeconds,
         rssTolerancePercent: flags.rssTolerance, out: flags.out, log: (line) => console.log(line),
