@@ -20,3 +20,4 @@ export function testPgUrl(): string {
 export { deepMerge } from './deep-merge';
 export { fillRedisMemory, redisMemoryOf } from './redis-memory';
 export { RawHttpConnection, requestHead } from './raw-http';
+export { startLatencyProxy, type LatencyProxyHandle } from './latency-proxy';

@@ -44,8 +44,10 @@ export class DeliveryTracker {
     return this.deliverNow(request, times, span).then((answer) => this.spans!.answered(span, answer));
   }
 
-  private deliverNow(request: DeliveryRequest, times?: DeliveryHopTimes, span?: Span): Promise<DeliveryAnswer> {
+  /** `budgetMs`: what is left of the caller's ackTimeoutMs (less the time spent waiting for a registration). */
+  private deliverNow(request: DeliveryRequest, times?: DeliveryHopTimes, span?: Span, budgetMs = request.ackTimeoutMs): Promise<DeliveryAnswer> {
     const conn = this.lookup(request.phyId);
+    if (conn?.state === ConnState.REGISTERING) return this.afterRegistration(conn, request, times, span, budgetMs);
     if (!conn || conn.state !== ConnState.READY) {
       return this.done(failure('DEVICE_NOT_CONNECTED', `device ${request.phyId} holds no connection on this ingress replica`));
     }
@@ -56,7 +58,7 @@ export class DeliveryTracker {
       return this.done(failure('DEVICE_NOT_CONNECTED', `epoch ${request.epoch} names a newer connection of ${request.phyId} than this replica holds (${conn.epoch})`));
     }
     this.waiting++;
-    const { joined, outcome } = conn.deliver(request.id, request.payload, request.ackTimeoutMs);
+    const { joined, outcome } = conn.deliver(request.id, request.payload, budgetMs);
     if (times) times.written = hostClockMs();
     if (span) this.spans!.written(span, joined);
     if (joined) this.metrics.deliveries.labels('joined').inc();
@@ -64,6 +66,38 @@ export class DeliveryTracker {
       if (times) times.acked = hostClockMs();
       return this.answer(this.toAnswer(conn, request, o));
     });
+  }
+
+  /**
+   * The store makes a route readable the moment it writes it, and this replica learns the
+   * epoch one answer later: a dispatcher that read the route may call in between. The delivery
+   * waits for the registration within its ackTimeoutMs, then goes the usual way (a connection
+   * that closed meanwhile is DEVICE_NOT_CONNECTED, a newer one is waited for or STALE_EPOCH),
+   * rather than answering DEVICE_NOT_CONNECTED for a device that is connecting here, which
+   * would park its commands although the route the dispatcher holds is right.
+   */
+  private async afterRegistration(
+    conn: DeviceConnection, request: DeliveryRequest, times: DeliveryHopTimes | undefined, span: Span | undefined, budgetMs: number,
+  ): Promise<DeliveryAnswer> {
+    const started = Date.now();
+    this.waiting++;
+    const ready = await new Promise<boolean | null>((resolve) => {
+      const timer = setTimeout(() => {
+        stop();
+        resolve(null);
+      }, budgetMs);
+      const stop = conn.onRegistered((settled) => {
+        clearTimeout(timer);
+        resolve(settled);
+      });
+    });
+    const left = budgetMs - (Date.now() - started);
+    const next = ready === null || left <= 0
+      ? this.done(failure('DEVICE_NOT_CONNECTED', `connection of ${request.phyId} is still registering on this ingress replica after ${budgetMs} ms (ackTimeoutMs)`))
+      : this.deliverNow(request, times, span, left);
+    // Released after the next step counted itself in, so the drain never sees a false zero.
+    this.release();
+    return next;
   }
 
   /** Resolves once no caller is waiting (the drain's "in-flight deliveries are answered"). */
@@ -85,14 +119,18 @@ export class DeliveryTracker {
   }
 
   private answer(answer: DeliveryAnswer): DeliveryAnswer {
-    this.waiting--;
     this.count(answer);
+    this.release();
+    return answer;
+  }
+
+  private release(): void {
+    this.waiting--;
     if (this.waiting === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
-    return answer;
   }
 
   private done(answer: DeliveryAnswer): Promise<DeliveryAnswer> {

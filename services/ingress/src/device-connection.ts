@@ -16,7 +16,10 @@ import { PendingDeliveries, type DeliveryOutcome } from './pending-deliveries';
 export const ConnState = {
   /** Waiting for HELLO2 (or HELLO). */
   HANDSHAKE: 0,
-  /** WELCOME sent, route being recorded; not yet deliverable. */
+  /**
+   * WELCOME sent, route being recorded. The route may already be readable elsewhere (the store
+   * wrote it, this replica has not heard the answer yet): deliveries wait for READY.
+   */
   REGISTERING: 1,
   /** Registered with an epoch; deliveries go out. */
   READY: 2,
@@ -75,6 +78,8 @@ export class DeviceConnection {
   /** Highest epoch another replica superseded while this one was still registering. */
   private supersededUpTo = 0;
   private reachedReady = false;
+  /** Deliveries waiting for the registry's answer; made only when one waits. */
+  private registrationWaiters: Array<(ready: boolean) => void> | null = null;
   private readonly deliveries = new PendingDeliveries();
   private readonly decoder: FrameDecoder;
   private corked = false;
@@ -99,6 +104,7 @@ export class DeviceConnection {
     socket.on('error', () => undefined); // 'close' follows; the reason is recorded there
     socket.on('close', () => {
       this.currentState = ConnState.CLOSING;
+      this.settleRegistration(false);
       this.deliveries.closeAll(this.closeReason || 'closed');
       host.onClosed(this);
     });
@@ -116,6 +122,35 @@ export class DeviceConnection {
   /** Reached READY (counted in the connected-devices gauge). */
   get counted(): boolean {
     return this.reachedReady;
+  }
+
+  /** Deliveries waiting for this connection to finish registering. */
+  get awaitingRegistration(): number {
+    return this.registrationWaiters?.length ?? 0;
+  }
+
+  /**
+   * Calls `settled` once the connection is READY (true) or closing (false), at once when it
+   * already is either (a connection still in its handshake counts as not deliverable: false).
+   * Answers a function that stops the wait.
+   */
+  onRegistered(settled: (ready: boolean) => void): () => void {
+    if (this.currentState !== ConnState.REGISTERING) {
+      settled(this.currentState === ConnState.READY);
+      return () => undefined;
+    }
+    (this.registrationWaiters ??= []).push(settled);
+    return () => {
+      const at = this.registrationWaiters?.indexOf(settled) ?? -1;
+      if (at >= 0) this.registrationWaiters!.splice(at, 1);
+    };
+  }
+
+  private settleRegistration(ready: boolean): void {
+    const waiters = this.registrationWaiters;
+    if (!waiters) return;
+    this.registrationWaiters = null;
+    for (const resolve of waiters) resolve(ready);
   }
 
   get hasPendingDeliveries(): boolean {
@@ -153,6 +188,7 @@ export class DeviceConnection {
     }
     this.currentState = ConnState.READY;
     this.reachedReady = true;
+    this.settleRegistration(true);
     return true;
   }
 
@@ -365,6 +401,7 @@ export class DeviceConnection {
 
   private beginClose(reason: string): void {
     this.currentState = ConnState.CLOSING;
+    this.settleRegistration(false);
     this.closeReason ||= reason;
     this.closingSince = Date.now();
     this.flushWrites();
@@ -382,6 +419,7 @@ export class DeviceConnection {
   destroy(reason: string): void {
     this.closeReason ||= reason;
     this.currentState = ConnState.CLOSING;
+    this.settleRegistration(false);
     this.socket.destroy();
   }
 }

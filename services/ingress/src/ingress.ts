@@ -76,7 +76,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   // replica's delivery address is known for its route hooks) exists.
   const tracing = await Tracing.create(config.tracing, { name: 'ingress', version: packageVersion(__dirname) });
   const spans = tracing.enabled ? new DeviceSpans(tracing, config.replicaId) : undefined;
-  const tracker = new DeliveryTracker((phyId) => devices.deliverable(phyId), metrics, logger, spans);
+  const tracker = new DeliveryTracker((phyId) => devices.forDelivery(phyId), metrics, logger, spans);
   const app = createIngressApp({
     tracker,
     internalToken: config.internalToken,

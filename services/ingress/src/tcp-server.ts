@@ -95,6 +95,16 @@ export class DeviceServer implements ConnectionHost {
     return conn && conn.state === ConnState.READY ? conn : undefined;
   }
 
+  /**
+   * The connection a delivery may use or wait for: READY, or REGISTERING (its route may already
+   * be readable by dispatchers, the registry's answer not yet heard here); none while draining.
+   */
+  forDelivery(phyId: string): DeviceConnection | undefined {
+    if (this.draining) return undefined;
+    const conn = this.byPhyId.get(phyId);
+    return conn && (conn.state === ConnState.READY || conn.state === ConnState.REGISTERING) ? conn : undefined;
+  }
+
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
     const m = this.options.metrics;

@@ -45,12 +45,20 @@ export class RawDevice {
 
   /**
    * Connects and completes the challenge-response handshake with the key derived from
-   * `secret` (or a provisioned `key`), and checks the server's proof in WELCOME.
+   * `secret` (or a provisioned `key`), and checks the server's proof in WELCOME. `beforeProof`
+   * runs between CHALLENGE and PROOF.
    */
-  static async handshake(port: number, phyId: string, secret: string | { key: Buffer }, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawDevice> {
+  static async handshake(
+    port: number,
+    phyId: string,
+    secret: string | { key: Buffer },
+    options: { tls?: boolean; localAddress?: string; beforeProof?: () => void } = {},
+  ): Promise<RawDevice> {
     const device = await RawDevice.connect(port, options);
     const key = typeof secret === 'string' ? deriveDeviceKey(secret, phyId) : secret.key;
     const { clientNonce, serverNonce } = await device.challenge(phyId);
+    // The server has read the device's credentials; PROOF makes it send WELCOME and record the route.
+    options.beforeProof?.();
     device.send(encodeProof(deviceProof(key, phyId, clientNonce, serverNonce)));
     const answer = await waitFor(() => device.frames.find((f) => f.type === FrameType.WELCOME || f.type === FrameType.ERROR), { what: 'WELCOME or ERROR' });
     if (answer.type === FrameType.ERROR) {
