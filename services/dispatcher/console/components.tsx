@@ -130,14 +130,17 @@ function eventDetail(event: OutboundEvent): string {
  * A command's (or device's) events in order. With `timings`, each event after the first also
  * shows how long after the one before it came (queued → delivered is the wait for the device,
  * delivered → acked its answer), and on hover how long after the first.
+ * A `feed` lists the newest first: its rows stay where they are and take new content (keyed by
+ * position), so an event arriving on top moves nothing on the page; it announces nothing itself
+ * (every row's text changes), the page says what is new instead.
  */
-export function Timeline({ events, empty, timings }: { events: OutboundEvent[]; empty: string; timings?: boolean }): JSX.Element {
+export function Timeline({ events, empty, timings, feed }: { events: OutboundEvent[]; empty: string; timings?: boolean; feed?: boolean }): JSX.Element {
   if (events.length === 0) return <p class="empty">{empty}</p>;
   const first = events[0]!.time;
   return (
-    <ol class={timings ? 'timeline timed' : 'timeline'} aria-live="polite">
+    <ol class={timings ? 'timeline timed' : 'timeline'} aria-live={feed ? 'off' : 'polite'}>
       {events.map((event, i) => (
-        <li key={event.id} class={`event event-${event.type.replace('.', '-')}`} data-type={event.type}>
+        <li key={feed ? i : event.id} class={`event event-${event.type.replace('.', '-')}`} data-type={event.type}>
           <time dateTime={new Date(event.time).toISOString()} title={formatDateTime(event.time)}>
             {formatTime(event.time)}
           </time>

@@ -1,9 +1,16 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { testRedisUrl, waitFor } from '@outbound/test-support';
+import { testRedisUrl, waitFor as waitForAtMost } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY } from '../support/harness';
 import { spawnDispatcher, type DispatcherProcess } from '../e2e/support/dispatcher-process';
 import { b64, startStack, type Stack } from '../e2e/support/stack';
 import { DESKTOP, focused, launchChromium, layoutShifts, PHONE, recordLayoutShifts, screenshot, sidewaysOverflow, tabThrough } from './browser';
+
+/**
+ * A page's data arrives through the API and the live stream from a dispatcher process and an
+ * ingress on a machine that may be busy: wait as long as Playwright's own locators do (30 s).
+ */
+const waitFor: typeof waitForAtMost = (condition, options = {}) => waitForAtMost(condition, { timeoutMs: 30_000, ...options });
+jest.setTimeout(120_000);
 
 /** The viewer's zone and locale for every page: the console shows times in the viewer's zone, and the screenshots stay comparable. */
 const ZONE = 'Europe/Berlin';
@@ -119,8 +126,8 @@ describe('operator console in a real browser', () => {
     // Live: the queue is fetched again only when the device's event stream says something happened.
     await page.locator('[data-stream="live"]').waitFor();
     await stack.device('CONSOLE-DEV-1');
-    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { timeoutMs: 10_000, what: 'the device page to show online' });
-    await page.getByText('Nothing queued or in flight.').waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'online', { what: 'the device page to show online' });
+    await page.getByText('Nothing queued or in flight.').waitFor();
     expect(await page.getByTestId('device-replica').textContent()).toBe('replica-0');
     // Since when, in the viewer's zone (the host runs on UTC, the browser in Berlin).
     const { body: device } = await admin<{ connectedSince: string }>('/v1/devices/CONSOLE-DEV-1');
@@ -160,7 +167,7 @@ describe('operator console in a real browser', () => {
     // The focus is not lost to the page when the confirmation goes away.
     await waitFor(async () => (await focused(page)).name === 'Cancel all queued', { what: 'focus back on the action' });
     await queue.getByText('Nothing queued or in flight.').waitFor();
-    await stack.waitAllStatus([low, high, middle], 'cancelled');
+    await stack.waitAllStatus([low, high, middle], 'cancelled', 30_000);
     const history = page.getByRole('region', { name: 'Recent history' });
     await waitFor(async () => (await history.locator('.status-cancelled').count()) === 3, { what: 'three cancelled commands in the history' });
   });
@@ -175,7 +182,7 @@ describe('operator console in a real browser', () => {
     await page.getByRole('button', { name: 'Confirm: disconnect and refuse this device' }).click();
     await page.getByRole('status').filter({ hasText: 'Revoked' }).waitFor();
     await waitFor(async () => (await page.getByTestId('credentials').textContent()) === 'derived key, revoked', { what: 'the page to show the revocation' });
-    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'offline', { timeoutMs: 10_000, what: 'the revoked device to show offline' });
+    await waitFor(async () => (await page.getByTestId('device-state').textContent()) === 'offline', { what: 'the revoked device to show offline' });
     expect((await admin<{ online: boolean; credentials: { revoked: boolean } }>('/v1/devices/CONSOLE-DEV-R')).body).toMatchObject({ online: false, credentials: { revoked: true } });
 
     await page.getByRole('button', { name: 'Lift revocation' }).click();
@@ -194,7 +201,7 @@ describe('operator console in a real browser', () => {
     await page.locator('[data-stream="live"]').waitFor();
     const before = await layoutShifts(page);
     await stack.device('CONSOLE-DEV-2');
-    await page.locator('[data-type="command.acked"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-type="command.acked"]').waitFor();
     await page.locator('[data-type="command.delivered"]').waitFor();
     await waitFor(async () => (await page.getByTestId('command-status').textContent()) === 'acked', { what: 'the command page to show acked' });
     // Filling in moved nothing already on the page.
@@ -243,7 +250,7 @@ describe('operator console in a real browser', () => {
   it('replays a dead letter from the console and the device acks it', async () => {
     const device = await stack.device('CONSOLE-DEV-3', { busyRate: 1 });
     const id = await stack.enqueue({ phyId: 'CONSOLE-DEV-3', payload: b64('reboot'), maxAttempts: 1 });
-    const dead = await stack.waitStatus(id, 'dead');
+    const dead = await stack.waitStatus(id, 'dead', 30_000);
     device.setBehaviour({ busyRate: 0 });
 
     await page.goto(url('/dead-letters'));
@@ -254,7 +261,7 @@ describe('operator console in a real browser', () => {
     await page.getByRole('button', { name: 'Replay 1 selected' }).click();
     await page.getByRole('button', { name: 'Confirm: replay 1' }).click();
     await page.getByRole('status').filter({ hasText: 'Replayed 1 dead letter' }).waitFor();
-    await stack.waitStatus(id, 'acked', 15_000);
+    await stack.waitStatus(id, 'acked', 30_000);
 
     await page.goto(url(`/commands/${id}`));
     await waitFor(async () => (await page.getByTestId('command-status').textContent()) === 'acked', { what: 'the replayed command to show acked' });
@@ -272,7 +279,7 @@ describe('operator console in a real browser', () => {
     // Another device's dead letter, which the filter does not match.
     await stack.device('CONSOLE-DEV-6', { busyRate: 1 });
     const other = await stack.enqueue({ phyId: 'CONSOLE-DEV-6', payload: b64('c'), maxAttempts: 1 });
-    await stack.waitAllStatus([...ids, other], 'dead');
+    await stack.waitAllStatus([...ids, other], 'dead', 30_000);
     device.setBehaviour({ busyRate: 0 });
 
     await page.goto(url('/dead-letters?phyId=CONSOLE-DEV-5&reason=BUSY'));
@@ -280,7 +287,7 @@ describe('operator console in a real browser', () => {
     await page.getByRole('button', { name: 'Replay all matching' }).click();
     await page.getByRole('button', { name: 'Confirm: replay every match of the filter' }).click();
     await page.getByRole('status').filter({ hasText: 'Replayed 2 dead letter' }).waitFor();
-    await stack.waitAllStatus(ids, 'acked', 15_000);
+    await stack.waitAllStatus(ids, 'acked', 30_000);
     expect((await stack.get(other)).status).toBe('dead');
   });
 
@@ -290,7 +297,7 @@ describe('operator console in a real browser', () => {
       await stack.enqueue({ phyId: 'CONSOLE-DEV-7', payload: b64('x'), maxAttempts: 1 }),
       await stack.enqueue({ phyId: 'CONSOLE-DEV-7', payload: b64('y'), maxAttempts: 1 }),
     ];
-    await stack.waitAllStatus([first!, second!], 'dead');
+    await stack.waitAllStatus([first!, second!], 'dead', 30_000);
     const dead = await stack.get(first!);
     const minute = Math.floor(Date.parse(String(dead.updatedAt)) / 60_000) * 60_000;
     const rows = () => page.locator('tbody input[type="checkbox"]').count();
@@ -415,11 +422,14 @@ describe('operator console in a real browser', () => {
       await waitFor(async () => (await chart.getAttribute('points')) !== previous, { what: 'the chart to move on a second' });
     }
     await waitFor(async () => (await page.getByTestId('rate-queued').textContent()) !== '0.0', { what: 'enqueues counted from the live stream' });
-    await waitFor(async () => (await page.getByTestId('rate-acked').textContent()) !== '0.0', { timeoutMs: 15_000, what: 'acks counted from the live stream' });
-    // A rejected command shows in the feed of notable events.
+    await waitFor(async () => (await page.getByTestId('rate-acked').textContent()) !== '0.0', { what: 'acks counted from the live stream' });
+    // Rejected commands show in the feed of notable events, newest first.
     await stack.device('CONSOLE-DEV-4', { rejectRate: 1 });
-    await stack.enqueue({ phyId: 'CONSOLE-DEV-4', payload: b64('set 999A') });
-    await page.locator('.timeline [data-type="command.rejected"]').waitFor({ timeout: 15_000 });
+    const rejected = page.locator('.timeline [data-type="command.rejected"]');
+    for (const count of [1, 2]) {
+      await stack.enqueue({ phyId: 'CONSOLE-DEV-4', payload: b64(`set ${count}99A`) });
+      await waitFor(async () => (await rejected.count()) === count, { what: `${count} rejected command(s) in the feed` });
+    }
 
     // Queue depth, dead letters and devices online as the API has them (the page refreshes them every 5 and 10 s).
     const fromApi = async () => {
@@ -429,7 +439,7 @@ describe('operator console in a real browser', () => {
       return { depth: String(t.pending + t.inflight + t.delayed + t.waitingForDevice), dead: String(t.dead), online: String(cluster.replicas.reduce((sum, r) => sum + r.devices, 0)) };
     };
     const shown = async () => ({ depth: await page.getByTestId('depth').textContent(), dead: await page.getByTestId('dead').textContent(), online: await page.getByTestId('devices-online').textContent() });
-    await waitFor(async () => JSON.stringify(await shown()) === JSON.stringify(await fromApi()), { timeoutMs: 15_000, what: 'the overview figures to match the API' });
+    await waitFor(async () => JSON.stringify(await shown()) === JSON.stringify(await fromApi()), { what: 'the overview figures to match the API' });
     expect(Number((await shown()).online)).toBeGreaterThanOrEqual(5);
     expect(Number((await shown()).dead)).toBeGreaterThanOrEqual(2);
 
