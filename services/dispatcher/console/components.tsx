@@ -1,6 +1,6 @@
 import type { ComponentChildren, JSX } from 'preact';
 import type { Command, OutboundEvent, StreamState } from './api';
-import { formatDateTime, formatTime } from './format';
+import { formatDateTime, formatDuration, formatTime } from './format';
 import { Link } from './router';
 
 /** A message the page shows in place of content that failed; role=alert so a screen reader says it. */
@@ -126,16 +126,29 @@ function eventDetail(event: OutboundEvent): string {
   return parts.join(' · ');
 }
 
-/** A command's (or device's) events in order. */
-export function Timeline({ events, empty }: { events: OutboundEvent[]; empty: string }): JSX.Element {
+/**
+ * A command's (or device's) events in order. With `timings`, each event after the first also
+ * shows how long after the one before it came (queued → delivered is the wait for the device,
+ * delivered → acked its answer), and on hover how long after the first.
+ * A `feed` lists the newest first: its rows stay where they are and take new content (keyed by
+ * position), so an event arriving on top moves nothing on the page; it announces nothing itself
+ * (every row's text changes), the page says what is new instead.
+ */
+export function Timeline({ events, empty, timings, feed }: { events: OutboundEvent[]; empty: string; timings?: boolean; feed?: boolean }): JSX.Element {
   if (events.length === 0) return <p class="empty">{empty}</p>;
+  const first = events[0]!.time;
   return (
-    <ol class="timeline" aria-live="polite">
-      {events.map((event) => (
-        <li key={event.id} class={`event event-${event.type.replace('.', '-')}`} data-type={event.type}>
+    <ol class={timings ? 'timeline timed' : 'timeline'} aria-live={feed ? 'off' : 'polite'}>
+      {events.map((event, i) => (
+        <li key={feed ? i : event.id} class={`event event-${event.type.replace('.', '-')}`} data-type={event.type}>
           <time dateTime={new Date(event.time).toISOString()} title={formatDateTime(event.time)}>
             {formatTime(event.time)}
           </time>
+          {timings && (
+            <span class="event-elapsed" title={i === 0 ? undefined : `${formatDuration(event.time - first)} after the first event`}>
+              {i === 0 ? '' : `+${formatDuration(event.time - events[i - 1]!.time)}`}
+            </span>
+          )}
           <span class="event-type">{event.type}</span>
           <span class="event-detail">{eventDetail(event)}</span>
         </li>

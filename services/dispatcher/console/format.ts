@@ -17,6 +17,18 @@ export function formatTime(value: number): string {
   return timeOnly.format(new Date(value));
 }
 
+const seconds = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+/** A span of time as the timeline shows it: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 07 min`. */
+export function formatDuration(ms: number): string {
+  const value = Math.max(0, Math.round(ms));
+  if (value < 1_000) return `${integer.format(value)} ms`;
+  if (value < 60_000) return `${seconds.format(value / 1_000)} s`;
+  const s = Math.floor(value / 1_000);
+  if (s < 3_600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${integer.format(Math.floor(s / 3_600))} h ${String(Math.floor((s % 3_600) / 60)).padStart(2, '0')} min`;
+}
+
 export function formatCount(value: number | null | undefined): string {
   return value === null || value === undefined ? '—' : integer.format(value);
 }

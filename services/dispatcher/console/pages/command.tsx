@@ -169,7 +169,7 @@ export function Command({ id }: { id: string }): JSX.Element {
       {!notFound && (
         <Card title="Timeline" wide>
           <ErrorNote error={timeline.error} />
-          <Timeline events={events} empty={timeline.loading ? 'Loading…' : 'No events yet.'} />
+          <Timeline events={events} empty={timeline.loading ? 'Loading…' : 'No events yet.'} timings />
         </Card>
       )}
     </>

@@ -44,14 +44,13 @@ export function Device({ phyId }: { phyId: string }): JSX.Element {
     if (stream.state === 'live') reloadAll();
   }, [stream.state]);
 
-  // Without the live stream, poll instead. With it, still refresh the connection now and then:
-  // the event log has device.online/offline only for devices with commands waiting for them.
+  // Without the live stream, poll instead. With it, still refresh the connection every 5 s: the
+  // event log has device.online/offline only for devices with commands waiting for them, and a
+  // revocation's disconnect lands on the replica a moment after the API answered.
   useInterval(() => {
     if (stream.state !== 'live') reloadAll();
+    else device.reload();
   }, 5_000);
-  useInterval(() => {
-    if (stream.state === 'live') device.reload();
-  }, 15_000);
 
   const act = async (work: () => Promise<string>) => {
     setFailure(null);
@@ -87,9 +86,9 @@ export function Device({ phyId }: { phyId: string }): JSX.Element {
             <dt>State</dt>
             <dd data-testid="device-state">{d ? <span class={d.online ? 'status status-online' : 'status status-offline'}>{d.online ? 'online' : 'offline'}</span> : '—'}</dd>
             <dt>Replica</dt>
-            <dd class="mono">{d?.replicaId ?? '—'}</dd>
+            <dd class="mono" data-testid="device-replica">{d?.replicaId ?? '—'}</dd>
             <dt>Connected since</dt>
-            <dd>{formatDateTime(d?.connectedSince)}</dd>
+            <dd data-testid="connected-since">{formatDateTime(d?.connectedSince)}</dd>
             <dt>Connection epoch</dt>
             <dd class="num-inline">{d?.epoch ?? '—'}</dd>
             <dt>Pending commands</dt>

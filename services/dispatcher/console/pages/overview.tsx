@@ -154,7 +154,10 @@ export function Overview(): JSX.Element {
         </Card>
       </div>
       <Card title="Notable events (dead, rejected, expired, devices on and off), newest first" wide>
-        <Timeline events={feed} empty="None since this page opened." />
+        <Timeline events={feed} empty="None since this page opened." feed />
+        <p class="visually-hidden" role="status">
+          {feed[0] ? `${feed[0].type}, ${feed[0].phyId}` : ''}
+        </p>
       </Card>
     </>
   );

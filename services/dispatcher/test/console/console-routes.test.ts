@@ -1,6 +1,9 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import { testRedisUrl } from '@outbound/test-support';
 import type { RunningDispatcher } from '../../src';
+import { CONSOLE_DIR } from '../../src/console-routes';
 import { ADMIN_KEY, SEND_KEY, as, startTestDispatcher } from '../support/harness';
 
 describe('the console bundle and the admin routes it reads (real Redis, no browser)', () => {
@@ -30,7 +33,23 @@ describe('the console bundle and the admin routes it reads (real Redis, no brows
     expect(missing.body.code).toBe('NOT_FOUND');
   });
 
-  it('adds less than 1 MB to the dispatcher', async () => {
+  it('adds less than 1 MB to the dispatcher image: its files, its serving code and no runtime dependency', async () => {
+    // What the image's runtime stage copies for it: everything under dist/console and the code that serves it.
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const dist = join(CONSOLE_DIR, '..');
+    const carried = [...files(CONSOLE_DIR), ...readdirSync(dist).filter((name) => name.startsWith('console-routes.')).map((name) => join(dist, name))];
+    const bytes = carried.reduce((sum, file) => sum + statSync(file).size, 0);
+    expect(carried.filter((file) => file.endsWith('.js')).length).toBeGreaterThanOrEqual(2);
+    expect(bytes).toBeGreaterThan(10_000);
+    expect(bytes).toBeLessThan(1_000_000);
+    // The image installs the dispatcher's production dependencies only: the console's stack is build-time.
+    const manifest = JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(Object.keys(manifest.devDependencies)).toEqual(expect.arrayContaining(['preact', 'esbuild']));
+    expect(manifest.dependencies).not.toHaveProperty('preact');
+    expect(manifest.dependencies).not.toHaveProperty('esbuild');
+  });
+
+  it('serves a bundle of less than 1 MB', async () => {
     const index = (await request(d.app).get('/console/')).text;
     const assets = [...index.matchAll(/"(\/console\/assets\/[^"]+)"/g)].map((m) => m[1]!);
     let bytes = Buffer.byteLength(index);
