@@ -3,10 +3,10 @@ import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
 import { SseClient } from './support/sse-client';
 import { WebhookReceiver } from './support/webhook-receiver';
-import { BACKENDS, b64, startStack, type Stack } from './support/stack';
+import { ALL_STORES, b64, startStack, type Stack } from './support/stack';
 
 
-describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhooks (in-process services)', (backend) => {
+describe.each(ALL_STORES)('end to end on %s: timelines, the live stream and webhooks (in-process services)', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), {

@@ -2,14 +2,14 @@ import request from 'supertest';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
 import { spawnDispatcher, type DispatcherProcess } from './support/dispatcher-process';
-import { BACKENDS, b64, startStack, type Stack } from './support/stack';
+import { ALL_STORES, b64, startStack, type Stack } from './support/stack';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 const DEVICES = 20;
 const COMMANDS = 1_000;
 const OUTCOMES = ['command.acked', 'command.rejected', 'command.dead', 'command.expired', 'command.cancelled'];
 
-describe.each(BACKENDS)('end to end on %s: webhooks through a receiver outage and a kill -9 of the delivering dispatcher', (backend) => {
+describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage and a kill -9 of the delivering dispatcher', (backend) => {
   let stack: Stack;
   const receiver = new WebhookReceiver();
   const processes: DispatcherProcess[] = [];
