@@ -25,7 +25,7 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
     await stack.stop();
   });
 
-  it('receives every outcome event of 1,000 commands, signed, at least once per event id and nothing else', async () => {
+  it('receives every outcome event of 1,000 commands, signed, at least once per event id and nothing else, from two dispatchers sharing the webhook', async () => {
     for (let i = 0; i < DEVICES; i += 1) await stack.device(`WH-${i}`, { ackLatencyMs: { min: 1, max: 3 } });
     const created = await request(stack.api.app).post('/v1/webhooks').set(as(ADMIN_KEY)).send({ url: receiver.url, events: OUTCOMES, phyIdPrefix: 'WH-' }).expect(201);
     receiver.useSecret(created.body.secret as string);
@@ -34,8 +34,13 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
       DISPATCHER_LEASE_MS: '2000', DISPATCHER_LEASE_MARGIN_MS: '800', DISPATCHER_REAP_INTERVAL_MS: '200', DISPATCHER_PARKED_CHECK_MS: '500',
       WEBHOOK_POLL_MS: '200', WEBHOOK_LEASE_MS: '1500', WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_RETRY_MAX_MS: '400', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_WINDOW: '16',
     };
-    const victim = await spawnDispatcher(testRedisUrl(), stack.prefix, env);
-    processes.push(victim);
+    // Two worker processes share the webhook: one delivers it under the lease, the other waits to take over.
+    const workers = [await spawnDispatcher(testRedisUrl(), stack.prefix, env), await spawnDispatcher(testRedisUrl(), stack.prefix, env)];
+    processes.push(...workers);
+    const hookId = created.body.id as string;
+    // Only the process delivering a webhook reports its lag.
+    const delivering = async (p: DispatcherProcess) =>
+      (await (await fetch(`${p.url}/metrics`)).text()).split('\n').some((line) => line.startsWith('outbound_dispatcher_webhook_lag_seconds{') && line.includes(`webhook="${hookId}"`));
 
     const ids: string[] = [];
     const send = async (count: number) => {
@@ -60,15 +65,22 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
     phase('250');
 
     // The delivering dispatcher dies mid-run (its webhook lease and command leases with it) while the receiver is
-    // off the network (outage 2: connections refused); a new dispatcher takes the lease once it lapses.
+    // off the network (outage 2: connections refused); the other takes the lease once it lapses.
+    const holders = await waitFor(async () => {
+      const found = [];
+      for (const p of workers) if (await delivering(p)) found.push(p);
+      return found.length === 1 ? found : null;
+    }, { what: 'one process delivering the webhook' });
+    const victim = holders[0]!;
+    const survivor = workers.find((p) => p !== victim)!;
     await receiver.close();
     victim.child.kill('SIGKILL');
     expect(await victim.exited).toBe('SIGKILL');
     await send(500);
-    const survivor = await spawnDispatcher(testRedisUrl(), stack.prefix, env);
-    processes.push(survivor);
     await receiver.listen();
-    phase('survivor up');
+    phase('victim killed');
+    await waitFor(() => delivering(survivor), { timeoutMs: 20_000, what: 'the other process to take the webhook over' });
+    phase('taken over');
 
     // Every command's outcome event, as the event log has it: the receiver must hold each id.
     await stack.waitAllStatus(ids, 'acked', 40_000);
@@ -95,5 +107,5 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
     expect(metrics).toMatch(/outbound_dispatcher_webhook_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
     const deliveries = await request(stack.api.app).get(`/v1/webhooks/${created.body.id as string}/deliveries`).set(as(ADMIN_KEY)).expect(200);
     expect(deliveries.body.items).toHaveLength(100);
-  }, 120_000);
+  }, 180_000);
 });
