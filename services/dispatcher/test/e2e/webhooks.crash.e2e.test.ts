@@ -38,9 +38,13 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
     const workers = [await spawnDispatcher(testRedisUrl(), stack.prefix, env), await spawnDispatcher(testRedisUrl(), stack.prefix, env)];
     processes.push(...workers);
     const hookId = created.body.id as string;
-    // Only the process delivering a webhook reports its lag.
-    const delivering = async (p: DispatcherProcess) =>
-      (await (await fetch(`${p.url}/metrics`)).text()).split('\n').some((line) => line.startsWith('outbound_dispatcher_webhook_lag_seconds{') && line.includes(`webhook="${hookId}"`));
+    // Only the process delivering a webhook reports its lag (null: this one does not deliver it).
+    const lagOf = async (p: DispatcherProcess) => {
+      const line = (await (await fetch(`${p.url}/metrics`)).text()).split('\n')
+        .find((l) => l.startsWith('outbound_dispatcher_webhook_lag_seconds{') && l.includes(`webhook="${hookId}"`));
+      return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const delivering = async (p: DispatcherProcess) => (await lagOf(p)) !== null;
 
     const ids: string[] = [];
     const send = async (count: number) => {
@@ -56,9 +60,15 @@ describe.each(ALL_STORES)('end to end on %s: webhooks through a receiver outage 
     await waitFor(() => receiver.ids().size >= 100, { timeoutMs: 20_000, what: '100 events at the receiver' });
     phase('first 100');
 
-    // Outage 1: the receiver answers 503 for a while; the events are retried, not skipped.
+    // Outage 1: the receiver answers 503 for a while; the events are retried, not skipped, and the
+    // delivering process's lag gauge grows while they wait.
     receiver.mode = 'unavailable';
     await waitFor(() => receiver.refused >= 20, { timeoutMs: 10_000, what: 'refused POSTs during the outage' });
+    // While delivering, the page's oldest event is a second or two old here; held up, it ages on.
+    await waitFor(async () => {
+      for (const p of workers) if (((await lagOf(p)) ?? 0) >= 5) return true;
+      return false;
+    }, { timeoutMs: 15_000, what: 'the webhook lag to grow past 5 s during the outage' });
     receiver.mode = 'ok';
     phase('503 outage over');
     await waitFor(() => receiver.ids().size >= 250, { timeoutMs: 20_000, what: '250 events at the receiver' });
