@@ -92,7 +92,7 @@ describe.each(ALL_STORES)('end to end on %s: timelines, the live stream and webh
     await waitFor(() => oldest.keepalives >= 2, { what: 'keepalive comments on an idle stream' });
     await oldest.close();
     expect(oldest.events.map((e) => e.data.commandId).sort()).toEqual([...mine].sort());
-  });
+  }, 120_000);
 
   it('answers 400 naming the field for a bad type filter and a malformed cursor', async () => {
     const bad = await request(stack.api.app).get('/v1/events?types=command.acked,command.exploded').set(as(SEND_KEY)).expect(400);
