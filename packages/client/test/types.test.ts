@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { buildOpenApiDocument } from '@outbound/dispatcher';
+import { compileFixture as compile } from './support/compile';
 
 const SCRIPT = join(__dirname, '../../../scripts/openapi.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -13,17 +13,6 @@ function generatedTypes(document: unknown): string {
   const run = spawnSync(process.execPath, [SCRIPT, 'render'], { input: JSON.stringify(document), encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`openapi.js render failed: ${run.stderr}`);
   return run.stdout;
-}
-
-/** tsc --strict --noEmit of one fixture file that imports the client as a user would; answers the error texts. */
-function compile(fixture: string): string[] {
-  const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10,
-    lib: ['lib.es2022.d.ts'], types: ['node'], esModuleInterop: true, skipLibCheck: true,
-    baseUrl: join(__dirname, '..'), paths: { '@outbound/client': ['src/index.ts'] },
-  };
-  const program = ts.createProgram([join(__dirname, 'fixtures', fixture)], options);
-  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }
 
 describe('the client types', () => {

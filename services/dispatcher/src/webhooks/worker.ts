@@ -87,7 +87,12 @@ export class WebhookWorker {
   private async run(hook: WebhookRecord, stop: AbortController): Promise<void> {
     const { events, store, logger } = this.deps;
     const signal = stop.signal;
+    // The time of the oldest event of the page being delivered (null: caught up). The lag gauge
+    // is set from it at each page and at each lease renewal, so it grows while a page is held up.
+    let unfinishedSince: number | null = null;
+    const showLag = () => this.deps.metrics.webhookLag.set({ webhook: hook.id }, unfinishedSince === null ? 0 : Math.max(0, Date.now() - unfinishedSince) / 1000);
     const renew = setInterval(() => {
+      showLag();
       store.lease(hook.id, this.owner, this.options.leaseMs).then(
         (held) => { if (!held) stop.abort(); },
         // A store that does not answer: stop before the lease may have lapsed and another taken it.
@@ -101,8 +106,10 @@ export class WebhookWorker {
         const page = await events.readEvents({ after: cursor, limit: this.options.pageSize, waitMs: 1_000, signal });
         if (signal.aborted) return;
         const matching = page.events.filter((e) => matches(hook, e));
-        this.deps.metrics.webhookLag.set({ webhook: hook.id }, matching.length > 0 ? Math.max(0, Date.now() - matching[0]!.time) / 1000 : 0);
+        unfinishedSince = matching.length > 0 ? Math.min(...matching.map((e) => e.time)) : null;
+        showLag();
         const finishes = await this.deliverAll(hook, matching, signal);
+        unfinishedSince = null;
         if (finishes.includes('stopped')) return;
         if (finishes.includes('gone')) {
           await store.disable(hook.id, 'the receiver answered 410 Gone');

@@ -3,10 +3,10 @@ import { testRedisUrl, waitFor } from '@outbound/test-support';
 import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
 import { SseClient } from './support/sse-client';
 import { WebhookReceiver } from './support/webhook-receiver';
-import { BACKENDS, b64, startStack, type Stack } from './support/stack';
+import { ALL_STORES, b64, startStack, type Stack } from './support/stack';
 
 
-describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhooks (in-process services)', (backend) => {
+describe.each(ALL_STORES)('end to end on %s: timelines, the live stream and webhooks (in-process services)', (backend) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), {
@@ -92,7 +92,7 @@ describe.each(BACKENDS)('end to end on %s: timelines, the live stream and webhoo
     await waitFor(() => oldest.keepalives >= 2, { what: 'keepalive comments on an idle stream' });
     await oldest.close();
     expect(oldest.events.map((e) => e.data.commandId).sort()).toEqual([...mine].sort());
-  });
+  }, 120_000);
 
   it('answers 400 naming the field for a bad type filter and a malformed cursor', async () => {
     const bad = await request(stack.api.app).get('/v1/events?types=command.acked,command.exploded').set(as(SEND_KEY)).expect(400);
