@@ -44,8 +44,12 @@
     -5 INVALID_STATE, -6 IDEMPOTENCY_CONFLICT
 ]]
 -- The shard's keys, filled in by begin() at the start of every call (a function library
--- defines these helpers once, at load, for all calls and shards).
-local K = {}
+-- defines these helpers once, at load, for all calls and shards). Every field is named here,
+-- so the table is made at its size once: filling an empty one grows it four times.
+local K = {
+  prefix = false, ready = false, dev = false, meta = false, leases = false,
+  scheduled = false, backoff = false, expiry = false, dead = false, offline = false,
+}
 local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
 local IDEMPOTENCY_CONFLICT = -6
 local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
