@@ -112,6 +112,24 @@ describe('RedisQueueV3 function library', () => {
     await filler.del('test-filler');
   });
 
+  it('keeps draining through the loaded library when Redis is out of memory, and refuses enqueues', async () => {
+    const filler = new Redis(redis.url);
+    clients.push(filler);
+    const queue = queueOn();
+    expect((await queue.enqueueBatch([cmd('oom-1'), cmd('oom-2')])).every((r) => !(r instanceof Error))).toBe(true);
+    await fillRedisMemory(filler, 1.02);
+    await admin.config('RESETSTAT');
+    const claimed = await queue.claim({ max: 10, leaseMs: 30_000 });
+    expect(claimed.map((c) => c.phyId).sort()).toEqual(['oom-1', 'oom-2']);
+    const acked = await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(acked.every((a) => a.ok)).toBe(true);
+    await expect(queue.enqueue(cmd('oom-3'))).rejects.toMatchObject({ code: 'STORE_FULL' });
+    const stats = await calls();
+    expect(stats.fcall).toBeGreaterThanOrEqual(2);
+    expect(stats.evalsha ?? 0).toBe(0);
+    await filler.del('test-filler');
+  });
+
   it('replaces an older release\'s library and keeps a newer one\'s', async () => {
     const older = `#!lua name=${LIBRARY_V3}\nredis.register_function('outbound_l3v1_claim', function() return 1 end)\n`;
     await admin.call('FUNCTION', 'LOAD', older);
