@@ -50,6 +50,17 @@ describe('RedisQueueV3 function library', () => {
     return acked.filter((a) => a.ok).length;
   }
 
+  /** At OOM: claims and acks the commands of `phyIds`, an enqueue answers STORE_FULL; answers the calls Redis ran for it. */
+  async function drainsAtOom(queue: ValidatedQueue<RedisQueueV3>, phyIds: string[]): Promise<Record<string, number>> {
+    await admin.config('RESETSTAT');
+    const claimed = await queue.claim({ max: 10, leaseMs: 30_000 });
+    expect(claimed.map((c) => c.phyId).sort()).toEqual(phyIds);
+    const acked = await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(acked.every((a) => a.ok)).toBe(true);
+    await expect(queue.enqueue(cmd(`${phyIds[0]}-more`))).rejects.toMatchObject({ code: 'STORE_FULL' });
+    return calls();
+  }
+
   async function libraries(): Promise<Array<{ name: string; code: string; functions: string[] }>> {
     const listed = (await admin.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[][];
     return listed.map((entry) => {
@@ -99,13 +110,7 @@ describe('RedisQueueV3 function library', () => {
     await expect(admin.call('FUNCTION', 'LOAD', functionLibraryV3())).rejects.toThrow(/^OOM/);
     // a dispatcher started against the full Redis
     const drainer = queueOn(redis.url, { prefix });
-    await admin.config('RESETSTAT');
-    const claimed = await drainer.claim({ max: 10, leaseMs: 30_000 });
-    expect(claimed.map((c) => c.phyId).sort()).toEqual(['full-1', 'full-2']);
-    const acked = await drainer.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
-    expect(acked.every((a) => a.ok)).toBe(true);
-    await expect(drainer.enqueue(cmd('full-3'))).rejects.toMatchObject({ code: 'STORE_FULL' });
-    const stats = await calls();
+    const stats = await drainsAtOom(drainer, ['full-1', 'full-2']);
     expect(stats.evalsha).toBeGreaterThanOrEqual(2);
     expect(stats.fcall ?? 0).toBe(0);
     expect(await libraries()).toEqual([]);
@@ -118,13 +123,7 @@ describe('RedisQueueV3 function library', () => {
     const queue = queueOn();
     expect((await queue.enqueueBatch([cmd('oom-1'), cmd('oom-2')])).every((r) => !(r instanceof Error))).toBe(true);
     await fillRedisMemory(filler, 1.02);
-    await admin.config('RESETSTAT');
-    const claimed = await queue.claim({ max: 10, leaseMs: 30_000 });
-    expect(claimed.map((c) => c.phyId).sort()).toEqual(['oom-1', 'oom-2']);
-    const acked = await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
-    expect(acked.every((a) => a.ok)).toBe(true);
-    await expect(queue.enqueue(cmd('oom-3'))).rejects.toMatchObject({ code: 'STORE_FULL' });
-    const stats = await calls();
+    const stats = await drainsAtOom(queue, ['oom-1', 'oom-2']);
     expect(stats.fcall).toBeGreaterThanOrEqual(2);
     expect(stats.evalsha ?? 0).toBe(0);
     await filler.del('test-filler');
