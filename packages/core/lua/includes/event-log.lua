@@ -1,6 +1,7 @@
 -- The event log's writers, shared by both layouts' includes (each inlines it with
 -- `-- @include event-log`): they need K.prefix (the shard's key prefix) and int().
-local EVENTS_KEY = K.prefix .. 'ev'
+-- nil while a function library loads (no keys yet): its per-call setup sets it.
+local EVENTS_KEY = K.prefix and K.prefix .. 'ev'
 -- Every entry has the same six fields in the same order, so a stream node keeps their names
 -- once (in its master entry) and each entry only its values: t the type as a number, c the
 -- command id in 16 bytes, p phyId, n attempt, v the detail the type carries (replica for d,

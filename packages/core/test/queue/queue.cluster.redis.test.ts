@@ -1,6 +1,7 @@
 import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
 import { startRedisCluster, uniquePrefix, waitFor, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
+import { functionLibraryV3, LIBRARY_V3 } from '../../src/queue/redis-v3/scripts-v3';
 import { cmd, queueConformance } from './conformance';
 
 /**
@@ -68,6 +69,26 @@ describe('redis cluster layout', () => {
     await queue.close();
   });
 
+  it('loads the v3 function library on every master and runs the shards\' calls as FCALL', async () => {
+    const client = clusterClient() as Cluster;
+    const queue = new ValidatedQueue(new RedisQueueV3(client, { prefix: uniquePrefix('fn3') }));
+    const results = await queue.enqueueBatch(Array.from({ length: 100 }, (_, i) => cmd(`fn3-${i}`)));
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    const masters = client.nodes('master');
+    expect(masters).toHaveLength(3);
+    for (const master of masters) {
+      const listed = (await master.call('FUNCTION', 'LIST', 'LIBRARYNAME', LIBRARY_V3, 'WITHCODE')) as unknown[][];
+      expect(listed[0]).toEqual(expect.arrayContaining(['library_name', LIBRARY_V3, 'library_code', functionLibraryV3()]));
+    }
+    // claims on every master, and the calls they made were FCALL
+    const fcalls = async () => Promise.all(masters.map(async (m) => Number(/^cmdstat_fcall:calls=(\d+)/m.exec(await m.info('commandstats'))?.[1] ?? 0)));
+    const before = await fcalls();
+    expect(await queue.claim({ max: 100, leaseMs: 60_000 })).toHaveLength(100);
+    const after = await fcalls();
+    masters.forEach((_, i) => expect(after[i]!).toBeGreaterThan(before[i]!));
+    await queue.close();
+  });
+
   it('trims a v3 queue\'s finished records and event log to the byte budget on every master', async () => {
     const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('trim3'), retentionMaxBytes: 400_000 }));
     for (let from = 0; from < 3_000; from += 500) {
@@ -97,13 +118,15 @@ describe('redis cluster layout', () => {
   });
 });
 
-queueConformance(
-  'redis cluster (3 masters), v3 layout',
-  async (options: QueueOptions) => {
+const V3_CLUSTER_GROUPS = ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events', 'bulk', 'history'] as const;
+
+/** The v3 layout on the cluster: its function library loaded on every master (FCALL), or the scripts (EVALSHA). */
+function clusterV3(functions: boolean) {
+  return async (options: QueueOptions) => {
     const prefix = uniquePrefix('cluster3');
     const stores: RedisQueueV3[] = [];
     const make = (): ValidatedQueue => {
-      const store = new RedisQueueV3(clusterClient(), { ...options, prefix });
+      const store = new RedisQueueV3(clusterClient(), { ...options, prefix, functions });
       stores.push(store);
       return new ValidatedQueue(store);
     };
@@ -115,9 +138,11 @@ queueConformance(
         await Promise.all(stores.map((s) => s.close()));
       },
     };
-  },
-  ['order', 'leases', 'retries', 'ttl', 'idempotencyCaps', 'stats', 'offline', 'events', 'bulk', 'history'],
-);
+  };
+}
+
+queueConformance('redis cluster (3 masters), v3 layout', clusterV3(true), [...V3_CLUSTER_GROUPS]);
+queueConformance('redis cluster (3 masters), v3 layout, scripts', clusterV3(false), [...V3_CLUSTER_GROUPS]);
 
 queueConformance(
   'redis cluster (3 masters)',

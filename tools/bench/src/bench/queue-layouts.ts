@@ -19,7 +19,8 @@
  * stop are measured and subtracted).
  *
  * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
- * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq; the CPU ratio needs
+ * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
+ * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
  * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,7 +38,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
 const CALLGRIND_BATCH = Number(process.env.BENCH_CALLGRIND_BATCH ?? 64);
-type Impl = 'v2' | 'v3' | 'bullmq';
+/** v3-scripts: the v3 layout run as scripts (EVALSHA), not as its function library (FCALL). */
+type Impl = 'v2' | 'v3' | 'v3-scripts' | 'bullmq';
 const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
 
 interface Cost {
@@ -123,9 +125,10 @@ async function dropAll(client: RedisClient): Promise<void> {
   await client.flushall();
 }
 
-function makeQueue(impl: 'v2' | 'v3', client: RedisClient, prefix: string): CommandQueue {
+function makeQueue(impl: Exclude<Impl, 'bullmq'>, client: RedisClient, prefix: string): CommandQueue {
   const options = { prefix, perDeviceCap: COMMANDS, shards: SHARDS, liveness: false as const, admissionMaxMemoryRatio: 0 };
-  return new ValidatedQueue(impl === 'v3' ? new RedisQueueV3(client, options) : new RedisQueue(client, options));
+  if (impl === 'v2') return new ValidatedQueue(new RedisQueue(client, options));
+  return new ValidatedQueue(new RedisQueueV3(client, { ...options, functions: impl === 'v3' }));
 }
 
 async function drain(queue: CommandQueue, batch: number): Promise<number> {

@@ -5,7 +5,8 @@
  * collected per call, for nothing when the script never calls it.
  *
  * A unit starts at a line beginning `local ` (with the `--` comment lines just above it) and
- * runs to the next unit; it defines the names after `local function` or before its `=`. Names
+ * runs to the next unit; it defines the names after `local function`, or before its `=` (or
+ * the line's end: `local a, b`). Names
  * are matched as whole words outside comment lines and `--[[ ]]` blocks, so one only mentioned
  * in a string or after code on its line keeps its unit: pruning can keep too much, never too
  * little. What comes before the first unit (the file's header comment) is kept.
@@ -14,7 +15,7 @@ export function pruneInclude(include: string, script: string): string {
   const lines = include.split('\n');
   const starts: Array<{ at: number; names: string[] }> = [];
   lines.forEach((line, i) => {
-    const definition = /^local\s+(?:function\s+([A-Za-z_]\w*)|([A-Za-z_][\w\s,]*?)\s*=)/.exec(line);
+    const definition = /^local\s+(?:function\s+([A-Za-z_]\w*)|([A-Za-z_][\w\s,]*?)\s*(?:=|$))/.exec(line);
     if (!definition) return;
     let at = i;
     while (at > 0 && lines[at - 1]!.startsWith('--') && !lines[at - 1]!.startsWith('--[[')) at -= 1;

@@ -41,6 +41,11 @@ export interface RedisQueueV3Options extends RedisQueueOptions {
    * time alone bounds them), split evenly over the shards; trimRetained() drops the oldest past it.
    */
   retentionMaxBytes?: number;
+  /**
+   * Run the scripts as a Redis function library (FUNCTION LOAD once, then FCALL) where Redis
+   * takes it, else as scripts (function-library.ts). Default true; false: always scripts.
+   */
+  functions?: boolean;
 }
 
 const CHUNK = 500;
@@ -79,7 +84,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     super(client, options);
     this.keys = new RedisKeysV3(options.prefix ?? QUEUE_DEFAULTS.prefix, options.shards ?? QUEUE_DEFAULTS.shards);
     this.planner = new ClaimPlannerV3(this.keys.shards);
-    this.scripts = new ScriptsV3(client);
+    this.scripts = new ScriptsV3(client, { functions: options.functions });
     this.wakeArg = `${this.keys.wakeChannel()}\n${this.origin}`;
     // A message names the shard that changed: forget what we knew of it (RedisQueue says why).
     this.notifier = new WakeNotifier(client, this.keys.wakeChannel(), (message) => {

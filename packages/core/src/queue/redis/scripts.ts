@@ -66,7 +66,8 @@ export const SCRIPT_FLAGS: Record<QueueScriptName, string> = {
 
 export type QueueScriptName = keyof typeof QUEUE_SCRIPTS;
 
-const INCLUDE = /^--\s*@include\s+(\S+)\s*$/gm;
+/** A script's `-- @include <x>` lines (global: for String.replace). */
+export const INCLUDE = /^--\s*@include\s+(\S+)\s*$/gm;
 
 /**
  * One family of Lua scripts: where its files are, each script's KEYS count and `#!lua` flags,
@@ -89,18 +90,24 @@ export interface ScriptFamily<N extends string> {
  * prepends the script's `#!lua` line (its flags).
  */
 export function loadFamilyScript<N extends string>(family: ScriptFamily<N>, name: N): string {
-  const source = readFileSync(resolve(family.dir, `${name}-${family.keyCounts[name]}.lua`), 'utf8');
-  // An include may include others; the family's own includes/ first, then the shared one.
-  const includeText = (include: string): string => {
-    const own = resolve(family.dir, 'includes', `${include}.lua`);
-    const text = readFileSync(existsSync(own) ? own : resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8');
-    return text.replace(INCLUDE, (_, nested: string) => includeText(nested));
-  };
+  const source = familySource(family, name);
   const inlined = source.replace(INCLUDE, (_, include: string) => {
-    const text = includeText(include);
+    const text = familyInclude(family, include);
     return family.inline ? family.inline(text, source) : text;
   });
   return withShebang(inlined, family.flags[name]);
+}
+
+/** `<name>-<keys>.lua` as written, its `-- @include` lines in place. */
+export function familySource<N extends string>(family: ScriptFamily<N>, name: N): string {
+  return readFileSync(resolve(family.dir, `${name}-${family.keyCounts[name]}.lua`), 'utf8');
+}
+
+/** includes/<include>.lua with the includes it names inlined: the family's own includes/ first, then the shared one. */
+export function familyInclude<N extends string>(family: ScriptFamily<N>, include: string): string {
+  const own = resolve(family.dir, 'includes', `${include}.lua`);
+  const text = readFileSync(existsSync(own) ? own : resolve(LUA_DIR, 'includes', `${include}.lua`), 'utf8');
+  return text.replace(INCLUDE, (_, nested: string) => familyInclude(family, nested));
 }
 
 /** `#!lua flags=<flags>` (or a bare `#!lua`) on the first line of a script's source. */

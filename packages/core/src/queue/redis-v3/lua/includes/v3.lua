@@ -43,9 +43,12 @@
      0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL,
     -5 INVALID_STATE, -6 IDEMPOTENCY_CONFLICT
 ]]
+-- The shard's keys, filled in by begin() at the start of every call (a function library
+-- defines these helpers once, at load, for all calls and shards). Every field is named here,
+-- so the table is made at its size once: filling an empty one grows it four times.
 local K = {
-  prefix = KEYS[1], ready = KEYS[2], dev = KEYS[3], meta = KEYS[4], leases = KEYS[5],
-  scheduled = KEYS[6], backoff = KEYS[7], expiry = KEYS[8], dead = KEYS[9], offline = KEYS[10],
+  prefix = false, ready = false, dev = false, meta = false, leases = false,
+  scheduled = false, backoff = false, expiry = false, dead = false, offline = false,
 }
 local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
 local IDEMPOTENCY_CONFLICT = -6
@@ -54,7 +57,8 @@ local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'ex
 local DROPPED, HAS_RESULT, COMPACT = 1, 4, 128
 local PRIORITY_STEP = 562949953421312
 local SEQ_EPOCH_S = 1735689600
-local spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub
+-- set by begin(): a Redis 7.0 function library cannot reach `struct` or `string` while it loads
+local spack, sunpack, sbyte, ssub
 
 local function publishWake(arg)
   local channel, origin = string.match(arg, '^([^\n]+)\n(.+)$')
@@ -437,4 +441,14 @@ local function statusOf(id, rec)
   local s = recStatus(rec)
   if s == QUEUED and inflightIndex(readDev((recPhy(rec))), id) then return 'inflight' end
   return STATUS_NAME[s]
+end
+
+-- Every call starts here (the script loader and the function library both put it first): the
+-- shard's keys, and this call's state reset (a library's helpers outlive a call).
+local function begin(keys)
+  if not spack then spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub end
+  K.prefix, K.ready, K.dev, K.meta, K.leases = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K.scheduled, K.backoff, K.expiry, K.dead, K.offline = keys[6], keys[7], keys[8], keys[9], keys[10]
+  EVENTS_KEY = keys[1] .. 'ev'
+  newEvents, touchedBuckets = {}, {}
 end
