@@ -14,6 +14,7 @@ import { EnqueueCoalescer } from './enqueue-coalescer';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import { registerEventRoutes } from './events/event-routes';
+import type { HopTimer } from './hop-timer';
 import type { DispatcherMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { registerWebhookRoutes } from './webhooks/routes';
@@ -46,6 +47,8 @@ export interface AppDeps {
   logSampling?: LogSamplingConfig;
   /** Spans for API requests and enqueues (off: none). */
   tracing?: Tracing;
+  /** Per-hop timing (DISPATCHER_HOP_TIMING): enqueue requests are timed too. */
+  hops?: HopTimer;
   /** Live event streams: keepalive period, and the signal that ends them all when the server stops. */
   eventStreams: { keepaliveMs: number; closing: AbortSignal };
 }
@@ -55,6 +58,14 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  const { hops } = deps;
+  // First of all, so the enqueue hops count the whole of the app's work on a request.
+  if (hops) {
+    app.use((_req, res, next) => {
+      res.locals.receivedAt = hops.now();
+      next();
+    });
+  }
   app.use(requestObserver({ logger: deps.logger, registry: deps.metricsRegistry, sampling: deps.logSampling }));
 
   const openApi = buildOpenApiDocument({ maxWaitMs: deps.maxWaitMs, batchMax: deps.batchMax });
@@ -80,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
     transitions: new TransitionLog(deps.metricsRegistry, deps.logSampling),
     logger: deps.logger,
     tracing: deps.tracing,
+    ...(hops ? { hops } : {}),
   });
   registerEventRoutes(app, { events: deps.queue, guard: requireRole('send'), metrics: deps.metrics, logger: deps.logger, ...deps.eventStreams });
   registerWebhookRoutes(app, { store: deps.webhooks, events: deps.queue, guard: requireRole('admin') });

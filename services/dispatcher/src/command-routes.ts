@@ -1,4 +1,4 @@
-import type { Express, Request, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import {
   OutboundError, isOutboundError, parseEnqueueBody, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
   type EnqueueInput, type OfflinePolicy, type StoredCommand,
@@ -7,6 +7,7 @@ import type { RouteRegistry } from '@outbound/core/registry';
 import type { CommandQueue } from '@outbound/core/queue';
 import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
+import type { HopTimer } from './hop-timer';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
 import { batchEnvelopeSchema, historyQuery, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
@@ -30,6 +31,16 @@ export interface CommandRoutesDeps {
   logger: Logger;
   /** Each enqueue gets a span, and each command the traceparent its deliveries continue (tracing on). */
   tracing?: Tracing;
+  /** Per-hop timing (DISPATCHER_HOP_TIMING): each enqueue request answered without a wait is split into enqueue_api, enqueue_store and enqueue_answer. */
+  hops?: HopTimer;
+}
+
+/** Observes an enqueue request's hops once its answer is handed to the socket (`receivedAt`: the app's first middleware). */
+function timeEnqueue(hops: HopTimer, res: Response, storeAt: number, storedAt: number): void {
+  const receivedAt = res.locals.receivedAt as number | undefined;
+  if (receivedAt !== undefined) hops.observe('enqueue_api', storeAt - receivedAt);
+  hops.observe('enqueue_store', storedAt - storeAt);
+  hops.observe('enqueue_answer', hops.now() - storedAt);
 }
 
 function deviceOffline(phyId: string): OutboundError {
@@ -93,14 +104,17 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     // The caller's own request id rides along, so the command's later transition lines carry it.
     const context = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
     if (context) input.traceContext = context;
+    const storeAt = deps.hops?.now() ?? 0;
     const result = await deps.enqueuer.enqueue(input).then((r) => {
       span?.setAttribute('outbound.command_id', r.id);
       return r;
     }).finally(() => span?.end());
+    const storedAt = deps.hops?.now() ?? 0;
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
     deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
+      if (deps.hops) timeEnqueue(deps.hops, res, storeAt, storedAt);
       return;
     }
     const command = await waiter.waitForTerminal(result.id, waitMs, read(result.id), callerGone(req));
@@ -134,13 +148,17 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
       return false;
     });
     let accepted = 0;
+    let storeAt = 0;
+    let storedAt = 0;
     const storeFailures: OutboundError[] = [];
     const acceptedItems: Array<{ index: number; id: string; duplicate: boolean }> = [];
     if (valid.length > 0) {
       const span = startEnqueueSpan(deps.tracing, res, valid.length);
       const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
       if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
+      storeAt = deps.hops?.now() ?? 0;
       const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
+      storedAt = deps.hops?.now() ?? 0;
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
@@ -170,6 +188,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
+    if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
   });
 
   app.get('/v1/commands', deps.guard, async (req, res) => {

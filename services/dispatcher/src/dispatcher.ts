@@ -81,6 +81,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const metrics = createDispatcherMetrics(metricsRegistry, queue, () => loop?.maxInFlightForOneDevice() ?? 0, () => backend.memoryRatio());
   backend.registerMetrics(metricsRegistry);
   const waiter = new CompletionWaiter();
+  const hops = config.worker.hopTiming ? new HopTimer(metricsRegistry) : undefined;
   let ready = false;
 
   const app = createApp({
@@ -104,6 +105,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     }),
     logSampling: config.log,
     tracing,
+    ...(hops ? { hops } : {}),
   });
 
   let loop: DispatchLoop | null = null;
@@ -118,7 +120,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxEntries: 100_000 });
     await routes.start();
     loop = new DispatchLoop(
-      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(w.hopTiming ? { hops: new HopTimer(metricsRegistry) } : {}), ...(tracing.enabled ? { spans: new AttemptSpans(tracing) } : {}) },
+      { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(hops ? { hops } : {}), ...(tracing.enabled ? { spans: new AttemptSpans(tracing) } : {}) },
       { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, claimOnEnqueue: w.claimOnEnqueue, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();

@@ -14,9 +14,15 @@ import { hostClockMs, type DeliveryHopTimes } from '@outbound/core/delivery';
  * - `ingress_answer`: ACK read to the answer line handed to the HTTP response
  * - `answer_back`: that to the dispatcher reading the line
  * - `record`: the line read to the outcome recorded in the store
+ *
+ * and, per enqueue request of the public API (before any of the above):
+ *
+ * - `enqueue_api`: the request's headers parsed to its store call sent (authentication, body, validation)
+ * - `enqueue_store`: the store call (a wait for a free call included, EnqueueCoalescer)
+ * - `enqueue_answer`: the store's answer to the HTTP answer handed to the socket
  */
-export type Hop = 'wake' | 'claim' | 'route' | 'request' | 'ingress_write' | 'device' | 'ingress_answer' | 'answer_back' | 'record';
-const HOPS: Hop[] = ['wake', 'claim', 'route', 'request', 'ingress_write', 'device', 'ingress_answer', 'answer_back', 'record'];
+export type Hop = 'enqueue_api' | 'enqueue_store' | 'enqueue_answer' | 'wake' | 'claim' | 'route' | 'request' | 'ingress_write' | 'device' | 'ingress_answer' | 'answer_back' | 'record';
+const HOPS: Hop[] = ['enqueue_api', 'enqueue_store', 'enqueue_answer', 'wake', 'claim', 'route', 'request', 'ingress_write', 'device', 'ingress_answer', 'answer_back', 'record'];
 
 /**
  * Per-hop timing, on only when DISPATCHER_HOP_TIMING asks (the bench does): the ingress then
@@ -30,7 +36,7 @@ export class HopTimer {
   constructor(registry: Registry) {
     this.histogram = new Histogram({
       name: 'outbound_dispatcher_hop_seconds',
-      help: 'Time per hop of a delivered command (DISPATCHER_HOP_TIMING=true only): wake, claim, route, request, ingress_write, device, ingress_answer, answer_back, record',
+      help: 'Time per hop of a delivered command (DISPATCHER_HOP_TIMING=true only): wake, claim, route, request, ingress_write, device, ingress_answer, answer_back, record; per enqueue request: enqueue_api, enqueue_store, enqueue_answer',
       labelNames: ['hop'],
       buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],

@@ -48,6 +48,26 @@ describe('end to end on redis: an enqueue through an idle dispatcher claims for 
     expect(device.appliedIds).toEqual([...singles, ...ids]);
   });
 
+  it('splits each enqueue request answered without a wait into enqueue_api, enqueue_store and enqueue_answer', async () => {
+    await stack.device('EQC-HOPS');
+    const hops = ['enqueue_api', 'enqueue_store', 'enqueue_answer'];
+    const before = await Promise.all(hops.map((name) => hop(stack, name)));
+    const single = await request(stack.api.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'EQC-HOPS', payload: b64('h1') });
+    expect(single.status).toBe(202);
+    const batch = await request(stack.api.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands: [{ phyId: 'EQC-HOPS', payload: b64('h2') }] });
+    expect(batch.status).toBe(200);
+    // Not timed: an answer held for the command's outcome, and a batch with nothing to store.
+    const waited = await request(stack.api.app).post('/v1/commands?waitMs=10000').set(as(SEND_KEY)).send({ phyId: 'EQC-HOPS', payload: b64('h3') });
+    expect(waited.status).toBe(200);
+    const refused = await request(stack.api.app).post('/v1/commands/batch').set(as(SEND_KEY)).send({ commands: [{ phyId: 'EQC-HOPS' }] });
+    expect(refused.body.failed).toBe(1);
+    const after = await Promise.all(hops.map((name) => hop(stack, name)));
+    hops.forEach((name, i) => {
+      expect({ name, count: after[i]!.count - before[i]!.count }).toEqual({ name, count: 2 });
+      expect(after[i]!.sum).toBeGreaterThan(before[i]!.sum);
+    });
+  });
+
   it('leaves the claim to the worker when it is turned off', async () => {
     const other = await stack.startDispatcher({ worker: { claimOnEnqueue: false } });
     await stack.device('EQC-OFF');

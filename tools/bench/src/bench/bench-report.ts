@@ -120,6 +120,7 @@ function renderSplit(lines: string[], r: E2eResult): void {
   lines.push('', `Per step (${r.backend}): hop p50 / mean ms (DISPATCHER_HOP_TIMING, docs/operations.md "Where the time goes"; the enqueue answer is the producer's), CPU µs per command, event-loop delay p99 ms beyond the 10 ms sampling interval.`, '');
   lines.push(`| | ${steps.map((x) => `${fmt(x.offeredPerSec)}/s`).join(' | ')} |`, `|---|${steps.map(() => '---:').join('|')}|`);
   lines.push(`| enqueue answer p50 | ${steps.map((x) => ms(x.enqueueAnswerMs.p50)).join(' | ')} |`);
+  if (steps.some((x) => x.enqueueRoundTripMs)) lines.push(`| its round trip p50 (without the producer's lateness) | ${steps.map((x) => ms(x.enqueueRoundTripMs?.p50)).join(' | ')} |`);
   const hops = [...new Set(steps.flatMap((x) => Object.keys(x.hops ?? {})))];
   for (const hop of hops) lines.push(`| ${hop} | ${steps.map((x) => (x.hops?.[hop] ? `${x.hops[hop]!.p50Ms} / ${x.hops[hop]!.meanMs}` : '')).join(' | ')} |`);
   lines.push(`| **enqueue → ACK recorded p50** | ${steps.map((x) => `**${ms(x.latencyMs.p50)}**`).join(' | ')} |`);

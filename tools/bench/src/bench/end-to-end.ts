@@ -30,6 +30,8 @@ export interface E2eStep {
   latencyMs: LatencyStats;
   /** Intended send time → the API's answer to the batch enqueue. */
   enqueueAnswerMs: LatencyStats;
+  /** The producer's request round trip alone: enqueueAnswerMs less how late the producer's timer sent it. */
+  enqueueRoundTripMs?: LatencyStats;
   notAcked: number;
   /** True for the step offered at 80% of the measured maximum. */
   eightyPercentOfMax: boolean;
@@ -283,7 +285,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
       const read = await readAckLatencies(stack.queue, produced, { sample: options.sample, timeoutMs: 5_000 });
       const step: E2eStep = {
         offeredPerSec: rate, seconds: options.stepSeconds, accepted: produced.ids.length, refused: produced.refused,
-        latencyMs: read.latency, enqueueAnswerMs: percentiles(produced.enqueueAnswerMs), notAcked: read.notAcked,
+        latencyMs: read.latency, enqueueAnswerMs: percentiles(produced.enqueueAnswerMs), enqueueRoundTripMs: percentiles(produced.enqueueRoundTripMs ?? []), notAcked: read.notAcked,
         eightyPercentOfMax: rate === eighty,
         cpuUsPerCommand: Object.fromEntries(Object.entries(cpuSeconds).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / Math.max(1, produced.ids.length))])),
         hops: hopSplit(hopsBefore, hopSnapshot(dispatcherText)),
@@ -294,7 +296,7 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
         })),
       };
       result.steps.push(step);
-      options.log(`  ${options.backend}: ${rate}/s → p50 ${step.latencyMs.p50} p95 ${step.latencyMs.p95} p99 ${step.latencyMs.p99} ms (enqueue answer p50 ${step.enqueueAnswerMs.p50} ms)${read.notAcked ? `, ${read.notAcked} not acked ${JSON.stringify(read.statuses)}` : ''}`);
+      options.log(`  ${options.backend}: ${rate}/s → p50 ${step.latencyMs.p50} p95 ${step.latencyMs.p95} p99 ${step.latencyMs.p99} ms (enqueue answer p50 ${step.enqueueAnswerMs.p50} ms, its round trip ${step.enqueueRoundTripMs?.p50} ms)${read.notAcked ? `, ${read.notAcked} not acked ${JSON.stringify(read.statuses)}` : ''}`);
       options.log(`    CPU µs/command ${JSON.stringify(step.cpuUsPerCommand)}; loop delay ms ${JSON.stringify(step.loopDelayMs)}; Redis calls/command ${JSON.stringify(step.redisCallsPerCommand)}`);
       if (step.hops && Object.keys(step.hops).length > 0) options.log(`    hops p50/mean ms: ${Object.entries(step.hops).map(([hop, h]) => `${hop} ${h.p50Ms}/${h.meanMs}`).join(', ')}`);
     }

@@ -17,6 +17,8 @@ export interface ProducedCommands {
   refused: number;
   /** Intended send time → API answer, ms, per accepted command. */
   enqueueAnswerMs: number[];
+  /** The request handed to the HTTP client → its answer read, ms, per accepted command (enqueueAnswerMs less the producer's own lateness). */
+  enqueueRoundTripMs?: number[];
   startedAt: number;
   finishedAt: number;
 }
@@ -63,7 +65,7 @@ export class LoadGenerator {
   ): Promise<ProducedCommands> {
     const total = Math.max(1, Math.round(rate * seconds));
     const keep = options.keep ?? true;
-    const out: ProducedCommands = options.out ?? { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], startedAt: 0, finishedAt: 0 };
+    const out: ProducedCommands = options.out ?? { ids: [], intendedMs: [], accepted: 0, refused: 0, enqueueAnswerMs: [], enqueueRoundTripMs: [], startedAt: 0, finishedAt: 0 };
     const interval = 1000 / rate;
     const t0 = epochMs() + 20;
     out.startedAt = t0;
@@ -122,6 +124,7 @@ export class LoadGenerator {
   private async send(intended: number[], out: ProducedCommands, keep = true): Promise<number> {
     const { phyIds } = this.options;
     const commands = intended.map(() => ({ phyId: phyIds[this.cursor++ % phyIds.length]!, payload: this.payload }));
+    const sentAt = epochMs();
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -149,6 +152,7 @@ export class LoadGenerator {
         out.ids.push(item.id);
         out.intendedMs.push(intended[item.index]!);
         out.enqueueAnswerMs.push(answeredAt - intended[item.index]!);
+        out.enqueueRoundTripMs?.push(answeredAt - sentAt);
       }
       return accepted;
     } catch (error) {
