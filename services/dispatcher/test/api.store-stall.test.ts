@@ -60,9 +60,10 @@ describe('public API while Redis is stopped (SIGSTOP)', () => {
     expect(new Set(batchIds).size).toBe(2);
 
     // The stall is known now (a ping unanswered for over a second): nothing is sent, and
-    // the answer says so at once instead of after the command timeout.
+    // the answer says so at once instead of after the command timeout (2 s): half of it leaves
+    // room for a loaded host's scheduling and still fails an answer that waited for the timeout.
     const fast = await timed(request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'STALL-4', payload }));
-    expect(fast.ms).toBeLessThan(500);
+    expect(fast.ms).toBeLessThan(1_000);
     expect(fast.res.status).toBe(503);
     expect(fast.res.body.code).toBe('STORE_UNAVAILABLE');
     expect(fast.res.headers['retry-after']).toBe('1');
