@@ -60,6 +60,7 @@ export function functionLibraryV3(): string {
   return `${parts.join('\n')}\n`;
 }
 
+let cachedLibrary: string | undefined;
 const LIBRARY: FunctionLibrary<V3ScriptName> = {
   name: LIBRARY_V3,
   version: SCRIPT_VERSION_V3,
@@ -69,15 +70,10 @@ const LIBRARY: FunctionLibrary<V3ScriptName> = {
     return version === undefined ? undefined : Number(version);
   },
   get code() {
-    return libraryCode();
+    return (cachedLibrary ??= functionLibraryV3());
   },
 };
 
-let cachedLibrary: string | undefined;
-function libraryCode(): string {
-  cachedLibrary ??= functionLibraryV3();
-  return cachedLibrary;
-}
 
 /**
  * Runs the v3 scripts on a client: as the function library where Redis takes it, else as

@@ -40,6 +40,8 @@ type Mode = 'functions' | 'scripts';
  */
 export class FunctionScripts<N extends string> extends LuaScripts<N> {
   private mode: Promise<Mode> | undefined;
+  /** `mode` once it has answered 'functions': calls then go straight to FCALL, with no wait on it. */
+  private libraryLoaded: Promise<Mode> | undefined;
   private retryAt = 0;
 
   constructor(
@@ -64,7 +66,8 @@ export class FunctionScripts<N extends string> extends LuaScripts<N> {
   }
 
   private async callFunction(name: N, keys: string[], args: Arg[], buffers: boolean, script: () => Promise<unknown>): Promise<unknown> {
-    if (!this.library || (await this.install()) === 'scripts') return script();
+    const ready = this.mode !== undefined && this.mode === this.libraryLoaded;
+    if (!this.library || (!ready && (await this.install()) === 'scripts')) return script();
     const checked = this.mode;
     const call = [this.library.functionName(name), keys.length, ...keys, ...args];
     const fcall = (): Promise<unknown> => (buffers ? this.redis.callBuffer('FCALL', ...call) : this.redis.call('FCALL', ...call));
@@ -79,7 +82,10 @@ export class FunctionScripts<N extends string> extends LuaScripts<N> {
 
   private install(): Promise<Mode> {
     if (this.mode === undefined) {
-      const mode = this.installOnMasters().catch((error: unknown) => {
+      const mode: Promise<Mode> = this.installOnMasters().then((decided) => {
+        if (decided === 'functions') this.libraryLoaded = mode;
+        return decided;
+      }, (error: unknown) => {
         // No answer from Redis (not a refusal): decide with the next call.
         if (this.mode === mode) this.mode = undefined;
         throw error;
