@@ -90,9 +90,8 @@ export class DeviceServer implements ConnectionHost {
 
   /** A connection deliveries may use: registered, and the replica not draining. */
   deliverable(phyId: string): DeviceConnection | undefined {
-    if (this.draining) return undefined;
-    const conn = this.byPhyId.get(phyId);
-    return conn && conn.state === ConnState.READY ? conn : undefined;
+    const conn = this.forDelivery(phyId);
+    return conn?.state === ConnState.READY ? conn : undefined;
   }
 
   /**

@@ -30,7 +30,7 @@ describe('DeliveryTracker', () => {
 
   beforeEach(() => {
     metrics = new IngressMetrics(new Registry());
-    tracker = new DeliveryTracker((phyId) => ingress.devices.deliverable(phyId), metrics, createLogger({ service: 'test', level: 'silent' }));
+    tracker = new DeliveryTracker((phyId) => ingress.devices.forDelivery(phyId), metrics, createLogger({ service: 'test', level: 'silent' }));
   });
 
   afterEach(() => {
