@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import request from 'supertest';
 import type { SimulatedDevice } from '@outbound/cli';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
@@ -21,6 +22,32 @@ describe.each(BACKENDS)('end to end on %s: kill -9 of a dispatcher process under
     await Promise.all(processes.map((p) => p.exited));
     await stack.stop();
   });
+
+  /**
+   * Waits until a store call the stopped victim sent has landed, so that the in-flight count read next is what it holds.
+   * Redis answers in order: a second read has waited behind it. PostgreSQL runs statements side by side, and one waiting
+   * for a lock can finish long after: an ack counted as in flight there left the survivor nothing to reclaim (failed a
+   * CI run). So it waits until no statement but its own runs in the stack's database; one of an open transaction the
+   * victim has not committed rolls back when it is killed, and was rightly counted.
+   */
+  async function storeCallsLanded(): Promise<void> {
+    if (backend !== 'postgres') {
+      await stack.api.queue.stats();
+      return;
+    }
+    const pg = new Client({ connectionString: stack.env.DATABASE_URL });
+    await pg.connect();
+    try {
+      await waitFor(async () => {
+        const { rows } = await pg.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`,
+        );
+        return rows[0]!.n === 0 || null;
+      }, { intervalMs: 2, what: 'the statements sent before the stop to finish' });
+    } finally {
+      await pg.end();
+    }
+  }
 
   it('ends every accepted command acked; devices see duplicates only of what was in flight and apply none twice', async () => {
     const devices: SimulatedDevice[] = [];
@@ -47,8 +74,7 @@ describe.each(BACKENDS)('end to end on %s: kill -9 of a dispatcher process under
         // claimed first kept all 30 devices, and on a loaded machine that was the survivor (failed 2 of 2 full runs).
         const held = await waitFor(async () => {
           victim.child.kill('SIGSTOP');
-          // Read twice: a store call the victim sent just before it stopped has landed by the second read.
-          await stack.api.queue.stats();
+          await storeCallsLanded();
           const { inflight } = (await stack.api.queue.stats()).total;
           if (inflight === 0) victim.child.kill('SIGCONT');
           return inflight || null;
