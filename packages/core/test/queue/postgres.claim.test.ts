@@ -90,6 +90,51 @@ describe('PostgreSQL claim', () => {
     expect(batch.some((c) => c.id === id)).toBe(true);
   });
 
+  it('serves a device whose in-flight limit a claim filled after the devices that had work meanwhile', async () => {
+    // The head hint of a device the claim filled moves behind everything enqueued so far: with one
+    // in flight per device, a burst of one device alternates with the others instead of going first
+    // (by the seq of its next command) every time its previous command ends.
+    const q = await fx.queue({ maxInFlightPerDevice: 1 });
+    const burst = (await q.enqueueBatch([input('turn-a'), input('turn-a'), input('turn-a')])) as Array<{ id: string }>;
+    const b = await q.enqueue(input('turn-b'));
+    const c = await q.enqueue(input('turn-c'));
+    const order: string[] = [];
+    for (;;) {
+      const [claimed] = await q.claim({ max: 1, leaseMs: 30_000 });
+      if (!claimed) break;
+      order.push(claimed.id);
+      await q.ack([{ id: claimed.id, leaseToken: claimed.leaseToken, outcome: 'ok' }]);
+    }
+    expect(order).toEqual([burst[0]!.id, b.id, c.id, burst[1]!.id, burst[2]!.id]);
+  });
+
+  it('walks no device its in-flight limit keeps busy while other devices wait', async () => {
+    // Bursts: each device's commands are consecutive, so a busy device's next command is older than
+    // every other device's head. Claimed from, it must not be walked (an in-flight count probe) again
+    // on every claim until its command ends.
+    await fx.oneConnection('pg-claim-busy', { maxInFlightPerDevice: 1 }, async (q, client) => {
+      await q.enqueueBatch(Array.from({ length: 30 }, (_, i) => input(`busy-${String(Math.floor(i / 3)).padStart(2, '0')}`)));
+      expect(await q.claim({ max: 5, leaseMs: 30_000 })).toHaveLength(5);
+      const { rows } = await client.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE statement LIKE '%claim: hands out%'`);
+      await client.query('BEGIN');
+      try {
+        const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, unknown> }> }>(
+          `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${rows[0]!.name}(5, 30000, 1)`,
+        );
+        const walked: number[] = [];
+        const visit = (node: Record<string, unknown>): void => {
+          if (node['Index Name'] === 'devices_with_work') walked.push(Number(node['Actual Rows']));
+          for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) visit(child);
+        };
+        visit(explained.rows[0]!['QUERY PLAN'][0]!.Plan);
+        // the five devices still waiting, not the five busy ones with older heads before them
+        expect(walked).toEqual([5]);
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    });
+  });
+
   it('plans the prepared claim once per connection even when every claim takes one command', async () => {
     // PostgreSQL plans a prepared statement's first five calls for their own arguments, then keeps
     // the generic plan unless the custom ones looked cheaper: given its LIMIT, a claim of one always

@@ -6,6 +6,11 @@
  * devices; which commands a device yields is always read from the commands themselves, so a
  * stale hint can delay a device's turn, never break its order or serialization.
  *
+ * One exception: a claim that fills a device to its in-flight limit sets head_seq to a fresh
+ * number of the command sequence, so the busy device sorts behind every device with work
+ * enqueued before that claim instead of being walked past (an in-flight count probe) on every
+ * claim until its commands end; the next arrival or departure puts the real head back.
+ *
  * Every statement that changes a device's queued line keeps the hint: arrivals (enqueue, retry,
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
  * recompute it from the line without the departed rows. Two copies live in plain SQL and must

@@ -101,13 +101,21 @@ claimed AS (
   RETURNING c.*
 ),
 counted AS (
-  -- queued count and head hint (device-head.ts departures(), inlined: this file is plain SQL)
+  -- queued count and head hint (device-head.ts departures(), inlined: this file is plain SQL).
+  -- A device this claim filled to its in-flight limit (room all taken) gets a fresh number of the
+  -- command sequence as its head seq (one per claim): it then sorts behind every command
+  -- enqueued so far and every device an earlier claim filled, so the walk above reaches the
+  -- devices filled longest ago (the likeliest to be free again) first, instead of passing every
+  -- busy device with an old line head (an in-flight count probe each) on every claim.
   UPDATE :schema.devices d
-  SET queued = d.queued - n.c, head_priority = n.priority, head_seq = n.seq, updated_at = now()
+  SET queued = d.queued - n.c, head_priority = n.priority,
+      head_seq = CASE WHEN n.full AND n.seq IS NOT NULL THEN greatest(n.seq, (SELECT nextval(CAST(':schema.commands_seq_seq' AS regclass)))) ELSE n.seq END,
+      updated_at = now()
   FROM (
-    SELECT g.phy_id, g.c, h.priority, h.seq
-    FROM (SELECT phy_id, count(*)::int AS c, array_agg(id) AS ids
-          FROM (SELECT id, phy_id FROM claimed UNION ALL SELECT id, phy_id FROM expired) gone GROUP BY phy_id) g
+    SELECT g.phy_id, g.c, g.took >= cd.room AS full, h.priority, h.seq
+    FROM (SELECT phy_id, count(*)::int AS c, count(*) FILTER (WHERE took)::int AS took, array_agg(id) AS ids
+          FROM (SELECT id, phy_id, true AS took FROM claimed UNION ALL SELECT id, phy_id, false FROM expired) gone GROUP BY phy_id) g
+    JOIN candidates cd ON cd.phy_id = g.phy_id
     LEFT JOIN LATERAL (
       SELECT x.priority, x.seq FROM :schema.commands x
       WHERE x.phy_id = g.phy_id AND x.status = 'queued' AND x.id <> ALL (g.ids)
