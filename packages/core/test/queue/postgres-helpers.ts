@@ -65,12 +65,17 @@ export function input(phyId: string, extra: Partial<EnqueueInput> = {}): Enqueue
 /** Every node of the plan `EXPLAIN (FORMAT JSON) <statement>` shows, depth first. */
 export async function planNodes(client: Pool, statement: string): Promise<Array<Record<string, unknown>>> {
   const explained = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`);
+  return flattenPlan((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+}
+
+/** A plan's nodes, the root first, then each child's subtree in order. */
+function flattenPlan(root: Record<string, unknown>): Array<Record<string, unknown>> {
   const nodes: Array<Record<string, unknown>> = [];
   const walk = (node: Record<string, unknown>): void => {
     nodes.push(node);
     for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
   };
-  walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  walk(root);
   return nodes;
 }
 
@@ -88,14 +93,7 @@ export async function nestedPlans(client: Pool, marker: string, run: () => Promi
     const start = text.indexOf('{');
     if (start < 0) return;
     const explained = JSON.parse(text.slice(start)) as { 'Query Text': string; Plan: Record<string, unknown> };
-    if (!explained['Query Text'].includes(marker)) return;
-    const nodes: Array<Record<string, unknown>> = [];
-    const walk = (node: Record<string, unknown>): void => {
-      nodes.push(node);
-      for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
-    };
-    walk(explained.Plan);
-    plans.push(nodes);
+    if (explained['Query Text'].includes(marker)) plans.push(flattenPlan(explained.Plan));
   };
   connection.on('notice', onNotice);
   try {
