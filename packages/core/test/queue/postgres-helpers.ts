@@ -65,11 +65,50 @@ export function input(phyId: string, extra: Partial<EnqueueInput> = {}): Enqueue
 /** Every node of the plan `EXPLAIN (FORMAT JSON) <statement>` shows, depth first. */
 export async function planNodes(client: Pool, statement: string): Promise<Array<Record<string, unknown>>> {
   const explained = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`);
+  return flattenPlan((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+}
+
+/** A plan's nodes, the root first, then each child's subtree in order. */
+function flattenPlan(root: Record<string, unknown>): Array<Record<string, unknown>> {
   const nodes: Array<Record<string, unknown>> = [];
   const walk = (node: Record<string, unknown>): void => {
     nodes.push(node);
     for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
   };
-  walk((explained.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  walk(root);
   return nodes;
+}
+
+/**
+ * The plan nodes (EXPLAIN ANALYZE, JSON) of each statement whose text contains `marker` that runs
+ * inside a function called from `run`, on `client`'s one connection: auto_explain, loaded for
+ * that session, sends each plan as a notice. Statements in PL/pgSQL functions are planned and
+ * cached per session, which EXPLAIN EXECUTE of a prepared statement cannot show.
+ */
+export async function nestedPlans(client: Pool, marker: string, run: () => Promise<unknown>): Promise<Array<Array<Record<string, unknown>>>> {
+  const plans: Array<Array<Record<string, unknown>>> = [];
+  const connection = await client.connect();
+  const onNotice = (notice: { message?: string }): void => {
+    const text = notice.message ?? '';
+    const start = text.indexOf('{');
+    if (start < 0) return;
+    const explained = JSON.parse(text.slice(start)) as { 'Query Text': string; Plan: Record<string, unknown> };
+    if (explained['Query Text'].includes(marker)) plans.push(flattenPlan(explained.Plan));
+  };
+  connection.on('notice', onNotice);
+  try {
+    await connection.query(`LOAD 'auto_explain'`);
+    await connection.query(
+      `SET auto_explain.log_level = notice; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+       SET auto_explain.log_analyze = on; SET auto_explain.log_format = json`,
+    );
+    connection.release();
+    await run();
+  } finally {
+    const again = await client.connect();
+    await again.query('RESET auto_explain.log_min_duration');
+    again.removeListener('notice', onNotice);
+    again.release();
+  }
+  return plans;
 }

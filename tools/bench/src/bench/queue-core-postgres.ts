@@ -13,6 +13,9 @@
  * "server CPU us/cmd" is the CPU time the run's own PostgreSQL backends spent per command (from
  * /proc/<pid>/schedstat, so only when the server runs on this host; "n/a" otherwise): unlike the
  * rates it hardly moves with the host's load, so it compares two versions on a busy machine.
+ * "WAL records/cmd" is the growth of pg_stat_wal.wal_records over the run per command: every
+ * row version, index entry, lock and commit the store wrote. It counts the whole server (other
+ * sessions, autovacuum), so it is exact only on a PostgreSQL of the run's own.
  */
 import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
@@ -32,6 +35,13 @@ interface RunResult {
   claimP50Ms: number;
   claimP99Ms: number;
   serverCpuUsPerCommand: number;
+  walRecordsPerCommand: number;
+}
+
+/** WAL records written by the whole server so far (pg_stat_wal, PostgreSQL 14+). */
+async function walRecords(pool: ReturnType<typeof createPgPool>): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT wal_records::text AS n FROM pg_stat_wal');
+  return Number(rows[0]!.n);
 }
 
 /** Nanoseconds on CPU of each backend serving `applicationName` (empty when /proc cannot see them). */
@@ -55,6 +65,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
   await runMigrations(pool, { schema });
   await Promise.all(Array.from({ length: CLAIMERS + 2 }, () => pool.query('SELECT 1')));
   const cpuBefore = await backendCpu(pool, applicationName);
+  const walBefore = await walRecords(pool);
   const queues = Array.from({ length: CLAIMERS }, () => new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS })));
   const inputs = coreInputs(COMMANDS, DEVICES);
   const claimMs: number[] = [];
@@ -76,6 +87,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
   );
   const finished = process.hrtime.bigint();
   const cpuAfter = await backendCpu(pool, applicationName);
+  const walAfter = await walRecords(pool);
   const serverNs = [...cpuAfter].reduce((sum, [pid, ns]) => sum + ns - (cpuBefore.get(pid) ?? ns), 0);
   if (done !== COMMANDS) throw new Error(`claimed ${done} of ${COMMANDS}`);
   await Promise.all(queues.map((q) => q.close()));
@@ -90,6 +102,7 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
     claimP50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
     claimP99Ms: sorted[Math.floor(sorted.length * 0.99)]!,
     serverCpuUsPerCommand: cpuAfter.size > 0 ? serverNs / 1_000 / COMMANDS : NaN,
+    walRecordsPerCommand: (walAfter - walBefore) / COMMANDS,
   };
 }
 
@@ -97,13 +110,13 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 
 async function main(): Promise<void> {
   console.log(`PostgresQueue on ${URL.replace(/\/\/[^@]*@/, '//')}: ${COMMANDS} commands over ${DEVICES} devices, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
-  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms | server CPU us/cmd |');
-  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|------------------:|');
+  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms | server CPU us/cmd | WAL records/cmd |');
+  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|------------------:|----------------:|');
   for (const batch of BATCHES) {
     const results: RunResult[] = [];
     for (let run = 0; run < RUNS; run += 1) results.push(await runOnce(batch, run));
     const m = (key: keyof RunResult, digits = 0): string => median(results.map((r) => r[key])).toFixed(digits);
-    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} | ${m('serverCpuUsPerCommand', 1).replace('NaN', 'n/a')} |`);
+    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} | ${m('serverCpuUsPerCommand', 1).replace('NaN', 'n/a')} | ${m('walRecordsPerCommand', 1)} |`);
   }
 }
 

@@ -6,11 +6,16 @@
  * devices; which commands a device yields is always read from the commands themselves, so a
  * stale hint can delay a device's turn, never break its order or serialization.
  *
+ * One exception: a claim that fills a device to its in-flight limit sets head_seq to a fresh
+ * number of the command sequence, so the busy device sorts behind every device with work
+ * enqueued before that claim instead of being walked past (an in-flight count probe) on every
+ * claim until its commands end; the next arrival or departure puts the real head back.
+ *
  * Every statement that changes a device's queued line keeps the hint: arrivals (enqueue, retry,
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
  * recompute it from the line without the departed rows. Two copies live in plain SQL and must
  * change with these: the merge in enqueue_commands() (migrations/0008-event-log.sql, the function's latest version) and
- * the recompute in sql/claim.sql.
+ * the recompute in claim_commands() (migrations/0013-claim-function.sql).
  */
 
 /** True when the arriving best `n` beats the device's hint `d` (or the hint is meaningless). */

@@ -1,7 +1,5 @@
 import type { EventPage, OutboundEvent, ReadEventsOptions } from '../events';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type {
@@ -12,21 +10,19 @@ import { arrivals, departures, MERGE_HEAD, RECOMPUTE_HEAD } from './device-head'
 import { enqueueMany } from './enqueue';
 import { ATTEMPT_ENDED, logEvents, PostgresEventLog } from './event-log';
 import { PgListener } from './pg-listener';
-import { commandIdFor, isUuid, named, queueContext, statementName, type QueueContext } from './queue-context';
+import { commandIdFor, isUuid, named, prepared, queueContext, type QueueContext } from './queue-context';
 import { classified } from './classify-error';
 import { deadLetters } from './dead-letters';
 import { withPgRetry } from './retry';
 import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
-import { schemaName, withSchema } from './schema-name';
+import { schemaName } from './schema-name';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Commands one history page examines at most (newest first), whatever its filters match. */
 const HISTORY_SCAN_BUDGET = 5_000;
 
-/** Beside this file in src/ and in dist/ (the build copies sql/ along, scripts/copy-assets.js). */
-const CLAIM_SQL_PATH = path.join(__dirname, 'sql', 'claim.sql');
 /** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
 const EVENTS_NOTIFY_DELAY_MS = 25;
 
@@ -38,8 +34,7 @@ const EVENTS_NOTIFY_DELAY_MS = 25;
  */
 export class PostgresQueue implements CommandStore {
   private readonly ctx: QueueContext;
-  private readonly claimSql: string;
-  private readonly claimName: string;
+  private readonly claimQuery: (values: unknown[]) => QueryConfig;
   private readonly listener: PgListener;
   private readonly signal: WorkSignal;
   private readonly dead: ReturnType<typeof deadLetters>;
@@ -47,8 +42,7 @@ export class PostgresQueue implements CommandStore {
 
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
-    this.claimSql = withSchema(readFileSync(CLAIM_SQL_PATH, 'utf8'), this.ctx.schema);
-    this.claimName = statementName('claim', this.claimSql);
+    this.claimQuery = prepared('claim', `SELECT * FROM ${this.ctx.schema.quoted}.claim_commands($1, $2, $3)`);
     this.listener = new PgListener(pool);
     this.signal = new WorkSignal(this.ctx, this.listener);
     this.events = new PostgresEventLog(this.ctx, this.listener);
@@ -78,17 +72,17 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    // A named statement: parsed and planned once per connection (after five custom plans
-    // PostgreSQL keeps the generic plan: claim.sql reads its arguments so that both cost the
-    // same), not on every call, which cost ~1-2 ms a claim, most of a claim at low load. A generic plan is built from the statistics of the moment and replaced
-    // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: claim.sql
+    // claim_commands() (migrations/0013-claim-function.sql) plans its statement once per
+    // connection (a forced generic plan), not on every call, which cost ~1-2 ms a claim, most of
+    // a claim at low load. A generic plan is built from the statistics of the moment and replaced
+    // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: the claim
     // reaches the rows it updates by ctid, never by a join the planner could turn into a scan
     // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
     // 10,000 queued).
-    const query = { name: this.claimName, text: this.claimSql, values: [options.max, options.leaseMs, this.ctx.maxInFlightPerDevice] };
+    const query = this.claimQuery([options.max, options.leaseMs, this.ctx.maxInFlightPerDevice]);
     const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow & { expired: number }>(query)));
     if ((rows[0]?.expired ?? 0) > 0) this.ctx.eventsLogged();
-    // one row with no command when the claim only expired commands (claim.sql)
+    // one row with no command when the claim only expired commands (claim_commands())
     return rows.filter((row) => row.id !== null).map(toClaimedCommand);
   }
 

@@ -22,8 +22,3 @@ export function schemaName(name: string): SchemaName {
   }
   return { name, quoted: escapeIdentifier(name), workChannel: `${name}:work`, eventsChannel: `${name}:events` };
 }
-
-/** Replaces `:schema` in SQL text with the quoted schema name. */
-export function withSchema(sql: string, schema: SchemaName): string {
-  return sql.replace(/:schema\b/g, schema.quoted);
-}
