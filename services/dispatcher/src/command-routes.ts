@@ -4,8 +4,8 @@ import {
   type EnqueueInput, type OfflinePolicy, type StoredCommand,
 } from '@outbound/core/command';
 import type { RouteRegistry } from '@outbound/core/registry';
-import type { CommandQueue } from '@outbound/core/queue';
-import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@outbound/core/service';
+import type { CommandQueue, EnqueueResult } from '@outbound/core/queue';
+import { requestLogger, retryAfterSeconds, type Logger, type Span, type Tracing } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { HopTimer } from './hop-timer';
 import type { DispatcherMetrics } from './metrics';
@@ -26,7 +26,7 @@ export interface CommandRoutesDeps {
   batchMax: number;
   /** Runs before each route (authentication with the `send` role). */
   guard: RequestHandler;
-  /** Where each accepted command's first line goes (with the request id, from `req.log`). */
+  /** Where each accepted command's first line goes (with the request id: requestLogger). */
   transitions: TransitionLog;
   logger: Logger;
   /** Each enqueue gets a span, and each command the traceparent its deliveries continue (tracing on). */
@@ -71,6 +71,17 @@ function withIdempotencyHeader(req: Request): unknown {
   return { ...body, idempotencyKey: key };
 }
 
+/** The enqueue of a traced request: the span names the command and ends with the store call. */
+async function tracedEnqueue(enqueuer: CommandRoutesDeps['enqueuer'], input: EnqueueInput, span: Span): Promise<EnqueueResult> {
+  try {
+    const result = await enqueuer.enqueue(input, { checked: true });
+    span.setAttribute('outbound.command_id', result.id);
+    return result;
+  } finally {
+    span.end();
+  }
+}
+
 /** Aborts when the caller hangs up, so a long-poll stops reading the store for nobody. */
 function callerGone(req: Request): AbortSignal {
   const controller = new AbortController();
@@ -89,6 +100,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
   // Built once: a zod schema costs far more to build than to run (5% of the API's CPU when built per request).
   const batchEnvelope = batchEnvelopeSchema(deps.batchMax);
   const read = (id: string) => () => queue.get(id);
+  // With info lines off, an accepted command's line is neither sampled nor built.
+  const infoOn = () => deps.logger.isLevelEnabled('info');
   const answerCommand = (command: StoredCommand, extra: Record<string, unknown> = {}) => ({
     status: TERMINAL_STATUSES.has(command.status) ? 200 : 202,
     body: { ...toCommandView(command), ...extra },
@@ -105,13 +118,13 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     const context = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
     if (context) input.traceContext = context;
     const storeAt = deps.hops?.now() ?? 0;
-    const result = await deps.enqueuer.enqueue(input).then((r) => {
-      span?.setAttribute('outbound.command_id', r.id);
-      return r;
-    }).finally(() => span?.end());
+    // The input is as parseEnqueueBody answered it, with our own trace context: not checked twice.
+    const result = span ? await tracedEnqueue(deps.enqueuer, input, span) : await deps.enqueuer.enqueue(input, { checked: true });
     const storedAt = deps.hops?.now() ?? 0;
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
-    deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
+    if (infoOn()) {
+      deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }), 'command accepted');
+    }
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
       if (deps.hops) timeEnqueue(deps.hops, res, storeAt, storedAt);
@@ -157,8 +170,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
       const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
       if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
       storeAt = deps.hops?.now() ?? 0;
-      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
+      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input), { checked: true }).finally(() => span?.end());
       storedAt = deps.hops?.now() ?? 0;
+      const logAccepted = infoOn();
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
@@ -167,7 +181,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
         } else {
           accepted += 1;
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
-          deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }, 'command accepted');
+          if (logAccepted) {
+            deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
+          }
           results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
           acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
