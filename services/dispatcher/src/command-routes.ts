@@ -12,6 +12,7 @@ import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
 import { batchEnvelopeSchema, historyQuery, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
 import { commandIdParams } from './schemas/common';
+import type { HotRoutes } from './hot-routes';
 import { commandContext, startEnqueueSpan, traceFields } from './tracing';
 
 export interface CommandRoutesDeps {
@@ -94,7 +95,7 @@ function callerGone(req: Request): AbortSignal {
  * Enqueue answers 202 `{id, status, duplicate}`; with `?waitMs` it holds the answer until the
  * command is terminal (200 with the full command) or the wait passes (202 with the full command).
  */
-export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): void {
+export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): HotRoutes {
   const { queue, waiter, metrics } = deps;
   const waitQuery = waitQuerySchema(deps.maxWaitMs);
   // Built once: a zod schema costs far more to build than to run (5% of the API's CPU when built per request).
@@ -107,7 +108,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     body: { ...toCommandView(command), ...extra },
   });
 
-  app.post('/v1/commands', deps.guard, async (req, res) => {
+  const enqueueOne = async (req: Request, res: Response): Promise<void> => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const parsed = parseEnqueueBody(withIdempotencyHeader(req));
     const { input } = parsed;
@@ -134,9 +135,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `command ${result.id} is gone (retention passed)`);
     const answer = answerCommand(command, { duplicate: result.duplicate });
     res.status(answer.status).json(answer.body);
-  });
+  };
 
-  app.post('/v1/commands/batch', deps.guard, async (req, res) => {
+  const enqueueMany = async (req: Request, res: Response): Promise<void> => {
     // One key cannot name many commands: silently ignoring it would let a caller believe its retry is safe.
     if (req.get('Idempotency-Key') !== undefined) {
       throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
@@ -205,7 +206,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
     if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
-  });
+  };
+  app.post('/v1/commands', deps.guard, enqueueOne);
+  app.post('/v1/commands/batch', deps.guard, enqueueMany);
 
   app.get('/v1/commands', deps.guard, async (req, res) => {
     const { limit, cursor, ...filter } = parseOrThrow(historyQuery, req.query, ['query']);
@@ -227,6 +230,12 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     waiter.notify(id);
     res.status(200).json(toCommandView(command));
   });
+
+  // The enqueues are also served without the router's walk (hot-routes.ts), with the same handlers.
+  return new Map([
+    ['/v1/commands', [deps.guard, enqueueOne]],
+    ['/v1/commands/batch', [deps.guard, enqueueMany]],
+  ]);
 }
 
 /** The request id the caller sent (`X-Request-Id`, when it was usable and so became the request's id); undefined when the service made one up. */
