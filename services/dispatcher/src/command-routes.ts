@@ -112,7 +112,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const parsed = parseEnqueueBody(withIdempotencyHeader(req));
     const { input } = parsed;
-    if ((await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
+    // Only offline: "reject" asks the registry (and waits a turn for it).
+    if (parsed.offline === 'reject' && (await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
     // The caller's own request id rides along, so the command's later transition lines carry it.
