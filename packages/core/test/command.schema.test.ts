@@ -1,4 +1,4 @@
-import { COMMAND_DEFAULTS, COMMAND_LIMITS, OutboundError, parseEnqueueRequest, toCommandView } from '@outbound/core';
+import { checkEnqueueInput, COMMAND_DEFAULTS, COMMAND_LIMITS, OutboundError, parseEnqueueBody, parseEnqueueRequest, toCommandView } from '@outbound/core';
 
 function validationDetails(body: unknown): Array<{ path: string; message: string }> {
   try {
@@ -50,6 +50,23 @@ describe('enqueue request schema', () => {
     expect(validationDetails({ phyId: 'D1', payload: '', ttlMs: 60_000, deliverAt: Date.now() + 120_000 }).map((d) => d.path)).toEqual(['deliverAt']);
     expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: 9007199254740991 }).map((d) => d.path)).toEqual(['deliverAt']);
     expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: '2999-01-01T00:00:00Z' }).map((d) => d.path)).toEqual(['deliverAt']);
+  });
+
+  it('answers only inputs the queue\'s own check accepts, at every bound (the queue does not check them again)', () => {
+    const L = COMMAND_LIMITS;
+    const payload = Buffer.alloc(L.payloadMaxBytes, 1).toString('base64');
+    const bodies = [
+      { phyId: 'D1', payload: '' },
+      { phyId: 'D'.repeat(64), payload, priority: L.priorityMin, ttlMs: L.ttlMsMin, ackTimeoutMs: L.ackTimeoutMsMin, maxAttempts: L.maxAttemptsMin, idempotencyKey: 'k' },
+      { phyId: 'D1', payload, priority: L.priorityMax, ttlMs: L.ttlMsMax, ackTimeoutMs: L.ackTimeoutMsMax, maxAttempts: L.maxAttemptsMax, idempotencyKey: 'k'.repeat(L.idempotencyKeyMaxLength) },
+      { phyId: 'D1', payload: '', deliverAt: 0, offline: 'reject' },
+      { phyId: 'D1', payload: '', ttlMs: 60_000, deliverAt: new Date(Date.now() + 30_000).toISOString() },
+    ];
+    for (const body of bodies) expect(checkEnqueueInput(parseEnqueueBody(body).input)).toBeNull();
+  });
+
+  it('refuses an ISO deliverAt before 1970 naming deliverAt, as the queue would', () => {
+    expect(validationDetails({ phyId: 'D1', payload: '', deliverAt: '1969-12-31T23:59:59Z' })).toEqual([{ path: 'deliverAt', message: 'must not be negative' }]);
   });
 
   it('refuses an oversized payload on its length, before looking at its content', () => {

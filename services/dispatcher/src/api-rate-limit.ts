@@ -49,6 +49,16 @@ export function apiRateLimit(options: ApiRateLimitOptions): RequestHandler {
     return limiter;
   };
   let lastWarnedAt = 0;
+  // Hashed once per configured key (only keys that passed authentication get here).
+  const keyIds = new Map<string, string>();
+  const idOf = (key: string) => {
+    let id = keyIds.get(key);
+    if (id === undefined) {
+      id = keyId(key);
+      keyIds.set(key, id);
+    }
+    return id;
+  };
 
   return (req, res, next) => {
     const { key, role } = callerOf(res);
@@ -57,7 +67,7 @@ export function apiRateLimit(options: ApiRateLimitOptions): RequestHandler {
       next();
       return;
     }
-    limiterFor(points).consume(keyId(key)).then(
+    limiterFor(points).consume(idOf(key)).then(
       () => next(),
       (rejection: unknown) => {
         if (rejection instanceof RateLimiterRes) {

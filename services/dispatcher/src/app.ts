@@ -11,6 +11,7 @@ import { registerCommandRoutes } from './command-routes';
 import { registerConsoleRoutes } from './console-routes';
 import { registerCredentialRoutes } from './credential-routes';
 import { EnqueueCoalescer } from './enqueue-coalescer';
+import { hotRoutes, type HotRoutes } from './hot-routes';
 import type { CompletionWaiter } from './completion-waiter';
 import type { ApiRole } from './config';
 import { registerEventRoutes } from './events/event-routes';
@@ -67,6 +68,15 @@ export function createApp(deps: AppDeps): Express {
     });
   }
   app.use(requestObserver({ logger: deps.logger, registry: deps.metricsRegistry, sampling: deps.logSampling }));
+  // Authentication and the rate limit come before the body parser: a caller without a key, or
+  // over its limit, costs headers only. A body that is not JSON answers 415 before it is read.
+  const v1: RequestHandler[] = [
+    ...(deps.tracing?.enabled ? [tracedRequests(deps.tracing)] : []),
+    authenticate(deps.apiKeys), deps.rateLimit, requireJsonBody, express.json({ limit: deps.bodyLimitBytes }),
+  ];
+  // The enqueue routes, served with the same /v1 middleware without walking the router; filled below.
+  const hot: HotRoutes = new Map();
+  app.use(hotRoutes(v1, hot));
 
   const openApi = buildOpenApiDocument({ maxWaitMs: deps.maxWaitMs, batchMax: deps.batchMax });
   app.get('/openapi.json', (_req, res) => {
@@ -74,12 +84,9 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(healthRoutes({ isReady: deps.isReady, checks: deps.checks, registry: deps.metricsRegistry }));
   registerConsoleRoutes(app);
-  if (deps.tracing?.enabled) app.use('/v1', tracedRequests(deps.tracing));
-  // Authentication and the rate limit come before the body parser: a caller without a key, or
-  // over its limit, costs headers only. A body that is not JSON answers 415 before it is read.
-  app.use('/v1', authenticate(deps.apiKeys), deps.rateLimit, requireJsonBody, express.json({ limit: deps.bodyLimitBytes }));
+  app.use('/v1', ...v1);
 
-  registerCommandRoutes(app, {
+  const enqueueRoutes = registerCommandRoutes(app, {
     queue: deps.queue,
     enqueuer: new EnqueueCoalescer(deps.queue, { concurrency: deps.enqueueConcurrency, maxBatch: deps.batchMax }),
     waiter: deps.waiter,
@@ -93,6 +100,7 @@ export function createApp(deps: AppDeps): Express {
     tracing: deps.tracing,
     ...(hops ? { hops } : {}),
   });
+  for (const [path, handlers] of enqueueRoutes) hot.set(path, handlers);
   registerEventRoutes(app, { events: deps.queue, guard: requireRole('send'), metrics: deps.metrics, logger: deps.logger, ...deps.eventStreams });
   registerWebhookRoutes(app, { store: deps.webhooks, events: deps.queue, guard: requireRole('admin') });
   registerAdminRoutes(app, { queue: deps.queue, registry: deps.registry, credentials: deps.credentials, guard: requireRole('admin') });

@@ -4,14 +4,15 @@ import {
   type EnqueueInput, type OfflinePolicy, type StoredCommand,
 } from '@outbound/core/command';
 import type { RouteRegistry } from '@outbound/core/registry';
-import type { CommandQueue } from '@outbound/core/queue';
-import { requestLogger, retryAfterSeconds, type Logger, type Tracing } from '@outbound/core/service';
+import type { CommandQueue, EnqueueResult } from '@outbound/core/queue';
+import { requestLogger, retryAfterSeconds, type Logger, type Span, type Tracing } from '@outbound/core/service';
 import type { CompletionWaiter } from './completion-waiter';
 import type { HopTimer } from './hop-timer';
 import type { DispatcherMetrics } from './metrics';
 import type { TransitionLog } from './transition-log';
 import { batchEnvelopeSchema, historyQuery, idempotencyHeaders, waitQuerySchema } from './schemas/commands';
 import { commandIdParams } from './schemas/common';
+import type { HotRoutes } from './hot-routes';
 import { commandContext, startEnqueueSpan, traceFields } from './tracing';
 
 export interface CommandRoutesDeps {
@@ -26,7 +27,7 @@ export interface CommandRoutesDeps {
   batchMax: number;
   /** Runs before each route (authentication with the `send` role). */
   guard: RequestHandler;
-  /** Where each accepted command's first line goes (with the request id, from `req.log`). */
+  /** Where each accepted command's first line goes (with the request id: requestLogger). */
   transitions: TransitionLog;
   logger: Logger;
   /** Each enqueue gets a span, and each command the traceparent its deliveries continue (tracing on). */
@@ -71,6 +72,17 @@ function withIdempotencyHeader(req: Request): unknown {
   return { ...body, idempotencyKey: key };
 }
 
+/** The enqueue of a traced request: the span names the command and ends with the store call. */
+async function tracedEnqueue(enqueuer: CommandRoutesDeps['enqueuer'], input: EnqueueInput, span: Span): Promise<EnqueueResult> {
+  try {
+    const result = await enqueuer.enqueue(input, { checked: true });
+    span.setAttribute('outbound.command_id', result.id);
+    return result;
+  } finally {
+    span.end();
+  }
+}
+
 /** Aborts when the caller hangs up, so a long-poll stops reading the store for nobody. */
 function callerGone(req: Request): AbortSignal {
   const controller = new AbortController();
@@ -83,35 +95,38 @@ function callerGone(req: Request): AbortSignal {
  * Enqueue answers 202 `{id, status, duplicate}`; with `?waitMs` it holds the answer until the
  * command is terminal (200 with the full command) or the wait passes (202 with the full command).
  */
-export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): void {
+export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): HotRoutes {
   const { queue, waiter, metrics } = deps;
   const waitQuery = waitQuerySchema(deps.maxWaitMs);
   // Built once: a zod schema costs far more to build than to run (5% of the API's CPU when built per request).
   const batchEnvelope = batchEnvelopeSchema(deps.batchMax);
   const read = (id: string) => () => queue.get(id);
+  // With info lines off, an accepted command's line is neither sampled nor built.
+  const infoOn = () => deps.logger.isLevelEnabled('info');
   const answerCommand = (command: StoredCommand, extra: Record<string, unknown> = {}) => ({
     status: TERMINAL_STATUSES.has(command.status) ? 200 : 202,
     body: { ...toCommandView(command), ...extra },
   });
 
-  app.post('/v1/commands', deps.guard, async (req, res) => {
+  const enqueueOne = async (req: Request, res: Response): Promise<void> => {
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const parsed = parseEnqueueBody(withIdempotencyHeader(req));
     const { input } = parsed;
-    if ((await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
+    // Only offline: "reject" asks the registry (and waits a turn for it).
+    if (parsed.offline === 'reject' && (await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
     // The caller's own request id rides along, so the command's later transition lines carry it.
     const context = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
     if (context) input.traceContext = context;
     const storeAt = deps.hops?.now() ?? 0;
-    const result = await deps.enqueuer.enqueue(input).then((r) => {
-      span?.setAttribute('outbound.command_id', r.id);
-      return r;
-    }).finally(() => span?.end());
+    // The input is as parseEnqueueBody answered it, with our own trace context: not checked twice.
+    const result = span ? await tracedEnqueue(deps.enqueuer, input, span) : await deps.enqueuer.enqueue(input, { checked: true });
     const storedAt = deps.hops?.now() ?? 0;
     if (!result.duplicate) metrics.enqueued.inc({ source: 'single' });
-    deps.transitions.success(requestLogger(req, deps.logger), { commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }, 'command accepted');
+    if (infoOn()) {
+      deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }), 'command accepted');
+    }
     if (!waitMs) {
       res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
       if (deps.hops) timeEnqueue(deps.hops, res, storeAt, storedAt);
@@ -121,9 +136,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     if (!command) throw new OutboundError('COMMAND_NOT_FOUND', `command ${result.id} is gone (retention passed)`);
     const answer = answerCommand(command, { duplicate: result.duplicate });
     res.status(answer.status).json(answer.body);
-  });
+  };
 
-  app.post('/v1/commands/batch', deps.guard, async (req, res) => {
+  const enqueueMany = async (req: Request, res: Response): Promise<void> => {
     // One key cannot name many commands: silently ignoring it would let a caller believe its retry is safe.
     if (req.get('Idempotency-Key') !== undefined) {
       throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
@@ -157,8 +172,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
       const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
       if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
       storeAt = deps.hops?.now() ?? 0;
-      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input)).finally(() => span?.end());
+      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input), { checked: true }).finally(() => span?.end());
       storedAt = deps.hops?.now() ?? 0;
+      const logAccepted = infoOn();
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
@@ -167,7 +183,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
         } else {
           accepted += 1;
           if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
-          deps.transitions.success(requestLogger(req, deps.logger), { commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }, 'command accepted');
+          if (logAccepted) {
+            deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
+          }
           results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
           acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
@@ -189,7 +207,9 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
     if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
-  });
+  };
+  app.post('/v1/commands', deps.guard, enqueueOne);
+  app.post('/v1/commands/batch', deps.guard, enqueueMany);
 
   app.get('/v1/commands', deps.guard, async (req, res) => {
     const { limit, cursor, ...filter } = parseOrThrow(historyQuery, req.query, ['query']);
@@ -211,6 +231,12 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): vo
     waiter.notify(id);
     res.status(200).json(toCommandView(command));
   });
+
+  // The enqueues are also served without the router's walk (hot-routes.ts), with the same handlers.
+  return new Map([
+    ['/v1/commands', [deps.guard, enqueueOne]],
+    ['/v1/commands/batch', [deps.guard, enqueueMany]],
+  ]);
 }
 
 /** The request id the caller sent (`X-Request-Id`, when it was usable and so became the request's id); undefined when the service made one up. */

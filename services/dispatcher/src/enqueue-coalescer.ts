@@ -1,9 +1,10 @@
-import { isOutboundError, type CommandQueue, type EnqueueInput, type EnqueueResult, type OutboundError } from '@outbound/core';
+import { isOutboundError, type CommandQueue, type EnqueueInput, type EnqueueOptions, type EnqueueResult, type OutboundError } from '@outbound/core';
 
 type Answer = EnqueueResult | OutboundError;
 
 interface Waiting {
   inputs: EnqueueInput[];
+  checked: boolean;
   resolve: (answers: Answer[]) => void;
   reject: (error: unknown) => void;
 }
@@ -18,6 +19,7 @@ interface Waiting {
  *
  * Per-request answers are unchanged: each command is decided alone inside the batch (caps,
  * idempotency keys, validation), in arrival order. A store error fails every request of that call.
+ * A call is `checked` (the queue does not check its inputs again) when every request in it was.
  */
 export class EnqueueCoalescer {
   private readonly waiting: Waiting[] = [];
@@ -30,18 +32,18 @@ export class EnqueueCoalescer {
   ) {}
 
   /** Answers one result or coded error per input, in input order (as `CommandQueue.enqueueBatch`). */
-  enqueueBatch(inputs: EnqueueInput[]): Promise<Answer[]> {
+  enqueueBatch(inputs: EnqueueInput[], options?: EnqueueOptions): Promise<Answer[]> {
     if (inputs.length === 0) return Promise.resolve([]);
     return new Promise<Answer[]>((resolve, reject) => {
-      this.waiting.push({ inputs, resolve, reject });
+      this.waiting.push({ inputs, checked: options?.checked === true, resolve, reject });
       this.waitingCommands += inputs.length;
       this.pump();
     });
   }
 
   /** One command: the result, or its coded error thrown (as `CommandQueue.enqueue`). */
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const [answer] = await this.enqueueBatch([input]);
+  async enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<EnqueueResult> {
+    const [answer] = await this.enqueueBatch([input], options);
     if (isOutboundError(answer)) throw answer;
     return answer!;
   }
@@ -67,7 +69,12 @@ export class EnqueueCoalescer {
 
   private async send(group: Waiting[]): Promise<void> {
     try {
-      const answers = await this.queue.enqueueBatch(group.flatMap((w) => w.inputs));
+      const inputs = group.length === 1 ? group[0]!.inputs : group.flatMap((w) => w.inputs);
+      const answers = await this.queue.enqueueBatch(inputs, { checked: group.every((w) => w.checked) });
+      if (group.length === 1) {
+        group[0]!.resolve(answers);
+        return;
+      }
       let at = 0;
       for (const waiting of group) {
         waiting.resolve(answers.slice(at, at + waiting.inputs.length));

@@ -27,10 +27,17 @@ export class TransitionLog {
     this.dropped = logLinesDroppedCounter(registry);
   }
 
-  /** A success-path transition: written when the sampler keeps it. */
-  success(logger: Logger, fields: TransitionFields, message: string): void {
-    if (this.sampler.keep()) logger.info(fields, message);
-    else this.dropped.inc({ kind: 'transition' });
+  /**
+   * A success-path transition: written when the sampler keeps it. The logger and the fields may
+   * be given as functions, called only for a line that is written (a request's child logger and
+   * a line's fields cost more than the sampler's verdict).
+   */
+  success(logger: Logger | (() => Logger), fields: TransitionFields | (() => TransitionFields), message: string): void {
+    if (!this.sampler.keep()) {
+      this.dropped.inc({ kind: 'transition' });
+      return;
+    }
+    (typeof logger === 'function' ? logger() : logger).info(typeof fields === 'function' ? fields() : fields, message);
   }
 
   /** A failure-path transition: always written (`warn` for a command that will not be delivered). */

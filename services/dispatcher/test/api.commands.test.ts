@@ -118,6 +118,29 @@ describe('public API: commands (worker off, real Redis)', () => {
     expect(Date.now() - started).toBeLessThan(1_500);
   });
 
+  it('answers the enqueue paths the same however they are spelled, and labels them by route pattern', async () => {
+    // The exact paths are served without the router's walk; a trailing slash or other letter
+    // case goes through the router, as every other route does: the answers must not differ.
+    for (const path of ['/v1/commands', '/v1/commands/', '/V1/Commands']) {
+      const res = await request(d.app).post(path).set(as(SEND_KEY)).send({ phyId: 'DEV-SP', payload }).expect(202);
+      expect(res.body).toEqual({ id: expect.any(String), status: 'queued', duplicate: false });
+      const bad = await request(d.app).post(path).set(as(SEND_KEY)).send({ phyId: 'DEV-SP', payload, priority: 12 }).expect(400);
+      expect(bad.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'priority' }] });
+      await request(d.app).post(path).send({ phyId: 'DEV-SP', payload }).expect(401);
+      await request(d.app).post(path).set(as(SEND_KEY)).set('content-type', 'text/plain').send('x').expect(415);
+    }
+    for (const path of ['/v1/commands/batch', '/v1/commands/batch/']) {
+      const res = await request(d.app).post(path).set(as(SEND_KEY)).send({ commands: [{ phyId: 'DEV-SP', payload }, { phyId: 'DEV-SP' }] }).expect(200);
+      expect(res.body).toMatchObject({ accepted: 1, failed: 1 });
+    }
+    const metrics = (await request(d.app).get('/metrics').expect(200)).text;
+    for (const [route, status] of [['/v1/commands', 202], ['/v1/commands', 400], ['/v1/commands/batch', 200]] as const) {
+      expect(metrics).toMatch(new RegExp(`outbound_http_requests_total\\{[^}]*method="POST",route="${route}",status="${status}"[^}]*\\} [1-9]`));
+    }
+    // A request refused before any route matched names none, as before.
+    expect(metrics).toMatch(/outbound_http_requests_total\{[^}]*method="POST",route="unmatched",status="401"[^}]*\} [1-9]/);
+  });
+
   it('serves unknown routes as 404 in the error shape', async () => {
     const res = await request(d.app).get('/v1/nothing-here').set(as(SEND_KEY)).expect(404);
     expect(res.body.code).toBe('NOT_FOUND');

@@ -4,9 +4,11 @@ import { COMMAND_DEFAULTS, COMMAND_LIMITS, PAYLOAD_MAX_BASE64_CHARS, PHY_ID_MESS
 import { COMMAND_STATUSES, WAITING_FOR, type EnqueueInput, type FieldIssue } from './types';
 
 /**
- * The one command schema. The API parses its JSON body with `enqueueRequestSchema`, turns it
- * into an EnqueueInput and checks that with `enqueueInputSchema`, the same check the queue
- * layer (queue/validated-queue.ts) runs on every enqueue whoever calls it; the stores run none.
+ * The one command schema. The API parses its JSON body with `enqueueRequestSchema` and turns it
+ * into an EnqueueInput; `enqueueInputSchema` is the check the queue layer
+ * (queue/validated-queue.ts) runs on every enqueue whoever calls it, except on inputs the API
+ * has just parsed (the request schema checks the same fields with the same bounds); the
+ * stores run none.
  */
 
 export const phyIdSchema = z.string().regex(PHY_ID_PATTERN, PHY_ID_MESSAGE);
@@ -147,12 +149,20 @@ export function parseEnqueueRequest(body: unknown, prefix: (string | number)[] =
   return parseEnqueueBody(body, prefix).input;
 }
 
-/** parseEnqueueRequest, with the request's offline policy (which is not stored with the command). */
+/**
+ * parseEnqueueRequest, with the request's offline policy (which is not stored with the command).
+ * What it answers needs no second check (the queue takes it with `{ checked: true }`): the
+ * request schema bounds every field as the queue's does and the defaults are within those
+ * bounds; only a deliverAt (its ISO conversion, and its bound on now + ttlMs) is checked again
+ * here, with the queue's own schema.
+ */
 export function parseEnqueueBody(body: unknown, prefix: (string | number)[] = []): { input: EnqueueInput; offline: OfflinePolicy } {
   const request = parseOrThrow(enqueueRequestSchema, body, prefix);
   const input = toEnqueueInput(request);
-  const invalid = checkEnqueueInput(input, prefix);
-  if (invalid) throw invalid;
+  if (input.deliverAt !== undefined) {
+    const invalid = checkEnqueueInput(input, prefix);
+    if (invalid) throw invalid;
+  }
   return { input, offline: request.offline ?? 'queue' };
 }
 

@@ -10,15 +10,23 @@ import type { EventLog } from './events';
  * priority then enqueue order, at most `maxInFlightPerDevice` outstanding, and a command
  * waiting for a retry keeps its place at the head of its device's line.
  */
+export interface EnqueueOptions {
+  /**
+   * Every input came from `parseEnqueueBody` (the API's parse, which checks all the queue
+   * checks) unchanged but for a trace context of our own: the queue does not check them again.
+   */
+  checked?: boolean;
+}
+
 export interface CommandQueue extends EventLog {
   /**
    * Enqueues one command. Idempotent by `idempotencyKey`, scoped to the device: a repeat asking
    * for the same thing answers the first id (`duplicate: true`), a repeat with another payload or
    * parameters throws IDEMPOTENCY_CONFLICT. Throws VALIDATION_FAILED and QUEUE_FULL.
    */
-  enqueue(input: EnqueueInput): Promise<EnqueueResult>;
+  enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<EnqueueResult>;
   /** Enqueues many; each item answers on its own (a full device does not fail its neighbours). */
-  enqueueBatch(inputs: EnqueueInput[]): Promise<Array<EnqueueResult | OutboundError>>;
+  enqueueBatch(inputs: EnqueueInput[], options?: EnqueueOptions): Promise<Array<EnqueueResult | OutboundError>>;
 
   /** Claims up to `max` ready commands, each with a lease token valid for `leaseMs`. */
   claim(options: ClaimOptions): Promise<ClaimedCommand[]>;
@@ -167,7 +175,7 @@ export interface ListCommandsOptions {
 export interface StoreEnqueueItem extends EnqueueInput {
   /** Minted by the store's `newCommandId`; a re-sent call with the same id answers the stored command. */
   id: string;
-  /** enqueueFingerprint(input): kept with an idempotency key, compared on a repeat. */
+  /** enqueueFingerprint(input) with an idempotency key, kept and compared on a repeat; '' without one (nothing reads it). */
   fingerprint: string;
 }
 

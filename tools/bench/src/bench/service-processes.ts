@@ -86,12 +86,15 @@ export interface RunningDispatcher {
   apiUrl: string;
 }
 
-/** Starts the built dispatcher (services/dispatcher/dist/main.js) as its own process, bound to 127.0.0.1. */
+/**
+ * Starts the built dispatcher (services/dispatcher/dist/main.js) as its own process, bound to 127.0.0.1;
+ * `repoRoot` names another built tree to run instead of this one (to compare two builds in one run).
+ */
 export async function startDispatcherProcess(
-  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000,
+  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000, repoRoot = REPO_ROOT,
 ): Promise<RunningDispatcher> {
   const httpPort = await freePort();
-  const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'dispatcher', 'dist', 'main.js'), [], {
+  const child = group.spawnNode(name, join(repoRoot, 'services', 'dispatcher', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
     DISPATCHER_HTTP_HOST: '127.0.0.1',
     DISPATCHER_HTTP_PORT: String(httpPort),
