@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { createRedisClient } from '@outbound/core';
 import { startBenchRedis } from './bench-stores';
@@ -81,6 +82,12 @@ async function redisCalls(client: ReturnType<typeof createRedisClient>): Promise
   return { scripts, all };
 }
 
+/** Read and write system calls a process has made (/proc/<pid>/io: syscr, syscw); load-independent, unlike CPU time. */
+function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -108,11 +115,13 @@ async function main(): Promise<void> {
       const worker = await startDispatcherProcess(group, `path-worker-${round}`, stores, { DISPATCHER_HOP_TIMING: process.env.BENCH_HOP_TIMING === '1' ? 'true' : 'false' }, prof(`dispatcher-${round}`), READY_MS);
       const cpu = new CpuMeter({ dispatcher: worker.pid, ingress: ingress.pid, redis: redis.pid, devices: fleet.pid });
       const [callsBefore, redisBefore] = [await batchCalls(ingress.httpUrl), await redisCalls(stats)];
+      const [ingressIo, workerIo] = [syscalls(ingress.pid), syscalls(worker.pid)];
       cpu.begin();
       const started = Date.now();
       await waitUntil(`${n} commands applied`, 600_000, async () => fleet.counters.applied >= applied + n);
       const seconds = cpu.seconds();
       const wall = (Date.now() - started) / 1000;
+      const [ingressIoAfter, workerIoAfter] = [syscalls(ingress.pid), syscalls(worker.pid)];
       const [callsAfter, redisAfter] = [await batchCalls(ingress.httpUrl), await redisCalls(stats)];
       applied += n;
       await group.stop(`path-worker-${round}`);
@@ -125,6 +134,10 @@ async function main(): Promise<void> {
         'deliveries per batch call': Math.round((n / Math.max(1, callsAfter - callsBefore)) * 10) / 10,
         'redis scripts /cmd': Math.round(((redisAfter.scripts - redisBefore.scripts) / n) * 100) / 100,
         'redis calls /cmd': Math.round(((redisAfter.all - redisBefore.all) / n) * 100) / 100,
+        'ingress writes /cmd': Math.round(((ingressIoAfter.writes - ingressIo.writes) / n) * 100) / 100,
+        'ingress reads /cmd': Math.round(((ingressIoAfter.reads - ingressIo.reads) / n) * 100) / 100,
+        'dispatcher writes /cmd': Math.round(((workerIoAfter.writes - workerIo.writes) / n) * 100) / 100,
+        'dispatcher reads /cmd': Math.round(((workerIoAfter.reads - workerIo.reads) / n) * 100) / 100,
       };
       rows.push(row);
       console.log(`round ${round}: ${JSON.stringify(row)}`);
