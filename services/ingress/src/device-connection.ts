@@ -82,11 +82,7 @@ export class DeviceConnection {
   private registrationWaiters: Array<(ready: boolean) => void> | null = null;
   private readonly deliveries = new PendingDeliveries();
   private readonly decoder: FrameDecoder;
-  /** The first frame sent in this tick, written at its end (null: none waits). */
-  private outFrame: Buffer | null = null;
-  /** Frames sent after it in the same tick (rare: a COMMAND and a PONG, a burst for one device). */
-  private outMore: Buffer[] | null = null;
-  private outBytes = 0;
+  private corked = false;
   /** Handshake material, dropped at WELCOME. */
   private handshake: { clientNonce: Buffer; serverNonce: Buffer; verdict: AdmitVerdict & { kind: 'credentials' } } | null = null;
 
@@ -368,24 +364,23 @@ export class DeviceConnection {
   }
 
   /**
-   * Sends one frame: the frames of one tick go out in one socket write at its end (one syscall
-   * for a burst of COMMANDs), one nextTick flushing every connection written to in the tick.
-   * Gathered here rather than by cork/uncork, which put each frame through the stream's
-   * buffered-write path. A device whose unread bytes pass the high-water mark is disconnected:
-   * its buffer would otherwise grow without end. Answers false when the frame was not sent.
+   * Writes one frame. Writes in one tick are corked together (one syscall for a burst of
+   * COMMANDs). A device whose unread bytes pass the high-water mark is disconnected: its
+   * buffer would otherwise grow without end. Answers false when the frame was not written.
    */
   send(frame: Buffer, type: number): boolean {
     const socket = this.socket;
     if (socket.destroyed || !socket.writable) return false;
-    if (this.outFrame === null) {
-      this.outFrame = frame;
-      if (writtenThisTick.push(this) === 1) process.nextTick(flushAll);
-    } else {
-      (this.outMore ??= []).push(frame);
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      // One nextTick uncorks every connection written to in this tick (a batch of deliveries
+      // writes to hundreds), not one callback per connection.
+      if (corkedThisTick.push(this) === 1) process.nextTick(uncorkAll);
     }
-    this.outBytes += frame.length;
+    socket.write(frame);
     this.host.onFrameOut(type);
-    if (socket.writableLength + this.outBytes > this.host.writeHighWaterBytes) {
+    if (socket.writableLength > this.host.writeHighWaterBytes) {
       this.destroy('write_high_water');
       return false;
     }
@@ -418,15 +413,11 @@ export class DeviceConnection {
     this.socket.end();
   }
 
-  /** Writes what this tick sent. */
+  /** Uncorks what this tick wrote. */
   flushWrites(): void {
-    const first = this.outFrame;
-    if (first === null) return;
-    const more = this.outMore;
-    this.outFrame = null;
-    this.outMore = null;
-    this.outBytes = 0;
-    if (!this.socket.destroyed) this.socket.write(more ? Buffer.concat([first, ...more]) : first);
+    if (!this.corked) return;
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
   }
 
   /** Closes at once, without a frame. */
@@ -438,11 +429,11 @@ export class DeviceConnection {
   }
 }
 
-/** Connections sent to in this tick, written together at its end. */
-let writtenThisTick: DeviceConnection[] = [];
+/** Connections corked in this tick, uncorked together at its end. */
+let corkedThisTick: DeviceConnection[] = [];
 
-function flushAll(): void {
-  const conns = writtenThisTick;
-  writtenThisTick = [];
+function uncorkAll(): void {
+  const conns = corkedThisTick;
+  corkedThisTick = [];
   for (const conn of conns) conn.flushWrites();
 }
