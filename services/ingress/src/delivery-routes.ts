@@ -71,9 +71,10 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
       if (open === 0) res.end(text);
       else if (text) res.write(text);
     };
-    const emit = (id: unknown, phyId: unknown, answer: DeliveryAnswer): void => {
+    /** `checked`: id and phyId passed checkDeliveryItem (the line needs no escaping). */
+    const emit = (id: unknown, phyId: unknown, answer: DeliveryAnswer, checked: boolean): void => {
       if (answer.t) answer.t.answered = hostClockMs();
-      buffered += encodeAnswerLine(id, phyId, answer);
+      buffered += encodeAnswerLine(id, phyId, answer, checked);
       open--;
       if (!flushQueued) {
         flushQueued = true;
@@ -85,12 +86,12 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
       const checked = checkDeliveryItem(raw, maxPayloadBytes, ['deliveries', i]);
       if ('issues' in checked) {
         const error = validationError(checked.issues, 'delivery');
-        emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } });
+        emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } }, false);
         continue;
       }
       const item = single && !checked.item.traceparent ? { ...checked.item, traceparent: single } : checked.item;
       const times: DeliveryHopTimes | undefined = received ? { received, answered: 0 } : undefined;
-      void options.tracker.deliver(item, times).then((answer) => emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer));
+      options.tracker.deliverTo(item, times, (answer) => emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer, true));
     }
   });
   return router;

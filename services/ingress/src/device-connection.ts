@@ -163,15 +163,18 @@ export class DeviceConnection {
   }
 
   /**
-   * Writes COMMAND `id` (or joins the one already in flight) and answers its ACK, its timeout,
-   * or the connection's close, whichever comes first.
+   * Writes COMMAND `id` (or joins the one already in flight); `done` runs once, with its ACK,
+   * its timeout, or the connection's close, whichever comes first. Answers `joined`.
    */
-  deliver(id: string, payload: Buffer, ackTimeoutMs: number): { joined: boolean; outcome: Promise<DeliveryOutcome> } {
-    if (this.currentState === ConnState.CLOSING) return { joined: false, outcome: Promise.resolve({ kind: 'closed', reason: this.closeReason || 'closed' }) };
-    const waiting = this.deliveries.wait(id, ackTimeoutMs);
+  deliver(id: string, payload: Buffer, ackTimeoutMs: number, done: (outcome: DeliveryOutcome) => void): boolean {
+    if (this.currentState === ConnState.CLOSING) {
+      done({ kind: 'closed', reason: this.closeReason || 'closed' });
+      return false;
+    }
+    const joined = this.deliveries.wait(id, ackTimeoutMs, done);
     // A write that trips the high-water mark destroys the socket; its close answers the waiter.
-    if (!waiting.joined) this.send(encodeCommand(id, payload), FrameType.COMMAND);
-    return waiting;
+    if (!joined) this.send(encodeCommand(id, payload), FrameType.COMMAND);
+    return joined;
   }
 
   /**
@@ -371,7 +374,9 @@ export class DeviceConnection {
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(uncork, this);
+      // One nextTick uncorks every connection written to in this tick (a batch of deliveries
+      // writes to hundreds), not one callback per connection.
+      if (corkedThisTick.push(this) === 1) process.nextTick(uncorkAll);
     }
     socket.write(frame);
     this.host.onFrameOut(type);
@@ -424,6 +429,11 @@ export class DeviceConnection {
   }
 }
 
-function uncork(conn: DeviceConnection): void {
-  conn.flushWrites();
+/** Connections corked in this tick, uncorked together at its end. */
+let corkedThisTick: DeviceConnection[] = [];
+
+function uncorkAll(): void {
+  const conns = corkedThisTick;
+  corkedThisTick = [];
+  for (const conn of conns) conn.flushWrites();
 }

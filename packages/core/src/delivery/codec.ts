@@ -80,13 +80,11 @@ export function checkDeliveryItem(
     issues.push({ path: at(prefix, 'traceparent'), message: `must be a string of at most ${TRACEPARENT_MAX} characters` });
   }
   if (issues.length > 0) return { issues };
-  return {
-    item: {
-      phyId: phyId as string, id: (id as string).toLowerCase(), payload: Buffer.from(payload as string, 'base64'),
-      ackTimeoutMs: ackTimeoutMs as number, ...(epoch === undefined ? {} : { epoch: epoch as number }),
-      ...(traceparent === undefined ? {} : { traceparent: traceparent as string }),
-    },
-  };
+  // Fields set one by one: conditional spreads take V8's generic object-clone path.
+  const item: DeliveryItem = { phyId: phyId as string, id: (id as string).toLowerCase(), payload: Buffer.from(payload as string, 'base64'), ackTimeoutMs: ackTimeoutMs as number };
+  if (epoch !== undefined) item.epoch = epoch as number;
+  if (traceparent !== undefined) item.traceparent = traceparent as string;
+  return { item };
 }
 
 /** The batch request body for `items`. */
@@ -101,12 +99,16 @@ export function encodeDeliveryBatch(items: readonly DeliveryItem[]): string {
   return `${body}]}`;
 }
 
-/** One NDJSON answer line (with its newline) for the delivery named `id`/`phyId` (null when the item carried no usable string). */
-export function encodeAnswerLine(id: unknown, phyId: unknown, answer: DeliveryAnswer): string {
+/**
+ * One NDJSON answer line (with its newline) for the delivery named `id`/`phyId` (null when the
+ * item carried no usable string). `checked`: the caller vouches that both passed
+ * checkDeliveryItem (a UUID and a phyId need no escaping), so they are not matched again.
+ */
+export function encodeAnswerLine(id: unknown, phyId: unknown, answer: DeliveryAnswer, checked = false): string {
   const head = { id: typeof id === 'string' ? id : null, phyId: typeof phyId === 'string' ? phyId : null };
   const t = answer.t ? { t: answer.t } : {};
   if (answer.status === 200 && 'outcome' in answer) {
-    if (!answer.t && head.id !== null && head.phyId !== null && UUID.test(head.id) && PHY_ID_PATTERN.test(head.phyId)) {
+    if (!answer.t && head.id !== null && head.phyId !== null && (checked || (UUID.test(head.id) && PHY_ID_PATTERN.test(head.phyId)))) {
       // The line of every delivered command, built as text: a checked id and phyId need no
       // escaping, and the rest are a known word, base64 and a number.
       return `{"id":"${head.id}","phyId":"${head.phyId}","status":200,"outcome":"${answer.outcome}","result":"${answer.result.length ? answer.result.toString('base64') : ''}","latencyMs":${answer.latencyMs}}\n`;

@@ -93,6 +93,15 @@ describe('request and answer codecs', () => {
     expect(parseAnswerLine(line.trim())).toEqual({ id, phyId: 'DEV-1', status: 200, outcome: 'rejected', result: Buffer.from('no'), latencyMs: 4, t });
   });
 
+  it('writes the same delivered line for an item the caller checked as for one it matches itself', () => {
+    const answer = { status: 200, outcome: 'ok', result: Buffer.from([1, 2, 3]), latencyMs: 7 } as const;
+    const line = encodeAnswerLine(id, 'DEV-1', answer, true);
+    expect(line).toBe(encodeAnswerLine(id, 'DEV-1', answer));
+    expect(JSON.parse(line)).toEqual({ id, phyId: 'DEV-1', status: 200, outcome: 'ok', result: 'AQID', latencyMs: 7 });
+    // Unchecked, a phyId that needs escaping goes through JSON.stringify.
+    expect(JSON.parse(encodeAnswerLine(id, 'a"b', answer))).toMatchObject({ phyId: 'a"b' });
+  });
+
   it('round-trips an error line, and writes null for an id or phyId that was not a string', () => {
     const line = encodeAnswerLine(42, undefined, { status: 404, error: { code: 'DEVICE_NOT_CONNECTED', message: 'gone' } });
     expect(JSON.parse(line)).toEqual({ id: null, phyId: null, status: 404, error: { code: 'DEVICE_NOT_CONNECTED', message: 'gone' } });

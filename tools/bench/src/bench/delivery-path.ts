@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { createRedisClient } from '@outbound/core';
 import { startBenchRedis } from './bench-stores';
 import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
+import { scrape } from './service-metrics';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
 
 /**
@@ -13,13 +16,16 @@ import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreU
  * CPU / N per process is the delivery path's cost. Rounds are repeated and the medians printed.
  *
  * Env: BENCH_COMMANDS (default 20,000), BENCH_ROUNDS (3), BENCH_HOP_TIMING (1: on; off by default
- * here), BENCH_PROFILE=<dir> (`--cpu-prof` of the ingress and the worker dispatchers).
+ * here), BENCH_PROFILE=<dir> (`--cpu-prof` of the ingress and the worker dispatchers),
+ * BENCH_READY_TIMEOUT_MS (120,000: how long each service may take to start).
  */
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DEVICES = 1_000;
 const PREFIX = 'bench';
 const PROFILE = process.env.BENCH_PROFILE;
+/** How long a service may take to answer /readyz (a loaded host under `nice` can take over 30 s). */
+const READY_MS = Number(process.env.BENCH_READY_TIMEOUT_MS ?? 120_000);
 const prof = (name: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`] : []);
 
 /** Enqueues `total` commands through the API in batches of 500 (4 at once); a refused command is sent again. */
@@ -54,6 +60,34 @@ async function enqueueAll(apiUrl: string, phyIds: string[], total: number): Prom
   await pool.close();
 }
 
+/** Batch calls the ingress has answered so far (its request counter for the batch route). */
+async function batchCalls(ingressUrl: string): Promise<number> {
+  let calls = 0;
+  for (const line of (await scrape(ingressUrl)).split('\n')) {
+    if (line.startsWith('outbound_http_requests_total{') && line.includes('/internal/v1/deliveries')) calls += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return calls;
+}
+
+/** Scripts (EVALSHA, FCALL) and all calls the bench's redis-server has served (INFO commandstats). */
+async function redisCalls(client: ReturnType<typeof createRedisClient>): Promise<{ scripts: number; all: number }> {
+  let scripts = 0;
+  let all = 0;
+  for (const m of (await client.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) {
+    const calls = Number(m[2]);
+    if (m[1] === 'info') continue;
+    all += calls;
+    if (/^(evalsha|eval|fcall|fcall_ro)$/.test(m[1]!)) scripts += calls;
+  }
+  return { scripts, all };
+}
+
+/** Read and write system calls a process has made (/proc/<pid>/io: syscr, syscw); load-independent, unlike CPU time. */
+function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -65,11 +99,12 @@ async function main(): Promise<void> {
   try {
     const redis = await startBenchRedis(group, 'path-redis');
     const stores: StoreUrls = { backend: 'redis', redisUrl: redis.url, prefix: PREFIX };
-    const ingress = await startIngressProcess(group, 'path-ingress', stores, {}, prof('ingress'));
-    const api = await startDispatcherProcess(group, 'path-api', stores, { DISPATCHER_WORKER_ENABLED: 'false' });
+    const ingress = await startIngressProcess(group, 'path-ingress', stores, {}, prof('ingress'), READY_MS);
+    const api = await startDispatcherProcess(group, 'path-api', stores, { DISPATCHER_WORKER_ENABLED: 'false' }, [], READY_MS);
     const fleet = new FleetProcess(group, 'path-fleet', { host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: DEVICES, idPrefix: 'DEV' });
     await fleet.waitConnected();
     const phyIds = Array.from({ length: DEVICES }, (_, i) => fleetPhyId('DEV', DEVICES, i));
+    const stats = createRedisClient({ url: redis.url });
     let applied = fleet.counters.applied;
     for (let round = 0; round <= ROUNDS; round++) {
       const n = round === 0 ? 2_000 : COMMANDS; // round 0 warms up (JIT, pools, script cache), not reported
@@ -77,13 +112,17 @@ async function main(): Promise<void> {
       apiCpu.begin();
       await enqueueAll(api.apiUrl, phyIds, n);
       const enqueueSeconds = apiCpu.seconds();
-      const worker = await startDispatcherProcess(group, `path-worker-${round}`, stores, { DISPATCHER_HOP_TIMING: process.env.BENCH_HOP_TIMING === '1' ? 'true' : 'false' }, prof(`dispatcher-${round}`));
+      const worker = await startDispatcherProcess(group, `path-worker-${round}`, stores, { DISPATCHER_HOP_TIMING: process.env.BENCH_HOP_TIMING === '1' ? 'true' : 'false' }, prof(`dispatcher-${round}`), READY_MS);
       const cpu = new CpuMeter({ dispatcher: worker.pid, ingress: ingress.pid, redis: redis.pid, devices: fleet.pid });
+      const [callsBefore, redisBefore] = [await batchCalls(ingress.httpUrl), await redisCalls(stats)];
+      const [ingressIo, workerIo] = [syscalls(ingress.pid), syscalls(worker.pid)];
       cpu.begin();
       const started = Date.now();
       await waitUntil(`${n} commands applied`, 600_000, async () => fleet.counters.applied >= applied + n);
       const seconds = cpu.seconds();
       const wall = (Date.now() - started) / 1000;
+      const [ingressIoAfter, workerIoAfter] = [syscalls(ingress.pid), syscalls(worker.pid)];
+      const [callsAfter, redisAfter] = [await batchCalls(ingress.httpUrl), await redisCalls(stats)];
       applied += n;
       await group.stop(`path-worker-${round}`);
       if (round === 0) continue;
@@ -92,6 +131,13 @@ async function main(): Promise<void> {
         'api µs/cmd': per(enqueueSeconds.api!), 'redis (enqueue) µs/cmd': per(enqueueSeconds.redis!),
         'dispatcher µs/cmd': per(seconds.dispatcher!), 'ingress µs/cmd': per(seconds.ingress!), 'redis (deliver) µs/cmd': per(seconds.redis!), 'devices µs/cmd': per(seconds.devices!),
         'delivered/s': Math.round(n / wall),
+        'deliveries per batch call': Math.round((n / Math.max(1, callsAfter - callsBefore)) * 10) / 10,
+        'redis scripts /cmd': Math.round(((redisAfter.scripts - redisBefore.scripts) / n) * 100) / 100,
+        'redis calls /cmd': Math.round(((redisAfter.all - redisBefore.all) / n) * 100) / 100,
+        'ingress writes /cmd': Math.round(((ingressIoAfter.writes - ingressIo.writes) / n) * 100) / 100,
+        'ingress reads /cmd': Math.round(((ingressIoAfter.reads - ingressIo.reads) / n) * 100) / 100,
+        'dispatcher writes /cmd': Math.round(((workerIoAfter.writes - workerIo.writes) / n) * 100) / 100,
+        'dispatcher reads /cmd': Math.round(((workerIoAfter.reads - workerIo.reads) / n) * 100) / 100,
       };
       rows.push(row);
       console.log(`round ${round}: ${JSON.stringify(row)}`);
@@ -99,6 +145,7 @@ async function main(): Promise<void> {
     const medians: Record<string, number> = {};
     for (const key of Object.keys(rows[0] ?? {})) medians[key] = median(rows.map((r) => r[key]!));
     console.log(`median of ${rows.length} rounds, ${COMMANDS} commands each: ${JSON.stringify(medians)}`);
+    stats.disconnect();
     await fleet.stop();
   } finally {
     await group.stopAll(10_000);
