@@ -74,9 +74,7 @@ for phyId, d in pairs(devs) do
 end
 if done > 0 then
   closeLeases(leases, memoryMs)
-  local meta = readMeta()
-  meta.size, meta.inflight = meta.size - done, meta.inflight - done
-  writeMeta(meta)
+  ackedMeta(done)
 end
 expireBuckets(retentionMs)
 if wake then publishWake(channel) end
