@@ -74,7 +74,9 @@ for phyId, d in pairs(devs) do
 end
 if done > 0 then
   closeLeases(leases, memoryMs)
-  ackedMeta(done)
+  local meta = readMeta()
+  meta.size, meta.inflight = meta.size - done, meta.inflight - done
+  writeMeta(meta)
 end
 expireBuckets(retentionMs)
 if wake then publishWake(channel) end

@@ -5,7 +5,7 @@
 -- @include v3
 
 local now = nowMs()
-local m = readMeta(true)
+local m = readMeta()
 local waitingForDevice = 0
 for _, phyId in ipairs(redis.call('SMEMBERS', K.offline)) do
   waitingForDevice = waitingForDevice + redis.call('ZCARD', lineKey(phyId))

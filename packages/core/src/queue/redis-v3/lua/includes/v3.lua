@@ -9,7 +9,6 @@
            dev        hash phyId -> packed device state (see readDev)
            meta       string, packed: seq, size (pending commands), inflight, due (the earliest
                       scheduled or retry time: claims skip promoting until then)
-           acked      integer: commands acks finished since meta was written (readMeta)
            leases     zset token -> leaseExpiresAt, one entry per claim batch
            scheduled  zset id -> deliverAt (commands not due yet)
            backoff    zset phyId -> retryAt (devices waiting for a retry)
@@ -83,36 +82,15 @@ local function claimKey(token) return K.prefix .. 'claim:' .. token end
 
 -- meta: seq, size, inflight, due (one GET and one SET per call). Every write to `scheduled`
 -- and `backoff` lowers `due` (enqueue, fail); a meta without it (0) has promoteDue look.
--- `acked` counts the commands acks finished since enqueue last folded it into meta: an ack's
--- only change to meta is size and inflight both less by that many, one INCRBY where reading
--- and writing meta were two calls. Other scripts change size and inflight by a difference and
--- leave `acked` be; the two that need the counts themselves read it too (withAcked: enqueue,
--- for the shard's cap, which also folds it in as it writes, and stats).
 local NEVER = 1e300
-local function readMeta(withAcked)
-  local m, acked
-  if withAcked then
-    local both = redis.call('MGET', K.meta, K.acked)
-    m, acked = both[1], tonumber(both[2]) or 0
-  else
-    m, acked = redis.call('GET', K.meta), 0
-  end
-  if not m then return { seq = 0, size = -acked, inflight = -acked, due = NEVER, acked = acked } end
+local function readMeta()
+  local m = redis.call('GET', K.meta)
+  if not m then return { seq = 0, size = 0, inflight = 0, due = NEVER } end
   local seq, size, inflight = sunpack('>ddd', m)
   local due = #m >= 32 and sunpack('>d', m, 25) or 0
-  return { seq = seq, size = size - acked, inflight = inflight - acked, due = due, acked = acked }
+  return { seq = seq, size = size, inflight = inflight, due = due }
 end
-local function writeMeta(m)
-  local packed = spack('>dddd', m.seq, m.size, m.inflight, m.due)
-  if m.acked ~= 0 then
-    redis.call('MSET', K.meta, packed, K.acked, '0')
-    m.acked = 0
-  else
-    redis.call('SET', K.meta, packed)
-  end
-end
--- Size and in flight both less by n commands an ack finished (folded into meta by its next write).
-local function ackedMeta(n) redis.call('INCRBY', K.acked, int(n)) end
+local function writeMeta(m) redis.call('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
 
 -- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard).
 local function takeSeq(m, count)
@@ -476,7 +454,7 @@ local function begin(keys)
     K = {
       prefix = p, ready = p .. 'ready', dev = p .. 'dev', meta = p .. 'meta', leases = p .. 'leases',
       scheduled = p .. 'scheduled', backoff = p .. 'backoff', expiry = p .. 'expiry', dead = p .. 'dead',
-      offline = p .. 'offline', events = p .. 'ev', acked = p .. 'acked',
+      offline = p .. 'offline', events = p .. 'ev',
     }
     shardKeys[p] = K
   end
