@@ -10,7 +10,7 @@ import { PeriodicTask } from './periodic-task';
  */
 export function createRetentionTrimmer(deps: { queue: CommandQueue; metrics: DispatcherMetrics; logger: Logger; intervalMs: number }): PeriodicTask {
   return new PeriodicTask('retention-trimmer', deps.intervalMs, async () => {
-    // Another dispatcher's trim within half an interval stands for this one (trim-finished-10.lua).
+    // Another dispatcher's trim within half an interval stands for this one (trim-finished-1.lua).
     const answer = await deps.queue.trimRetained?.({ quietMs: Math.floor(deps.intervalMs / 2) });
     if (!answer) return;
     deps.metrics.retainedBytes.set(answer.retainedBytes);

@@ -111,7 +111,7 @@ describe('redis cluster layout', () => {
     const keys = new RedisKeysV3(uniquePrefix('layout3'), 16);
     for (let shard = 0; shard < 16; shard += 1) {
       const slot = Number(await client.cluster('KEYSLOT', keys.ready(shard)));
-      for (const key of [...keys.shardKeyList(shard), keys.claimRequest(shard, 'token'), `${keys.shardPrefix(shard)}line:dev`, `${keys.shardPrefix(shard)}enq:token`, keys.finished(keys.newCommandId(shard))!.bucket, keys.finishedBytes(shard)]) {
+      for (const key of [...keys.shardKeyList(shard), keys.devices(shard), keys.scheduled(shard), keys.backoff(shard), keys.offline(shard), keys.events(shard), keys.claimRequest(shard, 'token'), `${keys.shardPrefix(shard)}line:dev`, `${keys.shardPrefix(shard)}enq:token`, keys.finished(keys.newCommandId(shard))!.bucket, keys.finishedBytes(shard)]) {
         expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
       }
     }

@@ -21,7 +21,8 @@
  * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
  * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
  * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
- * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate).
+ * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate),
+ * BENCH_CALLGRIND_ONLY (a redis-server function, e.g. fcallCommand: count only inside it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +39,12 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
 const CALLGRIND_BATCH = Number(process.env.BENCH_CALLGRIND_BATCH ?? 64);
+/**
+ * Count only inside this redis-server function (e.g. `fcallCommand`: the v3 scripts alone,
+ * without the server's cron, which a slowed server runs more often per command, or reading
+ * requests). An idle server runs none of it: nothing is subtracted.
+ */
+const CALLGRIND_ONLY = process.env.BENCH_CALLGRIND_ONLY;
 /** v3-scripts: the v3 layout run as scripts (EVALSHA), not as its function library (FCALL). */
 type Impl = 'v2' | 'v3' | 'v3-scripts' | 'bullmq';
 const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
@@ -222,7 +229,8 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
 }
 /** Instructions redis-server ran per command under callgrind, less an idle server's start and stop. */
 async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<number> {
-  const server = await startRedis(['valgrind', '--tool=callgrind', '--callgrind-out-file=callgrind.out']);
+  const toggle = CALLGRIND_ONLY ? [`--toggle-collect=${CALLGRIND_ONLY}`] : [];
+  const server = await startRedis(['valgrind', '--tool=callgrind', ...toggle, '--callgrind-out-file=callgrind.out']);
   if (impl !== 'idle') await runOnce(server.url, impl, CALLGRIND_BATCH, commands);
   const client = createRedisClient({ url: server.url });
   client.on('error', () => undefined);
@@ -282,8 +290,8 @@ async function main(): Promise<void> {
   }
   if (sections.includes('callgrind')) {
     const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
-    const idle = await callgrindPerCommand('idle', commands);
-    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${commands} commands, callgrind) | instructions / command |`);
+    const idle = CALLGRIND_ONLY ? 0 : await callgrindPerCommand('idle', commands);
+    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command |`);
     console.log('|---|---:|');
     for (const impl of IMPLS) {
       const perCmd = (await callgrindPerCommand(impl, commands)) - idle / commands;

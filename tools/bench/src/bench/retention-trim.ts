@@ -1,5 +1,5 @@
 /**
- * Redis time of the byte budget's trim (QUEUE_RETENTION_MAX_BYTES, redis-v3/lua/trim-finished-10.lua)
+ * Redis time of the byte budget's trim (QUEUE_RETENTION_MAX_BYTES, redis-v3/lua/trim-finished-1.lua)
  * on one v3 shard, the three ways it goes, rounds interleaved on one redis-server:
  *
  *   npm run build && npm run bench:trim

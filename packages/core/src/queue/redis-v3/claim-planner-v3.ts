@@ -10,9 +10,9 @@ const SCAN_REUSE_MS = 5;
 
 /** What the planner asks of the shards (the queue runs the scripts and reads). */
 export interface ShardAccess {
-  /** claim-11.lua on one shard for up to `count` (0: promote due work and answer fresh scores only). */
+  /** claim-1.lua on one shard for up to `count` (0: promote due work and answer fresh scores only). */
   claim(shard: number, count: number): Promise<ScoredClaimV3[]>;
-  /** promote-10.lua: due work made claimable, and the shard's best `depth` scores. */
+  /** promote-1.lua: due work made claimable, and the shard's best `depth` scores. */
   promote(shard: number, depth: number): Promise<number[]>;
   /** Per shard: devices ready now, and ms until its first schedule or retry wait ends (null none). */
   readAll(): Promise<Array<{ ready: number; dueInMs: number | null }>>;

@@ -48,12 +48,11 @@ export class RedisKeysV3 {
     return `${this.prefix}:v3:{${shard}}:`;
   }
 
-  /** KEYS[1..10] of every v3 shard script. */
+  /** KEYS of every v3 shard script: the shard prefix alone (the Lua names the shard's keys from it). */
   shardKeyList(shard: number): string[] {
     let list = this.keyLists[shard];
     if (!list) {
-      const p = this.shardPrefix(shard);
-      list = [p, 'ready', 'dev', 'meta', 'leases', 'scheduled', 'backoff', 'expiry', 'dead', 'offline'].map((name, i) => (i === 0 ? p : p + name));
+      list = [this.shardPrefix(shard)];
       this.keyLists[shard] = list;
     }
     return [...list];

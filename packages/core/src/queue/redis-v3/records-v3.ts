@@ -179,7 +179,7 @@ export function toStoredCommandV3(view: Buffer[]): StoredCommand {
 /** A claimed command with its line score, for merging shards. */
 export type ScoredClaimV3 = ClaimedCommand & { score: number };
 
-/** claim-11.lua's answer: leaseExpiresAt, d, d scores, then id and record per command. */
+/** claim-1.lua's answer: leaseExpiresAt, d, d scores, then id and record per command. */
 export function toClaimReplyV3(flat: Buffer[], leaseToken: string): { claimed: ScoredClaimV3[]; scores: number[] } {
   const leaseExpiresAt = Number(flat[0]!.toString());
   const d = Number(flat[1]!.toString());

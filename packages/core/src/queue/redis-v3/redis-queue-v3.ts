@@ -186,7 +186,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   }
 
   private async claimScored(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ScoredClaimV3[]> {
-    const keys = [...this.keys.shardKeyList(shard), this.keys.claimRequest(shard, token)];
+    const keys = this.keys.shardKeyList(shard); // the script names claim:<token> (keys.claimRequest) itself
     const depth = this.planner.answerDepth;
     const args = claimArgs(max, leaseMs, token, { ...this.settings, depth });
     const { claimed, scores } = parseClaimReply(await this.call('claim', () => this.scripts.runBuffer('claim', keys, args)), token);
@@ -315,7 +315,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   /**
    * Counts the bytes of the finished records and of the event log and, with
    * `retentionMaxBytes`, trims each shard to its share: the oldest first, a record with its
-   * events (trim-finished-10.lua). One script per shard; nothing pending is ever trimmed.
+   * events (trim-finished-1.lua). One script per shard; nothing pending is ever trimmed.
    * Answers what stays (records and events) and how many records went. With
    * `quietMs`, a shard trimmed (by any caller) less than that long ago answers its last total
    * instead: many dispatchers trimming every interval cost one trim per shard and interval.

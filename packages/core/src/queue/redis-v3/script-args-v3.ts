@@ -27,7 +27,7 @@ export interface ItemAnswer {
 
 const flag = (on: boolean): '1' | '0' => (on ? '1' : '0');
 
-/** enqueue-10.lua: caps, then 10 per item, then depth, request token, its memory. */
+/** enqueue-1.lua: caps, then 10 per item, then depth, request token, its memory. */
 export function enqueueArgs(
   items: StoreEnqueueItem[],
   s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string },
@@ -42,7 +42,7 @@ export function enqueueArgs(
   return args;
 }
 
-/** enqueue-10.lua's `{items: {code, id, status}, scores}`. */
+/** enqueue-1.lua's `{items: {code, id, status}, scores}`. */
 export function parseEnqueueReply(reply: unknown): { answers: Array<ItemAnswer & { id: string }>; scores: number[] } {
   const [items, scores] = reply as [Array<[number, string, string]>, Array<string | number>];
   return {
@@ -51,17 +51,17 @@ export function parseEnqueueReply(reply: unknown): { answers: Array<ItemAnswer &
   };
 }
 
-/** claim-11.lua: max, leaseMs, maxInFlight, token, retentionMs, depth, keep payload. */
+/** claim-1.lua: max, leaseMs, maxInFlight, token, retentionMs, depth, keep payload. */
 export function claimArgs(max: number, leaseMs: number, token: string, s: Pick<ShardSettings, 'maxInFlight' | 'retentionMs' | 'keepPayload'> & { depth: number }): Arg[] {
   return [max, leaseMs, s.maxInFlight, token, s.retentionMs, s.depth, flag(s.keepPayload)];
 }
 
-/** claim-11.lua's `{leaseExpiresAt, d, d scores, id, record, ...}` (Buffers). */
+/** claim-1.lua's `{leaseExpiresAt, d, d scores, id, record, ...}` (Buffers). */
 export function parseClaimReply(reply: unknown, token: string): { claimed: ScoredClaimV3[]; scores: number[] } {
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
-/** ack-10.lua: settings, n, then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
+/** ack-1.lua: settings, n, then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
 export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
   const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
   for (const item of items) {
@@ -71,13 +71,13 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }):
 }
 const ONE = Buffer.from('1');
 
-/** ack-10.lua's `{items: {code, status}, scores}`. */
+/** ack-1.lua's `{items: {code, status}, scores}`. */
 export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: number[] } {
   const [items, scores] = reply as [Array<[number, string]>, Array<string | number>];
   return { answers: parseItems(items), scores: scores.map(Number) };
 }
 
-/** fail-10.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 8 per item. */
+/** fail-1.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 8 per item. */
 export function failArgs(items: FailItem[], s: ShardSettings & { backoff: { baseMs: number; maxMs: number; jitter: number } }, random: () => number = Math.random): Arg[] {
   const { baseMs, maxMs, jitter } = s.backoff;
   const args: Arg[] = [s.maxInFlight, s.retentionMs, items.length, baseMs, maxMs, jitter, s.claimMemoryMs, flag(s.keepPayload)];
@@ -88,14 +88,14 @@ export function failArgs(items: FailItem[], s: ShardSettings & { backoff: { base
   return args;
 }
 
-/** release-10.lua: maxInFlight, wake, claim memory, n, then 4 per item. */
+/** release-1.lua: maxInFlight, wake, claim memory, n, then 4 per item. */
 export function releaseArgs(items: ReleaseItem[], s: ShardSettings): Arg[] {
   const args: Arg[] = [s.maxInFlight, s.wake, s.claimMemoryMs, items.length];
   for (const item of items) args.push(item.id, item.leaseToken, flag(item.deviceOffline === true), item.reason ?? '');
   return args;
 }
 
-/** fail-10.lua's and release-10.lua's `{code, status}` per item. */
+/** fail-1.lua's and release-1.lua's `{code, status}` per item. */
 export function parseItemsReply(reply: unknown): ItemAnswer[] {
   return parseItems(reply as Array<[number, string]>);
 }

@@ -10,10 +10,16 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 8;
+export const SCRIPT_VERSION_V3 = 9;
 
-/** The v3 layout has the operations of v2, with the same KEYS counts, and trims finished records to a byte budget. */
-export const V3_SCRIPTS = { ...QUEUE_SCRIPTS, 'trim-finished': 10 } as const;
+/**
+ * The v3 layout has the operations of v2 and trims finished records to a byte budget. Each
+ * script takes one key, the shard prefix (keys-v3.ts scriptKeys), and names the shard's keys
+ * from it (lua/includes/v3.lua).
+ */
+export const V3_SCRIPTS = Object.fromEntries([...Object.keys(QUEUE_SCRIPTS), 'trim-finished'].map((name) => [name, 1])) as Readonly<
+  Record<keyof typeof QUEUE_SCRIPTS | 'trim-finished', 1>
+>;
 
 export type V3ScriptName = keyof typeof V3_SCRIPTS;
 

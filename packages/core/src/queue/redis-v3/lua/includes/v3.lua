@@ -1,19 +1,22 @@
 --[[
   Shared by every v3 shard script (inlined by the loader at "-- @include v3").
 
-  KEYS[1]  <prefix>:v3:{s}:          shard prefix; per-command and per-device keys are this
-                                     prefix + 'c:<id>', 'line:<phyId>', 'sched:<phyId>',
-                                     'idem:<len(phyId)>:<phyId>:<key>', 'claim:<token>'
-  KEYS[2]  ready      zset phyId -> score of the device's head (only while it may be sent to)
-  KEYS[3]  dev        hash phyId -> packed device state (see readDev)
-  KEYS[4]  meta       string, packed: seq, size (pending commands), inflight, due (the earliest
-                     scheduled or retry time: claims skip promoting until then)
-  KEYS[5]  leases     zset token -> leaseExpiresAt, one entry per claim batch
-  KEYS[6]  scheduled  zset id -> deliverAt (commands not due yet)
-  KEYS[7]  backoff    zset phyId -> retryAt (devices waiting for a retry)
-  KEYS[8]  expiry     zset phyId -> earliest expiresAt of its queued commands (sparse, by device)
-  KEYS[9]  dead       zset id -> time it died
-  KEYS[10] offline    set of parked phyIds (for paging; the device state carries the flag)
+  KEYS[1]  <prefix>:v3:{s}:          shard prefix, the only key a script is given: every key of
+                                     the shard is this prefix and a name. Per command and per
+                                     device: 'c:<id>', 'line:<phyId>', 'sched:<phyId>',
+                                     'idem:<len(phyId)>:<phyId>:<key>', 'claim:<token>'; per shard:
+           ready      zset phyId -> score of the device's head (only while it may be sent to)
+           dev        hash phyId -> packed device state (see readDev)
+           meta       string, packed: seq, size (pending commands), inflight, due (the earliest
+                      scheduled or retry time: claims skip promoting until then)
+           leases     zset token -> leaseExpiresAt, one entry per claim batch
+           scheduled  zset id -> deliverAt (commands not due yet)
+           backoff    zset phyId -> retryAt (devices waiting for a retry)
+           expiry     zset phyId -> earliest expiresAt of its queued commands (sparse, by device)
+           dead       zset id -> time it died
+           offline    set of parked phyIds (for paging; the device state carries the flag)
+  All share the prefix's hash tag, so a Cluster routes the script by KEYS[1] to the slot that
+  holds them all. Passing one key, not ten, saves Redis building ten Lua strings per call.
 
   A command is one string, written at enqueue and rewritten only when it goes back to its line
   (fail, release, reclaim) or finishes; claim and ack touch the device state, not the record:
@@ -43,13 +46,11 @@
      0 OK, 1 DUPLICATE, -1 NOT_FOUND, -2 LEASE_LOST, -3 DEVICE_FULL, -4 QUEUE_FULL,
     -5 INVALID_STATE, -6 IDEMPOTENCY_CONFLICT
 ]]
--- The shard's keys, filled in by begin() at the start of every call (a function library
--- defines these helpers once, at load, for all calls and shards). Every field is named here,
--- so the table is made at its size once: filling an empty one grows it four times.
-local K = {
-  prefix = false, ready = false, dev = false, meta = false, leases = false,
-  scheduled = false, backoff = false, expiry = false, dead = false, offline = false,
-}
+-- The shard's keys, set by begin() at the start of every call from KEYS[1]. A function library
+-- defines these helpers once, at load, and keeps each shard's table for the calls after
+-- (shardKeys); run as a script, a call builds its shard's table once.
+local K = { prefix = false }
+local shardKeys = {}
 local OK, DUPLICATE, NOT_FOUND, LEASE_LOST, DEVICE_FULL, QUEUE_FULL, INVALID_STATE = 0, 1, -1, -2, -3, -4, -5
 local IDEMPOTENCY_CONFLICT = -6
 local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
@@ -447,8 +448,16 @@ end
 -- shard's keys, and this call's state reset (a library's helpers outlive a call).
 local function begin(keys)
   if not spack then spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub end
-  K.prefix, K.ready, K.dev, K.meta, K.leases = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K.scheduled, K.backoff, K.expiry, K.dead, K.offline = keys[6], keys[7], keys[8], keys[9], keys[10]
-  EVENTS_KEY = keys[1] .. 'ev'
+  local p = keys[1]
+  K = shardKeys[p]
+  if not K then
+    K = {
+      prefix = p, ready = p .. 'ready', dev = p .. 'dev', meta = p .. 'meta', leases = p .. 'leases',
+      scheduled = p .. 'scheduled', backoff = p .. 'backoff', expiry = p .. 'expiry', dead = p .. 'dead',
+      offline = p .. 'offline', events = p .. 'ev',
+    }
+    shardKeys[p] = K
+  end
+  EVENTS_KEY = K.events
   newEvents, touchedBuckets = {}, {}
 end

@@ -1,7 +1,7 @@
 --[[
   Enqueues commands for devices of one shard (one call per shard per batch).
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] perDeviceCap   ARGV[3] shardCap (globalCap / shards)
   ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
   then 10 per item: id, phyId, priority, ttlMs, deliverAt (epoch ms, '' none),

@@ -3,7 +3,7 @@
   its device's line (its score kept) and the device waits until retryAt; dead after
   maxAttempts, expired when its TTL passed. Not retryable: rejected.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] n
   ARGV[4] backoff baseMs   ARGV[5] backoff maxMs   ARGV[6] jitter   ARGV[7] claim memory (ms)
   ARGV[8] keep payload ('1'|'0')

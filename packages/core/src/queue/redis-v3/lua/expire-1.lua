@@ -6,7 +6,7 @@
   Finished commands leave by their own PX (retention), so nothing else is swept but the
   shard's event log, trimmed to retentionMs.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] limit (devices)   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs
   ARGV[4] keep payload ('1'|'0')
   Returns the number of commands expired.

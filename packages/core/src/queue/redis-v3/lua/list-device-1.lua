@@ -1,6 +1,6 @@
 --[[
   A device's pending commands in delivery order: in flight (by score), its line, then its
-  scheduled ones. KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] phyId   ARGV[2] limit
+  scheduled ones. KEYS[1]: the shard prefix (see includes/v3.lua)   ARGV[1] phyId   ARGV[2] limit
   Returns a list of {id, record, inflight, claimedAt or waitingFor}.
 ]]
 -- @include v3

@@ -1,6 +1,6 @@
 --[[
   {pending (ready now), inflight, delayed (schedule or backoff), waitingForDevice, dead}.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
 ]]
 -- @include v3
 

@@ -24,7 +24,7 @@
   answers the last total (kept in `ftrim`) and does nothing else, so the shard's work does not
   grow with the number of dispatchers.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] budget in bytes (0: none, only count)   ARGV[2] retentionMs   ARGV[3] quiet ms (0: none)
   Returns {retained bytes after trimming (records and stream), records trimmed}.
 ]]

@@ -1,7 +1,7 @@
 --[[
   Makes due scheduled commands and ended retry waits claimable, and answers the shard's best
   ARGV[2] claimable scores (for a cross-shard claim plan).
-  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] maxInFlightPerDevice   ARGV[2] depth
+  KEYS[1]: the shard prefix (see includes/v3.lua)   ARGV[1] maxInFlightPerDevice   ARGV[2] depth
 ]]
 -- @include v3
 

@@ -1,5 +1,5 @@
 --[[
-  Deletes dead letters. KEYS[1..10]: the shard keys (see includes/v3.lua)
+  Deletes dead letters. KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] 'all'|'ids'   ARGV[2] limit, then the ids. Returns how many went.
 ]]
 -- @include v3

@@ -1,7 +1,7 @@
 --[[
   Cancels a device's queued commands (its line and its scheduled ones; not those in flight),
   at most `limit` per call: the caller calls again while a call answers `limit`.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs   ARGV[4] keep payload ('1'|'0')
   ARGV[5] limit
   Logs command.cancelled for each. Returns the number cancelled.

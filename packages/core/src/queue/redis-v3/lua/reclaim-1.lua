@@ -3,7 +3,7 @@
   claim counted stays spent; the old token is refused from now on. After maxAttempts the
   command is dead; past its TTL it is expired. Atomic, so any number of reapers may run it.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] limit (claim batches)   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs
   ARGV[4] wake channel   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')
   Returns the number of commands taken back.

@@ -3,9 +3,9 @@
   maxInFlightPerDevice per device. Promotes due scheduled commands and ended retry waits first,
   and expires (instead of sending) heads whose TTL passed.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
-  KEYS[11]   <prefix>:v3:{s}:claim:<token>  hash: ids (the ids claimed, concatenated), left
-             (how many still hold this lease)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
+  claim:<token> (the shard's)  hash: ids (the ids claimed, concatenated), left (how many still
+             hold this lease)
   ARGV[1] max   ARGV[2] leaseMs   ARGV[3] maxInFlightPerDevice   ARGV[4] token (request id)
   ARGV[5] retentionMs   ARGV[6] depth (how many of the shard's next best scores to answer)
   ARGV[7] keep payload of finished commands ('1'|'0')
@@ -23,7 +23,7 @@ local max, leaseMs, maxInFlight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber
 local token, retentionMs, depth, keepPayload = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]) or 0, ARGV[7] == '1'
 local now = nowMs()
 
-local prior = max > 0 and redis.call('HGET', KEYS[11], 'ids')
+local prior = max > 0 and redis.call('HGET', claimKey(token), 'ids')
 if prior then
   local out = { redis.call('ZSCORE', K.leases, token) or '0', 0 }
   for p = 1, #prior, 36 do
@@ -90,7 +90,7 @@ while #claimed < max do
 end
 if #claimed > 0 then
   redis.call('ZADD', K.leases, int(leaseExpiresAt), token)
-  redis.call('HSET', KEYS[11], 'ids', table.concat(claimed), 'left', int(#claimed))
+  redis.call('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed))
   meta.inflight = meta.inflight + #claimed
   metaChanged = true
 end

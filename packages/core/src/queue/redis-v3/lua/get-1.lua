@@ -1,6 +1,6 @@
 --[[
   One command: {id, record, inflight (0|1), claimedAt or waitingFor}, or {} when unknown.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] id   ARGV[2] retentionMs (an older finished record is not answered)
+  KEYS[1]: the shard prefix (see includes/v3.lua)   ARGV[1] id   ARGV[2] retentionMs (an older finished record is not answered)
 ]]
 -- @include v3
 

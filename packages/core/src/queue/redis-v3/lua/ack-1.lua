@@ -2,7 +2,7 @@
   Records device outcomes for in-flight commands of one shard: 'ok' -> acked, 'rejected' ->
   rejected, both kept for retentionMs (the payload dropped unless asked to keep it).
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
   ARGV[4] depth   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')   ARGV[7] n
   then 6 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length

@@ -1,6 +1,6 @@
 --[[
   Cancels a queued command (not one in flight or finished).
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] id   ARGV[2] maxInFlightPerDevice   ARGV[3] retentionMs   ARGV[4] keep payload ('1'|'0')
   ARGV[5] the id as events hold it (16 bytes)
   Returns {code, status}: 0 OK, -1 NOT_FOUND, -5 INVALID_STATE (status is the current one).

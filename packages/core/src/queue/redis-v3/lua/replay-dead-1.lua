@@ -1,6 +1,6 @@
 --[[
   Requeues dead letters with attempts reset, a fresh TTL and a place at the end of their line.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] wake channel   ARGV[3] 'all'|'ids'   ARGV[4] limit
   then the ids. Returns how many moved.
 ]]

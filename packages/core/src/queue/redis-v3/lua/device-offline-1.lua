@@ -1,6 +1,6 @@
 --[[
   Parks a device: none of its commands is claimed until device-online.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] phyId
+  KEYS[1]: the shard prefix (see includes/v3.lua)   ARGV[1] phyId
 ]]
 -- @include v3
 

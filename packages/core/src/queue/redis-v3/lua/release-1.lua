@@ -3,7 +3,7 @@
   spending the attempt the claim counted. With deviceOffline the device is parked: none of its
   commands is claimed until device-online.
 
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] wake channel   ARGV[3] claim memory (ms)   ARGV[4] n
   then 4 per item: id, leaseToken, deviceOffline ('1'|'0'), reason ('' none)
 

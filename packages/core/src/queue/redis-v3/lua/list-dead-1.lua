@@ -2,7 +2,7 @@
   Dead letters after a cursor, oldest death first, that match the filter. At most `budget`
   entries are examined, so a filter that matches few costs one bounded step: the reply then
   says where the examination stopped.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)
+  KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] after score ('-inf' from the start)   ARGV[2] after id   ARGV[3] limit
   ARGV[4] until score ('+inf' or '(<ms>')   ARGV[5] phyId ('' any)   ARGV[6] reason prefix ('' any)
   ARGV[7] budget (entries examined)   ARGV[8] '1': answer ids only

@@ -1,6 +1,6 @@
 --[[
   Unparks a device; publishes a wake-up when it has work ready.
-  KEYS[1..10]: the shard keys (see includes/v3.lua)   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice
+  KEYS[1]: the shard prefix (see includes/v3.lua)   ARGV[1] phyId   ARGV[2] maxInFlightPerDevice
   ARGV[3] wake channel. Returns 1 when the device became ready, else 0.
 ]]
 -- @include v3
