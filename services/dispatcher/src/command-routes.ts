@@ -208,8 +208,12 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
     if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
   };
-  app.post('/v1/commands', deps.guard, enqueueOne);
-  app.post('/v1/commands/batch', deps.guard, enqueueMany);
+  // One table for both ways in: the router's, and the walk-free one (hot-routes.ts), with the same handlers.
+  const enqueueRoutes: HotRoutes = new Map([
+    ['/v1/commands', [deps.guard, enqueueOne]],
+    ['/v1/commands/batch', [deps.guard, enqueueMany]],
+  ]);
+  for (const [path, handlers] of enqueueRoutes) app.post(path, ...handlers);
 
   app.get('/v1/commands', deps.guard, async (req, res) => {
     const { limit, cursor, ...filter } = parseOrThrow(historyQuery, req.query, ['query']);
@@ -232,11 +236,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     res.status(200).json(toCommandView(command));
   });
 
-  // The enqueues are also served without the router's walk (hot-routes.ts), with the same handlers.
-  return new Map([
-    ['/v1/commands', [deps.guard, enqueueOne]],
-    ['/v1/commands/batch', [deps.guard, enqueueMany]],
-  ]);
+  return enqueueRoutes;
 }
 
 /** The request id the caller sent (`X-Request-Id`, when it was usable and so became the request's id); undefined when the service made one up. */
