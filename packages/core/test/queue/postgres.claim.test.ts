@@ -1,4 +1,4 @@
-import { PgQueueFixture, input, nestedPlans } from './postgres-helpers';
+import { PgQueueFixture, input, nestedPlans, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-claim');
 beforeAll(() => fx.setup());
@@ -181,6 +181,74 @@ describe('PostgreSQL claim', () => {
         expect(below.some((n) => n['Node Type'] === 'Tid Scan' && n['Relation Name'] === 'commands')).toBe(true);
       }
       expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(50);
+    });
+  });
+  it('counts each device\'s in-flight commands through commands_inflight, not by reading every lease, in the claim and the enqueue', async () => {
+    // Plans built on an empty queue (a dispatcher polling before traffic): with a lease index whose
+    // predicate was `status = 'inflight'`, both functions counted a device's in flight by reading
+    // every lease in the queue, for each device they visited (1,950 of a claim's 3,165 buffers here).
+    await fx.oneConnection('pg-claim-count', {}, async (q, client) => {
+      for (let i = 0; i < 8; i++) expect(await q.claim({ max: 50, leaseMs: 30_000 })).toEqual([]);
+      await q.enqueueBatch([input('count-warm')]);
+      const [warm] = await q.claim({ max: 1, leaseMs: 30_000 });
+      await q.ack([{ id: warm!.id, leaseToken: warm!.leaseToken, outcome: 'ok' }]);
+      await q.enqueueBatch(Array.from({ length: 300 }, (_, i) => input(`count-busy-${i}`, { priority: 9 })));
+      expect(await q.claim({ max: 300, leaseMs: 30_000 })).toHaveLength(300);
+      await q.enqueueBatch(Array.from({ length: 100 }, (_, i) => input(`count-ready-${i % 50}`)));
+      const leaseIndexes = (nodes: Array<Record<string, unknown>>): unknown[] =>
+        nodes.filter((n) => String(n['Index Name'] ?? '').startsWith('commands_lease')).map((n) => n['Index Name']);
+      const claimed = await nestedPlans(client, 'WITH candidates', async () => expect(await q.claim({ max: 20, leaseMs: 30_000 })).toHaveLength(20));
+      expect(leaseIndexes(claimed.at(-1)!)).toEqual([]);
+      expect(claimed.at(-1)!.some((n) => n['Index Name'] === 'commands_inflight')).toBe(true);
+      const enqueued = await nestedPlans(client, 'WITH item', () => q.enqueueBatch(Array.from({ length: 20 }, (_, i) => input(`count-ready-${i}`))));
+      expect(leaseIndexes(enqueued.at(-1)!)).toEqual([]);
+      expect(enqueued.at(-1)!.some((n) => n['Index Name'] === 'commands_inflight')).toBe(true);
+    });
+  });
+
+  it('reads the claim\'s candidate devices once when it updates them, not once per device claimed from', async () => {
+    // The device update joined the claimed commands back to the candidates as a nested loop over a
+    // CTE it could not size: batch x batch comparisons (12 of 28 ms of a claim of 200).
+    await fx.oneConnection('pg-claim-nojoin', {}, async (q, client, prefix) => {
+      await q.enqueueBatch(Array.from({ length: 60 }, (_, i) => input(`nojoin-${i % 30}`)));
+      const plans = await nestedPlans(client, 'WITH candidates', async () => expect(await q.claim({ max: 20, leaseMs: 30_000 })).toHaveLength(20));
+      const nodes = plans.at(-1)!;
+      const deviceUpdate = nodes.find((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'devices')!;
+      const below: Array<Record<string, unknown>> = [];
+      const collect = (node: Record<string, unknown>): void => {
+        for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) {
+          below.push(child);
+          collect(child);
+        }
+      };
+      collect(deviceUpdate);
+      const candidateScans = below.filter((n) => n['Node Type'] === 'CTE Scan' && n['CTE Name'] === 'candidates');
+      expect(candidateScans.length).toBeGreaterThan(0);
+      expect(candidateScans.map((n) => n['Actual Loops'])).toEqual(candidateScans.map(() => 1));
+      // and the device rows it claimed from still say what is left of their lines
+      const { rows } = await client.query<{ queued: number }>(`SELECT queued FROM "${prefix}".devices WHERE phy_id = 'nojoin-0'`);
+      expect(rows[0]!.queued).toBe(1);
+    });
+  });
+
+  it('plans the claim with index paths only, and the lease reaper still reads the lease index', async () => {
+    await fx.oneConnection('pg-claim-noseq', {}, async (q, client, prefix) => {
+      const { rows } = await client.query<{ config: string[] }>(
+        `SELECT p.proconfig AS config FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'claim_commands'`,
+        [prefix],
+      );
+      expect(rows[0]!.config).toContain('enable_seqscan=off');
+      await q.enqueueBatch(Array.from({ length: 50 }, (_, i) => input(`noseq-${i}`)));
+      expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(50);
+      // on a table this small a sequential scan is cheapest: the question is whether the index can serve
+      await client.query(`ANALYZE "${prefix}".commands`);
+      await client.query('SET enable_seqscan = off');
+      const reaper = await planNodes(
+        client,
+        `SELECT id FROM "${prefix}".commands WHERE status = 'inflight' AND lease_expires_at <= now() ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`,
+      );
+      await client.query('RESET enable_seqscan');
+      expect(reaper.some((n) => n['Index Name'] === 'commands_lease_due')).toBe(true);
     });
   });
 });
