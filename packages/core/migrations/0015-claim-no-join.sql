@@ -4,9 +4,11 @@
 -- The device update (`counted`) joined the claimed commands, grouped per device, back to the
 -- candidate devices to read each one's room (in-flight limit minus in flight). Both sides are
 -- CTEs the generic plan cannot size, so it joined them as a nested loop that rescans the
--- candidates for every device: batch x batch comparisons, 40,000 at a batch of 200, about 12 of
--- the 28 ms the claim took (EXPLAIN ANALYZE, 5,000 leases held, store bench in bench/README.md).
--- The room now travels with each claimed command (picked -> claimed) and is aggregated per device.
+-- candidates for every device: batch x batch comparisons, a cost that grows with the square of
+-- the batch. Measured (claims alternated on one table, 1,000 devices, loaded 2-core host): 82.8
+-- against 73.5 us per command at a batch of 1,000; at 200 (40,000 comparisons, ~0.4 ms) it is
+-- below the noise. The room now travels with each claimed command (picked -> claimed) and is
+-- aggregated per device.
 --
 -- enable_seqscan = off for the function: its statement is planned once per connection from the
 -- statistics of that moment, so a table that looked tiny then (just created, or just vacuumed
