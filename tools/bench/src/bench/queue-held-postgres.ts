@@ -10,7 +10,7 @@
  * Each schema holds, before measuring: BENCH_BUSY devices with one command in flight each
  * (leases held for the run, as commands awaiting their ack), BENCH_READY devices with
  * BENCH_PER_DEVICE queued commands each, and BENCH_FINISHED acked commands (retained history).
- * Its statistics are taken before the leases (see fill()), and the last column says which index
+ * Its statistics are taken before the leases (BENCH_STATS), and the last column says which index
  * the cached plans then read for a device's in-flight count: commands_inflight (one probe), or
  * the lease index (every lease in the queue, for each device visited).
  * Every measured claim is followed by an ack of what it claimed (not measured), so the held
@@ -22,7 +22,7 @@
  *
  * Env: BENCH_BATCH (200), BENCH_ROUNDS (15 measured claims and enqueues per schema and pair),
  * BENCH_PAIRS (3), BENCH_BUSY (5000), BENCH_READY (1000), BENCH_PER_DEVICE (50), BENCH_FINISHED (20000),
- * BENCH_BASE_VERSION (13), OUTBOUND_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres).
+ * BENCH_BASE_VERSION (13), BENCH_STATS (idle), BENCH_EXPLAIN, OUTBOUND_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,12 @@ const READY = env('BENCH_READY', 1_000);
 const PER_DEVICE = env('BENCH_PER_DEVICE', 50);
 const FINISHED = env('BENCH_FINISHED', 20_000);
 const BASE_VERSION = env('BENCH_BASE_VERSION', 13);
+/**
+ * BENCH_STATS: `idle` (default) analyzes the full table while nothing is in flight, then takes the
+ * leases; `startup` builds the functions' plans on the empty schema (a dispatcher polling before
+ * traffic) and analyzes nothing itself, so the plans stay those until autovacuum's first ANALYZE.
+ */
+const STATS = process.env.BENCH_STATS === 'startup' ? 'startup' : 'idle';
 /** BENCH_EXPLAIN=1: print the plans (auto_explain, text, actual rows and buffers) of the statements inside the claim and the enqueue. */
 const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
 
@@ -93,6 +99,11 @@ async function fill(pool: Pool, schema: string): Promise<ValidatedQueue<Postgres
     }
     return n;
   };
+  if (STATS === 'startup') {
+    await drain(true);
+    await inBatches([command('warm-up')]);
+    await drain(true);
+  }
   // finished history (claimed and acked), then the busy devices' one command each (priority 9, so
   // ahead of every ready line), then the ready lines
   await inBatches(Array.from({ length: FINISHED }, (_, i) => command(`done-${i % 1_000}`)));
@@ -102,8 +113,10 @@ async function fill(pool: Pool, schema: string): Promise<ValidatedQueue<Postgres
   // Statistics from a quiet moment, nothing in flight (as autovacuum leaves them after an idle
   // spell; it analyzes again only once 10 % of the rows changed), then a burst takes the busy
   // devices' leases, which stays under that threshold.
-  await pool.query(`VACUUM ANALYZE "${schema}".commands`);
-  await pool.query(`VACUUM ANALYZE "${schema}".devices`);
+  if (STATS === 'idle') {
+    await pool.query(`VACUUM ANALYZE "${schema}".commands`);
+    await pool.query(`VACUUM ANALYZE "${schema}".devices`);
+  }
   const held = await drain(false, BUSY);
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".commands WHERE status = 'inflight' AND phy_id LIKE 'busy-%'`);
   if (held !== BUSY || rows[0]!.n !== BUSY) throw new Error(`held ${rows[0]!.n} busy leases of ${BUSY}`);
@@ -189,7 +202,7 @@ async function main(): Promise<void> {
   try {
     console.log(
       `PostgreSQL store, held table: ${BUSY} devices with a command in flight, ${READY} ready devices x ${PER_DEVICE} queued, ${FINISHED} acked; ` +
-        `batch ${BATCH}, ${ROUNDS} claims and enqueues per schema, ${PAIRS} pairs alternated; autovacuum ${db.autovacuum}`,
+        `batch ${BATCH}, ${ROUNDS} claims and enqueues per schema, ${PAIRS} pairs alternated; statistics ${STATS}; autovacuum ${db.autovacuum}`,
     );
     for (let pair = 0; pair < PAIRS; pair++) {
       for (const [label, directory] of [['base', baseDir], ['latest', undefined]] as const) {
