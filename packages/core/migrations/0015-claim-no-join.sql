@@ -12,7 +12,9 @@
 --
 -- enable_seqscan = off for the function: its statement is planned once per connection from the
 -- statistics of that moment, so a table that looked tiny then (just created, or just vacuumed
--- while idle) must not earn a sequential scan that stays in the plan as the table grows.
+-- while idle) must not earn a sequential scan that stays in the plan as the table grows. Every
+-- table the claim reads has an index for it, and no sequential scan was seen in its plans since
+-- 0013 (built on empty, idle or full tables): this keeps it so as the statement changes.
 --
 -- Everything else, and why the claim has this shape, is as 0013 describes.
 CREATE OR REPLACE FUNCTION claim_commands(p_max int, p_lease_ms int, p_max_in_flight int)
@@ -23,9 +25,7 @@ LANGUAGE plpgsql
 -- The schema is bound when the migration runs (runMigrations sets search_path to it).
 SET search_path FROM CURRENT
 SET plan_cache_mode = force_generic_plan
--- Index paths only where one exists: the generic plan is built from the statistics of its moment
--- (a just-created or just-vacuumed table looks nearly empty), and a sequential scan chosen then
--- is kept for every call until the next ANALYZE, whatever the table has grown to since.
+-- index paths only (see above)
 SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
