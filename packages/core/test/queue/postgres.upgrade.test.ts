@@ -36,8 +36,8 @@ describe('PostgreSQL upgrade from migration 0013', () => {
       expect(claimed.map((c) => c.id).sort()).toEqual([flight.id, acked.id, backoff.id, dead.id].sort());
       const token = (id: string): string => claimed.find((c) => c.id === id)!.leaseToken;
       await q.ack([{ id: acked.id, leaseToken: token(acked.id), outcome: 'ok' }]);
-      // a backoff long enough that the claims right after the upgrade come before it ends
-      expect(await q.fail([{ id: backoff.id, leaseToken: token(backoff.id), error: 'busy', retryable: true, retryDelayMs: 4_000 }])).toMatchObject([{ status: 'queued' }]);
+      // a backoff long enough that the claims right after the upgrade come before it ends (they took ~0.6 s on a loaded host)
+      expect(await q.fail([{ id: backoff.id, leaseToken: token(backoff.id), error: 'busy', retryable: true, retryDelayMs: 8_000 }])).toMatchObject([{ status: 'queued' }]);
       expect(await q.fail([{ id: dead.id, leaseToken: token(dead.id), error: 'gone', retryable: true }])).toMatchObject([{ status: 'dead' }]);
       const ready = await q.enqueue(input('up-ready'));
       const parked = await q.enqueue(input('up-parked'));
@@ -70,7 +70,7 @@ describe('PostgreSQL upgrade from migration 0013', () => {
       const woken = await q.claim(lease);
       expect(woken.map((c) => c.id).sort()).toEqual([dead.id, parked.id].sort());
       await q.ack(woken.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
-      const retried = await waitFor(async () => (await q.claim(lease))[0], { what: 'the retry wait to end', timeoutMs: 15_000 });
+      const retried = await waitFor(async () => (await q.claim(lease))[0], { what: 'the retry wait to end', timeoutMs: 30_000 });
       expect(retried).toMatchObject({ id: backoff.id, attempts: 2 });
       await q.ack([{ id: retried.id, leaseToken: retried.leaseToken, outcome: 'ok' }]);
 
