@@ -171,7 +171,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
     claimOnEnqueue: {
-      doc: 'Redis (v2 layout): while the delivery worker is idle (nothing ready, nothing in flight), an enqueue through this dispatcher\'s API claims what it made ready in the same script and the worker delivers it at once (saves the wake-up and the claim round trip); false: every command waits for the worker\'s own claim',
+      doc: 'Redis (v2 layout): while the delivery worker waits for work (nothing ready at its last claim, whatever is in flight), an enqueue through this dispatcher\'s API claims what it made ready in the same script and the worker delivers it at once (saves the wake-up and the claim round trip); false: every command waits for the worker\'s own claim',
       format: Boolean,
       default: true,
       env: 'DISPATCHER_CLAIM_ON_ENQUEUE',
