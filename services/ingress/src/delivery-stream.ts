@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { OutboundError, PROBLEM_CONTENT_TYPE, validationError, type FieldIssue } from '@outbound/core/command';
 import {
   DELIVERY_STREAM_PATH, DELIVERY_STREAM_PROTOCOL, LineSplitter, checkDeliveryItem, checkStreamBatch, encodeStreamAnswerLine, hostClockMs,
@@ -17,6 +18,8 @@ export interface DeliveryStreamOptions {
   lineLimitBytes: number;
   maxFrameBytes: number;
   logger: Logger;
+  /** Where the stream's own metrics go (the ingress' registry). */
+  registry: Registry;
 }
 
 /**
@@ -30,10 +33,16 @@ export class DeliveryStreamServer {
   private readonly connections = new Set<Duplex>();
   private readonly expectedAuth: Buffer;
   private readonly maxPayloadBytes: number;
+  private readonly openGauge: Gauge;
+  private readonly batches: Counter;
 
   constructor(private readonly options: DeliveryStreamOptions) {
     this.expectedAuth = Buffer.from(`Bearer ${options.internalToken}`);
     this.maxPayloadBytes = Math.max(0, options.maxFrameBytes - COMMAND_ID_BYTES);
+    const registers = [options.registry];
+    this.openGauge = new Gauge({ name: 'outbound_ingress_delivery_streams', help: 'Delivery streams open (one per dispatcher using this replica)', registers });
+    // A stream's batches have no access-log line or HTTP request metric each: this counts them.
+    this.batches = new Counter({ name: 'outbound_ingress_delivery_stream_batches_total', help: 'Batch lines taken on delivery streams', registers });
   }
 
   /** Streams open now. */
@@ -76,6 +85,7 @@ export class DeliveryStreamServer {
     net.setNoDelay?.(true);
     net.setKeepAlive?.(true, 30_000);
     this.connections.add(socket);
+    this.openGauge.set(this.connections.size);
     this.serve(socket, head);
   }
 
@@ -124,6 +134,7 @@ export class DeliveryStreamServer {
         fail(batch.s, batch.issues);
         return;
       }
+      this.batches.inc();
       const { s, items } = batch;
       for (let i = 0; i < items.length; i++) {
         const raw = items[i] as Record<string, unknown> | null;
@@ -159,6 +170,7 @@ export class DeliveryStreamServer {
     socket.on('close', () => {
       closed = true;
       this.connections.delete(socket);
+      this.openGauge.set(this.connections.size);
     });
     if (head.length > 0) onData(head);
   }

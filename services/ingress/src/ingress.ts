@@ -91,7 +91,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   });
   const http = createLimitedServer(app, config.http, { noDelay: true });
   const streams = config.http.deliveryStream
-    ? new DeliveryStreamServer({ tracker, internalToken: config.internalToken, lineLimitBytes: config.http.bodyLimitBytes, maxFrameBytes: config.tcp.maxFrameBytes, logger })
+    ? new DeliveryStreamServer({ tracker, internalToken: config.internalToken, lineLimitBytes: config.http.bodyLimitBytes, maxFrameBytes: config.tcp.maxFrameBytes, logger, registry: metrics.registry })
     : null;
   streams?.attach(http);
   const httpPort = await listen(http, config.http.port, config.http.host);

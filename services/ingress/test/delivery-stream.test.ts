@@ -90,6 +90,9 @@ describe('delivery stream (GET /internal/v1/delivery-stream, upgraded) against d
     dev.send(encodeAck(two.id, AckStatus.OK));
     await waitFor(() => s.lines.length === 3, { what: 'the second batch\'s answer' });
     expect(s.lines[2]).toEqual({ s: 8, id: two.id, phyId: 'ST-OK', status: 200, outcome: 'ok', result: '', latencyMs: expect.any(Number) });
+    const metrics = await ingress.metrics.registry.metrics();
+    expect(metrics).toMatch(/^outbound_ingress_delivery_streams(\{[^}]*\})? 1$/m);
+    expect(metrics).toMatch(/^outbound_ingress_delivery_stream_batches_total(\{[^}]*\})? 2$/m);
   });
 
   it('answers many concurrent batches in the order their devices answer, not the order they were sent', async () => {
@@ -140,6 +143,30 @@ describe('delivery stream (GET /internal/v1/delivery-stream, upgraded) against d
   it('refuses another upgrade protocol (400) and another path (404)', async () => {
     expect(await openStream(ingress.httpPort, { ...streamHeaders, upgrade: 'websocket' })).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     expect(await openStream(ingress.httpPort, streamHeaders, '/internal/v1/elsewhere')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  });
+
+  it('outlives the HTTP request timeouts: an upgraded stream is no longer a request', async () => {
+    const short = await startTestIngress(uniquePrefix('ingress-stream-timeouts'), { http: { headersTimeoutMs: 200, requestTimeoutMs: 300 } });
+    const dev = await RawDevice.handshake(short.tcpPort, 'ST-LONG', SECRET);
+    devices.push(dev);
+    try {
+      await waitFor(() => short.devices.deliverable('ST-LONG'), { what: 'ST-LONG deliverable' });
+      const opened = await openStream(short.httpPort, streamHeaders);
+      if (!('socket' in opened)) throw new Error(`upgrade answered ${opened.status}`);
+      sockets.push(opened.socket);
+      // Several times the request timeout (the server checks every 75 ms here), measured by the clock, not slept and hoped.
+      const until = Date.now() + 1_200;
+      await waitFor(() => Date.now() >= until, { what: 'four request timeouts to pass', intervalMs: 100 });
+      expect(opened.socket.destroyed).toBe(false);
+      const one = item('ST-LONG');
+      opened.socket.write(`${JSON.stringify({ s: 1, deliveries: [one] })}\n`);
+      await dev.nextCommand();
+      dev.send(encodeAck(one.id, AckStatus.OK));
+      await waitFor(() => opened.lines.length === 1, { what: 'the answer after the timeouts' });
+      expect(opened.lines[0]).toMatchObject({ s: 1, id: one.id, status: 200, outcome: 'ok' });
+    } finally {
+      await short.stop();
+    }
   });
 
   it('an ingress with INGRESS_DELIVERY_STREAM=false answers the upgrade as a plain request (404), as an older one does', async () => {
