@@ -86,6 +86,10 @@ export class DeliveryStreamServer {
     net.setKeepAlive?.(true, 30_000);
     this.connections.add(socket);
     this.openGauge.set(this.connections.size);
+    // The access log's line for the internal hop: a stream's batches have none of their own.
+    const remoteAddress = req.socket.remoteAddress;
+    this.options.logger.info({ method: 'GET', route: DELIVERY_STREAM_PATH, status: 101, remoteAddress }, 'delivery stream opened');
+    socket.once('close', () => this.options.logger.info({ route: DELIVERY_STREAM_PATH, remoteAddress }, 'delivery stream closed'));
     this.serve(socket, head);
   }
 
