@@ -43,6 +43,8 @@ export class DeliveryStream {
   private nextBatch = 0;
   private closedWith: Error | null = null;
   private corked = false;
+  /** Chunks read from the ingress so far. */
+  private reads = 0;
   private readonly closeListeners: Array<() => void> = [];
 
   private constructor(private readonly socket: Socket, readonly address: string, head: Buffer) {
@@ -51,6 +53,7 @@ export class DeliveryStream {
     const lines = new LineSplitter();
     const onLine = (line: string): void => this.answer(line);
     socket.on('data', (chunk: Buffer) => {
+      this.reads++;
       try {
         lines.push(chunk, onLine);
       } catch (error) {
@@ -129,10 +132,15 @@ export class DeliveryStream {
     if (!this.usable) return Promise.reject(new StreamBatchError(`delivery stream to ${this.address} is closed`));
     const s = this.nextBatch;
     this.nextBatch = this.nextBatch >= Number.MAX_SAFE_INTEGER ? 0 : this.nextBatch + 1;
+    const readsBefore = this.reads;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.batches.delete(s);
         reject(new StreamBatchError(`delivery stream to ${this.address}: batch ${s} not fully answered within ${waitMs} ms`));
+        // Not a byte from the ingress since this batch went out, for longer than any ACK wait:
+        // the connection is presumed dead (a frozen or unreachable replica; TCP keepalive would
+        // take minutes to say so). Its other batches fail with it, and the next opens a new one.
+        if (this.reads === readsBefore) this.socket.destroy(new Error(`nothing read for ${waitMs} ms`));
       }, waitMs);
       this.batches.set(s, { left: items.length, onAnswer, resolve, reject, timer });
       // Batches of one turn leave as one write.

@@ -158,3 +158,44 @@ describe('DeliveryClient over the delivery stream when the ingress process is ki
     }
   });
 });
+
+describe('DeliveryClient over the delivery stream when the ingress process stops answering (SIGSTOP)', () => {
+  let ingress: IngressProcess;
+  let device: SimulatedDevice;
+
+  beforeAll(async () => {
+    ingress = await startIngressProcess({ INTERNAL_TOKEN, DEVICE_AUTH_SECRETS: DEVICE_SECRET, INGRESS_REPLICA_ID: 'stream-stop' });
+    device = await connectDevice(ingress.tcpPort, 'STS-1', 0);
+  }, 30_000);
+
+  afterAll(async () => {
+    if (ingress.child.signalCode === null && ingress.child.exitCode === null) {
+      ingress.child.kill('SIGCONT');
+      ingress.child.kill('SIGKILL');
+    }
+    await device.close();
+  });
+
+  it('drops a stream that read nothing for a whole batch wait, and opens a new one once the replica answers again', async () => {
+    const client = new DeliveryClient({ internalToken: INTERNAL_TOKEN, stream: true, logger: silent });
+    const opened = jest.spyOn(DeliveryStream, 'open');
+    try {
+      const ok = async () => {
+        const lines: DeliveryAnswerLine[] = [];
+        await client.deliverBatch(ingress.base, [one('STS-1', 300)], (a) => lines.push(a));
+        return lines.map((l) => l.status);
+      };
+      expect(await ok()).toEqual([200]);
+      ingress.child.kill('SIGSTOP');
+      // The batch waits its ACK wait plus 5 s, then fails as sent; the silent stream goes with it.
+      await expect(client.deliverBatch(ingress.base, [one('STS-1', 300)], () => undefined)).rejects.toMatchObject({ name: 'DeliveryBatchError', notSent: false });
+      await waitFor(() => client.openStreams.length === 0, { what: 'the silent stream dropped' });
+      ingress.child.kill('SIGCONT');
+      expect(await ok()).toEqual([200]);
+      expect(opened).toHaveBeenCalledTimes(2);
+    } finally {
+      jest.restoreAllMocks();
+      await client.close();
+    }
+  }, 30_000);
+});
