@@ -55,6 +55,7 @@ export interface DispatcherConfig {
     leaseMarginMs: number;
     idleWaitMs: number;
     claimOnEnqueue: boolean;
+    deliveryStream: boolean;
     reapIntervalMs: number;
     trimIntervalMs: number;
     parkedCheckMs: number;
@@ -171,7 +172,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     leaseMarginMs: pos('lease time kept back from the device ACK wait for recording the outcome', 5_000, 'DISPATCHER_LEASE_MARGIN_MS'),
     idleWaitMs: pos('longest idle wait for a wake-up before claiming anyway (covers lost signals)', 1_000, 'DISPATCHER_IDLE_WAIT_MS'),
     claimOnEnqueue: {
-      doc: 'Redis (v2 layout): while the delivery worker is idle (nothing ready, nothing in flight), an enqueue through this dispatcher\'s API claims what it made ready in the same script and the worker delivers it at once (saves the wake-up and the claim round trip); false: every command waits for the worker\'s own claim',
+      doc: 'Redis (v2 layout): while the delivery worker waits for work (nothing ready at its last claim, whatever is in flight), an enqueue through this dispatcher\'s API claims what it made ready in the same script and the worker delivers it at once (saves the wake-up and the claim round trip); false: every command waits for the worker\'s own claim',
       format: Boolean,
       default: true,
       env: 'DISPATCHER_CLAIM_ON_ENQUEUE',
@@ -180,6 +181,12 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     trimIntervalMs: pos('Redis v3: how often finished records and the event log are counted and trimmed to QUEUE_RETENTION_MAX_BYTES', 10_000, 'DISPATCHER_TRIM_INTERVAL_MS'),
     parkedCheckMs: pos('how often parked devices are compared with the route registry', 3_000, 'DISPATCHER_PARKED_CHECK_MS'),
     outcomeFlushMs: pos('0: outcomes answered in the same event-loop turn share one queue call, more gather while calls are in flight; above 0: also wait this long before each call', 0, 'DISPATCHER_OUTCOME_FLUSH_MS'),
+    deliveryStream: {
+      doc: 'deliver over one long-lived delivery stream per ingress replica (an upgraded connection carrying every batch; a replica that refuses it gets batch calls, and is asked again after 60 s); false: one HTTP batch call per batch',
+      format: Boolean,
+      default: true,
+      env: 'DISPATCHER_DELIVERY_STREAM',
+    },
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
     routeCacheMs: pos('how long a looked-up device route is reused (dropped at once on the device\'s online signal or a 404/409 from its ingress); 0: look up every claim', 2_000, 'DISPATCHER_ROUTE_CACHE_MS'),
     hopTiming: {

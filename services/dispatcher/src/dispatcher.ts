@@ -113,7 +113,12 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   let routes: RouteCache | null = null;
   let reaper: ReturnType<typeof createLeaseReaper> | null = null;
   let trimmer: ReturnType<typeof createRetentionTrimmer> | null = null;
-  const client = new DeliveryClient({ internalToken: config.internalToken, hopTiming: config.worker.hopTiming });
+  const client = new DeliveryClient({
+    internalToken: config.internalToken,
+    hopTiming: config.worker.hopTiming,
+    stream: config.worker.deliveryStream,
+    logger: logger.child({ component: 'delivery-client' }),
+  });
   const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs });
   if (config.worker.enabled) {
     const w = config.worker;

@@ -8,10 +8,10 @@ import { hostClockMs, type DeliveryHopTimes } from '@outbound/core/delivery';
  * - `wake`: the store's enqueue time (createdAt, whole ms) to the claim call that took it
  * - `claim`: the claim call (per claimed command)
  * - `route`: the route lookup of its batch
- * - `request`: the batch call sent to the ingress having it parsed
+ * - `request`: the batch sent (stream line or batch call) to the ingress having it parsed
  * - `ingress_write`: parsed to the COMMAND handed to the device's socket
  * - `device`: COMMAND handed to the socket to its ACK read
- * - `ingress_answer`: ACK read to the answer line handed to the HTTP response
+ * - `ingress_answer`: ACK read to the answer line handed to the stream or HTTP response
  * - `answer_back`: that to the dispatcher reading the line
  * - `record`: the line read to the outcome recorded in the store
  *

@@ -9,7 +9,7 @@ import { DeliveryBatchError, DeliveryClient } from '../src/delivery-client';
 import { INTERNAL_TOKEN } from './support/harness';
 import { DEVICE_SECRET, testIngressSettings } from './e2e/support/stack';
 
-describe('DeliveryClient against a real ingress and devices on real sockets', () => {
+describe.each([true, false])('DeliveryClient against a real ingress and devices on real sockets (delivery stream: %s)', (stream) => {
   let ingress: IngressHandle;
   let client: DeliveryClient;
   const devices: SimulatedDevice[] = [];
@@ -38,7 +38,7 @@ describe('DeliveryClient against a real ingress and devices on real sockets', ()
   });
 
   it('hands on each answer line as its device answers, decoded, with hop stamps when asked', async () => {
-    client = new DeliveryClient({ internalToken: INTERNAL_TOKEN, hopTiming: true });
+    client = new DeliveryClient({ stream, internalToken: INTERNAL_TOKEN, hopTiming: true });
     await device('DC-FAST');
     await device('DC-SLOW', 300);
     const [fast, slow, nobody] = [randomUUID(), randomUUID(), randomUUID()];
@@ -65,7 +65,7 @@ describe('DeliveryClient against a real ingress and devices on real sockets', ()
   });
 
   it('sends no hop-timing request by default: the lines carry no stamps', async () => {
-    client = new DeliveryClient({ internalToken: INTERNAL_TOKEN });
+    client = new DeliveryClient({ stream, internalToken: INTERNAL_TOKEN });
     await device('DC-PLAIN');
     const answers: DeliveryAnswerLine[] = [];
     await client.deliverBatch(`http://127.0.0.1:${ingress.httpPort}`, [{ phyId: 'DC-PLAIN', id: randomUUID(), payload: Buffer.from('p'), ackTimeoutMs: 5_000 }], (a) => answers.push(a));
@@ -74,13 +74,13 @@ describe('DeliveryClient against a real ingress and devices on real sockets', ()
   });
 
   it('throws DeliveryBatchError with the status when the ingress refuses the call (wrong token)', async () => {
-    client = new DeliveryClient({ internalToken: 'wrong-token' });
+    client = new DeliveryClient({ stream, internalToken: 'wrong-token' });
     const call = client.deliverBatch(`http://127.0.0.1:${ingress.httpPort}`, [{ phyId: 'DC-X', id: randomUUID(), payload: Buffer.from('x'), ackTimeoutMs: 1_000 }], () => undefined);
     await expect(call).rejects.toMatchObject({ name: 'DeliveryBatchError', httpStatus: 401, notSent: false });
   });
 
   it('says notSent when nothing listens at the address (the replica is gone)', async () => {
-    client = new DeliveryClient({ internalToken: INTERNAL_TOKEN });
+    client = new DeliveryClient({ stream, internalToken: INTERNAL_TOKEN });
     const port = await freePort();
     const call = client.deliverBatch(`http://127.0.0.1:${port}`, [{ phyId: 'DC-X', id: randomUUID(), payload: Buffer.from('x'), ackTimeoutMs: 1_000 }], () => undefined);
     await expect(call).rejects.toMatchObject({ name: 'DeliveryBatchError', notSent: true, httpStatus: null });
@@ -105,7 +105,7 @@ describe('DeliveryClient reading an NDJSON answer cut anywhere (a plain HTTP ser
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    client = new DeliveryClient({ internalToken: 'x' });
+    client = new DeliveryClient({ internalToken: 'x', stream: false });
   });
 
   afterAll(async () => {

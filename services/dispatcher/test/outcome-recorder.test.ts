@@ -41,6 +41,16 @@ describe('OutcomeRecorder (real Redis queue)', () => {
     for (const c of commands) expect((await queue.get(c.id))?.status).toBe('acked');
   });
 
+  it('sends the call on the turn the outcomes were recorded, before any timer or I/O callback', async () => {
+    const commands = await claimed(3);
+    const recorder = new OutcomeRecorder(counted, createLogger({ service: 'test', level: 'silent' }), {});
+    const answers = commands.map((c) => recorder.record('ack', ack(c)));
+    expect(ackCalls).toEqual([]);
+    await Promise.resolve(); // one microtask later: no setImmediate or timer has run yet
+    expect(ackCalls).toEqual([3]);
+    expect((await Promise.all(answers)).every((r) => r.ok)).toBe(true);
+  });
+
   it('gathers what arrives while calls are in flight into the next call', async () => {
     const commands = await claimed(12);
     const recorder = new OutcomeRecorder(counted, createLogger({ service: 'test', level: 'silent' }), { maxSending: 1 });

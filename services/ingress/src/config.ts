@@ -23,7 +23,7 @@ export interface IngressConfig {
     maxFrameBytes: number;
     writeHighWaterBytes: number;
   };
-  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number } & HttpServerLimits;
+  http: { host: string; port: number; advertiseUrl: string; bodyLimitBytes: number; deliveryStream: boolean } & HttpServerLimits;
   auth: { mode: 'hmac' | 'none'; secrets: string[]; legacyTokenAuth: boolean };
   internalToken: string;
   timing: { heartbeatSeconds: number; handshakeTimeoutMs: number; idleTimeoutMs: number; errorLingerMs: number };
@@ -66,7 +66,13 @@ export const ingressConfigSchema: convict.Schema<IngressConfig> = {
     host: { doc: 'internal delivery API bind address', format: String, default: '0.0.0.0', env: 'INGRESS_HTTP_HOST' },
     port: { doc: 'internal delivery API port (0: any free port)', format: 'port', default: 8081, env: 'INGRESS_HTTP_PORT' },
     advertiseUrl: { doc: 'delivery base URL dispatchers use (default: http://127.0.0.1:<http port>)', format: String, default: '', env: 'INGRESS_ADVERTISE_URL' },
-    bodyLimitBytes: nat('largest delivery request body (413 above)', 16 * 1024 * 1024, 'INGRESS_BODY_LIMIT_BYTES'),
+    bodyLimitBytes: nat('largest delivery request body (413 above), and largest batch line on a delivery stream', 16 * 1024 * 1024, 'INGRESS_BODY_LIMIT_BYTES'),
+    deliveryStream: {
+      doc: 'accept delivery streams (GET /internal/v1/delivery-stream upgraded to outbound-delivery/1: one connection per dispatcher carrying every batch); false: dispatchers use the batch endpoint',
+      format: Boolean,
+      default: true,
+      env: 'INGRESS_DELIVERY_STREAM',
+    },
     // Only dispatchers call it (32 pooled connections each) and Prometheus scrapes it.
     ...httpServerLimitsSchema('INGRESS_HTTP', 2_000),
   },

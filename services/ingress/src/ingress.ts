@@ -5,6 +5,7 @@ import type { CredentialStore, RouteRegistry } from '@outbound/core/registry';
 import { createLimitedServer, createLogger, packageVersion, Tracing, type Logger } from '@outbound/core/service';
 import { createIngressApp } from './app';
 import { idleTimeoutMs, type IngressConfig } from './config';
+import { DeliveryStreamServer } from './delivery-stream';
 import { DeliveryTracker } from './delivery-tracker';
 import { IngressMetrics } from './metrics';
 import { DeviceAuthenticator } from './device-auth';
@@ -89,6 +90,10 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     logSampling: config.log,
   });
   const http = createLimitedServer(app, config.http, { noDelay: true });
+  const streams = config.http.deliveryStream
+    ? new DeliveryStreamServer({ tracker, internalToken: config.internalToken, lineLimitBytes: config.http.bodyLimitBytes, maxFrameBytes: config.tcp.maxFrameBytes, logger, registry: metrics.registry })
+    : null;
+  streams?.attach(http);
   const httpPort = await listen(http, config.http.port, config.http.host);
   const address = config.http.advertiseUrl || `http://127.0.0.1:${httpPort}`;
   const replica = { replicaId: config.replicaId, address };
@@ -140,6 +145,7 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
   } catch (error) {
     heartbeat.stop();
     await devices.stop().catch(() => undefined);
+    streams?.close();
     await closeHttp(http);
     await store.close();
     throw error;
@@ -158,6 +164,8 @@ export async function startIngress(config: IngressConfig, options: { logger?: Lo
     }
     await unsubscribe?.().catch(() => undefined);
     await revocations?.stop().catch(() => undefined);
+    // Upgraded streams are no longer the HTTP server's: close() would wait for them forever.
+    streams?.close();
     await closeHttp(http);
     await store.close();
     await tracing.shutdown().catch((error: unknown) => logger.warn({ err: toError(error) }, 'sending the last spans failed'));

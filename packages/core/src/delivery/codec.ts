@@ -2,7 +2,7 @@ import { PHY_ID_MESSAGE, PHY_ID_PATTERN } from '../command/limits';
 import type { FieldIssue } from '../command/types';
 import {
   DELIVERY_ACK_TIMEOUT_MAX_MS, DELIVERY_BATCH_MAX,
-  type DeliveryAnswer, type DeliveryAnswerLine, type DeliveryHopTimes, type DeliveryItem, type DeliveryOutcomeName,
+  type DeliveryAnswer, type DeliveryAnswerLine, type DeliveryHopTimes, type DeliveryItem, type DeliveryOutcomeName, type DeliveryStreamAnswer,
 } from './contract';
 
 // The checks below are written by hand instead of a zod schema per item: a batch of 500 paid
@@ -87,6 +87,47 @@ export function checkDeliveryItem(
   return { item };
 }
 
+const STREAM_BATCH_KEYS = new Set(['s', 'timing', 'deliveries']);
+
+/**
+ * Checks one batch line of the delivery stream, already JSON-parsed: `s` a non-negative
+ * integer, `timing` a boolean when present, `deliveries` as in checkDeliveryBatch. Answers the
+ * raw items (each checked on its own, as in a batch call) or the issues naming the field, with
+ * `s` whenever the line carried a usable one.
+ */
+export function checkStreamBatch(body: unknown): { s: number; timing: boolean; items: unknown[] } | { s: number | null; issues: FieldIssue[] } {
+  if (!isRecord(body)) return { s: null, issues: [{ path: '(line)', message: 'must be a JSON object' }] };
+  const s = isInt(body.s) && body.s >= 0 ? body.s : null;
+  const issues: FieldIssue[] = [];
+  for (const key of Object.keys(body)) if (!STREAM_BATCH_KEYS.has(key)) issues.push({ path: '(line)', message: `Unrecognized key: "${key}"` });
+  if (s === null) issues.push({ path: 's', message: 'must be an integer of at least 0' });
+  if (body.timing !== undefined && typeof body.timing !== 'boolean') issues.push({ path: 'timing', message: 'must be a boolean' });
+  const deliveries = body.deliveries;
+  if (!Array.isArray(deliveries)) issues.push({ path: 'deliveries', message: 'must be an array' });
+  else if (deliveries.length < 1 || deliveries.length > DELIVERY_BATCH_MAX) issues.push({ path: 'deliveries', message: `must hold 1 to ${DELIVERY_BATCH_MAX} deliveries` });
+  return issues.length > 0 ? { s, issues } : { s: s!, timing: body.timing === true, items: deliveries as unknown[] };
+}
+
+/** One batch line of the delivery stream (with its newline). */
+export function encodeStreamBatch(s: number, items: readonly DeliveryItem[], timing = false): string {
+  // The batch body's text after its opening brace: the same items, built the same way.
+  return `{"s":${s},${timing ? '"timing":true,' : ''}${encodeDeliveryBatch(items).slice(1)}\n`;
+}
+
+/** One answer line of the delivery stream (with its newline): encodeAnswerLine's line tagged with batch `s`. */
+export function encodeStreamAnswerLine(s: number | null, id: unknown, phyId: unknown, answer: DeliveryAnswer, checked = false): string {
+  return `{"s":${s === null ? 'null' : s},${encodeAnswerLine(id, phyId, answer, checked).slice(1)}`;
+}
+
+/** Decodes one answer line of the delivery stream; throws DeliveryLineError when it is not one. */
+export function parseStreamAnswerLine(line: string): DeliveryStreamAnswer {
+  const raw = parseJsonLine(line);
+  if (!isRecord(raw) || (raw.s !== null && !(isInt(raw.s) && raw.s >= 0))) throw new DeliveryLineError(`stream answer line lacks its batch number s: ${line.slice(0, 120)}`);
+  const answer = decodeAnswer(raw, line) as DeliveryStreamAnswer;
+  answer.s = raw.s as number | null;
+  return answer;
+}
+
 /** The batch request body for `items`. */
 export function encodeDeliveryBatch(items: readonly DeliveryItem[]): string {
   // Built as text: every field but phyId is a UUID, base64 or a number, and phyId goes through
@@ -132,14 +173,20 @@ function checkTimes(value: unknown): DeliveryHopTimes | undefined {
   return value as unknown as DeliveryHopTimes;
 }
 
-/** Decodes one NDJSON answer line; throws DeliveryLineError when it is not one. */
-export function parseAnswerLine(line: string): DeliveryAnswerLine {
-  let raw: unknown;
+function parseJsonLine(line: string): unknown {
   try {
-    raw = JSON.parse(line);
+    return JSON.parse(line);
   } catch (error) {
     throw new DeliveryLineError(`answer line is not JSON: ${line.slice(0, 120)}`, { cause: error });
   }
+}
+
+/** Decodes one NDJSON answer line; throws DeliveryLineError when it is not one. */
+export function parseAnswerLine(line: string): DeliveryAnswerLine {
+  return decodeAnswer(parseJsonLine(line), line);
+}
+
+function decodeAnswer(raw: unknown, line: string): DeliveryAnswerLine {
   if (!isRecord(raw) || !isInt(raw.status) || (raw.id !== null && typeof raw.id !== 'string') || (raw.phyId !== null && typeof raw.phyId !== 'string')) {
     throw new DeliveryLineError(`answer line lacks id, phyId or status: ${line.slice(0, 120)}`);
   }

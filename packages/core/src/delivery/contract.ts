@@ -21,6 +21,20 @@ export const DELIVERY_ACK_TIMEOUT_MAX_MS = 300_000;
  */
 export const DELIVERY_TIMING_HEADER = 'x-outbound-hop-timing';
 
+/**
+ * Delivery stream: `GET DELIVERY_STREAM_PATH` with `Connection: Upgrade`,
+ * `Upgrade: DELIVERY_STREAM_PROTOCOL` and the same bearer token. The ingress answers
+ * `101 Switching Protocols` and from then on both sides write NDJSON lines on the connection:
+ * the dispatcher one `DeliveryStreamBatchWire` per batch, numbered by it (`s`), the ingress one
+ * `DeliveryStreamAnswerWire` per delivery, tagged with its batch's `s`, in the order devices
+ * answer (batches interleave). A line the ingress cannot read is answered by one
+ * `DeliveryStreamAnswerWire` with `id: null` and a 400 error, and the ingress closes the stream.
+ * Any other answer than 101 (an ingress without the stream) means: use the batch endpoint.
+ */
+export const DELIVERY_STREAM_PATH = '/internal/v1/delivery-stream';
+/** The `Upgrade` token of the delivery stream. */
+export const DELIVERY_STREAM_PROTOCOL = 'outbound-delivery/1';
+
 /** What a device answered in its ACK. */
 export type DeliveryOutcomeName = 'ok' | 'rejected' | 'busy';
 
@@ -77,3 +91,20 @@ export type DeliveryAnswerLineWire =
 export function hostClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/**
+ * One batch on the delivery stream: its number (chosen by the sender, unique among its batches
+ * in flight on the stream), whether to stamp answer lines with hop times (the batch endpoint's
+ * DELIVERY_TIMING_HEADER), and 1..DELIVERY_BATCH_MAX deliveries.
+ */
+export interface DeliveryStreamBatchWire {
+  s: number;
+  timing?: boolean;
+  deliveries: DeliveryItemWire[];
+}
+
+/** One answer line on the delivery stream: the batch endpoint's line and its batch's number (null: the line named none). */
+export type DeliveryStreamAnswerWire = DeliveryAnswerLineWire & { s: number | null };
+
+/** One answer line on the delivery stream, decoded. */
+export type DeliveryStreamAnswer = DeliveryAnswerLine & { s: number | null };

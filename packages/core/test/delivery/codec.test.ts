@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  DELIVERY_BATCH_MAX, DeliveryLineError, LineSplitter, checkDeliveryBatch, checkDeliveryItem, encodeAnswerLine, encodeDeliveryBatch, parseAnswerLine,
+  DELIVERY_BATCH_MAX, DeliveryLineError, LineSplitter, checkDeliveryBatch, checkDeliveryItem, checkStreamBatch, encodeAnswerLine, encodeDeliveryBatch,
+  encodeStreamAnswerLine, encodeStreamBatch, parseAnswerLine, parseStreamAnswerLine,
   type DeliveryItem,
 } from '@outbound/core/delivery';
 
@@ -120,6 +121,46 @@ describe('request and answer codecs', () => {
     ['a JSON array', '[1,2]'],
   ])('refuses a line that is %s', (_what, line) => {
     expect(() => parseAnswerLine(line)).toThrow(DeliveryLineError);
+  });
+});
+
+describe('delivery stream lines', () => {
+  const item: DeliveryItem = { phyId: 'DEV-1', id, payload: Buffer.from('hi'), ackTimeoutMs: 5_000, epoch: 2 };
+
+  it('encodes a numbered batch line the stream check reads back into the same items', () => {
+    const line = encodeStreamBatch(12, [item], true);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1).includes('\n')).toBe(false);
+    const checked = checkStreamBatch(JSON.parse(line));
+    if (!('items' in checked)) throw new Error(JSON.stringify(checked.issues));
+    expect(checked).toMatchObject({ s: 12, timing: true });
+    expect(checkDeliveryItem(checked.items[0], MAX)).toEqual({ item });
+    expect(checkStreamBatch(JSON.parse(encodeStreamBatch(0, [item])))).toMatchObject({ s: 0, timing: false });
+  });
+
+  it.each([
+    ['not an object', [1], null, '(line)'],
+    ['no batch number', { deliveries: [good] }, null, 's'],
+    ['a negative batch number', { s: -1, deliveries: [good] }, null, 's'],
+    ['timing not a boolean', { s: 3, timing: 1, deliveries: [good] }, 3, 'timing'],
+    ['no deliveries', { s: 3, deliveries: [] }, 3, 'deliveries'],
+    ['too many deliveries', { s: 3, deliveries: new Array(DELIVERY_BATCH_MAX + 1).fill(good) }, 3, 'deliveries'],
+    ['an unknown key', { s: 3, deliveries: [good], other: true }, 3, '(line)'],
+  ])('refuses a batch line with %s, naming the field and the batch when it has one', (_what, body, s, path) => {
+    const checked = checkStreamBatch(body);
+    expect('issues' in checked && checked.s === s && checked.issues.some((i) => i.path === path)).toBe(true);
+  });
+
+  it('round-trips answer lines tagged with their batch, and the fatal line that names none', () => {
+    const ok = parseStreamAnswerLine(encodeStreamAnswerLine(4, id, 'DEV-1', { status: 200, outcome: 'ok', result: Buffer.from('r'), latencyMs: 3 }, true));
+    expect(ok).toEqual({ s: 4, id, phyId: 'DEV-1', status: 200, outcome: 'ok', result: Buffer.from('r'), latencyMs: 3 });
+    const fatal = parseStreamAnswerLine(encodeStreamAnswerLine(null, null, null, { status: 400, error: { code: 'VALIDATION_FAILED', message: 'bad' } }));
+    expect(fatal).toEqual({ s: null, id: null, phyId: null, status: 400, error: { code: 'VALIDATION_FAILED', message: 'bad' } });
+  });
+
+  it('refuses an answer line without its batch number', () => {
+    expect(() => parseStreamAnswerLine(encodeAnswerLine(id, 'DEV-1', { status: 200, outcome: 'ok', result: Buffer.alloc(0), latencyMs: 1 }))).toThrow(DeliveryLineError);
+    expect(() => parseStreamAnswerLine('{"s":"1","id":null,"phyId":null,"status":400}')).toThrow(DeliveryLineError);
   });
 });
 

@@ -48,6 +48,29 @@ describe('end to end on redis: an enqueue through an idle dispatcher claims for 
     expect(device.appliedIds).toEqual([...singles, ...ids]);
   });
 
+  it('claims in the enqueue while other commands are still in flight', async () => {
+    // EQC-SLOW holds its command unanswered for 4 s: the loop has it in flight while it waits for work.
+    await stack.device('EQC-SLOW', { ackLatencyMs: 4_000 });
+    await stack.device('EQC-FAST');
+    const slow = await stack.enqueue({ phyId: 'EQC-SLOW', payload: b64('slow') });
+    await waitFor(() => (stack.api.loop?.inFlight ?? 0) > 0, { what: 'the slow command in flight' });
+    const wakes: Array<{ sum: number; count: number }> = [];
+    const fast: string[] = [];
+    for (let attempt = 0; attempt < 5 && !wakes.some((w) => w.count === 1 && w.sum === 0); attempt += 1) {
+      await waitFor(() => waiting(stack.api.loop), { what: 'the dispatch loop waiting for work' });
+      expect(stack.api.loop!.inFlight).toBeGreaterThan(0);
+      const before = await hop(stack, 'wake');
+      const id = await stack.enqueue({ phyId: 'EQC-FAST', payload: b64(`fast-${attempt}`) });
+      fast.push(id);
+      await stack.waitStatus(id, 'acked');
+      const after = await hop(stack, 'wake');
+      wakes.push({ sum: after.sum - before.sum, count: after.count - before.count });
+    }
+    expect(wakes).toContainEqual({ sum: 0, count: 1 });
+    expect((await stack.get(slow)).status).toBe('inflight');
+    await stack.waitStatus(slow, 'acked');
+  });
+
   it('splits each enqueue request answered without a wait into enqueue_api, enqueue_store and enqueue_answer', async () => {
     await stack.device('EQC-HOPS');
     const hops = ['enqueue_api', 'enqueue_store', 'enqueue_answer'];

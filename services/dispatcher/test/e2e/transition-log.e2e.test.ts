@@ -44,8 +44,8 @@ describe('command transitions in the log: API → queue → dispatcher → ingre
     const delivered = await waitFor(() => dispatcherLogs.lines.find((l) => l.msg === 'command delivered' && l.commandId === id), { what: 'the delivered line' });
     // The caller's request id is kept with the command, so the asynchronous delivery's line carries it too.
     expect(delivered).toMatchObject({ level: 'info', phyId: 'TRACE-1', attempt: 1, status: 'acked', outcome: 'ok', requestId: 'abc' });
-    // The internal hop is in the ingress' access log too.
-    expect(ingressLogs.lines.some((l) => l.route !== undefined && l.method === 'POST' && l.status === 200)).toBe(true);
+    // The internal hop is in the ingress' log too: the delivery stream the dispatcher opened to it.
+    expect(ingressLogs.lines.some((l) => l.route === '/internal/v1/delivery-stream' && l.method === 'GET' && l.status === 101 && l.msg === 'delivery stream opened')).toBe(true);
   });
 
   it('writes every failed attempt of a retried command with its attempt number', async () => {

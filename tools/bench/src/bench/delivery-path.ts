@@ -60,11 +60,12 @@ async function enqueueAll(apiUrl: string, phyIds: string[], total: number): Prom
   await pool.close();
 }
 
-/** Batch calls the ingress has answered so far (its request counter for the batch route). */
+/** Batches the ingress has taken so far: batch calls (its request counter for the batch route) and batch lines on delivery streams. */
 async function batchCalls(ingressUrl: string): Promise<number> {
   let calls = 0;
   for (const line of (await scrape(ingressUrl)).split('\n')) {
     if (line.startsWith('outbound_http_requests_total{') && line.includes('/internal/v1/deliveries')) calls += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (/^outbound_ingress_delivery_stream_batches_total[ {]/.test(line)) calls += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return calls;
 }
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
         'api µs/cmd': per(enqueueSeconds.api!), 'redis (enqueue) µs/cmd': per(enqueueSeconds.redis!),
         'dispatcher µs/cmd': per(seconds.dispatcher!), 'ingress µs/cmd': per(seconds.ingress!), 'redis (deliver) µs/cmd': per(seconds.redis!), 'devices µs/cmd': per(seconds.devices!),
         'delivered/s': Math.round(n / wall),
-        'deliveries per batch call': Math.round((n / Math.max(1, callsAfter - callsBefore)) * 10) / 10,
+        'deliveries per batch': Math.round((n / Math.max(1, callsAfter - callsBefore)) * 10) / 10,
         'redis scripts /cmd': Math.round(((redisAfter.scripts - redisBefore.scripts) / n) * 100) / 100,
         'redis calls /cmd': Math.round(((redisAfter.all - redisBefore.all) / n) * 100) / 100,
         'ingress writes /cmd': Math.round(((ingressIoAfter.writes - ingressIo.writes) / n) * 100) / 100,
