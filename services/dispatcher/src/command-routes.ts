@@ -36,6 +36,18 @@ export interface CommandRoutesDeps {
   hops?: HopTimer;
 }
 
+/**
+ * Writes an enqueue's JSON answer straight out. res.json goes through res.send, which hashes
+ * every body for an ETag (an enqueue is a POST: nothing ever revalidates its answer, and no
+ * enqueue answer carries one) and sets the content type through a lookup on every call.
+ */
+function sendEnqueueAnswer(res: Response, status: number, json: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
 /** Observes an enqueue request's hops once its answer is handed to the socket (`receivedAt`: the app's first middleware). */
 function timeEnqueue(hops: HopTimer, res: Response, storeAt: number, storedAt: number): void {
   const receivedAt = res.locals.receivedAt as number | undefined;
@@ -48,12 +60,29 @@ function deviceOffline(phyId: string): OutboundError {
   return new OutboundError('DEVICE_OFFLINE', `device ${phyId} has no live connection and the command asked offline: "reject"; nothing was stored`, { details: { phyId } });
 }
 
+const NO_DEVICES: ReadonlySet<string> = new Set();
+
 /** The devices of `items` asking offline "reject" that have no live route now. */
-async function offlineRejects(registry: Pick<RouteRegistry, 'lookupMany'>, items: Array<{ input: EnqueueInput; offline: OfflinePolicy }>): Promise<Set<string>> {
-  const asked = [...new Set(items.filter((item) => item.offline === 'reject').map((item) => item.input.phyId))];
-  if (asked.length === 0) return new Set();
+async function offlineRejects(registry: Pick<RouteRegistry, 'lookupMany'>, items: Array<{ input: EnqueueInput; offline: OfflinePolicy }>): Promise<ReadonlySet<string>> {
+  const rejecting = new Set<string>();
+  for (const item of items) if (item.offline === 'reject') rejecting.add(item.input.phyId);
+  if (rejecting.size === 0) return NO_DEVICES;
+  const asked = [...rejecting];
   const routes = await registry.lookupMany(asked);
   return new Set(asked.filter((phyId) => !routes.has(phyId)));
+}
+
+/**
+ * A batch body of the usual shape (`{commands: [...]}` within the size limit) as it is; undefined
+ * for anything else, which the envelope schema then judges and names. The schema copies the
+ * array item by item; its items are each checked on their own afterwards anyway.
+ */
+function plainEnvelope(body: unknown, batchMax: number): { commands: unknown[] } | undefined {
+  if (typeof body !== 'object' || body === null || Object.getPrototypeOf(body) !== Object.prototype) return undefined;
+  const { commands } = body as { commands?: unknown };
+  if (!Array.isArray(commands) || commands.length < 1 || commands.length > batchMax) return undefined;
+  for (const key in body) if (key !== 'commands') return undefined;
+  return { commands };
 }
 
 /**
@@ -128,7 +157,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: result.id, phyId: input.phyId, attempt: 0, status: result.status, duplicate: result.duplicate, ...traceFields(input.traceContext) }), 'command accepted');
     }
     if (!waitMs) {
-      res.status(202).json({ id: result.id, status: result.status, duplicate: result.duplicate });
+      sendEnqueueAnswer(res, 202, JSON.stringify({ id: result.id, status: result.status, duplicate: result.duplicate }));
       if (deps.hops) timeEnqueue(deps.hops, res, storeAt, storedAt);
       return;
     }
@@ -144,13 +173,14 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       throw validationError([{ path: 'headers.idempotency-key', message: 'a batch takes no Idempotency-Key header; give each command its idempotencyKey' }]);
     }
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
-    const envelope = parseOrThrow(batchEnvelope, req.body);
+    const envelope = plainEnvelope(req.body, deps.batchMax) ?? parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
     const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);
     const parsed: Array<{ index: number; input: EnqueueInput; offline: OfflinePolicy }> = [];
     envelope.commands.forEach((item, index) => {
       try {
-        parsed.push({ index, ...parseEnqueueBody(item, ['commands', index]) });
+        const body = parseEnqueueBody(item, ['commands', index]);
+        parsed.push({ index, input: body.input, offline: body.offline });
       } catch (error) {
         if (!isOutboundError(error)) throw error;
         results[index] = { index, ...error.toJSON() };
@@ -163,6 +193,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       return false;
     });
     let accepted = 0;
+    let enqueued = 0;
     let storeAt = 0;
     let storedAt = 0;
     const storeFailures: OutboundError[] = [];
@@ -182,7 +213,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
           storeFailures.push(answer);
         } else {
           accepted += 1;
-          if (!answer.duplicate) metrics.enqueued.inc({ source: 'batch' });
+          if (!answer.duplicate) enqueued += 1;
           if (logAccepted) {
             deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
           }
@@ -190,6 +221,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
           acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
       });
+      // One bump per request: each labelled inc looks its series up again.
+      if (enqueued > 0) metrics.enqueued.inc({ source: 'batch' }, enqueued);
     }
     if (waitMs) {
       // Every accepted command is waited for at once, to the same deadline: each item answers
@@ -205,7 +238,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     // Items the store could not take (or whose outcome is unknown) say when to try again.
     const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
-    res.status(200).json({ accepted, failed: envelope.commands.length - accepted, results });
+    sendEnqueueAnswer(res, 200, JSON.stringify({ accepted, failed: envelope.commands.length - accepted, results }));
     if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
   };
   // One table for both ways in: the router's, and the walk-free one (hot-routes.ts), with the same handlers.

@@ -20,6 +20,30 @@ describe('public API: commands (worker off, real Redis)', () => {
     expect(Date.parse(read.body.expiresAt) - Date.parse(read.body.createdAt)).toBe(3_600_000);
   });
 
+  it('answers enqueues as JSON with their length, and counts a batch\'s new commands (not its repeats) in enqueued_total', async () => {
+    const batchCount = async (): Promise<number> => {
+      const text = (await request(d.app).get('/metrics').expect(200)).text;
+      return Number(/outbound_dispatcher_enqueued_total\{[^}]*source="batch"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const one = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'DEV-A2', payload }).expect(202);
+    expect(one.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(one.headers['content-length'])).toBe(Buffer.byteLength(one.text));
+    expect(JSON.parse(one.text)).toEqual({ id: expect.any(String), status: 'queued', duplicate: false });
+
+    const before = await batchCount();
+    const first = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY))
+      .send({ commands: [{ phyId: 'DEV-A2', payload, idempotencyKey: 'count-once' }, { phyId: 'DEV-A2', payload }, { phyId: 'bad id!', payload }] }).expect(200);
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(first.headers['content-length'])).toBe(Buffer.byteLength(first.text));
+    expect(first.body).toMatchObject({ accepted: 2, failed: 1 });
+    expect(await batchCount()).toBe(before + 2);
+    // The repeat of a key answers the first command and is not counted again.
+    const repeat = await request(d.app).post('/v1/commands/batch').set(as(SEND_KEY))
+      .send({ commands: [{ phyId: 'DEV-A2', payload, idempotencyKey: 'count-once' }, { phyId: 'DEV-A2', payload }] }).expect(200);
+    expect(repeat.body.results.map((r: { duplicate: boolean }) => r.duplicate)).toEqual([true, false]);
+    expect(await batchCount()).toBe(before + 3);
+  });
+
   it('answers 400 naming each bad field, and stores nothing', async () => {
     const before = (await d.queue.stats()).total.pending;
     const res = await request(d.app).post('/v1/commands').set(as(SEND_KEY)).send({ phyId: 'bad id!', payload: '%%%', priority: 12 }).expect(400);

@@ -153,6 +153,11 @@ export class DeviceConnection {
     for (const resolve of waiters) resolve(ready);
   }
 
+  /** Bytes read and held for a frame not yet complete (at most one header and one frame's limit). */
+  get bufferedBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
   get hasPendingDeliveries(): boolean {
     return this.deliveries.size > 0;
   }

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  encodeFrame, encodeHello2, encodePing, encodeAck, FrameType, WireErrorCode, AckStatus,
+  encodeFrame, encodeHello2, encodePing, encodeAck, FrameType, FRAME_HEADER_BYTES, WireErrorCode, AckStatus,
 } from '@outbound/core';
 import request from 'supertest';
 import type { IngressHandle } from '@outbound/ingress';
+import type { DeliveryOutcome } from '../src/pending-deliveries';
 import { uniquePrefix, waitFor } from '@outbound/test-support';
 import { RawDevice } from './support/raw-device';
 import { OLD_SECRET, SECRET, TOKEN, startTestIngress } from './support/test-ingress';
@@ -64,6 +65,34 @@ describe('ingress TCP server over real sockets', () => {
     } finally {
       clearInterval(pinger);
     }
+  });
+
+  it('decodes ACKs that arrive a byte per write, and a write that ends one ACK and holds the next', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-SPLIT', SECRET));
+    const conn = await waitFor(() => ingress.devices.deliverable('DEV-SPLIT'), { what: 'the device to be deliverable' });
+    const ids = ['9b2c6f0e-1d4a-4c7e-8f3b-2a5d6e7f8091', '9B2C6F0E-1D4A-4C7E-8F3B-2A5D6E7F8092', '9b2c6f0e-1d4a-4c7e-8f3b-2a5d6e7f8093'];
+    const outcomes: Array<Promise<DeliveryOutcome>> = ids.map((id) => new Promise((resolve) => conn.deliver(id.toLowerCase(), Buffer.from('x'), 5_000, resolve)));
+    for (let i = 0; i < ids.length; i++) expect((await device.nextCommand()).id).toBe(ids[i]!.toLowerCase());
+
+    // What the server holds of a frame of which `sent` bytes arrived: the header's bytes until it is whole, then the body's.
+    const held = (sent: number): number => (sent < FRAME_HEADER_BYTES ? sent : sent - FRAME_HEADER_BYTES);
+    // Each byte its own write, sent once the server has taken the one before (so each is its own read).
+    const first = encodeAck(ids[0]!, AckStatus.REJECTED, Buffer.from('split'));
+    for (let i = 0; i < first.length - 1; i++) {
+      device.send(first.subarray(i, i + 1));
+      await waitFor(() => conn.bufferedBytes === held(i + 1), { what: `byte ${i} taken by the server` });
+    }
+    device.send(first.subarray(first.length - 1));
+    expect(await outcomes[0]).toEqual({ kind: 'ack', status: AckStatus.REJECTED, result: Buffer.from('split'), latencyMs: expect.any(Number) });
+
+    // The next one less its last byte, then that byte and a whole third ACK in one write.
+    const second = encodeAck(ids[1]!, AckStatus.OK, Buffer.from('b'));
+    device.send(second.subarray(0, second.length - 1));
+    await waitFor(() => conn.bufferedBytes === held(second.length - 1), { what: 'the second ACK less a byte taken by the server' });
+    device.send(Buffer.concat([second.subarray(second.length - 1), encodeAck(ids[2]!, AckStatus.BUSY)]));
+    expect(await outcomes[1]).toMatchObject({ kind: 'ack', status: AckStatus.OK, result: Buffer.from('b') });
+    expect(await outcomes[2]).toMatchObject({ kind: 'ack', status: AckStatus.BUSY });
+    expect(device.closed).toBe(false);
   });
 
   it('answers a frame above the size limit with TOO_LARGE before reading its body', async () => {

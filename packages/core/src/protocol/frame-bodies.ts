@@ -12,6 +12,8 @@ import { ProtocolError } from './protocol-error';
  */
 
 const H = FRAME_HEADER_BYTES;
+/** The result of every ACK that carries none (most do): one view shared instead of one made per ACK. */
+const NO_RESULT = Buffer.alloc(0);
 const MAX_TOKEN_BYTES = 255;
 const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -120,7 +122,7 @@ export function decodeCommand(body: Buffer): { id: string; payload: Buffer } {
 }
 
 /** ACK: 16-byte command id, u8 status (AckStatus), then result bytes. */
-export function encodeAck(id: string, status: number, result: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeAck(id: string, status: number, result: Buffer = NO_RESULT): Buffer {
   if (!isAckStatus(status)) throw new RangeError(`ACK status must be 0 (OK), 1 (REJECTED) or 2 (BUSY), got ${status}`);
   const frame = allocFrame(FrameType.ACK, COMMAND_ID_BYTES + 1 + result.length);
   writeCommandId(id, frame, H);
@@ -134,7 +136,8 @@ export function decodeAck(body: Buffer): { id: string; status: number; result: B
   if (body.length < COMMAND_ID_BYTES + 1) throw badFrame(`ACK body must hold a 16-byte id and a status byte, got ${body.length} bytes`);
   const status = body[COMMAND_ID_BYTES];
   if (!isAckStatus(status)) throw badFrame(`ACK status ${status} is not 0 (OK), 1 (REJECTED) or 2 (BUSY)`);
-  return { id: readCommandId(body, 0), status, result: body.subarray(COMMAND_ID_BYTES + 1) };
+  const result = body.length === COMMAND_ID_BYTES + 1 ? NO_RESULT : body.subarray(COMMAND_ID_BYTES + 1);
+  return { id: readCommandId(body, 0), status, result };
 }
 
 /** GOAWAY: u32 milliseconds the device should wait before reconnecting. */

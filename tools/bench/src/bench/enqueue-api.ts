@@ -16,7 +16,8 @@ import { BENCH_SECRETS, startDispatcherProcess, type RunningDispatcher, type Sto
  * main) beside this one and alternates the two, round by round, so both builds see the same host.
  *
  * Env: BENCH_COMMANDS (default 10,000 per shape and round), BENCH_ROUNDS (3), BENCH_CONCURRENCY (8),
- * BENCH_BASE, BENCH_PROFILE=<dir> (`--cpu-prof` of the dispatcher(s)).
+ * BENCH_BASE, BENCH_SHAPES (e.g. `single,batch`; default all four), BENCH_PROFILE=<dir>
+ * (`--cpu-prof` of the dispatcher(s)).
  */
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -28,7 +29,17 @@ const payload = Buffer.alloc(32, 7).toString('base64');
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_SECRETS.apiKey}` };
 
 type Shape = 'single' | 'keyed' | 'batch' | 'sequential';
-const SHAPES: Shape[] = ['single', 'keyed', 'batch', 'sequential'];
+const ALL_SHAPES: Shape[] = ['single', 'keyed', 'batch', 'sequential'];
+
+/** BENCH_SHAPES: a comma-separated subset of the shapes, in the order given (default all). */
+function shapesFromEnv(text: string | undefined): Shape[] {
+  if (text === undefined || text.trim() === '') return ALL_SHAPES;
+  const asked = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = asked.filter((s) => !(ALL_SHAPES as string[]).includes(s));
+  if (unknown.length > 0) throw new Error(`BENCH_SHAPES: unknown shape(s) ${unknown.join(', ')}; choose from ${ALL_SHAPES.join(', ')}`);
+  return asked as Shape[];
+}
+const SHAPES = shapesFromEnv(process.env.BENCH_SHAPES);
 
 interface Sample {
   cpuUs: number;

@@ -1,0 +1,119 @@
+import { isDeepStrictEqual } from 'node:util';
+import { COMMAND_LIMITS, OutboundError, PAYLOAD_MAX_BASE64_CHARS, fastEnqueueBody, parseEnqueueBody, parseEnqueueBodyWithSchema } from '@outbound/core';
+
+const L = COMMAND_LIMITS;
+
+/** Deterministic, so a failing body is the same on every run. */
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const ABSENT = Symbol('absent');
+
+/** Per field: values the schema takes, values it refuses, and "absent". */
+const POOLS: Record<string, unknown[]> = {
+  phyId: ['D1', 'D'.repeat(64), 'a.b_c:d-9', ABSENT, '', 'D'.repeat(65), 'bad id', 'DÉV', 5, null, ['D1'], undefined],
+  payload: [
+    '', 'QQ==', Buffer.alloc(32, 7).toString('base64'), Buffer.alloc(L.payloadMaxBytes, 1).toString('base64'), ABSENT,
+    'QQ=', 'QR==', '!!!!', 'QUJD\n', Buffer.alloc(L.payloadMaxBytes + 1).toString('base64'), 'A'.repeat(PAYLOAD_MAX_BASE64_CHARS + 4), 12, null, undefined,
+  ],
+  priority: [ABSENT, ABSENT, 0, 5, 9, -0, -1, 10, 4.5, '5', Number.NaN, Number.POSITIVE_INFINITY, null, undefined],
+  ttlMs: [ABSENT, ABSENT, L.ttlMsMin, 60_000, L.ttlMsMax, 0, L.ttlMsMax + 1, 1.5, '60000', undefined],
+  ackTimeoutMs: [ABSENT, ABSENT, L.ackTimeoutMsMin, L.ackTimeoutMsMax, L.ackTimeoutMsMin - 1, L.ackTimeoutMsMax + 1, 2 ** 53, undefined],
+  maxAttempts: [ABSENT, ABSENT, L.maxAttemptsMin, L.maxAttemptsMax, 0, L.maxAttemptsMax + 1, true],
+  idempotencyKey: [ABSENT, ABSENT, 'k', 'k'.repeat(L.idempotencyKeyMaxLength), '€'.repeat(L.idempotencyKeyMaxLength), '', 'k'.repeat(L.idempotencyKeyMaxLength + 1), 5, null, undefined],
+  offline: [ABSENT, ABSENT, 'queue', 'reject', 'QUEUE', 1, null, undefined],
+  deliverAt: [ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, 0, 'now', -1, undefined],
+  colour: [ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, 'red'],
+};
+
+function generate(count: number): unknown[] {
+  const next = lcg(16);
+  const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!;
+  const bodies: unknown[] = [null, [], 'text', 5, true, [{ phyId: 'D1', payload: '' }], JSON.parse('{"phyId":"D1","payload":"","__proto__":{"x":1}}')];
+  const bare = Object.create(null) as Record<string, unknown>;
+  bare.phyId = 'D1';
+  bare.payload = '';
+  bodies.push(bare, new (class Body { phyId = 'D1'; payload = ''; })());
+  for (let i = 0; i < count; i++) {
+    const body: Record<string, unknown> = {};
+    // A third of the bodies take every field from its valid values, a third all but one (each fault
+    // alone, so it decides the answer), a third any value anywhere.
+    const mode = next();
+    const fields = Object.keys(POOLS);
+    const faulty = mode < 1 / 3 ? '' : mode < 2 / 3 ? pick(fields) : '*';
+    for (const [field, pool] of Object.entries(POOLS)) {
+      const wild = faulty === '*' || faulty === field;
+      const choices = wild ? pool : pool.slice(0, field === 'phyId' ? 3 : field === 'payload' ? 4 : 3);
+      const value = pick(choices);
+      if (value !== ABSENT) body[field] = value;
+    }
+    // Through JSON where it changes nothing, as the API receives them; some stay as built (undefined values).
+    bodies.push(next() < 0.5 ? body : JSON.parse(JSON.stringify(body)));
+  }
+  return bodies;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; message: string; details: unknown };
+
+function outcome(parse: () => unknown): Outcome {
+  try {
+    return { ok: true, value: parse() };
+  } catch (error) {
+    if (!(error instanceof OutboundError)) throw error;
+    return { ok: false, message: error.message, details: error.details };
+  }
+}
+
+/** The body in a failure message, long strings cut short (payloads at the limit are 87,000 characters). */
+function describeBody(body: unknown): string {
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' && value.length > 80 ? `${value.slice(0, 40)}… (${value.length} chars)` : value));
+}
+
+/** null when equal, else the body that tells them apart; compared natively, as a deep jest equality walks 64 KB payloads byte by byte. */
+function differs(body: unknown, actual: unknown, expected: unknown): string | null {
+  return isDeepStrictEqual(actual, expected) ? null : describeBody(body);
+}
+
+describe('the fast check of plain enqueue bodies', () => {
+  const bodies = generate(4000);
+
+  it('accepts only what the schema accepts, with the same parsed value', () => {
+    let fast = 0;
+    for (const body of bodies) {
+      const answer = fastEnqueueBody(body);
+      if (answer === undefined) continue;
+      fast++;
+      expect(differs(body, outcome(() => parseEnqueueBodyWithSchema(body)), { ok: true, value: answer })).toBeNull();
+    }
+    expect(fast).toBeGreaterThan(500);
+  });
+
+  it('takes every body of the common shape the schema accepts (no unknown key, no deliverAt, a plain object)', () => {
+    let declined = 0;
+    for (const body of bodies) {
+      const schema = outcome(() => parseEnqueueBodyWithSchema(body));
+      const plain = typeof body === 'object' && body !== null && Object.getPrototypeOf(body) === Object.prototype;
+      const common = plain && Object.keys(body).every((key) => key !== 'deliverAt' && key !== 'colour');
+      if (!common) continue;
+      if (!schema.ok) declined++;
+      expect(differs(body, fastEnqueueBody(body) !== undefined, schema.ok)).toBeNull();
+    }
+    expect(declined).toBeGreaterThan(500);
+  });
+
+  it('answers through parseEnqueueBody exactly as the schema alone does, refusals and their messages included', () => {
+    let refused = 0;
+    for (const body of bodies) {
+      const expected = outcome(() => parseEnqueueBodyWithSchema(body, ['commands', 7]));
+      if (!expected.ok) refused++;
+      expect(differs(body, outcome(() => parseEnqueueBody(body, ['commands', 7])), expected)).toBeNull();
+    }
+    expect(refused).toBeGreaterThan(1000);
+    expect(bodies.length - refused).toBeGreaterThan(1000);
+  });
+});
