@@ -213,6 +213,26 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(stored!.createdAt).toBeLessThanOrEqual(after);
   });
 
+  it('stamps an acked command with the acking process\'s clock, never earlier than its claim', async () => {
+    await queue.enqueueBatch([cmd('ack-clock-0'), cmd('ack-clock-1')]);
+    const claimed = await queue.claim({ max: 2, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(2);
+    // in flight, a command's updatedAt is its claim's time (Redis' clock)
+    const claimedAt = await Promise.all(claimed.map(async (c) => (await queue.get(c.id))!.updatedAt));
+    const ahead = Date.now() + 600_000;
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(ahead);
+      expect((await queue.ack([{ id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken, outcome: 'ok' }]))[0]!.ok).toBe(true);
+      clock.mockReturnValue(claimedAt[1]! - 600_000); // a clock behind Redis'
+      expect((await queue.ack([{ id: claimed[1]!.id, leaseToken: claimed[1]!.leaseToken, outcome: 'ok' }]))[0]!.ok).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(await queue.get(claimed[0]!.id)).toMatchObject({ status: 'acked', updatedAt: ahead });
+    expect(await queue.get(claimed[1]!.id)).toMatchObject({ status: 'acked', updatedAt: claimedAt[1] });
+  });
+
   it('registers each script under a v3 name, with the v2 scripts\' #!lua flags', () => {
     expect(commandNameV3('claim')).toMatch(/^outbound_l3v\d+_claim$/);
     for (const name of Object.keys(V3_SCRIPTS) as Array<keyof typeof V3_SCRIPTS>) {

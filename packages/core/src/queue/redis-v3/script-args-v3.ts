@@ -61,9 +61,9 @@ export function parseClaimReply(reply: unknown, token: string): { claimed: Score
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
-/** ack-1.lua: settings, n, then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
+/** ack-1.lua: settings, n, this process's clock (the acked records' updatedAt), then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
 export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
-  const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
+  const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length, Date.now()];
   for (const item of items) {
     args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]), item.replica ?? '', eventCommandId(item.id));
   }

@@ -5,6 +5,9 @@
   KEYS[1]: the shard prefix (see includes/v3.lua)
   ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
   ARGV[4] depth   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')   ARGV[7] n
+  ARGV[8] the dispatcher's clock (epoch ms): an acked record's updatedAt, never earlier than
+  its claim (Redis' time, the record's last transition); Redis' clock is read only to make a
+  device in a retry wait ready again
   then 6 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length
   prefix tells: '0' none, '1' + bytes), replica ('' none: no delivered event), the id as
   events hold it (16 bytes)
@@ -20,10 +23,10 @@
 
 local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local depth, memoryMs, keepPayload, n = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
-local now = nowMs()
+local callerNow = tonumber(ARGV[8])
 local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
-  local b = 7 + (i - 1) * 6
+  local b = 8 + (i - 1) * 6
   local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local rec, taken = takeRecord(id)
   if not rec then
@@ -38,13 +41,15 @@ for i = 1, n do
     local at = recStatus(rec) == QUEUED and inflightIndex(d, id)
     if at and d.inflight[at][2] == token then
       local status = outcome == 'ok' and ACKED or REJECTED
+      local updatedAt, claimedAt = callerNow, d.inflight[at][3]
+      if claimedAt > updatedAt then updatedAt = claimedAt end
       table.remove(d.inflight, at)
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
       local cid, attemptText = ARGV[b + 6], int(attempt)
       if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 5] }, cid) end
       commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
-      finishRecord(id, rec, status, attempt, now, retentionMs, token,
+      finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
         sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken, fixedEnd)
       leaseDone(leases, token)
@@ -64,11 +69,13 @@ end
 -- no claimer waits on this shard (a claim that came back short read every ready set first),
 -- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim
 -- batch 1 this was one PUBLISH (a socket write) per command.
-local wake, readyWasEmpty = false, nil
+local wake, readyWasEmpty, now = false, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
     if readyWasEmpty == nil then readyWasEmpty = redis.call('ZCARD', K.ready) == 0 end
-    if refresh(phyId, d, now, maxInFlight) and readyWasEmpty then wake = true end
+    -- refresh compares the clock only with a retry wait (backoff 0: none)
+    if d.backoff > 0 and not now then now = nowMs() end
+    if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end
   end
   writeDev(phyId, d)
 end

@@ -24,10 +24,10 @@
 local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local depth = tonumber(ARGV[7 + 10 * n]) or 0
-local now = nowMs()
+local now, nowUs = clockNow()
 local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 10 * n], '1', 'NX', 'PX', ARGV[9 + 10 * n])
 local meta = readMeta()
-local nextSeq = takeSeq(meta, n)
+local nextSeq = takeSeq(meta, n, nowUs)
 local out, devs, heads, expiries = {}, {}, {}, {}
 local tail = string.char(0) .. spack('>H', 0)
 

@@ -7,7 +7,7 @@
 -- @include v3
 
 local maxInFlight, channel, mode, limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
-local now = nowMs()
+local now, nowUs = clockNow()
 local ids
 if mode == 'all' then
   ids = redis.call('ZRANGE', K.dead, 0, limit - 1)
@@ -24,7 +24,7 @@ for _, id in ipairs(ids) do
       local phyId, fixedEnd = recPhy(rec)
       local _, err, payload, _, events = recTail(rec, fixedEnd)
       local priority = sbyte(rec, 39)
-      local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1)
+      local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1, nowUs)
       local expiresAt = now + recTtl(rec)
       local flags = bit.band(sbyte(rec, 1), 2)
       redis.call('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
