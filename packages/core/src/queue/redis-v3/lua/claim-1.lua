@@ -6,9 +6,10 @@
   KEYS[1]: the shard prefix (see includes/v3.lua)
   claim:<token> (the shard's)  hash: ids (the ids claimed, concatenated), left (how many still
              hold this lease)
-  ARGV[1] max   ARGV[2] leaseMs   ARGV[3] maxInFlightPerDevice   ARGV[4] token (request id)
-  ARGV[5] retentionMs   ARGV[6] depth (how many of the shard's next best scores to answer)
-  ARGV[7] keep payload of finished commands ('1'|'0')
+  ARGV[1] numbers, packed as doubles: max, leaseMs, maxInFlightPerDevice, retentionMs, depth
+          (how many of the shard's next best scores to answer), keep payload of finished
+          commands (1|0)
+  ARGV[2] token (request id)
 
   Returns {leaseExpiresAt, d, d scores, then per claimed command: id, record}, best first.
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
@@ -19,8 +20,8 @@
 ]]
 -- @include v3
 
-local max, leaseMs, maxInFlight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local token, retentionMs, depth, keepPayload = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]) or 0, ARGV[7] == '1'
+local max, leaseMs, maxInFlight, retentionMs, depth, keep = sunpack('>dddddd', ARGV[1])
+local token, keepPayload = ARGV[2], keep == 1
 local now = nowMs()
 
 local prior = max > 0 and redis.call('HGET', claimKey(token), 'ids')

@@ -57,6 +57,8 @@ local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
 local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'expired', [6] = 'dead', [7] = 'cancelled' }
 local DROPPED, HAS_RESULT, COMPACT = 1, 4, 128
 local PRIORITY_STEP = 562949953421312
+-- 0-9 as text (a priority in an event entry), without a string.format per command
+local DIGIT = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' }
 local SEQ_EPOCH_S = 1735689600
 -- set by begin(): a Redis 7.0 function library cannot reach `struct` or `string` while it loads
 local spack, sunpack, sbyte, ssub
