@@ -71,7 +71,7 @@ end
 local wake, readyWasEmpty, now = false, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
-    if readyWasEmpty == nil then readyWasEmpty = redis.call('ZCARD', K.ready) == 0 end
+    if readyWasEmpty == nil then readyWasEmpty = rcall('ZCARD', K.ready) == 0 end
     -- refresh compares the clock only with a retry wait (backoff 0: none)
     if d.backoff > 0 and not now then now = nowMs() end
     if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end

@@ -26,7 +26,7 @@
 local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs = sunpack('>ddddddd', ARGV[1])
 local channel = ARGV[2]
 local now, nowUs = clockNow()
-local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[3], '1', 'NX', 'PX', int(tokenMs))
+local rerun = not rcall('SET', K.prefix .. 'enq:' .. ARGV[3], '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
 local out, devs, heads, expiries = {}, {}, {}, {}
@@ -41,7 +41,7 @@ for i = 1, n do
   local idemRef, first = nil, nil
   if idem ~= '' then
     idemRef = K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. idem
-    first = redis.call('GET', idemRef)
+    first = rcall('GET', idemRef)
   end
   local firstRec = first and first ~= id and findRecord(first)
   if firstRec then
@@ -69,20 +69,20 @@ for i = 1, n do
       out[i] = { full, id, '' }
     else
       local event = packEventId(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
-      redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
+      rcall('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
         .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
-        redis.call('ZADD', K.scheduled, int(deliverAt), id)
+        rcall('ZADD', K.scheduled, int(deliverAt), id)
         if deliverAt < meta.due then meta.due = deliverAt end
-        redis.call('ZADD', schedKey(phyId), deliverAt, id)
+        rcall('ZADD', schedKey(phyId), deliverAt, id)
       else
-        redis.call('ZADD', lineKey(phyId), int(score), id)
+        rcall('ZADD', lineKey(phyId), int(score), id)
         if not heads[phyId] or score < heads[phyId] then heads[phyId] = score end
       end
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
-      if idemRef then redis.call('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
+      if idemRef then rcall('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
       out[i] = { OK, id, 'queued' }
     end
   end
@@ -103,8 +103,8 @@ for phyId, expiresAt in pairs(expiries) do
   expiryArgs[#expiryArgs + 1] = int(expiresAt)
   expiryArgs[#expiryArgs + 1] = phyId
 end
-if #readyArgs > 1 then redis.call('ZADD', K.ready, unpack(readyArgs)) end
-if #expiryArgs > 1 then redis.call('ZADD', K.expiry, unpack(expiryArgs)) end
+if #readyArgs > 1 then rcall('ZADD', K.ready, unpack(readyArgs)) end
+if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end
 for phyId, d in pairs(devs) do writeDev(phyId, d) end
 writeMeta(meta)
 if wake then publishWake(channel) end
