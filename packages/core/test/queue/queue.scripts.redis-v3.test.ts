@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { isOutboundError, RedisQueueV3, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
-import { eventCommandId } from '../../src/queue/redis/event-log';
-import { packFixed, parseRecord, payloadHash } from '../../src/queue/redis-v3/records-v3';
+import { parseRecord, payloadHash } from '../../src/queue/redis-v3/records-v3';
+import { enqueueArgs } from '../../src/queue/redis-v3/script-args-v3';
 import { commandNameV3, loadScriptV3, ScriptsV3, V3_SCRIPT_FLAGS, V3_SCRIPTS } from '../../src/queue/redis-v3/scripts-v3';
 import { cmd } from './conformance';
 
@@ -70,9 +70,11 @@ describe('RedisQueueV3 scripts and layout', () => {
     const keys = store.keys.shardKeyList(0);
     const input = cmd('twice-enqueue', { payload: Buffer.from([0, 1, 2]) });
     const ids = [store.keys.newCommandId(0), store.keys.newCommandId(0)];
-    const item = (id: string) => [id, input.phyId, input.priority, input.ttlMs, '', '', '', packFixed(input, ''), input.payload, eventCommandId(id)];
     // a per-device cap of 2: the re-sent script finds the device full of its own commands
-    const args = [1, 2, 1000, 60_000, store.keys.wakeChannel(), 2, ...item(ids[0]!), ...item(ids[1]!), 0, 'enqueue-request-1', 60_000];
+    const args = enqueueArgs(
+      ids.map((id) => ({ ...input, id, fingerprint: '' })),
+      { maxInFlight: 1, perDeviceCap: 2, shardCap: 1000, retentionMs: 60_000, wake: store.keys.wakeChannel(), claimMemoryMs: 60_000, keepPayload: false, depth: 0, requestToken: 'enqueue-request-1' },
+    );
     const first = await scripts.run('enqueue', keys, args);
     const second = await scripts.run('enqueue', keys, args);
     expect(second).toEqual(first);
@@ -211,6 +213,26 @@ describe('RedisQueueV3 scripts and layout', () => {
     const stored = await queue.get(id);
     expect(stored!.createdAt).toBeGreaterThanOrEqual(before);
     expect(stored!.createdAt).toBeLessThanOrEqual(after);
+  });
+
+  it('stamps an acked command with the acking process\'s clock, never earlier than its claim', async () => {
+    await queue.enqueueBatch([cmd('ack-clock-0'), cmd('ack-clock-1')]);
+    const claimed = await queue.claim({ max: 2, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(2);
+    // in flight, a command's updatedAt is its claim's time (Redis' clock)
+    const claimedAt = await Promise.all(claimed.map(async (c) => (await queue.get(c.id))!.updatedAt));
+    const ahead = Date.now() + 600_000;
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(ahead);
+      expect((await queue.ack([{ id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken, outcome: 'ok' }]))[0]!.ok).toBe(true);
+      clock.mockReturnValue(claimedAt[1]! - 600_000); // a clock behind Redis'
+      expect((await queue.ack([{ id: claimed[1]!.id, leaseToken: claimed[1]!.leaseToken, outcome: 'ok' }]))[0]!.ok).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(await queue.get(claimed[0]!.id)).toMatchObject({ status: 'acked', updatedAt: ahead });
+    expect(await queue.get(claimed[1]!.id)).toMatchObject({ status: 'acked', updatedAt: claimedAt[1] });
   });
 
   it('registers each script under a v3 name, with the v2 scripts\' #!lua flags', () => {

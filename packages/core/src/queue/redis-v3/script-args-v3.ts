@@ -27,18 +27,27 @@ export interface ItemAnswer {
 
 const flag = (on: boolean): '1' | '0' => (on ? '1' : '0');
 
-/** enqueue-1.lua: caps, then 10 per item, then depth, request token, its memory. */
+/**
+ * Numbers a script reads with one struct.unpack of doubles (`>dd...`) instead of an ARGV
+ * string each and a tonumber: Redis makes a Lua string of every argument of every call.
+ */
+export function packNumbers(...values: number[]): Buffer {
+  const out = Buffer.allocUnsafe(8 * values.length);
+  values.forEach((value, i) => out.writeDoubleBE(value, 8 * i));
+  return out;
+}
+
+/** enqueue-1.lua: the numbers (caps, settings, n, depth, the token's memory) packed, the wake channel, the request token, then 8 per item. */
 export function enqueueArgs(
   items: StoreEnqueueItem[],
   s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string },
 ): Arg[] {
-  const args: Arg[] = [s.maxInFlight, s.perDeviceCap, s.shardCap, s.retentionMs, s.wake, items.length];
+  const args: Arg[] = [packNumbers(s.maxInFlight, s.perDeviceCap, s.shardCap, s.retentionMs, items.length, s.depth, s.claimMemoryMs), s.wake, s.requestToken];
   for (const input of items) {
     const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
     const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
-    args.push(input.id, input.phyId, input.priority, input.ttlMs, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload, eventCommandId(input.id));
+    args.push(input.id, input.phyId, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload, eventCommandId(input.id));
   }
-  args.push(s.depth, s.requestToken, s.claimMemoryMs);
   return args;
 }
 
@@ -51,9 +60,9 @@ export function parseEnqueueReply(reply: unknown): { answers: Array<ItemAnswer &
   };
 }
 
-/** claim-1.lua: max, leaseMs, maxInFlight, token, retentionMs, depth, keep payload. */
+/** claim-1.lua: max, leaseMs, maxInFlight, retentionMs, depth, keep payload (packed), then the token. */
 export function claimArgs(max: number, leaseMs: number, token: string, s: Pick<ShardSettings, 'maxInFlight' | 'retentionMs' | 'keepPayload'> & { depth: number }): Arg[] {
-  return [max, leaseMs, s.maxInFlight, token, s.retentionMs, s.depth, flag(s.keepPayload)];
+  return [packNumbers(max, leaseMs, s.maxInFlight, s.retentionMs, s.depth, s.keepPayload ? 1 : 0), token];
 }
 
 /** claim-1.lua's `{leaseExpiresAt, d, d scores, id, record, ...}` (Buffers). */
@@ -61,15 +70,22 @@ export function parseClaimReply(reply: unknown, token: string): { claimed: Score
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
-/** ack-1.lua: settings, n, then 6 per item (the result prefixed '1', or '0' for none; the replica, '' none; the id as events hold it). */
+/**
+ * ack-1.lua: the numbers (settings, n, this process's clock: the acked records' updatedAt)
+ * packed, the wake channel, then 5 per item: id, token, outcome and result in one ('a'/'j',
+ * 'A'/'J' followed by the result), replica ('' none), the id as events hold it.
+ */
 export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
-  const args: Arg[] = [s.maxInFlight, s.retentionMs, s.wake, s.depth, s.claimMemoryMs, flag(s.keepPayload), items.length];
+  const args: Arg[] = [packNumbers(s.maxInFlight, s.retentionMs, s.depth, s.claimMemoryMs, s.keepPayload ? 1 : 0, items.length, Date.now()), s.wake];
   for (const item of items) {
-    args.push(item.id, item.leaseToken, item.outcome, item.result === undefined ? '0' : Buffer.concat([ONE, item.result]), item.replica ?? '', eventCommandId(item.id));
+    const ok = item.outcome === 'ok';
+    const outcome = item.result === undefined ? (ok ? 'a' : 'j') : Buffer.concat([ok ? UPPER_A : UPPER_J, item.result]);
+    args.push(item.id, item.leaseToken, outcome, item.replica ?? '', eventCommandId(item.id));
   }
   return args;
 }
-const ONE = Buffer.from('1');
+const UPPER_A = Buffer.from('A');
+const UPPER_J = Buffer.from('J');
 
 /** ack-1.lua's `{items: {code, status}, scores}`. */
 export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: number[] } {

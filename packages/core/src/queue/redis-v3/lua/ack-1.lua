@@ -3,11 +3,14 @@
   rejected, both kept for retentionMs (the payload dropped unless asked to keep it).
 
   KEYS[1]: the shard prefix (see includes/v3.lua)
-  ARGV[1] maxInFlightPerDevice   ARGV[2] retentionMs   ARGV[3] wake channel
-  ARGV[4] depth   ARGV[5] claim memory (ms)   ARGV[6] keep payload ('1'|'0')   ARGV[7] n
-  then 6 per item: id, leaseToken, outcome ('ok'|'rejected'), result ('' none: its length
-  prefix tells: '0' none, '1' + bytes), replica ('' none: no delivered event), the id as
-  events hold it (16 bytes)
+  ARGV[1] numbers, packed as doubles: maxInFlightPerDevice, retentionMs, depth, claim memory
+          (ms), keep payload (1|0), n, the dispatcher's clock (epoch ms): an acked record's
+          updatedAt, never earlier than its claim (Redis' time, the record's last transition);
+          Redis' clock is read only to make a device in a retry wait ready again
+  ARGV[2] wake channel
+  then 5 per item: id, leaseToken, outcome and result (first byte: 'a' acked, 'j' rejected,
+  'A'/'J' the same with a result, the rest of the string), replica ('' none: no delivered
+  event), the id as events hold it (16 bytes)
 
   Returns {items, scores}: per item {code, status}: 0 OK (also when this token already made
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
@@ -18,13 +21,12 @@
 ]]
 -- @include v3
 
-local maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local depth, memoryMs, keepPayload, n = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
-local now = nowMs()
+local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow = sunpack('>ddddddd', ARGV[1])
+local channel, keepPayload = ARGV[2], keep == 1
 local out, devs, leases, done = {}, {}, {}, 0
 for i = 1, n do
-  local b = 7 + (i - 1) * 6
-  local id, token, outcome, result = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local b = 2 + (i - 1) * 5
+  local id, token, outcome = ARGV[b + 1], ARGV[b + 2], sbyte(ARGV[b + 3], 1)
   local rec, taken = takeRecord(id)
   if not rec then
     out[i] = { NOT_FOUND, '' }
@@ -37,16 +39,18 @@ for i = 1, n do
     end
     local at = recStatus(rec) == QUEUED and inflightIndex(d, id)
     if at and d.inflight[at][2] == token then
-      local status = outcome == 'ok' and ACKED or REJECTED
+      local status = (outcome == 97 or outcome == 65) and ACKED or REJECTED -- 'a' 'A' 
+      local updatedAt, claimedAt = callerNow, d.inflight[at][3]
+      if claimedAt > updatedAt then updatedAt = claimedAt end
       table.remove(d.inflight, at)
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
-      local cid, attemptText = ARGV[b + 6], int(attempt)
-      if ARGV[b + 5] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 5] }, cid) end
+      local cid, attemptText = ARGV[b + 5], int(attempt)
+      if ARGV[b + 4] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 4] }, cid) end
       commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
-      finishRecord(id, rec, status, attempt, now, retentionMs, token,
+      finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
-        sbyte(result, 1) == 49 and ssub(result, 2) or nil, taken, fixedEnd)
+        outcome < 97 and ssub(ARGV[b + 3], 2) or nil, taken, fixedEnd) -- 'A' 'J': with a result
       leaseDone(leases, token)
       done = done + 1
       out[i] = { OK, STATUS_NAME[status] }
@@ -64,16 +68,18 @@ end
 -- no claimer waits on this shard (a claim that came back short read every ready set first),
 -- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim
 -- batch 1 this was one PUBLISH (a socket write) per command.
-local wake, readyWasEmpty = false, nil
+local wake, readyWasEmpty, now = false, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
-    if readyWasEmpty == nil then readyWasEmpty = redis.call('ZCARD', K.ready) == 0 end
-    if refresh(phyId, d, now, maxInFlight) and readyWasEmpty then wake = true end
+    if readyWasEmpty == nil then readyWasEmpty = rcall('ZCARD', K.ready) == 0 end
+    -- refresh compares the clock only with a retry wait (backoff 0: none)
+    if d.backoff > 0 and not now then now = nowMs() end
+    if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end
   end
   writeDev(phyId, d)
 end
 if done > 0 then
-  closeLeases(leases, memoryMs)
+  closeLeases(leases, int(memoryMs))
   local meta = readMeta()
   meta.size, meta.inflight = meta.size - done, meta.inflight - done
   writeMeta(meta)

@@ -17,9 +17,9 @@ if status ~= QUEUED then return { INVALID_STATE, STATUS_NAME[status] } end
 local phyId = recPhy(rec)
 local d = readDev(phyId)
 if inflightIndex(d, id) then return { INVALID_STATE, 'inflight' } end
-redis.call('ZREM', lineKey(phyId), id)
-redis.call('ZREM', schedKey(phyId), id)
-redis.call('ZREM', K.scheduled, id)
+rcall('ZREM', lineKey(phyId), id)
+rcall('ZREM', schedKey(phyId), id)
+rcall('ZREM', K.scheduled, id)
 commandEvent('c', id, phyId, nil, nil, ARGV[5])
 finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
 d.pending = d.pending - 1

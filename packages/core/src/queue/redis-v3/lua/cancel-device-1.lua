@@ -14,11 +14,11 @@ local d = readDev(phyId)
 local count = 0
 for _, index in ipairs({ lineKey(phyId), schedKey(phyId) }) do
   if count < limit then
-    for _, id in ipairs(redis.call('ZRANGE', index, 0, limit - count - 1)) do
-      redis.call('ZREM', index, id)
-      local rec = redis.call('GET', cmdKey(id))
+    for _, id in ipairs(rcall('ZRANGE', index, 0, limit - count - 1)) do
+      rcall('ZREM', index, id)
+      local rec = rcall('GET', cmdKey(id))
       if rec and recStatus(rec) == QUEUED and not inflightIndex(d, id) then
-        if index ~= lineKey(phyId) then redis.call('ZREM', K.scheduled, id) end
+        if index ~= lineKey(phyId) then rcall('ZREM', K.scheduled, id) end
         commandEvent('c', id, phyId)
         finishRecord(id, rec, CANCELLED, recAttempts(rec), now, retentionMs, '', 'cancelled by the caller', keepPayload)
         count = count + 1
@@ -28,7 +28,7 @@ for _, index in ipairs({ lineKey(phyId), schedKey(phyId) }) do
 end
 if count > 0 then
   d.pending = d.pending - count
-  if d.pending <= #d.inflight then redis.call('ZREM', K.expiry, phyId) end
+  if d.pending <= #d.inflight then rcall('ZREM', K.expiry, phyId) end
   refresh(phyId, d, now, maxInFlight)
   writeDev(phyId, d)
   local meta = readMeta()

@@ -6,9 +6,10 @@
   KEYS[1]: the shard prefix (see includes/v3.lua)
   claim:<token> (the shard's)  hash: ids (the ids claimed, concatenated), left (how many still
              hold this lease)
-  ARGV[1] max   ARGV[2] leaseMs   ARGV[3] maxInFlightPerDevice   ARGV[4] token (request id)
-  ARGV[5] retentionMs   ARGV[6] depth (how many of the shard's next best scores to answer)
-  ARGV[7] keep payload of finished commands ('1'|'0')
+  ARGV[1] numbers, packed as doubles: max, leaseMs, maxInFlightPerDevice, retentionMs, depth
+          (how many of the shard's next best scores to answer), keep payload of finished
+          commands (1|0)
+  ARGV[2] token (request id)
 
   Returns {leaseExpiresAt, d, d scores, then per claimed command: id, record}, best first.
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
@@ -19,16 +20,16 @@
 ]]
 -- @include v3
 
-local max, leaseMs, maxInFlight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local token, retentionMs, depth, keepPayload = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]) or 0, ARGV[7] == '1'
+local max, leaseMs, maxInFlight, retentionMs, depth, keep = sunpack('>dddddd', ARGV[1])
+local token, keepPayload = ARGV[2], keep == 1
 local now = nowMs()
 
-local prior = max > 0 and redis.call('HGET', claimKey(token), 'ids')
+local prior = max > 0 and rcall('HGET', claimKey(token), 'ids')
 if prior then
-  local out = { redis.call('ZSCORE', K.leases, token) or '0', 0 }
+  local out = { rcall('ZSCORE', K.leases, token) or '0', 0 }
   for p = 1, #prior, 36 do
     local id = ssub(prior, p, p + 35)
-    local rec = redis.call('GET', cmdKey(id))
+    local rec = rcall('GET', cmdKey(id))
     if rec and recStatus(rec) == QUEUED then
       local d = readDev((recPhy(rec)))
       local i = inflightIndex(d, id)
@@ -50,10 +51,10 @@ local leaseExpiresAt = now + leaseMs
 -- re-adds the device when it may still be sent to (a head that expired, free slots).
 local function take(phyId)
   local d = readDev(phyId)
-  local head = redis.call('ZPOPMIN', lineKey(phyId))
+  local head = rcall('ZPOPMIN', lineKey(phyId))
   if #head == 0 then return end
   local id = head[1]
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = rcall('GET', cmdKey(id))
   if not rec then
     refresh(phyId, d, now, maxInFlight) -- index entry without a record: dropped
     return
@@ -77,20 +78,20 @@ local function take(phyId)
 end
 
 while #claimed < max do
-  local devices = redis.call('ZRANGE', K.ready, '0', int(max - #claimed - 1))
+  local devices = rcall('ZRANGE', K.ready, '0', int(max - #claimed - 1))
   if #devices == 0 then break end
   if maxInFlight == 1 then
     -- each ready device gives exactly its head
-    redis.call('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
+    rcall('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
     for i = 1, #devices do take(devices[i]) end
   else
-    redis.call('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
+    rcall('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
     take(devices[1])
   end
 end
 if #claimed > 0 then
-  redis.call('ZADD', K.leases, int(leaseExpiresAt), token)
-  redis.call('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed))
+  rcall('ZADD', K.leases, int(leaseExpiresAt), token)
+  rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed))
   meta.inflight = meta.inflight + #claimed
   metaChanged = true
 end

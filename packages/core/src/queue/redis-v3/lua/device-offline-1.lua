@@ -8,6 +8,6 @@ local d = readDev(ARGV[1])
 if d.offline == 0 then logEvent({ 't', 'off', 'p', ARGV[1] }) end
 d.offline = 1
 writeDev(ARGV[1], d)
-redis.call('SADD', K.offline, ARGV[1])
-redis.call('ZREM', K.ready, ARGV[1])
+rcall('SADD', K.offline, ARGV[1])
+rcall('ZREM', K.ready, ARGV[1])
 return OK

@@ -5,7 +5,7 @@
 ]]
 -- @include v3
 
-redis.call('SREM', K.offline, ARGV[1])
+rcall('SREM', K.offline, ARGV[1])
 local d = readDev(ARGV[1])
 if d.offline == 1 then logEvent({ 't', 'on', 'p', ARGV[1] }) end
 d.offline = 0

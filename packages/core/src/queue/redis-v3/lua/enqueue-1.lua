@@ -2,13 +2,15 @@
   Enqueues commands for devices of one shard (one call per shard per batch).
 
   KEYS[1]: the shard prefix (see includes/v3.lua)
-  ARGV[1] maxInFlightPerDevice   ARGV[2] perDeviceCap   ARGV[3] shardCap (globalCap / shards)
-  ARGV[4] retentionMs            ARGV[5] wake channel   ARGV[6] n items
-  then 10 per item: id, phyId, priority, ttlMs, deliverAt (epoch ms, '' none),
-                   idempotencyKey ('' none), fingerprint, packed fixed part (from byte 39 of
-                   the record: records-v3.ts), payload, the id as events hold it (16 bytes)
-  then depth: how many of the shard's best claimable scores to answer (0 none), the request
-  token (unique per call) and how long to remember it (ms)
+  ARGV[1] numbers, packed as doubles (one struct.unpack, not a tonumber each): maxInFlightPerDevice,
+          perDeviceCap, shardCap (globalCap / shards), retentionMs, n items, depth (how many of
+          the shard's best claimable scores to answer, 0 none), how long to remember the
+          request token (ms)
+  ARGV[2] wake channel   ARGV[3] the request token (unique per call)
+  then 8 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
+                   fingerprint, packed fixed part (from byte 39 of the record: records-v3.ts;
+                   its priority and ttlMs are read from it), payload, the id as events hold it
+                   (16 bytes)
 
   Returns {items, scores}: per item {code, id, status}: 0 created (or, in a re-sent script,
   the id exists, even finished since: answered as it is now), 1 DUPLICATE (the key named `id` with the same
@@ -21,25 +23,25 @@
 ]]
 -- @include v3
 
-local maxInFlight, perDeviceCap, shardCap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local retentionMs, channel, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local depth = tonumber(ARGV[7 + 10 * n]) or 0
-local now = nowMs()
-local rerun = not redis.call('SET', K.prefix .. 'enq:' .. ARGV[8 + 10 * n], '1', 'NX', 'PX', ARGV[9 + 10 * n])
+local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs = sunpack('>ddddddd', ARGV[1])
+local channel = ARGV[2]
+local now, nowUs = clockNow()
+local rerun = not rcall('SET', K.prefix .. 'enq:' .. ARGV[3], '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
-local nextSeq = takeSeq(meta, n)
+local nextSeq = takeSeq(meta, n, nowUs)
 local out, devs, heads, expiries = {}, {}, {}, {}
 local tail = string.char(0) .. spack('>H', 0)
 
 for i = 1, n do
-  local b = 6 + (i - 1) * 10
-  local id, phyId, priority, ttlMs = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local deliverAt, idem, fingerprint, fixed, payload = tonumber(ARGV[b + 5]), ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
+  local b = 3 + (i - 1) * 8
+  local id, phyId, deliverAt = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
+  local idem, fingerprint, fixed, payload = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
+  local priority, _, _, ttlMs = sunpack('>BI4dd', fixed)
   local key = cmdKey(id)
   local idemRef, first = nil, nil
   if idem ~= '' then
     idemRef = K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. idem
-    first = redis.call('GET', idemRef)
+    first = rcall('GET', idemRef)
   end
   local firstRec = first and first ~= id and findRecord(first)
   if firstRec then
@@ -66,21 +68,21 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
-      local event = packEventId(appendEvent('q', ARGV[b + 10], phyId, '', ARGV[b + 3], ''))
-      redis.call('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
+      local event = packEventId(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
+      rcall('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
         .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
-        redis.call('ZADD', K.scheduled, int(deliverAt), id)
+        rcall('ZADD', K.scheduled, int(deliverAt), id)
         if deliverAt < meta.due then meta.due = deliverAt end
-        redis.call('ZADD', schedKey(phyId), deliverAt, id)
+        rcall('ZADD', schedKey(phyId), deliverAt, id)
       else
-        redis.call('ZADD', lineKey(phyId), int(score), id)
+        rcall('ZADD', lineKey(phyId), int(score), id)
         if not heads[phyId] or score < heads[phyId] then heads[phyId] = score end
       end
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
-      if idemRef then redis.call('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
+      if idemRef then rcall('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
       out[i] = { OK, id, 'queued' }
     end
   end
@@ -101,8 +103,8 @@ for phyId, expiresAt in pairs(expiries) do
   expiryArgs[#expiryArgs + 1] = int(expiresAt)
   expiryArgs[#expiryArgs + 1] = phyId
 end
-if #readyArgs > 1 then redis.call('ZADD', K.ready, unpack(readyArgs)) end
-if #expiryArgs > 1 then redis.call('ZADD', K.expiry, unpack(expiryArgs)) end
+if #readyArgs > 1 then rcall('ZADD', K.ready, unpack(readyArgs)) end
+if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end
 for phyId, d in pairs(devs) do writeDev(phyId, d) end
 writeMeta(meta)
 if wake then publishWake(channel) end

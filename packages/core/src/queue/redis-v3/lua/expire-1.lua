@@ -16,21 +16,21 @@
 local limit, maxInFlight, retentionMs, keepPayload = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local now = nowMs()
 trimEvents(now, retentionMs)
-local devices = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit)
+local devices = rcall('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, limit)
 local count = 0
 for _, phyId in ipairs(devices) do
   local d = readDev(phyId)
   local nextExpiry = nil
   local function sweep(ids, index)
     for _, id in ipairs(ids) do
-      local rec = redis.call('GET', cmdKey(id))
+      local rec = rcall('GET', cmdKey(id))
       if not rec then
-        redis.call('ZREM', index, id)
+        rcall('ZREM', index, id)
       else
         local expiresAt = recExpiresAt(rec)
         if expiresAt <= now then
-          redis.call('ZREM', index, id)
-          if index ~= lineKey(phyId) then redis.call('ZREM', K.scheduled, id) end
+          rcall('ZREM', index, id)
+          if index ~= lineKey(phyId) then rcall('ZREM', K.scheduled, id) end
           commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
           finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
           d.pending = d.pending - 1
@@ -41,9 +41,9 @@ for _, phyId in ipairs(devices) do
       end
     end
   end
-  sweep(redis.call('ZRANGE', lineKey(phyId), 0, -1), lineKey(phyId))
-  sweep(redis.call('ZRANGE', schedKey(phyId), 0, -1), schedKey(phyId))
-  if nextExpiry then redis.call('ZADD', K.expiry, nextExpiry, phyId) else redis.call('ZREM', K.expiry, phyId) end
+  sweep(rcall('ZRANGE', lineKey(phyId), 0, -1), lineKey(phyId))
+  sweep(rcall('ZRANGE', schedKey(phyId), 0, -1), schedKey(phyId))
+  if nextExpiry then rcall('ZADD', K.expiry, nextExpiry, phyId) else rcall('ZREM', K.expiry, phyId) end
   refresh(phyId, d, now, maxInFlight)
   writeDev(phyId, d)
 end

@@ -60,12 +60,12 @@ for i = 1, n do
       if status == QUEUED then
         local retryAt = now + (delayMs or backoffMs(attempts, random))
         commandEvent('r', id, phyId, attemptText, { 'e', err, 'w', int(retryAt) }, cid)
-        redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, token, err, nil, nil, id))
-        redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
+        rcall('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, token, err, nil, nil, id))
+        rcall('ZADD', lineKey(phyId), int(recScore(rec)), id)
         noteExpiry(phyId, recExpiresAt(rec))
         if retryAt > d.backoff then
           d.backoff = retryAt
-          redis.call('ZADD', K.backoff, int(retryAt), phyId)
+          rcall('ZADD', K.backoff, int(retryAt), phyId)
           if retryAt < firstRetry then firstRetry = retryAt end
         end
         returned = returned + 1

@@ -20,7 +20,7 @@ local stopScore, stopId = '', ''
 local size = math.max(limit, 50)
 while #out < limit do
   if examined >= budget then break end
-  local page = redis.call('ZRANGEBYSCORE', K.dead, afterScore, untilScore, 'WITHSCORES', 'LIMIT', offset, size)
+  local page = rcall('ZRANGEBYSCORE', K.dead, afterScore, untilScore, 'WITHSCORES', 'LIMIT', offset, size)
   if #page == 0 then break end
   local removed = 0
   for i = 1, #page, 2 do
@@ -28,9 +28,9 @@ while #out < limit do
     if #out < limit and examined < budget and not (score == afterScore and id <= afterId) then
       examined = examined + 1
       stopScore, stopId = score, id
-      local rec = redis.call('GET', cmdKey(id))
+      local rec = rcall('GET', cmdKey(id))
       if not rec then
-        redis.call('ZREM', K.dead, id)
+        rcall('ZREM', K.dead, id)
         removed = removed + 1
       else
         local recPhyId, fixedEnd = recPhy(rec)

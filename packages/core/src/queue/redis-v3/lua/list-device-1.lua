@@ -11,19 +11,19 @@ local out = {}
 local function add(ids)
   for _, id in ipairs(ids) do
     if #out >= limit then return end
-    local rec = redis.call('GET', cmdKey(id))
+    local rec = rcall('GET', cmdKey(id))
     if rec then out[#out + 1] = view(id, rec, now) end
   end
 end
 local scored = {}
 for _, e in ipairs(readDev(phyId).inflight) do
-  local rec = redis.call('GET', cmdKey(e[1]))
+  local rec = rcall('GET', cmdKey(e[1]))
   if rec then scored[#scored + 1] = { e[1], recScore(rec) } end
 end
 table.sort(scored, function(a, b) return a[2] < b[2] end)
 local sorted = {}
 for i, e in ipairs(scored) do sorted[i] = e[1] end
 add(sorted)
-add(redis.call('ZRANGE', lineKey(phyId), 0, limit - 1))
-add(redis.call('ZRANGE', schedKey(phyId), 0, limit - 1))
+add(rcall('ZRANGE', lineKey(phyId), 0, limit - 1))
+add(rcall('ZRANGE', schedKey(phyId), 0, limit - 1))
 return out

@@ -7,15 +7,15 @@
 local mode, limit = ARGV[1], tonumber(ARGV[2])
 local ids
 if mode == 'all' then
-  ids = redis.call('ZRANGE', K.dead, 0, limit - 1)
+  ids = rcall('ZRANGE', K.dead, 0, limit - 1)
 else
   ids = {}
   for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 local count = 0
 for _, id in ipairs(ids) do
-  if redis.call('ZREM', K.dead, id) == 1 then
-    redis.call('DEL', cmdKey(id))
+  if rcall('ZREM', K.dead, id) == 1 then
+    rcall('DEL', cmdKey(id))
     count = count + 1
   end
 end

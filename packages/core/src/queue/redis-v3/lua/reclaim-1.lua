@@ -13,13 +13,13 @@
 local limit, maxInFlight, retentionMs, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local memoryMs, keepPayload = ARGV[5], ARGV[6] == '1'
 local now = nowMs()
-local tokens = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit)
+local tokens = rcall('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit)
 local count, finished, devs = 0, 0, {}
 for _, token in ipairs(tokens) do
-  local ids = redis.call('HGET', claimKey(token), 'ids') or ''
+  local ids = rcall('HGET', claimKey(token), 'ids') or ''
   for p = 1, #ids, 36 do
     local id = ssub(ids, p, p + 35)
-    local rec = redis.call('GET', cmdKey(id))
+    local rec = rcall('GET', cmdKey(id))
     if rec and recStatus(rec) == QUEUED then
       local phyId = recPhy(rec)
       local d = devs[phyId]
@@ -43,16 +43,16 @@ for _, token in ipairs(tokens) do
           finished = finished + 1
         else
           commandEvent('r', id, phyId, int(attempts), { 'e', 'lease expired without an outcome', 'w', int(now) })
-          redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, '', 'lease expired without an outcome', nil, nil, id))
-          redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
+          rcall('SET', cmdKey(id), rewrite(rec, QUEUED, attempts, now, '', 'lease expired without an outcome', nil, nil, id))
+          rcall('ZADD', lineKey(phyId), int(recScore(rec)), id)
           noteExpiry(phyId, recExpiresAt(rec))
         end
         count = count + 1
       end
     end
   end
-  redis.call('ZREM', K.leases, token)
-  redis.call('PEXPIRE', claimKey(token), memoryMs)
+  rcall('ZREM', K.leases, token)
+  rcall('PEXPIRE', claimKey(token), memoryMs)
 end
 local wake = false
 for phyId, d in pairs(devs) do

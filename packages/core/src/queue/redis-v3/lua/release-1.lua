@@ -32,12 +32,12 @@ for i = 1, n do
     if at and d.inflight[at][2] == token then
       table.remove(d.inflight, at)
       leaseDone(leases, token)
-      redis.call('SET', cmdKey(id), rewrite(rec, QUEUED, recAttempts(rec), now, token, reason ~= '' and reason or nil, nil, nil))
-      redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
+      rcall('SET', cmdKey(id), rewrite(rec, QUEUED, recAttempts(rec), now, token, reason ~= '' and reason or nil, nil, nil))
+      rcall('ZADD', lineKey(phyId), int(recScore(rec)), id)
       noteExpiry(phyId, recExpiresAt(rec))
       if offline == '1' and d.offline == 0 then
         d.offline = 1
-        redis.call('SADD', K.offline, phyId)
+        rcall('SADD', K.offline, phyId)
         logEvent({ 't', 'off', 'p', phyId })
       end
       returned = returned + 1

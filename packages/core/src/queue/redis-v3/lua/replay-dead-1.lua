@@ -7,10 +7,10 @@
 -- @include v3
 
 local maxInFlight, channel, mode, limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
-local now = nowMs()
+local now, nowUs = clockNow()
 local ids
 if mode == 'all' then
-  ids = redis.call('ZRANGE', K.dead, 0, limit - 1)
+  ids = rcall('ZRANGE', K.dead, 0, limit - 1)
 else
   ids = {}
   for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -18,16 +18,16 @@ end
 local meta = readMeta()
 local count, wake, devs = 0, false, {}
 for _, id in ipairs(ids) do
-  if redis.call('ZREM', K.dead, id) == 1 then
-    local rec = redis.call('GET', cmdKey(id))
+  if rcall('ZREM', K.dead, id) == 1 then
+    local rec = rcall('GET', cmdKey(id))
     if rec and recStatus(rec) == DEAD then
       local phyId, fixedEnd = recPhy(rec)
       local _, err, payload, _, events = recTail(rec, fixedEnd)
       local priority = sbyte(rec, 39)
-      local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1)
+      local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1, nowUs)
       local expiresAt = now + recTtl(rec)
       local flags = bit.band(sbyte(rec, 1), 2)
-      redis.call('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
+      rcall('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
         .. ssub(rec, 39, fixedEnd) .. string.char(0) .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload
         .. events .. packEventId(logEvent({ 't', 'q', 'c', id, 'p', phyId, 'o', int(priority) })))
       local d = devs[phyId]
@@ -37,7 +37,7 @@ for _, id in ipairs(ids) do
       end
       d.pending = d.pending + 1
       meta.size = meta.size + 1
-      redis.call('ZADD', lineKey(phyId), int(score), id)
+      rcall('ZADD', lineKey(phyId), int(score), id)
       noteExpiry(phyId, expiresAt)
       count = count + 1
     end

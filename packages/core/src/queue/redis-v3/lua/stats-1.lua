@@ -7,14 +7,14 @@
 local now = nowMs()
 local m = readMeta()
 local waitingForDevice = 0
-for _, phyId in ipairs(redis.call('SMEMBERS', K.offline)) do
-  waitingForDevice = waitingForDevice + redis.call('ZCARD', lineKey(phyId))
+for _, phyId in ipairs(rcall('SMEMBERS', K.offline)) do
+  waitingForDevice = waitingForDevice + rcall('ZCARD', lineKey(phyId))
 end
-local delayed = redis.call('ZCARD', K.scheduled)
-for _, phyId in ipairs(redis.call('ZRANGEBYSCORE', K.backoff, '(' .. now, '+inf')) do
-  if redis.call('SISMEMBER', K.offline, phyId) == 0 then
-    delayed = delayed + redis.call('ZCARD', lineKey(phyId))
+local delayed = rcall('ZCARD', K.scheduled)
+for _, phyId in ipairs(rcall('ZRANGEBYSCORE', K.backoff, '(' .. now, '+inf')) do
+  if rcall('SISMEMBER', K.offline, phyId) == 0 then
+    delayed = delayed + rcall('ZCARD', lineKey(phyId))
   end
 end
-local dead = redis.call('ZCARD', K.dead)
+local dead = rcall('ZCARD', K.dead)
 return { m.size - m.inflight - delayed - waitingForDevice, m.inflight, delayed, waitingForDevice, dead }

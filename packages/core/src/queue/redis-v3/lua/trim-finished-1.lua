@@ -33,12 +33,12 @@
 local budget, retentionMs, quietMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local recent = K.prefix .. 'ftrim'
 if quietMs > 0 then
-  local last = redis.call('GET', recent)
+  local last = rcall('GET', recent)
   if last then return { last, 0 } end
 end
 local now = nowMs()
 local index = K.prefix .. 'fbytes'
-local entries = redis.call('ZRANGE', index, '0', '-1', 'WITHSCORES')
+local entries = rcall('ZRANGE', index, '0', '-1', 'WITHSCORES')
 -- A hash expires retentionMs after its last finish, so none created in a minute that began
 -- less than retentionMs ago can have expired: only older ones (7 hex digits, so text order is
 -- time order) are looked up. The sort below runs only when over the budget: with 1,353
@@ -47,17 +47,17 @@ local lastExpirable = string.format('%07x', math.floor((now - retentionMs) / 600
 local records, gone = 0, {}
 for i = 1, #entries, 2 do
   local minute, bytes = entries[i], tonumber(entries[i + 1])
-  if bytes <= 0 or (minute <= lastExpirable and redis.call('EXISTS', K.prefix .. 'f:' .. minute) == 0) then
-    redis.call('ZREM', index, minute)
+  if bytes <= 0 or (minute <= lastExpirable and rcall('EXISTS', K.prefix .. 'f:' .. minute) == 0) then
+    rcall('ZREM', index, minute)
     gone[minute] = true
   else
     records = records + bytes
   end
 end
-local function streamBytes() return tonumber(redis.call('MEMORY', 'USAGE', EVENTS_KEY, 'SAMPLES', '5')) or 0 end
+local function streamBytes() return tonumber(rcall('MEMORY', 'USAGE', EVENTS_KEY, 'SAMPLES', '5')) or 0 end
 local events = streamBytes()
 local function answer(retained, trimmed)
-  if quietMs > 0 then redis.call('SET', recent, int(retained), 'PX', int(quietMs)) end
+  if quietMs > 0 then rcall('SET', recent, int(retained), 'PX', int(quietMs)) end
   return { int(retained), trimmed }
 end
 if budget <= 0 or records + events <= budget then return answer(records + events, 0) end
@@ -66,7 +66,7 @@ for i = 1, #entries, 2 do
   if not gone[entries[i]] then buckets[#buckets + 1] = { entries[i], tonumber(entries[i + 1]) } end
 end
 table.sort(buckets, function(a, b) return a[1] < b[1] end)
-local length = redis.call('XLEN', EVENTS_KEY)
+local length = rcall('XLEN', EVENTS_KEY)
 local perEntry = length > 0 and events / length or 0
 local CLOCK_SLACK_MS = 1000
 
@@ -78,12 +78,12 @@ local trimmed, i, rounds, readStream = 0, 1, 0, false
 while records + events > budget and i <= #buckets and rounds < 10 do
   local minute, bytes = buckets[i][1], buckets[i][2]
   local key = K.prefix .. 'f:' .. minute
-  local count = redis.call('HLEN', key)
+  local count = rcall('HLEN', key)
   if count == 0 or bytes * withEvents <= records + events - budget then
-    redis.call('UNLINK', key)
-    redis.call('ZREM', index, minute)
+    rcall('UNLINK', key)
+    rcall('ZREM', index, minute)
     local cut = (tonumber(minute, 16) + 1) * 60000 - CLOCK_SLACK_MS
-    local dropped = redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', int(cut))
+    local dropped = rcall('XTRIM', EVENTS_KEY, 'MINID', '~', int(cut))
     trimmed, records, events, i = trimmed + count, records - bytes, events - dropped * perEntry, i + 1
   elseif bytes * (withEvents - 1) * WALK_SHARE > budget then
     readStream = true -- below
@@ -93,14 +93,14 @@ while records + events > budget and i <= #buckets and rounds < 10 do
     -- most 1000 per round), each counted at its own size; another round while still over.
     rounds = rounds + 1
     local take = math.min(count, 1000, math.ceil((records + events - budget) * count / bytes))
-    local picked = redis.call('HRANDFIELD', key, int(take), 'WITHVALUES')
+    local picked = rcall('HRANDFIELD', key, int(take), 'WITHVALUES')
     local fields, freed = {}, 0
     for j = 1, #picked, 2 do
       fields[#fields + 1] = picked[j]
       freed = freed + #picked[j] + #picked[j + 1] + ENTRY_BYTES
     end
-    redis.call('HDEL', key, unpack(fields))
-    redis.call('ZINCRBY', index, int(-freed), minute)
+    rcall('HDEL', key, unpack(fields))
+    rcall('ZINCRBY', index, int(-freed), minute)
     buckets[i][2] = bytes - freed
     trimmed, records = trimmed + #fields, records - freed
   end
@@ -127,7 +127,7 @@ if i > #buckets then readStream = true end
 while readStream and records + events > budget and perWalked > 0 and reads < 10 and read < 3000 do
   reads = reads + 1
   local take = math.min(1000, 3000 - read, math.ceil((records + events - budget) / perWalked))
-  local list = redis.call('XRANGE', EVENTS_KEY, from, '+', 'COUNT', int(take))
+  local list = rcall('XRANGE', EVENTS_KEY, from, '+', 'COUNT', int(take))
   if #list == 0 then break end
   read = read + #list
   -- the commands this round meets first, by hash: entry n -> {c, hash, index in its group}
@@ -152,7 +152,7 @@ while readStream and records + events > budget and perWalked > 0 and reads < 10 
     end
   end
   local values = {}
-  for bucket, group in pairs(groups) do values[bucket] = redis.call('HMGET', bucket, unpack(group)) end
+  for bucket, group in pairs(groups) do values[bucket] = rcall('HMGET', bucket, unpack(group)) end
   local drops, last = {}, nil
   for n, entry in ipairs(list) do
     if records + events <= budget then break end
@@ -174,14 +174,14 @@ while readStream and records + events > budget and perWalked > 0 and reads < 10 
       end
     end
   end
-  for bucket, fields in pairs(drops) do redis.call('HDEL', bucket, unpack(fields)) end
+  for bucket, fields in pairs(drops) do rcall('HDEL', bucket, unpack(fields)) end
   if not last then break end
   from = '(' .. last
   -- entries up to the last one read go (MINID: the first id after it), whole nodes at a time
   local ms, seq = string.match(last, '^(%d+)%-(%d+)$')
-  redis.call('XTRIM', EVENTS_KEY, 'MINID', '~', ms .. '-' .. int(tonumber(seq) + 1))
+  rcall('XTRIM', EVENTS_KEY, 'MINID', '~', ms .. '-' .. int(tonumber(seq) + 1))
   events = streamBytes()
 end
-for minute, freed in pairs(freedIn) do redis.call('ZINCRBY', index, int(-freed), minute) end
+for minute, freed in pairs(freedIn) do rcall('ZINCRBY', index, int(-freed), minute) end
 events = streamBytes() -- as the cuts left it
 return answer(records + events, trimmed)

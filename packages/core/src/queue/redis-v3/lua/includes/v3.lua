@@ -57,23 +57,44 @@ local QUEUED, ACKED, REJECTED, EXPIRED, DEAD, CANCELLED = 1, 3, 4, 5, 6, 7
 local STATUS_NAME = { [1] = 'queued', [3] = 'acked', [4] = 'rejected', [5] = 'expired', [6] = 'dead', [7] = 'cancelled' }
 local DROPPED, HAS_RESULT, COMPACT = 1, 4, 128
 local PRIORITY_STEP = 562949953421312
+-- 0-9 as text (a priority in an event entry), without a string.format per command
+local DIGIT = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' }
 local SEQ_EPOCH_S = 1735689600
--- set by begin(): a Redis 7.0 function library cannot reach `struct` or `string` while it loads
-local spack, sunpack, sbyte, ssub
+-- set by begin(): a Redis 7.0 function library cannot reach `struct`, `string` or redis.call
+-- while it loads. rcall is redis.call as an upvalue: one lookup, not a global and a field.
+local spack, sunpack, sbyte, ssub, rcall
 
 local function publishWake(arg)
   local channel, origin = string.match(arg, '^([^\n]+)\n(.+)$')
-  if channel then redis.call('PUBLISH', channel, K.prefix .. '\n' .. origin) else redis.call('PUBLISH', arg, K.prefix) end
+  if channel then rcall('PUBLISH', channel, K.prefix .. '\n' .. origin) else rcall('PUBLISH', arg, K.prefix) end
 end
 
 -- An integer as text: redis.call turns a Lua number into text with a slow float conversion
 -- (printf's %.17g), so hot paths hand it text made by the integer path.
-local function int(n) return string.format('%d', n) end
-
-local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Calls ask for the same text often (an ack's attempt numbers, an enqueue's expiry times,
+-- settings): each is made once and kept, up to 512 of them (a function library's table
+-- outlives a call; a new table per call cost more at claim batch 1 than it saved).
+local intText, intCount = {}, 0
+local function int(n)
+  local text = intText[n]
+  if not text then
+    text = string.format('%d', n)
+    if n ~= n then return text end -- NaN: not a table key
+    if intCount >= 512 then intText, intCount = {}, 0 end
+    intText[n] = text
+    intCount = intCount + 1
+  end
+  return text
 end
+
+-- Redis' clock, read once per call (a TIME is about 11k instructions inside a script): ms,
+-- and microseconds since 2025 for takeSeq.
+local function clockNow()
+  local t = rcall('TIME')
+  local s, us = tonumber(t[1]), tonumber(t[2])
+  return s * 1000 + math.floor(us / 1000), (s - SEQ_EPOCH_S) * 1000000 + us
+end
+local function nowMs() return (clockNow()) end
 
 local function cmdKey(id) return K.prefix .. 'c:' .. id end
 local function lineKey(phyId) return K.prefix .. 'line:' .. phyId end
@@ -84,18 +105,17 @@ local function claimKey(token) return K.prefix .. 'claim:' .. token end
 -- and `backoff` lowers `due` (enqueue, fail); a meta without it (0) has promoteDue look.
 local NEVER = 1e300
 local function readMeta()
-  local m = redis.call('GET', K.meta)
+  local m = rcall('GET', K.meta)
   if not m then return { seq = 0, size = 0, inflight = 0, due = NEVER } end
   local seq, size, inflight = sunpack('>ddd', m)
   local due = #m >= 32 and sunpack('>d', m, 25) or 0
   return { seq = seq, size = size, inflight = inflight, due = due }
 end
-local function writeMeta(m) redis.call('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
+local function writeMeta(m) rcall('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
 
--- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard).
-local function takeSeq(m, count)
-  local t = redis.call('TIME')
-  local us = (tonumber(t[1]) - SEQ_EPOCH_S) * 1000000 + tonumber(t[2])
+-- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard);
+-- us: clockNow's second answer, this call's clock.
+local function takeSeq(m, count, us)
   local first = math.max(m.seq + 1, us)
   m.seq = first + count - 1
   return first
@@ -104,7 +124,7 @@ end
 -- Device state: I4 pending (queued + in flight), B offline, d backoffUntil, B n, then n
 -- in-flight entries: c36 id, B+token, d claimedAt. Read and written once per call.
 local function readDev(phyId)
-  local raw = redis.call('HGET', K.dev, phyId)
+  local raw = rcall('HGET', K.dev, phyId)
   local d = { pending = 0, offline = 0, backoff = 0, inflight = {} }
   if not raw then return d end
   local pending, offline, backoff, n, pos = sunpack('>I4BdB', raw)
@@ -118,7 +138,7 @@ local function readDev(phyId)
 end
 local function writeDev(phyId, d)
   if d.pending <= 0 and d.offline == 0 and #d.inflight == 0 then
-    redis.call('HDEL', K.dev, phyId)
+    rcall('HDEL', K.dev, phyId)
     return
   end
   local n = #d.inflight
@@ -129,7 +149,7 @@ local function writeDev(phyId, d)
     local e = d.inflight[i]
     state = state .. e[1] .. string.char(#e[2]) .. e[2] .. spack('>d', e[3])
   end
-  redis.call('HSET', K.dev, phyId, state)
+  rcall('HSET', K.dev, phyId, state)
 end
 -- The index of id's in-flight entry, or nil.
 local function inflightIndex(d, id)
@@ -142,15 +162,15 @@ end
 -- true and the head's score when ready.
 local function refresh(phyId, d, now, maxInFlight)
   if d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight or d.pending <= #d.inflight then
-    redis.call('ZREM', K.ready, phyId)
+    rcall('ZREM', K.ready, phyId)
     return false
   end
-  local head = redis.call('ZRANGE', lineKey(phyId), '0', '0', 'WITHSCORES')
+  local head = rcall('ZRANGE', lineKey(phyId), '0', '0', 'WITHSCORES')
   if #head == 0 then
-    redis.call('ZREM', K.ready, phyId)
+    rcall('ZREM', K.ready, phyId)
     return false
   end
-  redis.call('ZADD', K.ready, head[2], phyId)
+  rcall('ZADD', K.ready, head[2], phyId)
   return true, head[2]
 end
 
@@ -268,11 +288,11 @@ end
 -- A command's record wherever it is: its key while pending or dead, else its bucket.
 -- With retentionMs, a finished record older than that is not answered (its bucket may live on).
 local function findRecord(id, now, retentionMs)
-  local rec = redis.call('GET', cmdKey(id))
+  local rec = rcall('GET', cmdKey(id))
   if rec then return rec end
   local bucket, field = bucketOf(id)
   if not bucket then return nil end
-  rec = redis.call('HGET', bucket, field)
+  rec = rcall('HGET', bucket, field)
   if rec and retentionMs and sunpack('>I6', rec, 7) + retentionMs <= now then return nil end
   return rec or nil
 end
@@ -282,11 +302,11 @@ end
 -- whether its key is gone; a caller that does not finish it puts it back (putBack).
 local function takeRecord(id)
   if sbyte(id, 15) ~= 55 then return findRecord(id), false end -- no bucket (bucketOf)
-  local rec = redis.call('GETDEL', cmdKey(id))
+  local rec = rcall('GETDEL', cmdKey(id))
   if rec then return rec, true end
   return findRecord(id), false
 end
-local function putBack(id, rec) redis.call('SET', cmdKey(id), rec) end
+local function putBack(id, rec) rcall('SET', cmdKey(id), rec) end
 
 -- Buckets written by this call and the bytes added to each, expired once at its end, and
 -- their bytes counted in `fbytes` (zset creation minute -> bytes; trim-finished reads it).
@@ -296,8 +316,8 @@ local ENTRY_BYTES = 64
 local touchedBuckets = {}
 local function expireBuckets(retentionMs)
   for bucket, bytes in pairs(touchedBuckets) do
-    redis.call('PEXPIRE', bucket, int(retentionMs))
-    redis.call('ZINCRBY', K.prefix .. 'fbytes', int(bytes), ssub(bucket, #K.prefix + 3))
+    rcall('PEXPIRE', bucket, int(retentionMs))
+    rcall('ZINCRBY', K.prefix .. 'fbytes', int(bytes), ssub(bucket, #K.prefix + 3))
   end
 end
 
@@ -306,15 +326,15 @@ end
 -- recPhy's second answer, when the caller has it.
 local function finishRecord(id, rec, status, attempts, now, retentionMs, token, err, keepPayload, result, keyGone, fixedEnd)
   if status == DEAD then
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result, id))
-    redis.call('ZADD', K.dead, int(now), id)
+    rcall('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, nil, result, id))
+    rcall('ZADD', K.dead, int(now), id)
     return
   end
   local bucket, field = bucketOf(id)
   if not bucket then
     local payload = false -- dropped
     if keepPayload then payload = nil end -- kept
-    redis.call('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result, id), 'PX', int(retentionMs))
+    rcall('SET', cmdKey(id), rewrite(rec, status, attempts, now, token, err, payload, result, id), 'PX', int(retentionMs))
     return
   end
   -- the compact form (see the header), built from the pending record in one concatenation
@@ -341,8 +361,8 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   local compact = spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
     .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
     .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart .. eventsOf(id, events)
-  redis.call('HSET', bucket, field, compact)
-  if not keyGone then redis.call('DEL', cmdKey(id)) end
+  rcall('HSET', bucket, field, compact)
+  if not keyGone then rcall('DEL', cmdKey(id)) end
   touchedBuckets[bucket] = (touchedBuckets[bucket] or 0) + #field + #compact + ENTRY_BYTES
 end
 
@@ -353,31 +373,31 @@ end
 local function closeLeases(counts, memoryMs)
   for token, n in pairs(counts) do
     local key = claimKey(token)
-    if redis.call('HINCRBY', key, 'left', int(-n)) <= 0 then
-      redis.call('ZREM', K.leases, token)
-      redis.call('PEXPIRE', key, memoryMs)
+    if rcall('HINCRBY', key, 'left', int(-n)) <= 0 then
+      rcall('ZREM', K.leases, token)
+      rcall('PEXPIRE', key, memoryMs)
     end
   end
 end
 
 -- A command back in its line notes its expiry on the device's sparse entry (keeps the earliest).
 local function noteExpiry(phyId, expiresAt)
-  redis.call('ZADD', K.expiry, 'LT', int(expiresAt), phyId)
+  rcall('ZADD', K.expiry, 'LT', int(expiresAt), phyId)
 end
 
 -- The scores of the best `depth` commands a claim would take from this shard now.
 local function bestScores(maxInFlight, depth)
   if depth <= 0 then return {} end
   if maxInFlight == 1 then
-    local flat = redis.call('ZRANGE', K.ready, '0', int(depth - 1), 'WITHSCORES')
+    local flat = rcall('ZRANGE', K.ready, '0', int(depth - 1), 'WITHSCORES')
     local out = {}
     for i = 2, #flat, 2 do out[i / 2] = flat[i] end
     return out
   end
   local scores = {}
-  for _, phyId in ipairs(redis.call('ZRANGE', K.ready, 0, depth - 1)) do
+  for _, phyId in ipairs(rcall('ZRANGE', K.ready, 0, depth - 1)) do
     local free = maxInFlight - #readDev(phyId).inflight
-    local line = redis.call('ZRANGE', lineKey(phyId), 0, math.min(free, depth) - 1, 'WITHSCORES')
+    local line = rcall('ZRANGE', lineKey(phyId), 0, math.min(free, depth) - 1, 'WITHSCORES')
     for i = 2, #line, 2 do scores[#scores + 1] = tonumber(line[i]) end
   end
   table.sort(scores)
@@ -391,28 +411,28 @@ end
 local function promoteDue(now, maxInFlight, limit, meta)
   if meta.due > now then return false end
   local nowText, limitText = int(now), int(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
+  local ids = rcall('ZRANGEBYSCORE', K.scheduled, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, id in ipairs(ids) do
-    redis.call('ZREM', K.scheduled, id)
-    local rec = redis.call('GET', cmdKey(id))
+    rcall('ZREM', K.scheduled, id)
+    local rec = rcall('GET', cmdKey(id))
     if rec then
       local phyId = recPhy(rec)
-      redis.call('ZREM', schedKey(phyId), id)
-      redis.call('ZADD', lineKey(phyId), int(recScore(rec)), id)
+      rcall('ZREM', schedKey(phyId), id)
+      rcall('ZADD', lineKey(phyId), int(recScore(rec)), id)
       noteExpiry(phyId, recExpiresAt(rec))
       refresh(phyId, readDev(phyId), now, maxInFlight)
     end
   end
-  local devices = redis.call('ZRANGEBYSCORE', K.backoff, '-inf', nowText, 'LIMIT', '0', limitText)
+  local devices = rcall('ZRANGEBYSCORE', K.backoff, '-inf', nowText, 'LIMIT', '0', limitText)
   for _, phyId in ipairs(devices) do
-    redis.call('ZREM', K.backoff, phyId)
+    rcall('ZREM', K.backoff, phyId)
     refresh(phyId, readDev(phyId), now, maxInFlight)
   end
   if #ids == limit or #devices == limit then
     meta.due = now -- more are due: look again next time
   else
-    local s = redis.call('ZRANGE', K.scheduled, '0', '0', 'WITHSCORES')
-    local b = redis.call('ZRANGE', K.backoff, '0', '0', 'WITHSCORES')
+    local s = rcall('ZRANGE', K.scheduled, '0', '0', 'WITHSCORES')
+    local b = rcall('ZRANGE', K.backoff, '0', '0', 'WITHSCORES')
     meta.due = math.min(tonumber(s[2]) or NEVER, tonumber(b[2]) or NEVER)
   end
   return true
@@ -425,7 +445,7 @@ local function describe(id, rec, now)
   local d = readDev(phyId)
   local i = inflightIndex(d, id)
   if i then return { 1, tostring(d.inflight[i][3]) } end
-  if redis.call('ZSCORE', K.scheduled, id) then return { 0, 'schedule' } end
+  if rcall('ZSCORE', K.scheduled, id) then return { 0, 'schedule' } end
   if d.offline == 1 then return { 0, 'device' } end
   if d.backoff > now then return { 0, 'backoff' } end
   return { 0, '' }
@@ -447,7 +467,7 @@ end
 -- Every call starts here (the script loader and the function library both put it first): the
 -- shard's keys, and this call's state reset (a library's helpers outlive a call).
 local function begin(keys)
-  if not spack then spack, sunpack, sbyte, ssub = struct.pack, struct.unpack, string.byte, string.sub end
+  if not spack then spack, sunpack, sbyte, ssub, rcall = struct.pack, struct.unpack, string.byte, string.sub, redis.call end
   local p = keys[1]
   K = shardKeys[p]
   if not K then
