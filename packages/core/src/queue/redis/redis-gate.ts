@@ -1,3 +1,4 @@
+import { ReplyError } from 'ioredis';
 import { isOutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
 import { StoreError } from '../store-errors';
@@ -37,8 +38,11 @@ export class RedisGate {
     const why = this.liveness?.notAnswering();
     if (why) throw new StoreError('redis', 'unreachable', 'STORE_UNAVAILABLE', `redis ${operation} not sent: ${why}`);
     try {
-      return await issue();
+      const answer = await issue();
+      this.liveness?.answered();
+      return answer;
     } catch (error) {
+      if (error instanceof ReplyError) this.liveness?.answered();
       if (isOutboundError(error)) throw error;
       throw classifyRedisError(error, operation);
     }
