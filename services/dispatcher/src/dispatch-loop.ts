@@ -97,6 +97,8 @@ export class DispatchLoop implements LocalClaimer {
   private errorDelayMs = 0;
   /** The delivery-call histogram's `item` child, bound once (a label lookup hashes its labels on every call). */
   private itemCall: { observe(seconds: number): void } | null = null;
+  /** The delivered counter's children by outcome, bound on first use (one label lookup per recorded command otherwise). */
+  private readonly deliveredBy = new Map<string, { inc(): void }>();
 
   constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
 
@@ -414,8 +416,8 @@ export class DispatchLoop implements LocalClaimer {
     }
     // Only outcomes the store took count: one refused for a lost lease belongs to whichever
     // dispatcher holds the command now.
-    if (result.ok) metrics.delivered.inc({ outcome: verdict.metric });
-    else if (result.error.code === 'LEASE_LOST') metrics.delivered.inc({ outcome: 'lease_lost' });
+    if (result.ok) this.countDelivered(verdict.metric);
+    else if (result.error.code === 'LEASE_LOST') this.countDelivered('lease_lost');
     this.deps.spans?.recorded(command, recording, verdict.metric, result);
     this.logTransition(command, verdict, result);
     if (!result.ok) logger.debug({ commandId: command.id, phyId: command.phyId, code: result.error.code }, 'outcome not recorded');
@@ -427,6 +429,15 @@ export class DispatchLoop implements LocalClaimer {
     this.held.delete(command.id);
     metrics.inFlight.set(this.held.size);
     this.capacityWaiter?.();
+  }
+
+  private countDelivered(outcome: string): void {
+    let child = this.deliveredBy.get(outcome);
+    if (!child) {
+      child = this.deps.metrics.delivered.labels(outcome);
+      this.deliveredBy.set(outcome, child);
+    }
+    child.inc();
   }
 
   /** One line per recorded outcome: delivered and plain give-backs sampled, failed attempts and refusals always. */

@@ -10,6 +10,7 @@ import {
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import type { Logger } from '@outbound/core/service';
 import type { DeliveryTracker } from './delivery-tracker';
+import { TurnBuffer } from './turn-buffer';
 
 export interface DeliveryStreamOptions {
   tracker: DeliveryTracker;
@@ -96,30 +97,17 @@ export class DeliveryStreamServer {
   private serve(socket: Duplex, head: Buffer): void {
     const { tracker, lineLimitBytes } = this.options;
     let closed = false;
-    // Answers of one event-loop turn leave as one write (every device socket read in the poll
-    // phase, then one write in the check phase): a write per line cost a syscall and a wake-up
-    // of the dispatcher each.
-    let buffered = '';
-    let flushQueued = false;
-    const flush = (): void => {
-      flushQueued = false;
-      const text = buffered;
-      buffered = '';
+    const answers = new TurnBuffer((text) => {
       if (!closed && text) socket.write(text);
-    };
+    });
     const send = (line: string): void => {
-      if (closed) return;
-      buffered += line;
-      if (!flushQueued) {
-        flushQueued = true;
-        setImmediate(flush);
-      }
+      if (!closed) answers.add(line);
     };
     /** A line that is not a batch: say why, then close (what follows on the stream cannot be trusted). */
     const fail = (s: number | null, issues: FieldIssue[]): void => {
       const error = validationError(issues, 'delivery stream line');
       send(encodeStreamAnswerLine(s, null, null, { status: error.status, error: { code: error.code, message: error.message } }));
-      flush();
+      answers.flush();
       closed = true;
       socket.end();
     };
