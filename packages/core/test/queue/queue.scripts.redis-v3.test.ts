@@ -205,6 +205,24 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(!late!.ok && isOutboundError(late!.error, 'LEASE_LOST')).toBe(true);
   });
 
+  it('closes a one-command claim at its ack and remembers it for a re-sent claim', async () => {
+    await queue.enqueueBatch([cmd('single-a'), cmd('single-b')]);
+    const leases = `${store.keys.shardPrefix(0)}leases`;
+    const claimKey = `${store.keys.shardPrefix(0)}claim:one-command-token`;
+    const [only] = await store.claimShard(0, 1, 60_000, 'one-command-token');
+    expect(await client.zscore(leases, 'one-command-token')).not.toBeNull();
+    expect(await client.hget(claimKey, 'ids')).toBe(only!.id);
+    expect(await client.hget(claimKey, 'left')).toBeNull(); // a batch of one: the ack closes it without a count
+    expect(await client.pttl(claimKey)).toBe(-1);
+    const [acked] = await queue.ack([{ id: only!.id, leaseToken: only!.leaseToken, outcome: 'ok' }]);
+    expect(acked!.ok).toBe(true);
+    expect(await client.zscore(leases, 'one-command-token')).toBeNull();
+    expect(await client.pttl(claimKey)).toBeGreaterThan(0);
+    // re-sent after its ack, the claim takes nothing although a command is waiting
+    expect(await store.claimShard(0, 1, 60_000, 'one-command-token')).toEqual([]);
+    expect(await queue.claim({ max: 1, leaseMs: 60_000 })).toHaveLength(1);
+  });
+
   it('stamps times from the Redis clock (TIME)', async () => {
     const toMs = ([s, us]: [string, string]) => Number(s) * 1000 + Math.floor(Number(us) / 1000);
     const before = toMs((await client.time()) as unknown as [string, string]);

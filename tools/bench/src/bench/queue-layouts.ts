@@ -22,7 +22,8 @@
  * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
  * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
  * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate),
- * BENCH_CALLGRIND_ONLY (a redis-server function, e.g. fcallCommand: count only inside it).
+ * BENCH_CALLGRIND_ONLY (a redis-server function, e.g. fcallCommand: count only inside it),
+ * BENCH_CALLS=1 (each run also prints its calls per command by command type, on stderr).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -97,14 +98,23 @@ async function cpuSeconds(client: RedisClient): Promise<number> {
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
-/** Commands Redis ran since the last CONFIG RESETSTAT, scripts' own calls included, wrappers and the bench's probes not. */
-async function calls(client: RedisClient): Promise<number> {
+/** Commands Redis ran since the last CONFIG RESETSTAT by type, scripts' own calls included, wrappers and the bench's probes not. */
+async function callsByType(client: RedisClient): Promise<Map<string, number>> {
   const text = await info(client, 'commandstats');
-  let total = 0;
+  const byType = new Map<string, number>();
   for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (!/^(eval|evalsha|eval_ro|evalsha_ro|fcall|info|config|script|ping|select|client|hello)$/.test(match[1]!)) total += Number(match[2]);
+    if (!/^(eval|evalsha|eval_ro|evalsha_ro|fcall|info|config|script|ping|select|client|hello)$/.test(match[1]!)) byType.set(match[1]!, Number(match[2]));
   }
-  return total;
+  return byType;
+}
+
+/**
+ * BENCH_CALLS=1: each run also prints its Redis calls per command by command type (stderr),
+ * to see which part of a lifecycle the calls go to.
+ */
+function printCallsByType(label: string, byType: Map<string, number>, commands: number): void {
+  const parts = [...byType].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${fmt(n / commands, 2)}`);
+  console.error(`${label} calls / command by type: ${parts.join(', ')}`);
 }
 
 async function usedMemory(client: RedisClient): Promise<number> {
@@ -160,7 +170,9 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
     let callCount = 0;
     const measure = async () => {
       cpuAfter = await cpuSeconds(client);
-      callCount = await calls(client);
+      const byType = await callsByType(client);
+      callCount = [...byType.values()].reduce((a, b) => a + b, 0);
+      if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} batch ${batch}, ${SHARDS} shards:`, byType, commands);
     };
     if (impl === 'bullmq') {
       await runBullmq(url, { jobs: commands, concurrency: batch, payloadBytes: 32, beforeCleanup: measure });
@@ -168,6 +180,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       const queue = makeQueue(impl, client, `layouts-${impl}`);
       const all = inputs(commands, 32);
       for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
+      if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} enqueue, ${SHARDS} shards:`, await callsByType(client), commands);
       const done = await drain(queue, batch);
       if (done !== commands) throw new Error(`${impl}: claimed ${done} of ${commands}`);
       await measure();
@@ -228,10 +241,10 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
   }
 }
 /** Instructions redis-server ran per command under callgrind, less an idle server's start and stop. */
-async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<number> {
+async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<{ instructions: number; calls: number }> {
   const toggle = CALLGRIND_ONLY ? [`--toggle-collect=${CALLGRIND_ONLY}`] : [];
   const server = await startRedis(['valgrind', '--tool=callgrind', ...toggle, '--callgrind-out-file=callgrind.out']);
-  if (impl !== 'idle') await runOnce(server.url, impl, CALLGRIND_BATCH, commands);
+  const cost = impl !== 'idle' ? await runOnce(server.url, impl, CALLGRIND_BATCH, commands) : undefined;
   const client = createRedisClient({ url: server.url });
   client.on('error', () => undefined);
   await client.shutdown('NOSAVE').catch(() => undefined);
@@ -241,7 +254,7 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
   if (process.env.BENCH_CALLGRIND_KEEP) copyFileSync(join(server.dir, file), join(process.env.BENCH_CALLGRIND_KEEP, `callgrind.${impl}.out`));
   rmSync(server.dir, { recursive: true, force: true });
-  return impl === 'idle' ? total : total / commands;
+  return { instructions: impl === 'idle' ? total : total / commands, calls: cost?.callsPerCmd ?? 0 };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -290,12 +303,13 @@ async function main(): Promise<void> {
   }
   if (sections.includes('callgrind')) {
     const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
-    const idle = CALLGRIND_ONLY ? 0 : await callgrindPerCommand('idle', commands);
-    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command |`);
-    console.log('|---|---:|');
+    const idle = CALLGRIND_ONLY ? 0 : (await callgrindPerCommand('idle', commands)).instructions;
+    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${SHARDS} shards, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command | Redis calls / command |`);
+    console.log('|---|---:|---:|');
     for (const impl of IMPLS) {
-      const perCmd = (await callgrindPerCommand(impl, commands)) - idle / commands;
-      console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} |`);
+      const measured = await callgrindPerCommand(impl, commands);
+      const perCmd = measured.instructions - idle / commands;
+      console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} | ${fmt(measured.calls, 1)} |`);
     }
   }
 }

@@ -5,7 +5,7 @@
 
   KEYS[1]: the shard prefix (see includes/v3.lua)
   claim:<token> (the shard's)  hash: ids (the ids claimed, concatenated), left (how many still
-             hold this lease)
+             hold this lease; absent when it is one)
   ARGV[1] numbers, packed as doubles: max, leaseMs, maxInFlightPerDevice, retentionMs, depth
           (how many of the shard's next best scores to answer), keep payload of finished
           commands (1|0)
@@ -91,7 +91,10 @@ while #claimed < max do
 end
 if #claimed > 0 then
   rcall('ZADD', K.leases, int(leaseExpiresAt), token)
-  rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed))
+  -- a batch of one writes no `left`: the ack's HINCRBY of -1 on the missing field answers -1
+  -- and closes the lease all the same
+  if #claimed == 1 then rcall('HSET', claimKey(token), 'ids', claimed[1])
+  else rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed)) end
   meta.inflight = meta.inflight + #claimed
   metaChanged = true
 end
