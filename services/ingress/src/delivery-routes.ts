@@ -11,20 +11,63 @@ import type { DeliveryTracker } from './delivery-tracker';
 import { TurnBuffer } from './turn-buffer';
 
 /**
+ * Whether an `Authorization` header is `Bearer <INTERNAL_TOKEN>`, compared in constant time:
+ * the one check of the internal token, for the delivery endpoints and the delivery stream.
+ */
+export function internalTokenCheck(token: string): (authorization: string | undefined) => boolean {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (authorization) => {
+    const given = Buffer.from(authorization ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+}
+
+/**
  * `Authorization: Bearer <INTERNAL_TOKEN>`, compared in constant time; 401 JSON otherwise.
  * It runs before the body parser, and the 401 closes the connection so the body is never read.
  */
 export function requireInternalToken(token: string): RequestHandler {
-  const expected = Buffer.from(`Bearer ${token}`);
+  const authorized = internalTokenCheck(token);
   return (req, res, next) => {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+    if (authorized(req.headers.authorization)) {
       next();
       return;
     }
     closeIfBodyUnread(req, res);
     next(new OutboundError('UNAUTHORIZED', 'send the internal token as "Authorization: Bearer <INTERNAL_TOKEN>"'));
   };
+}
+
+/** Hands on one answer line's parts; `checked`: id and phyId passed checkDeliveryItem (the line needs no escaping). */
+export type EmitAnswer = (id: unknown, phyId: unknown, answer: DeliveryAnswer, checked: boolean) => void;
+
+/**
+ * The items of one batch (a batch call's or a stream line's), each checked on its own: one that
+ * fails is answered at once with its 400, the others when their device answers, stamped with hop
+ * times when `receivedAt` is set. `traceparent` names the trace of items that carry none.
+ */
+export function deliverItems(
+  tracker: DeliveryTracker,
+  items: readonly unknown[],
+  options: { maxPayloadBytes: number; receivedAt: number; traceparent?: string },
+  emit: EmitAnswer,
+): void {
+  const { maxPayloadBytes, receivedAt, traceparent } = options;
+  for (let i = 0; i < items.length; i++) {
+    const raw = items[i] as Record<string, unknown> | null;
+    const checked = checkDeliveryItem(raw, maxPayloadBytes, ['deliveries', i]);
+    if ('issues' in checked) {
+      const error = validationError(checked.issues, 'delivery');
+      emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } }, false);
+      continue;
+    }
+    const item = traceparent && !checked.item.traceparent ? { ...checked.item, traceparent } : checked.item;
+    const times: DeliveryHopTimes | undefined = receivedAt ? { received: receivedAt, answered: 0 } : undefined;
+    tracker.deliverTo(item, times, (answer) => {
+      if (times) times.answered = hostClockMs();
+      emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer, true);
+    });
+  }
 }
 
 /**
@@ -65,24 +108,11 @@ export function deliveryRoutes(options: { tracker: DeliveryTracker; internalToke
       if (open === 0) res.end(text);
       else if (text) res.write(text);
     });
-    /** `checked`: id and phyId passed checkDeliveryItem (the line needs no escaping). */
-    const emit = (id: unknown, phyId: unknown, answer: DeliveryAnswer, checked: boolean): void => {
-      if (answer.t) answer.t.answered = hostClockMs();
+    const emit: EmitAnswer = (id, phyId, answer, checked) => {
       open--;
       answers.add(encodeAnswerLine(id, phyId, answer, checked));
     };
-    for (let i = 0; i < deliveries.length; i++) {
-      const raw = deliveries[i] as Record<string, unknown> | null;
-      const checked = checkDeliveryItem(raw, maxPayloadBytes, ['deliveries', i]);
-      if ('issues' in checked) {
-        const error = validationError(checked.issues, 'delivery');
-        emit(raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } }, false);
-        continue;
-      }
-      const item = single && !checked.item.traceparent ? { ...checked.item, traceparent: single } : checked.item;
-      const times: DeliveryHopTimes | undefined = received ? { received, answered: 0 } : undefined;
-      options.tracker.deliverTo(item, times, (answer) => emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer, true));
-    }
+    deliverItems(options.tracker, deliveries, { maxPayloadBytes, receivedAt: received, traceparent: single }, emit);
   });
   return router;
 }

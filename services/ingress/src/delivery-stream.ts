@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { OutboundError, PROBLEM_CONTENT_TYPE, validationError, type FieldIssue } from '@outbound/core/command';
 import {
-  DELIVERY_STREAM_PATH, DELIVERY_STREAM_PROTOCOL, LineSplitter, checkDeliveryItem, checkStreamBatch, encodeStreamAnswerLine, hostClockMs,
-  type DeliveryAnswer, type DeliveryHopTimes,
+  DELIVERY_STREAM_PATH, DELIVERY_STREAM_PROTOCOL, LineSplitter, checkStreamBatch, encodeStreamAnswerLine, hostClockMs,
 } from '@outbound/core/delivery';
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import type { Logger } from '@outbound/core/service';
+import { deliverItems, internalTokenCheck } from './delivery-routes';
 import type { DeliveryTracker } from './delivery-tracker';
 import { TurnBuffer } from './turn-buffer';
 
@@ -32,13 +31,13 @@ export interface DeliveryStreamOptions {
  */
 export class DeliveryStreamServer {
   private readonly connections = new Set<Duplex>();
-  private readonly expectedAuth: Buffer;
+  private readonly authorized: (authorization: string | undefined) => boolean;
   private readonly maxPayloadBytes: number;
   private readonly openGauge: Gauge;
   private readonly batches: Counter;
 
   constructor(private readonly options: DeliveryStreamOptions) {
-    this.expectedAuth = Buffer.from(`Bearer ${options.internalToken}`);
+    this.authorized = internalTokenCheck(options.internalToken);
     this.maxPayloadBytes = Math.max(0, options.maxFrameBytes - COMMAND_ID_BYTES);
     const registers = [options.registry];
     this.openGauge = new Gauge({ name: 'outbound_ingress_delivery_streams', help: 'Delivery streams open (one per dispatcher using this replica)', registers });
@@ -72,8 +71,7 @@ export class DeliveryStreamServer {
       refuse(socket, new OutboundError('NOT_FOUND', `no upgrade at ${path}`));
       return;
     }
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== this.expectedAuth.length || !timingSafeEqual(given, this.expectedAuth)) {
+    if (!this.authorized(req.headers.authorization)) {
       refuse(socket, new OutboundError('UNAUTHORIZED', 'send the internal token as "Authorization: Bearer <INTERNAL_TOKEN>"'));
       return;
     }
@@ -127,22 +125,10 @@ export class DeliveryStreamServer {
         return;
       }
       this.batches.inc();
-      const { s, items } = batch;
-      for (let i = 0; i < items.length; i++) {
-        const raw = items[i] as Record<string, unknown> | null;
-        const checked = checkDeliveryItem(raw, this.maxPayloadBytes, ['deliveries', i]);
-        if ('issues' in checked) {
-          const error = validationError(checked.issues, 'delivery');
-          send(encodeStreamAnswerLine(s, raw?.id, raw?.phyId, { status: error.status, error: { code: error.code, message: error.message } }));
-          continue;
-        }
-        const { item } = checked;
-        const times: DeliveryHopTimes | undefined = batch.timing ? { received: receivedAt, answered: 0 } : undefined;
-        tracker.deliverTo(item, times, (answer: DeliveryAnswer) => {
-          if (times) times.answered = hostClockMs();
-          send(encodeStreamAnswerLine(s, raw!.id, item.phyId, times ? { ...answer, t: times } : answer, true));
-        });
-      }
+      const { s } = batch;
+      deliverItems(tracker, batch.items, { maxPayloadBytes: this.maxPayloadBytes, receivedAt: batch.timing ? receivedAt : 0 }, (id, phyId, answer, checked) =>
+        send(encodeStreamAnswerLine(s, id, phyId, answer, checked)),
+      );
     };
     const lines = new LineSplitter();
     /** Bytes since the last newline: a line may not grow past lineLimitBytes. */
