@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, type RedisLayout } from '@outbound/core';
 import { REPO_ROOT } from './bench/child-processes';
 import { BENCH_SECTIONS, runBench, type BenchSection } from './bench/run-bench';
 import type { Backend } from './bench/service-processes';
@@ -19,7 +20,7 @@ function positiveInt(text: string): number {
   return value;
 }
 
-interface BenchFlags { quick: boolean; only: BenchSection[]; backends: Backend[]; out: string; profile?: string; scaleDevices?: number }
+interface BenchFlags { quick: boolean; only: BenchSection[]; backends: Backend[]; layout: RedisLayout; out: string; profile?: string; scaleDevices?: number }
 
 /**
  * `outbound bench [--quick]`: the benchmark harness (bench/README.md). Starts its own
@@ -33,13 +34,14 @@ export function register(program: Command): void {
     .option('--quick', 'short everyday run (under 2 minutes)', false)
     .option('--only <sections>', `sections to run: ${BENCH_SECTIONS.join(',')}`, list(BENCH_SECTIONS), BENCH_SECTIONS)
     .option('--backends <names>', 'end-to-end backends: redis,postgres', list(['redis', 'postgres'] as const), ['redis', 'postgres'] as Backend[])
+    .addOption(new Option('--layout <name>', 'Redis record layout of the end-to-end dispatcher').choices(REDIS_LAYOUTS).env('QUEUE_REDIS_LAYOUT').default(DEFAULT_REDIS_LAYOUT))
     .option('--out <dir>', 'results directory', join(REPO_ROOT, 'bench', 'results'))
     .option('--profile <dir>', 'write --cpu-prof profiles of ingress, dispatcher and devices (end-to-end section) to this directory')
     .option('--scale-devices <n>', 'devices for the connection-scale section (default 50000, quick 5000)', positiveInt)
     .action(async (flags: BenchFlags) => {
       const command = ['outbound bench', ...process.argv.slice(3)].join(' ');
       await runBench({
-        quick: flags.quick, sections: flags.only, backends: flags.backends, outDir: flags.out, profileDir: flags.profile,
+        quick: flags.quick, sections: flags.only, backends: flags.backends, redisLayout: flags.layout, outDir: flags.out, profileDir: flags.profile,
         scaleDevices: flags.scaleDevices, command,
       });
       // Every section stopped what it started; exiting here also ends anything a failed section

@@ -9,3 +9,4 @@ export { RedisKeys } from './redis/keys';
 export { classifyRedisError, outcomeUnknown } from './redis/redis-errors';
 export type { RedisMemorySample } from './redis/redis-memory';
 export { RedisQueueV3, RedisKeysV3, type RedisQueueV3Options } from './redis-v3';
+export { DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, type RedisLayout } from './redis-layout';

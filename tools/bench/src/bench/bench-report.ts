@@ -38,7 +38,7 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
   const r50 = stepAt(redis, 50);
   const r1000 = stepAt(redis, 1_000);
   const p500 = stepAt(pg, 500);
-  const core64 = report.queueCore?.redis.find((r) => r.batch === 64);
+  const core64 = (report.queueCore?.defaultLayout === 'v3' ? report.queueCore.redisV3 : report.queueCore?.redis)?.find((r) => r.batch === 64);
   const ratio = report.queueCore?.redisBatch64OverBullmq;
   const scale = report.connectionScale;
   const check = (target: string, measured: string, met: boolean | undefined): TargetCheck => ({ target, measured, met: met === undefined ? null : met });
@@ -80,7 +80,7 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
     return s ? `${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p95)} / ${ms(s.latencyMs.p99)}` : 'n/a';
   });
   const eighty = (r: E2eResult | undefined) => r?.steps.find((s) => s.eightyPercentOfMax);
-  lines.push('| | Outbound on Redis | Outbound on PostgreSQL | replaced system (claimed, never load-tested) |');
+  lines.push(`| | Outbound on Redis${redis?.redisLayout ? ` (${redis.redisLayout} layout)` : ''} | Outbound on PostgreSQL | replaced system (claimed, never load-tested) |`);
   lines.push('|---|---:|---:|---|');
   lines.push(`| highest sustained throughput (ACKed/s, nothing left behind) | ${e2eCell(redis, (x) => `${fmt(x.max.ackedPerSec)}/s`)} | ${e2eCell(pg, (x) => `${fmt(x.max.ackedPerSec)}/s`)} | ~1,000/s (Redis), ~100/s (PostgreSQL) |`);
   lines.push(`| left behind after the drain | ${e2eCell(redis, (x) => String(x.max.leftBehind))} | ${e2eCell(pg, (x) => String(x.max.leftBehind))} | |`);
@@ -96,8 +96,8 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
   for (const r of report.endToEnd) {
     if (r.error) continue;
     if (r.steps.every((x) => x.overCapacity)) {
-      lines.push('', `### ${r.backend}`, '', `Every fixed rate was over 1.5× the measured maximum (${fmt(r.max.ackedPerSec)}/s): no latency step ran.`);
-    } else lines.push('', `### ${r.backend}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+      lines.push('', `### ${label(r)}`, '', `Every fixed rate was over 1.5× the measured maximum (${fmt(r.max.ackedPerSec)}/s): no latency step ran.`);
+    } else lines.push('', `### ${label(r)}: every step`, '', '| offered/s | accepted | p50 ms | p95 ms | p99 ms | max ms | enqueue answer p50 / p99 ms | not acked |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of r.steps.filter((x) => !x.overCapacity)) {
       lines.push(`| ${fmt(s.offeredPerSec)}${s.eightyPercentOfMax ? ' (80%)' : ''} | ${fmt(s.accepted)} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p95)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${ms(s.enqueueAnswerMs.p50)} / ${ms(s.enqueueAnswerMs.p99)} | ${s.notAcked} |`);
     }
@@ -113,11 +113,16 @@ function renderEndToEnd(lines: string[], report: BenchReport, chartFile: string 
   }
 }
 
+/** The backend, with the Redis layout it ran. */
+function label(r: E2eResult): string {
+  return r.redisLayout ? `${r.backend} (${r.redisLayout} layout)` : r.backend;
+}
+
 /** Per step: where a command's time went (hop p50 / mean), CPU µs per command per process, event-loop delay p99. */
 function renderSplit(lines: string[], r: E2eResult): void {
   const steps = r.steps.filter((x) => !x.overCapacity && (x.hops || x.cpuUsPerCommand));
   if (steps.length === 0) return;
-  lines.push('', `Per step (${r.backend}): hop p50 / mean ms (DISPATCHER_HOP_TIMING, docs/operations.md "Where the time goes"; the enqueue answer is the producer's), CPU µs per command, event-loop delay p99 ms beyond the 10 ms sampling interval.`, '');
+  lines.push('', `Per step (${label(r)}): hop p50 / mean ms (DISPATCHER_HOP_TIMING, docs/operations.md "Where the time goes"; the enqueue answer is the producer's), CPU µs per command, event-loop delay p99 ms beyond the 10 ms sampling interval.`, '');
   lines.push(`| | ${steps.map((x) => `${fmt(x.offeredPerSec)}/s`).join(' | ')} |`, `|---|${steps.map(() => '---:').join('|')}|`);
   lines.push(`| enqueue answer p50 | ${steps.map((x) => ms(x.enqueueAnswerMs.p50)).join(' | ')} |`);
   if (steps.some((x) => x.enqueueRoundTripMs)) lines.push(`| its round trip p50 (without the producer's lateness) | ${steps.map((x) => ms(x.enqueueRoundTripMs?.p50)).join(' | ')} |`);
@@ -139,10 +144,11 @@ function renderRest(lines: string[], report: BenchReport): void {
     const q = report.queueCore;
     lines.push('', `## Queue core: enqueue + claim + ack, ${fmt(q.commands)} commands over 1,000 devices, median of ${q.runs}`, '');
     lines.push('| backend | claim batch / worker concurrency | enqueue/s | claim+ack/s | enqueue+claim+ack/s |', '|---|---:|---:|---:|---:|');
-    for (const r of q.redis) lines.push(`| Outbound RedisQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
+    for (const r of q.redis) lines.push(`| Outbound RedisQueue (v2 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
+    for (const r of q.redisV3 ?? []) lines.push(`| Outbound RedisQueueV3 (v3 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
     for (const r of q.postgres) lines.push(`| Outbound PostgresQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
     for (const b of q.bullmq) lines.push(`| BullMQ (same redis-server) | concurrency ${b.concurrency} | ${fmt(b.addPerSec)} | ${fmt(b.processPerSec)} | ${fmt(b.endToEndPerSec)} |`);
-    lines.push('', `Outbound on Redis with claim batches of 64 does **${q.redisBatch64OverBullmq}×** the best BullMQ configuration.`);
+    lines.push('', `Outbound on Redis (${q.defaultLayout ?? 'v2'} layout, the default) with claim batches of 64 does **${q.redisBatch64OverBullmq}×** the best BullMQ configuration.`);
     if (q.errors.length) lines.push('', ...q.errors.map((e) => `- error: ${e}`));
   }
   if (report.connectionScale) {

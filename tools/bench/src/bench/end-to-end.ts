@@ -1,4 +1,4 @@
-import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, ValidatedQueue, type CommandQueue } from '@outbound/core';
+import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type RedisLayout } from '@outbound/core';
 import { percentiles, readAckLatencies, type LatencyStats } from './ack-latency';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
@@ -9,6 +9,8 @@ import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type Backen
 
 export interface E2eOptions {
   backend: Backend;
+  /** Redis record layout the dispatcher runs (QUEUE_REDIS_LAYOUT); the latencies are read back with the same. */
+  redisLayout: RedisLayout;
   devices: number;
   saturationSeconds: number;
   stepSeconds: number;
@@ -49,6 +51,8 @@ export interface E2eStep {
 
 export interface E2eResult {
   backend: Backend;
+  /** Redis only: the record layout the dispatcher ran. */
+  redisLayout?: RedisLayout;
   devices: number;
   max: {
     /** ACKed commands per second in the steady part of the saturation run. */
@@ -108,7 +112,8 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
   const ingress = await startIngressProcess(group, `${options.backend}-ingress`, stores, {}, prof('ingress'));
   // Per-hop timing costs a few clock reads per command; BENCH_HOP_TIMING=0 leaves it off for pure CPU comparisons.
   const hopTiming = process.env.BENCH_HOP_TIMING !== '0';
-  const dispatcher = await startDispatcherProcess(group, `${options.backend}-dispatcher`, stores, { DISPATCHER_HOP_TIMING: String(hopTiming) }, prof('dispatcher'));
+  const layout = options.backend === 'redis' ? { QUEUE_REDIS_LAYOUT: options.redisLayout } : {};
+  const dispatcher = await startDispatcherProcess(group, `${options.backend}-dispatcher`, stores, { DISPATCHER_HOP_TIMING: String(hopTiming), ...layout }, prof('dispatcher'));
   const fleet = new FleetProcess(group, `${options.backend}-fleet`, {
     host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: options.devices, idPrefix: 'DEV',
   }, prof('fleet'));
@@ -124,7 +129,9 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
     };
   } else {
     const client = createRedisClient({ url: redis.url });
-    queue = new ValidatedQueue(new RedisQueue(client, { prefix: PREFIX }));
+    // Read with the layout the dispatcher writes: the other layout's keys are empty.
+    const store = options.redisLayout === 'v3' ? new RedisQueueV3(client, { prefix: PREFIX, liveness: false }) : new RedisQueue(client, { prefix: PREFIX, liveness: false });
+    queue = new ValidatedQueue(store);
     closeStore = async () => {
       await queue.close();
       await client.quit();
@@ -188,7 +195,7 @@ function callsPer(before: Map<string, { calls: number }>, after: Map<string, { c
  */
 export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
   const result: E2eResult = {
-    backend: options.backend, devices: options.devices, steps: [],
+    backend: options.backend, ...(options.backend === 'redis' ? { redisLayout: options.redisLayout } : {}), devices: options.devices, steps: [],
     max: { ackedPerSec: 0, accepted: 0, refused: 0, seconds: 0, drainMs: 0, leftBehind: 0, duplicatesAtDevices: 0, cpuCores: {} },
   };
   let stack: Stack | undefined;

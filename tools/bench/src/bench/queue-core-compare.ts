@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, type RedisLayout } from '@outbound/core';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { benchPgAdminUrl, startBenchRedis } from './bench-stores';
@@ -17,10 +18,15 @@ export interface QueueCoreRow {
 export interface QueueCoreResult {
   commands: number;
   runs: number;
+  /** The v2 layout (RedisQueue). */
   redis: QueueCoreRow[];
+  /** The v3 layout (RedisQueueV3). */
+  redisV3: QueueCoreRow[];
+  /** The layout the dispatcher runs by default: the one the ratio below is taken from. */
+  defaultLayout: RedisLayout;
   postgres: QueueCoreRow[];
   bullmq: BullmqResult[];
-  /** Outbound Redis end-to-end at batch 64 over the best BullMQ end-to-end. */
+  /** Outbound Redis (default layout) end-to-end at batch 64 over the best BullMQ end-to-end. */
   redisBatch64OverBullmq: number;
   errors: string[];
 }
@@ -52,22 +58,28 @@ async function script(name: string, env: NodeJS.ProcessEnv, timeoutMs: number): 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
- * Queue core for each backend (claim batches 1, 16, 64 on Redis; 1 and 64 on PostgreSQL) by
+ * Queue core for each backend (claim batches 1, 16, 64 on Redis, each layout; 1 and 64 on PostgreSQL) by
  * the engineers' own scripts, then BullMQ on the same redis-server in the same run
  * (concurrency 1 and 64, median of `runs`).
  */
 export async function runQueueCore(options: { commands: number; runs: number; log: (line: string) => void }): Promise<QueueCoreResult> {
   const group = new ChildGroup();
-  const result: QueueCoreResult = { commands: options.commands, runs: options.runs, redis: [], postgres: [], bullmq: [], redisBatch64OverBullmq: NaN, errors: [] };
+  const result: QueueCoreResult = {
+    commands: options.commands, runs: options.runs, redis: [], redisV3: [], defaultLayout: DEFAULT_REDIS_LAYOUT, postgres: [], bullmq: [], redisBatch64OverBullmq: NaN, errors: [],
+  };
   const common = { BENCH_COMMANDS: String(options.commands), BENCH_RUNS: String(options.runs) };
   try {
     // No AOF here, as the Redis engineer's script runs its own redis-server; BullMQ shares it.
     const redis = await startBenchRedis(group, 'queue-core-redis', { persistence: false });
-    try {
-      result.redis = await script('queue-core.js', { ...common, OUTBOUND_BENCH_REDIS_URL: redis.url }, 300_000);
-      options.log(`  redis queue core: ${result.redis.map((r) => `batch ${r.batch} ${r.endToEndPerSec}/s`).join(', ')}`);
-    } catch (error) {
-      result.errors.push(`redis queue core: ${(error as Error).message}`);
+    for (const layout of REDIS_LAYOUTS) {
+      try {
+        const rows = await script('queue-core.js', { ...common, OUTBOUND_BENCH_REDIS_URL: redis.url, BENCH_REDIS_LAYOUT: layout }, 300_000);
+        if (layout === 'v3') result.redisV3 = rows;
+        else result.redis = rows;
+        options.log(`  redis queue core (${layout} layout): ${rows.map((r) => `batch ${r.batch} ${r.endToEndPerSec}/s`).join(', ')}`);
+      } catch (error) {
+        result.errors.push(`redis queue core (${layout} layout): ${(error as Error).message}`);
+      }
     }
     for (const concurrency of [1, 64]) {
       try {
@@ -94,7 +106,7 @@ export async function runQueueCore(options: { commands: number; runs: number; lo
   } finally {
     await group.stopAll();
   }
-  const batch64 = result.redis.find((r) => r.batch === 64);
+  const batch64 = (result.defaultLayout === 'v3' ? result.redisV3 : result.redis).find((r) => r.batch === 64);
   const bestBull = Math.max(...result.bullmq.map((b) => b.endToEndPerSec));
   if (batch64 && bestBull > 0) result.redisBatch64OverBullmq = Math.round((batch64.endToEndPerSec / bestBull) * 100) / 100;
   return result;

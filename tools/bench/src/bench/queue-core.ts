@@ -6,7 +6,7 @@
  *
  * Starts its own redis-server on a free port (no persistence) unless OUTBOUND_BENCH_REDIS_URL
  * is set. Env: BENCH_COMMANDS (default 20000), BENCH_RUNS (3), BENCH_CLAIMERS (1),
- * BENCH_BATCHES (1,16,64). One claimer claims, then acks, then claims: Node and Redis take
+ * BENCH_BATCHES (1,16,64), BENCH_REDIS_LAYOUT (v2 or v3; default the services' default). One claimer claims, then acks, then claims: Node and Redis take
  * turns, nothing overlaps. Besides rates it prints Redis and Node CPU per command, which
  * swing far less than rates when other work shares the machine (compare those first).
  *
@@ -37,7 +37,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { createRedisClient, RedisQueue, ValidatedQueue } from '@outbound/core';
+import { createRedisClient, DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, RedisQueue, RedisQueueV3, ValidatedQueue, type RedisLayout } from '@outbound/core';
 import { freePort } from './child-processes';
 import { coreInputs } from './core-inputs';
 
@@ -46,6 +46,8 @@ const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
+const LAYOUT = (process.env.BENCH_REDIS_LAYOUT ?? DEFAULT_REDIS_LAYOUT) as RedisLayout;
+if (!REDIS_LAYOUTS.includes(LAYOUT)) throw new Error(`BENCH_REDIS_LAYOUT must be one of ${REDIS_LAYOUTS.join(', ')}: value was ${LAYOUT}`);
 
 async function startRedis(): Promise<{ url: string; child: ChildProcess | null }> {
   if (process.env.OUTBOUND_BENCH_REDIS_URL) return { url: process.env.OUTBOUND_BENCH_REDIS_URL, child: null };
@@ -85,7 +87,7 @@ async function redisCpuSeconds(client: ReturnType<typeof createRedisClient>): Pr
 async function runOnce(url: string, batch: number, run: number): Promise<RunResult> {
   const clients = Array.from({ length: CLAIMERS }, () => createRedisClient({ url }));
   const prefix = `bench-${batch}-${run}-${Date.now()}`;
-  const queues = clients.map((c) => new ValidatedQueue(new RedisQueue(c, { prefix, perDeviceCap: COMMANDS })));
+  const queues = clients.map((c) => new ValidatedQueue(LAYOUT === 'v3' ? new RedisQueueV3(c, { prefix, perDeviceCap: COMMANDS }) : new RedisQueue(c, { prefix, perDeviceCap: COMMANDS })));
   const inputs = coreInputs(COMMANDS, DEVICES);
   const cpuBefore = await redisCpuSeconds(clients[0]);
   const nodeBefore = process.cpuUsage();
@@ -125,7 +127,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   const { url, child } = await startRedis();
   try {
-    console.log(`RedisQueue on ${url}: ${COMMANDS} commands over ${DEVICES} devices, 16 shards, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
+    console.log(`${LAYOUT === 'v3' ? 'RedisQueueV3' : 'RedisQueue'} (${LAYOUT} layout) on ${url}: ${COMMANDS} commands over ${DEVICES} devices, 16 shards, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
     console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (the machine is shared: compare CPU per command, not only rates)`);
     const rows: string[] = [];
     for (const batch of BATCHES) {

@@ -10,6 +10,7 @@ import { renderLatencyChart } from './latency-chart';
 import { runQueueCore } from './queue-core-compare';
 import { runRawTcp } from './raw-tcp';
 import type { Backend } from './service-processes';
+import type { RedisLayout } from '@outbound/core';
 
 export type BenchSection = 'e2e' | 'raw' | 'core' | 'scale';
 export const BENCH_SECTIONS: BenchSection[] = ['e2e', 'raw', 'core', 'scale'];
@@ -18,6 +19,8 @@ export interface BenchOptions {
   quick: boolean;
   sections: BenchSection[];
   backends: Backend[];
+  /** Redis record layout of the end-to-end dispatcher (QUEUE_REDIS_LAYOUT; by default the services' default). */
+  redisLayout: RedisLayout;
   /** Where the JSON, markdown and SVG go (default bench/results). */
   outDir: string;
   /** --cpu-prof output directory for the end-to-end processes. */
@@ -68,9 +71,9 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   }
   if (has('e2e')) {
     for (const backend of options.backends) {
-      log(`end to end on ${backend}: 1,000 devices`);
+      log(`end to end on ${backend}${backend === 'redis' ? ` (${options.redisLayout} layout)` : ''}: 1,000 devices`);
       partial.endToEnd.push(await runEndToEnd({
-        backend, devices: 1_000, saturationSeconds: p.saturationSeconds, stepSeconds: p.stepSeconds, rates: p.rates, sample: p.sample,
+        backend, redisLayout: options.redisLayout, devices: 1_000, saturationSeconds: p.saturationSeconds, stepSeconds: p.stepSeconds, rates: p.rates, sample: p.sample,
         profileDir: options.profileDir, log,
       }));
     }

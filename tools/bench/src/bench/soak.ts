@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue } from '@outbound/core';
+import { createPgPool, createRedisClient, DEFAULT_REDIS_LAYOUT, PostgresQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue } from '@outbound/core';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
 import { ChildGroup, REPO_ROOT, rssBytes, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
@@ -451,7 +451,7 @@ function main(): void {
     .addOption(new Option('--rate <n>', 'commands per second, open loop').argParser(positive(false)).conflicts('fraction'))
     .addOption(new Option('--fraction <f>', 'share of the maximum measured first (0..1]').argParser(positive(false)))
     .addOption(new Option('--backend <name>', 'queue store').choices(['redis', 'postgres']).default('redis'))
-    .addOption(new Option('--layout <name>', 'Redis record layout').choices(['v2', 'v3']).env('QUEUE_REDIS_LAYOUT').default('v2'))
+    .addOption(new Option('--layout <name>', 'Redis record layout').choices(['v2', 'v3']).env('QUEUE_REDIS_LAYOUT').default(DEFAULT_REDIS_LAYOUT))
     .option('--devices <n>', 'simulated devices', positive(true), 1_000)
     .option('--ingresses <n>', 'ingress processes (one device fleet each)', positive(true), 1)
     .option('--dispatchers <n>', 'dispatcher processes', positive(true), 1)
