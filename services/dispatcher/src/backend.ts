@@ -1,7 +1,7 @@
 import {
-  checkRedisHealth, createLogger, createRedisClient, DrainingQueue, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
+  AutoDrainingQueue, checkRedisHealth, createLogger, createRedisClient, DrainingQueue, openPostgresStore, PostgresCredentialStore, PostgresQueue, PostgresRouteRegistry, RedisCredentialStore, RedisQueue,
   RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
-  type CommandQueue, type CredentialStore, type DependencyCheck, type Logger, type QueueOptions, type RedisMemorySample, type RouteRegistry,
+  type CommandQueue, type CommandStore, type CredentialStore, type DependencyCheck, type Logger, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
 import { Gauge, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
@@ -62,12 +62,7 @@ export async function createBackend(
     config.queue.redisLayout === 'v3'
       ? new RedisQueueV3(client, { ...redisOptions, keepFinishedPayload: config.queue.keepFinishedPayload, retentionMaxBytes: config.queue.retentionMaxBytes })
       : new RedisQueue(client, redisOptions);
-  // QUEUE_REDIS_UPGRADE_FROM: the old layout keeps delivering what it holds (draining-queue.ts) until it is empty.
-  const draining =
-    config.queue.redisUpgradeFrom === 'v2'
-      ? new DrainingQueue(new RedisQueue(client, redisOptions), store, { logger, names: { old: 'v2', next: config.queue.redisLayout } })
-      : null;
-  if (config.queue.redisLayout === 'v3' && !draining) await warnIfStranded(new RedisQueue(client, { ...redisOptions, liveness: false }), logger);
+  const draining = config.queue.redisLayout === 'v3' ? await v2Upgrade(config, client, redisOptions, store, logger) : null;
   const queue = new ValidatedQueue(draining ?? store);
   const registry = new RedisRouteRegistry({ client, prefix: config.registry.prefix, shards: config.registry.shards });
   const credentials = new RedisCredentialStore({ client, prefix: config.registry.prefix, shards: config.registry.shards });
@@ -92,16 +87,36 @@ export async function createBackend(
 }
 
 /**
- * The start-up check for a switch made without the upgrade setting: the v3 layout never reads
- * what v2 holds, so say how much would be stranded and what to set. It only warns (an operator
- * may have moved those commands on purpose); an upgrade is asked for by name, never guessed, so
- * every dispatcher of a deployment routes the same way whatever it saw when it started.
+ * On the v3 layout, what of v2 this dispatcher delivers (QUEUE_REDIS_UPGRADE_FROM): `v2`, both
+ * layouts from the start (draining-queue.ts); `auto`, v3 alone until a check (at start, then
+ * every interval) finds v2 holding a command, then both (auto-draining-queue.ts), so a
+ * deployment upgraded without being told, or rolled while older dispatchers still write v2,
+ * loses nothing; `none`, v3 alone (a warning when v2 holds commands at start).
+ */
+async function v2Upgrade(
+  config: DispatcherConfig, client: ReturnType<typeof createRedisClient>, options: QueueOptions, store: CommandStore, logger: Logger,
+): Promise<DrainingQueue | AutoDrainingQueue | null> {
+  const drainOptions = { logger, names: { old: 'v2', next: config.queue.redisLayout }, checkEveryMs: config.queue.redisUpgradeCheckMs };
+  const v2 = new RedisQueue(client, options);
+  if (config.queue.redisUpgradeFrom === 'v2') return new DrainingQueue(v2, store, drainOptions);
+  if (config.queue.redisUpgradeFrom === 'none') {
+    await warnIfStranded(v2, logger);
+    return null;
+  }
+  const auto = new AutoDrainingQueue(v2, store, drainOptions);
+  await auto.start();
+  return auto;
+}
+
+/**
+ * QUEUE_REDIS_UPGRADE_FROM=none: the v3 layout never reads what v2 holds, so say how much would
+ * be stranded and what to set. It only warns: the operator asked for v3 alone.
  */
 async function warnIfStranded(v2: RedisQueue, logger: Logger): Promise<void> {
   try {
     const { total } = await v2.stats();
     const held = total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
-    if (held > 0) logger.warn({ held, counts: total }, 'QUEUE_REDIS_LAYOUT=v3 but the v2 layout still holds commands this dispatcher will not deliver: set QUEUE_REDIS_UPGRADE_FROM=v2 until outbound_queue_upgrade_pending_commands is 0');
+    if (held > 0) logger.warn({ held, counts: total }, 'QUEUE_REDIS_UPGRADE_FROM=none but the v2 layout still holds commands this dispatcher will not deliver: set QUEUE_REDIS_UPGRADE_FROM=auto (the default) until outbound_queue_upgrade_pending_commands is 0');
   } catch {
     // A store that is not answering yet: the health checks say so.
   } finally {
@@ -110,13 +125,13 @@ async function warnIfStranded(v2: RedisQueue, logger: Logger): Promise<void> {
 }
 
 /**
- * `outbound_queue_upgrade_pending_commands`: what the old layout still holds, counted at scrape
- * time (a failed count leaves the last value). 0: drained, QUEUE_REDIS_UPGRADE_FROM may go.
+ * `outbound_queue_upgrade_pending_commands`: what the v2 layout still holds, counted at scrape
+ * time (a failed count leaves the last value). 0: drained.
  */
-function registerUpgradeGauge(registry: Registry, draining: DrainingQueue): void {
+function registerUpgradeGauge(registry: Registry, draining: DrainingQueue | AutoDrainingQueue): void {
   new Gauge({
     name: 'outbound_queue_upgrade_pending_commands',
-    help: 'Commands the layout named by QUEUE_REDIS_UPGRADE_FROM still holds (queued, scheduled, backing off, parked, in flight, dead); 0: drained, the setting may be removed',
+    help: 'Commands the v2 layout still holds (queued, scheduled, backing off, parked, in flight, dead) on a dispatcher running v3; 0: drained',
     registers: [registry],
     async collect() {
       const pending = await draining.oldPending().catch(() => null);

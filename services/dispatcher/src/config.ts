@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import convict from 'convict';
 import {
-  ConfigError, httpServerLimitsProblems, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema, postgresConfigProblems,
-  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, tracingProblems, tracingSchema, type HttpServerLimits, type LogSamplingConfig, type TracingConfig, type PostgresConfig, type RedisConfig,
+  ConfigError, DEFAULT_REDIS_LAYOUT, httpServerLimitsProblems, REDIS_LAYOUTS, httpServerLimitsSchema, loadConfig, logLevelSchema, logSamplingProblems, logSamplingSchema, postgresConfigProblems,
+  postgresConfigSchema, redisConfigSchema, tokenStrengthProblem, tracingProblems, tracingSchema, type HttpServerLimits, type LogSamplingConfig, type TracingConfig, type PostgresConfig, type RedisConfig, type RedisLayout,
 } from '@outbound/core';
 
 /** An API key's role: `send` enqueues, reads and cancels commands; `admin` may also read stats and devices and manage dead letters. */
@@ -34,10 +34,16 @@ export interface DispatcherConfig {
     backoffMaxMs: number;
     /** Enqueue stops (503 STORE_FULL) once Redis used_memory reaches this share of maxmemory; 0: off. */
     admissionMaxMemoryRatio: number;
-    /** Redis record layout: v2 (default) or v3 (docs/redis-keys.md); every dispatcher must use the same. */
-    redisLayout: 'v2' | 'v3';
-    /** The layout a draining upgrade moves away from ('' none): docs/operations.md, "Upgrading the Redis layout". */
-    redisUpgradeFrom: '' | 'v2';
+    /** Redis record layout: v3 (default) or v2 (docs/redis-keys.md); every dispatcher must use the same. */
+    redisLayout: RedisLayout;
+    /**
+     * On v3, what of the v2 layout this dispatcher delivers: `auto` what v2 holds whenever a
+     * check finds it holding commands, `v2` always (an upgrade asked for by name), `none` nothing.
+     * docs/operations.md, "Upgrading the Redis layout".
+     */
+    redisUpgradeFrom: 'auto' | 'v2' | 'none';
+    /** How often the v2 layout is counted (QUEUE_REDIS_UPGRADE_FROM auto and v2: the drain check and the gauge between scrapes). */
+    redisUpgradeCheckMs: number;
     /** v3: keep a finished command's payload (default: dropped, its size and hash kept). */
     keepFinishedPayload: boolean;
     /** v3: bytes of finished records and event log entries kept at most, the oldest trimmed first (0: time alone bounds them). */
@@ -140,17 +146,18 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
       env: 'QUEUE_ADMISSION_MAX_MEMORY_RATIO',
     },
     redisLayout: {
-      doc: 'Redis record layout: v2, or v3 (leaner per command; keys under <prefix>:v3:, so a running deployment switches with QUEUE_REDIS_UPGRADE_FROM); the same on every dispatcher',
-      format: ['v2', 'v3'],
-      default: 'v2',
+      doc: 'Redis record layout: v3 (keys under <prefix>:v3:), or v2 (the layout of earlier releases); the same on every dispatcher',
+      format: [...REDIS_LAYOUTS],
+      default: DEFAULT_REDIS_LAYOUT,
       env: 'QUEUE_REDIS_LAYOUT',
     },
     redisUpgradeFrom: {
-      doc: 'Redis: the layout a running deployment moves away from (v2, with QUEUE_REDIS_LAYOUT=v3): it keeps delivering what that layout holds while new commands go to the new one; remove once outbound_queue_upgrade_pending_commands is 0 ("": no upgrade)',
-      format: ['', 'v2'],
-      default: '',
+      doc: 'Redis v3 layout: auto: deliver what the v2 layout holds once a check (at start, then every QUEUE_REDIS_UPGRADE_CHECK_MS) finds it holding commands, new commands going to v3; v2: from the start, whatever it holds; none: never read v2 (a warning at start when it holds commands)',
+      format: ['auto', 'v2', 'none'],
+      default: 'auto',
       env: 'QUEUE_REDIS_UPGRADE_FROM',
     },
+    redisUpgradeCheckMs: pos('Redis v3 layout: how often what the v2 layout holds is counted (QUEUE_REDIS_UPGRADE_FROM auto: the check that starts the drain; auto and v2: the check that ends it)', 5_000, 'QUEUE_REDIS_UPGRADE_CHECK_MS'),
     keepFinishedPayload: {
       doc: 'Redis v3 layout: keep a finished command\'s payload for its retention (default: dropped, its size and hash kept)',
       format: Boolean,
@@ -231,12 +238,13 @@ export function loadDispatcherConfig(
   if (config.worker.leaseMs <= config.worker.leaseMarginMs) {
     problems.push(`worker.leaseMs: must exceed worker.leaseMarginMs (${config.worker.leaseMarginMs}): value was ${config.worker.leaseMs}`);
   }
-  if (config.queue.redisUpgradeFrom && (config.queue.backend !== 'redis' || config.queue.redisLayout === config.queue.redisUpgradeFrom)) {
+  if (config.queue.redisUpgradeFrom === 'v2' && (config.queue.backend !== 'redis' || config.queue.redisLayout === config.queue.redisUpgradeFrom)) {
     problems.push(`queue.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=${config.queue.redisUpgradeFrom} needs QUEUE_BACKEND=redis and another QUEUE_REDIS_LAYOUT (v3): value was backend ${config.queue.backend}, layout ${config.queue.redisLayout}`);
   }
   if (config.queue.retentionMaxBytes > 0 && (config.queue.backend !== 'redis' || config.queue.redisLayout !== 'v3')) {
     problems.push(`queue.retentionMaxBytes: QUEUE_RETENTION_MAX_BYTES needs QUEUE_BACKEND=redis and QUEUE_REDIS_LAYOUT=v3: value was backend ${config.queue.backend}, layout ${config.queue.redisLayout}`);
   }
+  if (config.queue.redisUpgradeCheckMs < 1) problems.push(`queue.redisUpgradeCheckMs: QUEUE_REDIS_UPGRADE_CHECK_MS must be at least 1: value was ${config.queue.redisUpgradeCheckMs}`);
   if (config.worker.trimIntervalMs < 1) problems.push(`worker.trimIntervalMs: DISPATCHER_TRIM_INTERVAL_MS must be at least 1: value was ${config.worker.trimIntervalMs}`);
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');

@@ -41,19 +41,22 @@ describe('dispatcher configuration', () => {
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_ADMISSION_MAX_MEMORY_RATIO: 'most' } })).toThrow(/queue\.admissionMaxMemoryRatio/);
   });
 
-  it('reads the Redis record layout, v2 by default, and refuses another', () => {
+  it('reads the Redis record layout, v3 by default, and refuses another', () => {
     const env = { INTERNAL_TOKEN: token };
-    expect(loadDispatcherConfig({ env }).config.queue).toMatchObject({ redisLayout: 'v2', keepFinishedPayload: false });
+    expect(loadDispatcherConfig({ env }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: false });
+    expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v2' } }).config.queue).toMatchObject({ redisLayout: 'v2' });
     expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_KEEP_FINISHED_PAYLOAD: 'true' } }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: true });
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v4' } })).toThrow(/queue\.redisLayout/);
   });
 
-  it('reads the layout an upgrade drains (QUEUE_REDIS_UPGRADE_FROM), only on Redis and only away from the layout in use', () => {
+  it('reads what of the v2 layout a v3 dispatcher delivers (QUEUE_REDIS_UPGRADE_FROM), auto by default; v2 only on Redis and away from v2', () => {
     const env = { INTERNAL_TOKEN: token };
-    expect(loadDispatcherConfig({ env }).config.queue.redisUpgradeFrom).toBe('');
+    expect(loadDispatcherConfig({ env }).config.queue.redisUpgradeFrom).toBe('auto');
+    expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_UPGRADE_FROM: 'none' } }).config.queue.redisUpgradeFrom).toBe('none');
     expect(loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v2' } }).config.queue).toMatchObject({ redisLayout: 'v3', redisUpgradeFrom: 'v2' });
-    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/queue\.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=v2 needs .*layout v2/);
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v2', QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/queue\.redisUpgradeFrom: QUEUE_REDIS_UPGRADE_FROM=v2 needs .*layout v2/);
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v1' } })).toThrow(/queue\.redisUpgradeFrom/);
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_UPGRADE_FROM: '' } })).toThrow(/queue\.redisUpgradeFrom/);
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_BACKEND: 'postgres', DATABASE_URL: 'postgres://x@127.0.0.1/db', QUEUE_REDIS_LAYOUT: 'v3', QUEUE_REDIS_UPGRADE_FROM: 'v2' } })).toThrow(/backend postgres/);
   });
 
@@ -63,7 +66,7 @@ describe('dispatcher configuration', () => {
     expect(loadDispatcherConfig({ env }).config.worker.trimIntervalMs).toBe(10_000);
     const v3 = { ...env, QUEUE_REDIS_LAYOUT: 'v3', QUEUE_RETENTION_MAX_BYTES: '1000000000', DISPATCHER_TRIM_INTERVAL_MS: '5000' };
     expect(loadDispatcherConfig({ env: v3 }).config).toMatchObject({ queue: { retentionMaxBytes: 1e9 }, worker: { trimIntervalMs: 5_000 } });
-    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_RETENTION_MAX_BYTES: '1000' } })).toThrow(/queue\.retentionMaxBytes: QUEUE_RETENTION_MAX_BYTES needs .*layout v2/);
+    expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_REDIS_LAYOUT: 'v2', QUEUE_RETENTION_MAX_BYTES: '1000' } })).toThrow(/queue\.retentionMaxBytes: QUEUE_RETENTION_MAX_BYTES needs .*layout v2/);
     expect(() => loadDispatcherConfig({ env: { ...v3, QUEUE_RETENTION_MAX_BYTES: 'lots' } })).toThrow(/queue\.retentionMaxBytes/);
     expect(() => loadDispatcherConfig({ env: { ...v3, DISPATCHER_TRIM_INTERVAL_MS: '0' } })).toThrow(/worker\.trimIntervalMs/);
   });

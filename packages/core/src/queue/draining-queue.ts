@@ -28,6 +28,11 @@ export interface DrainingQueueOptions {
   logger?: Pick<Logger, 'info' | 'warn'>;
   /** Names the stores in the log lines, e.g. `{ old: 'v2', next: 'v3' }`. */
   names?: { old: string; next: string };
+  /**
+   * Where in the old store's log an event cursor of the new store alone (no `~`: given out before
+   * the drain began) continues; without it such a cursor is refused.
+   */
+  oldEventsFrom?: string;
 }
 
 /** Cursors of listings across both stores: `old:<old store's cursor>`, then `new:<new store's>`. */
@@ -365,7 +370,7 @@ export class DrainingQueue implements CommandStore {
   }
 
   private async readEventsOnce(options: ReadEventsOptions): Promise<EventPage> {
-    const [oldAfter, nextAfter] = options.after === null ? [null, null] : splitEventCursor(options.after);
+    const [oldAfter, nextAfter] = options.after === null ? [null, null] : splitEventCursor(options.after, this.options.oldEventsFrom);
     let [oldPage, nextPage] = await Promise.all([
       this.old.readEvents({ after: oldAfter, limit: options.limit }),
       this.next.readEvents({ after: nextAfter, limit: options.limit }),
@@ -439,9 +444,10 @@ function joinEventCursor(old: string, next: string): string {
   return `${old}~${next}`;
 }
 
-function splitEventCursor(cursor: string): [string | null, string | null] {
+function splitEventCursor(cursor: string, oldEventsFrom?: string): [string | null, string | null] {
   const at = cursor.indexOf('~');
-  if (at < 0) throw badEventCursor();
   const part = (text: string) => (text === '' ? null : text);
+  if (at < 0 && oldEventsFrom !== undefined) return [part(oldEventsFrom), cursor];
+  if (at < 0) throw badEventCursor();
   return [part(cursor.slice(0, at)), part(cursor.slice(at + 1))];
 }

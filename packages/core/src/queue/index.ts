@@ -4,6 +4,7 @@ export * from './events';
 export * from './store-errors';
 export { ValidatedQueue } from './validated-queue';
 export { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup, type IdempotencyRecord } from './draining-queue';
+export { AutoDrainingQueue } from './auto-draining-queue';
 export * from './redis/redis-queue';
 export { RedisKeys } from './redis/keys';
 export { classifyRedisError, outcomeUnknown } from './redis/redis-errors';

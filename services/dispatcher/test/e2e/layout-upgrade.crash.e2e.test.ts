@@ -21,7 +21,7 @@ describe('end to end: kill -9 of a dispatcher process in the middle of the v2 to
   const processes: DispatcherProcess[] = [];
   beforeAll(async () => {
     // In-process: one ingress and an API-only dispatcher still on v2 (a replica not yet switched).
-    stack = await startStack(testRedisUrl(), { name: 'e2e-upgrade-crash', dispatcher: { worker: { enabled: false } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-upgrade-crash', backend: 'redis-v2', dispatcher: { worker: { enabled: false } } });
   });
   afterAll(async () => {
     for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');

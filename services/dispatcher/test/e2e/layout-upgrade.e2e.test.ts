@@ -4,11 +4,18 @@ import type { SimulatedDevice } from '@outbound/cli';
 import { testRedisUrl, waitFor } from '@outbound/test-support';
 import Redis from 'ioredis';
 import type { RunningDispatcher } from '../../src';
-import { ADMIN_KEY, SEND_KEY, as } from '../support/harness';
+import { ADMIN_KEY, SEND_KEY, as, startTestDispatcher } from '../support/harness';
 import { b64, startStack, type Stack } from './support/stack';
 
 const OFFLINE = 5;
 const PER_DEVICE = 8;
+
+/** A dispatcher on the stack's prefix with no layout setting of its own (the stack's dispatchers carry `redis-v2`'s); stopped with the stack. */
+async function startDefaultDispatcher(stack: Stack): Promise<RunningDispatcher> {
+  const d = await startTestDispatcher(testRedisUrl(), {}, 'e2e-upgrade-default', stack.prefix);
+  stack.dispatchers.push(d);
+  return d;
+}
 
 /** The pending count the upgrade gauge shows on a dispatcher's /metrics. */
 async function upgradeGauge(d: RunningDispatcher): Promise<number | null> {
@@ -18,17 +25,21 @@ async function upgradeGauge(d: RunningDispatcher): Promise<number | null> {
 }
 
 /**
- * A running deployment on the v2 layout, with commands finished, dead, scheduled and parked
- * for offline devices, switches its dispatcher to QUEUE_REDIS_LAYOUT=v3 with
- * QUEUE_REDIS_UPGRADE_FROM=v2 (ingress, devices and the simulator stay as they are). Every
- * command reaches its end, each device's order holds across the switch, old idempotency keys
- * still answer their command, and the gauge reaches 0.
+ * A running deployment on the v2 layout (as earlier releases wrote it), with commands finished,
+ * dead, scheduled and parked for offline devices, switches its dispatcher to v3 (ingress,
+ * devices and the simulator stay as they are): by name (QUEUE_REDIS_LAYOUT=v3,
+ * QUEUE_REDIS_UPGRADE_FROM=v2), or by upgrading with no setting at all (v3 by default, v2
+ * drained because it holds commands). Every command reaches its end, each device's order holds
+ * across the switch, old idempotency keys still answer their command, and the gauge reaches 0.
  */
-describe('end to end: switching a running deployment from the v2 layout to v3', () => {
+describe.each([
+  ['QUEUE_REDIS_LAYOUT=v3 and QUEUE_REDIS_UPGRADE_FROM=v2', false],
+  ['no layout setting (the default)', true],
+] as const)('end to end: switching a running deployment from the v2 layout to v3 with %s', (_, byDefault) => {
   let stack: Stack;
   let probe: Redis;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-upgrade' });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-upgrade', backend: 'redis-v2' });
     probe = new Redis(testRedisUrl());
   });
   afterAll(async () => {
@@ -65,7 +76,7 @@ describe('end to end: switching a running deployment from the v2 layout to v3', 
 
     // The switch: the v2 dispatcher stops, one on v3 draining v2 starts.
     await v2.stop();
-    const v3 = await stack.startDispatcher({ queue: { redisLayout: 'v3', redisUpgradeFrom: 'v2' } });
+    const v3 = byDefault ? await startDefaultDispatcher(stack) : await stack.startDispatcher({ queue: { redisLayout: 'v3', redisUpgradeFrom: 'v2' } });
     expect((await read(v3, scheduled)).status).toBe('queued');
     expect(await upgradeGauge(v3)).toBe(OFFLINE * PER_DEVICE + 2); // parked, scheduled, dead
 

@@ -9,19 +9,20 @@ import { ADMIN_KEY, INTERNAL_TOKEN, SEND_KEY, as, startTestDispatcher } from '..
 export const DEVICE_SECRET = 'e2e-device-secret-0123456789abcdef';
 
 /**
- * The stores a stack can run on: Redis with the v2 layout (`redis`, the default) or the v3 layout
- * (`redis-v3`), or PostgreSQL.
+ * The stores a stack can run on: Redis with the layout a dispatcher runs when none is set
+ * (`redis`, the default: v3), with the v2 layout (`redis-v2`, as earlier releases wrote it), with
+ * the v3 layout set explicitly (`redis-v3`), or PostgreSQL.
  */
-export type StoreBackend = 'redis' | 'redis-v3' | 'postgres';
+export type StoreBackend = 'redis' | 'redis-v2' | 'redis-v3' | 'postgres';
 
 /** QUEUE_BACKEND values every end-to-end file runs against (describe.each). */
 export const BACKENDS = ['redis', 'postgres'] as const satisfies readonly StoreBackend[];
 
 /**
- * Every store and Redis layout: for files whose subject is written by each store's own code
+ * Every store and Redis layout (`redis` runs v3, the default): for files whose subject is written by each store's own code
  * (the event log, read by timelines, the live stream and webhooks), not only the shared paths.
  */
-export const ALL_STORES = ['redis', 'redis-v3', 'postgres'] as const satisfies readonly StoreBackend[];
+export const ALL_STORES = ['redis', 'redis-v2', 'postgres'] as const satisfies readonly StoreBackend[];
 
 /** Ingress settings for tests: free ports, HMAC auth, short heartbeats (liveness lapses in 2 s). */
 export function testIngressSettings(redisUrl: string, prefix: string, replicaId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -72,7 +73,7 @@ export const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /**
  * `ingresses` in-process ingress replicas and `dispatchers` in-process dispatchers on one fresh
- * prefix, on real Redis (backend `redis-v3`: the v3 layout) or (backend `postgres`) on a fresh PostgreSQL database of their own whose
+ * prefix, on real Redis (the layout by backend: `redis` the default, `redis-v2`, `redis-v3`) or (backend `postgres`) on a fresh PostgreSQL database of their own whose
  * schema `prefix` the services migrate at start-up, as in production.
  */
 export async function startStack(
@@ -93,9 +94,10 @@ export async function startStack(
     ingressStore = { registry: { backend }, postgres: { url: database.url } };
     dispatcherStore = { queue: { backend }, postgres: { url: database.url } };
     env = { QUEUE_BACKEND: backend, DATABASE_URL: database.url };
-  } else if (backend === 'redis-v3') {
-    dispatcherStore = { queue: { redisLayout: 'v3' } };
-    env = { QUEUE_BACKEND: 'redis', QUEUE_REDIS_LAYOUT: 'v3' };
+  } else if (backend === 'redis-v2' || backend === 'redis-v3') {
+    const layout = backend === 'redis-v2' ? 'v2' : 'v3';
+    dispatcherStore = { queue: { redisLayout: layout } };
+    env = { QUEUE_BACKEND: 'redis', QUEUE_REDIS_LAYOUT: layout };
   }
   for (let i = 0; i < (options.ingresses ?? 1); i += 1) {
     const overrides = deepMerge(ingressStore, options.ingress ?? {});

@@ -1,0 +1,199 @@
+import type { StoredCommand } from '../command';
+import type { OutboundError } from '../errors';
+import { toError } from '../errors';
+import { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup } from './draining-queue';
+import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
+import type {
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, EnqueueResult, FailItem, ListCommandsOptions, ListDeadOptions, LocalClaimer, QueueCounts, QueueStats, ReleaseItem,
+  StoreEnqueueItem, TransitionResult,
+} from './queue';
+
+const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
+
+/**
+ * The new store alone while the old one holds nothing, and a DrainingQueue over both from the
+ * first check that finds the old store holding a command (queued, scheduled, backing off, parked,
+ * in flight or dead) until this process stops. The old store is counted at start (`start()`)
+ * and every `checkEveryMs` after: a deployment upgraded without being told still delivers what
+ * an earlier release left in the old layout, and what dispatchers not yet rolled keep writing
+ * there during a rolling upgrade. Price while the old store is empty: one count of it per
+ * interval; nothing on the per-command path.
+ *
+ * Event cursors: while alone, the new store's cursors are answered as they are (a cursor of a
+ * draining dispatcher, `old~new`, continues from its new store's part); once draining, a cursor
+ * given out before continues in the new store and in the old store from where its log stood
+ * when the drain began.
+ */
+export class AutoDrainingQueue implements CommandStore {
+  private draining: DrainingQueue | null = null;
+  private checking: Promise<number> | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly old: CommandStore & IdempotencyLookup,
+    readonly next: CommandStore,
+    private readonly options: DrainingQueueOptions = {},
+  ) {
+    const check = () => void this.oldPending().catch((error: unknown) => this.options.logger?.warn({ err: toError(error) }, 'upgrade check failed'));
+    this.timer = setInterval(check, options.checkEveryMs ?? 5_000);
+    this.timer.unref();
+  }
+
+  /** The first count of the old store, so a dispatcher starting over a layout that holds commands drains it from its first claim. */
+  async start(): Promise<void> {
+    await this.oldPending().catch((error: unknown) => this.options.logger?.warn({ err: toError(error) }, 'upgrade check failed'));
+  }
+
+  /** True from the first check that found the old store holding a command. */
+  get upgrading(): boolean {
+    return this.draining !== null;
+  }
+
+  /** What the old store still holds (the gauge); a count above 0 starts the drain. Concurrent callers share one count. */
+  oldPending(): Promise<number> {
+    if (this.draining) return this.draining.oldPending();
+    this.checking ??= (async () => {
+      try {
+        const { total } = await this.old.stats();
+        const pending = COUNT_KEYS.reduce((sum, key) => sum + total[key], 0);
+        if (pending > 0 && !this.draining) {
+          const oldEventsFrom = await this.old.eventsHead();
+          this.draining ??= new DrainingQueue(this.old, this.next, { ...this.options, oldEventsFrom });
+          clearInterval(this.timer);
+          // Its first count (begun as it was made) logs the upgrade with what the old store holds.
+          await this.draining.oldPending().catch(() => pending);
+        }
+        return pending;
+      } finally {
+        this.checking = null;
+      }
+    })();
+    return this.checking;
+  }
+
+  private get store(): CommandStore {
+    return this.draining ?? this.next;
+  }
+
+  newCommandId(phyId: string): string {
+    return this.store.newCommandId(phyId);
+  }
+
+  enqueueBatch(items: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
+    return this.store.enqueueBatch(items);
+  }
+
+  claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
+    return this.store.claim(options);
+  }
+
+  ack(items: AckItem[]): Promise<TransitionResult[]> {
+    return this.store.ack(items);
+  }
+
+  fail(items: FailItem[]): Promise<TransitionResult[]> {
+    return this.store.fail(items);
+  }
+
+  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
+    return this.store.release(items);
+  }
+
+  markDeviceOffline(phyId: string): Promise<void> {
+    return this.store.markDeviceOffline(phyId);
+  }
+
+  markDeviceOnline(phyId: string): Promise<void> {
+    return this.store.markDeviceOnline(phyId);
+  }
+
+  listParkedDevices(options?: { limit?: number; cursor?: string }): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    return this.store.listParkedDevices(options);
+  }
+
+  reclaimExpired(options?: { limit?: number }): Promise<number> {
+    return this.store.reclaimExpired(options);
+  }
+
+  expireDue(options?: { limit?: number }): Promise<number> {
+    return this.store.expireDue(options);
+  }
+
+  cancel(id: string): Promise<StoredCommand> {
+    return this.store.cancel(id);
+  }
+
+  get(id: string): Promise<StoredCommand | null> {
+    return this.store.get(id);
+  }
+
+  listDevice(phyId: string, options?: { limit?: number }): Promise<StoredCommand[]> {
+    return this.store.listDevice(phyId, options);
+  }
+
+  countDevice(phyId: string): Promise<number> {
+    return this.store.countDevice(phyId);
+  }
+
+  cancelDevice(phyId: string): Promise<number> {
+    return this.store.cancelDevice(phyId);
+  }
+
+  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.store.listDead(options);
+  }
+
+  replayDead(selector: DeadSelector): Promise<number> {
+    return this.store.replayDead(selector);
+  }
+
+  purgeDead(selector: DeadSelector): Promise<number> {
+    return this.store.purgeDead(selector);
+  }
+
+  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.store.listCommands(options);
+  }
+
+  stats(): Promise<QueueStats> {
+    return this.store.stats();
+  }
+
+  async oldestReadyAgeSeconds(): Promise<number | null> {
+    return this.store.oldestReadyAgeSeconds ? this.store.oldestReadyAgeSeconds() : null;
+  }
+
+  async trimRetained(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null> {
+    return this.store.trimRetained ? this.store.trimRetained(options) : null;
+  }
+
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.store.waitForWork(timeoutMs, signal);
+  }
+
+  /** A claim the new store makes on enqueue is its own (its ack goes to it), draining or not. */
+  setLocalClaimer(claimer: LocalClaimer | null): void {
+    this.next.setLocalClaimer?.(claimer);
+  }
+
+  readEvents(options: ReadEventsOptions): Promise<EventPage> {
+    if (this.draining || options.after === null) return this.store.readEvents(options);
+    const at = options.after.indexOf('~');
+    return this.next.readEvents(at < 0 ? options : { ...options, after: options.after.slice(at + 1) || null });
+  }
+
+  eventsHead(): Promise<string> {
+    return this.store.eventsHead();
+  }
+
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.store.commandEvents(id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.checking?.catch(() => undefined);
+    await this.store.close();
+    if (!this.draining) await this.old.close();
+  }
+}
