@@ -3,10 +3,13 @@ import { firstDepth, planClaim, type ShardScores } from '../redis/claim-plan';
 import type { ClaimedCommand } from '../queue';
 import type { ScoredClaimV3 } from './records-v3';
 
-/** A shard's known scores older than this are refreshed by the next claim (a claim of 0 there). */
-const PLAN_TTL_MS = 100;
-/** A waiting claimer reuses a scan this recent instead of reading every shard again. */
-const SCAN_REUSE_MS = 5;
+/**
+ * How long what a shard answered (or a scan of every shard) is trusted without being told of a
+ * change: the safety net under the wake messages. A change nobody publishes (another
+ * dispatcher's scheduled enqueue, a lost message) is seen within this, as the idle wait's
+ * timeout (DISPATCHER_IDLE_WAIT_MS, 1 s by default) saw it before.
+ */
+const TRUST_MS = 1_000;
 
 /** What the planner asks of the shards (the queue runs the scripts and reads). */
 export interface ShardAccess {
@@ -21,17 +24,30 @@ export interface ShardAccess {
 /**
  * The cross-shard claim of the v3 layout: the scores each shard last answered (claim, ack,
  * enqueue and promote replies carry them), the merge that decides each shard's share
- * (redis/claim-plan.ts), and the read of every shard when a claim comes back short.
- * docs/redis-keys.md ("Across shards") states what order this keeps.
+ * (redis/claim-plan.ts), and when every shard must be read. docs/redis-keys.md ("Across
+ * shards") states what order this keeps.
+ *
+ * Wake-driven: a shard is asked only when it can have work: a wake message named it (the queue
+ * calls `forget`), its first schedule or retry wait ended (the last scan's due times), or what
+ * it last answered is older than TRUST_MS. Every shard is read (`scan`) only when a claim came
+ * back short while some shard's answer was not trusted, or before a wait when the last scan is
+ * older than TRUST_MS or a change asked for one (`rescan`: a retry or schedule this process
+ * made, whose due time the wait must know). Measured at 50 commands/s (quick e2e, one
+ * dispatcher): reading every shard per claim cost ~120 Redis calls per command; see
+ * bench/README.md.
  */
 export class ClaimPlannerV3 {
   private readonly known = new Map<number, ShardScores>();
   private depth = 0;
-  private lastScan: { at: number; inMs: number | null } | null = null;
+  /** Per shard, Date.now() at which its first schedule or retry wait ends (last scan), null none. */
+  private readonly dueAt: Array<number | null>;
+  /** Date.now() of the last scan of every shard; 0: a change asks for a new one. */
+  private scannedAt = 0;
   private readonly shardList: number[];
 
   constructor(readonly shards: number) {
     this.shardList = Array.from({ length: shards }, (_, i) => i);
+    this.dueAt = this.shardList.map(() => null);
   }
 
   /** How many best scores a script should answer now (none with one shard: nothing to merge). */
@@ -50,22 +66,27 @@ export class ClaimPlannerV3 {
     else this.known.delete(shard);
   }
 
+  /** A schedule or retry wait began (this process made it): the next wait reads every shard's due times first. */
+  rescan(): void {
+    this.scannedAt = 0;
+  }
+
   /** Up to `max` commands, best first, from the shards whose best commands they are. */
   async claim(max: number, access: ShardAccess): Promise<ClaimedCommand[]> {
     if (this.shards === 1) return (await access.claim(0, max)).map(withoutScore);
     this.depth = firstDepth(max, this.shards);
+    const now = Date.now();
+    this.forgetDue(now);
+    const staleBefore = now - TRUST_MS;
     const heard = new Set<number>();
-    const staleBefore = Date.now() - PLAN_TTL_MS;
     const taken: ScoredClaimV3[] = [];
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
-        if (round > 0 && (await this.scan(access)) !== 0) break;
+        // Short, yet every shard answered lately and none changed since: what they answered is all there is.
+        if (round > 0 && (this.trusted(staleBefore) || (await this.scan(access)) !== 0)) break;
         const counts = await planClaim(max - taken.length, this.shardList, this.known, (shard, depth) => access.promote(shard, depth), heard);
         const targets = this.shardList.filter((shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.known.get(shard)?.at ?? 0) < staleBefore));
-        if (targets.length === 0) {
-          if (round > 0) break;
-          continue;
-        }
+        if (targets.length === 0) continue;
         const replies = await Promise.allSettled(targets.map((shard) => access.claim(shard, counts.get(shard) ?? 0)));
         for (const shard of targets) heard.add(shard);
         for (const reply of replies) if (reply.status === 'fulfilled') taken.push(...reply.value);
@@ -79,22 +100,49 @@ export class ClaimPlannerV3 {
     return taken.sort((a, b) => a.score - b.score).map(withoutScore);
   }
 
-  /** 0 when work is ready now, else ms until the next schedule or retry wait ends, null when none. */
+  /**
+   * Before a wait: 0 when work may be ready now, else ms until the next schedule or retry wait
+   * ends (null none). From the last scan while it is trusted, else from a new one.
+   */
+  async nextDueInMs(access: ShardAccess): Promise<number | null> {
+    const now = Date.now();
+    if (now - this.scannedAt >= TRUST_MS) return this.scan(access);
+    let next: number | null = null;
+    for (const due of this.dueAt) if (due !== null && (next === null || due - now < next)) next = Math.max(0, due - now);
+    return next;
+  }
+
+  /** Reads every shard: 0 when work is ready now, else ms until the next schedule or retry wait ends, null when none. */
   async scan(access: ShardAccess): Promise<number | null> {
     const at = Date.now();
     const shards = await access.readAll();
     let next: number | null = null;
     shards.forEach(({ ready, dueInMs }, shard) => {
       if (ready > 0 || dueInMs === 0) this.known.delete(shard);
+      this.dueAt[shard] = dueInMs === null ? null : at + dueInMs;
       const inMs = ready > 0 ? 0 : dueInMs;
       if (inMs !== null && (next === null || inMs < next)) next = inMs;
     });
-    this.lastScan = { at, inMs: next };
+    this.scannedAt = at;
     return next;
   }
 
-  /** The last scan's answer when it is at most a few ms old (a claim that came back short just read it). */
-  recentScan(): number | null | undefined {
-    return this.lastScan && Date.now() - this.lastScan.at <= SCAN_REUSE_MS ? this.lastScan.inMs : undefined;
+  /** True when every shard answered since `since` and no message or due time made us forget one. */
+  private trusted(since: number): boolean {
+    for (const shard of this.shardList) if ((this.known.get(shard)?.at ?? 0) < since) return false;
+    return true;
+  }
+
+  /**
+   * Shards whose first schedule or retry wait has ended are asked again (the promote or claim
+   * script makes that work claimable), and the next wait reads their next due time.
+   */
+  private forgetDue(now: number): void {
+    this.dueAt.forEach((due, shard) => {
+      if (due === null || due > now) return;
+      this.known.delete(shard);
+      this.dueAt[shard] = null;
+      this.scannedAt = 0;
+    });
   }
 }

@@ -52,6 +52,8 @@ const CHUNK = 500;
 const DEFAULT_LIMIT = 1_000;
 /** Scripts after which a shard's known best scores may be wrong (claim, ack and enqueue answer fresh ones). */
 const CHANGES_CLAIMABLE = new Set<V3ScriptName>(['fail', 'release', 'device-offline', 'device-online', 'cancel', 'cancel-device', 'replay-dead']);
+/** Scripts that may start a retry wait: the next idle wait reads every shard's due times first. */
+const STARTS_WAIT = new Set<V3ScriptName>(['fail', 'release']);
 
 /**
  * CommandQueue on the v3 Redis layout (lua/includes/v3.lua): one packed string per command,
@@ -136,6 +138,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     // One script per shard of devices: a command is placed by its device, whatever its id says.
     const byShard = groupByShard(items.map((_, index) => index), (index) => this.keys.shardOf(items[index]!.phyId));
     if (byShard.size > 0) await this.admit();
+    if (items.some((item) => item.deliverAt !== undefined)) this.planner.rescan();
     await fanOut(byShard, CHUNK, async (shard, chunk) => {
       const ids = chunk.map((index) => items[index]!.id);
       const depth = this.planner.answerDepth;
@@ -332,8 +335,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     await this.notifier.start();
     const waiter = this.notifier.register(signal);
     if (waiter.woken) return;
-    const recent = this.planner.recentScan();
-    const nextDueInMs = recent !== undefined ? recent : await this.planner.scan({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards() });
+    const nextDueInMs = await this.planner.nextDueInMs({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards() });
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
@@ -398,6 +400,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
 
   private run(name: V3ScriptName, shard: number, args: Arg[]): Promise<unknown> {
     if (CHANGES_CLAIMABLE.has(name)) this.planner.forget(shard);
+    if (STARTS_WAIT.has(name)) this.planner.rescan();
     return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
   }
 
