@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import {
-  COMMAND_DEFAULTS, loadMigrations, PostgresQueue, PostgresTransfer, RedisQueue, runMigrations, ValidatedQueue, type CommandQueue, type EnqueueInput, type StoredCommand,
+  COMMAND_DEFAULTS, loadMigrations, PostgresQueue, PostgresTransfer, RedisQueue, RedisQueueV3, runMigrations, ValidatedQueue, type CommandQueue, type RedisClient, type EnqueueInput, type StoredCommand,
 } from '@outbound/core';
 import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from '@outbound/test-support';
 import { buildProgram } from '../src/main';
@@ -149,6 +149,26 @@ describe('outbound migrate-queue', () => {
       ).rejects.toThrow('--from must be postgres or redis');
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('refuses to move from Redis while the v3 layout (the dispatchers\' default) holds commands it would leave behind', async () => {
+    const schema = uniquePrefix('cli-v3').replace(/-/g, '_');
+    await runMigrations(pool, { schema });
+    const v3 = new ValidatedQueue(new RedisQueueV3(redis as unknown as RedisClient, { prefix: schema, shards: 16, liveness: false }));
+    const run = () => buildProgram().parseAsync([
+      'node', 'outbound', 'migrate-queue', '--from', 'redis', '--to', 'postgres', '--database-url', db.url, '--redis-url', testRedisUrl(), '--prefix', schema, '--json',
+    ]);
+    const spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const { id } = await v3.enqueue(input('DEV-V3'));
+      await expect(run()).rejects.toThrow('the Redis v3 layout holds 1 commands');
+      expect(await v3.get(id)).toMatchObject({ status: 'queued' });
+      await v3.cancel(id);
+      await expect(run()).resolves.toBeDefined();
+    } finally {
+      spy.mockRestore();
+      await v3.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createPgPool, createRedisClient, PostgresTransfer, runMigrations, schemaVersion, loadMigrations } from '@outbound/core';
+import { createPgPool, createRedisClient, PostgresTransfer, RedisQueueV3, runMigrations, schemaVersion, loadMigrations, type RedisClient } from '@outbound/core';
 import { migrateQueue, postgresSide, redisSide, type MigrateQueueReport, type TransferSide } from '../migrate/migrate-queue';
 import { RedisTransfer } from '../migrate/redis-transfer';
 import { UsageError } from '../api-flags';
@@ -63,6 +63,7 @@ export function register(program: Command): void {
         else if ((await schemaVersion(pool, schema)) < loadMigrations().length) {
           throw new Error(`migrate-queue: schema "${schema}" is not migrated; run "outbound migrate --schema ${schema}" first`);
         }
+        if (flags.from === 'redis') await refuseV3Commands(redis, flags.prefix, shards);
         const pg = postgresSide(new PostgresTransfer(pool, schema));
         const rd = redisSide(new RedisTransfer(redis, { prefix: flags.prefix, shards }));
         const [from, to]: [TransferSide, TransferSide] = flags.from === 'postgres' ? [pg, rd] : [rd, pg];
@@ -78,4 +79,21 @@ export function register(program: Command): void {
         redis.disconnect();
       }
     });
+}
+
+/**
+ * The Redis side moves the v2 layout's keys. Commands the v3 layout (the dispatchers' default)
+ * holds would stay behind unseen, so a move from Redis stops first and says so.
+ */
+async function refuseV3Commands(redis: RedisClient, prefix: string, shards: number): Promise<void> {
+  const v3 = new RedisQueueV3(redis, { prefix, shards, liveness: false });
+  try {
+    const { total } = await v3.stats();
+    const held = total.pending + total.inflight + total.delayed + total.waitingForDevice + total.dead;
+    if (held > 0) {
+      throw new UsageError(`migrate-queue: the Redis v3 layout holds ${held} commands, which this tool does not move (it moves the v2 layout): let the dispatchers deliver them first (stop enqueueing until GET /v1/stats shows nothing pending or dead), then move what the v2 layout holds`);
+    }
+  } finally {
+    await v3.close();
+  }
 }

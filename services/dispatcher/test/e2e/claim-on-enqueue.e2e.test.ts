@@ -13,10 +13,10 @@ async function hop(stack: Stack, name: string): Promise<{ sum: number; count: nu
 
 const waiting = (loop: DispatchLoop | null) => loop !== null && (loop as unknown as { waiting: boolean }).waiting;
 
-describe('end to end on redis: an enqueue through an idle dispatcher claims for its own worker', () => {
+describe('end to end on redis (v2 layout): an enqueue through an idle dispatcher claims for its own worker', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-claim-on-enqueue', dispatcher: { worker: { hopTiming: true } } });
+    stack = await startStack(testRedisUrl(), { name: 'e2e-claim-on-enqueue', backend: 'redis-v2', dispatcher: { worker: { hopTiming: true } } });
   });
   afterAll(() => stack.stop());
 
