@@ -398,10 +398,18 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
-  private run(name: V3ScriptName, shard: number, args: Arg[]): Promise<unknown> {
-    if (CHANGES_CLAIMABLE.has(name)) this.planner.forget(shard);
+  private async run(name: V3ScriptName, shard: number, args: Arg[]): Promise<unknown> {
+    if (!CHANGES_CLAIMABLE.has(name)) return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    this.planner.forget(shard);
     if (STARTS_WAIT.has(name)) this.planner.rescan();
-    return this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    try {
+      return await this.call(name, () => this.scripts.run(name, this.keys.shardKeyList(shard), args));
+    } finally {
+      // Again once it ran: a claim or ack reply read before it (answered first on this connection)
+      // may have put back what it changed, and its own wake message does not make us forget.
+      this.planner.forget(shard);
+      if (STARTS_WAIT.has(name)) this.planner.rescan();
+    }
   }
 
   private shardList(): number[] {
