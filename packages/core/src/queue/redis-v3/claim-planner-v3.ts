@@ -33,8 +33,8 @@ export interface ShardAccess {
  * back short while some shard's answer was not trusted, or before a wait when the last scan is
  * older than TRUST_MS or a change asked for one (`rescan`: a retry or schedule this process
  * made, whose due time the wait must know). Measured at 50 commands/s (quick e2e, one
- * dispatcher): reading every shard per claim cost ~120 Redis calls per command; see
- * bench/README.md.
+ * dispatcher): 45 Redis calls per command in all, against 146 when every short claim read
+ * every shard (bench/README.md, "Redis v3 by default").
  */
 export class ClaimPlannerV3 {
   private readonly known = new Map<number, ShardScores>();
