@@ -206,7 +206,11 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
   api: {
     maxWaitMs: pos('longest ?waitMs a caller may ask for', 60_000, 'DISPATCHER_MAX_WAIT_MS'),
     batchMax: pos('most commands per batch enqueue', 1_000, 'DISPATCHER_BATCH_MAX'),
-    enqueueConcurrency: pos('enqueue store calls in flight at once; requests arriving beyond share the next call (group commit)', 4, 'DISPATCHER_ENQUEUE_CONCURRENCY'),
+    enqueueConcurrency: pos(
+      'enqueue store calls in flight at once; requests arriving beyond share the next call (group commit). 0: the backend\'s own, 4 on Redis and 1 on PostgreSQL (where concurrent enqueues wait on each other\'s device-row locks)',
+      0,
+      'DISPATCHER_ENQUEUE_CONCURRENCY',
+    ),
     eventsKeepaliveMs: pos('live event stream (GET /v1/events): a keepalive comment this often, so proxies keep idle streams open', 15_000, 'EVENTS_KEEPALIVE_MS'),
   },
   webhooks: {
@@ -248,13 +252,16 @@ export function loadDispatcherConfig(
   if (config.worker.trimIntervalMs < 1) problems.push(`worker.trimIntervalMs: DISPATCHER_TRIM_INTERVAL_MS must be at least 1: value was ${config.worker.trimIntervalMs}`);
   if (config.registry.shards < 1) problems.push('registry.shards: REGISTRY_SHARDS must be at least 1');
   if (config.rateLimit.windowSeconds < 1) problems.push('rateLimit.windowSeconds: API_RATE_LIMIT_WINDOW_SECONDS must be at least 1');
-  if (config.api.enqueueConcurrency < 1) problems.push(`api.enqueueConcurrency: DISPATCHER_ENQUEUE_CONCURRENCY must be at least 1: value was ${config.api.enqueueConcurrency}`);
   if (config.liveness.ttlMs <= config.liveness.intervalMs) problems.push(`liveness.ttlMs: DISPATCHER_HEARTBEAT_TTL_MS must exceed DISPATCHER_HEARTBEAT_INTERVAL_MS (${config.liveness.intervalMs}): value was ${config.liveness.ttlMs}`);
   problems.push(...httpServerLimitsProblems('http', config.http), ...secretProblems(config));
   if (problems.length) throw new ConfigError(problems);
-  if (config.liveness.id) return loaded;
-  const liveness = { ...config.liveness, id: `${hostname()}-${process.pid}` };
-  return { config: Object.freeze({ ...config, liveness: Object.freeze(liveness) }), redacted: { ...loaded.redacted, liveness } };
+  if (config.liveness.id && config.api.enqueueConcurrency > 0) return loaded;
+  const liveness = config.liveness.id ? config.liveness : { ...config.liveness, id: `${hostname()}-${process.pid}` };
+  const api = config.api.enqueueConcurrency > 0 ? config.api : { ...config.api, enqueueConcurrency: config.queue.backend === 'postgres' ? 1 : 4 };
+  return {
+    config: Object.freeze({ ...config, liveness: Object.freeze(liveness), api: Object.freeze(api) }),
+    redacted: { ...loaded.redacted, liveness, api: { ...(loaded.redacted.api as object), enqueueConcurrency: api.enqueueConcurrency } },
+  };
 }
 
 /**

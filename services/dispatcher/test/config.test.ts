@@ -41,6 +41,19 @@ describe('dispatcher configuration', () => {
     expect(() => loadDispatcherConfig({ env: { ...env, QUEUE_ADMISSION_MAX_MEMORY_RATIO: 'most' } })).toThrow(/queue\.admissionMaxMemoryRatio/);
   });
 
+  it('runs the backend\'s own number of enqueue calls at once unless one is set: 4 on Redis, 1 on PostgreSQL', () => {
+    const env = { INTERNAL_TOKEN: token };
+    const pg = { ...env, QUEUE_BACKEND: 'postgres', DATABASE_URL: 'postgres://db.example:5432/outbound' };
+    expect(loadDispatcherConfig({ env }).config.api.enqueueConcurrency).toBe(4);
+    expect(loadDispatcherConfig({ env: pg }).config.api.enqueueConcurrency).toBe(1);
+    expect(loadDispatcherConfig({ env: { ...pg, DISPATCHER_ENQUEUE_CONCURRENCY: '3' } }).config.api.enqueueConcurrency).toBe(3);
+    expect(loadDispatcherConfig({ env: { ...env, DISPATCHER_ENQUEUE_CONCURRENCY: '2' } }).config.api.enqueueConcurrency).toBe(2);
+    const { config, redacted } = loadDispatcherConfig({ env: { ...pg, DISPATCHER_ID: 'd1' } });
+    expect(config.liveness.id).toBe('d1');
+    expect(Object.isFrozen(config.api)).toBe(true);
+    expect((redacted.api as { enqueueConcurrency: number }).enqueueConcurrency).toBe(1);
+  });
+
   it('reads the Redis record layout, v3 by default, and refuses another', () => {
     const env = { INTERNAL_TOKEN: token };
     expect(loadDispatcherConfig({ env }).config.queue).toMatchObject({ redisLayout: 'v3', keepFinishedPayload: false });

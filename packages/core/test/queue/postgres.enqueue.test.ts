@@ -41,6 +41,35 @@ describe('PostgreSQL enqueue of a batch', () => {
     expect((await q.stats()).total.pending).toBe(4);
   });
 
+  it('runs one enqueue statement at a time: calls made while one runs share the next transaction, each answered alone', async () => {
+    const q = await fx.queue({ perDeviceCap: 2 });
+    const same = Buffer.from('same');
+    // The first call goes at once; the three made while it runs go together afterwards, decided in call order.
+    const calls = [
+      q.enqueueBatch([input('S1'), input('S2')]),
+      q.enqueueBatch([input('S1', { idempotencyKey: 'k', payload: same }), input('S3')]),
+      q.enqueueBatch([input('S1', { idempotencyKey: 'k', payload: same }), input('S1')]), // repeats the key; S1 is full
+      q.enqueueBatch([input('S3')]),
+    ];
+    const answers = await Promise.all(calls);
+    expect(answers.map((call) => call.map(summary))).toEqual([
+      ['queued', 'queued'],
+      ['queued', 'queued'],
+      ['duplicate', 'QUEUE_FULL:device'],
+      ['queued'],
+    ]);
+    const id = (answer: Answer): string => (answer as EnqueueResult).id;
+    expect(id(answers[2]![0]!)).toBe(id(answers[1]![0]!));
+    const { rows } = await fx.pool.query<{ command_id: string; xid: string }>(
+      `SELECT command_id, xid::text AS xid FROM "${q.store.schema}".events WHERE type = 'command.queued'`,
+    );
+    const xidOf = new Map(rows.map((r) => [r.command_id, r.xid]));
+    const xids = [answers[0]![0]!, answers[1]![0]!, answers[1]![1]!, answers[3]![0]!].map((a) => xidOf.get(id(a)));
+    expect(xids[0]).toBeDefined();
+    expect(xids[1]).not.toBe(xids[0]);
+    expect(new Set(xids.slice(1)).size).toBe(1);
+  });
+
   it('answers a repeated call with the same ids from the stored commands and stores nothing twice', async () => {
     const q = await fx.queue();
     const items = Array.from({ length: 6 }, (_, i) => ({ ...input(`R${i % 2}`), id: q.store.newCommandId(`R${i % 2}`), fingerprint: `f${i}` }));

@@ -17,11 +17,15 @@ import { withPgRetry } from './retry';
 import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName } from './schema-name';
+import { SerialBatcher } from './serial-batcher';
 import { ackMany, failMany, releaseMany } from './transitions';
 import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Commands one history page examines at most (newest first), whatever its filters match. */
 const HISTORY_SCAN_BUDGET = 5_000;
+
+/** Most commands one shared enqueue statement carries (calls made meanwhile wait for the next); a larger call goes alone. */
+const ENQUEUE_SHARED_MAX = 1_000;
 
 /** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
 const EVENTS_NOTIFY_DELAY_MS = 25;
@@ -39,6 +43,7 @@ export class PostgresQueue implements CommandStore {
   private readonly signal: WorkSignal;
   private readonly dead: ReturnType<typeof deadLetters>;
   private readonly events: PostgresEventLog;
+  private readonly enqueues: SerialBatcher<StoreEnqueueItem, EnqueueResult | OutboundError>;
 
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
@@ -52,6 +57,7 @@ export class PostgresQueue implements CommandStore {
     // Readers in other processes hear of events up to EVENTS_NOTIFY_DELAY_MS late, or with the next work signal.
     this.ctx.eventsLogged = () => notifier.notify(eventsChannel, EVENTS_NOTIFY_DELAY_MS);
     this.dead = deadLetters(this.ctx);
+    this.enqueues = new SerialBatcher((items) => classified('enqueue', () => enqueueMany(this.ctx, items)), ENQUEUE_SHARED_MAX);
   }
 
   /** The schema this queue lives in. */
@@ -64,8 +70,12 @@ export class PostgresQueue implements CommandStore {
     return commandIdFor(phyId, this.ctx.shards);
   }
 
+  /**
+   * One enqueue statement in flight per queue: calls made while one runs go together in the next
+   * (SerialBatcher says why and what it measured), each answered with its own commands' results.
+   */
   enqueueBatch(inputs: StoreEnqueueItem[]): Promise<Array<EnqueueResult | OutboundError>> {
-    return inputs.length === 0 ? Promise.resolve([]) : classified('enqueue', () => enqueueMany(this.ctx, inputs));
+    return inputs.length === 0 ? Promise.resolve([]) : this.enqueues.submit(inputs);
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
