@@ -327,15 +327,18 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     return taken.sort((a, b) => a.score - b.score).map(withoutScore);
   }
 
-  /** Quotas per shard for a claim of `max` (claim-plan.ts), asking the promote script where the scores are unknown. */
+  /**
+   * Quotas per shard for a claim of `max` (claim-plan.ts), asking the promote script where the
+   * scores are unknown; the first round's scripts (usually the only one) leave in one write.
+   */
   private plan(max: number, heard: Set<number>): Promise<Map<number, number>> {
-    return planClaim(
+    return inOneWrite(this.client, () => planClaim(
       max,
       this.shardList(),
       this.shardScores,
       async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as string[]).map(Number),
       heard,
-    );
+    ));
   }
 
   /**
@@ -421,16 +424,16 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
 
   async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
-    const counts = await Promise.all(
+    const counts = await Promise.all(inOneWrite(this.client, () =>
       this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.wakeArg])),
-    );
+    ));
     counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   async expireDue(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
-    const counts = await Promise.all(this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs])));
+    const counts = await Promise.all(inOneWrite(this.client, () => this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs]))));
     counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
