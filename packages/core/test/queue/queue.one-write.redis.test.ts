@@ -9,6 +9,7 @@ function writeCalls(): number {
   return Number(/syscw: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
 }
 
+/** Write system calls made from `call()` until its answer; it counts the test runner's own writes (a few) too. */
 async function writesOf<T>(call: () => Promise<T>): Promise<{ value: T; writes: number }> {
   const before = writeCalls();
   const value = await call();
@@ -17,8 +18,10 @@ async function writesOf<T>(call: () => Promise<T>): Promise<{ value: T; writes: 
 
 /**
  * A batch spread over many shards runs one script per shard; on one Redis those scripts leave
- * in one write (inOneWrite), not one write each. Liveness probes and wake-ups may add a write
- * or two while a call is out, so the bound is loose, far under one per shard.
+ * in one write (inOneWrite), not one write each. An ack sends its scripts before it returns, so
+ * its writes are counted exactly; enqueue and claim send theirs after an await, so what the
+ * test runner and the client write meanwhile counts too: their bound is half a write per shard
+ * touched (one write per script made 17 for the enqueue alone).
  */
 describe('v2 store: one write per batch across shards', () => {
   let client: Redis;
@@ -43,15 +46,16 @@ describe('v2 store: one write per batch across shards', () => {
     expect(shardsTouched).toBeGreaterThanOrEqual(12);
     const enqueued = await writesOf(() => queue.enqueueBatch(Array.from({ length: 64 }, (_, i) => cmd(`one-write-${i}`))));
     expect(enqueued.value.every((r) => 'id' in r)).toBe(true);
-    expect(enqueued.writes).toBeLessThanOrEqual(4);
+    expect(enqueued.writes).toBeLessThan(shardsTouched / 2);
 
     const claimed = await writesOf(() => queue.claim({ max: 64, leaseMs: 60_000 }));
     expect(claimed.value).toHaveLength(64);
-    expect(claimed.writes).toBeLessThanOrEqual(6);
+    expect(claimed.writes).toBeLessThan(shardsTouched / 2);
 
-    const acked = await writesOf(() => queue.ack(claimed.value.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const }))));
-    expect(acked.value.every((r) => r.ok)).toBe(true);
-    expect(acked.writes).toBeLessThanOrEqual(3);
+    const before = writeCalls();
+    const acking = queue.ack(claimed.value.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(writeCalls() - before).toBe(1);
+    expect((await acking).every((r) => r.ok)).toBe(true);
     expect((await queue.stats()).total.inflight).toBe(0);
   });
 });
