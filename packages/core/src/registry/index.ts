@@ -5,3 +5,4 @@ export * from './credential-key';
 export * from './redis-credential-store';
 export * from './redis-route-registry';
 export * from '../redis/connection';
+export * from '../redis/one-write';

@@ -135,7 +135,7 @@ function renderSplit(lines: string[], r: E2eResult): void {
     lines.push(`| Redis per command: scripts / commands run (script calls included) | ${steps.map((x) => (x.redisCallsPerCommand ? `${x.redisCallsPerCommand.evalsha ?? 0} / ${Math.round(Object.entries(x.redisCallsPerCommand).filter(([k]) => k !== 'evalsha').reduce((sum, [, v]) => sum + v, 0))}` : '')).join(' | ')} |`);
   }
   for (const name of ['ingress', 'dispatcher']) lines.push(`| loop delay p99: ${name} | ${steps.map((x) => (x.loopDelayMs?.[name] ? String(x.loopDelayMs[name]!.p99Ms) : '')).join(' | ')} |`);
-  if (r.max.cpuUsPerCommand) lines.push('', `CPU µs per ACKed command at saturation: ${Object.entries(r.max.cpuUsPerCommand).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}.`);
+  if (r.max.cpuUsPerCommand) lines.push('', `CPU µs per ACKed command at saturation (hop timing off, as deployed): ${Object.entries(r.max.cpuUsPerCommand).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}.`);
 }
 
 function renderRest(lines: string[], report: BenchReport): void {

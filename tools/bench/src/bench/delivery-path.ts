@@ -71,16 +71,28 @@ async function batchCalls(ingressUrl: string): Promise<number> {
 }
 
 /** Scripts (EVALSHA, FCALL) and all calls the bench's redis-server has served (INFO commandstats). */
-async function redisCalls(client: ReturnType<typeof createRedisClient>): Promise<{ scripts: number; all: number }> {
+async function redisCalls(client: ReturnType<typeof createRedisClient>): Promise<{ scripts: number; all: number; byName: Map<string, number> }> {
   let scripts = 0;
   let all = 0;
+  const byName = new Map<string, number>();
   for (const m of (await client.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) {
     const calls = Number(m[2]);
     if (m[1] === 'info') continue;
     all += calls;
+    byName.set(m[1]!, calls);
     if (/^(evalsha|eval|fcall|fcall_ro)$/.test(m[1]!)) scripts += calls;
   }
-  return { scripts, all };
+  return { scripts, all, byName };
+}
+
+/** Redis calls per delivered command by command name between two readings, the busiest first. */
+function callsByName(before: Map<string, number>, after: Map<string, number>, n: number): string {
+  return [...after]
+    .map(([name, calls]) => [name, (calls - (before.get(name) ?? 0)) / n] as const)
+    .filter(([, per]) => per >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, per]) => `${name} ${per.toFixed(2)}`)
+    .join(', ');
 }
 
 /** Read and write system calls a process has made (/proc/<pid>/io: syscr, syscw); load-independent, unlike CPU time. */
@@ -142,6 +154,7 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       console.log(`round ${round}: ${JSON.stringify(row)}`);
+      console.log(`round ${round}: redis calls per command: ${callsByName(redisBefore.byName, redisAfter.byName, n)}`);
     }
     const medians: Record<string, number> = {};
     for (const key of Object.keys(rows[0] ?? {})) medians[key] = median(rows.map((r) => r[key]!));

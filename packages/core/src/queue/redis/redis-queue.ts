@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
+import { inOneWrite } from '../../redis/one-write';
 import {
   QUEUE_DEFAULTS,
   type AckItem,
@@ -186,61 +187,63 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     const claimed: ScoredClaim[] = [];
     try {
       const calls: Array<Promise<void>> = [];
-      for (const [shard, indexes] of byShard) {
-        for (let i = 0; i < indexes.length; i += CHUNK) {
-          const chunk = indexes.slice(i, i + CHUNK);
-          const depth = this.keys.shards === 1 ? 0 : this.planDepth;
-          const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
-          for (const index of chunk) {
-            const input = items[index]!;
-            args.push(
-              input.id,
-              input.phyId,
-              input.payload,
-              input.priority,
-              input.ttlMs,
-              input.ackTimeoutMs,
-              input.maxAttempts,
-              input.idempotencyKey ?? '',
-              input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
-              input.fingerprint,
-              input.traceContext ?? '',
+      inOneWrite(this.client, () => {
+        for (const [shard, indexes] of byShard) {
+          for (let i = 0; i < indexes.length; i += CHUNK) {
+            const chunk = indexes.slice(i, i + CHUNK);
+            const depth = this.keys.shards === 1 ? 0 : this.planDepth;
+            const args: Arg[] = [this.maxInFlight, this.perDeviceCap, this.shardCap, this.retentionMs, this.wakeArg, chunk.length];
+            for (const index of chunk) {
+              const input = items[index]!;
+              args.push(
+                input.id,
+                input.phyId,
+                input.payload,
+                input.priority,
+                input.ttlMs,
+                input.ackTimeoutMs,
+                input.maxAttempts,
+                input.idempotencyKey ?? '',
+                input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt),
+                input.fingerprint,
+                input.traceContext ?? '',
+              );
+            }
+            args.push(depth);
+            // A command due later is in no scan this process made: look again before trusting one.
+            if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
+            const claimMax = Math.min(claimLeft, chunk.length);
+            claimLeft -= claimMax;
+            if (claimMax > 0) args.push(claimMax, claim!.leaseMs, requestId, Math.max(this.claimMemoryMs, claim!.leaseMs));
+            calls.push(
+              this.run('enqueue', shard, args, claimMax > 0).then((reply) => {
+                // {items, the shard's best claimable scores after the enqueue (for this process's
+                // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
+                const [answers, scores, taken] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
+                this.rememberScores(shard, scores.map(String), depth);
+                answers.forEach(([code, id, status], j) => {
+                  const input = items[chunk[j]!]!;
+                  results[chunk[j]!] =
+                    code === ScriptCode.OK || code === ScriptCode.DUPLICATE
+                      ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+                      : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                        ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
+                        : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
+                });
+                if (taken) claimed.push(...toClaimReply(taken, requestId).claimed);
+              }, (error: unknown) => {
+                // What a lost answer claimed stays leased until the lease reaper gives it back.
+                // Each command answers for itself: one that may have been stored names its id
+                // (minted here, so the caller can look it up); one refused as a whole says so.
+                const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
+                chunk.forEach((index) => {
+                  results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
+                });
+              }),
             );
           }
-          args.push(depth);
-          // A command due later is in no scan this process made: look again before trusting one.
-          if (chunk.some((index) => items[index]!.deliverAt !== undefined)) this.lastScan = null;
-          const claimMax = Math.min(claimLeft, chunk.length);
-          claimLeft -= claimMax;
-          if (claimMax > 0) args.push(claimMax, claim!.leaseMs, requestId, Math.max(this.claimMemoryMs, claim!.leaseMs));
-          calls.push(
-            this.run('enqueue', shard, args, claimMax > 0).then((reply) => {
-              // {items, the shard's best claimable scores after the enqueue (for this process's
-              // next claim plan), and what it claimed when asked}; ids and texts are Buffers when claiming.
-              const [answers, scores, taken] = reply as [CodeReply[], Array<string | Buffer>, Buffer[] | undefined];
-              this.rememberScores(shard, scores.map(String), depth);
-              answers.forEach(([code, id, status], j) => {
-                const input = items[chunk[j]!]!;
-                results[chunk[j]!] =
-                  code === ScriptCode.OK || code === ScriptCode.DUPLICATE
-                    ? { id: String(id), status: String(status) as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-                    : code === ScriptCode.IDEMPOTENCY_CONFLICT
-                      ? scriptCodeToError(code, { phyId: input.phyId, id: String(id) })
-                      : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
-              });
-              if (taken) claimed.push(...toClaimReply(taken, requestId).claimed);
-            }, (error: unknown) => {
-              // What a lost answer claimed stays leased until the lease reaper gives it back.
-              // Each command answers for itself: one that may have been stored names its id
-              // (minted here, so the caller can look it up); one refused as a whole says so.
-              const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-              chunk.forEach((index) => {
-                results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, items[index]!.id) : failure;
-              });
-            }),
-          );
         }
-      }
+      });
       await Promise.all(calls);
     } finally {
       claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
@@ -310,7 +313,7 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
           if (round > 0) break;
           continue; // nothing known to be claimable: the next round scans for work
         }
-        const replies = await Promise.allSettled(targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs)));
+        const replies = await Promise.allSettled(inOneWrite(this.client, () => targets.map((shard) => this.claimScored(shard, counts.get(shard) ?? 0, leaseMs))));
         for (const shard of targets) heard.add(shard);
         for (const reply of replies) if (reply.status === 'fulfilled') taken.push(...reply.value);
         const failed = replies.find((reply) => reply.status === 'rejected');
@@ -324,15 +327,18 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
     return taken.sort((a, b) => a.score - b.score).map(withoutScore);
   }
 
-  /** Quotas per shard for a claim of `max` (claim-plan.ts), asking the promote script where the scores are unknown. */
+  /**
+   * Quotas per shard for a claim of `max` (claim-plan.ts), asking the promote script where the
+   * scores are unknown; the first round's scripts (usually the only one) leave in one write.
+   */
   private plan(max: number, heard: Set<number>): Promise<Map<number, number>> {
-    return planClaim(
+    return inOneWrite(this.client, () => planClaim(
       max,
       this.shardList(),
       this.shardScores,
       async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as string[]).map(Number),
       heard,
-    );
+    ));
   }
 
   /**
@@ -418,16 +424,16 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
 
   async reclaimExpired(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
-    const counts = await Promise.all(
+    const counts = await Promise.all(inOneWrite(this.client, () =>
       this.shardList().map((shard) => this.run('reclaim', shard, [limit, this.maxInFlight, this.retentionMs, this.wakeArg])),
-    );
+    ));
     counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   async expireDue(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? DEFAULT_LIMIT;
-    const counts = await Promise.all(this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs])));
+    const counts = await Promise.all(inOneWrite(this.client, () => this.shardList().map((shard) => this.run('expire', shard, [limit, this.maxInFlight, this.retentionMs]))));
     counts.forEach((n, shard) => Number(n) > 0 && this.shardScores.delete(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
@@ -614,30 +620,32 @@ export class RedisQueue extends RedisStoreBase implements CommandStore {
       else byShard.set(shard, [index]);
     });
     const calls: Array<Promise<void>> = [];
-    for (const [shard, indexes] of byShard) {
-      for (let i = 0; i < indexes.length; i += CHUNK) {
-        const chunk = indexes.slice(i, i + CHUNK);
-        const args: Arg[] = [...head, chunk.length, ...afterCount, ...chunk.flatMap((index) => encode(items[index]))];
-        calls.push(
-          this.run(name, shard, args).then((reply) => {
-            let answers = reply as CodeReply[];
-            if (name === 'ack') {
-              // ack answers {items, the shard's best claimable scores after the acks}.
-              const [items, scores] = reply as [CodeReply[], string[]];
-              answers = items;
-              this.rememberScores(shard, scores, Number(args[3]));
-            }
-            answers.forEach(([code, status], j) => {
-              const id = items[chunk[j]].id;
-              results[chunk[j]] =
-                code === ScriptCode.OK
-                  ? { id, ok: true, status: String(status) as StoredCommand['status'] }
-                  : { id, ok: false, error: scriptCodeToError(code, { id, status: String(status) }) };
-            });
-          }),
-        );
+    inOneWrite(this.client, () => {
+      for (const [shard, indexes] of byShard) {
+        for (let i = 0; i < indexes.length; i += CHUNK) {
+          const chunk = indexes.slice(i, i + CHUNK);
+          const args: Arg[] = [...head, chunk.length, ...afterCount, ...chunk.flatMap((index) => encode(items[index]))];
+          calls.push(
+            this.run(name, shard, args).then((reply) => {
+              let answers = reply as CodeReply[];
+              if (name === 'ack') {
+                // ack answers {items, the shard's best claimable scores after the acks}.
+                const [items, scores] = reply as [CodeReply[], string[]];
+                answers = items;
+                this.rememberScores(shard, scores, Number(args[3]));
+              }
+              answers.forEach(([code, status], j) => {
+                const id = items[chunk[j]].id;
+                results[chunk[j]] =
+                  code === ScriptCode.OK
+                    ? { id, ok: true, status: String(status) as StoredCommand['status'] }
+                    : { id, ok: false, error: scriptCodeToError(code, { id, status: String(status) }) };
+              });
+            }),
+          );
+        }
       }
-    }
+    });
     await Promise.all(calls);
     return results;
   }
