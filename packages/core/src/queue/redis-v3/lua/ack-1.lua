@@ -16,8 +16,13 @@
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
   and the shard's best `depth` claimable scores after the acks.
 
-  Cost per command: GETDEL of its record's key and HSET of its finished form, and (once per device in the call) HGET + HSET
-  of its device's state; the batch's lease entry goes with its last command.
+  Events: an acked command with a replica logs one entry, type acked with the replica in `v`,
+  that stands for its delivered and acked events (readers answer both, event-log.ts); a
+  rejected one logs delivered and rejected as two entries.
+
+  Cost per command: GETDEL of its record's key, HSET of its finished form and one XADD (two
+  when rejected), and (once per device in the call) HGET + HSET of its device's state; the
+  batch's lease entry goes with its last command.
 ]]
 -- @include v3
 
@@ -46,8 +51,14 @@ for i = 1, n do
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
       local cid, attemptText = ARGV[b + 5], int(attempt)
-      if ARGV[b + 4] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 4] }, cid) end
-      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
+      local replica = ARGV[b + 4]
+      if status == ACKED then
+        -- one entry for delivered and acked: an acked entry carrying the replica (includes/v3.lua)
+        commandEvent('a', id, phyId, attemptText, replica ~= '' and { 'r', replica } or nil, cid)
+      else
+        if replica ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', replica }, cid) end
+        commandEvent('j', id, phyId, attemptText, { 'e', 'rejected by the device' }, cid)
+      end
       finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
         outcome < 97 and ssub(ARGV[b + 3], 2) or nil, taken, fixedEnd) -- 'A' 'J': with a result

@@ -228,7 +228,9 @@ end
   Callers name an entry's fields t type (q queued, d delivered, r retrying, a acked, j rejected,
   x dead, e expired, c cancelled, on device online, off device offline), c command id, p phyId,
   n attempt, r replica, e reason, w retryAt, o priority; logEvent writes them in the fixed
-  layout below. The entry id's ms is the event's time.
+  layout below. The entry id's ms is the event's time. An acked entry with a replica (ack-1.lua)
+  stands for the command's delivered event and its acked event, at the same time: one XADD where
+  two were (about 22k instructions a command, 6% of a batch-64 lifecycle).
   A command's record ends with its entries' ids (see the header), so its timeline is read by id.
 ]]
 -- @include event-log
