@@ -129,10 +129,12 @@ local function readDev(phyId)
   if not raw then return d end
   local pending, offline, backoff, n, pos = sunpack('>I4BdB', raw)
   d.pending, d.offline, d.backoff = pending, offline, backoff
+  -- one struct call an entry ('c0': a string as long as the number before it), where four
+  -- string calls were: each C call from Lua is about 600 instructions
   for i = 1, n do
-    local tl = sbyte(raw, pos + 36)
-    d.inflight[i] = { ssub(raw, pos, pos + 35), ssub(raw, pos + 37, pos + 36 + tl), (sunpack('>d', raw, pos + 37 + tl)) }
-    pos = pos + 45 + tl
+    local id, token, claimedAt, after = sunpack('>c36Bc0d', raw, pos)
+    d.inflight[i] = { id, token, claimedAt }
+    pos = after
   end
   return d
 end
@@ -142,12 +144,19 @@ local function writeDev(phyId, d)
     return
   end
   local n = #d.inflight
-  local state = spack('>I4BdB', math.max(d.pending, 0), d.offline, d.backoff, n)
-  -- appended entry by entry (at most maxInFlightPerDevice): a parts table and table.concat
-  -- cost about 3k instructions more per write with the usual one or none
-  for i = 1, n do
-    local e = d.inflight[i]
-    state = state .. e[1] .. string.char(#e[2]) .. e[2] .. spack('>d', e[3])
+  local pending = d.pending > 0 and d.pending or 0
+  local state
+  if n == 1 then -- the usual in-flight device: one pack
+    local e = d.inflight[1]
+    state = spack('>I4BdBc36Bc0d', pending, d.offline, d.backoff, 1, e[1], #e[2], e[2], e[3])
+  else
+    state = spack('>I4BdB', pending, d.offline, d.backoff, n)
+    -- appended entry by entry (at most maxInFlightPerDevice): a parts table and table.concat
+    -- cost about 3k instructions more per write with the usual one or none
+    for i = 1, n do
+      local e = d.inflight[i]
+      state = state .. spack('>c36Bc0d', e[1], #e[2], e[2], e[3])
+    end
   end
   rcall('HSET', K.dev, phyId, state)
 end
@@ -182,16 +191,11 @@ local function recScore(rec) return (sunpack('>d', rec, 31)) end
 local function recMaxAttempts(rec) return (sunpack('>I4', rec, 40)) end
 local function recTtl(rec) return (sunpack('>d', rec, 52)) end
 -- phyId, and where the immutable part ends (the tail starts right after).
+-- Flag bits are tested with % (flags % 4 >= 2: bit 2), not bit.band: no C call.
 local function recPhy(rec)
   local flags = sbyte(rec, 1)
-  local at = flags >= COMPACT and 46 or 80
-  local n = sbyte(rec, at)
-  local phyId = ssub(rec, at + 1, at + n)
-  local pos = at + 1 + n
-  pos = pos + 2 + sunpack('>H', rec, pos)
-  pos = pos + 1 + sbyte(rec, pos)
-  pos = pos + 2 + sunpack('>H', rec, pos)
-  if flags >= COMPACT and bit.band(flags, 2) ~= 0 then pos = pos + 6 end
+  local phyId, _, _, _, pos = sunpack('>Bc0Hc0Bc0Hc0', rec, flags >= COMPACT and 46 or 80)
+  if flags >= COMPACT and flags % 4 >= 2 then pos = pos + 6 end
   return phyId, pos - 1
 end
 -- The fingerprint of a keyed command's payload and parameters ('' none).
@@ -203,22 +207,9 @@ local function recFingerprint(rec)
 end
 -- doneToken, lastError, payload (nil when dropped), result (nil when none), the event entry ids (packed)
 local function recTail(rec, fixedEnd)
-  local pos = fixedEnd + 1
-  local tl = sbyte(rec, pos)
-  local token = ssub(rec, pos + 1, pos + tl)
-  pos = pos + 1 + tl
-  local el = sunpack('>H', rec, pos)
-  local err = ssub(rec, pos + 2, pos + 1 + el)
-  pos = pos + 2 + el
-  local pl = sunpack('>I4', rec, pos)
-  local payload = ssub(rec, pos + 4, pos + 3 + pl)
-  pos = pos + 4 + pl
+  local token, err, payload, pos = sunpack('>Bc0Hc0I4c0', rec, fixedEnd + 1)
   local result = nil
-  if bit.band(sbyte(rec, 1), HAS_RESULT) ~= 0 then
-    local rl = sunpack('>I4', rec, pos)
-    result = ssub(rec, pos + 4, pos + 3 + rl)
-    pos = pos + 4 + rl
-  end
+  if sbyte(rec, 1) % 8 >= HAS_RESULT then result, pos = sunpack('>I4c0', rec, pos) end
   return token, err, payload, result, ssub(rec, pos)
 end
 
@@ -342,27 +333,28 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
   -- the compact form (see the header), built from the pending record in one concatenation
   fixedEnd = fixedEnd or select(2, recPhy(rec))
   local _, oldErr, payload, oldResult, events = recTail(rec, fixedEnd)
-  local flags = sbyte(rec, 1)
-  flags = bit.bor(COMPACT, bit.band(flags, 2))
+  local old = sbyte(rec, 1)
+  local flags = COMPACT + old % 4 - old % 2 -- its deliverAt bit (2) kept
   if keepPayload then
-    flags = bit.bor(flags, bit.band(sbyte(rec, 1), DROPPED))
+    flags = flags + old % 2 -- DROPPED as it was
   else
     payload = ''
-    flags = bit.bor(flags, DROPPED)
+    flags = flags + DROPPED
   end
   if err == nil then err = oldErr end
   if result == nil then result = oldResult end
   local resultPart = ''
   if result then
-    flags = bit.bor(flags, HAS_RESULT)
-    resultPart = spack('>I4', #result) .. result
+    flags = flags + HAS_RESULT
+    resultPart = spack('>I4c0', #result, result)
   end
   local created, expires = sunpack('>dd', rec, 15)
-  local deliverPart = bit.band(flags, 2) ~= 0 and spack('>I6', (sunpack('>d', rec, 60))) or ''
+  local deliverPart = flags % 4 >= 2 and spack('>I6', (sunpack('>d', rec, 60))) or ''
   local short = ssub(token, 1, 8)
-  local compact = spack('>BBI4I6I6I6', flags, status, attempts, now, created, expires) .. ssub(rec, 39, 43)
-    .. spack('>I4', (sunpack('>d', rec, 44))) .. ssub(rec, 68, fixedEnd) .. deliverPart .. string.char(#short) .. short
-    .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload .. resultPart .. eventsOf(id, events)
+  -- one pack of the whole head and tail ('c0': each string as long as the number before it)
+  local compact = spack('>BBI4I6I6I6c5I4c0c0Bc0Hc0I4c0', flags, status, attempts, now, created, expires, ssub(rec, 39, 43),
+    (sunpack('>d', rec, 44)), ssub(rec, 68, fixedEnd), deliverPart, #short, short, #err, err, #payload, payload)
+    .. resultPart .. eventsOf(id, events)
   rcall('HSET', bucket, field, compact)
   if not keyGone then rcall('DEL', cmdKey(id)) end
   touchedBuckets[bucket] = (touchedBuckets[bucket] or 0) + #field + #compact + ENTRY_BYTES
