@@ -87,8 +87,8 @@ for phyId, d in pairs(devs) do
     if d.backoff > 0 and not now then now = nowMs() end
     if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end
   end
-  writeDev(phyId, d)
 end
+writeDevs(devs)
 if done > 0 then
   closeLeases(leases, int(memoryMs))
   local meta = readMeta()

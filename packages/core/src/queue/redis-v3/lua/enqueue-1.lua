@@ -105,7 +105,7 @@ for phyId, expiresAt in pairs(expiries) do
 end
 if #readyArgs > 1 then rcall('ZADD', K.ready, unpack(readyArgs)) end
 if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end
-for phyId, d in pairs(devs) do writeDev(phyId, d) end
+writeDevs(devs)
 writeMeta(meta)
 if wake then publishWake(channel) end
 return { out, bestScores(maxInFlight, depth) }
