@@ -15,8 +15,8 @@
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
   first run claimed that this token still holds.
 
-  Cost per command: ZPOPMIN of its line, GET of its record, HGET of its device's state; one
-  HSET of every state it changed, one lease entry and one request hash for the whole call.
+  Cost per command: ZPOPMIN of its line, GET of its record, HGET + HSET of its device's state;
+  one lease entry and one request hash for the whole call.
 ]]
 -- @include v3
 
@@ -44,18 +44,13 @@ end
 
 local meta = readMeta()
 local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
-local out, claimed, devs = {}, {}, {}
+local out, claimed = {}, {}
 local leaseExpiresAt = now + leaseMs
 
 -- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
--- re-adds the device when it may still be sent to (a head that expired, free slots). Device
--- states are read once per call and written together after the loop (writeDevs).
+-- re-adds the device when it may still be sent to (a head that expired, free slots).
 local function take(phyId)
-  local d = devs[phyId]
-  if not d then
-    d = readDev(phyId)
-    devs[phyId] = d
-  end
+  local d = readDev(phyId)
   local head = rcall('ZPOPMIN', lineKey(phyId))
   if #head == 0 then return end
   local id = head[1]
@@ -71,6 +66,7 @@ local function take(phyId)
     meta.size = meta.size - 1
     metaChanged = true
     refresh(phyId, d, now, maxInFlight)
+    writeDev(phyId, d)
     return
   end
   d.inflight[#d.inflight + 1] = { id, token, now }
@@ -78,6 +74,7 @@ local function take(phyId)
   out[#out + 1] = id
   out[#out + 1] = rec
   if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
+  writeDev(phyId, d)
 end
 
 while #claimed < max do
@@ -92,7 +89,6 @@ while #claimed < max do
     take(devices[1])
   end
 end
-writeDevs(devs)
 if #claimed > 0 then
   rcall('ZADD', K.leases, int(leaseExpiresAt), token)
   -- a batch of one writes no `left`: the ack's HINCRBY of -1 on the missing field answers -1
