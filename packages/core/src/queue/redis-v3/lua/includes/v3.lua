@@ -246,7 +246,7 @@ end
 -- @include event-log
 -- An entry id as the record keeps it (I6 ms, I4 seq).
 local function packEventId(sid)
-  local dash = string.find(sid, '-', 1, true)
+  local dash = sbyte(sid, 14) == 45 and 14 or string.find(sid, '-', 1, true) -- 13 digits of ms until 2286
   return spack('>I6I4', ssub(sid, 1, dash - 1), ssub(sid, dash + 1)) -- struct reads the digits as numbers
 end
 -- Entry ids logged in this call per command, not yet in its record (eventsOf adds them).
