@@ -21,8 +21,8 @@
   rejected one logs delivered and rejected as two entries.
 
   Cost per command: GETDEL of its record's key, HSET of its finished form and one XADD (two
-  when rejected), and (once per device in the call) HGET + HSET of its device's state; the
-  batch's lease entry goes with its last command.
+  when rejected), and once per device in the call an HGET of its state; one HSET (and HDEL) of
+  every state the call changed (writeDevs). The batch's lease entry goes with its last command.
 ]]
 -- @include v3
 
