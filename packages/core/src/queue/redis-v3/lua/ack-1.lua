@@ -79,15 +79,30 @@ end
 -- no claimer waits on this shard (a claim that came back short read every ready set first),
 -- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim
 -- batch 1 this was one PUBLISH (a socket write) per command.
+-- The devices ready again go into `ready` with one ZADD; a list is made only for a second one
+-- (a table per call cost about 2k instructions at claim batch 1).
 local wake, readyWasEmpty, now = false, nil, nil
+local firstScore, firstPhyId, readyArgs = nil, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
     if readyWasEmpty == nil then readyWasEmpty = rcall('ZCARD', K.ready) == 0 end
-    -- refresh compares the clock only with a retry wait (backoff 0: none)
+    -- readyHead compares the clock only with a retry wait (backoff 0: none)
     if d.backoff > 0 and not now then now = nowMs() end
-    if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end
+    local score = readyHead(phyId, d, d.backoff > 0 and now or 0, maxInFlight)
+    if score then
+      if not firstScore then
+        firstScore, firstPhyId = score, phyId
+      else
+        readyArgs = readyArgs or { firstScore, firstPhyId }
+        readyArgs[#readyArgs + 1] = score
+        readyArgs[#readyArgs + 1] = phyId
+      end
+      if readyWasEmpty then wake = true end
+    end
   end
 end
+if readyArgs then rcall('ZADD', K.ready, unpack(readyArgs))
+elseif firstScore then rcall('ZADD', K.ready, firstScore, firstPhyId) end
 writeDevs(devs)
 if done > 0 then
   closeLeases(leases, int(memoryMs))

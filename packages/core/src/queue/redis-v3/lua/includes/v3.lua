@@ -187,19 +187,25 @@ local function inflightIndex(d, id)
 end
 
 -- Ready iff no retry pending, online, below maxInFlight and something in its line. Answers
--- true and the head's score when ready.
-local function refresh(phyId, d, now, maxInFlight)
+-- the head's score when ready (the caller puts it into `ready`), else takes it out of `ready`.
+local function readyHead(phyId, d, now, maxInFlight)
   if d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight or d.pending <= #d.inflight then
     rcall('ZREM', K.ready, phyId)
-    return false
+    return nil
   end
   local head = rcall('ZRANGE', lineKey(phyId), '0', '0', 'WITHSCORES')
   if #head == 0 then
     rcall('ZREM', K.ready, phyId)
-    return false
+    return nil
   end
-  rcall('ZADD', K.ready, head[2], phyId)
-  return true, head[2]
+  return head[2]
+end
+-- readyHead, and the device into `ready` at its head's score. Answers true and that score when ready.
+local function refresh(phyId, d, now, maxInFlight)
+  local score = readyHead(phyId, d, now, maxInFlight)
+  if not score then return false end
+  rcall('ZADD', K.ready, score, phyId)
+  return true, score
 end
 
 -- Record fields the scripts read.
