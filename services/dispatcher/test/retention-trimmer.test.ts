@@ -39,7 +39,7 @@ describe('RetentionTrimmer', () => {
     queues.push(queue);
     const registry = new Registry();
     const metrics = createDispatcherMetrics(registry, queue);
-    await deliver(queue, 2_000); // about 700,000 bytes of finished records and events
+    await deliver(queue, 2_500); // about 700,000 bytes of finished records and events (two entries each)
     await createRetentionTrimmer({ queue, metrics, logger, intervalMs: 60_000 }).runNow();
     const retained = (await value(registry, 'outbound_queue_retained_bytes'))!;
     // Within 10% of the budget either way: the trim stops on its own estimate of the stream, then measures the stream

@@ -9,7 +9,7 @@ import { redisFixture } from './conformance/redis-fixture';
 describe.each([
   ['v2', redisFixture((client, options) => new RedisQueue(client, options))],
   ['v3', redisFixture((client, options) => new RedisQueueV3(client, options))],
-] as const)('Redis event log (%s layout)', (_layout, fixture) => {
+] as const)('Redis event log (%s layout)', (layout, fixture) => {
   const open = useQueues(fixture);
 
   it('drops events older than the retention at the expiry sweep, and a cursor from before reads from the oldest retained', async () => {
@@ -35,12 +35,19 @@ describe.each([
     const client = new Redis(testRedisUrl());
     try {
       const entries = await client.xrangeBuffer(queue.store.keys.events(0), '-', '+');
-      expect(entries.map(([, flat]) => flat.filter((_, i) => i % 2 === 0).map(String))).toEqual(Array(4).fill(['t', 'c', 'p', 'n', 'v', 'w']));
+      // v3 logs delivered and acked as one acked entry carrying the replica
+      const delivery =
+        layout === 'v2'
+          ? [
+              ['2', id.replace(/-/g, ''), 'ev-layout', '1', 'ingress-a', ''],
+              ['4', id.replace(/-/g, ''), 'ev-layout', '1', '', ''],
+            ]
+          : [['4', id.replace(/-/g, ''), 'ev-layout', '1', 'ingress-a', '']];
+      expect(entries.map(([, flat]) => flat.filter((_, i) => i % 2 === 0).map(String))).toEqual(Array(2 + delivery.length).fill(['t', 'c', 'p', 'n', 'v', 'w']));
       const values = entries.map(([, flat]) => flat.filter((_, i) => i % 2 === 1));
       expect(values.map((v) => v.map((b, i) => (i === 1 ? b.toString('hex') : String(b))))).toEqual([
         ['1', id.replace(/-/g, ''), 'ev-layout', '', '3', ''],
-        ['2', id.replace(/-/g, ''), 'ev-layout', '1', 'ingress-a', ''],
-        ['4', id.replace(/-/g, ''), 'ev-layout', '1', '', ''],
+        ...delivery,
         ['10', '', 'ev-layout', '', '', ''],
       ]);
     } finally {
@@ -51,6 +58,35 @@ describe.each([
       ['command.delivered', id, 1, { replica: 'ingress-a' }],
       ['command.acked', id, 1, {}],
     ]);
+  });
+
+  it('answers a delivered and acked command as two events with their own ids, and resumes between them', async () => {
+    const queue = await open({ shards: 1 });
+    const start = await queue.eventsHead();
+    const { id } = await queue.enqueue(cmd('ev-pair'));
+    const [claimed] = await queue.claim({ max: 1, leaseMs: LONG_LEASE });
+    await queue.ack([{ id, leaseToken: claimed!.leaseToken, outcome: 'ok', replica: 'ingress-b' }]);
+    const all = (await queue.readEvents({ after: start })).events;
+    expect(all.map((e) => [e.type, e.attempt, e.details])).toEqual([
+      ['command.queued', undefined, { priority: 5 }],
+      ['command.delivered', 1, { replica: 'ingress-b' }],
+      ['command.acked', 1, {}],
+    ]);
+    expect(new Set(all.map((e) => e.id)).size).toBe(3);
+    expect(new Set(all.map((e) => e.cursor)).size).toBe(3);
+    // one event a page: each page resumes right after the one before, missing and repeating none
+    const paged: string[] = [];
+    let after = start;
+    for (let page = 0; page < 4; page += 1) {
+      const { events, cursor } = await queue.readEvents({ after, limit: 1 });
+      paged.push(...events.map((e) => e.id));
+      after = cursor;
+    }
+    expect(paged).toEqual(all.map((e) => e.id));
+    // a waiting read from the delivered event's cursor answers the acked one at once
+    const rest = await queue.readEvents({ after: all[1]!.cursor, waitMs: 60_000 });
+    expect(rest.events.map((e) => e.id)).toEqual([all[2]!.id]);
+    expect(rest.cursor).toBe(await queue.eventsHead());
   });
 
   it('keeps a cursor of 64 shards printable and within 1,024 characters', async () => {

@@ -71,40 +71,59 @@ function commandIdOf(value: Buffer): string {
  */
 export const EVENT_POLL_MS = 50;
 
-/** A stream entry id as two numbers (ms, seq); [0, 0] is before every entry. */
-type Position = [number, number];
+/**
+ * A place in a shard's stream: after the entry (ms, seq), or with third element 1, after only
+ * the first event of a paired entry (isPaired) at (ms, seq). [0, 0] is before every entry.
+ */
+type Position = [number, number] | [number, number, 1];
 export type Entry = [Buffer, Buffer[]];
 
-function parseId(id: string): Position {
+function parseId(id: string): [number, number] {
   const dash = id.indexOf('-');
   return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 }
 
 function after(a: Position, b: Position): boolean {
-  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+  if (a[0] !== b[0]) return a[0] > b[0];
+  if (a[1] !== b[1]) return a[1] > b[1];
+  return a[2] === undefined && b[2] === 1; // the whole entry is after its first half
+}
+
+/**
+ * Whether an entry stands for two events: the v3 ack logs a command's delivered and acked events
+ * as one acked entry carrying the delivering replica in `v` (redis-v3/lua/ack-1.lua), where
+ * older releases, and the v2 layout, wrote a delivered entry and an acked one without `v`.
+ */
+function isPaired(type: EventType, f: Record<string, string>): boolean {
+  return type === 'command.acked' && !!f.v;
 }
 
 /**
  * Every shard's last-read entry id, printable and short: the smallest ms (base 36), then per
- * shard `.` and its ms less that (base 36, `-seq` when seq is not 0), empty for "nothing read".
- * 64 shards within a day of each other fit in about 400 characters.
+ * shard `.` and its ms less that (base 36, `-seq` when seq is not 0, then `_` when only the
+ * first event of a paired entry was read), empty for "nothing read". 64 shards within a day of
+ * each other fit in about 400 characters.
  */
 export function encodeCursor(positions: Position[]): string {
   const read = positions.filter((p) => p[0] > 0 || p[1] > 0);
   const base = read.length === 0 ? 0 : Math.min(...read.map((p) => p[0]));
-  const parts = positions.map((p) => (p[0] === 0 && p[1] === 0 ? '' : (p[0] - base).toString(36) + (p[1] > 0 ? `-${p[1].toString(36)}` : '')));
+  const parts = positions.map((p) =>
+    p[0] === 0 && p[1] === 0 ? '' : (p[0] - base).toString(36) + (p[1] > 0 ? `-${p[1].toString(36)}` : '') + (p[2] === 1 ? '_' : ''),
+  );
   return `${base.toString(36)}.${parts.join('.')}`;
 }
 
 export function decodeCursor(cursor: string, shards: number): Position[] {
   const parts = cursor.split('.');
   const base = parseInt(parts[0]!, 36);
-  const valid = /^[0-9a-z]+(\.([0-9a-z]+(-[0-9a-z]+)?)?)+$/.test(cursor) && parts.length === shards + 1 && Number.isSafeInteger(base);
+  const valid = /^[0-9a-z]+(\.([0-9a-z]+(-[0-9a-z]+)?_?)?)+$/.test(cursor) && parts.length === shards + 1 && Number.isSafeInteger(base);
   if (!valid) throw badEventCursor();
   return parts.slice(1).map((part): Position => {
     if (part === '') return [0, 0];
-    const [ms, seq] = part.split('-');
-    return [base + parseInt(ms!, 36), seq === undefined ? 0 : parseInt(seq, 36)];
+    const half = part.endsWith('_');
+    const [ms, seq] = (half ? part.slice(0, -1) : part).split('-');
+    const at: [number, number] = [base + parseInt(ms!, 36), seq === undefined ? 0 : parseInt(seq, 36)];
+    return half ? [at[0], at[1], 1] : at;
   });
 }
 
@@ -159,36 +178,54 @@ export class RedisEventLog {
     if (!found) return null;
     const key = this.o.streamKey(found.shard);
     const entries = await Promise.all(found.ids.map((sid) => this.o.call('commandEvents', () => this.o.client.xrangeBuffer(key, sid, sid) as Promise<Entry[]>)));
-    return entries.flatMap((list) => list.map((entry) => this.toEvent(found.shard, entry)));
+    return entries.flatMap((list) => list.flatMap((entry) => this.toEvents(found.shard, entry)));
   }
 
   /** Up to `limit` entries after `positions`, merged by time over the shards (each shard's in its order). */
   private async readPage(positions: Position[], limit: number): Promise<{ events: LoggedEvent[]; cursor: string | null }> {
     const lists = await Promise.all(
       this.shardList().map((shard) => {
-        const [ms, seq] = positions[shard]!;
-        const start = ms === 0 && seq === 0 ? '-' : `(${ms}-${seq}`;
+        const [ms, seq, half] = positions[shard]!;
+        // after half a paired entry: from that entry (its first event is skipped below)
+        const start = ms === 0 && seq === 0 ? '-' : half ? `${ms}-${seq}` : `(${ms}-${seq}`;
         return this.o.call('readEvents', () => this.o.client.xrangeBuffer(this.o.streamKey(shard), start, '+', 'COUNT', limit) as Promise<Entry[]>);
       }),
     );
-    const merged = lists.flatMap((list, shard) => list.map((entry) => ({ shard, entry, at: parseId(entry[0].toString()) })));
+    const merged = lists.flatMap((list, shard) =>
+      list.flatMap((entry) => {
+        const id = parseId(entry[0].toString());
+        const events = this.toEvents(shard, entry).map((event, i, all): { shard: number; event: OutboundEvent; at: Position } => ({
+          shard,
+          event,
+          at: i < all.length - 1 ? [id[0], id[1], 1] : id,
+        }));
+        const from = positions[shard]!;
+        return from[2] === 1 && from[0] === id[0] && from[1] === id[1] ? events.slice(1) : events;
+      }),
+    );
+    // stable: a paired entry's two events stay in their order
     merged.sort((a, b) => a.at[0] - b.at[0] || a.shard - b.shard || a.at[1] - b.at[1]);
     const taken = merged.slice(0, limit);
     if (taken.length === 0) return { events: [], cursor: null };
     const now = positions.slice();
-    const events = taken.map(({ shard, entry, at }) => {
+    const events = taken.map(({ shard, event, at }) => {
       now[shard] = at;
-      return { ...this.toEvent(shard, entry), cursor: encodeCursor(now) };
+      return { ...event, cursor: encodeCursor(now) };
     });
     return { events, cursor: events[events.length - 1]!.cursor };
   }
 
-  private toEvent(shard: number, [rawId, flat]: Entry): OutboundEvent {
+  /**
+   * The events an entry stands for: one, or for a paired entry (isPaired) the delivered event
+   * then the acked one, at the same time; the delivered one's id is the acked one's with `-d`.
+   */
+  private toEvents(shard: number, [rawId, flat]: Entry): OutboundEvent[] {
     const sid = rawId.toString();
     const { type, commandId, f } = decodeEntry(flat);
     const event: OutboundEvent = { id: `${this.o.idPrefix ?? ''}${shard}-${sid}`, type, time: parseId(sid)[0], phyId: f.p ?? '', details: {} };
     if (commandId) event.commandId = commandId;
     if (f.n && Number(f.n) > 0) event.attempt = Number(f.n);
+    if (isPaired(type, f)) return [{ ...event, id: `${event.id}-d`, type: 'command.delivered', details: { replica: f.v! } }, event];
     const detail = DETAIL_OF[type];
     // v: the fixed layout's one detail; r, e, o: the older layout's.
     const replica = detail === 'replica' ? f.v : f.r;
@@ -198,7 +235,7 @@ export class RedisEventLog {
     if (reason) event.details.reason = reason;
     if (f.w) event.details.retryAt = Number(f.w);
     if (priority) event.details.priority = Number(priority);
-    return event;
+    return [event];
   }
 
   /** Every shard's last entry id ([0, 0]: none). */

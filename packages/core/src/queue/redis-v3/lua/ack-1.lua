@@ -16,8 +16,13 @@
   the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
   and the shard's best `depth` claimable scores after the acks.
 
-  Cost per command: GETDEL of its record's key and HSET of its finished form, and (once per device in the call) HGET + HSET
-  of its device's state; the batch's lease entry goes with its last command.
+  Events: an acked command with a replica logs one entry, type acked with the replica in `v`,
+  that stands for its delivered and acked events (readers answer both, event-log.ts); a
+  rejected one logs delivered and rejected as two entries.
+
+  Cost per command: GETDEL of its record's key, HSET of its finished form and one XADD (two
+  when rejected), and once per device in the call an HGET of its state; one HSET (and HDEL) of
+  every state the call changed (writeDevs). The batch's lease entry goes with its last command.
 ]]
 -- @include v3
 
@@ -46,8 +51,14 @@ for i = 1, n do
       d.pending = d.pending - 1
       local attempt = recAttempts(rec) + 1
       local cid, attemptText = ARGV[b + 5], int(attempt)
-      if ARGV[b + 4] ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', ARGV[b + 4] }, cid) end
-      commandEvent(status == ACKED and 'a' or 'j', id, phyId, attemptText, status == REJECTED and { 'e', 'rejected by the device' } or nil, cid)
+      local replica = ARGV[b + 4]
+      if status == ACKED then
+        -- one entry for delivered and acked: an acked entry carrying the replica (includes/v3.lua)
+        commandEvent('a', id, phyId, attemptText, replica ~= '' and { 'r', replica } or nil, cid)
+      else
+        if replica ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', replica }, cid) end
+        commandEvent('j', id, phyId, attemptText, { 'e', 'rejected by the device' }, cid)
+      end
       finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
         status == REJECTED and 'rejected by the device' or nil, keepPayload,
         outcome < 97 and ssub(ARGV[b + 3], 2) or nil, taken, fixedEnd) -- 'A' 'J': with a result
@@ -68,16 +79,31 @@ end
 -- no claimer waits on this shard (a claim that came back short read every ready set first),
 -- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim
 -- batch 1 this was one PUBLISH (a socket write) per command.
+-- The devices ready again go into `ready` with one ZADD; a list is made only for a second one
+-- (a table per call cost about 2k instructions at claim batch 1).
 local wake, readyWasEmpty, now = false, nil, nil
+local firstScore, firstPhyId, readyArgs = nil, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
     if readyWasEmpty == nil then readyWasEmpty = rcall('ZCARD', K.ready) == 0 end
-    -- refresh compares the clock only with a retry wait (backoff 0: none)
+    -- readyHead compares the clock only with a retry wait (backoff 0: none)
     if d.backoff > 0 and not now then now = nowMs() end
-    if refresh(phyId, d, d.backoff > 0 and now or 0, maxInFlight) and readyWasEmpty then wake = true end
+    local score = readyHead(phyId, d, d.backoff > 0 and now or 0, maxInFlight)
+    if score then
+      if not firstScore then
+        firstScore, firstPhyId = score, phyId
+      else
+        readyArgs = readyArgs or { firstScore, firstPhyId }
+        readyArgs[#readyArgs + 1] = score
+        readyArgs[#readyArgs + 1] = phyId
+      end
+      if readyWasEmpty then wake = true end
+    end
   end
-  writeDev(phyId, d)
 end
+if readyArgs then rcall('ZADD', K.ready, unpack(readyArgs))
+elseif firstScore then rcall('ZADD', K.ready, firstScore, firstPhyId) end
+writeDevs(devs)
 if done > 0 then
   closeLeases(leases, int(memoryMs))
   local meta = readMeta()

@@ -29,7 +29,9 @@ local now, nowUs = clockNow()
 local rerun = not rcall('SET', K.prefix .. 'enq:' .. ARGV[3], '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
-local out, devs, heads, expiries = {}, {}, {}, {}
+-- heads: phyId -> its best new score, headText: that score as text (made once per command, not
+-- through int(): every score is new, so keeping it would only push out the texts that recur)
+local out, devs, heads, headText, expiries = {}, {}, {}, {}, {}
 local tail = string.char(0) .. spack('>H', 0)
 
 for i = 1, n do
@@ -78,8 +80,9 @@ for i = 1, n do
         if deliverAt < meta.due then meta.due = deliverAt end
         rcall('ZADD', schedKey(phyId), deliverAt, id)
       else
-        rcall('ZADD', lineKey(phyId), int(score), id)
-        if not heads[phyId] or score < heads[phyId] then heads[phyId] = score end
+        local scoreText = string.format('%d', score)
+        rcall('ZADD', lineKey(phyId), scoreText, id)
+        if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, scoreText end
       end
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
       if idemRef then rcall('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
@@ -91,10 +94,10 @@ end
 -- A device that may be sent to is in `ready` at its head's score, or its line was empty: so
 -- ZADD LT with the best new score is exact.
 local readyArgs, expiryArgs, wake = { 'LT' }, { 'LT' }, false
-for phyId, score in pairs(heads) do
+for phyId in pairs(heads) do
   local d = devs[phyId]
   if not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) then
-    readyArgs[#readyArgs + 1] = int(score)
+    readyArgs[#readyArgs + 1] = headText[phyId]
     readyArgs[#readyArgs + 1] = phyId
     wake = true
   end
@@ -105,7 +108,7 @@ for phyId, expiresAt in pairs(expiries) do
 end
 if #readyArgs > 1 then rcall('ZADD', K.ready, unpack(readyArgs)) end
 if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end
-for phyId, d in pairs(devs) do writeDev(phyId, d) end
+writeDevs(devs)
 writeMeta(meta)
 if wake then publishWake(channel) end
 return { out, bestScores(maxInFlight, depth) }
