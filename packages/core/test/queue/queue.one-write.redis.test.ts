@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
-import { RedisQueue, ValidatedQueue } from '@outbound/core';
+import { RedisQueue, RedisQueueV3, ValidatedQueue, type CommandStore } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { cmd } from './conformance';
 
@@ -23,16 +23,17 @@ async function writesOf<T>(call: () => Promise<T>): Promise<{ value: T; writes: 
  * test runner and the client write meanwhile counts too: their bound is half a write per shard
  * touched (one write per script made 17 for the enqueue alone).
  */
-describe('v2 store: one write per batch across shards', () => {
+describe.each(['v2', 'v3'] as const)('%s store: one write per batch across shards', (layout) => {
   let client: Redis;
-  let queue: ValidatedQueue<RedisQueue>;
+  let queue: ValidatedQueue<CommandStore>;
   let shardsTouched: number;
   const SHARDS = 16;
 
   beforeAll(async () => {
     client = new Redis(testRedisUrl());
-    const store = new RedisQueue(client, { prefix: uniquePrefix('one-write'), shards: SHARDS });
-    queue = new ValidatedQueue(store);
+    const options = { prefix: uniquePrefix(`one-write-${layout}`), shards: SHARDS };
+    const store = layout === 'v2' ? new RedisQueue(client, options) : new RedisQueueV3(client, options);
+    queue = new ValidatedQueue<CommandStore>(store);
     shardsTouched = new Set(Array.from({ length: 64 }, (_, i) => store['keys'].shardOf(`one-write-${i}`))).size;
     await queue.stats(); // connected, scripts' first EVALs behind us
   });

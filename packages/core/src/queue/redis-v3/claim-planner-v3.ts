@@ -19,6 +19,8 @@ export interface ShardAccess {
   promote(shard: number, depth: number): Promise<number[]>;
   /** Per shard: devices ready now, and ms until its first schedule or retry wait ends (null none). */
   readAll(): Promise<Array<{ ready: number; dueInMs: number | null }>>;
+  /** Runs `send`, which issues one claim per shard, so those calls leave in one socket write. */
+  together<T>(send: () => T): T;
 }
 
 /**
@@ -84,10 +86,10 @@ export class ClaimPlannerV3 {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
         // Short, yet every shard answered lately and none changed since: what they answered is all there is.
         if (round > 0 && (this.trusted(staleBefore) || (await this.scan(access)) !== 0)) break;
-        const counts = await planClaim(max - taken.length, this.shardList, this.known, (shard, depth) => access.promote(shard, depth), heard);
+        const counts = await access.together(() => planClaim(max - taken.length, this.shardList, this.known, (shard, depth) => access.promote(shard, depth), heard));
         const targets = this.shardList.filter((shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.known.get(shard)?.at ?? 0) < staleBefore));
         if (targets.length === 0) continue;
-        const replies = await Promise.allSettled(targets.map((shard) => access.claim(shard, counts.get(shard) ?? 0)));
+        const replies = await Promise.allSettled(access.together(() => targets.map((shard) => access.claim(shard, counts.get(shard) ?? 0))));
         for (const shard of targets) heard.add(shard);
         for (const reply of replies) if (reply.status === 'fulfilled') taken.push(...reply.value);
         const failed = replies.find((reply) => reply.status === 'rejected');

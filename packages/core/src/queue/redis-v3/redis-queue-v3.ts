@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
+import { inOneWrite } from '../../redis/one-write';
 import {
   QUEUE_DEFAULTS,
   type AckItem,
@@ -139,7 +140,8 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     const byShard = groupByShard(items.map((_, index) => index), (index) => this.keys.shardOf(items[index]!.phyId));
     if (byShard.size > 0) await this.admit();
     if (items.some((item) => item.deliverAt !== undefined)) this.planner.rescan();
-    await fanOut(byShard, CHUNK, async (shard, chunk) => {
+    // One socket write for the batch's scripts (one-write.ts): each is still its own call.
+    await inOneWrite(this.client, () => fanOut(byShard, CHUNK, async (shard, chunk) => {
       const ids = chunk.map((index) => items[index]!.id);
       const depth = this.planner.answerDepth;
       const args = enqueueArgs(
@@ -165,7 +167,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
           results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]!) : failure;
         });
       }
-    });
+    }));
     return results;
   }
 
@@ -177,6 +179,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
       claim: (shard, count) => this.claimScored(shard, count, leaseMs),
       promote: async (shard, depth) => ((await this.run('promote', shard, [this.maxInFlight, depth])) as Array<string | number>).map(Number),
       readAll: () => this.readAllShards(),
+      together: (send) => inOneWrite(this.client, send),
     });
   }
 
@@ -335,7 +338,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     await this.notifier.start();
     const waiter = this.notifier.register(signal);
     if (waiter.woken) return;
-    const nextDueInMs = await this.planner.nextDueInMs({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards() });
+    const nextDueInMs = await this.planner.nextDueInMs({ claim: async () => [], promote: async () => [], readAll: () => this.readAllShards(), together: (send) => send() });
     if (nextDueInMs !== null && nextDueInMs <= 0) return waiter.cancel();
     await waiter.wait(nextDueInMs === null ? timeoutMs : Math.min(timeoutMs, nextDueInMs));
   }
@@ -381,19 +384,19 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
       if (this.keys.shardOfId(item.id) === null) results[index] = { id: item.id, ok: false, error: scriptCodeToError(ScriptCode.NOT_FOUND, { id: item.id }) };
       else known.push(index);
     });
-    await fanOut(groupByShard(known, (index) => this.keys.shardOfId(items[index]!.id)!), CHUNK, async (shard, chunk) => {
+    await inOneWrite(this.client, () => fanOut(groupByShard(known, (index) => this.keys.shardOfId(items[index]!.id)!), CHUNK, async (shard, chunk) => {
       const answers = await run(shard, chunk.map((index) => items[index]!));
       answers.forEach(({ code, status }, j) => {
         const id = items[chunk[j]!]!.id;
         results[chunk[j]!] = code === ScriptCode.OK ? { id, ok: true, status: status as StoredCommand['status'] } : { id, ok: false, error: scriptCodeToError(code, { id, status }) };
       });
-    });
+    }));
     return results;
   }
 
   /** Runs one script on every shard and sums the counts it answers. */
   private async everyShard(name: 'reclaim' | 'expire', args: Arg[]): Promise<number> {
-    const counts = await Promise.all(this.shardList().map((shard) => this.run(name, shard, args)));
+    const counts = await Promise.all(inOneWrite(this.client, () => this.shardList().map((shard) => this.run(name, shard, args))));
     counts.forEach((n, shard) => Number(n) > 0 && this.planner.forget(shard));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
   }
