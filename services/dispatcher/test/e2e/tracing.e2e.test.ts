@@ -56,8 +56,8 @@ describe.each(BACKENDS)('one trace per command across both services (%s)', (back
       body: JSON.stringify({ phyId: 'OTEL-1', payload: Buffer.from('x').toString('base64'), maxAttempts: 3 }),
     });
     const body = (await res.json()) as { id: string; status: string; attempts: number };
-    expect(res.status).toBe(200);
-    expect(body).toMatchObject({ status: 'acked', attempts: 2 });
+    // Status and body in one assertion: a failure shows the error code and message too.
+    expect({ httpStatus: res.status, body }).toMatchObject({ httpStatus: 200, body: { status: 'acked', attempts: 2 } });
     const id = body.id;
 
     // Stopping (SIGTERM) flushes each service's buffered spans to the receiver.
