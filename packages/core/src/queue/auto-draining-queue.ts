@@ -1,12 +1,9 @@
-import type { StoredCommand } from '../command';
 import type { OutboundError } from '../errors';
 import { toError } from '../errors';
 import { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup } from './draining-queue';
-import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
-import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, EnqueueResult, FailItem, ListCommandsOptions, ListDeadOptions, LocalClaimer, QueueCounts, QueueStats, ReleaseItem,
-  StoreEnqueueItem, TransitionResult,
-} from './queue';
+import { ForwardingStore } from './forwarding-store';
+import type { EventPage, ReadEventsOptions } from './events';
+import type { CommandStore, EnqueueResult, LocalClaimer, QueueCounts, StoreEnqueueItem } from './queue';
 
 const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
 
@@ -24,7 +21,7 @@ const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 
  * given out before continues in the new store and in the old store from where its log stood
  * when the drain began.
  */
-export class AutoDrainingQueue implements CommandStore {
+export class AutoDrainingQueue extends ForwardingStore implements CommandStore {
   private draining: DrainingQueue | null = null;
   private checking: Promise<number> | null = null;
   private readonly timer: NodeJS.Timeout;
@@ -34,6 +31,7 @@ export class AutoDrainingQueue implements CommandStore {
     readonly next: CommandStore,
     private readonly options: DrainingQueueOptions = {},
   ) {
+    super();
     const check = () => void this.oldPending().catch((error: unknown) => this.options.logger?.warn({ err: toError(error) }, 'upgrade check failed'));
     this.timer = setInterval(check, options.checkEveryMs ?? 5_000);
     this.timer.unref();
@@ -75,6 +73,10 @@ export class AutoDrainingQueue implements CommandStore {
     return this.draining ?? this.next;
   }
 
+  protected get target(): CommandStore {
+    return this.store;
+  }
+
   newCommandId(phyId: string): string {
     return this.store.newCommandId(phyId);
   }
@@ -83,92 +85,12 @@ export class AutoDrainingQueue implements CommandStore {
     return this.store.enqueueBatch(items);
   }
 
-  claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
-    return this.store.claim(options);
-  }
-
-  ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.store.ack(items);
-  }
-
-  fail(items: FailItem[]): Promise<TransitionResult[]> {
-    return this.store.fail(items);
-  }
-
-  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return this.store.release(items);
-  }
-
-  markDeviceOffline(phyId: string): Promise<void> {
-    return this.store.markDeviceOffline(phyId);
-  }
-
-  markDeviceOnline(phyId: string): Promise<void> {
-    return this.store.markDeviceOnline(phyId);
-  }
-
-  listParkedDevices(options?: { limit?: number; cursor?: string }): Promise<{ phyIds: string[]; nextCursor: string | null }> {
-    return this.store.listParkedDevices(options);
-  }
-
-  reclaimExpired(options?: { limit?: number }): Promise<number> {
-    return this.store.reclaimExpired(options);
-  }
-
-  expireDue(options?: { limit?: number }): Promise<number> {
-    return this.store.expireDue(options);
-  }
-
-  cancel(id: string): Promise<StoredCommand> {
-    return this.store.cancel(id);
-  }
-
-  get(id: string): Promise<StoredCommand | null> {
-    return this.store.get(id);
-  }
-
-  listDevice(phyId: string, options?: { limit?: number }): Promise<StoredCommand[]> {
-    return this.store.listDevice(phyId, options);
-  }
-
-  countDevice(phyId: string): Promise<number> {
-    return this.store.countDevice(phyId);
-  }
-
-  cancelDevice(phyId: string): Promise<number> {
-    return this.store.cancelDevice(phyId);
-  }
-
-  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return this.store.listDead(options);
-  }
-
-  replayDead(selector: DeadSelector): Promise<number> {
-    return this.store.replayDead(selector);
-  }
-
-  purgeDead(selector: DeadSelector): Promise<number> {
-    return this.store.purgeDead(selector);
-  }
-
-  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return this.store.listCommands(options);
-  }
-
-  stats(): Promise<QueueStats> {
-    return this.store.stats();
-  }
-
   async oldestReadyAgeSeconds(): Promise<number | null> {
     return this.store.oldestReadyAgeSeconds ? this.store.oldestReadyAgeSeconds() : null;
   }
 
   async trimRetained(options?: { quietMs?: number }): Promise<{ retainedBytes: number; trimmed: number } | null> {
     return this.store.trimRetained ? this.store.trimRetained(options) : null;
-  }
-
-  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.store.waitForWork(timeoutMs, signal);
   }
 
   /** A claim the new store makes on enqueue is its own (its ack goes to it), draining or not. */
@@ -180,14 +102,6 @@ export class AutoDrainingQueue implements CommandStore {
     if (this.draining || options.after === null) return this.store.readEvents(options);
     const at = options.after.indexOf('~');
     return this.next.readEvents(at < 0 ? options : { ...options, after: options.after.slice(at + 1) || null });
-  }
-
-  eventsHead(): Promise<string> {
-    return this.store.eventsHead();
-  }
-
-  commandEvents(id: string): Promise<OutboundEvent[] | null> {
-    return this.store.commandEvents(id);
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,8 @@
-import type { EventPage, OutboundEvent, ReadEventsOptions } from './events';
-import { checkEnqueueInput, enqueueFingerprint, type EnqueueInput, type StoredCommand } from '../command';
+import type { EventPage, ReadEventsOptions } from './events';
+import { checkEnqueueInput, enqueueFingerprint, type EnqueueInput } from '../command';
 import { OutboundError } from '../errors';
-import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandQueue, CommandStore, DeadSelector, EnqueueOptions, EnqueueResult, ListCommandsOptions, ListDeadOptions, FailItem, LocalClaimer, QueueStats, ReleaseItem, StoreEnqueueItem,
-  TransitionResult,
-} from './queue';
+import { ForwardingStore } from './forwarding-store';
+import type { CommandQueue, CommandStore, EnqueueOptions, EnqueueResult, LocalClaimer, StoreEnqueueItem } from './queue';
 
 /** Every key of StoreEnqueueItem, each required: an item literal typed with it fails to compile when the item type gains a field it does not set. */
 type EveryItemField = { [K in keyof Required<StoreEnqueueItem>]: StoreEnqueueItem[K] };
@@ -41,8 +39,14 @@ function storeItem(input: EnqueueInput, id: string): StoreEnqueueItem {
  * other operation is the store's own. Cost: ~5 us for the check and ~2-3.5 us for the
  * fingerprint per command (100,000 commands of 64 bytes, one core).
  */
-export class ValidatedQueue<S extends CommandStore = CommandStore> implements CommandQueue {
-  constructor(readonly store: S) {}
+export class ValidatedQueue<S extends CommandStore = CommandStore> extends ForwardingStore implements CommandQueue {
+  constructor(readonly store: S) {
+    super();
+  }
+
+  protected get target(): CommandStore {
+    return this.store;
+  }
 
   async enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<EnqueueResult> {
     const [result] = await this.enqueueBatch([input], options);
@@ -72,82 +76,6 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
     return results;
   }
 
-  claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
-    return this.store.claim(options);
-  }
-
-  ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.store.ack(items);
-  }
-
-  fail(items: FailItem[]): Promise<TransitionResult[]> {
-    return this.store.fail(items);
-  }
-
-  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return this.store.release(items);
-  }
-
-  markDeviceOffline(phyId: string): Promise<void> {
-    return this.store.markDeviceOffline(phyId);
-  }
-
-  markDeviceOnline(phyId: string): Promise<void> {
-    return this.store.markDeviceOnline(phyId);
-  }
-
-  listParkedDevices(options?: { limit?: number; cursor?: string }): Promise<{ phyIds: string[]; nextCursor: string | null }> {
-    return this.store.listParkedDevices(options);
-  }
-
-  reclaimExpired(options?: { limit?: number }): Promise<number> {
-    return this.store.reclaimExpired(options);
-  }
-
-  expireDue(options?: { limit?: number }): Promise<number> {
-    return this.store.expireDue(options);
-  }
-
-  cancel(id: string): Promise<StoredCommand> {
-    return this.store.cancel(id);
-  }
-
-  get(id: string): Promise<StoredCommand | null> {
-    return this.store.get(id);
-  }
-
-  listDevice(phyId: string, options?: { limit?: number }): Promise<StoredCommand[]> {
-    return this.store.listDevice(phyId, options);
-  }
-
-  countDevice(phyId: string): Promise<number> {
-    return this.store.countDevice(phyId);
-  }
-
-  cancelDevice(phyId: string): Promise<number> {
-    return this.store.cancelDevice(phyId);
-  }
-
-  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return this.store.listCommands(options);
-  }
-
-  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
-    return this.store.listDead(options);
-  }
-
-  replayDead(selector: DeadSelector): Promise<number> {
-    return this.store.replayDead(selector);
-  }
-
-  purgeDead(selector: DeadSelector): Promise<number> {
-    return this.store.purgeDead(selector);
-  }
-
-  stats(): Promise<QueueStats> {
-    return this.store.stats();
-  }
-
   /** null when the store does not answer it (then no age is exported). */
   oldestReadyAgeSeconds(): Promise<number | null> {
     return this.store.oldestReadyAgeSeconds ? this.store.oldestReadyAgeSeconds() : Promise.resolve(null);
@@ -157,24 +85,12 @@ export class ValidatedQueue<S extends CommandStore = CommandStore> implements Co
     return this.store.trimRetained ? this.store.trimRetained(options) : Promise.resolve(null);
   }
 
-  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.store.waitForWork(timeoutMs, signal);
-  }
-
   setLocalClaimer(claimer: LocalClaimer | null): void {
     this.store.setLocalClaimer?.(claimer);
   }
 
   readEvents(options: ReadEventsOptions): Promise<EventPage> {
     return this.store.readEvents(options);
-  }
-
-  eventsHead(): Promise<string> {
-    return this.store.eventsHead();
-  }
-
-  commandEvents(id: string): Promise<OutboundEvent[] | null> {
-    return this.store.commandEvents(id);
   }
 
   close(): Promise<void> {

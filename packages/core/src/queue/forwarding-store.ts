@@ -1,0 +1,102 @@
+import type { StoredCommand } from '../command';
+import type { OutboundEvent } from './events';
+import type {
+  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, FailItem, ListCommandsOptions, ListDeadOptions, QueueStats, ReleaseItem, TransitionResult,
+} from './queue';
+
+/**
+ * The operations a queue layer in front of a store (ValidatedQueue, AutoDrainingQueue) hands
+ * to that store unchanged: claims, outcomes, reads, dead letters, events. `target` is the store
+ * they go to, read on every call (AutoDrainingQueue changes it when a drain begins).
+ */
+export abstract class ForwardingStore {
+  protected abstract get target(): CommandStore;
+
+  claim(options: ClaimOptions): Promise<ClaimedCommand[]> {
+    return this.target.claim(options);
+  }
+
+  ack(items: AckItem[]): Promise<TransitionResult[]> {
+    return this.target.ack(items);
+  }
+
+  fail(items: FailItem[]): Promise<TransitionResult[]> {
+    return this.target.fail(items);
+  }
+
+  release(items: ReleaseItem[]): Promise<TransitionResult[]> {
+    return this.target.release(items);
+  }
+
+  markDeviceOffline(phyId: string): Promise<void> {
+    return this.target.markDeviceOffline(phyId);
+  }
+
+  markDeviceOnline(phyId: string): Promise<void> {
+    return this.target.markDeviceOnline(phyId);
+  }
+
+  listParkedDevices(options?: { limit?: number; cursor?: string }): Promise<{ phyIds: string[]; nextCursor: string | null }> {
+    return this.target.listParkedDevices(options);
+  }
+
+  reclaimExpired(options?: { limit?: number }): Promise<number> {
+    return this.target.reclaimExpired(options);
+  }
+
+  expireDue(options?: { limit?: number }): Promise<number> {
+    return this.target.expireDue(options);
+  }
+
+  cancel(id: string): Promise<StoredCommand> {
+    return this.target.cancel(id);
+  }
+
+  get(id: string): Promise<StoredCommand | null> {
+    return this.target.get(id);
+  }
+
+  listDevice(phyId: string, options?: { limit?: number }): Promise<StoredCommand[]> {
+    return this.target.listDevice(phyId, options);
+  }
+
+  countDevice(phyId: string): Promise<number> {
+    return this.target.countDevice(phyId);
+  }
+
+  cancelDevice(phyId: string): Promise<number> {
+    return this.target.cancelDevice(phyId);
+  }
+
+  listDead(options?: ListDeadOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.target.listDead(options);
+  }
+
+  replayDead(selector: DeadSelector): Promise<number> {
+    return this.target.replayDead(selector);
+  }
+
+  purgeDead(selector: DeadSelector): Promise<number> {
+    return this.target.purgeDead(selector);
+  }
+
+  listCommands(options?: ListCommandsOptions): Promise<{ items: StoredCommand[]; nextCursor: string | null }> {
+    return this.target.listCommands(options);
+  }
+
+  stats(): Promise<QueueStats> {
+    return this.target.stats();
+  }
+
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.target.waitForWork(timeoutMs, signal);
+  }
+
+  eventsHead(): Promise<string> {
+    return this.target.eventsHead();
+  }
+
+  commandEvents(id: string): Promise<OutboundEvent[] | null> {
+    return this.target.commandEvents(id);
+  }
+}
