@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+import { freePort, listeningPorts, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
 const MEASURED = join(__dirname, 'measured-ingress.js');
@@ -22,10 +22,20 @@ export interface IngressProcess {
 }
 
 /**
- * Starts the built ingress and waits until /readyz answers 200. `ulimitFiles` runs it under
- * `ulimit -n` (through sh), as an operator's service manager would.
+ * Starts the built ingress and waits until it listens on both of its ports and /readyz answers
+ * 200. The ports are chosen free before the start, so another process of the test run can take
+ * one first: an ingress that lost a port is started again on others. `ulimitFiles` runs it
+ * under `ulimit -n` (through sh, which execs node: same pid), as an operator's service manager would.
  */
 export async function startIngressProcess(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean } = {}): Promise<IngressProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOnce(env, options);
+    if (started !== 'port taken') return started;
+    if (attempt === 3) throw new Error('ingress process: free ports were taken by others three times before it could listen');
+  }
+}
+
+async function startOnce(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean }): Promise<IngressProcess | 'port taken'> {
   const [tcpPort, httpPort] = [await freePort(), await freePort()];
   const fullEnv = {
     PATH: process.env.PATH,
@@ -42,10 +52,10 @@ export async function startIngressProcess(env: Record<string, string>, options: 
     ...env,
   };
   const child = options.ulimitFiles
-    ? spawn('sh', ['-c', `ulimit -n ${options.ulimitFiles} && exec "$0" "$1"`, process.execPath, MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] })
+    ? spawn('sh', ['-c', `ulimit -n ${options.ulimitFiles} && exec "$0" "$1"`, process.execPath, MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
     : options.measured
-      ? spawn(process.execPath, ['--expose-gc', MEASURED], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
-      : spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+      ? spawn(process.execPath, ['--expose-gc', MEASURED], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+      : spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   let buffered = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -56,11 +66,23 @@ export async function startIngressProcess(env: Record<string, string>, options: 
       buffered = buffered.slice(nl + 1);
     }
   });
+  // Shown as before (the test run's stderr), and kept to tell a lost port from other failures.
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+    process.stderr.write(chunk);
+  });
   const base = `http://127.0.0.1:${httpPort}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`ingress exited with ${child.exitCode}: ${log.join('\n')}`);
-    return (await fetch(`${base}/readyz`)).status === 200;
+  const outcome = await waitFor(async () => {
+    if (child.exitCode !== null) {
+      if (errors.includes('EADDRINUSE') || log.some((l) => l.includes('EADDRINUSE'))) return 'port taken';
+      throw new Error(`ingress exited with ${child.exitCode}: ${log.join('\n')}${errors}`);
+    }
+    const listening = listeningPorts(child.pid!);
+    if (!listening.has(tcpPort) || !listening.has(httpPort)) return null;
+    return (await fetch(`${base}/readyz`)).status === 200 ? 'ready' : null;
   }, { timeoutMs: 15_000, what: 'the ingress process to be ready' });
+  if (outcome === 'port taken') return outcome;
   return {
     child,
     tcpPort,
