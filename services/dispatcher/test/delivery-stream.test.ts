@@ -84,7 +84,8 @@ describe('DeliveryClient over the delivery stream (a real ingress, devices on re
     const oldAddress = `http://127.0.0.1:${old.httpPort}`;
     try {
       await device('STC-OLD', 0, old);
-      client = new DeliveryClient({ internalToken: INTERNAL_TOKEN, stream: true, streamRetryMs: 300, logger: silent });
+      // Long enough that the two calls below fit inside it on a loaded host.
+      client = new DeliveryClient({ internalToken: INTERNAL_TOKEN, stream: true, streamRetryMs: 3_000, logger: silent });
       const opened = jest.spyOn(DeliveryStream, 'open');
       const deliver = async () => {
         const lines: DeliveryAnswerLine[] = [];
@@ -98,7 +99,7 @@ describe('DeliveryClient over the delivery stream (a real ingress, devices on re
       await waitFor(async () => {
         await deliver();
         return opened.mock.calls.length === 2;
-      }, { what: 'the stream asked for again after the retry wait', intervalMs: 50 });
+      }, { what: 'the stream asked for again after the retry wait', intervalMs: 100, timeoutMs: 20_000 });
     } finally {
       await old.stop();
     }
