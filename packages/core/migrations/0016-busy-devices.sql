@@ -24,9 +24,10 @@ CREATE INDEX devices_with_work ON devices (head_priority DESC, head_seq) WHERE q
 -- deleted in flight) is no longer busy. Row triggers whose WHEN is checked before any function
 -- call, so no other write to commands pays for them (the claim, the enqueue, retention); the
 -- UPDATE's plan is cached per connection (a primary-key probe). A statement trigger with a
--- transition table did the same once per statement, but fired on every statement that writes
--- commands, claims included, and planned its join again on every call: ~350 us more server CPU
--- per claim and ack of one command than without the flag. Row triggers fire in the order the
+-- transition table, tried first, fired on every statement that writes commands, claims
+-- included: a claim and ack of one command cost ~400 us more server CPU than without the flag,
+-- against ~240 us with these (alternated with the schema before, one connection, loaded 2-core
+-- host: the device write and the trigger call per ack). Row triggers fire in the order the
 -- statement updated its rows: ack, fail and release update theirs in phy_id order
 -- (transitions.ts), the order enqueue_commands() locks device rows in.
 CREATE FUNCTION free_busy_device() RETURNS trigger
