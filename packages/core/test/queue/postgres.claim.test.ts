@@ -1,3 +1,5 @@
+import { PostgresTransfer } from '@outbound/core';
+import { waitFor } from '@outbound/test-support';
 import { PgQueueFixture, input, nestedPlans, planNodes } from './postgres-helpers';
 
 const fx = new PgQueueFixture('pg-claim');
@@ -120,6 +122,73 @@ describe('PostgreSQL claim', () => {
       // the five devices still waiting, not the five busy ones with older heads before them
       expect(walked).toEqual([5]);
     });
+  });
+
+  it('walks no device at all when every device with work is at its in-flight limit', async () => {
+    // Saturation: every device has a backlog behind its one lease. A claim woken then found nothing
+    // after probing the in-flight count of every one of them.
+    await fx.oneConnection('pg-claim-allbusy', { maxInFlightPerDevice: 1 }, async (q, client) => {
+      await q.enqueueBatch(Array.from({ length: 60 }, (_, i) => input(`allbusy-${i % 20}`)));
+      expect(await q.claim({ max: 50, leaseMs: 30_000 })).toHaveLength(20);
+      const plans = await nestedPlans(client, 'WITH candidates', async () => expect(await q.claim({ max: 50, leaseMs: 30_000 })).toEqual([]));
+      const nodes = plans.at(-1)!;
+      expect(nodes.filter((n) => n['Index Name'] === 'devices_with_work').map((n) => Number(n['Actual Rows']))).toEqual([0]);
+      // no in-flight count read: the probe runs only for devices the walk returns
+      expect(nodes.filter((n) => n['Index Name'] === 'commands_inflight').map((n) => Number(n['Actual Loops'] ?? 0))).toEqual([0]);
+    });
+  });
+
+  it('takes a device it filled out of the walk until a command of it ends: ack, fail, release, the lease reaper, removal', async () => {
+    const q = await fx.queue({ maxInFlightPerDevice: 1, backoff: { baseMs: 0, maxMs: 0, jitter: 0 } });
+    const busy = async (phyId: string): Promise<boolean> => {
+      const { rows } = await fx.pool.query<{ busy: boolean }>(`SELECT busy FROM "${q.store.schema}".devices WHERE phy_id = $1`, [phyId]);
+      return rows[0]!.busy;
+    };
+    const ends: Record<string, (c: { id: string; leaseToken: string }) => Promise<unknown>> = {
+      ack: (c) => q.ack([{ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' }]),
+      reject: (c) => q.ack([{ id: c.id, leaseToken: c.leaseToken, outcome: 'rejected' }]),
+      retry: (c) => q.fail([{ id: c.id, leaseToken: c.leaseToken, error: 'x', retryable: true, retryDelayMs: 0 }]),
+      fail: (c) => q.fail([{ id: c.id, leaseToken: c.leaseToken, error: 'x', retryable: false }]),
+      release: (c) => q.release([{ id: c.id, leaseToken: c.leaseToken }]),
+      reaper: () => waitFor(async () => (await q.store.reclaimExpired()) === 1, { what: 'the short lease to run out' }),
+      // moved to another backend: the in-flight command and the device's next one are removed
+      removal: async (c) => {
+        const rest = await fx.pool.query<{ id: string }>(`SELECT id FROM "${q.store.schema}".commands WHERE phy_id = 'ends-removal' AND id <> $1`, [c.id]);
+        expect(await new PostgresTransfer(fx.pool, q.store.schema).remove([c.id])).toBe(1);
+        await q.enqueueBatch([input('ends-removal')]);
+        removedNext = rest.rows[0]!.id;
+      },
+    };
+    let removedNext = '';
+    for (const [how, end] of Object.entries(ends)) {
+      const phyId = `ends-${how}`;
+      const ids = (await q.enqueueBatch([input(phyId), input(phyId)])).map((r) => (r as { id: string }).id);
+      const [first] = await q.claim({ max: 5, leaseMs: how === 'reaper' ? 300 : 30_000 });
+      expect({ how, id: first?.id }).toEqual({ how, id: ids[0] });
+      expect({ how, busy: await busy(phyId) }).toEqual({ how, busy: true });
+      expect(await q.claim({ max: 5, leaseMs: 30_000 })).toEqual([]);
+      await end(first!);
+      expect({ how, busy: await busy(phyId) }).toEqual({ how, busy: false });
+      // the device's line goes on: its next command, or the one that came back first
+      const next = await q.claim({ max: 5, leaseMs: 30_000 });
+      expect({ how, next: next.map((c) => c.id) }).toEqual({ how, next: ['retry', 'release', 'reaper'].includes(how) ? [ids[0]] : [how === 'removal' ? removedNext : ids[1]] });
+      expect(await busy(phyId)).toBe(true);
+      await q.ack(next.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+      for (;;) {
+        const rest = await q.claim({ max: 5, leaseMs: 30_000 });
+        if (rest.length === 0) break;
+        await q.ack(rest.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+      }
+      expect(await busy(phyId)).toBe(false);
+    }
+  });
+
+  it('leaves a device with room in the walk: two of three in flight', async () => {
+    const q = await fx.queue({ maxInFlightPerDevice: 3 });
+    const ids = (await q.enqueueBatch([input('room'), input('room'), input('room'), input('room')])).map((r) => (r as { id: string }).id);
+    expect((await q.claim({ max: 2, leaseMs: 30_000 })).map((c) => c.id)).toEqual(ids.slice(0, 2));
+    expect((await q.claim({ max: 5, leaseMs: 30_000 })).map((c) => c.id)).toEqual([ids[2]]);
+    expect(await q.claim({ max: 5, leaseMs: 30_000 })).toEqual([]);
   });
 
   it('plans the claim once per connection, whatever the batch sizes', async () => {

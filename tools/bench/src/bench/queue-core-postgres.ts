@@ -8,7 +8,15 @@
  *
  * Uses OUTBOUND_BENCH_PG_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
  * each run migrates a schema of its own and drops it afterwards.
- * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64).
+ * Env: BENCH_COMMANDS (default 10000), BENCH_RUNS (3), BENCH_CLAIMERS (1), BENCH_BATCHES (1,16,64),
+ * BENCH_HOLD (0), BENCH_ACK_CHUNK (the claim batch).
+ *
+ * BENCH_HOLD=n: each claimer keeps up to n claimed commands unacked (as a dispatcher holds the
+ * deliveries it awaits); past that, and after a claim that came back empty, it acks its oldest
+ * BENCH_ACK_CHUNK commands, then claims again. With n near the device count most devices are at
+ * their in-flight limit with work queued behind, as at saturation, and with a small chunk each
+ * claim finds a handful of devices free again, as the dispatcher's claims woken by each recorded
+ * outcome do. "empty claims %" is the share of claims that returned nothing (the last included).
  *
  * "server CPU us/cmd" is the CPU time the run's own PostgreSQL backends spent per command (from
  * /proc/<pid>/schedstat, so only when the server runs on this host; "n/a" otherwise): unlike the
@@ -18,7 +26,7 @@
  * sessions, autovacuum), so it is exact only on a PostgreSQL of the run's own.
  */
 import { readFileSync } from 'node:fs';
-import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
+import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue, type ClaimedCommand } from '@outbound/core';
 import { coreInputs } from './core-inputs';
 
 const DEVICES = 1_000;
@@ -26,6 +34,8 @@ const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
+const HOLD = Number(process.env.BENCH_HOLD ?? 0);
+const ACK_CHUNK = process.env.BENCH_ACK_CHUNK === undefined ? null : Number(process.env.BENCH_ACK_CHUNK);
 const URL = process.env.OUTBOUND_BENCH_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface RunResult {
@@ -36,6 +46,7 @@ interface RunResult {
   claimP99Ms: number;
   serverCpuUsPerCommand: number;
   walRecordsPerCommand: number;
+  emptyClaimsPercent: number;
 }
 
 /** WAL records written by the whole server so far (pg_stat_wal, PostgreSQL 14+). */
@@ -73,15 +84,21 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
   for (let i = 0; i < inputs.length; i += 1_000) await queues[0]!.enqueueBatch(inputs.slice(i, i + 1_000));
   const enqueued = process.hrtime.bigint();
   let done = 0;
+  let empty = 0;
   await Promise.all(
     queues.map(async (queue) => {
+      const held: ClaimedCommand[] = [];
       for (;;) {
         const t0 = process.hrtime.bigint();
         const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
         claimMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        if (claimed.length === 0) return;
-        await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'bench' })));
-        done += claimed.length;
+        if (claimed.length === 0) empty++;
+        held.push(...claimed);
+        if (held.length === 0) return;
+        if (held.length <= HOLD && claimed.length > 0) continue;
+        const oldest = held.splice(0, ACK_CHUNK ?? batch);
+        await queue.ack(oldest.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'bench' })));
+        done += oldest.length;
       }
     }),
   );
@@ -103,20 +120,22 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
     claimP99Ms: sorted[Math.floor(sorted.length * 0.99)]!,
     serverCpuUsPerCommand: cpuAfter.size > 0 ? serverNs / 1_000 / COMMANDS : NaN,
     walRecordsPerCommand: (walAfter - walBefore) / COMMANDS,
+    emptyClaimsPercent: (100 * empty) / claimMs.length,
   };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
-  console.log(`PostgresQueue on ${URL.replace(/\/\/[^@]*@/, '//')}: ${COMMANDS} commands over ${DEVICES} devices, ${CLAIMERS} claimer(s), median of ${RUNS} runs`);
-  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms | server CPU us/cmd | WAL records/cmd |');
-  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|------------------:|----------------:|');
+  const lag = HOLD > 0 ? `, ${HOLD} held unacked, acked ${ACK_CHUNK ?? 'a claim batch'} at a time` : '';
+  console.log(`PostgresQueue on ${URL.replace(/\/\/[^@]*@/, '//')}: ${COMMANDS} commands over ${DEVICES} devices, ${CLAIMERS} claimer(s)${lag}, median of ${RUNS} runs`);
+  console.log('| claim batch | enqueue cmds/s | claim+ack cmds/s | end-to-end cmds/s | claim p50 ms | claim p99 ms | server CPU us/cmd | WAL records/cmd | empty claims % |');
+  console.log('|------------:|---------------:|-----------------:|------------------:|-------------:|-------------:|------------------:|----------------:|---------------:|');
   for (const batch of BATCHES) {
     const results: RunResult[] = [];
     for (let run = 0; run < RUNS; run += 1) results.push(await runOnce(batch, run));
     const m = (key: keyof RunResult, digits = 0): string => median(results.map((r) => r[key])).toFixed(digits);
-    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} | ${m('serverCpuUsPerCommand', 1).replace('NaN', 'n/a')} | ${m('walRecordsPerCommand', 1)} |`);
+    console.log(`| ${batch} | ${m('enqueuePerSec')} | ${m('claimAckPerSec')} | ${m('endToEndPerSec')} | ${m('claimP50Ms', 2)} | ${m('claimP99Ms', 2)} | ${m('serverCpuUsPerCommand', 1).replace('NaN', 'n/a')} | ${m('walRecordsPerCommand', 1)} | ${m('emptyClaimsPercent', 1)} |`);
   }
 }
 

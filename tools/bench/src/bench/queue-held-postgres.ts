@@ -8,7 +8,8 @@
  *   npm run build && npm run bench:pg-store
  *
  * Each schema holds, before measuring: BENCH_BUSY devices with one command in flight each
- * (leases held for the run, as commands awaiting their ack), BENCH_READY devices with
+ * (leases held for the run, as commands awaiting their ack) and BENCH_BUSY_BACKLOG queued behind
+ * it (a device at saturation: work it cannot be given until its ack), BENCH_READY devices with
  * BENCH_PER_DEVICE queued commands each, and BENCH_FINISHED acked commands (retained history).
  * Its statistics are taken before the leases (BENCH_STATS), and the last column says which index
  * the cached plans then read for a device's in-flight count: commands_inflight (one probe), or
@@ -21,7 +22,7 @@
  * from run to run, hence several pairs.
  *
  * Env: BENCH_BATCH (200), BENCH_ROUNDS (15 measured claims and enqueues per schema and pair),
- * BENCH_PAIRS (3), BENCH_BUSY (5000), BENCH_READY (1000), BENCH_PER_DEVICE (50), BENCH_FINISHED (20000),
+ * BENCH_PAIRS (3), BENCH_BUSY (5000), BENCH_BUSY_BACKLOG (0), BENCH_READY (1000), BENCH_PER_DEVICE (50), BENCH_FINISHED (20000),
  * BENCH_BASE_VERSION (13), BENCH_STATS (idle), BENCH_EXPLAIN, OUTBOUND_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ const BATCH = env('BENCH_BATCH', 200);
 const ROUNDS = env('BENCH_ROUNDS', 15);
 const PAIRS = env('BENCH_PAIRS', 3);
 const BUSY = env('BENCH_BUSY', 5_000);
+const BUSY_BACKLOG = env('BENCH_BUSY_BACKLOG', 0);
 const READY = env('BENCH_READY', 1_000);
 const PER_DEVICE = env('BENCH_PER_DEVICE', 50);
 const FINISHED = env('BENCH_FINISHED', 20_000);
@@ -108,7 +110,7 @@ async function fill(pool: Pool, schema: string): Promise<ValidatedQueue<Postgres
   // ahead of every ready line), then the ready lines
   await inBatches(Array.from({ length: FINISHED }, (_, i) => command(`done-${i % 1_000}`)));
   await drain(true);
-  await inBatches(Array.from({ length: BUSY }, (_, i) => command(`busy-${i}`, 9)));
+  await inBatches(Array.from({ length: BUSY * (1 + BUSY_BACKLOG) }, (_, i) => command(`busy-${i % BUSY}`, 9)));
   await inBatches(Array.from({ length: READY * PER_DEVICE }, (_, i) => command(`ready-${i % READY}`)));
   // Statistics from a quiet moment, nothing in flight (as autovacuum leaves them after an idle
   // spell; it analyzes again only once 10 % of the rows changed), then a burst takes the busy
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
   const countIndexes = new Map<string, string[]>([['base', []], ['latest', []]]);
   try {
     console.log(
-      `PostgreSQL store, held table: ${BUSY} devices with a command in flight, ${READY} ready devices x ${PER_DEVICE} queued, ${FINISHED} acked; ` +
+      `PostgreSQL store, held table: ${BUSY} devices with a command in flight and ${BUSY_BACKLOG} queued behind it, ${READY} ready devices x ${PER_DEVICE} queued, ${FINISHED} acked; ` +
         `batch ${BATCH}, ${ROUNDS} claims and enqueues per schema, ${PAIRS} pairs alternated; statistics ${STATS}; autovacuum ${db.autovacuum}`,
     );
     for (let pair = 0; pair < PAIRS; pair++) {

@@ -7,15 +7,15 @@
  * stale hint can delay a device's turn, never break its order or serialization.
  *
  * One exception: a claim that fills a device to its in-flight limit sets head_seq to a fresh
- * number of the command sequence, so the busy device sorts behind every device with work
- * enqueued before that claim instead of being walked past (an in-flight count probe) on every
- * claim until its commands end; the next arrival or departure puts the real head back.
+ * number of the command sequence, so once a command of it ends (the device leaves the walk while
+ * it is busy, migrations/0016-busy-devices.sql) it sorts behind every device with work enqueued
+ * before that claim and devices take turns; the next arrival or departure puts the real head back.
  *
  * Every statement that changes a device's queued line keeps the hint: arrivals (enqueue, retry,
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
  * recompute it from the line without the departed rows. Two copies live in plain SQL and must
  * change with these: the merge in enqueue_commands() (migrations/0008-event-log.sql, the function's latest version) and
- * the recompute in claim_commands() (migrations/0015-claim-no-join.sql, the function's latest version).
+ * the recompute in claim_commands() (migrations/0016-busy-devices.sql, the function's latest version).
  */
 
 /** True when the arriving best `n` beats the device's hint `d` (or the hint is meaningless). */
@@ -47,3 +47,4 @@ export function departures(source: string, commands: string): string {
 
 /** SET fragment for `UPDATE devices d ... FROM ${departures(...)} n`. */
 export const RECOMPUTE_HEAD = `head_priority = n.priority, head_seq = n.seq`;
+

@@ -7,7 +7,7 @@ const WALK = 100;
  * Seconds since the oldest command that could be claimed now was enqueued (0: none), on the
  * database clock. Per priority band, the walk follows the claim's own index (devices_with_work:
  * head priority, then head seq, i.e. enqueue order) over at most WALK devices not parked, not
- * waiting out a retry and below their in-flight limit, and reads the first one's head command
+ * filled by their last claim (busy), not waiting out a retry and below their in-flight limit, and reads the first one's head command
  * by its full key: at most 10 x WALK index probes per scrape, never a scan of the commands.
  * A band whose first WALK devices are all busy reports nothing (the age reads low then, while
  * every dispatcher is delivering).
@@ -19,7 +19,7 @@ export async function oldestReadyAgeSeconds(ctx: QueueContext): Promise<number> 
      CROSS JOIN LATERAL (
        SELECT w.phy_id, w.head_seq FROM (
          SELECT d.phy_id, d.head_seq FROM ${ctx.devices} d
-         WHERE d.queued > 0 AND NOT d.offline AND d.head_priority = band.p AND (d.retry_at IS NULL OR d.retry_at <= now())
+         WHERE d.queued > 0 AND NOT d.offline AND NOT d.busy AND d.head_priority = band.p AND (d.retry_at IS NULL OR d.retry_at <= now())
          ORDER BY d.head_priority DESC, d.head_seq
          LIMIT ${WALK}
        ) w

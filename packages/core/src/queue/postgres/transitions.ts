@@ -40,11 +40,17 @@ interface OutcomeRow {
  */
 const args = (...params: string[]): string => params.map((p) => `(SELECT ${p})`).join(', ');
 
-/** Each input with its command as the statement's snapshot has it: one primary-key probe per input. */
+/**
+ * Each input with its command as the statement's snapshot has it: one primary-key probe per input.
+ * In device order: the UPDATE below takes them in this order, and a command leaving flight
+ * frees its device row in the same order (a row trigger, migrations/0016-busy-devices.sql), the
+ * order enqueue_commands() locks device rows in, so the two never wait on each other in a cycle.
+ */
 const FOUND = (ctx: QueueContext): string => `
   , found AS (
     SELECT i.*, f.tid, f.status AS old_status, f.lease_token AS old_token
-    FROM input i LEFT JOIN LATERAL (SELECT c.ctid AS tid, c.status, c.lease_token FROM ${ctx.commands} c WHERE c.id = i.id LIMIT 1) f ON true
+    FROM input i LEFT JOIN LATERAL (SELECT c.ctid AS tid, c.status, c.lease_token, c.phy_id FROM ${ctx.commands} c WHERE c.id = i.id LIMIT 1) f ON true
+    ORDER BY f.phy_id
   )`;
 
 /**
