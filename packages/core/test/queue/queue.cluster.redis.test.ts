@@ -1,4 +1,4 @@
-import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type QueueOptions, type RedisClient } from '@outbound/core';
+import { createRedisClient, RedisKeys, RedisKeysV3, RedisQueue, RedisQueueV3, ValidatedQueue, type ClaimedCommand, type QueueOptions, type RedisClient } from '@outbound/core';
 import { startRedisCluster, uniquePrefix, waitFor, type RedisClusterHandle } from '@outbound/test-support';
 import type { Cluster } from 'ioredis';
 import { functionLibraryV3, LIBRARY_V3 } from '../../src/queue/redis-v3/scripts-v3';
@@ -116,6 +116,30 @@ describe('redis cluster layout', () => {
         expect(Number(await client.cluster('KEYSLOT', key))).toBe(slot);
       }
     }
+  });
+});
+
+describe.each([
+  ['functions', true],
+  ['scripts', false],
+] as const)('redis cluster, v3 layout (%s): an enqueue that claims for its own process', (_how, functions) => {
+  it('claims across the shards of a batch, on their masters, up to the offer, and leaves the rest to claim', async () => {
+    const queue = new ValidatedQueue(new RedisQueueV3(clusterClient(), { prefix: uniquePrefix('coe3'), functions }));
+    const settled: ClaimedCommand[][] = [];
+    queue.setLocalClaimer({ offer: (phyIds) => ({ max: Math.min(phyIds.length, 5), leaseMs: 60_000, settle: (claimed) => settled.push(claimed) }) });
+    const inputs = Array.from({ length: 40 }, (_, i) => cmd(`coe-${i}`));
+    const results = await queue.enqueueBatch(inputs);
+    expect(results.every((r) => !(r instanceof Error))).toBe(true);
+    expect(settled).toHaveLength(1);
+    expect(settled[0]).toHaveLength(5);
+    queue.setLocalClaimer(null);
+    const rest = await queue.claim({ max: 100, leaseMs: 60_000 });
+    const all = [...settled[0]!, ...rest];
+    expect(all.map((c) => c.id).sort()).toEqual(results.map((r) => (r as { id: string }).id).sort());
+    const acks = await queue.ack(all.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(acks.every((a) => a.ok)).toBe(true);
+    expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 0 });
+    await queue.close();
   });
 });
 

@@ -13,10 +13,13 @@ async function hop(stack: Stack, name: string): Promise<{ sum: number; count: nu
 
 const waiting = (loop: DispatchLoop | null) => loop !== null && (loop as unknown as { waiting: boolean }).waiting;
 
-describe('end to end on redis (v2 layout): an enqueue through an idle dispatcher claims for its own worker', () => {
+describe.each([
+  ['v2', 'redis-v2'],
+  ['v3, the default', 'redis'],
+] as const)('end to end on redis (%s layout): an enqueue through an idle dispatcher claims for its own worker', (_layout, backend) => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack(testRedisUrl(), { name: 'e2e-claim-on-enqueue', backend: 'redis-v2', dispatcher: { worker: { hopTiming: true } } });
+    stack = await startStack(testRedisUrl(), { name: `e2e-claim-on-enqueue-${backend}`, backend, dispatcher: { worker: { hopTiming: true } } });
   });
   afterAll(() => stack.stop());
 

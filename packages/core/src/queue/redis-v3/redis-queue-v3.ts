@@ -12,6 +12,7 @@ import {
   type CommandStore,
   type EnqueueResult,
   type FailItem,
+  type LocalClaimer,
   type QueueCounts,
   type QueueStats,
   type ReleaseItem,
@@ -79,6 +80,8 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   private readonly settings: ShardSettings;
   private readonly origin = randomUUID().slice(0, 8);
   private readonly wakeArg: string;
+  /** This process' dispatch loop, when it may claim in an enqueue (setLocalClaimer). */
+  private localClaimer: LocalClaimer | null = null;
 
   constructor(
     client: RedisClient,
@@ -140,35 +143,58 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     const byShard = groupByShard(items.map((_, index) => index), (index) => this.keys.shardOf(items[index]!.phyId));
     if (byShard.size > 0) await this.admit();
     if (items.some((item) => item.deliverAt !== undefined)) this.planner.rescan();
-    // One socket write for the batch's scripts (one-write.ts): each is still its own call.
-    await inOneWrite(this.client, () => fanOut(byShard, CHUNK, async (shard, chunk) => {
-      const ids = chunk.map((index) => items[index]!.id);
-      const depth = this.planner.answerDepth;
-      const args = enqueueArgs(
-        chunk.map((index) => items[index]!),
-        { ...this.settings, perDeviceCap: this.perDeviceCap, shardCap: this.shardCap, depth, requestToken: newToken() },
-      );
-      try {
-        const { answers, scores } = parseEnqueueReply(await this.run('enqueue', shard, args));
-        this.planner.remember(shard, scores, depth);
-        answers.forEach(({ code, id, status }, j) => {
-          const input = items[chunk[j]!]!;
-          results[chunk[j]!] =
-            code === ScriptCode.OK || code === ScriptCode.DUPLICATE
-              ? { id, status: status as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
-              : code === ScriptCode.IDEMPOTENCY_CONFLICT
-                ? scriptCodeToError(code, { phyId: input.phyId, id })
+    // A dispatch loop here waiting with room takes what this enqueue makes ready, claimed in
+    // the same scripts (up to its offer, first shards first) and handed over as one batch.
+    const claim = byShard.size > 0 ? (this.localClaimer?.offer(items.map((item) => item.phyId)) ?? null) : null;
+    let claimLeft = claim?.max ?? 0;
+    const claimed: ScoredClaimV3[] = [];
+    try {
+      // One socket write for the batch's scripts (one-write.ts): each is still its own call.
+      await inOneWrite(this.client, () => fanOut(byShard, CHUNK, async (shard, chunk) => {
+        const ids = chunk.map((index) => items[index]!.id);
+        const depth = this.planner.answerDepth;
+        const claimMax = Math.min(claimLeft, chunk.length);
+        claimLeft -= claimMax;
+        const requestToken = newToken();
+        const args = enqueueArgs(chunk.map((index) => items[index]!), {
+          ...this.settings,
+          perDeviceCap: this.perDeviceCap,
+          shardCap: this.shardCap,
+          depth,
+          requestToken,
+          ...(claimMax > 0 ? { claim: { max: claimMax, leaseMs: claim!.leaseMs } } : {}),
+        });
+        try {
+          // What a lost answer claimed stays leased until the lease reaper gives it back.
+          const reply = claimMax > 0 ? await this.call('enqueue', () => this.scripts.runBuffer('enqueue', this.keys.shardKeyList(shard), args)) : await this.run('enqueue', shard, args);
+          const { answers, scores, claimed: taken } = parseEnqueueReply(reply, requestToken);
+          this.planner.remember(shard, scores, depth);
+          claimed.push(...taken);
+          answers.forEach(({ code, id, status }, j) => {
+            const input = items[chunk[j]!]!;
+            results[chunk[j]!] =
+              code === ScriptCode.OK || code === ScriptCode.DUPLICATE
+                ? { id, status: status as EnqueueResult['status'], duplicate: code === ScriptCode.DUPLICATE }
+                : code === ScriptCode.IDEMPOTENCY_CONFLICT
+                  ? scriptCodeToError(code, { phyId: input.phyId, id })
                 : scriptCodeToError(code, { phyId: input.phyId, cap: code === ScriptCode.DEVICE_FULL ? this.perDeviceCap : this.shardCap });
-        });
-      } catch (error) {
-        // A command that may have been stored names its id; one refused as a whole says so.
-        const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
-        chunk.forEach((index, j) => {
-          results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]!) : failure;
-        });
-      }
-    }));
+          });
+        } catch (error) {
+          // A command that may have been stored names its id; one refused as a whole says so.
+          const failure = error instanceof StoreError ? error : classifyRedisError(error, 'enqueue');
+          chunk.forEach((index, j) => {
+            results[index] = failure.kind === 'timeout' ? outcomeUnknown(failure, ids[j]!) : failure;
+          });
+        }
+      }));
+    } finally {
+      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
+    }
     return results;
+  }
+
+  setLocalClaimer(claimer: LocalClaimer | null): void {
+    this.localClaimer = claimer;
   }
 
   async claim({ max, leaseMs }: ClaimOptions): Promise<ClaimedCommand[]> {

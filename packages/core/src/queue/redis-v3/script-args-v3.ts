@@ -37,12 +37,17 @@ export function packNumbers(...values: number[]): Buffer {
   return out;
 }
 
-/** enqueue-1.lua: the numbers (caps, settings, n, depth, the token's memory) packed, the wake channel, the request token, then 8 per item. */
+/**
+ * enqueue-1.lua: the numbers (caps, settings, n, depth, the token's memory, and a claim for the
+ * enqueuing process' dispatch loop: claimMax, 0 none, and its leaseMs) packed, the wake
+ * channel, the request token (the claim's lease token), then 8 per item.
+ */
 export function enqueueArgs(
   items: StoreEnqueueItem[],
-  s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string },
+  s: ShardSettings & { perDeviceCap: number; shardCap: number; depth: number; requestToken: string; claim?: { max: number; leaseMs: number } },
 ): Arg[] {
-  const args: Arg[] = [packNumbers(s.maxInFlight, s.perDeviceCap, s.shardCap, s.retentionMs, items.length, s.depth, s.claimMemoryMs), s.wake, s.requestToken];
+  const numbers = packNumbers(s.maxInFlight, s.perDeviceCap, s.shardCap, s.retentionMs, items.length, s.depth, s.claimMemoryMs, s.claim?.max ?? 0, s.claim?.leaseMs ?? 0);
+  const args: Arg[] = [numbers, s.wake, s.requestToken];
   for (const input of items) {
     const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
     const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
@@ -51,12 +56,16 @@ export function enqueueArgs(
   return args;
 }
 
-/** enqueue-1.lua's `{items: {code, id, status}, scores}`. */
-export function parseEnqueueReply(reply: unknown): { answers: Array<ItemAnswer & { id: string }>; scores: number[] } {
-  const [items, scores] = reply as [Array<[number, string, string]>, Array<string | number>];
+/**
+ * enqueue-1.lua's `{items: {code, id, status}, scores}`, and with a claim (run for Buffers: its
+ * records are binary) `claim`, the reply as claim-1.lua answers it, read with the request token.
+ */
+export function parseEnqueueReply(reply: unknown, token?: string): { answers: Array<ItemAnswer & { id: string }>; scores: number[]; claimed: ScoredClaimV3[] } {
+  const [items, scores, claim] = reply as [Array<[number, string | Buffer, string | Buffer]>, Array<string | number | Buffer>, Buffer[] | undefined];
   return {
     answers: items.map(([code, id, status]) => ({ code: Number(code), id: String(id), status: String(status) as EnqueueResult['status'] })),
-    scores: scores.map(Number),
+    scores: scores.map((score) => Number(String(score))),
+    claimed: claim && token !== undefined ? toClaimReplyV3(claim, token).claimed : [],
   };
 }
 

@@ -5,33 +5,47 @@
   ARGV[1] numbers, packed as doubles (one struct.unpack, not a tonumber each): maxInFlightPerDevice,
           perDeviceCap, shardCap (globalCap / shards), retentionMs, n items, depth (how many of
           the shard's best claimable scores to answer, 0 none), how long to remember the
-          request token (ms)
-  ARGV[2] wake channel   ARGV[3] the request token (unique per call)
+          request token (ms), claimMax (0: no claim), leaseMs
+  ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim)
   then 8 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
                    fingerprint, packed fixed part (from byte 39 of the record: records-v3.ts;
                    its priority and ttlMs are read from it), payload, the id as events hold it
                    (16 bytes)
 
-  Returns {items, scores}: per item {code, id, status}: 0 created (or, in a re-sent script,
+  With claimMax > 0 (a dispatch loop of the enqueuing process waits for work with room), the
+  call also claims, under its request token, up to claimMax of the commands it made ready:
+  the heads of the devices it made ready, best first, per-device order and maxInFlightPerDevice
+  kept, leased and remembered as claim-1.lua does (a re-sent script answers what the first
+  run claimed). That saves the wake-up and the claim round trip.
+
+  Returns {items, scores} (with a claim: {items, scores, claim}): per item {code, id, status}:
+  0 created (or, in a re-sent script,
   the id exists, even finished since: answered as it is now), 1 DUPLICATE (the key named `id` with the same
   fingerprint), -6 IDEMPOTENCY_CONFLICT (the key names `id`, stored with another
-  fingerprint), -3 DEVICE_FULL, -4 QUEUE_FULL (nothing written for that item).
+  fingerprint), -3 DEVICE_FULL, -4 QUEUE_FULL (nothing written for that item); scores: the
+  shard's best `depth` claimable scores after the call; claim: {leaseExpiresAt, 0, then per
+  claimed command: id, record}, best first, as claim-1.lua answers. Publishes a wake when a
+  device it made ready is still ready after its claim.
 
   Cost: one SET and one ZADD (its line) per command, then per device one HGET and one HSET of
   its state, and per call one ZADD each of ready and expiry and the SET of its request token
-  (a re-sent script finds it and looks each id up instead of writing it again).
+  (a re-sent script finds it and looks each id up instead of writing it again). Its claim:
+  per command one ZPOPMIN of its line (the device state is written once anyway), per call one
+  ZADD of the lease and one HSET of the request hash.
 ]]
 -- @include v3
 
-local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs = sunpack('>ddddddd', ARGV[1])
-local channel = ARGV[2]
+local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs, claimMax, leaseMs = sunpack('>ddddddddd', ARGV[1])
+local channel, token = ARGV[2], ARGV[3]
 local now, nowUs = clockNow()
-local rerun = not rcall('SET', K.prefix .. 'enq:' .. ARGV[3], '1', 'NX', 'PX', int(tokenMs))
+local rerun = not rcall('SET', K.prefix .. 'enq:' .. token, '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
 -- heads: phyId -> its best new score, headText: that score as text (made once per command, not
 -- through int(): every score is new, so keeping it would only push out the texts that recur)
-local out, devs, heads, headText, expiries = {}, {}, {}, {}, {}
+-- made: id -> record of each command this call put into a line (its claim needs no GET);
+-- queuedBefore: phyId -> its line may have held commands before this call (it may be in `ready`)
+local out, devs, heads, headText, expiries, made, queuedBefore = {}, {}, {}, {}, {}, {}, {}
 local tail = string.char(0) .. spack('>H', 0)
 
 for i = 1, n do
@@ -58,6 +72,7 @@ for i = 1, n do
     if not d then
       d = readDev(phyId)
       devs[phyId] = d
+      queuedBefore[phyId] = d.pending > #d.inflight
     end
     local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
     -- An id exists only when this script was sent twice (ioredis re-sends after a reconnect):
@@ -71,8 +86,9 @@ for i = 1, n do
       out[i] = { full, id, '' }
     else
       local event = packEventId(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
-      rcall('SET', key, spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
-        .. fixed .. tail .. spack('>I4', #payload) .. payload .. event)
+      local rec = spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
+        .. fixed .. tail .. spack('>I4', #payload) .. payload .. event
+      rcall('SET', key, rec)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
@@ -82,6 +98,7 @@ for i = 1, n do
       else
         local scoreText = string.format('%d', score)
         rcall('ZADD', lineKey(phyId), scoreText, id)
+        made[id] = rec
         if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, scoreText end
       end
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
@@ -91,12 +108,72 @@ for i = 1, n do
   end
 end
 
+-- The claim: the heads of the devices this call made ready, best first, as claim-1.lua
+-- takes them from `ready` (a head whose TTL passed is left there for a claim to expire).
+local claim, taken = nil, {}
+if claimMax > 0 then
+  claim = { int(now + leaseMs), 0 }
+  local prior = rerun and rcall('HGET', claimKey(token), 'ids')
+  if prior then
+    -- a re-sent script: what the first run claimed that this token still holds
+    for p = 1, #prior, 36 do
+      local id = ssub(prior, p, p + 35)
+      local rec = rcall('GET', cmdKey(id))
+      if rec and recStatus(rec) == QUEUED then
+        local d = readDev((recPhy(rec)))
+        local i = inflightIndex(d, id)
+        if i and d.inflight[i][2] == token then
+          claim[#claim + 1] = id
+          claim[#claim + 1] = rec
+        end
+      end
+    end
+  elseif not rerun then
+    local order = {}
+    for phyId in pairs(heads) do order[#order + 1] = phyId end
+    if #order > 1 then table.sort(order, function(a, b) return heads[a] < heads[b] end) end
+    local claimed = {}
+    for _, phyId in ipairs(order) do
+      if #claimed >= claimMax then break end
+      local d = devs[phyId]
+      while #claimed < claimMax and not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) do
+        local head = rcall('ZPOPMIN', lineKey(phyId))
+        if #head == 0 then break end
+        local id = head[1]
+        local rec = made[id] or rcall('GET', cmdKey(id))
+        if rec then
+          if recExpiresAt(rec) <= now then
+            rcall('ZADD', lineKey(phyId), head[2], id)
+            break
+          end
+          d.inflight[#d.inflight + 1] = { id, token, now }
+          claimed[#claimed + 1] = id
+          claim[#claim + 1] = id
+          claim[#claim + 1] = rec
+          taken[phyId] = true
+        end
+      end
+    end
+    if #claimed > 0 then
+      rcall('ZADD', K.leases, claim[1], token)
+      if #claimed == 1 then rcall('HSET', claimKey(token), 'ids', claimed[1])
+      else rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed)) end
+      meta.inflight = meta.inflight + #claimed
+    end
+  end
+end
+
 -- A device that may be sent to is in `ready` at its head's score, or its line was empty: so
--- ZADD LT with the best new score is exact.
+-- ZADD LT with the best new score is exact. One the claim took from is put where it is now.
 local readyArgs, expiryArgs, wake = { 'LT' }, { 'LT' }, false
 for phyId in pairs(heads) do
   local d = devs[phyId]
-  if not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) then
+  if taken[phyId] then
+    -- its line held only this call's commands and no slot is left: it was not in `ready`
+    if queuedBefore[phyId] or #d.inflight < maxInFlight then
+      if refresh(phyId, d, now, maxInFlight) then wake = true end
+    end
+  elseif not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) then
     readyArgs[#readyArgs + 1] = headText[phyId]
     readyArgs[#readyArgs + 1] = phyId
     wake = true
@@ -111,4 +188,5 @@ if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end
 writeDevs(devs)
 writeMeta(meta)
 if wake then publishWake(channel) end
+if claim then return { out, bestScores(maxInFlight, depth), claim } end
 return { out, bestScores(maxInFlight, depth) }
