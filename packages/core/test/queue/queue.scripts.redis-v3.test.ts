@@ -223,6 +223,72 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(await queue.claim({ max: 1, leaseMs: 60_000 })).toHaveLength(1);
   });
 
+  it('writes the same finished record for an ack whatever the lease token, with or without the payload kept', async () => {
+    // a claim token of 16 characters (the store's) and one of 5 (a caller's own): the ack builds
+    // the finished form of each its own way, and both must read the same
+    const finishedPair = async (q: ValidatedQueue<RedisQueueV3>, s: RedisQueueV3, outcome: 'ok' | 'rejected') => {
+      const input = (phyId: string) => cmd(phyId, { deliverAt: Date.now() - 1_000, traceContext: 'trace-1', priority: 7, payload: Buffer.from('same payload') });
+      const [a, b] = (await q.enqueueBatch([input(`pair-a-${outcome}`), input(`pair-b-${outcome}`)])) as Array<{ id: string }>;
+      const long = await s.claimShard(0, 1, 60_000, 'sixteen-chars-16');
+      const short = await s.claimShard(0, 1, 60_000, 'short');
+      expect([...long, ...short].map((c) => c.id).sort()).toEqual([a!.id, b!.id].sort());
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 1_000);
+      try {
+        const acks = [...long, ...short].map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome, result: Buffer.from('the result'), replica: 'ingress-0' }));
+        expect((await q.ack(acks)).map((r) => r.ok)).toEqual([true, true]);
+        // re-sent by the same holders: answered as before, nothing written again
+        expect((await q.ack(acks)).map((r) => r.ok && r.status)).toEqual([outcome === 'ok' ? 'acked' : 'rejected', outcome === 'ok' ? 'acked' : 'rejected']);
+      } finally {
+        clock.mockRestore();
+      }
+      const [fromLong, fromShort] = await Promise.all(
+        [long[0]!, short[0]!].map(async (c) => {
+          const { bucket, field } = s.keys.finished(c.id)!;
+          const raw = (await client.hgetBuffer(bucket, field))!;
+          const { phyId, createdAt, expiresAt, ttlMs, eventIds, ...rest } = parseRecord(raw);
+          expect(phyId).toBe(c.phyId);
+          expect(eventIds).toHaveLength(outcome === 'ok' ? 2 : 3); // queued, then acked (or delivered and rejected)
+          expect(expiresAt - createdAt).toBe(ttlMs);
+          return { rest, length: raw.length };
+        }),
+      );
+      expect(fromShort!.rest).toEqual(fromLong!.rest);
+      expect(fromShort!.length).toBe(fromLong!.length + 'short'.length - 8); // the done token: its first 8 characters
+      return fromLong!.rest;
+    };
+    expect(await finishedPair(queue, store, 'ok')).toMatchObject({ status: 'acked', attempts: 1, payloadDropped: true, payload: Buffer.alloc(0), lastError: null, result: Buffer.from('the result'), traceContext: 'trace-1', priority: 7 });
+    const keepingStore = new RedisQueueV3(client, { prefix: `${prefix}-keep`, shards: 1, keepFinishedPayload: true });
+    const keeping = new ValidatedQueue(keepingStore);
+    expect(await finishedPair(keeping, keepingStore, 'rejected')).toMatchObject({
+      status: 'rejected',
+      payloadDropped: false,
+      payload: Buffer.from('same payload'),
+      lastError: 'rejected by the device',
+      result: Buffer.from('the result'),
+    });
+    await keeping.close();
+  });
+
+  it('claims and acks more devices in one call than one write of device states takes', async () => {
+    const devices = 1_100;
+    await queue.enqueueBatch(Array.from({ length: devices }, (_, i) => cmd(`many-${i}`)));
+    await queue.enqueueBatch(Array.from({ length: devices }, (_, i) => cmd(`many-${i}`)));
+    const claimed = await store.claimShard(0, devices, 60_000);
+    expect(claimed).toHaveLength(devices);
+    expect(new Set(claimed.map((c) => c.phyId)).size).toBe(devices);
+    expect(await client.hlen(`${store.keys.shardPrefix(0)}dev`)).toBe(devices);
+    expect((await queue.stats()).total).toMatchObject({ inflight: devices, pending: devices });
+    // every device still holds its claimed command: a second claim finds none of them ready
+    expect(await store.claimShard(0, devices, 60_000)).toEqual([]);
+    const acked = await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(acked.filter((a) => a.ok)).toHaveLength(devices);
+    const next = await store.claimShard(0, devices, 60_000);
+    expect(next).toHaveLength(devices);
+    expect((await queue.ack(next.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })))).filter((a) => a.ok)).toHaveLength(devices);
+    expect(await client.hlen(`${store.keys.shardPrefix(0)}dev`)).toBe(0); // every state gone with its device's last command
+    expect((await queue.stats()).total).toMatchObject({ inflight: 0, pending: 0 });
+  });
+
   it('stamps times from the Redis clock (TIME)', async () => {
     const toMs = ([s, us]: [string, string]) => Number(s) * 1000 + Math.floor(Number(us) / 1000);
     const before = toMs((await client.time()) as unknown as [string, string]);

@@ -96,10 +96,12 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }):
 const UPPER_A = Buffer.from('A');
 const UPPER_J = Buffer.from('J');
 
-/** ack-1.lua's `{items: {code, status}, scores}`. */
+/** ack-1.lua's `{items: code, status, code, status, ..., scores}` (two per item, flat). */
 export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: number[] } {
-  const [items, scores] = reply as [Array<[number, string]>, Array<string | number>];
-  return { answers: parseItems(items), scores: scores.map(Number) };
+  const [items, scores] = reply as [Array<number | string>, Array<string | number>];
+  const answers: ItemAnswer[] = [];
+  for (let i = 0; i < items.length; i += 2) answers.push({ code: Number(items[i]), status: String(items[i + 1]) });
+  return { answers, scores: scores.map(Number) };
 }
 
 /** fail-1.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 8 per item. */

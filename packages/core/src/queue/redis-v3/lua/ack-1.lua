@@ -12,9 +12,10 @@
   'A'/'J' the same with a result, the rest of the string), replica ('' none: no delivered
   event), the id as events hold it (16 bytes)
 
-  Returns {items, scores}: per item {code, status}: 0 OK (also when this token already made
-  the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is the current one);
-  and the shard's best `depth` claimable scores after the acks.
+  Returns {items, scores}: items flat, two per item, code then status: 0 OK (also when this
+  token already made the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is
+  the current one); and the shard's best `depth` claimable scores after the acks. (A table per
+  item cost about 2k instructions each to build and to turn into Redis' reply.)
 
   Events: an acked command with a replica logs one entry, type acked with the replica in `v`,
   that stands for its delivered and acked events (readers answer both, event-log.ts); a
@@ -29,12 +30,54 @@
 local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow = sunpack('>ddddddd', ARGV[1])
 local channel, keepPayload = ARGV[2], keep == 1
 local out, devs, leases, done = {}, {}, {}, 0
+-- The finished form of a pending record the ack took (GETDEL: it has a bucket), built here in
+-- one unpack of its head and one pack (finishRecord reads the same fields with six calls).
+-- Bucket names by the id's creation minute (characters 5-12), made once per minute a call.
+local bucketOfMinute = {}
+-- The compact form (includes/v3.lua): head, immutable part, B+doneToken (its first 8
+-- characters: a claim's token has 16), H+lastError, I4+payload, then the event ids ('c0' packs
+-- a whole string).
+local COMPACT_HEAD = '>BBI4I6I6I6c5I4c0c0Bc8Hc0I4c0'
+local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events)
+  local minute = ssub(id, 5, 12)
+  local bucket = bucketOfMinute[minute]
+  if not bucket then
+    bucket = K.prefix .. 'f:' .. ssub(minute, 1, 4) .. ssub(minute, 6)
+    bucketOfMinute[minute] = bucket
+  end
+  local field = ssub(id, 13)
+  local _, err, payloadLen, pos = sunpack('>Bc0Hc0I4', rec, fixedEnd + 1)
+  local flags, payload = COMPACT + flags0 % 4 - flags0 % 2, '' -- its deliverAt bit (2) kept
+  if keepPayload then
+    payload = ssub(rec, pos, pos + payloadLen - 1)
+    flags = flags + flags0 % 2 -- DROPPED as it was
+  else
+    flags = flags + DROPPED
+  end
+  pos = pos + payloadLen
+  local oldResult = nil
+  if flags0 % 8 >= HAS_RESULT then oldResult, pos = sunpack('>I4c0', rec, pos) end
+  result = result or oldResult
+  if status == REJECTED then err = 'rejected by the device' end
+  local deliverPart = flags % 4 >= 2 and spack('>I6', (sunpack('>d', rec, 60))) or ''
+  local compact
+  if result then
+    compact = spack(COMPACT_HEAD .. 'I4c0', flags + HAS_RESULT, status, attempt, updatedAt, created, expires, head, ackTimeout,
+      ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload, #result, result) .. ssub(rec, pos) .. events
+  else
+    compact = spack(COMPACT_HEAD, flags, status, attempt, updatedAt, created, expires, head, ackTimeout,
+      ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload) .. ssub(rec, pos) .. events
+  end
+  rcall('HSET', bucket, field, compact)
+  touchedBuckets[bucket] = (touchedBuckets[bucket] or 0) + #field + #compact + ENTRY_BYTES
+end
+
 for i = 1, n do
   local b = 2 + (i - 1) * 5
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], sbyte(ARGV[b + 3], 1)
   local rec, taken = takeRecord(id)
   if not rec then
-    out[i] = { NOT_FOUND, '' }
+    out[2 * i - 1], out[2 * i] = NOT_FOUND, ''
   else
     local phyId, fixedEnd = recPhy(rec)
     local d = devs[phyId]
@@ -42,35 +85,50 @@ for i = 1, n do
       d = readDev(phyId)
       devs[phyId] = d
     end
-    local at = recStatus(rec) == QUEUED and inflightIndex(d, id)
+    -- the head of a pending record ('x': a byte skipped); a finished one (found in its bucket)
+    -- has flags, status and attempts at the same places, and is read no further
+    local flags0, recStatusNow, attempts, created, expires, head, ackTimeout = sunpack('>BBI4xxxxxxxxddxxxxxxxxc5d', rec)
+    local at = recStatusNow == QUEUED and inflightIndex(d, id)
     if at and d.inflight[at][2] == token then
-      local status = (outcome == 97 or outcome == 65) and ACKED or REJECTED -- 'a' 'A' 
-      local updatedAt, claimedAt = callerNow, d.inflight[at][3]
+      local status = (outcome == 97 or outcome == 65) and ACKED or REJECTED -- 'a' 'A'
+      local inflight = d.inflight
+      local updatedAt, claimedAt = callerNow, inflight[at][3]
       if claimedAt > updatedAt then updatedAt = claimedAt end
-      table.remove(d.inflight, at)
+      if at == #inflight then inflight[at] = nil else table.remove(inflight, at) end
       d.pending = d.pending - 1
-      local attempt = recAttempts(rec) + 1
+      local attempt = attempts + 1
       local cid, attemptText = ARGV[b + 5], int(attempt)
       local replica = ARGV[b + 4]
-      if status == ACKED then
+      local result = outcome < 97 and ssub(ARGV[b + 3], 2) or nil -- 'A' 'J': with a result
+      if taken and #token >= 8 then
         -- one entry for delivered and acked: an acked entry carrying the replica (includes/v3.lua)
-        commandEvent('a', id, phyId, attemptText, replica ~= '' and { 'r', replica } or nil, cid)
+        local events
+        if status == ACKED then
+          events = packEventId(appendEvent('a', cid, phyId, attemptText, replica, ''))
+        else
+          events = replica ~= '' and packEventId(appendEvent('d', cid, phyId, attemptText, replica, '')) or ''
+          events = events .. packEventId(appendEvent('j', cid, phyId, attemptText, 'rejected by the device', ''))
+        end
+        finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events)
       else
-        if replica ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', replica }, cid) end
-        commandEvent('j', id, phyId, attemptText, { 'e', 'rejected by the device' }, cid)
+        if status == ACKED then
+          commandEvent('a', id, phyId, attemptText, replica ~= '' and { 'r', replica } or nil, cid)
+        else
+          if replica ~= '' then commandEvent('d', id, phyId, attemptText, { 'r', replica }, cid) end
+          commandEvent('j', id, phyId, attemptText, { 'e', 'rejected by the device' }, cid)
+        end
+        finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
+          status == REJECTED and 'rejected by the device' or nil, keepPayload, result, taken, fixedEnd)
       end
-      finishRecord(id, rec, status, attempt, updatedAt, retentionMs, token,
-        status == REJECTED and 'rejected by the device' or nil, keepPayload,
-        outcome < 97 and ssub(ARGV[b + 3], 2) or nil, taken, fixedEnd) -- 'A' 'J': with a result
       leaseDone(leases, token)
       done = done + 1
-      out[i] = { OK, STATUS_NAME[status] }
+      out[2 * i - 1], out[2 * i] = OK, STATUS_NAME[status]
     else
       if taken then putBack(id, rec) end -- pending or dead: no expiry to restore
       if token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
-        out[i] = { OK, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+        out[2 * i - 1], out[2 * i] = OK, at and 'inflight' or STATUS_NAME[recStatusNow]
       else
-        out[i] = { LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatus(rec)] }
+        out[2 * i - 1], out[2 * i] = LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatusNow]
       end
     end
   end

@@ -15,8 +15,9 @@
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
   first run claimed that this token still holds.
 
-  Cost per command: ZPOPMIN of its line, GET of its record, HGET + HSET of its device's state;
-  one lease entry and one request hash for the whole call.
+  Cost per command: ZPOPMIN of its line, GET of its record, HGET of its device's state; one
+  HSET of every device state the call changed (writeDevs), one lease entry and one request hash
+  for the whole call.
 ]]
 -- @include v3
 
@@ -47,10 +48,16 @@ local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
 local out, claimed = {}, {}
 local leaseExpiresAt = now + leaseMs
 
+-- Device states read by this call (phyId -> state), written together once (writeDevs).
+local devs = {}
 -- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
 -- re-adds the device when it may still be sent to (a head that expired, free slots).
 local function take(phyId)
-  local d = readDev(phyId)
+  local d = devs[phyId]
+  if not d then
+    d = readDev(phyId)
+    devs[phyId] = d
+  end
   local head = rcall('ZPOPMIN', lineKey(phyId))
   if #head == 0 then return end
   local id = head[1]
@@ -66,7 +73,6 @@ local function take(phyId)
     meta.size = meta.size - 1
     metaChanged = true
     refresh(phyId, d, now, maxInFlight)
-    writeDev(phyId, d)
     return
   end
   d.inflight[#d.inflight + 1] = { id, token, now }
@@ -74,7 +80,6 @@ local function take(phyId)
   out[#out + 1] = id
   out[#out + 1] = rec
   if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
-  writeDev(phyId, d)
 end
 
 while #claimed < max do
@@ -98,6 +103,7 @@ if #claimed > 0 then
   meta.inflight = meta.inflight + #claimed
   metaChanged = true
 end
+writeDevs(devs) -- before bestScores, which reads them
 if metaChanged then writeMeta(meta) end -- a claim that took and promoted nothing writes nothing
 expireBuckets(retentionMs)
 local scores = bestScores(maxInFlight, depth)

@@ -127,14 +127,19 @@ local function readDev(phyId)
   local raw = rcall('HGET', K.dev, phyId)
   local d = { pending = 0, offline = 0, backoff = 0, inflight = {} }
   if not raw then return d end
-  local pending, offline, backoff, n, pos = sunpack('>I4BdB', raw)
+  if #raw == 14 then -- nothing in flight
+    d.pending, d.offline, d.backoff = sunpack('>I4Bd', raw)
+    return d
+  end
+  -- the head and the first entry in one struct call, then one call an entry ('c0': a string
+  -- as long as the number before it), where four string calls were: each C call from Lua is
+  -- about 600 instructions
+  local pending, offline, backoff, n, id, token, claimedAt, pos = sunpack('>I4BdBc36Bc0d', raw)
   d.pending, d.offline, d.backoff = pending, offline, backoff
-  -- one struct call an entry ('c0': a string as long as the number before it), where four
-  -- string calls were: each C call from Lua is about 600 instructions
-  for i = 1, n do
-    local id, token, claimedAt, after = sunpack('>c36Bc0d', raw, pos)
+  d.inflight[1] = { id, token, claimedAt }
+  for i = 2, n do
+    id, token, claimedAt, pos = sunpack('>c36Bc0d', raw, pos)
     d.inflight[i] = { id, token, claimedAt }
-    pos = after
   end
   return d
 end
@@ -161,7 +166,8 @@ local function writeDev(phyId, d)
   if state then rcall('HSET', K.dev, phyId, state) else rcall('HDEL', K.dev, phyId) end
 end
 -- Writes every state of devs (phyId -> state) with one HSET and at most one HDEL: a
--- redis.call costs about 4k instructions beside the command's own work.
+-- redis.call costs about 4k instructions beside the command's own work. A call of more than
+-- 500 devices (a large claim) writes them 500 at a time: Lua's unpack takes at most 8,000 values.
 local function writeDevs(devs)
   local first = next(devs)
   if first == nil then return end
@@ -171,9 +177,17 @@ local function writeDevs(devs)
     local state = packDev(d)
     if state then
       set[ns + 1], set[ns + 2], ns = phyId, state, ns + 2
+      if ns == 1000 then
+        rcall('HSET', K.dev, unpack(set))
+        set, ns = {}, 0
+      end
     else
       nd = nd + 1
       del[nd] = phyId
+      if nd == 500 then
+        rcall('HDEL', K.dev, unpack(del))
+        del, nd = {}, 0
+      end
     end
   end
   if ns > 0 then rcall('HSET', K.dev, unpack(set)) end
