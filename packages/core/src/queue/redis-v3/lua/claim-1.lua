@@ -28,18 +28,7 @@ local now = nowMs()
 local prior = max > 0 and rcall('HGET', claimKey(token), 'ids')
 if prior then
   local out = { rcall('ZSCORE', K.leases, token) or '0', 0 }
-  for p = 1, #prior, 36 do
-    local id = ssub(prior, p, p + 35)
-    local rec = rcall('GET', cmdKey(id))
-    if rec and recStatus(rec) == QUEUED then
-      local d = readDev((recPhy(rec)))
-      local i = inflightIndex(d, id)
-      if i and d.inflight[i][2] == token then
-        out[#out + 1] = id
-        out[#out + 1] = rec
-      end
-    end
-  end
+  appendStillHeld(prior, token, out)
   return out
 end
 

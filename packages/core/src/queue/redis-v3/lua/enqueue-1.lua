@@ -116,18 +116,7 @@ if claimMax > 0 then
   local prior = rerun and rcall('HGET', claimKey(token), 'ids')
   if prior then
     -- a re-sent script: what the first run claimed that this token still holds
-    for p = 1, #prior, 36 do
-      local id = ssub(prior, p, p + 35)
-      local rec = rcall('GET', cmdKey(id))
-      if rec and recStatus(rec) == QUEUED then
-        local d = readDev((recPhy(rec)))
-        local i = inflightIndex(d, id)
-        if i and d.inflight[i][2] == token then
-          claim[#claim + 1] = id
-          claim[#claim + 1] = rec
-        end
-      end
-    end
+    appendStillHeld(prior, token, claim)
   elseif not rerun then
     local order = {}
     for phyId in pairs(heads) do order[#order + 1] = phyId end

@@ -251,6 +251,22 @@ local function recTail(rec, fixedEnd)
   if sbyte(rec, 1) % 8 >= HAS_RESULT then result, pos = sunpack('>I4c0', rec, pos) end
   return token, err, payload, result, ssub(rec, pos)
 end
+-- A re-sent claim (or claiming enqueue): appends to out, as id and record pairs, what its first
+-- run claimed (`prior`: the request hash's ids, 36 characters each) that `token` still holds.
+local function appendStillHeld(prior, token, out)
+  for p = 1, #prior, 36 do
+    local id = ssub(prior, p, p + 35)
+    local rec = rcall('GET', cmdKey(id))
+    if rec and recStatus(rec) == QUEUED then
+      local d = readDev((recPhy(rec)))
+      local i = inflightIndex(d, id)
+      if i and d.inflight[i][2] == token then
+        out[#out + 1] = id
+        out[#out + 1] = rec
+      end
+    end
+  end
+end
 
 --[[
   The event log (docs/architecture.md, "Event log"): one stream per shard, K.prefix .. 'ev'
