@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CommandStatus, EnqueueInput, StoredCommand, WaitingFor } from '../../command';
 import type { ClaimedCommand } from '../queue';
 
@@ -23,7 +23,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** First 8 bytes of the payload's SHA-256: what a finished record keeps when its payload is dropped. */
 export function payloadHash(payload: Buffer): Buffer {
-  return createHash('sha256').update(payload).digest().subarray(0, 8);
+  // The one-shot hash: a Hash object per command (createHash, update, digest) cost ~3x as much.
+  return hash('sha256', payload, 'buffer').subarray(0, 8);
 }
 
 /**
@@ -32,11 +33,14 @@ export function payloadHash(payload: Buffer): Buffer {
  * (two bytes of length when none).
  */
 export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
-  const phyId = Buffer.from(input.phyId, 'utf8');
-  const idem = Buffer.from(input.idempotencyKey ?? '', 'utf8');
-  const fp = Buffer.from(fingerprint, 'utf8');
-  const trace = input.traceContext ? Buffer.from(input.traceContext, 'utf8') : EMPTY;
-  const out = Buffer.allocUnsafe(41 + 1 + phyId.length + 2 + idem.length + 1 + fp.length + 2 + trace.length);
+  // The texts are measured and written in place, not copied out of a Buffer each.
+  const phyLen = Buffer.byteLength(input.phyId, 'utf8');
+  const idem = input.idempotencyKey ?? '';
+  const idemLen = idem === '' ? 0 : Buffer.byteLength(idem, 'utf8');
+  const fpLen = fingerprint === '' ? 0 : Buffer.byteLength(fingerprint, 'utf8');
+  const trace = input.traceContext ?? '';
+  const traceLen = trace === '' ? 0 : Buffer.byteLength(trace, 'utf8');
+  const out = Buffer.allocUnsafe(41 + 1 + phyLen + 2 + idemLen + 1 + fpLen + 2 + traceLen);
   let o = out.writeUInt8(input.priority, 0);
   o = out.writeUInt32BE(input.maxAttempts, o);
   o = out.writeDoubleBE(input.ackTimeoutMs, o);
@@ -44,14 +48,14 @@ export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   o = out.writeDoubleBE(input.deliverAt === undefined ? 0 : Math.trunc(input.deliverAt), o);
   o = out.writeUInt32BE(input.payload.length, o);
   o += payloadHash(input.payload).copy(out, o);
-  o = out.writeUInt8(phyId.length, o);
-  o += phyId.copy(out, o);
-  o = out.writeUInt16BE(idem.length, o);
-  o += idem.copy(out, o);
-  o = out.writeUInt8(fp.length, o);
-  o += fp.copy(out, o);
-  o = out.writeUInt16BE(trace.length, o);
-  trace.copy(out, o);
+  o = out.writeUInt8(phyLen, o);
+  o += out.write(input.phyId, o, phyLen, 'utf8');
+  o = out.writeUInt16BE(idemLen, o);
+  if (idemLen > 0) o += out.write(idem, o, idemLen, 'utf8');
+  o = out.writeUInt8(fpLen, o);
+  if (fpLen > 0) o += out.write(fingerprint, o, fpLen, 'utf8');
+  o = out.writeUInt16BE(traceLen, o);
+  if (traceLen > 0) out.write(trace, o, traceLen, 'utf8');
   return out;
 }
 
