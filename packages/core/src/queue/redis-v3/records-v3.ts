@@ -190,23 +190,55 @@ export function toClaimReplyV3(flat: Buffer[], leaseToken: string): { claimed: S
   const scores: number[] = new Array(d);
   for (let i = 0; i < d; i += 1) scores[i] = Number(flat[2 + i]!.toString());
   const claimed: ScoredClaimV3[] = [];
-  for (let i = 2 + d; i + 1 < flat.length; i += 2) {
-    const r = parseRecord(flat[i + 1]!);
-    claimed.push({
-      id: flat[i]!.toString(),
-      phyId: r.phyId,
-      payload: r.payload,
-      priority: r.priority,
-      attempts: r.attempts + 1,
-      maxAttempts: r.maxAttempts,
-      ackTimeoutMs: r.ackTimeoutMs,
-      expiresAt: r.expiresAt,
-      createdAt: r.createdAt,
-      leaseToken,
-      leaseExpiresAt,
-      ...(r.traceContext === undefined ? {} : { traceContext: r.traceContext }),
-      score: r.score,
-    });
-  }
+  for (let i = 2 + d; i + 1 < flat.length; i += 2) claimed.push(claimedFrom(flat[i]!.toString(), flat[i + 1]!, leaseToken, leaseExpiresAt));
   return { claimed, scores };
+}
+
+/**
+ * A claimed command straight from its pending record: only the fields a claim answers are
+ * read (parseRecord reads every field, the error text and the event ids too), and the object
+ * is built field by field in one shape (a conditional spread takes V8's generic clone path).
+ */
+function claimedFrom(id: string, rec: Buffer, leaseToken: string, leaseExpiresAt: number): ScoredClaimV3 {
+  if ((rec[0]! & FLAG_COMPACT) !== 0 || STATUS[rec[1]!] === undefined) {
+    // Not a pending record (a claim answers none other): read as any record is.
+    const r = parseRecord(rec);
+    return scored(id, r.phyId, r.payload, r.priority, r.attempts + 1, r.maxAttempts, r.ackTimeoutMs, r.expiresAt, r.createdAt, leaseToken, leaseExpiresAt, r.traceContext, r.score);
+  }
+  let o = FULL.phy;
+  const phyLen = rec[o]!;
+  const phyId = rec.toString('utf8', o + 1, o + 1 + phyLen);
+  o += 1 + phyLen;
+  o += 2 + rec.readUInt16BE(o); // idempotency key
+  o += 1 + rec[o]!; // fingerprint
+  const traceLen = rec.readUInt16BE(o);
+  const traceContext = traceLen > 0 ? rec.toString('utf8', o + 2, o + 2 + traceLen) : undefined;
+  o += 2 + traceLen;
+  o += 1 + rec[o]!; // done token
+  o += 2 + rec.readUInt16BE(o); // last error
+  const payloadLen = rec.readUInt32BE(o);
+  const payload = rec.subarray(o + 4, o + 4 + payloadLen);
+  return scored(
+    id, phyId, payload, rec[FULL.priority]!, rec.readUInt32BE(2) + 1, rec.readUInt32BE(FULL.maxAttempts), rec.readDoubleBE(FULL.ackTimeoutMs),
+    rec.readDoubleBE(22), rec.readDoubleBE(14), leaseToken, leaseExpiresAt, traceContext, rec.readDoubleBE(30),
+  );
+}
+
+function scored(
+  id: string, phyId: string, payload: Buffer, priority: number, attempts: number, maxAttempts: number, ackTimeoutMs: number,
+  expiresAt: number, createdAt: number, leaseToken: string, leaseExpiresAt: number, traceContext: string | undefined, score: number,
+): ScoredClaimV3 {
+  const claimed: ScoredClaimV3 = { id, phyId, payload, priority, attempts, maxAttempts, ackTimeoutMs, expiresAt, createdAt, leaseToken, leaseExpiresAt, score };
+  if (traceContext !== undefined) claimed.traceContext = traceContext;
+  return claimed;
+}
+
+/** A scored claim without its score, copied field by field (withoutScore's rest spread takes V8's generic clone path). */
+export function unscored(c: ScoredClaimV3): ClaimedCommand {
+  const claimed: ClaimedCommand = {
+    id: c.id, phyId: c.phyId, payload: c.payload, priority: c.priority, attempts: c.attempts, maxAttempts: c.maxAttempts,
+    ackTimeoutMs: c.ackTimeoutMs, expiresAt: c.expiresAt, createdAt: c.createdAt, leaseToken: c.leaseToken, leaseExpiresAt: c.leaseExpiresAt,
+  };
+  if (c.traceContext !== undefined) claimed.traceContext = c.traceContext;
+  return claimed;
 }
