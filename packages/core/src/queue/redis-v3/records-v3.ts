@@ -19,8 +19,6 @@ const EVENT_ID_BYTES = 10;
 /** Where the caller's part starts (1-based 39 in Lua). */
 const FIXED_AT = 38;
 
-const EMPTY = Buffer.alloc(0);
-
 /** First 8 bytes of the payload's SHA-256: what a finished record keeps when its payload is dropped. */
 export function payloadHash(payload: Buffer): Buffer {
   // The one-shot hash: a Hash object per command (createHash, update, digest) cost ~3x as much.
