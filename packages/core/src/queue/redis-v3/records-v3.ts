@@ -45,9 +45,10 @@ export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   o = out.writeDoubleBE(input.ttlMs, o);
   o = out.writeDoubleBE(input.deliverAt === undefined ? 0 : Math.trunc(input.deliverAt), o);
   o = out.writeUInt32BE(input.payload.length, o);
-  o += payloadHash(input.payload).copy(out, o);
+  const digest = payloadHash(input.payload);
+  for (let i = 0; i < 8; i++) out[o++] = digest[i]!;
   o = out.writeUInt8(phyLen, o);
-  o += out.write(input.phyId, o, phyLen, 'utf8');
+  o = writeText(out, o, input.phyId, phyLen);
   o = out.writeUInt16BE(idemLen, o);
   if (idemLen > 0) o += out.write(idem, o, idemLen, 'utf8');
   o = out.writeUInt8(fpLen, o);
@@ -55,6 +56,13 @@ export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   o = out.writeUInt16BE(traceLen, o);
   if (traceLen > 0) out.write(trace, o, traceLen, 'utf8');
   return out;
+}
+
+/** `text` (`length` bytes of UTF-8) at `o`; answers the offset after it. An ASCII text is copied by a loop: a `write` call costs more for a phyId. */
+function writeText(out: Buffer, o: number, text: string, length: number): number {
+  if (length !== text.length) return o + out.write(text, o, length, 'utf8');
+  for (let i = 0; i < length; i++) out[o + i] = text.charCodeAt(i);
+  return o + length;
 }
 
 /** A record's fields as the scripts wrote them. */
