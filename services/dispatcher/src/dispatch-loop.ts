@@ -97,8 +97,13 @@ export class DispatchLoop implements LocalClaimer {
   private errorDelayMs = 0;
   /** The delivery-call histogram's `item` child, bound once (a label lookup hashes its labels on every call). */
   private itemCall: { observe(seconds: number): void } | null = null;
-  /** The delivered counter's children by outcome, bound on first use (one label lookup per recorded command otherwise). */
-  private readonly deliveredBy = new Map<string, { inc(): void }>();
+  /**
+   * Recorded outcomes not yet added to the delivered counter, by outcome, and whether the
+   * in-flight gauge is behind: both are brought up to date once per event-loop turn
+   * (flushMetrics), not per command (prom-client hashes and checks the labels on every call).
+   */
+  private readonly uncounted = new Map<string, number>();
+  private metricsDue = false;
 
   constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
 
@@ -256,7 +261,7 @@ export class DispatchLoop implements LocalClaimer {
   /** Holds a claimed batch and starts its delivery (or gives it back when stopping). */
   private take(claimed: ClaimedCommand[], claimedAt: number): void {
     for (const command of claimed) this.held.set(command.id, command);
-    this.deps.metrics.inFlight.set(this.held.size);
+    this.metricsChanged();
     this.deps.spans?.claimed(claimed, claimedAt);
     if (this.stateValue !== 'running') {
       const release = { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' } as const;
@@ -427,17 +432,28 @@ export class DispatchLoop implements LocalClaimer {
     // next enqueue or idleWaitMs, and a device's second command would wait up to a second.
     if (result.ok) this.notify();
     this.held.delete(command.id);
-    metrics.inFlight.set(this.held.size);
+    this.metricsChanged();
     this.capacityWaiter?.();
   }
 
   private countDelivered(outcome: string): void {
-    let child = this.deliveredBy.get(outcome);
-    if (!child) {
-      child = this.deps.metrics.delivered.labels(outcome);
-      this.deliveredBy.set(outcome, child);
-    }
-    child.inc();
+    this.uncounted.set(outcome, (this.uncounted.get(outcome) ?? 0) + 1);
+    this.metricsChanged();
+  }
+
+  /** The delivered counter or the in-flight gauge is behind: brought up to date at the end of this turn. */
+  private metricsChanged(): void {
+    if (this.metricsDue) return;
+    this.metricsDue = true;
+    queueMicrotask(() => this.flushMetrics());
+  }
+
+  private flushMetrics(): void {
+    this.metricsDue = false;
+    const { delivered, inFlight } = this.deps.metrics;
+    for (const [outcome, count] of this.uncounted) delivered.inc({ outcome }, count);
+    this.uncounted.clear();
+    inFlight.set(this.held.size);
   }
 
   /** One line per recorded outcome: delivered and plain give-backs sampled, failed attempts and refusals always. */

@@ -6,3 +6,4 @@ export * from './redis-credential-store';
 export * from './redis-route-registry';
 export * from '../redis/connection';
 export * from '../redis/one-write';
+export * from '../redis/resp';

@@ -30,6 +30,30 @@ describe('RedisQueueV3 scripts and layout', () => {
     await client.quit();
   });
 
+  it('answers every field of a claimed command as the stored record holds it', async () => {
+    const inputs = [
+      { ...cmd('fields-a'), priority: 2, maxAttempts: 7, ackTimeoutMs: 4_321, ttlMs: 50_000, payload: Buffer.from([0, 1, 255]) },
+      { ...cmd('fields-b'), idempotencyKey: 'key-b', traceContext: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      { ...cmd('fields-c'), payload: Buffer.alloc(0), deliverAt: Date.now() - 1_000 },
+      { ...cmd('fields-d'), payload: Buffer.alloc(1_000, 7) },
+    ];
+    const ids = (await queue.enqueueBatch(inputs)).map((r) => (isOutboundError(r) ? r.message : r.id));
+    const claimed = await store.claimShard(0, 10, 60_000, 'fields-token');
+    expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+    for (const c of claimed) {
+      const stored = (await store.get(c.id))!;
+      const expected: Record<string, unknown> = {
+        id: stored.id, phyId: stored.phyId, payload: stored.payload, priority: stored.priority, attempts: 1, maxAttempts: stored.maxAttempts,
+        ackTimeoutMs: stored.ackTimeoutMs, expiresAt: stored.expiresAt, createdAt: stored.createdAt, leaseToken: 'fields-token', leaseExpiresAt: c.leaseExpiresAt,
+      };
+      if (stored.traceContext !== undefined) expected.traceContext = stored.traceContext;
+      expect(c).toStrictEqual(expected);
+      expect(stored.attempts).toBe(1);
+      expect(c.leaseExpiresAt).toBeGreaterThan(c.createdAt);
+    }
+    expect(claimed.find((c) => c.phyId === 'fields-b')!.traceContext).toBe(inputs[1]!.traceContext);
+  });
+
   it('claims nothing more when a claim request is run again, and answers the same commands', async () => {
     await queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => cmd(`rerun-${i}`)));
     const first = await store.claimShard(0, 3, 60_000, 'request-1');

@@ -1,5 +1,5 @@
 import { repeatUntilShort } from '../redis/chunked';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type { StoredCommand } from '../../command';
 import { OutboundError } from '../../errors';
 import type { RedisClient } from '../../redis/connection';
@@ -19,7 +19,7 @@ import {
   type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
-import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-input';
+import { assertPhyId, parseParkedCursor } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { eventCommandId } from '../redis/event-log';
 import { RedisStoreBase } from '../redis/redis-store-base';
@@ -29,7 +29,7 @@ import { WakeNotifier } from '../redis/wake-notifier';
 import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
-import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
+import { parseRecord, toStoredCommandV3, unscored, type ScoredClaimV3 } from './records-v3';
 import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
@@ -214,7 +214,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
    * first run claimed and claims nothing more. @internal for the re-run test and the bench.
    */
   async claimShard(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ClaimedCommand[]> {
-    return (await this.claimScored(shard, max, leaseMs, token)).map(withoutScore);
+    return (await this.claimScored(shard, max, leaseMs, token)).map(unscored);
   }
 
   private async claimScored(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ScoredClaimV3[]> {
@@ -406,11 +406,17 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   private async perShard<T extends { id: string }>(items: T[], run: (shard: number, chunk: T[]) => Promise<ItemAnswer[]>): Promise<TransitionResult[]> {
     const results: TransitionResult[] = new Array(items.length);
     const known: number[] = [];
+    // Each id's shard read once (a pattern match): the grouping below takes it from here.
+    const shards: number[] = new Array(items.length);
     items.forEach((item, index) => {
-      if (this.keys.shardOfId(item.id) === null) results[index] = { id: item.id, ok: false, error: scriptCodeToError(ScriptCode.NOT_FOUND, { id: item.id }) };
-      else known.push(index);
+      const shard = this.keys.shardOfId(item.id);
+      if (shard === null) results[index] = { id: item.id, ok: false, error: scriptCodeToError(ScriptCode.NOT_FOUND, { id: item.id }) };
+      else {
+        shards[index] = shard;
+        known.push(index);
+      }
     });
-    await inOneWrite(this.client, () => fanOut(groupByShard(known, (index) => this.keys.shardOfId(items[index]!.id)!), CHUNK, async (shard, chunk) => {
+    await inOneWrite(this.client, () => fanOut(groupByShard(known, (index) => shards[index]!), CHUNK, async (shard, chunk) => {
       const answers = await run(shard, chunk.map((index) => items[index]!));
       answers.forEach(({ code, status }, j) => {
         const id = items[chunk[j]!]!.id;
@@ -446,7 +452,16 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   }
 }
 
+/** Random bytes tokens are cut from, refilled when used up: one call to the random source per 256 tokens instead of one each. */
+const tokenPool = Buffer.alloc(12 * 256);
+let tokenAt = tokenPool.length;
+
 /** A lease token: 96 random bits as 16 URL-safe characters (it is also stored per in-flight command). */
 function newToken(): string {
-  return randomBytes(12).toString('base64url');
+  if (tokenAt === tokenPool.length) {
+    randomFillSync(tokenPool);
+    tokenAt = 0;
+  }
+  tokenAt += 12;
+  return tokenPool.toString('base64url', tokenAt - 12, tokenAt);
 }

@@ -88,7 +88,8 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }):
   const args: Arg[] = [packNumbers(s.maxInFlight, s.retentionMs, s.depth, s.claimMemoryMs, s.keepPayload ? 1 : 0, items.length, Date.now()), s.wake];
   for (const item of items) {
     const ok = item.outcome === 'ok';
-    const outcome = item.result === undefined ? (ok ? 'a' : 'j') : Buffer.concat([ok ? UPPER_A : UPPER_J, item.result]);
+    // An empty result (what most devices answer) needs no copy: the letter alone says it.
+    const outcome = item.result === undefined ? (ok ? 'a' : 'j') : item.result.length === 0 ? (ok ? 'A' : 'J') : Buffer.concat([ok ? UPPER_A : UPPER_J, item.result]);
     args.push(item.id, item.leaseToken, outcome, item.replica ?? '', eventCommandId(item.id));
   }
   return args;

@@ -53,8 +53,26 @@ const DETAIL_OF: Partial<Record<EventType, 'replica' | 'reason' | 'priority'>> =
  */
 export function eventCommandId(id: string): Buffer | string {
   if (id.length !== 36) return id;
-  const hex = id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24);
-  return /^[0-9a-fA-F]{32}$/.test(hex) ? Buffer.from(hex, 'hex') : id;
+  // Read digit by digit: slicing the four parts out, matching them and decoding the hex cost
+  // ~1 µs per id, on every enqueued and every acked command.
+  const out = Buffer.allocUnsafe(16);
+  let at = 0;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+    const high = HEX_VALUE[id.charCodeAt(i)] ?? 16;
+    const low = HEX_VALUE[id.charCodeAt(i + 1)] ?? 16;
+    if (high > 15 || low > 15) return id;
+    out[at++] = (high << 4) | low;
+  }
+  return out;
+}
+
+/** A hex digit's value by its character code (16: not a hex digit). */
+const HEX_VALUE = new Uint8Array(128).fill(16);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
 }
 
 /** The id eventCommandId packed, as text. */

@@ -1,5 +1,6 @@
 import Redis, { Cluster, ReplyError } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
+import { sendEncoded } from '../../redis/resp';
 import { LuaScripts, type Arg, type ScriptFamily } from './scripts';
 
 /**
@@ -69,8 +70,9 @@ export class FunctionScripts<N extends string> extends LuaScripts<N> {
     const ready = this.mode !== undefined && this.mode === this.libraryLoaded;
     if (!this.library || (!ready && (await this.install()) === 'scripts')) return script();
     const checked = this.mode;
-    const call = [this.library.functionName(name), keys.length, ...keys, ...args];
-    const fcall = (): Promise<unknown> => (buffers ? this.redis.callBuffer('FCALL', ...call) : this.redis.call('FCALL', ...call));
+    const head = [this.library.functionName(name), keys.length, ...keys];
+    // Encoded in one pass (redis/resp.ts): a call carries hundreds of items' arguments.
+    const fcall = (): Promise<unknown> => sendEncoded(this.redis, 'FCALL', head, args, buffers);
     try {
       return await fcall();
     } catch (error) {
