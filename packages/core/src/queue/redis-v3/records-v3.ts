@@ -239,7 +239,7 @@ function scored(
   return claimed;
 }
 
-/** A scored claim without its score, copied field by field (withoutScore's rest spread takes V8's generic clone path). */
+/** A scored claim without its score, copied field by field (a rest spread takes V8's generic clone path). */
 export function unscored(c: ScoredClaimV3): ClaimedCommand {
   const claimed: ClaimedCommand = {
     id: c.id, phyId: c.phyId, payload: c.payload, priority: c.priority, attempts: c.attempts, maxAttempts: c.maxAttempts,

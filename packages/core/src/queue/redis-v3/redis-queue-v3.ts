@@ -188,7 +188,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
         }
       }));
     } finally {
-      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
+      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(unscored));
     }
     return results;
   }
