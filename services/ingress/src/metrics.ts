@@ -47,26 +47,21 @@ export class IngressMetrics {
     this.openConnections = new Gauge({ name: 'outbound_ingress_open_connections', help: 'TCP connections open, including TLS and protocol handshakes in progress', registers });
     this.maxConnections = new Gauge({ name: 'outbound_ingress_max_connections', help: 'Connection limit in force (INGRESS_MAX_CONNECTIONS, clamped to the open-file limit)', registers });
     this.handshakes = new Counter({ name: 'outbound_ingress_handshakes_total', help: 'Handshakes by result', labelNames: ['result'], registers });
-    const tallies = this;
     this.framesIn = new Counter({
       name: 'outbound_ingress_frames_in_total', help: 'Frames received from devices by type', labelNames: ['type'], registers,
-      collect() {
-        handOver(this, tallies.framesInByType, tallies.framesInReported, (type) => (isKnownFrameType(type) ? frameTypeName(type) : 'unknown'));
-      },
+      collect: () => handOver(this.framesIn, this.framesInByType, this.framesInReported, (type) => (isKnownFrameType(type) ? frameTypeName(type) : 'unknown')),
     });
     this.framesOut = new Counter({
       name: 'outbound_ingress_frames_out_total', help: 'Frames sent to devices by type', labelNames: ['type'], registers,
-      collect() {
-        handOver(this, tallies.framesOutByType, tallies.framesOutReported, frameTypeName);
-      },
+      collect: () => handOver(this.framesOut, this.framesOutByType, this.framesOutReported, frameTypeName),
     });
     this.frameErrors = new Counter({ name: 'outbound_ingress_frame_errors_total', help: 'Connections closed with an ERROR frame, by code', labelNames: ['reason'], registers });
     this.deliveries = new Counter({
       name: 'outbound_ingress_deliveries_total', help: 'Delivery requests by outcome', labelNames: ['outcome'], registers,
-      collect() {
-        for (const [outcome, tally] of tallies.deliveryTally) {
+      collect: () => {
+        for (const [outcome, tally] of this.deliveryTally) {
           if (tally[0] === tally[1]) continue;
-          this.inc({ outcome }, tally[0] - tally[1]);
+          this.deliveries.inc({ outcome }, tally[0] - tally[1]);
           tally[1] = tally[0];
         }
       },
@@ -76,9 +71,7 @@ export class IngressMetrics {
       help: 'COMMAND written to ACK received',
       buckets: [...ACK_LATENCY_BUCKETS],
       registers,
-      collect() {
-        tallies.handOverLatencies(this);
-      },
+      collect: () => this.handOverLatencies(this.ackLatency),
     });
     this.disconnects = new Counter({ name: 'outbound_ingress_disconnects_total', help: 'Connections closed, by reason', labelNames: ['reason'], registers });
     this.authFailures = new Counter({ name: 'outbound_ingress_auth_failures_total', help: 'Handshakes answered AUTH_FAILED, by reason', labelNames: ['reason'], registers });
