@@ -3,7 +3,7 @@ import { Router, json, type RequestHandler } from 'express';
 import { OutboundError, phyIdSchema, parseOrThrow, validationError, type ErrorCode } from '@outbound/core/command';
 import {
   DELIVERY_BATCH_PATH, DELIVERY_TIMING_HEADER, DEVICE_DELIVER_ROUTE, checkDeliveryBatch, checkDeliveryItem, encodeAnswerLine, hostClockMs,
-  type DeliveryAnswer, type DeliveryHopTimes,
+  type DeliveryAnswer, type DeliveryHopTimes, type DeliveryItem,
 } from '@outbound/core/delivery';
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import { closeIfBodyUnread } from '@outbound/core/service';
@@ -62,12 +62,22 @@ export function deliverItems(
       continue;
     }
     const item = traceparent && !checked.item.traceparent ? { ...checked.item, traceparent } : checked.item;
-    const times: DeliveryHopTimes | undefined = receivedAt ? { received: receivedAt, answered: 0 } : undefined;
-    tracker.deliverTo(item, times, (answer) => {
-      if (times) times.answered = hostClockMs();
-      emit(raw!.id, item.phyId, times ? { ...answer, t: times } : answer, true);
-    });
+    deliverOne(tracker, item, raw!.id, receivedAt, emit);
   }
+}
+
+/** Items already checked (readCanonicalBatch), each answered as deliverItems answers it. */
+export function deliverCheckedItems(tracker: DeliveryTracker, items: readonly DeliveryItem[], receivedAt: number, emit: EmitAnswer): void {
+  for (let i = 0; i < items.length; i++) deliverOne(tracker, items[i], items[i].id, receivedAt, emit);
+}
+
+/** Hands `item` to the tracker; its answer names the delivery by `id` as the caller sent it. */
+function deliverOne(tracker: DeliveryTracker, item: DeliveryItem, id: unknown, receivedAt: number, emit: EmitAnswer): void {
+  const times: DeliveryHopTimes | undefined = receivedAt ? { received: receivedAt, answered: 0 } : undefined;
+  tracker.deliverTo(item, times, (answer) => {
+    if (times) times.answered = hostClockMs();
+    emit(id, item.phyId, times ? { ...answer, t: times } : answer, true);
+  });
 }
 
 /**

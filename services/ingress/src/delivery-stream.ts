@@ -2,13 +2,12 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { OutboundError, PROBLEM_CONTENT_TYPE, validationError, type FieldIssue } from '@outbound/core/command';
-import {
-  DELIVERY_STREAM_PATH, DELIVERY_STREAM_PROTOCOL, LineSplitter, checkStreamBatch, encodeStreamAnswerLine, hostClockMs,
-} from '@outbound/core/delivery';
+import { DELIVERY_STREAM_PATH, DELIVERY_STREAM_PROTOCOL, checkStreamBatch, encodeStreamAnswerLine, hostClockMs } from '@outbound/core/delivery';
 import { COMMAND_ID_BYTES } from '@outbound/core/protocol';
 import type { Logger } from '@outbound/core/service';
-import { deliverItems, internalTokenCheck } from './delivery-routes';
+import { deliverCheckedItems, deliverItems, internalTokenCheck } from './delivery-routes';
 import type { DeliveryTracker } from './delivery-tracker';
+import { readCanonicalBatch } from './stream-batch';
 import { TurnBuffer } from './turn-buffer';
 
 export interface DeliveryStreamOptions {
@@ -109,9 +108,8 @@ export class DeliveryStreamServer {
       closed = true;
       socket.end();
     };
-    const onLine = (line: string): void => {
-      if (closed) return;
-      const receivedAt = hostClockMs();
+    /** A line the canonical reader did not take: parsed and checked the general way. */
+    const onLine = (line: string, receivedAt: number): void => {
       let body: unknown;
       try {
         body = JSON.parse(line);
@@ -130,7 +128,21 @@ export class DeliveryStreamServer {
         send(encodeStreamAnswerLine(s, id, phyId, answer, checked)),
       );
     };
-    const lines = new LineSplitter();
+    /** Line `data[start, end)`: read straight from its bytes when it has the form dispatchers write (stream-batch.ts). */
+    const onLineBytes = (data: Buffer, start: number, end: number): void => {
+      if (closed) return;
+      const receivedAt = hostClockMs();
+      const batch = readCanonicalBatch(data, start, end, this.maxPayloadBytes);
+      if (!batch) {
+        onLine(data.toString('utf8', start, end), receivedAt);
+        return;
+      }
+      this.batches.inc();
+      const { s } = batch;
+      deliverCheckedItems(tracker, batch.items, batch.timing ? receivedAt : 0, (id, phyId, answer) => send(encodeStreamAnswerLine(s, id, phyId, answer, true)));
+    };
+    /** The part of a line the last chunk cut off (LF ends a line, a CR before it is dropped, empty lines are skipped). */
+    let rest: Buffer | null = null;
     /** Bytes since the last newline: a line may not grow past lineLimitBytes. */
     let open = 0;
     const onData = (chunk: Buffer): void => {
@@ -141,7 +153,19 @@ export class DeliveryStreamServer {
         fail(null, [{ path: '(line)', message: `must be at most ${lineLimitBytes} bytes` }]);
         return;
       }
-      lines.push(chunk, onLine);
+      let data = chunk;
+      if (rest) {
+        data = Buffer.concat([rest, chunk]);
+        rest = null;
+      }
+      let start = 0;
+      let at: number;
+      while ((at = data.indexOf(10, start)) >= 0) {
+        const end = at > start && data[at - 1] === 13 ? at - 1 : at;
+        if (end > start) onLineBytes(data, start, end);
+        start = at + 1;
+      }
+      if (start < data.length) rest = data.subarray(start);
     };
     socket.on('data', onData);
     socket.on('end', () => socket.end());

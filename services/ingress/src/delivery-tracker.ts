@@ -26,18 +26,13 @@ export class DeliveryTracker {
   /** Callers waiting (joined ones counted each); the drain waits for this to reach 0. */
   waiting = 0;
   private idleWaiters: Array<() => void> = [];
-  /** The deliveries counter's children, bound once per outcome (a label lookup hashes its labels on every call). */
-  private readonly byOutcome = new Map<string, { inc(): void }>();
-  private readonly joinedCount: { inc(): void };
 
   constructor(
     private readonly lookup: (phyId: string) => DeviceConnection | undefined,
     private readonly metrics: IngressMetrics,
     private readonly logger: Logger,
     private readonly spans?: DeviceSpans,
-  ) {
-    this.joinedCount = metrics.deliveries.labels('joined');
-  }
+  ) {}
 
   /**
    * Delivers one command; `times` (when the caller measures hops) gets the moment the COMMAND
@@ -86,7 +81,7 @@ export class DeliveryTracker {
     });
     if (times) times.written = hostClockMs();
     if (span) this.spans!.written(span, joined);
-    if (joined) this.joinedCount.inc();
+    if (joined) this.metrics.delivered('joined');
   }
 
   /**
@@ -168,12 +163,6 @@ export class DeliveryTracker {
   }
 
   private count(answer: DeliveryAnswer): void {
-    const outcome = 'outcome' in answer ? answer.outcome : answer.error.code.toLowerCase();
-    let counter = this.byOutcome.get(outcome);
-    if (!counter) {
-      counter = this.metrics.deliveries.labels(outcome);
-      this.byOutcome.set(outcome, counter);
-    }
-    counter.inc();
+    this.metrics.delivered('outcome' in answer ? answer.outcome : answer.error.code.toLowerCase());
   }
 }

@@ -192,10 +192,10 @@ export class DeviceServer implements ConnectionHost {
 
   onAck(conn: DeviceConnection, latencyMs: number | null): void {
     if (latencyMs !== null) {
-      this.options.metrics.ackLatency.observe(latencyMs / 1000);
+      this.options.metrics.ackLatencyMs(latencyMs);
       return;
     }
-    this.options.metrics.deliveries.labels('late_ack').inc();
+    this.options.metrics.delivered('late_ack');
     this.options.logger.debug({ phyId: conn.phyId }, 'ACK for no waiting delivery (late or duplicate)');
   }
 

@@ -109,6 +109,28 @@ describe('delivery stream (GET /internal/v1/delivery-stream, upgraded) against d
     expect(s.lines.map((l) => [l.s, l.id])).toEqual([3, 2, 1, 0].map((i) => [i, items[i]!.id]));
   });
 
+  it('reads batch lines cut anywhere between reads, CRLF or LF, in the dispatcher\'s form or any other JSON', async () => {
+    const devs = await Promise.all(['ST-CUT-A', 'ST-CUT-B', 'ST-CUT-C'].map((p) => device(p)));
+    const s = await stream();
+    s.socket.setNoDelay(true);
+    const items = ['ST-CUT-A', 'ST-CUT-B', 'ST-CUT-C'].map((p) => item(p));
+    const text = [
+      `${JSON.stringify({ s: 11, deliveries: [items[0]] })}\n`,
+      // Whitespace and another key order: not the form dispatchers write, read the general way.
+      `{ "deliveries": [${JSON.stringify({ ackTimeoutMs: items[1]!.ackTimeoutMs, payload: items[1]!.payload, id: items[1]!.id, phyId: items[1]!.phyId })}], "s": 12 }\r\n\n`,
+      `${JSON.stringify({ s: 13, deliveries: [items[2]] })}\r\n`,
+    ].join('');
+    for (let at = 0; at < text.length; at += 7) {
+      s.socket.write(text.slice(at, at + 7));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const commands = await Promise.all(devs.map((d) => d.nextCommand()));
+    expect(commands.map((c) => c.id)).toEqual(items.map((it) => it.id));
+    devs.forEach((d, i) => d.send(encodeAck(commands[i]!.id, AckStatus.OK)));
+    await waitFor(() => s.lines.length === 3, { what: 'three answer lines' });
+    expect(s.lines.map((l) => [l.s, l.id, l.status]).sort()).toEqual([[11, items[0]!.id, 200], [12, items[1]!.id, 200], [13, items[2]!.id, 200]]);
+  });
+
   it('answers a bad item on its own line and keeps the stream', async () => {
     await device('ST-ITEM');
     const s = await stream();

@@ -58,12 +58,15 @@ export interface RunningIngress {
   httpUrl: string;
 }
 
-/** Starts the built ingress (services/ingress/dist/main.js) as its own process, bound to 127.0.0.1. */
+/**
+ * Starts the built ingress (services/ingress/dist/main.js) as its own process, bound to 127.0.0.1;
+ * `root`: the built tree it comes from (another checkout, to compare builds).
+ */
 export async function startIngressProcess(
-  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000,
+  group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000, root = REPO_ROOT,
 ): Promise<RunningIngress> {
   const [tcpPort, httpPort] = [await freePort(), await freePort()];
-  const child = group.spawnNode(name, join(REPO_ROOT, 'services', 'ingress', 'dist', 'main.js'), [], {
+  const child = group.spawnNode(name, join(root, 'services', 'ingress', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
     INGRESS_TCP_HOST: '127.0.0.1',
     INGRESS_TCP_PORT: String(tcpPort),
