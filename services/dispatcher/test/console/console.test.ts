@@ -259,7 +259,12 @@ describe('operator console in a real browser', () => {
     await page.goto(url('/dead-letters'));
     await page.getByLabel('Device (phyId)').fill('CONSOLE-DEV-3');
     await page.getByRole('button', { name: 'Apply filter' }).click();
-    await page.getByLabel(`Select ${id}`).check();
+    // The unfiltered list may show the row before the filtered one replaces it, and a new list
+    // starts with nothing selected: select until the selection holds.
+    await waitFor(async () => {
+      await page.getByLabel(`Select ${id}`).check();
+      return page.getByRole('button', { name: 'Replay 1 selected' }).isVisible();
+    }, { what: 'the dead letter selected in the filtered list', intervalMs: 200 });
     await screenshot(page, 'dead-letters');
     await page.getByRole('button', { name: 'Replay 1 selected' }).click();
     await page.getByRole('button', { name: 'Confirm: replay 1' }).click();
