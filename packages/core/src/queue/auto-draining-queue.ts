@@ -1,11 +1,9 @@
 import type { OutboundError } from '../errors';
 import { toError } from '../errors';
-import { DrainingQueue, type DrainingQueueOptions, type IdempotencyLookup } from './draining-queue';
+import { DrainingQueue, unfinishedIn, type DrainingQueueOptions, type IdempotencyLookup } from './draining-queue';
 import { ForwardingStore } from './forwarding-store';
 import type { EventPage, ReadEventsOptions } from './events';
-import type { CommandStore, EnqueueResult, LocalClaimer, QueueCounts, StoreEnqueueItem } from './queue';
-
-const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
+import type { CommandStore, EnqueueResult, LocalClaimer, StoreEnqueueItem } from './queue';
 
 /**
  * The new store alone while the old one holds nothing, and a DrainingQueue over both from the
@@ -52,8 +50,7 @@ export class AutoDrainingQueue extends ForwardingStore implements CommandStore {
     if (this.draining) return this.draining.oldPending();
     this.checking ??= (async () => {
       try {
-        const { total } = await this.old.stats();
-        const pending = COUNT_KEYS.reduce((sum, key) => sum + total[key], 0);
+        const { pending } = await unfinishedIn(this.old);
         if (pending > 0 && !this.draining) {
           const oldEventsFrom = await this.old.eventsHead();
           this.draining ??= new DrainingQueue(this.old, this.next, { ...this.options, oldEventsFrom });

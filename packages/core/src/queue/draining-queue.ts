@@ -41,6 +41,12 @@ const CURSOR_NAMES = { first: 'old', second: 'new' };
 const HISTORY_CURSOR_NAMES = { first: 'new', second: 'old' };
 const COUNT_KEYS: Array<keyof QueueCounts> = ['pending', 'inflight', 'delayed', 'waitingForDevice', 'dead'];
 
+/** What a store holds that is not finished (queued, scheduled, backing off, parked, in flight, dead), in all and by kind. */
+export async function unfinishedIn(store: CommandStore): Promise<{ pending: number; total: QueueCounts }> {
+  const { total } = await store.stats();
+  return { pending: COUNT_KEYS.reduce((sum, key) => sum + total[key], 0), total };
+}
+
 /**
  * One store in front of two while a deployment moves from one store layout to another with no
  * downtime: everything the old store holds is delivered from where it is, and new commands go to
@@ -90,8 +96,7 @@ export class DrainingQueue implements CommandStore {
   oldPending(): Promise<number> {
     this.checking ??= (async () => {
       try {
-        const { total } = await this.old.stats();
-        const pending = COUNT_KEYS.reduce((sum, key) => sum + total[key], 0);
+        const { pending, total } = await unfinishedIn(this.old);
         const names = this.options.names ?? { old: 'old', next: 'new' };
         if (pending === 0 && this.pending !== 0) {
           this.options.logger?.info({ upgradeFrom: names.old, layout: names.next }, `upgrade drained: the ${names.old} layout holds no queued, in-flight, parked or dead command; its setting may be removed`);
