@@ -1,6 +1,7 @@
 import { firstDepth, planClaim, type ShardScores } from '../redis/claim-plan';
 import type { ClaimedCommand } from '../queue';
-import { unscored, type ScoredClaimV3 } from './records-v3';
+import { withoutScore } from '../redis/queue-input';
+import type { ScoredClaimV3 } from './records-v3';
 
 /**
  * How long what a shard answered (or a scan of every shard) is trusted without being told of a
@@ -74,7 +75,7 @@ export class ClaimPlannerV3 {
 
   /** Up to `max` commands, best first, from the shards whose best commands they are. */
   async claim(max: number, access: ShardAccess): Promise<ClaimedCommand[]> {
-    if (this.shards === 1) return (await access.claim(0, max)).map(unscored);
+    if (this.shards === 1) return (await access.claim(0, max)).map(withoutScore);
     this.depth = firstDepth(max, this.shards);
     const now = Date.now();
     this.forgetDue(now);
@@ -98,7 +99,7 @@ export class ClaimPlannerV3 {
       // What other shards leased must reach the caller: fail only with nothing taken.
       if (taken.length === 0) throw error;
     }
-    return taken.sort((a, b) => a.score - b.score).map(unscored);
+    return taken.sort((a, b) => a.score - b.score).map(withoutScore);
   }
 
   /**

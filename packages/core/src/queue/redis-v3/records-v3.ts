@@ -239,12 +239,3 @@ function scored(
   return claimed;
 }
 
-/** A scored claim without its score, copied field by field (a rest spread takes V8's generic clone path). */
-export function unscored(c: ScoredClaimV3): ClaimedCommand {
-  const claimed: ClaimedCommand = {
-    id: c.id, phyId: c.phyId, payload: c.payload, priority: c.priority, attempts: c.attempts, maxAttempts: c.maxAttempts,
-    ackTimeoutMs: c.ackTimeoutMs, expiresAt: c.expiresAt, createdAt: c.createdAt, leaseToken: c.leaseToken, leaseExpiresAt: c.leaseExpiresAt,
-  };
-  if (c.traceContext !== undefined) claimed.traceContext = c.traceContext;
-  return claimed;
-}

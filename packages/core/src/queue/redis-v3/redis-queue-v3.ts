@@ -19,7 +19,7 @@ import {
   type StoreEnqueueItem,
   type TransitionResult,
 } from '../queue';
-import { assertPhyId, parseParkedCursor } from '../redis/queue-input';
+import { assertPhyId, parseParkedCursor, withoutScore } from '../redis/queue-input';
 import { classifyRedisError, outcomeUnknown } from '../redis/redis-errors';
 import { eventCommandId } from '../redis/event-log';
 import { RedisStoreBase } from '../redis/redis-store-base';
@@ -29,7 +29,7 @@ import { WakeNotifier } from '../redis/wake-notifier';
 import { StoreError } from '../store-errors';
 import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
-import { parseRecord, toStoredCommandV3, unscored, type ScoredClaimV3 } from './records-v3';
+import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
 import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
 import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
@@ -188,7 +188,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
         }
       }));
     } finally {
-      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(unscored));
+      claim?.settle(claimed.sort((a, b) => a.score - b.score).map(withoutScore));
     }
     return results;
   }
@@ -214,7 +214,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
    * first run claimed and claims nothing more. @internal for the re-run test and the bench.
    */
   async claimShard(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ClaimedCommand[]> {
-    return (await this.claimScored(shard, max, leaseMs, token)).map(unscored);
+    return (await this.claimScored(shard, max, leaseMs, token)).map(withoutScore);
   }
 
   private async claimScored(shard: number, max: number, leaseMs: number, token: string = newToken()): Promise<ScoredClaimV3[]> {

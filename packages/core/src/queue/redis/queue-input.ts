@@ -4,8 +4,16 @@ import type { ClaimedCommand } from '../queue';
 
 /** Checks and cursors both Redis layouts share (redis-queue.ts, redis-v3/). */
 
-/** A claimed command without the line score it was merged by. */
-export function withoutScore({ score: _score, ...claimed }: ClaimedCommand & { score: number }): ClaimedCommand {
+/**
+ * A claimed command without the line score it was merged by, copied field by field (a rest
+ * spread takes V8's generic clone path, once per claimed command).
+ */
+export function withoutScore(c: ClaimedCommand & { score: number }): ClaimedCommand {
+  const claimed: ClaimedCommand = {
+    id: c.id, phyId: c.phyId, payload: c.payload, priority: c.priority, attempts: c.attempts, maxAttempts: c.maxAttempts,
+    ackTimeoutMs: c.ackTimeoutMs, expiresAt: c.expiresAt, createdAt: c.createdAt, leaseToken: c.leaseToken, leaseExpiresAt: c.leaseExpiresAt,
+  };
+  if (c.traceContext !== undefined) claimed.traceContext = c.traceContext;
   return claimed;
 }
 
