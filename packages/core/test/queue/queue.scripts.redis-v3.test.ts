@@ -251,7 +251,8 @@ describe('RedisQueueV3 scripts and layout', () => {
     // a claim token of 16 characters (the store's) and one of 5 (a caller's own): the ack builds
     // the finished form of each its own way, and both must read the same
     const finishedPair = async (q: ValidatedQueue<RedisQueueV3>, s: RedisQueueV3, outcome: 'ok' | 'rejected') => {
-      const input = (phyId: string) => cmd(phyId, { deliverAt: Date.now() - 1_000, traceContext: 'trace-1', priority: 7, payload: Buffer.from('same payload') });
+      const deliverAt = Date.now() - 1_000; // one instant for both, so the records can match
+      const input = (phyId: string) => cmd(phyId, { deliverAt, traceContext: 'trace-1', priority: 7, payload: Buffer.from('same payload') });
       const [a, b] = (await q.enqueueBatch([input(`pair-a-${outcome}`), input(`pair-b-${outcome}`)])) as Array<{ id: string }>;
       const long = await s.claimShard(0, 1, 60_000, 'sixteen-chars-16');
       const short = await s.claimShard(0, 1, 60_000, 'short');
