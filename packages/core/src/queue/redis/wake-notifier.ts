@@ -67,7 +67,16 @@ export class WakeNotifier {
       woken: already,
       wait: async (timeoutMs: number) => {
         if (signal?.aborted) return cancel();
-        const timer = setTimeout(cancel, Math.max(0, timeoutMs));
+        // Ends when the clock reaches the mark, not before: a Node timer counts from the event
+        // loop's cached time, which lags the clock on a busy process, so it can fire early by
+        // Date.now() - and a wait capped at a due time would end before that time has come.
+        const deadline = Date.now() + Math.max(0, timeoutMs);
+        const expire = (): void => {
+          const left = deadline - Date.now();
+          if (left > 0) timer = setTimeout(expire, left);
+          else cancel();
+        };
+        let timer = setTimeout(expire, Math.max(0, timeoutMs));
         const onAbort = (): void => cancel();
         signal?.addEventListener('abort', onAbort, { once: true });
         try {
