@@ -183,29 +183,6 @@ describe('PostgreSQL claim', () => {
     }
   });
 
-  it('frees the devices of an ack in the ack itself, and leaves the other ends to the triggers', async () => {
-    // The triggers' function made to fail: an ack that still called it (a trigger call per
-    // command) would fail; a fail, which leaves freeing to the triggers, must still call it.
-    const q = await fx.queue({ maxInFlightPerDevice: 1 });
-    const schema = `"${q.store.schema}"`;
-    await fx.pool.query(`CREATE OR REPLACE FUNCTION ${schema}.free_busy_device() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'free_busy_device called'; END $$`);
-    const busy = async (phyId: string): Promise<boolean> =>
-      (await fx.pool.query<{ busy: boolean }>(`SELECT busy FROM ${schema}.devices WHERE phy_id = $1`, [phyId])).rows[0]!.busy;
-    const phyIds = ['freed-b', 'freed-a', 'freed-c'];
-    const ids = (await q.enqueueBatch(phyIds.flatMap((p) => [input(p), input(p)]))).map((r) => (r as { id: string }).id);
-    const first = await q.claim({ max: 10, leaseMs: 30_000 });
-    expect(first).toHaveLength(3);
-    for (const phyId of phyIds) expect({ phyId, busy: await busy(phyId) }).toEqual({ phyId, busy: true });
-    const acked = await q.ack(first.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
-    expect(acked.every((r) => r.ok)).toBe(true);
-    for (const phyId of phyIds) expect({ phyId, busy: await busy(phyId) }).toEqual({ phyId, busy: false });
-    const next = await q.claim({ max: 10, leaseMs: 30_000 });
-    expect(next.map((c) => c.id).sort()).toEqual([ids[1], ids[3], ids[5]].sort());
-    // outside the ack's transaction the setting is off again: the triggers fire for a fail
-    await expect(q.fail([{ id: next[0]!.id, leaseToken: next[0]!.leaseToken, error: 'x', retryable: false }])).rejects.toThrow(/free_busy_device called/);
-  });
-
   it('leaves a device with room in the walk: two of three in flight', async () => {
     const q = await fx.queue({ maxInFlightPerDevice: 3 });
     const ids = (await q.enqueueBatch([input('room'), input('room'), input('room'), input('room')])).map((r) => (r as { id: string }).id);

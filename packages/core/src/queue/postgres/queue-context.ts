@@ -29,11 +29,6 @@ export interface QueueContext {
   eventsLogged: () => void;
   /** The global cap's last exact count and when it was read, plus what this process enqueued since (enqueue.ts). */
   pendingCount: { value: number; at: number } | null;
-  /**
-   * Whether the schema has migration 0017 (acks free their busy devices themselves, transitions.ts),
-   * read once per queue; null until the first ack asks.
-   */
-  acksFreeDevices: Promise<boolean> | null;
 }
 
 export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptions): QueueContext {
@@ -57,7 +52,6 @@ export function queueContext(pool: Pool, schema: SchemaName, options: QueueOptio
     workReady: () => undefined,
     eventsLogged: () => undefined,
     pendingCount: null,
-    acksFreeDevices: null,
   };
 }
 

@@ -3,7 +3,6 @@ import { OutboundError } from '../../errors';
 import type { AckItem, FailItem, ReleaseItem, TransitionResult } from '../queue';
 import { arrivals, MERGE_HEAD } from './device-head';
 import { ATTEMPT_ENDED, delivered, logEvents } from './event-log';
-import { schemaVersion } from './migrate';
 import { isUuid, named, type QueueContext } from './queue-context';
 import { withPgRetry } from './retry';
 
@@ -44,9 +43,8 @@ const args = (...params: string[]): string => params.map((p) => `(SELECT ${p})`)
 /**
  * Each input with its command as the statement's snapshot has it: one primary-key probe per input.
  * In device order: the UPDATE below takes them in this order, and a command leaving flight
- * frees its device row in the same order (the ack's `freeing` below; fail, release and acks on a
- * schema before 0017: a row trigger, migrations/0016-busy-devices.sql), the order
- * enqueue_commands() locks device rows in, so the two never wait on each other in a cycle.
+ * frees its device row in the same order (a row trigger, migrations/0016-busy-devices.sql), the
+ * order enqueue_commands() locks device rows in, so the two never wait on each other in a cycle.
  */
 const FOUND = (ctx: QueueContext): string => `
   , found AS (
@@ -77,59 +75,18 @@ const DEVICES_OF = (source: string): string => `d.phy_id = ANY (ARRAY(SELECT phy
 const WAKE = (condition: string): string => `
   , woke AS (SELECT ${condition} AS wake)`;
 
-/**
- * The ack frees the busy devices of the commands it took out of flight itself, one UPDATE for
- * the batch, where the row triggers of migrations/0016-busy-devices.sql run a PL/pgSQL call and an
- * UPDATE of their own per command (measured: ~8 % less server CPU per command end to end of the
- * queue, claim batch 16, 1,000 devices mostly busy). Its input rows set outbound.frees_devices
- * before the first command is updated, which tells those triggers (their WHEN,
- * migrations/0017-ack-frees-device.sql) to leave its rows alone; the setting ends with the ack's
- * transaction. The device rows are locked one at a time in phy_id order (FOR NO KEY UPDATE in a
- * LATERAL over the sorted ids), the order enqueue_commands() locks them in, and the flag is
- * cleared on their newest versions, so what they answer (queued work, not parked) is current.
- */
-const ACK_FREES_DEVICES_MIGRATION = 17;
-
-/** Sets outbound.frees_devices as the input's first row is read, before any command is updated. */
-const FREES_DEVICES = `WHERE set_config('outbound.frees_devices', 'on', true) = 'on'`;
-
-const FREED = (ctx: QueueContext): string => `
-  , freeing AS (
-    SELECT x.phy_id FROM (SELECT DISTINCT phy_id FROM upd ORDER BY phy_id) u
-    CROSS JOIN LATERAL (SELECT d.phy_id FROM ${ctx.devices} d WHERE d.phy_id = u.phy_id AND d.busy FOR NO KEY UPDATE) x
-  ), freed AS (
-    UPDATE ${ctx.devices} d SET busy = false
-    FROM freeing f WHERE d.phy_id = f.phy_id AND ${DEVICES_OF('freeing')}
-    RETURNING d.queued > 0 AND NOT d.offline AS ready
-  )`;
-
-/** Migration 0017 on the schema (read once per queue): before it, the triggers free every device and the ack must leave them to it. */
-function acksFreeDevices(ctx: QueueContext): Promise<boolean> {
-  ctx.acksFreeDevices ??= schemaVersion(ctx.pool, ctx.schema.name).then(
-    (version) => version >= ACK_FREES_DEVICES_MIGRATION,
-    (error: unknown) => {
-      ctx.acksFreeDevices = null; // asked again by the next ack
-      throw error;
-    },
-  );
-  return ctx.acksFreeDevices;
-}
-
 export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<TransitionResult[]> {
-  const frees = await acksFreeDevices(ctx);
-  const hasWork = `EXISTS (SELECT 1 FROM upd u CROSS JOIN LATERAL (
-                     SELECT 1 FROM ${ctx.devices} d WHERE d.phy_id = u.phy_id AND d.queued > 0 AND NOT d.offline LIMIT 1) x)`;
   return run(ctx, 'ack', items, (valid) => ({
     sql: `WITH input AS (
             SELECT * FROM unnest(${args('$1::uuid[]', '$2::uuid[]', '$3::text[]', '$4::bytea[]', '$5::text[]')}) WITH ORDINALITY AS t(id, token, outcome, result, replica, ord)
-            ${frees ? FREES_DEVICES : ''}
           )${FOUND(ctx)}, upd AS (
             UPDATE ${ctx.commands} c
             SET status = CASE WHEN i.outcome = 'ok' THEN 'acked' ELSE 'rejected' END,
                 result = i.result, lease_expires_at = NULL, finished_at = now(), updated_at = now()
             ${HELD}
             RETURNING c.id, c.phy_id, c.status, c.attempts, i.replica, i.ord
-          )${frees ? `${FREED(ctx)}${WAKE(`EXISTS (SELECT 1 FROM freed WHERE ready) OR ${hasWork}`)}` : WAKE(hasWork)}
+          )${WAKE(`EXISTS (SELECT 1 FROM upd u CROSS JOIN LATERAL (
+                     SELECT 1 FROM ${ctx.devices} d WHERE d.phy_id = u.phy_id AND d.queued > 0 AND NOT d.offline LIMIT 1) x)`)}
           ${logEvents(ctx, [
             delivered('upd', 'ord'),
             {
