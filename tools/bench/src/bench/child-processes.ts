@@ -144,8 +144,56 @@ export function cpuSecondsOfCommand(comm: string): number {
   return total;
 }
 
+/** The fields of /proc/<pid>/stat after the command name (the first is the state, field 3), or null when it is gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+function commandName(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /**
- * CPU use of named processes over a stretch of time, as a share of one core. `commands` names
+ * The postmaster of a PostgreSQL backend (pg_backend_pid()) when the server runs on this host,
+ * else null (a remote server's pid may name an unrelated process here: both must be postgres).
+ */
+export function localPostmaster(backendPid: number): number | null {
+  const fields = commandName(backendPid) === 'postgres' ? statFields(backendPid) : null;
+  const parent = fields ? Number(fields[1]) : null;
+  return parent !== null && commandName(parent) === 'postgres' ? parent : null;
+}
+
+/**
+ * CPU seconds of a process and of every child it started, ended ones included: its own time,
+ * what its children that ended and were reaped used (cutime, cstime), and what its live children
+ * used so far. For a PostgreSQL postmaster: the whole server (every backend, autovacuum, the WAL
+ * writer), however many connections came and went, and nothing of another server on the host.
+ */
+export function cpuSecondsOfTree(pid: number): number {
+  const root = statFields(pid);
+  if (!root) return NaN;
+  let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (fields && Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / 100;
+}
+
+/**
+ * CPU use of named processes over a stretch of time, as a share of one core. `trees` names
+ * process trees by their root (label → pid, cpuSecondsOfTree), e.g. a PostgreSQL server by its
+ * postmaster. `commands` names
  * groups of processes by command name (label → comm), e.g. `{ postgres: 'postgres' }` for the
  * database server's processes, which the bench did not start (a backend that exits meanwhile
  * takes its time with it: pooled connections stay for the run).
@@ -154,7 +202,11 @@ export class CpuMeter {
   private readonly start = new Map<string, number>();
   private startedAt = 0;
 
-  constructor(private readonly pids: Record<string, number>, private readonly commands: Record<string, string> = {}) {}
+  constructor(
+    private readonly pids: Record<string, number>,
+    private readonly commands: Record<string, string> = {},
+    private readonly trees: Record<string, number> = {},
+  ) {}
 
   begin(): void {
     this.startedAt = Date.now();
@@ -180,6 +232,7 @@ export class CpuMeter {
     return [
       ...Object.entries(this.pids).map(([name, pid]): [string, number] => [name, cpuSeconds(pid)]),
       ...Object.entries(this.commands).map(([name, comm]): [string, number] => [name, cpuSecondsOfCommand(comm)]),
+      ...Object.entries(this.trees).map(([name, pid]): [string, number] => [name, cpuSecondsOfTree(pid)]),
     ];
   }
 }

@@ -1,7 +1,7 @@
 import { createPgPool, createRedisClient, PostgresQueue, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type RedisLayout } from '@outbound/core';
 import { percentiles, readAckLatencies, type LatencyStats } from './ack-latency';
 import { freshPgDatabase, startBenchRedis } from './bench-stores';
-import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
+import { ChildGroup, CpuMeter, localPostmaster, REPO_ROOT, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
 import { epochMs, LoadGenerator } from './load-generator';
 import { hopSnapshot, hopSplit, loopDelay, scrape, type HopStats, type LoopDelay } from './service-metrics';
@@ -85,6 +85,11 @@ interface Stack {
   ingressUrl: string;
   fleet: FleetProcess;
   pids: Record<string, number>;
+  /**
+   * The postmaster of the bench's PostgreSQL when it runs on this host (its CPU is the server's
+   * tree, cpuSecondsOfTree), else null: then every process named postgres on the host is counted.
+   */
+  pgServerPid: number | null;
   /** Per-hop timing asked for the latency steps (BENCH_HOP_TIMING, on unless 0). */
   hopTiming: boolean;
   /** Replaces the dispatcher by one with per-hop timing `on` (apiUrl and pids follow). */
@@ -113,22 +118,27 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
     pg = await freshPgDatabase('outbound_bench_e2e');
     stores.pgUrl = pg.url;
   }
-  const ingress = await startIngressProcess(group, `${options.backend}-ingress`, stores, {}, prof('ingress'));
+  // BENCH_SERVICES_ROOT: ingress and dispatcher from another built checkout (the same harness and meters for two builds)
+  const root = process.env.BENCH_SERVICES_ROOT ?? REPO_ROOT;
+  const ingress = await startIngressProcess(group, `${options.backend}-ingress`, stores, {}, prof('ingress'), 30_000, root);
   // Per-hop timing (clock reads, histogram observations and longer answer lines per command) is
   // off in production: the saturation phase runs without it, so its CPU per command is what a
   // deployment pays; the latency steps then get a dispatcher with it on (BENCH_HOP_TIMING=0: never).
   const hopTiming = process.env.BENCH_HOP_TIMING !== '0';
   const layout = options.backend === 'redis' ? { QUEUE_REDIS_LAYOUT: options.redisLayout } : {};
   const dispatcherName = `${options.backend}-dispatcher`;
-  const dispatcher = await startDispatcherProcess(group, dispatcherName, stores, { DISPATCHER_HOP_TIMING: 'false', ...layout }, prof('dispatcher'));
+  const dispatcher = await startDispatcherProcess(group, dispatcherName, stores, { DISPATCHER_HOP_TIMING: 'false', ...layout }, prof('dispatcher'), 30_000, root);
   const fleet = new FleetProcess(group, `${options.backend}-fleet`, {
     host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: options.devices, idPrefix: 'DEV',
   }, prof('fleet'));
   await fleet.waitConnected();
   let queue: CommandQueue;
   let closeStore: () => Promise<void>;
+  let pgServerPid: number | null = null;
   if (pg) {
     const pool = createPgPool({ url: pg.url, max: 16, applicationName: 'outbound-bench-reader' });
+    const backend = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    pgServerPid = localPostmaster(backend);
     queue = new ValidatedQueue(new PostgresQueue(pool, { prefix: PREFIX }));
     closeStore = async () => {
       await queue.close();
@@ -153,11 +163,11 @@ async function startStackIn(group: ChildGroup, options: E2eOptions): Promise<Sta
     return out;
   };
   const stack: Stack = {
-    group, queue, apiUrl: dispatcher.apiUrl, ingressUrl: ingress.httpUrl, fleet, commandStats, hopTiming,
+    group, queue, apiUrl: dispatcher.apiUrl, ingressUrl: ingress.httpUrl, fleet, commandStats, hopTiming, pgServerPid,
     pids: { redis: redis.pid, ingress: ingress.pid, dispatcher: dispatcher.pid, devices: fleet.pid, producer: process.pid },
     async restartDispatcher(on: boolean) {
       await group.stop(dispatcherName, 20_000);
-      const next = await startDispatcherProcess(group, dispatcherName, stores, { DISPATCHER_HOP_TIMING: String(on), ...layout }, prof(on ? 'dispatcher-hops' : 'dispatcher'));
+      const next = await startDispatcherProcess(group, dispatcherName, stores, { DISPATCHER_HOP_TIMING: String(on), ...layout }, prof(on ? 'dispatcher-hops' : 'dispatcher'), 30_000, root);
       stack.apiUrl = next.apiUrl;
       stack.pids.dispatcher = next.pid;
     },
@@ -227,7 +237,10 @@ export async function runEndToEnd(options: E2eOptions): Promise<E2eResult> {
     // Highest sustained throughput: closed loop with a bounded backlog, steady window = the last 75%.
     options.log(`  ${options.backend}: saturating for ${options.saturationSeconds} s`);
     const base = { duplicates: stack.fleet.counters.duplicates };
-    const cpu = new CpuMeter(stack.pids, options.backend === 'postgres' ? { postgres: 'postgres' } : {});
+    // PostgreSQL: the bench's server only (its postmaster's tree), not another server on a shared host
+    const cpu = options.backend !== 'postgres' ? new CpuMeter(stack.pids)
+      : stack.pgServerPid !== null ? new CpuMeter(stack.pids, {}, { postgres: stack.pgServerPid })
+      : new CpuMeter(stack.pids, { postgres: 'postgres' });
     let steady: { at: number; acked: number } | undefined;
     let statsBefore: Promise<Map<string, { calls: number; usec: number }>> | undefined;
     const marker = setTimeout(() => {
