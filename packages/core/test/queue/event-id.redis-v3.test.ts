@@ -39,7 +39,7 @@ return out`;
     ['14-digit ms (general path)', '12345678901234-5'],
     ['zero (general path)', '0-1'],
   ])('%s: %s', async (_, sid) => {
-    const [[ms, seq, packed]] = (await client.evalBuffer(script, 1, 'test:event-id:', sid)) as Array<[Buffer, Buffer, Buffer]>;
+    const [[ms, seq, packed]] = (await client.callBuffer('EVAL', script, 1, 'test:event-id:', sid)) as Array<[Buffer, Buffer, Buffer]>;
     const [wantMs, wantSeq] = sid.split('-').map(Number) as [number, number];
     expect([Number(String(ms)), Number(String(seq))]).toEqual([wantMs, wantSeq]);
     const want = Buffer.alloc(10);
