@@ -21,11 +21,13 @@
  * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
  * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
  * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
- * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate),
+ * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate; an
+ * Outbound layout's run leaves two: callgrind.<impl>.out.1 up to the end of its enqueues, and
+ * callgrind.<impl>.out its claims and acks),
  * BENCH_CALLGRIND_ONLY (a redis-server function, e.g. fcallCommand: count only inside it),
  * BENCH_CALLS=1 (each run also prints its calls per command by command type, on stderr).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,8 +161,11 @@ async function drain(queue: CommandQueue, batch: number): Promise<number> {
   }
 }
 
-/** One run of enqueue + claim + ack of COMMANDS, measured from the server. */
-async function runOnce(url: string, impl: Impl, batch: number, commands = COMMANDS): Promise<Cost> {
+/**
+ * One run of enqueue + claim + ack of COMMANDS, measured from the server. afterEnqueue: called
+ * between the enqueues and the drain (an Outbound layout's run only).
+ */
+async function runOnce(url: string, impl: Impl, batch: number, commands = COMMANDS, afterEnqueue?: () => void): Promise<Cost> {
   const client = createRedisClient({ url });
   try {
     await client.config('RESETSTAT');
@@ -181,6 +186,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       const all = inputs(commands, 32);
       for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
       if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} enqueue, ${SHARDS} shards:`, await callsByType(client), commands);
+      afterEnqueue?.();
       const done = await drain(queue, batch);
       if (done !== commands) throw new Error(`${impl}: claimed ${done} of ${commands}`);
       await measure();
@@ -240,21 +246,29 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
     client.disconnect();
   }
 }
-/** Instructions redis-server ran per command under callgrind, less an idle server's start and stop. */
-async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<{ instructions: number; calls: number }> {
+/**
+ * Instructions redis-server ran per command under callgrind (start and stop included: the
+ * caller subtracts an idle server's), and for an Outbound layout the part of them its drain
+ * (claim + ack) ran: callgrind_control dumps the counts once the enqueues are done.
+ */
+async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<{ instructions: number; drain: number | null; calls: number }> {
   const toggle = CALLGRIND_ONLY ? [`--toggle-collect=${CALLGRIND_ONLY}`] : [];
   const server = await startRedis(['valgrind', '--tool=callgrind', ...toggle, '--callgrind-out-file=callgrind.out']);
-  const cost = impl !== 'idle' ? await runOnce(server.url, impl, CALLGRIND_BATCH, commands) : undefined;
+  const dumpEnqueued = impl === 'idle' || impl === 'bullmq' ? undefined : () => execFileSync('callgrind_control', ['--dump=enqueued', String(server.child.pid)], { stdio: 'ignore' });
+  const cost = impl !== 'idle' ? await runOnce(server.url, impl, CALLGRIND_BATCH, commands, dumpEnqueued) : undefined;
   const client = createRedisClient({ url: server.url });
   client.on('error', () => undefined);
   await client.shutdown('NOSAVE').catch(() => undefined);
   client.disconnect();
   await server.exited;
-  const file = readdirSync(server.dir).find((f) => f.startsWith('callgrind.out'))!;
-  const total = Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN);
-  if (process.env.BENCH_CALLGRIND_KEEP) copyFileSync(join(server.dir, file), join(process.env.BENCH_CALLGRIND_KEEP, `callgrind.${impl}.out`));
+  // callgrind.out: from the dump to the end (the drain and the stop), or the whole run without one; callgrind.out.1: up to the dump
+  const files = readdirSync(server.dir).filter((f) => f.startsWith('callgrind.out')).sort();
+  const totals = files.map((file) => Number(/^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(server.dir, file), 'utf8'))?.[1] ?? NaN));
+  const total = totals.reduce((a, b) => a + b, 0);
+  if (process.env.BENCH_CALLGRIND_KEEP) for (const file of files) copyFileSync(join(server.dir, file), join(process.env.BENCH_CALLGRIND_KEEP, file.replace('callgrind.out', `callgrind.${impl}.out`)));
   rmSync(server.dir, { recursive: true, force: true });
-  return { instructions: impl === 'idle' ? total : total / commands, calls: cost?.callsPerCmd ?? 0 };
+  const drain = files.length === 2 ? totals[0]! / commands : null;
+  return { instructions: impl === 'idle' ? total : total / commands, drain, calls: cost?.callsPerCmd ?? 0 };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -304,12 +318,16 @@ async function main(): Promise<void> {
   if (sections.includes('callgrind')) {
     const commands = Number(process.env.BENCH_CALLGRIND_COMMANDS ?? 5_000);
     const idle = CALLGRIND_ONLY ? 0 : (await callgrindPerCommand('idle', commands)).instructions;
-    console.log(`\n| implementation (batch ${CALLGRIND_BATCH}, ${SHARDS} shards, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command | Redis calls / command |`);
-    console.log('|---|---:|---:|');
+    console.log(
+      `\n| implementation (batch ${CALLGRIND_BATCH}, ${SHARDS} shards, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command | of which enqueue | of which claim + ack | Redis calls / command |`,
+    );
+    console.log('|---|---:|---:|---:|---:|');
     for (const impl of IMPLS) {
       const measured = await callgrindPerCommand(impl, commands);
       const perCmd = measured.instructions - idle / commands;
-      console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} | ${fmt(measured.calls, 1)} |`);
+      // the enqueue part carries the server's start and stop, less the idle server's
+      const split = measured.drain === null ? ['-', '-'] : [fmt(perCmd - measured.drain), fmt(measured.drain)];
+      console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} | ${split[0]} | ${split[1]} | ${fmt(measured.calls, 1)} |`);
     }
   }
 }

@@ -38,7 +38,11 @@ local bucketOfMinute = {}
 -- characters: a claim's token has 16), H+lastError, I4+payload, then the event ids ('c0' packs
 -- a whole string).
 local COMPACT_HEAD = '>BBI4I6I6I6c5I4c0c0Bc8Hc0I4c0'
-local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events)
+-- The same with the record's event entry ids ('c0') and this call's one entry id (I6 ms, I4
+-- seq) packed at its end: no string of its own and no concatenation.
+local COMPACT_EVENT, COMPACT_RESULT_EVENT = COMPACT_HEAD .. 'c0I6I4', COMPACT_HEAD .. 'I4c0c0I6I4'
+-- events: the entry ids this call logged for the command, packed; or evMs and evSeq: its one entry's id.
+local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events, evMs, evSeq)
   local minute = ssub(id, 5, 12)
   local bucket = bucketOfMinute[minute]
   if not bucket then
@@ -61,7 +65,15 @@ local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt
   if status == REJECTED then err = 'rejected by the device' end
   local deliverPart = flags % 4 >= 2 and spack('>I6', (sunpack('>d', rec, 60))) or ''
   local compact
-  if result then
+  if evMs then
+    if result then
+      compact = spack(COMPACT_RESULT_EVENT, flags + HAS_RESULT, status, attempt, updatedAt, created, expires, head, ackTimeout,
+        ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload, #result, result, ssub(rec, pos), evMs, evSeq)
+    else
+      compact = spack(COMPACT_EVENT, flags, status, attempt, updatedAt, created, expires, head, ackTimeout,
+        ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload, ssub(rec, pos), evMs, evSeq)
+    end
+  elseif result then
     compact = spack(COMPACT_HEAD .. 'I4c0', flags + HAS_RESULT, status, attempt, updatedAt, created, expires, head, ackTimeout,
       ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload, #result, result) .. ssub(rec, pos) .. events
   else
@@ -102,14 +114,14 @@ for i = 1, n do
       local result = outcome < 97 and ssub(ARGV[b + 3], 2) or nil -- 'A' 'J': with a result
       if taken and #token >= 8 then
         -- one entry for delivered and acked: an acked entry carrying the replica (includes/v3.lua)
-        local events
         if status == ACKED then
-          events = packEventId(appendEvent('a', cid, phyId, attemptText, replica, ''))
+          local evMs, evSeq = eventIdParts(appendEvent('a', cid, phyId, attemptText, replica, ''))
+          finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, nil, evMs, evSeq)
         else
-          events = replica ~= '' and packEventId(appendEvent('d', cid, phyId, attemptText, replica, '')) or ''
+          local events = replica ~= '' and packEventId(appendEvent('d', cid, phyId, attemptText, replica, '')) or ''
           events = events .. packEventId(appendEvent('j', cid, phyId, attemptText, 'rejected by the device', ''))
+          finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events)
         end
-        finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt, created, expires, head, ackTimeout, token, result, events)
       else
         if status == ACKED then
           commandEvent('a', id, phyId, attemptText, replica ~= '' and { 'r', replica } or nil, cid)

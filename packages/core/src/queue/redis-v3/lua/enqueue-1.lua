@@ -85,9 +85,9 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
-      local event = packEventId(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
-      local rec = spack('>BBI4dddd', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score)
-        .. fixed .. tail .. spack('>I4', #payload) .. payload .. event
+      -- the record in one pack, its queued entry's id (I6 ms, I4 seq) last
+      local evMs, evSeq = eventIdParts(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
+      local rec = spack('>BBI4ddddc0c0I4c0I6I4', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score, fixed, tail, #payload, payload, evMs, evSeq)
       rcall('SET', key, rec)
       d.pending = d.pending + 1
       meta.size = meta.size + 1
