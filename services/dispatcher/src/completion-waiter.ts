@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { TERMINAL_STATUSES, type StoredCommand } from '@outbound/core';
 
 /**
@@ -7,15 +6,19 @@ import { TERMINAL_STATUSES, type StoredCommand } from '@outbound/core';
  * the store on a backoff from 20 ms to 250 ms, so a waiter costs at most ~4 reads per second.
  */
 export class CompletionWaiter {
-  private readonly events = new EventEmitter();
+  /**
+   * The waits sleeping now, by command id. The dispatch loop notifies every command it finishes,
+   * and almost none has a waiter: with none at all, notify returns before even looking the id up
+   * (an EventEmitter keyed by id cost a string-keyed property lookup per finished command).
+   */
+  private readonly sleeping = new Map<string, Set<() => void>>();
   private readonly closing = new AbortController();
 
-  constructor() {
-    this.events.setMaxListeners(0);
-  }
-
   notify(id: string): void {
-    this.events.emit(id);
+    if (this.sleeping.size === 0) return;
+    const wakes = this.sleeping.get(id);
+    if (!wakes) return;
+    for (const wake of [...wakes]) wake();
   }
 
   /** Ends every wait now (shutdown): each answers the state it last read. */
@@ -44,13 +47,16 @@ export class CompletionWaiter {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.events.off(id, done);
+        const wakes = this.sleeping.get(id);
+        if (wakes?.delete(done) && wakes.size === 0) this.sleeping.delete(id);
         signal?.removeEventListener('abort', done);
         this.closing.signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.events.on(id, done);
+      const wakes = this.sleeping.get(id);
+      if (wakes) wakes.add(done);
+      else this.sleeping.set(id, new Set([done]));
       signal?.addEventListener('abort', done);
       this.closing.signal.addEventListener('abort', done);
     });

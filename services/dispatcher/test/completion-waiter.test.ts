@@ -75,6 +75,35 @@ describe('CompletionWaiter (real Redis queue)', () => {
     expect(reads - before).toBeLessThanOrEqual(1);
   });
 
+  it('wakes every wait on the command with one notify, at once, and none after', async () => {
+    const { id } = await queue.enqueue(input('CW-TWO'));
+    const [c] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    const queued = await queue.get(id);
+    await queue.ack([{ id, leaseToken: c!.leaseToken, outcome: 'ok' }]);
+    // The waits see the store as it was before the ack until `recorded`: only a wake makes them read the outcome.
+    let recorded = false;
+    const stale = () => {
+      reads++;
+      return recorded ? queue.get(id) : Promise.resolve(queued);
+    };
+    const first = waiter.waitForTerminal(id, 30_000, stale);
+    await waitFor(() => reads >= 3, { what: 'the first wait to back off' });
+    const second = waiter.waitForTerminal(id, 30_000, stale);
+    await waitFor(() => reads >= 10, { what: 'both waits to back off' });
+    recorded = true;
+    const before = reads;
+    waiter.notify(id);
+    await Promise.resolve();
+    await Promise.resolve();
+    // Both woke and read before any timer could run.
+    expect(reads - before).toBe(2);
+    expect(await Promise.all([first, second])).toMatchObject([{ id, status: 'acked' }, { id, status: 'acked' }]);
+    // Nothing waits on it any more: a second notify wakes nothing.
+    waiter.notify(id);
+    await Promise.resolve();
+    expect(reads - before).toBe(2);
+  });
+
   it('ends the wait when the caller hangs up (abort) or the service closes, with the last state', async () => {
     const { id } = await queue.enqueue(input('CW-ABORT'));
     const hangUp = new AbortController();
