@@ -100,6 +100,9 @@ async function main(): Promise<void> {
   }
 }
 
+// Interrupted: exit, so the child group's exit hook kills what it started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().catch((error) => {
   console.error(error);
   process.exit(1);
