@@ -17,12 +17,14 @@ import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreU
  * section's steps (hop timing on). Prints each run's p50 / p99 and hop p50s, then the median per
  * build and rate and this/base.
  *
- * Env: BENCH_BASE, BENCH_RATES (default `50,1000`), BENCH_STEP_SECONDS (3), BENCH_PAIRS (3).
+ * Env: BENCH_BASE, BENCH_RATES (default `50,1000`), BENCH_STEP_SECONDS (3), BENCH_PAIRS (3),
+ * BENCH_PROFILE=<dir> (`--cpu-prof` of each dispatcher, one profile per run).
  */
 const BASE = process.env.BENCH_BASE;
 const RATES = (process.env.BENCH_RATES ?? '50,1000').split(',').map(Number).filter((r) => r > 0);
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
+const PROFILE = process.env.BENCH_PROFILE;
 const PREFIX = 'lat';
 const DEVICES = 1_000;
 
@@ -63,8 +65,9 @@ async function main(): Promise<void> {
     const order: typeof trees = [];
     for (let i = 0; i < PAIRS; i++) order.push(...(i % 2 === 0 ? trees : [...trees].reverse()));
     const runs: Run[] = [];
-    for (const tree of order) {
-      const dispatcher = await startDispatcherProcess(group, `lat-dispatcher-${tree.name}`, stores, { DISPATCHER_HOP_TIMING: 'true', QUEUE_REDIS_LAYOUT: 'v3' }, [], 30_000, tree.root);
+    for (const [run, tree] of order.entries()) {
+      const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=dispatcher-${tree.name}-${run}.cpuprofile`] : [];
+      const dispatcher = await startDispatcherProcess(group, `lat-dispatcher-${tree.name}`, stores, { DISPATCHER_HOP_TIMING: 'true', QUEUE_REDIS_LAYOUT: 'v3' }, prof, 30_000, tree.root);
       const producer = new LoadGenerator({ apiUrl: dispatcher.apiUrl, phyIds });
       try {
         expected += (await producer.openLoop(2_000, 1)).ids.length;
