@@ -18,7 +18,8 @@ import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreU
  * build and rate and this/base.
  *
  * Env: BENCH_BASE, BENCH_RATES (default `50,1000`), BENCH_STEP_SECONDS (3), BENCH_PAIRS (3),
- * BENCH_PROFILE=<dir> (`--cpu-prof` of each dispatcher, one profile per run).
+ * BENCH_PROFILE=<dir> (`--cpu-prof` of each dispatcher, one profile per run), BENCH_THIS (the tree
+ * run as "this", default the one this script belongs to: BENCH_THIS=BENCH_BASE measures the noise).
  */
 const BASE = process.env.BENCH_BASE;
 const RATES = (process.env.BENCH_RATES ?? '50,1000').split(',').map(Number).filter((r) => r > 0);
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
     let expected = 0;
     const drained = () => waitUntil(`${expected} ACKs at the devices`, 60_000, async () => fleet.counters.applied >= expected);
 
-    const trees: Array<{ name: string; root: string }> = [{ name: 'this', root: REPO_ROOT }];
+    const trees: Array<{ name: string; root: string }> = [{ name: 'this', root: process.env.BENCH_THIS ?? REPO_ROOT }];
     if (BASE) trees.unshift({ name: 'base', root: BASE });
     const order: typeof trees = [];
     for (let i = 0; i < PAIRS; i++) order.push(...(i % 2 === 0 ? trees : [...trees].reverse()));
