@@ -153,9 +153,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const heartbeat = new DispatcherHeartbeat({ registry, logger: logger.child({ component: 'dispatcher-heartbeat' }) }, config.liveness);
   await heartbeat.start();
 
-  // Nagle off, as Node's own default and the ingress: an answer written in pieces (an event
-  // stream's lines, a long poll's) must not wait for the caller's ACK of the piece before.
-  const server = createLimitedServer(app, config.http, { noDelay: true });
+  const server = createLimitedServer(app, config.http);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
