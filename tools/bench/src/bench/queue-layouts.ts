@@ -30,7 +30,8 @@
  * and the Redis CPU of its enqueue and of its claim + ack apart, user and system time apart),
  * BENCH_DRAIN=overlap (an Outbound layout's ack goes out with the next claim instead of before
  * it: a probe of what one round trip fewer per command is worth; BullMQ's worker fetches its
- * next job in the call that completes the last one).
+ * next job in the call that completes the last one) or one-write (the same, both calls in one
+ * socket write: one server wake-up for the two).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -176,8 +177,8 @@ function makeQueue(impl: Exclude<Impl, 'bullmq'>, client: RedisClient, prefix: s
   return new ValidatedQueue(new RedisQueueV3(client, { ...options, functions: impl === 'v3' }));
 }
 
-async function drain(queue: CommandQueue, batch: number): Promise<number> {
-  if (process.env.BENCH_DRAIN === 'overlap') return drainOverlapped(queue, batch);
+async function drain(queue: CommandQueue, batch: number, client?: RedisClient): Promise<number> {
+  if (process.env.BENCH_DRAIN === 'overlap' || process.env.BENCH_DRAIN === 'one-write') return drainOverlapped(queue, batch, process.env.BENCH_DRAIN === 'one-write' ? client : undefined);
   let done = 0;
   for (;;) {
     const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
@@ -188,13 +189,20 @@ async function drain(queue: CommandQueue, batch: number): Promise<number> {
   }
 }
 
-/** BENCH_DRAIN=overlap: each ack goes out with the next claim, not before it (a probe of what one round trip fewer per command is worth). */
-async function drainOverlapped(queue: CommandQueue, batch: number): Promise<number> {
+/**
+ * BENCH_DRAIN=overlap: each ack goes out with the next claim, not before it (a probe of what one
+ * round trip fewer per command is worth); one-write: the same, with both calls in one socket write.
+ */
+async function drainOverlapped(queue: CommandQueue, batch: number, corked?: RedisClient): Promise<number> {
   let done = 0;
   let claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
   while (claimed.length > 0) {
     const acks = claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' }));
     done += claimed.length;
+    // one-write: the socket corked until the calls of this turn are all written (one wake-up of the server for both)
+    const socket = corked && 'stream' in corked ? corked.stream : undefined;
+    socket?.cork();
+    if (socket) setImmediate(() => socket.uncork());
     const [, next] = await Promise.all([queue.ack(acks), queue.claim({ max: batch, leaseMs: 60_000 })]);
     claimed = next;
   }
@@ -249,7 +257,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} enqueue, ${SHARDS} shards:`, await callsByType(client), commands);
       await phaseEnd('enqueue');
       afterEnqueue?.();
-      const done = await drain(queue, batch);
+      const done = await drain(queue, batch, client);
       if (done !== commands) throw new Error(`${impl}: claimed ${done} of ${commands}`);
       await phaseEnd('claim + ack');
       await measure();
