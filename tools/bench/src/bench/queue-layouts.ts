@@ -25,7 +25,13 @@
  * Outbound layout's run leaves two: callgrind.<impl>.out.1 up to the end of its enqueues, and
  * callgrind.<impl>.out its claims and acks),
  * BENCH_CALLGRIND_ONLY (a redis-server function, e.g. fcallCommand: count only inside it),
- * BENCH_CALLS=1 (each run also prints its calls per command by command type, on stderr).
+ * BENCH_CALLS=1 (each run also prints, on stderr, its calls per command by command type, the
+ * requests per command the clients sent (scripts: one round trip and one server wake-up each),
+ * and the Redis CPU of its enqueue and of its claim + ack apart, user and system time apart),
+ * BENCH_DRAIN=overlap (an Outbound layout's ack goes out with the next claim instead of before
+ * it: a probe of what one round trip fewer per command is worth; BullMQ's worker fetches its
+ * next job in the call that completes the last one) or one-write (the same, both calls in one
+ * socket write: one server wake-up for the two).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -95,9 +101,22 @@ async function info(client: RedisClient, section: string): Promise<string> {
 }
 
 async function cpuSeconds(client: RedisClient): Promise<number> {
+  const { user, sys } = await cpuSplit(client);
+  return user + sys;
+}
+
+async function cpuSplit(client: RedisClient): Promise<{ user: number; sys: number }> {
   const text = await info(client, 'cpu');
   const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  return { user: field('used_cpu_user'), sys: field('used_cpu_sys') };
+}
+
+/** BENCH_CALLS=1: Redis CPU µs per command of one phase (enqueue or claim + ack), user and system apart. */
+async function printPhaseCpu(label: string, client: RedisClient, from: { user: number; sys: number }, commands: number): Promise<{ user: number; sys: number }> {
+  const now = await cpuSplit(client);
+  const us = (s: number) => fmt((s * 1e6) / commands, 1);
+  console.error(`${label} Redis CPU µs / command: user ${us(now.user - from.user)}, sys ${us(now.sys - from.sys)}`);
+  return now;
 }
 
 /** Commands Redis ran since the last CONFIG RESETSTAT by type, scripts' own calls included, wrappers and the bench's probes not. */
@@ -117,6 +136,14 @@ async function callsByType(client: RedisClient): Promise<Map<string, number>> {
 function printCallsByType(label: string, byType: Map<string, number>, commands: number): void {
   const parts = [...byType].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${fmt(n / commands, 2)}`);
   console.error(`${label} calls / command by type: ${parts.join(', ')}`);
+}
+
+/** BENCH_CALLS=1: the requests the clients sent per command (scripts and plain commands), by type: the round-trip side of the cost. */
+async function printRequests(label: string, client: RedisClient, commands: number): Promise<void> {
+  const text = await info(client, 'commandstats');
+  const parts: string[] = [];
+  for (const match of text.matchAll(/^cmdstat_(eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro|bzpopmin|bzpopmax|blmove|brpoplpush|publish):calls=(\d+)/gm)) parts.push(`${match[1]} ${fmt(Number(match[2]) / commands, 2)}`);
+  console.error(`${label} requests / command: ${parts.join(', ')}`);
 }
 
 async function usedMemory(client: RedisClient): Promise<number> {
@@ -150,7 +177,8 @@ function makeQueue(impl: Exclude<Impl, 'bullmq'>, client: RedisClient, prefix: s
   return new ValidatedQueue(new RedisQueueV3(client, { ...options, functions: impl === 'v3' }));
 }
 
-async function drain(queue: CommandQueue, batch: number): Promise<number> {
+async function drain(queue: CommandQueue, batch: number, client?: RedisClient): Promise<number> {
+  if (process.env.BENCH_DRAIN === 'overlap' || process.env.BENCH_DRAIN === 'one-write') return drainOverlapped(queue, batch, process.env.BENCH_DRAIN === 'one-write' ? client : undefined);
   let done = 0;
   for (;;) {
     const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
@@ -162,6 +190,31 @@ async function drain(queue: CommandQueue, batch: number): Promise<number> {
 }
 
 /**
+ * BENCH_DRAIN=overlap: each ack goes out with the next claim, not before it (a probe of what one
+ * round trip fewer per command is worth); one-write: the same, with both calls in one socket write.
+ */
+async function drainOverlapped(queue: CommandQueue, batch: number, corked?: RedisClient): Promise<number> {
+  let done = 0;
+  let claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
+  while (claimed.length > 0) {
+    const acks = claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' }));
+    done += claimed.length;
+    // one-write: the socket corked until the calls of this turn are all written (one wake-up of the server for both)
+    const socket = corked && 'stream' in corked ? corked.stream : undefined;
+    socket?.cork();
+    if (socket) setImmediate(() => socket.uncork());
+    const [, next] = await Promise.all([queue.ack(acks), queue.claim({ max: batch, leaseMs: 60_000 })]);
+    claimed = next;
+  }
+  // the last claims may have come back short while acks were on their way
+  for (let more = await queue.claim({ max: batch, leaseMs: 60_000 }); more.length > 0; more = await queue.claim({ max: batch, leaseMs: 60_000 })) {
+    await queue.ack(more.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' })));
+    done += more.length;
+  }
+  return done;
+}
+
+/**
  * One run of enqueue + claim + ack of COMMANDS, measured from the server. afterEnqueue: called
  * between the enqueues and the drain (an Outbound layout's run only).
  */
@@ -170,6 +223,10 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
   try {
     await client.config('RESETSTAT');
     const cpuBefore = await cpuSeconds(client);
+    const phases = process.env.BENCH_CALLS === '1' ? { at: await cpuSplit(client) } : null;
+    const phaseEnd = async (phase: string) => {
+      if (phases) phases.at = await printPhaseCpu(`${impl} batch ${batch}, ${SHARDS} shards, ${phase}:`, client, phases.at, commands);
+    };
     const started = process.hrtime.bigint();
     let cpuAfter = 0;
     let callCount = 0;
@@ -177,18 +234,32 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       cpuAfter = await cpuSeconds(client);
       const byType = await callsByType(client);
       callCount = [...byType.values()].reduce((a, b) => a + b, 0);
-      if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} batch ${batch}, ${SHARDS} shards:`, byType, commands);
+      if (process.env.BENCH_CALLS === '1') {
+        printCallsByType(`${impl} batch ${batch}, ${SHARDS} shards:`, byType, commands);
+        await printRequests(`${impl} batch ${batch}, ${SHARDS} shards:`, client, commands);
+      }
     };
     if (impl === 'bullmq') {
-      await runBullmq(url, { jobs: commands, concurrency: batch, payloadBytes: 32, beforeCleanup: measure });
+      await runBullmq(url, {
+        jobs: commands,
+        concurrency: batch,
+        payloadBytes: 32,
+        afterAdd: () => phaseEnd('enqueue'),
+        beforeCleanup: async () => {
+          await phaseEnd('claim + ack');
+          await measure();
+        },
+      });
     } else {
       const queue = makeQueue(impl, client, `layouts-${impl}`);
       const all = inputs(commands, 32);
       for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
       if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} enqueue, ${SHARDS} shards:`, await callsByType(client), commands);
+      await phaseEnd('enqueue');
       afterEnqueue?.();
-      const done = await drain(queue, batch);
+      const done = await drain(queue, batch, client);
       if (done !== commands) throw new Error(`${impl}: claimed ${done} of ${commands}`);
+      await phaseEnd('claim + ack');
       await measure();
       await queue.close();
     }
