@@ -1,0 +1,113 @@
+import { createRedisClient, RedisQueueV3, ValidatedQueue } from '@outbound/core';
+import { readAckLatencies } from './ack-latency';
+import { startBenchRedis } from './bench-stores';
+import { ChildGroup, REPO_ROOT, waitUntil } from './child-processes';
+import { FleetProcess, fleetPhyId } from './fleet-process';
+import { LoadGenerator } from './load-generator';
+import { hopSnapshot, hopSplit, scrape } from './service-metrics';
+import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
+
+/**
+ * Enqueue → ACK-recorded latency at a few fixed rates, Redis v3 layout, with two dispatcher builds
+ * taken in turn on one stack (`npm run build && npm run bench:latency`; bench/README.md,
+ * "Latency of two builds, paired"). One redis-server, one ingress and 1,000 simulated devices stay up;
+ * the dispatcher is this tree's, and with `BENCH_BASE=<repo root of another built tree>` also that
+ * tree's, started one at a time in the order base, this, this, base, … (BENCH_PAIRS rounds), each
+ * warmed up and then offered each rate for BENCH_STEP_SECONDS, open loop, as the end-to-end
+ * section's steps (hop timing on). Prints each run's p50 / p99 and hop p50s, then the median per
+ * build and rate and this/base.
+ *
+ * Env: BENCH_BASE, BENCH_RATES (default `50,1000`), BENCH_STEP_SECONDS (3), BENCH_PAIRS (3),
+ * BENCH_PROFILE=<dir> (`--cpu-prof` of each dispatcher, one profile per run), BENCH_THIS (the tree
+ * run as "this", default the one this script belongs to: BENCH_THIS=BENCH_BASE measures the noise).
+ */
+const BASE = process.env.BENCH_BASE;
+const RATES = (process.env.BENCH_RATES ?? '50,1000').split(',').map(Number).filter((r) => r > 0);
+const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
+const PROFILE = process.env.BENCH_PROFILE;
+const PREFIX = 'lat';
+const DEVICES = 1_000;
+
+interface Run {
+  tree: string;
+  rate: number;
+  p50: number;
+  p99: number;
+  hops: Record<string, number>;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+async function main(): Promise<void> {
+  const group = new ChildGroup();
+  const held: { client?: ReturnType<typeof createRedisClient>; fleet?: FleetProcess; redis?: { stop(): Promise<void> } } = {};
+  try {
+    const redis = await startBenchRedis(group, 'lat-redis');
+    held.redis = redis;
+    const stores: StoreUrls = { backend: 'redis', redisUrl: redis.url, prefix: PREFIX };
+    const ingress = await startIngressProcess(group, 'lat-ingress', stores);
+    const fleet = new FleetProcess(group, 'lat-fleet', { host: '127.0.0.1', port: ingress.tcpPort, secret: BENCH_SECRETS.deviceSecret, count: DEVICES, idPrefix: 'DEV' });
+    held.fleet = fleet;
+    await fleet.waitConnected();
+    held.client = createRedisClient({ url: redis.url });
+    const queue = new ValidatedQueue(new RedisQueueV3(held.client, { prefix: PREFIX, liveness: false }));
+    const phyIds = Array.from({ length: DEVICES }, (_, i) => fleetPhyId('DEV', DEVICES, i));
+    let expected = 0;
+    const drained = () => waitUntil(`${expected} ACKs at the devices`, 60_000, async () => fleet.counters.applied >= expected);
+
+    const trees: Array<{ name: string; root: string }> = [{ name: 'this', root: process.env.BENCH_THIS ?? REPO_ROOT }];
+    if (BASE) trees.unshift({ name: 'base', root: BASE });
+    const order: typeof trees = [];
+    for (let i = 0; i < PAIRS; i++) order.push(...(i % 2 === 0 ? trees : [...trees].reverse()));
+    const runs: Run[] = [];
+    for (const [run, tree] of order.entries()) {
+      const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=dispatcher-${tree.name}-${run}.cpuprofile`] : [];
+      const dispatcher = await startDispatcherProcess(group, `lat-dispatcher-${tree.name}`, stores, { DISPATCHER_HOP_TIMING: 'true', QUEUE_REDIS_LAYOUT: 'v3' }, prof, 30_000, tree.root);
+      const producer = new LoadGenerator({ apiUrl: dispatcher.apiUrl, phyIds });
+      try {
+        expected += (await producer.openLoop(2_000, 1)).ids.length;
+        await drained();
+        for (const rate of RATES) {
+          const before = hopSnapshot(await scrape(dispatcher.apiUrl));
+          const produced = await producer.openLoop(rate, STEP_SECONDS);
+          expected += produced.ids.length;
+          await drained();
+          const hops = hopSplit(before, hopSnapshot(await scrape(dispatcher.apiUrl)));
+          const read = await readAckLatencies(queue, produced, { timeoutMs: 5_000 });
+          const run: Run = { tree: tree.name, rate, p50: read.latency.p50, p99: read.latency.p99, hops: Object.fromEntries(Object.entries(hops).map(([h, s]) => [h, s.p50Ms])) };
+          runs.push(run);
+          console.log(`${tree.name.padEnd(4)} ${String(rate).padStart(5)}/s p50 ${run.p50} p99 ${run.p99} ms${read.notAcked ? ` (${read.notAcked} not acked)` : ''}; hop p50s ${Object.entries(run.hops).filter(([, v]) => v > 0.06).map(([h, v]) => `${h} ${v}`).join(', ')}`);
+        }
+      } finally {
+        await producer.close();
+        await group.stop(`lat-dispatcher-${tree.name}`, 20_000);
+      }
+    }
+    console.log(`\nmedian of ${PAIRS} runs per build (${STEP_SECONDS} s per rate)`);
+    for (const rate of RATES) {
+      const of = (name: string, key: 'p50' | 'p99') => median(runs.filter((r) => r.tree === name && r.rate === rate).map((r) => r[key]));
+      const line = [`${rate}/s:`, `this p50 ${r2(of('this', 'p50'))} p99 ${r2(of('this', 'p99'))}`];
+      if (BASE) line.push(`base p50 ${r2(of('base', 'p50'))} p99 ${r2(of('base', 'p99'))}`, `this/base p50 ${r2(of('this', 'p50') / of('base', 'p50'))} p99 ${r2(of('this', 'p99') / of('base', 'p99'))}`);
+      console.log(line.join('  '));
+    }
+  } finally {
+    held.client?.disconnect();
+    await held.fleet?.stop();
+    await group.stopAll(20_000);
+    await held.redis?.stop();
+  }
+}
+
+// Interrupted: exit, so the child group's exit hook kills what it started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
