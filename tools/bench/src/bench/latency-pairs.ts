@@ -3,8 +3,12 @@ import { readAckLatencies } from './ack-latency';
 import { startBenchRedis } from './bench-stores';
 import { ChildGroup, REPO_ROOT, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
+import { gcStats, type GcStats } from './gc-stats';
 import { LoadGenerator } from './load-generator';
 import { hopSnapshot, hopSplit, scrape } from './service-metrics';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
 
 /**
@@ -14,18 +18,23 @@ import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreU
  * the dispatcher is this tree's, and with `BENCH_BASE=<repo root of another built tree>` also that
  * tree's, started one at a time in the order base, this, this, base, … (BENCH_PAIRS rounds), each
  * warmed up and then offered each rate for BENCH_STEP_SECONDS, open loop, as the end-to-end
- * section's steps (hop timing on). Prints each run's p50 / p99 and hop p50s, then the median per
- * build and rate and this/base.
+ * section's steps (hop timing on). Prints each run's p50 / p99, the dispatcher's garbage-collection
+ * pauses during the step (scavenges: count per second, p50 and longest pause, total pause per 1,000
+ * commands; other pauses) and hop p50s, then the median per build and rate and this/base.
  *
  * Env: BENCH_BASE, BENCH_RATES (default `50,1000`), BENCH_STEP_SECONDS (3), BENCH_PAIRS (3),
  * BENCH_PROFILE=<dir> (`--cpu-prof` of each dispatcher, one profile per run), BENCH_THIS (the tree
- * run as "this", default the one this script belongs to: BENCH_THIS=BENCH_BASE measures the noise).
+ * run as "this", default the one this script belongs to: BENCH_THIS=BENCH_BASE measures the noise),
+ * BENCH_THIS_NODE_ARGS (space-separated node options for "this" dispatcher only, e.g.
+ * `--max-semi-space-size=8`: with BENCH_THIS=BENCH_BASE it pairs one build with and without them).
  */
 const BASE = process.env.BENCH_BASE;
 const RATES = (process.env.BENCH_RATES ?? '50,1000').split(',').map(Number).filter((r) => r > 0);
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE;
+const THIS_NODE_ARGS = (process.env.BENCH_THIS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const GC_OBSERVER = join(__dirname, 'gc-observer.js');
 const PREFIX = 'lat';
 const DEVICES = 1_000;
 
@@ -35,6 +44,9 @@ interface Run {
   p50: number;
   p99: number;
   hops: Record<string, number>;
+  gc: GcStats;
+  /** Scavenge pause per 1,000 commands offered, ms. */
+  gcMsPerK: number;
 }
 
 const median = (values: number[]): number => {
@@ -66,23 +78,35 @@ async function main(): Promise<void> {
     const order: typeof trees = [];
     for (let i = 0; i < PAIRS; i++) order.push(...(i % 2 === 0 ? trees : [...trees].reverse()));
     const runs: Run[] = [];
+    const gcDir = mkdtempSync(join(tmpdir(), 'lat-gc-'));
     for (const [run, tree] of order.entries()) {
       const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=dispatcher-${tree.name}-${run}.cpuprofile`] : [];
-      const dispatcher = await startDispatcherProcess(group, `lat-dispatcher-${tree.name}`, stores, { DISPATCHER_HOP_TIMING: 'true', QUEUE_REDIS_LAYOUT: 'v3' }, prof, 30_000, tree.root);
+      const gcFile = join(gcDir, `dispatcher-${run}.gc`);
+      const nodeArgs = ['--require', GC_OBSERVER, ...(tree.name === 'this' ? THIS_NODE_ARGS : []), ...prof];
+      const dispatcher = await startDispatcherProcess(group, `lat-dispatcher-${tree.name}`, stores, { DISPATCHER_HOP_TIMING: 'true', QUEUE_REDIS_LAYOUT: 'v3', BENCH_GC_FILE: gcFile }, nodeArgs, 30_000, tree.root);
       const producer = new LoadGenerator({ apiUrl: dispatcher.apiUrl, phyIds });
       try {
         expected += (await producer.openLoop(2_000, 1)).ids.length;
         await drained();
         for (const rate of RATES) {
           const before = hopSnapshot(await scrape(dispatcher.apiUrl));
+          const stepStart = Date.now();
           const produced = await producer.openLoop(rate, STEP_SECONDS);
           expected += produced.ids.length;
           await drained();
+          const stepEnd = Date.now();
           const hops = hopSplit(before, hopSnapshot(await scrape(dispatcher.apiUrl)));
           const read = await readAckLatencies(queue, produced, { timeoutMs: 5_000 });
-          const run: Run = { tree: tree.name, rate, p50: read.latency.p50, p99: read.latency.p99, hops: Object.fromEntries(Object.entries(hops).map(([h, s]) => [h, s.p50Ms])) };
+          // The observer writes every 500 ms: wait for the step's last pauses to reach the file.
+          await new Promise((resolve) => setTimeout(resolve, 600));
+          const gc = gcStats(gcFile, stepStart, stepEnd);
+          const gcMsPerK = r2((gc.minorTotalMs / Math.max(1, produced.ids.length)) * 1000);
+          const run: Run = { tree: tree.name, rate, p50: read.latency.p50, p99: read.latency.p99, hops: Object.fromEntries(Object.entries(hops).map(([h, s]) => [h, s.p50Ms])), gc, gcMsPerK };
           runs.push(run);
-          console.log(`${tree.name.padEnd(4)} ${String(rate).padStart(5)}/s p50 ${run.p50} p99 ${run.p99} ms${read.notAcked ? ` (${read.notAcked} not acked)` : ''}; hop p50s ${Object.entries(run.hops).filter(([, v]) => v > 0.06).map(([h, v]) => `${h} ${v}`).join(', ')}`);
+          const seconds = (stepEnd - stepStart) / 1000;
+          console.log(`${tree.name.padEnd(4)} ${String(rate).padStart(5)}/s p50 ${run.p50} p99 ${run.p99} ms${read.notAcked ? ` (${read.notAcked} not acked)` : ''}; `
+            + `scavenges ${r2(gc.minorCount / seconds)}/s p50 ${r2(gc.minorP50Ms)} max ${r2(gc.minorMaxMs)} ms, ${gcMsPerK} ms per 1k commands; other GC ${gc.otherCount} (${r2(gc.otherTotalMs)} ms); `
+            + `hop p50s ${Object.entries(run.hops).filter(([, v]) => v > 0.06).map(([h, v]) => `${h} ${v}`).join(', ')}`);
         }
       } finally {
         await producer.close();
@@ -91,9 +115,14 @@ async function main(): Promise<void> {
     }
     console.log(`\nmedian of ${PAIRS} runs per build (${STEP_SECONDS} s per rate)`);
     for (const rate of RATES) {
-      const of = (name: string, key: 'p50' | 'p99') => median(runs.filter((r) => r.tree === name && r.rate === rate).map((r) => r[key]));
-      const line = [`${rate}/s:`, `this p50 ${r2(of('this', 'p50'))} p99 ${r2(of('this', 'p99'))}`];
-      if (BASE) line.push(`base p50 ${r2(of('base', 'p50'))} p99 ${r2(of('base', 'p99'))}`, `this/base p50 ${r2(of('this', 'p50') / of('base', 'p50'))} p99 ${r2(of('this', 'p99') / of('base', 'p99'))}`);
+      const of = (name: string, key: 'p50' | 'p99' | 'gcMsPerK' | 'scavengeP50') => median(runs.filter((r) => r.tree === name && r.rate === rate)
+        .map((r) => (key === 'scavengeP50' ? r.gc.minorP50Ms : r[key])));
+      const build = (name: string) => `${name} p50 ${r2(of(name, 'p50'))} p99 ${r2(of(name, 'p99'))} scavenge p50 ${r2(of(name, 'scavengeP50'))} ms, ${r2(of(name, 'gcMsPerK'))} ms/1k`;
+      const line = [`${rate}/s:`, build('this')];
+      if (BASE) {
+        const ratio = (key: 'p50' | 'p99' | 'gcMsPerK') => r2(of('this', key) / of('base', key));
+        line.push(build('base'), `this/base p50 ${ratio('p50')} p99 ${ratio('p99')} scavenge ms/1k ${ratio('gcMsPerK')}`);
+      }
       console.log(line.join('  '));
     }
   } finally {
