@@ -37,7 +37,7 @@ describe('gc stats', () => {
     // A collection asked for again until one of each kind is logged (the observer flushes every 500 ms)
     while ((stats.minorCount === 0 || stats.otherCount === 0) && Date.now() < deadline) {
       gc({ type: 'minor' });
-      gc({ type: 'major' });
+      gc(); // a full collection (asked for as { type: 'major' }, Node 20's V8 ran a scavenge)
       await new Promise((resolve) => setTimeout(resolve, 100));
       stats = gcStats(file, from - 1, Date.now() + 1);
     }
