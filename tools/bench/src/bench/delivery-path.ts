@@ -6,6 +6,7 @@ import { ChildGroup, CpuMeter, sleep, waitUntil } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
 import { scrape } from './service-metrics';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
+import { median } from './stats';
 
 /**
  * CPU per command of each process on the delivery path, with the batching held fixed so runs
@@ -99,11 +100,6 @@ function callsByName(before: Map<string, number>, after: Map<string, number>, n:
 function syscalls(pid: number): { reads: number; writes: number } {
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import { startBenchRedis } from './bench-stores';
 import { ChildGroup, CpuMeter, REPO_ROOT, sleep } from './child-processes';
 import { BENCH_SECRETS, startDispatcherProcess, type RunningDispatcher, type StoreUrls } from './service-processes';
+import { median } from './stats';
 
 /**
  * The dispatcher's CPU per public enqueue, request by request (`npm run build && npm run bench:enqueue`;
@@ -49,11 +50,6 @@ interface Sample {
 
 function percentile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 let serial = 0;

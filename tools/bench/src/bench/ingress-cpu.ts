@@ -6,6 +6,7 @@ import { startBenchRedis } from './bench-stores';
 import { ChildGroup, cpuSeconds, REPO_ROOT } from './child-processes';
 import { FleetProcess, fleetPhyId } from './fleet-process';
 import { BENCH_SECRETS, startIngressProcess } from './service-processes';
+import { median } from './stats';
 
 /**
  * The ingress's CPU per command with nothing else in the pipeline (`npm run build && npm run
@@ -52,12 +53,6 @@ function usage(pid: number): { user: number; sys: number; reads: number; writes:
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   const count = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
   return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100, reads: count('syscr'), writes: count('syscw') };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Sends `total` deliveries in batches of BATCH, IN_FLIGHT batches at a time; every answer must be an ACK. */

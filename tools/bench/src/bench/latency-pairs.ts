@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
+import { median } from './stats';
 
 /**
  * Enqueue → ACK-recorded latency at a few fixed rates, Redis v3 layout, with two dispatcher builds
@@ -49,11 +50,6 @@ interface Run {
   gcMsPerK: number;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 async function main(): Promise<void> {

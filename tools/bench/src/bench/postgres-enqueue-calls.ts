@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { EnqueueCoalescer } from '@outbound/dispatcher/dist/enqueue-coalescer';
+import { median } from './stats';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 6_000);
@@ -62,8 +63,6 @@ async function round(concurrency: number, n: number): Promise<{ cpuUs: number; r
   await pool.end();
   return { cpuUs, rate: COMMANDS / seconds };
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   console.log(`${REQUESTS} concurrent requests of one command, ${COMMANDS} commands over ${DEVICES} devices per round, ${ROUNDS} alternated rounds`);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { benchPgAdminUrl, startBenchRedis } from './bench-stores';
 import { runBullmq, type BullmqResult } from './bullmq-core';
 import { ChildGroup } from './child-processes';
+import { median } from './stats';
 
 /** One row of a queue-core table: commands per second for one claim batch size. */
 export interface QueueCoreRow {
@@ -54,8 +55,6 @@ async function script(name: string, env: NodeJS.ProcessEnv, timeoutMs: number): 
   if (rows.length === 0) throw new Error(`${name} printed no result table:\n${stdout.slice(0, 500)}`);
   return rows;
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * Queue core for each backend (claim batches 1, 16, 64 on Redis, each layout; 1 and 64 on PostgreSQL) by

@@ -28,6 +28,7 @@
 import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue, type ClaimedCommand } from '@outbound/core';
 import { coreInputs } from './core-inputs';
+import { median } from './stats';
 
 const DEVICES = 1_000;
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
@@ -123,8 +124,6 @@ async function runOnce(batch: number, run: number): Promise<RunResult> {
     emptyClaimsPercent: (100 * empty) / claimMs.length,
   };
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const lag = HOLD > 0 ? `, ${HOLD} held unacked, acked ${ACK_CHUNK ?? 'a claim batch'} at a time` : '';

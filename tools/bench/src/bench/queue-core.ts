@@ -40,6 +40,7 @@ import { loadavg } from 'node:os';
 import { createRedisClient, DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, RedisQueue, RedisQueueV3, ValidatedQueue, type RedisLayout } from '@outbound/core';
 import { freePort } from './child-processes';
 import { coreInputs } from './core-inputs';
+import { median } from './stats';
 
 const DEVICES = 1_000;
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
@@ -121,8 +122,6 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
     nodeCpuUsPerCmd: (nodeCpu.user + nodeCpu.system) / COMMANDS,
   };
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main(): Promise<void> {
   const { url, child } = await startRedis();

@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPgPool, loadMigrations, MIGRATIONS_DIR, PostgresQueue, runMigrations, ValidatedQueue, type EnqueueInput } from '@outbound/core';
 import { freshPgDatabase } from './bench-stores';
+import { median } from './stats';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const BATCH = env('BENCH_BATCH', 200);
@@ -189,8 +190,6 @@ async function measure(pool: Pool, schema: string, queue: ValidatedQueue<Postgre
   };
   return { samples, countIndex: `${counted('WITH candidates')} / ${counted('WITH item')}` };
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const db = await freshPgDatabase('outbound_bench_held');

@@ -41,6 +41,7 @@ import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type Comma
 import { runBullmq } from './bullmq-core';
 import { freePort } from './child-processes';
 import { printPostgresBytes } from './postgres-bytes';
+import { median } from './stats';
 
 const DEVICES = 1_000;
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
@@ -342,7 +343,6 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   return { instructions: impl === 'idle' ? total : total / commands, drain, calls: cost?.callsPerCmd ?? 0 };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {

@@ -21,15 +21,11 @@ import { loadavg } from 'node:os';
 import { createRedisClient, RedisQueueV3, ValidatedQueue, type RedisClient } from '@outbound/core';
 import { ChildGroup } from './child-processes';
 import { startBenchRedis } from './bench-stores';
+import { median } from './stats';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const BATCH = Number(process.env.BENCH_TRIM_BATCH ?? 500);
 type Case = 'count' | 'random' | 'stream';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 /** Finishes n commands whose ids carry the minute of `createdAt` (ms), acked through one replica (three events each). */
 async function finish(store: RedisQueueV3, n: number, createdAt: number, tag: string): Promise<void> {

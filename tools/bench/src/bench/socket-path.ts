@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './child-processes';
+import { median } from './stats';
 
 /**
  * The ingress's socket-path CPU per frame (`npm run build && npm run bench:socket`; bench/README.md,
@@ -80,11 +81,6 @@ function measure(root: string): Result {
     // Two reads make one frame: push counts reads, so twice the frames' count of them.
     'decode ACK (split)': cpuPerUnit(FRAMES, (units) => decodeChunks(split, 0.5)(units)),
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {
