@@ -30,6 +30,16 @@ function stepAt(result: E2eResult | undefined, rate: number): E2eStep | undefine
   return result?.steps.find((s) => s.offeredPerSec === rate);
 }
 
+/** Redis CPU per command of the default layout at claim batch `batch` against BullMQ's per job at that concurrency, same run. */
+function redisCpuAgainstBullmq(core: BenchReport['queueCore'], batch: number): { outbound: number; bullmq: number; ratio: number } | undefined {
+  const row = (core?.defaultLayout === 'v3' ? core.redisV3 : core?.redis)?.find((r) => r.batch === batch);
+  const bull = core?.bullmq.find((b) => b.concurrency === batch);
+  const outbound = row?.redisCpuUsPerCmd;
+  const bullmq = bull?.redisCpuUsPerJob;
+  if (outbound === undefined || bullmq === undefined || !(bullmq > 0)) return undefined;
+  return { outbound, bullmq, ratio: outbound / bullmq };
+}
+
 /** The issue's targets, each against what this run measured (null: not measured). */
 export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[] {
   const redis = report.endToEnd.find((r) => r.backend === 'redis' && !r.error);
@@ -40,6 +50,8 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
   const p500 = stepAt(pg, 500);
   const core64 = (report.queueCore?.defaultLayout === 'v3' ? report.queueCore.redisV3 : report.queueCore?.redis)?.find((r) => r.batch === 64);
   const ratio = report.queueCore?.redisBatch64OverBullmq;
+  const cpu64 = redisCpuAgainstBullmq(report.queueCore, 64);
+  const cpu1 = redisCpuAgainstBullmq(report.queueCore, 1);
   const scale = report.connectionScale;
   const check = (target: string, measured: string, met: boolean | undefined): TargetCheck => ({ target, measured, met: met === undefined ? null : met });
   return [
@@ -52,6 +64,8 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
     check('PostgreSQL at 500/s: p99 <= 50 ms', `${ms(p500?.latencyMs.p99)} ms`, p500 ? p500.latencyMs.p99 <= 50 : undefined),
     check('Queue core Redis batch 64 >= 60,000/s', `${fmt(core64?.endToEndPerSec)}/s`, core64 ? core64.endToEndPerSec >= 60_000 : undefined),
     check('Queue core Redis batch 64 >= 2.5x BullMQ', ratio !== undefined && !Number.isNaN(ratio) ? `${ratio}x` : 'n/a', ratio !== undefined && !Number.isNaN(ratio) ? ratio >= 2.5 : undefined),
+    check('Queue core Redis CPU/command at batch 64 <= 1/3 of BullMQ (concurrency 64)', cpu64 ? `${cpu64.ratio.toFixed(2)}x (${cpu64.outbound.toFixed(1)} vs ${cpu64.bullmq.toFixed(1)} µs)` : 'n/a', cpu64 ? cpu64.ratio <= 1 / 3 : undefined),
+    check('Queue core Redis CPU/command at batch 1 <= BullMQ (concurrency 1)', cpu1 ? `${cpu1.ratio.toFixed(2)}x (${cpu1.outbound.toFixed(1)} vs ${cpu1.bullmq.toFixed(1)} µs)` : 'n/a', cpu1 ? cpu1.ratio <= 1 : undefined),
     check('One ingress holds 50,000 devices', scale ? `${fmt(scale.heldDevices)}${scale.limitedBy ? ' (capped by the open-files limit)' : ''}` : 'n/a', scale ? scale.heldDevices >= 50_000 : undefined),
     check('<= 10 KB RSS per idle connection', scale ? `${scale.rssKbPerConnection} KB` : 'n/a', scale && !scale.error ? scale.rssKbPerConnection <= 10 : undefined),
   ];
@@ -143,12 +157,18 @@ function renderRest(lines: string[], report: BenchReport): void {
   if (report.queueCore) {
     const q = report.queueCore;
     lines.push('', `## Queue core: enqueue + claim + ack, ${fmt(q.commands)} commands over 1,000 devices, median of ${q.runs}`, '');
-    lines.push('| backend | claim batch / worker concurrency | enqueue/s | claim+ack/s | enqueue+claim+ack/s |', '|---|---:|---:|---:|---:|');
-    for (const r of q.redis) lines.push(`| Outbound RedisQueue (v2 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
-    for (const r of q.redisV3 ?? []) lines.push(`| Outbound RedisQueueV3 (v3 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
-    for (const r of q.postgres) lines.push(`| Outbound PostgresQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} |`);
-    for (const b of q.bullmq) lines.push(`| BullMQ (same redis-server) | concurrency ${b.concurrency} | ${fmt(b.addPerSec)} | ${fmt(b.processPerSec)} | ${fmt(b.endToEndPerSec)} |`);
+    const cpu = (us: number | undefined) => (us === undefined ? '–' : us.toFixed(1));
+    lines.push('| backend | claim batch / worker concurrency | enqueue/s | claim+ack/s | enqueue+claim+ack/s | Redis CPU µs/command |', '|---|---:|---:|---:|---:|---:|');
+    for (const r of q.redis) lines.push(`| Outbound RedisQueue (v2 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} | ${cpu(r.redisCpuUsPerCmd)} |`);
+    for (const r of q.redisV3 ?? []) lines.push(`| Outbound RedisQueueV3 (v3 layout) | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} | ${cpu(r.redisCpuUsPerCmd)} |`);
+    for (const r of q.postgres) lines.push(`| Outbound PostgresQueue | ${r.batch} | ${fmt(r.enqueuePerSec)} | ${fmt(r.claimAckPerSec)} | ${fmt(r.endToEndPerSec)} | – |`);
+    for (const b of q.bullmq) lines.push(`| BullMQ (same redis-server) | concurrency ${b.concurrency} | ${fmt(b.addPerSec)} | ${fmt(b.processPerSec)} | ${fmt(b.endToEndPerSec)} | ${cpu(b.redisCpuUsPerJob)} |`);
     lines.push('', `Outbound on Redis (${q.defaultLayout ?? 'v2'} layout, the default) with claim batches of 64 does **${q.redisBatch64OverBullmq}×** the best BullMQ configuration.`);
+    const against = [1, 64].flatMap((batch) => {
+      const c = redisCpuAgainstBullmq(q, batch);
+      return c ? [`batch ${batch} ${c.outbound.toFixed(1)} against ${c.bullmq.toFixed(1)} µs (**${c.ratio.toFixed(2)}×**)`] : [];
+    });
+    if (against.length) lines.push('', `Redis CPU per command (used_cpu_user + used_cpu_sys over a run; Outbound: median of the runs, BullMQ: its run nearest the median rate), against BullMQ's per job at the same concurrency: ${against.join('; ')}.`);
     if (q.errors.length) lines.push('', ...q.errors.map((e) => `- error: ${e}`));
   }
   if (report.connectionScale) {

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { createRedisClient } from '@outbound/core';
+import { redisCpuSeconds } from './redis-cpu';
 
 /** BullMQ doing the queue-core work: add N jobs (addBulk, 1,000 at a time), then a worker with a no-op processor completes them all. */
 export interface BullmqResult {
@@ -8,6 +10,8 @@ export interface BullmqResult {
   processPerSec: number;
   /** add + process, the same measure as the queue-core scripts' "end-to-end" column. */
   endToEndPerSec: number;
+  /** Redis CPU (user + sys) per job over add + process, as the queue-core scripts measure it. */
+  redisCpuUsPerJob: number;
 }
 
 /**
@@ -26,6 +30,8 @@ export async function runBullmq(
   const name = `bench-${options.concurrency}-${Date.now()}`;
   const queue = new Queue(name, { connection });
   const payload = Buffer.alloc(options.payloadBytes ?? 64, 0x61).toString('base64');
+  const meter = createRedisClient({ url: redisUrl });
+  const cpuBefore = await redisCpuSeconds(meter);
   const started = performance.now();
   for (let i = 0; i < options.jobs; i += 1_000) {
     await queue.addBulk(Array.from({ length: Math.min(1_000, options.jobs - i) }, (_, k) => ({
@@ -46,10 +52,12 @@ export async function runBullmq(
   void worker.run();
   await done;
   const finished = performance.now();
+  const redisCpuUsPerJob = ((await redisCpuSeconds(meter)) - cpuBefore) * 1e6 / options.jobs;
+  await meter.quit();
   await worker.close();
   await options.beforeCleanup?.();
   await queue.obliterate({ force: true });
   await queue.close();
   const perSec = (ms: number) => Math.round((options.jobs * 1000) / ms);
-  return { concurrency: options.concurrency, jobs: options.jobs, addPerSec: perSec(added - started), processPerSec: perSec(finished - added), endToEndPerSec: perSec(finished - started) };
+  return { concurrency: options.concurrency, jobs: options.jobs, addPerSec: perSec(added - started), processPerSec: perSec(finished - added), endToEndPerSec: perSec(finished - started), redisCpuUsPerJob };
 }

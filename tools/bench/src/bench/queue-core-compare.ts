@@ -14,6 +14,8 @@ export interface QueueCoreRow {
   claimAckPerSec: number;
   /** enqueue + claim + ack of every command, over the whole time. */
   endToEndPerSec: number;
+  /** Redis CPU (user + sys) per command over the run: the Redis script's fifth column. */
+  redisCpuUsPerCmd?: number;
 }
 
 export interface QueueCoreResult {
@@ -38,20 +40,21 @@ const run = promisify(execFile);
  * Reads the markdown table the engineers' queue-core scripts print (rows `| batch | enqueue |
  * claim+ack | end-to-end | ...`), so the harness runs their code unchanged instead of a copy.
  */
-export function parseQueueCoreTable(stdout: string): QueueCoreRow[] {
+export function parseQueueCoreTable(stdout: string, options: { redisCpu?: boolean } = {}): QueueCoreRow[] {
   const rows: QueueCoreRow[] = [];
   for (const line of stdout.split('\n')) {
     const cells = line.split('|').map((c) => c.trim()).filter((c) => c.length > 0);
     if (cells.length < 4 || !/^\d+$/.test(cells[0]!)) continue;
     const [batch, enqueuePerSec, claimAckPerSec, endToEndPerSec] = cells.slice(0, 4).map(Number) as [number, number, number, number];
-    rows.push({ batch, enqueuePerSec, claimAckPerSec, endToEndPerSec });
+    const redisCpuUsPerCmd = options.redisCpu ? Number(cells[4]) : Number.NaN;
+    rows.push({ batch, enqueuePerSec, claimAckPerSec, endToEndPerSec, ...(Number.isFinite(redisCpuUsPerCmd) ? { redisCpuUsPerCmd } : {}) });
   }
   return rows;
 }
 
 async function script(name: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<QueueCoreRow[]> {
   const { stdout } = await run(process.execPath, [join(__dirname, name)], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 1 << 20 });
-  const rows = parseQueueCoreTable(stdout);
+  const rows = parseQueueCoreTable(stdout, { redisCpu: name === 'queue-core.js' });
   if (rows.length === 0) throw new Error(`${name} printed no result table:\n${stdout.slice(0, 500)}`);
   return rows;
 }
@@ -84,7 +87,9 @@ export async function runQueueCore(options: { commands: number; runs: number; lo
       try {
         const runs: BullmqResult[] = [];
         for (let i = 0; i < options.runs; i++) runs.push(await runBullmq(redis.url, { jobs: options.commands, concurrency }));
-        const pick = runs.find((r) => r.endToEndPerSec === median(runs.map((x) => x.endToEndPerSec)))!;
+        // the run nearest the median (with an even count the median falls between two runs)
+        const mid = median(runs.map((x) => x.endToEndPerSec));
+        const pick = runs.reduce((best, r) => (Math.abs(r.endToEndPerSec - mid) < Math.abs(best.endToEndPerSec - mid) ? r : best));
         result.bullmq.push(pick);
         options.log(`  bullmq concurrency ${concurrency}: ${pick.endToEndPerSec}/s`);
       } catch (error) {

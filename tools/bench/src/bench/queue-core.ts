@@ -40,6 +40,7 @@ import { loadavg } from 'node:os';
 import { createRedisClient, DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, RedisQueue, RedisQueueV3, ValidatedQueue, type RedisLayout } from '@outbound/core';
 import { freePort } from './child-processes';
 import { coreInputs } from './core-inputs';
+import { redisCpuSeconds } from './redis-cpu';
 import { median } from './stats';
 
 const DEVICES = 1_000;
@@ -77,12 +78,6 @@ interface RunResult {
   redisCpuUsPerCmd: number;
   /** This process' CPU per command over the run. */
   nodeCpuUsPerCmd: number;
-}
-
-async function redisCpuSeconds(client: ReturnType<typeof createRedisClient>): Promise<number> {
-  const info = await client.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function runOnce(url: string, batch: number, run: number): Promise<RunResult> {

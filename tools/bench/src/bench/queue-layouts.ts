@@ -39,6 +39,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
 import { runBullmq } from './bullmq-core';
+import { redisCpu, redisCpuSeconds } from './redis-cpu';
 import { freePort } from './child-processes';
 import { printPostgresBytes } from './postgres-bytes';
 import { median } from './stats';
@@ -101,20 +102,9 @@ async function info(client: RedisClient, section: string): Promise<string> {
   return client.info(section);
 }
 
-async function cpuSeconds(client: RedisClient): Promise<number> {
-  const { user, sys } = await cpuSplit(client);
-  return user + sys;
-}
-
-async function cpuSplit(client: RedisClient): Promise<{ user: number; sys: number }> {
-  const text = await info(client, 'cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
-  return { user: field('used_cpu_user'), sys: field('used_cpu_sys') };
-}
-
 /** BENCH_CALLS=1: Redis CPU µs per command of one phase (enqueue or claim + ack), user and system apart. */
 async function printPhaseCpu(label: string, client: RedisClient, from: { user: number; sys: number }, commands: number): Promise<{ user: number; sys: number }> {
-  const now = await cpuSplit(client);
+  const now = await redisCpu(client);
   const us = (s: number) => fmt((s * 1e6) / commands, 1);
   console.error(`${label} Redis CPU µs / command: user ${us(now.user - from.user)}, sys ${us(now.sys - from.sys)}`);
   return now;
@@ -223,8 +213,8 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
   const client = createRedisClient({ url });
   try {
     await client.config('RESETSTAT');
-    const cpuBefore = await cpuSeconds(client);
-    const phases = process.env.BENCH_CALLS === '1' ? { at: await cpuSplit(client) } : null;
+    const cpuBefore = await redisCpuSeconds(client);
+    const phases = process.env.BENCH_CALLS === '1' ? { at: await redisCpu(client) } : null;
     const phaseEnd = async (phase: string) => {
       if (phases) phases.at = await printPhaseCpu(`${impl} batch ${batch}, ${SHARDS} shards, ${phase}:`, client, phases.at, commands);
     };
@@ -232,7 +222,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
     let cpuAfter = 0;
     let callCount = 0;
     const measure = async () => {
-      cpuAfter = await cpuSeconds(client);
+      cpuAfter = await redisCpuSeconds(client);
       const byType = await callsByType(client);
       callCount = [...byType.values()].reduce((a, b) => a + b, 0);
       if (process.env.BENCH_CALLS === '1') {

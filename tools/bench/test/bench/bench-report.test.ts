@@ -19,6 +19,30 @@ describe('benchmark report', () => {
     ]);
     expect(parseQueueCoreTable('| 64 | 16330 | 5685 | 4197 | 1.20 | 3.40 |')).toEqual([{ batch: 64, enqueuePerSec: 16330, claimAckPerSec: 5685, endToEndPerSec: 4197 }]);
     expect(parseQueueCoreTable('no table here')).toEqual([]);
+    expect(parseQueueCoreTable(redis, { redisCpu: true }).map((r) => r.redisCpuUsPerCmd)).toEqual([55, 30]);
+  });
+
+  it('puts Redis CPU per command of the default layout against BullMQ\'s at the same concurrency', () => {
+    const row = (batch: number, redisCpuUsPerCmd: number) => ({ batch, enqueuePerSec: 1, claimAckPerSec: 1, endToEndPerSec: 1, redisCpuUsPerCmd });
+    const bull = (concurrency: number, redisCpuUsPerJob: number) => ({ concurrency, jobs: 1, addPerSec: 1, processPerSec: 1, endToEndPerSec: 1, redisCpuUsPerJob });
+    const partial: Omit<BenchReport, 'targets'> = {
+      mode: 'quick', startedAt: '2026-01-01T00:00:00.000Z', durationSeconds: 1, command: 'outbound bench --quick',
+      host: { cpus: 2, cpuModel: 'x', memoryGb: 1, node: 'v20', loadAverageAtStart: [0, 0, 0], redis: 'redis-server 7' },
+      endToEnd: [],
+      queueCore: {
+        commands: 1, runs: 3, defaultLayout: 'v3', redis: [row(64, 10)], redisV3: [row(1, 150), row(64, 30)], postgres: [],
+        bullmq: [bull(1, 160), bull(64, 100)], redisBatch64OverBullmq: 1, errors: [],
+      },
+    };
+    const targets = checkTargets(partial);
+    const byName = (prefix: string) => targets.find((t) => t.target.startsWith(prefix))!;
+    expect(byName('Queue core Redis CPU/command at batch 64')).toMatchObject({ measured: '0.30x (30.0 vs 100.0 µs)', met: true });
+    expect(byName('Queue core Redis CPU/command at batch 1')).toMatchObject({ measured: '0.94x (150.0 vs 160.0 µs)', met: true });
+    const markdown = renderMarkdown({ ...partial, targets });
+    expect(markdown).toContain('| Outbound RedisQueueV3 (v3 layout) | 64 | 1 | 1 | 1 | 30.0 |');
+    expect(markdown).toContain('| BullMQ (same redis-server) | concurrency 64 | 1 | 1 | 1 | 100.0 |');
+    const without = checkTargets({ ...partial, queueCore: { ...partial.queueCore!, bullmq: [] } });
+    expect(without.find((t) => t.target.startsWith('Queue core Redis CPU/command at batch 64'))!.met).toBeNull();
   });
 
   it('takes nearest-rank percentiles', () => {
