@@ -40,7 +40,7 @@ function redisCpuAgainstBullmq(core: BenchReport['queueCore'], batch: number): {
   return { outbound, bullmq, ratio: outbound / bullmq };
 }
 
-/** The targets, each against what this run measured (null: not measured). */
+/** The performance targets, each against what this run measured (null: not measured). */
 export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[] {
   const redis = report.endToEnd.find((r) => r.backend === 'redis' && !r.error);
   const pg = report.endToEnd.find((r) => r.backend === 'postgres' && !r.error);
