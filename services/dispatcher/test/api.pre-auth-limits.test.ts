@@ -95,6 +95,13 @@ describe('public API before authentication (real server, raw sockets)', () => {
     await waitFor(() => c.status === 200, { what: 'the second answer on the same connection' });
   });
 
+  it('turns Nagle\'s algorithm off on every API connection, as the ingress does', () => {
+    // net.Server keeps its noDelay option (untyped) and sets TCP_NODELAY on each socket it
+    // accepts: a small write (an event stream's line) then leaves at once instead of waiting for
+    // the caller's ACK of the one before.
+    expect((d.server as unknown as { noDelay?: boolean }).noDelay).toBe(true);
+  });
+
   it('closes connections beyond the cap at once, and accepts again when one is freed', async () => {
     const held = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => connect()));
     await waitFor(async () => (await new Promise<number>((resolve) => d.server.getConnections((_e, n) => resolve(n)))) === MAX_CONNECTIONS, { what: 'the server to hold the cap' });

@@ -39,11 +39,13 @@ export function httpServerLimitsProblems(path: string, limits: HttpServerLimits)
  * An HTTP server with the limits applied. Node checks the two timeouts on a timer
  * (`connectionsCheckingInterval`, 30 s by default, which would let a dribbling client
  * outlive a short timeout by that much): it runs at a quarter of the shorter timeout, at
- * most every second.
+ * most every second. Nagle's algorithm is off unless asked for (`noDelay: false`), as on
+ * Node's own servers: with it on, a small write that follows another (an event stream's next
+ * line, a long poll's answer) waits for the caller's delayed ACK of the first, up to 40 ms.
  */
 export function createLimitedServer(app: RequestListener, limits: HttpServerLimits, options: { noDelay?: boolean } = {}): Server {
   const server = createServer({
-    noDelay: options.noDelay ?? false,
+    noDelay: options.noDelay ?? true,
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
