@@ -397,7 +397,8 @@ async function callgrindPerCommand(
 
 /** What each command a v3 script runs is for (the floor's table names them). */
 const FLOOR_PURPOSE: Record<string, string> = {
-  SET: 'record (enqueue), meta, request token (SET NX), a record put back',
+  SET: 'meta, request token (SET NX), a record put back',
+  MSET: "an enqueue's records (one per call)",
   GET: 'meta; a record (claim)',
   GETDEL: 'the acked record, taken',
   HGET: 'device state; claim request hash',
@@ -413,6 +414,8 @@ const FLOOR_PURPOSE: Record<string, string> = {
   ZINCRBY: "finished bytes per minute",
   PUBLISH: 'wake claimers',
   DEL: 'a key',
+  ZCARD: '`ready` empty? (an ack wakes claimers only then)',
+  HDEL: 'device state with nothing left',
   ZREMRANGEBYRANK: "a device line's heads",
 };
 

@@ -45,7 +45,7 @@ local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
 -- heads: phyId -> its best new score, headText: that score as text
 -- made: id -> record of each command this call put into a line (its claim needs no GET);
--- queuedBefore: phyId -> its line may have held commands before this call (it may be in `ready`)
+-- queuedBefore (with a claim): phyId -> its line may have held commands before this call (it may be in `ready`)
 -- written: id -> each record this call made, written with one MSET after the loop (a repeated
 -- idempotency key later in the same call finds its first command here)
 local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}, {}, {}, {}, {}, {}, {}
@@ -53,6 +53,8 @@ local sets, nsets = { 'MSET' }, 1
 -- A record's head (flags, status, attempts, updatedAt, createdAt) is the same for every
 -- command of the call but for its deliverAt flag: packed once each.
 local headNow = { [0] = spack('>BBI4dd', 0, QUEUED, 0, now, now), [2] = spack('>BBI4dd', 2, QUEUED, 0, now, now) }
+-- expiresAt (now + ttlMs) packed once per ttlMs of the call (most calls have one)
+local expiresPacked = {}
 -- A score as text: string.format a command cost about 2.5k instructions; scores of one call
 -- are consecutive, so the text of score // 10 is made once per ten and its last digit added.
 local tens = {}
@@ -91,7 +93,7 @@ for i = 1, n do
     if not d then
       d = readDev(phyId)
       devs[phyId] = d
-      queuedBefore[phyId] = d.pending > #d.inflight
+      if claimMax > 0 then queuedBefore[phyId] = d.pending > #d.inflight end
     end
     local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
     -- An id exists only when this script was sent twice (ioredis re-sends after a reconnect):
@@ -107,9 +109,14 @@ for i = 1, n do
       -- the record: its head, expiresAt and score, the caller's body, its queued entry's id
       -- (I6 ms, I4 seq) last; concatenated, since struct.pack copies a string byte by byte
       local evMs, evSeq = eventIdParts(appendEvent('q', ARGV[b + 7], phyId, '', DIGIT[priority], ''))
-      local rec = headNow[deliverAt and 2 or 0] .. spack('>dd', expiresAt, score) .. body .. spack('>I6I4', evMs, evSeq)
+      local exp = expiresPacked[ttlMs]
+      if not exp then
+        exp = spack('>d', expiresAt)
+        expiresPacked[ttlMs] = exp
+      end
+      local rec = headNow[deliverAt and 2 or 0] .. exp .. spack('>d', score) .. body .. spack('>I6I4', evMs, evSeq)
       written[id] = rec
-      sets[nsets + 1], sets[nsets + 2], nsets = cmdKey(id), rec, nsets + 2
+      sets[nsets + 1], sets[nsets + 2], nsets = K.prefix .. 'c:' .. id, rec, nsets + 2
       if nsets > 1000 then
         rcall(unpack(sets))
         sets, nsets = { 'MSET' }, 1
