@@ -117,6 +117,19 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(await queue.countDevice('twice-enqueue')).toBe(1);
   });
 
+  it('answers a key repeated within one enqueue call with the command its first item made, before any record is written', async () => {
+    const [first, again, conflict] = await queue.enqueueBatch([
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('one') }),
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('one') }),
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('two') }),
+    ]);
+    expect(first).toMatchObject({ status: 'queued', duplicate: false });
+    expect(again).toEqual({ id: (first as { id: string }).id, status: 'queued', duplicate: true });
+    expect(isOutboundError(conflict, 'IDEMPOTENCY_CONFLICT')).toBe(true);
+    expect(await queue.countDevice('idem-in-call')).toBe(1);
+    expect((await queue.get((first as { id: string }).id))?.payload).toEqual(Buffer.from('one'));
+  });
+
   it('keeps an in-flight command whole when an ack with another token is refused', async () => {
     const { id } = await queue.enqueue(cmd('refused-ack', { payload: Buffer.from('keep me') }));
     const [claimed] = await queue.claim({ max: 1, leaseMs: 60_000 });
