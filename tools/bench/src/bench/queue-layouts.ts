@@ -18,7 +18,10 @@
  * instructions per command, which machine load does not change (an idle server's start and
  * stop are measured and subtracted).
  *
- * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
+ * BENCH_SECTIONS=floor: v3 against the Redis commands its scripts ran, replayed with no logic
+ * around them (floorSection; BENCH_FLOOR_BATCHES, BENCH_FLOOR_COMMANDS, BENCH_FLOOR_CALLGRIND=0).
+ *
+ * Env: BENCH_SECTIONS (cost,bytes; add callgrind, floor), BENCH_COMMANDS, BENCH_RUNS (3),
  * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
  * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
  * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate; an
