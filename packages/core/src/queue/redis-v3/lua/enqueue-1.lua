@@ -46,8 +46,8 @@ local nextSeq = takeSeq(meta, n, nowUs)
 -- heads: phyId -> its best new score, headText: that score as text
 -- made: id -> record of each command this call put into a line (its claim needs no GET);
 -- queuedBefore (with a claim): phyId -> its line may have held commands before this call (it may be in `ready`)
--- written: id -> each record this call made, written with one MSET after the loop (a repeated
--- idempotency key later in the same call finds its first command here)
+-- written: id -> each record with an idempotency key this call made (the records are written
+-- with one MSET after the loop: a key repeated later in the same call finds its first command here)
 local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}, {}, {}, {}, {}, {}, {}
 local sets, nsets = { 'MSET' }, 1
 -- A record's head (flags, status, attempts, updatedAt, createdAt) is the same for every
@@ -115,7 +115,7 @@ for i = 1, n do
         expiresPacked[ttlMs] = exp
       end
       local rec = headNow[deliverAt and 2 or 0] .. exp .. spack('>d', score) .. body .. spack('>I6I4', evMs, evSeq)
-      written[id] = rec
+      if idemRef then written[id] = rec end -- only a keyed command can be found by its key
       sets[nsets + 1], sets[nsets + 2], nsets = K.prefix .. 'c:' .. id, rec, nsets + 2
       if nsets > 1000 then
         rcall(unpack(sets))
