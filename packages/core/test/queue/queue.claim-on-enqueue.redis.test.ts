@@ -191,11 +191,11 @@ describe('v3 layout: the claim of an enqueue', () => {
     const item = { ...cmd('eqc-resend'), id: queue.store.newCommandId('eqc-resend'), fingerprint: 'f', priority: 5, ttlMs: 3_600_000, ackTimeoutMs: 10_000, maxAttempts: 5 };
     const settings = { maxInFlight: 1, retentionMs: 3_600_000, wake: 'eqc-resend-wake', claimMemoryMs: 60_000, keepPayload: false };
     const args = enqueueArgs([item as never], { ...settings, perDeviceCap: 100, shardCap: 1_000, depth: 0, requestToken: 'resend-token-001', claim: { max: 1, leaseMs: 60_000 } });
-    const first = parseEnqueueReply(await scripts.runBuffer('enqueue', keys, args), 'resend-token-001');
+    const first = parseEnqueueReply(await scripts.runBuffer('enqueue', keys, args), [item.id], 'resend-token-001');
     expect(first.claimed.map((c) => c.id)).toEqual([item.id]);
     // Something else ready meanwhile: the re-sent call must not take it.
     const other = await queue.enqueue(cmd('eqc-resend-other'));
-    const again = parseEnqueueReply(await scripts.runBuffer('enqueue', keys, args), 'resend-token-001');
+    const again = parseEnqueueReply(await scripts.runBuffer('enqueue', keys, args), [item.id], 'resend-token-001');
     expect(again.answers).toEqual([{ code: 0, id: item.id, status: 'inflight' }]);
     expect(again.claimed.map((c) => [c.id, c.leaseToken])).toEqual([[item.id, 'resend-token-001']]);
     expect((await queue.claim({ max: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([other.id]);

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { isOutboundError, RedisQueueV3, ValidatedQueue } from '@outbound/core';
 import { testRedisUrl, uniquePrefix } from '@outbound/test-support';
 import { parseRecord, payloadHash } from '../../src/queue/redis-v3/records-v3';
-import { enqueueArgs } from '../../src/queue/redis-v3/script-args-v3';
+import { enqueueArgs, parseEnqueueReply } from '../../src/queue/redis-v3/script-args-v3';
 import { commandNameV3, loadScriptV3, ScriptsV3, V3_SCRIPT_FLAGS, V3_SCRIPTS } from '../../src/queue/redis-v3/scripts-v3';
 import { cmd } from './conformance';
 
@@ -99,8 +99,10 @@ describe('RedisQueueV3 scripts and layout', () => {
       ids.map((id) => ({ ...input, id, fingerprint: '' })),
       { maxInFlight: 1, perDeviceCap: 2, shardCap: 1000, retentionMs: 60_000, wake: store.keys.wakeChannel(), claimMemoryMs: 60_000, keepPayload: false, depth: 0, requestToken: 'enqueue-request-1' },
     );
-    const first = await scripts.run('enqueue', keys, args);
-    const second = await scripts.run('enqueue', keys, args);
+    const first = parseEnqueueReply(await scripts.run('enqueue', keys, args), ids);
+    const second = parseEnqueueReply(await scripts.run('enqueue', keys, args), ids);
+    // the first run answers each created command with one integer, the re-sent one in full
+    expect(first.answers).toEqual(ids.map((id) => ({ code: 0, id, status: 'queued' })));
     expect(second).toEqual(first);
     expect(await queue.countDevice('twice-enqueue')).toBe(2);
     expect((await queue.get(ids[0]!))?.payload).toEqual(Buffer.from([0, 1, 2]));
@@ -113,6 +115,19 @@ describe('RedisQueueV3 scripts and layout', () => {
       [0, ids[1], 'queued'],
     ]);
     expect(await queue.countDevice('twice-enqueue')).toBe(1);
+  });
+
+  it('answers a key repeated within one enqueue call with the command its first item made, before any record is written', async () => {
+    const [first, again, conflict] = await queue.enqueueBatch([
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('one') }),
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('one') }),
+      cmd('idem-in-call', { idempotencyKey: 'k', payload: Buffer.from('two') }),
+    ]);
+    expect(first).toMatchObject({ status: 'queued', duplicate: false });
+    expect(again).toEqual({ id: (first as { id: string }).id, status: 'queued', duplicate: true });
+    expect(isOutboundError(conflict, 'IDEMPOTENCY_CONFLICT')).toBe(true);
+    expect(await queue.countDevice('idem-in-call')).toBe(1);
+    expect((await queue.get((first as { id: string }).id))?.payload).toEqual(Buffer.from('one'));
   });
 
   it('keeps an in-flight command whole when an ack with another token is refused', async () => {

@@ -18,7 +18,10 @@
  * instructions per command, which machine load does not change (an idle server's start and
  * stop are measured and subtracted).
  *
- * Env: BENCH_SECTIONS (cost,bytes; add callgrind), BENCH_COMMANDS, BENCH_RUNS (3),
+ * BENCH_SECTIONS=floor: v3 against the Redis commands its scripts ran, replayed with no logic
+ * around them (floorSection; BENCH_FLOOR_BATCHES, BENCH_FLOOR_COMMANDS, BENCH_FLOOR_CALLGRIND=0).
+ *
+ * Env: BENCH_SECTIONS (cost,bytes; add callgrind, floor), BENCH_COMMANDS, BENCH_RUNS (3),
  * BENCH_BATCHES (1,16,64), BENCH_SHARDS (16), BENCH_CALLGRIND_BATCH (64), BENCH_IMPLS (v2,v3,bullmq, and
  * v3-scripts: v3 run as scripts where Redis would take its function library; the CPU ratio needs
  * bullmq), BENCH_CALLGRIND_KEEP (a folder: keep each callgrind.out there for callgrind_annotate; an
@@ -43,6 +46,7 @@ import { redisCpu, redisCpuSeconds } from './redis-cpu';
 import { freePort } from './child-processes';
 import { printPostgresBytes } from './postgres-bytes';
 import { median } from './stats';
+import { commandsByScript, floorLibrary, ScriptCapture, scriptKind, type CapturedCall } from './script-floor';
 
 const DEVICES = 1_000;
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
@@ -56,8 +60,16 @@ const CALLGRIND_BATCH = Number(process.env.BENCH_CALLGRIND_BATCH ?? 64);
  * requests). An idle server runs none of it: nothing is subtracted.
  */
 const CALLGRIND_ONLY = process.env.BENCH_CALLGRIND_ONLY;
-/** v3-scripts: the v3 layout run as scripts (EVALSHA), not as its function library (FCALL). */
-type Impl = 'v2' | 'v3' | 'v3-scripts' | 'bullmq';
+/**
+ * v3-scripts: the v3 layout run as scripts (EVALSHA), not as its function library (FCALL).
+ * floor: the Redis commands v3's scripts ran in a captured run, replayed call by call with no
+ * logic around them (script-floor.ts); floor-noevents: the same without the event log's XADDs.
+ */
+type Impl = 'v2' | 'v3' | 'v3-scripts' | 'bullmq' | Floor;
+type Floor = 'floor' | 'floor-noevents';
+const isFloor = (impl: Impl | 'idle'): impl is Floor => impl === 'floor' || impl === 'floor-noevents';
+/** Set by callgrindPerCommand: zeroes the counts once a floor's library is loaded (its compiling is not the floor's work). */
+let floorLoaded: (() => void) | undefined;
 const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
 
 interface Cost {
@@ -162,7 +174,7 @@ async function dropAll(client: RedisClient): Promise<void> {
   await client.flushall();
 }
 
-function makeQueue(impl: Exclude<Impl, 'bullmq'>, client: RedisClient, prefix: string): CommandQueue {
+function makeQueue(impl: 'v2' | 'v3' | 'v3-scripts', client: RedisClient, prefix: string): CommandQueue {
   const options = { prefix, perDeviceCap: COMMANDS, shards: SHARDS, liveness: false as const, admissionMaxMemoryRatio: 0 };
   if (impl === 'v2') return new ValidatedQueue(new RedisQueue(client, options));
   return new ValidatedQueue(new RedisQueueV3(client, { ...options, functions: impl === 'v3' }));
@@ -209,9 +221,14 @@ async function drainOverlapped(queue: CommandQueue, batch: number, corked?: Redi
  * One run of enqueue + claim + ack of COMMANDS, measured from the server. afterEnqueue: called
  * between the enqueues and the drain (an Outbound layout's run only).
  */
-async function runOnce(url: string, impl: Impl, batch: number, commands = COMMANDS, afterEnqueue?: () => void): Promise<Cost> {
+async function runOnce(url: string, impl: Impl, batch: number, commands = COMMANDS, afterEnqueue?: () => void, replay?: readonly CapturedCall[]): Promise<Cost> {
   const client = createRedisClient({ url });
   try {
+    const floor = isFloor(impl) ? floorLibrary(replay ?? [], impl === 'floor-noevents' ? notEventLog : undefined) : undefined;
+    if (floor) {
+      await client.call('FUNCTION', 'LOAD', 'REPLACE', floor.code);
+      floorLoaded?.();
+    }
     await client.config('RESETSTAT');
     const cpuBefore = await redisCpuSeconds(client);
     const phases = process.env.BENCH_CALLS === '1' ? { at: await redisCpu(client) } : null;
@@ -230,7 +247,15 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
         await printRequests(`${impl} batch ${batch}, ${SHARDS} shards:`, client, commands);
       }
     };
-    if (impl === 'bullmq') {
+    if (isFloor(impl)) {
+      if (!replay || !floor) throw new Error(`${impl}: no captured calls`);
+      await replayCalls(client, replay, floor.functions, async () => {
+        await phaseEnd('enqueue');
+        afterEnqueue?.();
+      });
+      await phaseEnd('claim + ack');
+      await measure();
+    } else if (impl === 'bullmq') {
       await runBullmq(url, {
         jobs: commands,
         concurrency: batch,
@@ -262,8 +287,42 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
   }
 }
 
+/** Commands other than the event log's. */
+const notEventLog = (command: Buffer[]) => !/^(xadd|xtrim)$/i.test(command[0]!.toString('latin1'));
+
+/**
+ * Replays captured script calls, one FCALL of its function (floorLibrary) each, in order and
+ * one at a time; `enqueued` runs before the first call that is not an enqueue (the captured run
+ * enqueued all, then drained).
+ */
+async function replayCalls(client: RedisClient, calls: readonly CapturedCall[], functions: ReadonlyArray<string | null>, enqueued: () => Promise<void>): Promise<void> {
+  let draining = false;
+  for (const [i, call] of calls.entries()) {
+    if (!draining && scriptKind(call.script) !== 'enqueue') {
+      draining = true;
+      await enqueued();
+    }
+    const fn = functions[i];
+    if (fn) await client.call('FCALL', fn, '0');
+  }
+  if (!draining) await enqueued();
+}
+
+/** The script calls (and the commands each ran) of one v3 run of `commands` at `batch`, on the server at `url` (MONITOR). */
+async function captureV3(url: string, batch: number, commands: number): Promise<CapturedCall[]> {
+  const capture = await ScriptCapture.start(Number(new URL(url).port));
+  await runOnce(url, 'v3', batch, commands);
+  const client = createRedisClient({ url });
+  try {
+    return await capture.stop(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** used_memory per queued and per finished command. */
 async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): Promise<{ queued: number; finished: number }> {
+  if (isFloor(impl)) throw new Error(`${impl}: the floor has no bytes of its own (BENCH_SECTIONS=floor)`);
   const client = createRedisClient({ url });
   try {
     // A first small run loads the implementation's scripts (Redis keeps them across FLUSHALL):
@@ -313,11 +372,17 @@ async function bytesPerCommand(url: string, impl: Impl, payloadBytes: number): P
  * caller subtracts an idle server's), and for an Outbound layout the part of them its drain
  * (claim + ack) ran: callgrind_control dumps the counts once the enqueues are done.
  */
-async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promise<{ instructions: number; drain: number | null; calls: number }> {
+async function callgrindPerCommand(
+  impl: Impl | 'idle',
+  commands: number,
+  batch = CALLGRIND_BATCH,
+  replay?: readonly CapturedCall[],
+): Promise<{ instructions: number; drain: number | null; calls: number }> {
   const toggle = CALLGRIND_ONLY ? [`--toggle-collect=${CALLGRIND_ONLY}`] : [];
   const server = await startRedis(['valgrind', '--tool=callgrind', ...toggle, '--callgrind-out-file=callgrind.out']);
   const dumpEnqueued = impl === 'idle' || impl === 'bullmq' ? undefined : () => execFileSync('callgrind_control', ['--dump=enqueued', String(server.child.pid)], { stdio: 'ignore' });
-  const cost = impl !== 'idle' ? await runOnce(server.url, impl, CALLGRIND_BATCH, commands, dumpEnqueued) : undefined;
+  floorLoaded = () => execFileSync('callgrind_control', ['--zero', String(server.child.pid)], { stdio: 'ignore' });
+  const cost = impl !== 'idle' ? await runOnce(server.url, impl, batch, commands, dumpEnqueued, replay).finally(() => (floorLoaded = undefined)) : undefined;
   const client = createRedisClient({ url: server.url });
   client.on('error', () => undefined);
   await client.shutdown('NOSAVE').catch(() => undefined);
@@ -333,10 +398,126 @@ async function callgrindPerCommand(impl: Impl | 'idle', commands: number): Promi
   return { instructions: impl === 'idle' ? total : total / commands, drain, calls: cost?.callsPerCmd ?? 0 };
 }
 
+/** What each command a v3 script runs is for (the floor's table names them). */
+const FLOOR_PURPOSE: Record<string, string> = {
+  SET: 'meta, request token (SET NX), a record put back',
+  MSET: "an enqueue's records (one per call)",
+  GET: 'meta; a record (claim)',
+  GETDEL: 'the acked record, taken',
+  HGET: 'device state; claim request hash',
+  HSET: 'device states (one per call); finished record into its minute hash; claim request hash',
+  HINCRBY: "the claim batch's count left",
+  ZADD: "device line; ready, expiry (one per call); lease",
+  ZPOPMIN: "a device line's head",
+  ZRANGE: 'next head score; best scores for the claim plan',
+  ZREM: "ready; lease",
+  XADD: 'event log entry',
+  TIME: "Redis' clock",
+  PEXPIRE: "minute hash; claim request hash",
+  ZINCRBY: "finished bytes per minute",
+  PUBLISH: 'wake claimers',
+  DEL: 'a key',
+  ZCARD: '`ready` empty? (an ack wakes claimers only then)',
+  HDEL: 'device state with nothing left',
+  ZREMRANGEBYRANK: "a device line's heads",
+};
+
+/**
+ * BENCH_SECTIONS=floor: v3 against its floor (the commands its scripts ran, replayed with no
+ * logic: script-floor.ts) and BullMQ, at BENCH_FLOOR_BATCHES (1,64), BENCH_FLOOR_COMMANDS
+ * (3,000) each: the commands by script, Redis CPU per command (BENCH_RUNS interleaved rounds,
+ * one capture per batch on the same server), and with valgrind instructions per command under
+ * callgrind (each batch captured again from a v3 run under callgrind, whose slowed server runs
+ * more refresh claims at batch 1). BENCH_FLOOR_CALLGRIND=0 skips callgrind.
+ */
+async function floorSection(): Promise<void> {
+  const batches = (process.env.BENCH_FLOOR_BATCHES ?? '1,64').split(',').map(Number);
+  const commands = Number(process.env.BENCH_FLOOR_COMMANDS ?? 3_000);
+  const impls: Impl[] = ['v3', 'floor', 'floor-noevents', 'bullmq'];
+  const names: Record<string, string> = {
+    v3: 'Outbound v3',
+    floor: "floor: v3's commands replayed",
+    'floor-noevents': 'floor without the event log (no XADD)',
+  };
+  const name = (impl: Impl, batch: number) => (impl === 'bullmq' ? `BullMQ (concurrency ${batch})` : names[impl]!);
+  const server = await startRedis();
+  const captures = new Map<number, CapturedCall[]>();
+  try {
+    console.log(`\nfloor: ${commands} commands over ${DEVICES} devices, ${SHARDS} shards, ${RUNS} interleaved rounds; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    for (const batch of batches) {
+      const calls = await captureV3(server.url, batch, commands);
+      captures.set(batch, calls);
+      console.log(`\n| v3 script (claim batch ${batch}) | command | calls / command | for |`);
+      console.log('|---|---|---:|---|');
+      for (const row of commandsByScript(calls, commands)) console.log(`| ${row.script} | ${row.command} | ${fmt(row.perCommand, 3)} | ${FLOOR_PURPOSE[row.command] ?? ''} |`);
+    }
+    const results = new Map<string, Cost[]>();
+    for (let round = 0; round < RUNS; round += 1) {
+      for (const batch of batches) {
+        for (const impl of impls) {
+          const cost = await runOnce(server.url, impl, batch, commands, undefined, captures.get(batch));
+          results.set(`${impl}:${batch}`, [...(results.get(`${impl}:${batch}`) ?? []), cost]);
+          console.error(`floor round ${round + 1} batch ${batch} ${impl}: ${fmt(cost.cpuUsPerCmd, 1)} µs, ${fmt(cost.callsPerCmd, 1)} calls`);
+        }
+      }
+    }
+    console.log('\n| claim batch | implementation | Redis CPU µs / command | Redis calls / command | CPU vs BullMQ |');
+    console.log('|---:|---|---:|---:|---:|');
+    for (const batch of batches) {
+      const bull = median(results.get(`bullmq:${batch}`)!.map((c) => c.cpuUsPerCmd));
+      for (const impl of impls) {
+        const runs = results.get(`${impl}:${batch}`)!;
+        const cpu = median(runs.map((c) => c.cpuUsPerCmd));
+        console.log(`| ${batch} | ${name(impl, batch)} | ${fmt(cpu, 1)} | ${fmt(median(runs.map((c) => c.callsPerCmd)), 1)} | ${fmt(cpu / bull, 2)} |`);
+      }
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+  if (process.env.BENCH_FLOOR_CALLGRIND === '0') return;
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.log('\n(no valgrind: floor instructions not measured)');
+    return;
+  }
+  const idle = CALLGRIND_ONLY ? 0 : (await callgrindPerCommand('idle', commands)).instructions;
+  for (const batch of batches) {
+    // captured from a v3 run on a server under callgrind, as slow as the measured ones
+    const cg = await startRedis(['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null']);
+    let calls: CapturedCall[];
+    try {
+      calls = await captureV3(cg.url, batch, commands);
+    } finally {
+      const client = createRedisClient({ url: cg.url });
+      client.on('error', () => undefined);
+      await client.shutdown('NOSAVE').catch(() => undefined);
+      client.disconnect();
+      await cg.exited;
+      rmSync(cg.dir, { recursive: true, force: true });
+    }
+    console.log(
+      `\n| implementation (batch ${batch}, ${SHARDS} shards, ${commands} commands, callgrind${CALLGRIND_ONLY ? ` in ${CALLGRIND_ONLY}` : ''}) | instructions / command | of which enqueue | of which claim + ack | Redis calls / command | vs BullMQ |`,
+    );
+    console.log('|---|---:|---:|---:|---:|---:|');
+    const rows: Array<[Impl, number, string[], number]> = [];
+    for (const impl of impls) {
+      const measured = await callgrindPerCommand(impl, commands, batch, calls);
+      const perCmd = measured.instructions - idle / commands;
+      const split = measured.drain === null ? ['-', '-'] : [fmt(perCmd - measured.drain), fmt(measured.drain)];
+      rows.push([impl, perCmd, split, measured.calls]);
+    }
+    const bull = rows.find(([impl]) => impl === 'bullmq')![1];
+    for (const [impl, perCmd, split, calls] of rows) console.log(`| ${name(impl, batch)} | ${fmt(perCmd)} | ${split[0]} | ${split[1]} | ${fmt(calls, 1)} | ${fmt(perCmd / bull, 2)} |`);
+  }
+}
+
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const sections = (process.env.BENCH_SECTIONS ?? 'cost,bytes').split(',');
+  if (sections.length === 1 && sections[0] === 'floor') return floorSection();
   const server = await startRedis();
   try {
     console.log(`redis-server ${server.url}: ${COMMANDS} commands over ${DEVICES} devices, ${SHARDS} shards, 32-byte payloads, ${RUNS} interleaved rounds`);
@@ -391,6 +572,7 @@ async function main(): Promise<void> {
       console.log(`| ${impl === 'bullmq' ? `BullMQ (concurrency ${CALLGRIND_BATCH})` : `Outbound ${impl}`} | ${fmt(perCmd)} | ${split[0]} | ${split[1]} | ${fmt(measured.calls, 1)} |`);
     }
   }
+  if (sections.includes('floor')) await floorSection();
 }
 
 main().catch((error: unknown) => {

@@ -26,6 +26,19 @@ export function payloadHash(payload: Buffer): Buffer {
 }
 
 /**
+ * What an enqueue's record holds from byte 39 to its event ids, packed here so the script
+ * only puts its head (times, score) before it and the queued entry's id after: the fixed part
+ * (packFixed), no done token, no error, then the payload with its size. Lua's struct.pack
+ * copies a string byte by byte (about 20 instructions a byte); a concatenation does not.
+ */
+export function packBody(input: EnqueueInput, fingerprint: string): Buffer {
+  const fixed = packFixed(input, fingerprint);
+  const mid = Buffer.alloc(7); // B 0 (done token), H 0 (error), I4 payload size
+  mid.writeUInt32BE(input.payload.length, 3);
+  return Buffer.concat([fixed, mid, input.payload], fixed.length + 7 + input.payload.length);
+}
+
+/**
  * The record bytes from 39 to the end of the fixed part: priority, maxAttempts, ackTimeoutMs,
  * ttlMs, deliverAt, payload size and hash, phyId, idempotency key, fingerprint, trace context
  * (two bytes of length when none).

@@ -167,7 +167,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
         try {
           // What a lost answer claimed stays leased until the lease reaper gives it back.
           const reply = claimMax > 0 ? await this.call('enqueue', () => this.scripts.runBuffer('enqueue', this.keys.shardKeyList(shard), args)) : await this.run('enqueue', shard, args);
-          const { answers, scores, claimed: taken } = parseEnqueueReply(reply, requestToken);
+          const { answers, scores, claimed: taken } = parseEnqueueReply(reply, ids, requestToken);
           this.planner.remember(shard, scores, depth);
           claimed.push(...taken);
           answers.forEach(({ code, id, status }, j) => {

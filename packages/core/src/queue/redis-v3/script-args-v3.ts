@@ -1,6 +1,6 @@
 import type { AckItem, EnqueueResult, FailItem, ReleaseItem, StoreEnqueueItem } from '../queue';
 import { eventCommandId } from '../redis/event-log';
-import { packFixed, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
+import { packBody, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
 import type { Arg } from './scripts-v3';
 
 /**
@@ -40,7 +40,8 @@ export function packNumbers(...values: number[]): Buffer {
 /**
  * enqueue-1.lua: the numbers (caps, settings, n, depth, the token's memory, and a claim for the
  * enqueuing process' dispatch loop: claimMax, 0 none, and its leaseMs) packed, the wake
- * channel, the request token (the claim's lease token), then 8 per item.
+ * channel, the request token (the claim's lease token), then 7 per item (the record's body
+ * packed: records-v3.ts packBody).
  */
 export function enqueueArgs(
   items: StoreEnqueueItem[],
@@ -51,19 +52,26 @@ export function enqueueArgs(
   for (const input of items) {
     const fingerprint = input.idempotencyKey ? input.fingerprint : ''; // compared only on a repeated key
     const deliverAt = input.deliverAt === undefined ? '' : Math.trunc(input.deliverAt);
-    args.push(input.id, input.phyId, deliverAt, input.idempotencyKey ?? '', fingerprint, packFixed(input, fingerprint), input.payload, eventCommandId(input.id));
+    args.push(input.id, input.phyId, deliverAt, input.idempotencyKey ?? '', fingerprint, packBody(input, fingerprint), eventCommandId(input.id));
   }
   return args;
 }
 
 /**
- * enqueue-1.lua's `{items: {code, id, status}, scores}`, and with a claim (run for Buffers: its
- * records are binary) `claim`, the reply as claim-1.lua answers it, read with the request token.
+ * enqueue-1.lua's `{items, scores}`, each item 0 (created: `ids`' id at its place, queued) or
+ * `{code, id, status}`, and with a claim (run for Buffers: its records are binary) `claim`, the
+ * reply as claim-1.lua answers it, read with the request token.
  */
-export function parseEnqueueReply(reply: unknown, token?: string): { answers: Array<ItemAnswer & { id: string }>; scores: number[]; claimed: ScoredClaimV3[] } {
-  const [items, scores, claim] = reply as [Array<[number, string | Buffer, string | Buffer]>, Array<string | number | Buffer>, Buffer[] | undefined];
+export function parseEnqueueReply(
+  reply: unknown,
+  ids: readonly string[],
+  token?: string,
+): { answers: Array<ItemAnswer & { id: string }>; scores: number[]; claimed: ScoredClaimV3[] } {
+  const [items, scores, claim] = reply as [Array<number | [number, string | Buffer, string | Buffer]>, Array<string | number | Buffer>, Buffer[] | undefined];
   return {
-    answers: items.map(([code, id, status]) => ({ code: Number(code), id: String(id), status: String(status) as EnqueueResult['status'] })),
+    answers: items.map((item, j) =>
+      typeof item === 'number' ? { code: item, id: ids[j]!, status: 'queued' } : { code: Number(item[0]), id: String(item[1]), status: String(item[2]) as EnqueueResult['status'] },
+    ),
     scores: scores.map((score) => Number(String(score))),
     claimed: claim && token !== undefined ? toClaimReplyV3(claim, token).claimed : [],
   };

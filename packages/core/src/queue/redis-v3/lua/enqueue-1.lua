@@ -7,10 +7,11 @@
           the shard's best claimable scores to answer, 0 none), how long to remember the
           request token (ms), claimMax (0: no claim), leaseMs
   ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim)
-  then 8 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
-                   fingerprint, packed fixed part (from byte 39 of the record: records-v3.ts;
-                   its priority and ttlMs are read from it), payload, the id as events hold it
-                   (16 bytes)
+  then 7 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
+                   fingerprint, the record from byte 39 up to its event ids, packed by the
+                   caller (records-v3.ts packBody: the fixed part, its priority and ttlMs read
+                   from it, then the empty done token and error, the payload's size and the
+                   payload), the id as events hold it (16 bytes)
 
   With claimMax > 0 (a dispatch loop of the enqueuing process waits for work with room), the
   call also claims, under its request token, up to claimMax of the commands it made ready:
@@ -18,17 +19,18 @@
   kept, leased and remembered as claim-1.lua does (a re-sent script answers what the first
   run claimed). That saves the wake-up and the claim round trip.
 
-  Returns {items, scores} (with a claim: {items, scores, claim}): per item {code, id, status}:
-  0 created (or, in a re-sent script,
-  the id exists, even finished since: answered as it is now), 1 DUPLICATE (the key named `id` with the same
+  Returns {items, scores} (with a claim: {items, scores, claim}): per item 0 when it was created
+  (its own id, status queued: the usual answer, one integer), else {code, id, status}: 0 in a
+  re-sent script (the id exists, even finished since: answered as it is now), 1 DUPLICATE (the key named `id` with the same
   fingerprint), -6 IDEMPOTENCY_CONFLICT (the key names `id`, stored with another
   fingerprint), -3 DEVICE_FULL, -4 QUEUE_FULL (nothing written for that item); scores: the
   shard's best `depth` claimable scores after the call; claim: {leaseExpiresAt, 0, then per
   claimed command: id, record}, best first, as claim-1.lua answers. Publishes a wake when a
   device it made ready is still ready after its claim.
 
-  Cost: one SET and one ZADD (its line) per command, then per device one HGET and one HSET of
-  its state, and per call one ZADD each of ready and expiry and the SET of its request token
+  Cost: one ZADD (its line) and one XADD (its queued event) per command, then per device one
+  HGET of its state, and per call one MSET of the records, one HSET of the states, one ZADD
+  each of ready and expiry and the SET of its request token
   (a re-sent script finds it and looks each id up instead of writing it again). Its claim:
   per command one ZPOPMIN of its line (the device state is written once anyway), per call one
   ZADD of the lease and one HSET of the request hash.
@@ -41,25 +43,44 @@ local now, nowUs = clockNow()
 local rerun = not rcall('SET', K.prefix .. 'enq:' .. token, '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
--- heads: phyId -> its best new score, headText: that score as text (made once per command, not
--- through int(): every score is new, so keeping it would only push out the texts that recur)
+-- heads: phyId -> its best new score, headText: that score as text
 -- made: id -> record of each command this call put into a line (its claim needs no GET);
--- queuedBefore: phyId -> its line may have held commands before this call (it may be in `ready`)
-local out, devs, heads, headText, expiries, made, queuedBefore = {}, {}, {}, {}, {}, {}, {}
-local tail = string.char(0) .. spack('>H', 0)
+-- queuedBefore (with a claim): phyId -> its line may have held commands before this call (it may be in `ready`)
+-- written: id -> each record with an idempotency key this call made (the records are written
+-- with one MSET after the loop: a key repeated later in the same call finds its first command here)
+local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}, {}, {}, {}, {}, {}, {}
+local sets, nsets = { 'MSET' }, 1
+-- A record's head (flags, status, attempts, updatedAt, createdAt) is the same for every
+-- command of the call but for its deliverAt flag: packed once each.
+local headNow = { [0] = spack('>BBI4dd', 0, QUEUED, 0, now, now), [2] = spack('>BBI4dd', 2, QUEUED, 0, now, now) }
+-- expiresAt (now + ttlMs) packed once per ttlMs of the call (most calls have one)
+local expiresPacked = {}
+-- A score as text: string.format a command cost about 2.5k instructions; scores of one call
+-- are consecutive, so the text of score // 10 is made once per ten and its last digit added.
+local tens = {}
+local function scoreText(score)
+  local last = score % 10
+  local hi = (score - last) / 10
+  if hi < 1 or hi >= 1e15 then return string.format('%d', score) end
+  local text = tens[hi]
+  if not text then
+    text = string.format('%d', hi)
+    tens[hi] = text
+  end
+  return text .. DIGIT[last]
+end
 
 for i = 1, n do
-  local b = 3 + (i - 1) * 8
+  local b = 3 + (i - 1) * 7
   local id, phyId, deliverAt = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
-  local idem, fingerprint, fixed, payload = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
-  local priority, _, _, ttlMs = sunpack('>BI4dd', fixed)
-  local key = cmdKey(id)
+  local idem, fingerprint, body = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
+  local priority, _, _, ttlMs = sunpack('>BI4dd', body)
   local idemRef, first = nil, nil
   if idem ~= '' then
     idemRef = K.prefix .. 'idem:' .. #phyId .. ':' .. phyId .. ':' .. idem
     first = rcall('GET', idemRef)
   end
-  local firstRec = first and first ~= id and findRecord(first)
+  local firstRec = first and first ~= id and (written[first] or findRecord(first))
   if firstRec then
     local stored = recFingerprint(firstRec)
     if stored ~= '' and stored ~= fingerprint then
@@ -72,7 +93,7 @@ for i = 1, n do
     if not d then
       d = readDev(phyId)
       devs[phyId] = d
-      queuedBefore[phyId] = d.pending > #d.inflight
+      if claimMax > 0 then queuedBefore[phyId] = d.pending > #d.inflight end
     end
     local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
     -- An id exists only when this script was sent twice (ioredis re-sends after a reconnect):
@@ -85,10 +106,21 @@ for i = 1, n do
     elseif full then
       out[i] = { full, id, '' }
     else
-      -- the record in one pack, its queued entry's id (I6 ms, I4 seq) last
-      local evMs, evSeq = eventIdParts(appendEvent('q', ARGV[b + 8], phyId, '', DIGIT[priority], ''))
-      local rec = spack('>BBI4ddddc0c0I4c0I6I4', deliverAt and 2 or 0, QUEUED, 0, now, now, expiresAt, score, fixed, tail, #payload, payload, evMs, evSeq)
-      rcall('SET', key, rec)
+      -- the record: its head, expiresAt and score, the caller's body, its queued entry's id
+      -- (I6 ms, I4 seq) last; concatenated, since struct.pack copies a string byte by byte
+      local evMs, evSeq = eventIdParts(appendEvent('q', ARGV[b + 7], phyId, '', DIGIT[priority], ''))
+      local exp = expiresPacked[ttlMs]
+      if not exp then
+        exp = spack('>d', expiresAt)
+        expiresPacked[ttlMs] = exp
+      end
+      local rec = headNow[deliverAt and 2 or 0] .. exp .. spack('>d', score) .. body .. spack('>I6I4', evMs, evSeq)
+      if idemRef then written[id] = rec end -- only a keyed command can be found by its key
+      sets[nsets + 1], sets[nsets + 2], nsets = K.prefix .. 'c:' .. id, rec, nsets + 2
+      if nsets > 1000 then
+        rcall(unpack(sets))
+        sets, nsets = { 'MSET' }, 1
+      end
       d.pending = d.pending + 1
       meta.size = meta.size + 1
       if deliverAt ~= nil and deliverAt > now then
@@ -96,17 +128,18 @@ for i = 1, n do
         if deliverAt < meta.due then meta.due = deliverAt end
         rcall('ZADD', schedKey(phyId), deliverAt, id)
       else
-        local scoreText = string.format('%d', score)
-        rcall('ZADD', lineKey(phyId), scoreText, id)
-        made[id] = rec
-        if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, scoreText end
+        local text = scoreText(score)
+        rcall('ZADD', lineKey(phyId), text, id)
+        if claimMax > 0 then made[id] = rec end
+        if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, text end
       end
+      out[i] = OK
       if not expiries[phyId] or expiresAt < expiries[phyId] then expiries[phyId] = expiresAt end
       if idemRef then rcall('SET', idemRef, id, 'PX', int(ttlMs + retentionMs)) end
-      out[i] = { OK, id, 'queued' }
     end
   end
 end
+if nsets > 1 then rcall(unpack(sets)) end
 
 -- The claim: the heads of the devices this call made ready, best first, as claim-1.lua
 -- takes them from `ready` (a head whose TTL passed is left there for a claim to expire).
