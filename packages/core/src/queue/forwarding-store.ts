@@ -1,7 +1,8 @@
 import type { StoredCommand } from '../command';
 import type { OutboundEvent } from './events';
+import { ackThenClaim } from './queue';
 import type {
-  AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, FailItem, ListCommandsOptions, ListDeadOptions, QueueStats, ReleaseItem, TransitionResult,
+  AckAndClaimResult, AckItem, ClaimedCommand, ClaimOptions, CommandStore, DeadSelector, FailItem, ListCommandsOptions, ListDeadOptions, QueueStats, ReleaseItem, TransitionResult,
 } from './queue';
 
 /**
@@ -18,6 +19,11 @@ export abstract class ForwardingStore {
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
     return this.target.ack(items);
+  }
+
+  /** The store's own where it has one (ackThenClaim). */
+  ackAndClaim(items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> {
+    return ackThenClaim(this.target, items, next);
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {

@@ -32,6 +32,16 @@ export interface CommandQueue extends EventLog {
   claim(options: ClaimOptions): Promise<ClaimedCommand[]>;
   /** Records device outcomes (`ok` → acked, `rejected` → rejected). A stale token → LEASE_LOST for that item. */
   ack(items: AckItem[]): Promise<Array<TransitionResult>>;
+  /**
+   * Records outcomes as `ack` does, then claims up to `next.max` ready commands as `claim` does
+   * (best first, per-device order and limits, leased for `next.leaseMs`): a claimer's ack and
+   * its next claim in one step where the store can make them one (Redis v3: the ack's own
+   * script claims on its shard). `claimed` may hold fewer than a `claim` would take, even none
+   * while work is ready (what the store could not take in the same step without passing over
+   * better work elsewhere): a caller with room left calls `claim` for the rest. Stores without
+   * it leave it out; `ackThenClaim` runs `ack`, then `claim` for them.
+   */
+  ackAndClaim?(items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult>;
   /** A failed attempt: retryable → backoff (or dead after maxAttempts), permanent → rejected. */
   fail(items: FailItem[]): Promise<Array<TransitionResult>>;
   /**
@@ -118,6 +128,19 @@ export interface CommandQueue extends EventLog {
   setLocalClaimer?(claimer: LocalClaimer | null): void;
 
   close(): Promise<void>;
+}
+
+/** What `ackAndClaim` answers: one result per ack item, in order, and the commands it claimed, best first. */
+export interface AckAndClaimResult {
+  results: TransitionResult[];
+  claimed: ClaimedCommand[];
+}
+
+/** `queue.ackAndClaim` where the queue has it, else `ack`, then `claim`. */
+export async function ackThenClaim(queue: Pick<CommandQueue, 'ack' | 'claim' | 'ackAndClaim'>, items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> {
+  if (queue.ackAndClaim) return queue.ackAndClaim(items, next);
+  const results = await queue.ack(items);
+  return { results, claimed: await queue.claim(next) };
 }
 
 /**

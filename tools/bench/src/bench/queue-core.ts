@@ -6,7 +6,7 @@
  *
  * Starts its own redis-server on a free port (no persistence) unless OUTBOUND_BENCH_REDIS_URL
  * is set. Env: BENCH_COMMANDS (default 20000), BENCH_RUNS (3), BENCH_CLAIMERS (1),
- * BENCH_BATCHES (1,16,64), BENCH_REDIS_LAYOUT (v2 or v3; default the services' default). One claimer claims, then acks, then claims: Node and Redis take
+ * BENCH_BATCHES (1,16,64), BENCH_REDIS_LAYOUT (v2 or v3; default the services' default). One claimer claims, then acks with its next claim in the same call (ackAndClaim; v2: ack, then claim): Node and Redis take
  * turns, nothing overlaps. Besides rates it prints Redis and Node CPU per command, which
  * swing far less than rates when other work shares the machine (compare those first).
  *
@@ -37,7 +37,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { createRedisClient, DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, RedisQueue, RedisQueueV3, ValidatedQueue, type RedisLayout } from '@outbound/core';
+import { ackThenClaim, createRedisClient, DEFAULT_REDIS_LAYOUT, REDIS_LAYOUTS, RedisQueue, RedisQueueV3, ValidatedQueue, type RedisLayout } from '@outbound/core';
 import { freePort } from './child-processes';
 import { coreInputs } from './core-inputs';
 import { redisCpuSeconds } from './redis-cpu';
@@ -93,11 +93,14 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
   let done = 0;
   await Promise.all(
     queues.map(async (queue) => {
-      for (;;) {
-        const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
-        if (claimed.length === 0) return;
-        await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+      // As the dispatcher drains: each ack claims the next batch in the same call (v3: the ack
+      // script claims on its shard; v2: ack, then claim); a claim for what it did not take.
+      const next = { max: batch, leaseMs: 60_000 };
+      let claimed = await queue.claim(next);
+      while (claimed.length > 0) {
         done += claimed.length;
+        claimed = (await ackThenClaim(queue, claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })), next)).claimed;
+        if (claimed.length < batch) claimed = claimed.concat(await queue.claim({ max: batch - claimed.length, leaseMs: next.leaseMs }));
       }
     }),
   );

@@ -31,16 +31,19 @@
  * BENCH_CALLS=1 (each run also prints, on stderr, its calls per command by command type, the
  * requests per command the clients sent (scripts: one round trip and one server wake-up each),
  * and the Redis CPU of its enqueue and of its claim + ack apart, user and system time apart),
- * BENCH_DRAIN=overlap (an Outbound layout's ack goes out with the next claim instead of before
- * it: a probe of what one round trip fewer per command is worth; BullMQ's worker fetches its
- * next job in the call that completes the last one) or one-write (the same, both calls in one
- * socket write: one server wake-up for the two).
+ * BENCH_DRAIN: how an Outbound layout's claimer drains. Default: as the dispatcher does, each
+ * ack claims the next batch in the same call (`ackAndClaim`; the v3 ack script claims on its
+ * shard, and the plan's other shards get their claim in the same socket write; v2 has no such
+ * call: ack, then claim), as BullMQ's worker fetches its next job in the call that completes the
+ * last one. separate: claim, ack, claim (a round trip each); overlap (the ack goes out with the
+ * next claim instead of before it) or one-write (the same, both calls in one socket write: one
+ * server wake-up for the two).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
+import { ackThenClaim, createRedisClient, RedisQueue, RedisQueueV3, ValidatedQueue, type CommandQueue, type EnqueueInput, type RedisClient } from '@outbound/core';
 import { runBullmq } from './bullmq-core';
 import { redisCpu, redisCpuSeconds } from './redis-cpu';
 import { freePort } from './child-processes';
@@ -182,6 +185,7 @@ function makeQueue(impl: 'v2' | 'v3' | 'v3-scripts', client: RedisClient, prefix
 
 async function drain(queue: CommandQueue, batch: number, client?: RedisClient): Promise<number> {
   if (process.env.BENCH_DRAIN === 'overlap' || process.env.BENCH_DRAIN === 'one-write') return drainOverlapped(queue, batch, process.env.BENCH_DRAIN === 'one-write' ? client : undefined);
+  if (process.env.BENCH_DRAIN !== 'separate') return drainMerged(queue, batch);
   let done = 0;
   for (;;) {
     const claimed = await queue.claim({ max: batch, leaseMs: 60_000 });
@@ -190,6 +194,21 @@ async function drain(queue: CommandQueue, batch: number, client?: RedisClient): 
     await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' })));
     done += claimed.length;
   }
+}
+
+/** The default drain: each ack claims the next batch (ackAndClaim); a claim for what it did not take. */
+async function drainMerged(queue: CommandQueue, batch: number): Promise<number> {
+  const next = { max: batch, leaseMs: 60_000 };
+  let done = 0;
+  let claimed = await queue.claim(next);
+  while (claimed.length > 0) {
+    done += claimed.length;
+    const acks = claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const, replica: 'ingress-0' }));
+    claimed = (await ackThenClaim(queue, acks, next)).claimed;
+    // it may answer short while work is ready elsewhere: the rest as a claim
+    if (claimed.length < batch) claimed = claimed.concat(await queue.claim({ max: batch - claimed.length, leaseMs: next.leaseMs }));
+  }
+  return done;
 }
 
 /**

@@ -103,6 +103,65 @@ export class ClaimPlannerV3 {
   }
 
   /**
+   * The claims that may go with an ack of `acks` (per shard, how many of its commands it acks)
+   * so that together they take up to `max` commands, none of which a `claim` after the ack would
+   * have passed over for better work: per shard, a count and a bound (the worst score the claim
+   * may take, Infinity any). Made from what the shards last answered, without asking any.
+   *
+   * An ack can make ready at most one command per command it acks (the slot it frees), so of the
+   * `max` places, `spare` = max - acks go to the best `spare` known scores (the plan `claim` would
+   * make, each shard its count) and the rest to what the acks free. A shard being acked claims in
+   * its ack script its count plus its acks, up to the worst of those `spare` scores, or, with no
+   * spare, up to the best score known of every other shard: its script takes its own best first,
+   * so anything it takes has fewer than `max` better commands anywhere. A shard with no share
+   * that holds ready work above its bound claims nothing. null when `claim` would
+   * ask first (a shard not heard from within TRUST_MS, or whose first schedule or retry wait
+   * ended; with spare places, one whose every answered score made the cut), or when the acks
+   * outnumber `max`.
+   */
+  planWithAcks(max: number, acks: ReadonlyMap<number, number>): Map<number, { count: number; bound: number }> | null {
+    let acked = 0;
+    for (const n of acks.values()) acked += n;
+    const spare = max - acked;
+    if (spare < 0) return null;
+    if (this.shards === 1) return new Map([[0, { count: max, bound: Infinity }]]);
+    this.depth = firstDepth(max, this.shards);
+    const now = Date.now();
+    this.forgetDue(now);
+    const staleBefore = now - TRUST_MS;
+    const best: Array<{ shard: number; score: number }> = [];
+    for (const shard of this.shardList) {
+      const entry = this.known.get(shard);
+      if (!entry || entry.at < staleBefore) return null;
+      for (const score of entry.scores) best.push({ shard, score });
+    }
+    best.sort((a, b) => a.score - b.score);
+    const counts = new Map<number, number>();
+    let cut: number | null = null;
+    if (spare > 0) {
+      const top = best.slice(0, spare);
+      cut = top.length === spare ? top[spare - 1]!.score : Infinity;
+      for (const shard of this.shardList) {
+        const { scores, depth } = this.known.get(shard)!;
+        if (depth < max && scores.length === depth && scores[depth - 1]! <= cut) return null;
+      }
+      for (const { shard } of top) counts.set(shard, (counts.get(shard) ?? 0) + 1);
+    }
+    const plan = new Map<number, { count: number; bound: number }>();
+    for (const [shard, count] of counts) if (!acks.has(shard)) plan.set(shard, { count, bound: Infinity });
+    for (const [shard, n] of acks) {
+      const share = counts.get(shard) ?? 0;
+      const bound = cut ?? best.find((b) => b.shard !== shard)?.score ?? Infinity;
+      // A shard holding ready work worse than the bound is left to the caller's claim: only what
+      // its acks free could beat the bound, which is rarely so (at claim batch 64, 16 shards:
+      // 4 % more instructions per command for claims that took next to nothing).
+      const own = this.known.get(shard)!.scores[0];
+      if (share > 0 || own === undefined || own <= bound) plan.set(shard, { count: share + n, bound });
+    }
+    return plan;
+  }
+
+  /**
    * Before a wait: 0 when work may be ready now, else ms until the next schedule or retry wait
    * ends (null none). From the last scan while it is trusted, else from a new one.
    */

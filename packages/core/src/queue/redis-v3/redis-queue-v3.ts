@@ -6,6 +6,7 @@ import type { RedisClient } from '../../redis/connection';
 import { inOneWrite } from '../../redis/one-write';
 import {
   QUEUE_DEFAULTS,
+  type AckAndClaimResult,
   type AckItem,
   type ClaimOptions,
   type ClaimedCommand,
@@ -31,7 +32,7 @@ import { RedisKeysV3 } from './keys-v3';
 import { ClaimPlannerV3 } from './claim-planner-v3';
 import { parseRecord, toStoredCommandV3, type ScoredClaimV3 } from './records-v3';
 import { oldestReadyAge, oldestReadyReads, readWithTime } from '../redis/shard-reads';
-import { ackArgs, claimArgs, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
+import { ackArgs, claimArgs, type AckClaim, enqueueArgs, failArgs, parseAckReply, parseClaimReply, parseEnqueueReply, parseItemsReply, releaseArgs, type ItemAnswer, type ShardSettings } from './script-args-v3';
 import { ScriptsV3, type Arg, type V3ScriptName } from './scripts-v3';
 import { fanOut, groupByShard } from './shard-fan-out';
 
@@ -198,8 +199,7 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   }
 
   async claim({ max, leaseMs }: ClaimOptions): Promise<ClaimedCommand[]> {
-    if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
-    if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
+    checkClaimOptions(max, leaseMs);
     if (this.keys.shards > 1 && !this.closed) await this.notifier.start();
     return this.planner.claim(max, {
       claim: (shard, count) => this.claimScored(shard, count, leaseMs),
@@ -233,6 +233,74 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
       this.planner.remember(shard, scores, depth);
       return answers;
     });
+  }
+
+  /**
+   * The acks, and a claim that takes nothing a claim after them would pass over, in one round
+   * trip: the plan (ClaimPlannerV3.planWithAcks) comes from the scores the shards last answered;
+   * a shard being acked claims in its ack script (ack-1.lua, bounded by the plan), and other
+   * shards with a share get their claim scripts in the same socket write. When no such plan is
+   * known (a shard not heard from lately, or one that may hold more of the best than it
+   * answered), the acks, then `claim`. May answer fewer than `max` while work is ready
+   * elsewhere (an acked shard's best was not the best known): the caller claims the rest.
+   */
+  async ackAndClaim(items: AckItem[], { max, leaseMs }: ClaimOptions): Promise<AckAndClaimResult> {
+    checkClaimOptions(max, leaseMs);
+    if (this.keys.shards > 1 && !this.closed) await this.notifier.start();
+    const acks = new Map<number, number>();
+    for (const item of items) {
+      const shard = this.keys.shardOfId(item.id);
+      if (shard !== null) acks.set(shard, (acks.get(shard) ?? 0) + 1);
+    }
+    const plan = this.planner.planWithAcks(max, acks);
+    if (plan === null) {
+      const results = await this.ack(items);
+      return { results, claimed: await this.claim({ max, leaseMs }) };
+    }
+    const claimed: ScoredClaimV3[] = [];
+    const results = await this.perShard(
+      items,
+      async (shard, chunk) => {
+        const depth = this.planner.answerDepth;
+        // the shard's share goes with its first chunk
+        const share = plan.get(shard);
+        plan.delete(shard);
+        if (share === undefined) {
+          const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(chunk, { ...this.settings, depth })));
+          this.planner.remember(shard, scores, depth);
+          return answers;
+        }
+        const bound = share.bound === Infinity ? -1 : share.bound;
+        const { answers, claimed: taken } = await this.ackClaimScored(shard, chunk, { max: share.count, leaseMs, bound, token: newToken() });
+        claimed.push(...taken);
+        return answers;
+      },
+      // the shares of shards without an ack leave in the same write (perShard took the others)
+      () => [...plan].map(async ([shard, { count }]) => {
+        claimed.push(...(await this.claimScored(shard, count, leaseMs)));
+      }),
+    );
+    return { results, claimed: claimed.sort((a, b) => a.score - b.score).map(withoutScore) };
+  }
+
+  /**
+   * ack-1.lua on one shard with its claim (`bound`: the worst score it may take, -1 any). A
+   * re-run with the same token answers what the first run claimed and claims nothing more.
+   * @internal for the tests; ackAndClaim runs it per shard.
+   */
+  async ackClaimShard(shard: number, items: AckItem[], claim: AckClaim): Promise<{ answers: ItemAnswer[]; claimed: ClaimedCommand[] }> {
+    const { answers, claimed } = await this.ackClaimScored(shard, items, claim);
+    return { answers, claimed: claimed.map(withoutScore) };
+  }
+
+  private async ackClaimScored(shard: number, items: AckItem[], claim: AckClaim): Promise<{ answers: ItemAnswer[]; claimed: ScoredClaimV3[] }> {
+    const depth = this.planner.answerDepth;
+    const args = ackArgs(items, { ...this.settings, depth, claim });
+    // What a lost answer claimed stays leased until the lease reaper gives it back.
+    const reply = await this.call('ack', () => this.scripts.runBuffer('ack', this.keys.shardKeyList(shard), args));
+    const { answers, scores, claimed } = parseAckReply(reply, claim.token);
+    this.planner.remember(shard, scores, depth);
+    return { answers, claimed };
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
@@ -403,7 +471,12 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
    * One script per shard and chunk for items named by their ids (an id not of this queue is
    * NOT_FOUND without a call); each answer becomes the item's TransitionResult.
    */
-  private async perShard<T extends { id: string }>(items: T[], run: (shard: number, chunk: T[]) => Promise<ItemAnswer[]>): Promise<TransitionResult[]> {
+  private async perShard<T extends { id: string }>(
+    items: T[],
+    run: (shard: number, chunk: T[]) => Promise<ItemAnswer[]>,
+    /** Other calls to send in the same write, after the scripts (ackAndClaim's claims). */
+    alongside?: () => Array<Promise<void>>,
+  ): Promise<TransitionResult[]> {
     const results: TransitionResult[] = new Array(items.length);
     const known: number[] = [];
     // Each id's shard read once (a pattern match): the grouping below takes it from here.
@@ -416,13 +489,16 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
         known.push(index);
       }
     });
-    await inOneWrite(this.client, () => fanOut(groupByShard(known, (index) => shards[index]!), CHUNK, async (shard, chunk) => {
-      const answers = await run(shard, chunk.map((index) => items[index]!));
-      answers.forEach(({ code, status }, j) => {
-        const id = items[chunk[j]!]!.id;
-        results[chunk[j]!] = code === ScriptCode.OK ? { id, ok: true, status: status as StoredCommand['status'] } : { id, ok: false, error: scriptCodeToError(code, { id, status }) };
+    await inOneWrite(this.client, () => {
+      const scripts = fanOut(groupByShard(known, (index) => shards[index]!), CHUNK, async (shard, chunk) => {
+        const answers = await run(shard, chunk.map((index) => items[index]!));
+        answers.forEach(({ code, status }, j) => {
+          const id = items[chunk[j]!]!.id;
+          results[chunk[j]!] = code === ScriptCode.OK ? { id, ok: true, status: status as StoredCommand['status'] } : { id, ok: false, error: scriptCodeToError(code, { id, status }) };
+        });
       });
-    }));
+      return alongside ? Promise.all([scripts, ...alongside()]) : scripts;
+    });
     return results;
   }
 
@@ -450,6 +526,11 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   private shardList(): number[] {
     return Array.from({ length: this.keys.shards }, (_, i) => i);
   }
+}
+
+function checkClaimOptions(max: number, leaseMs: number): void {
+  if (!Number.isInteger(max) || max < 1) throw new OutboundError('VALIDATION_FAILED', `claim max must be a positive integer, got ${max}`);
+  if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', `claim leaseMs must be a positive integer, got ${leaseMs}`);
 }
 
 /** Random bytes tokens are cut from, refilled when used up: one call to the random source per 256 tokens instead of one each. */

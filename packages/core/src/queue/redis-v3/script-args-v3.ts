@@ -87,13 +87,24 @@ export function parseClaimReply(reply: unknown, token: string): { claimed: Score
   return toClaimReplyV3(reply as Buffer[], token);
 }
 
+/** The claim an ack script makes after its acks: up to max, none with a score above bound (-1: any), under token. */
+export interface AckClaim {
+  max: number;
+  leaseMs: number;
+  bound: number;
+  token: string;
+}
+
 /**
- * ack-1.lua: the numbers (settings, n, this process's clock: the acked records' updatedAt)
- * packed, the wake channel, then 5 per item: id, token, outcome and result in one ('a'/'j',
- * 'A'/'J' followed by the result), replica ('' none), the id as events hold it.
+ * ack-1.lua: the numbers (settings, n, this process's clock: the acked records' updatedAt, and
+ * the claim's max, 0 none, leaseMs and bound) packed, the wake channel, the claim's token ('' none),
+ * then 5 per item: id, token, outcome and result in one ('a'/'j', 'A'/'J' followed by the
+ * result), replica ('' none), the id as events hold it.
  */
-export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }): Arg[] {
-  const args: Arg[] = [packNumbers(s.maxInFlight, s.retentionMs, s.depth, s.claimMemoryMs, s.keepPayload ? 1 : 0, items.length, Date.now()), s.wake];
+export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number; claim?: AckClaim | undefined }): Arg[] {
+  const c = s.claim;
+  const numbers = packNumbers(s.maxInFlight, s.retentionMs, s.depth, s.claimMemoryMs, s.keepPayload ? 1 : 0, items.length, Date.now(), c?.max ?? 0, c?.leaseMs ?? 0, c?.bound ?? -1);
+  const args: Arg[] = [numbers, s.wake, c?.token ?? ''];
   for (const item of items) {
     const ok = item.outcome === 'ok';
     // An empty result (what most devices answer) needs no copy: the letter alone says it.
@@ -105,12 +116,16 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number }):
 const UPPER_A = Buffer.from('A');
 const UPPER_J = Buffer.from('J');
 
-/** ack-1.lua's `{items: code, status, code, status, ..., scores}` (two per item, flat). */
-export function parseAckReply(reply: unknown): { answers: ItemAnswer[]; scores: number[] } {
-  const [items, scores] = reply as [Array<number | string>, Array<string | number>];
+/**
+ * ack-1.lua's `{items: code, status, code, status, ..., scores}` (two per item, flat), and with
+ * a claim (run for Buffers: its records are binary) `claim`, as claim-1.lua answers it, read
+ * with the claim's token.
+ */
+export function parseAckReply(reply: unknown, token?: string): { answers: ItemAnswer[]; scores: number[]; claimed: ScoredClaimV3[] } {
+  const [items, scores, claim] = reply as [Array<number | string | Buffer>, Array<string | number | Buffer>, Buffer[] | undefined];
   const answers: ItemAnswer[] = [];
   for (let i = 0; i < items.length; i += 2) answers.push({ code: Number(items[i]), status: String(items[i + 1]) });
-  return { answers, scores: scores.map(Number) };
+  return { answers, scores: scores.map((score) => Number(String(score))), claimed: claim && token !== undefined ? toClaimReplyV3(claim, token).claimed : [] };
 }
 
 /** fail-1.lua: maxInFlight, retentionMs, n, backoff, claim memory, keep payload, then 8 per item. */

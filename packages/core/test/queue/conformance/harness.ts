@@ -1,4 +1,4 @@
-import type { ClaimedCommand, CommandQueue, EnqueueInput, QueueOptions } from '@outbound/core';
+import { ackThenClaim, type ClaimedCommand, type CommandQueue, type EnqueueInput, type QueueOptions } from '@outbound/core';
 
 /**
  * Makes a fresh, empty queue for one test; cleanup() closes it (and its siblings) and drops its
@@ -67,6 +67,23 @@ export async function drain(queue: CommandQueue, max = 1, leaseMs = 30_000): Pro
     const acked = await queue.ack(batch.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
     expect(acked.every((a) => a.ok)).toBe(true);
   }
+}
+
+/**
+ * drain() as a claimer that claims its next batch with its acks (ackThenClaim: the store's
+ * ackAndClaim where it has one), and claims on its own only when that answered none.
+ */
+export async function drainAckingWithClaim(queue: CommandQueue, max = 1, leaseMs = 30_000): Promise<ClaimedCommand[]> {
+  const order: ClaimedCommand[] = [];
+  let batch = await queue.claim({ max, leaseMs });
+  while (batch.length > 0) {
+    order.push(...batch);
+    const { results, claimed } = await ackThenClaim(queue, batch.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })), { max, leaseMs });
+    expect(results.map((r) => r.ok && r.status)).toEqual(batch.map(() => 'acked'));
+    expect(claimed.length).toBeLessThanOrEqual(max);
+    batch = claimed.length > 0 ? claimed : await queue.claim({ max, leaseMs });
+  }
+  return order;
 }
 
 export const LONG_LEASE = 60_000;

@@ -12,7 +12,7 @@ import { ttlConformance } from './ttl';
 import { validationConformance } from './validation';
 
 export type { MakeQueue } from './harness';
-export { claimersFor, cmd, drain, enqueueAll, useQueues } from './harness';
+export { claimersFor, cmd, drain, drainAckingWithClaim, enqueueAll, useQueues } from './harness';
 
 export const CONFORMANCE_MODULES = {
   concurrency: concurrencyConformance,

@@ -1,4 +1,4 @@
-import { enqueueAll, cmd, drain, useQueues, LONG_LEASE, type MakeQueue } from './harness';
+import { enqueueAll, cmd, drain, drainAckingWithClaim, useQueues, LONG_LEASE, type MakeQueue } from './harness';
 
 /** Guarantee 3: priority then FIFO, per-device head of line, no starvation by a backlog. */
 export function orderConformance(makeQueue: MakeQueue): void {
@@ -22,6 +22,26 @@ export function orderConformance(makeQueue: MakeQueue): void {
       for (const input of inputs) ids.push((await queue.enqueue(input)).id); // one at a time: a strict enqueue order
       const claimed = await drain(queue, 4);
       expect(claimed.map((c) => c.id)).toEqual(ids);
+    });
+
+    it('keeps priority across devices and each device its order when each ack claims the next batch', async () => {
+      const queue = await open({ perDeviceCap: 100 });
+      for (const max of [1, 3]) {
+        const ids: string[] = [];
+        // one at a time: a strict enqueue order; priorities 9 and 3 over seven devices
+        for (let i = 0; i < 28; i += 1) ids.push((await queue.enqueue(cmd(`ack-claim-${i % 7}`, { priority: i % 2 === 0 ? 3 : 9 }))).id);
+        const claimed = await drainAckingWithClaim(queue, max);
+        expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+        // one at a time, highest priority first (a batch of 3 holds one command per device)
+        if (max === 1) expect(claimed.map((c) => c.priority)).toEqual([...Array(14).fill(9), ...Array(14).fill(3)]);
+        for (let d = 0; d < 7; d += 1) {
+          // the device's k-th command is the (d + 7k)-th enqueued: priority 9 when that is odd
+          const own = ids.filter((_, i) => i % 7 === d);
+          const byPriority = [...own.filter((_, k) => (d + k) % 2 === 1), ...own.filter((_, k) => (d + k) % 2 === 0)];
+          expect(claimed.filter((c) => c.phyId === `ack-claim-${d}`).map((c) => c.id)).toEqual(byPriority);
+        }
+      }
+      expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 0 });
     });
 
     it('orders one device by priority, then enqueue order', async () => {

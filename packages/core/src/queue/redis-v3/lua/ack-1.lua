@@ -6,16 +6,26 @@
   ARGV[1] numbers, packed as doubles: maxInFlightPerDevice, retentionMs, depth, claim memory
           (ms), keep payload (1|0), n, the dispatcher's clock (epoch ms): an acked record's
           updatedAt, never earlier than its claim (Redis' time, the record's last transition);
-          Redis' clock is read only to make a device in a retry wait ready again
-  ARGV[2] wake channel
+          Redis' clock is read only to make a device in a retry wait ready again or to claim;
+          then claimMax (0: no claim), leaseMs, bound (the worst score the claim may take,
+          negative: any)
+  ARGV[2] wake channel   ARGV[3] the claim's request token (its lease token; '' without a claim)
   then 5 per item: id, leaseToken, outcome and result (first byte: 'a' acked, 'j' rejected,
   'A'/'J' the same with a result, the rest of the string), replica ('' none: no delivered
   event), the id as events hold it (16 bytes)
 
-  Returns {items, scores}: items flat, two per item, code then status: 0 OK (also when this
-  token already made the transition: safe to run twice), -1 NOT_FOUND, -2 LEASE_LOST (status is
-  the current one); and the shard's best `depth` claimable scores after the acks. (A table per
-  item cost about 2k instructions each to build and to turn into Redis' reply.)
+  With claimMax > 0 the same call then claims, as claim-1.lua does (claimReady: best ready
+  first, per-device order and limits, due work promoted first, expired heads expired), up to
+  claimMax of the shard's ready commands whose score is at most bound, under the request token:
+  the caller's next batch without a claim round trip. A re-sent call answers what its first run
+  claimed that the token still holds, and claims nothing new.
+
+  Returns {items, scores} (with a claim: {items, scores, claim}): items flat, two per item, code
+  then status: 0 OK (also when this token already made the transition: safe to run twice), -1
+  NOT_FOUND, -2 LEASE_LOST (status is the current one); the shard's best `depth` claimable
+  scores after the acks (and the claim); claim: {leaseExpiresAt, 0, then per claimed command:
+  id, record}, best first, as claim-1.lua answers. (A table per item cost about 2k
+  instructions each to build and to turn into Redis' reply.)
 
   Events: an acked command with a replica logs one entry, type acked with the replica in `v`,
   that stands for its delivered and acked events (readers answer both, event-log.ts); a
@@ -27,9 +37,20 @@
 ]]
 -- @include v3
 
-local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow = sunpack('>ddddddd', ARGV[1])
-local channel, keepPayload = ARGV[2], keep == 1
+local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow, claimMax, leaseMs, bound = sunpack('>dddddddddd', ARGV[1])
+local channel, claimToken, keepPayload = ARGV[2], ARGV[3], keep == 1
 local out, devs, leases, done = {}, {}, {}, 0
+-- A claim's Redis clock and meta, read before the acks: due work is promoted first (promoteDue
+-- reads device states from Redis, so it runs before this call holds any of its own).
+local now, meta, metaChanged, prior = nil, nil, false, nil
+if claimMax > 0 then
+  prior = rcall('HGET', claimKey(claimToken), 'ids')
+  now = nowMs()
+  if not prior then
+    meta = readMeta()
+    metaChanged = promoteDue(now, maxInFlight, 1000, meta)
+  end
+end
 -- The finished form of a pending record the ack took (GETDEL: it has a bucket), built here in
 -- one unpack of its head and one pack (finishRecord reads the same fields with six calls).
 -- Bucket names by the id's creation minute (characters 5-12), made once per minute a call.
@@ -85,7 +106,7 @@ local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt
 end
 
 for i = 1, n do
-  local b = 2 + (i - 1) * 5
+  local b = 3 + (i - 1) * 5
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], sbyte(ARGV[b + 3], 1)
   local rec, taken = takeRecord(id)
   if not rec then
@@ -151,7 +172,7 @@ end
 -- batch 1 this was one PUBLISH (a socket write) per command.
 -- The devices ready again go into `ready` with one ZADD; a list is made only for a second one
 -- (a table per call cost about 2k instructions at claim batch 1).
-local wake, readyWasEmpty, now = false, nil, nil
+local wake, readyWasEmpty = false, nil
 local firstScore, firstPhyId, readyArgs = nil, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
@@ -173,13 +194,29 @@ for phyId, d in pairs(devs) do
 end
 if readyArgs then rcall('ZADD', K.ready, unpack(readyArgs))
 elseif firstScore then rcall('ZADD', K.ready, firstScore, firstPhyId) end
+-- The claim, after the acks (the devices they freed are in `ready` again), on the same states.
+local claim = nil
+if claimMax > 0 then
+  if prior then
+    claim = { rcall('ZSCORE', K.leases, claimToken) or '0', 0 }
+    appendStillHeld(prior, claimToken, claim)
+  else
+    claim = { int(now + leaseMs), 0 }
+    local _, claimChanged = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
+    if claimChanged then metaChanged = true end
+    -- what the acks made ready and the claim took wakes nobody
+    if wake and rcall('ZCARD', K.ready) == 0 then wake = false end
+  end
+end
 writeDevs(devs)
 if done > 0 then
   closeLeases(leases, int(memoryMs))
-  local meta = readMeta()
+  meta = meta or readMeta()
   meta.size, meta.inflight = meta.size - done, meta.inflight - done
-  writeMeta(meta)
+  metaChanged = true
 end
+if metaChanged then writeMeta(meta) end
 expireBuckets(retentionMs)
 if wake then publishWake(channel) end
+if claim then return { out, bestScores(maxInFlight, depth), claim } end
 return { out, bestScores(maxInFlight, depth) }

@@ -15,9 +15,10 @@
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
   first run claimed that this token still holds.
 
+  The claim itself is claimReady (includes/v3.lua), which an ack that claims runs too.
   Cost per command: ZPOPMIN of its line, GET of its record, HGET of its device's state; one
   HSET of every device state the call changed (writeDevs), one lease entry and one request hash
-  for the whole call.
+  for the whole call (recordClaim).
 ]]
 -- @include v3
 
@@ -34,64 +35,11 @@ end
 
 local meta = readMeta()
 local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
-local out, claimed = {}, {}
+local out, devs = {}, {}
 local leaseExpiresAt = now + leaseMs
-
--- Device states read by this call (phyId -> state), written together once (writeDevs).
-local devs = {}
--- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
--- re-adds the device when it may still be sent to (a head that expired, free slots).
-local function take(phyId)
-  local d = devs[phyId]
-  if not d then
-    d = readDev(phyId)
-    devs[phyId] = d
-  end
-  local head = rcall('ZPOPMIN', lineKey(phyId))
-  if #head == 0 then return end
-  local id = head[1]
-  local rec = rcall('GET', cmdKey(id))
-  if not rec then
-    refresh(phyId, d, now, maxInFlight) -- index entry without a record: dropped
-    return
-  end
-  if recExpiresAt(rec) <= now then
-        commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
-    finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
-    d.pending = d.pending - 1
-    meta.size = meta.size - 1
-    metaChanged = true
-    refresh(phyId, d, now, maxInFlight)
-    return
-  end
-  d.inflight[#d.inflight + 1] = { id, token, now }
-  claimed[#claimed + 1] = id
-  out[#out + 1] = id
-  out[#out + 1] = rec
-  if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
-end
-
-while #claimed < max do
-  local devices = rcall('ZRANGE', K.ready, '0', int(max - #claimed - 1))
-  if #devices == 0 then break end
-  if maxInFlight == 1 then
-    -- each ready device gives exactly its head
-    rcall('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
-    for i = 1, #devices do take(devices[i]) end
-  else
-    rcall('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
-    take(devices[1])
-  end
-end
-if #claimed > 0 then
-  rcall('ZADD', K.leases, int(leaseExpiresAt), token)
-  -- a batch of one writes no `left`: the ack's HINCRBY of -1 on the missing field answers -1
-  -- and closes the lease all the same
-  if #claimed == 1 then rcall('HSET', claimKey(token), 'ids', claimed[1])
-  else rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed)) end
-  meta.inflight = meta.inflight + #claimed
-  metaChanged = true
-end
+-- device states read by this call (phyId -> state), written together once (writeDevs)
+local _, claimChanged = claimReady(max, token, now, int(leaseExpiresAt), maxInFlight, retentionMs, keepPayload, meta, devs, out, nil)
+if claimChanged then metaChanged = true end
 writeDevs(devs) -- before bestScores, which reads them
 if metaChanged then writeMeta(meta) end -- a claim that took and promoted nothing writes nothing
 expireBuckets(retentionMs)

@@ -177,9 +177,7 @@ if claimMax > 0 then
       end
     end
     if #claimed > 0 then
-      rcall('ZADD', K.leases, claim[1], token)
-      if #claimed == 1 then rcall('HSET', claimKey(token), 'ids', claimed[1])
-      else rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed)) end
+      recordClaim(token, claimed, claim[1])
       meta.inflight = meta.inflight + #claimed
     end
   end

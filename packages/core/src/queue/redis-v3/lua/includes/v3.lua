@@ -509,6 +509,82 @@ local function promoteDue(now, maxInFlight, limit, meta)
   return true
 end
 
+-- One claim batch's lease: its entry in `leases` (until leaseText) and its request hash
+-- claim:<token>, which the ack, the lease reaper and a re-sent call read: ids (the ids claimed,
+-- 36 characters each, best first) and left (how many still hold the lease). The only writer of
+-- both (claim, a claiming enqueue, an ack that claims).
+local function recordClaim(token, claimed, leaseText)
+  rcall('ZADD', K.leases, leaseText, token)
+  -- a batch of one writes no `left`: the ack's HINCRBY of -1 on the missing field answers -1
+  -- and closes the lease all the same
+  if #claimed == 1 then rcall('HSET', claimKey(token), 'ids', claimed[1])
+  else rcall('HSET', claimKey(token), 'ids', table.concat(claimed), 'left', int(#claimed)) end
+end
+
+-- The claim of claim-1.lua and of an ack that claims: up to `max` ready commands of the
+-- shard, highest priority then oldest first, at most maxInFlight per device, leased to
+-- `token` until leaseText (recordClaim). A head whose TTL passed is expired instead of sent.
+-- bound: only devices whose head's score is at most it (nil: any), so a caller that planned
+-- across shards takes nothing worse than its plan. devs: the call's device states (phyId ->
+-- state), read here when missing and written by the caller (writeDevs). Appends id and record
+-- per claimed command to out. Answers how many it claimed and whether it changed meta (the
+-- caller writes it). Call promoteDue first.
+local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, keepPayload, meta, devs, out, bound)
+  local claimed, metaChanged = {}, false
+  -- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
+  -- re-adds the device when it may still be sent to (a head that expired, free slots).
+  local function take(phyId)
+    local d = devs[phyId]
+    if not d then
+      d = readDev(phyId)
+      devs[phyId] = d
+    end
+    local head = rcall('ZPOPMIN', lineKey(phyId))
+    if #head == 0 then return end
+    local id = head[1]
+    local rec = rcall('GET', cmdKey(id))
+    if not rec then
+      refresh(phyId, d, now, maxInFlight) -- index entry without a record: dropped
+      return
+    end
+    if recExpiresAt(rec) <= now then
+      commandEvent('e', id, phyId, nil, { 'e', 'ttl passed before delivery' })
+      finishRecord(id, rec, EXPIRED, recAttempts(rec), now, retentionMs, '', 'ttl passed before delivery', keepPayload)
+      d.pending = d.pending - 1
+      meta.size = meta.size - 1
+      metaChanged = true
+      refresh(phyId, d, now, maxInFlight)
+      return
+    end
+    d.inflight[#d.inflight + 1] = { id, token, now }
+    claimed[#claimed + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = rec
+    if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
+  end
+  local boundText = bound and int(bound)
+  while #claimed < max do
+    local devices
+    if boundText then devices = rcall('ZRANGE', K.ready, '-inf', boundText, 'BYSCORE', 'LIMIT', '0', int(max - #claimed))
+    else devices = rcall('ZRANGE', K.ready, '0', int(max - #claimed - 1)) end
+    if #devices == 0 then break end
+    if maxInFlight == 1 then
+      -- each ready device gives exactly its head (the first by rank are the first by score)
+      rcall('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
+      for i = 1, #devices do take(devices[i]) end
+    else
+      rcall('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
+      take(devices[1])
+    end
+  end
+  if #claimed > 0 then
+    recordClaim(token, claimed, leaseText)
+    meta.inflight = meta.inflight + #claimed
+    metaChanged = true
+  end
+  return #claimed, metaChanged
+end
+
 -- Why a queued command waits ('' = it does not), and whether it is in flight (its claimedAt).
 local function describe(id, rec, now)
   if recStatus(rec) ~= QUEUED then return { 0, '' } end
