@@ -54,6 +54,23 @@ describe('PostgreSQL queue transitions', () => {
     expect(!unknown!.ok && unknown!.error.code).toBe('COMMAND_NOT_FOUND');
   });
 
+  it('answers a late outcome of an earlier holder LEASE_LOST next to its holder\'s in one call', async () => {
+    // The dispatcher records the outcomes of one turn in one call: a delivery whose lease expired
+    // and the delivery of the command claimed again can land in the same batch.
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('late'));
+    const [old] = await q.claim({ max: 1, leaseMs: 50 });
+    await waitFor(async () => (await q.reclaimExpired()) === 1, { what: 'lease expiry' });
+    const [fresh] = await q.claim(lease);
+    const results = await q.ack([
+      { id, leaseToken: old!.leaseToken, outcome: 'reject' },
+      { id, leaseToken: fresh!.leaseToken, outcome: 'ok' },
+    ]);
+    expect(results[1]).toEqual({ id, ok: true, status: 'acked' });
+    expect(!results[0]!.ok && results[0]!.error.code).toBe('LEASE_LOST');
+    expect(await q.get(id)).toMatchObject({ status: 'acked' });
+  });
+
   it('answers the first id for a repeated idempotency key and QUEUE_FULL at the caps, changing nothing', async () => {
     const q = await fx.queue({ perDeviceCap: 2, globalCap: 3 });
     const keyed = input('capped', { idempotencyKey: 'k1' });
