@@ -134,6 +134,45 @@ describe('PostgreSQL queue transitions', () => {
     expect((await claimer.claim(lease)).map((c) => c.id)).toEqual([id]);
   });
 
+  it('runs one ack statement at a time: calls made while one runs share the next transaction, each answered alone', async () => {
+    const q = await fx.queue({ maxInFlightPerDevice: 2 });
+    await q.enqueueBatch(['T1', 'T2', 'T3', 'T4', 'T4'].map((d) => input(d)));
+    const claimed = await q.claim(lease);
+    expect(claimed).toHaveLength(5);
+    const [c1, c2, c3, c4, c5] = claimed.sort((a, b) => a.phyId.localeCompare(b.phyId) || a.id.localeCompare(b.id));
+    const ok = (c: typeof c1, outcome: 'ok' | 'reject' = 'ok') => ({ id: c!.id, leaseToken: c!.leaseToken, outcome });
+    // The first call goes at once; the three made while it runs go together afterwards. The same
+    // command acked twice in the shared statement is answered alike for both; a token that holds
+    // no lease is refused there as alone.
+    const stale = { id: c4!.id, leaseToken: '00000000-0000-4000-8000-000000000000', outcome: 'ok' as const };
+    const answers = await Promise.all([
+      q.ack([ok(c1)]),
+      q.ack([ok(c2), ok(c3, 'reject')]),
+      q.ack([ok(c3, 'reject'), stale]),
+      q.ack([ok(c4), ok(c5)]),
+    ]);
+    const summary = (r: { ok: boolean; status?: string; error?: OutboundError }): string => (r.ok ? r.status! : r.error!.code);
+    expect(answers.map((call) => call.map((r) => summary(r as never)))).toEqual([
+      ['acked'],
+      ['acked', 'rejected'],
+      ['rejected', 'LEASE_LOST'],
+      ['acked', 'acked'],
+    ]);
+    const { rows } = await fx.pool.query<{ command_id: string; xid: string; type: string }>(
+      `SELECT command_id, xid::text AS xid, type::text AS type FROM "${q.store.schema}".events WHERE type IN ('command.acked', 'command.rejected')`,
+    );
+    expect(rows).toHaveLength(5); // one outcome event per command, the repeated reject included
+    const xidOf = new Map(rows.map((r) => [r.command_id, r.xid]));
+    const xids = [c1, c2, c3, c4, c5].map((c) => xidOf.get(c!.id));
+    expect(xids[0]).toBeDefined();
+    expect(xids[1]).not.toBe(xids[0]);
+    expect(new Set(xids.slice(1)).size).toBe(1);
+    expect((await q.stats()).total.inflight).toBe(0);
+    // every device is free again: its next command can be claimed
+    await q.enqueueBatch(['T1', 'T4'].map((d) => input(d)));
+    expect(await q.claim(lease)).toHaveLength(2);
+  });
+
   it('cancels only queued commands; replays and purges dead letters', async () => {
     const q = await fx.queue();
     const { id } = await q.enqueue(input('cancel'));
