@@ -63,7 +63,7 @@ describe('PostgreSQL queue transitions', () => {
     await waitFor(async () => (await q.reclaimExpired()) === 1, { what: 'lease expiry' });
     const [fresh] = await q.claim(lease);
     const results = await q.ack([
-      { id, leaseToken: old!.leaseToken, outcome: 'reject' },
+      { id, leaseToken: old!.leaseToken, outcome: 'rejected' },
       { id, leaseToken: fresh!.leaseToken, outcome: 'ok' },
     ]);
     expect(results[1]).toEqual({ id, ok: true, status: 'acked' });
@@ -140,15 +140,15 @@ describe('PostgreSQL queue transitions', () => {
     const claimed = await q.claim(lease);
     expect(claimed).toHaveLength(5);
     const [c1, c2, c3, c4, c5] = claimed.sort((a, b) => a.phyId.localeCompare(b.phyId) || a.id.localeCompare(b.id));
-    const ok = (c: typeof c1, outcome: 'ok' | 'reject' = 'ok') => ({ id: c!.id, leaseToken: c!.leaseToken, outcome });
+    const ok = (c: typeof c1, outcome: 'ok' | 'rejected' = 'ok') => ({ id: c!.id, leaseToken: c!.leaseToken, outcome });
     // The first call goes at once; the three made while it runs go together afterwards. The same
     // command acked twice in the shared statement is answered alike for both; a token that holds
     // no lease is refused there as alone.
     const stale = { id: c4!.id, leaseToken: '00000000-0000-4000-8000-000000000000', outcome: 'ok' as const };
     const answers = await Promise.all([
       q.ack([ok(c1)]),
-      q.ack([ok(c2), ok(c3, 'reject')]),
-      q.ack([ok(c3, 'reject'), stale]),
+      q.ack([ok(c2), ok(c3, 'rejected')]),
+      q.ack([ok(c3, 'rejected'), stale]),
       q.ack([ok(c4), ok(c5)]),
     ]);
     const summary = (r: { ok: boolean; status?: string; error?: OutboundError }): string => (r.ok ? r.status! : r.error!.code);
