@@ -54,6 +54,23 @@ describe('PostgreSQL queue transitions', () => {
     expect(!unknown!.ok && unknown!.error.code).toBe('COMMAND_NOT_FOUND');
   });
 
+  it('answers a late outcome of an earlier holder LEASE_LOST next to its holder\'s in one call', async () => {
+    // The dispatcher records the outcomes of one turn in one call: a delivery whose lease expired
+    // and the delivery of the command claimed again can land in the same batch.
+    const q = await fx.queue();
+    const { id } = await q.enqueue(input('late'));
+    const [old] = await q.claim({ max: 1, leaseMs: 50 });
+    await waitFor(async () => (await q.reclaimExpired()) === 1, { what: 'lease expiry' });
+    const [fresh] = await q.claim(lease);
+    const results = await q.ack([
+      { id, leaseToken: old!.leaseToken, outcome: 'rejected' },
+      { id, leaseToken: fresh!.leaseToken, outcome: 'ok' },
+    ]);
+    expect(results[1]).toEqual({ id, ok: true, status: 'acked' });
+    expect(!results[0]!.ok && results[0]!.error.code).toBe('LEASE_LOST');
+    expect(await q.get(id)).toMatchObject({ status: 'acked' });
+  });
+
   it('answers the first id for a repeated idempotency key and QUEUE_FULL at the caps, changing nothing', async () => {
     const q = await fx.queue({ perDeviceCap: 2, globalCap: 3 });
     const keyed = input('capped', { idempotencyKey: 'k1' });
@@ -115,6 +132,45 @@ describe('PostgreSQL queue transitions', () => {
     await waiting;
     expect(Date.now() - started).toBeLessThan(2_000);
     expect((await claimer.claim(lease)).map((c) => c.id)).toEqual([id]);
+  });
+
+  it('runs one ack statement at a time: calls made while one runs share the next transaction, each answered alone', async () => {
+    const q = await fx.queue({ maxInFlightPerDevice: 2 });
+    await q.enqueueBatch(['T1', 'T2', 'T3', 'T4', 'T4'].map((d) => input(d)));
+    const claimed = await q.claim(lease);
+    expect(claimed).toHaveLength(5);
+    const [c1, c2, c3, c4, c5] = claimed.sort((a, b) => a.phyId.localeCompare(b.phyId) || a.id.localeCompare(b.id));
+    const ok = (c: typeof c1, outcome: 'ok' | 'rejected' = 'ok') => ({ id: c!.id, leaseToken: c!.leaseToken, outcome });
+    // The first call goes at once; the three made while it runs go together afterwards. The same
+    // command acked twice in the shared statement is answered alike for both; a token that holds
+    // no lease is refused there as alone.
+    const stale = { id: c4!.id, leaseToken: '00000000-0000-4000-8000-000000000000', outcome: 'ok' as const };
+    const answers = await Promise.all([
+      q.ack([ok(c1)]),
+      q.ack([ok(c2), ok(c3, 'rejected')]),
+      q.ack([ok(c3, 'rejected'), stale]),
+      q.ack([ok(c4), ok(c5)]),
+    ]);
+    const summary = (r: { ok: boolean; status?: string; error?: OutboundError }): string => (r.ok ? r.status! : r.error!.code);
+    expect(answers.map((call) => call.map((r) => summary(r as never)))).toEqual([
+      ['acked'],
+      ['acked', 'rejected'],
+      ['rejected', 'LEASE_LOST'],
+      ['acked', 'acked'],
+    ]);
+    const { rows } = await fx.pool.query<{ command_id: string; xid: string; type: string }>(
+      `SELECT command_id, xid::text AS xid, type::text AS type FROM "${q.store.schema}".events WHERE type IN ('command.acked', 'command.rejected')`,
+    );
+    expect(rows).toHaveLength(5); // one outcome event per command, the repeated reject included
+    const xidOf = new Map(rows.map((r) => [r.command_id, r.xid]));
+    const xids = [c1, c2, c3, c4, c5].map((c) => xidOf.get(c!.id));
+    expect(xids[0]).toBeDefined();
+    expect(xids[1]).not.toBe(xids[0]);
+    expect(new Set(xids.slice(1)).size).toBe(1);
+    expect((await q.stats()).total.inflight).toBe(0);
+    // every device is free again: its next command can be claimed
+    await q.enqueueBatch(['T1', 'T4'].map((d) => input(d)));
+    expect(await q.claim(lease)).toHaveLength(2);
   });
 
   it('cancels only queued commands; replays and purges dead letters', async () => {

@@ -61,10 +61,15 @@ const FOUND = (ctx: QueueContext): string => `
  */
 const HELD = `FROM found i WHERE c.ctid = i.tid AND i.old_status = 'inflight' AND c.lease_token = i.token`;
 
-/** Finishes the final SELECT shared by the three transitions: one row per input, in input order. */
+/**
+ * Finishes the final SELECT shared by the three transitions: one row per input, in input order.
+ * An input gets the new status only when its own token made the change: the same command named
+ * twice in one batch (its holder's outcome and a late one of an earlier holder, or two callers'
+ * outcomes sharing the statement) answers the earlier holder LEASE_LOST, as alone.
+ */
 const OUTCOME = `
   SELECT i.id::text AS id, u.status AS new_status, i.old_status, (i.old_token = i.token) AS same_token, w.wake
-  FROM found i LEFT JOIN upd u ON u.id = i.id
+  FROM found i LEFT JOIN upd u ON u.id = i.id AND u.lease_token = i.token
   CROSS JOIN woke w
   ORDER BY i.ord`;
 
@@ -84,7 +89,7 @@ export async function ackMany(ctx: QueueContext, items: AckItem[]): Promise<Tran
             SET status = CASE WHEN i.outcome = 'ok' THEN 'acked' ELSE 'rejected' END,
                 result = i.result, lease_expires_at = NULL, finished_at = now(), updated_at = now()
             ${HELD}
-            RETURNING c.id, c.phy_id, c.status, c.attempts, i.replica, i.ord
+            RETURNING c.id, c.phy_id, c.status, c.attempts, c.lease_token, i.replica, i.ord
           )${WAKE(`EXISTS (SELECT 1 FROM upd u CROSS JOIN LATERAL (
                      SELECT 1 FROM ${ctx.devices} d WHERE d.phy_id = u.phy_id AND d.queued > 0 AND NOT d.offline LIMIT 1) x)`)}
           ${logEvents(ctx, [
@@ -130,7 +135,7 @@ export async function failMany(ctx: QueueContext, items: FailItem[]): Promise<Tr
                 finished_at = CASE WHEN NOT i.retryable OR c.expires_at <= now() OR c.attempts >= c.max_attempts THEN now() END,
                 lease_expires_at = NULL, updated_at = now()
             ${HELD}
-            RETURNING c.id, c.phy_id, c.status, c.run_at, c.priority, c.seq, c.attempts, i.error, i.replica, i.ord
+            RETURNING c.id, c.phy_id, c.status, c.run_at, c.priority, c.seq, c.attempts, c.lease_token, i.error, i.replica, i.ord
           ), bumped AS (
             -- The whole device waits for the retry (head-of-line): its later commands stay behind.
             UPDATE ${ctx.devices} d SET queued = d.queued + n.c, retry_at = greatest(d.retry_at, r.retry_at), ${MERGE_HEAD}, updated_at = now()
@@ -175,7 +180,7 @@ export async function releaseMany(ctx: QueueContext, items: ReleaseItem[]): Prom
             SET status = 'queued', attempts = greatest(0, c.attempts - 1), run_at = now(),
                 wait_reason = NULL, last_error = coalesce(i.reason, c.last_error), lease_expires_at = NULL, updated_at = now()
             ${HELD}
-            RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, i.offline
+            RETURNING c.id, c.phy_id, c.status, c.priority, c.seq, c.lease_token, i.offline
           ), bumped AS (
             UPDATE ${ctx.devices} d SET queued = d.queued + n.c, offline = d.offline OR o.offline, ${MERGE_HEAD}, updated_at = now()
             FROM ${arrivals('upd')} n
@@ -194,17 +199,24 @@ async function run<T extends { id: string; leaseToken: string }>(
   build: (valid: T[]) => { sql: string; params: unknown[] },
 ): Promise<TransitionResult[]> {
   // A token that is not a UUID can hold no lease: it goes in as NULL (never matches).
-  const valid = items.filter((x) => isUuid(x.id)).map((x) => (isUuid(x.leaseToken) ? x : { ...x, leaseToken: null as unknown as string }));
-  const byId = new Map<string, OutcomeRow>();
+  const valid: T[] = [];
+  const positions: Array<number | undefined> = items.map((x) => {
+    if (!isUuid(x.id)) return undefined;
+    valid.push(isUuid(x.leaseToken) ? x : { ...x, leaseToken: null as unknown as string });
+    return valid.length - 1;
+  });
+  // One row per valid input, in input order (OUTCOME): matched by position, not by id, so two
+  // inputs naming one command (different holders) each get their own answer.
+  let rows: OutcomeRow[] = [];
   if (valid.length > 0) {
     const { sql, params } = build(valid);
-    const { rows } = await withPgRetry(() => ctx.pool.query<OutcomeRow>(named(kind, sql, params)));
-    for (const row of rows) byId.set(row.id, row);
+    ({ rows } = await withPgRetry(() => ctx.pool.query<OutcomeRow>(named(kind, sql, params))));
     if (rows.some((row) => row.wake)) ctx.workReady();
     if (rows.some((row) => row.new_status)) ctx.eventsLogged();
   }
-  return items.map((item): TransitionResult => {
-    const row = byId.get(item.id.toLowerCase());
+  return items.map((item, k): TransitionResult => {
+    const at = positions[k];
+    const row = at === undefined ? undefined : rows[at];
     if (row?.new_status) return { id: item.id, ok: true, status: row.new_status };
     if (!row?.old_status) {
       return { id: item.id, ok: false, error: new OutboundError('COMMAND_NOT_FOUND', `no command ${item.id}`) };
