@@ -19,8 +19,8 @@
  * host) per command over each step's calls; "WAL B/cmd" is the growth of the WAL insert position
  * over them (pg_current_wal_insert_lsn: the whole server, exact on a PostgreSQL of the run's own).
  */
-import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
+import { backendCpuNs } from './postgres-cpu';
 import { median } from './stats';
 
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,20,64').split(',').map(Number);
@@ -45,13 +45,7 @@ async function run(batch: number, round: number): Promise<Split> {
   const queue = new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: commands }));
   const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const pid = rows[0]!.pid;
-  const cpuNs = (): number => {
-    try {
-      return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      return NaN; // another host's server
-    }
-  };
+  const cpuNs = (): number => backendCpuNs(pid);
   const walAt = async (): Promise<number> =>
     Number((await pool.query<{ b: string }>(`SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS b`)).rows[0]!.b);
   const cpu = { enqueue: 0, claim: 0, ack: 0 };

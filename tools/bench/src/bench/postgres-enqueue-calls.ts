@@ -15,9 +15,9 @@
  * (/proc/<pid>/schedstat, so only with the server on this host): it hardly moves with the host's
  * load, where the rate does.
  */
-import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue } from '@outbound/core';
 import { EnqueueCoalescer } from '@outbound/dispatcher/dist/enqueue-coalescer';
+import { backendCpuReader } from './postgres-cpu';
 import { median } from './stats';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -34,15 +34,7 @@ async function round(concurrency: number, n: number): Promise<{ cpuUs: number; r
   const schema = `bench_enqueue_${process.pid}_${n}`;
   await runMigrations(pool, { schema });
   await Promise.all(Array.from({ length: POOL }, () => pool.query('SELECT 1')));
-  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
-  const cpuNs = (): number =>
-    rows.reduce((sum, { pid }) => {
-      try {
-        return sum + Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        return NaN; // another host's server
-      }
-    }, 0);
+  const cpuNs = await backendCpuReader(pool, applicationName);
   const queue = new ValidatedQueue(new PostgresQueue(pool, { prefix: schema, perDeviceCap: COMMANDS }));
   const coalescer = new EnqueueCoalescer(queue, { concurrency, maxBatch: 1_000 });
   let next = 0;

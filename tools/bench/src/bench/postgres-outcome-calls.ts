@@ -14,9 +14,9 @@
  * of its own and drops it afterwards. Ack statements are counted by pg_stat_statements when the
  * server has it (else "n/a"); server CPU from /proc/<pid>/schedstat (only with the server on this host).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AckItem, CommandQueue, Logger } from '@outbound/core';
+import { backendCpuReader } from './postgres-cpu';
 import { median } from './stats';
 
 const ROOTS = (process.env.BENCH_ROOTS ?? path.resolve(__dirname, '../../../..')).split(',').map((r) => path.resolve(r));
@@ -51,15 +51,7 @@ async function runOnce(root: string, n: number): Promise<Result> {
     phyId: `DEV${String(i % DEVICES).padStart(4, '0')}`, payload: Buffer.alloc(32, i & 0xff), priority: 4, ttlMs: 3_600_000, ackTimeoutMs: 10_000, maxAttempts: 5,
   }));
   for (let i = 0; i < COMMANDS; i += 1_000) await queue.enqueueBatch(inputs.slice(i, i + 1_000));
-  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
-  const cpuNs = (): number =>
-    rows.reduce((sum, { pid }) => {
-      try {
-        return sum + Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        return NaN; // another host's server
-      }
-    }, 0);
+  const cpuNs = await backendCpuReader(pool, applicationName);
   const before = cpuNs();
   const started = process.hrtime.bigint();
   let acked = 0;

@@ -25,9 +25,9 @@
  * row version, index entry, lock and commit the store wrote. It counts the whole server (other
  * sessions, autovacuum), so it is exact only on a PostgreSQL of the run's own.
  */
-import { readFileSync } from 'node:fs';
 import { createPgPool, PostgresQueue, runMigrations, ValidatedQueue, type ClaimedCommand } from '@outbound/core';
 import { coreInputs } from './core-inputs';
+import { backendCpuNs, backendPids } from './postgres-cpu';
 import { median } from './stats';
 
 const DEVICES = 1_000;
@@ -58,14 +58,10 @@ async function walRecords(pool: ReturnType<typeof createPgPool>): Promise<number
 
 /** Nanoseconds on CPU of each backend serving `applicationName` (empty when /proc cannot see them). */
 async function backendCpu(pool: ReturnType<typeof createPgPool>, applicationName: string): Promise<Map<number, number>> {
-  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
   const cpu = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      cpu.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // another host's server, or the backend just ended
-    }
+  for (const pid of await backendPids(pool, applicationName)) {
+    const ns = backendCpuNs(pid);
+    if (!Number.isNaN(ns)) cpu.set(pid, ns); // NaN: another host's server, or the backend just ended
   }
   return cpu;
 }
