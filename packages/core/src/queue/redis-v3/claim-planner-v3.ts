@@ -84,8 +84,11 @@ export class ClaimPlannerV3 {
     const taken: ScoredClaimV3[] = [];
     try {
       for (let round = 0; round < 3 && taken.length < max; round += 1) {
-        // Short, yet every shard answered lately and none changed since: what they answered is all there is.
-        if (round > 0 && (this.trusted(staleBefore) || (await this.scan(access)) !== 0)) break;
+        // Short. Every shard answered lately and none changed since: plan again from what they
+        // answered while one of them still names ready work (another dispatcher's claim, which
+        // tells nobody, may have emptied the shard this plan chose), else that is all there is.
+        // A shard not heard from lately: read every shard first.
+        if (round > 0 && (this.trusted(staleBefore) ? !this.knowsReadyWork() : (await this.scan(access)) !== 0)) break;
         const counts = await access.together(() => planClaim(max - taken.length, this.shardList, this.known, (shard, depth) => access.promote(shard, depth), heard));
         const targets = this.shardList.filter((shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.known.get(shard)?.at ?? 0) < staleBefore));
         if (targets.length === 0) continue;
@@ -186,6 +189,12 @@ export class ClaimPlannerV3 {
     });
     this.scannedAt = at;
     return next;
+  }
+
+  /** True when some shard last answered a claimable score. */
+  private knowsReadyWork(): boolean {
+    for (const entry of this.known.values()) if (entry.scores.length > 0) return true;
+    return false;
   }
 
   /** True when every shard answered since `since` and no message or due time made us forget one. */
