@@ -6,7 +6,7 @@ import type { CompletionWaiter } from './completion-waiter';
 import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
 import type { HopTimer } from './hop-timer';
 import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
-import type { OutcomeRecorder } from './outcome-recorder';
+import type { AckClaim, AckClaimer, OutcomeRecorder } from './outcome-recorder';
 import type { RouteCache } from './route-cache';
 import type { TransitionLog } from './transition-log';
 import { contextFields, type AttemptSpans } from './tracing';
@@ -26,6 +26,11 @@ export interface DispatchLoopOptions {
    * enqueue's store call (stores that can: Redis v2 layout), instead of claiming it after the wake-up.
    */
   claimOnEnqueue?: boolean;
+  /**
+   * While waiting for work or for room, claim in the outcome recorder's ack calls (stores whose
+   * ackAndClaim is one step: Redis v3), instead of after the ack's answer.
+   */
+  claimWithAcks?: boolean;
   deliveryBatchMax: number;
 }
 
@@ -83,7 +88,7 @@ export function verdictFor(answer: DeliveryAnswer): Verdict {
  * States: idle → running → stopping → stopped. stop() stops claiming, lets deliveries in
  * flight finish within the grace period, then gives back what is left without spending an attempt.
  */
-export class DispatchLoop implements LocalClaimer {
+export class DispatchLoop implements LocalClaimer, AckClaimer {
   private stateValue: DispatchLoopState = 'idle';
   private readonly held = new Map<string, ClaimedCommand>();
   /** Room promised to enqueue calls in flight that may claim for this loop (offer). */
@@ -91,6 +96,8 @@ export class DispatchLoop implements LocalClaimer {
   /** The loop waits for work (queue.waitForWork): nothing ready was left when it last claimed. */
   private waiting = false;
   private readonly deliveries = new Set<Promise<void>>();
+  /** Give-backs of commands claimed (by an enqueue or an ack) after stop() began; stop() waits for them. */
+  private readonly givingBack = new Set<Promise<void>>();
   private wakeUp = new AbortController();
   private capacityWaiter: (() => void) | null = null;
   private runPromise: Promise<void> | null = null;
@@ -135,6 +142,7 @@ export class DispatchLoop implements LocalClaimer {
     if (this.stateValue !== 'idle') return;
     this.stateValue = 'running';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(this);
+    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(this);
     this.runPromise = this.run();
   }
 
@@ -179,6 +187,51 @@ export class DispatchLoop implements LocalClaimer {
     };
   }
 
+  /**
+   * An ack call for `items` (commands this loop holds) is about to go out: while the loop waits
+   * for work or for room, that call claims the next commands in the same store step and they
+   * are delivered when its answer is read, before the loop hears of the freed room. The share
+   * is the room the acks free plus what is free now (at most one claim batch beyond the acks),
+   * held until `settle`: the loop's own claims count it as taken, so maxInFlight holds.
+   *
+   * The loop's own claim still follows (the acks wake it, as always): the store may answer
+   * fewer than asked while work is ready elsewhere (it never passes over better work on another
+   * shard), so only a claim tells. On Redis v3 that claim costs no store call when the ack's
+   * answer showed nothing more ready: the claim plan is made from the scores it answered.
+   */
+  offerWithAck(items: readonly AckItem[]): AckClaim | null {
+    if (this.stateValue !== 'running' || this.errorDelayMs > 0 || !(this.waiting || this.capacityWaiter)) return null;
+    let freed = 0;
+    for (const item of items) if (this.held.has(item.id)) freed += 1;
+    const room = this.options.maxInFlight - this.held.size - this.reserved;
+    const max = Math.min(room + freed, freed + this.options.claimBatch);
+    if (max <= 0) return null;
+    // The acked commands leave `held` when the answer is read: only the rest is reserved now.
+    const reserve = Math.max(0, max - freed);
+    this.reserved += reserve;
+    const claimedAt = Date.now();
+    const sentAt = this.deps.hops?.now() ?? 0;
+    return {
+      max,
+      leaseMs: this.options.leaseMs,
+      settle: (claimed, answered) => {
+        this.reserved -= reserve;
+        if (answered) {
+          // Recorded (or refused) in the store: record() drops them too, after this; dropping
+          // them first keeps held + claimed within maxInFlight.
+          for (const item of items) this.held.delete(item.id);
+          this.metricsChanged();
+        }
+        if (claimed.length === 0) {
+          this.capacityWaiter?.();
+          return;
+        }
+        if (this.deps.hops) this.timeClaim(claimed, sentAt);
+        this.take(claimed, claimedAt);
+      },
+    };
+  }
+
   /** Cuts the current wait short (something may be ready). */
   notify(): void {
     // Runs once per recorded outcome: abort() builds a DOMException with a stack trace on
@@ -192,6 +245,7 @@ export class DispatchLoop implements LocalClaimer {
     if (this.stateValue !== 'running') return;
     this.stateValue = 'stopping';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(null);
+    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(null);
     this.notify();
     this.capacityWaiter?.();
     await this.runPromise;
@@ -204,6 +258,8 @@ export class DispatchLoop implements LocalClaimer {
       await Promise.all([...this.held.values()].map((c) => this.record(c, { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' })));
     }
     await this.deps.recorder.drain();
+    // An ack call in flight at the drain may have claimed: what it took is given back now.
+    while (this.givingBack.size > 0) await Promise.all([...this.givingBack]);
     this.stateValue = 'stopped';
   }
 
@@ -265,7 +321,11 @@ export class DispatchLoop implements LocalClaimer {
     this.deps.spans?.claimed(claimed, claimedAt);
     if (this.stateValue !== 'running') {
       const release = { kind: 'release', park: false, reason: 'dispatcher shutting down', metric: 'error' } as const;
-      this.track(Promise.all(claimed.map((c) => this.record(c, release))).then(() => undefined));
+      const givenBack = Promise.all(claimed.map((c) => this.record(c, release))).then(() => undefined);
+      this.track(givenBack);
+      const done = givenBack.catch(() => undefined);
+      this.givingBack.add(done);
+      void done.finally(() => this.givingBack.delete(done));
       return;
     }
     // The lease is judged by this process' clock from before the claim was sent: the store

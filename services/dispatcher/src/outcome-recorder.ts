@@ -1,7 +1,27 @@
 import {
-  OutboundError, toError,
-  type AckItem, type CommandQueue, type FailItem, type Logger, type ReleaseItem, type TransitionResult,
+  ackThenClaim, OutboundError, toError,
+  type AckItem, type ClaimedCommand, type CommandQueue, type FailItem, type Logger, type ReleaseItem, type TransitionResult,
 } from '@outbound/core';
+
+/**
+ * The dispatch loop, when an ack call may claim its next commands (the dispatcher's own loop,
+ * on a store that claims in its ack script: Redis v3). Asked before each ack call goes out.
+ */
+export interface AckClaimer {
+  /** null, or the room the loop holds for the claim until `settle` (acked: the ids of `items` it holds). */
+  offerWithAck(items: readonly AckItem[]): AckClaim | null;
+}
+
+export interface AckClaim {
+  readonly max: number;
+  readonly leaseMs: number;
+  /**
+   * Called once per offer: with what the call claimed (best first) and true when the store
+   * answered the acks, or with none and false when the call failed (the acks are retried).
+   * Runs before the acks' `record` promises resolve.
+   */
+  settle(claimed: ClaimedCommand[], answered: boolean): void;
+}
 
 type Kind = 'ack' | 'fail' | 'release';
 type ItemOf<K extends Kind> = K extends 'ack' ? AckItem : K extends 'fail' ? FailItem : ReleaseItem;
@@ -29,12 +49,21 @@ export class OutcomeRecorder {
   /** A flushMs timer, 'turn' for a microtask flush (cancelled by setting this back to null), or none. */
   private scheduled: NodeJS.Timeout | 'turn' | null = null;
   private readonly flushing = new Set<Promise<void>>();
+  private claimer: AckClaimer | null = null;
 
   constructor(
     private readonly queue: CommandQueue,
     private readonly logger: Logger,
     private readonly options: { flushMs?: number; maxBatch?: number; maxSending?: number },
   ) {}
+
+  /**
+   * Names the loop whose claims may ride on ack calls (null: none). Only for a store whose
+   * `ackAndClaim` is one step: elsewhere `ackThenClaim` is an ack and a claim call, no saving.
+   */
+  setClaimer(claimer: AckClaimer | null): void {
+    this.claimer = claimer;
+  }
 
   record<K extends Kind>(kind: K, item: ItemOf<K>): Promise<TransitionResult> {
     return new Promise((resolve) => {
@@ -99,7 +128,23 @@ export class OutcomeRecorder {
   private async sendWithRetries(kind: Kind, batch: Pending<Kind>[]): Promise<void> {
     const items = batch.map((p) => p.item);
     for (let attempt = 1; ; attempt += 1) {
+      // Asked per attempt: a retry claims under a lease that starts with it.
+      const claim = kind === 'ack' ? this.claimer?.offerWithAck(items as AckItem[]) ?? null : null;
       try {
+        if (claim) {
+          let answer;
+          try {
+            answer = await ackThenClaim(this.queue, items as AckItem[], { max: claim.max, leaseMs: claim.leaseMs });
+          } catch (error) {
+            claim.settle([], false);
+            throw error;
+          }
+          // The claimed commands reach the loop before the acks' callers run (no gap in which
+          // the loop sees the freed room without them and claims it again).
+          claim.settle(answer.claimed, true);
+          batch.forEach((p, i) => p.resolve(answer.results[i]!));
+          return;
+        }
         const results =
           kind === 'ack' ? await this.queue.ack(items as AckItem[])
           : kind === 'fail' ? await this.queue.fail(items as FailItem[])
