@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+import { uniquePrefix, waitFor } from '@outbound/test-support';
+import { startIngressProcess, type IngressProcess } from './support/ingress-process';
 
 /**
  * A device written from docs/protocol.md alone (Python, standard library, no code shared with
@@ -18,53 +19,26 @@ const HANDSHAKE_TIMEOUT_MS = 400;
 
 type Json = Record<string, unknown>;
 
-interface Ingress {
-  child: ChildProcess;
-  tcpPort: number;
-  base: string;
-}
-
-/** Starts the built ingress as its own process and waits until /readyz answers 200. */
-async function startIngress(name: string, extraEnv: Record<string, string> = {}): Promise<Ingress> {
-  const [tcpPort, httpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      PATH: process.env.PATH,
-      REDIS_URL: testRedisUrl(),
-      REGISTRY_PREFIX: uniquePrefix(`independent-device-${name}`),
-      INGRESS_REPLICA_ID: `independent-${name}`,
-      INGRESS_TCP_HOST: '127.0.0.1',
-      INGRESS_TCP_PORT: String(tcpPort),
-      INGRESS_HTTP_HOST: '127.0.0.1',
-      INGRESS_HTTP_PORT: String(httpPort),
-      // Rotation: the device signs with the second secret.
-      DEVICE_AUTH_SECRETS: `retired-fleet-secret-0123456789abcdef,${SECRET}`,
-      INTERNAL_TOKEN,
-      INGRESS_MAX_FRAME_BYTES: String(MAX_FRAME),
-      INGRESS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
-      INGRESS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
-      INGRESS_SHUTDOWN_GRACE_MS: '3000',
-      INGRESS_GOAWAY_SPREAD_MS: '0',
-      LOG_LEVEL: 'warn',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+/**
+ * Starts the built ingress as its own process (support/ingress-process.ts: it listens on both of
+ * its ports and /readyz answers 200; started again on other ports when another process of the
+ * test run took one of those chosen free).
+ */
+function startIngress(name: string, extraEnv: Record<string, string> = {}): Promise<IngressProcess> {
+  return startIngressProcess({
+    REGISTRY_PREFIX: uniquePrefix(`independent-device-${name}`),
+    INGRESS_REPLICA_ID: `independent-${name}`,
+    // Rotation: the device signs with the second secret.
+    DEVICE_AUTH_SECRETS: `retired-fleet-secret-0123456789abcdef,${SECRET}`,
+    INTERNAL_TOKEN,
+    INGRESS_MAX_FRAME_BYTES: String(MAX_FRAME),
+    INGRESS_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS),
+    INGRESS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+    INGRESS_SHUTDOWN_GRACE_MS: '3000',
+    INGRESS_GOAWAY_SPREAD_MS: '0',
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
   });
-  const base = `http://127.0.0.1:${httpPort}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`ingress ${name} exited with ${child.exitCode}`);
-    return (await fetch(`${base}/readyz`)).status === 200;
-  }, { timeoutMs: 15_000, what: `ingress ${name} to be ready` });
-  return { child, tcpPort, base };
-}
-
-async function stopIngress(ingress: Ingress | undefined): Promise<void> {
-  if (!ingress || ingress.child.exitCode !== null || ingress.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => ingress.child.once('exit', resolve));
-  ingress.child.kill('SIGTERM');
-  const timer = setTimeout(() => ingress.child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The Python device as a child process; every stdout line it prints is one JSON object. */
@@ -104,8 +78,8 @@ class PythonDevice {
 }
 
 describe('an independent Python device against node services/ingress/dist/main.js', () => {
-  let ingress: Ingress | undefined;
-  let limited: Ingress | undefined;
+  let ingress: IngressProcess | undefined;
+  let limited: IngressProcess | undefined;
   const devices: PythonDevice[] = [];
   const device = (...args: ConstructorParameters<typeof PythonDevice>) => {
     const d = new PythonDevice(...args);
@@ -121,7 +95,7 @@ describe('an independent Python device against node services/ingress/dist/main.j
   afterAll(async () => {
     for (const d of devices) d.kill();
     await Promise.all(devices.map((d) => d.exited));
-    await Promise.all([stopIngress(ingress), stopIngress(limited)]);
+    await Promise.all([ingress?.stop(), limited?.stop()]);
   });
 
   it('authenticates, stays alive on its PINGs, receives a COMMAND sent through the delivery endpoint and ACKs it', async () => {
