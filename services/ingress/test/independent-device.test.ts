@@ -89,7 +89,10 @@ describe('an independent Python device against node services/ingress/dist/main.j
 
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
-    [ingress, limited] = await Promise.all([startIngress('main'), startIngress('limited', { INGRESS_MAX_CONNECTIONS: '1' })]);
+    const started = await Promise.allSettled([startIngress('main'), startIngress('limited', { INGRESS_MAX_CONNECTIONS: '1' })]);
+    [ingress, limited] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    // one that did not start fails the suite; afterAll still stops the other
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
   });
 
   afterAll(async () => {
