@@ -227,12 +227,15 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   }
 
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return this.perShard(items, async (shard, chunk) => {
-      const depth = this.planner.answerDepth;
-      const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(chunk, { ...this.settings, depth })));
-      this.planner.remember(shard, scores, depth);
-      return answers;
-    });
+    return this.perShard(items, (shard, chunk) => this.ackShard(shard, chunk));
+  }
+
+  /** ack-1.lua on one shard without a claim; the scores it answers go to the planner. */
+  private async ackShard(shard: number, items: AckItem[]): Promise<ItemAnswer[]> {
+    const depth = this.planner.answerDepth;
+    const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(items, { ...this.settings, depth })));
+    this.planner.remember(shard, scores, depth);
+    return answers;
   }
 
   /**
@@ -261,15 +264,10 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     const results = await this.perShard(
       items,
       async (shard, chunk) => {
-        const depth = this.planner.answerDepth;
         // the shard's share goes with its first chunk
         const share = plan.get(shard);
         plan.delete(shard);
-        if (share === undefined) {
-          const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(chunk, { ...this.settings, depth })));
-          this.planner.remember(shard, scores, depth);
-          return answers;
-        }
+        if (share === undefined) return this.ackShard(shard, chunk);
         const bound = share.bound === Infinity ? -1 : share.bound;
         const { answers, claimed: taken } = await this.ackClaimScored(shard, chunk, { max: share.count, leaseMs, bound, token: newToken() });
         claimed.push(...taken);
