@@ -9,9 +9,9 @@
  * priority, in batches of 1,000; shuffled, one priority, enqueued one at a time. Starts its own
  * redis-server on a free port unless OUTBOUND_BENCH_REDIS_URL is set. Env: BENCH_COMMANDS, BENCH_SHARDS (16).
  */
-import { spawn } from 'node:child_process';
 import { ackThenClaim, createRedisClient, RedisQueueV3, ValidatedQueue, type EnqueueInput } from '@outbound/core';
-import { freePort } from './child-processes';
+import { startBenchRedis } from './bench-stores';
+import { ChildGroup } from './child-processes';
 import { coreInputs } from './core-inputs';
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 5_000);
@@ -27,18 +27,10 @@ function shuffled(inputs: EnqueueInput[]): EnqueueInput[] {
 }
 
 async function main(): Promise<void> {
-  let url = process.env.OUTBOUND_BENCH_REDIS_URL;
-  const port = url ? 0 : await freePort();
-  const child = url ? null : spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  process.on('exit', () => child?.kill('SIGTERM'));
-  url ??= `redis://127.0.0.1:${port}`;
+  const group = new ChildGroup();
+  const url = process.env.OUTBOUND_BENCH_REDIS_URL ?? (await startBenchRedis(group, 'ack-claim-share-redis', { persistence: false })).url;
   const client = createRedisClient({ url });
-  client.on('error', () => undefined); // refused while the server starts: the pings below wait for it
   try {
-    for (let i = 0; (await client.ping().catch(() => '')) !== 'PONG'; i += 1) {
-      if (i > 100) throw new Error(`no redis-server at ${url}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const orders: Array<[string, EnqueueInput[], number]> = [
       ['queue-core inputs, batches of 1,000', coreInputs(COMMANDS, 1_000), 1_000],
       ['shuffled, one priority, batches of 1,000', shuffled(coreInputs(COMMANDS, 1_000)), 1_000],
@@ -67,6 +59,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.quit();
+    await group.stopAll();
   }
 }
 
