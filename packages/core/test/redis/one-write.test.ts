@@ -2,9 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createRedisClient, inOneWrite } from '@outbound/core';
 import { startRedisServer, type RedisServerHandle } from '@outbound/test-support';
 
-/** Write system calls this process has made so far (Linux /proc/self/io). */
+/**
+ * Write system calls the calling thread has made so far (Linux /proc/thread-self/io). The process-wide
+ * count (/proc/self/io) also counts writes of Node's and the runner's other threads, which can land
+ * inside the measured stretch on a busy machine.
+ */
 function writeCalls(): number {
-  return Number(/syscw: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+  return Number(/syscw: (\d+)/.exec(readFileSync('/proc/thread-self/io', 'utf8'))![1]);
 }
 
 /** Runs `send` and answers how many write system calls it made (it writes synchronously or not at all). */
