@@ -1,5 +1,5 @@
 export { freePort } from './free-port';
-export { listeningPorts } from './listening-ports';
+export { listeningPorts } from '../tools/bench/src/bench/listening-ports';
 export { waitFor } from './wait-for';
 export { uniquePrefix } from './unique-prefix';
 export { startRedisServer, type RedisServerHandle } from './redis-server';

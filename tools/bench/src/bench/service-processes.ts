@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, REPO_ROOT, waitUntil, type ChildGroup } from './child-processes';
+import { anyListensOn, listeningPorts } from './listening-ports';
 
 /** The queue store an end-to-end run uses (QUEUE_BACKEND). */
 export type Backend = 'redis' | 'postgres';
@@ -35,20 +36,29 @@ function storeEnv(stores: StoreUrls): NodeJS.ProcessEnv {
   };
 }
 
-/** Waits for /readyz; fails at once when the process exits first (e.g. a configuration it refuses). */
-async function ready(child: ChildProcess, url: string, what: string, timeoutMs = 30_000): Promise<void> {
-  let exited: string | undefined;
-  const onExit = (code: number | null) => (exited = `${what} exited with code ${code} before it was ready`);
-  child.once('exit', onExit);
-  try {
-    await waitUntil(`${what} /readyz`, timeoutMs, async () => {
-      if (exited) throw new Error(exited);
-      return (await fetch(`${url}/readyz`)).status === 200;
+/**
+ * Starts a service on ports chosen free just before (`spawnOn` gets them); another process can take
+ * one of them before the child binds it. Ready means the child itself listens on every one of its
+ * ports and answers /readyz on the first; a child that exits because one was taken starts again on
+ * other ports (three tries), and one that exits for any other reason fails the start at once.
+ */
+export async function startOnFreePorts(
+  what: string, portCount: number, spawnOn: (ports: number[]) => ChildProcess, timeoutMs: number,
+): Promise<{ child: ChildProcess; ports: number[] }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < portCount; i++) ports.push(await freePort());
+    const child = spawnOn(ports);
+    const outcome = await waitUntil(`${what} /readyz`, timeoutMs, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return ports.some(anyListensOn) ? 'port taken' : 'exited';
+      const own = listeningPorts(child.pid!);
+      if (!ports.every((port) => own.has(port))) return null;
+      const res = await fetch(`http://127.0.0.1:${ports[0]}/readyz`).catch(() => null);
+      return res?.status === 200 ? 'ready' : null;
     });
-  } catch (error) {
-    throw new Error(exited ?? (error as Error).message);
-  } finally {
-    child.off('exit', onExit);
+    if (outcome === 'ready') return { child, ports };
+    if (outcome === 'exited') throw new Error(`${what} exited with code ${child.exitCode ?? child.signalCode} before it was ready`);
+    if (attempt === 3) throw new Error(`${what}: its free ports were taken by other processes three times before it could listen`);
   }
 }
 
@@ -65,8 +75,7 @@ export interface RunningIngress {
 export async function startIngressProcess(
   group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000, root = REPO_ROOT,
 ): Promise<RunningIngress> {
-  const [tcpPort, httpPort] = [await freePort(), await freePort()];
-  const child = group.spawnNode(name, join(root, 'services', 'ingress', 'dist', 'main.js'), [], {
+  const { child, ports: [httpPort, tcpPort] } = await startOnFreePorts(name, 2, ([httpPort, tcpPort]) => group.spawnNode(name, join(root, 'services', 'ingress', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
     INGRESS_TCP_HOST: '127.0.0.1',
     INGRESS_TCP_PORT: String(tcpPort),
@@ -78,10 +87,8 @@ export async function startIngressProcess(
     INTERNAL_TOKEN: BENCH_SECRETS.internalToken,
     INGRESS_REPLICA_ID: `${name}-${process.pid}`,
     ...extra,
-  }, nodeArgs);
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(child, httpUrl, name, readyTimeoutMs);
-  return { pid: child.pid!, tcpPort, httpUrl };
+  }, nodeArgs), readyTimeoutMs);
+  return { pid: child.pid!, tcpPort: tcpPort!, httpUrl: `http://127.0.0.1:${httpPort}` };
 }
 
 export interface RunningDispatcher {
@@ -96,8 +103,7 @@ export interface RunningDispatcher {
 export async function startDispatcherProcess(
   group: ChildGroup, name: string, stores: StoreUrls, extra: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], readyTimeoutMs = 30_000, repoRoot = REPO_ROOT,
 ): Promise<RunningDispatcher> {
-  const httpPort = await freePort();
-  const child = group.spawnNode(name, join(repoRoot, 'services', 'dispatcher', 'dist', 'main.js'), [], {
+  const { child, ports: [httpPort] } = await startOnFreePorts(name, 1, ([httpPort]) => group.spawnNode(name, join(repoRoot, 'services', 'dispatcher', 'dist', 'main.js'), [], {
     ...storeEnv(stores),
     DISPATCHER_HTTP_HOST: '127.0.0.1',
     DISPATCHER_HTTP_PORT: String(httpPort),
@@ -109,10 +115,8 @@ export async function startDispatcherProcess(
     API_RATE_LIMIT_SEND: '0',
     API_RATE_LIMIT_ADMIN: '0',
     ...extra,
-  }, nodeArgs);
-  const apiUrl = `http://127.0.0.1:${httpPort}`;
-  await ready(child, apiUrl, name, readyTimeoutMs);
-  return { pid: child.pid!, apiUrl };
+  }, nodeArgs), readyTimeoutMs);
+  return { pid: child.pid!, apiUrl: `http://127.0.0.1:${httpPort}` };
 }
 
 /** Reads one sample (sum over label sets) from a Prometheus text endpoint. */
