@@ -89,6 +89,28 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect((await queue.stats()).total).toMatchObject({ inflight: 0, pending: 1, delayed: 1 });
   });
 
+  it('answers an id acked twice in one call as a re-sent ack, the second item finding what the first finished', async () => {
+    await queue.enqueueBatch([cmd('same-call')]);
+    const [c] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    const ack = { id: c!.id, leaseToken: c!.leaseToken, outcome: 'ok' as const };
+    const answers = await store.ack([ack, ack, { ...ack, leaseToken: 'another-holder' }]);
+    expect(answers.slice(0, 2)).toEqual([{ id: ack.id, ok: true, status: 'acked' }, { id: ack.id, ok: true, status: 'acked' }]);
+    expect(answers[2]!.ok).toBe(false);
+    expect(await queue.get(ack.id)).toMatchObject({ status: 'acked', attempts: 1 });
+    expect((await queue.stats()).total).toMatchObject({ inflight: 0, pending: 0 });
+  });
+
+  it('writes every finished record of an ack call that fills a whole write of them', async () => {
+    const devices = 500; // one ack call's most (its records go out 500 at a time)
+    await queue.enqueueBatch(Array.from({ length: devices }, (_, i) => cmd(`whole-${i}`)));
+    const claimed = await store.claimShard(0, devices, 60_000);
+    expect(claimed).toHaveLength(devices);
+    const acked = await queue.ack(claimed.map((c) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const })));
+    expect(acked.filter((a) => a.ok)).toHaveLength(devices);
+    const records = await Promise.all(claimed.map((c) => queue.get(c.id)));
+    expect(records.filter((r) => r?.status === 'acked')).toHaveLength(devices);
+  });
+
   it('creates one command when an enqueue script is run twice with the same id, even on a full device', async () => {
     const scripts = new ScriptsV3(client);
     const keys = store.keys.shardKeyList(0);

@@ -31,9 +31,9 @@
   that stands for its delivered and acked events (readers answer both, event-log.ts); a
   rejected one logs delivered and rejected as two entries.
 
-  Cost per command: GETDEL of its record's key, HSET of its finished form and one XADD (two
-  when rejected), and once per device in the call an HGET of its state; one HSET (and HDEL) of
-  every state the call changed (writeDevs). The batch's lease entry goes with its last command.
+  Cost per command: GETDEL of its record's key and one XADD (two when rejected), and once per
+  device in the call an HGET of its state; one HSET of the finished forms per minute hash they
+  go to, one HSET (and HDEL) of every state the call changed (writeDevs). The batch's lease entry goes with its last command.
 ]]
 -- @include v3
 
@@ -55,6 +55,14 @@ end
 -- one unpack of its head and one pack (finishRecord reads the same fields with six calls).
 -- Bucket names by the id's creation minute (characters 5-12), made once per minute a call.
 local bucketOfMinute = {}
+-- The finished records of this call, written with one HSET per bucket after the acks (one per
+-- record cost a redis.call each): bucket -> {field, record, ...}; and id -> record, for an id
+-- acked twice in one call, whose second item finds it here rather than in its bucket.
+local finishing, finished = {}, {}
+local function flushFinished()
+  for bucket, args in pairs(finishing) do rcall('HSET', bucket, unpack(args)) end
+  finishing = {}
+end
 -- The compact form (includes/v3.lua): head, immutable part, B+doneToken (its first 8
 -- characters: a claim's token has 16), H+lastError, I4+payload, then the event ids ('c0' packs
 -- a whole string).
@@ -101,14 +109,27 @@ local function finishTaken(id, rec, fixedEnd, flags0, status, attempt, updatedAt
     compact = spack(COMPACT_HEAD, flags, status, attempt, updatedAt, created, expires, head, ackTimeout,
       ssub(rec, 68, fixedEnd), deliverPart, 8, token, #err, err, #payload, payload) .. ssub(rec, pos) .. events
   end
-  rcall('HSET', bucket, field, compact)
+  local args = finishing[bucket]
+  if not args then
+    args = {}
+    finishing[bucket] = args
+  end
+  local k = #args
+  args[k + 1], args[k + 2] = field, compact
+  -- Lua's unpack takes at most 8,000 values: a long call writes 500 records at a time
+  if k == 998 then
+    rcall('HSET', bucket, unpack(args))
+    finishing[bucket] = nil
+  end
+  finished[id] = compact
   touchedBuckets[bucket] = (touchedBuckets[bucket] or 0) + #field + #compact + ENTRY_BYTES
 end
 
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], sbyte(ARGV[b + 3], 1)
-  local rec, taken = takeRecord(id)
+  local rec, taken = finished[id], false
+  if not rec then rec, taken = takeRecord(id) end
   if not rec then
     out[2 * i - 1], out[2 * i] = NOT_FOUND, ''
   else
@@ -166,6 +187,7 @@ for i = 1, n do
     end
   end
 end
+flushFinished()
 -- Wake waiting claimers only when the shard's ready set was empty: while it holds a device,
 -- no claimer waits on this shard (a claim that came back short read every ready set first),
 -- and other dispatchers re-ask a shard they have not heard from for 100 ms anyway. At claim

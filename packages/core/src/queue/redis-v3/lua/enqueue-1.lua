@@ -30,7 +30,8 @@
 
   Cost: one ZADD (its line) and one XADD (its queued event) per command, then per device one
   HGET of its state, and per call one MSET of the records, one HSET of the states, one ZADD
-  each of ready and expiry and the SET of its request token
+  each of ready and expiry (of the devices whose entry may change: see the shard's bounds in
+  readMeta) and the SET of its request token
   (a re-sent script finds it and looks each id up instead of writing it again). Its claim:
   per command one ZPOPMIN of its line (the device state is written once anyway), per call one
   ZADD of the lease and one HSET of the request hash.
@@ -43,9 +44,14 @@ local now, nowUs = clockNow()
 local rerun = not rcall('SET', K.prefix .. 'enq:' .. token, '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
 local nextSeq = takeSeq(meta, n, nowUs)
+-- An empty shard starts its bounds (readMeta): every command pending from now on is counted.
+if meta.size == 0 then meta.low, meta.high = 9, 0 end
+-- Nothing scheduled and no retry wait in the shard: a device with queued commands has them in
+-- its line, so while it may be sent to it is in `ready` at its head's score.
+local noneWaiting = meta.due == NEVER
 -- heads: phyId -> its best new score, headText: that score as text
 -- made: id -> record of each command this call put into a line (its claim needs no GET);
--- queuedBefore (with a claim): phyId -> its line may have held commands before this call (it may be in `ready`)
+-- queuedBefore: phyId -> the device held queued commands (in its line or scheduled) before this call
 -- written: id -> each record with an idempotency key this call made (the records are written
 -- with one MSET after the loop: a key repeated later in the same call finds its first command here)
 local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}, {}, {}, {}, {}, {}, {}
@@ -93,7 +99,7 @@ for i = 1, n do
     if not d then
       d = readDev(phyId)
       devs[phyId] = d
-      if claimMax > 0 then queuedBefore[phyId] = d.pending > #d.inflight end
+      queuedBefore[phyId] = d.pending > #d.inflight
     end
     local full = d.pending + 1 > perDeviceCap and DEVICE_FULL or meta.size >= shardCap and QUEUE_FULL
     -- An id exists only when this script was sent twice (ioredis re-sends after a reconnect):
@@ -123,6 +129,10 @@ for i = 1, n do
       end
       d.pending = d.pending + 1
       meta.size = meta.size + 1
+      if meta.low then
+        if priority < meta.low then meta.low = priority end
+        if ttlMs > meta.high then meta.high = ttlMs end
+      end
       if deliverAt ~= nil and deliverAt > now then
         rcall('ZADD', K.scheduled, int(deliverAt), id)
         if deliverAt < meta.due then meta.due = deliverAt end
@@ -185,7 +195,14 @@ end
 
 -- A device that may be sent to is in `ready` at its head's score, or its line was empty: so
 -- ZADD LT with the best new score is exact. One the claim took from is put where it is now.
+-- Left out (each a listpack or skiplist search in Redis): the `ready` entry of a device whose
+-- queued commands were all in its line (noneWaiting), when its new head's priority is at most
+-- the shard's lowest (its old head, queued earlier at no lower priority, stays ahead), and the
+-- `expiry` entry of a device with queued commands when its new commands' TTL is at least the
+-- shard's highest (its entry is at most an older command's expiresAt, no later than theirs).
 local readyArgs, expiryArgs, wake = { 'LT' }, { 'LT' }, false
+local bounded = meta.low ~= nil
+local worstHead = bounded and noneWaiting and (9 - meta.low) * PRIORITY_STEP
 for phyId in pairs(heads) do
   local d = devs[phyId]
   if taken[phyId] then
@@ -194,14 +211,18 @@ for phyId in pairs(heads) do
       if refresh(phyId, d, now, maxInFlight) then wake = true end
     end
   elseif not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) then
-    readyArgs[#readyArgs + 1] = headText[phyId]
-    readyArgs[#readyArgs + 1] = phyId
+    if not (worstHead and queuedBefore[phyId] and heads[phyId] >= worstHead) then
+      readyArgs[#readyArgs + 1] = headText[phyId]
+      readyArgs[#readyArgs + 1] = phyId
+    end
     wake = true
   end
 end
 for phyId, expiresAt in pairs(expiries) do
-  expiryArgs[#expiryArgs + 1] = int(expiresAt)
-  expiryArgs[#expiryArgs + 1] = phyId
+  if not (bounded and queuedBefore[phyId] and expiresAt - now >= meta.high) then
+    expiryArgs[#expiryArgs + 1] = int(expiresAt)
+    expiryArgs[#expiryArgs + 1] = phyId
+  end
 end
 if #readyArgs > 1 then rcall('ZADD', K.ready, unpack(readyArgs)) end
 if #expiryArgs > 1 then rcall('ZADD', K.expiry, unpack(expiryArgs)) end

@@ -25,7 +25,13 @@ for _, id in ipairs(ids) do
       local _, err, payload, _, events = recTail(rec, fixedEnd)
       local priority = sbyte(rec, 39)
       local score = (9 - priority) * PRIORITY_STEP + takeSeq(meta, 1, nowUs)
-      local expiresAt = now + recTtl(rec)
+      local ttlMs = recTtl(rec)
+      local expiresAt = now + ttlMs
+      -- queued again: the shard's bounds (readMeta) take it in
+      if meta.low then
+        if priority < meta.low then meta.low = priority end
+        if ttlMs > meta.high then meta.high = ttlMs end
+      end
       local flags = bit.band(sbyte(rec, 1), 2)
       rcall('SET', cmdKey(id), spack('>BBI4dddd', flags, QUEUED, 0, now, (sunpack('>d', rec, 15)), expiresAt, score)
         .. ssub(rec, 39, fixedEnd) .. string.char(0) .. spack('>H', #err) .. err .. spack('>I4', #payload) .. payload

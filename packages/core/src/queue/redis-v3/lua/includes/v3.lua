@@ -103,15 +103,28 @@ local function claimKey(token) return K.prefix .. 'claim:' .. token end
 
 -- meta: seq, size, inflight, due (one GET and one SET per call). Every write to `scheduled`
 -- and `backoff` lowers `due` (enqueue, fail); a meta without it (0) has promoteDue look.
+-- Then low and high: the lowest priority and the highest ttlMs of the commands queued since
+-- the shard last held none (an enqueue into an empty shard starts them; enqueue and
+-- replay-dead extend them), so every pending command's priority is at least low and its ttlMs
+-- at most high. An enqueue leaves out the `ready` and `expiry` writes they prove unchanged.
+-- Releases before script version 20 write meta without them (32 bytes): then low is nil
+-- (unknown) until the shard is empty again.
 local NEVER = 1e300
 local function readMeta()
   local m = rcall('GET', K.meta)
   if not m then return { seq = 0, size = 0, inflight = 0, due = NEVER } end
+  if #m >= 48 then
+    local seq, size, inflight, due, low, high = sunpack('>dddddd', m)
+    return { seq = seq, size = size, inflight = inflight, due = due, low = low, high = high }
+  end
   local seq, size, inflight = sunpack('>ddd', m)
   local due = #m >= 32 and sunpack('>d', m, 25) or 0
   return { seq = seq, size = size, inflight = inflight, due = due }
 end
-local function writeMeta(m) rcall('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
+local function writeMeta(m)
+  if m.low then rcall('SET', K.meta, spack('>dddddd', m.seq, m.size, m.inflight, m.due, m.low, m.high))
+  else rcall('SET', K.meta, spack('>dddd', m.seq, m.size, m.inflight, m.due)) end
+end
 
 -- Hands out `count` sequence numbers (microseconds since 2025, strictly increasing in a shard);
 -- us: clockNow's second answer, this call's clock.
