@@ -27,8 +27,10 @@ export interface DispatchLoopOptions {
    */
   claimOnEnqueue?: boolean;
   /**
-   * While waiting for work or for room, claim in the outcome recorder's ack calls (stores whose
-   * ackAndClaim is one step: Redis v3), instead of after the ack's answer.
+   * While waiting for work or for room, claim in the outcome recorder's ack calls instead of
+   * after the ack's answer. By default, when the queue has a one-step `ackAndClaim` (Redis v3;
+   * the queue layers expose it only when their store has it); elsewhere an ack that claims
+   * would be an ack call and then a claim call, no saving.
    */
   claimWithAcks?: boolean;
   deliveryBatchMax: number;
@@ -112,7 +114,12 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
   private readonly uncounted = new Map<string, number>();
   private metricsDue = false;
 
-  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
+  /** Whether this loop's claims ride on the outcome recorder's ack calls (DispatchLoopOptions.claimWithAcks). */
+  readonly claimsWithAcks: boolean;
+
+  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {
+    this.claimsWithAcks = options.claimWithAcks ?? typeof deps.queue.ackAndClaim === 'function';
+  }
 
   get state(): DispatchLoopState {
     return this.stateValue;
@@ -142,7 +149,7 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     if (this.stateValue !== 'idle') return;
     this.stateValue = 'running';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(this);
-    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(this);
+    if (this.claimsWithAcks) this.deps.recorder.setClaimer(this);
     this.runPromise = this.run();
   }
 
@@ -245,7 +252,7 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     if (this.stateValue !== 'running') return;
     this.stateValue = 'stopping';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(null);
-    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(null);
+    if (this.claimsWithAcks) this.deps.recorder.setClaimer(null);
     this.notify();
     this.capacityWaiter?.();
     await this.runPromise;
