@@ -372,7 +372,9 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     let routes: Map<string, DeviceRoute>;
     const lookupAt = this.deps.hops?.now() ?? 0;
     try {
-      routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
+      const devices = new Set<string>();
+      for (const command of claimed) devices.add(command.phyId);
+      routes = await this.deps.routes.lookupMany([...devices]);
       if (this.deps.hops) {
         const ms = this.deps.hops.now() - lookupAt;
         for (let i = 0; i < claimed.length; i++) this.deps.hops.observe('route', ms);
@@ -417,7 +419,9 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       await Promise.all(items.map(({ command }) => this.record(command, release)));
       return;
     }
-    const byId = new Map(items.map((i) => [i.command.id, i]));
+    // Filled in a loop: a [key, value] array per command only to build the Map was garbage at once.
+    const byId = new Map<string, { command: ClaimedCommand; route: DeviceRoute }>();
+    for (const item of items) byId.set(item.command.id, item);
     const itemCall = this.itemCall ??= metrics.deliveryCall.labels('item');
     const recorded: Promise<unknown>[] = [];
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
