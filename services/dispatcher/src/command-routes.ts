@@ -1,6 +1,6 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import {
-  OutboundError, isOutboundError, parseEnqueueBody, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
+  OutboundError, fastEnqueueBody, isOutboundError, parseEnqueueBody, parseEnqueueBodyWithSchema, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
   type EnqueueInput, type OfflinePolicy, type StoredCommand,
 } from '@outbound/core/command';
 import type { RouteRegistry } from '@outbound/core/registry';
@@ -56,6 +56,15 @@ function timeEnqueue(hops: HopTimer, res: Response, storeAt: number, storedAt: n
   hops.observe('enqueue_answer', hops.now() - storedAt);
 }
 
+/**
+ * An accepted batch item's JSON, `JSON.stringify({ index, id, status, duplicate })` written out:
+ * the id is the store's (hex digits and dashes) and the status a status name, neither needing
+ * escapes. An object per item and the stringify of 500 of them cost 0.2 µs per command; this 0.04.
+ */
+function acceptedJson(index: number, answer: EnqueueResult): string {
+  return `{"index":${index},"id":"${answer.id}","status":"${answer.status}","duplicate":${answer.duplicate}}`;
+}
+
 function deviceOffline(phyId: string): OutboundError {
   return new OutboundError('DEVICE_OFFLINE', `device ${phyId} has no live connection and the command asked offline: "reject"; nothing was stored`, { details: { phyId } });
 }
@@ -66,8 +75,13 @@ const NO_DEVICES: ReadonlySet<string> = new Set();
 async function offlineRejects(registry: Pick<RouteRegistry, 'lookupMany'>, items: Array<{ input: EnqueueInput; offline: OfflinePolicy }>): Promise<ReadonlySet<string>> {
   const rejecting = new Set<string>();
   for (const item of items) if (item.offline === 'reject') rejecting.add(item.input.phyId);
-  if (rejecting.size === 0) return NO_DEVICES;
-  const asked = [...rejecting];
+  return offlineDevices(registry, rejecting);
+}
+
+/** The devices of `phyIds` that have no live route now. */
+async function offlineDevices(registry: Pick<RouteRegistry, 'lookupMany'>, phyIds: ReadonlySet<string>): Promise<ReadonlySet<string>> {
+  if (phyIds.size === 0) return NO_DEVICES;
+  const asked = [...phyIds];
   const routes = await registry.lookupMany(asked);
   return new Set(asked.filter((phyId) => !routes.has(phyId)));
 }
@@ -175,50 +189,64 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     const { waitMs } = parseOrThrow(waitQuery, req.query, ['query']);
     const envelope = plainEnvelope(req.body, deps.batchMax) ?? parseOrThrow(batchEnvelope, req.body);
     // Each item is validated alone: one bad item answers an error in its slot and the rest go ahead.
-    const results: Array<Record<string, unknown>> = new Array(envelope.commands.length);
-    const parsed: Array<{ index: number; input: EnqueueInput; offline: OfflinePolicy }> = [];
-    envelope.commands.forEach((item, index) => {
+    // Each slot holds its item's JSON text (acceptedJson): the answer is joined from them.
+    const { commands } = envelope;
+    const results: string[] = new Array(commands.length);
+    // The items that passed, side by side: their inputs (the store call's) and their slots. No
+    // object per item: a batch route's per-command allocations are most of what it adds.
+    let inputs: EnqueueInput[] = [];
+    let slots: number[] = [];
+    // Positions in `inputs` of the items that ask offline "reject" (their devices are looked up).
+    const rejecting: number[] = [];
+    for (let index = 0; index < commands.length; index++) {
+      const item = commands[index];
       try {
-        const body = parseEnqueueBody(item, ['commands', index]);
-        parsed.push({ index, input: body.input, offline: body.offline });
+        // The schema (with the item's path for its refusals) only for what the fast check does not take.
+        const body = fastEnqueueBody(item) ?? parseEnqueueBodyWithSchema(item, ['commands', index]);
+        if (body.offline === 'reject') rejecting.push(inputs.length);
+        inputs.push(body.input);
+        slots.push(index);
       } catch (error) {
         if (!isOutboundError(error)) throw error;
-        results[index] = { index, ...error.toJSON() };
+        results[index] = JSON.stringify({ index, ...error.toJSON() });
       }
-    });
-    const offline = await offlineRejects(deps.registry, parsed);
-    const valid = parsed.filter((item) => {
-      if (item.offline !== 'reject' || !offline.has(item.input.phyId)) return true;
-      results[item.index] = { index: item.index, ...deviceOffline(item.input.phyId).toJSON() };
-      return false;
-    });
+    }
+    if (rejecting.length > 0) {
+      const offline = await offlineDevices(deps.registry, new Set(rejecting.map((at) => inputs[at]!.phyId)));
+      const refused = new Set(rejecting.filter((at) => offline.has(inputs[at]!.phyId)));
+      if (refused.size > 0) {
+        for (const at of refused) results[slots[at]!] = JSON.stringify({ index: slots[at]!, ...deviceOffline(inputs[at]!.phyId).toJSON() });
+        inputs = inputs.filter((_, at) => !refused.has(at));
+        slots = slots.filter((_, at) => !refused.has(at));
+      }
+    }
     let accepted = 0;
     let enqueued = 0;
     let storeAt = 0;
     let storedAt = 0;
     const storeFailures: OutboundError[] = [];
     const acceptedItems: Array<{ index: number; id: string; duplicate: boolean }> = [];
-    if (valid.length > 0) {
-      const span = startEnqueueSpan(deps.tracing, res, valid.length);
+    if (inputs.length > 0) {
+      const span = startEnqueueSpan(deps.tracing, res, inputs.length);
       const traceContext = commandContext(span?.isRecording() ? deps.tracing!.traceparentOf(span) : undefined, callerRequestId(req));
-      if (traceContext) for (const v of valid) v.input.traceContext = traceContext;
+      if (traceContext) for (const input of inputs) input.traceContext = traceContext;
       storeAt = deps.hops?.now() ?? 0;
-      const answers = await deps.enqueuer.enqueueBatch(valid.map((v) => v.input), { checked: true }).finally(() => span?.end());
+      const answers = await deps.enqueuer.enqueueBatch(inputs, { checked: true }).finally(() => span?.end());
       storedAt = deps.hops?.now() ?? 0;
       const logAccepted = infoOn();
       answers.forEach((answer, i) => {
-        const index = valid[i]!.index;
+        const index = slots[i]!;
         if (answer instanceof OutboundError) {
-          results[index] = { index, ...answer.toJSON() };
+          results[index] = JSON.stringify({ index, ...answer.toJSON() });
           storeFailures.push(answer);
         } else {
           accepted += 1;
           if (!answer.duplicate) enqueued += 1;
           if (logAccepted) {
-            deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: valid[i]!.input.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
+            deps.transitions.success(() => requestLogger(req, deps.logger), () => ({ commandId: answer.id, phyId: inputs[i]!.phyId, attempt: 0, status: answer.status, duplicate: answer.duplicate, ...traceFields(traceContext) }), 'command accepted');
           }
-          results[index] = { index, id: answer.id, status: answer.status, duplicate: answer.duplicate };
-          acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
+          results[index] = acceptedJson(index, answer);
+          if (waitMs) acceptedItems.push({ index, id: answer.id, duplicate: answer.duplicate });
         }
       });
       // One bump per request: each labelled inc looks its series up again.
@@ -231,15 +259,15 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
       await Promise.all(
         acceptedItems.map(async ({ index, id, duplicate }) => {
           const command = await waiter.waitForTerminal(id, waitMs, read(id), gone);
-          if (command) results[index] = { index, ...toCommandView(command), duplicate };
+          if (command) results[index] = JSON.stringify({ index, ...toCommandView(command), duplicate });
         }),
       );
     }
     // Items the store could not take (or whose outcome is unknown) say when to try again.
     const retryAfter = Math.max(0, ...storeFailures.map((e) => retryAfterSeconds(e) ?? 0));
     if (retryAfter > 0) res.set('Retry-After', String(retryAfter));
-    sendEnqueueAnswer(res, 200, JSON.stringify({ accepted, failed: envelope.commands.length - accepted, results }));
-    if (deps.hops && !waitMs && valid.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
+    sendEnqueueAnswer(res, 200, `{"accepted":${accepted},"failed":${commands.length - accepted},"results":[${results.join(',')}]}`);
+    if (deps.hops && !waitMs && inputs.length > 0) timeEnqueue(deps.hops, res, storeAt, storedAt);
   };
   // One table for both ways in: the router's, and the walk-free one (hot-routes.ts), with the same handlers.
   const enqueueRoutes: HotRoutes = new Map([

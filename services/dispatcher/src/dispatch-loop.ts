@@ -27,8 +27,10 @@ export interface DispatchLoopOptions {
    */
   claimOnEnqueue?: boolean;
   /**
-   * While waiting for work or for room, claim in the outcome recorder's ack calls (stores whose
-   * ackAndClaim is one step: Redis v3), instead of after the ack's answer.
+   * While waiting for work or for room, claim in the outcome recorder's ack calls instead of
+   * after the ack's answer. By default, when the queue has a one-step `ackAndClaim` (Redis v3;
+   * the queue layers expose it only when their store has it); elsewhere an ack that claims
+   * would be an ack call and then a claim call, no saving.
    */
   claimWithAcks?: boolean;
   deliveryBatchMax: number;
@@ -51,6 +53,9 @@ export interface DispatchLoopDeps {
   /** Spans of traced commands' attempts (tracing on). */
   spans?: AttemptSpans;
 }
+
+/** The reason the loop's wake-up signal aborts with (nothing reads it: the wait just ends). */
+const WOKEN = 'woken';
 
 /** The shortest ACK wait worth a delivery: with less lease left, the command goes back unsent. */
 const MIN_ACK_WAIT_MS = 100;
@@ -98,7 +103,14 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
   private readonly deliveries = new Set<Promise<void>>();
   /** Give-backs of commands claimed (by an enqueue or an ack) after stop() began; stop() waits for them. */
   private readonly givingBack = new Set<Promise<void>>();
-  private wakeUp = new AbortController();
+  /**
+   * The wait in progress (for work, or an error pause) that notify() cuts short; null while the
+   * loop claims or delivers. Made only for a wait: at saturation most claims are followed by a
+   * notify before any wait, and a controller made and aborted per claim cost 6-12 µs each.
+   */
+  private wakeUp: AbortController | null = null;
+  /** notify() was called since the current claim began: the loop claims again instead of waiting. */
+  private woken = false;
   private capacityWaiter: (() => void) | null = null;
   private runPromise: Promise<void> | null = null;
   private errorDelayMs = 0;
@@ -112,7 +124,12 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
   private readonly uncounted = new Map<string, number>();
   private metricsDue = false;
 
-  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {}
+  /** Whether this loop's claims ride on the outcome recorder's ack calls (DispatchLoopOptions.claimWithAcks). */
+  readonly claimsWithAcks: boolean;
+
+  constructor(private readonly deps: DispatchLoopDeps, private readonly options: DispatchLoopOptions) {
+    this.claimsWithAcks = options.claimWithAcks ?? typeof deps.queue.ackAndClaim === 'function';
+  }
 
   get state(): DispatchLoopState {
     return this.stateValue;
@@ -142,7 +159,7 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     if (this.stateValue !== 'idle') return;
     this.stateValue = 'running';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(this);
-    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(this);
+    if (this.claimsWithAcks) this.deps.recorder.setClaimer(this);
     this.runPromise = this.run();
   }
 
@@ -234,9 +251,14 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
 
   /** Cuts the current wait short (something may be ready). */
   notify(): void {
-    // Runs once per recorded outcome: abort() builds a DOMException with a stack trace on
-    // every call, even when the signal is already aborted, so only the first call aborts.
-    if (!this.wakeUp.signal.aborted) this.wakeUp.abort();
+    // Runs once per recorded outcome: only the first call aborts a wait, and with a reason of
+    // its own (without one, abort() builds a DOMException with a stack trace as the reason).
+    this.woken = true;
+    const wait = this.wakeUp;
+    if (wait) {
+      this.wakeUp = null;
+      wait.abort(WOKEN);
+    }
   }
 
   /** Stops claiming, waits up to `graceMs` for deliveries in flight, releases the rest. */
@@ -245,7 +267,7 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     if (this.stateValue !== 'running') return;
     this.stateValue = 'stopping';
     if (this.options.claimOnEnqueue) this.deps.queue.setLocalClaimer?.(null);
-    if (this.options.claimWithAcks) this.deps.recorder.setClaimer(null);
+    if (this.claimsWithAcks) this.deps.recorder.setClaimer(null);
     this.notify();
     this.capacityWaiter?.();
     await this.runPromise;
@@ -273,7 +295,8 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
         this.capacityWaiter = null;
         continue;
       }
-      if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
+      // A notify from here on means something may be ready that this claim does not see.
+      this.woken = false;
       const claimedAt = Date.now();
       const claimSentAt = this.deps.hops?.now() ?? 0;
       const asked = Math.min(room, this.options.claimBatch);
@@ -287,17 +310,21 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       }
       if (this.deps.hops && claimed.length > 0) this.timeClaim(claimed, claimSentAt);
       if (claimed.length > 0) this.take(claimed, claimedAt);
-      if (claimed.length < asked && this.stateValue === 'running') {
+      if (claimed.length < asked && this.stateValue === 'running' && !this.woken) {
         // Less than asked: nothing more is ready now, so wait for a signal instead of asking
         // again (an empty claim costs the store as much as a full one). The queue remembers
-        // a signal that came while we claimed, and this loop's own (notify) aborts the wait.
+        // a signal that came while we claimed, and this loop's own (notify) aborts the wait;
+        // one that came during the claim (an outcome recorded) means claim again at once.
         this.waiting = true;
+        const wake = new AbortController();
+        this.wakeUp = wake;
         try {
-          await queue.waitForWork(this.options.idleWaitMs, this.wakeUp.signal);
+          await queue.waitForWork(this.options.idleWaitMs, wake.signal);
         } catch (error) {
           this.backOff(error, 'waiting for work failed');
         } finally {
           this.waiting = false;
+          if (this.wakeUp === wake) this.wakeUp = null;
         }
       }
     }
@@ -345,7 +372,9 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     let routes: Map<string, DeviceRoute>;
     const lookupAt = this.deps.hops?.now() ?? 0;
     try {
-      routes = await this.deps.routes.lookupMany([...new Set(claimed.map((c) => c.phyId))]);
+      const devices = new Set<string>();
+      for (const command of claimed) devices.add(command.phyId);
+      routes = await this.deps.routes.lookupMany([...devices]);
       if (this.deps.hops) {
         const ms = this.deps.hops.now() - lookupAt;
         for (let i = 0; i < claimed.length; i++) this.deps.hops.observe('route', ms);
@@ -390,7 +419,9 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       await Promise.all(items.map(({ command }) => this.record(command, release)));
       return;
     }
-    const byId = new Map(items.map((i) => [i.command.id, i]));
+    // Filled in a loop: a [key, value] array per command only to build the Map was garbage at once.
+    const byId = new Map<string, { command: ClaimedCommand; route: DeviceRoute }>();
+    for (const item of items) byId.set(item.command.id, item);
     const itemCall = this.itemCall ??= metrics.deliveryCall.labels('item');
     const recorded: Promise<unknown>[] = [];
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
@@ -540,12 +571,20 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     this.deps.logger.warn({ err: toError(error), retryInMs: this.errorDelayMs }, what);
   }
 
+  /** Waits `ms`, or until notify() (stop() calls it). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      const stopEarly = () => { clearTimeout(timer); resolve(); };
-      if (this.stateValue !== 'running') stopEarly();
-      else this.wakeUp.signal.addEventListener('abort', stopEarly, { once: true });
+      if (this.stateValue !== 'running') {
+        resolve();
+        return;
+      }
+      const wake = new AbortController();
+      this.wakeUp = wake;
+      const timer = setTimeout(() => {
+        if (this.wakeUp === wake) this.wakeUp = null;
+        resolve();
+      }, ms);
+      wake.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
   }
 }

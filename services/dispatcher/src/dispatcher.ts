@@ -126,7 +126,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
     await routes.start();
     loop = new DispatchLoop(
       { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(hops ? { hops } : {}), ...(tracing.enabled ? { spans: new AttemptSpans(tracing) } : {}) },
-      { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, claimOnEnqueue: w.claimOnEnqueue, claimWithAcks: config.queue.backend === 'redis' && config.queue.redisLayout === 'v3', deliveryBatchMax: w.deliveryBatchMax },
+      { claimBatch: w.claimBatch, maxInFlight: w.maxInFlight, leaseMs: w.leaseMs, leaseMarginMs: w.leaseMarginMs, idleWaitMs: w.idleWaitMs, claimOnEnqueue: w.claimOnEnqueue, deliveryBatchMax: w.deliveryBatchMax },
     );
     const wake = () => loop?.notify();
     resumer = new DeviceResumer({ queue, registry, metrics, logger: logger.child({ component: 'device-resumer' }), checkMs: w.parkedCheckMs, onResume: wake });

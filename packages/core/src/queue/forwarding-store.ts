@@ -21,10 +21,18 @@ export abstract class ForwardingStore {
     return this.target.ack(items);
   }
 
-  /** The store's own where it has one (ackThenClaim). */
-  ackAndClaim(items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> {
-    return ackThenClaim(this.target, items, next);
+  /**
+   * The target's one-step ack that claims, forwarded, and undefined when the target has none:
+   * a caller that claims with its acks only where that saves a call (the dispatcher) reads its
+   * presence, so a layer in front of a store without one must not seem to have it. Read on each
+   * access, as `target` is; a call made after the target changed to one without it is an ack,
+   * then a claim (ackThenClaim).
+   */
+  get ackAndClaim(): ((items: AckItem[], next: ClaimOptions) => Promise<AckAndClaimResult>) | undefined {
+    return typeof this.target.ackAndClaim === 'function' ? this.forwardAckAndClaim : undefined;
   }
+
+  private readonly forwardAckAndClaim = (items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> => ackThenClaim(this.target, items, next);
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
     return this.target.fail(items);

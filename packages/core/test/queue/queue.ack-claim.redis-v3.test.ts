@@ -120,28 +120,28 @@ describe('RedisQueueV3 ack that claims', () => {
     // the best ready command is xs-0's (priority 5 over 1), on another shard than the ack's:
     // the ack claims nothing (what it frees might have beaten it), the caller claims
     claimScored.mockClear();
-    const first = await queue.ackAndClaim([ok(a!)], { max: 1, leaseMs: 60_000 });
+    const first = await queue.ackAndClaim!([ok(a!)], { max: 1, leaseMs: 60_000 });
     expect(first).toEqual({ results: [{ id: a!.id, ok: true, status: 'acked' }], claimed: [] });
     expect(claimScored).not.toHaveBeenCalled();
     const [b] = await queue.claim({ max: 1, leaseMs: 60_000 });
     expect([b!.phyId, b!.priority]).toEqual(['xs-0', 5]);
     // now the ack's shard holds the best (xs-0's second, freed by the ack): claimed in the ack's own script
     claimScored.mockClear();
-    const second = await queue.ackAndClaim([ok(b!)], { max: 1, leaseMs: 60_000 });
+    const second = await queue.ackAndClaim!([ok(b!)], { max: 1, leaseMs: 60_000 });
     expect(second.claimed.map((c) => [c.phyId, c.priority])).toEqual([['xs-0', 5]]);
     expect(claimScored).not.toHaveBeenCalled();
     // with room beyond the ack (max 2, one ack), the best known elsewhere is claimed in the same write
-    const third = await queue.ackAndClaim([ok(second.claimed[0]!)], { max: 2, leaseMs: 60_000 });
+    const third = await queue.ackAndClaim!([ok(second.claimed[0]!)], { max: 2, leaseMs: 60_000 });
     expect(third.claimed.map((c) => [c.phyId, c.priority])).toEqual([[other, 1]]);
     expect(claimScored.mock.calls.map((call) => call[0])).toEqual([store.keys.shardOf(other)]);
-    const last = await queue.ackAndClaim([ok(third.claimed[0]!)], { max: 1, leaseMs: 60_000 });
+    const last = await queue.ackAndClaim!([ok(third.claimed[0]!)], { max: 1, leaseMs: 60_000 });
     expect(last).toEqual({ results: [{ id: third.claimed[0]!.id, ok: true, status: 'acked' }], claimed: [] });
     expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 0 });
   });
 
   it('refuses a claim size or lease that is not a positive integer', async () => {
     const { queue } = open(1);
-    await expect(queue.ackAndClaim([], { max: 0, leaseMs: 1_000 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(queue.ackAndClaim([], { max: 1, leaseMs: 0.5 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(queue.ackAndClaim!([], { max: 0, leaseMs: 1_000 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(queue.ackAndClaim!([], { max: 1, leaseMs: 0.5 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

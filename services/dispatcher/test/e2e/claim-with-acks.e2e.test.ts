@@ -32,15 +32,18 @@ function recorded(queue: CommandQueue): { queue: CommandQueue; calls: Calls } {
   const calls: Calls = { ackClaims: [], claims: 0, failNext: 0 };
   const counted = Object.create(queue) as CommandQueue;
   counted.claim = (options: ClaimOptions) => (calls.claims += 1, queue.claim(options));
-  counted.ackAndClaim = async (items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> => {
-    if (calls.failNext > 0) {
-      calls.failNext -= 1;
-      throw new Error('store call failed (test)');
-    }
-    const answer = await queue.ackAndClaim!(items, next);
-    calls.ackClaims.push({ acked: items.length, max: next.max, claimed: answer.claimed.map((c: ClaimedCommand) => c.id) });
-    return answer;
-  };
+  // Defined, not assigned: the queue layer's ackAndClaim is a getter (present only where its store has one).
+  Object.defineProperty(counted, 'ackAndClaim', {
+    value: async (items: AckItem[], next: ClaimOptions): Promise<AckAndClaimResult> => {
+      if (calls.failNext > 0) {
+        calls.failNext -= 1;
+        throw new Error('store call failed (test)');
+      }
+      const answer = await queue.ackAndClaim!(items, next);
+      calls.ackClaims.push({ acked: items.length, max: next.max, claimed: answer.claimed.map((c: ClaimedCommand) => c.id) });
+      return answer;
+    },
+  });
   return { queue: counted, calls };
 }
 
