@@ -18,7 +18,7 @@ import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName } from './schema-name';
 import { SerialBatcher } from './serial-batcher';
-import { ackMany, failMany, releaseMany } from './transitions';
+import { outcomes, type Outcomes } from './transitions';
 import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Commands one history page examines at most (newest first), whatever its filters match. */
@@ -26,9 +26,6 @@ const HISTORY_SCAN_BUDGET = 5_000;
 
 /** Most commands one shared enqueue statement carries (calls made meanwhile wait for the next); a larger call goes alone. */
 const ENQUEUE_SHARED_MAX = 1_000;
-
-/** Most outcomes one shared ack, fail or release statement carries; a larger call goes alone. */
-const TRANSITION_SHARED_MAX = 1_000;
 
 /** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
 const EVENTS_NOTIFY_DELAY_MS = 25;
@@ -47,9 +44,7 @@ export class PostgresQueue implements CommandStore {
   private readonly dead: ReturnType<typeof deadLetters>;
   private readonly events: PostgresEventLog;
   private readonly enqueues: SerialBatcher<StoreEnqueueItem, EnqueueResult | OutboundError>;
-  private readonly acks: SerialBatcher<AckItem, TransitionResult>;
-  private readonly fails: SerialBatcher<FailItem, TransitionResult>;
-  private readonly releases: SerialBatcher<ReleaseItem, TransitionResult>;
+  private readonly outcomes: Outcomes;
 
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
@@ -64,14 +59,8 @@ export class PostgresQueue implements CommandStore {
     this.ctx.eventsLogged = () => notifier.notify(eventsChannel, EVENTS_NOTIFY_DELAY_MS);
     this.dead = deadLetters(this.ctx);
     this.enqueues = new SerialBatcher((items) => classified('enqueue', () => enqueueMany(this.ctx, items)), ENQUEUE_SHARED_MAX);
-    // Outcomes the same way: one statement of each kind in flight, calls made meanwhile go
-    // together in the next (what the shared statement throws is classified per call, with the
-    // call's own ids). Each statement pays a transaction, a WAL flush and its fixed cost (~1.2 ms
-    // of server CPU for an ack, against ~75 µs per command), so fewer, fuller statements cost
-    // less per command (docs/postgres.md, "What a command costs").
-    this.acks = new SerialBatcher((items) => ackMany(this.ctx, items), TRANSITION_SHARED_MAX);
-    this.fails = new SerialBatcher((items) => failMany(this.ctx, items), TRANSITION_SHARED_MAX);
-    this.releases = new SerialBatcher((items) => releaseMany(this.ctx, items), TRANSITION_SHARED_MAX);
+    // Outcomes the same way, one statement of each kind in flight (transitions.ts, outcomes()).
+    this.outcomes = outcomes(this.ctx);
   }
 
   /** The schema this queue lives in. */
@@ -112,18 +101,18 @@ export class PostgresQueue implements CommandStore {
 
   /**
    * ack, fail and release: one statement of each kind in flight per queue; calls made while one
-   * runs wait for it and then go together (SerialBatcher), each answered with its own results.
+   * runs wait for it and then go together, each answered with its own results (transitions.ts).
    */
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('ack', () => this.acks.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.ack(items);
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('fail', () => this.fails.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.fail(items);
   }
 
   release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('release', () => this.releases.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.release(items);
   }
 
   markDeviceOffline(phyId: string): Promise<void> {
