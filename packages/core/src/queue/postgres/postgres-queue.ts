@@ -85,13 +85,14 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    // claim_commands() (migrations/0013-claim-function.sql, latest in 0016) plans its statement once per
+    // claim_commands() (migrations/0013-claim-function.sql, latest in 0017) plans its statement once per
     // connection (a forced generic plan), not on every call, which cost ~1-2 ms a claim, most of
     // a claim at low load. A generic plan is built from the statistics of the moment and replaced
     // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: the claim
     // reaches the rows it updates by ctid, never by a join the planner could turn into a scan
     // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
-    // 10,000 queued).
+    // 10,000 queued). Its commit does not wait for the WAL flush unless it expired commands
+    // (migrations/0017-claim-async-commit.sql says why nothing is lost).
     const query = this.claimQuery([options.max, options.leaseMs, this.ctx.maxInFlightPerDevice]);
     const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow & { expired: number }>(query)));
     if ((rows[0]?.expired ?? 0) > 0) this.ctx.eventsLogged();
