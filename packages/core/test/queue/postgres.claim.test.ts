@@ -191,6 +191,33 @@ describe('PostgreSQL claim', () => {
     expect(await q.claim({ max: 5, leaseMs: 30_000 })).toEqual([]);
   });
 
+  it('commits a claim without waiting for its WAL flush, unless it expired commands, and only that transaction', async () => {
+    // A claim only moves stored commands into flight: a crash that undoes it leaves them queued, as
+    // a lease that ran out would. A claim that expired commands logged events a reader may already
+    // have passed, so its commit waits for the flush like every other write.
+    await fx.oneConnection('pg-claim-commit', { maxInFlightPerDevice: 1 }, async (q, client, prefix) => {
+      const ids = (await q.enqueueBatch([input('flush-a'), input('flush-b'), input('flush-c')])).map((r) => (r as { id: string }).id);
+      const commitMode = async (max: number): Promise<{ claimed: number; expired: number; mode: string }> => {
+        const db = await client.connect();
+        try {
+          await db.query('BEGIN');
+          const { rows } = await db.query<{ id: string | null; expired: number }>(`SELECT id, expired FROM "${prefix}".claim_commands($1, 30000, 1)`, [max]);
+          const { rows: setting } = await db.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+          await db.query('COMMIT');
+          return { claimed: rows.filter((r) => r.id !== null).length, expired: rows[0]?.expired ?? 0, mode: setting[0]!.synchronous_commit };
+        } finally {
+          db.release();
+        }
+      };
+      expect(await commitMode(1)).toEqual({ claimed: 1, expired: 0, mode: 'off' });
+      const { rows: after } = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+      expect(after[0]!.synchronous_commit).toBe('on'); // the next transaction on the connection waits again
+      await client.query(`UPDATE "${prefix}".commands SET expires_at = now() - interval '1 second' WHERE id = $1`, [ids[1]]);
+      expect(await commitMode(5)).toEqual({ claimed: 1, expired: 1, mode: 'on' });
+      expect((await q.get(ids[1]!))?.status).toBe('expired');
+    });
+  });
+
   it('plans the claim once per connection, whatever the batch sizes', async () => {
     // A prepared claim was planned for its own arguments for five calls, then again whenever those
     // custom plans looked cheaper than the generic one (12-34 % of claims in end-to-end runs, each

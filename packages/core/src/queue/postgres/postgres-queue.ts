@@ -18,7 +18,7 @@ import { oldestReadyAgeSeconds } from './oldest-ready';
 import { COMMAND_COLUMNS, toClaimedCommand, toStoredCommand, type ClaimRow, type CommandRow } from './rows';
 import { schemaName } from './schema-name';
 import { SerialBatcher } from './serial-batcher';
-import { ackMany, failMany, releaseMany } from './transitions';
+import { outcomes, type Outcomes } from './transitions';
 import { CommitNotifier, WorkSignal } from './work-signal';
 
 /** Commands one history page examines at most (newest first), whatever its filters match. */
@@ -26,9 +26,6 @@ const HISTORY_SCAN_BUDGET = 5_000;
 
 /** Most commands one shared enqueue statement carries (calls made meanwhile wait for the next); a larger call goes alone. */
 const ENQUEUE_SHARED_MAX = 1_000;
-
-/** Most outcomes one shared ack, fail or release statement carries; a larger call goes alone. */
-const TRANSITION_SHARED_MAX = 1_000;
 
 /** How late an events NOTIFY may go (CommitNotifier), so one carries many commits' events. */
 const EVENTS_NOTIFY_DELAY_MS = 25;
@@ -47,9 +44,7 @@ export class PostgresQueue implements CommandStore {
   private readonly dead: ReturnType<typeof deadLetters>;
   private readonly events: PostgresEventLog;
   private readonly enqueues: SerialBatcher<StoreEnqueueItem, EnqueueResult | OutboundError>;
-  private readonly acks: SerialBatcher<AckItem, TransitionResult>;
-  private readonly fails: SerialBatcher<FailItem, TransitionResult>;
-  private readonly releases: SerialBatcher<ReleaseItem, TransitionResult>;
+  private readonly outcomes: Outcomes;
 
   constructor(pool: Pool, options: QueueOptions = {}) {
     this.ctx = queueContext(pool, schemaName(options.prefix ?? 'outbound'), options);
@@ -64,14 +59,8 @@ export class PostgresQueue implements CommandStore {
     this.ctx.eventsLogged = () => notifier.notify(eventsChannel, EVENTS_NOTIFY_DELAY_MS);
     this.dead = deadLetters(this.ctx);
     this.enqueues = new SerialBatcher((items) => classified('enqueue', () => enqueueMany(this.ctx, items)), ENQUEUE_SHARED_MAX);
-    // Outcomes the same way: one statement of each kind in flight, calls made meanwhile go
-    // together in the next (what the shared statement throws is classified per call, with the
-    // call's own ids). Each statement pays a transaction, a WAL flush and its fixed cost (~1.2 ms
-    // of server CPU for an ack, against ~75 µs per command), so fewer, fuller statements cost
-    // less per command (docs/postgres.md, "What a command costs").
-    this.acks = new SerialBatcher((items) => ackMany(this.ctx, items), TRANSITION_SHARED_MAX);
-    this.fails = new SerialBatcher((items) => failMany(this.ctx, items), TRANSITION_SHARED_MAX);
-    this.releases = new SerialBatcher((items) => releaseMany(this.ctx, items), TRANSITION_SHARED_MAX);
+    // Outcomes the same way, one statement of each kind in flight (transitions.ts, outcomes()).
+    this.outcomes = outcomes(this.ctx);
   }
 
   /** The schema this queue lives in. */
@@ -96,13 +85,14 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    // claim_commands() (migrations/0013-claim-function.sql, latest in 0016) plans its statement once per
+    // claim_commands() (migrations/0013-claim-function.sql, latest in 0017) plans its statement once per
     // connection (a forced generic plan), not on every call, which cost ~1-2 ms a claim, most of
     // a claim at low load. A generic plan is built from the statistics of the moment and replaced
     // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: the claim
     // reaches the rows it updates by ctid, never by a join the planner could turn into a scan
     // of every queued command (seen with a plan built on empty tables: ~5 s per claim of 200 at
-    // 10,000 queued).
+    // 10,000 queued). Its commit does not wait for the WAL flush unless it expired commands
+    // (migrations/0017-claim-async-commit.sql says why nothing is lost).
     const query = this.claimQuery([options.max, options.leaseMs, this.ctx.maxInFlightPerDevice]);
     const { rows } = await classified('claim', () => withPgRetry(() => this.ctx.pool.query<ClaimRow & { expired: number }>(query)));
     if ((rows[0]?.expired ?? 0) > 0) this.ctx.eventsLogged();
@@ -112,18 +102,18 @@ export class PostgresQueue implements CommandStore {
 
   /**
    * ack, fail and release: one statement of each kind in flight per queue; calls made while one
-   * runs wait for it and then go together (SerialBatcher), each answered with its own results.
+   * runs wait for it and then go together, each answered with its own results (transitions.ts).
    */
   ack(items: AckItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('ack', () => this.acks.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.ack(items);
   }
 
   fail(items: FailItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('fail', () => this.fails.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.fail(items);
   }
 
   release(items: ReleaseItem[]): Promise<TransitionResult[]> {
-    return items.length === 0 ? Promise.resolve([]) : classified('release', () => this.releases.submit(items), { ids: items.map((i) => i.id) });
+    return this.outcomes.release(items);
   }
 
   markDeviceOffline(phyId: string): Promise<void> {
