@@ -9,7 +9,8 @@
           Redis' clock is read only to make a device in a retry wait ready again or to claim;
           then claimMax (0: no claim), leaseMs, bound (the worst score the claim may take,
           negative: any)
-  ARGV[2] wake channel   ARGV[3] the claim's request token (its lease token; '' without a claim)
+  ARGV[2] wake channel   ARGV[3] the claim's request token (its lease token; '' without a claim;
+          ending in '.': a claim of one command at most, as claim-1.lua)
   then 5 per item: id, leaseToken, outcome and result (first byte: 'a' acked, 'j' rejected,
   'A'/'J' the same with a result, the rest of the string), replica ('' none: no delivered
   event), the id as events hold it (16 bytes)
@@ -39,6 +40,8 @@
 
 local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow, claimMax, leaseMs, bound = sunpack('>dddddddddd', ARGV[1])
 local channel, claimToken, keepPayload = ARGV[2], ARGV[3], keep == 1
+-- a claim token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
+if claimMax > 1 and sbyte(claimToken, -1) == 46 then claimMax = 1 end
 local out, devs, leases, done = {}, {}, {}, 0
 -- A claim's Redis clock and meta, read before the acks: due work is promoted first (promoteDue
 -- reads device states from Redis, so it runs before this call holds any of its own). A re-sent
