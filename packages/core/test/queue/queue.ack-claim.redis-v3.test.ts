@@ -117,8 +117,9 @@ describe('RedisQueueV3 ack that claims', () => {
     await queue.enqueueBatch([cmd('xs-0', { priority: 5 }), cmd('xs-0', { priority: 5 }), cmd(other, { priority: 9 }), cmd(other, { priority: 1 })]);
     const [a] = await queue.claim({ max: 1, leaseMs: 60_000 }); // every shard answers: the plan is known
     expect(a!.phyId).toBe(other);
-    // the best ready command is xs-0's (priority 5 over 1), on another shard than the ack's:
-    // the ack claims nothing (what it frees might have beaten it), the caller claims
+    // the best ready command is xs-0's (priority 5 over 1), on another shard than the ack's, and
+    // the ack's shard had nothing else ready: its script claims only what the ack frees that
+    // beats it (other's priority 1 does not), the caller claims
     claimScored.mockClear();
     const first = await queue.ackAndClaim([ok(a!)], { max: 1, leaseMs: 60_000 });
     expect(first).toEqual({ results: [{ id: a!.id, ok: true, status: 'acked' }], claimed: [] });
@@ -203,6 +204,28 @@ describe('RedisQueueV3 ack that claims', () => {
     expect(await published()).toBe(1);
     expect(await queue.claim({ max: 5, leaseMs: 60_000 })).toHaveLength(1);
     expect(await published()).toBe(0);
+  });
+
+  it('over shards, may pass over the next command of a device its own ack frees for the best known elsewhere, which the next claim takes', async () => {
+    const { queue, store } = open(16);
+    // two devices on one shard (one with two commands) and a third on another shard
+    const onShard = (shard: number, from: number): string => {
+      for (let i = from; ; i += 1) if (store.keys.shardOf(`pp-${i}`) === shard) return `pp-${i}`;
+    };
+    const busy = 'pp-0';
+    const worse = onShard(store.keys.shardOf(busy), 1);
+    let elsewhere = 'pp-x1';
+    for (let i = 2; store.keys.shardOf(elsewhere) === store.keys.shardOf(busy); i += 1) elsewhere = `pp-x${i}`;
+    await queue.enqueueBatch([cmd(busy, { priority: 9 }), cmd(busy, { priority: 9 }), cmd(worse, { priority: 1 }), cmd(elsewhere, { priority: 5 })]);
+    const [a] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    expect([a!.phyId, a!.priority]).toEqual([busy, 9]);
+    // the ack's shard holds priority 1 at best, the other priority 5: that is claimed with the ack,
+    // though the ack made busy's second (priority 9) ready
+    const next = await queue.ackAndClaim([ok(a!)], { max: 1, leaseMs: 60_000 });
+    expect(next.claimed.map((c) => [c.phyId, c.priority])).toEqual([[elsewhere, 5]]);
+    // which the next claim takes, before the worse one of its shard
+    expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => [c.phyId, c.priority])).toEqual([[busy, 9]]);
+    expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => [c.phyId, c.priority])).toEqual([[worse, 1]]);
   });
 
   it('refuses a claim size or lease that is not a positive integer', async () => {

@@ -244,8 +244,11 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
    * a shard being acked claims in its ack script (ack-1.lua, bounded by the plan), and other
    * shards with a share get their claim scripts in the same socket write. When no such plan is
    * known (a shard not heard from lately, or one that may hold more of the best than it
-   * answered), the acks, then `claim`. May answer fewer than `max` while work is ready
-   * elsewhere (an acked shard's best was not the best known): the caller claims the rest.
+   * answered), the acks, then `claim`. An acked shard whose best known is not among the best
+   * claims nothing in its script and its places go to the best known elsewhere, in the same
+   * write; an acked device's next command that beats them waits for the next claim. May answer
+   * fewer than `max` while work is ready elsewhere (a shard may hold more of the best than it
+   * answered): the caller claims the rest.
    */
   async ackAndClaim(items: AckItem[], { max, leaseMs }: ClaimOptions): Promise<AckAndClaimResult> {
     checkClaimOptions(max, leaseMs);
