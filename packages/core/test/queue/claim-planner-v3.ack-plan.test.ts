@@ -11,8 +11,13 @@ describe('ClaimPlannerV3.planWithAcks', () => {
 
   it('with as many acks as places, lets an acked shard claim only up to the best score known elsewhere', () => {
     const p = planner([[10, 11], [5], [], [20]]);
-    // one ack on shard 0: shard 1 holds 5, better than shard 0's 10: shard 0 claims nothing
-    expect(p.planWithAcks(1, new Map([[0, 1]]))).toEqual(new Map());
+    // one ack on shard 0: shard 1 holds 5, better than shard 0's 10: shard 0 claims nothing in
+    // its ack, shard 1 claims its 5 in the same write
+    expect(p.planWithAcks(1, new Map([[0, 1]]))).toEqual(new Map([[1, { count: 1, bound: Infinity }]]));
+    // two acks on shards 0 and 3, both worse than shard 1's 5: shard 1's one known score is claimed
+    expect(planner([[10], [5], [], [20]]).planWithAcks(2, new Map([[0, 1], [3, 1]]))).toEqual(new Map([[1, { count: 1, bound: Infinity }]]));
+    // unless shard 1 may hold better than it answered (asked for one, it answered one): the caller claims
+    expect(planner([[10], [5], [], [20]], 1).planWithAcks(2, new Map([[0, 1], [3, 1]]))).toEqual(new Map());
     // one ack on shard 1: its 5 beats everything elsewhere (10)
     expect(p.planWithAcks(1, new Map([[1, 1]]))).toEqual(new Map([[1, { count: 1, bound: 10 }]]));
     // an acked shard with nothing ready may claim what its ack frees, up to the best elsewhere

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { isOutboundError, RedisQueueV3, ValidatedQueue, type ClaimedCommand } from '@outbound/core';
-import { testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
+import { startRedisServer, testRedisUrl, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
 const ok = (c: ClaimedCommand) => ({ id: c.id, leaseToken: c.leaseToken, outcome: 'ok' as const });
@@ -117,8 +117,9 @@ describe('RedisQueueV3 ack that claims', () => {
     await queue.enqueueBatch([cmd('xs-0', { priority: 5 }), cmd('xs-0', { priority: 5 }), cmd(other, { priority: 9 }), cmd(other, { priority: 1 })]);
     const [a] = await queue.claim({ max: 1, leaseMs: 60_000 }); // every shard answers: the plan is known
     expect(a!.phyId).toBe(other);
-    // the best ready command is xs-0's (priority 5 over 1), on another shard than the ack's:
-    // the ack claims nothing (what it frees might have beaten it), the caller claims
+    // the best ready command is xs-0's (priority 5 over 1), on another shard than the ack's, and
+    // the ack's shard had nothing else ready: its script claims only what the ack frees that
+    // beats it (other's priority 1 does not), the caller claims
     claimScored.mockClear();
     const first = await queue.ackAndClaim!([ok(a!)], { max: 1, leaseMs: 60_000 });
     expect(first).toEqual({ results: [{ id: a!.id, ok: true, status: 'acked' }], claimed: [] });
@@ -139,9 +140,129 @@ describe('RedisQueueV3 ack that claims', () => {
     expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 0 });
   });
 
+  it('leases a claim of one command under a token ending in ".", closed by its one outcome without counting the batch down', async () => {
+    const { client, store, queue } = open(1);
+    await queue.enqueueBatch([cmd('one-a'), cmd('one-b'), cmd('one-c'), cmd('one-d')]);
+    const shard = store.keys.shardPrefix(0);
+    const [first] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    expect(first!.leaseToken).toMatch(/^[\w-]{15}\.$/);
+    expect(await client.hgetall(`${shard}claim:${first!.leaseToken}`)).toEqual({ ids: first!.id });
+    // the ack that claims one next command leases it the same way
+    const { claimed } = await queue.ackAndClaim([ok(first!)], { max: 1, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(1);
+    expect(claimed[0]!.leaseToken).toMatch(/\.$/);
+    // the first lease is closed (its entry gone, its request hash kept for a re-sent claim) with no `left` written
+    expect(await client.zscore(`${shard}leases`, first!.leaseToken)).toBeNull();
+    expect(await client.hgetall(`${shard}claim:${first!.leaseToken}`)).toEqual({ ids: first!.id });
+    expect(await client.pttl(`${shard}claim:${first!.leaseToken}`)).toBeGreaterThan(0);
+    await queue.ack([ok(claimed[0]!)]);
+    expect(await client.zscore(`${shard}leases`, claimed[0]!.leaseToken)).toBeNull();
+    // a claim or an ack that claims under such a token takes one command, whatever it asks for
+    expect(await store.claimShard(0, 3, 60_000, 'one-command-tok.')).toHaveLength(1);
+    expect((await store.ackClaimShard(0, [], { max: 3, leaseMs: 60_000, bound: -1, token: 'one-command-ack.' })).claimed).toHaveLength(1);
+    expect((await queue.stats()).total).toMatchObject({ pending: 0, inflight: 2 });
+  });
+
+  it('publishes a wake message only when its acks leave ready work in a shard whose ready set was empty', async () => {
+    const { client, store, queue } = open(1, { maxInFlightPerDevice: 1 });
+    const subscriber = new Redis(testRedisUrl());
+    clients.push(subscriber);
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe(store.keys.wakeChannel());
+    // the messages the calls so far published, in order: a marker published last comes after them all
+    let marks = 0;
+    const published = async (): Promise<number> => {
+      const mark = `mark-${(marks += 1)}`;
+      await client.publish(store.keys.wakeChannel(), mark);
+      await waitFor(async () => heard.includes(mark), { what: 'the marker message' });
+      const wakes = heard.indexOf(mark);
+      heard.splice(0, wakes + 1);
+      return wakes;
+    };
+    await queue.enqueueBatch([...Array.from({ length: 5 }, () => cmd('wk-a')), cmd('wk-b'), cmd('wk-b')]);
+    const [a1, b1] = await queue.claim({ max: 2, leaseMs: 60_000 });
+    await published();
+    // ready empty, both devices freed, one claimed in the same call: the other is left ready
+    const { claimed } = await store.ackClaimShard(0, [ok(a1!), ok(b1!)], { max: 1, leaseMs: 60_000, bound: -1, token: 'wake-claim-1' });
+    expect(claimed).toHaveLength(1);
+    expect(await published()).toBe(1);
+    // ready holds a device: an ack that frees another wakes nobody
+    await queue.ack([ok(claimed[0]!)]);
+    expect(await published()).toBe(0);
+    // ready empty again (both heads claimed): an ack that claims what it frees wakes nobody
+    const both = await queue.claim({ max: 2, leaseMs: 60_000 });
+    expect(both.map((c) => c.phyId).sort()).toEqual(['wk-a', 'wk-b']);
+    const next = await store.ackClaimShard(0, [ok(both.find((c) => c.phyId === 'wk-a')!)], { max: 1, leaseMs: 60_000, bound: -1, token: 'wake-claim-2' });
+    expect(next.claimed.map((c) => c.phyId)).toEqual(['wk-a']);
+    expect(await published()).toBe(0);
+    // nor does a plain ack that frees nothing more (wk-b has nothing queued)
+    await queue.ack([ok(both.find((c) => c.phyId === 'wk-b')!)]);
+    expect(await published()).toBe(0);
+    // a plain ack that makes wk-a ready in the empty shard wakes
+    await queue.ack([ok(next.claimed[0]!)]);
+    expect(await published()).toBe(1);
+    expect(await queue.claim({ max: 5, leaseMs: 60_000 })).toHaveLength(1);
+    expect(await published()).toBe(0);
+  });
+
+  it('over shards, may pass over the next command of a device its own ack frees for the best known elsewhere, which the next claim takes', async () => {
+    const { queue, store } = open(16);
+    // two devices on one shard (one with two commands) and a third on another shard
+    const onShard = (shard: number, from: number): string => {
+      for (let i = from; ; i += 1) if (store.keys.shardOf(`pp-${i}`) === shard) return `pp-${i}`;
+    };
+    const busy = 'pp-0';
+    const worse = onShard(store.keys.shardOf(busy), 1);
+    let elsewhere = 'pp-x1';
+    for (let i = 2; store.keys.shardOf(elsewhere) === store.keys.shardOf(busy); i += 1) elsewhere = `pp-x${i}`;
+    await queue.enqueueBatch([cmd(busy, { priority: 9 }), cmd(busy, { priority: 9 }), cmd(worse, { priority: 1 }), cmd(elsewhere, { priority: 5 })]);
+    const [a] = await queue.claim({ max: 1, leaseMs: 60_000 });
+    expect([a!.phyId, a!.priority]).toEqual([busy, 9]);
+    // the ack's shard holds priority 1 at best, the other priority 5: that is claimed with the ack,
+    // though the ack made busy's second (priority 9) ready
+    const next = await queue.ackAndClaim([ok(a!)], { max: 1, leaseMs: 60_000 });
+    expect(next.claimed.map((c) => [c.phyId, c.priority])).toEqual([[elsewhere, 5]]);
+    // which the next claim takes, before the worse one of its shard
+    expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => [c.phyId, c.priority])).toEqual([[busy, 9]]);
+    expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => [c.phyId, c.priority])).toEqual([[worse, 1]]);
+  });
+
   it('refuses a claim size or lease that is not a positive integer', async () => {
     const { queue } = open(1);
     await expect(queue.ackAndClaim!([], { max: 0, leaseMs: 1_000 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(queue.ackAndClaim!([], { max: 1, leaseMs: 0.5 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
+
+describe('RedisQueueV3 ack that claims at claim batch 1: its Redis calls', () => {
+  let redis: RedisServerHandle;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(() => redis.stop());
+
+  it('closes the acked lease and claims the next command without a re-run check, a HINCRBY or a ZCARD', async () => {
+    const client = new Redis(redis.url);
+    const queue = new ValidatedQueue(new RedisQueueV3(client, { prefix: uniquePrefix('ack-claim-calls'), shards: 1, maxInFlightPerDevice: 1 }));
+    try {
+      await queue.enqueueBatch([cmd('calls-a'), cmd('calls-b'), cmd('calls-a')]);
+      const [first] = await queue.claim({ max: 1, leaseMs: 60_000 });
+      await client.config('RESETSTAT');
+      // the ack frees calls-a's next, the claim takes calls-b's head (the older): one device in, one out
+      const { results, claimed } = await queue.ackAndClaim([ok(first!)], { max: 1, leaseMs: 60_000 });
+      expect(results[0]).toMatchObject({ ok: true });
+      expect(claimed.map((c) => c.phyId)).toEqual(['calls-b']);
+      const info = await client.info('commandstats');
+      const calls = new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+      expect(calls.get('hincrby')).toBeUndefined();
+      expect(calls.get('zcard')).toBeUndefined();
+      // the device states (calls-a's and calls-b's): no HGET of the claim's request hash
+      expect(calls.get('hget')).toBe(2);
+      expect((await queue.stats()).total).toMatchObject({ pending: 1, inflight: 1 });
+    } finally {
+      await queue.close();
+      await client.quit();
+    }
   });
 });

@@ -31,6 +31,10 @@
  * BENCH_CALLS=1 (each run also prints, on stderr, its calls per command by command type, the
  * requests per command the clients sent (scripts: one round trip and one server wake-up each),
  * and the Redis CPU of its enqueue and of its claim + ack apart, user and system time apart),
+ * BENCH_INPUTS=core: the queue core's commands instead (core-inputs.ts: priorities 0-9 round
+ * robin, 64-byte payloads; BullMQ's jobs 64 bytes too), whose best ready work moves from shard
+ * to shard every few commands (bench/README.md, "An ack that claims (v3)"), for the cost and
+ * callgrind sections.
  * BENCH_DRAIN: how an Outbound layout's claimer drains. Default: as the dispatcher does, each
  * ack claims the next batch in the same call (`ackAndClaim`; the v3 ack script claims on its
  * shard, and the plan's other shards get their claim in the same socket write; v2 has no such
@@ -49,6 +53,7 @@ import { redisCpu, redisCpuSeconds } from './redis-cpu';
 import { freePort } from './child-processes';
 import { printPostgresBytes } from './postgres-bytes';
 import { median } from './stats';
+import { coreInputs } from './core-inputs';
 import { commandsByScript, floorLibrary, ScriptCapture, scriptKind, type CapturedCall } from './script-floor';
 
 const DEVICES = 1_000;
@@ -74,6 +79,8 @@ const isFloor = (impl: Impl | 'idle'): impl is Floor => impl === 'floor' || impl
 /** Set by callgrindPerCommand: zeroes the counts once a floor's library is loaded (its compiling is not the floor's work). */
 let floorLoaded: (() => void) | undefined;
 const IMPLS = (process.env.BENCH_IMPLS ?? 'v2,v3,bullmq').split(',') as Impl[];
+/** BENCH_INPUTS=core: the queue core's commands (every priority, 64-byte payloads) in the cost and callgrind runs. */
+const CORE_INPUTS = process.env.BENCH_INPUTS === 'core';
 
 interface Cost {
   cpuUsPerCmd: number;
@@ -278,7 +285,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       await runBullmq(url, {
         jobs: commands,
         concurrency: batch,
-        payloadBytes: 32,
+        payloadBytes: CORE_INPUTS ? 64 : 32,
         afterAdd: () => phaseEnd('enqueue'),
         beforeCleanup: async () => {
           await phaseEnd('claim + ack');
@@ -287,7 +294,7 @@ async function runOnce(url: string, impl: Impl, batch: number, commands = COMMAN
       });
     } else {
       const queue = makeQueue(impl, client, `layouts-${impl}`);
-      const all = inputs(commands, 32);
+      const all = CORE_INPUTS ? coreInputs(commands, DEVICES) : inputs(commands, 32);
       for (let i = 0; i < all.length; i += 1_000) await queue.enqueueBatch(all.slice(i, i + 1_000));
       if (process.env.BENCH_CALLS === '1') printCallsByType(`${impl} enqueue, ${SHARDS} shards:`, await callsByType(client), commands);
       await phaseEnd('enqueue');
@@ -539,7 +546,7 @@ async function main(): Promise<void> {
   if (sections.length === 1 && sections[0] === 'floor') return floorSection();
   const server = await startRedis();
   try {
-    console.log(`redis-server ${server.url}: ${COMMANDS} commands over ${DEVICES} devices, ${SHARDS} shards, 32-byte payloads, ${RUNS} interleaved rounds`);
+    console.log(`redis-server ${server.url}: ${COMMANDS} commands over ${DEVICES} devices, ${SHARDS} shards, ${CORE_INPUTS ? "the queue core's commands (priorities 0-9, 64-byte payloads)" : '32-byte payloads'}, ${RUNS} interleaved rounds`);
     console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (shared 2-core machine: compare same-run ratios)`);
     const results = new Map<string, Cost[]>();
     for (let round = 0; round < (sections.includes('cost') ? RUNS : 0); round += 1) {

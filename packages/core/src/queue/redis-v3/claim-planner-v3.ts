@@ -108,8 +108,9 @@ export class ClaimPlannerV3 {
   /**
    * The claims that may go with an ack of `acks` (per shard, how many of its commands it acks)
    * so that together they take up to `max` commands, none of which a `claim` after the ack would
-   * have passed over for better work: per shard, a count and a bound (the worst score the claim
-   * may take, Infinity any). Made from what the shards last answered, without asking any.
+   * have passed over for better work known before the ack (what the acks make ready: below): per
+   * shard, a count and a bound (the worst score the claim may take, Infinity any). Made from what
+   * the shards last answered, without asking any.
    *
    * An ack can make ready at most one command per command it acks (the slot it frees), so of the
    * `max` places, `spare` = max - acks go to the best `spare` known scores (the plan `claim` would
@@ -117,7 +118,10 @@ export class ClaimPlannerV3 {
    * its ack script its count plus its acks, up to the worst of those `spare` scores, or, with no
    * spare, up to the best score known of every other shard: its script takes its own best first,
    * so anything it takes has fewer than `max` better commands anywhere. A shard with no share
-   * that holds ready work above its bound claims nothing. null when `claim` would
+   * that holds ready work above its bound claims nothing in its ack script; its places go to the
+   * next best known scores of shards not being acked (plain claims in the same write), so an
+   * acked device's next command, made ready by the ack itself, may wait for the next claim
+   * while they are taken. null when `claim` would
    * ask first (a shard not heard from within TRUST_MS, or whose first schedule or retry wait
    * ended; with spare places, one whose every answered score made the cut), or when the acks
    * outnumber `max`.
@@ -160,6 +164,23 @@ export class ClaimPlannerV3 {
       // 4 % more instructions per command for claims that took next to nothing).
       const own = this.known.get(shard)!.scores[0];
       if (share > 0 || own === undefined || own <= bound) plan.set(shard, { count: share + n, bound });
+    }
+    // Such a shard's places go to the next best scores known on shards not being acked, claimed
+    // in the same write as the acks, when none of those shards may hold better than it answered:
+    // one request, not the acks and then a claim (at claim batch 1, the command whose next is on
+    // another shard). What the acks make ready is not known yet: an acked device's next command
+    // that beats them waits for the next claim.
+    let left = 0;
+    for (const [shard, n] of acks) if (!plan.has(shard)) left += n;
+    const more = left > 0 ? best.slice(spare).filter((b) => !acks.has(b.shard)).slice(0, left) : [];
+    if (more.length > 0) {
+      const worst = more[more.length - 1]!.score;
+      const deeper = this.shardList.some((shard) => {
+        if (acks.has(shard)) return false;
+        const { scores, depth } = this.known.get(shard)!;
+        return depth < max && scores.length === depth && scores[depth - 1]! <= worst;
+      });
+      if (!deeper) for (const { shard } of more) plan.set(shard, { count: (plan.get(shard)?.count ?? 0) + 1, bound: Infinity });
     }
     return plan;
   }

@@ -9,7 +9,8 @@
           Redis' clock is read only to make a device in a retry wait ready again or to claim;
           then claimMax (0: no claim), leaseMs, bound (the worst score the claim may take,
           negative: any)
-  ARGV[2] wake channel   ARGV[3] the claim's request token (its lease token; '' without a claim)
+  ARGV[2] wake channel   ARGV[3] the claim's request token (its lease token; '' without a claim;
+          ending in '.': a claim of one command at most, as claim-1.lua)
   then 5 per item: id, leaseToken, outcome and result (first byte: 'a' acked, 'j' rejected,
   'A'/'J' the same with a result, the rest of the string), replica ('' none: no delivered
   event), the id as events hold it (16 bytes)
@@ -39,17 +40,17 @@
 
 local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow, claimMax, leaseMs, bound = sunpack('>dddddddddd', ARGV[1])
 local channel, claimToken, keepPayload = ARGV[2], ARGV[3], keep == 1
+-- a claim token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
+if claimMax > 1 and sbyte(claimToken, -1) == 46 then claimMax = 1 end
 local out, devs, leases, done = {}, {}, {}, 0
 -- A claim's Redis clock and meta, read before the acks: due work is promoted first (promoteDue
--- reads device states from Redis, so it runs before this call holds any of its own).
-local now, meta, metaChanged, prior = nil, nil, false, nil
+-- reads device states from Redis, so it runs before this call holds any of its own). A re-sent
+-- call promotes too (what any claim would do); whether it is one is asked after the acks.
+local now, meta, metaChanged = nil, nil, false
 if claimMax > 0 then
-  prior = rcall('HGET', claimKey(claimToken), 'ids')
   now = nowMs()
-  if not prior then
-    meta = readMeta()
-    metaChanged = promoteDue(now, maxInFlight, 1000, meta)
-  end
+  meta = readMeta()
+  metaChanged = promoteDue(now, maxInFlight, 1000, meta)
 end
 -- The finished form of a pending record the ack took (GETDEL: it has a bucket), built here in
 -- one unpack of its head and one pack (finishRecord reads the same fields with six calls).
@@ -194,11 +195,9 @@ flushFinished()
 -- batch 1 this was one PUBLISH (a socket write) per command.
 -- The devices ready again go into `ready` with one ZADD; a list is made only for a second one
 -- (a table per call cost about 2k instructions at claim batch 1).
-local wake, readyWasEmpty = false, nil
 local firstScore, firstPhyId, readyArgs = nil, nil, nil
 for phyId, d in pairs(devs) do
   if d.pending > #d.inflight then
-    if readyWasEmpty == nil then readyWasEmpty = rcall('ZCARD', K.ready) == 0 end
     -- readyHead compares the clock only with a retry wait (backoff 0: none)
     if d.backoff > 0 and not now then now = nowMs() end
     local score = readyHead(phyId, d, d.backoff > 0 and now or 0, maxInFlight)
@@ -210,25 +209,39 @@ for phyId, d in pairs(devs) do
         readyArgs[#readyArgs + 1] = score
         readyArgs[#readyArgs + 1] = phyId
       end
-      if readyWasEmpty then wake = true end
     end
   end
 end
-if readyArgs then rcall('ZADD', K.ready, unpack(readyArgs))
-elseif firstScore then rcall('ZADD', K.ready, firstScore, firstPhyId) end
+-- devices the acks put into `ready` that were not in it
+local added = 0
+if readyArgs then added = rcall('ZADD', K.ready, unpack(readyArgs))
+elseif firstScore then added = rcall('ZADD', K.ready, firstScore, firstPhyId) end
 -- The claim, after the acks (the devices they freed are in `ready` again), on the same states.
-local claim = nil
+-- A call that acked something is a first run (a re-sent one finds its acks done); one that
+-- acked nothing answers what a first run under its token claimed, if there was one.
+local claim, claimed = nil, 0
 if claimMax > 0 then
+  local prior = done == 0 and rcall('HGET', claimKey(claimToken), 'ids')
   if prior then
     claim = { rcall('ZSCORE', K.leases, claimToken) or '0', 0 }
     appendStillHeld(prior, claimToken, claim)
   else
     claim = { int(now + leaseMs), 0 }
-    local _, claimChanged = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
+    local claimChanged
+    claimed, claimChanged = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
     if claimChanged then metaChanged = true end
-    -- what the acks made ready and the claim took wakes nobody
-    if wake and rcall('ZCARD', K.ready) == 0 then wake = false end
   end
+end
+-- Whether `ready` was empty before the acks, from its size now: `added` went in, and at least
+-- `removed` came out (with maxInFlightPerDevice 1 each claimed command took its device out;
+-- readyHead's ZREMs only take more). Without more added than taken (an ack that claims as much
+-- as it frees) it cannot have gone from empty to holding a device: no ZCARD. A claimer woken
+-- for nothing (devices taken out unseen) only looks.
+local wake = false
+local removed = maxInFlight == 1 and claimed or 0
+if added > removed then
+  local size = rcall('ZCARD', K.ready)
+  wake = size > 0 and size - added + removed <= 0
 end
 writeDevs(devs)
 if done > 0 then

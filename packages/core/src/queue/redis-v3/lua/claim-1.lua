@@ -9,7 +9,8 @@
   ARGV[1] numbers, packed as doubles: max, leaseMs, maxInFlightPerDevice, retentionMs, depth
           (how many of the shard's next best scores to answer), keep payload of finished
           commands (1|0)
-  ARGV[2] token (request id)
+  ARGV[2] token (request id; ending in '.': a claim of one command at most, whose outcome
+          closes its lease without counting down `left`)
 
   Returns {leaseExpiresAt, d, d scores, then per claimed command: id, record}, best first.
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
@@ -24,6 +25,8 @@
 
 local max, leaseMs, maxInFlight, retentionMs, depth, keep = sunpack('>dddddd', ARGV[1])
 local token, keepPayload = ARGV[2], keep == 1
+-- a token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
+if max > 1 and sbyte(token, -1) == 46 then max = 1 end
 local now = nowMs()
 
 local prior = max > 0 and rcall('HGET', claimKey(token), 'ids')

@@ -451,13 +451,15 @@ local function finishRecord(id, rec, status, attempts, now, retentionMs, token, 
 end
 
 -- Ends one command's part in its claim batch; the batch's lease entry goes with its last one.
+-- A token ending in '.' leased one command at most (the claim scripts hold it to that): its
+-- one outcome closes it without counting down `left`.
 local function leaseDone(counts, token)
   counts[token] = (counts[token] or 0) + 1
 end
 local function closeLeases(counts, memoryMs)
   for token, n in pairs(counts) do
     local key = claimKey(token)
-    if rcall('HINCRBY', key, 'left', int(-n)) <= 0 then
+    if sbyte(token, -1) == 46 or rcall('HINCRBY', key, 'left', int(-n)) <= 0 then
       rcall('ZREM', K.leases, token)
       rcall('PEXPIRE', key, memoryMs)
     end
