@@ -148,7 +148,7 @@ describe('RedisQueueV3 ack that claims', () => {
     expect(first!.leaseToken).toMatch(/^[\w-]{15}\.$/);
     expect(await client.hgetall(`${shard}claim:${first!.leaseToken}`)).toEqual({ ids: first!.id });
     // the ack that claims one next command leases it the same way
-    const { claimed } = await queue.ackAndClaim([ok(first!)], { max: 1, leaseMs: 60_000 });
+    const { claimed } = await queue.ackAndClaim!([ok(first!)], { max: 1, leaseMs: 60_000 });
     expect(claimed).toHaveLength(1);
     expect(claimed[0]!.leaseToken).toMatch(/\.$/);
     // the first lease is closed (its entry gone, its request hash kept for a re-sent claim) with no `left` written
@@ -221,7 +221,7 @@ describe('RedisQueueV3 ack that claims', () => {
     expect([a!.phyId, a!.priority]).toEqual([busy, 9]);
     // the ack's shard holds priority 1 at best, the other priority 5: that is claimed with the ack,
     // though the ack made busy's second (priority 9) ready
-    const next = await queue.ackAndClaim([ok(a!)], { max: 1, leaseMs: 60_000 });
+    const next = await queue.ackAndClaim!([ok(a!)], { max: 1, leaseMs: 60_000 });
     expect(next.claimed.map((c) => [c.phyId, c.priority])).toEqual([[elsewhere, 5]]);
     // which the next claim takes, before the worse one of its shard
     expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => [c.phyId, c.priority])).toEqual([[busy, 9]]);
@@ -250,7 +250,7 @@ describe('RedisQueueV3 ack that claims at claim batch 1: its Redis calls', () =>
       const [first] = await queue.claim({ max: 1, leaseMs: 60_000 });
       await client.config('RESETSTAT');
       // the ack frees calls-a's next, the claim takes calls-b's head (the older): one device in, one out
-      const { results, claimed } = await queue.ackAndClaim([ok(first!)], { max: 1, leaseMs: 60_000 });
+      const { results, claimed } = await queue.ackAndClaim!([ok(first!)], { max: 1, leaseMs: 60_000 });
       expect(results[0]).toMatchObject({ ok: true });
       expect(claimed.map((c) => c.phyId)).toEqual(['calls-b']);
       const info = await client.info('commandstats');
