@@ -8,7 +8,7 @@ const payload = Buffer.from('set-power 11kW').toString('base64');
 describe('public API: commands (worker off, real Redis)', () => {
   let d: RunningDispatcher;
   beforeAll(async () => {
-    d = await startTestDispatcher(testRedisUrl(), { worker: { enabled: false }, api: { maxWaitMs: 2_000 }, http: { host: '127.0.0.1', port: 0, bodyLimitBytes: 65_536 } }, 'api-commands');
+    d = await startTestDispatcher(testRedisUrl(), { worker: { enabled: false }, api: { maxWaitMs: 20_000 }, http: { host: '127.0.0.1', port: 0, bodyLimitBytes: 65_536 } }, 'api-commands');
   });
   afterAll(() => d.stop());
 
