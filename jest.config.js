@@ -19,6 +19,7 @@ module.exports = {
     '^@outbound/dispatcher$': '<rootDir>/services/dispatcher/src/index.ts',
     '^@outbound/test-support$': '<rootDir>/test-support/index.ts',
   },
+  setupFiles: ['<rootDir>/test-support/jest-setup.ts'],
   globalSetup: '<rootDir>/test-support/global-setup.ts',
   globalTeardown: '<rootDir>/test-support/global-teardown.ts',
   testTimeout: 60000,

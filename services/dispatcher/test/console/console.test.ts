@@ -63,7 +63,13 @@ describe('operator console in a real browser', () => {
 
   beforeAll(async () => {
     stack = await startStack(testRedisUrl(), { name: 'console' });
-    [dispatcher, browser] = await Promise.all([spawnDispatcher(testRedisUrl(), stack.prefix, stack.env), launchChromium()]);
+    // Both kept as soon as each is up: when one fails to start, afterAll still stops the other (a dispatcher
+    // process left running keeps the test worker from exiting).
+    const [spawned, launched] = await Promise.allSettled([spawnDispatcher(testRedisUrl(), stack.prefix, stack.env), launchChromium()]);
+    if (spawned.status === 'fulfilled') dispatcher = spawned.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (spawned.status === 'rejected') throw spawned.reason;
+    if (launched.status === 'rejected') throw launched.reason;
     context = await newContext({ viewport: DESKTOP });
     page = await context.newPage();
   });
