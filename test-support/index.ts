@@ -1,5 +1,6 @@
 export { freePort } from './free-port';
 export { listeningPorts } from '../tools/bench/src/bench/listening-ports';
+export { startOnFreePorts } from '../tools/bench/src/bench/service-processes';
 export { waitFor } from './wait-for';
 export { uniquePrefix } from './unique-prefix';
 export { startRedisServer, type RedisServerHandle } from './redis-server';

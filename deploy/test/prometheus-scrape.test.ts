@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
-import { freePort, startRedisServer, waitFor, type RedisServerHandle } from '@outbound/test-support';
+import { startOnFreePorts, startRedisServer, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { readYaml, ROOT } from './deploy-files';
 import { healthcheckCommand, startCommand } from './dockerfile-stages';
 
@@ -12,6 +12,7 @@ import { healthcheckCommand, startCommand } from './dockerfile-stages';
  * A real Prometheus (Debian's package; deploy/check.sh installs it) scrapes a real ingress and
  * dispatcher, each started as its image starts it (the Dockerfile's exec-form command, from
  * the built dist/) on free ports with a private redis-server, and loads the real alert rules.
+ * Each process starts again on other ports when another process of the test run took one first.
  * Everything is read back through Prometheus's HTTP API.
  */
 const run = promisify(execFile);
@@ -41,13 +42,6 @@ function start(command: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return child;
 }
 
-async function ready(url: string, child: ChildProcess): Promise<void> {
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${stderr.get(child)}`);
-    return (await fetch(url)).status === 200;
-  }, { timeoutMs: 30_000, intervalMs: 100, what: url });
-}
-
 async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
   const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
@@ -61,18 +55,18 @@ beforeAll(async () => {
   });
   redis = await startRedisServer();
   dir = mkdtempSync(join(tmpdir(), 'outbound-prometheus-'));
-  const [ingressTcp, promPort] = [await freePort(), await freePort()];
-  [ingressHttp, dispatcherHttp] = [await freePort(), await freePort()];
   const common = { PATH: process.env.PATH, REDIS_URL: redis.url, INTERNAL_TOKEN: 'deploy-test-internal-token', LOG_LEVEL: 'warn' };
-  ingressEnv = {
-    ...common, INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(ingressTcp), INGRESS_HTTP_HOST: '127.0.0.1',
-    INGRESS_HTTP_PORT: String(ingressHttp), DEVICE_AUTH_SECRETS: 'deploy-test-secret-0123456789abcdef', INGRESS_REPLICA_ID: 'deploy-test-ingress',
-  };
-  dispatcherEnv = { ...common, DISPATCHER_HTTP_HOST: '127.0.0.1', DISPATCHER_HTTP_PORT: String(dispatcherHttp), API_KEYS: `${API_KEY}:admin` };
-  const ingress = start(startCommand('ingress'), ingressEnv);
-  const dispatcher = start(startCommand('dispatcher'), dispatcherEnv);
-  await ready(`http://127.0.0.1:${ingressHttp}/readyz`, ingress);
-  await ready(`http://127.0.0.1:${dispatcherHttp}/readyz`, dispatcher);
+  ingressHttp = (await startOnFreePorts('ingress', 2, ([http, tcp]) => {
+    ingressEnv = {
+      ...common, INGRESS_TCP_HOST: '127.0.0.1', INGRESS_TCP_PORT: String(tcp), INGRESS_HTTP_HOST: '127.0.0.1',
+      INGRESS_HTTP_PORT: String(http), DEVICE_AUTH_SECRETS: 'deploy-test-secret-0123456789abcdef', INGRESS_REPLICA_ID: 'deploy-test-ingress',
+    };
+    return start(startCommand('ingress'), ingressEnv);
+  }, 30_000)).ports[0]!;
+  dispatcherHttp = (await startOnFreePorts('dispatcher', 1, ([http]) => {
+    dispatcherEnv = { ...common, DISPATCHER_HTTP_HOST: '127.0.0.1', DISPATCHER_HTTP_PORT: String(http), API_KEYS: `${API_KEY}:admin` };
+    return start(startCommand('dispatcher'), dispatcherEnv);
+  }, 30_000)).ports[0]!;
 
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
@@ -83,12 +77,11 @@ beforeAll(async () => {
     ],
   };
   writeFileSync(join(dir, 'prometheus.yml'), YAML.stringify(config));
-  promUrl = `http://127.0.0.1:${promPort}`;
-  const prometheus = start(
-    ['prometheus', `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
+  const { ports: [promPort] } = await startOnFreePorts('prometheus', 1, ([port]) => start(
+    ['prometheus', `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, `data-${port}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     { PATH: process.env.PATH },
-  );
-  await ready(`${promUrl}/-/ready`, prometheus);
+  ), 30_000, '/-/ready');
+  promUrl = `http://127.0.0.1:${promPort}`;
 }, 60_000);
 
 afterAll(async () => {

@@ -39,21 +39,22 @@ function storeEnv(stores: StoreUrls): NodeJS.ProcessEnv {
 /**
  * Starts a service on ports chosen free just before (`spawnOn` gets them); another process can take
  * one of them before the child binds it. Ready means the child itself listens on every one of its
- * ports and answers /readyz on the first; a child that exits because one was taken starts again on
- * other ports (three tries), and one that exits for any other reason fails the start at once.
+ * ports and answers `readyPath` on the first with 200; a child that exits because one was taken
+ * starts again on other ports (three tries), and one that exits for any other reason fails the
+ * start at once.
  */
 export async function startOnFreePorts(
-  what: string, portCount: number, spawnOn: (ports: number[]) => ChildProcess, timeoutMs: number,
+  what: string, portCount: number, spawnOn: (ports: number[]) => ChildProcess, timeoutMs: number, readyPath = '/readyz',
 ): Promise<{ child: ChildProcess; ports: number[] }> {
   for (let attempt = 1; ; attempt++) {
     const ports: number[] = [];
     for (let i = 0; i < portCount; i++) ports.push(await freePort());
     const child = spawnOn(ports);
-    const outcome = await waitUntil(`${what} /readyz`, timeoutMs, async () => {
+    const outcome = await waitUntil(`${what} ${readyPath}`, timeoutMs, async () => {
       if (child.exitCode !== null || child.signalCode !== null) return ports.some(anyListensOn) ? 'port taken' : 'exited';
       const own = listeningPorts(child.pid!);
       if (!ports.every((port) => own.has(port))) return null;
-      const res = await fetch(`http://127.0.0.1:${ports[0]}/readyz`).catch(() => null);
+      const res = await fetch(`http://127.0.0.1:${ports[0]}${readyPath}`).catch(() => null);
       return res?.status === 200 ? 'ready' : null;
     });
     if (outcome === 'ready') return { child, ports };
