@@ -1,7 +1,7 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import {
   OutboundError, fastEnqueueBody, isOutboundError, parseEnqueueBody, parseEnqueueBodyWithSchema, parseOrThrow, toCommandView, TERMINAL_STATUSES, validationError,
-  type EnqueueInput, type OfflinePolicy, type StoredCommand,
+  type EnqueueInput, type StoredCommand,
 } from '@outbound/core/command';
 import type { RouteRegistry } from '@outbound/core/registry';
 import type { CommandQueue, EnqueueResult } from '@outbound/core/queue';
@@ -70,13 +70,6 @@ function deviceOffline(phyId: string): OutboundError {
 }
 
 const NO_DEVICES: ReadonlySet<string> = new Set();
-
-/** The devices of `items` asking offline "reject" that have no live route now. */
-async function offlineRejects(registry: Pick<RouteRegistry, 'lookupMany'>, items: Array<{ input: EnqueueInput; offline: OfflinePolicy }>): Promise<ReadonlySet<string>> {
-  const rejecting = new Set<string>();
-  for (const item of items) if (item.offline === 'reject') rejecting.add(item.input.phyId);
-  return offlineDevices(registry, rejecting);
-}
 
 /** The devices of `phyIds` that have no live route now. */
 async function offlineDevices(registry: Pick<RouteRegistry, 'lookupMany'>, phyIds: ReadonlySet<string>): Promise<ReadonlySet<string>> {
@@ -156,7 +149,7 @@ export function registerCommandRoutes(app: Express, deps: CommandRoutesDeps): Ho
     const parsed = parseEnqueueBody(withIdempotencyHeader(req));
     const { input } = parsed;
     // Only offline: "reject" asks the registry (and waits a turn for it).
-    if (parsed.offline === 'reject' && (await offlineRejects(deps.registry, [parsed])).has(input.phyId)) throw deviceOffline(input.phyId);
+    if (parsed.offline === 'reject' && (await offlineDevices(deps.registry, new Set([input.phyId]))).has(input.phyId)) throw deviceOffline(input.phyId);
     const span = startEnqueueSpan(deps.tracing, res, 1);
     // Only a sampled trace is continued: an unsampled command is stored and delivered untraced.
     // The caller's own request id rides along, so the command's later transition lines carry it.
