@@ -107,7 +107,7 @@ local function claimKey(token) return K.prefix .. 'claim:' .. token end
 -- the shard last held none (an enqueue into an empty shard starts them; enqueue and
 -- replay-dead extend them), so every pending command's priority is at least low and its ttlMs
 -- at most high. An enqueue leaves out the `ready` and `expiry` writes they prove unchanged.
--- Releases before script version 20 write meta without them (32 bytes): then low is nil
+-- Releases before script version 21 write meta without them (32 bytes): then low is nil
 -- (unknown) until the shard is empty again.
 local NEVER = 1e300
 local function readMeta()
