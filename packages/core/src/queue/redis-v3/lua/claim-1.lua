@@ -17,7 +17,8 @@
   first run claimed that this token still holds.
 
   The claim itself is claimReady (includes/v3.lua), which an ack that claims runs too.
-  Cost per command: ZPOPMIN of its line, GET of its record, HGET of its device's state; one
+  Cost per command: ZRANGE and ZREMRANGEBYRANK of its line's head (a ZPOPMIN would answer the
+  head's score too, printed as text), GET of its record, HGET of its device's state; one
   HSET of every device state the call changed (writeDevs), one lease entry and one request hash
   for the whole call (recordClaim).
 ]]

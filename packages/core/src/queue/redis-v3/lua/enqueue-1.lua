@@ -33,7 +33,8 @@
   each of ready and expiry (of the devices whose entry may change: see the shard's bounds in
   readMeta) and the SET of its request token
   (a re-sent script finds it and looks each id up instead of writing it again). Its claim:
-  per command one ZPOPMIN of its line (the device state is written once anyway), per call one
+  per command one ZRANGE and one ZREMRANGEBYRANK of its line (the device state is written once
+  anyway), per call one
   ZADD of the lease and one HSET of the request hash.
 ]]
 -- @include v3
@@ -169,15 +170,16 @@ if claimMax > 0 then
       if #claimed >= claimMax then break end
       local d = devs[phyId]
       while #claimed < claimMax and not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) do
-        local head = rcall('ZPOPMIN', lineKey(phyId))
+        -- the head's id without its score (claimReady says why), taken out of its line once
+        -- it is known not to have expired (an expired one stays for a claim to expire)
+        local line = lineKey(phyId)
+        local head = rcall('ZRANGE', line, '0', '0')
         if #head == 0 then break end
         local id = head[1]
         local rec = made[id] or rcall('GET', cmdKey(id))
+        if rec and recExpiresAt(rec) <= now then break end
+        rcall('ZREMRANGEBYRANK', line, '0', '0')
         if rec then
-          if recExpiresAt(rec) <= now then
-            rcall('ZADD', lineKey(phyId), head[2], id)
-            break
-          end
           d.inflight[#d.inflight + 1] = { id, token, now }
           claimed[#claimed + 1] = id
           claim[#claim + 1] = id

@@ -554,8 +554,12 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
       d = readDev(phyId)
       devs[phyId] = d
     end
-    local head = rcall('ZPOPMIN', lineKey(phyId))
+    -- the head's id without its score (ZPOPMIN's reply carries it, which Redis 7.0 prints with
+    -- %.17g: about 4k instructions, more than the second call costs)
+    local line = lineKey(phyId)
+    local head = rcall('ZRANGE', line, '0', '0')
     if #head == 0 then return end
+    rcall('ZREMRANGEBYRANK', line, '0', '0')
     local id = head[1]
     local rec = rcall('GET', cmdKey(id))
     if not rec then
