@@ -116,15 +116,22 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number; cl
 const UPPER_A = Buffer.from('A');
 const UPPER_J = Buffer.from('J');
 
+/** ack-1.lua's statuses by number (a record's status byte; 2 in flight, 0 none). */
+const ACK_STATUS = ['', 'queued', 'inflight', 'acked', 'rejected', 'expired', 'dead', 'cancelled'];
+
 /**
- * ack-1.lua's `{items: code, status, code, status, ..., scores}` (two per item, flat), and with
- * a claim (run for Buffers: its records are binary) `claim`, as claim-1.lua answers it, read
- * with the claim's token.
+ * ack-1.lua's `{items, scores}`, one integer per item (status * 4 - code: an ack answers 12,
+ * code 0 and status acked), and with a claim (run for Buffers: its records are binary) `claim`,
+ * as claim-1.lua answers it, read with the claim's token.
  */
 export function parseAckReply(reply: unknown, token?: string): { answers: ItemAnswer[]; scores: number[]; claimed: ScoredClaimV3[] } {
   const [items, scores, claim] = reply as [Array<number | string | Buffer>, Array<string | number | Buffer>, Buffer[] | undefined];
   const answers: ItemAnswer[] = [];
-  for (let i = 0; i < items.length; i += 2) answers.push({ code: Number(items[i]), status: String(items[i + 1]) });
+  for (const item of items) {
+    const value = Number(item);
+    const status = value >> 2;
+    answers.push({ code: status * 4 - value, status: ACK_STATUS[status] ?? '' });
+  }
   return { answers, scores: scores.map((score) => Number(String(score))), claimed: claim && token !== undefined ? toClaimReplyV3(claim, token).claimed : [] };
 }
 

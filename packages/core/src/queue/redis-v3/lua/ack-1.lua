@@ -21,12 +21,15 @@
   the caller's next batch without a claim round trip. A re-sent call answers what its first run
   claimed that the token still holds, and claims nothing new.
 
-  Returns {items, scores} (with a claim: {items, scores, claim}): items flat, two per item, code
-  then status: 0 OK (also when this token already made the transition: safe to run twice), -1
-  NOT_FOUND, -2 LEASE_LOST (status is the current one); the shard's best `depth` claimable
+  Returns {items, scores} (with a claim: {items, scores, claim}): items, one integer per item,
+  status * 4 - code: code 0 OK (also when this token already made the transition: safe to run
+  twice), -1 NOT_FOUND, -2 LEASE_LOST; status the one it left or found, as a record's status
+  byte (1 queued, 3 acked, 4 rejected, ...), 2 in flight, 0 none (NOT_FOUND). So an ack answers
+  12, a refused one LEASE_LOST with the current status. Then the shard's best `depth` claimable
   scores after the acks (and the claim); claim: {leaseExpiresAt, 0, then per claimed command:
   id, record}, best first, as claim-1.lua answers. (A table per item cost about 2k
-  instructions each to build and to turn into Redis' reply.)
+  instructions each to build and to turn into Redis' reply; a status name beside the code, one
+  more reply value.)
 
   Events: an acked command with a replica logs one entry, type acked with the replica in `v`,
   that stands for its delivered and acked events (readers answer both, event-log.ts); a
@@ -37,6 +40,9 @@
   go to, one HSET (and HDEL) of every state the call changed (writeDevs). The batch's lease entry goes with its last command.
 ]]
 -- @include v3
+
+-- an answer's status for a command in flight (no record holds status 2)
+local INFLIGHT = 2
 
 local maxInFlight, retentionMs, depth, memoryMs, keep, n, callerNow, claimMax, leaseMs, bound = sunpack('>dddddddddd', ARGV[1])
 local channel, claimToken, keepPayload = ARGV[2], ARGV[3], keep == 1
@@ -132,7 +138,7 @@ for i = 1, n do
   local rec, taken = finished[id], false
   if not rec then rec, taken = takeRecord(id) end
   if not rec then
-    out[2 * i - 1], out[2 * i] = NOT_FOUND, ''
+    out[i] = -NOT_FOUND
   else
     local phyId, fixedEnd = recPhy(rec)
     local d = devs[phyId]
@@ -177,13 +183,14 @@ for i = 1, n do
       end
       leaseDone(leases, token)
       done = done + 1
-      out[2 * i - 1], out[2 * i] = OK, STATUS_NAME[status]
+      out[i] = status * 4 - OK
     else
       if taken then putBack(id, rec) end -- pending or dead: no expiry to restore
+      local now4 = (at and INFLIGHT or recStatusNow) * 4
       if token ~= '' and sameHolder(recTail(rec, fixedEnd), token) then
-        out[2 * i - 1], out[2 * i] = OK, at and 'inflight' or STATUS_NAME[recStatusNow]
+        out[i] = now4 - OK
       else
-        out[2 * i - 1], out[2 * i] = LEASE_LOST, at and 'inflight' or STATUS_NAME[recStatusNow]
+        out[i] = now4 - LEASE_LOST
       end
     end
   end
