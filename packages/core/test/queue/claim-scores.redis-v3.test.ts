@@ -1,0 +1,92 @@
+import Redis from 'ioredis';
+import { RedisQueueV3, ValidatedQueue, type ClaimedCommand, type LocalClaim, type LocalClaimer } from '@outbound/core';
+import { startRedisServer, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
+import { cmd } from './conformance';
+
+/** A claimer that takes up to `room` per enqueue call and keeps what each call settled. */
+class RecordingClaimer implements LocalClaimer {
+  readonly settled: ClaimedCommand[][] = [];
+  constructor(public room: number) {}
+  offer(phyIds: readonly string[]): LocalClaim | null {
+    const max = Math.min(phyIds.length, this.room);
+    if (max <= 0) return null;
+    return { max, leaseMs: 60_000, settle: (claimed) => this.settled.push(claimed) };
+  }
+}
+
+/**
+ * The v3 claims (claim, an ack that claims, an enqueue that claims) take a device's head by id
+ * alone (ZRANGE and ZREMRANGEBYRANK of its line): a ZPOPMIN's reply carries the head's score,
+ * which Redis prints as text, and nothing reads it. The ack answers each item with one integer.
+ * A private redis-server, so its command counts are this suite's alone.
+ */
+describe('RedisQueueV3 claims: a line head taken without its score', () => {
+  let redis: RedisServerHandle;
+  let client: Redis;
+  let store: RedisQueueV3;
+  let queue: ValidatedQueue<RedisQueueV3>;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    client = new Redis(redis.url);
+    store = new RedisQueueV3(client, { prefix: uniquePrefix('v3-scores'), shards: 1, retentionMs: 60_000 });
+    queue = new ValidatedQueue(store);
+    await client.config('RESETSTAT');
+  });
+  afterEach(async () => {
+    await queue.close();
+    await client.quit();
+  });
+
+  const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await client.info('commandstats'))?.[1] ?? 0);
+  const line = (phyId: string) => `${store.keys.shardPrefix(0)}line:${phyId}`;
+
+  it('claims and acks in per-device order with no ZPOPMIN, and answers each ack', async () => {
+    const a1 = await queue.enqueue(cmd('sc-a'));
+    const a2 = await queue.enqueue(cmd('sc-a'));
+    const b1 = await queue.enqueue(cmd('sc-b', { priority: 9 }));
+    const first = await queue.claim({ max: 10, leaseMs: 60_000 });
+    expect(first.map((c) => c.id)).toEqual([b1.id, a1.id]);
+    expect(await client.zrange(line('sc-a'), 0, -1)).toEqual([a2.id]);
+    expect(await client.exists(line('sc-b'))).toBe(0);
+    const held = first.find((c) => c.id === a1.id)!;
+    // an ack that claims: the acked device's next command, taken from its line
+    const { results, claimed } = await queue.ackAndClaim!([{ id: held.id, leaseToken: held.leaseToken, outcome: 'ok' }], { max: 1, leaseMs: 60_000 });
+    expect(results[0]).toMatchObject({ ok: true, status: 'acked' });
+    expect(claimed.map((c) => c.id)).toEqual([a2.id]);
+    expect(await client.exists(line('sc-a'))).toBe(0);
+    // a second ack of the same command by its holder, one by another holder, and an unknown id
+    const again = await queue.ack([
+      { id: held.id, leaseToken: held.leaseToken, outcome: 'ok' },
+      { id: a2.id, leaseToken: 'another-holder', outcome: 'ok' },
+      { id: '00000000-0000-7000-8000-000000000000', leaseToken: held.leaseToken, outcome: 'ok' },
+    ]);
+    expect(again[0]).toMatchObject({ ok: true, status: 'acked' });
+    expect(again[1]).toMatchObject({ ok: false, error: { code: 'LEASE_LOST', details: { status: 'inflight' } } });
+    expect(again[2]).toMatchObject({ ok: false, error: { code: 'COMMAND_NOT_FOUND' } });
+    expect(await calls('zpopmin')).toBe(0);
+    expect(await calls('zremrangebyrank')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('leaves an expired head in its line when an enqueue claims, for a claim to expire', async () => {
+    const stale = await queue.enqueue(cmd('sc-ttl', { ttlMs: 1 }));
+    const created = (await queue.get(stale.id))!.createdAt;
+    await waitFor(async () => Date.now() > created + 5);
+    const claimer = new RecordingClaimer(10);
+    store.setLocalClaimer(claimer);
+    const fresh = await queue.enqueue(cmd('sc-ttl'));
+    expect(claimer.settled.flat().map((c) => c.id)).not.toContain(stale.id);
+    store.setLocalClaimer(null);
+    expect((await queue.get(stale.id))?.status).not.toBe('inflight');
+    const claimed = await queue.claim({ max: 10, leaseMs: 60_000 });
+    const taken = [...claimer.settled.flat(), ...claimed].map((c) => c.id);
+    expect(taken).toEqual([fresh.id]);
+    expect((await queue.get(stale.id))?.status).toBe('expired');
+    expect(await calls('zpopmin')).toBe(0);
+  });
+});
