@@ -38,9 +38,9 @@ const run = promisify(execFile);
 
 /**
  * Enqueue calls (batches of 1,000) each side keeps in flight: queue-core.ts's default
- * (BENCH_ENQUEUE_CALLS, a dispatcher's enqueue concurrency on Redis) and BullMQ's addBulk calls alike.
+ * (BENCH_ENQUEUE_CALLS) and BullMQ's addBulk calls alike.
  */
-export const QUEUE_CORE_ENQUEUE_CALLS = 4;
+export const QUEUE_CORE_ENQUEUE_CALLS = 1;
 
 /**
  * Reads the markdown table the engineers' queue-core scripts print (rows `| batch | enqueue |

@@ -7,18 +7,15 @@
  * Starts its own redis-server on a free port (no persistence) unless OUTBOUND_BENCH_REDIS_URL
  * is set. Env: BENCH_COMMANDS (default 20000), BENCH_RUNS (3), BENCH_CLAIMERS (1),
  * BENCH_BATCHES (1,16,64), BENCH_REDIS_LAYOUT (v2 or v3; default the services' default),
- * BENCH_ENQUEUE_CALLS (4) and BENCH_ACK_CALLS (2; 1 at claim batch 1). The enqueue phase keeps BENCH_ENQUEUE_CALLS
- * batches of 1,000 in flight, as a dispatcher's API does (DISPATCHER_ENQUEUE_CONCURRENCY, 4 on
- * Redis). Then each claimer (one client) runs BENCH_ACK_CALLS chains on its queue: a chain
- * claims, then acks with its next claim in the same call (ackAndClaim; v2: ack, then claim), as
- * a dispatcher's outcome recorder keeps two ack calls in flight; so Redis runs one call while
- * Node reads the other's answer. At claim batch 1 one chain, as BullMQ's counterpart there
- * (concurrency 1) has one job in flight: two chains at batch 1 mostly plan the same best
- * command, and a third of their acks then claim nothing (twice the claim scripts per command).
- * BENCH_ENQUEUE_CALLS=1 BENCH_ACK_CALLS=1 is the older measure,
- * where Node and Redis take turns and nothing overlaps. Besides rates it prints Redis and Node
- * CPU per command, over the run and per phase (enqueue; claim + ack), which swing far less
- * than rates when other work shares the machine (compare those first).
+ * BENCH_ENQUEUE_CALLS (1) and BENCH_ACK_CALLS (1). The enqueue phase keeps BENCH_ENQUEUE_CALLS
+ * batches of 1,000 in flight (a dispatcher's API keeps up to 4 on Redis:
+ * DISPATCHER_ENQUEUE_CONCURRENCY). Then each claimer (one client) runs BENCH_ACK_CALLS chains on
+ * its queue: a chain claims, then acks with its next claim in the same call (ackAndClaim; v2:
+ * ack, then claim); a dispatcher's outcome recorder keeps up to two ack calls in flight. With
+ * the defaults Node and Redis take turns and nothing overlaps: on the shared 2-core host 4 and 2
+ * were slower in every pair measured (bench/README.md, "Queue core: calls in flight"). Besides
+ * rates it prints Redis and Node CPU per command, over the run and per phase (enqueue; claim +
+ * ack), which swing far less than rates when other work shares the machine (compare those first).
  *
  * Measured 2026-11-27 on the shared 2-core machine (load average 3.9-5.2), before (47f2879)
  * and after (3426f5e; 71588f4 after it touches no hot path) side by side in one run on one
@@ -58,10 +55,10 @@ const BATCHES = (process.env.BENCH_BATCHES ?? '1,16,64').split(',').map(Number);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 1);
-/** Enqueue calls (batches of 1,000) in flight at once: a dispatcher's API keeps up to 4 on Redis (DISPATCHER_ENQUEUE_CONCURRENCY). */
-const ENQUEUE_CALLS = Number(process.env.BENCH_ENQUEUE_CALLS ?? 4);
-/** Ack calls (each claiming the next batch) in flight at once per claimer: a dispatcher's outcome recorder keeps up to 2. */
-const ackCalls = (batch: number): number => Number(process.env.BENCH_ACK_CALLS ?? (batch === 1 ? 1 : 2));
+/** Enqueue calls (batches of 1,000) in flight at once (a dispatcher's API keeps up to 4 on Redis: DISPATCHER_ENQUEUE_CONCURRENCY). */
+const ENQUEUE_CALLS = Number(process.env.BENCH_ENQUEUE_CALLS ?? 1);
+/** Ack calls (each claiming the next batch) in flight at once per claimer (a dispatcher's outcome recorder keeps up to 2). */
+const ACK_CALLS = Number(process.env.BENCH_ACK_CALLS ?? 1);
 const LAYOUT = (process.env.BENCH_REDIS_LAYOUT ?? DEFAULT_REDIS_LAYOUT) as RedisLayout;
 if (!REDIS_LAYOUTS.includes(LAYOUT)) throw new Error(`BENCH_REDIS_LAYOUT must be one of ${REDIS_LAYOUTS.join(', ')}: value was ${LAYOUT}`);
 
@@ -126,11 +123,11 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
   let done = 0;
   await Promise.all(
     queues.flatMap((queue) =>
-      // ackCalls(batch) chains per claimer on one queue and connection, as a dispatcher's outcome
-      // recorder keeps that many ack calls in flight: each ack claims the next batch in the same
+      // ACK_CALLS chains per claimer on one queue and connection (a dispatcher's outcome recorder
+      // keeps up to two ack calls in flight): each ack claims the next batch in the same
       // call (v3: the ack script claims on its shard; v2: ack, then claim); a claim for what it
       // did not take.
-      Array.from({ length: ackCalls(batch) }, async () => {
+      Array.from({ length: ACK_CALLS }, async () => {
         const next = { max: batch, leaseMs: 60_000 };
         let claimed = await queue.claim(next);
         while (claimed.length > 0) {
@@ -166,7 +163,7 @@ async function runOnce(url: string, batch: number, run: number): Promise<RunResu
 async function main(): Promise<void> {
   const { url, child } = await startRedis();
   try {
-    console.log(`${LAYOUT === 'v3' ? 'RedisQueueV3' : 'RedisQueue'} (${LAYOUT} layout) on ${url}: ${COMMANDS} commands over ${DEVICES} devices, 16 shards, ${ENQUEUE_CALLS} enqueue call(s) in flight, ${CLAIMERS} claimer(s) with ${BATCHES.map((b) => `${ackCalls(b)} (batch ${b})`).join(', ')} ack call(s) in flight each, median of ${RUNS} runs`);
+    console.log(`${LAYOUT === 'v3' ? 'RedisQueueV3' : 'RedisQueue'} (${LAYOUT} layout) on ${url}: ${COMMANDS} commands over ${DEVICES} devices, 16 shards, ${ENQUEUE_CALLS} enqueue call(s) in flight, ${CLAIMERS} claimer(s) with ${ACK_CALLS} ack call(s) in flight each, median of ${RUNS} runs`);
     console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (the machine is shared: compare CPU per command, not only rates)`);
     const rows: string[] = [];
     for (const batch of BATCHES) {
