@@ -1,5 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import { COMMAND_LIMITS, OutboundError, PAYLOAD_MAX_BASE64_CHARS, fastEnqueueBody, parseEnqueueBody, parseEnqueueBodyWithSchema } from '@outbound/core';
+import {
+  COMMAND_LIMITS, OutboundError, PAYLOAD_MAX_BASE64_CHARS, checkEnqueueInput, checkEnqueueInputWithSchema, fastEnqueueBody, fastEnqueueInputOk, parseEnqueueBody, parseEnqueueBodyWithSchema,
+  type EnqueueInput,
+} from '@outbound/core';
 
 const L = COMMAND_LIMITS;
 
@@ -115,5 +118,79 @@ describe('the fast check of plain enqueue bodies', () => {
     }
     expect(refused).toBeGreaterThan(1000);
     expect(bodies.length - refused).toBeGreaterThan(1000);
+  });
+});
+
+/** Per field of a queue input (EnqueueInput, as a caller other than the API hands it over): values the schema takes, values it refuses, and "absent". */
+const INPUT_POOLS: Record<string, unknown[]> = {
+  phyId: ['D1', 'D'.repeat(64), 'a.b_c:d-9', ABSENT, '', 'D'.repeat(65), 'bad id', 'DÉV', 5, null, undefined],
+  payload: [Buffer.alloc(0), Buffer.alloc(64, 1), Buffer.alloc(L.payloadMaxBytes, 2), ABSENT, Buffer.alloc(L.payloadMaxBytes + 1), new Uint8Array(4), 'QQ==', null, undefined],
+  priority: [0, 5, 9, ABSENT, -0, -1, 10, 4.5, '5', Number.NaN, Number.POSITIVE_INFINITY, null, undefined],
+  ttlMs: [L.ttlMsMin, 60_000, L.ttlMsMax, ABSENT, 0, L.ttlMsMax + 1, 1.5, '60000', undefined],
+  ackTimeoutMs: [L.ackTimeoutMsMin, 10_000, L.ackTimeoutMsMax, ABSENT, L.ackTimeoutMsMin - 1, L.ackTimeoutMsMax + 1, 2 ** 53, undefined],
+  maxAttempts: [L.maxAttemptsMin, 5, L.maxAttemptsMax, ABSENT, 0, L.maxAttemptsMax + 1, true],
+  idempotencyKey: [ABSENT, undefined, 'k', 'k'.repeat(L.idempotencyKeyMaxLength), '€'.repeat(L.idempotencyKeyMaxLength), '', 'k'.repeat(L.idempotencyKeyMaxLength + 1), 5, null],
+  deliverAt: [ABSENT, undefined, ABSENT, Date.now() + 1_000, 0, -1, 1.5, Date.now() + L.ttlMsMax + 60_000, 'now'],
+  traceContext: [ABSENT, undefined, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 't'.repeat(256), 't'.repeat(257), 5, null],
+  colour: [ABSENT, ABSENT, ABSENT, 'red'],
+};
+
+function generateInputs(count: number): unknown[] {
+  const next = lcg(61);
+  const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!;
+  const inputs: unknown[] = [null, [], 'text', 5, Object.assign(Object.create(null) as object, { phyId: 'D1', payload: Buffer.alloc(1), priority: 1, ttlMs: 1, ackTimeoutMs: 100, maxAttempts: 1 })];
+  inputs.push(new (class Input { phyId = 'D1'; payload = Buffer.alloc(1); priority = 1; ttlMs = 1; ackTimeoutMs = 100; maxAttempts = 1; })());
+  for (let i = 0; i < count; i++) {
+    const input: Record<string, unknown> = {};
+    // As generate(): all valid, all but one, or anything anywhere.
+    const mode = next();
+    const fields = Object.keys(INPUT_POOLS);
+    const faulty = mode < 1 / 3 ? '' : mode < 2 / 3 ? pick(fields) : '*';
+    for (const [field, pool] of Object.entries(INPUT_POOLS)) {
+      const wild = faulty === '*' || faulty === field;
+      const value = pick(wild ? pool : pool.slice(0, 3));
+      if (value !== ABSENT) input[field] = value;
+    }
+    inputs.push(input);
+  }
+  return inputs;
+}
+
+/** The check's answer, the clock reading a deliverAt refusal names (now + ttlMs) masked: two checks a millisecond apart name different times. */
+function checkOutcome(check: () => OutboundError | null): { ok: true } | { ok: false; message: string; details: unknown } {
+  const error = check();
+  const masked = (text: string) => text.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>');
+  return error === null ? { ok: true } : { ok: false, message: masked(error.message), details: JSON.parse(masked(JSON.stringify(error.details))) as unknown };
+}
+
+describe('the fast check of plain queue inputs', () => {
+  const inputs = generateInputs(4000);
+
+  it('accepts only what the schema accepts, and every input of the common shape the schema accepts (no deliverAt, a plain object)', () => {
+    let fast = 0;
+    let declined = 0;
+    for (const input of inputs) {
+      const schemaOk = checkEnqueueInputWithSchema(input as EnqueueInput) === null;
+      const ok = fastEnqueueInputOk(input);
+      if (ok) fast++;
+      if (ok) expect(differs(input, schemaOk, true)).toBeNull();
+      const plain = typeof input === 'object' && input !== null && Object.getPrototypeOf(input) === Object.prototype;
+      if (!plain || (input as { deliverAt?: unknown }).deliverAt !== undefined) continue;
+      if (!schemaOk) declined++;
+      expect(differs(input, ok, schemaOk)).toBeNull();
+    }
+    expect(fast).toBeGreaterThan(500);
+    expect(declined).toBeGreaterThan(500);
+  });
+
+  it('answers through checkEnqueueInput exactly as the schema alone does, refusals and their messages included', () => {
+    let refused = 0;
+    for (const input of inputs) {
+      const expected = checkOutcome(() => checkEnqueueInputWithSchema(input as EnqueueInput, ['commands', 3]));
+      if (!expected.ok) refused++;
+      expect(differs(input, checkOutcome(() => checkEnqueueInput(input as EnqueueInput, ['commands', 3])), expected)).toBeNull();
+    }
+    expect(refused).toBeGreaterThan(1000);
+    expect(inputs.length - refused).toBeGreaterThan(1000);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { eventCommandId } from '../../src/queue/redis/event-log';
-import { packFixed, payloadHash } from '../../src/queue/redis-v3/records-v3';
+import { packBody, packFixed, payloadHash } from '../../src/queue/redis-v3/records-v3';
 
 describe('eventCommandId', () => {
   it('packs the 32 hex digits of a 36-character id into 16 bytes, either case', () => {
@@ -35,5 +35,21 @@ describe('packFixed', () => {
     expect(packed.subarray(41)).toEqual(texts);
     const bare = packFixed({ ...input, idempotencyKey: undefined, traceContext: undefined }, '');
     expect(bare.subarray(41)).toEqual(Buffer.concat([Buffer.from([6]), Buffer.from('dév-1'), Buffer.from([0, 0, 0, 0, 0])]));
+  });
+});
+
+describe('packBody', () => {
+  it('is the fixed part, a zero done token and error, then the payload with its size', () => {
+    const inputs = [
+      { phyId: 'dév-1', payload: Buffer.from('payload ✓'), priority: 7, maxAttempts: 3, ackTimeoutMs: 1_500, ttlMs: 60_000, idempotencyKey: 'clé', traceContext: '00-trace', deliverAt: 1_700_000_000_123 },
+      { phyId: 'DEV0001', payload: Buffer.alloc(64, 9), priority: 0, maxAttempts: 5, ackTimeoutMs: 10_000, ttlMs: 3_600_000 },
+      { phyId: 'D', payload: Buffer.alloc(0), priority: 9, maxAttempts: 1, ackTimeoutMs: 100, ttlMs: 1 },
+    ];
+    for (const input of inputs) {
+      const fingerprint = input.idempotencyKey === undefined ? '' : 'fp-✓';
+      const size = Buffer.alloc(4);
+      size.writeUInt32BE(input.payload.length);
+      expect(packBody(input, fingerprint)).toEqual(Buffer.concat([packFixed(input, fingerprint), Buffer.from([0, 0, 0]), size, input.payload]));
+    }
   });
 });

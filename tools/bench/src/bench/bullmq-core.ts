@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { createRedisClient } from '@outbound/core';
 import { redisCpuSeconds } from './redis-cpu';
 
-/** BullMQ doing the queue-core work: add N jobs (addBulk, 1,000 at a time), then a worker with a no-op processor completes them all. */
+/** BullMQ doing the queue-core work: add N jobs (addBulk, 1,000 at a time, `addCalls` at once), then a worker with a no-op processor completes them all. */
 export interface BullmqResult {
   concurrency: number;
   jobs: number;
@@ -21,7 +21,15 @@ export interface BullmqResult {
  */
 export async function runBullmq(
   redisUrl: string,
-  options: { jobs: number; concurrency: number; payloadBytes?: number; afterAdd?: () => Promise<void>; beforeCleanup?: () => Promise<void> },
+  options: {
+    jobs: number;
+    concurrency: number;
+    payloadBytes?: number;
+    /** addBulk calls in flight at once (default 1), as queue-core.ts keeps its enqueue calls (BENCH_ENQUEUE_CALLS). */
+    addCalls?: number;
+    afterAdd?: () => Promise<void>;
+    beforeCleanup?: () => Promise<void>;
+  },
 ): Promise<BullmqResult> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Queue, Worker } = require('bullmq') as typeof import('bullmq');
@@ -33,11 +41,18 @@ export async function runBullmq(
   const meter = createRedisClient({ url: redisUrl });
   const cpuBefore = await redisCpuSeconds(meter);
   const started = performance.now();
-  for (let i = 0; i < options.jobs; i += 1_000) {
-    await queue.addBulk(Array.from({ length: Math.min(1_000, options.jobs - i) }, (_, k) => ({
-      name: 'cmd', data: { phyId: `DEV${String((i + k) % 1_000).padStart(4, '0')}`, payload }, opts: { priority: 0 },
-    })));
-  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: options.addCalls ?? 1 }, async () => {
+      while (next < options.jobs) {
+        const i = next;
+        next += 1_000;
+        await queue.addBulk(Array.from({ length: Math.min(1_000, options.jobs - i) }, (_, k) => ({
+          name: 'cmd', data: { phyId: `DEV${String((i + k) % 1_000).padStart(4, '0')}`, payload }, opts: { priority: 0 },
+        })));
+      }
+    }),
+  );
   const added = performance.now();
   await options.afterAdd?.();
   let completed = 0;

@@ -37,6 +37,12 @@ export interface QueueCoreResult {
 const run = promisify(execFile);
 
 /**
+ * Enqueue calls (batches of 1,000) each side keeps in flight: queue-core.ts's default
+ * (BENCH_ENQUEUE_CALLS) and BullMQ's addBulk calls alike.
+ */
+export const QUEUE_CORE_ENQUEUE_CALLS = 1;
+
+/**
  * Reads the markdown table the engineers' queue-core scripts print (rows `| batch | enqueue |
  * claim+ack | end-to-end | ...`), so the harness runs their code unchanged instead of a copy.
  */
@@ -86,7 +92,7 @@ export async function runQueueCore(options: { commands: number; runs: number; lo
     for (const concurrency of [1, 64]) {
       try {
         const runs: BullmqResult[] = [];
-        for (let i = 0; i < options.runs; i++) runs.push(await runBullmq(redis.url, { jobs: options.commands, concurrency }));
+        for (let i = 0; i < options.runs; i++) runs.push(await runBullmq(redis.url, { jobs: options.commands, concurrency, addCalls: QUEUE_CORE_ENQUEUE_CALLS }));
         // the run nearest the median (with an even count the median falls between two runs)
         const mid = median(runs.map((x) => x.endToEndPerSec));
         const pick = runs.reduce((best, r) => (Math.abs(r.endToEndPerSec - mid) < Math.abs(best.endToEndPerSec - mid) ? r : best));

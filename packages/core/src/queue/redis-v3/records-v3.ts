@@ -30,12 +30,19 @@ export function payloadHash(payload: Buffer): Buffer {
  * only puts its head (times, score) before it and the queued entry's id after: the fixed part
  * (packFixed), no done token, no error, then the payload with its size. Lua's struct.pack
  * copies a string byte by byte (about 20 instructions a byte); a concatenation does not.
+ * Written into one buffer (the fixed part, then the rest after it), not three concatenated.
  */
 export function packBody(input: EnqueueInput, fingerprint: string): Buffer {
-  const fixed = packFixed(input, fingerprint);
-  const mid = Buffer.alloc(7); // B 0 (done token), H 0 (error), I4 payload size
-  mid.writeUInt32BE(input.payload.length, 3);
-  return Buffer.concat([fixed, mid, input.payload], fixed.length + 7 + input.payload.length);
+  const lengths = fixedLengths(input, fingerprint);
+  const fixed = fixedSize(lengths);
+  const out = Buffer.allocUnsafe(fixed + 7 + input.payload.length);
+  let o = writeFixed(out, input, fingerprint, lengths);
+  out[o++] = 0; // B 0 (done token)
+  out[o++] = 0; // H 0 (error)
+  out[o++] = 0;
+  o = out.writeUInt32BE(input.payload.length, o); // I4 payload size
+  input.payload.copy(out, o);
+  return out;
 }
 
 /**
@@ -44,14 +51,37 @@ export function packBody(input: EnqueueInput, fingerprint: string): Buffer {
  * (two bytes of length when none).
  */
 export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
-  // The texts are measured and written in place, not copied out of a Buffer each.
-  const phyLen = Buffer.byteLength(input.phyId, 'utf8');
+  const lengths = fixedLengths(input, fingerprint);
+  const out = Buffer.allocUnsafe(fixedSize(lengths));
+  writeFixed(out, input, fingerprint, lengths);
+  return out;
+}
+
+/** The UTF-8 lengths of the fixed part's texts: phyId, idempotency key, fingerprint, trace context. */
+interface FixedLengths {
+  phy: number;
+  idem: number;
+  fp: number;
+  trace: number;
+}
+
+function fixedLengths(input: EnqueueInput, fingerprint: string): FixedLengths {
   const idem = input.idempotencyKey ?? '';
-  const idemLen = idem === '' ? 0 : Buffer.byteLength(idem, 'utf8');
-  const fpLen = fingerprint === '' ? 0 : Buffer.byteLength(fingerprint, 'utf8');
   const trace = input.traceContext ?? '';
-  const traceLen = trace === '' ? 0 : Buffer.byteLength(trace, 'utf8');
-  const out = Buffer.allocUnsafe(41 + 1 + phyLen + 2 + idemLen + 1 + fpLen + 2 + traceLen);
+  return {
+    phy: Buffer.byteLength(input.phyId, 'utf8'),
+    idem: idem === '' ? 0 : Buffer.byteLength(idem, 'utf8'),
+    fp: fingerprint === '' ? 0 : Buffer.byteLength(fingerprint, 'utf8'),
+    trace: trace === '' ? 0 : Buffer.byteLength(trace, 'utf8'),
+  };
+}
+
+function fixedSize(l: FixedLengths): number {
+  return 41 + 1 + l.phy + 2 + l.idem + 1 + l.fp + 2 + l.trace;
+}
+
+/** The fixed part at the start of `out` (the texts measured and written in place, not copied out of a Buffer each); answers the offset after it. */
+function writeFixed(out: Buffer, input: EnqueueInput, fingerprint: string, l: FixedLengths): number {
   let o = out.writeUInt8(input.priority, 0);
   o = out.writeUInt32BE(input.maxAttempts, o);
   o = out.writeDoubleBE(input.ackTimeoutMs, o);
@@ -60,15 +90,15 @@ export function packFixed(input: EnqueueInput, fingerprint: string): Buffer {
   o = out.writeUInt32BE(input.payload.length, o);
   const digest = payloadHash(input.payload);
   for (let i = 0; i < 8; i++) out[o++] = digest[i]!;
-  o = out.writeUInt8(phyLen, o);
-  o = writeText(out, o, input.phyId, phyLen);
-  o = out.writeUInt16BE(idemLen, o);
-  if (idemLen > 0) o += out.write(idem, o, idemLen, 'utf8');
-  o = out.writeUInt8(fpLen, o);
-  if (fpLen > 0) o += out.write(fingerprint, o, fpLen, 'utf8');
-  o = out.writeUInt16BE(traceLen, o);
-  if (traceLen > 0) out.write(trace, o, traceLen, 'utf8');
-  return out;
+  o = out.writeUInt8(l.phy, o);
+  o = writeText(out, o, input.phyId, l.phy);
+  o = out.writeUInt16BE(l.idem, o);
+  if (l.idem > 0) o += out.write(input.idempotencyKey!, o, l.idem, 'utf8');
+  o = out.writeUInt8(l.fp, o);
+  if (l.fp > 0) o += out.write(fingerprint, o, l.fp, 'utf8');
+  o = out.writeUInt16BE(l.trace, o);
+  if (l.trace > 0) o += out.write(input.traceContext!, o, l.trace, 'utf8');
+  return o;
 }
 
 /** `text` (`length` bytes of UTF-8) at `o`; answers the offset after it. An ASCII text is copied by a loop: a `write` call costs more for a phyId. */

@@ -27,6 +27,19 @@ export interface ShardKeys {
 /** 32-bit FNV-1a: stable across processes and releases (never change it: it places data). */
 export function fnv1a32(value: string): number {
   let hash = 0x811c9dc5;
+  // An ASCII text is its own UTF-8: hashed from its characters, without a Buffer per call
+  // (it runs twice per enqueued command: for its id and for its shard's batch).
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code > 0x7f) return fnv1a32Utf8(value);
+    hash ^= code;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+function fnv1a32Utf8(value: string): number {
+  let hash = 0x811c9dc5;
   const bytes = Buffer.from(value, 'utf8');
   for (const byte of bytes) {
     hash ^= byte;
