@@ -6,21 +6,71 @@ export type DeliveryOutcome =
   | { kind: 'timeout' }
   | { kind: 'closed'; reason: string };
 
-/** One caller waiting for an ACK; it is its own deadline (see AckDeadlines). */
-interface Waiter extends Deadline {
-  done: (outcome: DeliveryOutcome) => void;
-  startedAt: number;
-}
-
-interface Pending {
-  writtenAt: number;
-  waiters: Waiter[];
-}
+type Done = (outcome: DeliveryOutcome) => void;
 
 const TIMEOUT: DeliveryOutcome = { kind: 'timeout' };
 
 /** The ACK deadlines of every connection of this process, behind one timer. */
 const deadlines = new AckDeadlines();
+
+/**
+ * One COMMAND written and not yet ACKed. It is also its first caller's deadline (see
+ * AckDeadlines), so the usual delivery (one caller, nobody joining) is one object: no waiter
+ * list, no closure per deadline. Callers that join the same id get a Joined each.
+ */
+class InFlight implements Deadline {
+  at = 0;
+  ms = -1;
+  prev: Deadline | null = null;
+  next: Deadline | null = null;
+  /** The first caller, until it is answered (null after its timeout while joined callers still wait). */
+  done: Done | null;
+  /** Callers that joined this COMMAND, in the order they came (made only when one joins). */
+  joined: Joined[] | null = null;
+
+  constructor(
+    readonly owner: PendingDeliveries,
+    readonly id: string,
+    done: Done,
+    /** Date.now() when the COMMAND was written (the first caller's start). */
+    readonly writtenAt: number,
+  ) {
+    this.done = done;
+  }
+
+  get waiters(): number {
+    return (this.done ? 1 : 0) + (this.joined?.length ?? 0);
+  }
+
+  /** The first caller's deadline passed. */
+  expire(): void {
+    const done = this.done!;
+    this.done = null;
+    this.owner.dropIfUnwaited(this);
+    done(TIMEOUT);
+  }
+}
+
+/** A caller that joined a COMMAND already in flight: its own deadline. */
+class Joined implements Deadline {
+  at = 0;
+  ms = -1;
+  prev: Deadline | null = null;
+  next: Deadline | null = null;
+
+  constructor(
+    readonly entry: InFlight,
+    readonly done: Done,
+    readonly startedAt: number,
+  ) {}
+
+  expire(): void {
+    const joined = this.entry.joined!;
+    joined.splice(joined.indexOf(this), 1);
+    this.entry.owner.dropIfUnwaited(this.entry);
+    this.done(TIMEOUT);
+  }
+}
 
 /**
  * The COMMANDs one connection has written and not yet seen ACKed, and the callers waiting for
@@ -30,9 +80,8 @@ const deadlines = new AckDeadlines();
  * is held in a field: the map exists only while two or more wait.
  */
 export class PendingDeliveries {
-  private firstId: string | null = null;
-  private first: Pending | null = null;
-  private map: Map<string, Pending> | null = null;
+  private first: InFlight | null = null;
+  private map: Map<string, InFlight> | null = null;
 
   get size(): number {
     return (this.first ? 1 : 0) + (this.map?.size ?? 0);
@@ -44,80 +93,90 @@ export class PendingDeliveries {
 
   /** Callers waiting for `id` (joined ones included). */
   waitersFor(id: string): number {
-    return this.get(id)?.waiters.length ?? 0;
+    return this.get(id)?.waiters ?? 0;
   }
 
   /**
    * Waits for `id`: `done` runs once, with its ACK, its timeout or the connection's close.
    * Answers `joined`: false when the caller must write the COMMAND.
    */
-  wait(id: string, ackTimeoutMs: number, done: (outcome: DeliveryOutcome) => void): boolean {
+  wait(id: string, ackTimeoutMs: number, done: Done): boolean {
     const now = Date.now();
-    let pending = this.get(id);
-    const joined = pending !== undefined;
-    if (!pending) {
-      pending = { writtenAt: now, waiters: [] };
-      if (!this.first) {
-        this.firstId = id;
-        this.first = pending;
-      } else {
-        (this.map ??= new Map()).set(id, pending);
-      }
+    const entry = this.get(id);
+    if (entry === undefined) {
+      const fresh = new InFlight(this, id, done, now);
+      if (!this.first) this.first = fresh;
+      else (this.map ??= new Map()).set(id, fresh);
+      deadlines.add(fresh, ackTimeoutMs, now);
+      return false;
     }
-    const entry = pending;
-    const waiter: Waiter = {
-      done, startedAt: now, at: 0, ms: -1, prev: null, next: null,
-      expire: () => {
-        entry.waiters.splice(entry.waiters.indexOf(waiter), 1);
-        if (entry.waiters.length === 0 && this.get(id) === entry) this.forget(id);
-        done(TIMEOUT);
-      },
-    };
-    entry.waiters.push(waiter);
-    deadlines.add(waiter, ackTimeoutMs, now);
-    return joined;
+    const joined = new Joined(entry, done, now);
+    (entry.joined ??= []).push(joined);
+    deadlines.add(joined, ackTimeoutMs, now);
+    return true;
   }
 
   /** An ACK: answers everyone waiting for `id`; the ms since its COMMAND was written, or null when nobody waited (late or duplicate). */
   settle(id: string, status: number, result: Buffer): number | null {
-    const pending = this.get(id);
-    if (!pending) return null;
-    this.forget(id);
+    const entry = this.get(id);
+    if (!entry) return null;
+    this.forget(entry);
     const now = Date.now();
-    for (const waiter of pending.waiters) {
-      deadlines.remove(waiter);
-      waiter.done({ kind: 'ack', status, result, latencyMs: now - waiter.startedAt });
+    const done = entry.done;
+    if (done) {
+      entry.done = null;
+      deadlines.remove(entry);
+      done({ kind: 'ack', status, result, latencyMs: now - entry.writtenAt });
     }
-    return now - pending.writtenAt;
+    const joined = entry.joined;
+    if (joined) {
+      for (const waiter of joined) {
+        deadlines.remove(waiter);
+        waiter.done({ kind: 'ack', status, result, latencyMs: now - waiter.startedAt });
+      }
+    }
+    return now - entry.writtenAt;
   }
 
   /** The connection closed: every waiter learns at once instead of at its timeout. */
   closeAll(reason: string): void {
     const all = [...(this.first ? [this.first] : []), ...(this.map?.values() ?? [])];
     this.first = null;
-    this.firstId = null;
     this.map = null;
     const closed: DeliveryOutcome = { kind: 'closed', reason };
-    for (const pending of all) {
-      for (const waiter of pending.waiters) {
+    for (const entry of all) {
+      const done = entry.done;
+      if (done) {
+        entry.done = null;
+        deadlines.remove(entry);
+        done(closed);
+      }
+      for (const waiter of entry.joined ?? []) {
         deadlines.remove(waiter);
         waiter.done(closed);
       }
     }
   }
 
-  private get(id: string): Pending | undefined {
-    if (this.firstId === id) return this.first!;
+  /** Forgets `entry` once nobody waits for it any more (its last caller timed out). */
+  dropIfUnwaited(entry: InFlight): void {
+    if (entry.waiters === 0 && this.get(entry.id) === entry) this.forget(entry);
+  }
+
+  private get(id: string): InFlight | undefined {
+    const first = this.first;
+    if (first !== null && first.id === id) return first;
     return this.map?.get(id);
   }
 
-  private forget(id: string): void {
-    if (this.firstId === id) {
-      this.firstId = null;
+  private forget(entry: InFlight): void {
+    if (this.first === entry) {
       this.first = null;
       return;
     }
-    this.map?.delete(id);
-    if (this.map?.size === 0) this.map = null;
+    const map = this.map;
+    if (!map) return;
+    map.delete(entry.id);
+    if (map.size === 0) this.map = null;
   }
 }

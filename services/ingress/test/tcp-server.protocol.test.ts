@@ -95,6 +95,40 @@ describe('ingress TCP server over real sockets', () => {
     expect(device.closed).toBe(false);
   });
 
+  it('settles the ACKs of one read in order, then answers what follows them in it: a PING, an ACK with a bad status, a frame too large', async () => {
+    const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-COALESCED', SECRET));
+    const conn = await waitFor(() => ingress.devices.deliverable('DEV-COALESCED'), { what: 'the device to be deliverable' });
+    const ids = ['3f1d2c4b-5a6e-4f70-8a9b-0c1d2e3f4a51', '3f1d2c4b-5a6e-4f70-8a9b-0c1d2e3f4a52', '3f1d2c4b-5a6e-4f70-8a9b-0c1d2e3f4a53'];
+    const outcomes: Array<Promise<DeliveryOutcome>> = ids.map((id) => new Promise((resolve) => conn.deliver(id, Buffer.from('x'), 5_000, resolve)));
+    for (const id of ids) expect((await device.nextCommand()).id).toBe(id);
+
+    // Two ACKs (one with result bytes) and a PING in one write: both settled, the PING answered.
+    device.send(Buffer.concat([encodeAck(ids[0]!, AckStatus.OK, Buffer.from('result')), encodeAck(ids[1]!, AckStatus.REJECTED), encodePing(Buffer.from('p'))]));
+    expect(await outcomes[0]).toEqual({ kind: 'ack', status: AckStatus.OK, result: Buffer.from('result'), latencyMs: expect.any(Number) });
+    expect(await outcomes[1]).toMatchObject({ kind: 'ack', status: AckStatus.REJECTED, result: Buffer.alloc(0) });
+    expect((await device.next(FrameType.PONG)).body.toString()).toBe('p');
+
+    // An ACK, then an ACK whose status is no AckStatus: the first is settled, the second is BAD_FRAME.
+    const bad = encodeAck(ids[2]!, AckStatus.OK);
+    bad[FRAME_HEADER_BYTES + 16] = 7;
+    const late = encodeAck(ids[0]!, AckStatus.OK);
+    device.send(Buffer.concat([encodeAck(ids[2]!, AckStatus.BUSY), bad, late]));
+    expect(await outcomes[2]).toMatchObject({ kind: 'ack', status: AckStatus.BUSY });
+    expect((await device.errorAndClose()).code).toBe(WireErrorCode.BAD_FRAME);
+
+    // An ACK, then the header of a frame above the limit: settled, then TOO_LARGE.
+    const other = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-COALESCED-2', SECRET));
+    const next = await waitFor(() => ingress.devices.deliverable('DEV-COALESCED-2'), { what: 'the second device to be deliverable' });
+    const id = '3f1d2c4b-5a6e-4f70-8a9b-0c1d2e3f4a54';
+    const outcome = new Promise<DeliveryOutcome>((resolve) => next.deliver(id, Buffer.from('x'), 5_000, resolve));
+    expect((await other.nextCommand()).id).toBe(id);
+    const tooLarge = encodeAck(id, AckStatus.OK);
+    tooLarge.writeUInt32BE(1025, 4);
+    other.send(Buffer.concat([encodeAck(id, AckStatus.OK), tooLarge]));
+    expect(await outcome).toMatchObject({ kind: 'ack', status: AckStatus.OK });
+    expect((await other.errorAndClose()).code).toBe(WireErrorCode.TOO_LARGE);
+  });
+
   it('answers a frame above the size limit with TOO_LARGE before reading its body', async () => {
     const device = track(await RawDevice.handshake(ingress.tcpPort, 'DEV-BIG', SECRET));
     const header = encodeFrame(FrameType.PING, Buffer.alloc(0));
