@@ -4,6 +4,7 @@ import {
 } from '@outbound/core';
 import type { CompletionWaiter } from './completion-waiter';
 import { DeliveryBatchError, type DeliveryAnswer, type DeliveryClient } from './delivery-client';
+import { seriesObserver } from './fast-observe';
 import type { HopTimer } from './hop-timer';
 import type { DeliveryOutcome, DispatcherMetrics } from './metrics';
 import type { AckClaim, AckClaimer, OutcomeRecorder } from './outcome-recorder';
@@ -66,11 +67,17 @@ type Verdict =
   | { kind: 'fail'; retryable: boolean; error: string; metric: DeliveryOutcome }
   | { kind: 'release'; park: boolean; reason: string; metric: DeliveryOutcome };
 
+/** The verdicts of an ACK with an empty result, shared (never changed). */
+const EMPTY_RESULT = Buffer.alloc(0);
+const ACK_OK: Verdict = { kind: 'ack', outcome: 'ok', result: EMPTY_RESULT, metric: 'ok' };
+const ACK_REJECTED: Verdict = { kind: 'ack', outcome: 'rejected', result: EMPTY_RESULT, metric: 'rejected' };
+
 /** Maps one NDJSON line of the ingress to the queue transition (docs/architecture.md, "Outcomes"). */
 export function verdictFor(answer: DeliveryAnswer): Verdict {
   if ('outcome' in answer) {
-    if (answer.outcome === 'ok') return { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };
-    if (answer.outcome === 'rejected') return { kind: 'ack', outcome: 'rejected', result: answer.result, metric: 'rejected' };
+    // An ACK without a result (nearly every one) shares one verdict: nothing in it is per command.
+    if (answer.outcome === 'ok') return answer.result.length === 0 ? ACK_OK : { kind: 'ack', outcome: 'ok', result: answer.result, metric: 'ok' };
+    if (answer.outcome === 'rejected') return answer.result.length === 0 ? ACK_REJECTED : { kind: 'ack', outcome: 'rejected', result: answer.result, metric: 'rejected' };
     return { kind: 'fail', retryable: true, error: 'BUSY: the device asked to retry later', metric: 'busy' };
   }
   const why = `${answer.error.code}: ${answer.error.message}`;
@@ -114,8 +121,9 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
   private capacityWaiter: (() => void) | null = null;
   private runPromise: Promise<void> | null = null;
   private errorDelayMs = 0;
-  /** The delivery-call histogram's `item` child, bound once (a label lookup hashes its labels on every call). */
-  private itemCall: { observe(seconds: number): void } | null = null;
+  /** The delivery-call histogram's `item` series and the enqueue → ACK histogram, observed per command (seriesObserver). */
+  private itemCall: ((seconds: number) => void) | null = null;
+  private enqueueToAck: ((seconds: number) => void) | null = null;
   /**
    * Recorded outcomes not yet added to the delivered counter, by outcome, and whether the
    * in-flight gauge is behind: both are brought up to date once per event-loop turn
@@ -384,7 +392,8 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       await Promise.all(claimed.map((c) => this.record(c, { kind: 'release', park: false, reason: 'route lookup failed', metric: 'error' })));
       return;
     }
-    const byReplica = new Map<string, Array<{ command: ClaimedCommand; route: DeviceRoute }>>();
+    // The commands by replica; each one's route stays in `routes` (no object per command to pair them).
+    const byReplica = new Map<string, ClaimedCommand[]>();
     const offline: ClaimedCommand[] = [];
     for (const command of claimed) {
       const route = routes.get(command.phyId);
@@ -392,21 +401,23 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       else {
         // Pushed, not copied: a spread per command made a batch for one replica quadratic.
         const list = byReplica.get(route.address);
-        if (list) list.push({ command, route });
-        else byReplica.set(route.address, [{ command, route }]);
+        if (list) list.push(command);
+        else byReplica.set(route.address, [command]);
       }
     }
     const work: Promise<unknown>[] = [];
     if (offline.length > 0) work.push(this.park(offline.map((command) => ({ command, route: null })), 'device has no route (offline)'));
-    for (const [address, items] of byReplica) {
-      for (let i = 0; i < items.length; i += this.options.deliveryBatchMax) {
-        work.push(this.deliverToReplica(address, items.slice(i, i + this.options.deliveryBatchMax), answerBy));
+    for (const [address, commands] of byReplica) {
+      const max = this.options.deliveryBatchMax;
+      for (let i = 0; i < commands.length; i += max) {
+        work.push(this.deliverToReplica(address, commands.length <= max ? commands : commands.slice(i, i + max), routes, answerBy));
       }
     }
     await Promise.all(work);
   }
 
-  private async deliverToReplica(address: string, items: Array<{ command: ClaimedCommand; route: DeviceRoute }>, answerBy: number): Promise<void> {
+  /** Delivers `commands` (each device's route in `routes`, all on `address`) in one batch call. */
+  private async deliverToReplica(address: string, commands: ClaimedCommand[], routes: ReadonlyMap<string, DeviceRoute>, answerBy: number): Promise<void> {
     const { client, metrics } = this.deps;
     // Checked right before the write: this process may have been paused (SIGSTOP, a long GC, a
     // frozen VM) since the claim, and another dispatcher may have reclaimed and delivered these
@@ -414,41 +425,54 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     // answer gives the commands back unsent: writing them could reach the device out of order.
     const ackWait = answerBy - Date.now();
     if (ackWait < MIN_ACK_WAIT_MS) {
-      this.deps.logger.warn({ address, count: items.length, leaseLeftMs: ackWait }, 'lease too close to its end to deliver: giving the commands back unsent');
+      this.deps.logger.warn({ address, count: commands.length, leaseLeftMs: ackWait }, 'lease too close to its end to deliver: giving the commands back unsent');
       const release = { kind: 'release', park: false, reason: 'lease ended before delivery', metric: 'lease_expired' } as const;
-      await Promise.all(items.map(({ command }) => this.record(command, release)));
+      await Promise.all(commands.map((command) => this.record(command, release)));
       return;
     }
     // Filled in a loop: a [key, value] array per command only to build the Map was garbage at once.
-    const byId = new Map<string, { command: ClaimedCommand; route: DeviceRoute }>();
-    for (const item of items) byId.set(item.command.id, item);
-    const itemCall = this.itemCall ??= metrics.deliveryCall.labels('item');
+    const byId = new Map<string, ClaimedCommand>();
+    for (const command of commands) byId.set(command.id, command);
+    const itemCall = this.itemCall ??= seriesObserver(metrics.deliveryCall, { kind: 'item' });
     const recorded: Promise<unknown>[] = [];
+    // The answered commands' outcomes are counted down, not gathered as a promise each.
+    let recording = 0;
+    let allRecorded: (() => void) | null = null;
+    const recordedOne = (): void => {
+      if (--recording === 0) allRecorded?.();
+    };
     const parked: Array<{ command: ClaimedCommand; route: DeviceRoute | null }> = [];
     const started = process.hrtime.bigint();
     const hops = this.deps.hops;
     const sentAt = hops?.now() ?? 0;
     const onAnswer = (answer: DeliveryAnswer) => {
-      const item = answer.id === null ? undefined : byId.get(answer.id);
-      if (!item) return;
-      byId.delete(item.command.id);
+      const command = answer.id === null ? undefined : byId.get(answer.id);
+      if (!command) return;
+      byId.delete(command.id);
+      const route = routes.get(command.phyId)!;
       const readAt = hops?.now() ?? 0;
       if (hops && answer.t) hops.observeIngress(sentAt, readAt, answer.t);
-      if ('latencyMs' in answer) itemCall.observe(answer.latencyMs / 1000);
+      if ('latencyMs' in answer) itemCall(answer.latencyMs / 1000);
       const verdict = verdictFor(answer);
       // The device left or reconnected since its route was read: never use that route again.
-      if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(item.command.phyId);
+      if (answer.status === 404 || answer.status === 409) this.deps.routes.forget(command.phyId);
       // The command reached the device when the device answered it, or the ingress wrote it and the answer timed out:
       // the store logs command.delivered with the replica that wrote it.
-      const replica = 'outcome' in answer || answer.status === 504 ? item.route.replicaId : undefined;
-      if (verdict.kind === 'release' && verdict.park) parked.push(item);
-      else if (hops) recorded.push(this.record(item.command, verdict, replica).then(() => hops.observe('record', hops.now() - readAt)));
-      else recorded.push(this.record(item.command, verdict, replica));
+      const replica = 'outcome' in answer || answer.status === 504 ? route.replicaId : undefined;
+      if (verdict.kind === 'release' && verdict.park) {
+        parked.push({ command, route });
+        return;
+      }
+      recording += 1;
+      this.recordThen(command, verdict, replica, hops ? () => { hops.observe('record', hops.now() - readAt); recordedOne(); } : recordedOne);
     };
     try {
       await client.deliverBatch(
         address,
-        items.map(({ command, route }) => ({ phyId: command.phyId, id: command.id, payload: command.payload, ackTimeoutMs: Math.min(command.ackTimeoutMs, ackWait), epoch: route.epoch, traceparent: this.deps.spans?.delivering(command, route) })),
+        commands.map((command) => {
+          const route = routes.get(command.phyId)!;
+          return { phyId: command.phyId, id: command.id, payload: command.payload, ackTimeoutMs: Math.min(command.ackTimeoutMs, ackWait), epoch: route.epoch, traceparent: this.deps.spans?.delivering(command, route) };
+        }),
         onAnswer,
       );
     } catch (error) {
@@ -457,17 +481,18 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
       // Refused connections mean the replica is gone: its devices wait for a new route without spending an attempt.
       if (batchError?.notSent) {
         this.deps.routes.forgetAddress(address);
-        parked.push(...byId.values());
+        for (const command of byId.values()) parked.push({ command, route: routes.get(command.phyId)! });
       }
-      else for (const { command } of byId.values()) recorded.push(this.record(command, { kind: 'fail', retryable: true, error: `transport: ${toError(error).message}`, metric: 'transport_error' }));
+      else for (const command of byId.values()) recorded.push(this.record(command, { kind: 'fail', retryable: true, error: `transport: ${toError(error).message}`, metric: 'transport_error' }));
       byId.clear();
     } finally {
       metrics.deliveryCall.observe({ kind: 'batch' }, Number(process.hrtime.bigint() - started) / 1e9);
     }
-    for (const { command } of byId.values()) {
+    for (const command of byId.values()) {
       recorded.push(this.record(command, { kind: 'fail', retryable: true, error: 'the ingress answered no outcome for this command', metric: 'transport_error' }));
     }
     if (parked.length > 0) recorded.push(this.park(parked, 'device not connected on its replica'));
+    if (recording > 0) recorded.push(new Promise<void>((resolve) => { allRecorded = resolve; }));
     await Promise.all(recorded);
   }
 
@@ -490,25 +515,48 @@ export class DispatchLoop implements LocalClaimer, AckClaimer {
     }
   }
 
-  private async record(command: ClaimedCommand, verdict: Verdict, replica?: string): Promise<void> {
-    const { recorder, metrics, waiter, logger } = this.deps;
-    let result: TransitionResult;
+  private record(command: ClaimedCommand, verdict: Verdict, replica?: string): Promise<void> {
+    return new Promise((resolve) => this.recordThen(command, verdict, replica, resolve));
+  }
+
+  /**
+   * Hands one outcome to the recorder; `done` runs once the store answered it and this loop
+   * has done its bookkeeping (also when that bookkeeping threw: logged, as a failed dispatch).
+   */
+  private recordThen(command: ClaimedCommand, verdict: Verdict, replica: string | undefined, done: () => void): void {
+    const { recorder } = this.deps;
     const recording = this.deps.spans?.recording(command);
+    const finish = (result: TransitionResult): void => {
+      try {
+        this.recorded(command, verdict, result, recording);
+      } catch (error) {
+        this.deps.logger.error({ err: toError(error) }, 'dispatch failed');
+      }
+      done();
+    };
     if (verdict.kind === 'ack') {
       // Items built field by field: conditional spreads take V8's generic object-clone path.
       const item: AckItem = { id: command.id, leaseToken: command.leaseToken, outcome: verdict.outcome };
       if (verdict.result) item.result = verdict.result;
       if (replica) item.replica = replica;
-      result = await recorder.record('ack', item);
-      if (result.ok && verdict.outcome === 'ok') metrics.enqueueToAck.observe(Math.max(0, Date.now() - command.createdAt) / 1000);
+      recorder.recordThen('ack', item, finish);
     } else if (verdict.kind === 'fail') {
       const item: FailItem = { id: command.id, leaseToken: command.leaseToken, error: verdict.error, retryable: verdict.retryable };
       if (replica) item.replica = replica;
-      result = await recorder.record('fail', item);
+      recorder.recordThen('fail', item, finish);
+    } else {
+      recorder.recordThen('release', { id: command.id, leaseToken: command.leaseToken, deviceOffline: verdict.park, reason: verdict.reason }, finish);
+    }
+  }
+
+  /** What follows a recorded (or refused) outcome: metrics, waiters, the freed room. */
+  private recorded(command: ClaimedCommand, verdict: Verdict, result: TransitionResult, recording: ReturnType<AttemptSpans['recording']>): void {
+    const { metrics, waiter, logger } = this.deps;
+    if (verdict.kind === 'ack') {
+      if (result.ok && verdict.outcome === 'ok') (this.enqueueToAck ??= seriesObserver(metrics.enqueueToAck))(Math.max(0, Date.now() - command.createdAt) / 1000);
+    } else if (verdict.kind === 'fail') {
       if (result.ok && result.status === 'dead') metrics.deadLettered.inc();
       else if (result.ok && result.status === 'queued') metrics.retries.inc();
-    } else {
-      result = await recorder.record('release', { id: command.id, leaseToken: command.leaseToken, deviceOffline: verdict.park, reason: verdict.reason });
     }
     // Only outcomes the store took count: one refused for a lost lease belongs to whichever
     // dispatcher holds the command now.

@@ -27,6 +27,7 @@ type Kind = 'ack' | 'fail' | 'release';
 type ItemOf<K extends Kind> = K extends 'ack' ? AckItem : K extends 'fail' ? FailItem : ReleaseItem;
 interface Pending<K extends Kind> {
   item: ItemOf<K>;
+  /** Called once with the item's result; a throw is logged and does not touch the other items of its call. */
   resolve: (result: TransitionResult) => void;
 }
 
@@ -66,10 +67,18 @@ export class OutcomeRecorder {
   }
 
   record<K extends Kind>(kind: K, item: ItemOf<K>): Promise<TransitionResult> {
-    return new Promise((resolve) => {
-      (this.pending[kind] as Pending<K>[]).push({ item, resolve });
-      this.schedule();
-    });
+    return new Promise((resolve) => this.recordThen(kind, item, resolve));
+  }
+
+  /**
+   * `record` without a promise: `done` is called with the item's result, right after the
+   * store answered (and after an ack claim's `settle`), in the order the items were recorded.
+   * The dispatch loop records every delivered command this way: a promise and an async frame
+   * per command were most of what its outcome bookkeeping allocated.
+   */
+  recordThen<K extends Kind>(kind: K, item: ItemOf<K>, done: (result: TransitionResult) => void): void {
+    (this.pending[kind] as Pending<K>[]).push({ item, resolve: done });
+    this.schedule();
   }
 
   /** Sends everything gathered now, whatever is in flight. */
@@ -142,24 +151,38 @@ export class OutcomeRecorder {
           // The claimed commands reach the loop before the acks' callers run (no gap in which
           // the loop sees the freed room without them and claims it again).
           claim.settle(answer.claimed, true);
-          batch.forEach((p, i) => p.resolve(answer.results[i]!));
+          this.answer(batch, answer.results);
           return;
         }
         const results =
           kind === 'ack' ? await this.queue.ack(items as AckItem[])
           : kind === 'fail' ? await this.queue.fail(items as FailItem[])
           : await this.queue.release(items as ReleaseItem[]);
-        batch.forEach((p, i) => p.resolve(results[i]!));
+        this.answer(batch, results);
         return;
       } catch (error) {
         if (attempt >= MAX_TRIES) {
           this.logger.error({ err: toError(error), kind, ids: items.map((i) => i.id) }, 'could not record outcomes; their leases will expire and be reclaimed');
           const failure = new OutboundError('STORE_UNAVAILABLE', `recording ${kind} failed: ${toError(error).message}`, { cause: error });
-          batch.forEach((p) => p.resolve({ id: p.item.id, ok: false, error: failure }));
+          this.answer(batch, batch.map((p) => ({ id: p.item.id, ok: false, error: failure })));
           return;
         }
         this.logger.warn({ err: toError(error), kind, attempt }, 'recording outcomes failed; retrying');
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Hands each item its result. A callback that throws is logged: the store has taken the
+   * call, so the other items still get theirs and nothing is sent again.
+   */
+  private answer(batch: Pending<Kind>[], results: readonly TransitionResult[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        batch[i]!.resolve(results[i]!);
+      } catch (error) {
+        this.logger.error({ err: toError(error), id: batch[i]!.item.id }, 'handling a recorded outcome failed');
       }
     }
   }

@@ -69,4 +69,21 @@ describe('OutcomeRecorder (real Redis queue)', () => {
     expect(ackCalls).toEqual([5]);
     expect((await Promise.all(answers)).map((r) => r.ok)).toEqual([true, true, true, true, true]);
   });
+  it('recordThen: a callback that throws leaves the call as it was, and the other items get their results', async () => {
+    const commands = await claimed(3);
+    const recorder = new OutcomeRecorder(counted, createLogger({ service: 'test', level: 'silent' }), {});
+    const seen: Array<[string, boolean]> = [];
+    const settled = new Promise<void>((resolve) => {
+      commands.forEach((c, i) => recorder.recordThen('ack', ack(c), (result) => {
+        seen.push([result.id, result.ok]);
+        if (i === 0) throw new Error('the caller failed');
+        if (i === commands.length - 1) resolve();
+      }));
+    });
+    await settled;
+    await recorder.drain();
+    expect(seen).toEqual(commands.map((c) => [c.id, true]));
+    expect(ackCalls).toEqual([3]); // taken once: no retry of a call the store had answered
+    for (const c of commands) expect((await queue.get(c.id))?.status).toBe('acked');
+  });
 });
