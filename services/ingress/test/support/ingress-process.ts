@@ -28,15 +28,25 @@ export interface IngressProcess {
  * under `ulimit -n` (through sh, which execs node: same pid), as an operator's service manager would.
  */
 export async function startIngressProcess(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean } = {}): Promise<IngressProcess> {
+  // A port another process's outgoing connection holds can still look free to a bind on port 0
+  // (the kernel hands it out again), but listen() on it fails: ports that failed are not tried again.
+  const refused = new Set<number>();
   for (let attempt = 1; ; attempt++) {
-    const started = await startOnce(env, options);
+    const started = await startOnce(env, options, refused);
     if (started !== 'port taken') return started;
-    if (attempt === 3) throw new Error('ingress process: free ports were taken by others three times before it could listen');
+    if (attempt === 5) throw new Error('ingress process: free ports were taken by others five times before it could listen');
   }
 }
 
-async function startOnce(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean }): Promise<IngressProcess | 'port taken'> {
-  const [tcpPort, httpPort] = [await freePort(), await freePort()];
+async function portNotIn(refused: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!refused.has(port)) return port;
+  }
+}
+
+async function startOnce(env: Record<string, string>, options: { ulimitFiles?: number; measured?: boolean }, refused: Set<number>): Promise<IngressProcess | 'port taken'> {
+  const [tcpPort, httpPort] = [await portNotIn(refused), await portNotIn(refused)];
   const fullEnv = {
     PATH: process.env.PATH,
     REDIS_URL: testRedisUrl(),
@@ -82,7 +92,10 @@ async function startOnce(env: Record<string, string>, options: { ulimitFiles?: n
     if (!listening.has(tcpPort) || !listening.has(httpPort)) return null;
     return (await fetch(`${base}/readyz`)).status === 200 ? 'ready' : null;
   }, { timeoutMs: 15_000, what: 'the ingress process to be ready' });
-  if (outcome === 'port taken') return outcome;
+  if (outcome === 'port taken') {
+    refused.add(tcpPort).add(httpPort);
+    return outcome;
+  }
   return {
     child,
     tcpPort,
