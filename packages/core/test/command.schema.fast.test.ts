@@ -34,31 +34,38 @@ const POOLS: Record<string, unknown[]> = {
   colour: [ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, 'red'],
 };
 
-function generate(count: number): unknown[] {
-  const next = lcg(16);
+/**
+ * `count` values built from `pools` after the `specials`: a third take every field from its first
+ * `valid(field)` values, a third all but one (each fault alone, so it decides the answer), a third
+ * any value anywhere. `viaJson`: half go through JSON where it changes nothing, as the API receives
+ * them; the others stay as built (undefined values).
+ */
+function generateFrom(pools: Record<string, unknown[]>, options: { seed: number; count: number; specials: unknown[]; valid: (field: string) => number; viaJson: boolean }): unknown[] {
+  const next = lcg(options.seed);
   const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!;
+  const values = [...options.specials];
+  const fields = Object.keys(pools);
+  for (let i = 0; i < options.count; i++) {
+    const value: Record<string, unknown> = {};
+    const mode = next();
+    const faulty = mode < 1 / 3 ? '' : mode < 2 / 3 ? pick(fields) : '*';
+    for (const [field, pool] of Object.entries(pools)) {
+      const wild = faulty === '*' || faulty === field;
+      const chosen = pick(wild ? pool : pool.slice(0, options.valid(field)));
+      if (chosen !== ABSENT) value[field] = chosen;
+    }
+    values.push(options.viaJson && next() >= 0.5 ? JSON.parse(JSON.stringify(value)) : value);
+  }
+  return values;
+}
+
+function generate(count: number): unknown[] {
   const bodies: unknown[] = [null, [], 'text', 5, true, [{ phyId: 'D1', payload: '' }], JSON.parse('{"phyId":"D1","payload":"","__proto__":{"x":1}}')];
   const bare = Object.create(null) as Record<string, unknown>;
   bare.phyId = 'D1';
   bare.payload = '';
   bodies.push(bare, new (class Body { phyId = 'D1'; payload = ''; })());
-  for (let i = 0; i < count; i++) {
-    const body: Record<string, unknown> = {};
-    // A third of the bodies take every field from its valid values, a third all but one (each fault
-    // alone, so it decides the answer), a third any value anywhere.
-    const mode = next();
-    const fields = Object.keys(POOLS);
-    const faulty = mode < 1 / 3 ? '' : mode < 2 / 3 ? pick(fields) : '*';
-    for (const [field, pool] of Object.entries(POOLS)) {
-      const wild = faulty === '*' || faulty === field;
-      const choices = wild ? pool : pool.slice(0, field === 'phyId' ? 3 : field === 'payload' ? 4 : 3);
-      const value = pick(choices);
-      if (value !== ABSENT) body[field] = value;
-    }
-    // Through JSON where it changes nothing, as the API receives them; some stay as built (undefined values).
-    bodies.push(next() < 0.5 ? body : JSON.parse(JSON.stringify(body)));
-  }
-  return bodies;
+  return generateFrom(POOLS, { seed: 16, count, specials: bodies, valid: (field) => (field === 'phyId' ? 3 : field === 'payload' ? 4 : 3), viaJson: true });
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; message: string; details: unknown };
@@ -136,24 +143,9 @@ const INPUT_POOLS: Record<string, unknown[]> = {
 };
 
 function generateInputs(count: number): unknown[] {
-  const next = lcg(61);
-  const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!;
   const inputs: unknown[] = [null, [], 'text', 5, Object.assign(Object.create(null) as object, { phyId: 'D1', payload: Buffer.alloc(1), priority: 1, ttlMs: 1, ackTimeoutMs: 100, maxAttempts: 1 })];
   inputs.push(new (class Input { phyId = 'D1'; payload = Buffer.alloc(1); priority = 1; ttlMs = 1; ackTimeoutMs = 100; maxAttempts = 1; })());
-  for (let i = 0; i < count; i++) {
-    const input: Record<string, unknown> = {};
-    // As generate(): all valid, all but one, or anything anywhere.
-    const mode = next();
-    const fields = Object.keys(INPUT_POOLS);
-    const faulty = mode < 1 / 3 ? '' : mode < 2 / 3 ? pick(fields) : '*';
-    for (const [field, pool] of Object.entries(INPUT_POOLS)) {
-      const wild = faulty === '*' || faulty === field;
-      const value = pick(wild ? pool : pool.slice(0, 3));
-      if (value !== ABSENT) input[field] = value;
-    }
-    inputs.push(input);
-  }
-  return inputs;
+  return generateFrom(INPUT_POOLS, { seed: 61, count, specials: inputs, valid: () => 3, viaJson: false });
 }
 
 /** The check's answer, the clock reading a deliverAt refusal names (now + ttlMs) masked: two checks a millisecond apart name different times. */
