@@ -6,7 +6,7 @@ import { FleetProcess, fleetPhyId } from './fleet-process';
 import { gcStats, type GcStats } from './gc-stats';
 import { LoadGenerator } from './load-generator';
 import { hopSnapshot, hopSplit, scrape } from './service-metrics';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_SECRETS, startDispatcherProcess, startIngressProcess, type StoreUrls } from './service-processes';
@@ -48,6 +48,26 @@ interface Run {
   gc: GcStats;
   /** Scavenge pause per 1,000 commands offered, ms. */
   gcMsPerK: number;
+  /** Dispatcher CPU (user + system, process_cpu_seconds_total) per command offered, µs. */
+  cpuUs: number;
+  /** Dispatcher read + write system calls (/proc/<pid>/io syscr + syscw) per command offered. */
+  syscalls: number;
+  /** Dispatcher main-thread wake-ups (voluntary context switches, /proc/<pid>/status) per command offered. */
+  wakeups: number;
+}
+
+/** Read + write system calls of a process (all its threads) and voluntary context switches of its main thread, so far. */
+function ioCounts(pid: number): { syscalls: number; wakeups: number } {
+  const field = (text: string, name: string) => Number(/^(\S+):\s+(\d+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2]);
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { syscalls: field(io, 'syscr') + field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches') };
+}
+
+/** The process' CPU seconds so far, from its /metrics text. */
+function cpuSeconds(text: string): number {
+  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
 }
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
@@ -85,22 +105,28 @@ async function main(): Promise<void> {
         expected += (await producer.openLoop(2_000, 1)).ids.length;
         await drained();
         for (const rate of RATES) {
-          const before = hopSnapshot(await scrape(dispatcher.apiUrl));
+          const beforeText = await scrape(dispatcher.apiUrl);
+          const beforeIo = ioCounts(dispatcher.pid);
+          const before = hopSnapshot(beforeText);
           const stepStart = Date.now();
           const produced = await producer.openLoop(rate, STEP_SECONDS);
           expected += produced.ids.length;
           await drained();
           const stepEnd = Date.now();
-          const hops = hopSplit(before, hopSnapshot(await scrape(dispatcher.apiUrl)));
+          const afterIo = ioCounts(dispatcher.pid);
+          const afterText = await scrape(dispatcher.apiUrl);
+          const hops = hopSplit(before, hopSnapshot(afterText));
+          const cpuUs = Math.round(((cpuSeconds(afterText) - cpuSeconds(beforeText)) * 1e6) / Math.max(1, produced.ids.length));
           const read = await readAckLatencies(queue, produced, { timeoutMs: 5_000 });
           // The observer writes every 500 ms: wait for the step's last pauses to reach the file.
           await new Promise((resolve) => setTimeout(resolve, 600));
           const gc = gcStats(gcFile, stepStart, stepEnd);
           const gcMsPerK = r2((gc.minorTotalMs / Math.max(1, produced.ids.length)) * 1000);
-          const run: Run = { tree: tree.name, rate, p50: read.latency.p50, p99: read.latency.p99, hops: Object.fromEntries(Object.entries(hops).map(([h, s]) => [h, s.p50Ms])), gc, gcMsPerK };
+          const run: Run = { tree: tree.name, rate, p50: read.latency.p50, p99: read.latency.p99, hops: Object.fromEntries(Object.entries(hops).map(([h, s]) => [h, s.p50Ms])), gc, gcMsPerK, cpuUs,
+            syscalls: r2((afterIo.syscalls - beforeIo.syscalls) / Math.max(1, produced.ids.length)), wakeups: r2((afterIo.wakeups - beforeIo.wakeups) / Math.max(1, produced.ids.length)) };
           runs.push(run);
           const seconds = (stepEnd - stepStart) / 1000;
-          console.log(`${tree.name.padEnd(4)} ${String(rate).padStart(5)}/s p50 ${run.p50} p99 ${run.p99} ms${read.notAcked ? ` (${read.notAcked} not acked)` : ''}; `
+          console.log(`${tree.name.padEnd(4)} ${String(rate).padStart(5)}/s p50 ${run.p50} p99 ${run.p99} ms${read.notAcked ? ` (${read.notAcked} not acked)` : ''}; dispatcher CPU ${cpuUs} µs, ${run.syscalls} syscalls, ${run.wakeups} wake-ups per command; `
             + `scavenges ${r2(gc.minorCount / seconds)}/s p50 ${r2(gc.minorP50Ms)} max ${r2(gc.minorMaxMs)} ms, ${gcMsPerK} ms per 1k commands; other GC ${gc.otherCount} (${r2(gc.otherTotalMs)} ms); `
             + `hop p50s ${Object.entries(run.hops).filter(([, v]) => v > 0.06).map(([h, v]) => `${h} ${v}`).join(', ')}`);
         }
@@ -111,13 +137,13 @@ async function main(): Promise<void> {
     }
     console.log(`\nmedian of ${PAIRS} runs per build (${STEP_SECONDS} s per rate)`);
     for (const rate of RATES) {
-      const of = (name: string, key: 'p50' | 'p99' | 'gcMsPerK' | 'scavengeP50') => median(runs.filter((r) => r.tree === name && r.rate === rate)
+      const of = (name: string, key: 'p50' | 'p99' | 'gcMsPerK' | 'cpuUs' | 'syscalls' | 'wakeups' | 'scavengeP50') => median(runs.filter((r) => r.tree === name && r.rate === rate)
         .map((r) => (key === 'scavengeP50' ? r.gc.minorP50Ms : r[key])));
-      const build = (name: string) => `${name} p50 ${r2(of(name, 'p50'))} p99 ${r2(of(name, 'p99'))} scavenge p50 ${r2(of(name, 'scavengeP50'))} ms, ${r2(of(name, 'gcMsPerK'))} ms/1k`;
+      const build = (name: string) => `${name} p50 ${r2(of(name, 'p50'))} p99 ${r2(of(name, 'p99'))} scavenge p50 ${r2(of(name, 'scavengeP50'))} ms, ${r2(of(name, 'gcMsPerK'))} ms/1k, CPU ${of(name, 'cpuUs')} µs, ${of(name, 'syscalls')} syscalls, ${of(name, 'wakeups')} wake-ups per command`;
       const line = [`${rate}/s:`, build('this')];
       if (BASE) {
-        const ratio = (key: 'p50' | 'p99' | 'gcMsPerK') => r2(of('this', key) / of('base', key));
-        line.push(build('base'), `this/base p50 ${ratio('p50')} p99 ${ratio('p99')} scavenge ms/1k ${ratio('gcMsPerK')}`);
+        const ratio = (key: 'p50' | 'p99' | 'gcMsPerK' | 'cpuUs' | 'syscalls' | 'wakeups') => r2(of('this', key) / of('base', key));
+        line.push(build('base'), `this/base p50 ${ratio('p50')} p99 ${ratio('p99')} scavenge ms/1k ${ratio('gcMsPerK')} CPU ${ratio('cpuUs')} syscalls ${ratio('syscalls')} wake-ups ${ratio('wakeups')}`);
       }
       console.log(line.join('  '));
     }
