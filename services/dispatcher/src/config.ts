@@ -68,6 +68,7 @@ export interface DispatcherConfig {
     outcomeFlushMs: number;
     deliveryBatchMax: number;
     routeCacheMs: number;
+    routeMaxAgeMs: number;
     hopTiming: boolean;
   };
   api: { maxWaitMs: number; batchMax: number; enqueueConcurrency: number; eventsKeepaliveMs: number };
@@ -196,6 +197,7 @@ export const dispatcherConfigSchema: convict.Schema<DispatcherConfig> = {
     },
     deliveryBatchMax: pos('most deliveries per ingress batch call (ingress accepts up to 1000)', 500, 'DISPATCHER_DELIVERY_BATCH_MAX'),
     routeCacheMs: pos('how long a looked-up device route is reused (dropped at once on the device\'s online signal or a 404/409 from its ingress); 0: look up every claim', 2_000, 'DISPATCHER_ROUTE_CACHE_MS'),
+    routeMaxAgeMs: pos('how long a cached device route is kept past DISPATCHER_ROUTE_CACHE_MS, used while its ingress replica was judged live by the registry within DISPATCHER_ROUTE_CACHE_MS (one read of the live replicas for every device)', 60_000, 'DISPATCHER_ROUTE_MAX_AGE_MS'),
     hopTiming: {
       doc: 'measure each hop of a delivery (outbound_dispatcher_hop_seconds); the ingress stamps its answer lines for it. For benchmarks and diagnosis: it adds a few clock reads per command',
       format: Boolean,

@@ -8,18 +8,23 @@ describe('RouteCache over the Redis route registry', () => {
   let registry: RedisRouteRegistry;
   /** Devices the cache asked the registry for, per call. */
   let asked: string[][];
+  /** Reads of the live replicas. */
+  let replicaReads: number;
   let cache: RouteCache;
   const A = { replicaId: 'replica-a', address: 'http://10.0.0.1:8081' };
   const B = { replicaId: 'replica-b', address: 'http://10.0.0.2:8081' };
 
-  const open = (ttlMs: number, maxEntries = 100): RouteCache =>
+  const open = (ttlMs: number, maxEntries = 100, maxAgeMs?: number): RouteCache =>
     new RouteCache(
       {
         lookupMany: (phyIds: string[]) => (asked.push([...phyIds]), registry.lookupMany(phyIds)),
         onDeviceOnline: (listener: (phyId: string) => void) => registry.onDeviceOnline(listener),
+        listReplicas: () => (replicaReads += 1, registry.listReplicas()),
       },
-      { ttlMs, maxEntries },
+      { ttlMs, maxEntries, ...(maxAgeMs === undefined ? {} : { maxAgeMs }) },
     );
+  /** Waits until `ms` have passed since `from` (a cached entry's age). */
+  const aged = (from: number, ms: number) => waitFor(() => Date.now() - from > ms, { what: `${ms} ms to pass` });
 
   beforeEach(async () => {
     client = new Redis(testRedisUrl());
@@ -27,6 +32,7 @@ describe('RouteCache over the Redis route registry', () => {
     await registry.heartbeat(A, 10_000);
     await registry.heartbeat(B, 10_000);
     asked = [];
+    replicaReads = 0;
     cache = open(60_000);
     await cache.start();
   });
@@ -91,6 +97,49 @@ describe('RouteCache over the Redis route registry', () => {
     await waitFor(() => Date.now() - readAt > 40, { what: 'the entries to age past ttlMs' });
     await short.lookupMany(['DEV-7']);
     expect(asked.at(-1)).toEqual(['DEV-7']);
+    expect(replicaReads).toBe(0);
     await short.stop();
+  });
+
+  it('keeps a route past ttlMs up to maxAgeMs while one read of the live replicas judges its replica live', async () => {
+    const long = open(200, 100, 60_000);
+    await registry.register('DEV-9', A);
+    await registry.register('DEV-10', B);
+    const readAt = Date.now();
+    const first = await long.lookupMany(['DEV-9', 'DEV-10']);
+    expect(replicaReads).toBe(0);
+    await aged(readAt, 220);
+    // Past ttlMs: both routes come from the cache after a read of the replicas, not a lookup each.
+    const again = await long.lookupMany(['DEV-9', 'DEV-10']);
+    expect(again).toEqual(first);
+    expect(asked).toEqual([['DEV-9', 'DEV-10']]);
+    expect(replicaReads).toBeGreaterThanOrEqual(1);
+    // A prefetch of an aged device starts that read, and the lookup after it waits for it.
+    const reads = replicaReads;
+    await aged(Date.now(), 220);
+    long.prefetch(['DEV-9']);
+    expect(replicaReads).toBe(reads + 1);
+    expect((await long.lookupMany(['DEV-9'])).get('DEV-9')).toEqual(first.get('DEV-9'));
+    expect(asked).toHaveLength(1);
+    await long.stop();
+  });
+
+  it('looks an aged route up again once its replica is no longer live, and never past maxAgeMs', async () => {
+    const long = open(100, 100, 400);
+    await registry.register('DEV-11', A);
+    await registry.register('DEV-12', B);
+    const readAt = Date.now();
+    await long.lookupMany(['DEV-11', 'DEV-12']);
+    await registry.heartbeat(B, 1); // replica B hangs: its liveness lapses
+    await aged(readAt, 120);
+    const found = await long.lookupMany(['DEV-11', 'DEV-12']);
+    // DEV-12's replica is not live: its route is read again, and the registry answers none.
+    expect([...found.keys()]).toEqual(['DEV-11']);
+    expect(asked).toEqual([['DEV-11', 'DEV-12'], ['DEV-12']]);
+    expect(long.size).toBe(1);
+    await aged(readAt, 420);
+    await long.lookupMany(['DEV-11']);
+    expect(asked.at(-1)).toEqual(['DEV-11']);
+    await long.stop();
   });
 });
