@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     for (const rate of RATES) {
       const of = (name: string, key: 'p50' | 'p99' | 'gcMsPerK' | 'cpuUs' | 'syscalls' | 'wakeups' | 'scavengeP50') => median(runs.filter((r) => r.tree === name && r.rate === rate)
         .map((r) => (key === 'scavengeP50' ? r.gc.minorP50Ms : r[key])));
-      const build = (name: string) => `${name} p50 ${r2(of(name, 'p50'))} p99 ${r2(of(name, 'p99'))} scavenge p50 ${r2(of(name, 'scavengeP50'))} ms, ${r2(of(name, 'gcMsPerK'))} ms/1k, CPU ${of(name, 'cpuUs')} µs, ${of(name, 'syscalls')} syscalls, ${of(name, 'wakeups')} wake-ups per command`;
+      const build = (name: string) => `${name} p50 ${r2(of(name, 'p50'))} p99 ${r2(of(name, 'p99'))} scavenge p50 ${r2(of(name, 'scavengeP50'))} ms, ${r2(of(name, 'gcMsPerK'))} ms/1k, CPU ${of(name, 'cpuUs')} µs, ${r2(of(name, 'syscalls'))} syscalls, ${r2(of(name, 'wakeups'))} wake-ups per command`;
       const line = [`${rate}/s:`, build('this')];
       if (BASE) {
         const ratio = (key: 'p50' | 'p99' | 'gcMsPerK' | 'cpuUs' | 'syscalls' | 'wakeups') => r2(of('this', key) / of('base', key));
