@@ -3,7 +3,6 @@ import {
   RedisQueueV3, RedisRouteRegistry, toRedisConnectionOptions, ValidatedQueue,
   type CommandQueue, type CommandStore, type CredentialStore, type DependencyCheck, type Logger, type QueueOptions, type RedisMemorySample, type RouteRegistry,
 } from '@outbound/core';
-import Redis from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterFactory } from './api-rate-limit';
@@ -29,12 +28,6 @@ export interface Backend {
   memoryRatio(): Promise<number | null>;
   /** Registers this backend's own gauges (the draining upgrade's pending count). */
   registerMetrics(registry: Registry): void;
-  /**
-   * Holds the store connection's writes until the end of this synchronous stretch: calls made
-   * now and by the code that runs next in it leave in one socket write (Redis: a route lookup
-   * and the enqueue it was started for). Absent where there is nothing to hold (PostgreSQL).
-   */
-  holdWrites?(): void;
   close(): Promise<void>;
 }
 
@@ -84,13 +77,6 @@ export async function createBackend(
     checks: { redis: async () => withMemory({ ...(await checkRedisHealth(client)) }, await store.memory(), store.admissionMaxMemoryRatio) },
     memoryRatio: async () => (await store.memory())?.ratio ?? null,
     registerMetrics: (registry) => draining && registerUpgradeGauge(registry, draining),
-    holdWrites: () => {
-      // A Cluster spreads calls over its nodes' connections: nothing to hold there.
-      const socket = client instanceof Redis ? client.stream : undefined;
-      if (!socket?.writable) return;
-      socket.cork();
-      queueMicrotask(() => socket.uncork());
-    },
     async close() {
       await credentials.close().catch(() => undefined);
       await registry.close().catch(() => undefined);

@@ -122,7 +122,7 @@ export async function startDispatcher(config: Readonly<DispatcherConfig>, option
   const recorder = new OutcomeRecorder(queue, logger, { flushMs: config.worker.outcomeFlushMs });
   if (config.worker.enabled) {
     const w = config.worker;
-    routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxAgeMs: w.routeMaxAgeMs, maxEntries: 100_000, ...(backend.holdWrites ? { holdWrites: backend.holdWrites } : {}) });
+    routes = new RouteCache(registry, { ttlMs: w.routeCacheMs, maxAgeMs: w.routeMaxAgeMs, maxEntries: 100_000 });
     await routes.start();
     loop = new DispatchLoop(
       { queue, registry, routes, client, recorder, metrics, waiter, logger: logger.child({ component: 'dispatch-loop' }), transitions: new TransitionLog(metricsRegistry, config.log), ...(hops ? { hops } : {}), ...(tracing.enabled ? { spans: new AttemptSpans(tracing) } : {}) },

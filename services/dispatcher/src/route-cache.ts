@@ -32,13 +32,7 @@ export class RouteCache {
 
   constructor(
     private readonly registry: Pick<RouteRegistry, 'lookupMany' | 'onDeviceOnline' | 'listReplicas'>,
-    private readonly options: {
-      ttlMs: number;
-      maxEntries: number;
-      maxAgeMs?: number;
-      /** Called before a prefetch's reads go out (Backend.holdWrites): they then share the socket write of the call they were started for. */
-      holdWrites?: () => void;
-    },
+    private readonly options: { ttlMs: number; maxEntries: number; maxAgeMs?: number },
   ) {
     this.maxAgeMs = Math.max(options.ttlMs, options.maxAgeMs ?? options.ttlMs);
   }
@@ -100,8 +94,6 @@ export class RouteCache {
    * Starts looking up the devices not cached, for a lookup expected soon (commands being
    * claimed for them): that lookup then waits for this one instead of making its own round trip.
    * For devices cached longer than `ttlMs` it starts the read of the live replicas instead.
-   * Called right before the enqueue that claims for these devices is sent: with `holdWrites`,
-   * the reads and that enqueue leave in one socket write, so the store wakes once for them.
    */
   prefetch(phyIds: string[]): void {
     if (this.options.ttlMs <= 0) return;
@@ -115,8 +107,6 @@ export class RouteCache {
       if (state === 'no') ask.push(phyId);
       else if (state === 'replica') replicas = true;
     }
-    if (!replicas && ask.length === 0) return;
-    this.options.holdWrites?.();
     if (replicas) this.readReplicas().catch(() => undefined); // the lookup reads again
     if (ask.length > 0) this.fetch(ask).catch(() => undefined); // the lookup that needs the routes asks again
   }
