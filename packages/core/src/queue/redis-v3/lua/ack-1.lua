@@ -226,7 +226,7 @@ elseif firstScore then added = rcall('ZADD', K.ready, firstScore, firstPhyId) en
 -- The claim, after the acks (the devices they freed are in `ready` again), on the same states.
 -- A call that acked something is a first run (a re-sent one finds its acks done); one that
 -- acked nothing answers what a first run under its token claimed, if there was one.
-local claim, claimed = nil, 0
+local claim, claimed, readyEmpty = nil, 0, false
 if claimMax > 0 then
   local prior = done == 0 and rcall('HGET', claimKey(claimToken), 'ids')
   if prior then
@@ -235,7 +235,7 @@ if claimMax > 0 then
   else
     claim = { int(now + leaseMs), 0 }
     local claimChanged
-    claimed, claimChanged = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
+    claimed, claimChanged, readyEmpty = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
     if claimChanged then metaChanged = true end
   end
 end
@@ -260,5 +260,7 @@ end
 if metaChanged then writeMeta(meta) end
 expireBuckets(retentionMs)
 if wake then publishWake(channel) end
-if claim then return { out, bestScores(maxInFlight, depth), claim } end
-return { out, bestScores(maxInFlight, depth) }
+-- the shard's best scores: none when the claim saw `ready` empty (nothing since adds to it)
+local scores = readyEmpty and {} or bestScores(maxInFlight, depth)
+if claim then return { out, scores, claim } end
+return { out, scores }

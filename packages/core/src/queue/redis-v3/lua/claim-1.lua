@@ -42,12 +42,13 @@ local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
 local out, devs = {}, {}
 local leaseExpiresAt = now + leaseMs
 -- device states read by this call (phyId -> state), written together once (writeDevs)
-local _, claimChanged = claimReady(max, token, now, int(leaseExpiresAt), maxInFlight, retentionMs, keepPayload, meta, devs, out, nil)
+local _, claimChanged, readyEmpty = claimReady(max, token, now, int(leaseExpiresAt), maxInFlight, retentionMs, keepPayload, meta, devs, out, nil)
 if claimChanged then metaChanged = true end
 writeDevs(devs) -- before bestScores, which reads them
 if metaChanged then writeMeta(meta) end -- a claim that took and promoted nothing writes nothing
 expireBuckets(retentionMs)
-local scores = bestScores(maxInFlight, depth)
+-- none when the claim saw `ready` empty (nothing since adds to it)
+local scores = readyEmpty and {} or bestScores(maxInFlight, depth)
 local reply = { int(leaseExpiresAt), #scores }
 for i = 1, #scores do reply[i + 2] = scores[i] end
 local o = #reply

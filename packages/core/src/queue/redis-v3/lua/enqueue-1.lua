@@ -6,7 +6,8 @@
           perDeviceCap, shardCap (globalCap / shards), retentionMs, n items, depth (how many of
           the shard's best claimable scores to answer, 0 none), how long to remember the
           request token (ms), claimMax (0: no claim), leaseMs
-  ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim)
+  ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim;
+          ending in '.': a claim of one command at most, as claim-1.lua)
   then 7 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
                    fingerprint, the record from byte 39 up to its event ids, packed by the
                    caller (records-v3.ts packBody: the fixed part, its priority and ttlMs read
@@ -41,6 +42,8 @@
 
 local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs, claimMax, leaseMs = sunpack('>ddddddddd', ARGV[1])
 local channel, token = ARGV[2], ARGV[3]
+-- a token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
+if claimMax > 1 and sbyte(token, -1) == 46 then claimMax = 1 end
 local now, nowUs = clockNow()
 local rerun = not rcall('SET', K.prefix .. 'enq:' .. token, '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
