@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisQueueV3, ValidatedQueue, type ClaimedCommand, type LocalClaim, type LocalClaimer } from '@outbound/core';
+import { isOutboundError, RedisQueueV3, ValidatedQueue, type ClaimedCommand, type LocalClaim, type LocalClaimer } from '@outbound/core';
 import { startRedisServer, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
@@ -105,6 +105,36 @@ describe('RedisQueueV3 claims: a line head taken without its score', () => {
     expect(await client.zcard(leases)).toBe(0);
     expect(await client.pttl(`${store.keys.shardPrefix(0)}claim:${held!.leaseToken}`)).toBeGreaterThan(0);
     expect(await calls('hincrby')).toBe(0);
+  });
+
+  it('claims the one command an enqueue makes for an idle device without writing it to its line, and notes its expiry only when it goes back', async () => {
+    const first = await queue.enqueue(cmd('sc-straight-2'));
+    const claimer = new RecordingClaimer(2);
+    store.setLocalClaimer(claimer);
+    await client.config('RESETSTAT');
+    // one command for an idle device (taken straight), one behind a device's queued command
+    const made = await queue.enqueueBatch([cmd('sc-straight'), cmd('sc-straight-2')]);
+    store.setLocalClaimer(null);
+    const [mine, behind] = made.map((r) => (isOutboundError(r) ? '' : r.id));
+    const settled = claimer.settled.flat();
+    expect(settled.map((c) => c.id).sort()).toEqual([mine, first.id].sort());
+    // the idle device's command: no line entry written and taken out again, no `expiry` entry;
+    // the other device's head went through its line (ZADD, ZRANGE, ZREMRANGEBYRANK)
+    expect(await calls('zadd')).toBe(2); // sc-straight-2's line, the lease entry
+    expect(await calls('zrange')).toBe(1);
+    expect(await calls('zremrangebyrank')).toBe(1);
+    const prefix = store.keys.shardPrefix(0);
+    expect(await client.exists(line('sc-straight'))).toBe(0);
+    expect(await client.zscore(`${prefix}expiry`, 'sc-straight')).toBeNull();
+    expect(await client.zrange(line('sc-straight-2'), 0, -1)).toEqual([behind]);
+    expect((await queue.get(mine!))?.status).toBe('inflight');
+    // released, it goes back to its line and its device's expiry entry, and is claimed again
+    const held = settled.find((c) => c.id === mine)!;
+    expect((await queue.release([{ id: held.id, leaseToken: held.leaseToken }]))[0]).toMatchObject({ ok: true });
+    expect(await client.zrange(line('sc-straight'), 0, -1)).toEqual([mine]);
+    expect(await client.zscore(`${prefix}expiry`, 'sc-straight')).not.toBeNull();
+    const again = await queue.claim({ max: 10, leaseMs: 60_000 });
+    expect(again.map((c) => c.id)).toContain(mine);
   });
 
   it('reads `ready` once when a claim takes every ready device, and answers no best scores without a read', async () => {
