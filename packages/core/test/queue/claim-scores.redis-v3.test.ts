@@ -146,6 +146,10 @@ describe('RedisQueueV3 claims: a line head taken without its score', () => {
     // each line's head; a second read of `ready` would only find it empty
     expect(await calls('zrange')).toBe(4);
     expect(await client.zcard(`${store.keys.shardPrefix(0)}ready`)).toBe(0);
+    // one TIME, read once the claim found a ready device; a claim that finds none reads none
+    expect(await calls('time')).toBe(1);
+    expect(await queue.claim({ max: 10, leaseMs: 60_000 })).toEqual([]);
+    expect(await calls('time')).toBe(1);
     // a claim of what is left still finds work made ready since
     const late = await queue.enqueue(cmd('sc-e4'));
     expect((await queue.claim({ max: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([late.id]);
@@ -193,11 +197,13 @@ describe('RedisQueueV3 ack that claims: no second read of an empty ready set', (
       bound: -1,
       token: 'empty-ready-claim.',
     });
+    // the claim's read of `ready` (empty), and no read for the best scores after it; nothing
+    // is due and nothing was claimed: no TIME
+    expect(await calls('zrange')).toBe(1);
+    expect(await calls('time')).toBe(0);
     expect(answers).toHaveLength(1);
     expect(claimed).toEqual([]);
     expect((await queue.get(made.id))?.status).toBe('acked');
-    // the claim's read of `ready` (empty), and no read for the best scores after it
-    expect(await calls('zrange')).toBe(1);
     // work enqueued since is claimed as usual
     const next = await queue.enqueue(cmd('sc-ack'));
     expect((await queue.claim({ max: 1, leaseMs: 60_000 })).map((c) => c.id)).toEqual([next.id]);

@@ -538,7 +538,10 @@ end
 
 -- The claim of claim-1.lua and of an ack that claims: up to `max` ready commands of the
 -- shard, highest priority then oldest first, at most maxInFlight per device, leased to
--- `token` until leaseText (recordClaim). A head whose TTL passed is expired instead of sent.
+-- `token` (recordClaim). lease: {now = the call's clock or nil, ms = leaseMs}; without now,
+-- the clock is read (TIME) only once `ready` names a device, so a claim that finds nothing
+-- reads none; lease.now and lease.text (leaseExpiresAt as text) are set then, for the reply.
+-- A head whose TTL passed is expired instead of sent.
 -- bound: only devices whose head's score is at most it (nil: any), so a caller that planned
 -- across shards takes nothing worse than its plan. devs: the call's device states (phyId ->
 -- state), read here when missing and written by the caller (writeDevs). Appends id and record
@@ -546,8 +549,9 @@ end
 -- caller writes it) and whether it saw `ready` empty when it stopped (then the shard's best
 -- scores are none, and a caller that adds nothing to `ready` after it answers them without a
 -- read). Call promoteDue first.
-local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, keepPayload, meta, devs, out, bound)
+local function claimReady(max, token, lease, maxInFlight, retentionMs, keepPayload, meta, devs, out, bound)
   local claimed, metaChanged, readded = {}, false, false
+  local now = lease.now
   -- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
   -- re-adds the device when it may still be sent to (a head that expired, free slots).
   local function take(phyId)
@@ -593,6 +597,11 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
       readyEmpty = not boundText -- a bounded read leaves the worse devices unseen
       break
     end
+    if not now then
+      now = nowMs()
+      lease.now = now
+    end
+    if not lease.text then lease.text = int(now + lease.ms) end
     if maxInFlight == 1 then
       -- each ready device gives exactly its head (the first by rank are the first by score)
       rcall('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
@@ -611,7 +620,7 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
     end
   end
   if #claimed > 0 then
-    recordClaim(token, claimed, leaseText)
+    recordClaim(token, claimed, lease.text)
     meta.inflight = meta.inflight + #claimed
     metaChanged = true
   end
