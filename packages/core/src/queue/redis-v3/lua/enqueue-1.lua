@@ -65,7 +65,7 @@ local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}
 -- of a device that had none queued, not written yet (the claim may take it straight: no
 -- ZADD, ZRANGE and ZREMRANGEBYRANK of a line it goes through); a second command for the
 -- device writes both. inLine: phyId -> this call's commands in its line (held or written);
--- scheduledFor: phyId -> this call scheduled one for it.
+-- scheduledFor: phyId -> this call scheduled one for it (both kept only with a claim).
 local held, inLine, scheduledFor = {}, {}, {}
 local sets, nsets = { 'MSET' }, 1
 -- A record's head (flags, status, attempts, updatedAt, createdAt) is the same for every
@@ -149,22 +149,26 @@ for i = 1, n do
         rcall('ZADD', K.scheduled, int(deliverAt), id)
         if deliverAt < meta.due then meta.due = deliverAt end
         rcall('ZADD', schedKey(phyId), deliverAt, id)
-        scheduledFor[phyId] = true
+        if claimMax > 0 then scheduledFor[phyId] = true end
       else
         local text = scoreText(score)
-        local count = inLine[phyId]
-        if claimMax > 0 and not count and not queuedBefore[phyId] then
-          held[phyId] = { text, id }
-        else
-          local first = held[phyId]
-          if first then
-            rcall('ZADD', lineKey(phyId), first[1], first[2])
-            held[phyId] = nil
+        if claimMax > 0 then
+          local count = inLine[phyId]
+          if not count and not queuedBefore[phyId] then
+            held[phyId] = { text, id }
+          else
+            local first = held[phyId]
+            if first then
+              rcall('ZADD', lineKey(phyId), first[1], first[2])
+              held[phyId] = nil
+            end
+            rcall('ZADD', lineKey(phyId), text, id)
           end
+          inLine[phyId] = (count or 0) + 1
+          made[id] = rec
+        else
           rcall('ZADD', lineKey(phyId), text, id)
         end
-        inLine[phyId] = (count or 0) + 1
-        if claimMax > 0 then made[id] = rec end
         if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, text end
       end
       out[i] = OK
