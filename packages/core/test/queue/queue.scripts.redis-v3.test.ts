@@ -266,6 +266,24 @@ describe('RedisQueueV3 scripts and layout', () => {
     expect(!late!.ok && isOutboundError(late!.error, 'LEASE_LOST')).toBe(true);
   });
 
+  it('claims one command at most in an enqueue whose token ends in ".", whatever claim it is sent', async () => {
+    const scripts = new ScriptsV3(client);
+    const keys = store.keys.shardKeyList(0);
+    const ids = ['dot-a', 'dot-b', 'dot-c'].map(() => store.keys.newCommandId(0));
+    const args = enqueueArgs(
+      ['dot-a', 'dot-b', 'dot-c'].map((phyId, i) => ({ ...cmd(phyId), id: ids[i]!, fingerprint: '' })),
+      {
+        maxInFlight: 1, perDeviceCap: 10, shardCap: 1000, retentionMs: 60_000, wake: store.keys.wakeChannel(), claimMemoryMs: 60_000, keepPayload: false, depth: 0,
+        requestToken: 'one-command-enqueue.', claim: { max: 3, leaseMs: 60_000 },
+      },
+    );
+    const { claimed } = parseEnqueueReply(await scripts.runBuffer('enqueue', keys, args), ids, 'one-command-enqueue.');
+    // its one command's ack closes the lease without a count: a second one under it would be left unleased
+    expect(claimed).toHaveLength(1);
+    expect(await client.hget(`${store.keys.shardPrefix(0)}claim:one-command-enqueue.`, 'left')).toBeNull();
+    expect(await queue.claim({ max: 10, leaseMs: 60_000 })).toHaveLength(2);
+  });
+
   it('closes a one-command claim at its ack and remembers it for a re-sent claim', async () => {
     await queue.enqueueBatch([cmd('single-a'), cmd('single-b')]);
     const leases = `${store.keys.shardPrefix(0)}leases`;

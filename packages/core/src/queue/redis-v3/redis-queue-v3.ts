@@ -156,7 +156,9 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
         const depth = this.planner.answerDepth;
         const claimMax = Math.min(claimLeft, chunk.length);
         claimLeft -= claimMax;
-        const requestToken = newToken();
+        // a claim of one command at most: its token ends in '.', so its ack closes the lease
+        // without counting it down (a lease of one holds no count: the HINCRBY only found that out)
+        const requestToken = newToken(claimMax);
         const args = enqueueArgs(chunk.map((index) => items[index]!), {
           ...this.settings,
           perDeviceCap: this.perDeviceCap,

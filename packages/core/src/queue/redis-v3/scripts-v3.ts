@@ -10,7 +10,7 @@ export type { Arg } from '../redis/scripts';
 export const LUA_DIR_V3 = resolve(__dirname, 'lua');
 
 /** Bump when any v3 script's behaviour changes (scripts are registered under versioned names). */
-export const SCRIPT_VERSION_V3 = 22;
+export const SCRIPT_VERSION_V3 = 23;
 
 /**
  * The v3 layout has the operations of v2 and trims finished records to a byte budget. Each

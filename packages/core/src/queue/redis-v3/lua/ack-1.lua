@@ -49,14 +49,18 @@ local channel, claimToken, keepPayload = ARGV[2], ARGV[3], keep == 1
 -- a claim token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
 if claimMax > 1 and sbyte(claimToken, -1) == 46 then claimMax = 1 end
 local out, devs, leases, done = {}, {}, {}, 0
--- A claim's Redis clock and meta, read before the acks: due work is promoted first (promoteDue
--- reads device states from Redis, so it runs before this call holds any of its own). A re-sent
--- call promotes too (what any claim would do); whether it is one is asked after the acks.
+-- A claim's meta, read before the acks: due work is promoted first (promoteDue reads device
+-- states from Redis, so it runs before this call holds any of its own). A re-sent call promotes
+-- too (what any claim would do); whether it is one is asked after the acks. The Redis clock is
+-- read for a promotion only when something is scheduled or waits for a retry (meta.due), else
+-- by the claim once it finds a ready device: an ack that claims nothing reads none.
 local now, meta, metaChanged = nil, nil, false
 if claimMax > 0 then
-  now = nowMs()
   meta = readMeta()
-  metaChanged = promoteDue(now, maxInFlight, 1000, meta)
+  if meta.due < NEVER then
+    now = nowMs()
+    metaChanged = promoteDue(now, maxInFlight, 1000, meta)
+  end
 end
 -- The finished form of a pending record the ack took (GETDEL: it has a bucket), built here in
 -- one unpack of its head and one pack (finishRecord reads the same fields with six calls).
@@ -226,16 +230,19 @@ elseif firstScore then added = rcall('ZADD', K.ready, firstScore, firstPhyId) en
 -- The claim, after the acks (the devices they freed are in `ready` again), on the same states.
 -- A call that acked something is a first run (a re-sent one finds its acks done); one that
 -- acked nothing answers what a first run under its token claimed, if there was one.
-local claim, claimed = nil, 0
+local claim, claimed, readyEmpty = nil, 0, false
 if claimMax > 0 then
   local prior = done == 0 and rcall('HGET', claimKey(claimToken), 'ids')
   if prior then
     claim = { rcall('ZSCORE', K.leases, claimToken) or '0', 0 }
     appendStillHeld(prior, claimToken, claim)
   else
-    claim = { int(now + leaseMs), 0 }
-    local claimChanged
-    claimed, claimChanged = claimReady(claimMax, claimToken, now, claim[1], maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
+    -- leaseExpiresAt, set once the claim knows the clock ('0' when it claimed nothing)
+    claim = { '0', 0 }
+    local lease, claimChanged = { now = now, ms = leaseMs }, nil
+    claimed, claimChanged, readyEmpty = claimReady(claimMax, claimToken, lease, maxInFlight, retentionMs, keepPayload, meta, devs, claim, bound >= 0 and bound or nil)
+    if lease.text then claim[1] = lease.text end
+    now = lease.now
     if claimChanged then metaChanged = true end
   end
 end
@@ -260,5 +267,7 @@ end
 if metaChanged then writeMeta(meta) end
 expireBuckets(retentionMs)
 if wake then publishWake(channel) end
-if claim then return { out, bestScores(maxInFlight, depth), claim } end
-return { out, bestScores(maxInFlight, depth) }
+-- the shard's best scores: none when the claim saw `ready` empty (nothing since adds to it)
+local scores = readyEmpty and {} or bestScores(maxInFlight, depth)
+if claim then return { out, scores, claim } end
+return { out, scores }

@@ -12,7 +12,8 @@
   ARGV[2] token (request id; ending in '.': a claim of one command at most, whose outcome
           closes its lease without counting down `left`)
 
-  Returns {leaseExpiresAt, d, d scores, then per claimed command: id, record}, best first.
+  Returns {leaseExpiresAt ('0' when it claimed nothing), d, d scores, then per claimed command:
+  id, record}, best first.
   Safe to run twice: a re-run with the same token claims nothing new and answers what the
   first run claimed that this token still holds.
 
@@ -28,7 +29,6 @@ local max, leaseMs, maxInFlight, retentionMs, depth, keep = sunpack('>dddddd', A
 local token, keepPayload = ARGV[2], keep == 1
 -- a token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
 if max > 1 and sbyte(token, -1) == 46 then max = 1 end
-local now = nowMs()
 
 local prior = max > 0 and rcall('HGET', claimKey(token), 'ids')
 if prior then
@@ -37,18 +37,23 @@ if prior then
   return out
 end
 
-local meta = readMeta()
-local metaChanged = promoteDue(now, maxInFlight, 1000, meta)
+-- Redis' clock: read to promote only when something is scheduled or waits for a retry
+-- (meta.due), else by claimReady once `ready` names a device (a claim that finds nothing reads none)
+local meta, lease, metaChanged = readMeta(), { ms = leaseMs }, false
+if meta.due < NEVER then
+  lease.now = nowMs()
+  metaChanged = promoteDue(lease.now, maxInFlight, 1000, meta)
+end
 local out, devs = {}, {}
-local leaseExpiresAt = now + leaseMs
 -- device states read by this call (phyId -> state), written together once (writeDevs)
-local _, claimChanged = claimReady(max, token, now, int(leaseExpiresAt), maxInFlight, retentionMs, keepPayload, meta, devs, out, nil)
+local _, claimChanged, readyEmpty = claimReady(max, token, lease, maxInFlight, retentionMs, keepPayload, meta, devs, out, nil)
 if claimChanged then metaChanged = true end
 writeDevs(devs) -- before bestScores, which reads them
 if metaChanged then writeMeta(meta) end -- a claim that took and promoted nothing writes nothing
 expireBuckets(retentionMs)
-local scores = bestScores(maxInFlight, depth)
-local reply = { int(leaseExpiresAt), #scores }
+-- none when the claim saw `ready` empty (nothing since adds to it)
+local scores = readyEmpty and {} or bestScores(maxInFlight, depth)
+local reply = { lease.text or '0', #scores } -- leaseExpiresAt ('0': nothing claimed)
 for i = 1, #scores do reply[i + 2] = scores[i] end
 local o = #reply
 for i = 1, #out do reply[o + i] = out[i] end

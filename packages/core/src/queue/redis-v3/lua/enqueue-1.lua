@@ -6,7 +6,8 @@
           perDeviceCap, shardCap (globalCap / shards), retentionMs, n items, depth (how many of
           the shard's best claimable scores to answer, 0 none), how long to remember the
           request token (ms), claimMax (0: no claim), leaseMs
-  ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim)
+  ARGV[2] wake channel   ARGV[3] the request token (unique per call; the lease token of its claim;
+          ending in '.': a claim of one command at most, as claim-1.lua)
   then 7 per item: id, phyId, deliverAt (epoch ms, '' none), idempotencyKey ('' none),
                    fingerprint, the record from byte 39 up to its event ids, packed by the
                    caller (records-v3.ts packBody: the fixed part, its priority and ttlMs read
@@ -35,12 +36,16 @@
   (a re-sent script finds it and looks each id up instead of writing it again). Its claim:
   per command one ZRANGE and one ZREMRANGEBYRANK of its line (the device state is written once
   anyway), per call one
-  ZADD of the lease and one HSET of the request hash.
+  ZADD of the lease and one HSET of the request hash. A device that had nothing queued and
+  gets one command, which the claim takes, costs none of its line's calls (the command is
+  never written there) and no `expiry` entry: at claim batch 1 the usual case.
 ]]
 -- @include v3
 
 local maxInFlight, perDeviceCap, shardCap, retentionMs, n, depth, tokenMs, claimMax, leaseMs = sunpack('>ddddddddd', ARGV[1])
 local channel, token = ARGV[2], ARGV[3]
+-- a token ending in '.' leases one command at most (closeLeases closes it with its one outcome)
+if claimMax > 1 and sbyte(token, -1) == 46 then claimMax = 1 end
 local now, nowUs = clockNow()
 local rerun = not rcall('SET', K.prefix .. 'enq:' .. token, '1', 'NX', 'PX', int(tokenMs))
 local meta = readMeta()
@@ -56,6 +61,12 @@ local noneWaiting = meta.due == NEVER
 -- written: id -> each record with an idempotency key this call made (the records are written
 -- with one MSET after the loop: a key repeated later in the same call finds its first command here)
 local out, devs, heads, headText, expiries, made, queuedBefore, written = {}, {}, {}, {}, {}, {}, {}, {}
+-- With a claim: held, phyId -> {score text, id} of the one command this call put into the line
+-- of a device that had none queued, not written yet (the claim may take it straight: no
+-- ZADD, ZRANGE and ZREMRANGEBYRANK of a line it goes through); a second command for the
+-- device writes both. inLine: phyId -> this call's commands in its line (held or written);
+-- scheduledFor: phyId -> this call scheduled one for it (both kept only with a claim).
+local held, inLine, scheduledFor = {}, {}, {}
 local sets, nsets = { 'MSET' }, 1
 -- A record's head (flags, status, attempts, updatedAt, createdAt) is the same for every
 -- command of the call but for its deliverAt flag: packed once each.
@@ -138,10 +149,26 @@ for i = 1, n do
         rcall('ZADD', K.scheduled, int(deliverAt), id)
         if deliverAt < meta.due then meta.due = deliverAt end
         rcall('ZADD', schedKey(phyId), deliverAt, id)
+        if claimMax > 0 then scheduledFor[phyId] = true end
       else
         local text = scoreText(score)
-        rcall('ZADD', lineKey(phyId), text, id)
-        if claimMax > 0 then made[id] = rec end
+        if claimMax > 0 then
+          local count = inLine[phyId]
+          if not count and not queuedBefore[phyId] then
+            held[phyId] = { text, id }
+          else
+            local first = held[phyId]
+            if first then
+              rcall('ZADD', lineKey(phyId), first[1], first[2])
+              held[phyId] = nil
+            end
+            rcall('ZADD', lineKey(phyId), text, id)
+          end
+          inLine[phyId] = (count or 0) + 1
+          made[id] = rec
+        else
+          rcall('ZADD', lineKey(phyId), text, id)
+        end
         if not heads[phyId] or score < heads[phyId] then heads[phyId], headText[phyId] = score, text end
       end
       out[i] = OK
@@ -169,7 +196,22 @@ if claimMax > 0 then
     for _, phyId in ipairs(order) do
       if #claimed >= claimMax then break end
       local d = devs[phyId]
-      while #claimed < claimMax and not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) do
+      local only = held[phyId]
+      if only then
+        -- the device's one queued command, not written to its line: taken as it is (an
+        -- expired one goes to its line below, for a claim to expire)
+        local id = only[2]
+        local rec = made[id]
+        if not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) and recExpiresAt(rec) > now then
+          held[phyId] = nil
+          d.inflight[#d.inflight + 1] = { id, token, now }
+          claimed[#claimed + 1] = id
+          claim[#claim + 1] = id
+          claim[#claim + 1] = rec
+          taken[phyId] = true
+        end
+      end
+      while not only and #claimed < claimMax and not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) do
         -- the head's id without its score (claimReady says why), taken out of its line once
         -- it is known not to have expired (an expired one stays for a claim to expire)
         local line = lineKey(phyId)
@@ -194,6 +236,8 @@ if claimMax > 0 then
     end
   end
 end
+-- what the claim did not take goes to its line
+for phyId, only in pairs(held) do rcall('ZADD', lineKey(phyId), only[1], only[2]) end
 
 -- A device that may be sent to is in `ready` at its head's score, or its line was empty: so
 -- ZADD LT with the best new score is exact. One the claim took from is put where it is now.
@@ -220,8 +264,12 @@ for phyId in pairs(heads) do
     wake = true
   end
 end
+-- Nor an `expiry` entry for a device whose every queued command this call made and its claim
+-- took (one never written to its line): it has none queued, and a command that goes back to
+-- its line notes its expiry then (noteExpiry).
 for phyId, expiresAt in pairs(expiries) do
-  if not (bounded and queuedBefore[phyId] and expiresAt - now >= meta.high) then
+  local allTaken = taken[phyId] and not queuedBefore[phyId] and inLine[phyId] == 1 and not scheduledFor[phyId] and not held[phyId]
+  if not allTaken and not (bounded and queuedBefore[phyId] and expiresAt - now >= meta.high) then
     expiryArgs[#expiryArgs + 1] = int(expiresAt)
     expiryArgs[#expiryArgs + 1] = phyId
   end

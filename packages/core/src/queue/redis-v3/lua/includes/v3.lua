@@ -538,14 +538,20 @@ end
 
 -- The claim of claim-1.lua and of an ack that claims: up to `max` ready commands of the
 -- shard, highest priority then oldest first, at most maxInFlight per device, leased to
--- `token` until leaseText (recordClaim). A head whose TTL passed is expired instead of sent.
+-- `token` (recordClaim). lease: {now = the call's clock or nil, ms = leaseMs}; without now,
+-- the clock is read (TIME) only once `ready` names a device, so a claim that finds nothing
+-- reads none; lease.now and lease.text (leaseExpiresAt as text) are set then, for the reply.
+-- A head whose TTL passed is expired instead of sent.
 -- bound: only devices whose head's score is at most it (nil: any), so a caller that planned
 -- across shards takes nothing worse than its plan. devs: the call's device states (phyId ->
 -- state), read here when missing and written by the caller (writeDevs). Appends id and record
--- per claimed command to out. Answers how many it claimed and whether it changed meta (the
--- caller writes it). Call promoteDue first.
-local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, keepPayload, meta, devs, out, bound)
-  local claimed, metaChanged = {}, false
+-- per claimed command to out. Answers how many it claimed, whether it changed meta (the
+-- caller writes it) and whether it saw `ready` empty when it stopped (then the shard's best
+-- scores are none, and a caller that adds nothing to `ready` after it answers them without a
+-- read). Call promoteDue first.
+local function claimReady(max, token, lease, maxInFlight, retentionMs, keepPayload, meta, devs, out, bound)
+  local claimed, metaChanged, readded = {}, false, false
+  local now = lease.now
   -- Takes the head of a device that was in `ready` (and is out of it now). Answers nothing;
   -- re-adds the device when it may still be sent to (a head that expired, free slots).
   local function take(phyId)
@@ -563,7 +569,7 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
     local id = head[1]
     local rec = rcall('GET', cmdKey(id))
     if not rec then
-      refresh(phyId, d, now, maxInFlight) -- index entry without a record: dropped
+      if refresh(phyId, d, now, maxInFlight) then readded = true end -- index entry without a record: dropped
       return
     end
     if recExpiresAt(rec) <= now then
@@ -572,7 +578,7 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
       d.pending = d.pending - 1
       meta.size = meta.size - 1
       metaChanged = true
-      refresh(phyId, d, now, maxInFlight)
+      if refresh(phyId, d, now, maxInFlight) then readded = true end
       return
     end
     d.inflight[#d.inflight + 1] = { id, token, now }
@@ -582,26 +588,43 @@ local function claimReady(max, token, now, leaseText, maxInFlight, retentionMs, 
     if maxInFlight > 1 then refresh(phyId, d, now, maxInFlight) end
   end
   local boundText = bound and int(bound)
+  local readyEmpty = false
   while #claimed < max do
-    local devices
-    if boundText then devices = rcall('ZRANGE', K.ready, '-inf', boundText, 'BYSCORE', 'LIMIT', '0', int(max - #claimed))
-    else devices = rcall('ZRANGE', K.ready, '0', int(max - #claimed - 1)) end
-    if #devices == 0 then break end
+    local want, devices = max - #claimed, nil
+    if boundText then devices = rcall('ZRANGE', K.ready, '-inf', boundText, 'BYSCORE', 'LIMIT', '0', int(want))
+    else devices = rcall('ZRANGE', K.ready, '0', int(want - 1)) end
+    if #devices == 0 then
+      readyEmpty = not boundText -- a bounded read leaves the worse devices unseen
+      break
+    end
+    if not now then
+      now = nowMs()
+      lease.now = now
+    end
+    if not lease.text then lease.text = int(now + lease.ms) end
     if maxInFlight == 1 then
       -- each ready device gives exactly its head (the first by rank are the first by score)
       rcall('ZREMRANGEBYRANK', K.ready, '0', int(#devices - 1))
+      readded = false
       for i = 1, #devices do take(devices[i]) end
+      -- Fewer than asked, all taken out and none put back (an expired or dropped head): `ready`
+      -- is empty now, so no second read to find that out (a short claim paid one, and its
+      -- caller's best scores one more).
+      if not boundText and #devices < want and not readded then
+        readyEmpty = true
+        break
+      end
     else
       rcall('ZREM', K.ready, devices[1]) -- take() re-adds it while it has free slots
       take(devices[1])
     end
   end
   if #claimed > 0 then
-    recordClaim(token, claimed, leaseText)
+    recordClaim(token, claimed, lease.text)
     meta.inflight = meta.inflight + #claimed
     metaChanged = true
   end
-  return #claimed, metaChanged
+  return #claimed, metaChanged, readyEmpty
 end
 
 -- Why a queued command waits ('' = it does not), and whether it is in flight (its claimedAt).
