@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
-  COMMAND_ID_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, FrameDecoder, FrameType, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION, isAckStatus, readCommandId, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodeHello2,
+  FrameDecoder, FrameType, MAX_HANDSHAKE_FRAME_BYTES, NONCE_BYTES, readCommandId, WireErrorCode, ProtocolError, decodeAck, decodeHello, decodeHello2,
   decodePing, decodePong, decodeProof, encodeChallenge, encodeCommand, encodeError, encodePong, encodeWelcome, isKnownFrameType, matchDeviceProof,
   matchDeviceToken, serverProof, wireErrorName, frameTypeName, type Frame,
 } from '@outbound/core/protocol';
@@ -230,8 +230,8 @@ export class DeviceConnection {
   private onData(chunk: Buffer): void {
     if (this.state === ConnState.CLOSING) return;
     this.lastSeenAt = Date.now();
-    if (this.currentState === ConnState.READY && this.decoder.bufferedBytes === 0) {
-      const taken = this.takeAcks(chunk);
+    if (this.currentState === ConnState.READY) {
+      const taken = this.decoder.takeAcks(chunk, this.settleAck);
       if (taken === chunk.length || (this.currentState as ConnStateValue) === ConnState.CLOSING) return;
       if (taken > 0) chunk = chunk.subarray(taken);
     }
@@ -252,32 +252,15 @@ export class DeviceConnection {
   }
 
   /**
-   * Settles the whole, well-formed ACK frames at the start of `chunk` straight from its bytes
-   * (the hot path: a READY device answering its COMMANDs), without the decoder's frame objects,
-   * body views and decoded ACK object. Stops at the first byte that is anything else (another
-   * frame type, a frame cut off by the read, a header or status the decoder would refuse) and
-   * answers how many bytes it took: the decoder reads the rest as before, so whatever it would
-   * answer (PROTOCOL, BAD_FRAME, TOO_LARGE) it still answers, after the ACKs before it.
+   * The decoder's ACK fast path (a READY device answering its COMMANDs): each whole ACK at the
+   * start of a read is settled straight from its bytes; answers false once the connection left
+   * READY, so nothing after that ACK is acted on here.
    */
-  private takeAcks(chunk: Buffer): number {
-    const maxFrameBytes = this.maxFrameBytes;
-    const end = chunk.length;
-    let at = 0;
-    while (end - at >= ACK_FRAME_MIN_BYTES) {
-      if (chunk[at] !== MAGIC_0 || chunk[at + 1] !== MAGIC_1 || chunk[at + 2] !== PROTOCOL_VERSION || chunk[at + 3] !== FrameType.ACK) break;
-      const length = chunk.readUInt32BE(at + 4);
-      const body = at + FRAME_HEADER_BYTES;
-      if (length < COMMAND_ID_BYTES + 1 || length > maxFrameBytes || end - body < length) break;
-      const status = chunk[body + COMMAND_ID_BYTES];
-      if (!isAckStatus(status)) break;
-      at = body + length;
-      const result = length === COMMAND_ID_BYTES + 1 ? NO_RESULT : chunk.subarray(body + COMMAND_ID_BYTES + 1, at);
-      this.host.onFrameIn(FrameType.ACK);
-      this.host.onAck(this, this.deliveries.settle(readCommandId(chunk, body), status, result));
-      if ((this.currentState as ConnStateValue) !== ConnState.READY) break;
-    }
-    return at;
-  }
+  private readonly settleAck = (source: Buffer, idAt: number, status: number, result: Buffer): boolean => {
+    this.host.onFrameIn(FrameType.ACK);
+    this.host.onAck(this, this.deliveries.settle(readCommandId(source, idAt), status, result));
+    return this.currentState === ConnState.READY;
+  };
 
   private onFrame(frame: Frame): void {
     this.host.onFrameIn(frame.type);
@@ -478,12 +461,6 @@ export class DeviceConnection {
     this.socket.destroy();
   }
 }
-
-const MAGIC_0 = FRAME_MAGIC >> 8;
-const MAGIC_1 = FRAME_MAGIC & 0xff;
-/** An ACK with no result: header, command id, status. */
-const ACK_FRAME_MIN_BYTES = FRAME_HEADER_BYTES + COMMAND_ID_BYTES + 1;
-const NO_RESULT = Buffer.alloc(0);
 
 /** Connections sent to in this tick, written together at its end. */
 let writtenThisTick: DeviceConnection[] = [];

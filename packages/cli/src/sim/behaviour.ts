@@ -43,8 +43,10 @@ export function sampleLatency(latency: DeviceBehaviour['ackLatencyMs']): number 
 
 /** Rolls BUSY, then REJECTED, else OK. */
 export function decideOutcome(behaviour: DeviceBehaviour, random: () => number = Math.random): CommandOutcome {
-  if (random() < (behaviour.busyRate ?? 0)) return AckStatus.BUSY;
-  if (random() < (behaviour.rejectRate ?? 0)) return AckStatus.REJECTED;
+  // A rate of 0 needs no roll (the usual case: every command applied).
+  const { busyRate = 0, rejectRate = 0 } = behaviour;
+  if (busyRate > 0 && random() < busyRate) return AckStatus.BUSY;
+  if (rejectRate > 0 && random() < rejectRate) return AckStatus.REJECTED;
   return AckStatus.OK;
 }
 

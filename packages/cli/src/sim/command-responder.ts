@@ -34,7 +34,8 @@ const BUSY_RESULT = Buffer.from('busy');
 /**
  * Decides what a device answers a command, independent of any socket: a known id gets the
  * answer it got before (effectively-once), a fresh one is rolled against the behaviour and
- * applied when OK. Counts everything in `stats`.
+ * applied when OK. Counts everything in `stats`, and in `totals` when given (counters many
+ * devices share, so a fleet reads its sums without walking every device).
  */
 export class CommandResponder {
   readonly stats: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
@@ -43,30 +44,39 @@ export class CommandResponder {
   constructor(
     historyLimit: number | undefined,
     private readonly resultOf?: (id: string, payload: Buffer) => Buffer,
+    private readonly totals?: DeviceStats,
   ) {
     this.ledger = new CommandLedger(historyLimit);
   }
 
   answer(id: string, payload: Buffer, behaviour: DeviceBehaviour): CommandAnswer {
-    this.stats.received += 1;
+    this.count('received');
     const known = this.ledger.get(id);
     if (known) {
-      this.stats.duplicates += 1;
+      this.count('duplicates');
       return { status: known.status, result: known.result, duplicate: true };
     }
     const status = decideOutcome(behaviour);
     if (status === AckStatus.BUSY) return { status, result: BUSY_RESULT, duplicate: false };
-    const result = status === AckStatus.OK ? Buffer.from(this.resultOf?.(id, payload) ?? DEFAULT_RESULT) : REJECTED_RESULT;
+    // The caller's result is copied: it may be a view of the payload, which is a view of a read.
+    // The shared defaults are never written to.
+    const result = status !== AckStatus.OK ? REJECTED_RESULT : this.resultOf ? Buffer.from(this.resultOf(id, payload)) : DEFAULT_RESULT;
     this.ledger.record(id, status, result);
-    if (status === AckStatus.OK) this.stats.applied += 1;
+    if (status === AckStatus.OK) this.count('applied');
     return { status, result, duplicate: false };
   }
 
   /** Counts an ACK as sent (`sent`) or withheld. */
   countAck(status: number, sent: boolean): void {
-    if (!sent) this.stats.noAck += 1;
-    else if (status === AckStatus.OK) this.stats.acked += 1;
-    else if (status === AckStatus.REJECTED) this.stats.rejected += 1;
-    else this.stats.busy += 1;
+    if (!sent) this.count('noAck');
+    else if (status === AckStatus.OK) this.count('acked');
+    else if (status === AckStatus.REJECTED) this.count('rejected');
+    else this.count('busy');
+  }
+
+  /** One more of `what`, in the device's counters and the shared ones. */
+  count(what: keyof DeviceStats): void {
+    this.stats[what] += 1;
+    if (this.totals) this.totals[what] += 1;
   }
 }

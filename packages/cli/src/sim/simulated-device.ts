@@ -4,13 +4,13 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import {
+  COMMAND_ID_BYTES,
   FrameDecoder,
   FrameType,
   WireErrorCode,
   DEVICE_KEY_BYTES,
   NONCE_BYTES,
   decodeChallenge,
-  decodeCommand,
   decodeError,
   decodeGoaway,
   decodeWelcome,
@@ -22,6 +22,7 @@ import {
   encodePing,
   encodePong,
   encodeProof,
+  readCommandId,
   verifyServerProof,
   wireErrorName,
   type Frame,
@@ -31,6 +32,15 @@ import { sampleLatency, validateBehaviour, type DeviceBehaviour } from './behavi
 import { CommandResponder, type DeviceStats } from './command-responder';
 
 export type { DeviceStats } from './command-responder';
+
+/**
+ * What every plain-TCP device of this process reads into (net's `onread`): a read is handled
+ * before the next one starts, so one buffer serves them all, and a read costs no Buffer and no
+ * stream 'data' event. Nothing may keep a view of it past the read: what a device keeps
+ * (the server nonce, a payload handed to listeners or to `result`) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const NO_PAYLOAD = Buffer.alloc(0);
 
 export interface SimulatedDeviceOptions extends DeviceBehaviour {
   host: string;
@@ -55,6 +65,8 @@ export interface SimulatedDeviceOptions extends DeviceBehaviour {
   heartbeat?: boolean;
   /** How many command ids the device remembers for dedupe; default 100000. */
   historyLimit?: number;
+  /** Counters shared with other devices (a fleet's sums), counted along with the device's own `stats`. */
+  totals?: DeviceStats;
 }
 
 /** A command as the device saw it. */
@@ -85,7 +97,8 @@ type Handshake = { resolve: () => void; reject: (error: Error) => void };
  * answer, not applied again), GOAWAY honoured, reconnect with jittered backoff.
  *
  * Events: 'welcome'(heartbeatSeconds), 'command'(ReceivedCommand), 'ack'({id, status,
- * latencyMs, duplicate}), 'goaway'(reconnectAfterMs), 'error-frame'({code, reason}), 'close'().
+ * latencyMs, duplicate}), 'goaway'(reconnectAfterMs), 'error-frame'({code, reason}),
+ * 'close'(wasWelcomed: the connection that closed had got WELCOME).
  */
 export class SimulatedDevice extends EventEmitter {
   readonly phyId: string;
@@ -105,6 +118,8 @@ export class SimulatedDevice extends EventEmitter {
   private paused = false;
   private handshake: Handshake | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last frame this connection wrote (any frame is a heartbeat). */
+  private lastSentAt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly ackTimers = new Set<NodeJS.Timeout>();
   private goawayUntil: number | undefined;
@@ -119,7 +134,7 @@ export class SimulatedDevice extends EventEmitter {
     this.options = options;
     this.phyId = options.phyId;
     this.behaviour = { ackLatencyMs: options.ackLatencyMs, rejectRate: options.rejectRate, busyRate: options.busyRate, noAckRate: options.noAckRate };
-    this.responder = new CommandResponder(options.historyLimit, options.result);
+    this.responder = new CommandResponder(options.historyLimit, options.result, options.totals);
     this.stats = this.responder.stats;
     this.backoff = options.reconnect ? new Backoff(options.reconnect) : undefined;
   }
@@ -186,20 +201,24 @@ export class SimulatedDevice extends EventEmitter {
   private open(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { host, port, tls } = this.options;
-      const socket = tls
+      const decoder = new FrameDecoder();
+      const onRead = (bytes: number): boolean => {
+        this.onData(socket, decoder, READ_BUFFER.subarray(0, bytes));
+        return true; // keep reading (pauseReading() pauses the socket itself)
+      };
+      const socket: Socket = tls
         ? tlsConnect({ host, port, ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized ?? true })
-        : netConnect({ host, port });
+        : netConnect({ host, port, onread: { buffer: READ_BUFFER, callback: onRead } });
       this.socket = socket;
       this.welcomed = false;
       this.goawayUntil = undefined;
       this.lastErrorFrame = undefined;
       this.handshake = { resolve, reject };
-      const decoder = new FrameDecoder();
       let lastError: Error | undefined;
       socket.setNoDelay(true);
       if (this.paused) socket.pause();
-      socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(this.hello()));
-      socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
+      socket.once(tls ? 'secureConnect' : 'connect', () => this.send(socket, this.hello()));
+      if (tls) socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
       socket.on('error', (error) => (lastError = error));
       socket.on('close', () => this.onClose(socket, lastError));
     });
@@ -224,7 +243,29 @@ export class SimulatedDevice extends EventEmitter {
     return encodeHello2(this.phyId, this.nonces.client);
   }
 
+  /** Writes one frame (and notes when, for the heartbeat). */
+  private send(socket: Socket, frame: Buffer): void {
+    this.lastSentAt = performance.now();
+    socket.write(frame);
+  }
+
+  /**
+   * The decoder's COMMAND fast path: each whole COMMAND at the start of a read is answered
+   * straight from its bytes; stops once the connection changed.
+   */
+  private readonly takeCommand = (source: Buffer, idAt: number, end: number): boolean => {
+    const socket = this.socket!;
+    this.onCommand(socket, source, idAt, end);
+    return socket === this.socket;
+  };
+
   private onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    if (this.welcomed) {
+      const taken = decoder.takeCommands(chunk, this.takeCommand);
+      if (taken === chunk.length || socket !== this.socket) return;
+      if (taken > 0) chunk = chunk.subarray(taken);
+    }
     let frames: Frame[];
     try {
       frames = decoder.push(chunk);
@@ -245,8 +286,9 @@ export class SimulatedDevice extends EventEmitter {
           socket.destroy();
           return;
         }
-        this.nonces.server = decodeChallenge(frame.body).serverNonce;
-        socket.write(encodeProof(deviceProof(this.key(), this.phyId, this.nonces.client, this.nonces.server)));
+        // A copy: the frame is a view of the read buffer, and the nonce is needed again at WELCOME.
+        this.nonces.server = Buffer.from(decodeChallenge(frame.body).serverNonce);
+        this.send(socket, encodeProof(deviceProof(this.key(), this.phyId, this.nonces.client, this.nonces.server)));
         return;
       }
       case FrameType.WELCOME: {
@@ -260,10 +302,13 @@ export class SimulatedDevice extends EventEmitter {
         return this.onWelcome(socket, welcome.heartbeatSeconds);
       }
       case FrameType.PING:
-        socket.write(encodePong(frame.body));
+        this.send(socket, encodePong(frame.body));
         return;
       case FrameType.COMMAND:
-        if (this.welcomed) this.onCommand(socket, frame.body);
+        if (this.welcomed) {
+          if (frame.body.length < COMMAND_ID_BYTES) socket.destroy(); // the server broke the protocol
+          else this.onCommand(socket, frame.body, 0, frame.body.length);
+        }
         return;
       case FrameType.GOAWAY:
         return this.onGoaway(socket, decodeGoaway(frame.body).reconnectAfterMs);
@@ -286,45 +331,71 @@ export class SimulatedDevice extends EventEmitter {
   private onWelcome(socket: Socket, heartbeatSeconds: number): void {
     this.welcomed = true;
     this.heartbeatSeconds = heartbeatSeconds;
-    this.stats.connects += 1;
+    this.responder.count('connects');
     this.backoff?.reset();
-    if (this.options.heartbeat !== false) {
-      this.heartbeatTimer = setInterval(() => {
-        const data = Buffer.allocUnsafe(4);
-        data.writeUInt32BE(this.pingSequence++ >>> 0, 0);
-        socket.write(encodePing(data));
-      }, heartbeatSeconds * 1000);
-      this.heartbeatTimer.unref();
-    }
+    if (this.options.heartbeat !== false) this.heartbeat(socket, heartbeatSeconds * 1000);
     const handshake = this.handshake;
     this.handshake = undefined;
     this.emit('welcome', heartbeatSeconds);
     handshake?.resolve();
   }
 
-  private onCommand(socket: Socket, body: Buffer): void {
-    const receivedAt = performance.now();
-    const { id, payload } = decodeCommand(body);
-    const { status, result, duplicate } = this.responder.answer(id, payload, this.behaviour);
-    if (this.listenerCount('command') > 0) this.emit('command', { id, payload: Buffer.from(payload), duplicate } satisfies ReceivedCommand);
-
-    const send = (): void => {
-      if (Math.random() < (this.behaviour.noAckRate ?? 0)) {
-        this.responder.countAck(status, false);
-      } else if (socket === this.socket && !socket.destroyed) {
-        socket.write(encodeAck(id, status, result));
-        this.responder.countAck(status, true);
-        this.emit('ack', { id, status, latencyMs: performance.now() - receivedAt, duplicate });
+  /**
+   * The heartbeat (docs/protocol.md): some frame at least once per interval. An ACK counts, so
+   * a PING goes out only when the connection wrote nothing for a whole interval, and the timer
+   * is set again for an interval after the last frame written.
+   */
+  private heartbeat(socket: Socket, intervalMs: number): void {
+    const beat = (): void => {
+      if (socket !== this.socket) return;
+      const quietMs = performance.now() - this.lastSentAt;
+      let nextMs = intervalMs - quietMs;
+      if (nextMs <= 0) {
+        const data = Buffer.allocUnsafe(4);
+        data.writeUInt32BE(this.pingSequence++ >>> 0, 0);
+        this.send(socket, encodePing(data));
+        nextMs = intervalMs;
       }
-      this.maybeFinishDraining(socket);
+      this.heartbeatTimer = setTimeout(beat, nextMs);
+      this.heartbeatTimer.unref();
     };
+    this.heartbeatTimer = setTimeout(beat, intervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** COMMAND: its id is the 16 bytes of `source` at `idAt`, its payload `source[idAt + 16, end)` (a view of the read: copied before kept). */
+  private onCommand(socket: Socket, source: Buffer, idAt: number, end: number): void {
+    const timed = this.listenerCount('ack') > 0;
+    const receivedAt = timed ? performance.now() : -1;
+    const id = readCommandId(source, idAt);
+    const listened = this.listenerCount('command') > 0;
+    const payload = listened || this.options.result ? source.subarray(idAt + COMMAND_ID_BYTES, end) : NO_PAYLOAD;
+    const { status, result, duplicate } = this.responder.answer(id, payload, this.behaviour);
+    if (listened) this.emit('command', { id, payload: Buffer.from(payload), duplicate } satisfies ReceivedCommand);
+
     const delay = sampleLatency(this.behaviour.ackLatencyMs);
-    if (delay <= 0) return send();
+    if (delay <= 0) {
+      this.sendAck(socket, id, status, result, duplicate, receivedAt);
+      return;
+    }
     const timer = setTimeout(() => {
       this.ackTimers.delete(timer);
-      send();
+      this.sendAck(socket, id, status, result, duplicate, receivedAt);
     }, delay);
     this.ackTimers.add(timer);
+  }
+
+  /** Sends the ACK (or withholds it at the no-ACK rate) on the connection the COMMAND came on, if it is still open; `receivedAt` -1: nobody listens for 'ack'. */
+  private sendAck(socket: Socket, id: string, status: number, result: Buffer, duplicate: boolean, receivedAt: number): void {
+    const noAckRate = this.behaviour.noAckRate ?? 0;
+    if (noAckRate > 0 && Math.random() < noAckRate) {
+      this.responder.countAck(status, false);
+    } else if (socket === this.socket && !socket.destroyed) {
+      this.send(socket, encodeAck(id, status, result));
+      this.responder.countAck(status, true);
+      if (receivedAt >= 0) this.emit('ack', { id, status, latencyMs: performance.now() - receivedAt, duplicate });
+    }
+    this.maybeFinishDraining(socket);
   }
 
   private onGoaway(socket: Socket, reconnectAfterMs: number): void {
@@ -343,7 +414,7 @@ export class SimulatedDevice extends EventEmitter {
     this.socket = undefined;
     const wasWelcomed = this.welcomed;
     this.welcomed = false;
-    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.heartbeatTimer);
     for (const timer of this.ackTimers) clearTimeout(timer); // the connection is gone: those ACKs are lost
     this.ackTimers.clear();
     const errorFrame = this.lastErrorFrame;
@@ -359,7 +430,7 @@ export class SimulatedDevice extends EventEmitter {
     }
     this.handshake = undefined;
     this.scheduleReconnect(errorFrame?.code);
-    this.emit('close');
+    this.emit('close', wasWelcomed);
   }
 
   private scheduleReconnect(errorCode: number | undefined): void {

@@ -42,8 +42,16 @@ describe('DeviceFleet against a real TCP peer', () => {
     expect(summary.latencyMs.p50).toBeGreaterThanOrEqual(4);
     expect(summary.latencyMs.max).toBeGreaterThanOrEqual(summary.latencyMs.p99);
 
+    // counters(): the same sums, kept as the devices count rather than summed per read.
+    const { latencyMs: _latency, ...sums } = summary;
+    expect(fleet.counters()).toEqual(sums);
+    await Promise.all([fleet.devices[0].close(), fleet.devices[1].close()]);
+    expect(fleet.counters().connected).toBe(10);
+    expect(fleet.summary().connected).toBe(10);
+
     await fleet.stop();
     expect(fleet.summary().connected).toBe(0);
+    expect(fleet.counters().connected).toBe(0);
     await waitFor(() => peer.connections.every((c) => c.closed), { what: 'peer sees every connection closed' });
   });
 

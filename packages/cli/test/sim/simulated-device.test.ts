@@ -157,6 +157,47 @@ describe('SimulatedDevice against a real TCP peer', () => {
     expect(conn.pings[0].length).toBeLessThanOrEqual(64);
   });
 
+  it('sends no PING while its ACKs keep the connection busy (any frame is a heartbeat), and PINGs once it falls quiet', async () => {
+    await peer.stop();
+    peer = await TestPeer.start({ secrets: [SECRET], heartbeatSeconds: 1 });
+    const d = device();
+    await d.connect();
+    const conn = await peer.waitForDevice(d.phyId);
+    // A COMMAND every 100 ms for two and a half heartbeat intervals: every interval holds ACKs.
+    const ids = Array.from({ length: 25 }, () => randomUUID());
+    let next = 0;
+    const sender = setInterval(() => {
+      if (next < ids.length) conn.sendCommand(ids[next++]);
+    }, 100);
+    try {
+      await waitFor(() => conn.acks.length === ids.length, { timeoutMs: 10_000, what: 'an ACK for every COMMAND' });
+    } finally {
+      clearInterval(sender);
+    }
+    expect(conn.pings).toEqual([]);
+    await waitFor(() => conn.pings.length >= 1, { timeoutMs: 5000, what: 'a PING once no ACK went out for an interval' });
+  });
+
+  it('keeps the results it remembers intact when later reads reuse the buffer they arrived in', async () => {
+    // The result is a view of the COMMAND's payload: the device must keep a copy of it.
+    const d = device({ result: (_id, payload) => payload });
+    const seen: Buffer[] = [];
+    d.on('command', (command: { payload: Buffer }) => seen.push(command.payload));
+    await d.connect();
+    const conn = await peer.waitForDevice(d.phyId);
+    const first = randomUUID();
+    conn.sendCommand(first, Buffer.from('first-payload'));
+    await conn.waitForAck(first);
+    const second = randomUUID();
+    conn.sendCommand(second, Buffer.from('other-payload'));
+    await conn.waitForAck(second);
+    // The re-sent id is answered from memory (whatever its payload now), after later reads went through the same buffer.
+    conn.sendCommand(first, Buffer.from('resent'));
+    const acks = await conn.waitForAck(first, 2);
+    expect(acks.map((ack) => ack.result.toString())).toEqual(['first-payload', 'first-payload']);
+    expect(seen.map((payload) => payload.toString())).toEqual(['first-payload', 'other-payload', 'resent']);
+  });
+
   it('reconnects with backoff after the server drops the connection, and dedupes across connections', async () => {
     const d = device({ reconnect: { minMs: 20, maxMs: 100 } });
     await d.connect();

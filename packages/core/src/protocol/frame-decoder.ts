@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, PROTOCOL_VERSION, WireErrorCode } from './constants';
+import { COMMAND_ID_BYTES, DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, FrameType, PROTOCOL_VERSION, WireErrorCode, isAckStatus } from './constants';
 import type { Frame } from './frame';
 import { ProtocolError } from './protocol-error';
 
@@ -6,6 +6,21 @@ const H = FRAME_HEADER_BYTES;
 const MAGIC_0 = FRAME_MAGIC >> 8;
 const MAGIC_1 = FRAME_MAGIC & 0xff;
 const EMPTY = Buffer.alloc(0);
+/** An ACK's body up to its result: command id and status. */
+const ACK_HEAD_BYTES = COMMAND_ID_BYTES + 1;
+
+/**
+ * Called by takeAcks() for each whole, well-formed ACK: the command id is the 16 bytes of
+ * `source` at `idAt`; `result` is a view of `source` (or one shared empty buffer). Answer false
+ * to stop taking after this one.
+ */
+export type AckSink = (source: Buffer, idAt: number, status: number, result: Buffer) => boolean;
+
+/**
+ * Called by takeCommands() for each whole COMMAND: the command id is the 16 bytes of `source`
+ * at `idAt`, the payload `source[idAt + 16, end)`. Answer false to stop taking after this one.
+ */
+export type CommandSink = (source: Buffer, idAt: number, end: number) => boolean;
 
 /**
  * Streaming decoder for one connection: push() each chunk read from the socket, get back the
@@ -23,7 +38,13 @@ const EMPTY = Buffer.alloc(0);
  *   of thousands of small ACKs per second arrive coalesced). Copy a body before keeping it.
  * - After an error the decoder is spent: every later push() throws the same error. The frames
  *   completed before the error in that push are on `error.decoded`.
- * Frame types are not checked here: the server answers an unknown type with PROTOCOL.
+ * Frame types are not checked by push(): the server answers an unknown type with PROTOCOL.
+ *
+ * takeAcks() and takeCommands() are the hot path's shortcut: the whole frames of one type at
+ * the start of a read are handed straight from the chunk's bytes to a callback, with no frame
+ * object, body view or decoded body each. They take only what push() would return unchanged
+ * (same header rules, decoded the same way) and stop at anything else, which push() then reads
+ * as usual, answering whatever it would have answered.
  */
 export class FrameDecoder {
   private maxFrameBytes: number;
@@ -54,6 +75,57 @@ export class FrameDecoder {
   /** Bytes held for a frame not yet complete: a partial header (< 8) or a partial body (< maxFrameBytes). */
   get bufferedBytes(): number {
     return this.headerFilled + this.bodyFilled;
+  }
+
+  /**
+   * Hands the whole, well-formed ACK frames at the start of `chunk` to `each` and answers how
+   * many bytes they took; push() the rest. Stops at the first frame that is anything else:
+   * another type, a frame the chunk cuts off, a header push() would refuse, a body decodeAck()
+   * would refuse (shorter than id and status, or an unknown status). Takes nothing while part
+   * of a frame is held or after an error, so frames always come out in stream order.
+   */
+  takeAcks(chunk: Buffer, each: AckSink): number {
+    if (this.failure || this.headerFilled !== 0 || this.bodyType >= 0) return 0;
+    const end = chunk.length;
+    let at = 0;
+    while (end - at >= H + ACK_HEAD_BYTES) {
+      const length = this.wholeBodyAt(chunk, at, FrameType.ACK);
+      if (length < ACK_HEAD_BYTES) break;
+      const idAt = at + H;
+      const status = chunk[idAt + COMMAND_ID_BYTES];
+      if (!isAckStatus(status)) break;
+      at = idAt + length;
+      if (!each(chunk, idAt, status, length === ACK_HEAD_BYTES ? EMPTY : chunk.subarray(idAt + ACK_HEAD_BYTES, at))) break;
+    }
+    return at;
+  }
+
+  /**
+   * takeAcks() for COMMAND frames (a device's hot path): hands each whole COMMAND at the start
+   * of `chunk` that holds at least a command id to `each`, and answers the bytes taken.
+   */
+  takeCommands(chunk: Buffer, each: CommandSink): number {
+    if (this.failure || this.headerFilled !== 0 || this.bodyType >= 0) return 0;
+    const end = chunk.length;
+    let at = 0;
+    while (end - at >= H + COMMAND_ID_BYTES) {
+      const length = this.wholeBodyAt(chunk, at, FrameType.COMMAND);
+      if (length < COMMAND_ID_BYTES) break;
+      const idAt = at + H;
+      at = idAt + length;
+      if (!each(chunk, idAt, at)) break;
+    }
+    return at;
+  }
+
+  /**
+   * The body length of the frame at `at` when it is of `type`, passes the header rules and
+   * lies wholly inside `chunk`; -1 otherwise (push() then reads it, and answers any error).
+   */
+  private wholeBodyAt(chunk: Buffer, at: number, type: number): number {
+    if (chunk[at] !== MAGIC_0 || chunk[at + 1] !== MAGIC_1 || chunk[at + 2] !== PROTOCOL_VERSION || chunk[at + 3] !== type) return -1;
+    const length = chunk.readUInt32BE(at + 4);
+    return length > this.maxFrameBytes || chunk.length - at - H < length ? -1 : length;
   }
 
   /** Decodes what `chunk` completes; throws ProtocolError (BAD_FRAME, TOO_LARGE) on a broken stream. */

@@ -3,7 +3,7 @@
  * process so the devices' CPU is not counted against the ingress or the load generator, and
  * reports to the parent over IPC:
  *   → {type:'connected', devices, seconds}        once every device got WELCOME
- *   → {type:'stats', at, acked, received, duplicates, applied}   every statsIntervalMs
+ *   → {type:'stats', at, acked, received, duplicates, applied, ...}   every statsIntervalMs in which a counter moved
  *   → {type:'failed', message}                    when the fleet could not connect
  *   ← {type:'stop'}                               closes every device and exits
  * Options arrive as JSON in argv[2] (FleetWorkerOptions).
@@ -70,8 +70,14 @@ async function main(): Promise<void> {
   });
   process.on('disconnect', () => void stop()); // the parent is gone: never outlive it
   process.on('SIGTERM', () => void stop());
+  // A report only when a counter moved: an idle fleet sends nothing (each report is a write to
+  // the parent and wakes it), and the parent's copy stays right.
+  let last = '';
   const report = (): void => {
-    const s = fleet.summary();
+    const s = fleet.counters();
+    const key = `${s.acked} ${s.received} ${s.duplicates} ${s.applied} ${s.connected} ${s.rejected} ${s.busy} ${s.churned} ${s.connects}`;
+    if (key === last) return;
+    last = key;
     send({ type: 'stats', at: Date.now(), acked: s.acked, received: s.received, duplicates: s.duplicates, applied: s.applied, connected: s.connected, rejected: s.rejected, busy: s.busy, churned: s.churned, connects: s.connects });
   };
   const timer = setInterval(report, options.statsIntervalMs ?? 100);
