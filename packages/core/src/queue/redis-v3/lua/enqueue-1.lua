@@ -193,6 +193,13 @@ if claimMax > 0 then
     for phyId in pairs(heads) do order[#order + 1] = phyId end
     if #order > 1 then table.sort(order, function(a, b) return heads[a] < heads[b] end) end
     local claimed = {}
+    local function take(d, phyId, id, rec)
+      d.inflight[#d.inflight + 1] = { id, token, now }
+      claimed[#claimed + 1] = id
+      claim[#claim + 1] = id
+      claim[#claim + 1] = rec
+      taken[phyId] = true
+    end
     for _, phyId in ipairs(order) do
       if #claimed >= claimMax then break end
       local d = devs[phyId]
@@ -204,11 +211,7 @@ if claimMax > 0 then
         local rec = made[id]
         if not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) and recExpiresAt(rec) > now then
           held[phyId] = nil
-          d.inflight[#d.inflight + 1] = { id, token, now }
-          claimed[#claimed + 1] = id
-          claim[#claim + 1] = id
-          claim[#claim + 1] = rec
-          taken[phyId] = true
+          take(d, phyId, id, rec)
         end
       end
       while not only and #claimed < claimMax and not (d.backoff > now or d.offline == 1 or #d.inflight >= maxInFlight) do
@@ -221,13 +224,7 @@ if claimMax > 0 then
         local rec = made[id] or rcall('GET', cmdKey(id))
         if rec and recExpiresAt(rec) <= now then break end
         rcall('ZREMRANGEBYRANK', line, '0', '0')
-        if rec then
-          d.inflight[#d.inflight + 1] = { id, token, now }
-          claimed[#claimed + 1] = id
-          claim[#claim + 1] = id
-          claim[#claim + 1] = rec
-          taken[phyId] = true
-        end
+        if rec then take(d, phyId, id, rec) end
       end
     end
     if #claimed > 0 then
