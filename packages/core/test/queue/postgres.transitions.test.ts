@@ -135,6 +135,51 @@ describe('PostgreSQL queue transitions', () => {
     expect((await claimer.claim(lease)).map((c) => c.id)).toEqual([id]);
   });
 
+  it('ends a wait when a scheduled command comes due, with no NOTIFY for it', async () => {
+    const producer = await fx.queue();
+    const claimer = await fx.queue({ prefix: producer.store.schema }); // another process: none of the producer's own signals
+    await claimer.claim(lease); // starts LISTEN
+    const { id } = await producer.enqueue(input('due-soon', { deliverAt: Date.now() + 1_000 }));
+    const started = Date.now();
+    // the fallback timeout is far longer than the bound: only the timer armed from the due time ends it in time
+    await claimer.waitForWork(50_000);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    await waitFor(async () => (await claimer.claim(lease)).some((c) => c.id === id), { what: 'the scheduled command claimed' });
+  });
+
+  it('reads when the next scheduled command is due through the waiting-commands index, with its plan built on an empty, analyzed table', async () => {
+    await fx.oneConnection('pg-next-due', {}, async (q, client, prefix) => {
+      const nextDue = `SELECT "${prefix}".next_due_ms() AS ms`;
+      await client.query(`ANALYZE "${prefix}".commands`); // 0 pages: a table scan looks cheapest
+      // the pool's one connection plans the function's statement now, and keeps that plan
+      expect((await client.query<{ ms: number | null }>(nextDue)).rows[0]!.ms).toBeNull();
+      await q.enqueueBatch(Array.from({ length: 200 }, (_, i) => input(`due-now-${i % 20}`)));
+      await q.enqueue(input('due-later', { deliverAt: Date.now() + 60_000 }));
+      const db = await client.connect();
+      try {
+        // scans of the table itself (sequential) and of the index this connection made and has not
+        // reported yet: read around the call in one transaction, so none are reported in between
+        const scans = async (): Promise<{ table: number; index: number }> =>
+          (
+            await db.query<{ table: number; index: number }>(
+              `SELECT pg_stat_get_xact_numscans('"${prefix}".commands'::regclass)::int AS table,
+                      pg_stat_get_xact_numscans('"${prefix}".commands_waiting'::regclass)::int AS index`,
+            )
+          ).rows[0]!;
+        await db.query('BEGIN');
+        const before = await scans();
+        const { rows } = await db.query<{ ms: number | null }>(nextDue);
+        const after = await scans();
+        await db.query('COMMIT');
+        expect(rows[0]!.ms).toBeGreaterThan(30_000);
+        expect(rows[0]!.ms).toBeLessThanOrEqual(60_000);
+        expect({ table: after.table - before.table, index: after.index - before.index }).toEqual({ table: 0, index: 1 });
+      } finally {
+        db.release();
+      }
+    });
+  });
+
   it('runs one ack statement at a time: calls made while one runs share the next transaction, each answered alone', async () => {
     const q = await fx.queue({ maxInFlightPerDevice: 2 });
     await q.enqueueBatch(['T1', 'T2', 'T3', 'T4', 'T4'].map((d) => input(d)));

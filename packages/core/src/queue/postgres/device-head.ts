@@ -15,7 +15,7 @@
  * release, reclaim, replay, import) merge theirs in; departures (claim, expire, cancel, removal)
  * recompute it from the line without the departed rows. Two copies live in plain SQL and must
  * change with these: the merge in enqueue_commands() (migrations/0008-event-log.sql, the function's latest version) and
- * the recompute in claim_commands() (migrations/0017-claim-async-commit.sql, the function's latest version).
+ * the recompute in claim_commands() (migrations/0018-idle-claims-and-waits.sql, the function's latest version).
  */
 
 /** True when the arriving best `n` beats the device's hint `d` (or the hint is meaningless). */

@@ -7,7 +7,7 @@ import { ms } from './rows';
 /**
  * The event log on PostgreSQL (table `events`, migrations/0008-event-log.sql). Writers log
  * events in the statement that makes the transition (logEvents below; enqueue_commands() and
- * claim_commands() (migrations/0017-claim-async-commit.sql, its latest version) hold their own copies in plain SQL; a trigger on `devices` logs parking).
+ * claim_commands() (migrations/0018-idle-claims-and-waits.sql, its latest version) hold their own copies in plain SQL; a trigger on `devices` logs parking).
  *
  * Reading: log order is (xid, id), the writing transaction's id, then the row's. A reader takes
  * only rows of transactions below the horizon: the oldest transaction of this database still

@@ -85,7 +85,7 @@ export class PostgresQueue implements CommandStore {
     if (!Number.isInteger(options.max) || options.max < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: max must be a positive integer');
     if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) throw new OutboundError('VALIDATION_FAILED', 'claim: leaseMs must be a positive integer');
     await this.signal.arm(); // LISTEN is up before the first empty claim, so no wake-up falls in between
-    // claim_commands() (migrations/0013-claim-function.sql, latest in 0017) plans its statement once per
+    // claim_commands() (migrations/0013-claim-function.sql, latest in 0018) plans its statement once per
     // connection (a forced generic plan), not on every call, which cost ~1-2 ms a claim, most of
     // a claim at low load. A generic plan is built from the statistics of the moment and replaced
     // when ANALYZE (autovacuum) refreshes them, so its shape must not depend on them: the claim

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 import type { PgListener } from './pg-listener';
 import { prepared, type QueueContext } from './queue-context';
 
@@ -17,11 +17,13 @@ export class WorkSignal {
   private missed = false;
   private listening: Promise<void> | null = null;
   private closed = false;
+  private readonly nextDueQuery: () => QueryConfig;
 
   constructor(
     private readonly ctx: QueueContext,
     private readonly listener: PgListener,
   ) {
+    this.nextDueQuery = prepared('next_due', `SELECT ${ctx.schema.quoted}.next_due_ms() AS ms`);
     listener.onReconnect(() => this.wake());
   }
 
@@ -89,13 +91,12 @@ export class WorkSignal {
 
   /**
    * Milliseconds until the earliest retry or scheduled command is due (database clock), or null.
-   * Only a waiting command (wait_reason set) has a run_at ahead; the index commands_waiting holds just those.
+   * Only a waiting command (wait_reason set) has a run_at ahead; the index commands_waiting holds
+   * just those. Read on every wait: next_due_ms() (migrations/0018-idle-claims-and-waits.sql) keeps
+   * its plan per connection, where a plain statement was planned on each call (~6× its server CPU).
    */
   private async nextDueInMs(): Promise<number | null> {
-    const { rows } = await this.ctx.pool.query<{ ms: number | null }>(
-      `SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::float8 AS ms
-       FROM ${this.ctx.commands} WHERE status = 'queued' AND wait_reason IS NOT NULL AND run_at > now()`,
-    );
+    const { rows } = await this.ctx.pool.query<{ ms: number | null }>(this.nextDueQuery());
     return rows[0]?.ms ?? null;
   }
 }
