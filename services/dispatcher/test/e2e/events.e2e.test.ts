@@ -175,7 +175,11 @@ describe.each(ALL_STORES)('end to end on %s: timelines, the live stream and webh
       await waitFor(() => receiver.received.some((r) => r.data.commandId === next), { what: 'the next event at the receiver' });
       expect(receiver.received.some((r) => r.data.commandId === lost)).toBe(false);
 
-      const attempts = (await request(stack.api.app).get(`/v1/webhooks/${hookId}/deliveries`).set(as(ADMIN_KEY)).expect(200)).body.items as Array<{ eventId: string; attempt: number; statusCode: number | null; at: string }>;
+      // The receiver holds the event before the dispatcher has its answer and records the attempt.
+      const attempts = await waitFor(async () => {
+        const items = (await request(stack.api.app).get(`/v1/webhooks/${hookId}/deliveries`).set(as(ADMIN_KEY)).expect(200)).body.items as Array<{ eventId: string; attempt: number; statusCode: number | null; at: string }>;
+        return items[0]?.statusCode === 204 ? items : null;
+      }, { what: 'the delivered attempt to be recorded' });
       const refused = attempts.filter((a) => a.statusCode === 503);
       // Newest first; one event, numbered from 1, spread over the give-up time (50 ms doubling, capped at 200 ms).
       expect(new Set(refused.map((a) => a.eventId)).size).toBe(1);
