@@ -43,3 +43,26 @@ describe('ClaimPlannerV3.planWithAcks', () => {
     expect(new ClaimPlannerV3(1).planWithAcks(64, new Map([[0, 10]]))).toEqual(new Map([[0, { count: 64, bound: Infinity }]]));
   });
 });
+
+/** A wake message and an answer race on two connections: the newer news wins. */
+describe('ClaimPlannerV3: an answer older than a wake message', () => {
+  it('does not undo the forget of a shard whose wake message was read before the answer of a call sent earlier', () => {
+    const p = new ClaimPlannerV3(2);
+    p.remember(0, [], 3);
+    const sentAt = p.mark(); // a call to shard 1 leaves
+    p.forget(1); // another process' wake message for shard 1 is read first
+    p.remember(1, [], 3, sentAt); // then the call's answer: shard 1 empty, as it was when the call ran
+    expect(p.planWithAcks(1, new Map([[0, 1]]))).toBeNull(); // shard 1 must be asked again
+    p.remember(1, [7], 3, p.mark()); // an answer sent after the message counts: shard 0's ack may claim up to its 7
+    expect(p.planWithAcks(1, new Map([[0, 1]]))).toEqual(new Map([[0, { count: 1, bound: 7 }]]));
+  });
+
+  it('does not undo a forget of every shard either', () => {
+    const p = new ClaimPlannerV3(2);
+    const sentAt = p.mark();
+    p.forget();
+    p.remember(0, [], 3, sentAt);
+    p.remember(1, [], 3, sentAt);
+    expect(p.planWithAcks(1, new Map([[0, 1]]))).toBeNull();
+  });
+});

@@ -46,6 +46,10 @@ export class ClaimPlannerV3 {
   /** Date.now() of the last scan of every shard; 0: a change asks for a new one. */
   private scannedAt = 0;
   private readonly shardList: number[];
+  /** Forgets so far, and per shard (and for all) the count at its last forget. */
+  private forgets = 0;
+  private allForgottenAt = 0;
+  private readonly forgottenAt: number[] = [];
 
   constructor(readonly shards: number) {
     this.shardList = Array.from({ length: shards }, (_, i) => i);
@@ -57,15 +61,35 @@ export class ClaimPlannerV3 {
     return this.shards === 1 ? 0 : this.depth;
   }
 
-  /** A script's answer of its shard's best scores (asked with `depth`). */
-  remember(shard: number, scores: number[], depth: number): void {
-    if (depth > 0) this.known.set(shard, { scores, depth, at: Date.now() });
+  /**
+   * Mark to take just before sending a script whose answer goes to `remember`. Wake messages
+   * come on their own connection: one that names a shard may be read before the answer of a
+   * call sent earlier, and that answer, older than the message, must not undo the forget.
+   */
+  mark(): number {
+    return this.forgets;
+  }
+
+  /** A script's answer of its shard's best scores (asked with `depth`; `sentAt`: mark() when it was sent). */
+  remember(shard: number, scores: number[], depth: number, sentAt = Infinity): void {
+    if (depth > 0 && !this.forgottenSince(shard, sentAt)) this.known.set(shard, { scores, depth, at: Date.now() });
   }
 
   /** What we knew of a shard (or of all) may be wrong now. */
   forget(shard?: number): void {
-    if (shard === undefined) this.known.clear();
-    else this.known.delete(shard);
+    this.forgets += 1;
+    if (shard === undefined) {
+      this.known.clear();
+      this.allForgottenAt = this.forgets;
+    } else {
+      this.known.delete(shard);
+      this.forgottenAt[shard] = this.forgets;
+    }
+  }
+
+  /** Whether a forget of this shard came after mark `sentAt`. */
+  private forgottenSince(shard: number, sentAt: number): boolean {
+    return Math.max(this.allForgottenAt, this.forgottenAt[shard] ?? 0) > sentAt;
   }
 
   /** A schedule or retry wait began (this process made it): the next wait reads every shard's due times first. */
@@ -89,7 +113,10 @@ export class ClaimPlannerV3 {
         // tells nobody, may have emptied the shard this plan chose), else that is all there is.
         // A shard not heard from lately: read every shard first.
         if (round > 0 && (this.trusted(staleBefore) ? !this.knowsReadyWork() : (await this.scan(access)) !== 0)) break;
+        const sentAt = this.mark();
         const counts = await access.together(() => planClaim(max - taken.length, this.shardList, this.known, (shard, depth) => access.promote(shard, depth), heard));
+        // planClaim stored what each shard answered: not for a shard forgotten while it was asked
+        for (const shard of heard) if (this.forgottenSince(shard, sentAt)) this.known.delete(shard);
         const targets = this.shardList.filter((shard) => (counts.get(shard) ?? 0) > 0 || (!heard.has(shard) && (this.known.get(shard)?.at ?? 0) < staleBefore));
         if (targets.length === 0) continue;
         const replies = await Promise.allSettled(access.together(() => targets.map((shard) => access.claim(shard, counts.get(shard) ?? 0))));

@@ -167,11 +167,12 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
           requestToken,
           ...(claimMax > 0 ? { claim: { max: claimMax, leaseMs: claim!.leaseMs } } : {}),
         });
+        const sentAt = this.planner.mark();
         try {
           // What a lost answer claimed stays leased until the lease reaper gives it back.
           const reply = claimMax > 0 ? await this.call('enqueue', () => this.scripts.runBuffer('enqueue', this.keys.shardKeyList(shard), args)) : await this.run('enqueue', shard, args);
           const { answers, scores, claimed: taken } = parseEnqueueReply(reply, ids, requestToken);
-          this.planner.remember(shard, scores, depth);
+          this.planner.remember(shard, scores, depth, sentAt);
           claimed.push(...taken);
           answers.forEach(({ code, id, status }, j) => {
             const input = items[chunk[j]!]!;
@@ -223,8 +224,9 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
     const keys = this.keys.shardKeyList(shard); // the script names claim:<token> (keys.claimRequest) itself
     const depth = this.planner.answerDepth;
     const args = claimArgs(max, leaseMs, token, { ...this.settings, depth });
+    const sentAt = this.planner.mark();
     const { claimed, scores } = parseClaimReply(await this.call('claim', () => this.scripts.runBuffer('claim', keys, args)), token);
-    this.planner.remember(shard, scores, depth);
+    this.planner.remember(shard, scores, depth, sentAt);
     return claimed;
   }
 
@@ -235,8 +237,9 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   /** ack-1.lua on one shard without a claim; the scores it answers go to the planner. */
   private async ackShard(shard: number, items: AckItem[]): Promise<ItemAnswer[]> {
     const depth = this.planner.answerDepth;
+    const sentAt = this.planner.mark();
     const { answers, scores } = parseAckReply(await this.run('ack', shard, ackArgs(items, { ...this.settings, depth })));
-    this.planner.remember(shard, scores, depth);
+    this.planner.remember(shard, scores, depth, sentAt);
     return answers;
   }
 
@@ -299,10 +302,11 @@ export class RedisQueueV3 extends RedisStoreBase implements CommandStore {
   private async ackClaimScored(shard: number, items: AckItem[], claim: AckClaim): Promise<{ answers: ItemAnswer[]; claimed: ScoredClaimV3[] }> {
     const depth = this.planner.answerDepth;
     const args = ackArgs(items, { ...this.settings, depth, claim });
+    const sentAt = this.planner.mark();
     // What a lost answer claimed stays leased until the lease reaper gives it back.
     const reply = await this.call('ack', () => this.scripts.runBuffer('ack', this.keys.shardKeyList(shard), args));
     const { answers, scores, claimed } = parseAckReply(reply, claim.token);
-    this.planner.remember(shard, scores, depth);
+    this.planner.remember(shard, scores, depth, sentAt);
     return { answers, claimed };
   }
 
