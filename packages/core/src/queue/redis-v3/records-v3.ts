@@ -9,7 +9,7 @@ import type { ClaimedCommand } from '../queue';
  */
 
 /** Status codes in byte 2 of a record. In flight is never written: the device state says so. */
-const STATUS: Record<number, CommandStatus> = { 1: 'queued', 3: 'acked', 4: 'rejected', 5: 'expired', 6: 'dead', 7: 'cancelled' };
+export const RECORD_STATUS: Record<number, CommandStatus> = { 1: 'queued', 3: 'acked', 4: 'rejected', 5: 'expired', 6: 'dead', 7: 'cancelled' };
 const FLAG_DELIVER_AT = 2;
 const FLAG_RESULT = 4;
 /** A finished record in its minute's hash: the pending-only fields gone (lua/includes/v3.lua). */
@@ -141,7 +141,7 @@ const COMPACT = { priority: 24, maxAttempts: 25, ackTimeoutMs: 29, ttlMs: -1, de
 
 export function parseRecord(rec: Buffer): RecordFields {
   const flags = rec[0]!;
-  const status = STATUS[rec[1]!];
+  const status = RECORD_STATUS[rec[1]!];
   if (!status) throw new Error(`stored v3 record has unknown status code ${rec[1]}`);
   const at = flags & FLAG_COMPACT ? COMPACT : FULL;
   let o = at.phy;
@@ -249,7 +249,7 @@ export function toClaimReplyV3(flat: Buffer[], leaseToken: string): { claimed: S
  * is built field by field in one shape (a conditional spread takes V8's generic clone path).
  */
 function claimedFrom(id: string, rec: Buffer, leaseToken: string, leaseExpiresAt: number): ScoredClaimV3 {
-  if ((rec[0]! & FLAG_COMPACT) !== 0 || STATUS[rec[1]!] === undefined) {
+  if ((rec[0]! & FLAG_COMPACT) !== 0 || RECORD_STATUS[rec[1]!] === undefined) {
     // Not a pending record (a claim answers none other): read as any record is.
     const r = parseRecord(rec);
     return scored(id, r.phyId, r.payload, r.priority, r.attempts + 1, r.maxAttempts, r.ackTimeoutMs, r.expiresAt, r.createdAt, leaseToken, leaseExpiresAt, r.traceContext, r.score);

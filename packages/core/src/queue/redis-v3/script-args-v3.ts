@@ -1,6 +1,6 @@
 import type { AckItem, EnqueueResult, FailItem, ReleaseItem, StoreEnqueueItem } from '../queue';
 import { eventCommandId } from '../redis/event-log';
-import { packBody, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
+import { packBody, RECORD_STATUS, toClaimReplyV3, type ScoredClaimV3 } from './records-v3';
 import type { Arg } from './scripts-v3';
 
 /**
@@ -116,8 +116,8 @@ export function ackArgs(items: AckItem[], s: ShardSettings & { depth: number; cl
 const UPPER_A = Buffer.from('A');
 const UPPER_J = Buffer.from('J');
 
-/** ack-1.lua's statuses by number (a record's status byte; 2 in flight, 0 none). */
-const ACK_STATUS = ['', 'queued', 'inflight', 'acked', 'rejected', 'expired', 'dead', 'cancelled'];
+/** ack-1.lua's status numbers are a record's status byte (RECORD_STATUS), 2 in flight, 0 none. */
+const INFLIGHT_STATUS = 2;
 
 /**
  * ack-1.lua's `{items, scores}`, one integer per item (status * 4 - code: an ack answers 12,
@@ -130,7 +130,7 @@ export function parseAckReply(reply: unknown, token?: string): { answers: ItemAn
   for (const item of items) {
     const value = Number(item);
     const status = value >> 2;
-    answers.push({ code: status * 4 - value, status: ACK_STATUS[status] ?? '' });
+    answers.push({ code: status * 4 - value, status: status === INFLIGHT_STATUS ? 'inflight' : (RECORD_STATUS[status] ?? '') });
   }
   return { answers, scores: scores.map((score) => Number(String(score))), claimed: claim && token !== undefined ? toClaimReplyV3(claim, token).claimed : [] };
 }
