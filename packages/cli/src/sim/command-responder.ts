@@ -31,6 +31,11 @@ const DEFAULT_RESULT = Buffer.from('ok');
 const REJECTED_RESULT = Buffer.from('rejected');
 const BUSY_RESULT = Buffer.from('busy');
 
+/** Counters all at zero (a device's own, or a fleet's sums). */
+export function zeroStats(): DeviceStats {
+  return { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+}
+
 /**
  * Decides what a device answers a command, independent of any socket: a known id gets the
  * answer it got before (effectively-once), a fresh one is rolled against the behaviour and
@@ -38,7 +43,7 @@ const BUSY_RESULT = Buffer.from('busy');
  * devices share, so a fleet reads its sums without walking every device).
  */
 export class CommandResponder {
-  readonly stats: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+  readonly stats: DeviceStats = zeroStats();
   readonly ledger: CommandLedger;
 
   constructor(

@@ -1,4 +1,5 @@
 import { once, setMaxListeners } from 'node:events';
+import { zeroStats } from './command-responder';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder';
 import { SimulatedDevice, type DeviceStats, type SimulatedDeviceOptions } from './simulated-device';
 
@@ -35,7 +36,7 @@ export class DeviceFleet {
   private churnTimer: NodeJS.Timeout | undefined;
   private churned = 0;
   /** Every device's counters, summed as they count. */
-  private readonly totals: DeviceStats = { received: 0, applied: 0, duplicates: 0, acked: 0, rejected: 0, busy: 0, noAck: 0, connects: 0 };
+  private readonly totals: DeviceStats = zeroStats();
   /** Connections between their WELCOME and their close. */
   private welcomedNow = 0;
   private stopping = new AbortController();
