@@ -3,6 +3,38 @@ import { isOutboundError, RedisQueueV3, ValidatedQueue, type ClaimedCommand, typ
 import { startRedisServer, uniquePrefix, waitFor, type RedisServerHandle } from '@outbound/test-support';
 import { cmd } from './conformance';
 
+/**
+ * A private redis-server for the enclosing describe (its command counts are that block's alone),
+ * and per test a client, a v3 store of `shards` shards and its validated queue, handed to `use`,
+ * with the counts reset.
+ */
+function privateV3Store(prefix: string, shards: number, use: (made: { client: Redis; store: RedisQueueV3; queue: ValidatedQueue<RedisQueueV3> }) => void): void {
+  let redis: RedisServerHandle;
+  let made: { client: Redis; store: RedisQueueV3; queue: ValidatedQueue<RedisQueueV3> };
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    const client = new Redis(redis.url);
+    const store = new RedisQueueV3(client, { prefix: uniquePrefix(prefix), shards, retentionMs: 60_000 });
+    made = { client, store, queue: new ValidatedQueue(store) };
+    use(made);
+    await client.config('RESETSTAT');
+  });
+  afterEach(async () => {
+    await made.queue.close();
+    await made.client.quit();
+  });
+}
+
+/** How many times Redis ran `command` since the last RESETSTAT. */
+async function callsSinceReset(client: Redis, command: string): Promise<number> {
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await client.info('commandstats'))?.[1] ?? 0);
+}
+
 /** A claimer that takes up to `room` per enqueue call and keeps what each call settled. */
 class RecordingClaimer implements LocalClaimer {
   readonly settled: ClaimedCommand[][] = [];
@@ -21,29 +53,12 @@ class RecordingClaimer implements LocalClaimer {
  * A private redis-server, so its command counts are this suite's alone.
  */
 describe('RedisQueueV3 claims: a line head taken without its score', () => {
-  let redis: RedisServerHandle;
   let client: Redis;
   let store: RedisQueueV3;
   let queue: ValidatedQueue<RedisQueueV3>;
+  privateV3Store('v3-scores', 1, (made) => ({ client, store, queue } = made));
 
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    client = new Redis(redis.url);
-    store = new RedisQueueV3(client, { prefix: uniquePrefix('v3-scores'), shards: 1, retentionMs: 60_000 });
-    queue = new ValidatedQueue(store);
-    await client.config('RESETSTAT');
-  });
-  afterEach(async () => {
-    await queue.close();
-    await client.quit();
-  });
-
-  const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await client.info('commandstats'))?.[1] ?? 0);
+  const calls = (command: string) => callsSinceReset(client, command);
   const line = (phyId: string) => `${store.keys.shardPrefix(0)}line:${phyId}`;
 
   it('claims and acks in per-device order with no ZPOPMIN, and answers each ack', async () => {
@@ -161,28 +176,12 @@ describe('RedisQueueV3 claims: a line head taken without its score', () => {
  * best scores (none) without reading the set again. Two shards, so the scripts answer scores.
  */
 describe('RedisQueueV3 ack that claims: no second read of an empty ready set', () => {
-  let redis: RedisServerHandle;
   let client: Redis;
   let store: RedisQueueV3;
   let queue: ValidatedQueue<RedisQueueV3>;
+  privateV3Store('v3-scores2', 2, (made) => ({ client, store, queue } = made));
 
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    client = new Redis(redis.url);
-    store = new RedisQueueV3(client, { prefix: uniquePrefix('v3-scores2'), shards: 2, retentionMs: 60_000 });
-    queue = new ValidatedQueue(store);
-  });
-  afterEach(async () => {
-    await queue.close();
-    await client.quit();
-  });
-
-  const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await client.info('commandstats'))?.[1] ?? 0);
+  const calls = (command: string) => callsSinceReset(client, command);
 
   it('acks, claims nothing from an empty shard, and reads `ready` once', async () => {
     const made = await queue.enqueue(cmd('sc-ack'));
